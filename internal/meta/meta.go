@@ -1,0 +1,203 @@
+// Package meta is tarn's metadata database: SQLite (WAL) by default, written
+// so that a PostgreSQL backend fits behind the same code. Each service owns its
+// tables and registers its migrations under its own component name; meta only
+// applies them in order, each in one transaction, and remembers what it applied.
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is returned (wrapped) by helpers that expect exactly one row.
+var ErrNotFound = errors.New("not found")
+
+// Config selects and locates the metadata database.
+type Config struct {
+	// Driver is "sqlite" (the default).
+	Driver string
+	// Path is the SQLite database file.
+	Path string
+	// BusyTimeout is how long a writer waits for the database lock.
+	BusyTimeout time.Duration
+}
+
+// DefaultConfig returns the embedded default: SQLite at path.
+func DefaultConfig(path string) Config {
+	return Config{Driver: "sqlite", Path: path, BusyTimeout: 10 * time.Second}
+}
+
+// Migration is one schema change of a component. Versions start at 1 and
+// increase by one; a migration is never edited once released.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// DB is an open metadata database. It is safe for concurrent use.
+type DB struct {
+	sql    *sql.DB
+	driver string
+}
+
+// Open opens (creating if needed) the metadata database.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Driver == "" {
+		cfg.Driver = "sqlite"
+	}
+	if cfg.Driver != "sqlite" {
+		return nil, fmt.Errorf("cannot open metadata database: driver %q is not supported (use sqlite)", cfg.Driver)
+	}
+	if cfg.BusyTimeout == 0 {
+		cfg.BusyTimeout = 10 * time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create metadata folder: %w", err)
+	}
+	// _txlock=immediate makes every transaction take the write lock up front,
+	// so two writers wait on busy_timeout instead of failing with SQLITE_BUSY
+	// when a read transaction tries to upgrade.
+	dsn := fmt.Sprintf("file:%s?_pragma=journal_mode(WAL)&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate",
+		cfg.Path, cfg.BusyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open metadata database %q: %w", cfg.Path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot open metadata database %q: %w", cfg.Path, err)
+	}
+	m := &DB{sql: db, driver: cfg.Driver}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
+		PRIMARY KEY (component, version))`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot initialise metadata database %q: %w", cfg.Path, err)
+	}
+	return m, nil
+}
+
+// SQL returns the underlying handle for queries.
+func (m *DB) SQL() *sql.DB { return m.sql }
+
+// Driver names the backend ("sqlite").
+func (m *DB) Driver() string { return m.driver }
+
+// Close closes the database. It is idempotent.
+func (m *DB) Close() error {
+	if m == nil || m.sql == nil {
+		return nil
+	}
+	err := m.sql.Close()
+	m.sql = nil
+	return err
+}
+
+// Tx runs fn in one transaction, committing if fn returns nil.
+func (m *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := m.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cannot begin metadata transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("cannot commit metadata transaction: %w", err)
+	}
+	return nil
+}
+
+// Migrate applies the component's migrations that are not applied yet.
+func (m *DB) Migrate(ctx context.Context, component string, migs []Migration) error {
+	applied := map[int]bool{}
+	rows, err := m.sql.QueryContext(ctx, `SELECT version FROM schema_migrations WHERE component = ?`, component)
+	if err != nil {
+		return fmt.Errorf("cannot read migrations of %q: %w", component, err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	for i, mig := range migs {
+		if mig.Version != i+1 {
+			return fmt.Errorf("cannot migrate %q: migration %q has version %d, want %d", component, mig.Name, mig.Version, i+1)
+		}
+		if applied[mig.Version] {
+			continue
+		}
+		err := m.Tx(ctx, func(tx *sql.Tx) error {
+			for _, stmt := range splitStatements(mig.SQL) {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("cannot apply migration %s/%d %q: %w", component, mig.Version, mig.Name, err)
+				}
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)`,
+				component, mig.Version, mig.Name, Now())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitStatements splits a migration on ";" at line ends. Migrations are
+// written by tarn, not users, so no string literal contains ";\n".
+func splitStatements(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ";\n") {
+		if p := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(part), ";")); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TimeFormat is how times are stored: RFC 3339 in UTC with nanoseconds, so
+// text order is time order in both SQLite and PostgreSQL.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// Now returns the current time formatted for storage.
+func Now() string { return FormatTime(time.Now()) }
+
+// FormatTime formats t for storage; the zero time is stored as "".
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeFormat)
+}
+
+// ParseTime parses a stored time; "" is the zero time.
+func ParseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(TimeFormat, s)
+	if err != nil {
+		t, _ = time.Parse(time.RFC3339Nano, s)
+	}
+	return t
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure.
+func IsUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}

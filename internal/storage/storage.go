@@ -1,0 +1,245 @@
+// Package storage defines tarn's object store: an S3-shaped interface over
+// buckets and keys, addressed by s3://bucket/key URIs. The filesystem backend
+// (storage/fs) is the default; an S3/MinIO backend can sit behind the same
+// interface. Backends prove they agree by passing storagetest.Run.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Sentinel errors. Backends wrap them with %w so callers test with errors.Is and
+// front ends map them to S3 error codes in one place.
+var (
+	ErrNoSuchBucket      = errors.New("no such bucket")
+	ErrNoSuchKey         = errors.New("no such key")
+	ErrBucketExists      = errors.New("bucket already exists")
+	ErrBucketNotEmpty    = errors.New("bucket is not empty")
+	ErrInvalidBucketName = errors.New("invalid bucket name")
+	ErrInvalidKey        = errors.New("invalid object key")
+	ErrInvalidRange      = errors.New("invalid range")
+	ErrInvalidURI        = errors.New("invalid s3 URI")
+	ErrBadDigest         = errors.New("content MD5 does not match")
+)
+
+// MaxKeyLength is S3's limit on a key's length in bytes.
+const MaxKeyLength = 1024
+
+// BucketInfo describes one bucket.
+type BucketInfo struct {
+	Name      string
+	CreatedAt time.Time
+}
+
+// ObjectInfo describes one object. ETag is the hex MD5 of the content for
+// objects written in one piece (without quotes).
+type ObjectInfo struct {
+	Bucket       string
+	Key          string
+	Size         int64
+	ETag         string
+	LastModified time.Time
+	ContentType  string
+	Metadata     map[string]string
+}
+
+// URI returns the object's s3:// address.
+func (o ObjectInfo) URI() string { return URI{Bucket: o.Bucket, Key: o.Key}.String() }
+
+// PutOptions are optional attributes of a new object.
+type PutOptions struct {
+	ContentType string
+	Metadata    map[string]string
+	// ContentMD5, when set, is checked against the received bytes; a mismatch
+	// fails the put with ErrBadDigest and leaves any previous object in place.
+	ContentMD5 []byte
+}
+
+// Range selects bytes [Offset, Offset+Length) of an object; Length < 0 means
+// "to the end". A Range with Offset < 0 selects the last -Offset bytes (a
+// suffix range, bytes=-N in HTTP).
+type Range struct {
+	Offset int64
+	Length int64
+}
+
+// ListOptions mirror ListObjectsV2.
+type ListOptions struct {
+	Prefix    string
+	Delimiter string
+	// StartAfter lists keys strictly after this key.
+	StartAfter string
+	// ContinuationToken resumes a previous truncated listing; it is opaque.
+	ContinuationToken string
+	// MaxKeys bounds Objects+CommonPrefixes; 0 means 1000.
+	MaxKeys int
+}
+
+// ListResult is one page of a listing. Objects and CommonPrefixes are each in
+// byte order of keys.
+type ListResult struct {
+	Objects               []ObjectInfo
+	CommonPrefixes        []string
+	IsTruncated           bool
+	NextContinuationToken string
+}
+
+// ObjectStore is an S3-shaped object store. Implementations are safe for
+// concurrent use. A Put is atomic: readers see the old object or the new one,
+// never part of one. Get's reader must be closed by the caller.
+type ObjectStore interface {
+	CreateBucket(ctx context.Context, bucket string) error
+	// DeleteBucket removes an empty bucket; ErrBucketNotEmpty otherwise.
+	DeleteBucket(ctx context.Context, bucket string) error
+	HeadBucket(ctx context.Context, bucket string) (BucketInfo, error)
+	ListBuckets(ctx context.Context) ([]BucketInfo, error)
+
+	Put(ctx context.Context, bucket, key string, r io.Reader, opts PutOptions) (ObjectInfo, error)
+	// Get returns the object's content (or the requested range of it).
+	Get(ctx context.Context, bucket, key string, rng *Range) (io.ReadCloser, ObjectInfo, error)
+	Head(ctx context.Context, bucket, key string) (ObjectInfo, error)
+	// Delete removes an object; deleting a missing key is not an error (S3).
+	Delete(ctx context.Context, bucket, key string) error
+	Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) (ObjectInfo, error)
+	List(ctx context.Context, bucket string, opts ListOptions) (ListResult, error)
+
+	Close() error
+}
+
+// LocalPather is implemented by stores whose objects are plain local files, so
+// the engine can read them in place. The path must only be read.
+type LocalPather interface {
+	LocalPath(bucket, key string) (string, error)
+}
+
+// Walk lists every object under prefix (no delimiter), paging through List.
+func Walk(ctx context.Context, s ObjectStore, bucket, prefix string) iter.Seq2[ObjectInfo, error] {
+	return func(yield func(ObjectInfo, error) bool) {
+		opts := ListOptions{Prefix: prefix, MaxKeys: 1000}
+		for {
+			res, err := s.List(ctx, bucket, opts)
+			if err != nil {
+				yield(ObjectInfo{}, err)
+				return
+			}
+			for _, o := range res.Objects {
+				if !yield(o, nil) {
+					return
+				}
+			}
+			if !res.IsTruncated {
+				return
+			}
+			opts.ContinuationToken = res.NextContinuationToken
+		}
+	}
+}
+
+// URI is an s3://bucket/key address. Key may be empty (the bucket) or end in
+// "/" (a prefix).
+type URI struct {
+	Bucket string
+	Key    string
+}
+
+func (u URI) String() string { return "s3://" + u.Bucket + "/" + u.Key }
+
+// Join appends a path below the URI's key, adding one "/" between them.
+func (u URI) Join(elem string) URI {
+	k := u.Key
+	if k != "" && !strings.HasSuffix(k, "/") {
+		k += "/"
+	}
+	return URI{Bucket: u.Bucket, Key: k + strings.TrimPrefix(elem, "/")}
+}
+
+// Dir returns the URI as a prefix: its key ends in "/" unless it is empty.
+func (u URI) Dir() URI {
+	if u.Key != "" && !strings.HasSuffix(u.Key, "/") {
+		return URI{Bucket: u.Bucket, Key: u.Key + "/"}
+	}
+	return u
+}
+
+// ParseURI parses s3://bucket/key (s3a:// and s3n:// are accepted as Hadoop
+// tools write them). The bucket name and key are validated.
+func ParseURI(s string) (URI, error) {
+	rest, ok := "", false
+	for _, scheme := range []string{"s3://", "s3a://", "s3n://"} {
+		if strings.HasPrefix(s, scheme) {
+			rest, ok = strings.TrimPrefix(s, scheme), true
+			break
+		}
+	}
+	if !ok {
+		return URI{}, fmt.Errorf("%w %q: want s3://bucket/key", ErrInvalidURI, s)
+	}
+	bucket, key, _ := strings.Cut(rest, "/")
+	if err := ValidateBucketName(bucket); err != nil {
+		return URI{}, fmt.Errorf("%w %q: %w", ErrInvalidURI, s, err)
+	}
+	if key != "" {
+		if err := ValidateKey(key); err != nil {
+			return URI{}, fmt.Errorf("%w %q: %w", ErrInvalidURI, s, err)
+		}
+	}
+	return URI{Bucket: bucket, Key: key}, nil
+}
+
+// ValidateBucketName applies S3's bucket naming rules: 3-63 characters of
+// lowercase letters, digits, '.', '-', starting and ending with a letter or digit.
+func ValidateBucketName(b string) error {
+	if len(b) < 3 || len(b) > 63 {
+		return fmt.Errorf("%w %q: must be 3 to 63 characters long", ErrInvalidBucketName, b)
+	}
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.'
+		if !ok {
+			return fmt.Errorf("%w %q: only lowercase letters, digits, '.' and '-' are allowed", ErrInvalidBucketName, b)
+		}
+		if (i == 0 || i == len(b)-1) && (c == '-' || c == '.') {
+			return fmt.Errorf("%w %q: must start and end with a letter or digit", ErrInvalidBucketName, b)
+		}
+	}
+	if strings.Contains(b, "..") {
+		return fmt.Errorf("%w %q: must not contain \"..\"", ErrInvalidBucketName, b)
+	}
+	return nil
+}
+
+// ValidateKey refuses keys that S3 allows but that could escape a bucket on a
+// filesystem or cannot be stored as a path: empty keys, keys over 1024 bytes,
+// invalid UTF-8, NUL, absolute paths, empty, "." and ".." segments.
+func ValidateKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: key is empty", ErrInvalidKey)
+	case len(key) > MaxKeyLength:
+		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrInvalidKey, len(key), MaxKeyLength)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w %q: key is not valid UTF-8", ErrInvalidKey, key)
+	case strings.ContainsRune(key, 0):
+		return fmt.Errorf("%w %q: key contains a NUL byte", ErrInvalidKey, key)
+	case strings.HasPrefix(key, "/"):
+		return fmt.Errorf("%w %q: key must not start with \"/\"", ErrInvalidKey, key)
+	case strings.Contains(key, "\\"):
+		return fmt.Errorf("%w %q: key must not contain a backslash", ErrInvalidKey, key)
+	}
+	segs := strings.Split(strings.TrimSuffix(key, "/"), "/")
+	for _, s := range segs {
+		switch s {
+		case "":
+			return fmt.Errorf("%w %q: key has an empty path segment (\"//\")", ErrInvalidKey, key)
+		case ".", "..":
+			return fmt.Errorf("%w %q: key has a %q path segment", ErrInvalidKey, key, s)
+		}
+	}
+	return nil
+}
