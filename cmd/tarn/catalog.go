@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+func crawlerCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "crawler", Short: "Define and run crawlers that infer tables from files (Glue crawlers)"}
+	var spec crawler.Spec
+	create := &cobra.Command{
+		Use:   "create NAME --database DB --path s3://BUCKET/PREFIX/ [--path ...]",
+		Short: "Define a crawler",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec.Name = args[0]
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			if err := l.Crawlers.Create(cmd.Context(), spec); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "crawler %s created: database %s, targets %s\n", spec.Name, spec.Database, strings.Join(spec.Targets, ", "))
+			return nil
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&spec.Database, "database", "", "catalog database the crawler writes tables to (created if missing)")
+	f.StringArrayVar(&spec.Targets, "path", nil, "s3:// prefix to crawl (repeatable)")
+	f.StringArrayVar(&spec.Exclusions, "exclude", nil, "glob of keys to skip, relative to the path, e.g. '**/_temporary/**' (repeatable)")
+	f.StringVar(&spec.SchemaChangePolicy, "schema-change", "update", "update: change tables as files change; log: keep tables, record the drift")
+	f.StringVar(&spec.DeleteBehavior, "delete-behavior", "log", "when a table's files are gone: log, deprecate or delete")
+	f.StringVar(&spec.RecrawlPolicy, "recrawl", "all", "all: read every file; new-folders: read only folders not seen before")
+	f.StringVar(&spec.Description, "description", "", "description")
+
+	var dryRun, asJSON bool
+	start := &cobra.Command{
+		Use:   "start NAME",
+		Short: "Run a crawler now and print what it did",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			prog := newProgress()
+			run, err := l.Crawlers.Start(cmd.Context(), args[0], crawler.StartOptions{DryRun: dryRun, Progress: func(p crawler.Progress) {
+				prog.update("crawling %d/%d files, %s: %s", p.FilesDone, p.FilesTotal, humanBytes(p.BytesDone), p.Current)
+			}})
+			prog.done()
+			if run.ID != "" {
+				if asJSON {
+					printJSON(cmd.OutOrStdout(), run)
+				} else {
+					printRun(cmd.OutOrStdout(), run)
+				}
+			}
+			return err
+		},
+	}
+	start.Flags().BoolVar(&dryRun, "dry-run", false, "show what the crawl would create or change without changing the catalog")
+	start.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List crawlers", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			specs, err := l.Crawlers.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, s := range specs {
+				rows = append(rows, []string{s.Name, s.Database, strings.Join(s.Targets, " "), s.SchemaChangePolicy, s.RecrawlPolicy})
+			}
+			printTable(cmd.OutOrStdout(), []string{"name", "database", "targets", "schema_change", "recrawl"}, rows)
+			return nil
+		},
+	}
+	get := &cobra.Command{
+		Use: "get NAME", Short: "Show a crawler", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			s, err := l.Crawlers.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			printJSON(cmd.OutOrStdout(), s)
+			return nil
+		},
+	}
+	runs := &cobra.Command{
+		Use: "runs NAME", Short: "List a crawler's runs, newest first", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			rs, err := l.Crawlers.Runs(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, r := range rs {
+				dur := ""
+				if !r.EndedAt.IsZero() {
+					dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+				}
+				rows = append(rows, []string{r.ID, r.State, fmt.Sprint(r.DryRun), r.StartedAt.Local().Format(time.DateTime), dur,
+					fmt.Sprint(r.FilesScanned), fmt.Sprint(len(r.TablesCreated)), fmt.Sprint(len(r.TablesUpdated)),
+					fmt.Sprint(r.PartitionsAdded), fmt.Sprint(len(r.FileErrors)), r.Error})
+			}
+			printTable(cmd.OutOrStdout(), []string{"id", "state", "dry_run", "started", "duration", "files", "tables_created", "tables_updated", "partitions_added", "file_errors", "error"}, rows)
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete NAME", Short: "Delete a crawler (its tables stay)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			return l.Crawlers.Delete(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(create, start, list, get, runs, del)
+	return cmd
+}
+
+func printJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func printRun(w io.Writer, r crawler.Run) {
+	dry := ""
+	if r.DryRun {
+		dry = " (dry run: the catalog was not changed)"
+	}
+	fmt.Fprintf(w, "crawler run %s: %s%s\n", r.ID, r.State, dry)
+	fmt.Fprintf(w, "  %d files, %s read in %s\n", r.FilesScanned, humanBytes(r.BytesScanned), r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	for _, t := range r.Tables {
+		fmt.Fprintf(w, "  table %s: %s (%s, %d columns", t.Table, t.Action, t.Format, len(t.Columns))
+		if len(t.PartitionKeys) > 0 {
+			var keys []string
+			for _, k := range t.PartitionKeys {
+				keys = append(keys, k.Name+" "+k.Type)
+			}
+			fmt.Fprintf(w, ", partitioned by %s", strings.Join(keys, ", "))
+		}
+		fmt.Fprintf(w, ", +%d/-%d partitions)\n", t.PartitionsAdded, t.PartitionsRemoved)
+		if t.Action == crawler.ActionCreate || (r.DryRun && len(t.Changes) == 0 && t.Action != crawler.ActionUnchanged) {
+			for _, c := range t.Columns {
+				fmt.Fprintf(w, "      %s %s\n", c.Name, c.Type)
+			}
+		}
+		for _, c := range t.Changes {
+			fmt.Fprintf(w, "      %s\n", describeChange(c))
+		}
+	}
+	for _, fe := range r.FileErrors {
+		fmt.Fprintf(w, "  skipped %s: %s\n", fe.URI, fe.Error)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Error)
+	}
+}
+
+func describeChange(c catalog.SchemaChange) string {
+	switch c.Kind {
+	case catalog.ChangeColumnAdded:
+		return fmt.Sprintf("column added: %s %s", c.Column, c.To)
+	case catalog.ChangeColumnRemoved:
+		return fmt.Sprintf("column missing: %s (was %s)", c.Column, c.From)
+	case catalog.ChangeTypeChanged:
+		return fmt.Sprintf("type changed: %s from %s to %s", c.Column, c.From, c.To)
+	}
+	s := c.Kind
+	if c.Column != "" {
+		s += " " + c.Column
+	}
+	if c.From != "" || c.To != "" {
+		s += fmt.Sprintf(": %s -> %s", c.From, c.To)
+	}
+	return s
+}
+
+func catalogCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "catalog", Short: "Browse the data catalog"}
+	withLake := func(fn func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			return fn(cmd.Context(), l, cmd.OutOrStdout(), args)
+		}
+	}
+	splitName := func(s string) (string, string, error) {
+		db, t, ok := strings.Cut(s, ".")
+		if !ok || db == "" || t == "" {
+			return "", "", fmt.Errorf("cannot find table %q: write it as DATABASE.TABLE", s)
+		}
+		return strings.ToLower(db), strings.ToLower(t), nil
+	}
+	cmd.AddCommand(
+		&cobra.Command{Use: "databases", Short: "List databases", Args: cobra.NoArgs,
+			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, _ []string) error {
+				dbs, err := l.Catalog.ListDatabases(ctx)
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, d := range dbs {
+					rows = append(rows, []string{d.Name, d.Location, d.Description})
+				}
+				printTable(out, []string{"database", "location", "description"}, rows)
+				return nil
+			})},
+		&cobra.Command{Use: "tables DB", Short: "List a database's tables", Args: cobra.ExactArgs(1),
+			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
+				ts, err := l.Catalog.ListTables(ctx, strings.ToLower(args[0]))
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, t := range ts {
+					var keys []string
+					for _, k := range t.PartitionKeys {
+						keys = append(keys, k.Name)
+					}
+					rows = append(rows, []string{t.Name, t.Format, fmt.Sprint(len(t.Columns)), strings.Join(keys, ","), t.Location, fmt.Sprint(t.Version), t.UpdatedAt.Local().Format(time.DateTime)})
+				}
+				printTable(out, []string{"table", "format", "columns", "partition_keys", "location", "version", "updated"}, rows)
+				return nil
+			})},
+		&cobra.Command{Use: "table DB.TABLE", Short: "Show a table as CREATE EXTERNAL TABLE", Args: cobra.ExactArgs(1),
+			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
+				db, name, err := splitName(args[0])
+				if err != nil {
+					return err
+				}
+				t, err := l.Catalog.GetTable(ctx, db, name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(out, query.ShowCreateTable(t))
+				return nil
+			})},
+		&cobra.Command{Use: "partitions DB.TABLE", Short: "List a table's partitions", Args: cobra.ExactArgs(1),
+			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
+				db, name, err := splitName(args[0])
+				if err != nil {
+					return err
+				}
+				t, err := l.Catalog.GetTable(ctx, db, name)
+				if err != nil {
+					return err
+				}
+				ps, err := l.Catalog.ListPartitions(ctx, db, name)
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, p := range ps {
+					rows = append(rows, []string{catalog.PartitionName(t.PartitionKeys, p.Values), fmt.Sprint(p.FileCount), fmt.Sprint(p.Bytes), p.Location})
+				}
+				printTable(out, []string{"partition", "files", "bytes", "location"}, rows)
+				return nil
+			})},
+		&cobra.Command{Use: "versions DB.TABLE", Short: "Show a table's schema versions and what changed", Args: cobra.ExactArgs(1),
+			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
+				db, name, err := splitName(args[0])
+				if err != nil {
+					return err
+				}
+				vs, err := l.Catalog.SchemaVersions(ctx, db, name)
+				if err != nil {
+					return err
+				}
+				for _, v := range vs {
+					fmt.Fprintf(out, "version %d  %s  %s  (%d columns)\n", v.Version, v.CreatedAt.Local().Format(time.DateTime), v.Reason, len(v.Columns))
+					for _, c := range v.Changes {
+						fmt.Fprintf(out, "  %s\n", describeChange(c))
+					}
+				}
+				return nil
+			})},
+	)
+	return cmd
+}
+
+func readSQLFile(path string) (string, error) {
+	if path == "-" {
+		b, err := io.ReadAll(os.Stdin)
+		return string(b), err
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read SQL file: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,69 @@
+// Command tarn is the data lake and ELT platform in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tarn-lake/tarn/internal/lake"
+)
+
+// exitError carries an exit code without printing again.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+type globals struct {
+	data string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "tarn:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "tarn",
+		Short:         "tarn is a data lake and ELT platform in one binary",
+		Long:          "tarn keeps raw files in a lake, crawls them into a catalog and queries them with SQL (S3 + Glue + Athena on one machine).",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	def := os.Getenv("TARN_DATA")
+	if def == "" {
+		def = lake.DefaultHome
+	}
+	// Persistent flags are accepted before or after the subcommand.
+	root.PersistentFlags().StringVar(&g.data, "data", def, "lake home folder (env TARN_DATA)")
+	root.AddCommand(
+		quickstartCmd(g),
+		mbCmd(g), lsCmd(g), cpCmd(g), rmCmd(g),
+		crawlerCmd(g),
+		queryCmd(g),
+		catalogCmd(g),
+		genCmd(),
+	)
+	return root
+}
+
+// open opens the lake named by the global flags.
+func (g *globals) open(ctx context.Context) (*lake.Lake, error) {
+	return lake.Open(ctx, lake.DefaultConfig(g.data))
+}

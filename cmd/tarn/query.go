@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+func queryCmd(g *globals) *cobra.Command {
+	var format, database, file string
+	cmd := &cobra.Command{
+		Use:   `query [--format table|csv|json] [--database DB] ("SQL" | -f FILE)`,
+		Short: "Run SQL over the lake: results on stdout, statistics on stderr",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var script string
+			switch {
+			case file != "" && len(args) == 0:
+				s, err := readSQLFile(file)
+				if err != nil {
+					return err
+				}
+				script = s
+			case file == "" && len(args) == 1:
+				script = args[0]
+			default:
+				return errors.New(`give the SQL as one argument or with -f FILE`)
+			}
+			stmts, err := query.SplitStatements(script)
+			if err != nil {
+				return err
+			}
+			if len(stmts) == 0 {
+				return errors.New("no SQL statement given")
+			}
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			for _, st := range stmts {
+				if err := runQuery(cmd, l, st, database, format); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json (one object per line)")
+	cmd.Flags().StringVar(&database, "database", "", "default database for unqualified table names")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "read SQL from a file (- for stdin); statements end with ';'")
+	cmd.AddCommand(historyCmd(g))
+	return cmd
+}
+
+func runQuery(cmd *cobra.Command, l *lake.Lake, sqlText, database, format string) error {
+	sink, err := newSink(format, cmd.OutOrStdout())
+	if err != nil {
+		return err
+	}
+	ex, err := l.Query.Execute(cmd.Context(), query.Request{SQL: sqlText, Database: database}, sink)
+	if ferr := sink.Flush(); err == nil {
+		err = ferr
+	}
+	stats := ex.Stats
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d rows in %s, data scanned %s (%d bytes)",
+		ex.State, stats.Rows, stats.Elapsed.Round(time.Millisecond), humanBytes(stats.BytesScanned), stats.BytesScanned)
+	if stats.PartitionsTotal > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), ", partitions %d of %d", stats.PartitionsScanned, stats.PartitionsTotal)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), ", query id %s\n", ex.ID)
+	return err
+}
+
+func historyCmd(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List recent query executions with their statistics",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			exs, err := l.Query.History(cmd.Context(), limit)
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, e := range exs {
+				sqlText := strings.Join(strings.Fields(e.SQL), " ")
+				if len(sqlText) > 60 {
+					sqlText = sqlText[:57] + "..."
+				}
+				rows = append(rows, []string{e.ID, e.SubmittedAt.Local().Format(time.DateTime), e.State, e.StatementType,
+					fmt.Sprint(e.Stats.Rows), fmt.Sprint(e.Stats.BytesScanned), e.Stats.Elapsed.Round(time.Millisecond).String(), sqlText})
+			}
+			printTable(cmd.OutOrStdout(), []string{"id", "submitted", "state", "type", "rows", "data_scanned_bytes", "elapsed", "sql"}, rows)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many executions to show")
+	return cmd
+}

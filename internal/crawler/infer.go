@@ -1,0 +1,315 @@
+package crawler
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// SampleRows is how many rows DuckDB reads from a text file to infer its
+// schema (sniff_csv and read_json_auto sample_size). Larger files are not
+// read in full.
+const SampleRows = 20480
+
+// peekBytes is how much of a file is read to sniff its format.
+const peekBytes = 8192
+
+// csvDialect is how a delimited text file is written.
+type csvDialect struct {
+	delimiter string
+	quote     string
+	escape    string
+	header    bool
+}
+
+// fileSchema is what DuckDB inferred from one file.
+type fileSchema struct {
+	format      string // catalog.FormatCSV, FormatJSON, FormatParquet
+	compression string // none, gzip, zstd (text); parquet's codec
+	csv         csvDialect
+	jsonFormat  string // newline_delimited or array
+	columns     []catalog.Column
+	rows        int64 // -1 when not known cheaply
+}
+
+// splitExt returns a file's format by extension ("" if unknown) and its
+// compression by extension ("none" if none).
+func splitExt(key string) (format, compression string) {
+	name := strings.ToLower(path.Base(key))
+	compression = "none"
+	switch ext := path.Ext(name); ext {
+	case ".gz", ".gzip":
+		compression, name = "gzip", strings.TrimSuffix(name, ext)
+	case ".zst", ".zstd":
+		compression, name = "zstd", strings.TrimSuffix(name, ext)
+	}
+	switch path.Ext(name) {
+	case ".csv", ".tsv", ".psv", ".tab":
+		format = catalog.FormatCSV
+	case ".json", ".jsonl", ".ndjson":
+		format = catalog.FormatJSON
+	case ".parquet", ".pq", ".parq":
+		if compression == "none" {
+			format = catalog.FormatParquet
+		}
+	}
+	return format, compression
+}
+
+// sniffContent decides a format from a file's first bytes (decompressed):
+// JSON if the first non-space character is '{' or '[', Parquet if it starts
+// with the PAR1 magic, CSV otherwise. jsonFormat is "array" when a JSON file
+// starts with '['.
+func sniffContent(head []byte) (format, jsonFormat string) {
+	if bytes.HasPrefix(head, []byte("PAR1")) {
+		return catalog.FormatParquet, ""
+	}
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(trimmed) > 0 {
+		switch trimmed[0] {
+		case '[':
+			return catalog.FormatJSON, "array"
+		case '{':
+			return catalog.FormatJSON, "newline_delimited"
+		}
+	}
+	return catalog.FormatCSV, ""
+}
+
+// peek returns up to peekBytes of an object's content, decompressed.
+func (s *Service) peek(ctx context.Context, obj storage.ObjectInfo, compression string) ([]byte, error) {
+	n := int64(peekBytes)
+	if compression != "none" {
+		n = 64 << 10 // compressed input: enough for the first few KB of text
+	}
+	rc, _, err := s.store.Get(ctx, obj.Bucket, obj.Key, &storage.Range{Offset: 0, Length: min(n, obj.Size)})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	var r io.Reader
+	switch compression {
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("not a gzip file: %w", err)
+		}
+		r = zr
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, fmt.Errorf("not a zstd file: %w", err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		return raw, nil
+	}
+	out, err := io.ReadAll(io.LimitReader(r, peekBytes))
+	if len(out) == 0 && err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("cannot decompress (%s): %w", compression, err)
+	}
+	return out, nil
+}
+
+// inferFile asks DuckDB for one file's format and schema. With force set, a
+// CSV file is read with that dialect instead of the sniffed one.
+func (s *Service) inferFile(ctx context.Context, obj storage.ObjectInfo, force *csvDialect) (fileSchema, error) {
+	format, compression := splitExt(obj.Key)
+	jsonFormat := ""
+	if format == "" || format == catalog.FormatJSON {
+		head, err := s.peek(ctx, obj, compression)
+		if err != nil {
+			return fileSchema{}, err
+		}
+		f, jf := sniffContent(head)
+		if format == "" {
+			format = f
+		}
+		if format == catalog.FormatJSON {
+			jsonFormat = jf
+			if jsonFormat == "" {
+				jsonFormat = "newline_delimited"
+			}
+		}
+		if format == catalog.FormatParquet && compression != "none" {
+			return fileSchema{}, fmt.Errorf("a compressed Parquet file (%s) cannot be read", compression)
+		}
+	}
+	p, cleanup, err := s.eng.LocalPath(ctx, obj.Bucket, obj.Key)
+	if err != nil {
+		return fileSchema{}, err
+	}
+	defer cleanup()
+	sess, err := s.eng.Acquire(ctx)
+	if err != nil {
+		return fileSchema{}, err
+	}
+	defer sess.Release()
+	fs := fileSchema{format: format, compression: compression, jsonFormat: jsonFormat, rows: -1}
+	switch format {
+	case catalog.FormatCSV:
+		err = inferCSV(ctx, sess, p, compression, force, &fs)
+	case catalog.FormatJSON:
+		err = inferJSON(ctx, sess, p, compression, &fs)
+	case catalog.FormatParquet:
+		err = inferParquet(ctx, sess, p, &fs)
+	}
+	if err != nil {
+		// DuckDB names the local file; the user knows the object.
+		return fileSchema{}, errors.New(strings.ReplaceAll(err.Error(), p, obj.URI()))
+	}
+	if len(fs.columns) == 0 {
+		return fileSchema{}, errors.New("no columns found")
+	}
+	return fs, nil
+}
+
+// sniffValue turns sniff_csv's "(empty)" into "".
+func sniffValue(s string) string {
+	if s == "(empty)" {
+		return ""
+	}
+	return s
+}
+
+func inferCSV(ctx context.Context, sess *engine.Session, p, compression string, force *csvDialect, fs *fileSchema) error {
+	args := []string{engine.QuoteString(p), fmt.Sprintf("sample_size=%d", SampleRows)}
+	if compression != "none" {
+		args = append(args, "compression="+engine.QuoteString(compression))
+	}
+	if force != nil {
+		args = append(args, "delim="+engine.QuoteString(force.delimiter), fmt.Sprintf("header=%t", force.header))
+		if force.quote != "" {
+			args = append(args, "quote="+engine.QuoteString(force.quote))
+		}
+		if force.escape != "" {
+			args = append(args, "escape="+engine.QuoteString(force.escape))
+		}
+	}
+	q := `SELECT Delimiter, Quote, Escape, HasHeader, to_json(Columns)::VARCHAR FROM sniff_csv(` + strings.Join(args, ", ") + `)`
+	var delim, quote, escape, cols string
+	var header bool
+	if err := sess.Conn().QueryRowContext(ctx, q).Scan(&delim, &quote, &escape, &header, &cols); err != nil {
+		return duckError(err)
+	}
+	var sniffed []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal([]byte(cols), &sniffed); err != nil {
+		return fmt.Errorf("cannot decode sniff_csv columns: %w", err)
+	}
+	fs.csv = csvDialect{delimiter: sniffValue(delim), quote: sniffValue(quote), escape: sniffValue(escape), header: header}
+	for i, c := range sniffed {
+		name := c.Name
+		if !header {
+			name = fmt.Sprintf("col%d", i) // Glue's names for headerless files
+		}
+		fs.columns = append(fs.columns, catalog.Column{Name: name, Type: hiveType(c.Type)})
+	}
+	return nil
+}
+
+func inferJSON(ctx context.Context, sess *engine.Session, p, compression string, fs *fileSchema) error {
+	args := []string{engine.QuoteString(p), fmt.Sprintf("sample_size=%d", SampleRows)}
+	if compression != "none" {
+		args = append(args, "compression="+engine.QuoteString(compression))
+	}
+	cols, err := describe(ctx, sess, `DESCRIBE SELECT * FROM read_json_auto(`+strings.Join(args, ", ")+`)`)
+	if err != nil {
+		return err
+	}
+	fs.columns = cols
+	return nil
+}
+
+func inferParquet(ctx context.Context, sess *engine.Session, p string, fs *fileSchema) error {
+	cols, err := describe(ctx, sess, `DESCRIBE SELECT * FROM read_parquet(`+engine.QuoteString(p)+`)`)
+	if err != nil {
+		return err
+	}
+	fs.columns = cols
+	var rows int64
+	if err := sess.Conn().QueryRowContext(ctx, `SELECT num_rows FROM parquet_file_metadata(`+engine.QuoteString(p)+`)`).Scan(&rows); err == nil {
+		fs.rows = rows
+	}
+	var codec string
+	err = sess.Conn().QueryRowContext(ctx, `SELECT lower(compression) FROM parquet_metadata(`+engine.QuoteString(p)+`) LIMIT 1`).Scan(&codec)
+	switch {
+	case err != nil || codec == "":
+		fs.compression = ""
+	case codec == "uncompressed":
+		fs.compression = "none"
+	default:
+		fs.compression = codec
+	}
+	return nil
+}
+
+// describe runs a DESCRIBE query and returns its columns with Hive types.
+func describe(ctx context.Context, sess *engine.Session, q string) ([]catalog.Column, error) {
+	rows, err := sess.Conn().QueryContext(ctx, q)
+	if err != nil {
+		return nil, duckError(err)
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var cols []catalog.Column
+	for rows.Next() {
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, duckError(err)
+		}
+		name, _ := vals[0].(string)
+		typ, _ := vals[1].(string)
+		cols = append(cols, catalog.Column{Name: name, Type: hiveType(typ)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, duckError(err)
+	}
+	return cols, nil
+}
+
+// hiveType maps a DuckDB type to the catalog's; a type without an equivalent
+// becomes string (the value can always be read as text).
+func hiveType(duck string) string {
+	t, err := catalog.FromDuckDB(duck)
+	if err != nil {
+		return "string"
+	}
+	return t
+}
+
+// duckError shortens DuckDB's multi-line errors to their first paragraph,
+// on one line.
+func duckError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "\n\n"); i > 0 {
+		msg = msg[:i]
+	}
+	return errors.New(strings.Join(strings.Fields(msg), " "))
+}

@@ -1,0 +1,532 @@
+package engine
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+)
+
+// allowedTableFuncs are the table functions user SQL may call: they compute
+// rows and read no files. Every file read goes through a catalog table.
+var allowedTableFuncs = map[string]bool{
+	"range": true, "generate_series": true, "unnest": true, "json_each": true,
+	"json_tree": true, "generate_subscripts": true,
+}
+
+// DefaultCatalogName is the catalog name Athena puts before databases
+// ("awsdatacatalog"."db"."table"); tarn accepts it.
+const DefaultCatalogName = "awsdatacatalog"
+
+// Bound is a SELECT bound to the lake: SQL to run on the session, and per
+// catalog table what it will read.
+type Bound struct {
+	SQL   string
+	Scans []*TableScan
+}
+
+// BytesScanned sums the data scanned of every table, as Athena bills it.
+func (b *Bound) BytesScanned() int64 {
+	var n int64
+	for _, s := range b.Scans {
+		n += s.BytesScanned
+	}
+	return n
+}
+
+// TableScan is what a query reads of one catalog table.
+type TableScan struct {
+	Table             catalog.Table
+	View              string // temp view name the query reads
+	PartitionsTotal   int
+	PartitionsScanned int
+	Files             []FileRef
+	// Columns referenced by the query (lower case); nil means all.
+	Columns []string
+	// BytesScanned is whole files for text formats and the referenced
+	// columns' compressed chunks (plus footers) for Parquet.
+	BytesScanned int64
+}
+
+// FileRef is one data file of a scan.
+type FileRef struct {
+	URI       string
+	Path      string // local path DuckDB reads
+	Size      int64
+	Partition int // index into the table's partitions, -1 if unpartitioned
+}
+
+// refInfo is one reference to a catalog table in the query.
+type refInfo struct {
+	id       int
+	node     node
+	alias    string // name the query uses for it (alias or table name)
+	table    *boundTable
+	filters  []node // prunable conjuncts for this reference
+	nullable bool   // on the NULL-extended side of an outer join
+	inFrom   bool
+}
+
+type boundTable struct {
+	t    catalog.Table
+	view string
+	refs []*refInfo
+}
+
+// Bind parses a SELECT with DuckDB's parser, resolves every table reference
+// to a catalog table (unqualified names use defaultDB), prunes partitions with
+// the WHERE clauses, creates temp views over the selected files and returns
+// the rewritten SQL. The views live until Release. A statement that is not a
+// SELECT returns ErrNotSelect.
+func (s *Session) Bind(ctx context.Context, query, defaultDB string) (*Bound, error) {
+	tree, err := serialize(ctx, s.conn, query)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := statementNode(tree); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
+	}
+	ctes := map[string]bool{}
+	walk(tree, func(n node) bool {
+		if cm, ok := n["cte_map"].(node); ok {
+			for _, e := range cm["map"].([]any) {
+				if en, ok := e.(node); ok {
+					ctes[strings.ToLower(str(en, "key"))] = true
+				}
+			}
+		}
+		return true
+	})
+
+	tables := map[string]*boundTable{}
+	var order []*boundTable
+	var refs []*refInfo
+	var walkErr error
+	walk(tree, func(n node) bool {
+		if walkErr != nil {
+			return false
+		}
+		switch str(n, "type") {
+		case "TABLE_FUNCTION":
+			fn, _ := n["function"].(node)
+			name := strings.ToLower(str(fn, "function_name"))
+			if !allowedTableFuncs[name] {
+				walkErr = fmt.Errorf("%w: %s() reads outside the catalog; query the data through a catalog table (database.table)", ErrPermission, name)
+				return false
+			}
+		case "BASE_TABLE":
+			cat, sch, tbl := str(n, "catalog_name"), str(n, "schema_name"), str(n, "table_name")
+			if cat == "" && sch == "" && ctes[strings.ToLower(tbl)] {
+				return true
+			}
+			if cat != "" && !strings.EqualFold(cat, DefaultCatalogName) {
+				walkErr = fmt.Errorf("%w: unknown catalog %q in %s.%s.%s (tarn has one catalog, %q)", catalog.ErrNoSuchDatabase, cat, cat, sch, tbl, DefaultCatalogName)
+				return false
+			}
+			db := sch
+			if db == "" {
+				db = defaultDB
+			}
+			if db == "" {
+				walkErr = fmt.Errorf("%w: table %q has no database: write database.%s or choose a default database", catalog.ErrNoSuchTable, tbl, tbl)
+				return false
+			}
+			key := strings.ToLower(db + "." + tbl)
+			bt := tables[key]
+			if bt == nil {
+				t, err := s.e.cat.GetTable(ctx, strings.ToLower(db), strings.ToLower(tbl))
+				if err != nil {
+					walkErr = err
+					return false
+				}
+				bt = &boundTable{t: t, view: fmt.Sprintf("__tarn_t%d", len(order)+1)}
+				tables[key] = bt
+				order = append(order, bt)
+			}
+			alias := str(n, "alias")
+			if alias == "" {
+				alias = tbl
+			}
+			r := &refInfo{id: len(refs), node: n, alias: alias, table: bt}
+			n["__tarn_ref"] = json.Number(fmt.Sprint(r.id))
+			refs = append(refs, r)
+			bt.refs = append(bt.refs, r)
+		}
+		return true
+	})
+	if walkErr != nil {
+		return nil, walkErr
+	}
+
+	// Attribute WHERE conjuncts to the references they can prune.
+	walk(tree, func(n node) bool {
+		if str(n, "type") != "SELECT_NODE" {
+			return true
+		}
+		var from []*refInfo
+		var others int // references whose columns tarn does not know
+		collectFrom(n["from_table"], false, func(ref node, nullable bool) {
+			if idn, ok := ref["__tarn_ref"].(json.Number); ok {
+				id, _ := idn.Int64()
+				r := refs[id]
+				r.inFrom = true
+				r.nullable = r.nullable || nullable
+				from = append(from, r)
+			} else if t := str(ref, "type"); t != "EMPTY" {
+				others++
+			}
+		})
+		if len(from) == 0 {
+			return true
+		}
+		for _, c := range conjuncts(n["where_clause"]) {
+			if !prunable(c) {
+				continue
+			}
+			if r := attribute(c, from, others); r != nil && !r.nullable {
+				r.filters = append(r.filters, c)
+			}
+		}
+		return true
+	})
+
+	b := &Bound{}
+	for _, bt := range order {
+		scan, err := s.scanTable(ctx, bt, tree)
+		if err != nil {
+			return nil, err
+		}
+		b.Scans = append(b.Scans, scan)
+	}
+	for _, r := range refs {
+		delete(r.node, "__tarn_ref")
+		r.node["catalog_name"] = ""
+		r.node["schema_name"] = ""
+		r.node["table_name"] = r.table.view
+		r.node["alias"] = r.alias
+	}
+	b.SQL, err = deserialize(ctx, s.conn, tree)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// collectFrom lists the references of a FROM clause with whether each is on
+// the NULL-extended side of an outer join.
+func collectFrom(ref any, nullable bool, fn func(ref node, nullable bool)) {
+	n, ok := ref.(node)
+	if !ok {
+		return
+	}
+	if str(n, "type") != "JOIN" {
+		fn(n, nullable)
+		return
+	}
+	left, right := nullable, nullable
+	switch str(n, "join_type") {
+	case "LEFT":
+		right = true
+	case "RIGHT":
+		left = true
+	case "OUTER":
+		left, right = true, true
+	case "INNER":
+	default: // SEMI, ANTI, MARK, ... : do not prune
+		left, right = true, true
+	}
+	collectFrom(n["left"], left, fn)
+	collectFrom(n["right"], right, fn)
+}
+
+// attribute returns the one reference whose partition keys a conjunct
+// restricts, or nil if the conjunct mentions anything else.
+func attribute(c node, from []*refInfo, others int) *refInfo {
+	var target *refInfo
+	cols := columnRefs(c)
+	if len(cols) == 0 {
+		return nil
+	}
+	for _, names := range cols {
+		var r *refInfo
+		switch len(names) {
+		case 1:
+			if others > 0 {
+				return nil // an unknown relation might own this column
+			}
+			for _, cand := range from {
+				if hasColumn(cand.table.t, names[0]) {
+					if r != nil && r != cand {
+						return nil // ambiguous
+					}
+					r = cand
+				}
+			}
+			if r == nil || !isPartitionKey(r.table.t, names[0]) {
+				return nil
+			}
+		case 2:
+			for _, cand := range from {
+				if strings.EqualFold(cand.alias, names[0]) {
+					r = cand
+				}
+			}
+			if r == nil || !isPartitionKey(r.table.t, names[1]) {
+				return nil
+			}
+		default:
+			return nil
+		}
+		if target != nil && target != r {
+			return nil
+		}
+		target = r
+	}
+	return target
+}
+
+func hasColumn(t catalog.Table, name string) bool {
+	for _, c := range t.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return true
+		}
+	}
+	return isPartitionKey(t, name)
+}
+
+func isPartitionKey(t catalog.Table, name string) bool {
+	for _, c := range t.PartitionKeys {
+		if strings.EqualFold(c.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// scanTable prunes a table's partitions, lists its files, creates its view
+// and computes its data scanned.
+func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node) (*TableScan, error) {
+	t := bt.t
+	scan := &TableScan{Table: t, View: bt.view, Columns: referencedColumns(tree, bt)}
+	var parts []catalog.Partition
+	selected := []int{-1}
+	if len(t.PartitionKeys) > 0 {
+		var err error
+		parts, err = s.e.cat.ListPartitions(ctx, t.Database, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		scan.PartitionsTotal = len(parts)
+		selected, err = s.prune(ctx, bt, parts)
+		if err != nil {
+			return nil, err
+		}
+		scan.PartitionsScanned = len(selected)
+	}
+	files, err := s.e.listFiles(ctx, t, parts, selected)
+	if err != nil {
+		return nil, err
+	}
+	for i := range files {
+		p, cleanup, err := s.e.LocalPath(ctx, bucketOf(files[i].URI), keyOf(files[i].URI))
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %s of table %s: %w", files[i].URI, t.FullName(), err)
+		}
+		s.cleanups = append(s.cleanups, cleanup)
+		files[i].Path = p
+	}
+	scan.Files = files
+	viewSQL, err := scanSQL(t, parts, files)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", bt.view, viewSQL)); err != nil {
+		return nil, fmt.Errorf("cannot bind table %s: %w", t.FullName(), err)
+	}
+	s.dropLater("DROP VIEW IF EXISTS " + bt.view)
+	scan.BytesScanned, err = s.e.bytesScanned(ctx, s, t, files, scan.Columns)
+	if err != nil {
+		return nil, err
+	}
+	return scan, nil
+}
+
+// prune returns the indexes of the partitions any reference may read. It
+// evaluates the references' partition filters with DuckDB over a temp table
+// of partition values, so every SQL predicate DuckDB knows works.
+func (s *Session) prune(ctx context.Context, bt *boundTable, parts []catalog.Partition) ([]int, error) {
+	all := func() []int {
+		out := make([]int, len(parts))
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	var ors []any
+	for _, r := range bt.refs {
+		if !r.inFrom || len(r.filters) == 0 {
+			return all(), nil
+		}
+		var ands []any
+		for _, f := range r.filters {
+			c := deepCopy(f)
+			unqualify(c)
+			ands = append(ands, c)
+		}
+		ors = append(ors, conjunction("CONJUNCTION_AND", ands))
+	}
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	t := bt.t
+	raw := bt.view + "_parts"
+	cols := []string{"__tarn_pid INTEGER"}
+	proj := []string{"__tarn_pid"}
+	for _, k := range t.PartitionKeys {
+		cols = append(cols, QuoteIdent(k.Name)+" VARCHAR")
+		typ, err := catalog.ParseType(k.Type)
+		if err != nil {
+			return nil, err
+		}
+		proj = append(proj, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", QuoteIdent(k.Name), typ.DuckDB(), QuoteIdent(k.Name)))
+	}
+	if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", raw, strings.Join(cols, ", "))); err != nil {
+		return nil, fmt.Errorf("cannot prune partitions of %s: %w", t.FullName(), err)
+	}
+	s.dropLater("DROP TABLE IF EXISTS " + raw)
+	err := s.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", raw)
+		if err != nil {
+			return err
+		}
+		row := make([]driver.Value, len(t.PartitionKeys)+1)
+		for i, p := range parts {
+			row[0] = int32(i)
+			for j := range t.PartitionKeys {
+				if j < len(p.Values) {
+					row[j+1] = p.Values[j]
+				} else {
+					row[j+1] = nil
+				}
+			}
+			if err := app.AppendRow(row...); err != nil {
+				app.Close()
+				return err
+			}
+		}
+		return app.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot prune partitions of %s: %w", t.FullName(), err)
+	}
+	typed := bt.view + "_pv"
+	if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT %s FROM %s", typed, strings.Join(proj, ", "), raw)); err != nil {
+		return nil, fmt.Errorf("cannot prune partitions of %s: %w", t.FullName(), err)
+	}
+	s.dropLater("DROP VIEW IF EXISTS " + typed)
+
+	tmpl, err := serialize(ctx, s.conn, "SELECT __tarn_pid FROM "+typed+" WHERE true ORDER BY 1")
+	if err != nil {
+		return nil, err
+	}
+	root, _ := statementNode(tmpl)
+	where := ors[0]
+	if len(ors) > 1 {
+		where = conjunction("CONJUNCTION_OR", ors)
+	}
+	root["where_clause"] = where
+	q, err := deserialize(ctx, s.conn, tmpl)
+	if err != nil {
+		return all(), nil // a filter DuckDB cannot print back: read everything
+	}
+	rows, err := s.conn.QueryContext(ctx, q)
+	if err != nil {
+		// The filter may fail on partition values alone (e.g. a type error the
+		// full query would report too): do not prune, let the query decide.
+		return all(), nil
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var id int
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func conjunction(typ string, children []any) node {
+	if len(children) == 1 {
+		if n, ok := children[0].(node); ok {
+			return n
+		}
+	}
+	return node{"class": "CONJUNCTION", "type": typ, "alias": "", "children": children,
+		"query_location": json.Number("18446744073709551615")}
+}
+
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case node:
+		m := make(node, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopy(e)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// referencedColumns returns the lower-case names of the table's columns the
+// query may read; nil means all of them (a star that may expand to it).
+func referencedColumns(tree node, bt *boundTable) []string {
+	aliases := map[string]bool{}
+	for _, r := range bt.refs {
+		aliases[strings.ToLower(r.alias)] = true
+	}
+	star := false
+	names := map[string]bool{}
+	walk(tree, func(n node) bool {
+		switch str(n, "class") {
+		case "STAR":
+			rel := strings.ToLower(str(n, "relation_name"))
+			if rel == "" || aliases[rel] {
+				star = true
+			}
+		case "COLUMN_REF":
+			for _, c := range strs(n, "column_names") {
+				names[strings.ToLower(c)] = true
+			}
+		}
+		return !star
+	})
+	if star {
+		return nil
+	}
+	out := []string{}
+	for _, c := range bt.t.Columns {
+		if names[strings.ToLower(c.Name)] {
+			out = append(out, strings.ToLower(c.Name))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+var errNoFiles = errors.New("no files")

@@ -1,0 +1,296 @@
+// Package engine owns DuckDB: one embedded database instance, a fixed pool of
+// sandboxed sessions, binding of catalog tables to the files that hold their
+// data (with partition pruning), and scan statistics.
+//
+// The sandbox is set up once per instance and then locked: external access is
+// off except for the lake's own folders, extensions cannot be installed or
+// loaded, and no setting can change afterwards. Because a locked instance
+// cannot configure new connections, the pool's connections are all opened and
+// configured before the lock and are never closed until Close.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Sentinel errors.
+var (
+	ErrClosed          = errors.New("engine is closed")
+	ErrPermission      = errors.New("permission denied")
+	ErrNotSelect       = errors.New("not a SELECT statement")
+	ErrSyntax          = errors.New("syntax error")
+	ErrNoSuchTableFunc = errors.New("table function not allowed")
+)
+
+// Config configures the engine.
+type Config struct {
+	// TempDir is where DuckDB spills to disk and where remote objects are
+	// fetched for reading. It must be inside the lake home.
+	TempDir string
+	// AllowedDirs are the folders SQL may read through tarn's bindings (the
+	// objects folder of a local store). TempDir is always allowed.
+	AllowedDirs []string
+	// Sessions is the number of pooled DuckDB connections (concurrent queries).
+	Sessions int
+	// Threads caps DuckDB's worker threads; 0 means all cores.
+	Threads int
+	// MemoryLimit is DuckDB's memory_limit ("" keeps DuckDB's default of 80% of RAM).
+	MemoryLimit string
+}
+
+// DefaultConfig returns a configuration for a lake home folder.
+func DefaultConfig(home string) Config {
+	return Config{
+		TempDir:     filepath.Join(home, "duckdb", "tmp"),
+		AllowedDirs: []string{filepath.Join(home, "objects")},
+		Sessions:    max(4, 2*runtime.NumCPU()),
+	}
+}
+
+// Engine is an embedded DuckDB instance with a pool of sandboxed sessions.
+// It is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	db    *sql.DB
+	store storage.ObjectStore
+	cat   *catalog.Catalog
+	pool  chan *Session
+
+	mu       sync.Mutex
+	closed   bool
+	sessions []*Session
+	pqCache  parquetCache
+}
+
+// New opens DuckDB in memory, configures the sandbox and opens the pool.
+func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalog.Catalog) (*Engine, error) {
+	if cfg.Sessions <= 0 {
+		cfg.Sessions = 4
+	}
+	if err := os.MkdirAll(cfg.TempDir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create engine temp folder: %w", err)
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open DuckDB: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	// The pool below owns every connection; database/sql must not close or
+	// open any behind its back, since a connection opened after the lock
+	// cannot be configured.
+	db.SetMaxOpenConns(cfg.Sessions)
+	db.SetMaxIdleConns(cfg.Sessions)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	e := &Engine{cfg: cfg, db: db, store: store, cat: cat, pool: make(chan *Session, cfg.Sessions)}
+	e.pqCache.entries = map[string]parquetEntry{}
+
+	conns := make([]*sql.Conn, 0, cfg.Sessions)
+	fail := func(err error) (*Engine, error) {
+		for _, c := range conns {
+			c.Close()
+		}
+		db.Close()
+		return nil, err
+	}
+	for range cfg.Sessions {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return fail(fmt.Errorf("cannot open DuckDB connection: %w", err))
+		}
+		conns = append(conns, c)
+		for _, stmt := range []string{
+			`PRAGMA enable_profiling = 'no_output'`,
+			`PRAGMA custom_profiling_settings = '{"LATENCY": "true", "ROWS_RETURNED": "true", "SYSTEM_PEAK_BUFFER_MEMORY": "true"}'`,
+		} {
+			if _, err := c.ExecContext(ctx, stmt); err != nil {
+				return fail(fmt.Errorf("cannot configure DuckDB session: %w", err))
+			}
+		}
+	}
+	allowed := []string{quoteString(withSlash(cfg.TempDir))}
+	for _, d := range cfg.AllowedDirs {
+		allowed = append(allowed, quoteString(withSlash(d)))
+	}
+	global := []string{
+		`SET autoinstall_known_extensions = false`,
+		`SET autoload_known_extensions = false`,
+		fmt.Sprintf(`SET temp_directory = %s`, quoteString(cfg.TempDir)),
+		fmt.Sprintf(`SET allowed_directories = [%s]`, strings.Join(allowed, ", ")),
+	}
+	if cfg.Threads > 0 {
+		global = append(global, fmt.Sprintf(`SET threads = %d`, cfg.Threads))
+	}
+	if cfg.MemoryLimit != "" {
+		global = append(global, fmt.Sprintf(`SET memory_limit = %s`, quoteString(cfg.MemoryLimit)))
+	}
+	global = append(global,
+		`SET enable_external_access = false`,
+		`SET allow_community_extensions = false`,
+		`SET lock_configuration = true`)
+	for _, stmt := range global {
+		if _, err := conns[0].ExecContext(ctx, stmt); err != nil {
+			return fail(fmt.Errorf("cannot configure DuckDB sandbox (%s): %w", stmt, err))
+		}
+	}
+	for _, c := range conns {
+		s := &Session{e: e, conn: c}
+		e.sessions = append(e.sessions, s)
+		e.pool <- s
+	}
+	return e, nil
+}
+
+// Close closes every session and the database. It is idempotent. Sessions
+// still acquired are closed too; their users get errors.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	for _, s := range e.sessions {
+		s.conn.Close()
+	}
+	return e.db.Close()
+}
+
+// Store returns the object store the engine reads.
+func (e *Engine) Store() storage.ObjectStore { return e.store }
+
+// Catalog returns the catalog the engine binds.
+func (e *Engine) Catalog() *catalog.Catalog { return e.cat }
+
+// Acquire takes a session from the pool, waiting until one is free or ctx
+// ends. The caller must Release it.
+func (e *Engine) Acquire(ctx context.Context) (*Session, error) {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	select {
+	case s := <-e.pool:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Session is one DuckDB connection from the pool. It is not safe for
+// concurrent use; one goroutine uses it between Acquire and Release.
+type Session struct {
+	e        *Engine
+	conn     *sql.Conn
+	temps    []string // temp views and tables to drop on Release
+	cleanups []func() // fetched remote objects to remove on Release
+}
+
+// Conn returns the session's connection.
+func (s *Session) Conn() *sql.Conn { return s.conn }
+
+// Release drops the session's temporary objects and returns it to the pool.
+func (s *Session) Release() {
+	ctx := context.Background() // cleanup must run even when the query's ctx is done
+	for i := len(s.temps) - 1; i >= 0; i-- {
+		_, _ = s.conn.ExecContext(ctx, s.temps[i])
+	}
+	s.temps = s.temps[:0]
+	for _, c := range s.cleanups {
+		c()
+	}
+	s.cleanups = s.cleanups[:0]
+	s.e.pool <- s
+}
+
+// dropLater registers a statement that undoes a temporary object.
+func (s *Session) dropLater(stmt string) { s.temps = append(s.temps, stmt) }
+
+// Profile returns DuckDB's profiling metrics of the session's last query.
+func (s *Session) Profile() (duckdb.ProfilingInfo, error) {
+	return duckdb.GetProfilingInfo(s.conn)
+}
+
+// LocalPath returns a local file path DuckDB can read for an object. For a
+// local store it is the object's own file; otherwise the object is fetched
+// into the engine's temp folder and cleanup removes it.
+func (e *Engine) LocalPath(ctx context.Context, bucket, key string) (path string, cleanup func(), err error) {
+	if lp, ok := e.store.(storage.LocalPather); ok {
+		p, err := lp.LocalPath(bucket, key)
+		if err == nil {
+			return p, func() {}, nil
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return "", nil, err
+		}
+	}
+	rc, _, err := e.store.Get(ctx, bucket, key, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	defer rc.Close()
+	dir, err := os.MkdirTemp(e.cfg.TempDir, "fetch-")
+	if err != nil {
+		return "", nil, fmt.Errorf("cannot fetch s3://%s/%s: %w", bucket, key, err)
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	f, err := os.Create(filepath.Join(dir, filepath.Base(key)))
+	if err == nil {
+		_, err = io.Copy(f, rc)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("cannot fetch s3://%s/%s: %w", bucket, key, err)
+	}
+	return f.Name(), cleanup, nil
+}
+
+func withSlash(p string) string {
+	if strings.HasSuffix(p, string(filepath.Separator)) {
+		return p
+	}
+	return p + string(filepath.Separator)
+}
+
+// quoteString quotes s as a SQL string literal.
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// QuoteString quotes s as a SQL string literal.
+func QuoteString(s string) string { return quoteString(s) }
+
+// QuoteIdent quotes s as a SQL identifier.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// parquetCache remembers the compressed size of each column of Parquet files,
+// keyed by path, size and modification time, so that data-scanned figures do
+// not re-read footers on every query.
+type parquetCache struct {
+	mu      sync.Mutex
+	entries map[string]parquetEntry
+}
+
+type parquetEntry struct {
+	stamp   string
+	columns map[string]int64 // top-level column name (lower case) → compressed bytes
+	total   int64
+	footer  int64
+}

@@ -1,0 +1,422 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// IsDataFile reports whether a key below a table or partition location
+// (rel is the part after the location) holds table data. As Athena and Hive
+// do, files and folders whose names start with '_' or '.' are not data
+// (_SUCCESS, _staging/, _rejected/, .crc), and neither are folder markers and
+// empty objects.
+func IsDataFile(rel string, size int64) bool {
+	if rel == "" || strings.HasSuffix(rel, "/") || size == 0 {
+		return false
+	}
+	for _, seg := range strings.Split(rel, "/") {
+		if strings.HasPrefix(seg, "_") || strings.HasPrefix(seg, ".") {
+			return false
+		}
+	}
+	return true
+}
+
+// TableFiles lists the data files of a table: of all its partitions if
+// partitioned, else every data file below its location.
+func (e *Engine) TableFiles(ctx context.Context, t catalog.Table) ([]FileRef, error) {
+	var parts []catalog.Partition
+	selected := []int{-1}
+	if len(t.PartitionKeys) > 0 {
+		var err error
+		parts, err = e.cat.ListPartitions(ctx, t.Database, t.Name)
+		if err != nil {
+			return nil, err
+		}
+		selected = make([]int, len(parts))
+		for i := range selected {
+			selected[i] = i
+		}
+	}
+	return e.listFiles(ctx, t, parts, selected)
+}
+
+// listFiles lists the data files of the selected partitions (selected ==
+// [-1] for an unpartitioned table).
+func (e *Engine) listFiles(ctx context.Context, t catalog.Table, parts []catalog.Partition, selected []int) ([]FileRef, error) {
+	loc, err := storage.ParseURI(t.Location)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list table %s: %w", t.FullName(), err)
+	}
+	loc = loc.Dir()
+	var out []FileRef
+	walkPrefix := func(u storage.URI, fn func(o storage.ObjectInfo) error) error {
+		for o, err := range storage.Walk(ctx, e.store, u.Bucket, u.Key) {
+			if err != nil {
+				return fmt.Errorf("cannot list %s of table %s: %w", u, t.FullName(), err)
+			}
+			if !IsDataFile(strings.TrimPrefix(o.Key, u.Key), o.Size) {
+				continue
+			}
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(selected) == 1 && selected[0] == -1 {
+		err := walkPrefix(loc, func(o storage.ObjectInfo) error {
+			out = append(out, FileRef{URI: o.URI(), Size: o.Size, Partition: -1})
+			return nil
+		})
+		return out, err
+	}
+	// Many partitions below the table's location: one listing of the whole
+	// location is cheaper than one per partition.
+	if len(selected) > 64 {
+		byDir := map[string]int{}
+		under := true
+		for _, i := range selected {
+			pu, err := storage.ParseURI(parts[i].Location)
+			if err != nil || pu.Bucket != loc.Bucket || !strings.HasPrefix(pu.Dir().Key, loc.Key) {
+				under = false
+				break
+			}
+			byDir[pu.Dir().Key] = i
+		}
+		if under {
+			err := walkPrefix(loc, func(o storage.ObjectInfo) error {
+				dir := o.Key
+				for {
+					j := strings.LastIndex(strings.TrimSuffix(dir, "/"), "/")
+					if j < len(loc.Key)-1 || j < 0 {
+						return nil
+					}
+					dir = dir[:j+1]
+					if i, ok := byDir[dir]; ok {
+						if IsDataFile(strings.TrimPrefix(o.Key, dir), o.Size) {
+							out = append(out, FileRef{URI: o.URI(), Size: o.Size, Partition: i})
+						}
+						return nil
+					}
+				}
+			})
+			sort.SliceStable(out, func(a, b int) bool { return out[a].Partition < out[b].Partition })
+			return out, err
+		}
+	}
+	for _, i := range selected {
+		pu, err := storage.ParseURI(parts[i].Location)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list partition %v of table %s: %w", parts[i].Values, t.FullName(), err)
+		}
+		pu = pu.Dir()
+		err = walkPrefix(pu, func(o storage.ObjectInfo) error {
+			out = append(out, FileRef{URI: o.URI(), Size: o.Size, Partition: i})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func bucketOf(uri string) string {
+	u, _ := storage.ParseURI(uri)
+	return u.Bucket
+}
+
+func keyOf(uri string) string {
+	u, _ := storage.ParseURI(uri)
+	return u.Key
+}
+
+// ScanSQL returns a SELECT over the given files of a table, with the catalog's
+// column names and types and the partition key columns.
+func ScanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (string, error) {
+	return scanSQL(t, parts, files)
+}
+
+func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (string, error) {
+	type col struct{ name, duck string }
+	var dataCols, partCols []col
+	for _, c := range t.Columns {
+		typ, err := catalog.ParseType(c.Type)
+		if err != nil {
+			return "", fmt.Errorf("cannot read table %s: column %q: %w", t.FullName(), c.Name, err)
+		}
+		dataCols = append(dataCols, col{c.Name, typ.DuckDB()})
+	}
+	for _, c := range t.PartitionKeys {
+		typ, err := catalog.ParseType(c.Type)
+		if err != nil {
+			return "", fmt.Errorf("cannot read table %s: partition key %q: %w", t.FullName(), c.Name, err)
+		}
+		partCols = append(partCols, col{c.Name, typ.DuckDB()})
+	}
+	if len(files) == 0 {
+		var sel []string
+		for _, c := range append(append([]col{}, dataCols...), partCols...) {
+			sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duck, QuoteIdent(c.name)))
+		}
+		return "SELECT " + strings.Join(sel, ", ") + " WHERE false", nil
+	}
+	// Data columns: text is read as VARCHAR and cast leniently, so a value
+	// that does not fit its column type reads as NULL, as Athena's text SerDe
+	// does; Parquet and JSON carry types and are cast only where they differ.
+	var proj []string
+	for _, c := range dataCols {
+		q := QuoteIdent(c.name)
+		switch {
+		case t.Format == catalog.FormatCSV && c.duck != "VARCHAR":
+			proj = append(proj, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", q, c.duck, q))
+		case t.Format == catalog.FormatParquet:
+			proj = append(proj, fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.duck, q))
+		default:
+			proj = append(proj, q)
+		}
+	}
+	reader := func(fs []FileRef, hive bool) string {
+		paths := make([]string, len(fs))
+		for i, f := range fs {
+			paths[i] = quoteString(f.Path)
+		}
+		list := "[" + strings.Join(paths, ", ") + "]"
+		var opts []string
+		if hive {
+			var ht []string
+			for _, c := range partCols {
+				ht = append(ht, fmt.Sprintf("%s: %s", quoteString(c.name), quoteString(c.duck)))
+			}
+			opts = append(opts, "hive_partitioning = true", "hive_types = {"+strings.Join(ht, ", ")+"}", "hive_types_autocast = false")
+		} else {
+			opts = append(opts, "hive_partitioning = false")
+		}
+		switch t.Format {
+		case catalog.FormatParquet:
+			return fmt.Sprintf("read_parquet(%s, union_by_name = true, %s)", list, strings.Join(opts, ", "))
+		case catalog.FormatJSON:
+			var cs []string
+			for _, c := range dataCols {
+				cs = append(cs, fmt.Sprintf("%s: %s", quoteString(c.name), quoteString(c.duck)))
+			}
+			format := "auto"
+			switch t.FormatOptions[catalog.OptJSONFormat] {
+			case "newline_delimited", "array":
+				format = t.FormatOptions[catalog.OptJSONFormat]
+			}
+			return fmt.Sprintf("read_json(%s, columns = {%s}, format = %s, %s)", list, strings.Join(cs, ", "), quoteString(format), strings.Join(opts, ", "))
+		default:
+			var cs []string
+			for _, c := range dataCols {
+				cs = append(cs, fmt.Sprintf("%s: 'VARCHAR'", quoteString(c.name)))
+			}
+			fo := t.FormatOptions
+			delim := fo[catalog.OptDelimiter]
+			if delim == "" {
+				delim = ","
+			}
+			quote := fo[catalog.OptQuote]
+			if quote == "" {
+				quote = `"`
+			}
+			escape := fo[catalog.OptEscape]
+			if escape == "" {
+				escape = quote
+			}
+			header := strings.EqualFold(fo[catalog.OptHeader], "true")
+			o := []string{
+				"delim = " + quoteString(delim), "quote = " + quoteString(quote), "escape = " + quoteString(escape),
+				fmt.Sprintf("header = %t", header), "columns = {" + strings.Join(cs, ", ") + "}",
+				"auto_detect = false", "null_padding = true", "strict_mode = false",
+			}
+			if n := fo[catalog.OptNullString]; n != "" {
+				o = append(o, "nullstr = "+quoteString(n))
+			}
+			return fmt.Sprintf("read_csv(%s, %s, %s)", list, strings.Join(o, ", "), strings.Join(opts, ", "))
+		}
+	}
+	if len(partCols) == 0 {
+		return fmt.Sprintf("SELECT %s FROM %s", strings.Join(proj, ", "), reader(files, false)), nil
+	}
+	if hiveConsistent(t, parts, files) {
+		sel := append([]string{}, proj...)
+		for _, c := range partCols {
+			sel = append(sel, QuoteIdent(c.name))
+		}
+		return fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), reader(files, true)), nil
+	}
+	// Partition values that are not in the paths: one branch per partition.
+	var branches []string
+	for i := 0; i < len(files); {
+		j := i
+		for j < len(files) && files[j].Partition == files[i].Partition {
+			j++
+		}
+		p := parts[files[i].Partition]
+		sel := append([]string{}, proj...)
+		for k, c := range partCols {
+			v := "NULL"
+			if k < len(p.Values) {
+				v = quoteString(p.Values[k])
+			}
+			sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", v, c.duck, QuoteIdent(c.name)))
+		}
+		branches = append(branches, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), reader(files[i:j], false)))
+		i = j
+	}
+	return strings.Join(branches, " UNION ALL "), nil
+}
+
+// hiveConsistent reports whether every file's path names exactly the table's
+// partition keys as key=value folders with its partition's values, so DuckDB's
+// hive partitioning yields the catalog's values.
+func hiveConsistent(t catalog.Table, parts []catalog.Partition, files []FileRef) bool {
+	for _, f := range files {
+		if f.Partition < 0 || f.Partition >= len(parts) {
+			return false
+		}
+		p := parts[f.Partition]
+		dirs := strings.Split(filepath.ToSlash(filepath.Dir(f.Path)), "/")
+		found := map[string]string{}
+		for _, d := range dirs {
+			if k, v, ok := strings.Cut(d, "="); ok {
+				if _, dup := found[strings.ToLower(k)]; dup {
+					return false
+				}
+				found[strings.ToLower(k)] = v
+			}
+		}
+		if len(found) != len(t.PartitionKeys) {
+			return false
+		}
+		for i, k := range t.PartitionKeys {
+			v, ok := found[strings.ToLower(k.Name)]
+			if !ok || i >= len(p.Values) || v != p.Values[i] || v == "" || strings.Contains(v, "%") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// bytesScanned is the data a query reads of a table as Athena bills it:
+// whole (compressed) files for text formats; for Parquet, the footers and the
+// compressed column chunks of the referenced columns only.
+func (e *Engine) bytesScanned(ctx context.Context, s *Session, t catalog.Table, files []FileRef, columns []string) (int64, error) {
+	var total int64
+	if t.Format != catalog.FormatParquet {
+		for _, f := range files {
+			total += f.Size
+		}
+		return total, nil
+	}
+	entries, err := e.parquetColumns(ctx, s, files)
+	if err != nil {
+		return 0, err
+	}
+	for _, pe := range entries {
+		total += pe.footer
+		if columns == nil {
+			total += pe.total
+			continue
+		}
+		for _, c := range columns {
+			total += pe.columns[c]
+		}
+	}
+	return total, nil
+}
+
+// parquetColumns returns per-file column sizes, reading the footers of files
+// not cached yet in one DuckDB query.
+func (e *Engine) parquetColumns(ctx context.Context, s *Session, files []FileRef) ([]parquetEntry, error) {
+	out := make([]parquetEntry, len(files))
+	var missing []int
+	e.pqCache.mu.Lock()
+	for i, f := range files {
+		stamp := fmt.Sprintf("%d", f.Size)
+		if st, err := os.Stat(f.Path); err == nil {
+			stamp += "@" + st.ModTime().String()
+		}
+		if pe, ok := e.pqCache.entries[f.Path]; ok && pe.stamp == stamp {
+			out[i] = pe
+		} else {
+			out[i] = parquetEntry{stamp: stamp, columns: map[string]int64{}}
+			missing = append(missing, i)
+		}
+	}
+	e.pqCache.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	idx := map[string]int{}
+	var paths []string
+	for _, i := range missing {
+		idx[files[i].Path] = i
+		paths = append(paths, quoteString(files[i].Path))
+		out[i].footer = footerSize(files[i].Path)
+	}
+	q := fmt.Sprintf(`SELECT file_name, path_in_schema, sum(total_compressed_size)::BIGINT
+		FROM parquet_metadata([%s]) GROUP BY ALL`, strings.Join(paths, ", "))
+	rows, err := s.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read Parquet metadata: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var file, path string
+		var size int64
+		if err := rows.Scan(&file, &path, &size); err != nil {
+			return nil, err
+		}
+		i, ok := idx[file]
+		if !ok {
+			continue
+		}
+		top := path
+		if j := strings.Index(top, ", "); j >= 0 {
+			top = top[:j]
+		}
+		out[i].columns[strings.ToLower(top)] += size
+		out[i].total += size
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read Parquet metadata: %w", err)
+	}
+	e.pqCache.mu.Lock()
+	for _, i := range missing {
+		e.pqCache.entries[files[i].Path] = out[i]
+	}
+	e.pqCache.mu.Unlock()
+	return out, nil
+}
+
+// footerSize reads a Parquet file's footer length (the last 8 bytes are the
+// footer length and "PAR1").
+func footerSize(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() < 12 {
+		return 0
+	}
+	var tail [8]byte
+	if _, err := f.ReadAt(tail[:], st.Size()-8); err != nil && err != io.EOF {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint32(tail[:4])) + 8
+}

@@ -1,0 +1,118 @@
+// Package lake is tarn's composition root: it opens a lake home folder and
+// wires the services over it in dependency order (storage and metadata,
+// catalog, engine, crawler, query), and closes them in reverse.
+//
+// A lake home holds:
+//
+//	objects/<bucket>/<key>   the object store (plain files, readable in place)
+//	tarn.db                  the metadata database (SQLite, WAL)
+//	duckdb/tmp/              DuckDB's spill folder and fetched objects
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/storage/fs"
+)
+
+// Config locates a lake and configures its services.
+type Config struct {
+	// Home is the lake home folder.
+	Home   string
+	Meta   meta.Config
+	Engine engine.Config
+}
+
+// DefaultHome is the lake home used when neither --data nor TARN_DATA is set.
+const DefaultHome = "./tarn-data"
+
+// DefaultConfig returns the embedded default for a home folder: a local
+// object store, SQLite metadata and embedded DuckDB.
+func DefaultConfig(home string) Config {
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
+	return Config{
+		Home:   home,
+		Meta:   meta.DefaultConfig(filepath.Join(home, "tarn.db")),
+		Engine: engine.DefaultConfig(home),
+	}
+}
+
+// Lake is an open lake: every service over one home folder.
+type Lake struct {
+	Home     string
+	Meta     *meta.DB
+	Store    storage.ObjectStore
+	Catalog  *catalog.Catalog
+	Engine   *engine.Engine
+	Crawlers *crawler.Service
+	Query    *query.Service
+
+	closers []func() error
+}
+
+// Open opens (creating if needed) the lake at cfg.Home.
+func Open(ctx context.Context, cfg Config) (l *Lake, err error) {
+	if cfg.Home == "" {
+		return nil, errors.New("cannot open lake: no home folder given (use --data DIR or TARN_DATA)")
+	}
+	if err := os.MkdirAll(cfg.Home, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create lake home %q: %w", cfg.Home, err)
+	}
+	l = &Lake{Home: cfg.Home}
+	defer func() {
+		if err != nil {
+			l.Close()
+			l = nil
+		}
+	}()
+	store, err := fs.New(fs.DefaultConfig(filepath.Join(cfg.Home, "objects")))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open object store: %w", err)
+	}
+	l.Store = store
+	l.closers = append(l.closers, store.Close)
+
+	l.Meta, err = meta.Open(ctx, cfg.Meta)
+	if err != nil {
+		return nil, err
+	}
+	l.closers = append(l.closers, l.Meta.Close)
+
+	if l.Catalog, err = catalog.New(ctx, l.Meta); err != nil {
+		return nil, err
+	}
+	if l.Engine, err = engine.New(ctx, cfg.Engine, l.Store, l.Catalog); err != nil {
+		return nil, err
+	}
+	l.closers = append(l.closers, l.Engine.Close)
+	if l.Crawlers, err = crawler.New(ctx, l.Meta, l.Store, l.Catalog, l.Engine); err != nil {
+		return nil, err
+	}
+	if l.Query, err = query.New(ctx, l.Meta, l.Engine); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Close closes the services in reverse order of opening: the engine first
+// (no more reads), then metadata, then storage. It is idempotent.
+func (l *Lake) Close() error {
+	var errs []error
+	for i := len(l.closers) - 1; i >= 0; i-- {
+		errs = append(errs, l.closers[i]())
+	}
+	l.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,84 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/sample"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// The quickstart's names, as in the guides.
+const (
+	QuickstartBucket   = "lake"
+	QuickstartDatabase = "etl_pipeline_db"
+	QuickstartCrawler  = "raw_crawler"
+)
+
+// Zones are the lake's conventional prefixes, created as folder markers.
+var Zones = []string{"raw/", "staging/", "curated/", "analytics/"}
+
+// QuickstartQueries are the example queries the quickstart runs.
+var QuickstartQueries = []string{
+	`SELECT region, count(*) AS transactions, round(sum(quantity * unit_price), 2) AS revenue
+FROM etl_pipeline_db.sales GROUP BY region ORDER BY revenue DESC`,
+	`SELECT year, month, count(*) AS orders, count(DISTINCT order_id) AS unique_orders, round(sum(total_amount), 2) AS total
+FROM etl_pipeline_db.orders WHERE year = 2025 AND month = 2 GROUP BY year, month`,
+	`SELECT o.customer.zip_code AS zip, count(*) AS orders
+FROM etl_pipeline_db.orders o WHERE day = 15 GROUP BY zip ORDER BY orders DESC, zip LIMIT 5`,
+}
+
+// SeedQuickstart writes the guides' sample data into s3://lake/raw/ and
+// defines the raw crawler. It is safe to run twice: objects are rewritten
+// with the same bytes and an existing crawler is kept.
+func (l *Lake) SeedQuickstart(ctx context.Context) (objects int, bytesWritten int64, err error) {
+	if err := l.Store.CreateBucket(ctx, QuickstartBucket); err != nil && !errors.Is(err, storage.ErrBucketExists) {
+		return 0, 0, err
+	}
+	put := func(key string, data []byte, ctype string) error {
+		if _, err := l.Store.Put(ctx, QuickstartBucket, key, bytes.NewReader(data), storage.PutOptions{ContentType: ctype}); err != nil {
+			return err
+		}
+		objects++
+		bytesWritten += int64(len(data))
+		return nil
+	}
+	for _, z := range Zones {
+		if err := put(z, nil, "application/x-directory"); err != nil {
+			return objects, bytesWritten, err
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := sample.Sales(&buf, 1000, 42); err != nil {
+		return objects, bytesWritten, err
+	}
+	if err := put("raw/sales/sales_data.csv", buf.Bytes(), "text/csv"); err != nil {
+		return objects, bytesWritten, err
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for d := start; d.Before(start.AddDate(0, 3, 0)); d = d.AddDate(0, 0, 1) {
+		buf.Reset()
+		if err := sample.OrdersDay(&buf, d, 20, 7); err != nil {
+			return objects, bytesWritten, err
+		}
+		key := fmt.Sprintf("raw/orders/year=%d/month=%02d/day=%02d/orders.json", d.Year(), int(d.Month()), d.Day())
+		if err := put(key, buf.Bytes(), "application/json"); err != nil {
+			return objects, bytesWritten, err
+		}
+	}
+	spec := crawler.Spec{
+		Name:        QuickstartCrawler,
+		Database:    QuickstartDatabase,
+		Description: "Crawls the raw zone of the quickstart lake",
+		Targets:     []string{"s3://" + QuickstartBucket + "/raw/"},
+		Exclusions:  []string{"**/_temporary/**"},
+	}
+	if err := l.Crawlers.Create(ctx, spec); err != nil && !errors.Is(err, crawler.ErrCrawlerExists) {
+		return objects, bytesWritten, err
+	}
+	return objects, bytesWritten, nil
+}

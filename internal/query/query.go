@@ -1,0 +1,351 @@
+// Package query runs SQL the way Athena does: SELECTs over catalog tables
+// (bound and pruned by the engine), Athena's Hive DDL against the catalog,
+// and a persisted history of every execution with its statistics.
+package query
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Sentinel errors.
+var (
+	ErrPermission  = engine.ErrPermission
+	ErrUnsupported = errors.New("statement not supported")
+	ErrSyntax      = engine.ErrSyntax
+	ErrNoSuchQuery = errors.New("no such query execution")
+)
+
+// States of a query execution, as Athena names them.
+const (
+	StateQueued    = "QUEUED"
+	StateRunning   = "RUNNING"
+	StateSucceeded = "SUCCEEDED"
+	StateFailed    = "FAILED"
+	StateCancelled = "CANCELLED"
+)
+
+// Migrations of the query history (component "query").
+var Migrations = []meta.Migration{{Version: 1, Name: "query executions", SQL: `
+CREATE TABLE query_executions (
+	id TEXT PRIMARY KEY,
+	sql TEXT NOT NULL,
+	database_name TEXT NOT NULL DEFAULT '',
+	statement_type TEXT NOT NULL DEFAULT '',
+	state TEXT NOT NULL,
+	error TEXT NOT NULL DEFAULT '',
+	submitted_at TEXT NOT NULL,
+	ended_at TEXT NOT NULL DEFAULT '',
+	rows_returned INTEGER NOT NULL DEFAULT 0,
+	bytes_scanned INTEGER NOT NULL DEFAULT 0,
+	files_scanned INTEGER NOT NULL DEFAULT 0,
+	partitions_scanned INTEGER NOT NULL DEFAULT 0,
+	partitions_total INTEGER NOT NULL DEFAULT 0,
+	planning_ms INTEGER NOT NULL DEFAULT 0,
+	engine_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX query_executions_submitted ON query_executions (submitted_at);
+`}}
+
+// Request is one statement to run.
+type Request struct {
+	SQL string
+	// Database is the default database for unqualified table names.
+	Database string
+}
+
+// Column describes a result column: its name and DuckDB type.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Sink receives a statement's result. Columns is called once before any Row.
+// The values slice passed to Row is reused; copy it to keep it.
+type Sink interface {
+	Columns(cols []Column) error
+	Row(vals []any) error
+}
+
+// Stats are an execution's statistics.
+type Stats struct {
+	Rows              int64         `json:"rows"`
+	BytesScanned      int64         `json:"data_scanned_bytes"`
+	FilesScanned      int           `json:"files_scanned"`
+	PartitionsScanned int           `json:"partitions_scanned"`
+	PartitionsTotal   int           `json:"partitions_total"`
+	Planning          time.Duration `json:"planning_ns"`
+	Engine            time.Duration `json:"engine_ns"`
+	Elapsed           time.Duration `json:"elapsed_ns"`
+}
+
+// Execution is one query execution as kept in the history.
+type Execution struct {
+	ID            string    `json:"id"`
+	SQL           string    `json:"sql"`
+	Database      string    `json:"database"`
+	StatementType string    `json:"statement_type"` // DML, DDL, UTILITY (Athena's)
+	State         string    `json:"state"`
+	Error         string    `json:"error,omitempty"`
+	SubmittedAt   time.Time `json:"submitted_at"`
+	EndedAt       time.Time `json:"ended_at"`
+	Stats         Stats     `json:"stats"`
+}
+
+// Service runs statements. It is safe for concurrent use.
+type Service struct {
+	db    *meta.DB
+	eng   *engine.Engine
+	cat   *catalog.Catalog
+	store storage.ObjectStore
+}
+
+// New migrates the history tables and returns the service.
+func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error) {
+	if err := db.Migrate(ctx, "query", Migrations); err != nil {
+		return nil, err
+	}
+	return &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store()}, nil
+}
+
+// Execute runs one statement, streaming its result to sink, and records it
+// in the history. The returned Execution is filled even when err != nil.
+func (s *Service) Execute(ctx context.Context, req Request, sink Sink) (Execution, error) {
+	ex := Execution{ID: newID(), SQL: req.SQL, Database: strings.ToLower(req.Database), State: StateRunning, SubmittedAt: time.Now()}
+	if _, err := s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at) VALUES (?, ?, ?, ?, ?)`,
+		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt)); err != nil {
+		return ex, fmt.Errorf("cannot record query: %w", err)
+	}
+	err := s.run(ctx, &ex, req, sink)
+	ex.EndedAt = time.Now()
+	ex.Stats.Elapsed = ex.EndedAt.Sub(ex.SubmittedAt)
+	switch {
+	case err == nil:
+		ex.State = StateSucceeded
+	case errors.Is(err, context.Canceled):
+		ex.State, ex.Error = StateCancelled, err.Error()
+	default:
+		ex.State, ex.Error = StateFailed, err.Error()
+	}
+	// The history must be written even if the caller's ctx was cancelled.
+	_, herr := s.db.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE query_executions SET statement_type = ?, state = ?, error = ?, ended_at = ?,
+		rows_returned = ?, bytes_scanned = ?, files_scanned = ?, partitions_scanned = ?, partitions_total = ?, planning_ms = ?, engine_ms = ?
+		WHERE id = ?`, ex.StatementType, ex.State, ex.Error, meta.FormatTime(ex.EndedAt), ex.Stats.Rows, ex.Stats.BytesScanned,
+		ex.Stats.FilesScanned, ex.Stats.PartitionsScanned, ex.Stats.PartitionsTotal, ex.Stats.Planning.Milliseconds(), ex.Stats.Engine.Milliseconds(), ex.ID)
+	if err == nil && herr != nil {
+		err = fmt.Errorf("cannot record query: %w", herr)
+	}
+	return ex, err
+}
+
+func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink) error {
+	text := strings.TrimSpace(req.SQL)
+	if text == "" {
+		return fmt.Errorf("%w: the query is empty", ErrSyntax)
+	}
+	stmt, isDDL, err := parseDDL(text)
+	if isDDL {
+		ex.StatementType = "DDL"
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSyntax, err)
+		}
+		return s.runDDL(ctx, stmt, req, sink, ex)
+	}
+	if kw := firstWord(text); kw != "" {
+		if denied[kw] {
+			return fmt.Errorf("%w: %s statements are not allowed; tarn's SQL reaches lake data only through catalog tables", ErrPermission, kw)
+		}
+		if unsupported[kw] {
+			return fmt.Errorf("%w: %s is not supported yet; query tables with SELECT and define them with CREATE EXTERNAL TABLE", ErrUnsupported, kw)
+		}
+	}
+	ex.StatementType = "DML"
+	explain := false
+	if strings.EqualFold(firstWord(text), "EXPLAIN") {
+		explain = true
+		text = strings.TrimSpace(text[len("EXPLAIN"):])
+		ex.StatementType = "UTILITY"
+	}
+	planStart := time.Now()
+	sess, err := s.eng.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.Release()
+	b, err := sess.Bind(ctx, text, req.Database)
+	if errors.Is(err, engine.ErrNotSelect) {
+		return fmt.Errorf("%w: only SELECT, EXPLAIN and Athena DDL (CREATE EXTERNAL TABLE, MSCK REPAIR TABLE, ALTER TABLE ADD/DROP PARTITION, SHOW, DESCRIBE, DROP) are supported", ErrUnsupported)
+	}
+	if err != nil {
+		return err
+	}
+	for _, sc := range b.Scans {
+		ex.Stats.FilesScanned += len(sc.Files)
+		ex.Stats.PartitionsScanned += sc.PartitionsScanned
+		ex.Stats.PartitionsTotal += sc.PartitionsTotal
+	}
+	ex.Stats.BytesScanned = b.BytesScanned()
+	ex.Stats.Planning = time.Since(planStart)
+	q := b.SQL
+	if explain {
+		q = "EXPLAIN " + q
+	}
+	engStart := time.Now()
+	n, err := stream(ctx, sess.Conn(), q, sink)
+	ex.Stats.Engine = time.Since(engStart)
+	ex.Stats.Rows = n
+	if err != nil {
+		return engineError(err)
+	}
+	return nil
+}
+
+// stream runs q and passes its rows to sink.
+func stream(ctx context.Context, conn *sql.Conn, q string, sink Sink) (int64, error) {
+	rows, err := conn.QueryContext(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return 0, err
+	}
+	cols := make([]Column, len(cts))
+	for i, ct := range cts {
+		cols[i] = Column{Name: ct.Name(), Type: ct.DatabaseTypeName()}
+	}
+	if err := sink.Columns(cols); err != nil {
+		return 0, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	var n int64
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return n, err
+		}
+		if err := sink.Row(vals); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
+
+// engineError turns DuckDB's errors into tarn's, keeping DuckDB's message.
+func engineError(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Permission Error"):
+		return fmt.Errorf("%w: %s", ErrPermission, msg)
+	case strings.Contains(msg, "Parser Error"):
+		return fmt.Errorf("%w: %s", ErrSyntax, msg)
+	}
+	return err
+}
+
+var denied = map[string]bool{
+	"COPY": true, "ATTACH": true, "DETACH": true, "INSTALL": true, "LOAD": true, "SET": true, "RESET": true,
+	"PRAGMA": true, "EXPORT": true, "IMPORT": true, "CALL": true, "CHECKPOINT": true, "FORCE": true, "USE": true,
+	"VACUUM": true, "UPDATE_EXTENSIONS": true,
+}
+
+var unsupported = map[string]bool{
+	"INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "UNLOAD": true, "CREATE": true,
+	"ALTER": true, "DROP": true, "TRUNCATE": true, "PREPARE": true, "EXECUTE": true, "DEALLOCATE": true,
+	"BEGIN": true, "COMMIT": true, "ROLLBACK": true, "ANALYZE": true, "SUMMARIZE": true, "COMMENT": true,
+}
+
+func firstWord(s string) string {
+	toks, err := tokenize(s)
+	if err != nil || len(toks) == 0 || toks[0].kind != tIdent {
+		return ""
+	}
+	return strings.ToUpper(toks[0].text)
+}
+
+// History returns the most recent executions, newest first.
+func (s *Service) History(ctx context.Context, limit int) ([]Execution, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, sql, database_name, statement_type, state, error, submitted_at, ended_at,
+		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms
+		FROM query_executions ORDER BY submitted_at DESC, id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read query history: %w", err)
+	}
+	defer rows.Close()
+	var out []Execution
+	for rows.Next() {
+		var e Execution
+		var sub, end string
+		var planMS, engMS int64
+		if err := rows.Scan(&e.ID, &e.SQL, &e.Database, &e.StatementType, &e.State, &e.Error, &sub, &end,
+			&e.Stats.Rows, &e.Stats.BytesScanned, &e.Stats.FilesScanned, &e.Stats.PartitionsScanned, &e.Stats.PartitionsTotal, &planMS, &engMS); err != nil {
+			return nil, err
+		}
+		e.SubmittedAt, e.EndedAt = meta.ParseTime(sub), meta.ParseTime(end)
+		e.Stats.Planning, e.Stats.Engine = time.Duration(planMS)*time.Millisecond, time.Duration(engMS)*time.Millisecond
+		if !e.EndedAt.IsZero() {
+			e.Stats.Elapsed = e.EndedAt.Sub(e.SubmittedAt)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one execution.
+func (s *Service) Get(ctx context.Context, id string) (Execution, error) {
+	all, err := s.History(ctx, 1<<30)
+	if err != nil {
+		return Execution{}, err
+	}
+	for _, e := range all {
+		if e.ID == id {
+			return e, nil
+		}
+	}
+	return Execution{}, fmt.Errorf("cannot get query execution %q: %w", id, ErrNoSuchQuery)
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// Collect is a Sink that keeps the whole result in memory.
+type Collect struct {
+	Cols []Column
+	Rows [][]any
+}
+
+func (c *Collect) Columns(cols []Column) error { c.Cols = cols; return nil }
+func (c *Collect) Row(vals []any) error {
+	c.Rows = append(c.Rows, append([]any(nil), vals...))
+	return nil
+}
+
+// Run executes a statement and collects its result.
+func (s *Service) Run(ctx context.Context, sqlText, database string) (*Collect, Execution, error) {
+	c := &Collect{}
+	ex, err := s.Execute(ctx, Request{SQL: sqlText, Database: database}, c)
+	return c, ex, err
+}

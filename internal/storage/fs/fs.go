@@ -1,0 +1,571 @@
+// Package fs is tarn's default object store: buckets are folders and objects
+// are plain files, so other engines (DuckDB, Spark) read the lake in place.
+//
+// On-disk layout under Config.Root:
+//
+//	<bucket>/<key>                              object data, a plain file
+//	<bucket>/<key>/                             folder object ("raw/"): a folder plus a marker sidecar
+//	.tarn/tmp/                                  temp files of puts in flight (same filesystem, renamed into place)
+//	.tarn/buckets/<bucket>.json                 bucket creation time
+//	.tarn/meta/<bucket>/<h[:2]>/<h>.json        sidecar of object <key>, h = hex sha256(key)
+//	.tarn/markers/<bucket>/<h>.json             sidecar of folder object <key>/ (presence makes it an object)
+//	.tarn/overflow/<bucket>/<h>                 data of object <key> whose path is a folder (see below)
+//
+// A sidecar holds the ETag (hex MD5), content type and user metadata of an
+// object, plus the size and modification time of the data file it describes.
+// A file dropped in or changed by hand has no sidecar or a stale one; its MD5 is
+// computed when it is first listed or read, and cached.
+//
+// S3 allows both "a" and "a/b" as keys; a filesystem does not. When "a/b" is put
+// while "a" is a file, "a" moves to .tarn/overflow and "a" becomes a folder;
+// when the folder empties and is removed, "a" moves back. Overflow objects are
+// listed, read and deleted like the others; LocalPath returns their overflow
+// path.
+//
+// Folder objects (keys ending in "/") must be empty: a put with a body fails
+// with storage.ErrInvalidKey.
+//
+// The store never follows symbolic links inside a bucket: they are skipped by
+// List, are not objects for Get/Head/Delete, and a put through one fails.
+// Buckets are folders named by S3's rules; anything else in Root (.tarn, links,
+// files) is not a bucket.
+//
+// Concurrency: operations on one bucket share a per-bucket read/write lock.
+// Bodies are streamed into temp files without holding it; only the final
+// renames (and overflow moves) take it exclusively. Reads hold it shared while
+// they resolve a key, so they never see a half-finished put or move. Hashing a
+// hand-dropped file for its ETag happens under the shared lock.
+//
+// Limits: on a case-insensitive filesystem keys that differ only in case
+// collide. An object kept in overflow whose folder was removed by hand is
+// still readable but no longer listed until it is put or deleted again.
+package fs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"mime"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Config configures the filesystem object store.
+type Config struct {
+	// Root is the folder holding the buckets, e.g. <lakehome>/objects. It is
+	// created if missing.
+	Root string
+	// NoSync skips fsync of data files, sidecars and folders. Puts are still
+	// atomic, but a machine crash may lose recent ones. For tests and scratch lakes.
+	NoSync bool
+}
+
+// DefaultConfig returns the configuration for a store under root.
+func DefaultConfig(root string) Config { return Config{Root: root} }
+
+// ErrClosed is returned by a Store's methods after Close.
+var ErrClosed = errors.New("object store is closed")
+
+// internalDir holds the backend's own files; bucket names cannot start with '.'.
+const internalDir = ".tarn"
+
+// emptyETag is the MD5 of no bytes, the ETag of folder objects.
+const emptyETag = "d41d8cd98f00b204e9800998ecf8427e"
+
+// staleTempAge is how old a temp file must be to be removed at start-up, as
+// left behind by a crash (a put in flight keeps its file's mtime fresh).
+const staleTempAge = 24 * time.Hour
+
+// Store is the filesystem object store. It is safe for concurrent use.
+type Store struct {
+	root   string // absolute
+	noSync bool
+	closed atomic.Bool
+
+	mu    sync.Mutex
+	locks map[string]*sync.RWMutex
+}
+
+var (
+	_ storage.ObjectStore = (*Store)(nil)
+	_ storage.LocalPather = (*Store)(nil)
+)
+
+// New opens (creating if needed) the store under cfg.Root.
+func New(cfg Config) (*Store, error) {
+	if cfg.Root == "" {
+		return nil, errors.New("cannot open object store: Root is empty")
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open object store %q: %w", cfg.Root, err)
+	}
+	s := &Store{root: root, noSync: cfg.NoSync, locks: map[string]*sync.RWMutex{}}
+	for _, d := range []string{"tmp", "buckets", "meta", "markers", "overflow"} {
+		if err := os.MkdirAll(s.internal(d), 0o755); err != nil {
+			return nil, fmt.Errorf("cannot open object store %q: %w", cfg.Root, err)
+		}
+	}
+	s.removeStaleTemps()
+	return s, nil
+}
+
+// Close releases the store. It is idempotent.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return nil
+}
+
+func (s *Store) removeStaleTemps() {
+	ents, err := os.ReadDir(s.internal("tmp"))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
+			_ = os.Remove(filepath.Join(s.internal("tmp"), e.Name()))
+		}
+	}
+}
+
+// --- paths -------------------------------------------------------------------
+
+func (s *Store) internal(elem ...string) string {
+	return filepath.Join(append([]string{s.root, internalDir}, elem...)...)
+}
+
+func (s *Store) bucketPath(bucket string) string { return filepath.Join(s.root, bucket) }
+
+// objPath is the plain path of key (a folder for keys ending in "/").
+func (s *Store) objPath(bucket, key string) string {
+	return filepath.Join(s.root, bucket, filepath.FromSlash(strings.TrimSuffix(key, "/")))
+}
+
+func keyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func isMarker(key string) bool { return strings.HasSuffix(key, "/") }
+
+func (s *Store) sidecarPath(bucket, key string) string {
+	h := keyHash(key)
+	if isMarker(key) {
+		return s.internal("markers", bucket, h+".json")
+	}
+	return s.internal("meta", bucket, h[:2], h+".json")
+}
+
+func (s *Store) overflowPath(bucket, key string) string {
+	return s.internal("overflow", bucket, keyHash(key))
+}
+
+// --- locks and checks --------------------------------------------------------
+
+func (s *Store) lock(bucket string) *sync.RWMutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.locks[bucket]
+	if !ok {
+		l = &sync.RWMutex{}
+		s.locks[bucket] = l
+	}
+	return l
+}
+
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// checkBucket validates the name and checks that the bucket folder exists (a
+// real folder, not a link).
+func (s *Store) checkBucket(bucket string) error {
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(s.bucketPath(bucket))
+	if err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			return storage.ErrNoSuchBucket
+		}
+		return err
+	}
+	if !fi.IsDir() {
+		return storage.ErrNoSuchBucket
+	}
+	return nil
+}
+
+// checkKey validates the bucket name, the key and the bucket's existence.
+func (s *Store) checkKey(bucket, key string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return err
+	}
+	if err := storage.ValidateKey(key); err != nil {
+		return err
+	}
+	return s.checkBucket(bucket)
+}
+
+var (
+	errMissing = errors.New("missing")
+	errSymlink = errors.New("path crosses a symbolic link, which tarn does not follow")
+)
+
+// checkDirs checks that every folder of dirKey ("" or ending in "/") is a real
+// folder below the bucket: errMissing if one is missing or a file, errSymlink
+// if one is a link.
+func (s *Store) checkDirs(bucket, dirKey string) error {
+	p := s.bucketPath(bucket)
+	for dirKey != "" {
+		i := strings.IndexByte(dirKey, '/')
+		p += string(filepath.Separator) + dirKey[:i]
+		dirKey = dirKey[i+1:]
+		fi, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, iofs.ErrNotExist):
+			return errMissing
+		case err != nil:
+			return err
+		case fi.Mode()&iofs.ModeSymlink != 0:
+			return errSymlink
+		case !fi.IsDir():
+			return errMissing
+		}
+	}
+	return nil
+}
+
+// parentDirKey returns the folder part of key ("" or ending in "/").
+func parentDirKey(key string) string {
+	k := strings.TrimSuffix(key, "/")
+	return k[:strings.LastIndexByte(k, '/')+1]
+}
+
+func opErr(verb, bucket, key string, err error) error {
+	return fmt.Errorf("cannot %s s3://%s/%s: %w", verb, bucket, key, err)
+}
+
+// --- sidecars ----------------------------------------------------------------
+
+// sidecar is the stored description of an object.
+type sidecar struct {
+	Key string `json:"key"`
+	// Size and MTime (Unix ns) are those of the data file when the ETag was
+	// computed; a mismatch means the file changed by hand.
+	Size        int64             `json:"size"`
+	MTime       int64             `json:"mtime"`
+	ETag        string            `json:"etag"`
+	ContentType string            `json:"content_type,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+}
+
+func (sc *sidecar) fresh(fi iofs.FileInfo) bool {
+	return sc != nil && sc.Size == fi.Size() && sc.MTime == fi.ModTime().UnixNano()
+}
+
+func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage.ObjectInfo {
+	return storage.ObjectInfo{
+		Bucket:       bucket,
+		Key:          key,
+		Size:         size,
+		ETag:         sc.ETag,
+		LastModified: mtime.UTC(),
+		ContentType:  sc.ContentType,
+		Metadata:     sc.Metadata,
+	}
+}
+
+// readSidecar returns nil (and no error) if the sidecar is missing or unreadable
+// as JSON: the object is then described from its data file.
+func readSidecar(p string) (*sidecar, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, iofs.ErrInvalid) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	sc := new(sidecar)
+	if json.Unmarshal(b, sc) != nil {
+		return nil, nil
+	}
+	return sc, nil
+}
+
+// writeTemp writes data to a new temp file, synced unless noSync, and returns
+// its name.
+func (s *Store) writeTemp(pattern string, data []byte, sync bool) (string, error) {
+	f, err := os.CreateTemp(s.internal("tmp"), pattern)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil && sync && !s.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// writeAtomic replaces p with data through a temp file and a rename.
+func (s *Store) writeAtomic(p string, data []byte, sync bool) error {
+	tmp, err := s.writeTemp("meta-*", data, sync)
+	if err != nil {
+		return err
+	}
+	return s.renameInto(tmp, p)
+}
+
+// renameInto renames tmp to p, creating p's folder if needed.
+func (s *Store) renameInto(tmp, p string) error {
+	err := os.Rename(tmp, p)
+	if errors.Is(err, iofs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+			err = os.Rename(tmp, p)
+		}
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+func (s *Store) syncDir(dir string) error {
+	if s.noSync {
+		return nil
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, iofs.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+func guessContentType(key string) string {
+	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// --- buckets -----------------------------------------------------------------
+
+type bucketMeta struct {
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (s *Store) bucketInfo(bucket string, fi iofs.FileInfo) storage.BucketInfo {
+	bi := storage.BucketInfo{Name: bucket, CreatedAt: fi.ModTime().UTC()}
+	if b, err := os.ReadFile(s.internal("buckets", bucket+".json")); err == nil {
+		var m bucketMeta
+		if json.Unmarshal(b, &m) == nil && !m.CreatedAt.IsZero() {
+			bi.CreatedAt = m.CreatedAt.UTC()
+		}
+	}
+	return bi
+}
+
+// CreateBucket creates the bucket's folder.
+func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
+	err := s.createBucket(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("cannot create bucket %q: %w", bucket, err)
+	}
+	return nil
+}
+
+func (s *Store) createBucket(ctx context.Context, bucket string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l := s.lock(bucket)
+	l.Lock()
+	defer l.Unlock()
+	if _, err := os.Lstat(s.bucketPath(bucket)); err == nil {
+		return storage.ErrBucketExists
+	}
+	// Leftovers of a bucket of the same name removed by hand.
+	s.removeBucketInternals(bucket)
+	if err := os.Mkdir(s.bucketPath(bucket), 0o755); err != nil {
+		if errors.Is(err, iofs.ErrExist) {
+			return storage.ErrBucketExists
+		}
+		return err
+	}
+	b, _ := json.Marshal(bucketMeta{CreatedAt: time.Now().UTC()})
+	if err := s.writeAtomic(s.internal("buckets", bucket+".json"), b, true); err != nil {
+		return err
+	}
+	return s.syncDir(s.root)
+}
+
+func (s *Store) removeBucketInternals(bucket string) {
+	for _, d := range []string{"meta", "markers", "overflow"} {
+		_ = os.RemoveAll(s.internal(d, bucket))
+	}
+	_ = os.Remove(s.internal("buckets", bucket+".json"))
+}
+
+// DeleteBucket removes an empty bucket. Empty folders left in it are removed;
+// a file that is not an object (a link, say) keeps it from being deleted.
+func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
+	if err := s.deleteBucket(ctx, bucket); err != nil {
+		return fmt.Errorf("cannot delete bucket %q: %w", bucket, err)
+	}
+	return nil
+}
+
+func (s *Store) deleteBucket(ctx context.Context, bucket string) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return err
+	}
+	l := s.lock(bucket)
+	l.Lock()
+	defer l.Unlock()
+	if err := s.checkBucket(bucket); err != nil {
+		return err
+	}
+	res, err := s.list(ctx, bucket, storage.ListOptions{MaxKeys: 1})
+	if err != nil {
+		return err
+	}
+	if len(res.Objects) > 0 || len(res.CommonPrefixes) > 0 {
+		return storage.ErrBucketNotEmpty
+	}
+	if err := removeEmptyTree(ctx, s.bucketPath(bucket)); err != nil {
+		return err
+	}
+	s.removeBucketInternals(bucket)
+	return nil
+}
+
+// removeEmptyTree removes dir and the empty folders below it; any other file
+// makes it fail with ErrBucketNotEmpty.
+func removeEmptyTree(ctx context.Context, dir string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.IsDir() {
+			return fmt.Errorf("%w: %q is not an object tarn can list (a link or an invalid name)", storage.ErrBucketNotEmpty, filepath.Join(dir, e.Name()))
+		}
+		if err := removeEmptyTree(ctx, filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return os.Remove(dir)
+}
+
+// HeadBucket describes a bucket.
+func (s *Store) HeadBucket(ctx context.Context, bucket string) (storage.BucketInfo, error) {
+	if err := s.checkOpen(); err != nil {
+		return storage.BucketInfo{}, fmt.Errorf("cannot head bucket %q: %w", bucket, err)
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return storage.BucketInfo{}, fmt.Errorf("cannot head bucket %q: %w", bucket, err)
+	}
+	fi, err := os.Lstat(s.bucketPath(bucket))
+	if err != nil {
+		return storage.BucketInfo{}, fmt.Errorf("cannot head bucket %q: %w", bucket, err)
+	}
+	return s.bucketInfo(bucket, fi), nil
+}
+
+// ListBuckets lists the buckets in name order.
+func (s *Store) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, fmt.Errorf("cannot list buckets: %w", err)
+	}
+	ents, err := os.ReadDir(s.root)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list buckets: %w", err)
+	}
+	var out []storage.BucketInfo
+	for _, e := range ents {
+		if !e.IsDir() || storage.ValidateBucketName(e.Name()) != nil {
+			continue // .tarn, links, files
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, s.bucketInfo(e.Name(), fi))
+	}
+	slices.SortFunc(out, func(a, b storage.BucketInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// --- I/O helpers -------------------------------------------------------------
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// ctxReader fails reads once ctx is done, so long copies stop on cancel.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// fileReader reads a byte range of an open file. WriteTo hands the file to the
+// destination's ReadFrom, so a network connection can use sendfile.
+type fileReader struct {
+	f  *os.File
+	lr io.LimitedReader
+}
+
+func (r *fileReader) Read(p []byte) (int, error)         { return r.lr.Read(p) }
+func (r *fileReader) WriteTo(w io.Writer) (int64, error) { return io.Copy(w, &r.lr) }
+func (r *fileReader) Close() error                       { return r.f.Close() }
+
+func openRead(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_RDONLY|oNoFollow, 0)
+}
