@@ -6,112 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
 	"golang.org/x/term"
 
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
-
-// formatValue renders a DuckDB value as text, as psql or the DuckDB CLI would.
-func formatValue(v any, typ string) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case []byte:
-		return fmt.Sprintf("\\x%x", x)
-	case time.Time:
-		switch {
-		case typ == "DATE":
-			return x.Format("2006-01-02")
-		case strings.HasPrefix(typ, "TIME") && !strings.HasPrefix(typ, "TIMESTAMP"):
-			return x.Format("15:04:05.999999")
-		case strings.Contains(typ, "TIME ZONE") || typ == "TIMESTAMPTZ":
-			return x.Format("2006-01-02 15:04:05.999999-07")
-		default:
-			return x.Format("2006-01-02 15:04:05.999999")
-		}
-	case duckdb.Decimal:
-		return decimalString(x)
-	case *big.Int:
-		return x.String()
-	case float64:
-		return fmt.Sprint(x)
-	case float32:
-		return fmt.Sprint(x)
-	case duckdb.Interval:
-		return fmt.Sprintf("%d months %d days %d us", x.Months, x.Days, x.Micros)
-	case duckdb.UUID:
-		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
-	case map[string]any, []any, duckdb.Map:
-		b, err := json.Marshal(jsonValue(x))
-		if err != nil {
-			return fmt.Sprint(x)
-		}
-		return string(b)
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
-func decimalString(d duckdb.Decimal) string {
-	s := new(big.Int).Abs(d.Value).String()
-	if d.Scale > 0 {
-		for len(s) <= int(d.Scale) {
-			s = "0" + s
-		}
-		s = s[:len(s)-int(d.Scale)] + "." + s[len(s)-int(d.Scale):]
-	}
-	if d.Value.Sign() < 0 {
-		s = "-" + s
-	}
-	return s
-}
-
-// jsonValue converts DuckDB values into what encoding/json renders well.
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case duckdb.Decimal:
-		return json.Number(decimalString(x))
-	case *big.Int:
-		return json.Number(x.String())
-	case time.Time:
-		return x.Format(time.RFC3339Nano)
-	case []byte:
-		return fmt.Sprintf("\\x%x", x)
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = jsonValue(e)
-		}
-		return m
-	case duckdb.Map:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[fmt.Sprint(k)] = jsonValue(e)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonValue(e)
-		}
-		return out
-	case duckdb.UUID, duckdb.Interval:
-		return formatValue(x, "")
-	default:
-		return v
-	}
-}
 
 // newSink returns a result writer for a --format.
 func newSink(format string, w io.Writer) (interface {
@@ -139,7 +44,7 @@ func (t *tableSink) Columns(cols []query.Column) error { t.cols = cols; return n
 func (t *tableSink) Row(vals []any) error {
 	r := make([]string, len(vals))
 	for i, v := range vals {
-		r[i] = formatValue(v, t.cols[i].Type)
+		r[i] = query.FormatValue(v, t.cols[i].Type)
 		if v == nil {
 			r[i] = "NULL"
 		}
@@ -221,7 +126,7 @@ func (c *csvSink) Columns(cols []query.Column) error {
 }
 func (c *csvSink) Row(vals []any) error {
 	for i, v := range vals {
-		c.rec[i] = formatValue(v, c.cols[i].Type)
+		c.rec[i] = query.FormatValue(v, c.cols[i].Type)
 	}
 	return c.w.Write(c.rec)
 }
@@ -244,7 +149,7 @@ func (j *jsonSink) Row(vals []any) error {
 		k, _ := json.Marshal(j.cols[i].Name)
 		b.Write(k)
 		b.WriteByte(':')
-		e, err := json.Marshal(jsonValue(v))
+		e, err := json.Marshal(query.JSONValue(v))
 		if err != nil {
 			return err
 		}

@@ -397,8 +397,8 @@ func scanPartition(sc interface{ Scan(...any) error }) (Partition, error) {
 }
 
 // ListPartitions returns a table's partitions ordered by their values, key
-// by key: numerically for numeric keys (with DefaultPartitionValue last),
-// as text otherwise.
+// by key: numerically for numeric keys, as text otherwise, with
+// DefaultPartitionValue last.
 func (c *Catalog) ListPartitions(ctx context.Context, db, table string) ([]Partition, error) {
 	return c.ListPartitionsTx(ctx, nil, db, table)
 }
@@ -456,8 +456,8 @@ type sortKey struct {
 }
 
 // SortPartitions sorts partitions by their values, key by key, using the key
-// types: numbers numerically (values that are not numbers, such as
-// DefaultPartitionValue, after them), anything else as text.
+// types: numbers numerically, anything else as text, and
+// DefaultPartitionValue (NULL) after every other value.
 func SortPartitions(types []Type, parts []Partition) {
 	k := len(types)
 	if k == 0 || len(parts) < 2 {
@@ -497,6 +497,12 @@ func SortPartitions(types []Type, parts []Partition) {
 	slices.SortStableFunc(idx, func(a, b int) int {
 		pa, pb := parts[a].Values, parts[b].Values
 		for i := 0; i < k && i < len(pa) && i < len(pb); i++ {
+			if da, db := pa[i] == DefaultPartitionValue, pb[i] == DefaultPartitionValue; da != db {
+				if da {
+					return 1
+				}
+				return -1
+			}
 			if numeric[i] {
 				ka, kb := &keys[a*k+i], &keys[b*k+i]
 				switch {

@@ -238,7 +238,7 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (strin
 			o := []string{
 				"delim = " + quoteString(delim), "quote = " + quoteString(quote), "escape = " + quoteString(escape),
 				fmt.Sprintf("header = %t", header), "columns = {" + strings.Join(cs, ", ") + "}",
-				"auto_detect = false", "null_padding = true", "strict_mode = false",
+				"auto_detect = false", "null_padding = true", "strict_mode = false", "allow_quoted_nulls = false",
 			}
 			if n := fo[catalog.OptNullString]; n != "" {
 				o = append(o, "nullstr = "+quoteString(n))
