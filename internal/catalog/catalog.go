@@ -57,16 +57,15 @@ CREATE TABLE catalog_schema_versions (
 	PRIMARY KEY (table_id, version)
 );
 CREATE TABLE catalog_partitions (
-	id INTEGER PRIMARY KEY,
 	table_id INTEGER NOT NULL REFERENCES catalog_tables (id) ON DELETE CASCADE,
 	values_json TEXT NOT NULL,
 	location TEXT NOT NULL DEFAULT '',
 	file_count INTEGER NOT NULL DEFAULT 0,
 	bytes INTEGER NOT NULL DEFAULT 0,
 	added_at TEXT NOT NULL,
-	updated_at TEXT NOT NULL
-);
-CREATE UNIQUE INDEX catalog_partitions_values ON catalog_partitions (table_id, values_json);
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (table_id, values_json)
+) WITHOUT ROWID;
 `},
 }
 

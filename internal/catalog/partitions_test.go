@@ -271,13 +271,16 @@ func TestTenThousandPartitions(t *testing.T) {
 	want := addManyPartitions(t, c, 10_000)
 	addTook := time.Since(startAdd)
 
-	// Warm up once, then time the listing.
-	_, err := c.ListPartitions(ctx, "sales", "events")
-	mustNoErr(t, err)
-	startList := time.Now()
-	parts, err := c.ListPartitions(ctx, "sales", "events")
-	listTook := time.Since(startList)
-	mustNoErr(t, err)
+	// Time the best of three listings (the machine may be busy).
+	var parts []Partition
+	listTook := time.Hour
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		var err error
+		parts, err = c.ListPartitions(ctx, "sales", "events")
+		listTook = min(listTook, time.Since(start))
+		mustNoErr(t, err)
+	}
 	t.Logf("add 10k: %v, list 10k: %v", addTook, listTook)
 	if len(parts) != len(want) {
 		t.Fatalf("listed %d, want %d", len(parts), len(want))

@@ -659,8 +659,17 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 	keysChanged := false
 	if m != nil {
 		next.Format = m.format
+		partial := spec.RecrawlPolicy == RecrawlNewFolders
 		for k, v := range m.options {
-			next.FormatOptions[k] = v
+			old, had := next.FormatOptions[k]
+			switch {
+			case had && (k == catalog.OptQuote || k == catalog.OptEscape):
+				// A file without quoted fields sniffs no quote: keep the table's.
+			case k == catalog.OptCompression && partial && had && old != v:
+				delete(next.FormatOptions, k) // old and new files differ: mixed
+			default:
+				next.FormatOptions[k] = v
+			}
 		}
 		if _, ok := m.options[catalog.OptCompression]; !ok {
 			delete(next.FormatOptions, catalog.OptCompression) // mixed compression

@@ -123,7 +123,7 @@ func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error)
 // in the history. The returned Execution is filled even when err != nil.
 func (s *Service) Execute(ctx context.Context, req Request, sink Sink) (Execution, error) {
 	ex := Execution{ID: newID(), SQL: req.SQL, Database: strings.ToLower(req.Database), State: StateRunning, SubmittedAt: time.Now()}
-	if _, err := s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at) VALUES (?, ?, ?, ?, ?)`,
+	if _, err := s.db.SQL().ExecContext(context.WithoutCancel(ctx), `INSERT INTO query_executions (id, sql, database_name, state, submitted_at) VALUES (?, ?, ?, ?, ?)`,
 		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt)); err != nil {
 		return ex, fmt.Errorf("cannot record query: %w", err)
 	}
@@ -284,9 +284,17 @@ func (s *Service) History(ctx context.Context, limit int) ([]Execution, error) {
 	if limit <= 0 {
 		limit = 50
 	}
+	return s.history(ctx, "", nil, limit)
+}
+
+func (s *Service) history(ctx context.Context, where string, arg any, limit int) ([]Execution, error) {
+	args := []any{limit}
+	if arg != nil {
+		args = []any{arg, limit}
+	}
 	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, sql, database_name, statement_type, state, error, submitted_at, ended_at,
 		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms
-		FROM query_executions ORDER BY submitted_at DESC, id DESC LIMIT ?`, limit)
+		FROM query_executions `+where+` ORDER BY submitted_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read query history: %w", err)
 	}
@@ -312,16 +320,14 @@ func (s *Service) History(ctx context.Context, limit int) ([]Execution, error) {
 
 // Get returns one execution.
 func (s *Service) Get(ctx context.Context, id string) (Execution, error) {
-	all, err := s.History(ctx, 1<<30)
+	exs, err := s.history(ctx, `WHERE id = ?`, id, 1)
 	if err != nil {
 		return Execution{}, err
 	}
-	for _, e := range all {
-		if e.ID == id {
-			return e, nil
-		}
+	if len(exs) == 0 {
+		return Execution{}, fmt.Errorf("cannot get query execution %q: %w", id, ErrNoSuchQuery)
 	}
-	return Execution{}, fmt.Errorf("cannot get query execution %q: %w", id, ErrNoSuchQuery)
+	return exs[0], nil
 }
 
 func newID() string {

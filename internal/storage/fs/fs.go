@@ -58,6 +58,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -298,10 +299,10 @@ func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage
 // readSidecar returns nil (and no error) if the sidecar is missing or unreadable
 // as JSON: the object is then described from its data file.
 func readSidecar(p string) (*sidecar, error) {
-	b, err := os.ReadFile(p)
+	b, err := readSmallFile(p)
 	if err != nil {
-		if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, iofs.ErrInvalid) {
-			return nil, nil
+		if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, iofs.ErrInvalid) || errors.Is(err, syscall.ELOOP) {
+			return nil, nil // missing, or a link planted in its place
 		}
 		return nil, err
 	}
