@@ -217,4 +217,3 @@ func TestSplitStatements(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
-
