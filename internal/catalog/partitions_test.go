@@ -309,6 +309,12 @@ func TestTenThousandPartitions(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("re-add added %d", n)
 	}
+	again = append(again, Partition{Values: []string{"3000", "1", "01"}})
+	_, err = c.AddPartitions(ctx, "sales", "events", again, false)
+	wantErr(t, err, ErrPartitionExists)
+	if _, err := c.GetPartition(ctx, "sales", "events", []string{"3000", "1", "01"}); !errors.Is(err, ErrNoSuchPartition) {
+		t.Fatalf("failed AddPartitions left a partition behind: %v", err)
+	}
 	// Drop half in one call.
 	half := want[:5000]
 	n, err = c.DropPartitions(ctx, "sales", "events", half)

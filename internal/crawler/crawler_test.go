@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -435,16 +434,6 @@ func TestManyPartitions(t *testing.T) {
 	if tr := result(t, r, "metrics"); tr.Action != ActionUnchanged || tr.PartitionsAdded != 0 {
 		t.Errorf("recrawl: %+v", tr)
 	}
-}
-
-// cpuTime is the process's user+system CPU time, a measure that does not
-// depend on how busy the machine is.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestDryRun(t *testing.T) {

@@ -613,7 +613,7 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 			PartitionKeys: g.partitionColumns(), TableType: catalog.TableTypeExternal,
 			Properties: map[string]string{
 				catalog.PropertyClassification: m.format,
-				PropertyCrawler:                 spec.Name,
+				PropertyCrawler:                spec.Name,
 				"compressionType":              compressionType(m.options[catalog.OptCompression]),
 			},
 		}

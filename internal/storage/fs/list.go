@@ -311,7 +311,6 @@ func (l *lister) hasObject(d string) bool {
 		return false
 	}
 	defer f.Close()
-	var subdirs []string
 	for {
 		des, err := f.ReadDir(readDirBatch)
 		for _, de := range des {
@@ -328,23 +327,24 @@ func (l *lister) hasObject(d string) bool {
 						return true
 					}
 				}
-				subdirs = append(subdirs, name)
+				// Depth first: in a partitioned table the first folder
+				// usually holds a file.
+				if l.hasObject(d + name + "/") {
+					return true
+				}
+				if l.done {
+					return false
+				}
 			}
 		}
 		if err == io.EOF {
-			break
+			return false
 		}
 		if err != nil {
 			l.fail(err)
 			return false
 		}
 	}
-	for _, name := range subdirs {
-		if l.hasObject(d+name+"/") || l.done {
-			return !l.done
-		}
-	}
-	return false
 }
 
 // emitKey returns key k (wanted, in order) as an object or rolls it up into a

@@ -348,10 +348,9 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	defer os.Remove(scTmp) // no-op once renamed
-
 	dest, err := s.commit(ctx, bucket, key, tmpName, scTmp)
 	if err != nil {
+		_ = os.Remove(scTmp)
 		return storage.ObjectInfo{}, err
 	}
 	committed = true

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var tarnBin string
+
+// TestMain builds the real binary once; the tests run it as users do.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tarn-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tarnBin = filepath.Join(dir, "tarn")
+	build := exec.Command("go", "build", "-o", tarnBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot build tarn:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// tarn runs the binary with args in dir and returns its output and exit code.
+func tarn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(tarnBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TARN_DATA=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func ok(t *testing.T, r result) result {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+func TestQuickstartTwice(t *testing.T) {
+	dir := t.TempDir()
+	first := ok(t, tarn(t, dir, "quickstart"))
+	for _, want := range []string{"table orders: create", "table sales: create", "etl_pipeline_db.orders", "partitions 28 of 90", "North"} {
+		if !strings.Contains(first.stdout+first.stderr, want) {
+			t.Errorf("first quickstart output lacks %q:\n%s\n%s", want, first.stdout, first.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tarn-data", "objects", "lake", "raw", "sales", "sales_data.csv")); err != nil {
+		t.Errorf("default lake home not used: %v", err)
+	}
+	second := ok(t, tarn(t, dir, "quickstart"))
+	if !strings.Contains(second.stdout, "table orders: unchanged") || !strings.Contains(second.stdout, "table sales: unchanged") {
+		t.Errorf("second quickstart changed tables:\n%s", second.stdout)
+	}
+	// Same answers both times.
+	q := func() string {
+		return ok(t, tarn(t, dir, "query", "--format", "csv", "SELECT region, count(*) AS n FROM etl_pipeline_db.sales GROUP BY region ORDER BY region")).stdout
+	}
+	if a := q(); a != q() || !strings.HasPrefix(a, "region,n\nCentral,") {
+		t.Errorf("csv output: %q", a)
+	}
+}
+
+func TestQueryCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	ok(t, tarn(t, dir, "--data", data, "quickstart"))
+
+	// Global flags before or after the subcommand; csv is a header and rows only.
+	for _, args := range [][]string{
+		{"--data", data, "query", "--format", "csv", "SELECT count(*) AS n FROM etl_pipeline_db.orders WHERE month = 1"},
+		{"query", "--data", data, "--format", "csv", "--database", "etl_pipeline_db", "SELECT count(*) AS n FROM orders WHERE month = 1"},
+	} {
+		r := ok(t, tarn(t, dir, args...))
+		recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+		if err != nil || len(recs) != 2 || recs[0][0] != "n" || recs[1][0] != "620" {
+			t.Errorf("%v: stdout %q (%v)", args, r.stdout, err)
+		}
+		if !strings.Contains(r.stderr, "SUCCEEDED: 1 rows") || !strings.Contains(r.stderr, "data scanned") || !strings.Contains(r.stderr, "partitions 31 of 90") {
+			t.Errorf("%v: statistics on stderr: %q", args, r.stderr)
+		}
+	}
+	r := ok(t, tarn(t, dir, "--data", data, "query", "--format", "json", "SELECT order_id, customer.zip_code AS zip FROM etl_pipeline_db.orders WHERE year = 2025 AND month = 1 AND day = 1 ORDER BY order_id LIMIT 2"))
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 2 || !strings.Contains(lines[0], `"zip":"0`) && !strings.Contains(lines[0], `"zip":"`) {
+		t.Errorf("json output: %q", r.stdout)
+	}
+
+	// -f with several statements.
+	script := filepath.Join(dir, "q.sql")
+	os.WriteFile(script, []byte("CREATE DATABASE IF NOT EXISTS scratch;\nSHOW DATABASES;\n"), 0o644)
+	r = ok(t, tarn(t, dir, "--data", data, "query", "-f", script, "--format", "csv"))
+	if !strings.Contains(r.stdout, "etl_pipeline_db") || !strings.Contains(r.stdout, "scratch") {
+		t.Errorf("script output: %q", r.stdout)
+	}
+
+	// Failures exit non-zero with the engine's message.
+	for _, c := range []struct{ sql, want string }{
+		{"SELECT nope FROM etl_pipeline_db.sales", "nope"},
+		{"SELECT * FROM read_csv('/etc/passwd')", "permission denied"},
+		{"SELEC 1", "syntax error"},
+	} {
+		r := tarn(t, dir, "--data", data, "query", c.sql)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q", c.sql, r.code, r.stderr)
+		}
+	}
+
+	hist := ok(t, tarn(t, dir, "--data", data, "query", "history", "--limit", "3"))
+	if !strings.Contains(hist.stdout, "FAILED") || !strings.Contains(hist.stdout, "SELEC 1") {
+		t.Errorf("history: %s", hist.stdout)
+	}
+
+	for _, args := range [][]string{
+		{"catalog", "databases"},
+		{"catalog", "tables", "etl_pipeline_db"},
+		{"catalog", "table", "etl_pipeline_db.sales"},
+		{"catalog", "partitions", "etl_pipeline_db.orders"},
+		{"catalog", "versions", "etl_pipeline_db.orders"},
+		{"crawler", "list"},
+		{"crawler", "runs", "raw_crawler"},
+		{"crawler", "get", "raw_crawler"},
+	} {
+		r := ok(t, tarn(t, dir, append([]string{"--data", data}, args...)...))
+		if strings.TrimSpace(r.stdout) == "" {
+			t.Errorf("%v printed nothing", args)
+		}
+	}
+	if r := tarn(t, dir, "--data", data, "catalog", "table", "etl_pipeline_db.nope"); r.code == 0 || !strings.Contains(r.stderr, "no such table") {
+		t.Errorf("missing table: %+v", r)
+	}
+}
+
+func TestObjectsCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "a.csv"), []byte("x,y\n1,2\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "sub", "b.json"), []byte(`{"x": 1}`+"\n"), 0o644)
+
+	ok(t, tarn(t, dir, "--data", data, "mb", "s3://bkt"))
+	if r := tarn(t, dir, "--data", data, "mb", "s3://bkt"); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+		t.Errorf("second mb: %+v", r)
+	}
+	if r := tarn(t, dir, "--data", data, "mb", "s3://Bad_Name"); r.code == 0 || !strings.Contains(r.stderr, "bucket name") {
+		t.Errorf("bad bucket: %+v", r)
+	}
+	ok(t, tarn(t, dir, "--data", data, "cp", filepath.Join(src, "a.csv"), "s3://bkt/raw/"))
+	ok(t, tarn(t, dir, "--data", data, "cp", "--recursive", src, "s3://bkt/copy/"))
+	r := ok(t, tarn(t, dir, "--data", data, "ls", "--recursive", "s3://bkt/"))
+	for _, want := range []string{"raw/a.csv", "copy/a.csv", "copy/sub/b.json"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("ls lacks %s:\n%s", want, r.stdout)
+		}
+	}
+	r = ok(t, tarn(t, dir, "--data", data, "ls", "s3://bkt/copy/"))
+	if !strings.Contains(r.stdout, "PRE sub/") || !strings.Contains(r.stdout, " a.csv") {
+		t.Errorf("ls with delimiter:\n%s", r.stdout)
+	}
+	out := filepath.Join(dir, "out")
+	ok(t, tarn(t, dir, "--data", data, "cp", "--recursive", "s3://bkt/copy/", out))
+	if b, err := os.ReadFile(filepath.Join(out, "sub", "b.json")); err != nil || string(b) != `{"x": 1}`+"\n" {
+		t.Errorf("downloaded %q, %v", b, err)
+	}
+	if r := tarn(t, dir, "--data", data, "cp", filepath.Join(src, "a.csv"), "s3://bkt/../etc/x"); r.code == 0 || !strings.Contains(r.stderr, "invalid") {
+		t.Errorf("path traversal accepted: %+v", r)
+	}
+	ok(t, tarn(t, dir, "--data", data, "rm", "s3://bkt/raw/a.csv"))
+	if r := tarn(t, dir, "--data", data, "rm", "s3://bkt/raw/a.csv"); r.code == 0 || !strings.Contains(r.stderr, "no such key") {
+		t.Errorf("rm of a missing key: %+v", r)
+	}
+	ok(t, tarn(t, dir, "--data", data, "rm", "--recursive", "s3://bkt/copy/"))
+	if r := ok(t, tarn(t, dir, "--data", data, "ls", "--recursive", "s3://bkt/")); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("bucket not empty after rm: %q", r.stdout)
+	}
+}
+
+func TestCrawlerCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	ok(t, tarn(t, dir, "--data", data, "mb", "s3://lake"))
+	f := filepath.Join(dir, "p.csv")
+	os.WriteFile(f, []byte("id,zip\n1,02134\n2,10001\n"), 0o644)
+	ok(t, tarn(t, dir, "--data", data, "cp", f, "s3://lake/raw/people/p.csv"))
+	ok(t, tarn(t, dir, "--data", data, "crawler", "create", "c1", "--database", "db1", "--path", "s3://lake/raw/", "--exclude", "**/_temporary/**"))
+	if r := tarn(t, dir, "--data", data, "crawler", "create", "c2", "--database", "db1", "--path", "/not/s3"); r.code == 0 {
+		t.Errorf("crawler with a bad path accepted: %+v", r)
+	}
+	dry := ok(t, tarn(t, dir, "--data", data, "crawler", "start", "c1", "--dry-run"))
+	if !strings.Contains(dry.stdout, "dry run") || !strings.Contains(dry.stdout, "people") {
+		t.Errorf("dry run: %s", dry.stdout)
+	}
+	if r := tarn(t, dir, "--data", data, "catalog", "table", "db1.people"); r.code == 0 {
+		t.Errorf("dry run created the table")
+	}
+	ok(t, tarn(t, dir, "--data", data, "crawler", "start", "c1"))
+	r := ok(t, tarn(t, dir, "--data", data, "query", "--format", "csv", "SELECT zip FROM db1.people ORDER BY id"))
+	if r.stdout != "zip\n02134\n10001\n" {
+		t.Errorf("leading zeros lost: %q", r.stdout)
+	}
+}
