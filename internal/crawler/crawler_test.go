@@ -775,3 +775,32 @@ func TestOddNames(t *testing.T) {
 		t.Errorf("odd2: %s", got)
 	}
 }
+
+func TestPartitionValueDrift(t *testing.T) {
+	for _, policy := range []string{SchemaChangeUpdate, SchemaChangeLog} {
+		t.Run(policy, func(t *testing.T) {
+			e := newEnv(t)
+			e.putString("raw/t/k=1/a.csv", "a\n1\n")
+			e.putString("raw/t/k=2/a.csv", "a\n2\n")
+			e.crawler("c", Spec{SchemaChangePolicy: policy}, "raw/")
+			e.start("c", StartOptions{})
+			e.putString("raw/t/k=abc/a.csv", "a\n3\n")
+			r := e.start("c", StartOptions{})
+			tr := result(t, r, "t")
+			switch policy {
+			case SchemaChangeUpdate:
+				noFileErrors(t, r)
+				if got := cols(e.table("t").PartitionKeys); got != "k string" || len(e.partitions("t")) != 3 || tr.PartitionsAdded != 1 {
+					t.Errorf("keys %s, %+v", got, tr)
+				}
+			case SchemaChangeLog:
+				if tr.Action != ActionDriftLogged || len(r.FileErrors) != 1 || r.FileErrors[0].URI != "s3://lake/raw/t/k=abc/" {
+					t.Errorf("result %+v, file errors %+v", tr, r.FileErrors)
+				}
+				if got := cols(e.table("t").PartitionKeys); got != "k int" || len(e.partitions("t")) != 2 {
+					t.Errorf("keys %s", got)
+				}
+			}
+		})
+	}
+}

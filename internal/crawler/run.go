@@ -746,6 +746,11 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 			p, ok := have[partKey(pg.values)]
 			switch {
 			case !ok:
+				if why := misfit(keysAfter, pg.values); why != "" {
+					c.fileError(pg.location, fmt.Errorf("partition not added: %s (the table keeps its schema: schema change policy %q)",
+						why, spec.SchemaChangePolicy))
+					continue
+				}
 				add = append(add, partitions([]*partGroup{pg})...)
 			case p.FileCount != pg.files || p.Bytes != pg.bytes:
 				stats = append(stats, catalog.Partition{Values: p.Values, FileCount: pg.files, Bytes: pg.bytes})
@@ -798,6 +803,21 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 		}
 	}
 	return nil
+}
+
+// misfit says why partition values do not fit the keys' types ("" if they
+// do), for tables whose schema the crawl does not change.
+func misfit(keys []catalog.Column, values []string) string {
+	for i, k := range keys {
+		v := values[i]
+		if v == catalog.DefaultPartitionValue {
+			continue
+		}
+		if got := catalog.WidenTypes(k.Type, inferPartitionType([]string{v})); got != catalog.WidenTypes(k.Type, "") {
+			return fmt.Sprintf("value %q of key %q is not a %s", v, k.Name, k.Type)
+		}
+	}
+	return ""
 }
 
 func (c *crawl) addResult(r TableResult) {

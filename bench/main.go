@@ -1,0 +1,247 @@
+// Command bench measures tarn against baselines run in the same process on
+// the same files, and writes the figures as ratios to a Markdown file.
+//
+//	go run ./bench [-rows 10000000] [-partitions 10000] [-files 200] [-out docs/benchmarks.md]
+//
+// Benchmarks:
+//   - query overhead: tarn query (catalog binding, pruning, data-scanned
+//     accounting, sandbox) vs plain DuckDB reading the same Parquet files;
+//   - partition planning: tarn on a table with N partitions vs plain DuckDB
+//     globbing the same hive folders with the same filter;
+//   - crawl: tarn crawler per file vs plain DuckDB's sniff_csv on the same files.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+type figure struct {
+	name, tarn, base, ratio, goal, note string
+}
+
+func main() {
+	rows := flag.Int("rows", 10_000_000, "rows of the query-overhead data set")
+	parts := flag.Int("partitions", 10_000, "partitions of the planning benchmark")
+	files := flag.Int("files", 200, "files of the crawl benchmark")
+	reps := flag.Int("reps", 5, "repetitions (the median is reported)")
+	out := flag.String("out", "docs/benchmarks.md", "Markdown file to write ('-' for stdout)")
+	keep := flag.String("dir", "", "work folder (default: a temp folder, removed at the end)")
+	flag.Parse()
+	ctx := context.Background()
+
+	dir := *keep
+	if dir == "" {
+		d, err := os.MkdirTemp("", "tarn-bench")
+		check(err)
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	l, err := lake.Open(ctx, lake.DefaultConfig(filepath.Join(dir, "home")))
+	check(err)
+	defer l.Close()
+	check(l.Store.CreateBucket(ctx, "lake"))
+	objects := filepath.Join(l.Home, "objects", "lake")
+	plain, err := sql.Open("duckdb", "")
+	check(err)
+	defer plain.Close()
+	plain.SetMaxOpenConns(1)
+
+	var figs []figure
+	figs = append(figs, benchQuery(ctx, l, plain, objects, *rows, *reps)...)
+	figs = append(figs, benchPlanning(ctx, l, plain, objects, *parts, *reps)...)
+	figs = append(figs, benchCrawl(ctx, l, plain, objects, *files, *reps))
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `go run ./bench` on %s, %d cores, %s/%s, %s. Each figure is the median of %d runs; "+
+		"tarn and its baseline run in the same process on the same files, alternating, so the ratio is what matters.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), *reps)
+	b.WriteString("| benchmark | tarn | baseline | ratio | goal | notes |\n|---|---|---|---|---|---|\n")
+	for _, f := range figs {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", f.name, f.tarn, f.base, f.ratio, f.goal, f.note)
+	}
+	if *out == "-" {
+		fmt.Print(b.String())
+		return
+	}
+	check(os.MkdirAll(filepath.Dir(*out), 0o755))
+	check(os.WriteFile(*out, []byte(b.String()), 0o644))
+	fmt.Print(b.String())
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func timeIt(fn func()) time.Duration {
+	start := time.Now()
+	fn()
+	return time.Since(start)
+}
+
+func exec(db *sql.DB, q string) {
+	rows, err := db.Query(q)
+	check(err)
+	for rows.Next() {
+	}
+	check(rows.Err())
+	rows.Close()
+}
+
+func tarnQuery(ctx context.Context, l *lake.Lake, q string) query.Execution {
+	_, ex, err := l.Query.Run(ctx, q, "")
+	check(err)
+	return ex
+}
+
+// benchQuery compares a 10M-row aggregate through tarn with plain DuckDB.
+func benchQuery(ctx context.Context, l *lake.Lake, plain *sql.DB, objects string, rows, reps int) []figure {
+	dir := filepath.Join(objects, "curated", "sales_pq")
+	check(os.MkdirAll(dir, 0o755))
+	const nfiles = 10
+	start := time.Now()
+	per := rows / nfiles
+	for i := 0; i < nfiles; i++ {
+		exec(plain, fmt.Sprintf(`COPY (SELECT 'TXN' || lpad((r + %[1]d)::VARCHAR, 9, '0') AS transaction_id,
+			'CUST' || lpad((hash(r) %% 5000)::VARCHAR, 5, '0') AS customer_id,
+			'PROD' || lpad((hash(r * 7) %% 500)::VARCHAR, 4, '0') AS product_id,
+			(1 + hash(r * 3) %% 10)::BIGINT AS quantity,
+			round(1 + (hash(r * 5) %% 50000) / 100.0, 2)::DOUBLE AS unit_price,
+			DATE '2025-01-01' + (hash(r * 11) %% 365)::INTEGER AS transaction_date,
+			['North', 'South', 'East', 'West', 'Central'][1 + hash(r * 13) %% 5] AS region
+			FROM range(%[2]d) t(r)) TO '%[3]s/part-%02[4]d.parquet' (FORMAT parquet, COMPRESSION snappy)`, i*per, per, dir, i))
+	}
+	fmt.Fprintf(os.Stderr, "bench: wrote %d rows of Parquet in %s\n", rows, time.Since(start).Round(time.Millisecond))
+	_, _, err := l.Query.Run(ctx, "CREATE DATABASE IF NOT EXISTS bench", "")
+	check(err)
+	_, _, err = l.Query.Run(ctx, `CREATE EXTERNAL TABLE IF NOT EXISTS bench.sales_pq (transaction_id string, customer_id string, product_id string,
+		quantity bigint, unit_price double, transaction_date date, region string) STORED AS PARQUET LOCATION 's3://lake/curated/sales_pq/'`, "")
+	check(err)
+
+	queries := []struct{ name, tarn, plain string }{
+		{"aggregate by region", `SELECT region, count(*), sum(quantity * unit_price) FROM bench.sales_pq GROUP BY region`,
+			`SELECT region, count(*), sum(quantity * unit_price) FROM read_parquet('%s/*.parquet') GROUP BY region`},
+		{"filter + distinct count", `SELECT count(DISTINCT customer_id) FROM bench.sales_pq WHERE transaction_date >= DATE '2025-06-01' AND quantity > 5`,
+			`SELECT count(DISTINCT customer_id) FROM read_parquet('%s/*.parquet') WHERE transaction_date >= DATE '2025-06-01' AND quantity > 5`},
+	}
+	var figs []figure
+	for _, q := range queries {
+		tarnQuery(ctx, l, q.tarn) // warm the OS cache and tarn's footer cache
+		exec(plain, fmt.Sprintf(q.plain, dir))
+		var td, pd []time.Duration
+		var ex query.Execution
+		for i := 0; i < reps; i++ {
+			td = append(td, timeIt(func() { ex = tarnQuery(ctx, l, q.tarn) }))
+			pd = append(pd, timeIt(func() { exec(plain, fmt.Sprintf(q.plain, dir)) }))
+		}
+		t, p := median(td), median(pd)
+		figs = append(figs, figure{
+			name: fmt.Sprintf("query %s, %dM rows Parquet", q.name, rows/1_000_000),
+			tarn: t.Round(time.Millisecond).String(), base: p.Round(time.Millisecond).String() + " (plain DuckDB)",
+			ratio: fmt.Sprintf("%.3f", float64(t)/float64(p)), goal: "≤ 1.10",
+			note: fmt.Sprintf("data scanned %.1f MiB, planning %s", float64(ex.Stats.BytesScanned)/(1<<20), ex.Stats.Planning.Round(time.Microsecond)),
+		})
+	}
+	return figs
+}
+
+// benchPlanning compares binding a query on a table with many partitions.
+func benchPlanning(ctx context.Context, l *lake.Lake, plain *sql.DB, objects string, n, reps int) []figure {
+	dir := filepath.Join(objects, "raw", "events")
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("day=%d", i/24), fmt.Sprintf("hour=%d", i%24), "part.csv")
+		check(os.MkdirAll(filepath.Dir(p), 0o755))
+		check(os.WriteFile(p, fmt.Appendf(nil, "%d,a\n%d,b\n", i, i+1), 0o644))
+	}
+	_, _, err := l.Query.Run(ctx, `CREATE EXTERNAL TABLE bench.events (n int, s string) PARTITIONED BY (day int, hour int)
+		ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://lake/raw/events/'`, "")
+	check(err)
+	repair := timeIt(func() {
+		_, _, err = l.Query.Run(ctx, "MSCK REPAIR TABLE bench.events", "")
+		check(err)
+	})
+	fmt.Fprintf(os.Stderr, "bench: %d partitions written and repaired in %s (MSCK %s)\n", n, time.Since(start).Round(time.Millisecond), repair.Round(time.Millisecond))
+	one := `SELECT sum(n) FROM bench.events WHERE day = 100 AND hour = 7`
+	plainOne := fmt.Sprintf(`SELECT sum(n) FROM read_csv('%s/*/*/*.csv', hive_partitioning = true, header = false, columns = {'n': 'INTEGER', 's': 'VARCHAR'}) WHERE day = 100 AND hour = 7`, dir)
+	tarnQuery(ctx, l, one)
+	exec(plain, plainOne)
+	var td, pd, plan []time.Duration
+	for i := 0; i < reps; i++ {
+		td = append(td, timeIt(func() {
+			ex := tarnQuery(ctx, l, one)
+			plan = append(plan, ex.Stats.Planning)
+		}))
+		pd = append(pd, timeIt(func() { exec(plain, plainOne) }))
+	}
+	t, p := median(td), median(pd)
+	return []figure{
+		{
+			name: fmt.Sprintf("one partition of %d (planning + query)", n),
+			tarn: t.Round(time.Millisecond).String(), base: p.Round(time.Millisecond).String() + " (plain DuckDB, hive glob)",
+			ratio: fmt.Sprintf("%.3f", float64(t)/float64(p)), goal: "fast (< 1 s)",
+			note: fmt.Sprintf("tarn planning (catalog read + pruning + listing) %s; MSCK REPAIR of %d partitions %s", median(plan).Round(time.Millisecond), n, repair.Round(time.Millisecond)),
+		},
+	}
+}
+
+// benchCrawl compares crawling CSV files with plain DuckDB sniffing them.
+func benchCrawl(ctx context.Context, l *lake.Lake, plain *sql.DB, objects string, n, reps int) figure {
+	dir := filepath.Join(objects, "raw", "crawl")
+	var paths []string
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("batch=%03d", i), "data.csv")
+		check(os.MkdirAll(filepath.Dir(p), 0o755))
+		var b strings.Builder
+		b.WriteString("id,name,amount,zip,ts\n")
+		for r := 0; r < 200; r++ {
+			fmt.Fprintf(&b, "%d,\"name %d, x\",%d.%02d,0%04d,2025-01-%02d 10:00:00\n", r, r, r, r%100, r, 1+r%28)
+		}
+		check(os.WriteFile(p, []byte(b.String()), 0o644))
+		paths = append(paths, p)
+	}
+	check(l.Crawlers.Create(ctx, crawler.Spec{Name: "bench", Database: "bench_crawl", Targets: []string{"s3://lake/raw/crawl/"}}))
+	var td, pd []time.Duration
+	for i := 0; i < reps; i++ {
+		td = append(td, timeIt(func() {
+			_, err := l.Crawlers.Start(ctx, "bench", crawler.StartOptions{})
+			check(err)
+		}))
+		pd = append(pd, timeIt(func() {
+			for _, p := range paths {
+				exec(plain, fmt.Sprintf("SELECT * FROM sniff_csv('%s')", p))
+			}
+		}))
+	}
+	t, p := median(td), median(pd)
+	return figure{
+		name: fmt.Sprintf("crawl %d CSV files (200 rows each)", n),
+		tarn: fmt.Sprintf("%s (%.2f ms/file)", t.Round(time.Millisecond), float64(t.Microseconds())/1000/float64(n)),
+		base: fmt.Sprintf("%s (%.2f ms/file, plain DuckDB sniff_csv)", p.Round(time.Millisecond), float64(p.Microseconds())/1000/float64(n)),
+		ratio: fmt.Sprintf("%.2f", float64(t)/float64(p)), goal: "report",
+		note: "tarn also lists, merges schemas, checks leading zeros and writes catalog, partitions and the run",
+	}
+}
