@@ -131,7 +131,7 @@ func benchQuery(ctx context.Context, l *lake.Lake, plain *sql.DB, objects string
 			(1 + hash(r * 3) %% 10)::BIGINT AS quantity,
 			round(1 + (hash(r * 5) %% 50000) / 100.0, 2)::DOUBLE AS unit_price,
 			DATE '2025-01-01' + (hash(r * 11) %% 365)::INTEGER AS transaction_date,
-			['North', 'South', 'East', 'West', 'Central'][1 + hash(r * 13) %% 5] AS region
+			['North', 'South', 'East', 'West', 'Central'][1 + (hash(r * 13) %% 5)::BIGINT] AS region
 			FROM range(%[2]d) t(r)) TO '%[3]s/part-%02[4]d.parquet' (FORMAT parquet, COMPRESSION snappy)`, i*per, per, dir, i))
 	}
 	fmt.Fprintf(os.Stderr, "bench: wrote %d rows of Parquet in %s\n", rows, time.Since(start).Round(time.Millisecond))
@@ -238,9 +238,9 @@ func benchCrawl(ctx context.Context, l *lake.Lake, plain *sql.DB, objects string
 	}
 	t, p := median(td), median(pd)
 	return figure{
-		name: fmt.Sprintf("crawl %d CSV files (200 rows each)", n),
-		tarn: fmt.Sprintf("%s (%.2f ms/file)", t.Round(time.Millisecond), float64(t.Microseconds())/1000/float64(n)),
-		base: fmt.Sprintf("%s (%.2f ms/file, plain DuckDB sniff_csv)", p.Round(time.Millisecond), float64(p.Microseconds())/1000/float64(n)),
+		name:  fmt.Sprintf("crawl %d CSV files (200 rows each)", n),
+		tarn:  fmt.Sprintf("%s (%.2f ms/file)", t.Round(time.Millisecond), float64(t.Microseconds())/1000/float64(n)),
+		base:  fmt.Sprintf("%s (%.2f ms/file, plain DuckDB sniff_csv)", p.Round(time.Millisecond), float64(p.Microseconds())/1000/float64(n)),
 		ratio: fmt.Sprintf("%.2f", float64(t)/float64(p)), goal: "report",
 		note: "tarn also lists, merges schemas, checks leading zeros and writes catalog, partitions and the run",
 	}

@@ -10,6 +10,29 @@
 // partition folder (key=value, or all digits as in 2025/01/15) the target
 // itself is the table. Below a table root, key=value folders are partition
 // keys in folder order and unnamed folders are partition_<level>.
+//
+// Choices worth knowing:
+//   - Skipped, never read: folder markers, empty files, files whose base name
+//     starts with '_' or '.', files below a folder whose name starts with
+//     '_' or '.' (Hadoop's hidden paths: _temporary/, .spark-staging/), and
+//     exclusion matches (see Spec.Exclusions).
+//   - Every data file chosen for reading is read (no per-partition sampling);
+//     within a file DuckDB samples SampleRows rows, so large files are not
+//     read in full. Files are read in parallel on engine sessions.
+//   - DuckDB 1.5's sniffer already types zero-padded numbers ("02134",
+//     "007") as VARCHAR when they occur in the sample, so no fix-up query is
+//     needed; tests pin this behaviour.
+//   - A table's format is its files' majority format; its CSV dialect is its
+//     first file's, and a file sniffed differently (e.g. a headerless file
+//     whose only row is text) is re-read with the table's dialect.
+//   - Schemas are merged into the existing table (union of columns, types
+//     widened with catalog.WidenTypes); a column missing from the data is kept,
+//     never removed, so tables do not flap as files come and go.
+//   - A data column named like a partition key is dropped: the folder value
+//     is the column.
+//   - Vanished partitions (folders with no file left, under the table root)
+//     are dropped and partition stats refreshed in both recrawl policies,
+//     since listing is cheap; "new-folders" only limits which files are read.
 package crawler
 
 import (
