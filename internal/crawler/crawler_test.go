@@ -17,6 +17,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 func gz(t *testing.T, s string) []byte {
@@ -402,11 +403,20 @@ func TestSchemaDrift(t *testing.T) {
 func TestManyPartitions(t *testing.T) {
 	e := newEnv(t)
 	const n = 1000
-	for i := range n {
-		day := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
-		key := fmt.Sprintf("raw/metrics/year=%d/month=%02d/day=%02d/part-0.csv", day.Year(), day.Month(), day.Day())
-		e.putString(key, fmt.Sprintf("host,value,ok\nh%d,%d.5,true\n", i, i))
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				day := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)
+				key := fmt.Sprintf("raw/metrics/year=%d/month=%02d/day=%02d/part-0.csv", day.Year(), day.Month(), day.Day())
+				body := fmt.Sprintf("host,value,ok\nh%d,%d.5,true\n", i, i)
+				if _, err := e.store.Put(e.ctx, bucket, key, strings.NewReader(body), storage.PutOptions{}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
+	wg.Wait()
 	e.crawler("c", Spec{}, "raw/")
 	var calls int
 	var last Progress

@@ -44,7 +44,9 @@ func (b *Bound) BytesScanned() int64 {
 // TableScan is what a query reads of one catalog table.
 type TableScan struct {
 	Table             catalog.Table
-	View              string // temp view name the query reads
+	// SQL is the SELECT over the table's selected files that replaces the
+	// table in the query.
+	SQL string
 	PartitionsTotal   int
 	PartitionsScanned int
 	Files             []FileRef
@@ -74,18 +76,25 @@ type refInfo struct {
 	inFrom   bool
 }
 
+// scanMarker names tables in the rewritten tree until their scans are
+// spliced in.
+const scanMarker = "__tarn_scan_7f3a_"
+
 type boundTable struct {
 	t    catalog.Table
-	view string
+	view string // marker name in the rewritten tree; also prefixes prune temp tables
 	refs []*refInfo
 }
 
 // Bind parses a SELECT with DuckDB's parser, resolves every table reference
 // to a catalog table (unqualified names use defaultDB), prunes partitions with
-// the WHERE clauses, creates temp views over the selected files and returns
-// the rewritten SQL. The views live until Release. A statement that is not a
+// the WHERE clauses, and returns the SQL with each table replaced by a
+// subquery over its selected files. A statement that is not a
 // SELECT returns ErrNotSelect.
 func (s *Session) Bind(ctx context.Context, query, defaultDB string) (*Bound, error) {
+	if strings.Contains(query, scanMarker) {
+		return nil, fmt.Errorf("%w: %q is a name reserved by tarn", ErrSyntax, scanMarker)
+	}
 	tree, err := serialize(ctx, s.conn, query)
 	if err != nil {
 		return nil, err
@@ -146,7 +155,7 @@ func (s *Session) Bind(ctx context.Context, query, defaultDB string) (*Bound, er
 					walkErr = err
 					return false
 				}
-				bt = &boundTable{t: t, view: fmt.Sprintf("__tarn_t%d", len(order)+1)}
+				bt = &boundTable{t: t, view: fmt.Sprintf("%s%d", scanMarker, len(order)+1)}
 				tables[key] = bt
 				order = append(order, bt)
 			}
@@ -212,10 +221,18 @@ func (s *Session) Bind(ctx context.Context, query, defaultDB string) (*Bound, er
 		r.node["table_name"] = r.table.view
 		r.node["alias"] = r.alias
 	}
-	b.SQL, err = deserialize(ctx, s.conn, tree)
+	text, err := deserialize(ctx, s.conn, tree)
 	if err != nil {
 		return nil, err
 	}
+	// Splice each table's scan in as a subquery. Doing this on the text
+	// DuckDB printed (rather than through temp views) saves binding every
+	// table twice; the marker is an identifier no user query contains.
+	pairs := make([]string, 0, 2*len(order))
+	for i := len(order) - 1; i >= 0; i-- { // longest marker first: t10 before t1
+		pairs = append(pairs, order[i].view, "("+b.Scans[i].SQL+")")
+	}
+	b.SQL = strings.NewReplacer(pairs...).Replace(text)
 	return b, nil
 }
 
@@ -310,11 +327,11 @@ func isPartitionKey(t catalog.Table, name string) bool {
 	return false
 }
 
-// scanTable prunes a table's partitions, lists its files, creates its view
+// scanTable prunes a table's partitions, lists its files, builds its scan SQL
 // and computes its data scanned.
 func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node) (*TableScan, error) {
 	t := bt.t
-	scan := &TableScan{Table: t, View: bt.view, Columns: referencedColumns(tree, bt)}
+	scan := &TableScan{Table: t, Columns: referencedColumns(tree, bt)}
 	var parts []catalog.Partition
 	selected := []int{-1}
 	if len(t.PartitionKeys) > 0 {
@@ -343,14 +360,10 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node) (*Ta
 		files[i].Path = p
 	}
 	scan.Files = files
-	viewSQL, err := scanSQL(t, parts, files)
+	scan.SQL, err = scanSQL(t, parts, files)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", bt.view, viewSQL)); err != nil {
-		return nil, fmt.Errorf("cannot bind table %s: %w", t.FullName(), err)
-	}
-	s.dropLater("DROP VIEW IF EXISTS " + bt.view)
 	scan.BytesScanned, err = s.e.bytesScanned(ctx, s, t, files, scan.Columns)
 	if err != nil {
 		return nil, err

@@ -113,14 +113,6 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 			return fail(fmt.Errorf("cannot open DuckDB connection: %w", err))
 		}
 		conns = append(conns, c)
-		for _, stmt := range []string{
-			`PRAGMA enable_profiling = 'no_output'`,
-			`PRAGMA custom_profiling_settings = '{"LATENCY": "true", "ROWS_RETURNED": "true", "SYSTEM_PEAK_BUFFER_MEMORY": "true"}'`,
-		} {
-			if _, err := c.ExecContext(ctx, stmt); err != nil {
-				return fail(fmt.Errorf("cannot configure DuckDB session: %w", err))
-			}
-		}
 	}
 	allowed := []string{quoteString(withSlash(cfg.TempDir))}
 	for _, d := range cfg.AllowedDirs {
@@ -221,11 +213,6 @@ func (s *Session) Release() {
 
 // dropLater registers a statement that undoes a temporary object.
 func (s *Session) dropLater(stmt string) { s.temps = append(s.temps, stmt) }
-
-// Profile returns DuckDB's profiling metrics of the session's last query.
-func (s *Session) Profile() (duckdb.ProfilingInfo, error) {
-	return duckdb.GetProfilingInfo(s.conn)
-}
 
 // LocalPath returns a local file path DuckDB can read for an object. For a
 // local store it is the object's own file; otherwise the object is fetched

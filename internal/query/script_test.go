@@ -20,7 +20,7 @@ import (
 
 // openLake opens a fresh lake in a temp folder with bucket "lake" holding
 // the files of testdata/lake/ (as raw/...).
-func openLake(t *testing.T) *lake.Lake {
+func openLake(t testing.TB) *lake.Lake {
 	t.Helper()
 	ctx := context.Background()
 	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
@@ -53,7 +53,7 @@ func openLake(t *testing.T) *lake.Lake {
 
 // duck runs statements on a plain, unsandboxed DuckDB: tests use it to write
 // Parquet fixtures into the lake, as another engine would.
-func duck(t *testing.T, stmts ...string) {
+func duck(t testing.TB, stmts ...string) {
 	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -214,7 +214,7 @@ func TestScripts(t *testing.T) {
 // writeParquetFixtures writes Parquet files into s3://lake/curated/ the way
 // another engine would: partitioned sales (region, year), unnamed partition
 // folders (2025/01/) and two partitions whose schemas differ.
-func writeParquetFixtures(t *testing.T, l *lake.Lake) {
+func writeParquetFixtures(t testing.TB, l *lake.Lake) {
 	t.Helper()
 	dir := t.TempDir()
 	q := func(s string) string {
