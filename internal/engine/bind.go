@@ -43,10 +43,10 @@ func (b *Bound) BytesScanned() int64 {
 
 // TableScan is what a query reads of one catalog table.
 type TableScan struct {
-	Table             catalog.Table
+	Table catalog.Table
 	// SQL is the SELECT over the table's selected files that replaces the
 	// table in the query.
-	SQL string
+	SQL               string
 	PartitionsTotal   int
 	PartitionsScanned int
 	Files             []FileRef
