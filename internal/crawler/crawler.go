@@ -123,7 +123,8 @@ CREATE TABLE crawler_runs (
 	files_scanned INTEGER NOT NULL DEFAULT 0,
 	bytes_scanned INTEGER NOT NULL DEFAULT 0,
 	result        TEXT NOT NULL DEFAULT '{}',
-	error         TEXT NOT NULL DEFAULT ''
+	error         TEXT NOT NULL DEFAULT '',
+	owner         TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX crawler_runs_by_crawler ON crawler_runs (crawler, started_at);
 CREATE INDEX crawler_runs_by_state ON crawler_runs (state);
@@ -266,17 +267,36 @@ type Service struct {
 	running map[string]bool
 }
 
-// New migrates the crawler tables and marks runs left RUNNING by a previous
-// process as FAILED ("interrupted").
+// New migrates the crawler tables and marks runs left RUNNING by a process
+// that no longer exists as FAILED ("interrupted"). Runs of live processes
+// (another CLI or a server on the same lake) are left alone.
 func New(ctx context.Context, db *meta.DB, store storage.ObjectStore, cat *catalog.Catalog, eng *engine.Engine) (*Service, error) {
 	if err := db.Migrate(ctx, "crawler", Migrations); err != nil {
 		return nil, err
 	}
-	now := meta.Now()
-	if _, err := db.SQL().ExecContext(ctx,
-		`UPDATE crawler_runs SET state = ?, error = ?, ended_at = ? WHERE state = ?`,
-		StateFailed, "interrupted", now, StateRunning); err != nil {
+	rows, err := db.SQL().QueryContext(ctx, `SELECT id, owner FROM crawler_runs WHERE state = ?`, StateRunning)
+	if err != nil {
 		return nil, fmt.Errorf("cannot recover interrupted crawler runs: %w", err)
+	}
+	var dead []string
+	for rows.Next() {
+		var id, owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if meta.OwnerGone(owner) {
+			dead = append(dead, id)
+		}
+	}
+	rows.Close()
+	now := meta.Now()
+	for _, id := range dead {
+		if _, err := db.SQL().ExecContext(ctx,
+			`UPDATE crawler_runs SET state = ?, error = ?, ended_at = ? WHERE id = ? AND state = ?`,
+			StateFailed, "interrupted: the process running the crawl exited before it finished", now, id, StateRunning); err != nil {
+			return nil, fmt.Errorf("cannot recover interrupted crawler run %q: %w", id, err)
+		}
 	}
 	return &Service{db: db, store: store, cat: cat, eng: eng, running: map[string]bool{}}, nil
 }

@@ -624,12 +624,20 @@ func TestRunsPersistedAndInterrupted(t *testing.T) {
 	if _, err := e.svc.Start(e.ctx, "c", StartOptions{}); !errors.Is(err, ErrCrawlerRunning) {
 		t.Errorf("start while another process runs it: %v", err)
 	}
+	// A run owned by a live process (here: this one) must survive a restart.
+	if _, err := e.db.SQL().ExecContext(e.ctx, `INSERT INTO crawler_runs (id, crawler, state, dry_run, started_at, owner) VALUES ('cr-live', 'other', 'RUNNING', 0, ?, ?)`,
+		meta.FormatTime(time.Now()), meta.Owner()); err != nil {
+		t.Fatal(err)
+	}
 
 	// Restart.
 	e.close()
 	e.open()
+	if live, err := e.svc.GetRun(e.ctx, "cr-live"); err != nil || live.State != StateRunning {
+		t.Errorf("a live process's run was marked %v (%v)", live.State, err)
+	}
 	dead, err := e.svc.GetRun(e.ctx, "cr-dead")
-	if err != nil || dead.State != StateFailed || dead.Error != "interrupted" || dead.EndedAt.IsZero() {
+	if err != nil || dead.State != StateFailed || !strings.HasPrefix(dead.Error, "interrupted") || dead.EndedAt.IsZero() {
 		t.Fatalf("interrupted run: %v %+v", err, dead)
 	}
 	runs, err := e.svc.Runs(e.ctx, "c")

@@ -113,8 +113,8 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 		if n > 0 {
 			return ErrCrawlerRunning
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO crawler_runs (id, crawler, state, dry_run, started_at) VALUES (?, ?, ?, ?, ?)`,
-			run.ID, run.Crawler, run.State, boolInt(run.DryRun), meta.FormatTime(run.StartedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO crawler_runs (id, crawler, state, dry_run, started_at, owner) VALUES (?, ?, ?, ?, ?, ?)`,
+			run.ID, run.Crawler, run.State, boolInt(run.DryRun), meta.FormatTime(run.StartedAt), meta.Owner())
 		return err
 	})
 	if err != nil {

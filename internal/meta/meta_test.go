@@ -1,0 +1,75 @@
+package meta
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := Open(ctx, DefaultConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	migs := []Migration{{1, "a", "CREATE TABLE a (x INTEGER);\nINSERT INTO a VALUES (1);"}}
+	if err := db.Migrate(ctx, "c", migs); err != nil {
+		t.Fatal(err)
+	}
+	// Re-applying is a no-op; a new version applies once.
+	migs = append(migs, Migration{2, "b", "INSERT INTO a VALUES (2)"})
+	for range 2 {
+		if err := db.Migrate(ctx, "c", migs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	db, err = Open(ctx, DefaultConfig(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, "c", migs); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.SQL().QueryRow("SELECT sum(x) FROM a").Scan(&n); err != nil || n != 3 {
+		t.Errorf("sum = %d, %v; migrations applied more than once", n, err)
+	}
+	// A failing migration leaves nothing behind.
+	bad := append(migs, Migration{3, "bad", "INSERT INTO a VALUES (5);\nINSERT INTO nope VALUES (1)"})
+	if err := db.Migrate(ctx, "c", bad); err == nil {
+		t.Fatal("failing migration succeeded")
+	}
+	db.SQL().QueryRow("SELECT sum(x) FROM a").Scan(&n)
+	if n != 3 {
+		t.Errorf("failed migration left rows: sum = %d", n)
+	}
+	if err := db.Migrate(ctx, "c", []Migration{{2, "gap", ""}}); err == nil {
+		t.Error("migration list with a gap accepted")
+	}
+}
+
+func TestOwnerGone(t *testing.T) {
+	if OwnerGone(Owner()) {
+		t.Error("this process is reported gone")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	host, _ := os.Hostname()
+	if !OwnerGone(host + ":" + strconv.Itoa(cmd.Process.Pid)) {
+		t.Error("an exited process is reported alive")
+	}
+	if OwnerGone("another-host:1") {
+		t.Error("a process on another host is assumed gone")
+	}
+	if !OwnerGone("") {
+		t.Error("a run without owner is not recoverable")
+	}
+}
