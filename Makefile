@@ -7,7 +7,7 @@ build:
 	go build -o tarn ./cmd/tarn
 
 vet:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 
 test: vet
