@@ -119,6 +119,13 @@ type LocalPather interface {
 	LocalPath(bucket, key string) (string, error)
 }
 
+// Importer is implemented by stores that can take over a local file as an
+// object without copying it (a rename on the same filesystem). The file is
+// consumed: on success it no longer exists at path.
+type Importer interface {
+	Import(ctx context.Context, bucket, key, path string, opts PutOptions) (ObjectInfo, error)
+}
+
 // Walk lists every object under prefix (no delimiter), paging through List.
 func Walk(ctx context.Context, s ObjectStore, bucket, prefix string) iter.Seq2[ObjectInfo, error] {
 	return func(yield func(ObjectInfo, error) bool) {

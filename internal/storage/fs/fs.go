@@ -103,6 +103,7 @@ type Store struct {
 var (
 	_ storage.ObjectStore = (*Store)(nil)
 	_ storage.LocalPather = (*Store)(nil)
+	_ storage.Importer    = (*Store)(nil)
 )
 
 // New opens (creating if needed) the store under cfg.Root.

@@ -1,6 +1,7 @@
 package fs_test
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -434,5 +435,42 @@ func TestInvalidContinuationToken(t *testing.T) {
 	s, _, _ := newBucket(t)
 	if _, err := s.List(t.Context(), "lake", storage.ListOptions{ContinuationToken: "!!"}); err == nil {
 		t.Errorf("List with a bad token succeeded")
+	}
+}
+
+func TestImport(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s, err := fs.New(fs.DefaultConfig(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	staged := filepath.Join(root, "bkt", "t", "_staging", "run1", "part-0.parquet")
+	if err := os.MkdirAll(filepath.Dir(staged), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staged, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Import(ctx, "bkt", "t/year=2025/part-0.parquet", staged, storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ETag != "5d41402abc4b2a76b9719d911017c592" || info.Size != 5 {
+		t.Errorf("imported %+v", info)
+	}
+	if _, err := os.Stat(staged); !os.IsNotExist(err) {
+		t.Errorf("staged file still there: %v", err)
+	}
+	h, err := s.Head(ctx, "bkt", "t/year=2025/part-0.parquet")
+	if err != nil || h.ETag != info.ETag {
+		t.Errorf("head after import: %+v %v", h, err)
+	}
+	if _, err := s.Import(ctx, "bkt", "../x", staged, storage.PutOptions{}); !errors.Is(err, storage.ErrInvalidKey) {
+		t.Errorf("import to a bad key: %v", err)
 	}
 }

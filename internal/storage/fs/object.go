@@ -363,6 +363,82 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 	return sc.info(bucket, key, fi.Size(), fi.ModTime()), nil
 }
 
+// Import moves a local file into the store as an object: it is hashed,
+// synced and renamed into place, so the object appears whole or not at all.
+// The file must be on the same filesystem as the store (a staging folder
+// inside it, such as a job's _staging/ prefix).
+func (s *Store) Import(ctx context.Context, bucket, key, path string, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	info, err := s.importFile(ctx, bucket, key, path, opts)
+	if err != nil {
+		return storage.ObjectInfo{}, opErr("import", bucket, key, err)
+	}
+	return info, nil
+}
+
+func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	if err := s.checkKey(bucket, key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if isMarker(key) {
+		return storage.ObjectInfo{}, fmt.Errorf("%w: cannot import a file as folder object %q", storage.ErrInvalidKey, key)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return storage.ObjectInfo{}, fmt.Errorf("cannot import %s: not a regular file", path)
+	}
+	h := md5.New()
+	bp := bufPool.Get().(*[]byte)
+	_, err = io.CopyBuffer(h, ctxReader{ctx, f}, *bp)
+	bufPool.Put(bp)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if !s.noSync {
+		if err := f.Sync(); err != nil {
+			return storage.ObjectInfo{}, err
+		}
+	}
+	sc := &sidecar{
+		Key:         key,
+		Size:        fi.Size(),
+		MTime:       fi.ModTime().UnixNano(),
+		ETag:        hex.EncodeToString(h.Sum(nil)),
+		ContentType: opts.ContentType,
+		Metadata:    maps.Clone(opts.Metadata),
+	}
+	if sc.ContentType == "" {
+		sc.ContentType = guessContentType(key)
+	}
+	scb, err := json.Marshal(sc)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	scTmp, err := s.writeTemp("meta-*", scb, true)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	dest, err := s.commit(ctx, bucket, key, path, scTmp)
+	if err != nil {
+		_ = os.Remove(scTmp)
+		return storage.ObjectInfo{}, err
+	}
+	if err := s.syncDir(filepath.Dir(dest)); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := s.syncDir(filepath.Dir(s.sidecarPath(bucket, key))); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	return sc.info(bucket, key, fi.Size(), fi.ModTime()), nil
+}
+
 // commit renames a put's data and sidecar into place under the bucket lock and
 // returns where the data went.
 func (s *Store) commit(ctx context.Context, bucket, key, dataTmp, scTmp string) (string, error) {
