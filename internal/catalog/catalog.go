@@ -67,6 +67,19 @@ CREATE TABLE catalog_partitions (
 	PRIMARY KEY (table_id, values_json)
 ) WITHOUT ROWID;
 `},
+	{Version: 2, Name: "data file manifests", SQL: `
+CREATE TABLE catalog_files (
+	table_id INTEGER NOT NULL REFERENCES catalog_tables (id) ON DELETE CASCADE,
+	uri TEXT NOT NULL,
+	values_json TEXT NOT NULL DEFAULT '',
+	size INTEGER NOT NULL DEFAULT 0,
+	etag TEXT NOT NULL DEFAULT '',
+	rows INTEGER NOT NULL DEFAULT 0,
+	run_id TEXT NOT NULL DEFAULT '',
+	added_at TEXT NOT NULL,
+	PRIMARY KEY (table_id, uri)
+) WITHOUT ROWID;
+`},
 }
 
 // Catalog is the data catalog over the metadata database. It is safe for

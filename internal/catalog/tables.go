@@ -193,8 +193,23 @@ func (c *Catalog) CreateTable(ctx context.Context, t Table) error {
 	if err != nil {
 		return fmt.Errorf("cannot create table %q: %w", full, err)
 	}
+	return c.db.Tx(ctx, func(tx *sql.Tx) error { return createTable(ctx, tx, full, nt) })
+}
+
+// CreateTableTx is CreateTable inside tx, so that a writer can create its
+// output table in the transaction that publishes its files.
+func (c *Catalog) CreateTableTx(ctx context.Context, tx *sql.Tx, t Table) error {
+	full := fullName(t.Database, t.Name)
+	nt, err := normalizeTable(t)
+	if err != nil {
+		return fmt.Errorf("cannot create table %q: %w", full, err)
+	}
+	return createTable(ctx, tx, full, nt)
+}
+
+func createTable(ctx context.Context, tx *sql.Tx, full string, nt Table) error {
 	at := meta.Now()
-	return c.db.Tx(ctx, func(tx *sql.Tx) error {
+	{
 		dbID, err := databaseID(ctx, tx, nt.Database)
 		if err != nil {
 			return fmt.Errorf("cannot create table %q: %w", full, err)
@@ -215,7 +230,7 @@ func (c *Catalog) CreateTable(ctx context.Context, t Table) error {
 			return fmt.Errorf("cannot create table %q: %w", full, err)
 		}
 		return nil
-	})
+	}
 }
 
 // GetTable returns a table (names are case-insensitive).

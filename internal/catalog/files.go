@@ -1,0 +1,152 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/tarn-lake/tarn/internal/meta"
+)
+
+// PropertyManifest marks a table whose data files are listed in the catalog
+// (written by tarn's jobs and CTAS). Readers use the manifest instead of
+// listing storage, so files are published by the metadata transaction that
+// adds them, and a crashed writer's files are never read.
+const PropertyManifest = "tarn.manifest"
+
+// DataFile is one data file of a manifest table.
+type DataFile struct {
+	URI string
+	// Values are the partition values of the file, nil if unpartitioned.
+	Values []string
+	Size   int64
+	ETag   string
+	Rows   int64
+	RunID  string
+}
+
+// HasManifest reports whether a table's files are listed in the catalog.
+func (t Table) HasManifest() bool { return t.Properties[PropertyManifest] == "true" }
+
+// ListFiles returns the data files of a manifest table, ordered by URI.
+func (c *Catalog) ListFiles(ctx context.Context, db, table string) ([]DataFile, error) {
+	return c.ListFilesTx(ctx, nil, db, table)
+}
+
+// ListFilesTx is ListFiles inside tx (nil: outside any transaction).
+func (c *Catalog) ListFilesTx(ctx context.Context, tx *sql.Tx, db, table string) ([]DataFile, error) {
+	q := c.q(tx)
+	id, _, err := getTable(ctx, q, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list files of %q: %w", fullName(db, table), err)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT uri, values_json, size, etag, rows, run_id FROM catalog_files WHERE table_id = ? ORDER BY uri`, id)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list files of %q: %w", fullName(db, table), err)
+	}
+	defer rows.Close()
+	var out []DataFile
+	for rows.Next() {
+		var f DataFile
+		var vals string
+		if err := rows.Scan(&f.URI, &vals, &f.Size, &f.ETag, &f.Rows, &f.RunID); err != nil {
+			return nil, err
+		}
+		if vals != "" {
+			if f.Values, err = decodeValues(vals); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Replace selects the files a publish removes: all of them (overwrite), or
+// those of the given partitions (overwrite-partitions).
+type Replace struct {
+	All        bool
+	Partitions [][]string
+}
+
+// PublishFilesTx adds files to a manifest table and removes the replaced
+// ones, in tx. It registers the partitions of added files and refreshes the
+// file counts and bytes of every partition it touched; a partition left with
+// no files by a replace is dropped. It returns the removed files, which the
+// caller deletes from storage after the transaction commits.
+func (c *Catalog) PublishFilesTx(ctx context.Context, tx *sql.Tx, db, table string, add []DataFile, replace Replace) ([]DataFile, error) {
+	full := fullName(db, table)
+	id, t, err := getTable(ctx, tx, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("cannot publish files to %q: %w", full, err)
+	}
+	existing, err := c.ListFilesTx(ctx, tx, db, table)
+	if err != nil {
+		return nil, err
+	}
+	drop := map[string]bool{}
+	for _, p := range replace.Partitions {
+		drop[encodeValues(p)] = true
+	}
+	touched := map[string][]string{}
+	var removed []DataFile
+	for _, f := range existing {
+		key := encodeValues(f.Values)
+		if replace.All || (f.Values != nil && drop[key]) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_files WHERE table_id = ? AND uri = ?`, id, f.URI); err != nil {
+				return nil, fmt.Errorf("cannot publish files to %q: %w", full, err)
+			}
+			removed = append(removed, f)
+			if f.Values != nil {
+				touched[key] = f.Values
+			}
+		}
+	}
+	at := meta.Now()
+	for _, f := range add {
+		if len(f.Values) != len(t.PartitionKeys) {
+			return nil, fmt.Errorf("cannot publish %s to %q: %w: %d partition values for %d keys", f.URI, full, ErrInvalidPartition, len(f.Values), len(t.PartitionKeys))
+		}
+		vals := ""
+		if f.Values != nil {
+			vals = encodeValues(f.Values)
+			touched[vals] = f.Values
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_files (table_id, uri, values_json, size, etag, rows, run_id, added_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (table_id, uri) DO UPDATE SET values_json = excluded.values_json, size = excluded.size, etag = excluded.etag,
+			rows = excluded.rows, run_id = excluded.run_id, added_at = excluded.added_at`,
+			id, f.URI, vals, f.Size, f.ETag, f.Rows, f.RunID, at); err != nil {
+			return nil, fmt.Errorf("cannot publish %s to %q: %w", f.URI, full, err)
+		}
+	}
+	if len(t.PartitionKeys) == 0 {
+		return removed, nil
+	}
+	var newParts []Partition
+	for key, vals := range touched {
+		var n, bytes int64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(size), 0) FROM catalog_files WHERE table_id = ? AND values_json = ?`, id, key).Scan(&n, &bytes); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_partitions WHERE table_id = ? AND values_json = ?`, id, key); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		newParts = append(newParts, Partition{Values: vals, Location: t.Location + PartitionPath(t.PartitionKeys, vals) + "/", FileCount: n, Bytes: bytes})
+	}
+	if len(newParts) > 0 {
+		if _, err := addPartitions(ctx, tx, db, table, newParts, true); err != nil {
+			return nil, err
+		}
+		for _, p := range newParts {
+			if _, err := tx.ExecContext(ctx, `UPDATE catalog_partitions SET file_count = ?, bytes = ?, updated_at = ? WHERE table_id = ? AND values_json = ?`,
+				p.FileCount, p.Bytes, at, id, encodeValues(p.Values)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return removed, nil
+}
