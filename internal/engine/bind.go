@@ -30,6 +30,9 @@ const DefaultCatalogName = "awsdatacatalog"
 type Bound struct {
 	SQL   string
 	Scans []*TableScan
+	// Rejects names the prefixes of DuckDB reject tables (<p>_errors,
+	// <p>_scans) of strictly parsed text tables, when BindOptions.Rejects.
+	Rejects []string
 }
 
 // BytesScanned sums the data scanned of every table, as Athena bills it.
@@ -62,7 +65,19 @@ type FileRef struct {
 	URI       string
 	Path      string // local path DuckDB reads
 	Size      int64
+	ETag      string
 	Partition int // index into the table's partitions, -1 if unpartitioned
+}
+
+// BindOptions change how tables are bound (for writers such as jobs).
+type BindOptions struct {
+	// Skip, if set, leaves out files a writer has processed already (job
+	// bookmarks). It is called for every listed file.
+	Skip func(t catalog.Table, f FileRef) bool
+	// Rejects parses text tables strictly: rows that do not parse or whose
+	// values do not fit their column types go to reject tables (see
+	// Bound.Rejects) instead of reading as NULL.
+	Rejects bool
 }
 
 // refInfo is one reference to a catalog table in the query.
@@ -92,6 +107,11 @@ type boundTable struct {
 // subquery over its selected files. A statement that is not a
 // SELECT returns ErrNotSelect.
 func (s *Session) Bind(ctx context.Context, query, defaultDB string) (*Bound, error) {
+	return s.BindWith(ctx, query, defaultDB, BindOptions{})
+}
+
+// BindWith is Bind with options.
+func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts BindOptions) (*Bound, error) {
 	if strings.Contains(query, scanMarker) {
 		return nil, fmt.Errorf("%w: %q is a name reserved by tarn", ErrSyntax, scanMarker)
 	}
@@ -207,8 +227,15 @@ func (s *Session) Bind(ctx context.Context, query, defaultDB string) (*Bound, er
 	})
 
 	b := &Bound{}
-	for _, bt := range order {
-		scan, err := s.scanTable(ctx, bt, tree)
+	for i, bt := range order {
+		rejects := ""
+		if opts.Rejects && bt.t.Format == catalog.FormatCSV {
+			rejects = fmt.Sprintf("__tarn_rejects_%d", i+1)
+			b.Rejects = append(b.Rejects, rejects)
+			s.dropLater("DROP TABLE IF EXISTS " + rejects + "_errors")
+			s.dropLater("DROP TABLE IF EXISTS " + rejects + "_scans")
+		}
+		scan, err := s.scanTable(ctx, bt, tree, opts.Skip, rejects)
 		if err != nil {
 			return nil, err
 		}
@@ -329,7 +356,7 @@ func isPartitionKey(t catalog.Table, name string) bool {
 
 // scanTable prunes a table's partitions, lists its files, builds its scan SQL
 // and computes its data scanned.
-func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node) (*TableScan, error) {
+func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip func(catalog.Table, FileRef) bool, rejects string) (*TableScan, error) {
 	t := bt.t
 	scan := &TableScan{Table: t, Columns: referencedColumns(tree, bt)}
 	var parts []catalog.Partition
@@ -351,6 +378,15 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node) (*Ta
 	if err != nil {
 		return nil, err
 	}
+	if skip != nil {
+		kept := files[:0]
+		for _, f := range files {
+			if !skip(t, f) {
+				kept = append(kept, f)
+			}
+		}
+		files = kept
+	}
 	for i := range files {
 		p, cleanup, err := s.e.LocalPath(ctx, bucketOf(files[i].URI), keyOf(files[i].URI))
 		if err != nil {
@@ -360,7 +396,7 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node) (*Ta
 		files[i].Path = p
 	}
 	scan.Files = files
-	scan.SQL, err = scanSQL(t, parts, files)
+	scan.SQL, err = scanSQL(t, parts, files, rejects)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	AllowedDirs []string
 	// Sessions is the number of pooled DuckDB connections (concurrent queries).
 	Sessions int
+	// WriterSessions is the number of connections for writers (jobs, CTAS);
+	// they profile their statements to count the rows they read.
+	WriterSessions int
 	// Threads caps DuckDB's worker threads; 0 means all cores.
 	Threads int
 	// MemoryLimit is DuckDB's memory_limit ("" keeps DuckDB's default of 80% of RAM).
@@ -55,9 +58,10 @@ type Config struct {
 // DefaultConfig returns a configuration for a lake home folder.
 func DefaultConfig(home string) Config {
 	return Config{
-		TempDir:     filepath.Join(home, "duckdb", "tmp"),
-		AllowedDirs: []string{filepath.Join(home, "objects")},
-		Sessions:    max(4, 2*runtime.NumCPU()),
+		TempDir:        filepath.Join(home, "duckdb", "tmp"),
+		AllowedDirs:    []string{filepath.Join(home, "objects")},
+		Sessions:       max(4, 2*runtime.NumCPU()),
+		WriterSessions: max(2, runtime.NumCPU()),
 	}
 }
 
@@ -69,6 +73,7 @@ type Engine struct {
 	store storage.ObjectStore
 	cat   *catalog.Catalog
 	pool  chan *Session
+	wpool chan *Session
 
 	mu       sync.Mutex
 	closed   bool
@@ -81,6 +86,9 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 	if cfg.Sessions <= 0 {
 		cfg.Sessions = 4
 	}
+	if cfg.WriterSessions <= 0 {
+		cfg.WriterSessions = 2
+	}
 	if err := os.MkdirAll(cfg.TempDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create engine temp folder: %w", err)
 	}
@@ -92,14 +100,15 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 	// The pool below owns every connection; database/sql must not close or
 	// open any behind its back, since a connection opened after the lock
 	// cannot be configured.
-	db.SetMaxOpenConns(cfg.Sessions)
-	db.SetMaxIdleConns(cfg.Sessions)
+	total := cfg.Sessions + cfg.WriterSessions
+	db.SetMaxOpenConns(total)
+	db.SetMaxIdleConns(total)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	e := &Engine{cfg: cfg, db: db, store: store, cat: cat, pool: make(chan *Session, cfg.Sessions)}
+	e := &Engine{cfg: cfg, db: db, store: store, cat: cat, pool: make(chan *Session, cfg.Sessions), wpool: make(chan *Session, cfg.WriterSessions)}
 	e.pqCache.entries = map[string]parquetEntry{}
 
-	conns := make([]*sql.Conn, 0, cfg.Sessions)
+	conns := make([]*sql.Conn, 0, total)
 	fail := func(err error) (*Engine, error) {
 		for _, c := range conns {
 			c.Close()
@@ -107,12 +116,25 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 		db.Close()
 		return nil, err
 	}
-	for range cfg.Sessions {
+	for i := range total {
 		c, err := db.Conn(ctx)
 		if err != nil {
 			return fail(fmt.Errorf("cannot open DuckDB connection: %w", err))
 		}
 		conns = append(conns, c)
+		if i < cfg.Sessions {
+			continue
+		}
+		// Writers profile their statements: the scans' cardinalities are the
+		// rows read, which a job reports next to rows written and rejected.
+		for _, stmt := range []string{
+			`PRAGMA enable_profiling = 'no_output'`,
+			`PRAGMA custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true", "OPERATOR_NAME": "true", "OPERATOR_TYPE": "true"}'`,
+		} {
+			if _, err := c.ExecContext(ctx, stmt); err != nil {
+				return fail(fmt.Errorf("cannot configure DuckDB writer session: %w", err))
+			}
+		}
 	}
 	allowed := []string{quoteString(withSlash(cfg.TempDir))}
 	for _, d := range cfg.AllowedDirs {
@@ -139,10 +161,13 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 			return fail(fmt.Errorf("cannot configure DuckDB sandbox (%s): %w", stmt, err))
 		}
 	}
-	for _, c := range conns {
-		s := &Session{e: e, conn: c}
+	for i, c := range conns {
+		s := &Session{e: e, conn: c, home: e.pool}
+		if i >= cfg.Sessions {
+			s.home, s.writer = e.wpool, true
+		}
 		e.sessions = append(e.sessions, s)
-		e.pool <- s
+		s.home <- s
 	}
 	return e, nil
 }
@@ -185,6 +210,23 @@ func (e *Engine) Acquire(ctx context.Context) (*Session, error) {
 	}
 }
 
+// AcquireWriter takes a writer session (one that profiles its statements so
+// ScanRows works), waiting until one is free or ctx ends.
+func (e *Engine) AcquireWriter(ctx context.Context) (*Session, error) {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	select {
+	case s := <-e.wpool:
+		return s, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // Session is one DuckDB connection from the pool. It is not safe for
 // concurrent use; one goroutine uses it between Acquire and Release.
 type Session struct {
@@ -192,6 +234,8 @@ type Session struct {
 	conn     *sql.Conn
 	temps    []string // temp views and tables to drop on Release
 	cleanups []func() // fetched remote objects to remove on Release
+	home     chan *Session
+	writer   bool
 }
 
 // Conn returns the session's connection.
@@ -208,11 +252,38 @@ func (s *Session) Release() {
 		c()
 	}
 	s.cleanups = s.cleanups[:0]
-	s.e.pool <- s
+	s.home <- s
 }
 
 // dropLater registers a statement that undoes a temporary object.
 func (s *Session) dropLater(stmt string) { s.temps = append(s.temps, stmt) }
+
+// ScanRows returns, by operator name (READ_CSV, READ_JSON, READ_PARQUET,
+// ...), the rows the file scans of the session's last statement produced.
+// Only writer sessions profile their statements.
+func (s *Session) ScanRows() (map[string]int64, error) {
+	if !s.writer {
+		return nil, errors.New("cannot count scanned rows: not a writer session")
+	}
+	info, err := duckdb.GetProfilingInfo(s.conn)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	var visit func(p duckdb.ProfilingInfo)
+	visit = func(p duckdb.ProfilingInfo) {
+		if name := p.Metrics["OPERATOR_NAME"]; p.Metrics["OPERATOR_TYPE"] == "TABLE_SCAN" && strings.HasPrefix(name, "READ_") {
+			var c int64
+			fmt.Sscan(p.Metrics["OPERATOR_CARDINALITY"], &c)
+			out[name] += c
+		}
+		for _, ch := range p.Children {
+			visit(ch)
+		}
+	}
+	visit(info)
+	return out, nil
+}
 
 // LocalPath returns a local file path DuckDB can read for an object. For a
 // local store it is the object's own file; otherwise the object is fetched

@@ -59,6 +59,9 @@ func (e *Engine) listFiles(ctx context.Context, t catalog.Table, parts []catalog
 	}
 	loc = loc.Dir()
 	var out []FileRef
+	if t.HasManifest() {
+		return e.manifestFiles(ctx, t, parts, selected)
+	}
 	walkPrefix := func(u storage.URI, fn func(o storage.ObjectInfo) error) error {
 		for o, err := range storage.Walk(ctx, e.store, u.Bucket, u.Key) {
 			if err != nil {
@@ -75,7 +78,7 @@ func (e *Engine) listFiles(ctx context.Context, t catalog.Table, parts []catalog
 	}
 	if len(selected) == 1 && selected[0] == -1 {
 		err := walkPrefix(loc, func(o storage.ObjectInfo) error {
-			out = append(out, FileRef{URI: o.URI(), Size: o.Size, Partition: -1})
+			out = append(out, FileRef{URI: o.URI(), Size: o.Size, ETag: o.ETag, Partition: -1})
 			return nil
 		})
 		return out, err
@@ -104,7 +107,7 @@ func (e *Engine) listFiles(ctx context.Context, t catalog.Table, parts []catalog
 					dir = dir[:j+1]
 					if i, ok := byDir[dir]; ok {
 						if IsDataFile(strings.TrimPrefix(o.Key, dir), o.Size) {
-							out = append(out, FileRef{URI: o.URI(), Size: o.Size, Partition: i})
+							out = append(out, FileRef{URI: o.URI(), Size: o.Size, ETag: o.ETag, Partition: i})
 						}
 						return nil
 					}
@@ -121,13 +124,42 @@ func (e *Engine) listFiles(ctx context.Context, t catalog.Table, parts []catalog
 		}
 		pu = pu.Dir()
 		err = walkPrefix(pu, func(o storage.ObjectInfo) error {
-			out = append(out, FileRef{URI: o.URI(), Size: o.Size, Partition: i})
+			out = append(out, FileRef{URI: o.URI(), Size: o.Size, ETag: o.ETag, Partition: i})
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
+	return out, nil
+}
+
+// manifestFiles returns the files the catalog lists for the selected
+// partitions of a manifest table.
+func (e *Engine) manifestFiles(ctx context.Context, t catalog.Table, parts []catalog.Partition, selected []int) ([]FileRef, error) {
+	files, err := e.cat.ListFiles(ctx, t.Database, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	index := map[string]int{}
+	if len(t.PartitionKeys) > 0 {
+		for _, i := range selected {
+			index[strings.Join(parts[i].Values, "\x00")] = i
+		}
+	}
+	var out []FileRef
+	for _, f := range files {
+		p := -1
+		if len(t.PartitionKeys) > 0 {
+			i, ok := index[strings.Join(f.Values, "\x00")]
+			if !ok {
+				continue
+			}
+			p = i
+		}
+		out = append(out, FileRef{URI: f.URI, Size: f.Size, ETag: f.ETag, Partition: p})
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Partition < out[b].Partition })
 	return out, nil
 }
 
@@ -144,10 +176,14 @@ func keyOf(uri string) string {
 // ScanSQL returns a SELECT over the given files of a table, with the catalog's
 // column names and types and the partition key columns.
 func ScanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (string, error) {
-	return scanSQL(t, parts, files)
+	return scanSQL(t, parts, files, "")
 }
 
-func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (string, error) {
+// scanSQL builds a table's scan. With rejects set (a name prefix), text
+// files are parsed with their column types and rows that do not parse or
+// cast go to DuckDB's reject tables <rejects>_errors and <rejects>_scans
+// instead of reading as NULL.
+func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, rejects string) (string, error) {
 	type col struct{ name, duck string }
 	var dataCols, partCols []col
 	for _, c := range t.Columns {
@@ -178,7 +214,7 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (strin
 	for _, c := range dataCols {
 		q := QuoteIdent(c.name)
 		switch {
-		case t.Format == catalog.FormatCSV && c.duck != "VARCHAR":
+		case t.Format == catalog.FormatCSV && c.duck != "VARCHAR" && rejects == "":
 			proj = append(proj, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", q, c.duck, q))
 		case t.Format == catalog.FormatParquet:
 			proj = append(proj, fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.duck, q))
@@ -219,7 +255,11 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (strin
 		default:
 			var cs []string
 			for _, c := range dataCols {
-				cs = append(cs, fmt.Sprintf("%s: 'VARCHAR'", quoteString(c.name)))
+				typ := "VARCHAR"
+				if rejects != "" {
+					typ = c.duck
+				}
+				cs = append(cs, fmt.Sprintf("%s: %s", quoteString(c.name), quoteString(typ)))
 			}
 			fo := t.FormatOptions
 			delim := fo[catalog.OptDelimiter]
@@ -242,6 +282,9 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (strin
 			}
 			if n := fo[catalog.OptNullString]; n != "" {
 				o = append(o, "nullstr = "+quoteString(n))
+			}
+			if rejects != "" {
+				o = append(o, "store_rejects = true", "rejects_table = "+quoteString(rejects+"_errors"), "rejects_scan = "+quoteString(rejects+"_scans"))
 			}
 			return fmt.Sprintf("read_csv(%s, %s, %s)", list, strings.Join(o, ", "), strings.Join(opts, ", "))
 		}

@@ -63,13 +63,22 @@ func TestOwnerGone(t *testing.T) {
 		t.Skip(err)
 	}
 	host, _ := os.Hostname()
-	if !OwnerGone(host + ":" + strconv.Itoa(cmd.Process.Pid)) {
+	if !OwnerGone(host + ":" + strconv.Itoa(cmd.Process.Pid) + ":123") {
 		t.Error("an exited process is reported alive")
 	}
-	if OwnerGone("another-host:1") {
+	if OwnerGone("another-host:1:5") {
 		t.Error("a process on another host is assumed gone")
 	}
 	if !OwnerGone("") {
 		t.Error("a run without owner is not recoverable")
+	}
+}
+
+func TestOwnerReusedPID(t *testing.T) {
+	host, _ := os.Hostname()
+	// Same PID as this process, but another start time: a process that had
+	// this PID before and died.
+	if !OwnerGone(host + ":" + strconv.Itoa(os.Getpid()) + ":1") {
+		t.Error("a dead process whose PID was reused is reported alive")
 	}
 }

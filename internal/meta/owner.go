@@ -1,45 +1,64 @@
 package meta
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"syscall"
+	"strconv"
+	"strings"
 )
 
 // Owner identifies the process that runs something (a crawl, a job), so that
 // another process opening the same lake can tell a live run from one whose
-// process died: "host:pid".
+// process died: "host:pid:start", where start is the process's start time.
+// The start time tells a new process that got a dead one's PID (a container
+// restarted with tarn as PID 1) from the process that wrote the run.
 func Owner() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
+	pid := os.Getpid()
+	return fmt.Sprintf("%s:%d:%s", host, pid, processStart(pid))
 }
 
 // OwnerGone reports whether the process named by owner (from Owner) is known
-// to have exited: it ran on this host and no such process exists now. A run
-// owned by another host is never assumed gone.
+// to have exited: it ran on this host and no process with that PID and start
+// time exists now. A run owned by another host is never assumed gone.
 func OwnerGone(owner string) bool {
-	host, _ := os.Hostname()
-	var pid int
-	var h string
-	for i := len(owner) - 1; i >= 0; i-- {
-		if owner[i] == ':' {
-			h = owner[:i]
-			if _, err := fmt.Sscanf(owner[i+1:], "%d", &pid); err != nil {
-				return true
-			}
-			break
-		}
-	}
-	if owner == "" || pid <= 0 {
+	parts := strings.Split(owner, ":")
+	if len(parts) < 3 {
 		return true // written before owners were recorded
 	}
-	if h != host {
+	start := parts[len(parts)-1]
+	pid, err := strconv.Atoi(parts[len(parts)-2])
+	host := strings.Join(parts[:len(parts)-2], ":")
+	if err != nil || pid <= 0 {
+		return true
+	}
+	if h, _ := os.Hostname(); h != host {
 		return false
 	}
-	if pid == os.Getpid() {
-		return false
+	now := processStart(pid)
+	if now == "" {
+		return true // no such process
 	}
-	err := syscall.Kill(pid, 0)
-	return errors.Is(err, syscall.ESRCH)
+	return start != "" && now != start
+}
+
+// processStart returns a process's start time in clock ticks since boot
+// (field 22 of /proc/PID/stat), or "" if there is no such process. Where
+// /proc does not exist it returns "?" for a live process.
+func processStart(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		if _, serr := os.Stat("/proc/self"); serr != nil && pid == os.Getpid() {
+			return "?"
+		}
+		return ""
+	}
+	// The command name (field 2) may hold spaces and parentheses: fields
+	// after the last ')' start at field 3.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19]
 }

@@ -126,6 +126,14 @@ type Importer interface {
 	Import(ctx context.Context, bucket, key, path string, opts PutOptions) (ObjectInfo, error)
 }
 
+// Stager is implemented by local stores that can give a writer a folder for
+// a prefix (such as <target>/_staging/<run>/) on the store's own filesystem,
+// so files written there are Imported with a rename. The folder is created;
+// the caller removes it when done.
+type Stager interface {
+	StagingDir(ctx context.Context, bucket, prefix string) (string, error)
+}
+
 // Walk lists every object under prefix (no delimiter), paging through List.
 func Walk(ctx context.Context, s ObjectStore, bucket, prefix string) iter.Seq2[ObjectInfo, error] {
 	return func(yield func(ObjectInfo, error) bool) {

@@ -104,6 +104,7 @@ var (
 	_ storage.ObjectStore = (*Store)(nil)
 	_ storage.LocalPather = (*Store)(nil)
 	_ storage.Importer    = (*Store)(nil)
+	_ storage.Stager      = (*Store)(nil)
 )
 
 // New opens (creating if needed) the store under cfg.Root.

@@ -439,6 +439,27 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 	return sc.info(bucket, key, fi.Size(), fi.ModTime()), nil
 }
 
+// StagingDir creates and returns the folder of prefix (a key ending in "/")
+// for a writer's staging files.
+func (s *Store) StagingDir(ctx context.Context, bucket, prefix string) (string, error) {
+	if !isMarker(prefix) {
+		return "", opErr("stage", bucket, prefix, fmt.Errorf("%w: a staging prefix must end in \"/\"", storage.ErrInvalidKey))
+	}
+	if err := s.checkKey(bucket, prefix); err != nil {
+		return "", opErr("stage", bucket, prefix, err)
+	}
+	l := s.lock(bucket)
+	l.Lock()
+	defer l.Unlock()
+	if err := s.checkBucket(bucket); err != nil {
+		return "", opErr("stage", bucket, prefix, err)
+	}
+	if err := s.ensureDirs(ctx, bucket, prefix); err != nil {
+		return "", opErr("stage", bucket, prefix, err)
+	}
+	return s.objPath(bucket, prefix), nil
+}
+
 // commit renames a put's data and sidecar into place under the bucket lock and
 // returns where the data went.
 func (s *Store) commit(ctx context.Context, bucket, key, dataTmp, scTmp string) (string, error) {
