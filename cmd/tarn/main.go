@@ -56,6 +56,7 @@ func newRoot() *cobra.Command {
 		quickstartCmd(g),
 		mbCmd(g), lsCmd(g), cpCmd(g), rmCmd(g),
 		crawlerCmd(g),
+		jobCmd(g),
 		queryCmd(g),
 		catalogCmd(g),
 		genCmd(),

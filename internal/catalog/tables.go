@@ -321,13 +321,39 @@ func (c *Catalog) UpdateTable(ctx context.Context, t Table, reason string) (chan
 		reason = "updated"
 	}
 	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		changes, err = updateTable(ctx, tx, full, t.Version, nt, reason)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// UpdateTableTx is UpdateTable inside tx, so a writer can change its output
+// table's schema in the transaction that publishes its files.
+func (c *Catalog) UpdateTableTx(ctx context.Context, tx *sql.Tx, t Table, reason string) ([]SchemaChange, error) {
+	full := fullName(t.Database, t.Name)
+	nt, err := normalizeTable(t)
+	if err != nil {
+		return nil, fmt.Errorf("cannot update table %q: %w", full, err)
+	}
+	if reason == "" {
+		reason = "updated"
+	}
+	return updateTable(ctx, tx, full, t.Version, nt, reason)
+}
+
+func updateTable(ctx context.Context, tx *sql.Tx, full string, baseVersion int, nt Table, reason string) (changes []SchemaChange, err error) {
+	err = func() error {
 		id, cur, err := getTable(ctx, tx, nt.Database, nt.Name)
 		if err != nil {
 			return fmt.Errorf("cannot update table %q: %w", full, err)
 		}
-		if cur.Version != t.Version {
+		if cur.Version != baseVersion {
 			return fmt.Errorf("cannot update table %q: %w: the update is based on version %d, the table is at version %d; read it again",
-				full, ErrConcurrentUpdate, t.Version, cur.Version)
+				full, ErrConcurrentUpdate, baseVersion, cur.Version)
 		}
 		changes = DiffSchemas(cur, nt)
 		if !slices.Equal(columnNames(cur.PartitionKeys), columnNames(nt.PartitionKeys)) {
@@ -360,7 +386,7 @@ func (c *Catalog) UpdateTable(ctx context.Context, t Table, reason string) (chan
 			return fmt.Errorf("cannot update table %q: %w", full, ErrConcurrentUpdate)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

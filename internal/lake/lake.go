@@ -1,6 +1,6 @@
 // Package lake is tarn's composition root: it opens a lake home folder and
 // wires the services over it in dependency order (storage and metadata,
-// catalog, engine, crawler, query), and closes them in reverse.
+// catalog, engine, crawler, query, jobs), and closes them in reverse.
 //
 // A lake home holds:
 //
@@ -19,6 +19,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -58,23 +59,23 @@ type Lake struct {
 	Engine   *engine.Engine
 	Crawlers *crawler.Service
 	Query    *query.Service
+	Jobs     *jobs.Service
 
 	closers []func() error
 }
 
 // Open opens (creating if needed) the lake at cfg.Home.
-func Open(ctx context.Context, cfg Config) (l *Lake, err error) {
+func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	if cfg.Home == "" {
 		return nil, errors.New("cannot open lake: no home folder given (use --data DIR or TARN_DATA)")
 	}
 	if err := os.MkdirAll(cfg.Home, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create lake home %q: %w", cfg.Home, err)
 	}
-	l = &Lake{Home: cfg.Home}
+	l := &Lake{Home: cfg.Home}
 	defer func() {
 		if err != nil {
 			l.Close()
-			l = nil
 		}
 	}()
 	store, err := fs.New(fs.DefaultConfig(filepath.Join(cfg.Home, "objects")))
@@ -101,6 +102,9 @@ func Open(ctx context.Context, cfg Config) (l *Lake, err error) {
 		return nil, err
 	}
 	if l.Query, err = query.New(ctx, l.Meta, l.Engine); err != nil {
+		return nil, err
+	}
+	if l.Jobs, err = jobs.New(ctx, l.Meta, l.Engine); err != nil {
 		return nil, err
 	}
 	return l, nil

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tarn-lake/tarn/internal/jobs"
+)
+
+// parseArgs turns repeated --arg k=v into a map.
+func parseArgs(list []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range list {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("cannot parse --arg %q: write it as name=value", a)
+		}
+		out[strings.TrimPrefix(k, "--")] = v
+	}
+	return out, nil
+}
+
+func jobCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "job", Short: "Define and run ETL jobs: SQL from catalog tables to partitioned Parquet (Glue jobs)"}
+	var spec jobs.Spec
+	var args []string
+	var sqlFile string
+	var fileSizeMB int64
+	create := &cobra.Command{
+		Use:   `create NAME (--sql "SQL" | --sql-file FILE) --target s3://BUCKET/PREFIX/`,
+		Short: "Define a job; its SQL is checked against the catalog now",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			spec.Name = a[0]
+			if sqlFile != "" {
+				if spec.SQL != "" {
+					return errors.New("give --sql or --sql-file, not both")
+				}
+				text, err := readSQLFile(sqlFile)
+				if err != nil {
+					return err
+				}
+				spec.SQL, spec.SQLFile = text, sqlFile
+			}
+			var err error
+			if spec.Args, err = parseArgs(args); err != nil {
+				return err
+			}
+			spec.FileSize = fileSizeMB << 20
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			if err := l.Jobs.Create(cmd.Context(), spec); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "job %s created: writes %s to %s\n", spec.Name, strings.ToLower(firstNonEmpty(spec.Format, "parquet")), spec.Target)
+			return nil
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&spec.SQL, "sql", "", "transform SQL reading catalog tables as database.table; ${name} takes an --arg")
+	f.StringVar(&sqlFile, "sql-file", "", "read the transform SQL from a file")
+	f.StringVar(&spec.Target, "target", "", "s3:// prefix the output is written below")
+	f.StringSliceVar(&spec.PartitionBy, "partition-by", nil, "output columns to partition by, e.g. year,month,day")
+	f.StringVar(&spec.Mode, "mode", "append", "append, overwrite, or overwrite-partitions (replace exactly the partitions a run writes)")
+	f.StringVar(&spec.Format, "format", "parquet", "output format: parquet, csv or json")
+	f.StringVar(&spec.Compression, "compression", "", "snappy (Parquet default), zstd, gzip or none")
+	f.StringVar(&spec.Table, "table", "", "register the output as catalog table DATABASE.TABLE")
+	f.BoolVar(&spec.Bookmarks, "bookmarks", false, "process only files not processed by an earlier run (job bookmarks)")
+	f.StringArrayVar(&args, "arg", nil, "default argument name=value (repeatable)")
+	f.DurationVar(&spec.Timeout, "timeout", jobs.DefaultTimeout, "stop a run after this long (state TIMEOUT)")
+	f.IntVar(&spec.MaxRetries, "max-retries", 0, "retry a failed run this many times, with exponential backoff")
+	f.StringVar(&spec.MaxRejected, "max-rejected", "", "fail a run with more rejected rows than N or P%")
+	f.IntVar(&spec.MaxConcurrentRuns, "max-concurrent-runs", 1, "runs of this job allowed at once")
+	f.Int64Var(&fileSizeMB, "file-size-mb", 128, "target size of unpartitioned output files, in MiB")
+	f.StringVar(&spec.Description, "description", "", "description")
+
+	var runArgs []string
+	var asJSON bool
+	start := &cobra.Command{
+		Use:   "start NAME [--arg name=value]...",
+		Short: "Run a job now: progress on a terminal, the run's figures at the end",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			overrides, err := parseArgs(runArgs)
+			if err != nil {
+				return err
+			}
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			prog := newProgress()
+			started := time.Now()
+			run, err := l.Jobs.Start(cmd.Context(), a[0], jobs.StartOptions{Args: overrides, Progress: func(line string) {
+				prog.update("[%s] %s", time.Since(started).Round(time.Second), line)
+			}})
+			prog.done()
+			if run.ID != "" {
+				if asJSON {
+					printJSON(cmd.OutOrStdout(), run)
+				} else {
+					printJobRun(cmd.OutOrStdout(), run)
+				}
+			}
+			return err
+		},
+	}
+	start.Flags().StringArrayVar(&runArgs, "arg", nil, "argument name=value for this run (repeatable)")
+	start.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List jobs", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			specs, err := l.Jobs.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, s := range specs {
+				rows = append(rows, []string{s.Name, s.Target, s.Format, strings.Join(s.PartitionBy, ","), s.Mode, s.Table, fmt.Sprint(s.Bookmarks)})
+			}
+			printTable(cmd.OutOrStdout(), []string{"name", "target", "format", "partition_by", "mode", "table", "bookmarks"}, rows)
+			return nil
+		},
+	}
+	get := &cobra.Command{
+		Use: "get NAME", Short: "Show a job's definition", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			s, err := l.Jobs.Get(cmd.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			printJSON(cmd.OutOrStdout(), s)
+			return nil
+		},
+	}
+	runs := &cobra.Command{
+		Use: "runs NAME", Short: "List a job's runs, newest first", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			rs, err := l.Jobs.Runs(cmd.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, r := range rs {
+				st := r.Stats
+				rows = append(rows, []string{r.ID, fmt.Sprint(r.Attempt), r.State, r.StartedAt.Local().Format(time.DateTime), r.Duration().Round(time.Millisecond).String(),
+					fmt.Sprint(st.RowsRead), fmt.Sprint(st.RowsWritten), fmt.Sprint(st.RowsRejected), fmt.Sprint(st.FilesWritten), r.Error})
+			}
+			printTable(cmd.OutOrStdout(), []string{"id", "attempt", "state", "started", "duration", "rows_read", "rows_written", "rows_rejected", "files", "error"}, rows)
+			return nil
+		},
+	}
+	logs := &cobra.Command{
+		Use: "log RUN", Short: "Print a run's log", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			r, err := l.Jobs.GetRun(cmd.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			for _, line := range r.Log {
+				fmt.Fprintln(cmd.OutOrStdout(), line)
+			}
+			return nil
+		},
+	}
+	stop := &cobra.Command{
+		Use: "stop RUN", Short: "Stop a running run (state STOPPED; nothing is published)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			if err := l.Jobs.Stop(cmd.Context(), a[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "stop requested for %s\n", a[0])
+			return nil
+		},
+	}
+	reset := &cobra.Command{
+		Use: "reset-bookmark NAME", Short: "Forget which files a job processed; its next run reads everything", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			n, err := l.Jobs.ResetBookmark(cmd.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "bookmark of %s reset (%d files forgotten)\n", a[0], n)
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete NAME", Short: "Delete a job, its runs and bookmark (its output stays)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			return l.Jobs.Delete(cmd.Context(), a[0])
+		},
+	}
+	cmd.AddCommand(create, start, list, get, runs, logs, stop, reset, del)
+	return cmd
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func printJobRun(w io.Writer, r jobs.Run) {
+	st := r.Stats
+	fmt.Fprintf(w, "job run %s (%s, attempt %d): %s in %s\n", r.ID, r.Job, r.Attempt, r.State, r.Duration().Round(time.Millisecond))
+	fmt.Fprintf(w, "  rows: read %d = written %d + rejected %d + removed by the SQL %d\n", st.RowsRead, st.RowsWritten, st.RowsRejected, st.RowsFiltered)
+	fmt.Fprintf(w, "  files: read %d (%s), wrote %d (%s)\n", st.FilesRead, humanBytes(st.BytesRead), st.FilesWritten, humanBytes(st.BytesWritten))
+	if len(st.Partitions) > 0 {
+		shown := st.Partitions
+		if len(shown) > 8 {
+			shown = append(append([]string{}, shown[:8]...), fmt.Sprintf("... (%d in all)", len(st.Partitions)))
+		}
+		fmt.Fprintf(w, "  partitions: %s\n", strings.Join(shown, ", "))
+	}
+	if st.RejectedURI != "" {
+		fmt.Fprintf(w, "  rejected rows: %s\n", st.RejectedURI)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Error)
+	}
+}

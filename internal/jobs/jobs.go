@@ -1,0 +1,306 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Migrations are the jobs component's tables.
+var Migrations = []meta.Migration{{Version: 1, Name: "jobs, runs, bookmarks", SQL: `
+CREATE TABLE jobs (
+	name TEXT PRIMARY KEY,
+	spec TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE TABLE job_runs (
+	id TEXT PRIMARY KEY,
+	job TEXT NOT NULL,
+	attempt INTEGER NOT NULL,
+	state TEXT NOT NULL,
+	started_at TEXT NOT NULL,
+	ended_at TEXT NOT NULL DEFAULT '',
+	args TEXT NOT NULL DEFAULT '{}',
+	stats TEXT NOT NULL DEFAULT '{}',
+	error TEXT NOT NULL DEFAULT '',
+	log TEXT NOT NULL DEFAULT '',
+	owner TEXT NOT NULL DEFAULT '',
+	stop_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX job_runs_by_job ON job_runs (job, started_at);
+CREATE INDEX job_runs_by_state ON job_runs (state);
+CREATE TABLE job_bookmarks (
+	job TEXT NOT NULL,
+	source TEXT NOT NULL,
+	uri TEXT NOT NULL,
+	etag TEXT NOT NULL,
+	run_id TEXT NOT NULL,
+	PRIMARY KEY (job, source, uri)
+);
+`}}
+
+// Service stores jobs and runs them. It is safe for concurrent use.
+type Service struct {
+	db    *meta.DB
+	eng   *engine.Engine
+	cat   *catalog.Catalog
+	store storage.ObjectStore
+
+	mu      sync.Mutex
+	cancels map[string]context.CancelCauseFunc // runs of this process
+	// Backoff is the first retry delay; it doubles per attempt.
+	Backoff time.Duration
+}
+
+// New migrates the job tables and recovers runs whose process died: they are
+// marked FAILED and their staged and unpublished files are removed.
+func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error) {
+	if err := db.Migrate(ctx, "jobs", Migrations); err != nil {
+		return nil, err
+	}
+	s := &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store(), cancels: map[string]context.CancelCauseFunc{}, Backoff: time.Second}
+	if err := s.recover(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// recover fails the runs left STARTING or RUNNING by dead processes and
+// collects their garbage.
+func (s *Service) recover(ctx context.Context) error {
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, job, owner FROM job_runs WHERE state IN (?, ?)`, StateStarting, StateRunning)
+	if err != nil {
+		return fmt.Errorf("cannot recover job runs: %w", err)
+	}
+	type dead struct{ id, job string }
+	var deads []dead
+	for rows.Next() {
+		var id, job, owner string
+		if err := rows.Scan(&id, &job, &owner); err != nil {
+			rows.Close()
+			return err
+		}
+		if meta.OwnerGone(owner) {
+			deads = append(deads, dead{id, job})
+		}
+	}
+	rows.Close()
+	for _, d := range deads {
+		if _, err := s.db.SQL().ExecContext(ctx, `UPDATE job_runs SET state = ?, error = ?, ended_at = ? WHERE id = ? AND state IN (?, ?)`,
+			StateFailed, "interrupted: the process running the job exited before the run finished; nothing was published", meta.Now(),
+			d.id, StateStarting, StateRunning); err != nil {
+			return err
+		}
+		if spec, err := s.Get(ctx, d.job); err == nil {
+			s.collectGarbage(ctx, spec, d.id)
+		}
+	}
+	return nil
+}
+
+// collectGarbage removes a failed run's staging folder and the files it
+// moved to final keys but never published.
+func (s *Service) collectGarbage(ctx context.Context, spec Spec, runID string) {
+	target, err := storage.ParseURI(spec.Target)
+	if err != nil {
+		return
+	}
+	for _, prefix := range []string{target.Join("_staging/" + runID + "/").Key, target.Key} {
+		for o, err := range storage.Walk(ctx, s.store, target.Bucket, prefix) {
+			if err != nil {
+				break
+			}
+			name := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
+			if strings.HasPrefix(o.Key, target.Key+"_staging/"+runID+"/") || strings.HasPrefix(name, "part-"+runID+"-") {
+				_ = s.store.Delete(ctx, o.Bucket, o.Key)
+			}
+		}
+	}
+}
+
+// Create validates and stores a job. Its SQL is bound against the catalog
+// with the default arguments, so a syntax error, an unknown table or column
+// fails here with DuckDB's message.
+func (s *Service) Create(ctx context.Context, spec Spec) error {
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if err := s.check(ctx, spec); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	spec.CreatedAt, spec.UpdatedAt = now, now
+	b, _ := json.Marshal(spec)
+	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO jobs (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)`,
+		spec.Name, string(b), meta.FormatTime(now), meta.FormatTime(now))
+	if meta.IsUniqueViolation(err) {
+		return fmt.Errorf("cannot create job %q: %w", spec.Name, ErrJobExists)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot create job %q: %w", spec.Name, err)
+	}
+	return nil
+}
+
+// Update replaces a job's definition (bookmarks are kept).
+func (s *Service) Update(ctx context.Context, spec Spec) error {
+	old, err := s.Get(ctx, spec.Name)
+	if err != nil {
+		return err
+	}
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if err := s.check(ctx, spec); err != nil {
+		return err
+	}
+	spec.CreatedAt, spec.UpdatedAt = old.CreatedAt, time.Now().UTC()
+	b, _ := json.Marshal(spec)
+	_, err = s.db.SQL().ExecContext(ctx, `UPDATE jobs SET spec = ?, updated_at = ? WHERE name = ?`, string(b), meta.FormatTime(spec.UpdatedAt), spec.Name)
+	return err
+}
+
+// check binds the job's SQL with its default arguments.
+func (s *Service) check(ctx context.Context, spec Spec) error {
+	q, err := Substitute(spec.SQL, spec.Args, nil)
+	if errors.Is(err, ErrMissingArgument) {
+		return nil // checked when a run supplies it
+	}
+	if err != nil {
+		return err
+	}
+	sess, err := s.eng.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.Release()
+	b, err := sess.Bind(ctx, q, "")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
+	}
+	cols, err := sess.Describe(ctx, b.SQL)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
+	}
+	for _, p := range spec.PartitionBy {
+		found := false
+		for _, c := range cols {
+			found = found || strings.EqualFold(c.Name, p)
+		}
+		if !found {
+			var names []string
+			for _, c := range cols {
+				names = append(names, c.Name)
+			}
+			return fmt.Errorf("%w: partition_by: the SQL has no column %q (it has %s)", ErrInvalidSpec, p, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+// Get returns a job.
+func (s *Service) Get(ctx context.Context, name string) (Spec, error) {
+	var raw string
+	err := s.db.SQL().QueryRowContext(ctx, `SELECT spec FROM jobs WHERE name = ?`, name).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Spec{}, fmt.Errorf("cannot get job %q: %w", name, ErrNoSuchJob)
+	}
+	if err != nil {
+		return Spec{}, fmt.Errorf("cannot get job %q: %w", name, err)
+	}
+	var spec Spec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		return Spec{}, fmt.Errorf("cannot read job %q: %w", name, err)
+	}
+	return spec, nil
+}
+
+// List returns every job, by name.
+func (s *Service) List(ctx context.Context) ([]Spec, error) {
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT spec FROM jobs ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Spec
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var spec Spec
+		if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+			return nil, err
+		}
+		out = append(out, spec)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes a job, its runs and bookmarks. Its output stays.
+func (s *Service) Delete(ctx context.Context, name string) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("cannot delete job %q: %w", name, ErrNoSuchJob)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM job_runs WHERE job = ?`, name); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM job_bookmarks WHERE job = ?`, name)
+		return err
+	})
+}
+
+// ResetBookmark forgets which files a job has processed; its next run reads
+// everything again.
+func (s *Service) ResetBookmark(ctx context.Context, name string) (int64, error) {
+	if _, err := s.Get(ctx, name); err != nil {
+		return 0, err
+	}
+	res, err := s.db.SQL().ExecContext(ctx, `DELETE FROM job_bookmarks WHERE job = ?`, name)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// Bookmark is one processed file of a job.
+type Bookmark struct {
+	Source string `json:"source"`
+	URI    string `json:"uri"`
+	ETag   string `json:"etag"`
+	RunID  string `json:"run_id"`
+}
+
+// Bookmarks lists the files a job has processed.
+func (s *Service) Bookmarks(ctx context.Context, name string) ([]Bookmark, error) {
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT source, uri, etag, run_id FROM job_bookmarks WHERE job = ? ORDER BY source, uri`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Bookmark
+	for rows.Next() {
+		var b Bookmark
+		if err := rows.Scan(&b.Source, &b.URI, &b.ETag, &b.RunID); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

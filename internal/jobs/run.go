@@ -1,0 +1,618 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Stats are a run's figures. RowsRead = RowsWritten + RowsRejected +
+// RowsFiltered: every input row is accounted for.
+type Stats struct {
+	RowsRead     int64 `json:"rows_read"`
+	RowsWritten  int64 `json:"rows_written"`
+	RowsRejected int64 `json:"rows_rejected"`
+	// RowsFiltered are input rows the SQL removed (WHERE, DISTINCT, GROUP BY).
+	RowsFiltered int64    `json:"rows_filtered"`
+	BytesRead    int64    `json:"bytes_read"`
+	BytesWritten int64    `json:"bytes_written"`
+	FilesRead    int      `json:"files_read"`
+	FilesWritten int      `json:"files_written"`
+	Partitions   []string `json:"partitions,omitempty"`
+	// RejectedURI is where rejected rows were stored, if any.
+	RejectedURI string `json:"rejected_uri,omitempty"`
+}
+
+// Run is one attempt of a job.
+type Run struct {
+	ID        string            `json:"id"`
+	Job       string            `json:"job"`
+	Attempt   int               `json:"attempt"`
+	State     string            `json:"state"`
+	StartedAt time.Time         `json:"started_at"`
+	EndedAt   time.Time         `json:"ended_at"`
+	Args      map[string]string `json:"args,omitempty"`
+	Stats     Stats             `json:"stats"`
+	Error     string            `json:"error,omitempty"`
+	Log       []string          `json:"log,omitempty"`
+}
+
+// Duration is how long the run took (so far).
+func (r Run) Duration() time.Duration {
+	if r.EndedAt.IsZero() {
+		return time.Since(r.StartedAt)
+	}
+	return r.EndedAt.Sub(r.StartedAt)
+}
+
+// StartOptions tune one start of a job.
+type StartOptions struct {
+	// Args override the job's default arguments.
+	Args map[string]string
+	// Progress receives each log line as the run goes.
+	Progress func(line string)
+}
+
+// Start runs a job now and waits for it, retrying transient failures up to
+// the job's max retries with exponential backoff. It returns the last
+// attempt; err is set when that attempt did not succeed.
+func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Run, error) {
+	spec, err := s.Get(ctx, name)
+	if err != nil {
+		return Run{}, err
+	}
+	for attempt := 1; ; attempt++ {
+		run, err := s.attempt(ctx, spec, attempt, opts)
+		if err == nil || run.ID == "" || !retryable(err) || attempt > spec.MaxRetries || ctx.Err() != nil {
+			return run, err
+		}
+		delay := s.Backoff << (attempt - 1)
+		if opts.Progress != nil {
+			opts.Progress(fmt.Sprintf("attempt %d failed (%v); retrying in %s", attempt, err, delay))
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return run, err
+		}
+	}
+}
+
+// retryable tells transient failures (I/O, a busy database) from those a
+// retry cannot fix.
+func retryable(err error) bool {
+	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrTooManyRejected, ErrTimeout, ErrStopped,
+		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrSyntax, catalog.ErrNoSuchTable,
+		catalog.ErrNoSuchDatabase, context.Canceled} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	msg := err.Error()
+	for _, kind := range []string{"Binder Error", "Parser Error", "Conversion Error", "Catalog Error", "Invalid Input Error", "Not implemented Error", "Constraint Error", "Out of Range Error"} {
+		if strings.Contains(msg, kind) {
+			return false
+		}
+	}
+	return true
+}
+
+func newRunID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "jr-" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// attempt runs the job once.
+func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts StartOptions) (Run, error) {
+	run := Run{ID: newRunID(), Job: spec.Name, Attempt: attempt, State: StateStarting, StartedAt: time.Now().UTC(), Args: map[string]string{}}
+	for k, v := range spec.Args {
+		run.Args[k] = v
+	}
+	for k, v := range opts.Args {
+		run.Args[k] = v
+	}
+	logf := func(format string, args ...any) {
+		line := fmt.Sprintf(format, args...)
+		run.Log = append(run.Log, time.Now().UTC().Format("15:04:05.000")+" "+line)
+		if opts.Progress != nil {
+			opts.Progress(line)
+		}
+	}
+	argsJSON, _ := json.Marshal(run.Args)
+	// Claim a slot: count live runs and insert ours in one transaction.
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT owner FROM job_runs WHERE job = ? AND state IN (?, ?)`, spec.Name, StateStarting, StateRunning)
+		if err != nil {
+			return err
+		}
+		live := 0
+		for rows.Next() {
+			var owner string
+			if err := rows.Scan(&owner); err != nil {
+				rows.Close()
+				return err
+			}
+			if !meta.OwnerGone(owner) {
+				live++
+			}
+		}
+		rows.Close()
+		if live >= spec.MaxConcurrentRuns {
+			return fmt.Errorf("cannot start job %q: %w: %d run(s) in progress, the job allows %d (--max-concurrent-runs)",
+				spec.Name, ErrConcurrentRuns, live, spec.MaxConcurrentRuns)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO job_runs (id, job, attempt, state, started_at, args, owner) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			run.ID, run.Job, run.Attempt, run.State, meta.FormatTime(run.StartedAt), string(argsJSON), meta.Owner())
+		return err
+	})
+	if err != nil {
+		return Run{}, err
+	}
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, spec.Timeout,
+		fmt.Errorf("%w after %s (--timeout)", ErrTimeout, spec.Timeout))
+	defer cancelTimeout()
+	defer cancel(nil)
+	s.mu.Lock()
+	s.cancels[run.ID] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.cancels, run.ID)
+		s.mu.Unlock()
+	}()
+	go s.watchStop(runCtx, run.ID, cancel)
+
+	logf("attempt %d of job %s started", attempt, spec.Name)
+	removed, err := s.execute(runCtx, spec, &run, logf)
+	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	if err != nil && errors.Is(context.Cause(runCtx), ErrStopped) {
+		err = context.Cause(runCtx)
+	}
+	run.EndedAt = time.Now().UTC()
+	if err == nil {
+		run.State = StateSucceeded
+		for _, f := range removed {
+			if u, perr := storage.ParseURI(f); perr == nil {
+				_ = s.store.Delete(context.WithoutCancel(ctx), u.Bucket, u.Key)
+			}
+		}
+		return run, nil
+	}
+	switch {
+	case errors.Is(err, ErrTimeout):
+		run.State = StateTimeout
+	case errors.Is(err, ErrStopped):
+		run.State = StateStopped
+	default:
+		run.State = StateFailed
+	}
+	run.Error = err.Error()
+	logf("%s: %v", run.State, err)
+	// Whatever the cause, record the end and remove what was not published.
+	bg := context.WithoutCancel(ctx)
+	s.collectGarbage(bg, spec, run.ID)
+	s.saveRun(bg, &run)
+	return run, fmt.Errorf("%w: job %s run %s: %w", ErrRunFailed, spec.Name, run.ID, err)
+}
+
+// watchStop cancels the run when another process asks to stop it.
+func (s *Service) watchStop(ctx context.Context, id string, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(300 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			var stop int
+			if err := s.db.SQL().QueryRowContext(ctx, `SELECT stop_requested FROM job_runs WHERE id = ?`, id).Scan(&stop); err == nil && stop != 0 {
+				cancel(fmt.Errorf("%w by request", ErrStopped))
+				return
+			}
+		}
+	}
+}
+
+func (s *Service) saveRun(ctx context.Context, run *Run) error {
+	return s.saveRunTx(ctx, s.db.SQL(), run)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func (s *Service) saveRunTx(ctx context.Context, q execer, run *Run) error {
+	stats, _ := json.Marshal(run.Stats)
+	_, err := q.ExecContext(ctx, `UPDATE job_runs SET state = ?, ended_at = ?, stats = ?, error = ?, log = ? WHERE id = ?`,
+		run.State, meta.FormatTime(run.EndedAt), string(stats), run.Error, strings.Join(run.Log, "\n"), run.ID)
+	return err
+}
+
+// execute does the work of one attempt and publishes it. It returns the
+// files the publish replaced, to delete once it is committed.
+func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(string, ...any)) ([]string, error) {
+	query, err := Substitute(spec.SQL, spec.Args, run.Args)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.db.SQL().ExecContext(ctx, `UPDATE job_runs SET state = ? WHERE id = ?`, StateRunning, run.ID); err != nil {
+		return nil, err
+	}
+	run.State = StateRunning
+	sess, err := s.eng.AcquireWriter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Release()
+
+	var skip func(catalog.Table, engine.FileRef) bool
+	if spec.Bookmarks {
+		marks, err := s.Bookmarks(ctx, spec.Name)
+		if err != nil {
+			return nil, err
+		}
+		done := map[string]string{}
+		for _, m := range marks {
+			done[m.Source+"\x00"+m.URI] = m.ETag
+		}
+		skip = func(t catalog.Table, f engine.FileRef) bool {
+			etag, ok := done[t.FullName()+"\x00"+f.URI]
+			return ok && etag == f.ETag // a rewritten file counts as new
+		}
+		logf("bookmarks: %d files processed before", len(marks))
+	}
+	b, err := sess.BindWith(ctx, query, "", engine.BindOptions{Skip: skip, Rejects: true})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
+	}
+	var parquetFiles []string
+	for _, sc := range b.Scans {
+		run.Stats.FilesRead += len(sc.Files)
+		logf("source %s: %d new files, %d of %d partitions", sc.Table.FullName(), len(sc.Files), sc.PartitionsScanned, sc.PartitionsTotal)
+		if sc.Table.Format == catalog.FormatParquet {
+			for _, f := range sc.Files {
+				parquetFiles = append(parquetFiles, f.Path)
+			}
+		}
+	}
+	run.Stats.BytesRead = b.BytesScanned()
+	target, err := storage.ParseURI(spec.Target)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sess.Write(ctx, b.SQL, engine.WriteSpec{
+		Target: target, Format: spec.Format, Compression: spec.Compression,
+		PartitionBy: spec.PartitionBy, FileSize: spec.FileSize, RunID: run.ID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	run.Stats.RowsWritten = res.Rows
+	run.Stats.FilesWritten = len(res.Files)
+	run.Stats.BytesWritten = res.Bytes
+	logf("wrote %d rows in %d files (%d bytes)", res.Rows, len(res.Files), res.Bytes)
+
+	// Rows read: what the text readers produced (rejected rows are not among
+	// them), Parquet row counts from the footers (filters pushed into the
+	// Parquet reader hide rows from its output), and the rejected rows.
+	scanned, err := sess.ScanRows()
+	if err != nil {
+		return nil, err
+	}
+	for op, n := range scanned {
+		if op != "READ_PARQUET" {
+			run.Stats.RowsRead += n
+		}
+	}
+	if len(parquetFiles) > 0 {
+		n, err := parquetRows(ctx, sess, parquetFiles)
+		if err != nil {
+			return nil, err
+		}
+		run.Stats.RowsRead += n
+	}
+	rejected, err := sess.Rejects(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	run.Stats.RowsRejected = int64(len(rejected))
+	run.Stats.RowsRead += run.Stats.RowsRejected
+	run.Stats.RowsFiltered = max(0, run.Stats.RowsRead-run.Stats.RowsWritten-run.Stats.RowsRejected)
+	if len(rejected) > 0 {
+		u := target.Join("_rejected/" + run.ID + "/rejected.jsonl")
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, r := range rejected {
+			if err := enc.Encode(r); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := s.store.Put(ctx, u.Bucket, u.Key, &buf, storage.PutOptions{ContentType: "application/x-ndjson"}); err != nil {
+			return nil, fmt.Errorf("cannot store rejected rows: %w", err)
+		}
+		run.Stats.RejectedURI = u.String()
+		logf("%d rows rejected, stored in %s", len(rejected), u)
+	}
+	logf("rows read %d = written %d + rejected %d + removed by the SQL %d", run.Stats.RowsRead, run.Stats.RowsWritten, run.Stats.RowsRejected, run.Stats.RowsFiltered)
+	if limit, pct, _ := ParseMaxRejected(spec.MaxRejected); spec.MaxRejected != "" {
+		over := float64(run.Stats.RowsRejected) > limit
+		what := fmt.Sprintf("%d rows", int64(limit))
+		if pct {
+			share := 0.0
+			if run.Stats.RowsRead > 0 {
+				share = 100 * float64(run.Stats.RowsRejected) / float64(run.Stats.RowsRead)
+			}
+			over = share > limit
+			what = fmt.Sprintf("%g%% of %d input rows", limit, run.Stats.RowsRead)
+		}
+		if over {
+			return nil, fmt.Errorf("%w: %d rejected, the limit is %s (--max-rejected); see %s", ErrTooManyRejected, run.Stats.RowsRejected, what, run.Stats.RejectedURI)
+		}
+	}
+	parts := map[string]bool{}
+	var replaceParts [][]string
+	for _, f := range res.Files {
+		if f.Values != nil {
+			name := catalog.PartitionName(res.PartitionKeys, f.Values)
+			if !parts[name] {
+				parts[name] = true
+				replaceParts = append(replaceParts, f.Values)
+			}
+		}
+	}
+	for p := range parts {
+		run.Stats.Partitions = append(run.Stats.Partitions, p)
+	}
+	sort.Strings(run.Stats.Partitions)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// Publish: manifest, partitions, bookmark and run state in one transaction.
+	if spec.Table != "" {
+		// As Glue jobs do with their target database: create it if missing.
+		// (Outside the transaction: an empty database is harmless.)
+		dbName, _, _ := strings.Cut(spec.Table, ".")
+		if err := s.cat.CreateDatabase(ctx, catalog.Database{Name: dbName}, true); err != nil {
+			return nil, err
+		}
+	}
+	var removed []string
+	run.State = StateSucceeded
+	run.EndedAt = time.Now().UTC()
+	logf("publishing %d files", len(res.Files))
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		removed = nil
+		if spec.Table != "" {
+			r, err := s.publishTable(ctx, tx, spec, res, replaceParts)
+			if err != nil {
+				return err
+			}
+			removed = r
+		}
+		if spec.Bookmarks {
+			for _, sc := range b.Scans {
+				for _, f := range sc.Files {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO job_bookmarks (job, source, uri, etag, run_id) VALUES (?, ?, ?, ?, ?)
+						ON CONFLICT (job, source, uri) DO UPDATE SET etag = excluded.etag, run_id = excluded.run_id`,
+						spec.Name, sc.Table.FullName(), f.URI, f.ETag, run.ID); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return s.saveRunTx(ctx, tx, run)
+	})
+	if err != nil {
+		run.State = StateRunning
+		return nil, fmt.Errorf("cannot publish job output: %w", err)
+	}
+	if spec.Table == "" && spec.Mode != ModeAppend {
+		removed = s.replacedWithoutTable(ctx, target, res, replaceParts, spec.Mode)
+	}
+	return removed, nil
+}
+
+// publishTable creates or updates the output table and publishes the run's
+// files to its manifest.
+func (s *Service) publishTable(ctx context.Context, tx *sql.Tx, spec Spec, res *engine.WriteResult, replaceParts [][]string) ([]string, error) {
+	dbName, tblName, _ := strings.Cut(spec.Table, ".")
+	want := catalog.Table{
+		Database: dbName, Name: tblName, Location: spec.Target, Format: spec.Format,
+		FormatOptions: map[string]string{catalog.OptCompression: spec.Compression},
+		Columns:       res.Columns, PartitionKeys: res.PartitionKeys, TableType: catalog.TableTypeExternal,
+		Properties: map[string]string{catalog.PropertyManifest: "true", catalog.PropertyClassification: spec.Format, "tarn.job": spec.Name},
+	}
+	if spec.Format == "csv" {
+		want.FormatOptions[catalog.OptDelimiter] = ","
+		want.FormatOptions[catalog.OptHeader] = "true"
+	}
+	if spec.Format == "json" {
+		want.FormatOptions[catalog.OptJSONFormat] = "newline_delimited"
+	}
+	cur, err := s.cat.GetTableTx(ctx, tx, dbName, tblName)
+	switch {
+	case errors.Is(err, catalog.ErrNoSuchTable):
+		if err := s.cat.CreateTableTx(ctx, tx, want); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if !cur.HasManifest() {
+			return nil, fmt.Errorf("cannot publish to %s: it is not a table tarn writes (it lists its files from storage); choose another --table", spec.Table)
+		}
+		if cur.Location != spec.Target {
+			return nil, fmt.Errorf("cannot publish to %s: its location is %s, the job writes to %s", spec.Table, cur.Location, spec.Target)
+		}
+		if changes := catalog.DiffSchemas(cur, want); len(changes) > 0 {
+			if spec.Mode == ModeOverwrite {
+				want.Version, want.CreatedAt = cur.Version, cur.CreatedAt
+				if _, err := s.cat.UpdateTableTx(ctx, tx, want, "job "+spec.Name+" overwrote the table"); err != nil {
+					return nil, err
+				}
+			} else if err := compatible(cur, want); err != nil {
+				return nil, fmt.Errorf("cannot publish to %s: %w (use --mode overwrite to replace the table)", spec.Table, err)
+			}
+		}
+	}
+	var add []catalog.DataFile
+	for _, f := range res.Files {
+		add = append(add, catalog.DataFile{URI: f.URI, Values: f.Values, Size: f.Size, ETag: f.ETag})
+	}
+	replace := catalog.Replace{}
+	switch spec.Mode {
+	case ModeOverwrite:
+		replace.All = true
+	case ModeOverwritePartitions:
+		replace.Partitions = replaceParts
+	}
+	old, err := s.cat.PublishFilesTx(ctx, tx, dbName, tblName, add, replace)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, f := range old {
+		removed = append(removed, f.URI)
+	}
+	return removed, nil
+}
+
+// compatible checks that appended output matches the table: same columns
+// with the same types, and the same partition keys.
+func compatible(cur, want catalog.Table) error {
+	for _, c := range catalog.DiffSchemas(cur, want) {
+		switch c.Kind {
+		case catalog.ChangeColumnAdded, catalog.ChangeColumnRemoved, catalog.ChangeTypeChanged, catalog.ChangePartitionKeys:
+			return fmt.Errorf("the output's schema differs from the table's: %s %s (%s -> %s)", c.Kind, c.Column, c.From, c.To)
+		}
+	}
+	return nil
+}
+
+// replacedWithoutTable finds the files an overwrite without a catalog table
+// replaces: every data file under the target (or the written partitions)
+// that this run did not write.
+func (s *Service) replacedWithoutTable(ctx context.Context, target storage.URI, res *engine.WriteResult, parts [][]string, mode string) []string {
+	mine := map[string]bool{}
+	for _, f := range res.Files {
+		mine[f.URI] = true
+	}
+	var prefixes []string
+	if mode == ModeOverwrite {
+		prefixes = []string{target.Dir().Key}
+	} else {
+		for _, p := range parts {
+			prefixes = append(prefixes, target.Dir().Join(catalog.PartitionPath(res.PartitionKeys, p)+"/").Key)
+		}
+	}
+	var out []string
+	for _, prefix := range prefixes {
+		for o, err := range storage.Walk(ctx, s.store, target.Bucket, prefix) {
+			if err != nil {
+				break
+			}
+			if !mine[o.URI()] && engine.IsDataFile(strings.TrimPrefix(o.Key, target.Dir().Key), o.Size) {
+				out = append(out, o.URI())
+			}
+		}
+	}
+	return out
+}
+
+func parquetRows(ctx context.Context, sess *engine.Session, paths []string) (int64, error) {
+	quoted := make([]string, len(paths))
+	for i, p := range paths {
+		quoted[i] = engine.QuoteString(p)
+	}
+	var n int64
+	err := sess.Conn().QueryRowContext(ctx, "SELECT coalesce(sum(num_rows), 0)::BIGINT FROM parquet_file_metadata(["+strings.Join(quoted, ", ")+"])").Scan(&n)
+	return n, err
+}
+
+// Stop asks a running run to stop. A run of this process stops at once; a
+// run of another process stops within a second.
+func (s *Service) Stop(ctx context.Context, id string) error {
+	run, err := s.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	if run.State != StateStarting && run.State != StateRunning {
+		return fmt.Errorf("cannot stop job run %s: %w (it is %s)", id, ErrRunNotActive, run.State)
+	}
+	if _, err := s.db.SQL().ExecContext(ctx, `UPDATE job_runs SET stop_requested = 1 WHERE id = ?`, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	cancel := s.cancels[id]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel(fmt.Errorf("%w by request", ErrStopped))
+	}
+	return nil
+}
+
+const runColumns = `id, job, attempt, state, started_at, ended_at, args, stats, error, log`
+
+func scanRun(row interface{ Scan(...any) error }) (Run, error) {
+	var r Run
+	var started, ended, args, stats, log string
+	if err := row.Scan(&r.ID, &r.Job, &r.Attempt, &r.State, &started, &ended, &args, &stats, &r.Error, &log); err != nil {
+		return Run{}, err
+	}
+	r.StartedAt, r.EndedAt = meta.ParseTime(started), meta.ParseTime(ended)
+	_ = json.Unmarshal([]byte(args), &r.Args)
+	_ = json.Unmarshal([]byte(stats), &r.Stats)
+	if log != "" {
+		r.Log = strings.Split(log, "\n")
+	}
+	return r, nil
+}
+
+// GetRun returns one run.
+func (s *Service) GetRun(ctx context.Context, id string) (Run, error) {
+	r, err := scanRun(s.db.SQL().QueryRowContext(ctx, `SELECT `+runColumns+` FROM job_runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("cannot get job run %q: %w", id, ErrNoSuchRun)
+	}
+	return r, err
+}
+
+// Runs lists a job's runs, newest first.
+func (s *Service) Runs(ctx context.Context, job string) ([]Run, error) {
+	if _, err := s.Get(ctx, job); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT `+runColumns+` FROM job_runs WHERE job = ? ORDER BY started_at DESC, id DESC`, job)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,232 @@
+// Package jobs runs ETL jobs the way Glue does, in SQL on DuckDB: a job reads
+// catalog tables, transforms them with its SQL and writes Parquet (or CSV or
+// JSON) below a target s3:// prefix, partitioned, and registers the output as
+// a catalog table.
+//
+// A run writes its files under <target>/_staging/<run>/, moves them to
+// their final keys (part-<run>-<n>.parquet), and then publishes everything in
+// one metadata transaction: the output table's file manifest and partitions,
+// the job bookmark and the run's state. Readers go through the manifest, so
+// they see all of a run or none of it; a run that dies leaves only files no
+// manifest lists, which the next start removes.
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Sentinel errors.
+var (
+	ErrNoSuchJob          = errors.New("no such job")
+	ErrJobExists          = errors.New("job already exists")
+	ErrInvalidSpec        = errors.New("invalid job spec")
+	ErrNoSuchRun          = errors.New("no such job run")
+	ErrConcurrentRuns     = errors.New("concurrent runs exceeded")
+	ErrTooManyRejected    = errors.New("too many rejected rows")
+	ErrTimeout            = errors.New("job run timed out")
+	ErrStopped            = errors.New("job run stopped")
+	ErrRunNotActive       = errors.New("job run is not running")
+	ErrMissingArgument    = errors.New("missing job argument")
+	ErrInvalidJobSQL      = errors.New("invalid job SQL")
+	ErrRunFailed          = errors.New("job run failed")
+	errRetryableExhausted = errors.New("retries exhausted")
+)
+
+// Write modes.
+const (
+	ModeAppend              = "append"
+	ModeOverwrite           = "overwrite"
+	ModeOverwritePartitions = "overwrite-partitions"
+)
+
+// Run states, as Glue names them.
+const (
+	StateStarting  = "STARTING"
+	StateRunning   = "RUNNING"
+	StateSucceeded = "SUCCEEDED"
+	StateFailed    = "FAILED"
+	StateTimeout   = "TIMEOUT"
+	StateStopped   = "STOPPED"
+)
+
+// Spec is a job definition.
+type Spec struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// SQL is the transform; it reads catalog tables as database.table and may
+	// use ${name} arguments. SQLFile is where it was read from, if anywhere.
+	SQL     string `json:"sql"`
+	SQLFile string `json:"sql_file,omitempty"`
+	// Args are the default arguments; a run may override them.
+	Args        map[string]string `json:"args,omitempty"`
+	Target      string            `json:"target"`
+	Format      string            `json:"format"`
+	Compression string            `json:"compression"`
+	PartitionBy []string          `json:"partition_by,omitempty"`
+	Mode        string            `json:"mode"`
+	FileSize    int64             `json:"file_size"`
+	// Table, "database.table", registers the output in the catalog.
+	Table             string        `json:"table,omitempty"`
+	Bookmarks         bool          `json:"bookmarks"`
+	Timeout           time.Duration `json:"timeout"`
+	MaxRetries        int           `json:"max_retries"`
+	MaxConcurrentRuns int           `json:"max_concurrent_runs"`
+	// MaxRejected fails a run with more rejected rows: a count ("100") or a
+	// percentage of input rows ("1.5%"). Empty means no limit.
+	MaxRejected string    `json:"max_rejected,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// DefaultTimeout is Glue's default job timeout (48 hours).
+const DefaultTimeout = 48 * time.Hour
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
+
+// Validate checks a spec and fills defaults. Errors name the field.
+func (s *Spec) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidSpec, field, fmt.Sprintf(format, args...))
+	}
+	if !nameRE.MatchString(s.Name) {
+		return bad("name", "%q must be 1-255 letters, digits, '_', '-' or '.'", s.Name)
+	}
+	if strings.TrimSpace(s.SQL) == "" {
+		return bad("sql", "the transform SQL is empty (give --sql or --sql-file)")
+	}
+	if s.Target == "" {
+		return bad("target", "required: the s3:// prefix the output goes to")
+	}
+	u, err := storage.ParseURI(s.Target)
+	if err != nil {
+		return bad("target", "%v", err)
+	}
+	s.Target = u.Dir().String()
+	if s.Format == "" {
+		s.Format = "parquet"
+	}
+	s.Format = strings.ToLower(s.Format)
+	comps, ok := engine.WriteCompressions[s.Format]
+	if !ok {
+		return bad("format", "%q is not one of parquet, csv, json", s.Format)
+	}
+	if s.Compression == "" {
+		s.Compression = comps[0]
+	}
+	s.Compression = strings.ToLower(s.Compression)
+	if s.Compression == "uncompressed" {
+		s.Compression = "none"
+	}
+	if !contains(comps, s.Compression) {
+		return bad("compression", "%q is not one of %s for %s", s.Compression, strings.Join(comps, ", "), s.Format)
+	}
+	if s.Mode == "" {
+		s.Mode = ModeAppend
+	}
+	switch s.Mode {
+	case ModeAppend, ModeOverwrite:
+	case ModeOverwritePartitions:
+		if len(s.PartitionBy) == 0 {
+			return bad("mode", "overwrite-partitions needs --partition-by")
+		}
+	default:
+		return bad("mode", "%q is not one of append, overwrite, overwrite-partitions", s.Mode)
+	}
+	for i, p := range s.PartitionBy {
+		if strings.TrimSpace(p) == "" {
+			return bad(fmt.Sprintf("partition_by[%d]", i), "empty column name")
+		}
+	}
+	if s.FileSize == 0 {
+		s.FileSize = engine.DefaultFileSize
+	}
+	if s.FileSize < 1<<20 {
+		return bad("file_size", "%d bytes is below the 1 MiB minimum", s.FileSize)
+	}
+	if s.Table != "" {
+		db, t, ok := strings.Cut(s.Table, ".")
+		if !ok || db == "" || t == "" || strings.Contains(t, ".") {
+			return bad("table", "%q must be database.table", s.Table)
+		}
+		s.Table = strings.ToLower(s.Table)
+	}
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.Timeout < 0 {
+		return bad("timeout", "must be positive")
+	}
+	if s.MaxRetries < 0 || s.MaxRetries > 10 {
+		return bad("max_retries", "%d is not between 0 and 10", s.MaxRetries)
+	}
+	if s.MaxConcurrentRuns == 0 {
+		s.MaxConcurrentRuns = 1
+	}
+	if s.MaxConcurrentRuns < 0 {
+		return bad("max_concurrent_runs", "must be positive")
+	}
+	if _, _, err := ParseMaxRejected(s.MaxRejected); err != nil {
+		return bad("max_rejected", "%v", err)
+	}
+	return nil
+}
+
+// ParseMaxRejected parses "N" or "P%". ok is false for "" (no limit).
+func ParseMaxRejected(v string) (limit float64, percent bool, err error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false, nil
+	}
+	if p, found := strings.CutSuffix(v, "%"); found {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || f < 0 || f > 100 {
+			return 0, false, fmt.Errorf("%q is not a percentage between 0%% and 100%%", v)
+		}
+		return f, true, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, fmt.Errorf("%q is not a row count or a percentage such as 5%%", v)
+	}
+	return float64(n), false, nil
+}
+
+var argRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Substitute replaces ${name} with the run's arguments (overrides first,
+// then the job's defaults). A missing argument is an error that names it.
+func Substitute(sqlText string, defaults, overrides map[string]string) (string, error) {
+	var missing []string
+	out := argRE.ReplaceAllStringFunc(sqlText, func(m string) string {
+		name := argRE.FindStringSubmatch(m)[1]
+		if v, ok := overrides[name]; ok {
+			return v
+		}
+		if v, ok := defaults[name]; ok {
+			return v
+		}
+		missing = append(missing, name)
+		return m
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("%w: ${%s} has no value (set it with --arg %s=VALUE)", ErrMissingArgument, missing[0], missing[0])
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
