@@ -278,7 +278,12 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 			o := []string{
 				"delim = " + quoteString(delim), "quote = " + quoteString(quote), "escape = " + quoteString(escape),
 				fmt.Sprintf("header = %t", header), "columns = {" + strings.Join(cs, ", ") + "}",
-				"auto_detect = false", "null_padding = true", "strict_mode = false", "allow_quoted_nulls = false",
+				"auto_detect = false", "strict_mode = false", "allow_quoted_nulls = false",
+			}
+			if rejects == "" {
+				// Athena reads missing trailing fields as NULL; a strict scan
+				// rejects such rows instead.
+				o = append(o, "null_padding = true")
 			}
 			if n := fo[catalog.OptNullString]; n != "" {
 				o = append(o, "nullstr = "+quoteString(n))

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -317,17 +318,24 @@ func (s *Session) Rejects(ctx context.Context, b *Bound) ([]Rejected, error) {
 		if n == 0 {
 			continue // the table had no files to scan
 		}
-		rows, err := s.conn.QueryContext(ctx, fmt.Sprintf(`SELECT s.file_path, e.line, coalesce(e.column_name, ''), e.error_message, e.error_type::VARCHAR, coalesce(e.csv_line, '')
-			FROM %s_errors e JOIN %s_scans s ON e.scan_id = s.scan_id AND e.file_id = s.file_id ORDER BY 1, 2`, prefix, prefix))
+		// One row can have several errors (each missing column is one):
+		// report it once, with all of them.
+		rows, err := s.conn.QueryContext(ctx, fmt.Sprintf(`SELECT s.file_path, e.line,
+				string_agg(DISTINCT coalesce(e.column_name, ''), ',') FILTER (WHERE e.column_name IS NOT NULL),
+				string_agg(e.error_message, '; ' ORDER BY e.column_idx), string_agg(DISTINCT e.error_type::VARCHAR, ','), max(coalesce(e.csv_line, ''))
+			FROM %s_errors e JOIN %s_scans s ON e.scan_id = s.scan_id AND e.file_id = s.file_id
+			GROUP BY s.file_path, e.line ORDER BY 1, 2`, prefix, prefix))
 		if err != nil {
 			return nil, fmt.Errorf("cannot read rejected rows: %w", err)
 		}
 		for rows.Next() {
 			var r Rejected
-			if err := rows.Scan(&r.File, &r.Line, &r.Column, &r.Error, &r.Kind, &r.Content); err != nil {
+			var col sql.NullString
+			if err := rows.Scan(&r.File, &r.Line, &col, &r.Error, &r.Kind, &r.Content); err != nil {
 				rows.Close()
 				return nil, err
 			}
+			r.Column = col.String
 			if u, ok := byPath[r.File]; ok {
 				r.File = u
 			}
