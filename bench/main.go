@@ -21,13 +21,17 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
+
+	osexec "os/exec"
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/sample"
 )
 
 type figure struct {
@@ -41,7 +45,16 @@ func main() {
 	reps := flag.Int("reps", 5, "repetitions (the median is reported)")
 	out := flag.String("out", "docs/benchmarks.md", "Markdown file to write ('-' for stdout)")
 	keep := flag.String("dir", "", "work folder (default: a temp folder, removed at the end)")
+	jobRows := flag.Int("job-rows", 10_000_000, "rows of the job benchmark's sales CSV (0 skips it)")
+	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
+	if *childCopy != "" {
+		db, err := sql.Open("duckdb", "")
+		check(err)
+		_, err = db.Exec(*childCopy)
+		check(err)
+		return
+	}
 	ctx := context.Background()
 
 	dir := *keep
@@ -68,6 +81,9 @@ func main() {
 	}
 	if *files > 0 {
 		figs = append(figs, benchCrawl(ctx, l, plain, objects, *files, *reps))
+	}
+	if *jobRows > 0 {
+		figs = append(figs, benchJob(dir, *jobRows, min(*reps, 3))...)
 	}
 
 	var b strings.Builder
@@ -249,5 +265,83 @@ func benchCrawl(ctx context.Context, l *lake.Lake, plain *sql.DB, objects string
 		base:  fmt.Sprintf("%s (%.2f ms/file, plain DuckDB sniff_csv)", p.Round(time.Millisecond), float64(p.Microseconds())/1000/float64(n)),
 		ratio: fmt.Sprintf("%.2f", float64(t)/float64(p)), goal: "report",
 		note: "tarn also lists, merges schemas, checks leading zeros and writes catalog, partitions and the run",
+	}
+}
+
+// benchJob compares a tarn job (CSV to Parquet partitioned by region, run as
+// the tarn binary) with plain DuckDB running the same SQL as COPY ...
+// PARTITION_BY in a process of its own: wall time and peak RSS of each.
+func benchJob(dir string, rows, reps int) []figure {
+	bin := filepath.Join(dir, "tarn")
+	build := osexec.Command("go", "build", "-o", bin, "./cmd/tarn")
+	build.Stderr = os.Stderr
+	check(build.Run())
+	home := filepath.Join(dir, "jobhome")
+	csvPath := filepath.Join(dir, "sales.csv")
+	f, err := os.Create(csvPath)
+	check(err)
+	n, err := sample.Sales(f, rows, 42)
+	check(err)
+	check(f.Close())
+	fmt.Fprintf(os.Stderr, "bench: generated %d rows of sales CSV (%.0f MB)\n", rows, float64(n)/1e6)
+	tarn := func(args ...string) {
+		cmd := osexec.Command(bin, append([]string{"--data", home}, args...)...)
+		cmd.Stderr = os.Stderr
+		check(cmd.Run())
+	}
+	tarn("mb", "s3://lake")
+	tarn("cp", csvPath, "s3://lake/raw/sales/sales.csv")
+	check(os.Remove(csvPath))
+	tarn("query", `CREATE DATABASE raw_db`)
+	tarn("query", `CREATE EXTERNAL TABLE raw_db.sales (transaction_id string, customer_id string, product_id string, quantity int,
+		unit_price double, transaction_date date, region string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ','
+		LOCATION 's3://lake/raw/sales/' TBLPROPERTIES ('skip.header.line.count'='1')`)
+	transform := `SELECT *, round(quantity * unit_price, 2) AS total_amount, current_date AS processed_date FROM %s`
+	tarn("job", "create", "bench", "--sql", fmt.Sprintf(transform, "raw_db.sales"), "--target", "s3://lake/curated/sales/",
+		"--partition-by", "region", "--mode", "overwrite", "--table", "curated.sales")
+	src := filepath.Join(home, "objects", "lake", "raw", "sales", "sales.csv")
+	out := filepath.Join(dir, "plain-out")
+	plainSQL := fmt.Sprintf("COPY (%s) TO '%s' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (region), OVERWRITE_OR_IGNORE)",
+		fmt.Sprintf(transform, fmt.Sprintf("read_csv('%s')", src)), out)
+	self, err := os.Executable()
+	check(err)
+	measure := func(name string, args ...string) (time.Duration, int64) {
+		cmd := osexec.Command(name, args...)
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		check(cmd.Run())
+		d := time.Since(start)
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		return d, ru.Maxrss * 1024
+	}
+	var td, pd []time.Duration
+	var tm, pm []int64
+	for i := 0; i < reps; i++ {
+		d, m := measure(bin, "--data", home, "job", "start", "bench")
+		td, tm = append(td, d), append(tm, m)
+		os.RemoveAll(out)
+		d, m = measure(self, "-child-copy", plainSQL)
+		pd, pm = append(pd, d), append(pm, m)
+	}
+	medianInt := func(v []int64) int64 {
+		s := append([]int64(nil), v...)
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		return s[len(s)/2]
+	}
+	t, p := median(td), median(pd)
+	mt, mp := medianInt(tm), medianInt(pm)
+	return []figure{
+		{
+			name: fmt.Sprintf("job: %dM rows sales CSV (%.0f MB) to Parquet by region, time", rows/1_000_000, float64(n)/1e6),
+			tarn: t.Round(time.Millisecond).String(), base: p.Round(time.Millisecond).String() + " (plain DuckDB COPY ... PARTITION_BY)",
+			ratio: fmt.Sprintf("%.3f", float64(t)/float64(p)), goal: "≤ 1.15",
+			note: "whole processes; tarn also parses strictly with rejects, counts rows, moves files, publishes manifest and run",
+		},
+		{
+			name: "job: peak memory (max RSS)",
+			tarn: fmt.Sprintf("%.0f MiB", float64(mt)/(1<<20)), base: fmt.Sprintf("%.0f MiB (plain DuckDB)", float64(mp)/(1<<20)),
+			ratio: fmt.Sprintf("%.3f", float64(mt)/float64(mp)), goal: "≤ 1.20",
+			note: "",
+		},
 	}
 }

@@ -69,7 +69,8 @@ func ok(t *testing.T, r result) result {
 func TestQuickstartTwice(t *testing.T) {
 	dir := t.TempDir()
 	first := ok(t, tarn(t, dir, "quickstart"))
-	for _, want := range []string{"table orders: create", "table sales: create", "etl_pipeline_db.orders", "partitions 28 of 90", "North"} {
+	for _, want := range []string{"table orders: create", "table sales: create", "etl_pipeline_db.orders", "partitions 28 of 90", "North",
+		"rows: read 1000 = written 1000 + rejected 0", "job run", "removed by the SQL 135", "unique_orders"} {
 		if !strings.Contains(first.stdout+first.stderr, want) {
 			t.Errorf("first quickstart output lacks %q:\n%s\n%s", want, first.stdout, first.stderr)
 		}
@@ -80,6 +81,14 @@ func TestQuickstartTwice(t *testing.T) {
 	second := ok(t, tarn(t, dir, "quickstart"))
 	if !strings.Contains(second.stdout, "table orders: unchanged") || !strings.Contains(second.stdout, "table sales: unchanged") {
 		t.Errorf("second quickstart changed tables:\n%s", second.stdout)
+	}
+	// The jobs' bookmarks: the second run reads nothing new, and the curated
+	// tables hold each row once.
+	if strings.Count(second.stdout, "rows: read 0 = written 0") != 2 {
+		t.Errorf("second quickstart re-processed data:\n%s", second.stdout)
+	}
+	if c := ok(t, tarn(t, dir, "query", "--format", "csv", "SELECT count(*) AS n, count(DISTINCT order_id) AS d FROM curated_db.orders")).stdout; c != "n,d\n1665,1665\n" {
+		t.Errorf("curated orders: %q", c)
 	}
 	// Same answers both times.
 	q := func() string {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/sample"
 )
@@ -66,13 +67,33 @@ func quickstartCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
+			if err := l.DefineQuickstartJobs(ctx); err != nil {
+				return err
+			}
+			for _, spec := range lake.QuickstartJobs {
+				fmt.Fprintf(out, "\n== tarn job start %s (%s)\n", spec.Name, spec.Description)
+				run, err := l.Jobs.Start(ctx, spec.Name, jobs.StartOptions{Progress: func(line string) { prog.update("%s", line) }})
+				prog.done()
+				if run.ID != "" {
+					printJobRun(out, run)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			for _, q := range lake.QuickstartCuratedQueries {
+				fmt.Fprintf(out, "\n== tarn query \"%s\"\n", q)
+				if err := runQuery(cmd, l, q, "", "table"); err != nil {
+					return err
+				}
+			}
 			exe, _ := os.Executable()
 			name := "tarn"
 			if filepath.Base(exe) != "tarn" {
 				name = "go run ./cmd/tarn"
 			}
-			fmt.Fprintf(out, "\n== done in %s. Try:\n  %s query \"SELECT * FROM etl_pipeline_db.orders WHERE year = 2025 AND month = 3 AND day = 1 LIMIT 5\"\n  %s catalog tables %s\n  %s crawler runs %s\n",
-				time.Since(start).Round(time.Millisecond), name, name, lake.QuickstartDatabase, name, lake.QuickstartCrawler)
+			fmt.Fprintf(out, "\n== done in %s. Try:\n  %s query \"SELECT * FROM etl_pipeline_db.orders WHERE year = 2025 AND month = 3 AND day = 1 LIMIT 5\"\n  %s catalog tables %s\n  %s crawler runs %s\n  %s job runs orders_to_curated\n",
+				time.Since(start).Round(time.Millisecond), name, name, lake.QuickstartDatabase, name, lake.QuickstartCrawler, name)
 			return nil
 		},
 	}

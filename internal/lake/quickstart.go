@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/sample"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -30,6 +31,52 @@ FROM etl_pipeline_db.sales GROUP BY region ORDER BY revenue DESC`,
 FROM etl_pipeline_db.orders WHERE year = 2025 AND month = 2 GROUP BY year, month`,
 	`SELECT o.customer.zip_code AS zip, count(*) AS orders
 FROM etl_pipeline_db.orders o WHERE day = 15 GROUP BY zip ORDER BY orders DESC, zip LIMIT 5`,
+}
+
+// QuickstartJobs are the guides' two ETL jobs: sales CSV to curated Parquet
+// partitioned by region, and orders JSON filtered, de-duplicated on order_id
+// and partitioned by year/month/day.
+var QuickstartJobs = []jobs.Spec{
+	{
+		Name:        "sales_to_curated",
+		Description: "Sales CSV to curated Parquet with total_amount, partitioned by region",
+		SQL: `SELECT transaction_id, customer_id, product_id, quantity, unit_price,
+       round(quantity * unit_price, 2) AS total_amount,
+       transaction_date, region, current_date AS processed_date
+FROM etl_pipeline_db.sales`,
+		Target: "s3://" + QuickstartBucket + "/curated/sales/", PartitionBy: []string{"region"},
+		Table: "curated_db.sales", Bookmarks: true,
+	},
+	{
+		Name:        "orders_to_curated",
+		Description: "Orders JSON to curated Parquet: valid orders only, one row per order_id, partitioned by day",
+		SQL: `SELECT order_id, customer_id, order_date AS order_ts, CAST(order_date AS DATE) AS order_day, status,
+       customer.name AS customer_name, customer.zip_code AS zip_code, len(items) AS item_count,
+       total_amount, current_date AS processed_date,
+       year(order_date) AS year, month(order_date) AS month, day(order_date) AS day
+FROM etl_pipeline_db.orders
+WHERE order_id IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY order_date) = 1`,
+		Target: "s3://" + QuickstartBucket + "/curated/orders/", PartitionBy: []string{"year", "month", "day"},
+		Mode: jobs.ModeOverwritePartitions, Table: "curated_db.orders", Bookmarks: true,
+	},
+}
+
+// QuickstartCuratedQueries query the jobs' output.
+var QuickstartCuratedQueries = []string{
+	`SELECT region, count(*) AS transactions, sum(total_amount) AS revenue FROM curated_db.sales GROUP BY region ORDER BY revenue DESC`,
+	`SELECT month, count(*) AS orders, count(DISTINCT order_id) AS unique_orders, round(sum(total_amount), 2) AS total
+FROM curated_db.orders WHERE year = 2025 GROUP BY month ORDER BY month`,
+}
+
+// DefineQuickstartJobs creates the quickstart's jobs (once).
+func (l *Lake) DefineQuickstartJobs(ctx context.Context) error {
+	for _, spec := range QuickstartJobs {
+		if err := l.Jobs.Create(ctx, spec); err != nil && !errors.Is(err, jobs.ErrJobExists) {
+			return err
+		}
+	}
+	return nil
 }
 
 // SeedQuickstart writes the guides' sample data into s3://lake/raw/ and
