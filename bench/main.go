@@ -75,7 +75,9 @@ func main() {
 	plain.SetMaxOpenConns(1)
 
 	var figs []figure
-	figs = append(figs, benchQuery(ctx, l, plain, objects, *rows, *reps)...)
+	if *rows > 0 {
+		figs = append(figs, benchQuery(ctx, l, plain, objects, *rows, *reps)...)
+	}
 	if *parts > 0 {
 		figs = append(figs, benchPlanning(ctx, l, plain, objects, *parts, *reps)...)
 	}
