@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/tarn-lake/tarn/internal/meta"
@@ -149,4 +150,105 @@ func (c *Catalog) PublishFilesTx(ctx context.Context, tx *sql.Tx, db, table stri
 		}
 	}
 	return removed, nil
+}
+
+// Write modes of PublishOutputTx.
+const (
+	WriteAppend              = "append"
+	WriteOverwrite           = "overwrite"
+	WriteOverwritePartitions = "overwrite-partitions"
+)
+
+// Output describes the table a writer (job, CTAS, INSERT INTO) publishes to.
+type Output struct {
+	Database, Name string
+	Location       string // s3:// prefix ending in "/"
+	Format         string // parquet, csv, json
+	Compression    string
+	Columns        []Column
+	PartitionKeys  []Column
+	// Properties are added to a table the publish creates.
+	Properties map[string]string
+	// Mode is WriteAppend, WriteOverwrite or WriteOverwritePartitions.
+	Mode string
+	// Create makes a missing table; without it the table must exist.
+	Create bool
+}
+
+// PublishOutputTx publishes a writer's files to its output table in tx:
+// it creates the table if asked (a manifest table at the output location),
+// checks that appended output has the table's schema (an overwrite replaces
+// the schema, recording a version), and publishes the files, replacing all
+// of them (overwrite) or those of the written partitions
+// (overwrite-partitions). It returns the replaced files, which the caller
+// deletes from storage once tx has committed.
+func (c *Catalog) PublishOutputTx(ctx context.Context, tx *sql.Tx, out Output, files []DataFile, reason string) ([]DataFile, error) {
+	full := fullName(out.Database, out.Name)
+	want := Table{
+		Database: out.Database, Name: out.Name, Location: out.Location, Format: out.Format,
+		FormatOptions: map[string]string{OptCompression: out.Compression},
+		Columns:       out.Columns, PartitionKeys: out.PartitionKeys, TableType: TableTypeExternal,
+		Properties: map[string]string{PropertyManifest: "true", PropertyClassification: out.Format},
+	}
+	for k, v := range out.Properties {
+		want.Properties[k] = v
+	}
+	switch out.Format {
+	case FormatCSV:
+		want.FormatOptions[OptDelimiter] = ","
+		want.FormatOptions[OptHeader] = "true"
+	case FormatJSON:
+		want.FormatOptions[OptJSONFormat] = "newline_delimited"
+	}
+	cur, err := c.GetTableTx(ctx, tx, out.Database, out.Name)
+	switch {
+	case errors.Is(err, ErrNoSuchTable) && out.Create:
+		if err := c.CreateTableTx(ctx, tx, want); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if !cur.HasManifest() {
+			return nil, fmt.Errorf("cannot publish to %q: it is not a table tarn writes (it lists its files from storage); write to a new table", full)
+		}
+		if cur.Location != out.Location {
+			return nil, fmt.Errorf("cannot publish to %q: its location is %s, the output is written to %s", full, cur.Location, out.Location)
+		}
+		if changes := DiffSchemas(cur, want); len(changes) > 0 {
+			if out.Mode == WriteOverwrite {
+				want.Version, want.CreatedAt, want.Description = cur.Version, cur.CreatedAt, cur.Description
+				for k, v := range cur.Properties {
+					if _, ok := want.Properties[k]; !ok {
+						want.Properties[k] = v
+					}
+				}
+				if _, err := c.UpdateTableTx(ctx, tx, want, reason); err != nil {
+					return nil, err
+				}
+			} else {
+				for _, ch := range changes {
+					switch ch.Kind {
+					case ChangeColumnAdded, ChangeColumnRemoved, ChangeTypeChanged, ChangePartitionKeys:
+						return nil, fmt.Errorf("cannot publish to %q: %w: the output's schema differs from the table's: %s %s (%s -> %s); overwrite the table instead",
+							full, ErrInvalidTable, ch.Kind, ch.Column, ch.From, ch.To)
+					}
+				}
+			}
+		}
+	}
+	replace := Replace{}
+	switch out.Mode {
+	case WriteOverwrite:
+		replace.All = true
+	case WriteOverwritePartitions:
+		seen := map[string]bool{}
+		for _, f := range files {
+			if k := encodeValues(f.Values); f.Values != nil && !seen[k] {
+				seen[k] = true
+				replace.Partitions = append(replace.Partitions, f.Values)
+			}
+		}
+	}
+	return c.PublishFilesTx(ctx, tx, out.Database, out.Name, files, replace)
 }

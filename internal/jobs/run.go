@@ -402,7 +402,7 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(st
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		removed = nil
 		if spec.Table != "" {
-			r, err := s.publishTable(ctx, tx, spec, res, replaceParts)
+			r, err := s.publishTable(ctx, tx, spec, res)
 			if err != nil {
 				return err
 			}
@@ -431,61 +431,18 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(st
 	return removed, nil
 }
 
-// publishTable creates or updates the output table and publishes the run's
-// files to its manifest.
-func (s *Service) publishTable(ctx context.Context, tx *sql.Tx, spec Spec, res *engine.WriteResult, replaceParts [][]string) ([]string, error) {
+// publishTable publishes the run's files to the job's output table.
+func (s *Service) publishTable(ctx context.Context, tx *sql.Tx, spec Spec, res *engine.WriteResult) ([]string, error) {
 	dbName, tblName, _ := strings.Cut(spec.Table, ".")
-	want := catalog.Table{
-		Database: dbName, Name: tblName, Location: spec.Target, Format: spec.Format,
-		FormatOptions: map[string]string{catalog.OptCompression: spec.Compression},
-		Columns:       res.Columns, PartitionKeys: res.PartitionKeys, TableType: catalog.TableTypeExternal,
-		Properties: map[string]string{catalog.PropertyManifest: "true", catalog.PropertyClassification: spec.Format, "tarn.job": spec.Name},
-	}
-	if spec.Format == "csv" {
-		want.FormatOptions[catalog.OptDelimiter] = ","
-		want.FormatOptions[catalog.OptHeader] = "true"
-	}
-	if spec.Format == "json" {
-		want.FormatOptions[catalog.OptJSONFormat] = "newline_delimited"
-	}
-	cur, err := s.cat.GetTableTx(ctx, tx, dbName, tblName)
-	switch {
-	case errors.Is(err, catalog.ErrNoSuchTable):
-		if err := s.cat.CreateTableTx(ctx, tx, want); err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, err
-	default:
-		if !cur.HasManifest() {
-			return nil, fmt.Errorf("cannot publish to %s: it is not a table tarn writes (it lists its files from storage); choose another --table", spec.Table)
-		}
-		if cur.Location != spec.Target {
-			return nil, fmt.Errorf("cannot publish to %s: its location is %s, the job writes to %s", spec.Table, cur.Location, spec.Target)
-		}
-		if changes := catalog.DiffSchemas(cur, want); len(changes) > 0 {
-			if spec.Mode == ModeOverwrite {
-				want.Version, want.CreatedAt = cur.Version, cur.CreatedAt
-				if _, err := s.cat.UpdateTableTx(ctx, tx, want, "job "+spec.Name+" overwrote the table"); err != nil {
-					return nil, err
-				}
-			} else if err := compatible(cur, want); err != nil {
-				return nil, fmt.Errorf("cannot publish to %s: %w (use --mode overwrite to replace the table)", spec.Table, err)
-			}
-		}
-	}
 	var add []catalog.DataFile
 	for _, f := range res.Files {
 		add = append(add, catalog.DataFile{URI: f.URI, Values: f.Values, Size: f.Size, ETag: f.ETag})
 	}
-	replace := catalog.Replace{}
-	switch spec.Mode {
-	case ModeOverwrite:
-		replace.All = true
-	case ModeOverwritePartitions:
-		replace.Partitions = replaceParts
-	}
-	old, err := s.cat.PublishFilesTx(ctx, tx, dbName, tblName, add, replace)
+	old, err := s.cat.PublishOutputTx(ctx, tx, catalog.Output{
+		Database: dbName, Name: tblName, Location: spec.Target, Format: spec.Format, Compression: spec.Compression,
+		Columns: res.Columns, PartitionKeys: res.PartitionKeys, Properties: map[string]string{"tarn.job": spec.Name},
+		Mode: spec.Mode, Create: true,
+	}, add, "job "+spec.Name+" overwrote the table")
 	if err != nil {
 		return nil, err
 	}
@@ -494,18 +451,6 @@ func (s *Service) publishTable(ctx context.Context, tx *sql.Tx, spec Spec, res *
 		removed = append(removed, f.URI)
 	}
 	return removed, nil
-}
-
-// compatible checks that appended output matches the table: same columns
-// with the same types, and the same partition keys.
-func compatible(cur, want catalog.Table) error {
-	for _, c := range catalog.DiffSchemas(cur, want) {
-		switch c.Kind {
-		case catalog.ChangeColumnAdded, catalog.ChangeColumnRemoved, catalog.ChangeTypeChanged, catalog.ChangePartitionKeys:
-			return fmt.Errorf("the output's schema differs from the table's: %s %s (%s -> %s)", c.Kind, c.Column, c.From, c.To)
-		}
-	}
-	return nil
 }
 
 // replacedWithoutTable finds the files an overwrite without a catalog table
