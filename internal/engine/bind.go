@@ -78,6 +78,16 @@ type BindOptions struct {
 	// values do not fit their column types go to reject tables (see
 	// Bound.Rejects) instead of reading as NULL.
 	Rejects bool
+	// SerialCSV reads CSV files with one thread: DuckDB's parallel reader
+	// cannot pad short rows (Athena's NULLs) in files with quoted newlines.
+	SerialCSV bool
+}
+
+// IsSerialCSVError reports whether err is DuckDB refusing to pad short rows
+// in parallel in a CSV file with quoted newlines; binding again with
+// BindOptions.SerialCSV reads such files.
+func IsSerialCSVError(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "does not support null_padding in conjunction with quoted new lines")
 }
 
 // refInfo is one reference to a catalog table in the query.
@@ -235,7 +245,7 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 			s.dropLater("DROP TABLE IF EXISTS " + rejects + "_errors")
 			s.dropLater("DROP TABLE IF EXISTS " + rejects + "_scans")
 		}
-		scan, err := s.scanTable(ctx, bt, tree, opts.Skip, rejects)
+		scan, err := s.scanTable(ctx, bt, tree, opts.Skip, rejects, opts.SerialCSV)
 		if err != nil {
 			return nil, err
 		}
@@ -356,7 +366,7 @@ func isPartitionKey(t catalog.Table, name string) bool {
 
 // scanTable prunes a table's partitions, lists its files, builds its scan SQL
 // and computes its data scanned.
-func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip func(catalog.Table, FileRef) bool, rejects string) (*TableScan, error) {
+func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip func(catalog.Table, FileRef) bool, rejects string, serial bool) (*TableScan, error) {
 	t := bt.t
 	scan := &TableScan{Table: t, Columns: referencedColumns(tree, bt)}
 	var parts []catalog.Partition
@@ -396,7 +406,7 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip
 		files[i].Path = p
 	}
 	scan.Files = files
-	scan.SQL, err = scanSQL(t, parts, files, rejects)
+	scan.SQL, err = scanSQL(t, parts, files, rejects, serial)
 	if err != nil {
 		return nil, err
 	}

@@ -176,14 +176,14 @@ func keyOf(uri string) string {
 // ScanSQL returns a SELECT over the given files of a table, with the catalog's
 // column names and types and the partition key columns.
 func ScanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (string, error) {
-	return scanSQL(t, parts, files, "")
+	return scanSQL(t, parts, files, "", false)
 }
 
 // scanSQL builds a table's scan. With rejects set (a name prefix), text
 // files are parsed with their column types and rows that do not parse or
 // cast go to DuckDB's reject tables <rejects>_errors and <rejects>_scans
 // instead of reading as NULL.
-func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, rejects string) (string, error) {
+func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, rejects string, serial bool) (string, error) {
 	type col struct{ name, duck string }
 	var dataCols, partCols []col
 	for _, c := range t.Columns {
@@ -284,6 +284,9 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 				// Athena reads missing trailing fields as NULL; a strict scan
 				// rejects such rows instead.
 				o = append(o, "null_padding = true")
+			}
+			if serial {
+				o = append(o, "parallel = false")
 			}
 			if n := fo[catalog.OptNullString]; n != "" {
 				o = append(o, "nullstr = "+quoteString(n))

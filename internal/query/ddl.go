@@ -142,7 +142,7 @@ func (p *parser) is(words ...string) bool {
 			return false
 		}
 		t := p.toks[p.i+k]
-		if w == "(" || w == ")" || w == "," || w == "=" || w == "." || w == ";" {
+		if w == "(" || w == ")" || w == "," || w == "=" || w == "." || w == ";" || w == "[" || w == "]" {
 			if t.kind != tPunct || t.text != w {
 				return false
 			}

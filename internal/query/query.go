@@ -162,6 +162,13 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		}
 		return s.runDDL(ctx, stmt, req, sink, ex)
 	}
+	if wstmt, isWrite, err := parseWrite(text); isWrite {
+		ex.StatementType = "DML"
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSyntax, err)
+		}
+		return s.runWrite(ctx, wstmt, req, sink, ex)
+	}
 	if kw := firstWord(text); kw != "" {
 		if denied[kw] {
 			return fmt.Errorf("%w: %s statements are not allowed; tarn's SQL reaches lake data only through catalog tables", ErrPermission, kw)
@@ -203,6 +210,17 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	}
 	engStart := time.Now()
 	n, err := stream(ctx, sess.Conn(), q, sink)
+	if engine.IsSerialCSVError(err) && n == 0 {
+		// A CSV file with quoted newlines and short rows: read it serially.
+		if b, err = sess.BindWith(ctx, text, req.Database, engine.BindOptions{SerialCSV: true}); err != nil {
+			return err
+		}
+		q = b.SQL
+		if explain {
+			q = "EXPLAIN " + q
+		}
+		n, err = stream(ctx, sess.Conn(), q, sink)
+	}
 	ex.Stats.Engine = time.Since(engStart)
 	ex.Stats.Rows = n
 	if err != nil {

@@ -1,0 +1,484 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Athena's write statements (CTAS, INSERT INTO, UNLOAD) go through the same
+// writer as jobs: staging, file sizing, and a manifest publish in one
+// metadata transaction, so a failed statement leaves nothing behind.
+
+type ctasStmt struct {
+	DB, Name    string
+	IfNotExists bool
+	With        map[string]string
+	PartitionBy []string
+	Select      string
+}
+
+type insertStmt struct {
+	DB, Name string
+	Select   string
+}
+
+type unloadStmt struct {
+	Select      string
+	To          string
+	With        map[string]string
+	PartitionBy []string
+}
+
+// parseWrite recognises CTAS, INSERT INTO ... SELECT and UNLOAD.
+func parseWrite(text string) (any, bool, error) {
+	toks, err := tokenize(text)
+	if err != nil {
+		return nil, false, nil
+	}
+	p := &parser{toks: toks}
+	rest := func() string {
+		s := strings.TrimSpace(text[p.peek().pos:])
+		return strings.TrimSpace(strings.TrimSuffix(s, ";"))
+	}
+	switch {
+	case p.is("CREATE", "TABLE"):
+		p.i += 2
+		s := ctasStmt{IfNotExists: p.accept("IF", "NOT", "EXISTS")}
+		if s.DB, s.Name, err = p.qualified(); err != nil {
+			return nil, true, err
+		}
+		if p.accept("WITH") {
+			if s.With, s.PartitionBy, err = p.withProps(); err != nil {
+				return nil, true, err
+			}
+		}
+		if !p.accept("AS") {
+			return nil, true, p.errorf("expected AS SELECT ... (CREATE TABLE AS); define external tables with CREATE EXTERNAL TABLE")
+		}
+		s.Select = unparen(rest())
+		if p.is("WITH", "NO", "DATA") {
+			return nil, true, p.errorf("WITH NO DATA is not supported")
+		}
+		return s, true, nil
+	case p.is("INSERT", "INTO"):
+		p.i += 2
+		var s insertStmt
+		if s.DB, s.Name, err = p.qualified(); err != nil {
+			return nil, true, err
+		}
+		if p.is("(") && !p.isSelectAhead() {
+			return nil, true, p.errorf("a column list in INSERT INTO is not supported: select the table's columns in order")
+		}
+		s.Select = unparen(rest())
+		return s, true, nil
+	case p.is("UNLOAD"):
+		p.i++
+		if err := p.expect("("); err != nil {
+			return nil, true, err
+		}
+		start := p.peek().pos
+		depth := 1
+		for depth > 0 {
+			t := p.next()
+			if t.kind == tEOF {
+				return nil, true, p.errorf("unterminated UNLOAD (SELECT ...)")
+			}
+			if t.kind == tPunct && t.text == "(" {
+				depth++
+			}
+			if t.kind == tPunct && t.text == ")" {
+				depth--
+				if depth == 0 {
+					var s unloadStmt
+					s.Select = strings.TrimSpace(text[start:t.pos])
+					if err := p.expect("TO"); err != nil {
+						return nil, true, err
+					}
+					if s.To, err = p.str(); err != nil {
+						return nil, true, err
+					}
+					if p.accept("WITH") {
+						if s.With, s.PartitionBy, err = p.withProps(); err != nil {
+							return nil, true, err
+						}
+					}
+					return s, true, p.end()
+				}
+			}
+		}
+	}
+	return nil, false, nil
+}
+
+// isSelectAhead tells INSERT INTO t (SELECT ...) from INSERT INTO t (cols).
+func (p *parser) isSelectAhead() bool {
+	return p.i+1 < len(p.toks) && (strings.EqualFold(p.toks[p.i+1].text, "SELECT") || strings.EqualFold(p.toks[p.i+1].text, "WITH"))
+}
+
+// withProps parses Athena's WITH (key = 'value', partitioned_by = ARRAY['a', 'b']).
+func (p *parser) withProps() (map[string]string, []string, error) {
+	props := map[string]string{}
+	var parts []string
+	if err := p.expect("("); err != nil {
+		return nil, nil, err
+	}
+	for !p.accept(")") {
+		k, err := p.ident()
+		if err != nil {
+			return nil, nil, err
+		}
+		k = strings.ToLower(k)
+		if err := p.expect("="); err != nil {
+			return nil, nil, err
+		}
+		if p.accept("ARRAY") {
+			if !p.accept("[") && !p.accept("(") {
+				return nil, nil, p.errorf("expected ARRAY['...']")
+			}
+			var vals []string
+			for !p.accept("]") && !p.accept(")") {
+				v, err := p.str()
+				if err != nil {
+					return nil, nil, err
+				}
+				vals = append(vals, v)
+				p.accept(",")
+			}
+			if k == "partitioned_by" {
+				parts = vals
+			} else {
+				props[k] = strings.Join(vals, ",")
+			}
+		} else {
+			t := p.next()
+			if t.kind != tString && t.kind != tNumber && t.kind != tIdent {
+				return nil, nil, p.errorf("expected a value for %s", k)
+			}
+			props[k] = t.text
+		}
+		if !p.accept(",") && !p.is(")") {
+			return nil, nil, p.errorf("expected ',' or ')'")
+		}
+	}
+	return props, parts, nil
+}
+
+func unparen(s string) string {
+	s = strings.TrimSpace(s)
+	for strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")") {
+		inner := strings.TrimSpace(s[1 : len(s)-1])
+		if _, err := SplitStatements(inner); err != nil {
+			break
+		}
+		s = inner
+	}
+	return s
+}
+
+// writeOptions turns Athena's WITH properties into a write spec.
+func writeOptions(with map[string]string, partitionBy []string) (engine.WriteSpec, error) {
+	spec := engine.WriteSpec{PartitionBy: partitionBy}
+	for k, v := range with {
+		switch k {
+		case "format":
+			f := strings.ToLower(v)
+			switch f {
+			case "parquet":
+			case "textfile", "csv":
+				f = "csv"
+			case "json":
+			default:
+				return spec, fmt.Errorf("%w: format %q is not supported (PARQUET, TEXTFILE, JSON)", ErrUnsupported, v)
+			}
+			spec.Format = f
+		case "write_compression", "parquet_compression", "compression":
+			spec.Compression = strings.ToLower(v)
+		case "external_location", "location":
+			u, err := storage.ParseURI(v)
+			if err != nil {
+				return spec, err
+			}
+			spec.Target = u.Dir()
+		case "partitioned_by":
+			spec.PartitionBy = strings.Split(v, ",")
+		case "bucketed_by", "bucket_count", "field_delimiter", "table_type", "is_external":
+			if k == "table_type" && !strings.EqualFold(v, "hive") {
+				return spec, fmt.Errorf("%w: table_type %q (tarn writes Hive-style Parquet tables)", ErrUnsupported, v)
+			}
+		case "target_file_size", "file_size_bytes":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return spec, fmt.Errorf("%w: %s = %q is not a number of bytes", ErrSyntax, k, v)
+			}
+			spec.FileSize = n
+		default:
+			return spec, fmt.Errorf("%w: table property %q is not supported", ErrUnsupported, k)
+		}
+	}
+	if spec.Format == "" {
+		spec.Format = "parquet"
+	}
+	comps := engine.WriteCompressions[spec.Format]
+	if spec.Compression == "" {
+		spec.Compression = comps[0]
+	}
+	if spec.Compression == "uncompressed" {
+		spec.Compression = "none"
+	}
+	ok := false
+	for _, c := range comps {
+		ok = ok || c == spec.Compression
+	}
+	if !ok {
+		return spec, fmt.Errorf("%w: compression %q for %s (use %s)", ErrUnsupported, spec.Compression, spec.Format, strings.Join(comps, ", "))
+	}
+	return spec, nil
+}
+
+// isEmpty reports whether nothing but folder markers lies below a prefix.
+func (s *Service) isEmpty(ctx context.Context, u storage.URI) (bool, error) {
+	for o, err := range storage.Walk(ctx, s.store, u.Bucket, u.Dir().Key) {
+		if err != nil {
+			return false, err
+		}
+		if !strings.HasSuffix(o.Key, "/") {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink, ex *Execution) error {
+	sess, err := s.eng.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.Release()
+	emit := func(rows int64) error {
+		if err := sink.Columns([]Column{{Name: "rows", Type: "BIGINT"}}); err != nil {
+			return err
+		}
+		return sink.Row([]any{rows})
+	}
+	serial := false
+	bind := func(q string) (*engine.Bound, error) {
+		b, err := sess.BindWith(ctx, q, req.Database, engine.BindOptions{SerialCSV: serial})
+		if errors.Is(err, engine.ErrNotSelect) {
+			return nil, fmt.Errorf("%w: the statement must end in a SELECT", ErrSyntax)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ex.Stats.BytesScanned = b.BytesScanned()
+		for _, sc := range b.Scans {
+			ex.Stats.FilesScanned += len(sc.Files)
+			ex.Stats.PartitionsScanned += sc.PartitionsScanned
+			ex.Stats.PartitionsTotal += sc.PartitionsTotal
+		}
+		return b, nil
+	}
+	runID := "q-" + ex.ID[:8]
+	publish := func(out catalog.Output, res *engine.WriteResult, reason string) error {
+		var files []catalog.DataFile
+		for _, f := range res.Files {
+			files = append(files, catalog.DataFile{URI: f.URI, Values: f.Values, Size: f.Size, ETag: f.ETag, RunID: runID})
+		}
+		var removed []catalog.DataFile
+		err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+			var err error
+			removed, err = s.cat.PublishOutputTx(ctx, tx, out, files, reason)
+			return err
+		})
+		if err != nil {
+			s.deleteFiles(context.WithoutCancel(ctx), res.Files)
+			return err
+		}
+		for _, f := range removed {
+			if u, err := storage.ParseURI(f.URI); err == nil {
+				_ = s.store.Delete(context.WithoutCancel(ctx), u.Bucket, u.Key)
+			}
+		}
+		return nil
+	}
+	dbOr := func(db string) (string, error) {
+		if db == "" {
+			db = req.Database
+		}
+		if db == "" {
+			return "", fmt.Errorf("%w: no database given: qualify the table as database.table or choose a default database", catalog.ErrNoSuchDatabase)
+		}
+		return strings.ToLower(db), nil
+	}
+
+	switch st := stmt.(type) {
+	case ctasStmt:
+		db, err := dbOr(st.DB)
+		if err != nil {
+			return err
+		}
+		name := strings.ToLower(st.Name)
+		if _, err := s.cat.GetTable(ctx, db, name); err == nil {
+			if st.IfNotExists {
+				return emit(0)
+			}
+			return fmt.Errorf("cannot create table %s.%s: %w", db, name, catalog.ErrTableExists)
+		}
+		spec, err := writeOptions(st.With, st.PartitionBy)
+		if err != nil {
+			return err
+		}
+		if spec.Target.Bucket == "" {
+			d, err := s.cat.GetDatabase(ctx, db)
+			if err != nil {
+				return err
+			}
+			if d.Location == "" {
+				return fmt.Errorf("%w: CREATE TABLE AS needs WITH (external_location = 's3://bucket/prefix/') or a database with a LOCATION", ErrSyntax)
+			}
+			u, err := storage.ParseURI(d.Location)
+			if err != nil {
+				return err
+			}
+			spec.Target = u.Dir().Join(name + "/")
+		}
+		// As Athena: the location must be empty, so a CTAS never mixes its
+		// files with someone else's.
+		if empty, err := s.isEmpty(ctx, spec.Target); err != nil {
+			return err
+		} else if !empty {
+			return fmt.Errorf("%w: external_location %s is not empty; choose an empty location", catalog.ErrInvalidTable, spec.Target)
+		}
+		b, err := bind(st.Select)
+		if err != nil {
+			return err
+		}
+		spec.RunID = runID
+		res, err := sess.Write(ctx, b.SQL, spec)
+		if engine.IsSerialCSVError(err) {
+			serial = true
+			if b, err = bind(st.Select); err != nil {
+				return err
+			}
+			res, err = sess.Write(ctx, b.SQL, spec)
+		}
+		if err != nil {
+			return err
+		}
+		out := catalog.Output{Database: db, Name: name, Location: spec.Target.String(), Format: spec.Format, Compression: spec.Compression,
+			Columns: res.Columns, PartitionKeys: res.PartitionKeys, Mode: catalog.WriteAppend, Create: true,
+			Properties: map[string]string{"tarn.query": ex.ID}}
+		if err := publish(out, res, "CREATE TABLE AS"); err != nil {
+			return err
+		}
+		return emit(res.Rows)
+	case insertStmt:
+		db, err := dbOr(st.DB)
+		if err != nil {
+			return err
+		}
+		t, err := s.cat.GetTable(ctx, db, strings.ToLower(st.Name))
+		if err != nil {
+			return err
+		}
+		if !t.HasManifest() {
+			return fmt.Errorf("%w: INSERT INTO works on tables tarn writes (CREATE TABLE AS, jobs); %s lists its files from storage", ErrUnsupported, t.FullName())
+		}
+		b, err := bind(st.Select)
+		if err != nil {
+			return err
+		}
+		cols, err := sess.Describe(ctx, b.SQL)
+		if err != nil {
+			return err
+		}
+		all := append(append([]catalog.Column{}, t.Columns...), t.PartitionKeys...)
+		if len(cols) != len(all) {
+			return fmt.Errorf("%w: INSERT INTO %s: the SELECT has %d columns, the table has %d (%s, partition keys last)", ErrSyntax, t.FullName(), len(cols), len(all), columnList(all))
+		}
+		// Athena inserts by position: cast each column to the table's.
+		var proj []string
+		for i, c := range all {
+			typ, err := catalog.ParseType(c.Type)
+			if err != nil {
+				return err
+			}
+			proj = append(proj, fmt.Sprintf("CAST(#%d AS %s) AS %s", i+1, typ.DuckDB(), engine.QuoteIdent(c.Name)))
+		}
+		q := fmt.Sprintf("SELECT %s FROM (%s)", strings.Join(proj, ", "), b.SQL)
+		u, err := storage.ParseURI(t.Location)
+		if err != nil {
+			return err
+		}
+		var pks []string
+		for _, k := range t.PartitionKeys {
+			pks = append(pks, k.Name)
+		}
+		res, err := sess.Write(ctx, q, engine.WriteSpec{Target: u, Format: t.Format, Compression: t.FormatOptions[catalog.OptCompression], PartitionBy: pks, RunID: runID})
+		if err != nil {
+			return err
+		}
+		out := catalog.Output{Database: db, Name: t.Name, Location: t.Location, Format: t.Format, Compression: t.FormatOptions[catalog.OptCompression],
+			Columns: t.Columns, PartitionKeys: t.PartitionKeys, Mode: catalog.WriteAppend}
+		if err := publish(out, res, "INSERT INTO"); err != nil {
+			return err
+		}
+		return emit(res.Rows)
+	case unloadStmt:
+		spec, err := writeOptions(st.With, st.PartitionBy)
+		if err != nil {
+			return err
+		}
+		u, err := storage.ParseURI(st.To)
+		if err != nil {
+			return err
+		}
+		spec.Target = u.Dir()
+		if empty, err := s.isEmpty(ctx, spec.Target); err != nil {
+			return err
+		} else if !empty {
+			return fmt.Errorf("%w: UNLOAD target %s is not empty; choose an empty location", catalog.ErrInvalidTable, spec.Target)
+		}
+		b, err := bind(st.Select)
+		if err != nil {
+			return err
+		}
+		spec.RunID = runID
+		res, err := sess.Write(ctx, b.SQL, spec)
+		if engine.IsSerialCSVError(err) {
+			serial = true
+			if b, err = bind(st.Select); err != nil {
+				return err
+			}
+			res, err = sess.Write(ctx, b.SQL, spec)
+		}
+		if err != nil {
+			return err
+		}
+		return emit(res.Rows)
+	}
+	return fmt.Errorf("%w: %T", ErrUnsupported, stmt)
+}
+
+func (s *Service) deleteFiles(ctx context.Context, files []engine.WrittenFile) {
+	for _, f := range files {
+		if u, err := storage.ParseURI(f.URI); err == nil {
+			_ = s.store.Delete(ctx, u.Bucket, u.Key)
+		}
+	}
+}
+
+func columnList(cols []catalog.Column) string {
+	var n []string
+	for _, c := range cols {
+		n = append(n, c.Name)
+	}
+	return strings.Join(n, ", ")
+}
