@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -164,7 +166,12 @@ func (s *Session) Write(ctx context.Context, query string, spec WriteSpec) (*Wri
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		os.RemoveAll(dir)
+		if local {
+			os.Remove(filepath.Dir(dir)) // _staging/, if no other run uses it
+		}
+	}()
 
 	opts := []string{"FORMAT " + spec.Format}
 	switch spec.Format {
@@ -206,13 +213,18 @@ func (s *Session) Write(ctx context.Context, query string, spec WriteSpec) (*Wri
 	}
 	sort.Strings(staged)
 	ext := Extension(spec.Format, spec.Compression)
+	type job struct {
+		path  string
+		final storage.URI
+		vals  []string
+	}
+	jobs := make([]job, len(staged))
 	for n, p := range staged {
 		rel, _ := filepath.Rel(dir, p)
 		relDir := filepath.ToSlash(filepath.Dir(rel))
 		var values []string
 		if relDir != "." {
-			segs := strings.Split(relDir, "/")
-			for _, seg := range segs {
+			for _, seg := range strings.Split(relDir, "/") {
 				_, v, _ := strings.Cut(seg, "=")
 				values = append(values, catalog.UnescapePathName(v))
 			}
@@ -224,12 +236,40 @@ func (s *Session) Write(ctx context.Context, query string, spec WriteSpec) (*Wri
 		if relDir != "." {
 			final = target.Join(relDir + "/" + name)
 		}
-		info, err := s.e.importFile(ctx, final, p, local)
-		if err != nil {
-			return nil, fmt.Errorf("cannot publish %s: %w", final, err)
+		jobs[n] = job{p, final, values}
+	}
+	// Importing hashes (ETag) and syncs each file: spread it over the cores.
+	res.Files = make([]WrittenFile, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, runtime.NumCPU()))
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			info, err := s.e.importFile(ctx, j.final, j.path, local)
+			if err != nil {
+				errs[i] = fmt.Errorf("cannot publish %s: %w", j.final, err)
+				return
+			}
+			res.Files[i] = WrittenFile{URI: j.final.String(), Values: j.vals, Size: info.Size, ETag: info.ETag}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, f := range res.Files {
+			if f.URI != "" {
+				if u, perr := storage.ParseURI(f.URI); perr == nil {
+					_ = s.e.store.Delete(context.WithoutCancel(ctx), u.Bucket, u.Key)
+				}
+			}
 		}
-		res.Files = append(res.Files, WrittenFile{URI: final.String(), Values: values, Size: info.Size, ETag: info.ETag})
-		res.Bytes += info.Size
+		return nil, err
+	}
+	for _, f := range res.Files {
+		res.Bytes += f.Size
 	}
 	return res, nil
 }
