@@ -700,9 +700,9 @@ func TestTableNamingAndTargets(t *testing.T) {
 	e := newEnv(t)
 	e.putString("raw/sales/sales.csv", "a\n1\n")
 	e.putString("landing/Sales Data/x.csv", "a\n1\n")
-	e.putString("landing/top.csv", "b\n1\n")
+	e.putString("top/top.csv", "b\n1\n")       // a target with files only is a table
 	e.putString("other/sales/y.csv", "c\n1\n") // same name as raw/sales, another place
-	e.crawler("c", Spec{}, "raw/sales/", "landing/", "other/")
+	e.crawler("c", Spec{}, "raw/sales/", "landing/", "top/", "other/")
 	r := e.start("c", StartOptions{})
 	noFileErrors(t, r)
 	if got := e.table("sales").Location; got != "s3://lake/raw/sales/" {
@@ -711,8 +711,8 @@ func TestTableNamingAndTargets(t *testing.T) {
 	if got := e.table("sales_data").Location; got != "s3://lake/landing/Sales Data/" {
 		t.Errorf("sales_data: %q", got)
 	}
-	if got := cols(e.table("landing").Columns); got != "b bigint" {
-		t.Errorf("landing: %s", got)
+	if got := cols(e.table("top").Columns); got != "b bigint" {
+		t.Errorf("top: %s", got)
 	}
 	names := tableNames(r)
 	hashed := ""

@@ -42,6 +42,10 @@ type fileSchema struct {
 	jsonFormat  string // newline_delimited or array
 	columns     []catalog.Column
 	rows        int64 // -1 when not known cheaply
+	// noRows is set for a CSV file with a header and no data rows: its
+	// columns have names only (Type ""), so that it cannot widen the types
+	// other files show.
+	noRows bool
 }
 
 // splitExt returns a file's format by extension ("" if unknown) and its
@@ -172,14 +176,43 @@ func (s *Service) inferFile(ctx context.Context, obj storage.ObjectInfo, force *
 		err = inferParquet(ctx, sess, p, &fs)
 	}
 	if err != nil {
-		// DuckDB names the local file; the user knows the object.
-		return fileSchema{}, errors.New(strings.ReplaceAll(err.Error(), p, obj.URI()))
+		// DuckDB names the local file (or the escaped pattern); the user
+		// knows the object.
+		msg := strings.ReplaceAll(err.Error(), literalPath(p), obj.URI())
+		return fileSchema{}, errors.New(strings.ReplaceAll(msg, p, obj.URI()))
 	}
 	if len(fs.columns) == 0 {
 		return fileSchema{}, errors.New("no columns found")
 	}
 	return fs, nil
 }
+
+// literalPath escapes the glob characters of a local path so that DuckDB's
+// file functions (sniff_csv, read_csv, read_json_auto, read_parquet,
+// parquet_metadata), which expand globs, read exactly that file: a key named
+// "x*.json" must not also read "x1.json". DuckDB 1.5 has no backslash escape
+// and expands each element of a list of files too, but takes a character
+// class as a literal: * → [*], ? → [?], [ → [[] (a lone ] is literal).
+func literalPath(p string) string {
+	if !strings.ContainsAny(p, "*?[") {
+		return p
+	}
+	var b strings.Builder
+	for _, c := range p {
+		switch c {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteRune(c)
+			b.WriteByte(']')
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// sqlPath is literalPath as a SQL string literal.
+func sqlPath(p string) string { return engine.QuoteString(literalPath(p)) }
 
 // sniffValue turns sniff_csv's "(empty)" into "".
 func sniffValue(s string) string {
@@ -190,7 +223,7 @@ func sniffValue(s string) string {
 }
 
 func inferCSV(ctx context.Context, sess *engine.Session, p, compression string, force *csvDialect, fs *fileSchema) error {
-	args := []string{engine.QuoteString(p), fmt.Sprintf("sample_size=%d", SampleRows)}
+	args := []string{sqlPath(p), fmt.Sprintf("sample_size=%d", SampleRows)}
 	if compression != "none" {
 		args = append(args, "compression="+engine.QuoteString(compression))
 	}
@@ -217,18 +250,62 @@ func inferCSV(ctx context.Context, sess *engine.Session, p, compression string, 
 		return fmt.Errorf("cannot decode sniff_csv columns: %w", err)
 	}
 	fs.csv = csvDialect{delimiter: sniffValue(delim), quote: sniffValue(quote), escape: sniffValue(escape), header: header}
+	// A header without data rows sniffs every column as VARCHAR: the names
+	// are known, the types are not. Only then is the file read (one row).
+	if header && allVarchar(sniffed) {
+		empty, err := csvHasNoRows(ctx, sess, p, compression, fs.csv)
+		if err == nil && empty {
+			fs.noRows = true
+		}
+	}
 	for i, c := range sniffed {
 		name := c.Name
 		if !header {
 			name = fmt.Sprintf("col%d", i) // Glue's names for headerless files
 		}
-		fs.columns = append(fs.columns, catalog.Column{Name: name, Type: hiveType(c.Type)})
+		typ := hiveType(c.Type)
+		if fs.noRows {
+			typ = ""
+		}
+		fs.columns = append(fs.columns, catalog.Column{Name: name, Type: typ})
 	}
 	return nil
 }
 
+func allVarchar(cols []struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}) bool {
+	for _, c := range cols {
+		if !strings.EqualFold(c.Type, "VARCHAR") {
+			return false
+		}
+	}
+	return true
+}
+
+// csvHasNoRows reports whether a CSV file with a header has no data row.
+func csvHasNoRows(ctx context.Context, sess *engine.Session, p, compression string, d csvDialect) (bool, error) {
+	args := []string{sqlPath(p), "header=true", "all_varchar=true", "delim=" + engine.QuoteString(d.delimiter)}
+	if d.quote != "" {
+		args = append(args, "quote="+engine.QuoteString(d.quote))
+	}
+	if d.escape != "" {
+		args = append(args, "escape="+engine.QuoteString(d.escape))
+	}
+	if compression != "none" {
+		args = append(args, "compression="+engine.QuoteString(compression))
+	}
+	var n int64
+	err := sess.Conn().QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM read_csv(`+strings.Join(args, ", ")+`) LIMIT 1)`).Scan(&n)
+	if err != nil {
+		return false, duckError(err)
+	}
+	return n == 0, nil
+}
+
 func inferJSON(ctx context.Context, sess *engine.Session, p, compression string, fs *fileSchema) error {
-	args := []string{engine.QuoteString(p), fmt.Sprintf("sample_size=%d", SampleRows)}
+	args := []string{sqlPath(p), fmt.Sprintf("sample_size=%d", SampleRows)}
 	if compression != "none" {
 		args = append(args, "compression="+engine.QuoteString(compression))
 	}
@@ -241,17 +318,17 @@ func inferJSON(ctx context.Context, sess *engine.Session, p, compression string,
 }
 
 func inferParquet(ctx context.Context, sess *engine.Session, p string, fs *fileSchema) error {
-	cols, err := describe(ctx, sess, `DESCRIBE SELECT * FROM read_parquet(`+engine.QuoteString(p)+`)`)
+	cols, err := describe(ctx, sess, `DESCRIBE SELECT * FROM read_parquet(`+sqlPath(p)+`)`)
 	if err != nil {
 		return err
 	}
 	fs.columns = cols
 	var rows int64
-	if err := sess.Conn().QueryRowContext(ctx, `SELECT num_rows FROM parquet_file_metadata(`+engine.QuoteString(p)+`)`).Scan(&rows); err == nil {
+	if err := sess.Conn().QueryRowContext(ctx, `SELECT num_rows FROM parquet_file_metadata(`+sqlPath(p)+`)`).Scan(&rows); err == nil {
 		fs.rows = rows
 	}
 	var codec string
-	err = sess.Conn().QueryRowContext(ctx, `SELECT lower(compression) FROM parquet_metadata(`+engine.QuoteString(p)+`) LIMIT 1`).Scan(&codec)
+	err = sess.Conn().QueryRowContext(ctx, `SELECT lower(compression) FROM parquet_metadata(`+sqlPath(p)+`) LIMIT 1`).Scan(&codec)
 	switch {
 	case err != nil || codec == "":
 		fs.compression = ""

@@ -136,6 +136,16 @@ func (g *tableGroup) location() string { return g.root.String() }
 // sorted by key and already filtered by skipReason. Files at a depth that
 // does not match their table's partition depth, or whose partition folder
 // does not match the key of its level, are returned as file errors.
+//
+// Each folder under the target is a table, unless all of them are partition
+// folders: then the target is the table. Files directly under a target
+// that has table folders are file errors: a table there would contain the
+// other tables. A target with files only is one table.
+//
+// Two partition folders whose values are the same (dt= and
+// dt=__HIVE_DEFAULT_PARTITION__, a%20b and "a b") would be one partition
+// with one location: the first folder in key order is the partition, the
+// files of the others are file errors.
 func groupTarget(target storage.URI, files []storage.ObjectInfo) ([]*tableGroup, []FileError) {
 	type relFile struct {
 		obj  storage.ObjectInfo
@@ -180,9 +190,15 @@ func groupTarget(target storage.URI, files []storage.ObjectInfo) ([]*tableGroup,
 		}
 		p.files = append(p.files, f)
 	}
+	var errs []FileError
 	for _, f := range rels {
-		if allPartitions || len(f.dirs) == 0 {
+		if allPartitions || len(firstDirs) == 0 {
 			add(tableName(targetName), target, f)
+			continue
+		}
+		if len(f.dirs) == 0 {
+			errs = append(errs, FileError{URI: f.obj.URI(), Error: fmt.Sprintf(
+				"file directly under the crawl target %s next to table folders; move it into its own folder", target)})
 			continue
 		}
 		root := target.Join(f.dirs[0] + "/")
@@ -191,7 +207,6 @@ func groupTarget(target storage.URI, files []storage.ObjectInfo) ([]*tableGroup,
 	sort.Strings(order)
 
 	var tables []*tableGroup
-	var errs []FileError
 	for _, k := range order {
 		p := byRoot[k]
 		// The table's partition depth is the most common depth of its files
@@ -216,8 +231,10 @@ func groupTarget(target storage.URI, files []storage.ObjectInfo) ([]*tableGroup,
 			ok = append(ok, f)
 		}
 		// Each level's key: the most common key=value key at that level, or
-		// partition_<level> if most folders there are unnamed.
+		// partition_<level> if most folders there are unnamed (named[lvl]
+		// false; a key=value folder can be named partition_x too).
 		keys := make([]string, depth)
+		named := make([]bool, depth)
 		for lvl := range depth {
 			kc := map[string]int{}
 			for _, f := range ok {
@@ -229,6 +246,7 @@ func groupTarget(target storage.URI, files []storage.ObjectInfo) ([]*tableGroup,
 					key, n = k, c
 				}
 			}
+			named[lvl] = key != ""
 			if key == "" {
 				key = fmt.Sprintf("partition_%d", lvl)
 			}
@@ -240,8 +258,7 @@ func groupTarget(target storage.URI, files []storage.ObjectInfo) ([]*tableGroup,
 			bad := ""
 			for lvl, d := range f.dirs {
 				k := dirKey(d)
-				named := !strings.HasPrefix(keys[lvl], "partition_") || k != ""
-				if named && k != keys[lvl] {
+				if named[lvl] && k != keys[lvl] || !named[lvl] && k != "" {
 					bad = fmt.Sprintf("partition folder %q does not match partition key %q of level %d", d, keys[lvl], lvl)
 					break
 				}
@@ -255,15 +272,23 @@ func groupTarget(target storage.URI, files []storage.ObjectInfo) ([]*tableGroup,
 			if depth > 0 {
 				folder = p.root.Join(strings.Join(f.dirs, "/") + "/")
 			}
-			g.files = append(g.files, dataFile{obj: f.obj, values: values, folder: folder.String()})
+			var pg *partGroup
 			if depth > 0 {
 				pk := partKey(values)
-				pg := g.partIndex[pk]
+				pg = g.partIndex[pk]
 				if pg == nil {
 					pg = &partGroup{values: values, location: folder.String()}
 					g.partIndex[pk] = pg
 					g.parts = append(g.parts, pg)
+				} else if pg.location != folder.String() {
+					errs = append(errs, FileError{URI: f.obj.URI(), Error: fmt.Sprintf(
+						"partition folder %s has the same partition values as %s, which is the partition; the file is not read",
+						folder, pg.location)})
+					continue
 				}
+			}
+			g.files = append(g.files, dataFile{obj: f.obj, values: values, folder: folder.String()})
+			if pg != nil {
 				pg.files++
 				pg.bytes += f.obj.Size
 			}

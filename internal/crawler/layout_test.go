@@ -135,8 +135,11 @@ func TestGroupTarget(t *testing.T) {
 	// Files directly under the target: a table named after the target folder.
 	f("s3://lake/raw/sales/", []string{"raw/sales/sales.csv"},
 		"sales@s3://lake/raw/sales/ keys=[] types=[] files=1 parts=0;", 0)
+	f("s3://lake/raw/", []string{"raw/x.csv", "raw/y.csv"},
+		"raw@s3://lake/raw/ keys=[] types=[] files=2 parts=0;", 0)
+	// ... but not next to table folders: that table would contain them.
 	f("s3://lake/raw/", []string{"raw/x.csv", "raw/sales/a.csv"},
-		"raw@s3://lake/raw/ keys=[] types=[] files=1 parts=0;sales@s3://lake/raw/sales/ keys=[] types=[] files=1 parts=0;", 0)
+		"sales@s3://lake/raw/sales/ keys=[] types=[] files=1 parts=0;", 1)
 	// Partition folders under the target: the target is the table.
 	f("s3://lake/raw/events/", []string{"raw/events/year=2025/month=01/a.json", "raw/events/year=2025/month=02/a.json", "raw/events/year=2024/month=12/b.json"},
 		"events@s3://lake/raw/events/ keys=[year month] types=[int int] files=3 parts=3;", 0)

@@ -448,7 +448,11 @@ type merged struct {
 
 // merge checks that the files read agree on format (and, for CSV, on the
 // dialect, re-reading a file with the table's dialect if not) and merges
-// their schemas. Files that do not fit are file errors.
+// their schemas. Files that do not fit are file errors. The format and the
+// CSV dialect (delimiter and header) are each the one most files have (on a
+// tie, the first in key order's), so that one odd file cannot decide how the
+// others are read. Column types may be "" (known by name only, see
+// fileSchema.noRows); knownTypes fills them in.
 func (c *crawl) merge(ctx context.Context, w *tableWork) (*merged, error) {
 	var idx []int
 	count := map[string]int{}
@@ -468,16 +472,24 @@ func (c *crawl) merge(ctx context.Context, w *tableWork) (*merged, error) {
 		}
 	}
 	m := &merged{format: format, options: map[string]string{}, rows: 0}
-	var first *fileSchema
-	var schemas []*fileSchema
+	var same []int // files of the table's format, in key order
 	for _, i := range idx {
 		fs := w.schemas[i]
-		uri := w.g.files[i].obj.URI()
 		if fs.format != format {
-			c.fileError(uri, fmt.Errorf("file is %s but the table %q is %s; skipped", fs.format, w.name, format))
+			c.fileError(w.g.files[i].obj.URI(), fmt.Errorf("file is %s but the table %q is %s; skipped", fs.format, w.name, format))
 			w.schemas[i] = nil
 			continue
 		}
+		same = append(same, i)
+	}
+	var first *fileSchema // a file that has the table's dialect
+	if format == catalog.FormatCSV {
+		first = w.schemas[majorityDialect(w.schemas, same)]
+	}
+	var schemas []*fileSchema
+	for _, i := range same {
+		fs := w.schemas[i]
+		uri := w.g.files[i].obj.URI()
 		if first == nil {
 			first = fs
 		}
@@ -550,9 +562,51 @@ func (c *crawl) merge(ctx context.Context, w *tableWork) (*merged, error) {
 	return m, nil
 }
 
+// majorityDialect returns the index (among idx, files in key order) of the
+// first file whose CSV delimiter and header most files share.
+func majorityDialect(schemas []*fileSchema, idx []int) int {
+	type dialect struct {
+		delimiter string
+		header    bool
+	}
+	count := map[dialect]int{}
+	firstAt := map[dialect]int{}
+	for _, i := range idx {
+		d := dialect{schemas[i].csv.delimiter, schemas[i].csv.header}
+		if _, ok := firstAt[d]; !ok {
+			firstAt[d] = i
+		}
+		count[d]++
+	}
+	best := idx[0]
+	bestN := 0
+	for _, i := range idx {
+		d := dialect{schemas[i].csv.delimiter, schemas[i].csv.header}
+		if firstAt[d] != i {
+			continue
+		}
+		if count[d] > bestN { // ties: the earlier in key order stays
+			best, bestN = i, count[d]
+		}
+	}
+	return best
+}
+
+// knownTypes returns cols with every type not known ("": a column seen only
+// in header-only files) made string.
+func knownTypes(cols []catalog.Column) []catalog.Column {
+	out := slices.Clone(cols)
+	for i := range out {
+		if out[i].Type == "" {
+			out[i].Type = "string"
+		}
+	}
+	return out
+}
+
 // mergeColumns unions column lists: the first list's order, then columns
 // first seen in later lists; names match case-insensitively and types widen
-// with catalog.WidenTypes.
+// with catalog.WidenTypes (an empty type is "not known" and widens nothing).
 func mergeColumns(lists ...[]catalog.Column) []catalog.Column {
 	var out []catalog.Column
 	pos := map[string]int{}
@@ -617,7 +671,7 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 				"compressionType":              compressionType(m.options[catalog.OptCompression]),
 			},
 		}
-		t.Columns = withoutKeys(m.columns, t.PartitionKeys)
+		t.Columns = knownTypes(withoutKeys(m.columns, t.PartitionKeys))
 		if m.rows >= 0 {
 			var bytes int64
 			for _, f := range g.files {
@@ -684,7 +738,7 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 		} else {
 			next.PartitionKeys, keysChanged = keys, true
 		}
-		next.Columns = withoutKeys(mergeColumns(cur.Columns, m.columns), next.PartitionKeys)
+		next.Columns = knownTypes(withoutKeys(mergeColumns(cur.Columns, m.columns), next.PartitionKeys))
 	} else if !sameKeyNames(cur.PartitionKeys, g.partitionColumns()) {
 		// Nothing new was read, yet the folders no longer match the keys.
 		next.PartitionKeys, keysChanged = g.partitionColumns(), true
@@ -768,39 +822,117 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 	if dry {
 		return nil
 	}
-	if keysChanged && apply && len(drop) > 0 {
-		if _, err := c.s.cat.DropPartitions(ctx, spec.Database, w.name, drop); err != nil {
-			return err
-		}
-		drop = nil
+	if keysChanged && apply {
+		return c.changeKeys(ctx, cur, next, existingParts, add, reason)
 	}
 	if apply {
 		if _, err := c.s.cat.UpdateTable(ctx, next, reason); err != nil {
 			return err
 		}
 	}
-	if len(drop) > 0 {
-		if _, err := c.s.cat.DropPartitions(ctx, spec.Database, w.name, drop); err != nil {
-			return err
-		}
+	if len(drop) == 0 && len(add) == 0 && len(stats) == 0 {
+		return nil
 	}
-	if len(add) > 0 {
-		if _, err := c.s.cat.AddPartitions(ctx, spec.Database, w.name, add, true); err != nil {
-			return err
-		}
-	}
-	if len(stats) > 0 {
-		err := c.s.db.Tx(ctx, func(tx *sql.Tx) error {
-			for _, p := range stats {
-				if err := c.s.cat.UpdatePartitionStatsTx(ctx, tx, spec.Database, w.name, p); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	// The partitions change in one transaction, against the keys they were
+	// computed for.
+	return c.s.db.Tx(ctx, func(tx *sql.Tx) error {
+		t, err := c.s.cat.GetTableTx(ctx, tx, spec.Database, w.name)
 		if err != nil {
 			return err
 		}
+		if !sameKeyNames(t.PartitionKeys, keysAfter) {
+			names := make([]string, len(t.PartitionKeys))
+			for i, k := range t.PartitionKeys {
+				names[i] = k.Name
+			}
+			return fmt.Errorf("cannot update the partitions of table %q: %w: its partition keys are now (%s)",
+				t.FullName(), catalog.ErrConcurrentUpdate, strings.Join(names, ", "))
+		}
+		if len(drop) > 0 {
+			if _, err := c.s.cat.DropPartitionsTx(ctx, tx, spec.Database, w.name, drop); err != nil {
+				return err
+			}
+		}
+		if len(add) > 0 {
+			if _, err := c.s.cat.AddPartitionsTx(ctx, tx, spec.Database, w.name, add, true); err != nil {
+				return err
+			}
+		}
+		for _, p := range stats {
+			if err := c.s.cat.UpdatePartitionStatsTx(ctx, tx, spec.Database, w.name, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// changeKeys replaces a table's partition keys (cur → next) and its
+// partitions (old → add). The catalog refuses new keys while the table has
+// partitions, and UpdateTable has no variant inside a caller's transaction,
+// so this takes three transactions: drop the old partitions (only if the
+// table is still the version this crawl read), update the table, add the new
+// partitions. If a later step fails, the earlier ones are undone (the table
+// is set back to cur's schema, which records a schema version, and the old
+// partitions are added again), so that a failure leaves the old table; only
+// a failure of that undo itself (reported with the error) leaves the table
+// without partitions. Readers may see the table without partitions for the
+// moment the change takes.
+func (c *crawl) changeKeys(ctx context.Context, cur, next catalog.Table, old, add []catalog.Partition, reason string) error {
+	db, name, full := cur.Database, cur.Name, cur.FullName()
+	err := c.s.db.Tx(ctx, func(tx *sql.Tx) error {
+		t, err := c.s.cat.GetTableTx(ctx, tx, db, name)
+		if err != nil {
+			return err
+		}
+		if t.Version != cur.Version {
+			return fmt.Errorf("cannot change the partition keys of table %q: %w: the crawl read version %d, the table is at version %d",
+				full, catalog.ErrConcurrentUpdate, cur.Version, t.Version)
+		}
+		if len(old) == 0 {
+			return nil
+		}
+		values := make([][]string, len(old))
+		for i, p := range old {
+			values[i] = p.Values
+		}
+		_, err = c.s.cat.DropPartitionsTx(ctx, tx, db, name, values)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Undo must run even if ctx was cancelled.
+	undoCtx := context.WithoutCancel(ctx)
+	restore := func() error {
+		if len(old) == 0 {
+			return nil
+		}
+		if _, err := c.s.cat.AddPartitions(undoCtx, db, name, old, true); err != nil {
+			return fmt.Errorf("cannot restore the partitions of table %q after a failed change of its partition keys: %w", full, err)
+		}
+		return nil
+	}
+	if _, err := c.s.cat.UpdateTable(ctx, next, reason); err != nil {
+		return errors.Join(err, restore())
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	if _, addErr := c.s.cat.AddPartitions(ctx, db, name, add, true); addErr != nil {
+		undo := func() error {
+			now, err := c.s.cat.GetTable(undoCtx, db, name)
+			if err != nil {
+				return fmt.Errorf("cannot restore table %q after a failed change of its partition keys: %w", full, err)
+			}
+			back := cur
+			back.Version = now.Version
+			if _, err := c.s.cat.UpdateTable(undoCtx, back, reason+": partition key change undone: "+addErr.Error()); err != nil {
+				return fmt.Errorf("cannot restore table %q after a failed change of its partition keys: %w", full, err)
+			}
+			return restore()
+		}
+		return errors.Join(addErr, undo())
 	}
 	return nil
 }
