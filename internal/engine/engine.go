@@ -136,6 +136,11 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 			}
 		}
 	}
+	for _, m := range compatMacros {
+		if _, err := conns[0].ExecContext(ctx, m); err != nil {
+			return fail(fmt.Errorf("cannot define SQL function (%s): %w", m, err))
+		}
+	}
 	allowed := []string{quoteString(withSlash(cfg.TempDir))}
 	for _, d := range cfg.AllowedDirs {
 		allowed = append(allowed, quoteString(withSlash(d)))
@@ -337,6 +342,21 @@ func QuoteString(s string) string { return quoteString(s) }
 
 // QuoteIdent quotes s as a SQL identifier.
 func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// compatMacros give DuckDB the names Athena (Trino) and Spark SQL use for
+// functions DuckDB has under other names, so queries and job SQL from the
+// guides run as written. docs/sql.md lists them.
+var compatMacros = []string{
+	`CREATE MACRO to_date(s) AS CAST(s AS DATE), (s, fmt) AS CAST(strptime(CAST(s AS VARCHAR), fmt) AS DATE)`,
+	`CREATE MACRO date_parse(s, fmt) AS strptime(s, fmt)`,
+	`CREATE MACRO date_format(ts, fmt) AS strftime(ts, fmt)`,
+	`CREATE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)`,
+	`CREATE MACRO from_iso8601_date(s) AS CAST(s AS DATE)`,
+	`CREATE MACRO approx_distinct(x) AS approx_count_distinct(x)`,
+	`CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)`,
+	`CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)`,
+	`CREATE MACRO cardinality(x) AS len(x)`,
+}
 
 // parquetCache remembers the compressed size of each column of Parquet files,
 // keyed by path, size and modification time, so that data-scanned figures do
