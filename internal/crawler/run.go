@@ -822,25 +822,23 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 	if dry {
 		return nil
 	}
-	if keysChanged && apply {
-		return c.changeKeys(ctx, cur, next, existingParts, add, reason)
-	}
-	if apply {
-		if _, err := c.s.cat.UpdateTable(ctx, next, reason); err != nil {
-			return err
-		}
-	}
-	if len(drop) == 0 && len(add) == 0 && len(stats) == 0 {
+	if !apply && len(drop) == 0 && len(add) == 0 && len(stats) == 0 {
 		return nil
 	}
-	// The partitions change in one transaction, against the keys they were
-	// computed for.
+	// The table and its partitions change in one metadata transaction, so
+	// that readers never see a torn table (new partition keys without
+	// partitions, new keys with the old partitions) and a failure changes
+	// nothing.
 	return c.s.db.Tx(ctx, func(tx *sql.Tx) error {
 		t, err := c.s.cat.GetTableTx(ctx, tx, spec.Database, w.name)
 		if err != nil {
 			return err
 		}
-		if !sameKeyNames(t.PartitionKeys, keysAfter) {
+		switch {
+		case apply && t.Version != cur.Version:
+			return fmt.Errorf("cannot update table %q: %w: the crawl read version %d, the table is at version %d",
+				t.FullName(), catalog.ErrConcurrentUpdate, cur.Version, t.Version)
+		case !apply && !sameKeyNames(t.PartitionKeys, keysAfter):
 			names := make([]string, len(t.PartitionKeys))
 			for i, k := range t.PartitionKeys {
 				names[i] = k.Name
@@ -848,11 +846,20 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 			return fmt.Errorf("cannot update the partitions of table %q: %w: its partition keys are now (%s)",
 				t.FullName(), catalog.ErrConcurrentUpdate, strings.Join(names, ", "))
 		}
+		// Partitions are dropped first: the catalog refuses new partition
+		// keys while the table has partitions.
 		if len(drop) > 0 {
 			if _, err := c.s.cat.DropPartitionsTx(ctx, tx, spec.Database, w.name, drop); err != nil {
 				return err
 			}
 		}
+		if apply {
+			if _, err := c.s.cat.UpdateTableTx(ctx, tx, next, reason); err != nil {
+				return err
+			}
+		}
+		// Added after the update, so that they are checked against the keys
+		// the table has after this run.
 		if len(add) > 0 {
 			if _, err := c.s.cat.AddPartitionsTx(ctx, tx, spec.Database, w.name, add, true); err != nil {
 				return err
@@ -865,76 +872,6 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 		}
 		return nil
 	})
-}
-
-// changeKeys replaces a table's partition keys (cur → next) and its
-// partitions (old → add). The catalog refuses new keys while the table has
-// partitions, and UpdateTable has no variant inside a caller's transaction,
-// so this takes three transactions: drop the old partitions (only if the
-// table is still the version this crawl read), update the table, add the new
-// partitions. If a later step fails, the earlier ones are undone (the table
-// is set back to cur's schema, which records a schema version, and the old
-// partitions are added again), so that a failure leaves the old table; only
-// a failure of that undo itself (reported with the error) leaves the table
-// without partitions. Readers may see the table without partitions for the
-// moment the change takes.
-func (c *crawl) changeKeys(ctx context.Context, cur, next catalog.Table, old, add []catalog.Partition, reason string) error {
-	db, name, full := cur.Database, cur.Name, cur.FullName()
-	err := c.s.db.Tx(ctx, func(tx *sql.Tx) error {
-		t, err := c.s.cat.GetTableTx(ctx, tx, db, name)
-		if err != nil {
-			return err
-		}
-		if t.Version != cur.Version {
-			return fmt.Errorf("cannot change the partition keys of table %q: %w: the crawl read version %d, the table is at version %d",
-				full, catalog.ErrConcurrentUpdate, cur.Version, t.Version)
-		}
-		if len(old) == 0 {
-			return nil
-		}
-		values := make([][]string, len(old))
-		for i, p := range old {
-			values[i] = p.Values
-		}
-		_, err = c.s.cat.DropPartitionsTx(ctx, tx, db, name, values)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	// Undo must run even if ctx was cancelled.
-	undoCtx := context.WithoutCancel(ctx)
-	restore := func() error {
-		if len(old) == 0 {
-			return nil
-		}
-		if _, err := c.s.cat.AddPartitions(undoCtx, db, name, old, true); err != nil {
-			return fmt.Errorf("cannot restore the partitions of table %q after a failed change of its partition keys: %w", full, err)
-		}
-		return nil
-	}
-	if _, err := c.s.cat.UpdateTable(ctx, next, reason); err != nil {
-		return errors.Join(err, restore())
-	}
-	if len(add) == 0 {
-		return nil
-	}
-	if _, addErr := c.s.cat.AddPartitions(ctx, db, name, add, true); addErr != nil {
-		undo := func() error {
-			now, err := c.s.cat.GetTable(undoCtx, db, name)
-			if err != nil {
-				return fmt.Errorf("cannot restore table %q after a failed change of its partition keys: %w", full, err)
-			}
-			back := cur
-			back.Version = now.Version
-			if _, err := c.s.cat.UpdateTable(undoCtx, back, reason+": partition key change undone: "+addErr.Error()); err != nil {
-				return fmt.Errorf("cannot restore table %q after a failed change of its partition keys: %w", full, err)
-			}
-			return restore()
-		}
-		return errors.Join(addErr, undo())
-	}
-	return nil
 }
 
 // misfit says why partition values do not fit the keys' types ("" if they
