@@ -14,15 +14,7 @@ import (
 )
 
 func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, ex *Execution) error {
-	dbOr := func(db string) (string, error) {
-		if db == "" {
-			db = req.Database
-		}
-		if db == "" {
-			return "", fmt.Errorf("%w: no database given: qualify the table as database.table or choose a default database", catalog.ErrNoSuchDatabase)
-		}
-		return strings.ToLower(db), nil
-	}
+	dbOr := func(db string) (string, error) { return databaseOr(db, req) }
 	emit := func(cols []string, rows [][]any) error {
 		cs := make([]Column, len(cols))
 		for i, c := range cols {

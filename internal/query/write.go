@@ -286,6 +286,23 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		return b, nil
 	}
 	runID := "q-" + ex.ID[:8]
+	// write binds a SELECT and writes it; a CSV file DuckDB cannot pad in
+	// parallel is read again serially.
+	write := func(selectSQL string, spec engine.WriteSpec) (*engine.WriteResult, error) {
+		b, err := bind(selectSQL)
+		if err != nil {
+			return nil, err
+		}
+		res, err := sess.Write(ctx, b.SQL, spec)
+		if engine.IsSerialCSVError(err) {
+			serial = true
+			if b, err = bind(selectSQL); err != nil {
+				return nil, err
+			}
+			res, err = sess.Write(ctx, b.SQL, spec)
+		}
+		return res, err
+	}
 	publish := func(out catalog.Output, res *engine.WriteResult, reason string) error {
 		var files []catalog.DataFile
 		for _, f := range res.Files {
@@ -308,15 +325,7 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		}
 		return nil
 	}
-	dbOr := func(db string) (string, error) {
-		if db == "" {
-			db = req.Database
-		}
-		if db == "" {
-			return "", fmt.Errorf("%w: no database given: qualify the table as database.table or choose a default database", catalog.ErrNoSuchDatabase)
-		}
-		return strings.ToLower(db), nil
-	}
+	dbOr := func(db string) (string, error) { return databaseOr(db, req) }
 
 	switch st := stmt.(type) {
 	case ctasStmt:
@@ -356,19 +365,8 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		} else if !empty {
 			return fmt.Errorf("%w: external_location %s is not empty; choose an empty location", catalog.ErrInvalidTable, spec.Target)
 		}
-		b, err := bind(st.Select)
-		if err != nil {
-			return err
-		}
 		spec.RunID = runID
-		res, err := sess.Write(ctx, b.SQL, spec)
-		if engine.IsSerialCSVError(err) {
-			serial = true
-			if b, err = bind(st.Select); err != nil {
-				return err
-			}
-			res, err = sess.Write(ctx, b.SQL, spec)
-		}
+		res, err := write(st.Select, spec)
 		if err != nil {
 			return err
 		}
@@ -446,19 +444,8 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		} else if !empty {
 			return fmt.Errorf("%w: UNLOAD target %s is not empty; choose an empty location", catalog.ErrInvalidTable, spec.Target)
 		}
-		b, err := bind(st.Select)
-		if err != nil {
-			return err
-		}
 		spec.RunID = runID
-		res, err := sess.Write(ctx, b.SQL, spec)
-		if engine.IsSerialCSVError(err) {
-			serial = true
-			if b, err = bind(st.Select); err != nil {
-				return err
-			}
-			res, err = sess.Write(ctx, b.SQL, spec)
-		}
+		res, err := write(st.Select, spec)
 		if err != nil {
 			return err
 		}
@@ -481,4 +468,15 @@ func columnList(cols []catalog.Column) string {
 		n = append(n, c.Name)
 	}
 	return strings.Join(n, ", ")
+}
+
+// databaseOr returns db, or the request's default database, lower-cased.
+func databaseOr(db string, req Request) (string, error) {
+	if db == "" {
+		db = req.Database
+	}
+	if db == "" {
+		return "", fmt.Errorf("%w: no database given: qualify the table as database.table or choose a default database", catalog.ErrNoSuchDatabase)
+	}
+	return strings.ToLower(db), nil
 }
