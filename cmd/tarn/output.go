@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -179,6 +180,7 @@ func humanBytes(n int64) string {
 // progress prints a one-line, self-overwriting status on a terminal and
 // nothing otherwise.
 type progress struct {
+	mu   sync.Mutex
 	on   bool
 	last time.Time
 }
@@ -186,6 +188,8 @@ type progress struct {
 func newProgress() *progress { return &progress{on: isTerminal(os.Stderr)} }
 
 func (p *progress) update(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if !p.on || time.Since(p.last) < 100*time.Millisecond {
 		return
 	}
@@ -194,6 +198,8 @@ func (p *progress) update(format string, args ...any) {
 }
 
 func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.on {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}

@@ -64,7 +64,38 @@ func runQuery(cmd *cobra.Command, l *lake.Lake, sqlText, database, format string
 	if err != nil {
 		return err
 	}
-	ex, err := l.Query.Execute(cmd.Context(), query.Request{SQL: sqlText, Database: database}, sink)
+	// A long query shows that it is running, on a terminal only.
+	prog := newProgress()
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if time.Since(start) > time.Second {
+					prog.update("running for %s...", time.Since(start).Round(time.Second))
+				}
+			}
+		}
+	}()
+	ex, err := l.Query.Execute(cmd.Context(), query.Request{SQL: sqlText, Database: database}, &doneSink{Sink: sink, done: func() {
+		select {
+		case <-done:
+		default:
+			close(done)
+			prog.done()
+		}
+	}})
+	select {
+	case <-done:
+	default:
+		close(done)
+		prog.done()
+	}
 	if ferr := sink.Flush(); err == nil {
 		err = ferr
 	}
@@ -109,4 +140,15 @@ func historyCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many executions to show")
 	return cmd
+}
+
+// doneSink stops the progress line before the first output.
+type doneSink struct {
+	query.Sink
+	done func()
+}
+
+func (d *doneSink) Columns(cols []query.Column) error {
+	d.done()
+	return d.Sink.Columns(cols)
 }
