@@ -1,0 +1,707 @@
+// Package s3api serves tarn's object store over the S3 REST API, so that the
+// aws CLI, SDKs and other S3 tools work against tarn unchanged. Every request
+// is signed (AWS Signature V4, checked by internal/auth) and authorized
+// against the access key's policy; there is no anonymous access.
+package s3api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Config configures the S3 endpoint.
+type Config struct {
+	// Region is what GetBucketLocation answers ("us-east-1" by default).
+	Region string
+	// Domains enable virtual-host style: a request to bucket.<domain> names
+	// the bucket in its host. Path style always works.
+	Domains []string
+	// MaxPutSize is the largest single PUT (S3: 5 GiB).
+	MaxPutSize int64
+}
+
+// DefaultConfig returns S3's defaults.
+func DefaultConfig() Config {
+	return Config{Region: "us-east-1", Domains: []string{"localhost"}, MaxPutSize: 5 << 30}
+}
+
+// ObjectCreated is called once for every new object version (PutObject,
+// CopyObject, CompleteMultipartUpload), after it is stored.
+type ObjectCreated func(ctx context.Context, info storage.ObjectInfo, via string)
+
+// Server is the S3 endpoint. It is an http.Handler and safe for concurrent use.
+type Server struct {
+	cfg     Config
+	store   storage.ObjectStore
+	auth    *auth.Service
+	created ObjectCreated
+	log     *slog.Logger
+}
+
+// New returns an S3 endpoint over store. created may be nil.
+func New(cfg Config, store storage.ObjectStore, a *auth.Service, created ObjectCreated) *Server {
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.MaxPutSize == 0 {
+		cfg.MaxPutSize = 5 << 30
+	}
+	return &Server{cfg: cfg, store: store, auth: a, created: created, log: slog.Default()}
+}
+
+// s3Error is an error with its S3 code and HTTP status.
+type s3Error struct {
+	code   string
+	status int
+	msg    string
+}
+
+func (e *s3Error) Error() string { return e.code + ": " + e.msg }
+
+func errCode(code string, status int, format string, args ...any) error {
+	return &s3Error{code: code, status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// toS3 maps tarn's errors to S3's codes, in one place.
+func toS3(err error) (code string, status int, msg string) {
+	var se *s3Error
+	if errors.As(err, &se) {
+		return se.code, se.status, se.msg
+	}
+	if code, status := auth.S3ErrorCode(err); code != "" && code != "InternalError" {
+		return code, status, err.Error()
+	}
+	switch {
+	case errors.Is(err, storage.ErrNoSuchBucket):
+		return "NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist"
+	case errors.Is(err, storage.ErrNoSuchKey):
+		return "NoSuchKey", http.StatusNotFound, "The specified key does not exist."
+	case errors.Is(err, storage.ErrBucketExists):
+		return "BucketAlreadyOwnedByYou", http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."
+	case errors.Is(err, storage.ErrBucketNotEmpty):
+		return "BucketNotEmpty", http.StatusConflict, "The bucket you tried to delete is not empty"
+	case errors.Is(err, storage.ErrInvalidBucketName):
+		return "InvalidBucketName", http.StatusBadRequest, err.Error()
+	case errors.Is(err, storage.ErrInvalidKey):
+		if strings.Contains(err.Error(), "bytes, the limit") {
+			return "KeyTooLongError", http.StatusBadRequest, err.Error()
+		}
+		return "InvalidArgument", http.StatusBadRequest, err.Error()
+	case errors.Is(err, storage.ErrInvalidRange):
+		return "InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable"
+	case errors.Is(err, storage.ErrBadDigest):
+		return "BadDigest", http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."
+	case errors.Is(err, context.Canceled):
+		return "RequestTimeout", http.StatusBadRequest, "The request was cancelled"
+	}
+	return "InternalError", http.StatusInternalServerError, "We encountered an internal error. Please try again."
+}
+
+func requestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, status, msg := toS3(err)
+	if status >= 500 {
+		s.log.Error("s3 request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		s.log.Debug("s3 request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+	id := w.Header().Get("x-amz-request-id")
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = io.WriteString(w, xml.Header)
+	_ = xml.NewEncoder(w).Encode(errorResponse{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id})
+}
+
+func writeXML(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, xml.Header)
+	_ = xml.NewEncoder(w).Encode(v)
+}
+
+// bucketKey splits a request into bucket and key, path style or
+// virtual-host style.
+func (s *Server) bucketKey(r *http.Request) (string, string) {
+	host := r.Host
+	if h, _, ok := strings.Cut(host, ":"); ok {
+		host = h
+	}
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	for _, d := range s.cfg.Domains {
+		if b, ok := strings.CutSuffix(host, "."+d); ok && b != "" {
+			return b, path
+		}
+	}
+	bucket, key, _ := strings.Cut(path, "/")
+	return bucket, key
+}
+
+// ServeHTTP authenticates, authorizes and dispatches one S3 request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("x-amz-request-id", requestID())
+	w.Header().Set("Server", "tarn")
+	p, err := s.auth.Authenticate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	bucket, key := s.bucketKey(r)
+	q := r.URL.Query()
+	if err := s.route(w, r, p, bucket, key, q); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key string, q url.Values) error {
+	ctx := r.Context()
+	allow := func(action, b, k string) error {
+		res := auth.S3Resource(b, k)
+		return p.Authorize(action, res)
+	}
+	if bucket == "" {
+		if r.Method != http.MethodGet {
+			return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+		}
+		if err := allow("s3:ListAllMyBuckets", "*", ""); err != nil {
+			return err
+		}
+		return s.listBuckets(w, r)
+	}
+	if key == "" {
+		switch r.Method {
+		case http.MethodPut:
+			if q.Has("versioning") || q.Has("policy") || q.Has("acl") || q.Has("tagging") || q.Has("lifecycle") || q.Has("cors") {
+				return errCode("NotImplemented", http.StatusNotImplemented, "This bucket sub-resource is not implemented yet")
+			}
+			if err := allow("s3:CreateBucket", bucket, ""); err != nil {
+				return err
+			}
+			if err := s.store.CreateBucket(ctx, bucket); err != nil {
+				return err
+			}
+			w.Header().Set("Location", "/"+bucket)
+			w.WriteHeader(http.StatusOK)
+			return nil
+		case http.MethodDelete:
+			if err := allow("s3:DeleteBucket", bucket, ""); err != nil {
+				return err
+			}
+			if err := s.store.DeleteBucket(ctx, bucket); err != nil {
+				return err
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		case http.MethodHead:
+			if err := allow("s3:ListBucket", bucket, ""); err != nil {
+				return err
+			}
+			if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
+				return err
+			}
+			w.Header().Set("x-amz-bucket-region", s.cfg.Region)
+			w.WriteHeader(http.StatusOK)
+			return nil
+		case http.MethodPost:
+			if q.Has("delete") {
+				return s.deleteObjects(w, r, p, bucket)
+			}
+		case http.MethodGet:
+			switch {
+			case q.Has("location"):
+				if err := allow("s3:GetBucketLocation", bucket, ""); err != nil {
+					return err
+				}
+				if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
+					return err
+				}
+				region := s.cfg.Region
+				if region == "us-east-1" {
+					region = "" // as S3 answers for us-east-1
+				}
+				writeXML(w, http.StatusOK, locationConstraint{Xmlns: s3NS, Value: region})
+				return nil
+			case q.Has("versioning"), q.Has("uploads"), q.Has("versions"), q.Has("policy"), q.Has("acl"), q.Has("tagging"), q.Has("lifecycle"), q.Has("cors"), q.Has("encryption"):
+				return errCode("NotImplemented", http.StatusNotImplemented, "This bucket sub-resource is not implemented yet")
+			}
+			if err := allow("s3:ListBucket", bucket, ""); err != nil {
+				return err
+			}
+			if q.Get("list-type") == "2" {
+				return s.listObjectsV2(w, r, bucket, q)
+			}
+			return s.listObjectsV1(w, r, bucket, q)
+		}
+		return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+	}
+	if q.Has("uploadId") || q.Has("uploads") || q.Has("tagging") || q.Has("acl") || q.Has("versionId") {
+		return errCode("NotImplemented", http.StatusNotImplemented, "This object operation is not implemented yet")
+	}
+	switch r.Method {
+	case http.MethodPut:
+		if src := r.Header.Get("x-amz-copy-source"); src != "" {
+			return s.copyObject(w, r, p, bucket, key, src)
+		}
+		if err := allow("s3:PutObject", bucket, key); err != nil {
+			return err
+		}
+		return s.putObject(w, r, bucket, key)
+	case http.MethodGet, http.MethodHead:
+		if err := allow("s3:GetObject", bucket, key); err != nil {
+			return err
+		}
+		return s.getObject(w, r, bucket, key)
+	case http.MethodDelete:
+		if err := allow("s3:DeleteObject", bucket, key); err != nil {
+			return err
+		}
+		if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
+			return err
+		}
+		if err := s.store.Delete(ctx, bucket, key); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+}
+
+func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) error {
+	bs, err := s.store.ListBuckets(r.Context())
+	if err != nil {
+		return err
+	}
+	res := listAllMyBucketsResult{Xmlns: s3NS, Owner: owner{ID: "tarn", DisplayName: "tarn"}}
+	for _, b := range bs {
+		res.Buckets = append(res.Buckets, bucketInfo{Name: b.Name, CreationDate: isoTime(b.CreatedAt)})
+	}
+	writeXML(w, http.StatusOK, res)
+	return nil
+}
+
+func maxKeys(q url.Values) (int, error) {
+	v := q.Get("max-keys")
+	if v == "" {
+		return 1000, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, errCode("InvalidArgument", http.StatusBadRequest, "max-keys must be a non-negative integer")
+	}
+	return min(n, 1000), nil
+}
+
+func encodeKey(k string, enc string) string {
+	if enc == "url" {
+		return strings.ReplaceAll(url.QueryEscape(k), "+", "%20")
+	}
+	return k
+}
+
+func (s *Server) list(r *http.Request, bucket string, opts storage.ListOptions, mk int) (storage.ListResult, error) {
+	if mk == 0 {
+		if _, err := s.store.HeadBucket(r.Context(), bucket); err != nil {
+			return storage.ListResult{}, err
+		}
+		return storage.ListResult{}, nil
+	}
+	opts.MaxKeys = mk
+	res, err := s.store.List(r.Context(), bucket, opts)
+	if errors.Is(err, storage.ErrInvalidKey) && opts.ContinuationToken != "" {
+		return res, errCode("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
+	}
+	return res, err
+}
+
+func objectsXML(objs []storage.ObjectInfo, enc string, withOwner bool) []objectXML {
+	out := make([]objectXML, 0, len(objs))
+	for _, o := range objs {
+		x := objectXML{Key: encodeKey(o.Key, enc), LastModified: isoTime(o.LastModified), ETag: `"` + o.ETag + `"`, Size: o.Size, StorageClass: "STANDARD"}
+		if withOwner {
+			x.Owner = &owner{ID: "tarn", DisplayName: "tarn"}
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func prefixesXML(ps []string, enc string) []commonPrefix {
+	out := make([]commonPrefix, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, commonPrefix{Prefix: encodeKey(p, enc)})
+	}
+	return out
+}
+
+func (s *Server) listObjectsV2(w http.ResponseWriter, r *http.Request, bucket string, q url.Values) error {
+	mk, err := maxKeys(q)
+	if err != nil {
+		return err
+	}
+	enc := q.Get("encoding-type")
+	res, err := s.list(r, bucket, storage.ListOptions{Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"),
+		StartAfter: q.Get("start-after"), ContinuationToken: q.Get("continuation-token")}, mk)
+	if err != nil {
+		return err
+	}
+	writeXML(w, http.StatusOK, listBucketResultV2{
+		Xmlns: s3NS, Name: bucket, Prefix: encodeKey(q.Get("prefix"), enc), Delimiter: encodeKey(q.Get("delimiter"), enc), MaxKeys: mk,
+		KeyCount: len(res.Objects) + len(res.CommonPrefixes), IsTruncated: res.IsTruncated,
+		ContinuationToken: q.Get("continuation-token"), NextContinuationToken: res.NextContinuationToken,
+		StartAfter: encodeKey(q.Get("start-after"), enc), EncodingType: enc,
+		Contents: objectsXML(res.Objects, enc, q.Get("fetch-owner") == "true"), CommonPrefixes: prefixesXML(res.CommonPrefixes, enc),
+	})
+	return nil
+}
+
+func (s *Server) listObjectsV1(w http.ResponseWriter, r *http.Request, bucket string, q url.Values) error {
+	mk, err := maxKeys(q)
+	if err != nil {
+		return err
+	}
+	enc := q.Get("encoding-type")
+	res, err := s.list(r, bucket, storage.ListOptions{Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"), StartAfter: q.Get("marker")}, mk)
+	if err != nil {
+		return err
+	}
+	out := listBucketResultV1{Xmlns: s3NS, Name: bucket, Prefix: encodeKey(q.Get("prefix"), enc), Marker: encodeKey(q.Get("marker"), enc),
+		Delimiter: encodeKey(q.Get("delimiter"), enc), MaxKeys: mk, IsTruncated: res.IsTruncated, EncodingType: enc,
+		Contents: objectsXML(res.Objects, enc, true), CommonPrefixes: prefixesXML(res.CommonPrefixes, enc)}
+	if res.IsTruncated {
+		// V1 resumes after the last key or prefix returned.
+		last := ""
+		if n := len(res.Objects); n > 0 {
+			last = res.Objects[n-1].Key
+		}
+		if n := len(res.CommonPrefixes); n > 0 && res.CommonPrefixes[n-1] > last {
+			last = res.CommonPrefixes[n-1]
+		}
+		out.NextMarker = encodeKey(last, enc)
+	}
+	writeXML(w, http.StatusOK, out)
+	return nil
+}
+
+func metadataFrom(h http.Header) map[string]string {
+	var m map[string]string
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if name, ok := strings.CutPrefix(lk, "x-amz-meta-"); ok && len(v) > 0 {
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[name] = v[0]
+		}
+	}
+	return m
+}
+
+func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	size := r.ContentLength
+	if d := r.Header.Get("x-amz-decoded-content-length"); d != "" {
+		n, err := strconv.ParseInt(d, 10, 64)
+		if err != nil {
+			return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-decoded-content-length is not a number")
+		}
+		size = n
+	}
+	if size > s.cfg.MaxPutSize {
+		return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size of %d bytes; use a multipart upload", s.cfg.MaxPutSize)
+	}
+	if size < 0 && r.Header.Get("x-amz-decoded-content-length") == "" {
+		return errCode("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
+	}
+	opts := storage.PutOptions{ContentType: r.Header.Get("Content-Type"), Metadata: metadataFrom(r.Header)}
+	if m := r.Header.Get("Content-MD5"); m != "" {
+		sum, err := base64.StdEncoding.DecodeString(m)
+		if err != nil || len(sum) != 16 {
+			return errCode("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
+		}
+		opts.ContentMD5 = sum
+	}
+	body := io.Reader(r.Body)
+	if size >= 0 {
+		body = &exactReader{r: r.Body, n: size}
+	}
+	info, err := s.store.Put(ctx, bucket, key, body, opts)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", `"`+info.ETag+`"`)
+	w.WriteHeader(http.StatusOK)
+	if s.created != nil {
+		s.created(ctx, info, "PutObject")
+	}
+	return nil
+}
+
+// exactReader reads exactly n bytes: a body shorter than its declared
+// length is an error, so a cut connection never stores a truncated object.
+type exactReader struct {
+	r io.Reader
+	n int64
+}
+
+var errIncompleteBody = errCode("IncompleteBody", http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.n {
+		p = p[:e.n]
+	}
+	n, err := e.r.Read(p)
+	e.n -= int64(n)
+	if err == io.EOF && e.n > 0 {
+		return n, errIncompleteBody
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+func parseRange(h string) (*storage.Range, error) {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return nil, nil // S3 ignores ranges it does not support
+	}
+	a, b, _ := strings.Cut(spec, "-")
+	if a == "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, storage.ErrInvalidRange
+		}
+		return &storage.Range{Offset: -n, Length: -1}, nil
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return nil, storage.ErrInvalidRange
+	}
+	if b == "" {
+		return &storage.Range{Offset: start, Length: -1}, nil
+	}
+	end, err := strconv.ParseInt(b, 10, 64)
+	if err != nil || end < start {
+		return nil, storage.ErrInvalidRange
+	}
+	return &storage.Range{Offset: start, Length: end - start + 1}, nil
+}
+
+func setObjectHeaders(w http.ResponseWriter, info storage.ObjectInfo) {
+	h := w.Header()
+	h.Set("ETag", `"`+info.ETag+`"`)
+	h.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	ct := info.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	for k, v := range info.Metadata {
+		h.Set("x-amz-meta-"+k, v)
+	}
+}
+
+// conditional applies If-Match, If-None-Match, If-Modified-Since and
+// If-Unmodified-Since; done is true when it answered the request.
+func conditional(w http.ResponseWriter, r *http.Request, info storage.ObjectInfo) (done bool, err error) {
+	etag := `"` + info.ETag + `"`
+	matches := func(h string) bool {
+		for _, v := range strings.Split(h, ",") {
+			v = strings.TrimSpace(v)
+			if v == "*" || v == etag || v == info.ETag {
+				return true
+			}
+		}
+		return false
+	}
+	mod := info.LastModified.UTC().Truncate(time.Second)
+	if h := r.Header.Get("If-Match"); h != "" && !matches(h) {
+		return false, errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	}
+	if h := r.Header.Get("If-Unmodified-Since"); h != "" && r.Header.Get("If-Match") == "" {
+		if t, err := http.ParseTime(h); err == nil && mod.After(t) {
+			return false, errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+		}
+	}
+	if h := r.Header.Get("If-None-Match"); h != "" {
+		if matches(h) {
+			setObjectHeaders(w, info)
+			w.WriteHeader(http.StatusNotModified)
+			return true, nil
+		}
+	} else if h := r.Header.Get("If-Modified-Since"); h != "" {
+		if t, err := http.ParseTime(h); err == nil && !mod.After(t) {
+			setObjectHeaders(w, info)
+			w.WriteHeader(http.StatusNotModified)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+	ctx := r.Context()
+	if r.Method == http.MethodHead {
+		info, err := s.store.Head(ctx, bucket, key)
+		if err != nil {
+			return err
+		}
+		if done, err := conditional(w, r, info); done || err != nil {
+			return err
+		}
+		setObjectHeaders(w, info)
+		w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	rng, err := parseRange(r.Header.Get("Range"))
+	if err != nil {
+		return err
+	}
+	rc, info, err := s.store.Get(ctx, bucket, key, rng)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if done, err := conditional(w, r, info); done || err != nil {
+		return err
+	}
+	setObjectHeaders(w, info)
+	status := http.StatusOK
+	length := info.Size
+	if rng != nil {
+		start := rng.Offset
+		if start < 0 {
+			start = max(0, info.Size+rng.Offset)
+		}
+		end := info.Size - 1
+		if rng.Length >= 0 {
+			end = min(info.Size-1, start+rng.Length-1)
+		}
+		length = end - start + 1
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, info.Size))
+		status = http.StatusPartialContent
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
+	w.WriteHeader(status)
+	_, _ = io.Copy(w, rc)
+	return nil
+}
+
+func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key, src string) error {
+	ctx := r.Context()
+	src, _, _ = strings.Cut(src, "?") // versionId not supported yet
+	if u, err := url.PathUnescape(src); err == nil {
+		src = u
+	}
+	sb, sk, ok := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	if !ok || sk == "" {
+		return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key")
+	}
+	if err := p.Authorize("s3:GetObject", auth.S3Resource(sb, sk)); err != nil {
+		return err
+	}
+	if err := p.Authorize("s3:PutObject", auth.S3Resource(bucket, key)); err != nil {
+		return err
+	}
+	if sb == bucket && sk == key && !strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
+		return errCode("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
+	}
+	srcInfo, err := s.store.Head(ctx, sb, sk)
+	if err != nil {
+		return err
+	}
+	if h := r.Header.Get("x-amz-copy-source-if-match"); h != "" && strings.Trim(h, `"`) != srcInfo.ETag {
+		return errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	}
+	var info storage.ObjectInfo
+	if strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
+		rc, _, err := s.store.Get(ctx, sb, sk, nil)
+		if err != nil {
+			return err
+		}
+		info, err = s.store.Put(ctx, bucket, key, rc, storage.PutOptions{ContentType: r.Header.Get("Content-Type"), Metadata: metadataFrom(r.Header)})
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	} else {
+		info, err = s.store.Copy(ctx, sb, sk, bucket, key)
+		if err != nil {
+			return err
+		}
+	}
+	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: s3NS, LastModified: isoTime(info.LastModified), ETag: `"` + info.ETag + `"`})
+	if s.created != nil {
+		s.created(ctx, info, "CopyObject")
+	}
+	return nil
+}
+
+// maxDeleteBody bounds a DeleteObjects request (S3 allows 1,000 keys).
+const maxDeleteBody = 2 << 20
+
+func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket string) error {
+	ctx := r.Context()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxDeleteBody+1))
+	if err != nil {
+		return err
+	}
+	if len(body) > maxDeleteBody {
+		return errCode("MaxMessageLengthExceeded", http.StatusBadRequest, "Your request was too big.")
+	}
+	var req deleteRequest
+	if err := xml.Unmarshal(body, &req); err != nil {
+		return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema")
+	}
+	if len(req.Objects) > 1000 {
+		return errCode("MalformedXML", http.StatusBadRequest, "A DeleteObjects request can name at most 1000 keys")
+	}
+	if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
+		return err
+	}
+	res := deleteResult{Xmlns: s3NS}
+	for _, o := range req.Objects {
+		err := p.Authorize("s3:DeleteObject", auth.S3Resource(bucket, o.Key))
+		if err == nil {
+			err = s.store.Delete(ctx, bucket, o.Key)
+		}
+		if err != nil {
+			code, _, msg := toS3(err)
+			res.Errors = append(res.Errors, deleteErrorXML{Key: o.Key, Code: code, Message: msg})
+			continue
+		}
+		if !req.Quiet {
+			res.Deleted = append(res.Deleted, deletedXML{Key: o.Key})
+		}
+	}
+	writeXML(w, http.StatusOK, res)
+	return nil
+}
