@@ -60,6 +60,9 @@ type PutOptions struct {
 	// ContentMD5, when set, is checked against the received bytes; a mismatch
 	// fails the put with ErrBadDigest and leaves any previous object in place.
 	ContentMD5 []byte
+	// ETag, when set, is recorded instead of the content's MD5: a completed
+	// multipart upload's "md5-of-md5s-N". The content is then not hashed.
+	ETag string
 }
 
 // Range selects bytes [Offset, Offset+Length) of an object; Length < 0 means

@@ -12,9 +12,17 @@
 //	.tarn/overflow/<bucket>/<h>                 data of object <key> whose path is a folder (see below)
 //
 // A sidecar holds the ETag (hex MD5), content type and user metadata of an
-// object, plus the size and modification time of the data file it describes.
+// object, plus the stamp of the data file it describes: size, modification
+// time and, where the platform has them, inode number and change time (ctime).
 // A file dropped in or changed by hand has no sidecar or a stale one; its MD5 is
-// computed when it is first listed or read, and cached.
+// computed when it is first listed or read, and cached. The inode and ctime
+// catch rewrites that keep the size and restore the mtime (cp -p, rsync -t,
+// tar x). Like git's "racy clean" entries, a hash of a file changed within the
+// filesystem's timestamp resolution of the hash is not cached: a second write in
+// the same tick would leave the stamp unchanged. Puts are exempt: their data is
+// a private temp file until the rename and their sidecar records the stamp
+// after it. (Residual gap: a hand rewrite of the same size in the same
+// timestamp tick as a put's rename is not noticed.)
 //
 // S3 allows both "a" and "a/b" as keys; a filesystem does not. When "a/b" is put
 // while "a" is a file, "a" moves to .tarn/overflow and "a" becomes a folder;
@@ -34,7 +42,14 @@
 // Bodies are streamed into temp files without holding it; only the final
 // renames (and overflow moves) take it exclusively. Reads hold it shared while
 // they resolve a key, so they never see a half-finished put or move. Hashing a
-// hand-dropped file for its ETag happens under the shared lock.
+// hand-dropped file for its ETag happens without the lock: the file is opened
+// under it, hashed, and the sidecar is cached under the shared lock only if
+// the path still holds the file with the stamp that was hashed.
+//
+// Durability (unless NoSync): data files and sidecars are synced before their
+// rename, and the folders whose entries a put or delete changed are synced
+// before it returns: the folder of the object, and the parent of every folder
+// it created (up to the first one that existed).
 //
 // Limits: on a case-insensitive filesystem keys that differ only in case
 // collide. An object kept in overflow whose folder was removed by hand is
@@ -118,7 +133,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s := &Store{root: root, noSync: cfg.NoSync, locks: map[string]*sync.RWMutex{}}
 	for _, d := range []string{"tmp", "buckets", "meta", "markers", "overflow"} {
-		if err := os.MkdirAll(s.internal(d), 0o755); err != nil {
+		if err := s.mkdirAll(s.internal(d)); err != nil {
 			return nil, fmt.Errorf("cannot open object store %q: %w", cfg.Root, err)
 		}
 	}
@@ -270,20 +285,68 @@ func opErr(verb, bucket, key string, err error) error {
 
 // --- sidecars ----------------------------------------------------------------
 
+// stamp identifies one version of a data file. Any write changes the change
+// time and a replacement changes the inode, even when the size and mtime are
+// kept or restored.
+type stamp struct {
+	Size  int64  `json:"size"`
+	MTime int64  `json:"mtime"`           // Unix ns
+	Ino   uint64 `json:"ino,omitempty"`   // 0 where the platform has none
+	CTime int64  `json:"ctime,omitempty"` // Unix ns; 0 where the platform has none
+}
+
+func stampOf(fi iofs.FileInfo) stamp {
+	ino, ctime := fileID(fi)
+	return stamp{Size: fi.Size(), MTime: fi.ModTime().UnixNano(), Ino: ino, CTime: ctime}
+}
+
+// sameData reports whether a and b are the same file with the same size and
+// mtime, ignoring the ctime (which a rename changes).
+func (a stamp) sameData(b stamp) bool {
+	return a.Size == b.Size && a.MTime == b.MTime && a.Ino == b.Ino
+}
+
+// Racy windows: how far before the start of a hash a file's last change must
+// lie for the hash to be cached. File timestamps come from a coarse clock (a
+// kernel tick, at most 10ms on Linux) or, on some filesystems, whole seconds
+// (FAT stores mtimes in 2s steps). A network filesystem whose server clock
+// runs behind ours by more than the window is not covered.
+const (
+	racyWindow       = 100 * time.Millisecond
+	racyWindowCoarse = 2 * time.Second
+)
+
+// racy reports whether a hash of the file with stamp st, started at start,
+// may miss a later write: one in the same timestamp tick as the file's last
+// change leaves the stamp as it was. Such hashes are not cached.
+func racy(st stamp, start time.Time) bool {
+	changed := st.CTime // the time of the last change, whatever the mtime says
+	if changed == 0 {
+		changed = st.MTime
+	}
+	window := racyWindow
+	if changed%int64(time.Second) == 0 {
+		window = racyWindowCoarse
+	}
+	return changed > start.Add(-window).UnixNano()
+}
+
 // sidecar is the stored description of an object.
 type sidecar struct {
 	Key string `json:"key"`
-	// Size and MTime (Unix ns) are those of the data file when the ETag was
-	// computed; a mismatch means the file changed by hand.
-	Size        int64             `json:"size"`
-	MTime       int64             `json:"mtime"`
+	// The stamp of the data file when the ETag was computed (or put); a
+	// mismatch means the file changed by hand. Folder objects have only an
+	// MTime, their put time.
+	stamp
 	ETag        string            `json:"etag"`
 	ContentType string            `json:"content_type,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 }
 
-func (sc *sidecar) fresh(fi iofs.FileInfo) bool {
-	return sc != nil && sc.Size == fi.Size() && sc.MTime == fi.ModTime().UnixNano()
+// fresh reports whether sc describes the data file with stamp st. A sidecar
+// written before stamps had an inode and ctime is re-verified once.
+func (sc *sidecar) fresh(st stamp) bool {
+	return sc != nil && sc.stamp == st
 }
 
 func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage.ObjectInfo {
@@ -345,11 +408,12 @@ func (s *Store) writeAtomic(p string, data []byte, sync bool) error {
 	return s.renameInto(tmp, p)
 }
 
-// renameInto renames tmp to p, creating p's folder if needed.
+// renameInto renames tmp to p, creating p's folder if needed (see mkdirAll).
+// The caller syncs p's folder if it needs the rename to be durable.
 func (s *Store) renameInto(tmp, p string) error {
 	err := os.Rename(tmp, p)
 	if errors.Is(err, iofs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+		if err = s.mkdirAll(filepath.Dir(p)); err == nil {
 			err = os.Rename(tmp, p)
 		}
 	}
@@ -359,9 +423,51 @@ func (s *Store) renameInto(tmp, p string) error {
 	return err
 }
 
+// mkdirAll creates dir and its missing parents, and syncs the parent of each
+// folder it created (unless NoSync), so that what is later put in them does
+// not vanish with them in a crash. Internal folders only: links are followed.
+func (s *Store) mkdirAll(dir string) error {
+	var missing []string
+	for p := dir; ; {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return &os.PathError{Op: "mkdir", Path: p, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !errors.Is(err, iofs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, p)
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, iofs.ErrExist) {
+			return err
+		}
+	}
+	for _, p := range missing {
+		if err := s.syncDir(filepath.Dir(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// testHookSyncDir, if set, is called with each folder synced.
+var testHookSyncDir func(dir string)
+
 func (s *Store) syncDir(dir string) error {
 	if s.noSync {
 		return nil
+	}
+	if testHookSyncDir != nil {
+		testHookSyncDir(dir)
 	}
 	f, err := os.Open(dir)
 	if err != nil {
@@ -467,7 +573,7 @@ func (s *Store) deleteBucket(ctx context.Context, bucket string) error {
 	if err := s.checkBucket(bucket); err != nil {
 		return err
 	}
-	res, err := s.list(ctx, bucket, storage.ListOptions{MaxKeys: 1})
+	res, _, err := s.listPage(ctx, bucket, storage.ListOptions{MaxKeys: 1})
 	if err != nil {
 		return err
 	}

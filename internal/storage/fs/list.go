@@ -44,8 +44,36 @@ func (s *Store) listLocked(ctx context.Context, bucket string, opts storage.List
 	}
 	l := s.lock(bucket)
 	l.RLock()
-	defer l.RUnlock()
-	return s.list(ctx, bucket, opts)
+	res, pending, err := s.listPage(ctx, bucket, opts)
+	l.RUnlock()
+	if err != nil || len(pending) == 0 {
+		return res, err
+	}
+	// Objects without a fresh sidecar are hashed without the lock, so a big
+	// file dropped by hand does not hold up puts.
+	keep := make([]bool, len(res.Objects))
+	for i := range keep {
+		keep[i] = true
+	}
+	for _, i := range pending {
+		info, err := s.describe(ctx, bucket, res.Objects[i].Key)
+		switch {
+		case errors.Is(err, storage.ErrNoSuchKey), errors.Is(err, iofs.ErrNotExist):
+			keep[i] = false // deleted meanwhile
+		case err != nil:
+			return storage.ListResult{}, err
+		default:
+			res.Objects[i] = info
+		}
+	}
+	objs := res.Objects[:0]
+	for i, o := range res.Objects {
+		if keep[i] {
+			objs = append(objs, o)
+		}
+	}
+	res.Objects = objs
+	return res, nil
 }
 
 // Continuation tokens are the last key or common prefix returned, tagged.
@@ -70,8 +98,10 @@ func decodeToken(tok string) (last string, isPrefix bool, err error) {
 	return string(b[1:]), b[0] == tokPrefix, nil
 }
 
-// list is List without locking; callers hold the bucket lock.
-func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOptions) (storage.ListResult, error) {
+// listPage is List without locking or hashing; callers hold the bucket lock.
+// Objects without a fresh sidecar are returned with only a key, and their
+// indexes in pending.
+func (s *Store) listPage(ctx context.Context, bucket string, opts storage.ListOptions) (res storage.ListResult, pending []int, err error) {
 	l := &lister{
 		ctx:    ctx,
 		s:      s,
@@ -87,27 +117,27 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 	if opts.ContinuationToken != "" {
 		var err error
 		if l.after, l.afterIsPrefix, err = decodeToken(opts.ContinuationToken); err != nil {
-			return storage.ListResult{}, err
+			return storage.ListResult{}, nil, err
 		}
 	}
 	// Every key with the prefix lies in the folder the prefix ends in.
 	start := l.prefix[:strings.LastIndexByte(l.prefix, '/')+1]
 	if start != "" && storage.ValidateKey(start) != nil {
-		return storage.ListResult{}, nil // no stored key can have this prefix
+		return storage.ListResult{}, nil, nil // no stored key can have this prefix
 	}
 	switch err := s.checkDirs(bucket, start); {
 	case errors.Is(err, errMissing), errors.Is(err, errSymlink):
-		return storage.ListResult{}, nil
+		return storage.ListResult{}, nil, nil
 	case err != nil:
-		return storage.ListResult{}, err
+		return storage.ListResult{}, nil, err
 	}
 	l.hasOverflow = dirNonEmpty(s.internal("overflow", bucket))
 	l.hasMarkers = dirNonEmpty(s.internal("markers", bucket))
 	l.walkDir(start)
 	if l.err != nil {
-		return storage.ListResult{}, l.err
+		return storage.ListResult{}, nil, l.err
 	}
-	return l.res, nil
+	return l.res, l.pending, nil
 }
 
 func dirNonEmpty(dir string) bool {
@@ -137,6 +167,7 @@ type lister struct {
 	hasOverflow, hasMarkers bool
 
 	res          storage.ListResult
+	pending      []int // indexes in res.Objects of objects to hash
 	n            int
 	lastCP       string // last common prefix returned
 	last         string // last key or prefix returned
@@ -360,9 +391,12 @@ func (l *lister) emitKey(k string, e entry) {
 		l.truncate()
 		return
 	}
-	info, ok := l.objectInfo(k, e)
+	info, ok, fresh := l.objectInfo(k, e)
 	if !ok {
 		return
+	}
+	if !fresh {
+		l.pending = append(l.pending, len(l.res.Objects))
 	}
 	l.res.Objects = append(l.res.Objects, info)
 	l.n++
@@ -390,8 +424,9 @@ func (l *lister) truncate() {
 }
 
 // objectInfo describes a listed object; ok is false if it vanished meanwhile
-// (changed by hand).
-func (l *lister) objectInfo(k string, e entry) (storage.ObjectInfo, bool) {
+// (changed by hand), fresh is false if it has no fresh sidecar and info holds
+// only its key.
+func (l *lister) objectInfo(k string, e entry) (info storage.ObjectInfo, ok, fresh bool) {
 	var lc loc
 	switch e.kind {
 	case kindDir: // folder object
@@ -400,24 +435,25 @@ func (l *lister) objectInfo(k string, e entry) (storage.ObjectInfo, bool) {
 			if !errors.Is(err, storage.ErrNoSuchKey) {
 				l.fail(err)
 			}
-			return storage.ObjectInfo{}, false
+			return storage.ObjectInfo{}, false, false
 		}
-		return info, true
+		return info, true, true
 	case kindOverflow:
 		lc = loc{path: l.s.overflowPath(l.bucket, k), fi: e.fi, overflow: true}
 	default:
 		fi, err := e.de.Info()
 		if err != nil || !fi.Mode().IsRegular() {
-			return storage.ObjectInfo{}, false
+			return storage.ObjectInfo{}, false, false
 		}
 		lc = loc{path: l.dirPath(k), fi: fi}
 	}
-	info, err := l.s.info(l.bucket, k, lc, nil)
+	info, _, fresh, err := l.s.cachedInfo(l.bucket, k, lc)
 	if err != nil {
-		if !errors.Is(err, iofs.ErrNotExist) {
-			l.fail(err)
-		}
-		return storage.ObjectInfo{}, false
+		l.fail(err)
+		return storage.ObjectInfo{}, false, false
 	}
-	return info, true
+	if !fresh {
+		info = storage.ObjectInfo{Bucket: l.bucket, Key: k}
+	}
+	return info, true, fresh
 }

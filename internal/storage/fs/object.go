@@ -58,52 +58,133 @@ func (s *Store) resolve(bucket, key string) (loc, error) {
 	return loc{}, storage.ErrNoSuchKey
 }
 
-// info describes the object at l, from its sidecar if that is fresh, else by
-// hashing the data (through f if open) and caching a new sidecar. Callers hold
-// the bucket lock (shared is enough: only identical sidecars race).
-func (s *Store) info(bucket, key string, l loc, f *os.File) (storage.ObjectInfo, error) {
-	scPath := s.sidecarPath(bucket, key)
-	sc, err := readSidecar(scPath)
+// cachedInfo describes the object at l from its sidecar if that is fresh;
+// else ok is false and sc is the stale sidecar, if any. Callers hold the
+// bucket lock.
+func (s *Store) cachedInfo(bucket, key string, l loc) (info storage.ObjectInfo, sc *sidecar, ok bool, err error) {
+	sc, err = readSidecar(s.sidecarPath(bucket, key))
 	if err != nil {
-		return storage.ObjectInfo{}, err
+		return storage.ObjectInfo{}, nil, false, err
 	}
-	if sc.fresh(l.fi) {
-		return sc.info(bucket, key, l.fi.Size(), l.fi.ModTime()), nil
+	if sc.fresh(stampOf(l.fi)) {
+		return sc.info(bucket, key, l.fi.Size(), l.fi.ModTime()), sc, true, nil
 	}
-	sc, err = s.hashFile(key, l.path, f)
-	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	if b, err := json.Marshal(sc); err == nil {
-		_ = s.writeAtomic(scPath, b, false) // a cache: recomputed if lost
-	}
-	return sc.info(bucket, key, sc.Size, time.Unix(0, sc.MTime)), nil
+	return storage.ObjectInfo{}, sc, false, nil
 }
 
-// hashFile builds a sidecar for a data file that has none (or a stale one).
-func (s *Store) hashFile(key, p string, f *os.File) (*sidecar, error) {
-	if f == nil {
-		var err error
-		if f, err = openRead(p); err != nil {
-			return nil, err
-		}
-		defer f.Close()
-	}
+// testHookHashing, if set, is called when hashing of a data file starts.
+var testHookHashing func(key string)
+
+// hashInfo describes the object whose data file was opened as f from path p
+// and whose sidecar (old, maybe nil) was stale. It hashes f without holding
+// the bucket lock, then caches the result under the shared lock if p still
+// holds the file that was hashed and the hash is not racy. old's content type
+// and metadata are kept if the content is unchanged (the file was only
+// touched, renamed or chmod-ed). Callers must not hold the bucket lock.
+func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File, old *sidecar) (storage.ObjectInfo, error) {
+	start := time.Now()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return storage.ObjectInfo{}, err
+	}
+	st := stampOf(fi)
+	if testHookHashing != nil {
+		testHookHashing(key)
 	}
 	h := md5.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil {
-		return nil, err
+	bp := bufPool.Get().(*[]byte)
+	_, err = io.CopyBuffer(h, ctxReader{ctx, io.NewSectionReader(f, 0, st.Size)}, *bp)
+	bufPool.Put(bp)
+	if err != nil {
+		return storage.ObjectInfo{}, err
 	}
-	return &sidecar{
-		Key:         key,
-		Size:        fi.Size(),
-		MTime:       fi.ModTime().UnixNano(),
-		ETag:        hex.EncodeToString(h.Sum(nil)),
-		ContentType: guessContentType(key),
-	}, nil
+	sc := &sidecar{Key: key, stamp: st, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key)}
+	if old != nil && old.Key == key && old.ETag == sc.ETag {
+		sc.ContentType, sc.Metadata = old.ContentType, old.Metadata
+	}
+	info := sc.info(bucket, key, fi.Size(), fi.ModTime())
+	// Not cached if the file changed while it was hashed, or may change
+	// unnoticed (racy).
+	fi2, err := f.Stat()
+	if err != nil || stampOf(fi2) != st || racy(st, start) {
+		return info, nil
+	}
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return info, nil
+	}
+	l := s.lock(bucket)
+	l.RLock()
+	defer l.RUnlock()
+	// The path must still hold the version hashed (not moved to or from
+	// overflow, replaced by a put, or deleted meanwhile) ...
+	if cur, err := os.Lstat(p); err != nil || !cur.Mode().IsRegular() || stampOf(cur) != st {
+		return info, nil
+	}
+	// ... and only stale sidecars are replaced: concurrent hashers of one
+	// version write the same bytes.
+	scPath := s.sidecarPath(bucket, key)
+	if cur, err := readSidecar(scPath); err == nil && cur.fresh(st) {
+		return cur.info(bucket, key, fi.Size(), fi.ModTime()), nil
+	}
+	_ = s.writeAtomic(scPath, b, false) // a cache: recomputed if lost
+	return info, nil
+}
+
+// openObject resolves a (non-folder) key and describes it under the shared
+// lock. If its sidecar is fresh it returns the info with fresh set, and f is
+// nil unless wantFile. Else it returns the data file opened (f, at path p) and
+// the stale sidecar, for hashInfo to hash after the lock is released. The open
+// file keeps the version it opened even if the object is replaced.
+func (s *Store) openObject(bucket, key string, wantFile bool) (f *os.File, p string, info storage.ObjectInfo, old *sidecar, fresh bool, err error) {
+	l := s.lock(bucket)
+	l.RLock()
+	defer l.RUnlock()
+	lc, err := s.resolve(bucket, key)
+	if err != nil {
+		return nil, "", storage.ObjectInfo{}, nil, false, err
+	}
+	if !wantFile {
+		info, old, fresh, err = s.cachedInfo(bucket, key, lc)
+		if err != nil || fresh {
+			return nil, "", info, nil, fresh, err
+		}
+	}
+	f, err = openRead(lc.path)
+	if err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			err = storage.ErrNoSuchKey
+		}
+		return nil, "", storage.ObjectInfo{}, nil, false, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = storage.ErrNoSuchKey
+	}
+	if err == nil && wantFile {
+		lc.fi = fi
+		info, old, fresh, err = s.cachedInfo(bucket, key, lc)
+	}
+	if err != nil {
+		f.Close()
+		return nil, "", storage.ObjectInfo{}, nil, false, err
+	}
+	if fresh && !wantFile {
+		f.Close()
+		f = nil
+	}
+	return f, lc.path, info, old, fresh, nil
+}
+
+// describe returns the info of a (non-folder) object, hashing its data
+// outside the lock if its sidecar is missing or stale.
+func (s *Store) describe(ctx context.Context, bucket, key string) (storage.ObjectInfo, error) {
+	f, p, info, old, fresh, err := s.openObject(bucket, key, false)
+	if err != nil || fresh {
+		return info, err
+	}
+	defer f.Close()
+	return s.hashInfo(ctx, bucket, key, p, f, old)
 }
 
 // markerInfo describes the folder object key (ending in "/"). Callers hold the
@@ -143,17 +224,13 @@ func (s *Store) head(ctx context.Context, bucket, key string) (storage.ObjectInf
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	l := s.lock(bucket)
-	l.RLock()
-	defer l.RUnlock()
 	if isMarker(key) {
+		l := s.lock(bucket)
+		l.RLock()
+		defer l.RUnlock()
 		return s.markerInfo(bucket, key)
 	}
-	lc, err := s.resolve(bucket, key)
-	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	return s.info(bucket, key, lc, nil)
+	return s.describe(ctx, bucket, key)
 }
 
 // Get opens an object, or the requested range of it. The returned ObjectInfo
@@ -183,7 +260,7 @@ func (s *Store) get(ctx context.Context, bucket, key string, rng *storage.Range)
 		}
 		return io.NopCloser(strings.NewReader("")), info, nil
 	}
-	f, info, err := s.open(bucket, key)
+	f, info, err := s.open(ctx, bucket, key)
 	if err != nil {
 		return nil, storage.ObjectInfo{}, err
 	}
@@ -198,36 +275,19 @@ func (s *Store) get(ctx context.Context, bucket, key string, rng *storage.Range)
 	return &fileReader{f: f, lr: io.LimitedReader{R: f, N: n}}, info, nil
 }
 
-// open resolves and opens a (non-folder) object under the shared lock. The
-// open file keeps the version it opened even if the object is replaced.
-func (s *Store) open(bucket, key string) (*os.File, storage.ObjectInfo, error) {
-	l := s.lock(bucket)
-	l.RLock()
-	defer l.RUnlock()
-	lc, err := s.resolve(bucket, key)
+// open opens a (non-folder) object and describes it. The open file keeps the
+// version it opened even if the object is replaced; a missing or stale ETag is
+// computed from it, without holding the bucket lock.
+func (s *Store) open(ctx context.Context, bucket, key string) (*os.File, storage.ObjectInfo, error) {
+	f, p, info, old, fresh, err := s.openObject(bucket, key, true)
 	if err != nil {
 		return nil, storage.ObjectInfo{}, err
 	}
-	f, err := openRead(lc.path)
-	if err != nil {
-		if errors.Is(err, iofs.ErrNotExist) {
-			err = storage.ErrNoSuchKey
+	if !fresh {
+		if info, err = s.hashInfo(ctx, bucket, key, p, f, old); err != nil {
+			f.Close()
+			return nil, storage.ObjectInfo{}, err
 		}
-		return nil, storage.ObjectInfo{}, err
-	}
-	fi, err := f.Stat()
-	if err == nil && !fi.Mode().IsRegular() {
-		err = storage.ErrNoSuchKey
-	}
-	if err != nil {
-		f.Close()
-		return nil, storage.ObjectInfo{}, err
-	}
-	lc.fi = fi
-	info, err := s.info(bucket, key, lc, f)
-	if err != nil {
-		f.Close()
-		return nil, storage.ObjectInfo{}, err
 	}
 	return f, info, nil
 }
@@ -331,8 +391,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 	}
 	sc := &sidecar{
 		Key:         key,
-		Size:        fi.Size(),
-		MTime:       fi.ModTime().UnixNano(),
+		stamp:       stampOf(fi),
 		ETag:        etag,
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
@@ -340,27 +399,17 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
 	}
-	scb, err := json.Marshal(sc)
+	err = s.commit(ctx, bucket, key, tmpName, sc)
+	committed = err == nil || !fileExists(tmpName)
 	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	scTmp, err := s.writeTemp("meta-*", scb, true)
-	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	dest, err := s.commit(ctx, bucket, key, tmpName, scTmp)
-	if err != nil {
-		_ = os.Remove(scTmp)
-		return storage.ObjectInfo{}, err
-	}
-	committed = true
-	if err := s.syncDir(filepath.Dir(dest)); err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	if err := s.syncDir(filepath.Dir(s.sidecarPath(bucket, key))); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	return sc.info(bucket, key, fi.Size(), fi.ModTime()), nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 // Import moves a local file into the store as an object: it is hashed,
@@ -408,8 +457,7 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 	}
 	sc := &sidecar{
 		Key:         key,
-		Size:        fi.Size(),
-		MTime:       fi.ModTime().UnixNano(),
+		stamp:       stampOf(fi),
 		ETag:        hex.EncodeToString(h.Sum(nil)),
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
@@ -417,23 +465,9 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
 	}
-	scb, err := json.Marshal(sc)
-	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	scTmp, err := s.writeTemp("meta-*", scb, true)
-	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	dest, err := s.commit(ctx, bucket, key, path, scTmp)
-	if err != nil {
-		_ = os.Remove(scTmp)
-		return storage.ObjectInfo{}, err
-	}
-	if err := s.syncDir(filepath.Dir(dest)); err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	if err := s.syncDir(filepath.Dir(s.sidecarPath(bucket, key))); err != nil {
+	// The staging folder is the writer's: the file leaving it need not be
+	// synced away from it.
+	if err := s.commit(ctx, bucket, key, path, sc); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	return sc.info(bucket, key, fi.Size(), fi.ModTime()), nil
@@ -460,9 +494,46 @@ func (s *Store) StagingDir(ctx context.Context, bucket, prefix string) (string, 
 	return s.objPath(bucket, prefix), nil
 }
 
-// commit renames a put's data and sidecar into place under the bucket lock and
-// returns where the data went.
-func (s *Store) commit(ctx context.Context, bucket, key, dataTmp, scTmp string) (string, error) {
+// commit renames a put's data file dataTmp (synced, described by sc) into
+// place under the bucket lock, then writes its sidecar with the stamp the
+// data has after the rename (a rename changes the ctime). The sidecar is
+// written under the lock but synced after it, with the folders of both.
+func (s *Store) commit(ctx context.Context, bucket, key, dataTmp string, sc *sidecar) error {
+	scTmp, err := os.CreateTemp(s.internal("tmp"), "meta-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if scTmp != nil {
+			scTmp.Close()
+			_ = os.Remove(scTmp.Name())
+		}
+	}()
+	dest, err := s.commitLocked(ctx, bucket, key, dataTmp, sc, scTmp)
+	if err != nil {
+		return err
+	}
+	f := scTmp
+	scTmp = nil // renamed into place
+	if !s.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	// A folder that is gone was pruned by a delete of this key meanwhile.
+	for _, d := range []string{filepath.Dir(dest), filepath.Dir(s.sidecarPath(bucket, key))} {
+		if err := s.syncDir(d); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) commitLocked(ctx context.Context, bucket, key, dataTmp string, sc *sidecar, scTmp *os.File) (string, error) {
 	l := s.lock(bucket)
 	l.Lock()
 	defer l.Unlock()
@@ -489,7 +560,19 @@ func (s *Store) commit(ctx context.Context, bucket, key, dataTmp, scTmp string) 
 		// A stale overflow copy (its folder was removed by hand).
 		_ = os.Remove(s.overflowPath(bucket, key))
 	}
-	if err := s.renameInto(scTmp, s.sidecarPath(bucket, key)); err != nil {
+	// If the file is not the one described (replaced by hand already), the
+	// sidecar keeps the old stamp and so is stale.
+	if fi, err := os.Lstat(dest); err == nil && stampOf(fi).sameData(sc.stamp) {
+		sc.stamp = stampOf(fi)
+	}
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return "", err
+	}
+	if _, err := scTmp.Write(b); err != nil {
+		return "", err
+	}
+	if err := s.renameInto(scTmp.Name(), s.sidecarPath(bucket, key)); err != nil {
 		return "", err
 	}
 	return dest, nil
@@ -502,12 +585,24 @@ func (s *Store) markerExists(bucket, key string) bool {
 
 // ensureDirs creates the folders of dirKey ("" or ending in "/") below the
 // bucket. A file in the way is an object whose name is now also a folder: it
-// moves to overflow. Links are refused. Callers hold the bucket lock.
-func (s *Store) ensureDirs(ctx context.Context, bucket, dirKey string) error {
+// moves to overflow. Links are refused. The parent of each folder created is
+// synced, so the folders are durable when this returns (the last one's own
+// entries are the caller's). Callers hold the bucket lock exclusively: a
+// folder that exists was made durable by whoever created it.
+func (s *Store) ensureDirs(ctx context.Context, bucket, dirKey string) (err error) {
 	p := s.bucketPath(bucket)
+	var changed []string // folders whose entries changed
+	defer func() {
+		for _, d := range changed {
+			if serr := s.syncDir(d); err == nil {
+				err = serr
+			}
+		}
+	}()
 	for i := 0; i < len(dirKey); {
 		j := strings.IndexByte(dirKey[i:], '/')
 		seg := dirKey[:i+j] // the folder's key, without "/"
+		parent := p
 		p += string(filepath.Separator) + dirKey[i:i+j]
 		i += j + 1
 		fi, err := os.Lstat(p)
@@ -516,6 +611,7 @@ func (s *Store) ensureDirs(ctx context.Context, bucket, dirKey string) error {
 			if err := os.Mkdir(p, 0o755); err != nil {
 				return err
 			}
+			changed = append(changed, parent)
 		case err != nil:
 			return err
 		case fi.Mode()&iofs.ModeSymlink != 0:
@@ -528,6 +624,7 @@ func (s *Store) ensureDirs(ctx context.Context, bucket, dirKey string) error {
 			if err := os.Mkdir(p, 0o755); err != nil {
 				return err
 			}
+			changed = append(changed, parent)
 		default:
 			return fmt.Errorf("%q is neither a file nor a folder", seg)
 		}
@@ -535,32 +632,54 @@ func (s *Store) ensureDirs(ctx context.Context, bucket, dirKey string) error {
 	return nil
 }
 
-// moveToOverflow moves the data file of key (at p) to overflow, making sure
-// its sidecar exists first so the object keeps its ETag and key. Callers hold
+// moveToOverflow moves the data file of key (at p) to overflow. Callers hold
 // the bucket lock exclusively.
 func (s *Store) moveToOverflow(ctx context.Context, bucket, key, p string, fi iofs.FileInfo) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	op := s.overflowPath(bucket, key)
+	if err := s.moveData(bucket, key, p, op, fi); err != nil {
+		return fmt.Errorf("cannot move %q to overflow: %w", key, err)
+	}
+	return s.syncDir(filepath.Dir(op))
+}
+
+// moveData renames the data file of key (with info fi) from p to dest and
+// keeps a fresh sidecar fresh (a rename changes the ctime). A missing or
+// stale one stays so: the file is hashed when next described, not under the
+// exclusive lock. Callers hold the bucket lock exclusively and sync dest's
+// folder.
+func (s *Store) moveData(bucket, key, p, dest string, fi iofs.FileInfo) error {
 	scPath := s.sidecarPath(bucket, key)
 	sc, err := readSidecar(scPath)
 	if err != nil {
 		return err
 	}
-	if !sc.fresh(fi) {
-		if sc, err = s.hashFile(key, p, nil); err != nil {
-			return err
-		}
-		b, _ := json.Marshal(sc)
-		if err := s.writeAtomic(scPath, b, true); err != nil {
-			return err
+	// Not renameInto: on failure the data must stay where it is.
+	err = os.Rename(p, dest)
+	if errors.Is(err, iofs.ErrNotExist) {
+		if err = s.mkdirAll(filepath.Dir(dest)); err == nil {
+			err = os.Rename(p, dest)
 		}
 	}
-	op := s.overflowPath(bucket, key)
-	if err := s.renameInto(p, op); err != nil {
-		return fmt.Errorf("cannot move %q to overflow: %w", key, err)
+	if err != nil {
+		return err
 	}
-	return s.syncDir(filepath.Dir(op))
+	if !sc.fresh(stampOf(fi)) {
+		return nil
+	}
+	nfi, err := os.Lstat(dest)
+	if err != nil || !stampOf(nfi).sameData(sc.stamp) {
+		return nil
+	}
+	sc.stamp = stampOf(nfi)
+	b, err := json.Marshal(sc)
+	if err != nil {
+		return err
+	}
+	// Unsynced: if lost, the object is hashed again and keeps its metadata.
+	return s.writeAtomic(scPath, b, false)
 }
 
 // putMarker stores the folder object key (ending in "/"), which must be empty.
@@ -578,7 +697,7 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 	now := time.Now()
 	sc := &sidecar{
 		Key:         key,
-		MTime:       now.UnixNano(),
+		stamp:       stamp{MTime: now.UnixNano()},
 		ETag:        emptyETag,
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
@@ -630,11 +749,16 @@ func (s *Store) delete(ctx context.Context, bucket, key string) error {
 	defer l.Unlock()
 	scPath := s.sidecarPath(bucket, key)
 	if isMarker(key) {
-		if err := os.Remove(scPath); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		switch err := os.Remove(scPath); {
+		case err == nil:
+			if err := s.syncDir(filepath.Dir(scPath)); err != nil {
+				return err
+			}
+		case !errors.Is(err, iofs.ErrNotExist):
 			return err
 		}
 		if s.checkDirs(bucket, key) == nil {
-			s.pruneDirs(bucket, key)
+			return s.syncDir(s.pruneDirs(bucket, key))
 		}
 		return nil
 	}
@@ -652,36 +776,37 @@ func (s *Store) delete(ctx context.Context, bucket, key string) error {
 	if err := os.Remove(scPath); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		return err
 	}
+	// Synced under the lock, so that no later put or delete can return
+	// before this removal is durable. A stale sidecar left by a crash is
+	// harmless; the data file coming back is not.
+	changed := filepath.Dir(lc.path)
 	if !lc.overflow {
-		s.pruneDirs(bucket, parentDirKey(key))
+		changed = s.pruneDirs(bucket, parentDirKey(key))
 	}
-	return nil
+	return s.syncDir(changed)
 }
 
 // pruneDirs removes the empty folders dirKey ("" or ending in "/") and its
 // parents, stopping at the bucket, at a folder object or at a non-empty
 // folder. When a folder goes, an object of the same name kept in overflow
 // moves back to its plain path. Callers hold the bucket lock exclusively and
-// have checked that dirKey's folders are real folders.
-func (s *Store) pruneDirs(bucket, dirKey string) {
+// have checked that dirKey's folders are real folders. It returns the
+// deepest folder left whose entries changed, for the caller to sync.
+func (s *Store) pruneDirs(bucket, dirKey string) string {
 	for dirKey != "" {
-		if s.markerExists(bucket, dirKey) {
-			return
-		}
 		p := s.objPath(bucket, dirKey)
-		if os.Remove(p) != nil {
-			return // not empty
+		if s.markerExists(bucket, dirKey) || os.Remove(p) != nil {
+			return p // a folder object, or not empty
 		}
 		name := strings.TrimSuffix(dirKey, "/")
 		op := s.overflowPath(bucket, name)
 		if fi, err := os.Lstat(op); err == nil && fi.Mode().IsRegular() {
-			if os.Rename(op, p) == nil {
-				_ = s.syncDir(filepath.Dir(p))
-			}
-			return
+			_ = s.moveData(bucket, name, op, p, fi)
+			return filepath.Dir(p)
 		}
 		dirKey = parentDirKey(name)
 	}
+	return s.bucketPath(bucket)
 }
 
 // Copy copies an object with its content type and metadata. The copy is
@@ -709,7 +834,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata}
 		return s.put(ctx, dstBucket, dstKey, strings.NewReader(""), opts, emptyETag)
 	}
-	f, info, err := s.open(srcBucket, srcKey)
+	f, info, err := s.open(ctx, srcBucket, srcKey)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
