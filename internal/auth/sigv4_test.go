@@ -159,6 +159,10 @@ func TestAuthenticateTampered(t *testing.T) {
 		h := r.Header.Get("Authorization")
 		r.Header.Set("Authorization", strings.Replace(h, "/"+d.Format("20060102")+"/", "/"+d.AddDate(0, 0, -1).Format("20060102")+"/", 1))
 	}, "AuthorizationHeaderMalformed")
+	f("sigv2 presigned", func(r *http.Request) {
+		r.Header.Del("Authorization")
+		r.URL.RawQuery = "AWSAccessKeyId=AKID&Signature=abc%3D&Expires=1795577777"
+	}, "InvalidRequest")
 	f("header and presign", func(r *http.Request) { r.URL.RawQuery = "X-Amz-Signature=00" }, "InvalidArgument")
 }
 

@@ -76,6 +76,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("cannot open metadata database %q: %w", cfg.Path, err)
 	}
+	// The database holds access keys' secrets (SigV4 needs them): owner only.
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Chmod(cfg.Path+suffix, 0o600); err != nil && !os.IsNotExist(err) {
+			db.Close()
+			return nil, fmt.Errorf("cannot protect metadata database %q: %w", cfg.Path, err)
+		}
+	}
 	m := &DB{sql: db, driver: cfg.Driver}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,

@@ -48,20 +48,22 @@ type ObjectCreated func(ctx context.Context, info storage.ObjectInfo, via string
 type Server struct {
 	cfg     Config
 	store   storage.ObjectStore
+	uploads *storage.Uploads
 	auth    *auth.Service
 	created ObjectCreated
 	log     *slog.Logger
 }
 
-// New returns an S3 endpoint over store. created may be nil.
-func New(cfg Config, store storage.ObjectStore, a *auth.Service, created ObjectCreated) *Server {
+// New returns an S3 endpoint over store. uploads keeps multipart uploads
+// (nil disables them); created may be nil.
+func New(cfg Config, store storage.ObjectStore, uploads *storage.Uploads, a *auth.Service, created ObjectCreated) *Server {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
 	if cfg.MaxPutSize == 0 {
 		cfg.MaxPutSize = 5 << 30
 	}
-	return &Server{cfg: cfg, store: store, auth: a, created: created, log: slog.Default()}
+	return &Server{cfg: cfg, store: store, uploads: uploads, auth: a, created: created, log: slog.Default()}
 }
 
 // s3Error is an error with its S3 code and HTTP status.
@@ -106,6 +108,14 @@ func toS3(err error) (code string, status int, msg string) {
 		return "InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable"
 	case errors.Is(err, storage.ErrBadDigest):
 		return "BadDigest", http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."
+	case errors.Is(err, storage.ErrNoSuchUpload):
+		return "NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
+	case errors.Is(err, storage.ErrInvalidPartOrder):
+		return "InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order. The parts list must be specified in order by part number."
+	case errors.Is(err, storage.ErrInvalidPart):
+		return "InvalidPart", http.StatusBadRequest, err.Error()
+	case errors.Is(err, storage.ErrEntityTooSmall):
+		return "EntityTooSmall", http.StatusBadRequest, err.Error()
 	case errors.Is(err, context.Canceled):
 		return "RequestTimeout", http.StatusBadRequest, "The request was cancelled"
 	}
@@ -126,6 +136,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Debug("s3 request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	id := w.Header().Get("x-amz-request-id")
+	if status == http.StatusForbidden || status == http.StatusBadRequest {
+		// The body may be unread (a client waiting for 100 Continue): do not
+		// reuse the connection.
+		w.Header().Set("Connection", "close")
+	}
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
@@ -243,7 +258,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 				}
 				writeXML(w, http.StatusOK, locationConstraint{Xmlns: s3NS, Value: region})
 				return nil
-			case q.Has("versioning"), q.Has("uploads"), q.Has("versions"), q.Has("policy"), q.Has("acl"), q.Has("tagging"), q.Has("lifecycle"), q.Has("cors"), q.Has("encryption"):
+			case q.Has("uploads"):
+				return s.listUploads(w, r, p, bucket, q)
+			case q.Has("versioning"), q.Has("versions"), q.Has("policy"), q.Has("acl"), q.Has("tagging"), q.Has("lifecycle"), q.Has("cors"), q.Has("encryption"):
 				return errCode("NotImplemented", http.StatusNotImplemented, "This bucket sub-resource is not implemented yet")
 			}
 			if err := allow("s3:ListBucket", bucket, ""); err != nil {
@@ -256,7 +273,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		}
 		return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
 	}
-	if q.Has("uploadId") || q.Has("uploads") || q.Has("tagging") || q.Has("acl") || q.Has("versionId") {
+	if q.Has("uploadId") || q.Has("uploads") {
+		return s.multipart(w, r, p, bucket, key, q)
+	}
+	if q.Has("tagging") || q.Has("acl") || q.Has("versionId") {
 		return errCode("NotImplemented", http.StatusNotImplemented, "This object operation is not implemented yet")
 	}
 	switch r.Method {

@@ -56,7 +56,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: store, auth: a, admin: admin}
-	srv := httptest.NewServer(s3api.New(s3api.DefaultConfig(), store, a, func(_ context.Context, info storage.ObjectInfo, via string) {
+	uploads, err := storage.NewUploads(filepath.Join(home, "uploads"), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s3api.New(s3api.DefaultConfig(), store, uploads, a, func(_ context.Context, info storage.ObjectInfo, via string) {
 		e.mu.Lock()
 		e.events = append(e.events, via+" "+info.URI())
 		e.mu.Unlock()
@@ -89,7 +93,7 @@ func (e *env) aws(k auth.Key, args ...string) (string, string, error) {
 	e.t.Helper()
 	dir := e.t.TempDir()
 	cfgFile := filepath.Join(dir, "config")
-	os.WriteFile(cfgFile, []byte("[default]\nregion = us-east-1\ns3 =\n  multipart_threshold = 64MB\n"), 0o600)
+	os.WriteFile(cfgFile, []byte("[default]\nregion = us-east-1\n"), 0o600)
 	cmd := exec.Command(awsBin(e.t), append([]string{"--endpoint-url", e.url}, args...)...)
 	cmd.Env = append(os.Environ(),
 		"AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
@@ -116,7 +120,7 @@ func TestAWSCLI(t *testing.T) {
 	small := filepath.Join(dir, "small.csv")
 	os.WriteFile(small, []byte("id,name\n1,a\n2,b\n"), 0o644)
 	big := filepath.Join(dir, "big.bin")
-	data := make([]byte, 5<<20)
+	data := make([]byte, 100<<20) // above the CLI's 8 MiB threshold: a multipart upload
 	rand.Read(data)
 	os.WriteFile(big, data, 0o644)
 
@@ -124,7 +128,7 @@ func TestAWSCLI(t *testing.T) {
 	e.mustAWS(e.admin, "s3", "cp", small, "s3://lake/raw/sales/small.csv")
 	e.mustAWS(e.admin, "s3", "cp", big, "s3://lake/raw/blobs/big.bin")
 	ls := e.mustAWS(e.admin, "s3", "ls", "--recursive", "s3://lake/")
-	for _, want := range []string{"raw/sales/small.csv", "raw/blobs/big.bin", "5242880"} {
+	for _, want := range []string{"raw/sales/small.csv", "raw/blobs/big.bin", "104857600"} {
 		if !strings.Contains(ls, want) {
 			t.Errorf("ls lacks %s:\n%s", want, ls)
 		}
@@ -132,6 +136,11 @@ func TestAWSCLI(t *testing.T) {
 	top := e.mustAWS(e.admin, "s3", "ls", "s3://lake/raw/")
 	if !strings.Contains(top, "PRE blobs/") || !strings.Contains(top, "PRE sales/") {
 		t.Errorf("ls with delimiter:\n%s", top)
+	}
+	// A multipart object's ETag is S3's: MD5 of the parts' MD5s, "-N".
+	head := e.mustAWS(e.admin, "s3api", "head-object", "--bucket", "lake", "--key", "raw/blobs/big.bin")
+	if !strings.Contains(head, `-13\"`) {
+		t.Errorf("multipart ETag: %s", head)
 	}
 	back := filepath.Join(dir, "back.bin")
 	e.mustAWS(e.admin, "s3", "cp", "s3://lake/raw/blobs/big.bin", back)
@@ -215,7 +224,8 @@ func TestAWSCLI(t *testing.T) {
 	e.mu.Lock()
 	events := strings.Join(e.events, "\n")
 	e.mu.Unlock()
-	if strings.Count(events, "PutObject s3://lake/raw/sales/small.csv") != 1 || strings.Count(events, "PutObject") != 4 {
+	if strings.Count(events, "PutObject s3://lake/raw/sales/small.csv") != 1 || strings.Count(events, "PutObject") != 3 ||
+		strings.Count(events, "CompleteMultipartUpload s3://lake/raw/blobs/big.bin") != 1 {
 		t.Errorf("events:\n%s", events)
 	}
 }

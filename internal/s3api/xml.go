@@ -120,3 +120,63 @@ type deleteResult struct {
 	Deleted []deletedXML     `xml:"Deleted"`
 	Errors  []deleteErrorXML `xml:"Error"`
 }
+
+type initiateMultipartUploadResult struct {
+	XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
+	Xmlns    string   `xml:"xmlns,attr"`
+	Bucket   string   `xml:"Bucket"`
+	Key      string   `xml:"Key"`
+	UploadID string   `xml:"UploadId"`
+}
+
+type completeMultipartUpload struct {
+	XMLName xml.Name `xml:"CompleteMultipartUpload"`
+	Parts   []struct {
+		PartNumber int    `xml:"PartNumber"`
+		ETag       string `xml:"ETag"`
+	} `xml:"Part"`
+}
+
+type completeMultipartUploadResult struct {
+	XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
+	Xmlns    string   `xml:"xmlns,attr"`
+	Location string   `xml:"Location"`
+	Bucket   string   `xml:"Bucket"`
+	Key      string   `xml:"Key"`
+	ETag     string   `xml:"ETag"`
+}
+
+type partXML struct {
+	PartNumber   int    `xml:"PartNumber"`
+	LastModified string `xml:"LastModified"`
+	ETag         string `xml:"ETag"`
+	Size         int64  `xml:"Size"`
+}
+
+type listPartsResult struct {
+	XMLName     xml.Name  `xml:"ListPartsResult"`
+	Xmlns       string    `xml:"xmlns,attr"`
+	Bucket      string    `xml:"Bucket"`
+	Key         string    `xml:"Key"`
+	UploadID    string    `xml:"UploadId"`
+	MaxParts    int       `xml:"MaxParts"`
+	IsTruncated bool      `xml:"IsTruncated"`
+	Parts       []partXML `xml:"Part"`
+}
+
+type uploadXML struct {
+	Key          string `xml:"Key"`
+	UploadID     string `xml:"UploadId"`
+	Initiated    string `xml:"Initiated"`
+	StorageClass string `xml:"StorageClass"`
+}
+
+type listMultipartUploadsResult struct {
+	XMLName     xml.Name    `xml:"ListMultipartUploadsResult"`
+	Xmlns       string      `xml:"xmlns,attr"`
+	Bucket      string      `xml:"Bucket"`
+	Prefix      string      `xml:"Prefix"`
+	MaxUploads  int         `xml:"MaxUploads"`
+	IsTruncated bool        `xml:"IsTruncated"`
+	Uploads     []uploadXML `xml:"Upload"`
+}

@@ -322,7 +322,7 @@ func applyRange(rng *storage.Range, size int64) (off, n int64, err error) {
 // Put stores an object atomically. The body is streamed into a temp file next
 // to the lake, hashed on the way, synced, and renamed into place.
 func (s *Store) Put(ctx context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
-	info, err := s.put(ctx, bucket, key, r, opts, "")
+	info, err := s.put(ctx, bucket, key, r, opts, opts.ETag)
 	if err != nil {
 		return storage.ObjectInfo{}, opErr("put", bucket, key, err)
 	}
@@ -443,12 +443,16 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 	if !fi.Mode().IsRegular() {
 		return storage.ObjectInfo{}, fmt.Errorf("cannot import %s: not a regular file", path)
 	}
-	h := md5.New()
-	bp := bufPool.Get().(*[]byte)
-	_, err = io.CopyBuffer(h, ctxReader{ctx, f}, *bp)
-	bufPool.Put(bp)
-	if err != nil {
-		return storage.ObjectInfo{}, err
+	etag := opts.ETag // a completed multipart upload's ETag: no hashing
+	if etag == "" {
+		h := md5.New()
+		bp := bufPool.Get().(*[]byte)
+		_, err = io.CopyBuffer(h, ctxReader{ctx, f}, *bp)
+		bufPool.Put(bp)
+		if err != nil {
+			return storage.ObjectInfo{}, err
+		}
+		etag = hex.EncodeToString(h.Sum(nil))
 	}
 	if !s.noSync {
 		if err := f.Sync(); err != nil {
@@ -458,7 +462,7 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 	sc := &sidecar{
 		Key:         key,
 		stamp:       stampOf(fi),
-		ETag:        hex.EncodeToString(h.Sum(nil)),
+		ETag:        etag,
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
 	}
