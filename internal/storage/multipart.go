@@ -275,12 +275,14 @@ func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []
 		if !ok || strings.Trim(p.ETag, `"`) != got.ETag {
 			return ObjectInfo{}, fmt.Errorf("%w: part %d was not uploaded or its ETag %s does not match", ErrInvalidPart, p.PartNumber, p.ETag)
 		}
-		if i < len(parts)-1 && got.Size < MinPartSize {
-			return ObjectInfo{}, fmt.Errorf("%w: part %d is %d bytes, every part but the last must be at least %d", ErrEntityTooSmall, p.PartNumber, got.Size, MinPartSize)
-		}
 		sum, _ := hex.DecodeString(got.ETag)
 		h.Write(sum)
 		files[i] = u.path(id, fmt.Sprintf("%05d.%s.part", p.PartNumber, got.ETag))
+	}
+	for i, p := range parts[:len(parts)-1] {
+		if got := byNum[p.PartNumber]; got.Size < MinPartSize {
+			return ObjectInfo{}, fmt.Errorf("%w: part %d is %d bytes, every part but the last must be at least %d", ErrEntityTooSmall, parts[i].PartNumber, got.Size, MinPartSize)
+		}
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
