@@ -60,6 +60,7 @@ func newRoot() *cobra.Command {
 		queryCmd(g),
 		catalogCmd(g),
 		genCmd(),
+		serveCmd(g),
 	)
 	return root
 }

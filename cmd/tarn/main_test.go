@@ -320,3 +320,101 @@ func TestJobKilledMidWrite(t *testing.T) {
 		t.Errorf("computed column wrong in %q rows", c)
 	}
 }
+
+// TestServeS3 starts `tarn serve`, uploads with the real aws CLI, crawls and
+// queries what arrived from the CLI while the server runs, and stops it with
+// SIGTERM.
+func TestServeS3(t *testing.T) {
+	awsPath := "/usr/bin/aws"
+	if _, err := os.Stat(awsPath); err != nil {
+		if p, err := exec.LookPath("aws"); err == nil {
+			awsPath = p
+		} else if os.Getenv("CI") != "" {
+			t.Fatal("the aws CLI is not installed (.ci/run installs Debian's awscli)")
+		} else {
+			t.Skip("the aws CLI is not installed")
+		}
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID=TKSERVETEST000000001", "TARN_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	endpoint := ""
+	buf := make([]byte, 4096)
+	var seen string
+	deadline := time.Now().Add(30 * time.Second)
+	for endpoint == "" && time.Now().Before(deadline) {
+		n, err := stdout.Read(buf)
+		seen += string(buf[:n])
+		if i := strings.Index(seen, "S3 endpoint on "); i >= 0 {
+			rest := seen[i+len("S3 endpoint on "):]
+			if j := strings.IndexAny(rest, " \n"); j > 0 {
+				endpoint = rest[:j]
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if endpoint == "" {
+		t.Fatalf("no endpoint announced: %q %s", seen, stderr.String())
+	}
+	awsCfg := filepath.Join(dir, "aws-config")
+	os.WriteFile(awsCfg, []byte("[default]\nregion = us-east-1\ns3 =\n  signature_version = s3v4\n"), 0o600)
+	aws := func(args ...string) result {
+		c := exec.Command(awsPath, append([]string{"--endpoint-url", endpoint}, args...)...)
+		c.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=TKSERVETEST000000001", "AWS_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1",
+			"AWS_CONFIG_FILE="+awsCfg, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"), "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=")
+		var o, e bytes.Buffer
+		c.Stdout, c.Stderr = &o, &e
+		err := c.Run()
+		code := 0
+		if err != nil {
+			code = 1
+		}
+		return result{o.String(), e.String(), code}
+	}
+	f := filepath.Join(dir, "people.csv")
+	os.WriteFile(f, []byte("id,zip\n1,02134\n2,10001\n"), 0o644)
+	ok(t, aws("s3", "mb", "s3://lake"))
+	ok(t, aws("s3", "cp", f, "s3://lake/raw/people/people.csv"))
+	if r := ok(t, aws("s3", "ls", "s3://lake/raw/people/")); !strings.Contains(r.stdout, "people.csv") {
+		t.Errorf("ls: %s", r.stdout)
+	}
+	// The CLI works on the same lake while the server runs.
+	ok(t, tarn(t, dir, "--data", data, "crawler", "create", "c", "--database", "db", "--path", "s3://lake/raw/"))
+	ok(t, tarn(t, dir, "--data", data, "crawler", "start", "c"))
+	if r := ok(t, tarn(t, dir, "--data", data, "query", "--format", "csv", "SELECT zip FROM db.people ORDER BY id")); r.stdout != "zip\n02134\n10001\n" {
+		t.Errorf("query: %q", r.stdout)
+	}
+	// A wrong secret is refused.
+	bad := exec.Command(awsPath, "--endpoint-url", endpoint, "s3", "ls", "s3://lake/")
+	bad.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=TKSERVETEST000000001", "AWS_SECRET_ACCESS_KEY=wrongwrongwrongwrongwrongwrongwrongwrong",
+		"AWS_CONFIG_FILE="+awsCfg, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"), "AWS_EC2_METADATA_DISABLED=true")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "SignatureDoesNotMatch") {
+		t.Errorf("wrong secret: %v %s", err, out)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v: %s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+}

@@ -5,7 +5,9 @@
 // A lake home holds:
 //
 //	objects/<bucket>/<key>   the object store (plain files, readable in place)
-//	tarn.db                  the metadata database (SQLite, WAL)
+//	tarn.db                  the metadata database (SQLite, WAL; 0600: it holds key secrets)
+//	admin-key.json           the generated admin access key (0600)
+//	uploads/                 multipart uploads in progress
 //	duckdb/tmp/              DuckDB's spill folder and fetched objects
 package lake
 
@@ -16,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/engine"
@@ -60,6 +63,7 @@ type Lake struct {
 	Crawlers *crawler.Service
 	Query    *query.Service
 	Jobs     *jobs.Service
+	Auth     *auth.Service
 
 	closers []func() error
 }
@@ -105,6 +109,9 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		return nil, err
 	}
 	if l.Jobs, err = jobs.New(ctx, l.Meta, l.Engine); err != nil {
+		return nil, err
+	}
+	if l.Auth, err = auth.New(ctx, l.Meta, auth.DefaultConfig(cfg.Home)); err != nil {
 		return nil, err
 	}
 	return l, nil

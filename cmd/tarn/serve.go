@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tarn-lake/tarn/internal/s3api"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	var s3Listen, certFile, keyFile string
+	cmd := &cobra.Command{
+		Use:   "serve [--s3-listen 127.0.0.1:9000] [--tls-cert FILE --tls-key FILE]",
+		Short: "Serve the lake: an S3-compatible endpoint behind access keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if (certFile == "") != (keyFile == "") {
+				return errors.New("give both --tls-cert and --tls-key, or neither")
+			}
+			l, err := g.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			a := l.Auth
+			admin, created, err := a.EnsureAdmin(ctx)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if created {
+				fmt.Fprintf(out, "Created the admin access key (shown once; also in %s, mode 0600):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n",
+					filepath.Join(l.Home, "admin-key.json"), admin.AccessKeyID, admin.SecretAccessKey)
+			} else {
+				fmt.Fprintf(out, "Admin access key: %s\n", admin.AccessKeyID)
+			}
+			uploads, err := storage.NewUploads(filepath.Join(l.Home, "uploads"), l.Store)
+			if err != nil {
+				return err
+			}
+			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, nil)
+			ln, err := net.Listen("tcp", s3Listen)
+			if err != nil {
+				return fmt.Errorf("cannot listen on %s for the S3 endpoint: %w", s3Listen, err)
+			}
+			srv := &http.Server{Handler: s3, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
+			scheme := "http"
+			if certFile != "" {
+				scheme = "https"
+			}
+			fmt.Fprintf(out, "S3 endpoint on %s://%s (aws --endpoint-url %s://%s s3 ls)\n", scheme, ln.Addr(), scheme, ln.Addr())
+			errc := make(chan error, 1)
+			go func() {
+				if certFile != "" {
+					errc <- srv.ServeTLS(ln, certFile, keyFile)
+				} else {
+					errc <- srv.Serve(ln)
+				}
+			}()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			// Shut down in order: stop taking requests and let those in flight
+			// finish, then close the lake (deferred).
+			fmt.Fprintln(os.Stderr, "shutting down: draining requests")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return fmt.Errorf("cannot shut down cleanly: %w", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&s3Listen, "s3-listen", "127.0.0.1:9000", "address of the S3 endpoint")
+	cmd.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
+	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	return cmd
+}
