@@ -61,6 +61,7 @@ func newRoot() *cobra.Command {
 		catalogCmd(g),
 		genCmd(),
 		serveCmd(g),
+		keysCmd(g),
 	)
 	return root
 }

@@ -63,6 +63,20 @@ type Request struct {
 	SQL string
 	// Database is the default database for unqualified table names.
 	Database string
+	// Authorize, if set, is asked before a statement reads or changes a
+	// table or database; an error stops the statement before it runs. Front
+	// ends set it from the caller's access key (IAM actions such as
+	// "glue:GetTable" on the table, "s3:GetObject" on its location); the
+	// local CLI, which owns the lake's files, leaves it nil.
+	Authorize func(action string, t Target) error
+}
+
+// Target is what a statement acts on: a table (Table set), a database, or
+// storage (Location set).
+type Target struct {
+	Database string
+	Table    string
+	Location string // s3:// URI
 }
 
 // Column describes a result column: its name and DuckDB type.
@@ -160,6 +174,9 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrSyntax, err)
 		}
+		if err := authorizeDDL(req, stmt); err != nil {
+			return err
+		}
 		return s.runDDL(ctx, stmt, req, sink, ex)
 	}
 	if wstmt, isWrite, err := parseWrite(text); isWrite {
@@ -195,6 +212,9 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		return fmt.Errorf("%w: only SELECT, EXPLAIN and Athena DDL (CREATE EXTERNAL TABLE, MSCK REPAIR TABLE, ALTER TABLE ADD/DROP PARTITION, SHOW, DESCRIBE, DROP) are supported", ErrUnsupported)
 	}
 	if err != nil {
+		return err
+	}
+	if err := authorizeScans(req, b); err != nil {
 		return err
 	}
 	for _, sc := range b.Scans {
@@ -372,4 +392,67 @@ func (s *Service) Run(ctx context.Context, sqlText, database string) (*Collect, 
 	c := &Collect{}
 	ex, err := s.Execute(ctx, Request{SQL: sqlText, Database: database}, c)
 	return c, ex, err
+}
+
+// authorizeScans asks the request's authorizer about every table b reads.
+func authorizeScans(req Request, b *engine.Bound) error {
+	if req.Authorize == nil {
+		return nil
+	}
+	for _, sc := range b.Scans {
+		t := Target{Database: sc.Table.Database, Table: sc.Table.Name}
+		if err := req.Authorize("glue:GetTable", t); err != nil {
+			return err
+		}
+		t.Location = sc.Table.Location
+		if err := req.Authorize("s3:GetObject", t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// authorizeDDL asks the request's authorizer about a DDL statement, with
+// the Glue action Athena needs for it.
+func authorizeDDL(req Request, stmt any) error {
+	if req.Authorize == nil {
+		return nil
+	}
+	db := func(d string) string {
+		if d == "" {
+			d = req.Database
+		}
+		return strings.ToLower(d)
+	}
+	var action string
+	var t Target
+	switch st := stmt.(type) {
+	case createDatabase:
+		action, t = "glue:CreateDatabase", Target{Database: strings.ToLower(st.Name), Location: st.Location}
+	case dropDatabase:
+		action, t = "glue:DeleteDatabase", Target{Database: strings.ToLower(st.Name)}
+	case createTable:
+		action, t = "glue:CreateTable", Target{Database: db(st.DB), Table: strings.ToLower(st.Name), Location: st.Table.Location}
+	case dropTable:
+		action, t = "glue:DeleteTable", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	case repairTable:
+		action, t = "glue:BatchCreatePartition", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	case addPartitions:
+		action, t = "glue:BatchCreatePartition", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	case dropPartitions:
+		action, t = "glue:BatchDeletePartition", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	case showDatabases:
+		action = "glue:GetDatabases"
+	case showTables:
+		action, t = "glue:GetTables", Target{Database: db(st.DB)}
+	case showPartitions:
+		action, t = "glue:GetPartitions", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	case showCreateTable:
+		action, t = "glue:GetTable", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	case describeTable:
+		action, t = "glue:GetTable", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	default:
+		return fmt.Errorf("%w: %T", ErrUnsupported, stmt)
+	}
+	return req.Authorize(action, t)
 }

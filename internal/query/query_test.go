@@ -217,3 +217,69 @@ func TestSplitStatements(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestAuthorize checks that a front end's authorizer is asked for every
+// table a query reads, and that a refusal stops the query.
+func TestAuthorize(t *testing.T) {
+	l := openLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, "CREATE DATABASE IF NOT EXISTS testdb")
+	mustRun(t, l.Query, `CREATE EXTERNAL TABLE zips (zip string, city string)
+		ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://lake/raw/zips/'`)
+	mustRun(t, l.Query, `CREATE EXTERNAL TABLE tsv (a int, b string)
+		ROW FORMAT DELIMITED FIELDS TERMINATED BY '\t' LOCATION 's3://lake/raw/tsv/'`)
+	var asked []string
+	denied := errors.New("AccessDenied")
+	authz := func(action string, tg query.Target) error {
+		asked = append(asked, action+" "+tg.Database+"."+tg.Table+" "+tg.Location)
+		if tg.Table == "tsv" {
+			return denied
+		}
+		return nil
+	}
+	c := &query.Collect{}
+	if _, err := l.Query.Execute(ctx, query.Request{SQL: "SELECT count(*) FROM testdb.zips", Authorize: authz}, c); err != nil {
+		t.Fatal(err)
+	}
+	want := "glue:GetTable testdb.zips |s3:GetObject testdb.zips s3://lake/raw/zips/"
+	if strings.Join(asked, "|") != want {
+		t.Errorf("asked %q, want %q", asked, want)
+	}
+	_, err := l.Query.Execute(ctx, query.Request{SQL: "SELECT * FROM testdb.zips JOIN testdb.tsv ON true", Authorize: authz}, &query.Collect{})
+	if !errors.Is(err, denied) {
+		t.Errorf("a query over a denied table: %v", err)
+	}
+}
+
+func TestAuthorizeDDLAndWrites(t *testing.T) {
+	l := openLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, "CREATE DATABASE IF NOT EXISTS testdb")
+	var asked []string
+	authz := func(action string, tg query.Target) error {
+		asked = append(asked, action)
+		if action == "glue:DeleteTable" || action == "s3:PutObject" {
+			return errors.New("AccessDenied: " + action)
+		}
+		return nil
+	}
+	run := func(q string) error {
+		_, err := l.Query.Execute(ctx, query.Request{SQL: q, Database: "testdb", Authorize: authz}, &query.Collect{})
+		return err
+	}
+	if err := run(`CREATE EXTERNAL TABLE zips (zip string, city string) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://lake/raw/zips/'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("DROP TABLE zips"); err == nil || !strings.Contains(err.Error(), "glue:DeleteTable") {
+		t.Errorf("drop: %v", err)
+	}
+	if err := run("UNLOAD (SELECT * FROM zips) TO 's3://lake/out/'"); err == nil || !strings.Contains(err.Error(), "s3:PutObject") {
+		t.Errorf("unload: %v", err)
+	}
+	if _, err := l.Catalog.GetTable(ctx, "testdb", "zips"); err != nil {
+		t.Errorf("a refused DROP dropped the table: %v", err)
+	}
+	if got := strings.Join(asked, ","); !strings.Contains(got, "glue:CreateTable") {
+		t.Errorf("asked: %s", got)
+	}
+}

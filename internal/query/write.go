@@ -277,6 +277,9 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		if err != nil {
 			return nil, err
 		}
+		if err := authorizeScans(req, b); err != nil {
+			return nil, err
+		}
 		ex.Stats.BytesScanned = b.BytesScanned()
 		for _, sc := range b.Scans {
 			ex.Stats.FilesScanned += len(sc.Files)
@@ -327,6 +330,12 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 	}
 	dbOr := func(db string) (string, error) { return databaseOr(db, req) }
 
+	allowWrite := func(action string, t Target) error {
+		if req.Authorize == nil {
+			return nil
+		}
+		return req.Authorize(action, t)
+	}
 	switch st := stmt.(type) {
 	case ctasStmt:
 		db, err := dbOr(st.DB)
@@ -334,6 +343,12 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 			return err
 		}
 		name := strings.ToLower(st.Name)
+		if err := allowWrite("glue:CreateTable", Target{Database: db, Table: name, Location: st.With["external_location"]}); err != nil {
+			return err
+		}
+		if err := allowWrite("s3:PutObject", Target{Database: db, Table: name, Location: st.With["external_location"]}); err != nil {
+			return err
+		}
 		if _, err := s.cat.GetTable(ctx, db, name); err == nil {
 			if st.IfNotExists {
 				return emit(0)
@@ -384,6 +399,9 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		}
 		t, err := s.cat.GetTable(ctx, db, strings.ToLower(st.Name))
 		if err != nil {
+			return err
+		}
+		if err := allowWrite("s3:PutObject", Target{Database: db, Table: t.Name, Location: t.Location}); err != nil {
 			return err
 		}
 		if !t.HasManifest() {
@@ -439,6 +457,9 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 			return err
 		}
 		spec.Target = u.Dir()
+		if err := allowWrite("s3:PutObject", Target{Location: spec.Target.String()}); err != nil {
+			return err
+		}
 		if empty, err := s.isEmpty(ctx, spec.Target); err != nil {
 			return err
 		} else if !empty {
