@@ -418,3 +418,30 @@ func TestServeS3(t *testing.T) {
 		t.Fatal("serve did not stop on SIGINT")
 	}
 }
+
+func TestKeysCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	pol := filepath.Join(dir, "p.json")
+	os.WriteFile(pol, []byte(`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lake/raw/*"}]}`), 0o644)
+	r := ok(t, tarn(t, dir, "--data", data, "keys", "create", "ingest", "--policy", pol))
+	if !strings.Contains(r.stdout, "AWS_ACCESS_KEY_ID=TK") || !strings.Contains(r.stdout, "AWS_SECRET_ACCESS_KEY=") {
+		t.Fatalf("create: %s", r.stdout)
+	}
+	id := strings.TrimSpace(strings.SplitN(strings.SplitN(r.stdout, "AWS_ACCESS_KEY_ID=", 2)[1], "\n", 2)[0])
+	list := ok(t, tarn(t, dir, "--data", data, "keys", "list")).stdout
+	if !strings.Contains(list, id) || !strings.Contains(list, "s3:PutObject") || strings.Contains(list, "SECRET") {
+		t.Errorf("list: %s", list)
+	}
+	os.WriteFile(pol, []byte(`{"Statement": [{"Effect": "Maybe", "Action": "s3:*", "Resource": "*"}]}`), 0o644)
+	if r := tarn(t, dir, "--data", data, "keys", "create", "bad", "--policy", pol); r.code == 0 || !strings.Contains(r.stderr, "Effect") {
+		t.Errorf("bad policy: %+v", r)
+	}
+	ok(t, tarn(t, dir, "--data", data, "keys", "delete", id))
+	if list := ok(t, tarn(t, dir, "--data", data, "keys", "list")).stdout; strings.Contains(list, id) {
+		t.Errorf("deleted key still listed: %s", list)
+	}
+	if st, err := os.Stat(filepath.Join(data, "tarn.db")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("tarn.db mode: %v %v", st.Mode(), err)
+	}
+}
