@@ -142,6 +142,13 @@ func (s *Service) Execute(ctx context.Context, req Request, sink Sink) (Executio
 		return ex, fmt.Errorf("cannot record query: %w", err)
 	}
 	err := s.run(ctx, &ex, req, sink)
+	return ex, s.record(ctx, &ex, err)
+}
+
+// record sets an execution's end state from err and writes it to the
+// history (even when ctx is cancelled). It returns err, or the history's
+// error if only that failed.
+func (s *Service) record(ctx context.Context, ex *Execution, err error) error {
 	ex.EndedAt = time.Now()
 	ex.Stats.Elapsed = ex.EndedAt.Sub(ex.SubmittedAt)
 	switch {
@@ -152,7 +159,6 @@ func (s *Service) Execute(ctx context.Context, req Request, sink Sink) (Executio
 	default:
 		ex.State, ex.Error = StateFailed, err.Error()
 	}
-	// The history must be written even if the caller's ctx was cancelled.
 	_, herr := s.db.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE query_executions SET statement_type = ?, state = ?, error = ?, ended_at = ?,
 		rows_returned = ?, bytes_scanned = ?, files_scanned = ?, partitions_scanned = ?, partitions_total = ?, planning_ms = ?, engine_ms = ?
 		WHERE id = ?`, ex.StatementType, ex.State, ex.Error, meta.FormatTime(ex.EndedAt), ex.Stats.Rows, ex.Stats.BytesScanned,
@@ -160,7 +166,7 @@ func (s *Service) Execute(ctx context.Context, req Request, sink Sink) (Executio
 	if err == nil && herr != nil {
 		err = fmt.Errorf("cannot record query: %w", herr)
 	}
-	return ex, err
+	return err
 }
 
 func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink) error {

@@ -1,0 +1,272 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Athena runs queries asynchronously: StartQueryExecution returns an id at
+// once, the query waits in QUEUED while the workgroup's concurrency is used
+// up, and its results are kept as CSV (plus a metadata file) in the result
+// location, where GetQueryResults pages through them.
+
+// AsyncConfig configures asynchronous executions.
+type AsyncConfig struct {
+	// MaxConcurrent queries run at once; the rest wait QUEUED.
+	MaxConcurrent int
+	// ResultLocation is where results go: <location><id>.csv and
+	// <id>.csv.metadata (Athena's default layout).
+	ResultLocation storage.URI
+}
+
+// Submission is a query given to Submit.
+type Submission struct {
+	Request
+	// QueuedAt is set by Submit.
+	QueuedAt time.Time
+}
+
+// Async runs submitted queries in the background.
+type Async struct {
+	s   *Service
+	cfg AsyncConfig
+	sem chan struct{}
+
+	mu      sync.Mutex
+	running map[string]context.CancelFunc
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+// NewAsync returns a runner of background queries over s.
+func (s *Service) NewAsync(cfg AsyncConfig) *Async {
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 2
+	}
+	return &Async{s: s, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), running: map[string]context.CancelFunc{}}
+}
+
+// Submit records a query as QUEUED and runs it in the background; it returns
+// the execution id at once.
+func (a *Async) Submit(req Request) (string, error) {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return "", errors.New("cannot submit query: the server is shutting down")
+	}
+	ex := Execution{ID: newID(), SQL: req.SQL, Database: req.Database, State: StateQueued, SubmittedAt: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background()) // the query outlives the HTTP request that submitted it
+	a.running[ex.ID] = cancel
+	a.wg.Add(1)
+	a.mu.Unlock()
+	if _, err := a.s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at) VALUES (?, ?, ?, ?, ?)`,
+		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt)); err != nil {
+		a.finish(ex.ID)
+		return "", fmt.Errorf("cannot record query: %w", err)
+	}
+	go func() {
+		defer a.finish(ex.ID)
+		select {
+		case a.sem <- struct{}{}:
+		case <-ctx.Done():
+			a.s.record(context.WithoutCancel(ctx), &ex, context.Canceled)
+			return
+		}
+		defer func() { <-a.sem }()
+		a.run(ctx, &ex, req)
+	}()
+	return ex.ID, nil
+}
+
+func (a *Async) finish(id string) {
+	a.mu.Lock()
+	if c := a.running[id]; c != nil {
+		c()
+	}
+	delete(a.running, id)
+	a.mu.Unlock()
+	a.wg.Done()
+}
+
+// run executes a submitted query, writing its result as CSV to the result
+// location.
+func (a *Async) run(ctx context.Context, ex *Execution, req Request) {
+	tmp, err := os.CreateTemp("", "tarn-result-*.csv")
+	if err != nil {
+		a.s.record(ctx, ex, err)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	sink := &resultSink{w: csv.NewWriter(tmp)}
+	ex.State = StateRunning
+	a.s.db.SQL().ExecContext(ctx, `UPDATE query_executions SET state = ? WHERE id = ?`, StateRunning, ex.ID)
+	runErr := a.s.run(ctx, ex, req, sink)
+	sink.w.Flush()
+	if runErr == nil {
+		runErr = sink.w.Error()
+	}
+	if cerr := tmp.Close(); runErr == nil {
+		runErr = cerr
+	}
+	if runErr == nil && a.cfg.ResultLocation.Bucket != "" {
+		runErr = a.storeResult(ctx, ex.ID, tmp.Name(), sink.cols)
+	}
+	a.s.record(context.WithoutCancel(ctx), ex, runErr)
+}
+
+// storeResult puts <id>.csv and <id>.csv.metadata in the result location.
+func (a *Async) storeResult(ctx context.Context, id, path string, cols []Column) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	loc := a.cfg.ResultLocation.Dir()
+	u := loc.Join(id + ".csv")
+	if _, err := a.s.store.Put(ctx, u.Bucket, u.Key, f, storage.PutOptions{ContentType: "text/csv"}); err != nil {
+		return fmt.Errorf("cannot store the result in %s: %w", u, err)
+	}
+	md, _ := json.Marshal(map[string]any{"columns": cols})
+	m := loc.Join(id + ".csv.metadata")
+	if _, err := a.s.store.Put(ctx, m.Bucket, m.Key, bytes.NewReader(md), storage.PutOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("cannot store the result metadata in %s: %w", m, err)
+	}
+	return nil
+}
+
+// Cancel stops a queued or running query (StopQueryExecution).
+func (a *Async) Cancel(ctx context.Context, id string) error {
+	ex, err := a.s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	cancel := a.running[id]
+	a.mu.Unlock()
+	if cancel == nil || (ex.State != StateQueued && ex.State != StateRunning) {
+		return nil // already finished: nothing to stop, as Athena answers
+	}
+	cancel()
+	return nil
+}
+
+// Wait blocks until every submitted query has finished.
+func (a *Async) Wait() { a.wg.Wait() }
+
+// Close refuses new queries, cancels those in flight and waits for them to
+// record their end.
+func (a *Async) Close() {
+	a.mu.Lock()
+	a.closed = true
+	for _, c := range a.running {
+		c()
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
+}
+
+// ResultPage is one page of a query's result.
+type ResultPage struct {
+	Columns   []Column   `json:"columns"`
+	Rows      [][]string `json:"rows"`
+	NextToken string     `json:"next_token,omitempty"`
+}
+
+// Results pages through a finished query's stored result: max rows from the
+// position a token names (the first page when empty).
+func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultPage, error) {
+	ex, err := a.s.Get(ctx, id)
+	if err != nil {
+		return ResultPage{}, err
+	}
+	if ex.State != StateSucceeded {
+		return ResultPage{}, fmt.Errorf("%w: query %s is %s", ErrNotFinished, id, ex.State)
+	}
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	start := 0
+	if token != "" {
+		if start, err = strconv.Atoi(token); err != nil || start < 0 {
+			return ResultPage{}, fmt.Errorf("%w: bad next token %q", ErrSyntax, token)
+		}
+	}
+	loc := a.cfg.ResultLocation.Dir()
+	var page ResultPage
+	m := loc.Join(id + ".csv.metadata")
+	if rc, _, err := a.s.store.Get(ctx, m.Bucket, m.Key, nil); err == nil {
+		var md struct{ Columns []Column }
+		_ = json.NewDecoder(rc).Decode(&md)
+		rc.Close()
+		page.Columns = md.Columns
+	}
+	u := loc.Join(id + ".csv")
+	rc, _, err := a.s.store.Get(ctx, u.Bucket, u.Key, nil)
+	if err != nil {
+		return ResultPage{}, fmt.Errorf("cannot read the result of %s: %w", id, err)
+	}
+	defer rc.Close()
+	r := csv.NewReader(rc)
+	r.FieldsPerRecord = -1
+	if _, err := r.Read(); err != nil && err != io.EOF { // header
+		return ResultPage{}, err
+	}
+	for i := 0; ; i++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return ResultPage{}, err
+		}
+		if i < start {
+			continue
+		}
+		if len(page.Rows) == max {
+			page.NextToken = strconv.Itoa(i)
+			break
+		}
+		page.Rows = append(page.Rows, rec)
+	}
+	return page, nil
+}
+
+// ErrNotFinished is returned for the results of a query that has not
+// succeeded (yet).
+var ErrNotFinished = errors.New("query has not succeeded")
+
+// resultSink writes a result as CSV with a header.
+type resultSink struct {
+	w    *csv.Writer
+	cols []Column
+	rec  []string
+}
+
+func (r *resultSink) Columns(cols []Column) error {
+	r.cols = cols
+	h := make([]string, len(cols))
+	for i, c := range cols {
+		h[i] = c.Name
+	}
+	r.rec = make([]string, len(cols))
+	return r.w.Write(h)
+}
+
+func (r *resultSink) Row(vals []any) error {
+	for i, v := range vals {
+		r.rec[i] = FormatValue(v, r.cols[i].Type)
+	}
+	return r.w.Write(r.rec)
+}
