@@ -337,7 +337,7 @@ func TestServeS3(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "lake")
-	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0")
+	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID=TKSERVETEST000000001", "TARN_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

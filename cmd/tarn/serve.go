@@ -9,19 +9,23 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tarn-lake/tarn/internal/api"
+	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/s3api"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 func serveCmd(g *globals) *cobra.Command {
-	var s3Listen, certFile, keyFile string
+	var s3Listen, apiListen, certFile, keyFile string
 	cmd := &cobra.Command{
-		Use:   "serve [--s3-listen 127.0.0.1:9000] [--tls-cert FILE --tls-key FILE]",
-		Short: "Serve the lake: an S3-compatible endpoint behind access keys",
+		Use:   "serve [--s3-listen 127.0.0.1:9000] [--api-listen 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE]",
+		Short: "Serve the lake: an S3-compatible endpoint and a REST API behind access keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -50,24 +54,34 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, nil)
-			ln, err := net.Listen("tcp", s3Listen)
-			if err != nil {
-				return fmt.Errorf("cannot listen on %s for the S3 endpoint: %w", s3Listen, err)
-			}
-			srv := &http.Server{Handler: s3, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
+			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: runtime.NumCPU(),
+				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
+			rest := api.New(api.DefaultConfig(), a, l.Query, async, l.Catalog)
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"
 			}
-			fmt.Fprintf(out, "S3 endpoint on %s://%s (aws --endpoint-url %s://%s s3 ls)\n", scheme, ln.Addr(), scheme, ln.Addr())
-			errc := make(chan error, 1)
-			go func() {
-				if certFile != "" {
-					errc <- srv.ServeTLS(ln, certFile, keyFile)
-				} else {
-					errc <- srv.Serve(ln)
+			errc := make(chan error, 2)
+			var servers []*http.Server
+			for _, lst := range []struct {
+				name, addr string
+				h          http.Handler
+			}{{"S3 endpoint", s3Listen, s3}, {"REST API", apiListen, rest}} {
+				ln, err := net.Listen("tcp", lst.addr)
+				if err != nil {
+					return fmt.Errorf("cannot listen on %s for the %s: %w", lst.addr, lst.name, err)
 				}
-			}()
+				srv := &http.Server{Handler: lst.h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
+				servers = append(servers, srv)
+				fmt.Fprintf(out, "%s on %s://%s\n", lst.name, scheme, ln.Addr())
+				go func() {
+					if certFile != "" {
+						errc <- srv.ServeTLS(ln, certFile, keyFile)
+					} else {
+						errc <- srv.Serve(ln)
+					}
+				}()
+			}
 			select {
 			case err := <-errc:
 				return err
@@ -78,13 +92,20 @@ func serveCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(os.Stderr, "shutting down: draining requests")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil {
+			var errs []error
+			for _, srv := range servers {
+				errs = append(errs, srv.Shutdown(sctx))
+			}
+			// Then the background queries: cancelled and recorded as such.
+			async.Close()
+			if err := errors.Join(errs...); err != nil {
 				return fmt.Errorf("cannot shut down cleanly: %w", err)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&s3Listen, "s3-listen", "127.0.0.1:9000", "address of the S3 endpoint")
+	cmd.Flags().StringVar(&apiListen, "api-listen", "127.0.0.1:8080", "address of the REST API and /metrics")
 	cmd.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
 	return cmd

@@ -1,0 +1,266 @@
+// Package api is tarn's REST API (JSON over HTTP): Athena-style query
+// executions and the catalog, behind the same access keys as the S3
+// endpoint (requests are signed with AWS Signature V4), and /metrics in
+// Prometheus format.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Config configures the API.
+type Config struct {
+	// MaxBody bounds a request body (a query's SQL).
+	MaxBody int64
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return Config{MaxBody: 1 << 20} }
+
+// Server is the REST API. It is an http.Handler, safe for concurrent use.
+type Server struct {
+	cfg     Config
+	auth    *auth.Service
+	queries *query.Service
+	async   *query.Async
+	cat     *catalog.Catalog
+	mux     *http.ServeMux
+	reg     *prometheus.Registry
+
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns the API over the services.
+func New(cfg Config, a *auth.Service, queries *query.Service, async *query.Async, cat *catalog.Catalog) *Server {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	s := &Server{cfg: cfg, auth: a, queries: queries, async: async, cat: cat, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tarn_api_requests_total", Help: "REST API requests by route and status."}, []string{"route", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tarn_api_request_duration_seconds", Help: "REST API request latency.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	s.reg.MustRegister(s.requests, s.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+
+	s.handle("POST /api/v1/queries", s.startQuery)
+	s.handle("GET /api/v1/queries/{id}", s.getQuery)
+	s.handle("GET /api/v1/queries/{id}/results", s.queryResults)
+	s.handle("DELETE /api/v1/queries/{id}", s.cancelQuery)
+	s.handle("GET /api/v1/queries", s.listQueries)
+	s.handle("GET /api/v1/databases", s.listDatabases)
+	s.handle("GET /api/v1/databases/{db}/tables", s.listTables)
+	s.handle("GET /api/v1/databases/{db}/tables/{table}", s.getTable)
+	s.handle("GET /api/v1/databases/{db}/tables/{table}/partitions", s.listPartitions)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return s
+}
+
+// Registry lets other parts of the server add their metrics.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// apiError is an error with its HTTP status and code.
+type apiError struct {
+	status int
+	code   string
+	err    error
+}
+
+func (e *apiError) Error() string { return e.err.Error() }
+func (e *apiError) Unwrap() error { return e.err }
+
+func badRequest(format string, args ...any) error {
+	return &apiError{http.StatusBadRequest, "InvalidRequest", fmt.Errorf(format, args...)}
+}
+
+// status maps tarn's errors to HTTP, in one place.
+func status(err error) (int, string) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status, ae.code
+	}
+	if code, st := auth.S3ErrorCode(err); code != "" && code != "InternalError" {
+		return st, code
+	}
+	switch {
+	case errors.Is(err, query.ErrNoSuchQuery), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchDatabase):
+		return http.StatusNotFound, "NotFound"
+	case errors.Is(err, query.ErrNotFinished):
+		return http.StatusConflict, "QueryNotFinished"
+	case errors.Is(err, query.ErrSyntax), errors.Is(err, query.ErrUnsupported):
+		return http.StatusBadRequest, "InvalidRequest"
+	case errors.Is(err, query.ErrPermission):
+		return http.StatusForbidden, "AccessDenied"
+	}
+	return http.StatusInternalServerError, "InternalError"
+}
+
+type handler func(ctx context.Context, p *auth.Principal, r *http.Request) (any, error)
+
+// handle registers a route: it authenticates the request (SigV4), calls h
+// and writes its result or error as JSON, counting and timing it.
+func (s *Server) handle(pattern string, h handler) {
+	route := pattern
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+		var out any
+		p, err := s.auth.Authenticate(r)
+		if err == nil {
+			out, err = h(r.Context(), p, r)
+		}
+		code := http.StatusOK
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				err = &apiError{http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Errorf("the request body is over %d bytes", s.cfg.MaxBody)}
+			}
+			var c string
+			code, c = status(err)
+			out = map[string]any{"error": map[string]string{"code": c, "message": err.Error()}}
+		}
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(out)
+		s.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// catalogResource is the Glue catalog's ARN (actions on all databases).
+const catalogResource = "arn:aws:glue:*:*:catalog"
+
+// authorizer turns a principal into the query service's callback: Glue
+// actions on table/database ARNs, S3 actions on the table's location.
+func authorizer(p *auth.Principal) func(action string, t query.Target) error {
+	return func(action string, t query.Target) error {
+		var res string
+		switch {
+		case strings.HasPrefix(action, "s3:"):
+			u, err := storage.ParseURI(t.Location)
+			if err != nil {
+				return fmt.Errorf("%w: %s", query.ErrPermission, err)
+			}
+			res = auth.S3Resource(u.Bucket, u.Key)
+		case t.Table != "":
+			res = auth.TableResource(t.Database, t.Table)
+		case t.Database != "":
+			res = auth.DatabaseResource(t.Database)
+		default:
+			res = catalogResource
+		}
+		return p.Authorize(action, res)
+	}
+}
+
+type startQueryRequest struct {
+	SQL       string `json:"sql"`
+	Database  string `json:"database"`
+	Workgroup string `json:"workgroup"`
+}
+
+func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	var req startQueryRequest
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, badRequest("the body must be JSON {\"sql\": \"...\", \"database\": \"...\"}: %v", err)
+	}
+	if strings.TrimSpace(req.SQL) == "" {
+		return nil, badRequest("sql is empty")
+	}
+	wg := req.Workgroup
+	if wg == "" {
+		wg = "primary"
+	}
+	if err := p.Authorize("athena:StartQueryExecution", auth.WorkgroupResource(wg)); err != nil {
+		return nil, err
+	}
+	id, err := s.async.Submit(query.Request{SQL: req.SQL, Database: req.Database, Authorize: authorizer(p)})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"id": id}, nil
+}
+
+func (s *Server) getQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("athena:GetQueryExecution", auth.WorkgroupResource("primary")); err != nil {
+		return nil, err
+	}
+	return s.queries.Get(ctx, r.PathValue("id"))
+}
+
+func (s *Server) listQueries(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("athena:ListQueryExecutions", auth.WorkgroupResource("primary")); err != nil {
+		return nil, err
+	}
+	n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	return s.queries.History(ctx, n)
+}
+
+func (s *Server) queryResults(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("athena:GetQueryResults", auth.WorkgroupResource("primary")); err != nil {
+		return nil, err
+	}
+	max, _ := strconv.Atoi(r.URL.Query().Get("max_results"))
+	return s.async.Results(ctx, r.PathValue("id"), r.URL.Query().Get("next_token"), max)
+}
+
+func (s *Server) cancelQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("athena:StopQueryExecution", auth.WorkgroupResource("primary")); err != nil {
+		return nil, err
+	}
+	if err := s.async.Cancel(ctx, r.PathValue("id")); err != nil {
+		return nil, err
+	}
+	return s.queries.Get(ctx, r.PathValue("id"))
+}
+
+func (s *Server) listDatabases(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("glue:GetDatabases", catalogResource); err != nil {
+		return nil, err
+	}
+	return s.cat.ListDatabases(ctx)
+}
+
+func (s *Server) listTables(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	db := r.PathValue("db")
+	if err := p.Authorize("glue:GetTables", auth.DatabaseResource(db)); err != nil {
+		return nil, err
+	}
+	return s.cat.ListTables(ctx, db)
+}
+
+func (s *Server) getTable(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	db, t := r.PathValue("db"), r.PathValue("table")
+	if err := p.Authorize("glue:GetTable", auth.TableResource(db, t)); err != nil {
+		return nil, err
+	}
+	return s.cat.GetTable(ctx, db, t)
+}
+
+func (s *Server) listPartitions(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	db, t := r.PathValue("db"), r.PathValue("table")
+	if err := p.Authorize("glue:GetPartitions", auth.TableResource(db, t)); err != nil {
+		return nil, err
+	}
+	return s.cat.ListPartitions(ctx, db, t)
+}

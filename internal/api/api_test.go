@@ -1,0 +1,176 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/tarn-lake/tarn/internal/api"
+	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+type client struct {
+	t   *testing.T
+	url string
+	key auth.Key
+}
+
+// do sends a SigV4-signed request (service execute-api) and decodes JSON.
+func (c *client) do(method, path string, body any, out any) int {
+	c.t.Helper()
+	var payload []byte
+	if body != nil {
+		payload, _ = json.Marshal(body)
+	}
+	req, _ := http.NewRequest(method, c.url+path, bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(payload)
+	if c.key.AccessKeyID != "" {
+		err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: c.key.AccessKeyID, SecretAccessKey: c.key.SecretAccessKey},
+			req, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", time.Now())
+		if err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestQueryFlow(t *testing.T) {
+	ctx := context.Background()
+	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, _, err := l.SeedQuickstart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Crawlers.Start(ctx, lake.QuickstartCrawler, crawler.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	admin, _, err := l.Auth.EnsureAdmin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, _ := auth.ParsePolicy([]byte(`{"Statement": [
+		{"Effect": "Allow", "Action": ["athena:*"], "Resource": "*"},
+		{"Effect": "Allow", "Action": ["glue:GetTable"], "Resource": "arn:aws:glue:*:*:table/etl_pipeline_db/sales"},
+		{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::lake/raw/sales/*"}]}`))
+	analyst, err := l.Auth.CreateKey(ctx, "analyst", policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: 2, ResultLocation: storage.URI{Bucket: "lake", Key: "athena-results/"}})
+	defer async.Close()
+	srv := httptest.NewServer(api.New(api.DefaultConfig(), l.Auth, l.Query, async, l.Catalog))
+	defer srv.Close()
+	c := &client{t: t, url: srv.URL, key: admin}
+
+	wait := func(c *client, id string) query.Execution {
+		t.Helper()
+		for i := 0; i < 500; i++ {
+			var ex query.Execution
+			if code := c.do("GET", "/api/v1/queries/"+id, nil, &ex); code != 200 {
+				t.Fatalf("get query: %d", code)
+			}
+			if ex.State != query.StateQueued && ex.State != query.StateRunning {
+				return ex
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("query never finished")
+		return query.Execution{}
+	}
+	var started map[string]string
+	if code := c.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT region, count(*) AS n FROM sales GROUP BY region ORDER BY region", "database": "etl_pipeline_db"}, &started); code != 200 || started["id"] == "" {
+		t.Fatalf("start: %d %v", code, started)
+	}
+	ex := wait(c, started["id"])
+	if ex.State != query.StateSucceeded || ex.Stats.Rows != 5 || ex.Stats.BytesScanned == 0 {
+		t.Fatalf("execution: %+v", ex)
+	}
+	var page query.ResultPage
+	if code := c.do("GET", "/api/v1/queries/"+started["id"]+"/results?max_results=2", nil, &page); code != 200 || len(page.Rows) != 2 || page.Rows[0][0] != "Central" || page.NextToken == "" {
+		t.Errorf("results: %d %+v", code, page)
+	}
+	var tables []map[string]any
+	if code := c.do("GET", "/api/v1/databases/etl_pipeline_db/tables", nil, &tables); code != 200 || len(tables) != 2 {
+		t.Errorf("tables: %d %v", code, tables)
+	}
+
+	// The analyst may read sales but not orders: that query fails AccessDenied.
+	a := &client{t: t, url: srv.URL, key: analyst}
+	a.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM etl_pipeline_db.sales"}, &started)
+	if ex := wait(a, started["id"]); ex.State != query.StateSucceeded {
+		t.Errorf("analyst on sales: %+v", ex)
+	}
+	a.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM etl_pipeline_db.orders"}, &started)
+	if ex := wait(a, started["id"]); ex.State != query.StateFailed || !strings.Contains(ex.Error, "AccessDenied") && !strings.Contains(ex.Error, "access denied") {
+		t.Errorf("analyst on orders: %+v", ex)
+	}
+	if code := a.do("GET", "/api/v1/databases", nil, nil); code != 403 {
+		t.Errorf("analyst listing databases: %d", code)
+	}
+
+	// No signature, wrong secret, bad body, unknown query.
+	if code := (&client{t: t, url: srv.URL}).do("GET", "/api/v1/databases", nil, nil); code != 403 {
+		t.Errorf("unsigned: %d", code)
+	}
+	bad := admin
+	bad.SecretAccessKey = strings.Repeat("y", 40)
+	var e map[string]map[string]string
+	if code := (&client{t: t, url: srv.URL, key: bad}).do("GET", "/api/v1/databases", nil, &e); code != 403 || e["error"]["code"] != "SignatureDoesNotMatch" {
+		t.Errorf("wrong secret: %d %v", code, e)
+	}
+	if code := c.do("POST", "/api/v1/queries", "not an object", &e); code != 400 {
+		t.Errorf("bad body: %d %v", code, e)
+	}
+	if code := c.do("GET", "/api/v1/queries/nope", nil, &e); code != 404 {
+		t.Errorf("unknown query: %d", code)
+	}
+
+	// Cancel a long query.
+	c.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM range(10000000000) a WHERE a.range % 7 = 1"}, &started)
+	time.Sleep(100 * time.Millisecond)
+	var cancelled query.Execution
+	c.do("DELETE", "/api/v1/queries/"+started["id"], nil, &cancelled)
+	if ex := wait(c, started["id"]); ex.State != query.StateCancelled {
+		t.Errorf("cancelled query: %+v", ex)
+	}
+
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `tarn_api_requests_total{route="POST /api/v1/queries",status="200"}`) {
+		t.Errorf("metrics lack request counts:\n%s", metrics)
+	}
+}
