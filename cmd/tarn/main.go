@@ -62,6 +62,7 @@ func newRoot() *cobra.Command {
 		genCmd(),
 		serveCmd(g),
 		keysCmd(g),
+		workgroupCmd(g),
 	)
 	return root
 }

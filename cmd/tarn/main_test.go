@@ -445,3 +445,22 @@ func TestKeysCLI(t *testing.T) {
 		t.Errorf("tarn.db mode: %v %v", st.Mode(), err)
 	}
 }
+
+func TestWorkgroupCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	ok(t, tarn(t, dir, "--data", data, "quickstart"))
+	ok(t, tarn(t, dir, "--data", data, "workgroup", "create", "careful", "--require-partition-filter", "etl_pipeline_db.orders", "--bytes-scanned-cutoff-mb", "1"))
+	if r := ok(t, tarn(t, dir, "--data", data, "workgroup", "list")).stdout; !strings.Contains(r, "careful") || !strings.Contains(r, "primary") {
+		t.Errorf("list: %s", r)
+	}
+	r := tarn(t, dir, "--data", data, "query", "--workgroup", "careful", "SELECT count(*) FROM etl_pipeline_db.orders")
+	if r.code == 0 || !strings.Contains(r.stderr, "partition filter required") || !strings.Contains(r.stderr, "etl_pipeline_db.orders") {
+		t.Errorf("unfiltered query in a strict workgroup: %+v", r)
+	}
+	ok(t, tarn(t, dir, "--data", data, "query", "--workgroup", "careful", "SELECT count(*) FROM etl_pipeline_db.orders WHERE day = 1"))
+	sum := ok(t, tarn(t, dir, "--data", data, "query", "history", "--summary")).stdout
+	if !strings.Contains(sum, "careful") || !strings.Contains(sum, "(local CLI)") {
+		t.Errorf("summary: %s", sum)
+	}
+}

@@ -13,7 +13,7 @@ import (
 )
 
 func queryCmd(g *globals) *cobra.Command {
-	var format, database, file string
+	var format, database, file, workgroup string
 	cmd := &cobra.Command{
 		Use:   `query [--format table|csv|json] [--database DB] ("SQL" | -f FILE)`,
 		Short: "Run SQL over the lake: results on stdout, statistics on stderr",
@@ -45,7 +45,7 @@ func queryCmd(g *globals) *cobra.Command {
 			}
 			defer l.Close()
 			for _, st := range stmts {
-				if err := runQuery(cmd, l, st, database, format); err != nil {
+				if err := runQuery(cmd, l, query.Request{SQL: st, Database: database, Workgroup: workgroup}, format); err != nil {
 					return err
 				}
 			}
@@ -55,11 +55,12 @@ func queryCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json (one object per line)")
 	cmd.Flags().StringVar(&database, "database", "", "default database for unqualified table names")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "read SQL from a file (- for stdin); statements end with ';'")
+	cmd.Flags().StringVar(&workgroup, "workgroup", "", "workgroup whose limits apply (primary)")
 	cmd.AddCommand(historyCmd(g))
 	return cmd
 }
 
-func runQuery(cmd *cobra.Command, l *lake.Lake, sqlText, database, format string) error {
+func runQuery(cmd *cobra.Command, l *lake.Lake, req query.Request, format string) error {
 	sink, err := newSink(format, cmd.OutOrStdout())
 	if err != nil {
 		return err
@@ -82,7 +83,7 @@ func runQuery(cmd *cobra.Command, l *lake.Lake, sqlText, database, format string
 			}
 		}
 	}()
-	ex, err := l.Query.Execute(cmd.Context(), query.Request{SQL: sqlText, Database: database}, &doneSink{Sink: sink, done: func() {
+	ex, err := l.Query.Execute(cmd.Context(), req, &doneSink{Sink: sink, done: func() {
 		select {
 		case <-done:
 		default:
@@ -105,14 +106,18 @@ func runQuery(cmd *cobra.Command, l *lake.Lake, sqlText, database, format string
 	if stats.PartitionsTotal > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), ", partitions %d of %d", stats.PartitionsScanned, stats.PartitionsTotal)
 	}
+	if stats.BytesScanned > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), ", $%.6f at Athena's price", stats.CostUSD)
+	}
 	fmt.Fprintf(cmd.ErrOrStderr(), ", query id %s\n", ex.ID)
 	return err
 }
 
 func historyCmd(g *globals) *cobra.Command {
 	var limit int
+	var summary bool
 	cmd := &cobra.Command{
-		Use:   "history",
+		Use:   "history [--summary]",
 		Short: "List recent query executions with their statistics",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -121,6 +126,22 @@ func historyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer l.Close()
+			if summary {
+				sums, err := l.Query.Summary(cmd.Context())
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, s := range sums {
+					key := s.AccessKey
+					if key == "" {
+						key = "(local CLI)"
+					}
+					rows = append(rows, []string{key, s.Workgroup, fmt.Sprint(s.Queries), fmt.Sprint(s.BytesScanned), fmt.Sprintf("%.6f", s.CostUSD)})
+				}
+				printTable(cmd.OutOrStdout(), []string{"access_key", "workgroup", "queries", "data_scanned_bytes", "cost_usd_at_athena_price"}, rows)
+				return nil
+			}
 			exs, err := l.Query.History(cmd.Context(), limit)
 			if err != nil {
 				return err
@@ -139,6 +160,7 @@ func historyCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many executions to show")
+	cmd.Flags().BoolVar(&summary, "summary", false, "data scanned and cost per access key and workgroup")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/sample"
 )
 
@@ -63,7 +64,7 @@ func quickstartCmd(g *globals) *cobra.Command {
 			printTable(out, []string{"table", "format", "columns", "partitions", "location"}, rows)
 			for _, q := range lake.QuickstartQueries {
 				fmt.Fprintf(out, "\n== tarn query \"%s\"\n", q)
-				if err := runQuery(cmd, l, q, lake.QuickstartDatabase, "table"); err != nil {
+				if err := runQuery(cmd, l, query.Request{SQL: q, Database: lake.QuickstartDatabase}, "table"); err != nil {
 					return err
 				}
 			}
@@ -83,7 +84,7 @@ func quickstartCmd(g *globals) *cobra.Command {
 			}
 			for _, q := range lake.QuickstartCuratedQueries {
 				fmt.Fprintf(out, "\n== tarn query \"%s\"\n", q)
-				if err := runQuery(cmd, l, q, "", "table"); err != nil {
+				if err := runQuery(cmd, l, query.Request{SQL: q}, "table"); err != nil {
 					return err
 				}
 			}

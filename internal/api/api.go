@@ -62,6 +62,8 @@ func New(cfg Config, a *auth.Service, queries *query.Service, async *query.Async
 	s.handle("GET /api/v1/queries/{id}/results", s.queryResults)
 	s.handle("DELETE /api/v1/queries/{id}", s.cancelQuery)
 	s.handle("GET /api/v1/queries", s.listQueries)
+	s.handle("GET /api/v1/queries/summary", s.querySummary)
+	s.handle("GET /api/v1/workgroups", s.listWorkgroups)
 	s.handle("GET /api/v1/databases", s.listDatabases)
 	s.handle("GET /api/v1/databases/{db}/tables", s.listTables)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}", s.getTable)
@@ -99,7 +101,7 @@ func status(err error) (int, string) {
 		return st, code
 	}
 	switch {
-	case errors.Is(err, query.ErrNoSuchQuery), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchDatabase):
+	case errors.Is(err, query.ErrNoSuchQuery), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchDatabase), errors.Is(err, query.ErrNoSuchWorkgroup):
 		return http.StatusNotFound, "NotFound"
 	case errors.Is(err, query.ErrNotFinished):
 		return http.StatusConflict, "QueryNotFinished"
@@ -194,7 +196,7 @@ func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Requ
 	if err := p.Authorize("athena:StartQueryExecution", auth.WorkgroupResource(wg)); err != nil {
 		return nil, err
 	}
-	id, err := s.async.Submit(query.Request{SQL: req.SQL, Database: req.Database, Authorize: authorizer(p)})
+	id, err := s.async.Submit(query.Request{SQL: req.SQL, Database: req.Database, Workgroup: wg, AccessKey: p.Key.AccessKeyID, Authorize: authorizer(p)})
 	if err != nil {
 		return nil, err
 	}
@@ -263,4 +265,18 @@ func (s *Server) listPartitions(ctx context.Context, p *auth.Principal, r *http.
 		return nil, err
 	}
 	return s.cat.ListPartitions(ctx, db, t)
+}
+
+func (s *Server) querySummary(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("athena:ListQueryExecutions", auth.WorkgroupResource("*")); err != nil {
+		return nil, err
+	}
+	return s.queries.Summary(ctx)
+}
+
+func (s *Server) listWorkgroups(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("athena:ListWorkGroups", auth.WorkgroupResource("*")); err != nil {
+		return nil, err
+	}
+	return s.queries.Workgroups(ctx)
 }

@@ -52,6 +52,9 @@ type TableScan struct {
 	SQL               string
 	PartitionsTotal   int
 	PartitionsScanned int
+	// PartitionFiltered is true when every reference to the table restricts
+	// its partition keys in its WHERE clause (Athena's "partition filter").
+	PartitionFiltered bool
 	Files             []FileRef
 	// Columns referenced by the query (lower case); nil means all.
 	Columns []string
@@ -383,6 +386,12 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip
 			return nil, err
 		}
 		scan.PartitionsScanned = len(selected)
+		scan.PartitionFiltered = true
+		for _, r := range bt.refs {
+			if !r.inFrom || len(r.filters) == 0 {
+				scan.PartitionFiltered = false
+			}
+		}
 	}
 	files, err := s.e.listFiles(ctx, t, parts, selected)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -46,6 +45,7 @@ type Async struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
+	wgSem   map[string]chan struct{}
 	wg      sync.WaitGroup
 	closed  bool
 }
@@ -66,28 +66,51 @@ func (a *Async) Submit(req Request) (string, error) {
 		a.mu.Unlock()
 		return "", errors.New("cannot submit query: the server is shutting down")
 	}
-	ex := Execution{ID: newID(), SQL: req.SQL, Database: req.Database, State: StateQueued, SubmittedAt: time.Now()}
+	ex := newExecution(req, StateQueued)
 	ctx, cancel := context.WithCancel(context.Background()) // the query outlives the HTTP request that submitted it
 	a.running[ex.ID] = cancel
 	a.wg.Add(1)
 	a.mu.Unlock()
-	if _, err := a.s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at) VALUES (?, ?, ?, ?, ?)`,
-		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt)); err != nil {
-		a.finish(ex.ID)
-		return "", fmt.Errorf("cannot record query: %w", err)
+	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
+	if err == nil {
+		err = a.s.insert(ctx, ex)
 	}
+	if err != nil {
+		a.finish(ex.ID)
+		return "", err
+	}
+	sem := a.semaphore(wg)
 	go func() {
 		defer a.finish(ex.ID)
 		select {
-		case a.sem <- struct{}{}:
+		case sem <- struct{}{}:
 		case <-ctx.Done():
 			a.s.record(context.WithoutCancel(ctx), &ex, context.Canceled)
 			return
 		}
-		defer func() { <-a.sem }()
-		a.run(ctx, &ex, req)
+		defer func() { <-sem }()
+		a.run(ctx, &ex, req, wg)
 	}()
 	return ex.ID, nil
+}
+
+// semaphore returns the slots of a workgroup: its own if it sets
+// MaxConcurrent, else the server's shared ones.
+func (a *Async) semaphore(wg Workgroup) chan struct{} {
+	if wg.MaxConcurrent <= 0 {
+		return a.sem
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wgSem == nil {
+		a.wgSem = map[string]chan struct{}{}
+	}
+	sem := a.wgSem[wg.Name]
+	if sem == nil || cap(sem) != wg.MaxConcurrent {
+		sem = make(chan struct{}, wg.MaxConcurrent)
+		a.wgSem[wg.Name] = sem
+	}
+	return sem
 }
 
 func (a *Async) finish(id string) {
@@ -102,7 +125,7 @@ func (a *Async) finish(id string) {
 
 // run executes a submitted query, writing its result as CSV to the result
 // location.
-func (a *Async) run(ctx context.Context, ex *Execution, req Request) {
+func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgroup) {
 	tmp, err := os.CreateTemp("", "tarn-result-*.csv")
 	if err != nil {
 		a.s.record(ctx, ex, err)
@@ -120,20 +143,29 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request) {
 	if cerr := tmp.Close(); runErr == nil {
 		runErr = cerr
 	}
-	if runErr == nil && a.cfg.ResultLocation.Bucket != "" {
-		runErr = a.storeResult(ctx, ex.ID, tmp.Name(), sink.cols)
+	if runErr == nil {
+		runErr = a.storeResult(ctx, a.resultLocation(wg), ex.ID, tmp.Name(), sink.cols)
 	}
 	a.s.record(context.WithoutCancel(ctx), ex, runErr)
 }
 
+// resultLocation is the workgroup's result location, or the configured one.
+func (a *Async) resultLocation(wg Workgroup) storage.URI {
+	if wg.ResultLocation != "" {
+		if u, err := storage.ParseURI(wg.ResultLocation); err == nil {
+			return u.Dir()
+		}
+	}
+	return a.cfg.ResultLocation.Dir()
+}
+
 // storeResult puts <id>.csv and <id>.csv.metadata in the result location.
-func (a *Async) storeResult(ctx context.Context, id, path string, cols []Column) error {
+func (a *Async) storeResult(ctx context.Context, loc storage.URI, id, path string, cols []Column) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	loc := a.cfg.ResultLocation.Dir()
 	u := loc.Join(id + ".csv")
 	if _, err := a.s.store.Put(ctx, u.Bucket, u.Key, f, storage.PutOptions{ContentType: "text/csv"}); err != nil {
 		return fmt.Errorf("cannot store the result in %s: %w", u, err)
@@ -203,7 +235,11 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 			return ResultPage{}, fmt.Errorf("%w: bad next token %q", ErrSyntax, token)
 		}
 	}
-	loc := a.cfg.ResultLocation.Dir()
+	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
+	if err != nil {
+		return ResultPage{}, err
+	}
+	loc := a.resultLocation(wg)
 	var page ResultPage
 	m := loc.Join(id + ".csv.metadata")
 	if rc, _, err := a.s.store.Get(ctx, m.Bucket, m.Key, nil); err == nil {

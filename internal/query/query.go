@@ -56,6 +56,15 @@ CREATE TABLE query_executions (
 	engine_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX query_executions_submitted ON query_executions (submitted_at);
+`}, {Version: 2, Name: "workgroups, cost attribution, owners", SQL: `
+CREATE TABLE workgroups (
+	name TEXT PRIMARY KEY,
+	spec TEXT NOT NULL,
+	created_at TEXT NOT NULL
+);
+ALTER TABLE query_executions ADD COLUMN workgroup TEXT NOT NULL DEFAULT 'primary';
+ALTER TABLE query_executions ADD COLUMN access_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE query_executions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 `}}
 
 // Request is one statement to run.
@@ -63,6 +72,11 @@ type Request struct {
 	SQL string
 	// Database is the default database for unqualified table names.
 	Database string
+	// Workgroup sets limits and the result location ("primary" if empty).
+	Workgroup string
+	// AccessKey is who runs the query, for cost attribution ("" for the
+	// local CLI).
+	AccessKey string
 	// Authorize, if set, is asked before a statement reads or changes a
 	// table or database; an error stops the statement before it runs. Front
 	// ends set it from the caller's access key (IAM actions such as
@@ -102,6 +116,8 @@ type Stats struct {
 	Planning          time.Duration `json:"planning_ns"`
 	Engine            time.Duration `json:"engine_ns"`
 	Elapsed           time.Duration `json:"elapsed_ns"`
+	// CostUSD is what Athena would charge for the data scanned.
+	CostUSD float64 `json:"cost_usd"`
 }
 
 // Execution is one query execution as kept in the history.
@@ -109,6 +125,8 @@ type Execution struct {
 	ID            string    `json:"id"`
 	SQL           string    `json:"sql"`
 	Database      string    `json:"database"`
+	Workgroup     string    `json:"workgroup"`
+	AccessKey     string    `json:"access_key,omitempty"`
 	StatementType string    `json:"statement_type"` // DML, DDL, UTILITY (Athena's)
 	State         string    `json:"state"`
 	Error         string    `json:"error,omitempty"`
@@ -125,10 +143,33 @@ type Service struct {
 	store storage.ObjectStore
 }
 
-// New migrates the history tables and returns the service.
+// New migrates the history tables and returns the service. Executions left
+// QUEUED or RUNNING by a process that died are marked FAILED.
 func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error) {
 	if err := db.Migrate(ctx, "query", Migrations); err != nil {
 		return nil, err
+	}
+	rows, err := db.SQL().QueryContext(ctx, `SELECT id, owner FROM query_executions WHERE state IN (?, ?)`, StateQueued, StateRunning)
+	if err != nil {
+		return nil, err
+	}
+	var dead []string
+	for rows.Next() {
+		var id, owner string
+		if err := rows.Scan(&id, &owner); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if meta.OwnerGone(owner) {
+			dead = append(dead, id)
+		}
+	}
+	rows.Close()
+	for _, id := range dead {
+		if _, err := db.SQL().ExecContext(ctx, `UPDATE query_executions SET state = ?, error = ?, ended_at = ? WHERE id = ? AND state IN (?, ?)`,
+			StateFailed, "interrupted: the server stopped before the query finished; run it again", meta.Now(), id, StateQueued, StateRunning); err != nil {
+			return nil, err
+		}
 	}
 	return &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store()}, nil
 }
@@ -136,13 +177,31 @@ func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error)
 // Execute runs one statement, streaming its result to sink, and records it
 // in the history. The returned Execution is filled even when err != nil.
 func (s *Service) Execute(ctx context.Context, req Request, sink Sink) (Execution, error) {
-	ex := Execution{ID: newID(), SQL: req.SQL, Database: strings.ToLower(req.Database), State: StateRunning, SubmittedAt: time.Now()}
-	if _, err := s.db.SQL().ExecContext(context.WithoutCancel(ctx), `INSERT INTO query_executions (id, sql, database_name, state, submitted_at) VALUES (?, ?, ?, ?, ?)`,
-		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt)); err != nil {
-		return ex, fmt.Errorf("cannot record query: %w", err)
+	ex := newExecution(req, StateRunning)
+	if err := s.insert(context.WithoutCancel(ctx), ex); err != nil {
+		return ex, err
 	}
 	err := s.run(ctx, &ex, req, sink)
 	return ex, s.record(ctx, &ex, err)
+}
+
+func newExecution(req Request, state string) Execution {
+	wg := req.Workgroup
+	if wg == "" {
+		wg = PrimaryWorkgroup
+	}
+	return Execution{ID: newID(), SQL: req.SQL, Database: strings.ToLower(req.Database), Workgroup: wg, AccessKey: req.AccessKey,
+		State: state, SubmittedAt: time.Now()}
+}
+
+func (s *Service) insert(ctx context.Context, ex Execution) error {
+	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at, workgroup, access_key, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt), ex.Workgroup, ex.AccessKey, meta.Owner())
+	if err != nil {
+		return fmt.Errorf("cannot record query: %w", err)
+	}
+	return nil
 }
 
 // record sets an execution's end state from err and writes it to the
@@ -221,6 +280,13 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		return err
 	}
 	if err := authorizeScans(req, b); err != nil {
+		return err
+	}
+	wg, err := s.Workgroup(ctx, req.Workgroup)
+	if err != nil {
+		return err
+	}
+	if err := checkLimits(wg, b); err != nil {
 		return err
 	}
 	for _, sc := range b.Scans {
@@ -337,7 +403,7 @@ func (s *Service) history(ctx context.Context, where string, arg any, limit int)
 		args = []any{arg, limit}
 	}
 	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, sql, database_name, statement_type, state, error, submitted_at, ended_at,
-		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms
+		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key
 		FROM query_executions `+where+` ORDER BY submitted_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read query history: %w", err)
@@ -349,9 +415,11 @@ func (s *Service) history(ctx context.Context, where string, arg any, limit int)
 		var sub, end string
 		var planMS, engMS int64
 		if err := rows.Scan(&e.ID, &e.SQL, &e.Database, &e.StatementType, &e.State, &e.Error, &sub, &end,
-			&e.Stats.Rows, &e.Stats.BytesScanned, &e.Stats.FilesScanned, &e.Stats.PartitionsScanned, &e.Stats.PartitionsTotal, &planMS, &engMS); err != nil {
+			&e.Stats.Rows, &e.Stats.BytesScanned, &e.Stats.FilesScanned, &e.Stats.PartitionsScanned, &e.Stats.PartitionsTotal, &planMS, &engMS,
+			&e.Workgroup, &e.AccessKey); err != nil {
 			return nil, err
 		}
+		e.Stats.CostUSD = Cost(e.Stats.BytesScanned)
 		e.SubmittedAt, e.EndedAt = meta.ParseTime(sub), meta.ParseTime(end)
 		e.Stats.Planning, e.Stats.Engine = time.Duration(planMS)*time.Millisecond, time.Duration(engMS)*time.Millisecond
 		if !e.EndedAt.IsZero() {

@@ -283,3 +283,62 @@ func TestAuthorizeDDLAndWrites(t *testing.T) {
 		t.Errorf("asked: %s", got)
 	}
 }
+
+// TestWorkgroupLimits: the scan cutoff and the partition-filter rule refuse
+// a query before it runs, with the table and the estimate in the error.
+func TestWorkgroupLimits(t *testing.T) {
+	l := openLake(t)
+	writeParquetFixtures(t, l)
+	ctx := context.Background()
+	mustRun(t, l.Query, "CREATE DATABASE IF NOT EXISTS testdb")
+	mustRun(t, l.Query, `CREATE EXTERNAL TABLE sales (id bigint, amount double, note string)
+		PARTITIONED BY (region string, year int) STORED AS PARQUET LOCATION 's3://lake/curated/sales/'`)
+	mustRun(t, l.Query, "MSCK REPAIR TABLE sales")
+	_, one := mustRun(t, l.Query, "SELECT sum(amount) FROM sales WHERE region = 'r1' AND year = 2025")
+	if err := l.Query.CreateWorkgroup(ctx, query.Workgroup{Name: "analysts", BytesScannedCutoff: one.Stats.BytesScanned * 2,
+		RequirePartitionFilter: []string{"testdb.sales"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Query.CreateWorkgroup(ctx, query.Workgroup{Name: "analysts"}); !errors.Is(err, query.ErrWorkgroupExists) {
+		t.Errorf("duplicate workgroup: %v", err)
+	}
+	run := func(q string) (query.Execution, error) {
+		return l.Query.Execute(ctx, query.Request{SQL: q, Database: "testdb", Workgroup: "analysts", AccessKey: "TKANALYST"}, &query.Collect{})
+	}
+	if _, err := run("SELECT sum(amount) FROM sales WHERE region = 'r1' AND year = 2025"); err != nil {
+		t.Errorf("a query under the limits: %v", err)
+	}
+	_, err := run("SELECT sum(amount) FROM sales")
+	if !errors.Is(err, query.ErrPartitionFilter) || !strings.Contains(err.Error(), "testdb.sales") {
+		t.Errorf("no partition filter: %v", err)
+	}
+	_, err = run("SELECT * FROM sales WHERE year > 2000")
+	if !errors.Is(err, query.ErrScanLimit) || !strings.Contains(err.Error(), "testdb.sales") || !strings.Contains(err.Error(), "6 of 6 partitions") {
+		t.Errorf("over the cutoff: %v", err)
+	}
+	if _, err := l.Query.Execute(ctx, query.Request{SQL: "SELECT 1", Workgroup: "nope"}, &query.Collect{}); !errors.Is(err, query.ErrNoSuchWorkgroup) {
+		t.Errorf("unknown workgroup: %v", err)
+	}
+	sums, err := l.Query.Summary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range sums {
+		if s.AccessKey == "TKANALYST" && s.Workgroup == "analysts" {
+			found = true
+			if s.Queries != 3 || s.BytesScanned != one.Stats.BytesScanned || s.CostUSD != query.Cost(one.Stats.BytesScanned) {
+				t.Errorf("summary: %+v", s)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no summary for the analyst: %+v", sums)
+	}
+	if c := query.Cost(1e12); c != 5 {
+		t.Errorf("1 TB costs %v", c)
+	}
+	if c := query.Cost(1); c != query.Cost(10<<20) {
+		t.Errorf("the 10 MB minimum: %v", c)
+	}
+}

@@ -280,6 +280,13 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		if err := authorizeScans(req, b); err != nil {
 			return nil, err
 		}
+		wg, err := s.Workgroup(ctx, req.Workgroup)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkLimits(wg, b); err != nil {
+			return nil, err
+		}
 		ex.Stats.BytesScanned = b.BytesScanned()
 		for _, sc := range b.Scans {
 			ex.Stats.FilesScanned += len(sc.Files)

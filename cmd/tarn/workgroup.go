@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+func workgroupCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "workgroup", Short: "Query workgroups: result location, scan cutoff, partition-filter rule, concurrency"}
+	var w query.Workgroup
+	var cutoffMB int64
+	create := &cobra.Command{
+		Use:   "create NAME [--result-location s3://…] [--bytes-scanned-cutoff-mb N] [--require-partition-filter DB.TABLE]... [--max-concurrent N]",
+		Short: "Create a workgroup; its limits are checked before a query runs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w.Name = args[0]
+			w.BytesScannedCutoff = cutoffMB << 20
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			if err := l.Query.CreateWorkgroup(cmd.Context(), w); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "workgroup %s created\n", w.Name)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&w.ResultLocation, "result-location", "", "s3:// prefix for query results (default "+query.DefaultResultLocation+")")
+	create.Flags().Int64Var(&cutoffMB, "bytes-scanned-cutoff-mb", 0, "refuse queries that would scan more than this many MiB (0: no limit)")
+	create.Flags().StringArrayVar(&w.RequirePartitionFilter, "require-partition-filter", nil, "table (db.table) that must be queried with a partition filter (repeatable)")
+	create.Flags().IntVar(&w.MaxConcurrent, "max-concurrent", 0, "queries of this workgroup running at once on a server (0: the server's default)")
+	create.Flags().StringVar(&w.Description, "description", "", "description")
+	list := &cobra.Command{
+		Use: "list", Short: "List workgroups", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			wgs, err := l.Query.Workgroups(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			for _, w := range wgs {
+				rows = append(rows, []string{w.Name, w.ResultLocation, fmt.Sprint(w.BytesScannedCutoff), strings.Join(w.RequirePartitionFilter, ","), fmt.Sprint(w.MaxConcurrent)})
+			}
+			printTable(cmd.OutOrStdout(), []string{"name", "result_location", "bytes_scanned_cutoff", "require_partition_filter", "max_concurrent"}, rows)
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use: "delete NAME", Short: "Delete a workgroup", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			return l.Query.DeleteWorkgroup(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(create, list, del)
+	return cmd
+}
