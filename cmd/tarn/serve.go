@@ -56,7 +56,8 @@ func serveCmd(g *globals) *cobra.Command {
 			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, nil)
 			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: runtime.NumCPU(),
 				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
-			rest := api.New(api.DefaultConfig(), a, l.Query, async, l.Catalog)
+			rest := api.New(api.DefaultConfig(), api.Deps{Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
+				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"
@@ -96,8 +97,10 @@ func serveCmd(g *globals) *cobra.Command {
 			for _, srv := range servers {
 				errs = append(errs, srv.Shutdown(sctx))
 			}
-			// Then the background queries: cancelled and recorded as such.
+			// Then the background work: queries cancelled and recorded as such,
+			// crawls and job runs stopped (they publish nothing half-done).
 			async.Close()
+			rest.Close()
 			if err := errors.Join(errs...); err != nil {
 				return fmt.Errorf("cannot shut down cleanly: %w", err)
 			}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -33,26 +36,45 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config { return Config{MaxBody: 1 << 20} }
 
+// Deps are the services the API serves.
+type Deps struct {
+	Auth     *auth.Service
+	Queries  *query.Service
+	Async    *query.Async
+	Catalog  *catalog.Catalog
+	Crawlers *crawler.Service
+	Jobs     *jobs.Service
+	Store    storage.ObjectStore
+}
+
 // Server is the REST API. It is an http.Handler, safe for concurrent use.
 type Server struct {
-	cfg     Config
-	auth    *auth.Service
-	queries *query.Service
-	async   *query.Async
-	cat     *catalog.Catalog
-	mux     *http.ServeMux
-	reg     *prometheus.Registry
+	cfg      Config
+	auth     *auth.Service
+	queries  *query.Service
+	async    *query.Async
+	cat      *catalog.Catalog
+	crawlers *crawler.Service
+	jobs     *jobs.Service
+	store    storage.ObjectStore
+	mux      *http.ServeMux
+	reg      *prometheus.Registry
+	bg       sync.WaitGroup // crawls and job runs started through the API
+	bgCtx    context.Context
+	bgStop   context.CancelFunc
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
 
 // New returns the API over the services.
-func New(cfg Config, a *auth.Service, queries *query.Service, async *query.Async, cat *catalog.Catalog) *Server {
+func New(cfg Config, d Deps) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 1 << 20
 	}
-	s := &Server{cfg: cfg, auth: a, queries: queries, async: async, cat: cat, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, auth: d.Auth, queries: d.Queries, async: d.Async, cat: d.Catalog, crawlers: d.Crawlers, jobs: d.Jobs, store: d.Store,
+		mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tarn_api_requests_total", Help: "REST API requests by route and status."}, []string{"route", "status"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tarn_api_request_duration_seconds", Help: "REST API request latency.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	s.reg.MustRegister(s.requests, s.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -68,8 +90,32 @@ func New(cfg Config, a *auth.Service, queries *query.Service, async *query.Async
 	s.handle("GET /api/v1/databases/{db}/tables", s.listTables)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}", s.getTable)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}/partitions", s.listPartitions)
+	s.handle("GET /api/v1/databases/{db}/tables/{table}/versions", s.tableVersions)
+	s.handle("GET /api/v1/buckets", s.listBuckets)
+	s.handle("GET /api/v1/buckets/{bucket}/objects", s.listObjects)
+	s.handle("GET /api/v1/crawlers", s.listCrawlers)
+	s.handle("GET /api/v1/crawlers/{name}", s.getCrawler)
+	s.handle("POST /api/v1/crawlers/{name}/start", s.startCrawler)
+	s.handle("GET /api/v1/crawlers/{name}/runs", s.crawlerRuns)
+	s.handle("GET /api/v1/jobs", s.listJobs)
+	s.handle("GET /api/v1/jobs/{name}", s.getJob)
+	s.handle("POST /api/v1/jobs/{name}/start", s.startJob)
+	s.handle("GET /api/v1/jobs/{name}/runs", s.jobRuns)
+	s.handle("GET /api/v1/job-runs/{id}", s.getJobRun)
+	s.handle("POST /api/v1/job-runs/{id}/stop", s.stopJobRun)
+	s.mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	return s
+}
+
+// Close stops crawls and job runs started through the API (they are marked
+// as failed or stopped) and waits for them.
+func (s *Server) Close() {
+	s.bgStop()
+	s.bg.Wait()
 }
 
 // Registry lets other parts of the server add their metrics.
@@ -101,8 +147,13 @@ func status(err error) (int, string) {
 		return st, code
 	}
 	switch {
-	case errors.Is(err, query.ErrNoSuchQuery), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchDatabase), errors.Is(err, query.ErrNoSuchWorkgroup):
+	case errors.Is(err, query.ErrNoSuchQuery), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchDatabase), errors.Is(err, query.ErrNoSuchWorkgroup),
+		errors.Is(err, crawler.ErrNoSuchCrawler), errors.Is(err, jobs.ErrNoSuchJob), errors.Is(err, jobs.ErrNoSuchRun), errors.Is(err, storage.ErrNoSuchBucket):
 		return http.StatusNotFound, "NotFound"
+	case errors.Is(err, crawler.ErrCrawlerRunning), errors.Is(err, jobs.ErrConcurrentRuns), errors.Is(err, jobs.ErrRunNotActive):
+		return http.StatusConflict, "Conflict"
+	case errors.Is(err, jobs.ErrMissingArgument), errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidBucketName):
+		return http.StatusBadRequest, "InvalidRequest"
 	case errors.Is(err, query.ErrNotFinished):
 		return http.StatusConflict, "QueryNotFinished"
 	case errors.Is(err, query.ErrSyntax), errors.Is(err, query.ErrUnsupported):

@@ -19,6 +19,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/api"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -88,7 +89,9 @@ func TestQueryFlow(t *testing.T) {
 	}
 	async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: 2, ResultLocation: storage.URI{Bucket: "lake", Key: "athena-results/"}})
 	defer async.Close()
-	srv := httptest.NewServer(api.New(api.DefaultConfig(), l.Auth, l.Query, async, l.Catalog))
+	a := api.New(api.DefaultConfig(), api.Deps{Auth: l.Auth, Queries: l.Query, Async: async, Catalog: l.Catalog, Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
+	defer a.Close()
+	srv := httptest.NewServer(a)
 	defer srv.Close()
 	c := &client{t: t, url: srv.URL, key: admin}
 
@@ -125,16 +128,16 @@ func TestQueryFlow(t *testing.T) {
 	}
 
 	// The analyst may read sales but not orders: that query fails AccessDenied.
-	a := &client{t: t, url: srv.URL, key: analyst}
-	a.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM etl_pipeline_db.sales"}, &started)
-	if ex := wait(a, started["id"]); ex.State != query.StateSucceeded {
+	an := &client{t: t, url: srv.URL, key: analyst}
+	an.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM etl_pipeline_db.sales"}, &started)
+	if ex := wait(an, started["id"]); ex.State != query.StateSucceeded {
 		t.Errorf("analyst on sales: %+v", ex)
 	}
-	a.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM etl_pipeline_db.orders"}, &started)
-	if ex := wait(a, started["id"]); ex.State != query.StateFailed || !strings.Contains(ex.Error, "AccessDenied") && !strings.Contains(ex.Error, "access denied") {
+	an.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM etl_pipeline_db.orders"}, &started)
+	if ex := wait(an, started["id"]); ex.State != query.StateFailed || !strings.Contains(ex.Error, "AccessDenied") && !strings.Contains(ex.Error, "access denied") {
 		t.Errorf("analyst on orders: %+v", ex)
 	}
-	if code := a.do("GET", "/api/v1/databases", nil, nil); code != 403 {
+	if code := an.do("GET", "/api/v1/databases", nil, nil); code != 403 {
 		t.Errorf("analyst listing databases: %d", code)
 	}
 
@@ -164,7 +167,52 @@ func TestQueryFlow(t *testing.T) {
 		t.Errorf("cancelled query: %+v", ex)
 	}
 
-	resp, err := http.Get(srv.URL + "/metrics")
+	// Crawlers and jobs: start in the server, then read the runs.
+	var st map[string]string
+	if code := c.do("POST", "/api/v1/crawlers/"+lake.QuickstartCrawler+"/start", map[string]bool{"dry_run": true}, &st); code != 200 || st["state"] != "RUNNING" {
+		t.Errorf("start crawler: %d %v", code, st)
+	}
+	if err := l.DefineQuickstartJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.do("POST", "/api/v1/jobs/sales_to_curated/start", map[string]any{}, &st)
+	var runs []jobs.Run
+	for i := 0; i < 500; i++ {
+		c.do("GET", "/api/v1/jobs/sales_to_curated/runs", nil, &runs)
+		if len(runs) == 1 && runs[0].State == jobs.StateSucceeded {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(runs) != 1 || runs[0].State != jobs.StateSucceeded || runs[0].Stats.RowsWritten != 1000 {
+		t.Fatalf("job runs: %+v", runs)
+	}
+	var run jobs.Run
+	if code := c.do("GET", "/api/v1/job-runs/"+runs[0].ID, nil, &run); code != 200 || len(run.Log) == 0 {
+		t.Errorf("job run: %d %+v", code, run)
+	}
+	if code := c.do("POST", "/api/v1/job-runs/"+runs[0].ID+"/stop", nil, &e); code != 409 {
+		t.Errorf("stopping a finished run: %d %v", code, e)
+	}
+	if code := c.do("GET", "/api/v1/jobs/nope", nil, &e); code != 404 {
+		t.Errorf("unknown job: %d", code)
+	}
+	var listing storage.ListResult
+	if code := c.do("GET", "/api/v1/buckets/lake/objects?prefix=raw/&delimiter=/", nil, &listing); code != 200 || len(listing.CommonPrefixes) != 2 {
+		t.Errorf("objects: %d %+v", code, listing)
+	}
+	resp, err := http.Get(srv.URL + "/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if doc["openapi"] != "3.0.3" || doc["paths"].(map[string]any)["/api/v1/queries/{id}/results"] == nil {
+		t.Errorf("openapi document: %v", doc["openapi"])
+	}
+
+	resp, err = http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

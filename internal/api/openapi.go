@@ -1,0 +1,65 @@
+package api
+
+import "encoding/json"
+
+// openAPI is the OpenAPI 3 document served at /api/openapi.json. Every
+// operation is signed with AWS Signature V4 (any region, service
+// "execute-api"), with the same access keys as the S3 endpoint.
+var openAPI = func() []byte {
+	op := func(summary string, params ...string) map[string]any {
+		o := map[string]any{"summary": summary, "responses": map[string]any{
+			"200": map[string]any{"description": "OK (JSON)"},
+			"400": map[string]any{"description": "invalid request: {error: {code, message}}"},
+			"403": map[string]any{"description": "AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId"},
+			"404": map[string]any{"description": "not found"},
+		}}
+		var ps []map[string]any
+		for _, p := range params {
+			in := "path"
+			if p[0] == '?' {
+				in, p = "query", p[1:]
+			}
+			ps = append(ps, map[string]any{"name": p, "in": in, "required": in == "path", "schema": map[string]string{"type": "string"}})
+		}
+		if len(ps) > 0 {
+			o["parameters"] = ps
+		}
+		return o
+	}
+	doc := map[string]any{
+		"openapi": "3.0.3",
+		"info":    map[string]any{"title": "tarn REST API", "version": "1"},
+		"components": map[string]any{"securitySchemes": map[string]any{"sigv4": map[string]any{
+			"type": "apiKey", "name": "Authorization", "in": "header", "description": "AWS Signature Version 4 (AWS4-HMAC-SHA256)"}}},
+		"security": []map[string]any{{"sigv4": []string{}}},
+		"paths": map[string]any{
+			"/api/v1/queries": map[string]any{
+				"post": op("Start a query execution: body {sql, database, workgroup}; returns {id}"),
+				"get":  op("List recent query executions", "?limit"),
+			},
+			"/api/v1/queries/summary":                          map[string]any{"get": op("Data scanned and cost per access key and workgroup")},
+			"/api/v1/queries/{id}":                             map[string]any{"get": op("A query execution: state (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED), reason, statistics", "id"), "delete": op("Cancel a query", "id")},
+			"/api/v1/queries/{id}/results":                     map[string]any{"get": op("A page of a succeeded query's results", "id", "?next_token", "?max_results")},
+			"/api/v1/workgroups":                               map[string]any{"get": op("List workgroups")},
+			"/api/v1/databases":                                map[string]any{"get": op("List databases")},
+			"/api/v1/databases/{db}/tables":                    map[string]any{"get": op("List a database's tables", "db")},
+			"/api/v1/databases/{db}/tables/{table}":            map[string]any{"get": op("A table", "db", "table")},
+			"/api/v1/databases/{db}/tables/{table}/partitions": map[string]any{"get": op("A table's partitions", "db", "table")},
+			"/api/v1/databases/{db}/tables/{table}/versions":   map[string]any{"get": op("A table's schema versions with typed changes", "db", "table")},
+			"/api/v1/buckets":                                  map[string]any{"get": op("List buckets")},
+			"/api/v1/buckets/{bucket}/objects":                 map[string]any{"get": op("List objects' metadata", "bucket", "?prefix", "?delimiter", "?continuation_token", "?max_keys")},
+			"/api/v1/crawlers":                                 map[string]any{"get": op("List crawlers")},
+			"/api/v1/crawlers/{name}":                          map[string]any{"get": op("A crawler", "name")},
+			"/api/v1/crawlers/{name}/start":                    map[string]any{"post": op("Start a crawl in the server: body {dry_run}", "name")},
+			"/api/v1/crawlers/{name}/runs":                     map[string]any{"get": op("A crawler's runs, newest first", "name")},
+			"/api/v1/jobs":                                     map[string]any{"get": op("List jobs")},
+			"/api/v1/jobs/{name}":                              map[string]any{"get": op("A job", "name")},
+			"/api/v1/jobs/{name}/start":                        map[string]any{"post": op("Start a job run in the server: body {args}", "name")},
+			"/api/v1/jobs/{name}/runs":                         map[string]any{"get": op("A job's runs, newest first", "name")},
+			"/api/v1/job-runs/{id}":                            map[string]any{"get": op("A job run with its statistics and log", "id")},
+			"/api/v1/job-runs/{id}/stop":                       map[string]any{"post": op("Stop a job run", "id")},
+		},
+	}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	return b
+}()
