@@ -46,6 +46,8 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "Markdown file to write ('-' for stdout)")
 	keep := flag.String("dir", "", "work folder (default: a temp folder, removed at the end)")
 	jobRows := flag.Int("job-rows", 10_000_000, "rows of the job benchmark's sales CSV (0 skips it)")
+	s3Bench := flag.Bool("s3", true, "S3 benchmark: tarn serve vs a plain file copy on the same disk")
+	s3Size := flag.Int("s3-size-mib", 1024, "size of the S3 benchmark's large object in MiB (0 skips it)")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
 	if *childCopy != "" {
@@ -86,6 +88,9 @@ func main() {
 	}
 	if *jobRows > 0 {
 		figs = append(figs, benchJob(dir, *jobRows, min(*reps, 3))...)
+	}
+	if *s3Bench {
+		figs = append(figs, benchS3(dir, *s3Size, min(*reps, 3))...)
 	}
 
 	var b strings.Builder

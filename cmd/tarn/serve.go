@@ -56,7 +56,7 @@ func serveCmd(g *globals) *cobra.Command {
 			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, nil)
 			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: runtime.NumCPU(),
 				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
-			rest := api.New(api.DefaultConfig(), api.Deps{Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
+			rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
 				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
 			scheme := "http"
 			if certFile != "" {

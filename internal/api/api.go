@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,8 @@ func DefaultConfig() Config { return Config{MaxBody: 1 << 20} }
 
 // Deps are the services the API serves.
 type Deps struct {
+	// DB is the metadata database, read at scrape time for run metrics.
+	DB       *sql.DB
 	Auth     *auth.Service
 	Queries  *query.Service
 	Async    *query.Async
@@ -78,6 +81,9 @@ func New(cfg Config, d Deps) *Server {
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tarn_api_requests_total", Help: "REST API requests by route and status."}, []string{"route", "status"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tarn_api_request_duration_seconds", Help: "REST API request latency.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	s.reg.MustRegister(s.requests, s.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	if d.DB != nil {
+		s.reg.MustRegister(newRunsCollector(d.DB))
+	}
 
 	s.handle("POST /api/v1/queries", s.startQuery)
 	s.handle("GET /api/v1/queries/{id}", s.getQuery)

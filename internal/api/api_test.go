@@ -89,7 +89,7 @@ func TestQueryFlow(t *testing.T) {
 	}
 	async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: 2, ResultLocation: storage.URI{Bucket: "lake", Key: "athena-results/"}})
 	defer async.Close()
-	a := api.New(api.DefaultConfig(), api.Deps{Auth: l.Auth, Queries: l.Query, Async: async, Catalog: l.Catalog, Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
+	a := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: l.Auth, Queries: l.Query, Async: async, Catalog: l.Catalog, Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
 	defer a.Close()
 	srv := httptest.NewServer(a)
 	defer srv.Close()
@@ -218,6 +218,11 @@ func TestQueryFlow(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	for _, want := range []string{`tarn_job_runs{state="SUCCEEDED"} 1`, `tarn_query_executions{state="CANCELLED"} 1`, "tarn_query_data_scanned_bytes_total", "tarn_job_rows_rejected_total 0"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 	if !strings.Contains(string(metrics), `tarn_api_requests_total{route="POST /api/v1/queries",status="200"}`) {
 		t.Errorf("metrics lack request counts:\n%s", metrics)
 	}

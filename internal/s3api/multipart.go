@@ -88,6 +88,7 @@ func (s *Server) multipart(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		if err != nil {
 			return err
 		}
+		setVersionHeader(w, info.VersionID)
 		writeXML(w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3NS, Location: "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: `"` + info.ETag + `"`})
 		if s.created != nil {
 			s.created(ctx, info, "CompleteMultipartUpload")

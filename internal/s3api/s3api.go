@@ -116,6 +116,14 @@ func toS3(err error) (code string, status int, msg string) {
 		return "InvalidPart", http.StatusBadRequest, err.Error()
 	case errors.Is(err, storage.ErrEntityTooSmall):
 		return "EntityTooSmall", http.StatusBadRequest, err.Error()
+	case errors.Is(err, storage.ErrNoSuchVersion):
+		return "NoSuchVersion", http.StatusNotFound, "The specified version does not exist."
+	case errors.Is(err, storage.ErrInvalidVersionID):
+		return "InvalidArgument", http.StatusBadRequest, "Invalid version id specified"
+	case errors.Is(err, storage.ErrDeleteMarker):
+		return "MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource."
+	case errors.Is(err, storage.ErrInvalidVersioning), errors.Is(err, storage.ErrVersioningNotAllowed):
+		return "IllegalVersioningConfigurationException", http.StatusBadRequest, "The versioning configuration specified in the request is invalid."
 	case errors.Is(err, context.Canceled):
 		return "RequestTimeout", http.StatusBadRequest, "The request was cancelled"
 	}
@@ -136,6 +144,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Debug("s3 request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	id := w.Header().Get("x-amz-request-id")
+	var dm *storage.DeleteMarkerError
+	if errors.As(err, &dm) {
+		// A key hidden by a delete marker, or a delete marker asked for.
+		w.Header().Set("x-amz-delete-marker", "true")
+		w.Header().Set("x-amz-version-id", dm.VersionID)
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", "DELETE")
+		}
+	}
 	if status == http.StatusForbidden || status == http.StatusBadRequest {
 		// The body may be unread (a client waiting for 100 Continue): do not
 		// reuse the connection.
@@ -208,7 +225,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	if key == "" {
 		switch r.Method {
 		case http.MethodPut:
-			if q.Has("versioning") || q.Has("policy") || q.Has("acl") || q.Has("tagging") || q.Has("lifecycle") || q.Has("cors") {
+			if q.Has("versioning") {
+				if err := allow("s3:PutBucketVersioning", bucket, ""); err != nil {
+					return err
+				}
+				return s.putBucketVersioning(w, r, bucket)
+			}
+			if q.Has("policy") || q.Has("acl") || q.Has("tagging") || q.Has("lifecycle") || q.Has("cors") {
 				return errCode("NotImplemented", http.StatusNotImplemented, "This bucket sub-resource is not implemented yet")
 			}
 			if err := allow("s3:CreateBucket", bucket, ""); err != nil {
@@ -260,7 +283,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 				return nil
 			case q.Has("uploads"):
 				return s.listUploads(w, r, p, bucket, q)
-			case q.Has("versioning"), q.Has("versions"), q.Has("policy"), q.Has("acl"), q.Has("tagging"), q.Has("lifecycle"), q.Has("cors"), q.Has("encryption"):
+			case q.Has("versioning"):
+				if err := allow("s3:GetBucketVersioning", bucket, ""); err != nil {
+					return err
+				}
+				return s.getBucketVersioning(w, r, bucket)
+			case q.Has("versions"):
+				if err := allow("s3:ListBucketVersions", bucket, ""); err != nil {
+					return err
+				}
+				return s.listObjectVersions(w, r, bucket, q)
+			case q.Has("policy"), q.Has("acl"), q.Has("tagging"), q.Has("lifecycle"), q.Has("cors"), q.Has("encryption"):
 				return errCode("NotImplemented", http.StatusNotImplemented, "This bucket sub-resource is not implemented yet")
 			}
 			if err := allow("s3:ListBucket", bucket, ""); err != nil {
@@ -276,8 +309,12 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	if q.Has("uploadId") || q.Has("uploads") {
 		return s.multipart(w, r, p, bucket, key, q)
 	}
-	if q.Has("tagging") || q.Has("acl") || q.Has("versionId") {
+	if q.Has("tagging") || q.Has("acl") {
 		return errCode("NotImplemented", http.StatusNotImplemented, "This object operation is not implemented yet")
+	}
+	vid := q.Get("versionId")
+	if q.Has("versionId") && vid == "" {
+		return errCode("InvalidArgument", http.StatusBadRequest, "Version id cannot be the empty string")
 	}
 	switch r.Method {
 	case http.MethodPut:
@@ -289,20 +326,30 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		}
 		return s.putObject(w, r, bucket, key)
 	case http.MethodGet, http.MethodHead:
-		if err := allow("s3:GetObject", bucket, key); err != nil {
+		action := "s3:GetObject"
+		if vid != "" {
+			action = "s3:GetObjectVersion"
+		}
+		if err := allow(action, bucket, key); err != nil {
 			return err
 		}
-		return s.getObject(w, r, bucket, key)
+		return s.getObject(w, r, bucket, key, vid)
 	case http.MethodDelete:
-		if err := allow("s3:DeleteObject", bucket, key); err != nil {
+		action := "s3:DeleteObject"
+		if vid != "" {
+			action = "s3:DeleteObjectVersion"
+		}
+		if err := allow(action, bucket, key); err != nil {
 			return err
 		}
 		if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
 			return err
 		}
-		if err := s.store.Delete(ctx, bucket, key); err != nil {
+		res, err := s.deleteObject(ctx, bucket, key, vid)
+		if err != nil {
 			return err
 		}
+		setDeleteHeaders(w, res)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
@@ -472,6 +519,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		return err
 	}
 	w.Header().Set("ETag", `"`+info.ETag+`"`)
+	setVersionHeader(w, info.VersionID)
 	w.WriteHeader(http.StatusOK)
 	if s.created != nil {
 		s.created(ctx, info, "PutObject")
@@ -546,6 +594,15 @@ func setObjectHeaders(w http.ResponseWriter, info storage.ObjectInfo) {
 	for k, v := range info.Metadata {
 		h.Set("x-amz-meta-"+k, v)
 	}
+	if info.VersionID != "" {
+		h.Set("x-amz-version-id", info.VersionID)
+	}
+}
+
+func setVersionHeader(w http.ResponseWriter, id string) {
+	if id != "" {
+		w.Header().Set("x-amz-version-id", id)
+	}
 }
 
 // conditional applies If-Match, If-None-Match, If-Modified-Since and
@@ -586,10 +643,25 @@ func conditional(w http.ResponseWriter, r *http.Request, info storage.ObjectInfo
 	return false, nil
 }
 
-func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+// getObject answers GET and HEAD of an object, or of one of its versions
+// when vid is set.
+func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, vid string) error {
 	ctx := r.Context()
+	var v storage.Versioned
+	if vid != "" {
+		var err error
+		if v, err = s.versioned(); err != nil {
+			return err
+		}
+	}
 	if r.Method == http.MethodHead {
-		info, err := s.store.Head(ctx, bucket, key)
+		var info storage.ObjectInfo
+		var err error
+		if v != nil {
+			info, err = v.HeadVersion(ctx, bucket, key, vid)
+		} else {
+			info, err = s.store.Head(ctx, bucket, key)
+		}
 		if err != nil {
 			return err
 		}
@@ -605,7 +677,13 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	if err != nil {
 		return err
 	}
-	rc, info, err := s.store.Get(ctx, bucket, key, rng)
+	var rc io.ReadCloser
+	var info storage.ObjectInfo
+	if v != nil {
+		rc, info, err = v.GetVersion(ctx, bucket, key, vid, rng)
+	} else {
+		rc, info, err = s.store.Get(ctx, bucket, key, rng)
+	}
 	if err != nil {
 		return err
 	}
@@ -637,24 +715,49 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key s
 
 func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key, src string) error {
 	ctx := r.Context()
-	src, _, _ = strings.Cut(src, "?") // versionId not supported yet
+	src, query, _ := strings.Cut(src, "?")
 	if u, err := url.PathUnescape(src); err == nil {
 		src = u
+	}
+	var srcVID string
+	if query != "" {
+		qv, err := url.ParseQuery(query)
+		if err != nil || !qv.Has("versionId") || qv.Get("versionId") == "" {
+			return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key or bucket/key?versionId=id")
+		}
+		srcVID = qv.Get("versionId")
+	}
+	var v storage.Versioned
+	if srcVID != "" {
+		var err error
+		if v, err = s.versioned(); err != nil {
+			return err
+		}
 	}
 	sb, sk, ok := strings.Cut(strings.TrimPrefix(src, "/"), "/")
 	if !ok || sk == "" {
 		return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key")
 	}
-	if err := p.Authorize("s3:GetObject", auth.S3Resource(sb, sk)); err != nil {
+	getAction := "s3:GetObject"
+	if srcVID != "" {
+		getAction = "s3:GetObjectVersion"
+	}
+	if err := p.Authorize(getAction, auth.S3Resource(sb, sk)); err != nil {
 		return err
 	}
 	if err := p.Authorize("s3:PutObject", auth.S3Resource(bucket, key)); err != nil {
 		return err
 	}
-	if sb == bucket && sk == key && !strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
+	if sb == bucket && sk == key && srcVID == "" && !strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
 		return errCode("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
 	}
-	srcInfo, err := s.store.Head(ctx, sb, sk)
+	var srcInfo storage.ObjectInfo
+	var err error
+	if v != nil {
+		srcInfo, err = v.HeadVersion(ctx, sb, sk, srcVID)
+	} else {
+		srcInfo, err = s.store.Head(ctx, sb, sk)
+	}
 	if err != nil {
 		return err
 	}
@@ -662,12 +765,24 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
 	}
 	var info storage.ObjectInfo
-	if strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
-		rc, _, err := s.store.Get(ctx, sb, sk, nil)
+	replace := strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE")
+	if replace || v != nil {
+		var rc io.ReadCloser
+		var got storage.ObjectInfo
+		if v != nil {
+			rc, got, err = v.GetVersion(ctx, sb, sk, srcVID, nil)
+		} else {
+			rc, got, err = s.store.Get(ctx, sb, sk, nil)
+		}
 		if err != nil {
 			return err
 		}
-		info, err = s.store.Put(ctx, bucket, key, rc, storage.PutOptions{ContentType: r.Header.Get("Content-Type"), Metadata: metadataFrom(r.Header)})
+		// The content is the source's: its ETag need not be computed again.
+		opts := storage.PutOptions{ContentType: got.ContentType, Metadata: got.Metadata, ETag: got.ETag}
+		if replace {
+			opts.ContentType, opts.Metadata = r.Header.Get("Content-Type"), metadataFrom(r.Header)
+		}
+		info, err = s.store.Put(ctx, bucket, key, rc, opts)
 		rc.Close()
 		if err != nil {
 			return err
@@ -676,6 +791,14 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		info, err = s.store.Copy(ctx, sb, sk, bucket, key)
 		if err != nil {
 			return err
+		}
+	}
+	setVersionHeader(w, info.VersionID)
+	if srcVID != "" {
+		w.Header().Set("x-amz-copy-source-version-id", srcVID)
+	} else {
+		if srcInfo.VersionID != "" {
+			w.Header().Set("x-amz-copy-source-version-id", srcInfo.VersionID)
 		}
 	}
 	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: s3NS, LastModified: isoTime(info.LastModified), ETag: `"` + info.ETag + `"`})
@@ -709,17 +832,26 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	res := deleteResult{Xmlns: s3NS}
 	for _, o := range req.Objects {
-		err := p.Authorize("s3:DeleteObject", auth.S3Resource(bucket, o.Key))
+		action := "s3:DeleteObject"
+		if o.VersionID != "" {
+			action = "s3:DeleteObjectVersion"
+		}
+		err := p.Authorize(action, auth.S3Resource(bucket, o.Key))
+		var dr storage.DeleteResult
 		if err == nil {
-			err = s.store.Delete(ctx, bucket, o.Key)
+			dr, err = s.deleteObject(ctx, bucket, o.Key, o.VersionID)
 		}
 		if err != nil {
 			code, _, msg := toS3(err)
-			res.Errors = append(res.Errors, deleteErrorXML{Key: o.Key, Code: code, Message: msg})
+			res.Errors = append(res.Errors, deleteErrorXML{Key: o.Key, VersionID: o.VersionID, Code: code, Message: msg})
 			continue
 		}
 		if !req.Quiet {
-			res.Deleted = append(res.Deleted, deletedXML{Key: o.Key})
+			d := deletedXML{Key: o.Key, VersionID: o.VersionID, DeleteMarker: dr.DeleteMarker}
+			if dr.DeleteMarker {
+				d.DeleteMarkerVersionID = dr.VersionID
+			}
+			res.Deleted = append(res.Deleted, d)
 		}
 	}
 	writeXML(w, http.StatusOK, res)

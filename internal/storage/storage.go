@@ -27,6 +27,13 @@ var (
 	ErrInvalidRange      = errors.New("invalid range")
 	ErrInvalidURI        = errors.New("invalid s3 URI")
 	ErrBadDigest         = errors.New("content MD5 does not match")
+
+	// Versioning (see Versioned).
+	ErrNoSuchVersion        = errors.New("no such version")
+	ErrInvalidVersionID     = errors.New("invalid version id")
+	ErrDeleteMarker         = errors.New("the version is a delete marker")
+	ErrInvalidVersioning    = errors.New("invalid versioning state")
+	ErrVersioningNotAllowed = errors.New("versioning cannot be turned off once enabled")
 )
 
 // MaxKeyLength is S3's limit on a key's length in bytes.
@@ -48,6 +55,12 @@ type ObjectInfo struct {
 	LastModified time.Time
 	ContentType  string
 	Metadata     map[string]string
+	// VersionID is the object's version in a bucket that is or was versioned
+	// ("null" for versions written while versioning was suspended); empty for
+	// objects written while the bucket was unversioned.
+	VersionID string
+	// IsDeleteMarker is set for the delete markers of ListVersions.
+	IsDeleteMarker bool
 }
 
 // URI returns the object's s3:// address.
@@ -135,6 +148,102 @@ type Importer interface {
 // the caller removes it when done.
 type Stager interface {
 	StagingDir(ctx context.Context, bucket, prefix string) (string, error)
+}
+
+// Bucket versioning states, as S3 names them.
+const (
+	VersioningUnversioned = "" // never enabled (S3 omits the status)
+	VersioningEnabled     = "Enabled"
+	VersioningSuspended   = "Suspended"
+)
+
+// NullVersionID is the version id of objects written while a bucket was
+// unversioned or had versioning suspended.
+const NullVersionID = "null"
+
+// Versioned is implemented by stores that keep S3 bucket versioning. With
+// versioning Enabled, every Put, Copy, Import (and so completed multipart
+// upload) keeps the object it replaces as a noncurrent version and returns the
+// new version's id in ObjectInfo.VersionID; Delete adds a delete marker, after
+// which Get and Head fail with ErrNoSuchKey (wrapped in a *DeleteMarkerError)
+// and List hides the key. With versioning Suspended, new versions and delete
+// markers get the id "null" and replace an earlier "null" version. Unversioned
+// buckets behave as if Versioned did not exist.
+//
+// Version ids are opaque strings: "null" or what the store generated.
+// Malformed ids fail with ErrInvalidVersionID, unknown ones with
+// ErrNoSuchVersion. Get's reader must be closed by the caller.
+type Versioned interface {
+	// SetVersioning sets a bucket's state to VersioningEnabled or
+	// VersioningSuspended; a versioned bucket cannot become unversioned again
+	// (ErrVersioningNotAllowed).
+	SetVersioning(ctx context.Context, bucket, state string) error
+	// Versioning returns the bucket's state (VersioningUnversioned if never set).
+	Versioning(ctx context.Context, bucket string) (string, error)
+	// ListVersions lists the versions and delete markers of keys in key
+	// order, each key's newest first (ListObjectVersions).
+	ListVersions(ctx context.Context, bucket string, opts VersionListOptions) (VersionListResult, error)
+	// GetVersion reads one version ("" means the current object, as Get).
+	// A delete marker fails with a *DeleteMarkerError wrapping ErrDeleteMarker.
+	GetVersion(ctx context.Context, bucket, key, versionID string, rng *Range) (io.ReadCloser, ObjectInfo, error)
+	// HeadVersion describes one version, failing as GetVersion does.
+	HeadVersion(ctx context.Context, bucket, key, versionID string) (ObjectInfo, error)
+	// DeleteVersion removes one version for good. Removing the current
+	// version or the delete marker at the top makes the next newest version
+	// current again (restores it), if it is an object. With versionID "",
+	// it deletes the key as Delete does and reports the delete marker
+	// created, if any. A version that does not exist is not an error.
+	DeleteVersion(ctx context.Context, bucket, key, versionID string) (DeleteResult, error)
+}
+
+// DeleteMarkerError says that a key's newest version, or the version asked
+// for, is a delete marker. It wraps ErrNoSuchKey (Get or Head of the key) or
+// ErrDeleteMarker (GetVersion or HeadVersion of the marker).
+type DeleteMarkerError struct {
+	VersionID string
+	Err       error
+}
+
+func (e *DeleteMarkerError) Error() string {
+	return fmt.Sprintf("%v (delete marker %s)", e.Err, e.VersionID)
+}
+
+func (e *DeleteMarkerError) Unwrap() error { return e.Err }
+
+// DeleteResult is what a Versioned delete did: VersionID is the version
+// removed or the delete marker created; DeleteMarker is set if that version
+// is a delete marker.
+type DeleteResult struct {
+	VersionID    string
+	DeleteMarker bool
+}
+
+// VersionListOptions mirror ListObjectVersions.
+type VersionListOptions struct {
+	Prefix    string
+	Delimiter string
+	// KeyMarker lists keys after this one; with VersionIDMarker, the listing
+	// resumes after that version of KeyMarker instead.
+	KeyMarker       string
+	VersionIDMarker string
+	// MaxKeys bounds Versions+CommonPrefixes; 0 means 1000.
+	MaxKeys int
+}
+
+// ObjectVersion is one version or delete marker of a key.
+type ObjectVersion struct {
+	ObjectInfo
+	IsLatest bool
+}
+
+// VersionListResult is one page of ListVersions. When IsTruncated, the next
+// page starts at NextKeyMarker and NextVersionIDMarker.
+type VersionListResult struct {
+	Versions            []ObjectVersion
+	CommonPrefixes      []string
+	IsTruncated         bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
 }
 
 // Walk lists every object under prefix (no delimiter), paging through List.

@@ -10,6 +10,9 @@
 //	.tarn/meta/<bucket>/<h[:2]>/<h>.json        sidecar of object <key>, h = hex sha256(key)
 //	.tarn/markers/<bucket>/<h>.json             sidecar of folder object <key>/ (presence makes it an object)
 //	.tarn/overflow/<bucket>/<h>                 data of object <key> whose path is a folder (see below)
+//	.tarn/versioning/<bucket>                   the bucket's versioning state, if it was ever set
+//	.tarn/versions/<bucket>/<h>/index.json      noncurrent versions and delete markers of <key>
+//	.tarn/versions/<bucket>/<h>/<version-id>    data of a noncurrent version
 //
 // A sidecar holds the ETag (hex MD5), content type and user metadata of an
 // object, plus the stamp of the data file it describes: size, modification
@@ -50,6 +53,10 @@
 // rename, and the folders whose entries a put or delete changed are synced
 // before it returns: the folder of the object, and the parent of every folder
 // it created (up to the first one that existed).
+//
+// Versioning (versions.go): the current version of an object is always the
+// plain file above, so versioned buckets are read in place like the others;
+// only noncurrent versions and delete markers live under .tarn/versions.
 //
 // Limits: on a case-insensitive filesystem keys that differ only in case
 // collide. An object kept in overflow whose folder was removed by hand is
@@ -120,6 +127,7 @@ var (
 	_ storage.LocalPather = (*Store)(nil)
 	_ storage.Importer    = (*Store)(nil)
 	_ storage.Stager      = (*Store)(nil)
+	_ storage.Versioned   = (*Store)(nil)
 )
 
 // New opens (creating if needed) the store under cfg.Root.
@@ -341,6 +349,9 @@ type sidecar struct {
 	ETag        string            `json:"etag"`
 	ContentType string            `json:"content_type,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	// VersionID is the object's version id if it was written to a versioned
+	// bucket (see versions.go).
+	VersionID string `json:"version_id,omitempty"`
 }
 
 // fresh reports whether sc describes the data file with stamp st. A sidecar
@@ -358,6 +369,7 @@ func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage
 		LastModified: mtime.UTC(),
 		ContentType:  sc.ContentType,
 		Metadata:     sc.Metadata,
+		VersionID:    sc.VersionID,
 	}
 }
 
@@ -545,7 +557,7 @@ func (s *Store) createBucket(ctx context.Context, bucket string) error {
 }
 
 func (s *Store) removeBucketInternals(bucket string) {
-	for _, d := range []string{"meta", "markers", "overflow"} {
+	for _, d := range []string{"meta", "markers", "overflow", "versions", "versioning"} {
 		_ = os.RemoveAll(s.internal(d, bucket))
 	}
 	_ = os.Remove(s.internal("buckets", bucket+".json"))
@@ -579,6 +591,9 @@ func (s *Store) deleteBucket(ctx context.Context, bucket string) error {
 	}
 	if len(res.Objects) > 0 || len(res.CommonPrefixes) > 0 {
 		return storage.ErrBucketNotEmpty
+	}
+	if dirNonEmpty(s.internal("versions", bucket)) {
+		return fmt.Errorf("%w: it holds noncurrent versions or delete markers", storage.ErrBucketNotEmpty)
 	}
 	if err := removeEmptyTree(ctx, s.bucketPath(bucket)); err != nil {
 		return err

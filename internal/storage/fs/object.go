@@ -102,6 +102,9 @@ func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File,
 	if old != nil && old.Key == key && old.ETag == sc.ETag {
 		sc.ContentType, sc.Metadata = old.ContentType, old.Metadata
 	}
+	if old != nil && old.Key == key {
+		sc.VersionID = old.VersionID
+	}
 	info := sc.info(bucket, key, fi.Size(), fi.ModTime())
 	// Not cached if the file changed while it was hashed, or may change
 	// unnoticed (racy).
@@ -212,7 +215,7 @@ func (s *Store) markerInfo(bucket, key string) (storage.ObjectInfo, error) {
 func (s *Store) Head(ctx context.Context, bucket, key string) (storage.ObjectInfo, error) {
 	info, err := s.head(ctx, bucket, key)
 	if err != nil {
-		return storage.ObjectInfo{}, opErr("head", bucket, key, err)
+		return storage.ObjectInfo{}, opErr("head", bucket, key, s.noSuchKey(bucket, key, err))
 	}
 	return info, nil
 }
@@ -238,7 +241,7 @@ func (s *Store) head(ctx context.Context, bucket, key string) (storage.ObjectInf
 func (s *Store) Get(ctx context.Context, bucket, key string, rng *storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
 	rc, info, err := s.get(ctx, bucket, key, rng)
 	if err != nil {
-		return nil, storage.ObjectInfo{}, opErr("get", bucket, key, err)
+		return nil, storage.ObjectInfo{}, opErr("get", bucket, key, s.noSuchKey(bucket, key, err))
 	}
 	return rc, info, nil
 }
@@ -544,21 +547,27 @@ func (s *Store) commitLocked(ctx context.Context, bucket, key, dataTmp string, s
 	if err := s.checkBucket(bucket); err != nil { // deleted meanwhile
 		return "", err
 	}
-	if err := s.ensureDirs(ctx, bucket, parentDirKey(key)); err != nil {
+	state, err := s.versioningState(bucket)
+	if err != nil {
 		return "", err
 	}
-	dest := s.objPath(bucket, key)
-	overflow := false
-	if fi, err := os.Lstat(dest); err == nil && fi.IsDir() {
-		// The key's path is a folder: keys below it exist (or it is a folder
-		// object). An empty folder that is no object is just removed.
-		if s.markerExists(bucket, key+"/") || os.Remove(dest) != nil {
-			overflow = true
-			dest = s.overflowPath(bucket, key)
+	dest, overflow, err := s.destFor(ctx, bucket, key)
+	if err != nil {
+		return "", err
+	}
+	var garbage []string
+	if state != storage.VersioningUnversioned {
+		// The object replaced becomes a noncurrent version (a hard link, so
+		// the plain path never lacks an object), recorded before the rename.
+		if sc.VersionID, garbage, err = s.keepCurrent(ctx, bucket, key, state); err != nil {
+			return "", err
 		}
 	}
 	if err := s.renameInto(dataTmp, dest); err != nil {
 		return "", err
+	}
+	for _, g := range garbage {
+		_ = os.Remove(g)
 	}
 	if !overflow {
 		// A stale overflow copy (its folder was removed by hand).
@@ -580,6 +589,25 @@ func (s *Store) commitLocked(ctx context.Context, bucket, key, dataTmp string, s
 		return "", err
 	}
 	return dest, nil
+}
+
+// destFor creates the folders of a (non-folder) key and returns the path its
+// data goes to: the plain path, or its overflow path if the plain path is a
+// folder that holds keys or is a folder object. Callers hold the bucket lock
+// exclusively.
+func (s *Store) destFor(ctx context.Context, bucket, key string) (dest string, overflow bool, err error) {
+	if err := s.ensureDirs(ctx, bucket, parentDirKey(key)); err != nil {
+		return "", false, err
+	}
+	dest = s.objPath(bucket, key)
+	if fi, err := os.Lstat(dest); err == nil && fi.IsDir() {
+		// The key's path is a folder: keys below it exist (or it is a folder
+		// object). An empty folder that is no object is just removed.
+		if s.markerExists(bucket, key+"/") || os.Remove(dest) != nil {
+			return s.overflowPath(bucket, key), true, nil
+		}
+	}
+	return dest, false, nil
 }
 
 func (s *Store) markerExists(bucket, key string) bool {
@@ -709,15 +737,24 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 	if sc.ContentType == "" {
 		sc.ContentType = "application/octet-stream"
 	}
-	b, err := json.Marshal(sc)
-	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
 
 	l := s.lock(bucket)
 	l.Lock()
 	defer l.Unlock()
 	if err := s.checkBucket(bucket); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	state, err := s.versioningState(bucket)
+	if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if state != storage.VersioningUnversioned {
+		if sc.VersionID, _, err = s.keepCurrent(ctx, bucket, key, state); err != nil {
+			return storage.ObjectInfo{}, err
+		}
+	}
+	b, err := json.Marshal(sc)
+	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	if err := s.ensureDirs(ctx, bucket, key); err != nil {
@@ -751,6 +788,21 @@ func (s *Store) delete(ctx context.Context, bucket, key string) error {
 	l := s.lock(bucket)
 	l.Lock()
 	defer l.Unlock()
+	state, err := s.versioningState(bucket)
+	if err != nil {
+		return err
+	}
+	if state != storage.VersioningUnversioned {
+		_, err := s.deleteVersioned(ctx, bucket, key, state)
+		return err
+	}
+	return s.removeCurrent(bucket, key)
+}
+
+// removeCurrent removes the current object of key (data and sidecar), if
+// any, and prunes the folders it leaves empty. Callers hold the bucket lock
+// exclusively.
+func (s *Store) removeCurrent(bucket, key string) error {
 	scPath := s.sidecarPath(bucket, key)
 	if isMarker(key) {
 		switch err := os.Remove(scPath); {

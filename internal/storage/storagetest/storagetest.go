@@ -51,6 +51,14 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.ObjectStore) {
 		{"ConcurrentOverwrite", testConcurrentOverwrite},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Context", testContext},
+		{"VersioningOverwrite", testVersioningOverwrite},
+		{"VersioningDeleteMarker", testVersioningDeleteMarker},
+		{"VersioningDeleteVersion", testVersioningDeleteVersion},
+		{"VersioningSuspended", testVersioningSuspended},
+		{"VersioningUnversioned", testVersioningUnversioned},
+		{"VersioningList", testVersioningList},
+		{"VersioningCopyAndFolders", testVersioningCopyAndFolders},
+		{"VersioningConcurrent", testVersioningConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +91,9 @@ func newBucket(t *testing.T, s storage.ObjectStore) string {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
+		if v, ok := s.(storage.Versioned); ok {
+			removeVersions(ctx, v, b)
+		}
 		for o, err := range storage.Walk(ctx, s, b, "") {
 			if err != nil {
 				break
