@@ -209,6 +209,7 @@ func (s *Service) insert(ctx context.Context, ex Execution) error {
 // error if only that failed.
 func (s *Service) record(ctx context.Context, ex *Execution, err error) error {
 	ex.EndedAt = time.Now()
+	ex.Stats.CostUSD = Cost(ex.Stats.BytesScanned)
 	ex.Stats.Elapsed = ex.EndedAt.Sub(ex.SubmittedAt)
 	switch {
 	case err == nil:

@@ -142,6 +142,9 @@ func TestHistory(t *testing.T) {
 	if h[0].State != query.StateFailed || !strings.Contains(h[0].Error, "no such table") {
 		t.Errorf("failed query recorded as %s %q", h[0].State, h[0].Error)
 	}
+	if ok.Stats.CostUSD != 0 {
+		t.Errorf("SELECT 42 scanned nothing but costs %v", ok.Stats.CostUSD)
+	}
 	if h[1].State != query.StateSucceeded || h[1].Stats.Rows != 1 || h[1].StatementType != "DML" {
 		t.Errorf("query recorded as %+v", h[1])
 	}
@@ -334,6 +337,9 @@ func TestWorkgroupLimits(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no summary for the analyst: %+v", sums)
+	}
+	if _, ex := mustRun(t, l.Query, "SELECT count(*) FROM sales WHERE region = 'r0' AND year = 2024"); ex.Stats.CostUSD != query.Cost(ex.Stats.BytesScanned) || ex.Stats.CostUSD == 0 {
+		t.Errorf("execution cost %v for %d bytes", ex.Stats.CostUSD, ex.Stats.BytesScanned)
 	}
 	if c := query.Cost(1e12); c != 5 {
 		t.Errorf("1 TB costs %v", c)
