@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -596,5 +595,3 @@ func referencedColumns(tree node, bt *boundTable) []string {
 	sort.Strings(out)
 	return out
 }
-
-var errNoFiles = errors.New("no files")

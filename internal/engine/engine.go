@@ -29,11 +29,10 @@ import (
 
 // Sentinel errors.
 var (
-	ErrClosed          = errors.New("engine is closed")
-	ErrPermission      = errors.New("permission denied")
-	ErrNotSelect       = errors.New("not a SELECT statement")
-	ErrSyntax          = errors.New("syntax error")
-	ErrNoSuchTableFunc = errors.New("table function not allowed")
+	ErrClosed     = errors.New("engine is closed")
+	ErrPermission = errors.New("permission denied")
+	ErrNotSelect  = errors.New("not a SELECT statement")
+	ErrSyntax     = errors.New("syntax error")
 )
 
 // Config configures the engine.

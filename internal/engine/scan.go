@@ -173,12 +173,6 @@ func keyOf(uri string) string {
 	return u.Key
 }
 
-// ScanSQL returns a SELECT over the given files of a table, with the catalog's
-// column names and types and the partition key columns.
-func ScanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef) (string, error) {
-	return scanSQL(t, parts, files, "", false)
-}
-
 // scanSQL builds a table's scan. With rejects set (a name prefix), text
 // files are parsed with their column types and rows that do not parse or
 // cast go to DuckDB's reject tables <rejects>_errors and <rejects>_scans

@@ -25,19 +25,18 @@ import (
 
 // Sentinel errors.
 var (
-	ErrNoSuchJob          = errors.New("no such job")
-	ErrJobExists          = errors.New("job already exists")
-	ErrInvalidSpec        = errors.New("invalid job spec")
-	ErrNoSuchRun          = errors.New("no such job run")
-	ErrConcurrentRuns     = errors.New("concurrent runs exceeded")
-	ErrTooManyRejected    = errors.New("too many rejected rows")
-	ErrTimeout            = errors.New("job run timed out")
-	ErrStopped            = errors.New("job run stopped")
-	ErrRunNotActive       = errors.New("job run is not running")
-	ErrMissingArgument    = errors.New("missing job argument")
-	ErrInvalidJobSQL      = errors.New("invalid job SQL")
-	ErrRunFailed          = errors.New("job run failed")
-	errRetryableExhausted = errors.New("retries exhausted")
+	ErrNoSuchJob       = errors.New("no such job")
+	ErrJobExists       = errors.New("job already exists")
+	ErrInvalidSpec     = errors.New("invalid job spec")
+	ErrNoSuchRun       = errors.New("no such job run")
+	ErrConcurrentRuns  = errors.New("concurrent runs exceeded")
+	ErrTooManyRejected = errors.New("too many rejected rows")
+	ErrTimeout         = errors.New("job run timed out")
+	ErrStopped         = errors.New("job run stopped")
+	ErrRunNotActive    = errors.New("job run is not running")
+	ErrMissingArgument = errors.New("missing job argument")
+	ErrInvalidJobSQL   = errors.New("invalid job SQL")
+	ErrRunFailed       = errors.New("job run failed")
 )
 
 // Write modes.
