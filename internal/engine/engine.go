@@ -199,24 +199,13 @@ func (e *Engine) Catalog() *catalog.Catalog { return e.cat }
 
 // Acquire takes a session from the pool, waiting until one is free or ctx
 // ends. The caller must Release it.
-func (e *Engine) Acquire(ctx context.Context) (*Session, error) {
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	select {
-	case s := <-e.pool:
-		return s, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
+func (e *Engine) Acquire(ctx context.Context) (*Session, error) { return e.acquire(ctx, e.pool) }
 
 // AcquireWriter takes a writer session (one that profiles its statements so
 // ScanRows works), waiting until one is free or ctx ends.
-func (e *Engine) AcquireWriter(ctx context.Context) (*Session, error) {
+func (e *Engine) AcquireWriter(ctx context.Context) (*Session, error) { return e.acquire(ctx, e.wpool) }
+
+func (e *Engine) acquire(ctx context.Context, pool chan *Session) (*Session, error) {
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -224,7 +213,7 @@ func (e *Engine) AcquireWriter(ctx context.Context) (*Session, error) {
 		return nil, ErrClosed
 	}
 	select {
-	case s := <-e.wpool:
+	case s := <-pool:
 		return s, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
