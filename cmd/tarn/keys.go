@@ -83,6 +83,22 @@ func keysCmd(g *globals) *cobra.Command {
 			return l.Auth.DeleteKey(cmd.Context(), args[0])
 		},
 	}
-	cmd.AddCommand(create, list, del)
+	token := &cobra.Command{
+		Use: "token ACCESS_KEY_ID", Short: "Print the REST API bearer token of a key (for curl, Prometheus)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := g.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			k, err := l.Auth.GetKey(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), auth.Token(k))
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, del, token)
 	return cmd
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -349,19 +351,23 @@ func TestServeS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	endpoint := ""
+	endpoint, apiURL := "", ""
 	buf := make([]byte, 4096)
 	var seen string
 	deadline := time.Now().Add(30 * time.Second)
-	for endpoint == "" && time.Now().Before(deadline) {
-		n, err := stdout.Read(buf)
-		seen += string(buf[:n])
-		if i := strings.Index(seen, "S3 endpoint on "); i >= 0 {
-			rest := seen[i+len("S3 endpoint on "):]
+	find := func(prefix string) string {
+		if i := strings.Index(seen, prefix); i >= 0 {
+			rest := seen[i+len(prefix):]
 			if j := strings.IndexAny(rest, " \n"); j > 0 {
-				endpoint = rest[:j]
+				return rest[:j]
 			}
 		}
+		return ""
+	}
+	for (endpoint == "" || apiURL == "") && time.Now().Before(deadline) {
+		n, err := stdout.Read(buf)
+		seen += string(buf[:n])
+		endpoint, apiURL = find("S3 endpoint on "), find("REST API on ")
 		if err != nil {
 			break
 		}
@@ -403,6 +409,19 @@ func TestServeS3(t *testing.T) {
 		"AWS_CONFIG_FILE="+awsCfg, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"), "AWS_EC2_METADATA_DISABLED=true")
 	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "SignatureDoesNotMatch") {
 		t.Errorf("wrong secret: %v %s", err, out)
+	}
+	// /metrics with the key's bearer token shows the S3 traffic.
+	token := strings.TrimSpace(ok(t, tarn(t, dir, "--data", data, "keys", "token", "TKSERVETEST000000001")).stdout)
+	mreq, _ := http.NewRequest("GET", apiURL+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `tarn_s3_requests_total{method="PUT",status="200"}`) || !strings.Contains(string(metrics), "tarn_s3_received_bytes_total") {
+		t.Errorf("metrics: %d\n%.2000s", resp.StatusCode, metrics)
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)

@@ -58,6 +58,7 @@ func serveCmd(g *globals) *cobra.Command {
 				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
 			rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
 				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
+			rest.Registry().MustRegister(s3.Collectors()...)
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"

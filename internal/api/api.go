@@ -109,11 +109,28 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/jobs/{name}/runs", s.jobRuns)
 	s.handle("GET /api/v1/job-runs/{id}", s.getJobRun)
 	s.handle("POST /api/v1/job-runs/{id}/stop", s.stopJobRun)
+	// The OpenAPI document describes the API, not the lake: it is public.
 	s.mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	// /metrics needs a key too (no anonymous access): Prometheus sends a
+	// bearer token (tarn keys token ACCESS_KEY_ID).
+	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
+	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.auth.AuthenticateAPI(r)
+		if err == nil {
+			err = p.Authorize("tarn:GetMetrics", "*")
+		}
+		if err != nil {
+			code, c := status(err)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": c, "message": err.Error()}})
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
 	return s
 }
 
@@ -180,7 +197,7 @@ func (s *Server) handle(pattern string, h handler) {
 		start := time.Now()
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 		var out any
-		p, err := s.auth.Authenticate(r)
+		p, err := s.auth.AuthenticateAPI(r)
 		if err == nil {
 			out, err = h(r.Context(), p, r)
 		}

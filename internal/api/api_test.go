@@ -216,8 +216,26 @@ func TestQueryFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("anonymous /metrics: %d", resp.StatusCode)
+	}
+	mreq, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+auth.Token(admin))
+	resp, err = http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// The analyst's token works for the API too, within its policy.
+	treq, _ := http.NewRequest("GET", srv.URL+"/api/v1/databases", nil)
+	treq.Header.Set("Authorization", "Bearer "+auth.Token(analyst))
+	if resp, err := http.DefaultClient.Do(treq); err != nil || resp.StatusCode != 403 {
+		t.Errorf("analyst token on databases: %v %v", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
 	for _, want := range []string{`tarn_job_runs{state="SUCCEEDED"} 1`, `tarn_query_executions{state="CANCELLED"} 1`, "tarn_query_data_scanned_bytes_total", "tarn_job_rows_rejected_total 0"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)

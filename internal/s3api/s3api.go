@@ -52,6 +52,7 @@ type Server struct {
 	auth    *auth.Service
 	created ObjectCreated
 	log     *slog.Logger
+	metrics *metrics
 }
 
 // New returns an S3 endpoint over store. uploads keeps multipart uploads
@@ -63,7 +64,7 @@ func New(cfg Config, store storage.ObjectStore, uploads *storage.Uploads, a *aut
 	if cfg.MaxPutSize == 0 {
 		cfg.MaxPutSize = 5 << 30
 	}
-	return &Server{cfg: cfg, store: store, uploads: uploads, auth: a, created: created, log: slog.Default()}
+	return &Server{cfg: cfg, store: store, uploads: uploads, auth: a, created: created, log: slog.Default(), metrics: newMetrics()}
 }
 
 // s3Error is an error with its S3 code and HTTP status.
@@ -192,7 +193,14 @@ func (s *Server) bucketKey(r *http.Request) (string, string) {
 }
 
 // ServeHTTP authenticates, authorizes and dispatches one S3 request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &countingWriter{ResponseWriter: rw}
+	var body *countingBody
+	if r.Body != nil {
+		body = &countingBody{ReadCloser: r.Body}
+		r.Body = body
+	}
+	defer s.metrics.observe(r.Method, w, body)
 	w.Header().Set("x-amz-request-id", requestID())
 	w.Header().Set("Server", "tarn")
 	p, err := s.auth.Authenticate(r)
