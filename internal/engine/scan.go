@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -38,7 +39,7 @@ func (e *Engine) TableFiles(ctx context.Context, t catalog.Table) ([]FileRef, er
 	selected := []int{-1}
 	if len(t.PartitionKeys) > 0 {
 		var err error
-		parts, err = e.cat.ListPartitions(ctx, t.Database, t.Name)
+		parts, err = e.partitions(ctx, t)
 		if err != nil {
 			return nil, err
 		}
@@ -48,6 +49,15 @@ func (e *Engine) TableFiles(ctx context.Context, t catalog.Table) ([]FileRef, er
 		}
 	}
 	return e.listFiles(ctx, t, parts, selected)
+}
+
+// partitions returns a table's partitions: projected from its properties
+// (Athena's partition projection) or registered in the catalog.
+func (e *Engine) partitions(ctx context.Context, t catalog.Table) ([]catalog.Partition, error) {
+	if projected(t) {
+		return projectPartitions(t, time.Now())
+	}
+	return e.cat.ListPartitions(ctx, t.Database, t.Name)
 }
 
 // listFiles lists the data files of the selected partitions (selected ==
