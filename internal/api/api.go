@@ -249,6 +249,8 @@ type startQueryRequest struct {
 	SQL       string `json:"sql"`
 	Database  string `json:"database"`
 	Workgroup string `json:"workgroup"`
+	// ResultReuseMinutes opts in to reusing a result at most this old.
+	ResultReuseMinutes int `json:"result_reuse_minutes"`
 }
 
 func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -270,7 +272,8 @@ func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Requ
 	if err := p.Authorize("athena:StartQueryExecution", auth.WorkgroupResource(wg)); err != nil {
 		return nil, err
 	}
-	id, err := s.async.Submit(query.Request{SQL: req.SQL, Database: req.Database, Workgroup: wg, AccessKey: p.Key.AccessKeyID, Authorize: authorizer(p)})
+	id, err := s.async.Submit(query.Request{SQL: req.SQL, Database: req.Database, Workgroup: wg, AccessKey: p.Key.AccessKeyID,
+		ReuseMaxAge: time.Duration(req.ResultReuseMinutes) * time.Minute, Authorize: authorizer(p)})
 	if err != nil {
 		return nil, err
 	}

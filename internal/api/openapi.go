@@ -34,7 +34,7 @@ var openAPI = func() []byte {
 		"security": []map[string]any{{"sigv4": []string{}}},
 		"paths": map[string]any{
 			"/api/v1/queries": map[string]any{
-				"post": op("Start a query execution: body {sql, database, workgroup}; returns {id}"),
+				"post": op("Start a query execution: body {sql, database, workgroup, result_reuse_minutes}; returns {id}"),
 				"get":  op("List recent query executions", "?limit"),
 			},
 			"/api/v1/queries/summary":                          map[string]any{"get": op("Data scanned and cost per access key and workgroup")},

@@ -143,7 +143,7 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgrou
 	if cerr := tmp.Close(); runErr == nil {
 		runErr = cerr
 	}
-	if runErr == nil {
+	if runErr == nil && ex.ReusedFrom == "" {
 		runErr = a.storeResult(ctx, a.resultLocation(wg), ex.ID, tmp.Name(), sink.cols)
 	}
 	a.s.record(context.WithoutCancel(ctx), ex, runErr)
@@ -225,6 +225,9 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 	}
 	if ex.State != StateSucceeded {
 		return ResultPage{}, fmt.Errorf("%w: query %s is %s", ErrNotFinished, id, ex.State)
+	}
+	if ex.ReusedFrom != "" {
+		id = ex.ReusedFrom
 	}
 	if max <= 0 || max > 1000 {
 		max = 1000

@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,51 @@ func TestAsyncQueries(t *testing.T) {
 	ex = waitState(t, l.Query, bad, query.StateFailed)
 	if ex.Error == "" {
 		t.Error("failed query without a reason")
+	}
+}
+
+// TestResultReuse: the same query reuses a recent stored result, until a
+// table it read changes.
+func TestResultReuse(t *testing.T) {
+	l := openLake(t)
+	ctx := context.Background()
+	a := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: 1, ResultLocation: storage.URI{Bucket: "lake", Key: "athena-results/"}})
+	defer a.Close()
+	mustRun(t, l.Query, "CREATE DATABASE IF NOT EXISTS testdb")
+	mustRun(t, l.Query, `CREATE EXTERNAL TABLE zips (zip string, city string)
+		ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://lake/raw/zips/' TBLPROPERTIES ('skip.header.line.count'='1')`)
+	req := query.Request{SQL: "SELECT count(*) AS n FROM zips", Database: "testdb", ReuseMaxAge: time.Hour}
+	run := func() query.Execution {
+		id, err := a.Submit(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waitState(t, l.Query, id, query.StateSucceeded, query.StateFailed)
+	}
+	first := run()
+	second := run()
+	if second.ReusedFrom != first.ID {
+		t.Errorf("second run did not reuse the first: %+v", second)
+	}
+	page, err := a.Results(ctx, second.ID, "", 10)
+	if err != nil || len(page.Rows) != 1 || page.Rows[0][0] != "3" {
+		t.Errorf("reused results: %+v %v", page, err)
+	}
+	// A new file in the table: the result is stale and the query runs again.
+	if _, err := l.Store.Put(ctx, "lake", "raw/zips/more.csv", strings.NewReader("zip,city\n99999,Far\n"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	third := run()
+	if third.ReusedFrom != "" {
+		t.Errorf("reused a result although the table changed: %+v", third)
+	}
+	page, _ = a.Results(ctx, third.ID, "", 10)
+	if len(page.Rows) != 1 || page.Rows[0][0] != "4" {
+		t.Errorf("fresh results: %+v", page)
+	}
+	// Without opting in, nothing is reused.
+	req.ReuseMaxAge = 0
+	if fourth := run(); fourth.ReusedFrom != "" {
+		t.Errorf("reuse without opting in: %+v", fourth)
 	}
 }

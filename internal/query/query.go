@@ -6,6 +6,7 @@ package query
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -65,6 +66,9 @@ CREATE TABLE workgroups (
 ALTER TABLE query_executions ADD COLUMN workgroup TEXT NOT NULL DEFAULT 'primary';
 ALTER TABLE query_executions ADD COLUMN access_key TEXT NOT NULL DEFAULT '';
 ALTER TABLE query_executions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+`}, {Version: 3, Name: "result reuse", SQL: `
+ALTER TABLE query_executions ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+ALTER TABLE query_executions ADD COLUMN reused_from TEXT NOT NULL DEFAULT '';
 `}}
 
 // Request is one statement to run.
@@ -77,6 +81,11 @@ type Request struct {
 	// AccessKey is who runs the query, for cost attribution ("" for the
 	// local CLI).
 	AccessKey string
+	// ReuseMaxAge, when set, lets a background query (Async) reuse the
+	// stored result of the same SQL in the same workgroup and database that
+	// finished at most this long ago, if no table it read has changed since
+	// (Athena does not check that).
+	ReuseMaxAge time.Duration
 	// Authorize, if set, is asked before a statement reads or changes a
 	// table or database; an error stops the statement before it runs. Front
 	// ends set it from the caller's access key (IAM actions such as
@@ -133,6 +142,10 @@ type Execution struct {
 	SubmittedAt   time.Time `json:"submitted_at"`
 	EndedAt       time.Time `json:"ended_at"`
 	Stats         Stats     `json:"stats"`
+	// ReusedFrom is the execution whose stored result this one reused.
+	ReusedFrom string `json:"reused_from,omitempty"`
+
+	fingerprint string // of the tables' files when the query was bound
 }
 
 // Service runs statements. It is safe for concurrent use.
@@ -220,9 +233,11 @@ func (s *Service) record(ctx context.Context, ex *Execution, err error) error {
 		ex.State, ex.Error = StateFailed, err.Error()
 	}
 	_, herr := s.db.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE query_executions SET statement_type = ?, state = ?, error = ?, ended_at = ?,
-		rows_returned = ?, bytes_scanned = ?, files_scanned = ?, partitions_scanned = ?, partitions_total = ?, planning_ms = ?, engine_ms = ?
+		rows_returned = ?, bytes_scanned = ?, files_scanned = ?, partitions_scanned = ?, partitions_total = ?, planning_ms = ?, engine_ms = ?,
+		fingerprint = ?, reused_from = ?
 		WHERE id = ?`, ex.StatementType, ex.State, ex.Error, meta.FormatTime(ex.EndedAt), ex.Stats.Rows, ex.Stats.BytesScanned,
-		ex.Stats.FilesScanned, ex.Stats.PartitionsScanned, ex.Stats.PartitionsTotal, ex.Stats.Planning.Milliseconds(), ex.Stats.Engine.Milliseconds(), ex.ID)
+		ex.Stats.FilesScanned, ex.Stats.PartitionsScanned, ex.Stats.PartitionsTotal, ex.Stats.Planning.Milliseconds(), ex.Stats.Engine.Milliseconds(),
+		ex.fingerprint, ex.ReusedFrom, ex.ID)
 	if err == nil && herr != nil {
 		err = fmt.Errorf("cannot record query: %w", herr)
 	}
@@ -289,6 +304,17 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	}
 	if err := checkLimits(wg, b); err != nil {
 		return err
+	}
+	ex.fingerprint = fingerprint(b)
+	if req.ReuseMaxAge > 0 && !explain {
+		if prev, ok := s.reusable(ctx, *ex, req.ReuseMaxAge); ok {
+			// Athena's result reuse, checked against the tables' current
+			// files: the earlier result stands for this execution.
+			ex.ReusedFrom = prev.ID
+			ex.Stats.Rows = prev.Stats.Rows
+			ex.Stats.Planning = time.Since(planStart)
+			return nil
+		}
 	}
 	for _, sc := range b.Scans {
 		ex.Stats.FilesScanned += len(sc.Files)
@@ -404,7 +430,7 @@ func (s *Service) history(ctx context.Context, where string, arg any, limit int)
 		args = []any{arg, limit}
 	}
 	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, sql, database_name, statement_type, state, error, submitted_at, ended_at,
-		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key
+		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key, reused_from
 		FROM query_executions `+where+` ORDER BY submitted_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read query history: %w", err)
@@ -417,7 +443,7 @@ func (s *Service) history(ctx context.Context, where string, arg any, limit int)
 		var planMS, engMS int64
 		if err := rows.Scan(&e.ID, &e.SQL, &e.Database, &e.StatementType, &e.State, &e.Error, &sub, &end,
 			&e.Stats.Rows, &e.Stats.BytesScanned, &e.Stats.FilesScanned, &e.Stats.PartitionsScanned, &e.Stats.PartitionsTotal, &planMS, &engMS,
-			&e.Workgroup, &e.AccessKey); err != nil {
+			&e.Workgroup, &e.AccessKey, &e.ReusedFrom); err != nil {
 			return nil, err
 		}
 		e.Stats.CostUSD = Cost(e.Stats.BytesScanned)
@@ -530,4 +556,41 @@ func authorizeDDL(req Request, stmt any) error {
 		return fmt.Errorf("%w: %T", ErrUnsupported, stmt)
 	}
 	return req.Authorize(action, t)
+}
+
+// fingerprint identifies what a bound query reads: each table's schema
+// version and every file with its size and ETag. Any new, removed or
+// rewritten file, or a schema change, gives another fingerprint.
+func fingerprint(b *engine.Bound) string {
+	h := sha256.New()
+	for _, sc := range b.Scans {
+		fmt.Fprintf(h, "%s@%d\n", sc.Table.FullName(), sc.Table.Version)
+		for _, f := range sc.Files {
+			fmt.Fprintf(h, "%s %d %s\n", f.URI, f.Size, f.ETag)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// reusable finds a succeeded execution of the same SQL, database and
+// workgroup, ended within maxAge, that read exactly the same files.
+func (s *Service) reusable(ctx context.Context, ex Execution, maxAge time.Duration) (Execution, bool) {
+	since := meta.FormatTime(time.Now().Add(-maxAge))
+	var id string
+	err := s.db.SQL().QueryRowContext(ctx, `SELECT id FROM query_executions
+		WHERE sql = ? AND database_name = ? AND workgroup = ? AND state = ? AND fingerprint = ? AND ended_at >= ? AND id <> ?
+		ORDER BY ended_at DESC LIMIT 1`, ex.SQL, ex.Database, ex.Workgroup, StateSucceeded, ex.fingerprint, since, ex.ID).Scan(&id)
+	if err != nil {
+		return Execution{}, false
+	}
+	prev, err := s.Get(ctx, id)
+	if err != nil {
+		return Execution{}, false
+	}
+	if prev.ReusedFrom != "" { // point at the execution that holds the result
+		if orig, err := s.Get(ctx, prev.ReusedFrom); err == nil {
+			prev = orig
+		}
+	}
+	return prev, true
 }
