@@ -483,3 +483,80 @@ func TestWorkgroupCLI(t *testing.T) {
 		t.Errorf("summary: %s", sum)
 	}
 }
+
+// startServe starts `tarn serve` on free ports and returns its API URL.
+func startServe(t *testing.T, dir, data string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID=TKSERVETEST000000001", "TARN_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var seen string
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := stdout.Read(buf)
+		seen += string(buf[:n])
+		if i := strings.Index(seen, "REST API on "); i >= 0 {
+			rest := seen[i+len("REST API on "):]
+			if j := strings.IndexAny(rest, " \n"); j > 0 {
+				go io.Copy(io.Discard, stdout)
+				return cmd, rest[:j]
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	t.Fatalf("serve did not start: %q", seen)
+	return nil, ""
+}
+
+// TestServeKilledMidQuery kills the server while a query runs: after a
+// restart the query shows FAILED with the reason, not RUNNING forever.
+func TestServeKilledMidQuery(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	ok(t, tarn(t, dir, "--data", data, "mb", "s3://lake"))
+	cmd, api := startServe(t, dir, data)
+	token := strings.TrimSpace(ok(t, tarn(t, dir, "--data", data, "keys", "token", "TKSERVETEST000000001")).stdout)
+	post := func(path, body string) string {
+		req, _ := http.NewRequest("POST", api+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	out := post("/api/v1/queries", `{"sql": "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 1"}`)
+	id := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(out), `{"id":"`), `"}`)
+	if len(id) != 36 {
+		t.Fatalf("start query: %s", out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if h := ok(t, tarn(t, dir, "--data", data, "query", "history")).stdout; strings.Contains(h, "RUNNING") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the query never ran")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// The next process to open the lake records the interruption.
+	h := ok(t, tarn(t, dir, "--data", data, "query", "history")).stdout
+	if !strings.Contains(h, id) || !strings.Contains(h, "FAILED") || strings.Contains(h, "RUNNING") {
+		t.Errorf("after the kill:\n%s", h)
+	}
+}
