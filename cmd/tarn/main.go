@@ -20,7 +20,8 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 type globals struct {
-	data string
+	data      string
+	serverURL string
 }
 
 func main() {
@@ -52,6 +53,7 @@ func newRoot() *cobra.Command {
 	}
 	// Persistent flags are accepted before or after the subcommand.
 	root.PersistentFlags().StringVar(&g.data, "data", def, "lake home folder (env TARN_DATA)")
+	root.PersistentFlags().StringVar(&g.serverURL, "server", os.Getenv("TARN_SERVER"), "REST API of a running tarn serve for queries (env TARN_SERVER; found in the data folder when empty)")
 	root.AddCommand(
 		quickstartCmd(g),
 		mbCmd(g), lsCmd(g), cpCmd(g), rmCmd(g),

@@ -400,8 +400,12 @@ func TestServeS3(t *testing.T) {
 	// The CLI works on the same lake while the server runs.
 	ok(t, tarn(t, dir, "--data", data, "crawler", "create", "c", "--database", "db", "--path", "s3://lake/raw/"))
 	ok(t, tarn(t, dir, "--data", data, "crawler", "start", "c"))
-	if r := ok(t, tarn(t, dir, "--data", data, "query", "--format", "csv", "SELECT zip FROM db.people ORDER BY id")); r.stdout != "zip\n02134\n10001\n" {
-		t.Errorf("query: %q", r.stdout)
+	// tarn query finds the running server and goes through its REST API.
+	if r := ok(t, tarn(t, dir, "--data", data, "query", "--format", "csv", "SELECT zip FROM db.people ORDER BY id")); r.stdout != "zip\n02134\n10001\n" || !strings.Contains(r.stderr, "via "+apiURL) {
+		t.Errorf("query: %q %q", r.stdout, r.stderr)
+	}
+	if r := tarn(t, dir, "--data", data, "query", "SELECT * FROM db.nope"); r.code == 0 || !strings.Contains(r.stderr, "no such table") {
+		t.Errorf("failing remote query: %+v", r)
 	}
 	// A wrong secret is refused.
 	bad := exec.Command(awsPath, "--endpoint-url", endpoint, "s3", "ls", "s3://lake/")

@@ -39,6 +39,18 @@ func queryCmd(g *globals) *cobra.Command {
 			if len(stmts) == 0 {
 				return errors.New("no SQL statement given")
 			}
+			r, err := g.server()
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				for _, st := range stmts {
+					if err := runRemoteQuery(cmd, r, query.Request{SQL: st, Database: database, Workgroup: workgroup}, format); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			l, err := g.open(cmd.Context())
 			if err != nil {
 				return err

@@ -76,6 +76,13 @@ func serveCmd(g *globals) *cobra.Command {
 				srv := &http.Server{Handler: lst.h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
 				servers = append(servers, srv)
 				fmt.Fprintf(out, "%s on %s://%s\n", lst.name, scheme, ln.Addr())
+				if lst.name == "REST API" {
+					// The CLI finds the server here and sends queries to it.
+					if err := writeServeInfo(l.Home, fmt.Sprintf("%s://%s", scheme, ln.Addr())); err != nil {
+						return err
+					}
+					defer removeServeInfo(l.Home)
+				}
 				go func() {
 					if certFile != "" {
 						errc <- srv.ServeTLS(ln, certFile, keyFile)
