@@ -344,6 +344,12 @@ var compatMacros = []string{
 	`CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)`,
 	`CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)`,
 	`CREATE MACRO cardinality(x) AS len(x)`,
+	`CREATE MACRO element_at(c, k) AS c[k]`,
+	`CREATE MACRO array_join(a, sep) AS array_to_string(a, sep)`,
+	`CREATE MACRO from_unixtime(s) AS to_timestamp(s)`,
+	`CREATE MACRO to_unixtime(ts) AS epoch(ts)`,
+	// Trino's date_add(unit, n, ts) next to DuckDB's date_add(date, interval).
+	`CREATE MACRO date_add(d, i) AS d + i, (unit, n, ts) AS ts + n * CAST('1 ' || unit AS INTERVAL)`,
 }
 
 // parquetCache remembers the compressed size of each column of Parquet files,
