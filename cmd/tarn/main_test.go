@@ -2,10 +2,19 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/csv"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -563,4 +572,69 @@ func TestServeKilledMidQuery(t *testing.T) {
 	if !strings.Contains(h, id) || !strings.Contains(h, "FAILED") || strings.Contains(h, "RUNNING") {
 		t.Errorf("after the kill:\n%s", h)
 	}
+}
+
+// TestServeTLS serves both listeners over HTTPS with a certificate given on
+// the command line.
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+
+	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
+	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID=TKSERVETEST000000001", "TARN_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var seen string
+	buf := make([]byte, 4096)
+	for !strings.Contains(seen, "REST API on ") {
+		n, err := out.Read(buf)
+		seen += string(buf[:n])
+		if err != nil {
+			t.Fatalf("serve: %q %v", seen, err)
+		}
+	}
+	i := strings.Index(seen, "REST API on ") + len("REST API on ")
+	api := seen[i : i+strings.IndexAny(seen[i:], " \n")]
+	if !strings.HasPrefix(api, "https://") || !strings.Contains(seen, "S3 endpoint on https://") {
+		t.Fatalf("not HTTPS: %q", seen)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(must(x509.ParseCertificate(der)))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(api + "/api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("HTTPS request: %d %v", resp.StatusCode, resp.TLS)
+	}
+	if r := tarn(t, dir, "--data", data, "serve", "--tls-cert", certFile); r.code == 0 || !strings.Contains(r.stderr, "--tls-key") {
+		t.Errorf("--tls-cert without --tls-key: %+v", r)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
