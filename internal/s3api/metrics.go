@@ -52,6 +52,22 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom keeps net/http's sendfile path for object bodies (a wrapper
+// without it would copy every byte through user space).
+func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if rf, ok := c.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(r)
+		c.n += n
+		return n, err
+	}
+	n, err := io.Copy(struct{ io.Writer }{c.ResponseWriter}, r)
+	c.n += n
+	return n, err
+}
+
 // countingBody counts the bytes read from a request body.
 type countingBody struct {
 	io.ReadCloser
