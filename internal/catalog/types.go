@@ -491,30 +491,36 @@ func makeDecimal(ps []int, defP, defS int, errorf func(string, ...any) error) (T
 	return Type{Kind: KindDecimal, Precision: prec, Scale: scale}, nil
 }
 
+// quoted reads a field name in quotes q (a doubled q stands for itself),
+// starting at the opening quote.
+func (p *hiveParser) quoted(q byte, what string) (string, error) {
+	p.pos++
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(p.s[p.pos:], q)
+		if i < 0 {
+			return "", p.errorf("%s field name is not closed", what)
+		}
+		b.WriteString(p.s[p.pos : p.pos+i])
+		p.pos += i + 1
+		if p.pos < len(p.s) && p.s[p.pos] == q {
+			b.WriteByte(q)
+			p.pos++
+			continue
+		}
+		break
+	}
+	if b.Len() == 0 {
+		return "", p.errorf("struct field name is empty")
+	}
+	return b.String(), nil
+}
+
 // fieldName reads a struct field name: backquoted, or everything up to ':'
 // with surrounding whitespace removed.
 func (p *hiveParser) fieldName() (string, error) {
 	if p.peek() == '`' {
-		p.pos++
-		var b strings.Builder
-		for {
-			i := strings.IndexByte(p.s[p.pos:], '`')
-			if i < 0 {
-				return "", p.errorf("backquoted field name is not closed")
-			}
-			b.WriteString(p.s[p.pos : p.pos+i])
-			p.pos += i + 1
-			if p.pos < len(p.s) && p.s[p.pos] == '`' {
-				b.WriteByte('`')
-				p.pos++
-				continue
-			}
-			break
-		}
-		if b.Len() == 0 {
-			return "", p.errorf("struct field name is empty")
-		}
-		return b.String(), nil
+		return p.quoted('`', "backquoted")
 	}
 	start := p.pos
 	for p.pos < len(p.s) {
@@ -761,26 +767,7 @@ func (p *duckParser) parseType() (Type, error) {
 // quote) or a bare word.
 func (p *duckParser) fieldName() (string, error) {
 	if p.peek() == '"' {
-		p.pos++
-		var b strings.Builder
-		for {
-			i := strings.IndexByte(p.s[p.pos:], '"')
-			if i < 0 {
-				return "", p.errorf("quoted field name is not closed")
-			}
-			b.WriteString(p.s[p.pos : p.pos+i])
-			p.pos += i + 1
-			if p.pos < len(p.s) && p.s[p.pos] == '"' {
-				b.WriteByte('"')
-				p.pos++
-				continue
-			}
-			break
-		}
-		if b.Len() == 0 {
-			return "", p.errorf("struct field name is empty")
-		}
-		return b.String(), nil
+		return p.quoted('"', "quoted")
 	}
 	start := p.pos
 	for p.pos < len(p.s) && !isSpace(p.s[p.pos]) && !strings.ContainsRune("(),\"", rune(p.s[p.pos])) {
