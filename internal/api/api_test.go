@@ -236,7 +236,7 @@ func TestQueryFlow(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	for _, want := range []string{`tarn_job_runs{state="SUCCEEDED"} 1`, `tarn_query_executions{state="CANCELLED"} 1`, "tarn_query_data_scanned_bytes_total", "tarn_job_rows_rejected_total 0"} {
+	for _, want := range []string{`tarn_job_runs{state="SUCCEEDED"} 1`, `tarn_query_executions{state="CANCELLED"} 1`, "tarn_query_data_scanned_bytes_total", "tarn_job_rows_rejected_total 0", `tarn_query_duration_seconds_bucket{le="300"}`, "tarn_query_duration_seconds_count"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
