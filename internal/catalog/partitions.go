@@ -39,6 +39,11 @@ func decodeValues(s string) ([]string, error) {
 	return v, nil
 }
 
+// ColumnList names columns for messages: "a, b, c".
+func ColumnList(cols []Column) string {
+	return strings.Join(columnNames(cols), ", ")
+}
+
 // PartitionName returns the unescaped "k1=v1/k2=v2" name of a partition, for
 // messages.
 func PartitionName(keys []Column, values []string) string {

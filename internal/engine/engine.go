@@ -329,7 +329,7 @@ func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''"
 func QuoteString(s string) string { return quoteString(s) }
 
 // QuoteIdent quotes s as a SQL identifier.
-func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+func QuoteIdent(s string) string { return catalog.QuoteDuckDBIdent(s) }
 
 // compatMacros give DuckDB the names Athena (Trino) and Spark SQL use for
 // functions DuckDB has under other names, so queries and job SQL from the

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,28 @@ var (
 		"json":    {"none", "gzip", "zstd"},
 	}
 )
+
+// NormalizeCompression returns a format's compression in canonical form:
+// its default when empty ("snappy" for Parquet, "none" for text),
+// "uncompressed" as "none", lower case; an unknown one is an error that
+// lists the choices.
+func NormalizeCompression(format, comp string) (string, error) {
+	comps, ok := WriteCompressions[format]
+	if !ok {
+		return "", fmt.Errorf("format %q is not one of %s", format, strings.Join(WriteFormats, ", "))
+	}
+	comp = strings.ToLower(comp)
+	switch comp {
+	case "":
+		return comps[0], nil
+	case "uncompressed":
+		comp = "none"
+	}
+	if !slices.Contains(comps, comp) {
+		return "", fmt.Errorf("compression %q is not one of %s for %s", comp, strings.Join(comps, ", "), format)
+	}
+	return comp, nil
+}
 
 // DefaultFileSize is the target size of written files (128 MiB).
 const DefaultFileSize = 128 << 20
@@ -125,12 +148,11 @@ func (s *Session) Write(ctx context.Context, query string, spec WriteSpec) (*Wri
 	if spec.Format == "" {
 		spec.Format = "parquet"
 	}
-	if spec.Compression == "" {
-		spec.Compression = map[string]string{"parquet": "snappy"}[spec.Format]
-		if spec.Compression == "" {
-			spec.Compression = "none"
-		}
+	comp, err := NormalizeCompression(spec.Format, spec.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write: %w", err)
 	}
+	spec.Compression = comp
 	if spec.FileSize <= 0 {
 		spec.FileSize = DefaultFileSize
 	}
@@ -151,7 +173,7 @@ func (s *Session) Write(ctx context.Context, query string, spec WriteSpec) (*Wri
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("cannot partition by %q: the query has no such column (it has %s)", pk, columnNames(cols))
+			return nil, fmt.Errorf("cannot partition by %q: the query has no such column (it has %s)", pk, catalog.ColumnList(cols))
 		}
 	}
 	for _, c := range cols {
@@ -320,14 +342,6 @@ func isIn(name string, list []string) bool {
 		}
 	}
 	return false
-}
-
-func columnNames(cols []catalog.Column) string {
-	var n []string
-	for _, c := range cols {
-		n = append(n, c.Name)
-	}
-	return strings.Join(n, ", ")
 }
 
 // Rejected is one row a strict scan rejected.

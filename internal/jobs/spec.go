@@ -113,20 +113,14 @@ func (s *Spec) Validate() error {
 		s.Format = "parquet"
 	}
 	s.Format = strings.ToLower(s.Format)
-	comps, ok := engine.WriteCompressions[s.Format]
-	if !ok {
+	if _, ok := engine.WriteCompressions[s.Format]; !ok {
 		return bad("format", "%q is not one of parquet, csv, json", s.Format)
 	}
-	if s.Compression == "" {
-		s.Compression = comps[0]
+	comp, err := engine.NormalizeCompression(s.Format, s.Compression)
+	if err != nil {
+		return bad("compression", "%v", err)
 	}
-	s.Compression = strings.ToLower(s.Compression)
-	if s.Compression == "uncompressed" {
-		s.Compression = "none"
-	}
-	if !contains(comps, s.Compression) {
-		return bad("compression", "%q is not one of %s for %s", s.Compression, strings.Join(comps, ", "), s.Format)
-	}
+	s.Compression = comp
 	if s.Mode == "" {
 		s.Mode = ModeAppend
 	}
@@ -219,13 +213,4 @@ func Substitute(sqlText string, defaults, overrides map[string]string) (string, 
 		return "", fmt.Errorf("%w: ${%s} has no value (set it with --arg %s=VALUE)", ErrMissingArgument, missing[0], missing[0])
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }

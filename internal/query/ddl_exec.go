@@ -106,7 +106,7 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 		}
 		var rows [][]any
 		for _, p := range added {
-			rows = append(rows, []any{"Repair: Added partition to metastore " + t.Name + ":" + partitionName(t, p.Values)})
+			rows = append(rows, []any{"Repair: Added partition to metastore " + t.Name + ":" + catalog.PartitionName(t.PartitionKeys, p.Values)})
 		}
 		return emit([]string{"result"}, rows)
 	case addPartitions:
@@ -130,7 +130,7 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 				if err != nil {
 					return err
 				}
-				loc = base.Join(partitionName(t, vals) + "/").String()
+				loc = base.Join(catalog.PartitionPath(t.PartitionKeys, vals) + "/").String()
 			} else {
 				u, err := storage.ParseURI(loc)
 				if err != nil {
@@ -218,7 +218,7 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 		}
 		var rows [][]any
 		for _, p := range parts {
-			rows = append(rows, []any{partitionName(t, p.Values)})
+			rows = append(rows, []any{catalog.PartitionName(t.PartitionKeys, p.Values)})
 		}
 		return emit([]string{"partition"}, rows)
 	case showCreateTable:
@@ -266,7 +266,7 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 // specValues orders PARTITION (k=v, ...) values as the table's keys.
 func specValues(t catalog.Table, kvs [][2]string) ([]string, error) {
 	if len(kvs) != len(t.PartitionKeys) {
-		return nil, fmt.Errorf("%w: %s has partition keys (%s), got %d values", catalog.ErrInvalidPartition, t.FullName(), keyNames(t), len(kvs))
+		return nil, fmt.Errorf("%w: %s has partition keys (%s), got %d values", catalog.ErrInvalidPartition, t.FullName(), catalog.ColumnList(t.PartitionKeys), len(kvs))
 	}
 	vals := make([]string, len(t.PartitionKeys))
 	for i, k := range t.PartitionKeys {
@@ -281,25 +281,6 @@ func specValues(t catalog.Table, kvs [][2]string) ([]string, error) {
 		}
 	}
 	return vals, nil
-}
-
-func keyNames(t catalog.Table) string {
-	var n []string
-	for _, k := range t.PartitionKeys {
-		n = append(n, k.Name)
-	}
-	return strings.Join(n, ", ")
-}
-
-// partitionName is Hive's name of a partition: k1=v1/k2=v2.
-func partitionName(t catalog.Table, vals []string) string {
-	var parts []string
-	for i, k := range t.PartitionKeys {
-		if i < len(vals) {
-			parts = append(parts, k.Name+"="+vals[i])
-		}
-	}
-	return strings.Join(parts, "/")
 }
 
 // RepairTable (MSCK REPAIR TABLE) adds the partitions found as Hive-style
@@ -332,7 +313,7 @@ func RepairTable(ctx context.Context, cat *catalog.Catalog, store storage.Object
 				ok = false
 				break
 			}
-			vals[i] = v
+			vals[i] = catalog.UnescapePathName(v)
 		}
 		if !ok {
 			continue

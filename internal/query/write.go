@@ -226,20 +226,11 @@ func writeOptions(with map[string]string, partitionBy []string) (engine.WriteSpe
 	if spec.Format == "" {
 		spec.Format = "parquet"
 	}
-	comps := engine.WriteCompressions[spec.Format]
-	if spec.Compression == "" {
-		spec.Compression = comps[0]
+	comp, err := engine.NormalizeCompression(spec.Format, spec.Compression)
+	if err != nil {
+		return spec, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
-	if spec.Compression == "uncompressed" {
-		spec.Compression = "none"
-	}
-	ok := false
-	for _, c := range comps {
-		ok = ok || c == spec.Compression
-	}
-	if !ok {
-		return spec, fmt.Errorf("%w: compression %q for %s (use %s)", ErrUnsupported, spec.Compression, spec.Format, strings.Join(comps, ", "))
-	}
+	spec.Compression = comp
 	return spec, nil
 }
 
@@ -424,7 +415,7 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		}
 		all := append(append([]catalog.Column{}, t.Columns...), t.PartitionKeys...)
 		if len(cols) != len(all) {
-			return fmt.Errorf("%w: INSERT INTO %s: the SELECT has %d columns, the table has %d (%s, partition keys last)", ErrSyntax, t.FullName(), len(cols), len(all), columnList(all))
+			return fmt.Errorf("%w: INSERT INTO %s: the SELECT has %d columns, the table has %d (%s, partition keys last)", ErrSyntax, t.FullName(), len(cols), len(all), catalog.ColumnList(all))
 		}
 		// Athena inserts by position: cast each column to the table's.
 		var proj []string
@@ -488,14 +479,6 @@ func (s *Service) deleteFiles(ctx context.Context, files []engine.WrittenFile) {
 			_ = s.store.Delete(ctx, u.Bucket, u.Key)
 		}
 	}
-}
-
-func columnList(cols []catalog.Column) string {
-	var n []string
-	for _, c := range cols {
-		n = append(n, c.Name)
-	}
-	return strings.Join(n, ", ")
 }
 
 // databaseOr returns db, or the request's default database, lower-cased.
