@@ -3,7 +3,9 @@ package s3api_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -154,7 +156,7 @@ func TestAWSCLI(t *testing.T) {
 	}
 	body, _ := io.ReadAll(rc)
 	rc.Close()
-	if string(body) != "id,name\n1,a\n2,b\n" || info.ETag != "a1d5a8a9b0b26a6a6ce7e2d2b7c3c59d" && len(info.ETag) != 32 {
+	if sum := md5.Sum(body); string(body) != "id,name\n1,a\n2,b\n" || info.ETag != hex.EncodeToString(sum[:]) {
 		t.Errorf("stored %q etag %s", body, info.ETag)
 	}
 
