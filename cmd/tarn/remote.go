@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/auth"
-	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -70,7 +70,7 @@ func (g *globals) server() (*remote, error) {
 	if tok == "" {
 		id, secret := os.Getenv("TARN_ACCESS_KEY_ID"), os.Getenv("TARN_SECRET_ACCESS_KEY")
 		if id == "" || secret == "" {
-			k, err := g.localAdminKey()
+			k, err := lake.AdminKey(context.Background(), g.data)
 			if err != nil {
 				return nil, fmt.Errorf("cannot talk to the server at %s: set TARN_TOKEN (tarn keys token ACCESS_KEY_ID) or TARN_ACCESS_KEY_ID and TARN_SECRET_ACCESS_KEY (%v)", base, err)
 			}
@@ -79,34 +79,6 @@ func (g *globals) server() (*remote, error) {
 		tok = auth.Token(auth.Key{AccessKeyID: id, SecretAccessKey: secret})
 	}
 	return &remote{base: strings.TrimSuffix(base, "/"), token: tok}, nil
-}
-
-// localAdminKey reads the admin key from the data folder (the generated key
-// file, else the metadata database, which only the lake's owner can read).
-func (g *globals) localAdminKey() (auth.Key, error) {
-	if k, err := auth.ReadAdminKeyFile(g.data); err == nil {
-		return k, nil
-	}
-	ctx := context.Background()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(g.data, "tarn.db")))
-	if err != nil {
-		return auth.Key{}, err
-	}
-	defer db.Close()
-	a, err := auth.New(ctx, db, auth.DefaultConfig(g.data))
-	if err != nil {
-		return auth.Key{}, err
-	}
-	keys, err := a.ListKeys(ctx)
-	if err != nil {
-		return auth.Key{}, err
-	}
-	for _, k := range keys {
-		if k.Admin {
-			return a.GetKey(ctx, k.AccessKeyID)
-		}
-	}
-	return auth.Key{}, errors.New("no admin key in the data folder")
 }
 
 func (r *remote) do(ctx context.Context, method, path string, body, out any) error {

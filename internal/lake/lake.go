@@ -127,3 +127,32 @@ func (l *Lake) Close() error {
 	l.closers = nil
 	return errors.Join(errs...)
 }
+
+// AdminKey returns the admin access key of a lake home, with its secret:
+// from the generated key file, else from the metadata database (readable by
+// the lake's owner only), without opening the rest of the lake.
+func AdminKey(ctx context.Context, home string) (auth.Key, error) {
+	if k, err := auth.ReadAdminKeyFile(home); err == nil {
+		return k, nil
+	}
+	cfg := DefaultConfig(home)
+	db, err := meta.Open(ctx, cfg.Meta)
+	if err != nil {
+		return auth.Key{}, err
+	}
+	defer db.Close()
+	a, err := auth.New(ctx, db, auth.DefaultConfig(cfg.Home))
+	if err != nil {
+		return auth.Key{}, err
+	}
+	keys, err := a.ListKeys(ctx)
+	if err != nil {
+		return auth.Key{}, err
+	}
+	for _, k := range keys {
+		if k.Admin {
+			return a.GetKey(ctx, k.AccessKeyID)
+		}
+	}
+	return auth.Key{}, errors.New("no admin key in the data folder")
+}
