@@ -22,19 +22,22 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
+	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // Config locates a lake and configures its services.
 type Config struct {
 	// Home is the lake home folder.
-	Home   string
-	Meta   meta.Config
-	Engine engine.Config
+	Home     string
+	Meta     meta.Config
+	Engine   engine.Config
+	Workflow workflow.Config
 }
 
 // DefaultHome is the lake home used when neither --data nor TARN_DATA is set.
@@ -47,9 +50,10 @@ func DefaultConfig(home string) Config {
 		home = abs
 	}
 	return Config{
-		Home:   home,
-		Meta:   meta.DefaultConfig(filepath.Join(home, "tarn.db")),
-		Engine: engine.DefaultConfig(home),
+		Home:     home,
+		Meta:     meta.DefaultConfig(filepath.Join(home, "tarn.db")),
+		Engine:   engine.DefaultConfig(home),
+		Workflow: workflow.DefaultConfig(),
 	}
 }
 
@@ -64,6 +68,9 @@ type Lake struct {
 	Query    *query.Service
 	Jobs     *jobs.Service
 	Auth     *auth.Service
+	// Events is the ingestion ledger: object-created events for triggers.
+	Events    *events.Ledger
+	Workflows *workflow.Service
 
 	closers []func() error
 }
@@ -112,6 +119,13 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		return nil, err
 	}
 	if l.Auth, err = auth.New(ctx, l.Meta, auth.DefaultConfig(cfg.Home)); err != nil {
+		return nil, err
+	}
+	if l.Events, err = events.New(ctx, l.Meta, l.Store); err != nil {
+		return nil, err
+	}
+	if l.Workflows, err = workflow.New(ctx, cfg.Workflow, workflow.Deps{DB: l.Meta, Crawlers: l.Crawlers, Jobs: l.Jobs,
+		Query: l.Query, Ledger: l.Events, Store: l.Store}); err != nil {
 		return nil, err
 	}
 	return l, nil

@@ -1,0 +1,689 @@
+package workflow
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+// Run states (Step Functions' names, plus QUEUED while the workflow's
+// concurrency is used up).
+const (
+	RunQueued    = "QUEUED"
+	RunRunning   = "RUNNING"
+	RunSucceeded = "SUCCEEDED"
+	RunFailed    = "FAILED"
+	RunStopped   = "STOPPED"
+)
+
+// Step states.
+const (
+	StepWaiting   = "WAITING"  // upstream steps have not decided yet
+	StepRunning   = "RUNNING"  // an attempt is executing
+	StepRetrying  = "RETRYING" // an attempt failed; the next waits for its backoff
+	StepSucceeded = "SUCCEEDED"
+	StepFailed    = "FAILED"
+	StepSkipped   = "SKIPPED" // its condition on upstream steps was not met
+	StepStopped   = "STOPPED"
+)
+
+func stepDone(state string) bool {
+	switch state {
+	case StepSucceeded, StepFailed, StepSkipped, StepStopped:
+		return true
+	}
+	return false
+}
+
+// Run is one execution of a workflow.
+type Run struct {
+	ID       string `json:"id"`
+	Workflow string `json:"workflow"`
+	Trigger  string `json:"trigger,omitempty"`
+	State    string `json:"state"`
+	// Properties are the run's inputs; an event trigger sets objects (the
+	// new objects' s3:// URIs, comma-separated), object_count and event_ids.
+	Properties map[string]string `json:"properties,omitempty"`
+	QueuedAt   time.Time         `json:"queued_at"`
+	StartedAt  time.Time         `json:"started_at"`
+	EndedAt    time.Time         `json:"ended_at"`
+	Error      string            `json:"error,omitempty"`
+	Steps      []StepRun         `json:"steps"`
+
+	spec  Workflow
+	owner string
+	stop  bool
+}
+
+// StepRun is the state of one step in a run.
+type StepRun struct {
+	Name          string    `json:"name"`
+	Target        string    `json:"target"`
+	State         string    `json:"state"`
+	Attempt       int       `json:"attempt"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	// ChildID is the job run, crawl or query execution of the last attempt.
+	ChildID   string    `json:"child_id,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	Error     string    `json:"error,omitempty"`
+}
+
+func newRunID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "wr-" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// singleTarget is the one-step workflow a trigger of a job or crawler
+// runs; its name ("job:NAME") cannot clash with a workflow's.
+func singleTarget(job, crawlerName string, props map[string]string) Workflow {
+	st := Step{Name: job + crawlerName, Job: job, Crawler: crawlerName}
+	name := "crawler:" + crawlerName
+	if job != "" {
+		name = "job:" + job
+		st.Args = map[string]string{}
+		for k := range props {
+			// The trigger's properties are the job's arguments.
+			st.Args[k] = "${" + k + "}"
+		}
+	}
+	w := Workflow{Name: name, Steps: []Step{st}}
+	_ = w.Validate()
+	return w
+}
+
+// StartOptions tune a start.
+type StartOptions struct {
+	// Properties override the workflow's default properties.
+	Properties map[string]string
+	// Trigger names what started the run ("" for a manual start).
+	Trigger string
+	// Own makes this process execute the run (the CLI without a server);
+	// otherwise the scheduler of `tarn serve` picks it up.
+	Own bool
+}
+
+// Start queues a run of a workflow and returns it. The scheduler (Run)
+// executes it; a caller without a scheduler uses Execute.
+func (s *Service) Start(ctx context.Context, workflow string, opts StartOptions) (Run, error) {
+	w, err := s.GetWorkflow(ctx, workflow)
+	if err != nil {
+		return Run{}, err
+	}
+	var r Run
+	err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = s.queueTx(ctx, tx, w, opts)
+		return err
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("cannot start workflow %q: %w", workflow, err)
+	}
+	s.wake()
+	return r, nil
+}
+
+// StartTarget queues a run of a single job or crawler (what a trigger of
+// a job or crawler does).
+func (s *Service) StartTarget(ctx context.Context, job, crawlerName string, opts StartOptions) (Run, error) {
+	if err := s.checkTarget(ctx, job, crawlerName); err != nil {
+		return Run{}, err
+	}
+	var r Run
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = s.queueTx(ctx, tx, singleTarget(job, crawlerName, opts.Properties), opts)
+		return err
+	})
+	if err != nil {
+		return Run{}, err
+	}
+	s.wake()
+	return r, nil
+}
+
+// queueTx inserts a QUEUED run of w with its steps.
+func (s *Service) queueTx(ctx context.Context, tx *sql.Tx, w Workflow, opts StartOptions) (Run, error) {
+	props := map[string]string{}
+	for k, v := range w.Properties {
+		props[k] = v
+	}
+	for k, v := range opts.Properties {
+		props[k] = v
+	}
+	r := Run{ID: newRunID(), Workflow: w.Name, Trigger: opts.Trigger, State: RunQueued, Properties: props, QueuedAt: s.Now(), spec: w}
+	if opts.Own {
+		r.owner = meta.Owner()
+	}
+	spec, _ := json.Marshal(w)
+	pb, _ := json.Marshal(props)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_runs (id, workflow, trigger_name, state, properties, spec, queued_at, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.Workflow, r.Trigger, r.State, string(pb), string(spec), meta.FormatTime(r.QueuedAt), r.owner); err != nil {
+		return Run{}, err
+	}
+	for i, st := range w.Steps {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO workflow_steps (run_id, step, position, state) VALUES (?, ?, ?, ?)`,
+			r.ID, st.Name, i, StepWaiting); err != nil {
+			return Run{}, err
+		}
+		r.Steps = append(r.Steps, StepRun{Name: st.Name, Target: st.Target(), State: StepWaiting})
+	}
+	return r, nil
+}
+
+const runColumns = `id, workflow, trigger_name, state, properties, spec, queued_at, started_at, ended_at, error, owner, stop_requested`
+
+func scanRun(r interface{ Scan(...any) error }) (Run, error) {
+	var run Run
+	var props, spec, queued, started, ended string
+	var stop int
+	if err := r.Scan(&run.ID, &run.Workflow, &run.Trigger, &run.State, &props, &spec, &queued, &started, &ended, &run.Error, &run.owner, &stop); err != nil {
+		return Run{}, err
+	}
+	_ = json.Unmarshal([]byte(props), &run.Properties)
+	_ = json.Unmarshal([]byte(spec), &run.spec)
+	run.QueuedAt, run.StartedAt, run.EndedAt = meta.ParseTime(queued), meta.ParseTime(started), meta.ParseTime(ended)
+	run.stop = stop != 0
+	return run, nil
+}
+
+// GetRun returns a run with its steps.
+func (s *Service) GetRun(ctx context.Context, id string) (Run, error) {
+	run, err := scanRun(s.DB.SQL().QueryRowContext(ctx, `SELECT `+runColumns+` FROM workflow_runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("cannot get workflow run %q: %w", id, ErrNoSuchRun)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("cannot get workflow run %q: %w", id, err)
+	}
+	if err := s.loadSteps(ctx, &run); err != nil {
+		return Run{}, err
+	}
+	return run, nil
+}
+
+func (s *Service) loadSteps(ctx context.Context, run *Run) error {
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT step, state, attempt, next_attempt_at, child_id, started_at, ended_at, error
+		FROM workflow_steps WHERE run_id = ? ORDER BY position`, run.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	run.Steps = nil
+	for rows.Next() {
+		var st StepRun
+		var next, started, ended string
+		if err := rows.Scan(&st.Name, &st.State, &st.Attempt, &next, &st.ChildID, &started, &ended, &st.Error); err != nil {
+			return err
+		}
+		st.NextAttemptAt, st.StartedAt, st.EndedAt = meta.ParseTime(next), meta.ParseTime(started), meta.ParseTime(ended)
+		if sp, ok := run.step(st.Name); ok {
+			st.Target = sp.Target()
+		}
+		run.Steps = append(run.Steps, st)
+	}
+	return rows.Err()
+}
+
+func (r *Run) step(name string) (Step, bool) {
+	for _, st := range r.spec.Steps {
+		if st.Name == name {
+			return st, true
+		}
+	}
+	return Step{}, false
+}
+
+// Runs returns a workflow's runs, newest first ("" for all workflows).
+func (s *Service) Runs(ctx context.Context, workflow string, limit int) ([]Run, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ` + runColumns + ` FROM workflow_runs`
+	var args []any
+	if workflow != "" {
+		q += ` WHERE workflow = ?`
+		args = append(args, workflow)
+	}
+	q += fmt.Sprintf(` ORDER BY queued_at DESC, id DESC LIMIT %d`, limit)
+	runs, err := s.queryRuns(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		if err := s.loadSteps(ctx, &runs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
+}
+
+func (s *Service) queryRuns(ctx context.Context, q string, args ...any) ([]Run, error) {
+	rows, err := s.DB.SQL().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list workflow runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Stop asks a run to stop: steps not started are STOPPED and running ones
+// are cancelled (a job publishes nothing half-done).
+func (s *Service) Stop(ctx context.Context, id string) error {
+	res, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_runs SET stop_requested = 1 WHERE id = ? AND state IN (?, ?)`, id, RunQueued, RunRunning)
+	if err != nil {
+		return fmt.Errorf("cannot stop workflow run %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.GetRun(ctx, id); err != nil {
+			return err
+		}
+		return fmt.Errorf("cannot stop workflow run %q: %w", id, ErrRunNotActive)
+	}
+	s.mu.Lock()
+	for k, a := range s.active {
+		if k.run == id {
+			a.cancel(errStopped)
+		}
+	}
+	s.mu.Unlock()
+	s.wake()
+	return nil
+}
+
+var (
+	errStopped     = errors.New("stopped by request")
+	errShutdown    = errors.New("interrupted: the server shut down while the step ran")
+	errInterrupted = errors.New("interrupted: the process running the step exited before it finished")
+)
+
+// Execute runs one run to its end in this process (the CLI's `tarn
+// workflow start` without a server) and returns it.
+func (s *Service) Execute(ctx context.Context, id string) (Run, error) {
+	for {
+		run, err := s.GetRun(ctx, id)
+		if err != nil {
+			return Run{}, err
+		}
+		if run.State != RunQueued && run.State != RunRunning {
+			return run, nil
+		}
+		s.advance(ctx, run)
+		select {
+		case <-ctx.Done():
+			s.cancelAll(errShutdown)
+			s.wg.Wait()
+			run, _ := s.GetRun(context.WithoutCancel(ctx), id)
+			return run, ctx.Err()
+		case <-s.wakeCh:
+		case <-time.After(s.cfg.Tick):
+		}
+	}
+}
+
+func (s *Service) cancelAll(cause error) {
+	s.mu.Lock()
+	for _, a := range s.active {
+		a.cancel(cause)
+	}
+	s.mu.Unlock()
+}
+
+// advance moves one run forward: queued to running when its workflow has
+// room, steps whose upstream decided to ready or skipped, ready steps
+// started, and the run ended when every step has.
+func (s *Service) advance(ctx context.Context, run Run) {
+	now := s.Now()
+	if run.State == RunQueued {
+		if run.stop {
+			s.endRun(ctx, run, RunStopped, "stopped before it started")
+			return
+		}
+		var running int
+		if err := s.DB.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM workflow_runs WHERE workflow = ? AND state = ?`,
+			run.Workflow, RunRunning).Scan(&running); err != nil {
+			return
+		}
+		if running >= max(run.spec.MaxConcurrentRuns, 1) {
+			return
+		}
+		// Runs of a workflow start in the order they were queued.
+		var first string
+		if err := s.DB.SQL().QueryRowContext(ctx, `SELECT id FROM workflow_runs WHERE workflow = ? AND state = ? ORDER BY queued_at, id LIMIT 1`,
+			run.Workflow, RunQueued).Scan(&first); err != nil || first != run.ID {
+			return
+		}
+		res, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_runs SET state = ?, started_at = ?, owner = ? WHERE id = ? AND state = ?`,
+			RunRunning, meta.FormatTime(now), meta.Owner(), run.ID, RunQueued)
+		if err != nil {
+			return
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return
+		}
+		run.State, run.StartedAt = RunRunning, now
+	}
+	if err := s.loadSteps(ctx, &run); err != nil {
+		return
+	}
+	states := map[string]string{}
+	for _, st := range run.Steps {
+		states[st.Name] = st.State
+	}
+	// Decide waiting steps until nothing changes (skips cascade).
+	ready := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, sp := range run.spec.Steps {
+			if states[sp.Name] != StepWaiting || ready[sp.Name] {
+				continue
+			}
+			if run.stop {
+				states[sp.Name] = StepStopped
+				s.setStep(ctx, run.ID, sp.Name, StepStopped, "stopped by request", now)
+				changed = true
+				continue
+			}
+			switch decide(sp, states) {
+			case "ready":
+				ready[sp.Name] = true
+			case "skip":
+				states[sp.Name] = StepSkipped
+				s.setStep(ctx, run.ID, sp.Name, StepSkipped, "condition "+sp.Condition+" on "+strings.Join(sp.DependsOn, ", ")+" not met", now)
+				changed = true
+			}
+		}
+	}
+	for _, st := range run.Steps {
+		if st.State == StepRetrying {
+			if run.stop {
+				states[st.Name] = StepStopped
+				s.setStep(ctx, run.ID, st.Name, StepStopped, "stopped by request", now)
+			} else if !st.NextAttemptAt.After(now) {
+				ready[st.Name] = true
+			}
+		}
+	}
+	// Start ready steps in definition order, within the run's and the
+	// process's limits.
+	s.mu.Lock()
+	running := 0
+	for k := range s.active {
+		if k.run == run.ID {
+			running++
+		}
+	}
+	for _, sp := range run.spec.Steps {
+		if !ready[sp.Name] || running >= run.spec.MaxParallelSteps || len(s.active) >= s.cfg.MaxSteps {
+			continue
+		}
+		key := stepKey{run.ID, sp.Name}
+		if _, ok := s.active[key]; ok {
+			continue
+		}
+		attempt := 0
+		for _, st := range run.Steps {
+			if st.Name == sp.Name {
+				attempt = st.Attempt
+			}
+		}
+		sctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		s.active[key] = &activeStep{cancel: cancel}
+		states[sp.Name] = StepRunning
+		running++
+		s.wg.Add(1)
+		go s.runStep(sctx, cancel, run, sp, attempt+1)
+	}
+	s.mu.Unlock()
+
+	// The run ends when every step has and none is executing here.
+	for _, st := range run.spec.Steps {
+		if !stepDone(states[st.Name]) {
+			return
+		}
+	}
+	state, reason := RunSucceeded, ""
+	var failed []string
+	for _, sp := range run.spec.Steps {
+		switch states[sp.Name] {
+		case StepStopped:
+			state, reason = RunStopped, "stopped by request"
+		case StepFailed:
+			if !caught(run.spec, sp.Name, states) {
+				failed = append(failed, sp.Name)
+			}
+		}
+	}
+	if state != RunStopped && len(failed) > 0 {
+		state, reason = RunFailed, "step "+strings.Join(failed, ", ")+" failed"
+		for _, st := range run.Steps {
+			if st.Name == failed[0] && st.Error != "" {
+				reason += ": " + st.Error
+			}
+		}
+	}
+	s.endRun(ctx, run, state, reason)
+}
+
+// decide tells whether a waiting step is "ready", to "skip", or must
+// "wait" for its upstream steps.
+func decide(sp Step, states map[string]string) string {
+	if len(sp.DependsOn) == 0 {
+		return "ready"
+	}
+	var done, succeeded, failed int
+	for _, d := range sp.DependsOn {
+		st := states[d]
+		if stepDone(st) {
+			done++
+		}
+		switch st {
+		case StepSucceeded:
+			succeeded++
+		case StepFailed:
+			failed++
+		}
+	}
+	all := done == len(sp.DependsOn)
+	switch sp.Condition {
+	case CondAnySucceeded:
+		if succeeded > 0 {
+			return "ready"
+		}
+	case CondAnyFailed:
+		if failed > 0 {
+			return "ready"
+		}
+	case CondAllDone:
+		if all {
+			return "ready"
+		}
+		return "wait"
+	default:
+		if succeeded == len(sp.DependsOn) {
+			return "ready"
+		}
+		if done > succeeded {
+			return "skip"
+		}
+		return "wait"
+	}
+	if all {
+		return "skip"
+	}
+	return "wait"
+}
+
+// caught reports whether a failed step has a handler: a downstream
+// any_failed step that succeeded (Step Functions' Catch).
+func caught(w Workflow, name string, states map[string]string) bool {
+	for _, sp := range w.Steps {
+		if sp.Condition == CondAnyFailed && slices.Contains(sp.DependsOn, name) && states[sp.Name] == StepSucceeded {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) setStep(ctx context.Context, runID, step, state, reason string, now time.Time) {
+	_, _ = s.DB.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE workflow_steps SET state = ?, error = ?, ended_at = ? WHERE run_id = ? AND step = ?`,
+		state, reason, meta.FormatTime(now), runID, step)
+}
+
+func (s *Service) endRun(ctx context.Context, run Run, state, reason string) {
+	now := s.Now()
+	res, err := s.DB.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE workflow_runs SET state = ?, error = ?, ended_at = ? WHERE id = ? AND state IN (?, ?)`,
+		state, reason, meta.FormatTime(now), run.ID, RunQueued, RunRunning)
+	if err != nil {
+		slog.Error("cannot end workflow run", "run", run.ID, "err", err)
+		return
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return
+	}
+	run.State, run.Error, run.EndedAt = state, reason, now
+	slog.Info("workflow run ended", "workflow", run.Workflow, "run", run.ID, "state", state, "reason", reason)
+	if s.OnRunEnd != nil {
+		s.OnRunEnd(context.WithoutCancel(ctx), run)
+	}
+	s.wake() // a queued run of the same workflow may start now
+}
+
+// runStep executes one attempt of a step and records its outcome.
+func (s *Service) runStep(ctx context.Context, cancel context.CancelCauseFunc, run Run, sp Step, attempt int) {
+	defer s.wg.Done()
+	key := stepKey{run.ID, sp.Name}
+	defer func() {
+		s.mu.Lock()
+		delete(s.active, key)
+		s.mu.Unlock()
+		cancel(nil)
+		s.wake()
+	}()
+	started := s.Now()
+	if _, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_steps SET state = ?, attempt = ?, started_at = ?, ended_at = '', error = '', next_attempt_at = '' WHERE run_id = ? AND step = ?`,
+		StepRunning, attempt, meta.FormatTime(started), run.ID, sp.Name); err != nil {
+		slog.Error("cannot record workflow step start", "run", run.ID, "step", sp.Name, "err", err)
+		return
+	}
+	if sp.Timeout > 0 {
+		var c context.CancelFunc
+		ctx, c = context.WithTimeoutCause(ctx, time.Duration(sp.Timeout), fmt.Errorf("step %q timed out after %s", sp.Name, time.Duration(sp.Timeout)))
+		defer c()
+	}
+	child, err := s.execStep(ctx, run, sp)
+	if err != nil && context.Cause(ctx) != nil && !errors.Is(err, context.Cause(ctx)) {
+		err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
+	}
+	now := s.Now()
+	rec := context.WithoutCancel(ctx)
+	state, msg, next := StepSucceeded, "", time.Time{}
+	if err != nil {
+		msg = err.Error()
+		cause := context.Cause(ctx)
+		switch {
+		case errors.Is(cause, errStopped):
+			state = StepStopped
+		case errors.Is(cause, errShutdown):
+			// Not the step's fault: try again when the scheduler is back.
+			state, next = StepRetrying, now
+		case attempt <= sp.Retries:
+			delay := time.Duration(float64(sp.RetryDelay) * math.Pow(sp.BackoffRate, float64(attempt-1)))
+			state, next = StepRetrying, now.Add(delay)
+			msg = fmt.Sprintf("attempt %d failed, retrying in %s: %s", attempt, delay.Round(time.Millisecond), msg)
+		default:
+			state = StepFailed
+		}
+	}
+	if _, err := s.DB.SQL().ExecContext(rec, `UPDATE workflow_steps SET state = ?, child_id = ?, ended_at = ?, error = ?, next_attempt_at = ? WHERE run_id = ? AND step = ?`,
+		state, child, meta.FormatTime(now), msg, meta.FormatTime(next), run.ID, sp.Name); err != nil {
+		slog.Error("cannot record workflow step", "run", run.ID, "step", sp.Name, "err", err)
+	}
+	slog.Info("workflow step", "run", run.ID, "step", sp.Name, "attempt", attempt, "state", state, "error", msg)
+}
+
+var propRE = regexp.MustCompile(`\$\{([A-Za-z0-9_.]+)\}`)
+
+// expand replaces ${property} with the run's properties; an unknown
+// property is an error, not an empty string.
+func expand(s string, props map[string]string) (string, error) {
+	var missing []string
+	out := propRE.ReplaceAllStringFunc(s, func(m string) string {
+		name := m[2 : len(m)-1]
+		v, ok := props[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("unknown run property %s (the run has: %s)", strings.Join(missing, ", "), strings.Join(sortedKeys(props), ", "))
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// execStep runs the step's crawler, job or statement once and returns the
+// id of what it started.
+func (s *Service) execStep(ctx context.Context, run Run, sp Step) (string, error) {
+	switch sp.Kind() {
+	case "crawler":
+		r, err := s.Crawlers.Start(ctx, sp.Crawler, crawler.StartOptions{})
+		return r.ID, err
+	case "job":
+		args := map[string]string{}
+		for k, v := range sp.Args {
+			x, err := expand(v, run.Properties)
+			if err != nil {
+				return "", fmt.Errorf("argument %s: %w", k, err)
+			}
+			args[k] = x
+		}
+		r, err := s.Jobs.Start(ctx, sp.Job, jobs.StartOptions{Args: args})
+		return r.ID, err
+	default:
+		text, err := expand(sp.SQL, run.Properties)
+		if err != nil {
+			return "", err
+		}
+		ex, err := s.Query.Execute(ctx, query.Request{SQL: text, Database: sp.Database, Workgroup: sp.Workgroup}, discard{})
+		return ex.ID, err
+	}
+}
+
+type discard struct{}
+
+func (discard) Columns([]query.Column) error { return nil }
+func (discard) Row([]any) error              { return nil }
