@@ -24,10 +24,13 @@ import (
 
 // Run is one crawl, persisted from its start.
 type Run struct {
-	ID                string        `json:"id"`
-	Crawler           string        `json:"crawler"`
-	State             string        `json:"state"` // RUNNING, SUCCEEDED, FAILED
-	DryRun            bool          `json:"dry_run"`
+	ID      string `json:"id"`
+	Crawler string `json:"crawler"`
+	State   string `json:"state"` // RUNNING, SUCCEEDED, FAILED
+	DryRun  bool   `json:"dry_run"`
+	// AcceptDrift runs applied the schema changes that the crawler's "log"
+	// policy had kept out of the catalog.
+	AcceptDrift       bool          `json:"accept_drift,omitempty"`
 	StartedAt         time.Time     `json:"started_at"`
 	EndedAt           time.Time     `json:"ended_at"`
 	FilesScanned      int           `json:"files_scanned"`
@@ -67,6 +70,10 @@ type StartOptions struct {
 	// DryRun computes everything without writing to the catalog or to the
 	// crawler's memory of folders and tables; the run is still recorded.
 	DryRun bool
+	// AcceptDrift applies, in this run only, the schema changes that a
+	// crawler with schema change policy "log" records without applying:
+	// someone has reviewed the drift and accepts it.
+	AcceptDrift bool
 	// Progress, if set, is called after each file is read (never
 	// concurrently).
 	Progress func(Progress)
@@ -103,7 +110,10 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 		s.mu.Unlock()
 	}()
 
-	run := Run{ID: newRunID(), Crawler: spec.Name, State: StateRunning, DryRun: opts.DryRun, StartedAt: time.Now().UTC()}
+	if opts.AcceptDrift {
+		spec.SchemaChangePolicy = SchemaChangeUpdate
+	}
+	run := Run{ID: newRunID(), Crawler: spec.Name, State: StateRunning, DryRun: opts.DryRun, AcceptDrift: opts.AcceptDrift, StartedAt: time.Now().UTC()}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM crawler_runs WHERE crawler = ? AND state = ?`,
@@ -148,13 +158,14 @@ type runResult struct {
 	PartitionsRemoved int           `json:"partitions_removed"`
 	Tables            []TableResult `json:"tables,omitempty"`
 	FileErrors        []FileError   `json:"file_errors,omitempty"`
+	AcceptDrift       bool          `json:"accept_drift,omitempty"`
 }
 
 func (s *Service) saveRun(ctx context.Context, r Run) error {
 	res, err := json.Marshal(runResult{
 		TablesCreated: r.TablesCreated, TablesUpdated: r.TablesUpdated, TablesDeprecated: r.TablesDeprecated,
 		TablesDeleted: r.TablesDeleted, PartitionsAdded: r.PartitionsAdded, PartitionsRemoved: r.PartitionsRemoved,
-		Tables: r.Tables, FileErrors: r.FileErrors,
+		Tables: r.Tables, FileErrors: r.FileErrors, AcceptDrift: r.AcceptDrift,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot record crawler run %s: %w", r.ID, err)
@@ -185,7 +196,7 @@ func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	}
 	r.TablesCreated, r.TablesUpdated, r.TablesDeprecated, r.TablesDeleted = rr.TablesCreated, rr.TablesUpdated, rr.TablesDeprecated, rr.TablesDeleted
 	r.PartitionsAdded, r.PartitionsRemoved = rr.PartitionsAdded, rr.PartitionsRemoved
-	r.Tables, r.FileErrors = rr.Tables, rr.FileErrors
+	r.Tables, r.FileErrors, r.AcceptDrift = rr.Tables, rr.FileErrors, rr.AcceptDrift
 	return r, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
@@ -38,6 +39,7 @@ type Config struct {
 	Meta     meta.Config
 	Engine   engine.Config
 	Workflow workflow.Config
+	Alarms   alarms.Config
 }
 
 // DefaultHome is the lake home used when neither --data nor TARN_DATA is set.
@@ -54,6 +56,7 @@ func DefaultConfig(home string) Config {
 		Meta:     meta.DefaultConfig(filepath.Join(home, "tarn.db")),
 		Engine:   engine.DefaultConfig(home),
 		Workflow: workflow.DefaultConfig(),
+		Alarms:   alarms.DefaultConfig(),
 	}
 }
 
@@ -71,6 +74,7 @@ type Lake struct {
 	// Events is the ingestion ledger: object-created events for triggers.
 	Events    *events.Ledger
 	Workflows *workflow.Service
+	Alarms    *alarms.Service
 
 	closers []func() error
 }
@@ -128,6 +132,12 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		Query: l.Query, Ledger: l.Events, Store: l.Store}); err != nil {
 		return nil, err
 	}
+	if l.Alarms, err = alarms.New(ctx, cfg.Alarms, alarms.Deps{DB: l.Meta, Jobs: l.Jobs, Workflows: l.Workflows, Crawlers: l.Crawlers,
+		Query: l.Query, Catalog: l.Catalog, Store: l.Store}); err != nil {
+		return nil, err
+	}
+	// A failed run is judged at once rather than at the next interval.
+	l.Workflows.OnRunEnd = func(context.Context, workflow.Run) { l.Alarms.Wake() }
 	return l, nil
 }
 
