@@ -375,7 +375,7 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip
 	selected := []int{-1}
 	if len(t.PartitionKeys) > 0 {
 		var err error
-		parts, err = s.e.partitions(ctx, t)
+		parts, err = s.partitions(ctx, bt)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -8,17 +10,46 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // Partition projection (Athena): a table with projection.enabled = 'true'
 // computes its partitions from its properties instead of the catalog, so a
 // table with years of hourly partitions needs no MSCK REPAIR and no
-// partition registry. Supported types: enum, integer and date; the location
-// of a partition is storage.location.template with ${key} replaced, or the
-// table's location with key=value folders.
+// partition registry. Supported types: enum, integer, date and injected
+// (values taken from the query's WHERE clause); the location of a partition
+// is storage.location.template with ${key} replaced, or the table's location
+// with key=value folders.
 
-// ErrProjection is a table's projection properties being unusable.
-var ErrProjection = errors.New("invalid partition projection")
+var (
+	// ErrProjection is a table's projection properties being unusable.
+	ErrProjection = errors.New("invalid partition projection")
+	// ErrInjectedFilter is a query that does not give the values of an
+	// injected projection column with = or IN in its WHERE clause.
+	ErrInjectedFilter = errors.New("injected partition projection column not filtered")
+)
+
+// injectedError names the table and injected column a query must filter.
+// It unwraps to ErrInjectedFilter.
+type injectedError struct{ table, column string }
+
+func (e *injectedError) Error() string {
+	return fmt.Sprintf("partition projection column %s of table %s is injected: the query must filter it with = or IN", e.column, e.table)
+}
+
+func (e *injectedError) Unwrap() error { return ErrInjectedFilter }
+
+// injectedKeys returns the partition keys of a projected table whose
+// projection type is injected.
+func injectedKeys(t catalog.Table) []catalog.Column {
+	var out []catalog.Column
+	for _, k := range t.PartitionKeys {
+		if strings.EqualFold(strings.TrimSpace(t.Properties["projection."+k.Name+".type"]), "injected") {
+			out = append(out, k)
+		}
+	}
+	return out
+}
 
 // maxProjected bounds the partitions one projection may produce.
 const maxProjected = 1_000_000
@@ -29,13 +60,30 @@ func projected(t catalog.Table) bool {
 }
 
 // projectPartitions computes a table's partitions from its projection
-// properties, at time now (for NOW in date ranges).
-func projectPartitions(t catalog.Table, now time.Time) ([]catalog.Partition, error) {
+// properties, at time now (for NOW in date ranges). injected holds the
+// values of the injected keys (by lower-case name), taken from the query; a
+// missing injected key is an error naming it.
+func projectPartitions(t catalog.Table, now time.Time, injected map[string][]string) ([]catalog.Partition, error) {
 	values := make([][]string, len(t.PartitionKeys))
 	total := 1
+	tmpl := t.Properties["storage.location.template"]
 	for i, k := range t.PartitionKeys {
-		vs, err := projectKey(t, k.Name, now)
-		if err != nil {
+		var vs []string
+		var err error
+		if strings.EqualFold(strings.TrimSpace(t.Properties["projection."+k.Name+".type"]), "injected") {
+			var ok bool
+			if vs, ok = injected[strings.ToLower(k.Name)]; !ok {
+				return nil, &injectedError{table: t.FullName(), column: k.Name}
+			}
+			if tmpl != "" {
+				for _, v := range vs {
+					if !safeSegment(v) {
+						return nil, fmt.Errorf("%w: value %q of injected partition projection column %s of table %s cannot be a path in storage.location.template",
+							storage.ErrInvalidKey, v, k.Name, t.FullName())
+					}
+				}
+			}
+		} else if vs, err = projectKey(t, k.Name, now); err != nil {
 			return nil, fmt.Errorf("%w on %s, key %q: %v", ErrProjection, t.FullName(), k.Name, err)
 		}
 		values[i] = vs
@@ -44,7 +92,6 @@ func projectPartitions(t catalog.Table, now time.Time) ([]catalog.Partition, err
 			return nil, fmt.Errorf("%w on %s: more than %d partitions", ErrProjection, t.FullName(), maxProjected)
 		}
 	}
-	tmpl := t.Properties["storage.location.template"]
 	loc := t.Location
 	if !strings.HasSuffix(loc, "/") {
 		loc += "/"
@@ -81,7 +128,7 @@ func projectPartitions(t catalog.Table, now time.Time) ([]catalog.Partition, err
 
 func projectKey(t catalog.Table, key string, now time.Time) ([]string, error) {
 	prop := func(name string) string { return t.Properties["projection."+key+"."+name] }
-	switch strings.ToLower(prop("type")) {
+	switch strings.ToLower(strings.TrimSpace(prop("type"))) {
 	case "enum":
 		var out []string
 		for _, v := range strings.Split(prop("values"), ",") {
@@ -157,12 +204,25 @@ func projectKey(t catalog.Table, key string, now time.Time) ([]string, error) {
 			}
 		}
 		return out, nil
-	case "injected":
-		return nil, errors.New("injected projection is not supported yet: use enum, integer or date")
 	case "":
-		return nil, errors.New("projection.<key>.type is missing (enum, integer or date)")
+		return nil, errors.New("projection.<key>.type is missing (enum, integer, date or injected)")
 	}
-	return nil, fmt.Errorf("projection.<key>.type %q is not enum, integer or date", prop("type"))
+	return nil, fmt.Errorf("projection.<key>.type %q is not enum, integer, date or injected", prop("type"))
+}
+
+// safeSegment reports whether an injected value can replace ${key} in a
+// location template without leaving the template's folder: no empty, "."
+// or ".." segments, backslashes or NUL bytes.
+func safeSegment(v string) bool {
+	if strings.ContainsAny(v, "\\\x00") {
+		return false
+	}
+	for _, s := range strings.Split(v, "/") {
+		if s == "" || s == "." || s == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // javaLayout turns a Java date format (as Athena takes it) into a Go layout.
@@ -227,4 +287,178 @@ func addUnit(t time.Time, n int, unit string) (time.Time, error) {
 		return t.Add(time.Duration(n) * time.Second), nil
 	}
 	return time.Time{}, fmt.Errorf("interval unit %q is not YEARS, MONTHS, WEEKS, DAYS, HOURS, MINUTES or SECONDS", unit)
+}
+
+// partitions returns the partitions of a table a query binds: for a
+// projected table with injected keys, their values come from the
+// references' WHERE clauses.
+func (s *Session) partitions(ctx context.Context, bt *boundTable) ([]catalog.Partition, error) {
+	t := bt.t
+	if !projected(t) {
+		return s.e.cat.ListPartitions(ctx, t.Database, t.Name)
+	}
+	var injected map[string][]string
+	if keys := injectedKeys(t); len(keys) > 0 {
+		injected = map[string][]string{}
+		for _, k := range keys {
+			vs, err := s.injectedValues(ctx, bt, k)
+			if err != nil {
+				return nil, err
+			}
+			injected[strings.ToLower(k.Name)] = vs
+		}
+	}
+	return projectPartitions(t, time.Now(), injected)
+}
+
+// injectedValues returns the values of an injected key that the query
+// selects: every reference to the table must restrict the key with
+// key = expr, key IN (exprs) or an OR of those, where the expressions use no
+// column. The values are the union over the references, each expression
+// cast to the key's type and back to text by DuckDB (so 2025, '2025' and
+// 2025::BIGINT all give "2025"). Pruning later evaluates the whole WHERE
+// clause over the projected partitions, so a superset is harmless.
+func (s *Session) injectedValues(ctx context.Context, bt *boundTable, k catalog.Column) ([]string, error) {
+	var exprs []node
+	for _, r := range bt.refs {
+		found := false
+		if r.inFrom {
+			for _, f := range r.filters {
+				if es, ok := injectedExprs(f, k.Name); ok {
+					exprs = append(exprs, es...)
+					found = true
+					break
+				}
+			}
+		}
+		if !found {
+			return nil, &injectedError{table: bt.t.FullName(), column: k.Name}
+		}
+	}
+	typ, err := catalog.ParseType(k.Type)
+	if err != nil {
+		return nil, err
+	}
+	// One row per value: unnest a list of casts, each over one expression.
+	tree, err := serialize(ctx, s.conn, fmt.Sprintf("SELECT unnest([CAST(TRY_CAST(__tarn_v AS %s) AS VARCHAR)])", typ.DuckDB()))
+	if err != nil {
+		return nil, err
+	}
+	var list node
+	walk(tree, func(n node) bool {
+		if list == nil && str(n, "class") == "FUNCTION" && strings.EqualFold(str(n, "function_name"), "list_value") {
+			list = n
+		}
+		return list == nil
+	})
+	var cast any
+	if ch, _ := list["children"].([]any); len(ch) == 1 {
+		cast = ch[0]
+	}
+	if cast == nil {
+		return nil, fmt.Errorf("cannot project partitions of %s: unexpected cast template", bt.t.FullName())
+	}
+	items := make([]any, 0, len(exprs))
+	for _, e := range exprs {
+		c := deepCopy(cast)
+		walk(c, func(n node) bool {
+			if str(n, "class") == "COLUMN_REF" {
+				for key := range n {
+					delete(n, key)
+				}
+				for key, v := range deepCopy(e).(node) {
+					n[key] = v
+				}
+				n["alias"] = ""
+				return false
+			}
+			return true
+		})
+		items = append(items, c)
+	}
+	list["children"] = items
+	q, err := deserialize(ctx, s.conn, tree)
+	if err != nil {
+		return nil, fmt.Errorf("cannot project partitions of %s: %w", bt.t.FullName(), err)
+	}
+	rows, err := s.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("cannot project partitions of %s from the values of %s: %w", bt.t.FullName(), k.Name, err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	out := []string{}
+	for rows.Next() {
+		var v sql.NullString
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if v.Valid && !seen[v.String] { // NULL (or a value not of the key's type) selects nothing
+			seen[v.String] = true
+			out = append(out, v.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot project partitions of %s from the values of %s: %w", bt.t.FullName(), k.Name, err)
+	}
+	return out, nil
+}
+
+// injectedExprs returns the value expressions of a conjunct that restricts
+// key to a list of values: key = v, v = key, key IN (v, ...), or an OR of
+// those. The values must not reference columns.
+func injectedExprs(c node, key string) ([]node, bool) {
+	isKey := func(v any) bool {
+		n, ok := v.(node)
+		if !ok || str(n, "class") != "COLUMN_REF" {
+			return false
+		}
+		names := strs(n, "column_names")
+		return len(names) > 0 && strings.EqualFold(names[len(names)-1], key)
+	}
+	value := func(v any) (node, bool) {
+		n, ok := v.(node)
+		return n, ok && len(columnRefs(n)) == 0
+	}
+	switch {
+	case str(c, "class") == "COMPARISON" && (str(c, "type") == "COMPARE_EQUAL" || str(c, "type") == "COMPARE_NOT_DISTINCT_FROM"):
+		if isKey(c["left"]) {
+			v, ok := value(c["right"])
+			return []node{v}, ok
+		}
+		if isKey(c["right"]) {
+			v, ok := value(c["left"])
+			return []node{v}, ok
+		}
+	case str(c, "class") == "OPERATOR" && str(c, "type") == "COMPARE_IN":
+		ch, _ := c["children"].([]any)
+		if len(ch) < 2 || !isKey(ch[0]) {
+			return nil, false
+		}
+		var out []node
+		for _, e := range ch[1:] {
+			v, ok := value(e)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, v)
+		}
+		return out, true
+	case str(c, "class") == "CONJUNCTION" && str(c, "type") == "CONJUNCTION_OR":
+		ch, _ := c["children"].([]any)
+		var out []node
+		for _, e := range ch {
+			n, ok := e.(node)
+			if !ok {
+				return nil, false
+			}
+			vs, ok := injectedExprs(n, key)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, vs...)
+		}
+		return out, len(out) > 0
+	}
+	return nil, false
 }

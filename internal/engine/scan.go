@@ -52,10 +52,12 @@ func (e *Engine) TableFiles(ctx context.Context, t catalog.Table) ([]FileRef, er
 }
 
 // partitions returns a table's partitions: projected from its properties
-// (Athena's partition projection) or registered in the catalog.
+// (Athena's partition projection) or registered in the catalog. A table with
+// injected projection keys has no partitions outside a query
+// (Session.partitions takes their values from its WHERE clause).
 func (e *Engine) partitions(ctx context.Context, t catalog.Table) ([]catalog.Partition, error) {
 	if projected(t) {
-		return projectPartitions(t, time.Now())
+		return projectPartitions(t, time.Now(), nil)
 	}
 	return e.cat.ListPartitions(ctx, t.Database, t.Name)
 }
