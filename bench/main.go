@@ -8,7 +8,10 @@
 //     accounting, sandbox) vs plain DuckDB reading the same Parquet files;
 //   - partition planning: tarn on a table with N partitions vs plain DuckDB
 //     globbing the same hive folders with the same filter;
-//   - crawl: tarn crawler per file vs plain DuckDB's sniff_csv on the same files.
+//   - crawl: tarn crawler per file vs plain DuckDB's sniff_csv on the same files;
+//   - jobs, S3 throughput (see their files);
+//   - pipelines: an object's PUT to its workflow's first step, and the
+//     scheduler's tick with 1,000 triggers.
 package main
 
 import (
@@ -48,6 +51,7 @@ func main() {
 	jobRows := flag.Int("job-rows", 10_000_000, "rows of the job benchmark's sales CSV (0 skips it)")
 	s3Bench := flag.Bool("s3", true, "S3 benchmark: tarn serve vs a plain file copy on the same disk")
 	s3Size := flag.Int("s3-size-mib", 1024, "size of the S3 benchmark's large object in MiB (0 skips it)")
+	pipeline := flag.Int("pipeline-puts", 30, "objects of the event-to-workflow latency benchmark (0 skips it and the scheduler benchmark)")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
 	if *childCopy != "" {
@@ -91,6 +95,10 @@ func main() {
 	}
 	if *s3Bench {
 		figs = append(figs, benchS3(dir, *s3Size, min(*reps, 3))...)
+	}
+
+	if *pipeline > 0 {
+		figs = append(figs, benchPipeline(dir, *pipeline)...)
 	}
 
 	var b strings.Builder

@@ -369,6 +369,25 @@ func (l *Ledger) Replays(ctx context.Context, trigger string) ([]Event, error) {
 	return evs, rows.Err()
 }
 
+// ReplayTriggers returns the triggers that have events waiting to be
+// replayed.
+func (l *Ledger) ReplayTriggers(ctx context.Context) (map[string]bool, error) {
+	rows, err := l.db.SQL().QueryContext(ctx, `SELECT DISTINCT trigger_name FROM event_replays`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list replays: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		out[name] = true
+	}
+	return out, rows.Err()
+}
+
 // LastID is the id of the newest event (0 when there is none): where a new
 // trigger starts reading, so that it does not fire for the past.
 func (l *Ledger) LastID(ctx context.Context) (int64, error) {

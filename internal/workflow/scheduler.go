@@ -103,13 +103,28 @@ func (s *Service) Tick(ctx context.Context) {
 	if err != nil {
 		slog.Error("cannot read triggers", "err", err)
 	}
+	// Event triggers with nothing new are skipped without a query each: the
+	// ledger's newest id and the pending replays are read once per tick.
+	var lastEvent int64
+	replays := map[string]bool{}
+	if s.Ledger != nil {
+		if lastEvent, err = s.Ledger.LastID(ctx); err != nil {
+			slog.Error("cannot read the events ledger", "err", err)
+		}
+		if replays, err = s.Ledger.ReplayTriggers(ctx); err != nil {
+			slog.Error("cannot read the events ledger", "err", err)
+		}
+	}
 	for _, t := range trs {
 		var err error
 		switch t.Type {
 		case TriggerScheduled:
 			err = s.fireSchedule(ctx, t, now)
 		case TriggerEvent:
-			err = s.fireEvents(ctx, t, now)
+			pollDue := t.Poll > 0 && now.Sub(t.LastPoll) >= time.Duration(t.Poll)
+			if t.EventCursor < lastEvent || replays[t.Name] || pollDue {
+				err = s.fireEvents(ctx, t, now)
+			}
 		}
 		if err != nil && ctx.Err() == nil {
 			slog.Error("trigger failed", "trigger", t.Name, "err", err)
@@ -164,13 +179,31 @@ func (s *Service) fire(ctx context.Context, t TriggerState, props map[string]str
 }
 
 func (s *Service) fireSchedule(ctx context.Context, t TriggerState, now time.Time) error {
-	sch, err := ParseSchedule(t.Schedule, t.Timezone)
+	sch, err := s.schedule(t.Schedule, t.Timezone)
 	if err != nil {
 		return err
 	}
 	after := t.LastFired
 	if after.IsZero() {
 		after = t.CreatedAt
+	}
+	// The next time is computed once per (schedule, last firing), then each
+	// tick only compares it with the clock.
+	key := t.Name + "\x00" + t.Timezone + "\x00" + t.Schedule + "\x00" + after.String() + "\x00" + t.CreatedAt.String()
+	s.mu.Lock()
+	next, ok := s.nextFire[key]
+	s.mu.Unlock()
+	if !ok {
+		next = sch.Next(after, t.CreatedAt)
+		s.mu.Lock()
+		if len(s.nextFire) > 100000 {
+			s.nextFire = map[string]time.Time{}
+		}
+		s.nextFire[key] = next
+		s.mu.Unlock()
+	}
+	if next.IsZero() || next.After(now) {
+		return nil
 	}
 	due := sch.LastDue(after, now, t.CreatedAt)
 	if due.IsZero() {
@@ -188,6 +221,29 @@ func (s *Service) fireSchedule(ctx context.Context, t TriggerState, now time.Tim
 		return nil
 	})
 	return err
+}
+
+// schedule parses an expression once and keeps it: the scheduler looks at
+// every schedule every tick.
+func (s *Service) schedule(expr, tz string) (*Schedule, error) {
+	key := tz + "\x00" + expr
+	s.mu.Lock()
+	sch, ok := s.schedules[key]
+	s.mu.Unlock()
+	if ok {
+		return sch, nil
+	}
+	sch, err := ParseSchedule(expr, tz)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.schedules) > 100000 {
+		s.schedules = map[string]*Schedule{}
+	}
+	s.schedules[key] = sch
+	s.mu.Unlock()
+	return sch, nil
 }
 
 func (s *Service) fireEvents(ctx context.Context, t TriggerState, now time.Time) error {

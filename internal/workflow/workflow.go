@@ -105,6 +105,9 @@ type Service struct {
 
 	mu     sync.Mutex
 	active map[stepKey]*activeStep // steps executing in this process
+	// schedules are parsed expressions by time zone and text.
+	schedules map[string]*Schedule
+	nextFire  map[string]time.Time // by trigger, schedule and last firing
 	wakeCh chan struct{}
 	wg     sync.WaitGroup
 
@@ -132,7 +135,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := deps.DB.Migrate(ctx, "workflow", Migrations); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, Deps: deps, active: map[stepKey]*activeStep{}, wakeCh: make(chan struct{}, 1)}, nil
+	return &Service{cfg: cfg, Deps: deps, active: map[stepKey]*activeStep{}, schedules: map[string]*Schedule{}, nextFire: map[string]time.Time{}, wakeCh: make(chan struct{}, 1)}, nil
 }
 
 // Now is the scheduler's clock.
