@@ -108,8 +108,8 @@ type Service struct {
 	// schedules are parsed expressions by time zone and text.
 	schedules map[string]*Schedule
 	nextFire  map[string]time.Time // by trigger, schedule and last firing
-	wakeCh chan struct{}
-	wg     sync.WaitGroup
+	wakeCh    chan struct{}
+	wg        sync.WaitGroup
 
 	// OnRunEnd, if set, is called after a run ends (alarms watch it).
 	OnRunEnd func(ctx context.Context, r Run)
