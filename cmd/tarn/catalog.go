@@ -13,7 +13,6 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
-	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -26,16 +25,13 @@ func crawlerCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Name = args[0]
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			if err := l.Crawlers.Create(cmd.Context(), spec); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "crawler %s created: database %s, targets %s\n", spec.Name, spec.Database, strings.Join(spec.Targets, ", "))
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				if err := s.crawlers.Create(ctx, spec); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "crawler %s created: database %s, targets %s\n", spec.Name, spec.Database, strings.Join(spec.Targets, ", "))
+				return nil
+			})
 		},
 	}
 	f := create.Flags()
@@ -53,24 +49,21 @@ func crawlerCmd(g *globals) *cobra.Command {
 		Short: "Run a crawler now and print what it did",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			prog := newProgress()
-			run, err := l.Crawlers.Start(cmd.Context(), args[0], crawler.StartOptions{DryRun: dryRun, Progress: func(p crawler.Progress) {
-				prog.update("crawling %d/%d files, %s: %s", p.FilesDone, p.FilesTotal, humanBytes(p.BytesDone), p.Current)
-			}})
-			prog.done()
-			if run.ID != "" {
-				if asJSON {
-					printJSON(cmd.OutOrStdout(), run)
-				} else {
-					printRun(cmd.OutOrStdout(), run)
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				prog := newProgress()
+				run, err := s.crawlers.Start(ctx, args[0], crawler.StartOptions{DryRun: dryRun, Progress: func(p crawler.Progress) {
+					prog.update("crawling %d/%d files, %s: %s", p.FilesDone, p.FilesTotal, humanBytes(p.BytesDone), p.Current)
+				}})
+				prog.done()
+				if run.ID != "" {
+					if asJSON {
+						printJSON(cmd.OutOrStdout(), run)
+					} else {
+						printRun(cmd.OutOrStdout(), run)
+					}
 				}
-			}
-			return err
+				return err
+			})
 		},
 	}
 	start.Flags().BoolVar(&dryRun, "dry-run", false, "show what the crawl would create or change without changing the catalog")
@@ -79,74 +72,62 @@ func crawlerCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List crawlers", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			specs, err := l.Crawlers.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, s := range specs {
-				rows = append(rows, []string{s.Name, s.Database, strings.Join(s.Targets, " "), s.SchemaChangePolicy, s.RecrawlPolicy})
-			}
-			printTable(cmd.OutOrStdout(), []string{"name", "database", "targets", "schema_change", "recrawl"}, rows)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				specs, err := s.crawlers.List(ctx)
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, c := range specs {
+					rows = append(rows, []string{c.Name, c.Database, strings.Join(c.Targets, " "), c.SchemaChangePolicy, c.RecrawlPolicy})
+				}
+				printTable(cmd.OutOrStdout(), []string{"name", "database", "targets", "schema_change", "recrawl"}, rows)
+				return nil
+			})
 		},
 	}
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a crawler", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			s, err := l.Crawlers.Get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			printJSON(cmd.OutOrStdout(), s)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				c, err := s.crawlers.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				printJSON(cmd.OutOrStdout(), c)
+				return nil
+			})
 		},
 	}
 	runs := &cobra.Command{
 		Use: "runs NAME", Short: "List a crawler's runs, newest first", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			rs, err := l.Crawlers.Runs(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, r := range rs {
-				dur := ""
-				if !r.EndedAt.IsZero() {
-					dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				rs, err := s.crawlers.Runs(ctx, args[0])
+				if err != nil {
+					return err
 				}
-				rows = append(rows, []string{r.ID, r.State, fmt.Sprint(r.DryRun), r.StartedAt.Local().Format(time.DateTime), dur,
-					fmt.Sprint(r.FilesScanned), fmt.Sprint(len(r.TablesCreated)), fmt.Sprint(len(r.TablesUpdated)),
-					fmt.Sprint(r.PartitionsAdded), fmt.Sprint(len(r.FileErrors)), r.Error})
-			}
-			printTable(cmd.OutOrStdout(), []string{"id", "state", "dry_run", "started", "duration", "files", "tables_created", "tables_updated", "partitions_added", "file_errors", "error"}, rows)
-			return nil
+				var rows [][]string
+				for _, r := range rs {
+					dur := ""
+					if !r.EndedAt.IsZero() {
+						dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+					}
+					rows = append(rows, []string{r.ID, r.State, fmt.Sprint(r.DryRun), r.StartedAt.Local().Format(time.DateTime), dur,
+						fmt.Sprint(r.FilesScanned), fmt.Sprint(len(r.TablesCreated)), fmt.Sprint(len(r.TablesUpdated)),
+						fmt.Sprint(r.PartitionsAdded), fmt.Sprint(len(r.FileErrors)), r.Error})
+				}
+				printTable(cmd.OutOrStdout(), []string{"id", "state", "dry_run", "started", "duration", "files", "tables_created", "tables_updated", "partitions_added", "file_errors", "error"}, rows)
+				return nil
+			})
 		},
 	}
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a crawler (its tables stay)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			return l.Crawlers.Delete(cmd.Context(), args[0])
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				return s.crawlers.Delete(ctx, args[0])
+			})
 		},
 	}
 	cmd.AddCommand(create, start, list, get, runs, del)
@@ -214,14 +195,11 @@ func describeChange(c catalog.SchemaChange) string {
 
 func catalogCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "catalog", Short: "Browse the data catalog"}
-	withLake := func(fn func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error) func(*cobra.Command, []string) error {
+	withCatalog := func(fn func(ctx context.Context, c catalogService, out io.Writer, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			return fn(cmd.Context(), l, cmd.OutOrStdout(), args)
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				return fn(ctx, s.catalog, cmd.OutOrStdout(), args)
+			})
 		}
 	}
 	splitName := func(s string) (string, string, error) {
@@ -233,8 +211,8 @@ func catalogCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(
 		&cobra.Command{Use: "databases", Short: "List databases", Args: cobra.NoArgs,
-			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, _ []string) error {
-				dbs, err := l.Catalog.ListDatabases(ctx)
+			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, _ []string) error {
+				dbs, err := c.ListDatabases(ctx)
 				if err != nil {
 					return err
 				}
@@ -246,8 +224,8 @@ func catalogCmd(g *globals) *cobra.Command {
 				return nil
 			})},
 		&cobra.Command{Use: "tables DB", Short: "List a database's tables", Args: cobra.ExactArgs(1),
-			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
-				ts, err := l.Catalog.ListTables(ctx, strings.ToLower(args[0]))
+			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
+				ts, err := c.ListTables(ctx, strings.ToLower(args[0]))
 				if err != nil {
 					return err
 				}
@@ -263,12 +241,12 @@ func catalogCmd(g *globals) *cobra.Command {
 				return nil
 			})},
 		&cobra.Command{Use: "table DB.TABLE", Short: "Show a table as CREATE EXTERNAL TABLE", Args: cobra.ExactArgs(1),
-			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
+			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
 				if err != nil {
 					return err
 				}
-				t, err := l.Catalog.GetTable(ctx, db, name)
+				t, err := c.GetTable(ctx, db, name)
 				if err != nil {
 					return err
 				}
@@ -276,16 +254,16 @@ func catalogCmd(g *globals) *cobra.Command {
 				return nil
 			})},
 		&cobra.Command{Use: "partitions DB.TABLE", Short: "List a table's partitions", Args: cobra.ExactArgs(1),
-			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
+			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
 				if err != nil {
 					return err
 				}
-				t, err := l.Catalog.GetTable(ctx, db, name)
+				t, err := c.GetTable(ctx, db, name)
 				if err != nil {
 					return err
 				}
-				ps, err := l.Catalog.ListPartitions(ctx, db, name)
+				ps, err := c.ListPartitions(ctx, db, name)
 				if err != nil {
 					return err
 				}
@@ -297,12 +275,12 @@ func catalogCmd(g *globals) *cobra.Command {
 				return nil
 			})},
 		&cobra.Command{Use: "versions DB.TABLE", Short: "Show a table's schema versions and what changed", Args: cobra.ExactArgs(1),
-			RunE: withLake(func(ctx context.Context, l *lake.Lake, out io.Writer, args []string) error {
+			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
 				if err != nil {
 					return err
 				}
-				vs, err := l.Catalog.SchemaVersions(ctx, db, name)
+				vs, err := c.SchemaVersions(ctx, db, name)
 				if err != nil {
 					return err
 				}

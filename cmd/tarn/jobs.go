@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,16 +53,13 @@ func jobCmd(g *globals) *cobra.Command {
 				return err
 			}
 			spec.FileSize = fileSizeMB << 20
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			if err := l.Jobs.Create(cmd.Context(), spec); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "job %s created: writes %s to %s\n", spec.Name, strings.ToLower(firstNonEmpty(spec.Format, "parquet")), spec.Target)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				if err := s.jobs.Create(ctx, spec); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "job %s created: writes %s to %s\n", spec.Name, strings.ToLower(firstNonEmpty(spec.Format, "parquet")), spec.Target)
+				return nil
+			})
 		},
 	}
 	f := create.Flags()
@@ -93,25 +91,22 @@ func jobCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			prog := newProgress()
-			started := time.Now()
-			run, err := l.Jobs.Start(cmd.Context(), a[0], jobs.StartOptions{Args: overrides, Progress: func(line string) {
-				prog.update("[%s] %s", time.Since(started).Round(time.Second), line)
-			}})
-			prog.done()
-			if run.ID != "" {
-				if asJSON {
-					printJSON(cmd.OutOrStdout(), run)
-				} else {
-					printJobRun(cmd.OutOrStdout(), run)
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				prog := newProgress()
+				started := time.Now()
+				run, err := s.jobs.Start(ctx, a[0], jobs.StartOptions{Args: overrides, Progress: func(line string) {
+					prog.update("[%s] %s", time.Since(started).Round(time.Second), line)
+				}})
+				prog.done()
+				if run.ID != "" {
+					if asJSON {
+						printJSON(cmd.OutOrStdout(), run)
+					} else {
+						printJobRun(cmd.OutOrStdout(), run)
+					}
 				}
-			}
-			return err
+				return err
+			})
 		},
 	}
 	start.Flags().StringArrayVar(&runArgs, "arg", nil, "argument name=value for this run (repeatable)")
@@ -120,119 +115,98 @@ func jobCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List jobs", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			specs, err := l.Jobs.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, s := range specs {
-				rows = append(rows, []string{s.Name, s.Target, s.Format, strings.Join(s.PartitionBy, ","), s.Mode, s.Table, fmt.Sprint(s.Bookmarks)})
-			}
-			printTable(cmd.OutOrStdout(), []string{"name", "target", "format", "partition_by", "mode", "table", "bookmarks"}, rows)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				specs, err := s.jobs.List(ctx)
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, j := range specs {
+					rows = append(rows, []string{j.Name, j.Target, j.Format, strings.Join(j.PartitionBy, ","), j.Mode, j.Table, fmt.Sprint(j.Bookmarks)})
+				}
+				printTable(cmd.OutOrStdout(), []string{"name", "target", "format", "partition_by", "mode", "table", "bookmarks"}, rows)
+				return nil
+			})
 		},
 	}
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a job's definition", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			s, err := l.Jobs.Get(cmd.Context(), a[0])
-			if err != nil {
-				return err
-			}
-			printJSON(cmd.OutOrStdout(), s)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				j, err := s.jobs.Get(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				printJSON(cmd.OutOrStdout(), j)
+				return nil
+			})
 		},
 	}
 	runs := &cobra.Command{
 		Use: "runs NAME", Short: "List a job's runs, newest first", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			rs, err := l.Jobs.Runs(cmd.Context(), a[0])
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, r := range rs {
-				st := r.Stats
-				rows = append(rows, []string{r.ID, fmt.Sprint(r.Attempt), r.State, r.StartedAt.Local().Format(time.DateTime), r.Duration().Round(time.Millisecond).String(),
-					fmt.Sprint(st.RowsRead), fmt.Sprint(st.RowsWritten), fmt.Sprint(st.RowsRejected), fmt.Sprint(st.FilesWritten), r.Error})
-			}
-			printTable(cmd.OutOrStdout(), []string{"id", "attempt", "state", "started", "duration", "rows_read", "rows_written", "rows_rejected", "files", "error"}, rows)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				rs, err := s.jobs.Runs(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, r := range rs {
+					st := r.Stats
+					rows = append(rows, []string{r.ID, fmt.Sprint(r.Attempt), r.State, r.StartedAt.Local().Format(time.DateTime), r.Duration().Round(time.Millisecond).String(),
+						fmt.Sprint(st.RowsRead), fmt.Sprint(st.RowsWritten), fmt.Sprint(st.RowsRejected), fmt.Sprint(st.FilesWritten), r.Error})
+				}
+				printTable(cmd.OutOrStdout(), []string{"id", "attempt", "state", "started", "duration", "rows_read", "rows_written", "rows_rejected", "files", "error"}, rows)
+				return nil
+			})
 		},
 	}
 	logs := &cobra.Command{
 		Use: "log RUN", Short: "Print a run's log", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			r, err := l.Jobs.GetRun(cmd.Context(), a[0])
-			if err != nil {
-				return err
-			}
-			for _, line := range r.Log {
-				fmt.Fprintln(cmd.OutOrStdout(), line)
-			}
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				r, err := s.jobs.GetRun(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				for _, line := range r.Log {
+					fmt.Fprintln(cmd.OutOrStdout(), line)
+				}
+				return nil
+			})
 		},
 	}
 	stop := &cobra.Command{
 		Use: "stop RUN", Short: "Stop a running run (state STOPPED; nothing is published)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			if err := l.Jobs.Stop(cmd.Context(), a[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "stop requested for %s\n", a[0])
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				if err := s.jobs.Stop(ctx, a[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "stop requested for %s\n", a[0])
+				return nil
+			})
 		},
 	}
 	reset := &cobra.Command{
 		Use: "reset-bookmark NAME", Short: "Forget which files a job processed; its next run reads everything", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			n, err := l.Jobs.ResetBookmark(cmd.Context(), a[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "bookmark of %s reset (%d files forgotten)\n", a[0], n)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				n, err := s.jobs.ResetBookmark(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "bookmark of %s reset (%d files forgotten)\n", a[0], n)
+				return nil
+			})
 		},
 	}
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a job, its runs and bookmark (its output stays)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			return l.Jobs.Delete(cmd.Context(), a[0])
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				return s.jobs.Delete(ctx, a[0])
+			})
 		},
 	}
 	cmd.AddCommand(create, start, list, get, runs, logs, stop, reset, del)

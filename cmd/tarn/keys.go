@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -30,57 +31,48 @@ func keysCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", policyFile, err)
 			}
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			k, err := l.Auth.CreateKey(cmd.Context(), args[0], p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "access key %s created (the secret is shown once):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", k.Name, k.AccessKeyID, k.SecretAccessKey)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				k, err := s.keys.CreateKey(ctx, args[0], p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "access key %s created (the secret is shown once):\n  AWS_ACCESS_KEY_ID=%s\n  AWS_SECRET_ACCESS_KEY=%s\n", k.Name, k.AccessKeyID, k.SecretAccessKey)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&policyFile, "policy", "", "policy JSON file")
 	list := &cobra.Command{
 		Use: "list", Short: "List access keys (without secrets)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			keys, err := l.Auth.ListKeys(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, k := range keys {
-				var actions []string
-				for _, st := range k.Policy.Statements {
-					actions = append(actions, string(st.Effect)+" "+strings.Join(st.Actions, ",")+" on "+strings.Join(st.Resources, ","))
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				keys, err := s.keys.ListKeys(ctx)
+				if err != nil {
+					return err
 				}
-				rights := strings.Join(actions, "; ")
-				if k.Admin {
-					rights = "admin (everything)"
+				var rows [][]string
+				for _, k := range keys {
+					var actions []string
+					for _, st := range k.Policy.Statements {
+						actions = append(actions, string(st.Effect)+" "+strings.Join(st.Actions, ",")+" on "+strings.Join(st.Resources, ","))
+					}
+					rights := strings.Join(actions, "; ")
+					if k.Admin {
+						rights = "admin (everything)"
+					}
+					rows = append(rows, []string{k.AccessKeyID, k.Name, k.CreatedAt.Local().Format(time.DateTime), rights})
 				}
-				rows = append(rows, []string{k.AccessKeyID, k.Name, k.CreatedAt.Local().Format(time.DateTime), rights})
-			}
-			printTable(cmd.OutOrStdout(), []string{"access_key_id", "name", "created", "rights"}, rows)
-			return nil
+				printTable(cmd.OutOrStdout(), []string{"access_key_id", "name", "created", "rights"}, rows)
+				return nil
+			})
 		},
 	}
 	del := &cobra.Command{
 		Use: "delete ACCESS_KEY_ID", Short: "Delete an access key; requests signed with it fail at once", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			return l.Auth.DeleteKey(cmd.Context(), args[0])
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				return s.keys.DeleteKey(ctx, args[0])
+			})
 		},
 	}
 	token := &cobra.Command{

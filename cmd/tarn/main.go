@@ -22,6 +22,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 type globals struct {
 	data      string
 	serverURL string
+	s3URL     string
 }
 
 func main() {
@@ -32,6 +33,9 @@ func main() {
 		var ee exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
+		}
+		if hint := credentialsHint(err); hint != "" {
+			err = errors.New(hint)
 		}
 		fmt.Fprintln(os.Stderr, "tarn:", err)
 		os.Exit(1)
@@ -53,7 +57,8 @@ func newRoot() *cobra.Command {
 	}
 	// Persistent flags are accepted before or after the subcommand.
 	root.PersistentFlags().StringVar(&g.data, "data", def, "lake home folder (env TARN_DATA)")
-	root.PersistentFlags().StringVar(&g.serverURL, "server", os.Getenv("TARN_SERVER"), "REST API of a running tarn serve for queries (env TARN_SERVER; found in the data folder when empty)")
+	root.PersistentFlags().StringVar(&g.serverURL, "server", os.Getenv("TARN_SERVER"), "REST API of a running tarn serve to work through (env TARN_SERVER; found in the data folder when empty)")
+	root.PersistentFlags().StringVar(&g.s3URL, "s3-endpoint", os.Getenv("TARN_S3_ENDPOINT"), "S3 endpoint of that server, for mb, ls, cp, rm (env TARN_S3_ENDPOINT; found in the data folder when empty)")
 	root.AddCommand(
 		quickstartCmd(g),
 		mbCmd(g), lsCmd(g), cpCmd(g), rmCmd(g),
@@ -65,6 +70,7 @@ func newRoot() *cobra.Command {
 		serveCmd(g),
 		keysCmd(g),
 		workgroupCmd(g),
+		workflowCmd(g), triggerCmd(g), eventsCmd(g), alarmCmd(g),
 	)
 	return root
 }

@@ -27,16 +27,13 @@ func mbCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			if err := l.Store.CreateBucket(cmd.Context(), u.Bucket); err != nil {
-				return fmt.Errorf("cannot make bucket %s: %w", args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "make_bucket: %s\n", u.Bucket)
-			return nil
+			return g.objects(cmd, func(ctx context.Context, store storage.ObjectStore) error {
+				if err := store.CreateBucket(ctx, u.Bucket); err != nil {
+					return fmt.Errorf("cannot make bucket %s: %w", args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "make_bucket: %s\n", u.Bucket)
+				return nil
+			})
 		},
 	}
 }
@@ -55,57 +52,53 @@ func lsCmd(g *globals) *cobra.Command {
 		Short: "List buckets, or objects and prefixes under a prefix",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			l, err := g.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			out := cmd.OutOrStdout()
-			size := func(n int64) string {
-				if human {
-					return humanBytes(n)
+			return g.objects(cmd, func(ctx context.Context, store storage.ObjectStore) error {
+				out := cmd.OutOrStdout()
+				size := func(n int64) string {
+					if human {
+						return humanBytes(n)
+					}
+					return fmt.Sprint(n)
 				}
-				return fmt.Sprint(n)
-			}
-			if len(args) == 0 || args[0] == "s3://" {
-				bs, err := l.Store.ListBuckets(ctx)
+				if len(args) == 0 || args[0] == "s3://" {
+					bs, err := store.ListBuckets(ctx)
+					if err != nil {
+						return err
+					}
+					for _, b := range bs {
+						fmt.Fprintf(out, "%s %s\n", b.CreatedAt.Local().Format("2006-01-02 15:04:05"), b.Name)
+					}
+					return nil
+				}
+				u, err := parseBucketURI(args[0])
 				if err != nil {
 					return err
 				}
-				for _, b := range bs {
-					fmt.Fprintf(out, "%s %s\n", b.CreatedAt.Local().Format("2006-01-02 15:04:05"), b.Name)
+				opts := storage.ListOptions{Prefix: u.Key, Delimiter: "/"}
+				if recursive {
+					opts.Delimiter = ""
 				}
-				return nil
-			}
-			u, err := parseBucketURI(args[0])
-			if err != nil {
-				return err
-			}
-			opts := storage.ListOptions{Prefix: u.Key, Delimiter: "/"}
-			if recursive {
-				opts.Delimiter = ""
-			}
-			for {
-				res, err := l.Store.List(ctx, u.Bucket, opts)
-				if err != nil {
-					return fmt.Errorf("cannot list %s: %w", args[0], err)
-				}
-				for _, p := range res.CommonPrefixes {
-					fmt.Fprintf(out, "%30s PRE %s\n", "", strings.TrimPrefix(p, prefixDir(u.Key, recursive)))
-				}
-				for _, o := range res.Objects {
-					name := o.Key
-					if !recursive {
-						name = strings.TrimPrefix(o.Key, prefixDir(u.Key, false))
+				for {
+					res, err := store.List(ctx, u.Bucket, opts)
+					if err != nil {
+						return fmt.Errorf("cannot list %s: %w", args[0], err)
 					}
-					fmt.Fprintf(out, "%s %10s %s\n", o.LastModified.Local().Format("2006-01-02 15:04:05"), size(o.Size), name)
+					for _, p := range res.CommonPrefixes {
+						fmt.Fprintf(out, "%30s PRE %s\n", "", strings.TrimPrefix(p, prefixDir(u.Key, recursive)))
+					}
+					for _, o := range res.Objects {
+						name := o.Key
+						if !recursive {
+							name = strings.TrimPrefix(o.Key, prefixDir(u.Key, false))
+						}
+						fmt.Fprintf(out, "%s %10s %s\n", o.LastModified.Local().Format("2006-01-02 15:04:05"), size(o.Size), name)
+					}
+					if !res.IsTruncated {
+						return nil
+					}
+					opts.ContinuationToken = res.NextContinuationToken
 				}
-				if !res.IsTruncated {
-					return nil
-				}
-				opts.ContinuationToken = res.NextContinuationToken
-			}
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&recursive, "recursive", false, "list every object under the prefix")
@@ -131,17 +124,13 @@ func cpCmd(g *globals) *cobra.Command {
 		Short: "Copy files and objects: local to s3://, s3:// to local, s3:// to s3://",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			l, err := g.open(ctx)
-			if err != nil {
+			return g.objects(cmd, func(ctx context.Context, store storage.ObjectStore) error {
+				c := &copier{store: store, out: cmd.OutOrStdout(), prog: newProgress(), start: time.Now()}
+				err := c.copy(ctx, args[0], args[1], recursive)
+				c.prog.done()
+				fmt.Fprintf(cmd.ErrOrStderr(), "copied %d files, %s in %s\n", c.files, humanBytes(c.bytes), time.Since(c.start).Round(time.Millisecond))
 				return err
-			}
-			defer l.Close()
-			c := &copier{store: l.Store, out: cmd.OutOrStdout(), prog: newProgress(), start: time.Now()}
-			err = c.copy(ctx, args[0], args[1], recursive)
-			c.prog.done()
-			fmt.Fprintf(cmd.ErrOrStderr(), "copied %d files, %s in %s\n", c.files, humanBytes(c.bytes), time.Since(c.start).Round(time.Millisecond))
-			return err
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&recursive, "recursive", false, "copy a folder or prefix and everything below it")
@@ -326,44 +315,40 @@ func rmCmd(g *globals) *cobra.Command {
 		Short: "Delete an object, or every object under a prefix with --recursive",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			u, err := parseBucketURI(args[0])
 			if err != nil {
 				return err
 			}
-			l, err := g.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			if !recursive {
-				if u.Key == "" {
-					return fmt.Errorf("cannot delete %s: give a key, or --recursive for a prefix", args[0])
+			return g.objects(cmd, func(ctx context.Context, store storage.ObjectStore) error {
+				if !recursive {
+					if u.Key == "" {
+						return fmt.Errorf("cannot delete %s: give a key, or --recursive for a prefix", args[0])
+					}
+					if _, err := store.Head(ctx, u.Bucket, u.Key); err != nil {
+						return fmt.Errorf("cannot delete %s: %w", args[0], err)
+					}
+					if err := store.Delete(ctx, u.Bucket, u.Key); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "delete: %s\n", args[0])
+					return nil
 				}
-				if _, err := l.Store.Head(ctx, u.Bucket, u.Key); err != nil {
-					return fmt.Errorf("cannot delete %s: %w", args[0], err)
+				var keys []string
+				for o, err := range storage.Walk(ctx, store, u.Bucket, u.Key) {
+					if err != nil {
+						return err
+					}
+					keys = append(keys, o.Key)
 				}
-				if err := l.Store.Delete(ctx, u.Bucket, u.Key); err != nil {
-					return err
+				// Deepest first, so folder markers go after their contents.
+				for i := len(keys) - 1; i >= 0; i-- {
+					if err := store.Delete(ctx, u.Bucket, keys[i]); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "delete: s3://%s/%s\n", u.Bucket, keys[i])
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "delete: %s\n", args[0])
 				return nil
-			}
-			var keys []string
-			for o, err := range storage.Walk(ctx, l.Store, u.Bucket, u.Key) {
-				if err != nil {
-					return err
-				}
-				keys = append(keys, o.Key)
-			}
-			// Deepest first, so folder markers go after their contents.
-			for i := len(keys) - 1; i >= 0; i-- {
-				if err := l.Store.Delete(ctx, u.Bucket, keys[i]); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "delete: s3://%s/%s\n", u.Bucket, keys[i])
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&recursive, "recursive", false, "delete every object under the prefix")

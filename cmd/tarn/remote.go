@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,128 +14,222 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/client"
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/events"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
-// While `tarn serve` runs, `tarn query` goes through its REST API (given
-// --server URL, or found in the data folder's serve.json), so that queries
-// obey the server's workgroup queues and land in one place. The other
-// commands still open the lake's files, which is safe alongside the server.
+// While `tarn serve` runs, the CLI goes through it (given --server URL, or
+// found in the data folder's serve.json): the catalog, crawlers, jobs,
+// queries, workgroups and keys through its REST API, objects through its S3
+// endpoint, so that the server sees and orders everything (queues, metrics,
+// object-created events). The commands run the same code either way: the
+// services below are the lake's, or the server's through internal/client,
+// which has the same methods. Only a "via URL" note on stderr tells them
+// apart.
 
 // serveInfo is what `tarn serve` leaves in <data>/serve.json.
 type serveInfo struct {
 	API string `json:"api"`
+	S3  string `json:"s3,omitempty"`
 	PID int    `json:"pid"`
 }
 
 const serveFile = "serve.json"
 
-func writeServeInfo(home, api string) error {
-	b, _ := json.Marshal(serveInfo{API: api, PID: os.Getpid()})
+func writeServeInfo(home, api, s3 string) error {
+	b, _ := json.Marshal(serveInfo{API: api, S3: s3, PID: os.Getpid()})
 	return os.WriteFile(filepath.Join(home, serveFile), b, 0o600)
 }
 
 func removeServeInfo(home string) { os.Remove(filepath.Join(home, serveFile)) }
 
-// remote is a REST API client.
-type remote struct {
-	base  string
-	token string
+// liveServer reads serve.json of a data folder; ok is false when there is
+// none or its server is gone.
+func liveServer(home string) (si serveInfo, ok bool) {
+	b, err := os.ReadFile(filepath.Join(home, serveFile))
+	if err != nil {
+		return si, false
+	}
+	if json.Unmarshal(b, &si) != nil || si.API == "" || si.PID <= 0 || syscall.Kill(si.PID, 0) != nil {
+		return si, false // a server that died: work on the files
+	}
+	return si, true
 }
 
-// server returns the client for the server to use, or nil to work on the
-// files: --server/TARN_SERVER, else a live `tarn serve` of the data folder.
-func (g *globals) server() (*remote, error) {
-	base := g.serverURL
-	if base == "" {
-		b, err := os.ReadFile(filepath.Join(g.data, serveFile))
+// server returns the client of the server to go through, or nil to work on
+// the files: --server/TARN_SERVER, else a live `tarn serve` of the data
+// folder. Credentials: TARN_TOKEN (REST API only), TARN_ACCESS_KEY_ID and
+// TARN_SECRET_ACCESS_KEY, else the lake's admin key.
+func (g *globals) server() (*client.Client, error) {
+	cfg := client.Config{API: g.serverURL, S3: g.s3URL}
+	si, live := liveServer(g.data)
+	switch {
+	case cfg.API == "" && !live:
+		return nil, nil
+	case cfg.API == "":
+		cfg.API = si.API
+		if cfg.S3 == "" {
+			cfg.S3 = si.S3
+		}
+	case live && cfg.S3 == "" && strings.TrimSuffix(cfg.API, "/") == si.API:
+		cfg.S3 = si.S3
+	}
+	cfg.Token = os.Getenv("TARN_TOKEN")
+	id, secret := os.Getenv("TARN_ACCESS_KEY_ID"), os.Getenv("TARN_SECRET_ACCESS_KEY")
+	switch {
+	case id != "" && secret != "":
+		cfg.Key = auth.Key{AccessKeyID: id, SecretAccessKey: secret}
+	case cfg.Token == "":
+		k, err := lake.AdminKey(context.Background(), g.data)
 		if err != nil {
-			return nil, nil
+			return nil, fmt.Errorf("cannot talk to the server at %s: set TARN_TOKEN (tarn keys token ACCESS_KEY_ID) or TARN_ACCESS_KEY_ID and TARN_SECRET_ACCESS_KEY (%v)", cfg.API, err)
 		}
-		var si serveInfo
-		if json.Unmarshal(b, &si) != nil || si.API == "" || si.PID <= 0 || syscall.Kill(si.PID, 0) != nil {
-			return nil, nil // a server that died: work on the files
-		}
-		base = si.API
+		cfg.Key = k
 	}
-	if _, err := url.Parse(base); err != nil {
-		return nil, fmt.Errorf("invalid --server %q: %w", base, err)
-	}
-	tok := os.Getenv("TARN_TOKEN")
-	if tok == "" {
-		id, secret := os.Getenv("TARN_ACCESS_KEY_ID"), os.Getenv("TARN_SECRET_ACCESS_KEY")
-		if id == "" || secret == "" {
-			k, err := lake.AdminKey(context.Background(), g.data)
-			if err != nil {
-				return nil, fmt.Errorf("cannot talk to the server at %s: set TARN_TOKEN (tarn keys token ACCESS_KEY_ID) or TARN_ACCESS_KEY_ID and TARN_SECRET_ACCESS_KEY (%v)", base, err)
-			}
-			id, secret = k.AccessKeyID, k.SecretAccessKey
-		}
-		tok = auth.Token(auth.Key{AccessKeyID: id, SecretAccessKey: secret})
-	}
-	return &remote{base: strings.TrimSuffix(base, "/"), token: tok}, nil
+	return client.New(cfg)
 }
 
-func (r *remote) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+// credentialsHint says what to do when the server refused the credentials.
+func credentialsHint(err error) string {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Unauthenticated() {
+		return fmt.Sprintf("the server at %s refused the credentials (%s: %s): set TARN_TOKEN (tarn keys token ACCESS_KEY_ID prints one), or TARN_ACCESS_KEY_ID and TARN_SECRET_ACCESS_KEY, to a key of this lake",
+			ce.Server, ce.Code, ce.Message)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	return ""
+}
+
+// The services the commands use; the lake's and the client's both have
+// these methods.
+type (
+	catalogService interface {
+		ListDatabases(ctx context.Context) ([]catalog.Database, error)
+		ListTables(ctx context.Context, db string) ([]catalog.Table, error)
+		GetTable(ctx context.Context, db, name string) (catalog.Table, error)
+		ListPartitions(ctx context.Context, db, table string) ([]catalog.Partition, error)
+		SchemaVersions(ctx context.Context, db, table string) ([]catalog.SchemaVersion, error)
+	}
+	crawlerService interface {
+		Create(ctx context.Context, spec crawler.Spec) error
+		Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error)
+		List(ctx context.Context) ([]crawler.Spec, error)
+		Get(ctx context.Context, name string) (crawler.Spec, error)
+		Runs(ctx context.Context, name string) ([]crawler.Run, error)
+		Delete(ctx context.Context, name string) error
+	}
+	jobService interface {
+		Create(ctx context.Context, spec jobs.Spec) error
+		Start(ctx context.Context, name string, opts jobs.StartOptions) (jobs.Run, error)
+		List(ctx context.Context) ([]jobs.Spec, error)
+		Get(ctx context.Context, name string) (jobs.Spec, error)
+		Runs(ctx context.Context, name string) ([]jobs.Run, error)
+		GetRun(ctx context.Context, id string) (jobs.Run, error)
+		Stop(ctx context.Context, id string) error
+		ResetBookmark(ctx context.Context, name string) (int64, error)
+		Delete(ctx context.Context, name string) error
+	}
+	queryService interface {
+		History(ctx context.Context, limit int) ([]query.Execution, error)
+		Summary(ctx context.Context) ([]query.CostSummary, error)
+		CreateWorkgroup(ctx context.Context, w query.Workgroup) error
+		Workgroups(ctx context.Context) ([]query.Workgroup, error)
+		DeleteWorkgroup(ctx context.Context, name string) error
+	}
+	keyService interface {
+		CreateKey(ctx context.Context, name string, policy auth.Policy) (auth.Key, error)
+		ListKeys(ctx context.Context) ([]auth.Key, error)
+		DeleteKey(ctx context.Context, id string) error
+	}
+)
+
+// services is what a command works with.
+type services struct {
+	catalog  catalogService
+	crawlers crawlerService
+	jobs     jobService
+	queries  queryService
+	keys     keyService
+}
+
+// run runs fn on the services of a running server, or else of the lake's
+// files.
+func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s services) error) error {
+	ctx := cmd.Context()
+	r, err := g.server()
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach the server at %s: %w", r.base, err)
+	if r != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", r.API())
+		return fn(ctx, services{catalog: r.Catalog(), crawlers: r.Crawlers(), jobs: r.Jobs(), queries: r.Queries(), keys: r.Keys()})
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	l, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Code, Message string }
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return fmt.Errorf("%s: %s", e.Error.Code, e.Error.Message)
-		}
-		return fmt.Errorf("server answered %s", resp.Status)
+	defer l.Close()
+	return fn(ctx, services{catalog: l.Catalog, crawlers: l.Crawlers, jobs: l.Jobs, queries: l.Query, keys: l.Auth})
+}
+
+// objects runs fn on the object store: a running server's S3 endpoint, or
+// else the lake's files.
+func (g *globals) objects(cmd *cobra.Command, fn func(ctx context.Context, store storage.ObjectStore) error) error {
+	ctx := cmd.Context()
+	r, err := g.server()
+	if err != nil {
+		return err
 	}
-	if out != nil {
-		return json.Unmarshal(data, out)
+	if r != nil {
+		o, err := r.Objects()
+		if err != nil {
+			return fmt.Errorf("%w; give the S3 endpoint with --s3-endpoint URL (env TARN_S3_ENDPOINT) and a key with TARN_ACCESS_KEY_ID and TARN_SECRET_ACCESS_KEY", err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", o.Endpoint())
+		return fn(ctx, o)
 	}
-	return nil
+	l, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	// Objects written here are recorded in the events ledger, as the S3
+	// endpoint does, so that event triggers see them.
+	return fn(ctx, events.Recording{ObjectStore: l.Store, Ledger: l.Events, Via: events.ViaCLI})
 }
 
 // runRemoteQuery runs one statement through the server and prints it as
 // runQuery does.
-func runRemoteQuery(cmd *cobra.Command, r *remote, req query.Request, format string) error {
+func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, format string) error {
 	ctx := cmd.Context()
-	var started map[string]string
-	if err := r.do(ctx, "POST", "/api/v1/queries", map[string]string{"sql": req.SQL, "database": req.Database, "workgroup": req.Workgroup}, &started); err != nil {
+	q := r.Queries()
+	id, err := q.Submit(ctx, req)
+	if err != nil {
 		return err
 	}
-	id := started["id"]
 	prog := newProgress()
 	start := time.Now()
 	var ex query.Execution
 	for {
-		if err := r.do(ctx, "GET", "/api/v1/queries/"+id, nil, &ex); err != nil {
+		if ex, err = q.Get(ctx, id); err != nil {
+			if ctx.Err() != nil {
+				_ = q.Cancel(context.WithoutCancel(ctx), id)
+				prog.done()
+			}
 			return err
 		}
 		if ex.State != query.StateQueued && ex.State != query.StateRunning {
 			break
 		}
-		prog.update("%s for %s on %s...", strings.ToLower(ex.State), time.Since(start).Round(time.Second), r.base)
+		prog.update("%s for %s on %s...", strings.ToLower(ex.State), time.Since(start).Round(time.Second), r.API())
 		select {
 		case <-ctx.Done():
-			_ = r.do(context.Background(), "DELETE", "/api/v1/queries/"+id, nil, nil)
+			_ = q.Cancel(context.WithoutCancel(ctx), id)
 			prog.done()
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -154,8 +244,8 @@ func runRemoteQuery(cmd *cobra.Command, r *remote, req query.Request, format str
 		token := ""
 		first := true
 		for {
-			var page query.ResultPage
-			if err := r.do(ctx, "GET", "/api/v1/queries/"+id+"/results?max_results=1000&next_token="+url.QueryEscape(token), nil, &page); err != nil {
+			page, err := q.Results(ctx, id, token, 1000)
+			if err != nil {
 				return err
 			}
 			if first {
@@ -189,7 +279,7 @@ func runRemoteQuery(cmd *cobra.Command, r *remote, req query.Request, format str
 	}
 	st := ex.Stats
 	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d rows in %s, data scanned %s (%d bytes) via %s, query id %s\n",
-		ex.State, st.Rows, ex.EndedAt.Sub(ex.SubmittedAt).Round(time.Millisecond), humanBytes(st.BytesScanned), st.BytesScanned, r.base, ex.ID)
+		ex.State, st.Rows, ex.EndedAt.Sub(ex.SubmittedAt).Round(time.Millisecond), humanBytes(st.BytesScanned), st.BytesScanned, r.API(), ex.ID)
 	if ex.State != query.StateSucceeded {
 		return errors.New(ex.Error)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/api"
+	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/s3api"
@@ -32,7 +33,19 @@ func serveCmd(g *globals) *cobra.Command {
 			if (certFile == "") != (keyFile == "") {
 				return errors.New("give both --tls-cert and --tls-key, or neither")
 			}
-			l, err := g.open(ctx)
+			cfg := lake.DefaultConfig(g.data)
+			if v := os.Getenv("TARN_CLOCK"); v != "" {
+				// A test aid: the scheduler's clock starts at this time and
+				// runs from there, so a cron trigger can be made due soon.
+				t0, err := time.Parse(time.RFC3339, v)
+				if err != nil {
+					return fmt.Errorf("TARN_CLOCK %q is not an RFC 3339 time such as 2026-01-01T05:59:55Z", v)
+				}
+				real0 := time.Now()
+				cfg.Workflow.Now = func() time.Time { return t0.Add(time.Since(real0)) }
+				cfg.Alarms.Now = cfg.Workflow.Now
+			}
+			l, err := lake.Open(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -53,18 +66,42 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, nil)
+			// Every new object version is recorded in the events ledger before
+			// the client gets its answer, for the triggers.
+			onCreated := func(ctx context.Context, info storage.ObjectInfo, via string) {
+				if _, _, err := l.Events.Record(ctx, info, events.ViaS3); err != nil {
+					slog.Error("cannot record object-created event; a trigger with poll set will still see the object",
+						"uri", storage.URI{Bucket: info.Bucket, Key: info.Key}.String(), "via", via, "err", err)
+				}
+			}
+			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, onCreated)
 			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: runtime.NumCPU(),
 				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
 			rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
-				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
+				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms})
 			rest.Registry().MustRegister(s3.Collectors()...)
+			buckets := api.NewBucketCollector(l.Store, api.DefaultBucketMetricsConfig())
+			defer buckets.Close()
+			rest.Registry().MustRegister(buckets)
+			// The background work: the scheduler (triggers and workflow
+			// runs) and the alarms' evaluator.
+			bgCtx, bgStop := context.WithCancel(context.WithoutCancel(ctx))
+			defer bgStop()
+			schedDone, alarmsDone := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(schedDone)
+				if err := l.Workflows.Run(bgCtx); err != nil {
+					slog.Error("scheduler stopped", "err", err)
+				}
+			}()
+			go func() { defer close(alarmsDone); l.Alarms.Run(bgCtx) }()
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"
 			}
 			errc := make(chan error, 2)
 			var servers []*http.Server
+			s3URL := "" // for serve.json
 			for _, lst := range []struct {
 				name, addr string
 				h          http.Handler
@@ -76,9 +113,12 @@ func serveCmd(g *globals) *cobra.Command {
 				srv := &http.Server{Handler: lst.h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
 				servers = append(servers, srv)
 				fmt.Fprintf(out, "%s on %s://%s\n", lst.name, scheme, ln.Addr())
+				if lst.name == "S3 endpoint" {
+					s3URL = fmt.Sprintf("%s://%s", scheme, ln.Addr())
+				}
 				if lst.name == "REST API" {
-					// The CLI finds the server here and sends queries to it.
-					if err := writeServeInfo(l.Home, fmt.Sprintf("%s://%s", scheme, ln.Addr())); err != nil {
+					// The CLI finds the server here and goes through it.
+					if err := writeServeInfo(l.Home, fmt.Sprintf("%s://%s", scheme, ln.Addr()), s3URL); err != nil {
 						return err
 					}
 					defer removeServeInfo(l.Home)
@@ -109,6 +149,11 @@ func serveCmd(g *globals) *cobra.Command {
 			// crawls and job runs stopped (they publish nothing half-done).
 			async.Close()
 			rest.Close()
+			// Workflow steps still running are cancelled and recorded as
+			// RETRYING: the next start resumes them.
+			bgStop()
+			<-schedDone
+			<-alarmsDone
 			if err := errors.Join(errs...); err != nil {
 				return fmt.Errorf("cannot shut down cleanly: %w", err)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -20,16 +21,13 @@ func workgroupCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w.Name = args[0]
 			w.BytesScannedCutoff = cutoffMB << 20
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			if err := l.Query.CreateWorkgroup(cmd.Context(), w); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "workgroup %s created\n", w.Name)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				if err := s.queries.CreateWorkgroup(ctx, w); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "workgroup %s created\n", w.Name)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&w.ResultLocation, "result-location", "", "s3:// prefix for query results (default "+query.DefaultResultLocation+")")
@@ -40,32 +38,26 @@ func workgroupCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List workgroups", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			wgs, err := l.Query.Workgroups(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, w := range wgs {
-				rows = append(rows, []string{w.Name, w.ResultLocation, fmt.Sprint(w.BytesScannedCutoff), strings.Join(w.RequirePartitionFilter, ","), fmt.Sprint(w.MaxConcurrent)})
-			}
-			printTable(cmd.OutOrStdout(), []string{"name", "result_location", "bytes_scanned_cutoff", "require_partition_filter", "max_concurrent"}, rows)
-			return nil
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				wgs, err := s.queries.Workgroups(ctx)
+				if err != nil {
+					return err
+				}
+				var rows [][]string
+				for _, w := range wgs {
+					rows = append(rows, []string{w.Name, w.ResultLocation, fmt.Sprint(w.BytesScannedCutoff), strings.Join(w.RequirePartitionFilter, ","), fmt.Sprint(w.MaxConcurrent)})
+				}
+				printTable(cmd.OutOrStdout(), []string{"name", "result_location", "bytes_scanned_cutoff", "require_partition_filter", "max_concurrent"}, rows)
+				return nil
+			})
 		},
 	}
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a workgroup", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			return l.Query.DeleteWorkgroup(cmd.Context(), args[0])
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				return s.queries.DeleteWorkgroup(ctx, args[0])
+			})
 		},
 	}
 	cmd.AddCommand(create, list, del)

@@ -20,12 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // Config configures the API.
@@ -48,6 +51,11 @@ type Deps struct {
 	Crawlers *crawler.Service
 	Jobs     *jobs.Service
 	Store    storage.ObjectStore
+	// Workflows, Events and Alarms serve the pipelines' resources (the
+	// routes are left out when nil).
+	Workflows *workflow.Service
+	Events    *events.Ledger
+	Alarms    *alarms.Service
 }
 
 // Server is the REST API. It is an http.Handler, safe for concurrent use.
@@ -60,11 +68,16 @@ type Server struct {
 	crawlers *crawler.Service
 	jobs     *jobs.Service
 	store    storage.ObjectStore
-	mux      *http.ServeMux
-	reg      *prometheus.Registry
-	bg       sync.WaitGroup // crawls and job runs started through the API
-	bgCtx    context.Context
-	bgStop   context.CancelFunc
+	// pipelines
+	workflows *workflow.Service
+	events    *events.Ledger
+	alarms    *alarms.Service
+	mux       *http.ServeMux
+	reg       *prometheus.Registry
+	bg        sync.WaitGroup // crawls and job runs started through the API
+	bgCtx     context.Context
+	bgStop    context.CancelFunc
+	follow    follow // what runs started here do between their start and end
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -77,7 +90,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, auth: d.Auth, queries: d.Queries, async: d.Async, cat: d.Catalog, crawlers: d.Crawlers, jobs: d.Jobs, store: d.Store,
 		mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s.workflows, s.events, s.alarms = d.Workflows, d.Events, d.Alarms
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
+	s.follow.init()
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tarn_api_requests_total", Help: "REST API requests by route and status."}, []string{"route", "status"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tarn_api_request_duration_seconds", Help: "REST API request latency.", Buckets: prometheus.DefBuckets}, []string{"route"})
 	s.reg.MustRegister(s.requests, s.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -92,6 +107,9 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/queries", s.listQueries)
 	s.handle("GET /api/v1/queries/summary", s.querySummary)
 	s.handle("GET /api/v1/workgroups", s.listWorkgroups)
+	s.handle("POST /api/v1/workgroups", s.createWorkgroup)
+	s.handle("GET /api/v1/workgroups/{name}", s.getWorkgroup)
+	s.handle("DELETE /api/v1/workgroups/{name}", s.deleteWorkgroup)
 	s.handle("GET /api/v1/databases", s.listDatabases)
 	s.handle("GET /api/v1/databases/{db}/tables", s.listTables)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}", s.getTable)
@@ -100,16 +118,27 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/buckets", s.listBuckets)
 	s.handle("GET /api/v1/buckets/{bucket}/objects", s.listObjects)
 	s.handle("GET /api/v1/crawlers", s.listCrawlers)
+	s.handle("POST /api/v1/crawlers", s.createCrawler)
 	s.handle("GET /api/v1/crawlers/{name}", s.getCrawler)
+	s.handle("DELETE /api/v1/crawlers/{name}", s.deleteCrawler)
 	s.handle("POST /api/v1/crawlers/{name}/start", s.startCrawler)
 	s.handle("GET /api/v1/crawlers/{name}/runs", s.crawlerRuns)
+	s.handle("GET /api/v1/crawler-runs/{id}", s.getCrawlerRun)
 	s.handle("GET /api/v1/jobs", s.listJobs)
+	s.handle("POST /api/v1/jobs", s.createJob)
 	s.handle("GET /api/v1/jobs/{name}", s.getJob)
+	s.handle("DELETE /api/v1/jobs/{name}", s.deleteJob)
 	s.handle("POST /api/v1/jobs/{name}/start", s.startJob)
+	s.handle("POST /api/v1/jobs/{name}/reset-bookmark", s.resetJobBookmark)
 	s.handle("GET /api/v1/jobs/{name}/runs", s.jobRuns)
 	s.handle("GET /api/v1/job-runs/{id}", s.getJobRun)
+	s.handle("GET /api/v1/job-runs/{id}/log", s.jobRunLog)
 	s.handle("POST /api/v1/job-runs/{id}/stop", s.stopJobRun)
+	s.handle("GET /api/v1/keys", s.listKeys)
+	s.handle("POST /api/v1/keys", s.createKey)
+	s.handle("DELETE /api/v1/keys/{id}", s.deleteKey)
 	// The OpenAPI document describes the API, not the lake: it is public.
+	s.routePipelines()
 	s.mux.HandleFunc("GET /api/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
@@ -166,16 +195,25 @@ func status(err error) (int, string) {
 	if errors.As(err, &ae) {
 		return ae.status, ae.code
 	}
+	if st, code, ok := pipelineStatus(err); ok {
+		return st, code
+	}
 	if code, st := auth.S3ErrorCode(err); code != "" && code != "InternalError" {
 		return st, code
 	}
 	switch {
 	case errors.Is(err, query.ErrNoSuchQuery), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchDatabase), errors.Is(err, query.ErrNoSuchWorkgroup),
-		errors.Is(err, crawler.ErrNoSuchCrawler), errors.Is(err, jobs.ErrNoSuchJob), errors.Is(err, jobs.ErrNoSuchRun), errors.Is(err, storage.ErrNoSuchBucket):
+		errors.Is(err, crawler.ErrNoSuchCrawler), errors.Is(err, crawler.ErrNoSuchRun), errors.Is(err, jobs.ErrNoSuchJob), errors.Is(err, jobs.ErrNoSuchRun),
+		errors.Is(err, storage.ErrNoSuchBucket):
 		return http.StatusNotFound, "NotFound"
 	case errors.Is(err, crawler.ErrCrawlerRunning), errors.Is(err, jobs.ErrConcurrentRuns), errors.Is(err, jobs.ErrRunNotActive):
 		return http.StatusConflict, "Conflict"
-	case errors.Is(err, jobs.ErrMissingArgument), errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidBucketName):
+	case errors.Is(err, crawler.ErrCrawlerExists), errors.Is(err, jobs.ErrJobExists), errors.Is(err, query.ErrWorkgroupExists),
+		errors.Is(err, auth.ErrKeyExists), errors.Is(err, storage.ErrBucketExists):
+		return http.StatusConflict, "AlreadyExists"
+	case errors.Is(err, jobs.ErrMissingArgument), errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidBucketName),
+		errors.Is(err, crawler.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidJobSQL),
+		errors.Is(err, auth.ErrInvalidKey), errors.Is(err, storage.ErrInvalidURI):
 		return http.StatusBadRequest, "InvalidRequest"
 	case errors.Is(err, query.ErrNotFinished):
 		return http.StatusConflict, "QueryNotFinished"

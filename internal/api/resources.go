@@ -1,15 +1,22 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
+	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -65,23 +72,121 @@ func (s *Server) startCrawler(ctx context.Context, p *auth.Principal, r *http.Re
 	if err := p.Authorize("glue:StartCrawler", crawlerResource(name)); err != nil {
 		return nil, err
 	}
-	if _, err := s.crawlers.Get(ctx, name); err != nil {
-		return nil, err
-	}
 	var body struct {
 		DryRun bool `json:"dry_run"`
 	}
-	if data, _ := io.ReadAll(r.Body); len(data) > 0 {
-		if err := json.Unmarshal(data, &body); err != nil {
-			return nil, badRequest("the body must be JSON {\"dry_run\": false}: %v", err)
-		}
+	if err := decodeBody(r, &body, `{"dry_run": false}`); err != nil {
+		return nil, err
 	}
+	before, err := s.crawlers.Runs(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, run := range before {
+		known[run.ID] = true
+	}
+	c := s.follow.newCrawl()
+	type result struct {
+		run crawler.Run
+		err error
+	}
+	done := make(chan result, 1)
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		_, _ = s.crawlers.Start(s.bgCtx, name, crawler.StartOptions{DryRun: body.DryRun})
+		run, err := s.crawlers.Start(s.bgCtx, name, crawler.StartOptions{DryRun: body.DryRun, Progress: c.update})
+		s.follow.crawlDone(c)
+		done <- result{run, err}
 	}()
-	return map[string]string{"crawler": name, "state": crawler.StateRunning}, nil
+	// The crawl records its run before it reads a file: find it, so that
+	// the caller can follow it.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case res := <-done:
+			if res.run.ID == "" {
+				return nil, res.err
+			}
+			// The state is the one at the start, as for a crawl still running.
+			return map[string]string{"crawler": name, "state": crawler.StateRunning, "id": res.run.ID}, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+			runs, err := s.crawlers.Runs(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			for _, run := range runs {
+				if !known[run.ID] && run.State == crawler.StateRunning {
+					s.follow.crawlStarted(c, run.ID)
+					return map[string]string{"crawler": name, "state": crawler.StateRunning, "id": run.ID}, nil
+				}
+			}
+		}
+	}
+}
+
+// crawlerRun is a crawl as GET /api/v1/crawler-runs/{id} shows it: while it
+// runs in this server, with its progress.
+type crawlerRun struct {
+	crawler.Run
+	Progress *crawler.Progress `json:"progress,omitempty"`
+}
+
+func (s *Server) getCrawlerRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	run, err := s.crawlers.GetRun(ctx, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Authorize("glue:GetCrawlerMetrics", crawlerResource(run.Crawler)); err != nil {
+		return nil, err
+	}
+	out := crawlerRun{Run: run}
+	if run.State == crawler.StateRunning {
+		out.Progress = s.follow.crawlProgress(run.ID)
+	}
+	return out, nil
+}
+
+// crawlerRequest is the body of POST /api/v1/crawlers.
+type crawlerRequest struct {
+	Name               string   `json:"name"`
+	Database           string   `json:"database"`
+	Description        string   `json:"description"`
+	Targets            []string `json:"targets"`
+	Exclusions         []string `json:"exclusions"`
+	SchemaChangePolicy string   `json:"schema_change_policy"`
+	DeleteBehavior     string   `json:"delete_behavior"`
+	RecrawlPolicy      string   `json:"recrawl_policy"`
+}
+
+func (s *Server) createCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	var req crawlerRequest
+	if err := decodeBody(r, &req, `{"name": "...", "database": "...", "targets": ["s3://bucket/prefix/"]}`); err != nil {
+		return nil, err
+	}
+	if err := p.Authorize("glue:CreateCrawler", crawlerResource(req.Name)); err != nil {
+		return nil, err
+	}
+	spec := crawler.Spec{Name: req.Name, Database: req.Database, Description: req.Description, Targets: req.Targets, Exclusions: req.Exclusions,
+		SchemaChangePolicy: req.SchemaChangePolicy, DeleteBehavior: req.DeleteBehavior, RecrawlPolicy: req.RecrawlPolicy}
+	if err := s.crawlers.Create(ctx, spec); err != nil {
+		return nil, err
+	}
+	return s.crawlers.Get(ctx, spec.Name)
+}
+
+func (s *Server) deleteCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("glue:DeleteCrawler", crawlerResource(name)); err != nil {
+		return nil, err
+	}
+	if err := s.crawlers.Delete(ctx, name); err != nil {
+		return nil, err
+	}
+	return map[string]string{"crawler": name, "state": "DELETED"}, nil
 }
 
 func (s *Server) crawlerRuns(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -116,24 +221,39 @@ func (s *Server) startJob(ctx context.Context, p *auth.Principal, r *http.Reques
 	var body struct {
 		Args map[string]string `json:"args"`
 	}
-	if data, _ := io.ReadAll(r.Body); len(data) > 0 {
-		if err := json.Unmarshal(data, &body); err != nil {
-			return nil, badRequest("the body must be JSON {\"args\": {\"name\": \"value\"}}: %v", err)
-		}
+	if err := decodeBody(r, &body, `{"args": {"name": "value"}}`); err != nil {
+		return nil, err
 	}
+	js := s.follow.newJob(s.bgCtx, s.jobs, name)
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		_, _ = s.jobs.Start(s.bgCtx, name, jobs.StartOptions{Args: body.Args})
+		_, err := s.jobs.Start(s.bgCtx, name, jobs.StartOptions{Args: body.Args, Progress: js.line})
+		s.follow.jobDone(js, err)
 	}()
-	return map[string]string{"job": name, "state": jobs.StateStarting}, nil
+	// A run is recorded (and logs its first line) before it does any work:
+	// answer with its id, so that the caller can follow it.
+	select {
+	case id := <-js.first:
+		if id == "" {
+			return nil, js.err
+		}
+		return map[string]string{"job": name, "state": jobs.StateStarting, "id": id}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-func (s *Server) jobRuns(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("glue:GetJobRuns", jobResource(r.PathValue("name"))); err != nil {
-		return nil, err
-	}
-	return s.jobs.Runs(ctx, r.PathValue("name"))
+// jobRun is a job run as GET /api/v1/job-runs/{id} shows it. For a run
+// started through this server it adds what the stored run does not have
+// until it ends: its log so far and its latest line (progress), and, for a
+// failed attempt, the attempt that follows it (next_attempt) or whether the
+// server may still start one (retrying).
+type jobRun struct {
+	jobs.Run
+	Progress    string `json:"progress,omitempty"`
+	NextAttempt string `json:"next_attempt,omitempty"`
+	Retrying    bool   `json:"retrying,omitempty"`
 }
 
 func (s *Server) getJobRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -144,7 +264,87 @@ func (s *Server) getJobRun(ctx context.Context, p *auth.Principal, r *http.Reque
 	if err := p.Authorize("glue:GetJobRun", jobResource(run.Job)); err != nil {
 		return nil, err
 	}
-	return run, nil
+	return s.follow.jobRun(run), nil
+}
+
+func (s *Server) jobRunLog(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	run, err := s.jobs.GetRun(ctx, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Authorize("glue:GetJobRun", jobResource(run.Job)); err != nil {
+		return nil, err
+	}
+	jr := s.follow.jobRun(run)
+	return map[string]any{"id": run.ID, "job": run.Job, "state": run.State, "log": nonNil(jr.Log)}, nil
+}
+
+// jobRequest is the body of POST /api/v1/jobs: a job spec, with the timeout
+// as a Go duration ("2h30m") or in nanoseconds.
+type jobRequest struct {
+	jobs.Spec
+	Timeout json.RawMessage `json:"timeout"`
+}
+
+func (s *Server) createJob(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	var req jobRequest
+	if err := decodeBody(r, &req, `{"name": "...", "sql": "SELECT ...", "target": "s3://bucket/prefix/"}`); err != nil {
+		return nil, err
+	}
+	spec := req.Spec
+	if t := strings.TrimSpace(string(req.Timeout)); t != "" && t != "null" {
+		var ns int64
+		var text string
+		switch {
+		case json.Unmarshal(req.Timeout, &ns) == nil:
+			spec.Timeout = time.Duration(ns)
+		case json.Unmarshal(req.Timeout, &text) == nil:
+			d, err := time.ParseDuration(text)
+			if err != nil {
+				return nil, badRequest("timeout: %v", err)
+			}
+			spec.Timeout = d
+		default:
+			return nil, badRequest("timeout: %s is not a duration (\"2h\") or nanoseconds", t)
+		}
+	}
+	if err := p.Authorize("glue:CreateJob", jobResource(spec.Name)); err != nil {
+		return nil, err
+	}
+	if err := s.jobs.Create(ctx, spec); err != nil {
+		return nil, err
+	}
+	return s.jobs.Get(ctx, spec.Name)
+}
+
+func (s *Server) deleteJob(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("glue:DeleteJob", jobResource(name)); err != nil {
+		return nil, err
+	}
+	if err := s.jobs.Delete(ctx, name); err != nil {
+		return nil, err
+	}
+	return map[string]string{"job": name, "state": "DELETED"}, nil
+}
+
+func (s *Server) resetJobBookmark(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("glue:ResetJobBookmark", jobResource(name)); err != nil {
+		return nil, err
+	}
+	n, err := s.jobs.ResetBookmark(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"job": name, "files_forgotten": n}, nil
+}
+
+func (s *Server) jobRuns(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("glue:GetJobRuns", jobResource(r.PathValue("name"))); err != nil {
+		return nil, err
+	}
+	return s.jobs.Runs(ctx, r.PathValue("name"))
 }
 
 func (s *Server) stopJobRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -159,4 +359,310 @@ func (s *Server) stopJobRun(ctx context.Context, p *auth.Principal, r *http.Requ
 		return nil, err
 	}
 	return map[string]string{"id": run.ID, "state": "STOPPING"}, nil
+}
+
+func (s *Server) createWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	var w query.Workgroup
+	if err := decodeBody(r, &w, `{"name": "...", "result_location": "s3://...", "bytes_scanned_cutoff": 0, "require_partition_filter": ["db.table"], "max_concurrent": 0}`); err != nil {
+		return nil, err
+	}
+	if err := p.Authorize("athena:CreateWorkGroup", auth.WorkgroupResource(w.Name)); err != nil {
+		return nil, err
+	}
+	if err := w.Validate(); err != nil {
+		return nil, &apiError{http.StatusBadRequest, "InvalidRequest", err}
+	}
+	if err := s.queries.CreateWorkgroup(ctx, w); err != nil {
+		return nil, err
+	}
+	return s.queries.Workgroup(ctx, w.Name)
+}
+
+func (s *Server) getWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("athena:GetWorkGroup", auth.WorkgroupResource(name)); err != nil {
+		return nil, err
+	}
+	return s.queries.Workgroup(ctx, name)
+}
+
+func (s *Server) deleteWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("athena:DeleteWorkGroup", auth.WorkgroupResource(name)); err != nil {
+		return nil, err
+	}
+	if err := s.queries.DeleteWorkgroup(ctx, name); err != nil {
+		return nil, err
+	}
+	return map[string]string{"workgroup": name, "state": "DELETED"}, nil
+}
+
+// Access keys are managed with IAM's actions (iam:CreateAccessKey,
+// iam:ListAccessKeys, iam:DeleteAccessKey) on the key's name as an IAM user,
+// arn:aws:iam::*:user/NAME. Admin keys may; other keys only if their policy
+// says so, which makes them as powerful as an admin (a key they create may
+// have any policy).
+
+func keyResource(name string) string { return "arn:aws:iam::*:user/" + name }
+
+func (s *Server) listKeys(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	if err := p.Authorize("iam:ListAccessKeys", keyResource("*")); err != nil {
+		return nil, err
+	}
+	keys, err := s.auth.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(keys), nil
+}
+
+func (s *Server) createKey(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	var req struct {
+		Name   string          `json:"name"`
+		Policy json.RawMessage `json:"policy"`
+	}
+	if err := decodeBody(r, &req, `{"name": "...", "policy": {"Statement": [...]}}`); err != nil {
+		return nil, err
+	}
+	if err := p.Authorize("iam:CreateAccessKey", keyResource(req.Name)); err != nil {
+		return nil, err
+	}
+	if len(req.Policy) == 0 || string(req.Policy) == "null" {
+		return nil, badRequest("policy is missing: give the key's rights as an IAM policy document")
+	}
+	pol, err := auth.ParsePolicy(req.Policy)
+	if err != nil {
+		return nil, err
+	}
+	// The secret is in the answer, once; listings never show it.
+	return s.auth.CreateKey(ctx, req.Name, pol)
+}
+
+func (s *Server) deleteKey(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	k, err := s.auth.GetKey(ctx, id)
+	if errors.Is(err, auth.ErrNoSuchKey) {
+		// Not the S3 endpoint's InvalidAccessKeyId: the caller's key is fine.
+		return nil, &apiError{http.StatusNotFound, "NotFound", fmt.Errorf("cannot delete access key %q: %w", id, err)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Authorize("iam:DeleteAccessKey", keyResource(k.Name)); err != nil {
+		return nil, err
+	}
+	if err := s.auth.DeleteKey(ctx, id); err != nil {
+		return nil, err
+	}
+	return map[string]string{"access_key_id": id, "state": "DELETED"}, nil
+}
+
+// decodeBody decodes a JSON request body strictly into v; an empty body
+// leaves v as it is. example shows the expected shape in the error.
+func decodeBody(r *http.Request, v any, example string) error {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("the body must be JSON %s: %v", example, err)
+	}
+	return nil
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// follow keeps, for the crawls and job runs started through this server,
+// what their stored runs show only when they end: progress, the log so far
+// and, for jobs, the attempt that follows a failed one. It is what lets a
+// client follow a run it started (tarn crawler start, tarn job start).
+// Entries are dropped a while after their start has returned.
+type follow struct {
+	mu     sync.Mutex
+	crawls map[string]*crawlFollow // by run id
+	jobs   map[string]*jobFollow   // by run id, for each attempt
+}
+
+// followKeep is how long a finished start's entries stay.
+const followKeep = time.Minute
+
+func (f *follow) init() {
+	f.crawls = map[string]*crawlFollow{}
+	f.jobs = map[string]*jobFollow{}
+}
+
+// crawlFollow is one crawl started through the server.
+type crawlFollow struct {
+	f        *follow
+	id       string // guarded by f.mu
+	done     bool   // guarded by f.mu
+	progress *crawler.Progress
+}
+
+func (f *follow) newCrawl() *crawlFollow { return &crawlFollow{f: f} }
+
+// update is the crawl's Progress callback.
+func (c *crawlFollow) update(p crawler.Progress) {
+	c.f.mu.Lock()
+	c.progress = &p
+	c.f.mu.Unlock()
+}
+
+func (f *follow) crawlStarted(c *crawlFollow, id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c.id = id
+	if !c.done {
+		f.crawls[id] = c
+	}
+}
+
+func (f *follow) crawlDone(c *crawlFollow) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c.done = true
+	if c.id != "" {
+		delete(f.crawls, c.id)
+	}
+}
+
+func (f *follow) crawlProgress(id string) *crawler.Progress {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.crawls[id]; c != nil && c.progress != nil {
+		p := *c.progress
+		return &p
+	}
+	return nil
+}
+
+// jobFollow is one start of a job through the server: its attempts, each
+// a run.
+type jobFollow struct {
+	f     *follow
+	ctx   context.Context
+	svc   *jobs.Service
+	job   string
+	first chan string // the first attempt's run id, or "" (then err says why)
+	err   error
+
+	// guarded by f.mu
+	runs []string            // the attempts' run ids, in order
+	logs map[string][]string // each attempt's log lines so far
+	last map[string]string   // each attempt's latest line
+	done bool                // Start has returned: no attempt follows
+}
+
+func (f *follow) newJob(ctx context.Context, svc *jobs.Service, job string) *jobFollow {
+	return &jobFollow{f: f, ctx: ctx, svc: svc, job: job, first: make(chan string, 1), logs: map[string][]string{}, last: map[string]string{}}
+}
+
+// line is the run's Progress callback. Each attempt's first line is
+// "attempt N of job NAME started", logged just after its run is recorded:
+// that is when the run's id is looked up.
+func (j *jobFollow) line(l string) {
+	var n int
+	if _, err := fmt.Sscanf(l, "attempt %d of job", &n); err == nil && strings.HasSuffix(l, " started") {
+		id := j.f.identify(j.ctx, j.svc, j.job, n)
+		j.f.mu.Lock()
+		first := false
+		if id != "" {
+			j.runs = append(j.runs, id)
+			j.f.jobs[id] = j
+			first = len(j.runs) == 1
+		}
+		j.f.mu.Unlock()
+		if first {
+			j.first <- id
+		}
+	}
+	j.f.mu.Lock()
+	defer j.f.mu.Unlock()
+	if len(j.runs) > 0 {
+		cur := j.runs[len(j.runs)-1]
+		j.logs[cur] = append(j.logs[cur], time.Now().UTC().Format("15:04:05.000")+" "+l)
+		j.last[cur] = l
+	}
+}
+
+// identify finds the run of an attempt that was just recorded: the newest
+// live run of the job with that attempt number that no start of this
+// server has claimed.
+func (f *follow) identify(ctx context.Context, svc *jobs.Service, job string, attempt int) string {
+	for try := 0; try < 20; try++ {
+		runs, err := svc.Runs(ctx, job)
+		if err == nil {
+			f.mu.Lock()
+			for _, r := range runs {
+				if r.Attempt == attempt && (r.State == jobs.StateStarting || r.State == jobs.StateRunning) && f.jobs[r.ID] == nil {
+					f.mu.Unlock()
+					return r.ID
+				}
+			}
+			f.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return ""
+}
+
+func (f *follow) jobDone(j *jobFollow, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j.done = true
+	if len(j.runs) == 0 {
+		j.err = err
+		if j.err == nil {
+			j.err = fmt.Errorf("job %s ran, but its run could not be found: see its runs", j.job)
+		}
+		j.first <- ""
+		return
+	}
+	ids := j.runs
+	time.AfterFunc(followKeep, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, id := range ids {
+			delete(f.jobs, id)
+		}
+	})
+}
+
+func (f *follow) jobRun(run jobs.Run) jobRun {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := jobRun{Run: run}
+	j := f.jobs[run.ID]
+	if j == nil {
+		return out
+	}
+	ended := run.State != jobs.StateStarting && run.State != jobs.StateRunning
+	if len(run.Log) == 0 {
+		out.Log = append([]string(nil), j.logs[run.ID]...)
+	}
+	if !ended {
+		out.Progress = j.last[run.ID]
+	}
+	for i, id := range j.runs {
+		if id == run.ID && i+1 < len(j.runs) {
+			out.NextAttempt = j.runs[i+1]
+		}
+	}
+	out.Retrying = ended && run.State != jobs.StateSucceeded && out.NextAttempt == "" && !j.done
+	return out
 }

@@ -403,3 +403,37 @@ func prefixed(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Recording wraps an object store so that every object it creates (Put,
+// Copy) is recorded in the ledger before the call returns: what `tarn cp`
+// uses when it writes the lake's files itself, so that triggers see those
+// objects as they see uploads through the S3 endpoint.
+type Recording struct {
+	storage.ObjectStore
+	Ledger *Ledger
+	Via    string
+}
+
+// Put stores the object, then records its event.
+func (r Recording) Put(ctx context.Context, bucket, key string, body io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	info, err := r.ObjectStore.Put(ctx, bucket, key, body, opts)
+	if err != nil {
+		return info, err
+	}
+	if _, _, err := r.Ledger.Record(ctx, info, r.Via); err != nil {
+		return info, fmt.Errorf("stored %s but %w", storage.URI{Bucket: bucket, Key: key}, err)
+	}
+	return info, nil
+}
+
+// Copy copies the object, then records the new one's event.
+func (r Recording) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) (storage.ObjectInfo, error) {
+	info, err := r.ObjectStore.Copy(ctx, srcBucket, srcKey, dstBucket, dstKey)
+	if err != nil {
+		return info, err
+	}
+	if _, _, err := r.Ledger.Record(ctx, info, r.Via); err != nil {
+		return info, fmt.Errorf("copied to %s but %w", storage.URI{Bucket: dstBucket, Key: dstKey}, err)
+	}
+	return info, nil
+}

@@ -1,0 +1,331 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+// Catalog reads the data catalog, as catalog.Catalog does.
+type Catalog struct{ c *Client }
+
+// Catalog returns the catalog part of the API.
+func (c *Client) Catalog() *Catalog { return &Catalog{c} }
+
+func (k *Catalog) ListDatabases(ctx context.Context) ([]catalog.Database, error) {
+	var out []catalog.Database
+	return out, k.c.do(ctx, "GET", "/api/v1/databases", nil, &out)
+}
+
+func (k *Catalog) ListTables(ctx context.Context, db string) ([]catalog.Table, error) {
+	var out []catalog.Table
+	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables", nil, &out)
+}
+
+func (k *Catalog) GetTable(ctx context.Context, db, name string) (catalog.Table, error) {
+	var out catalog.Table
+	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(name), nil, &out)
+}
+
+func (k *Catalog) ListPartitions(ctx context.Context, db, table string) ([]catalog.Partition, error) {
+	var out []catalog.Partition
+	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/partitions", nil, &out)
+}
+
+func (k *Catalog) SchemaVersions(ctx context.Context, db, table string) ([]catalog.SchemaVersion, error) {
+	var out []catalog.SchemaVersion
+	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/versions", nil, &out)
+}
+
+// Crawlers defines and runs crawlers in the server, as crawler.Service does.
+type Crawlers struct{ c *Client }
+
+// Crawlers returns the crawler part of the API.
+func (c *Client) Crawlers() *Crawlers { return &Crawlers{c} }
+
+func (k *Crawlers) Create(ctx context.Context, spec crawler.Spec) error {
+	body := map[string]any{"name": spec.Name, "database": spec.Database, "description": spec.Description, "targets": spec.Targets,
+		"exclusions": spec.Exclusions, "schema_change_policy": spec.SchemaChangePolicy, "delete_behavior": spec.DeleteBehavior,
+		"recrawl_policy": spec.RecrawlPolicy}
+	return k.c.do(ctx, "POST", "/api/v1/crawlers", body, nil)
+}
+
+func (k *Crawlers) List(ctx context.Context) ([]crawler.Spec, error) {
+	var out []crawler.Spec
+	return out, k.c.do(ctx, "GET", "/api/v1/crawlers", nil, &out)
+}
+
+func (k *Crawlers) Get(ctx context.Context, name string) (crawler.Spec, error) {
+	var out crawler.Spec
+	return out, k.c.do(ctx, "GET", "/api/v1/crawlers/"+seg(name), nil, &out)
+}
+
+func (k *Crawlers) Delete(ctx context.Context, name string) error {
+	return k.c.do(ctx, "DELETE", "/api/v1/crawlers/"+seg(name), nil, nil)
+}
+
+func (k *Crawlers) Runs(ctx context.Context, name string) ([]crawler.Run, error) {
+	var out []crawler.Run
+	return out, k.c.do(ctx, "GET", "/api/v1/crawlers/"+seg(name)+"/runs", nil, &out)
+}
+
+// CrawlerRun is a crawl as the server shows it, with its progress while it
+// runs.
+type CrawlerRun struct {
+	crawler.Run
+	Progress *crawler.Progress `json:"progress,omitempty"`
+}
+
+func (k *Crawlers) GetRun(ctx context.Context, id string) (CrawlerRun, error) {
+	var out CrawlerRun
+	return out, k.c.do(ctx, "GET", "/api/v1/crawler-runs/"+seg(id), nil, &out)
+}
+
+// Start starts a crawl in the server and follows it to its end, as
+// crawler.Service.Start runs one: opts.Progress gets the server's progress,
+// and a failed crawl returns its run and an error wrapping
+// crawler.ErrCrawlFailed. If ctx ends first the crawl goes on in the
+// server.
+func (k *Crawlers) Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error) {
+	var st struct{ ID string }
+	if err := k.c.do(ctx, "POST", "/api/v1/crawlers/"+seg(name)+"/start", map[string]bool{"dry_run": opts.DryRun}, &st); err != nil {
+		return crawler.Run{}, err
+	}
+	if st.ID == "" {
+		return crawler.Run{}, fmt.Errorf("the server at %s started crawler %q without naming the run (an older tarn?): see tarn crawler runs %s", k.c.base, name, name)
+	}
+	p := k.c.poller()
+	for {
+		run, err := k.GetRun(ctx, st.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return crawler.Run{}, fmt.Errorf("stopped following crawler run %s, which goes on in the server: %w", st.ID, ctx.Err())
+			}
+			return crawler.Run{}, err
+		}
+		switch run.State {
+		case crawler.StateRunning:
+		case crawler.StateFailed:
+			return run.Run, fmt.Errorf("crawler %q run %s: %w: %s", run.Crawler, run.ID, crawler.ErrCrawlFailed, run.Error)
+		default:
+			return run.Run, nil
+		}
+		if opts.Progress != nil && run.Progress != nil {
+			opts.Progress(*run.Progress)
+		}
+		if err := p.wait(ctx); err != nil {
+			return crawler.Run{}, fmt.Errorf("stopped following crawler run %s, which goes on in the server: %w", st.ID, err)
+		}
+	}
+}
+
+// Jobs defines and runs jobs in the server, as jobs.Service does.
+type Jobs struct{ c *Client }
+
+// Jobs returns the job part of the API.
+func (c *Client) Jobs() *Jobs { return &Jobs{c} }
+
+func (k *Jobs) Create(ctx context.Context, spec jobs.Spec) error {
+	return k.c.do(ctx, "POST", "/api/v1/jobs", spec, nil)
+}
+
+func (k *Jobs) List(ctx context.Context) ([]jobs.Spec, error) {
+	var out []jobs.Spec
+	return out, k.c.do(ctx, "GET", "/api/v1/jobs", nil, &out)
+}
+
+func (k *Jobs) Get(ctx context.Context, name string) (jobs.Spec, error) {
+	var out jobs.Spec
+	return out, k.c.do(ctx, "GET", "/api/v1/jobs/"+seg(name), nil, &out)
+}
+
+func (k *Jobs) Delete(ctx context.Context, name string) error {
+	return k.c.do(ctx, "DELETE", "/api/v1/jobs/"+seg(name), nil, nil)
+}
+
+func (k *Jobs) Runs(ctx context.Context, name string) ([]jobs.Run, error) {
+	var out []jobs.Run
+	return out, k.c.do(ctx, "GET", "/api/v1/jobs/"+seg(name)+"/runs", nil, &out)
+}
+
+// JobRun is a job run as the server shows it: while it runs in the server,
+// with its log so far and its latest line; for a failed attempt, the
+// attempt that follows it, or whether one may still follow.
+type JobRun struct {
+	jobs.Run
+	Progress    string `json:"progress,omitempty"`
+	NextAttempt string `json:"next_attempt,omitempty"`
+	Retrying    bool   `json:"retrying,omitempty"`
+}
+
+func (k *Jobs) getRun(ctx context.Context, id string) (JobRun, error) {
+	var out JobRun
+	return out, k.c.do(ctx, "GET", "/api/v1/job-runs/"+seg(id), nil, &out)
+}
+
+// GetRun returns a run, with its log so far if it runs in the server.
+func (k *Jobs) GetRun(ctx context.Context, id string) (jobs.Run, error) {
+	r, err := k.getRun(ctx, id)
+	return r.Run, err
+}
+
+func (k *Jobs) Stop(ctx context.Context, id string) error {
+	return k.c.do(ctx, "POST", "/api/v1/job-runs/"+seg(id)+"/stop", nil, nil)
+}
+
+func (k *Jobs) ResetBookmark(ctx context.Context, name string) (int64, error) {
+	var out struct {
+		FilesForgotten int64 `json:"files_forgotten"`
+	}
+	err := k.c.do(ctx, "POST", "/api/v1/jobs/"+seg(name)+"/reset-bookmark", nil, &out)
+	return out.FilesForgotten, err
+}
+
+// Start starts a job in the server and follows it, through its retries, to
+// its last attempt, as jobs.Service.Start runs one: opts.Progress gets the
+// run's latest log line at each poll, and a run that did not succeed
+// returns with an error wrapping jobs.ErrRunFailed. If ctx ends first the
+// run is stopped, as a local run would be.
+func (k *Jobs) Start(ctx context.Context, name string, opts jobs.StartOptions) (jobs.Run, error) {
+	var st struct{ ID string }
+	if err := k.c.do(ctx, "POST", "/api/v1/jobs/"+seg(name)+"/start", map[string]any{"args": opts.Args}, &st); err != nil {
+		return jobs.Run{}, err
+	}
+	if st.ID == "" {
+		return jobs.Run{}, fmt.Errorf("the server at %s started job %q without naming the run (an older tarn?): see tarn job runs %s", k.c.base, name, name)
+	}
+	id, last := st.ID, ""
+	p := k.c.poller()
+	stopping := false
+	var stopDeadline time.Time
+	for {
+		pctx := ctx
+		if stopping {
+			pctx = context.WithoutCancel(ctx)
+		}
+		run, err := k.getRun(pctx, id)
+		if err != nil {
+			return jobs.Run{}, err
+		}
+		ended := run.State != jobs.StateStarting && run.State != jobs.StateRunning
+		switch {
+		case ended && run.NextAttempt != "":
+			id = run.NextAttempt
+			continue
+		case ended && !run.Retrying:
+			if run.State == jobs.StateSucceeded {
+				return run.Run, nil
+			}
+			return run.Run, fmt.Errorf("%w: job %s run %s: %s", jobs.ErrRunFailed, run.Job, run.ID, run.Error)
+		}
+		if opts.Progress != nil && run.Progress != "" && run.Progress != last {
+			last = run.Progress
+			opts.Progress(run.Progress)
+		}
+		if stopping {
+			if time.Now().After(stopDeadline) {
+				return run.Run, fmt.Errorf("job %s run %s was asked to stop but is still %s: %w", run.Job, id, run.State, ctx.Err())
+			}
+			_ = p.wait(context.WithoutCancel(ctx))
+		} else if err := p.wait(ctx); err != nil {
+			// Interrupted: stop the run as a local run would stop, and wait
+			// for it to record its end.
+			stopping, stopDeadline = true, time.Now().Add(30*time.Second)
+			if serr := k.Stop(context.WithoutCancel(ctx), id); serr != nil && !errors.Is(serr, context.Canceled) {
+				var e *Error
+				if !errors.As(serr, &e) || e.Status != 409 {
+					return run.Run, serr
+				}
+			}
+		}
+	}
+}
+
+// Queries reads the query history and manages workgroups, as query.Service
+// does.
+type Queries struct{ c *Client }
+
+// Queries returns the query part of the API.
+func (c *Client) Queries() *Queries { return &Queries{c} }
+
+func (k *Queries) History(ctx context.Context, limit int) ([]query.Execution, error) {
+	var out []query.Execution
+	return out, k.c.do(ctx, "GET", "/api/v1/queries?limit="+strconv.Itoa(limit), nil, &out)
+}
+
+func (k *Queries) Summary(ctx context.Context) ([]query.CostSummary, error) {
+	var out []query.CostSummary
+	return out, k.c.do(ctx, "GET", "/api/v1/queries/summary", nil, &out)
+}
+
+// Submit starts a query in the server and returns its id.
+func (k *Queries) Submit(ctx context.Context, req query.Request) (string, error) {
+	var out struct{ ID string }
+	err := k.c.do(ctx, "POST", "/api/v1/queries", map[string]string{"sql": req.SQL, "database": req.Database, "workgroup": req.Workgroup}, &out)
+	return out.ID, err
+}
+
+func (k *Queries) Get(ctx context.Context, id string) (query.Execution, error) {
+	var out query.Execution
+	return out, k.c.do(ctx, "GET", "/api/v1/queries/"+seg(id), nil, &out)
+}
+
+// Results returns a page of a succeeded query's results.
+func (k *Queries) Results(ctx context.Context, id, nextToken string, maxResults int) (query.ResultPage, error) {
+	var out query.ResultPage
+	return out, k.c.do(ctx, "GET", "/api/v1/queries/"+seg(id)+"/results?max_results="+strconv.Itoa(maxResults)+"&next_token="+url.QueryEscape(nextToken), nil, &out)
+}
+
+// Cancel cancels a query.
+func (k *Queries) Cancel(ctx context.Context, id string) error {
+	return k.c.do(ctx, "DELETE", "/api/v1/queries/"+seg(id), nil, nil)
+}
+
+func (k *Queries) CreateWorkgroup(ctx context.Context, w query.Workgroup) error {
+	return k.c.do(ctx, "POST", "/api/v1/workgroups", w, nil)
+}
+
+func (k *Queries) Workgroup(ctx context.Context, name string) (query.Workgroup, error) {
+	var out query.Workgroup
+	return out, k.c.do(ctx, "GET", "/api/v1/workgroups/"+seg(name), nil, &out)
+}
+
+func (k *Queries) Workgroups(ctx context.Context) ([]query.Workgroup, error) {
+	var out []query.Workgroup
+	return out, k.c.do(ctx, "GET", "/api/v1/workgroups", nil, &out)
+}
+
+func (k *Queries) DeleteWorkgroup(ctx context.Context, name string) error {
+	return k.c.do(ctx, "DELETE", "/api/v1/workgroups/"+seg(name), nil, nil)
+}
+
+// Keys manages access keys, as auth.Service does (admin keys, or keys whose
+// policy allows iam:*AccessKey*).
+type Keys struct{ c *Client }
+
+// Keys returns the access key part of the API.
+func (c *Client) Keys() *Keys { return &Keys{c} }
+
+// CreateKey creates a key; the answer carries its secret, once.
+func (k *Keys) CreateKey(ctx context.Context, name string, policy auth.Policy) (auth.Key, error) {
+	var out auth.Key
+	return out, k.c.do(ctx, "POST", "/api/v1/keys", map[string]any{"name": name, "policy": policy}, &out)
+}
+
+func (k *Keys) ListKeys(ctx context.Context) ([]auth.Key, error) {
+	var out []auth.Key
+	return out, k.c.do(ctx, "GET", "/api/v1/keys", nil, &out)
+}
+
+func (k *Keys) DeleteKey(ctx context.Context, id string) error {
+	return k.c.do(ctx, "DELETE", "/api/v1/keys/"+seg(id), nil, nil)
+}
