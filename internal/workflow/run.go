@@ -12,6 +12,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -595,7 +596,12 @@ func (s *Service) runStep(ctx context.Context, cancel context.CancelCauseFunc, r
 		ctx, c = context.WithTimeoutCause(ctx, time.Duration(sp.Timeout), fmt.Errorf("step %q timed out after %s", sp.Name, time.Duration(sp.Timeout)))
 		defer c()
 	}
-	child, err := s.execStep(ctx, run, sp)
+	child, outputs, err := s.execStep(ctx, run, sp)
+	if err == nil {
+		if serr := s.saveOutputs(context.WithoutCancel(ctx), run.ID, sp.Name, outputs); serr != nil {
+			err = fmt.Errorf("cannot record the step's outputs: %w", serr)
+		}
+	}
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(err, context.Cause(ctx)) {
 		err = fmt.Errorf("%w (%v)", context.Cause(ctx), err)
 	}
@@ -656,34 +662,96 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // execStep runs the step's crawler, job or statement once and returns the
-// id of what it started.
-func (s *Service) execStep(ctx context.Context, run Run, sp Step) (string, error) {
+// id of what it started and its outputs, which later steps read as
+// ${step.name}: a statement's first row by column, a job's and a crawl's
+// figures.
+func (s *Service) execStep(ctx context.Context, run Run, sp Step) (string, map[string]string, error) {
+	out := map[string]string{}
 	switch sp.Kind() {
 	case "crawler":
 		r, err := s.Crawlers.Start(ctx, sp.Crawler, crawler.StartOptions{})
-		return r.ID, err
+		out["run_id"], out["files_scanned"] = r.ID, strconv.Itoa(r.FilesScanned)
+		out["tables_created"], out["tables_updated"] = strings.Join(r.TablesCreated, ","), strings.Join(r.TablesUpdated, ",")
+		out["partitions_added"] = strconv.Itoa(r.PartitionsAdded)
+		return r.ID, out, err
 	case "job":
 		args := map[string]string{}
 		for k, v := range sp.Args {
 			x, err := expand(v, run.Properties)
 			if err != nil {
-				return "", fmt.Errorf("argument %s: %w", k, err)
+				return "", nil, fmt.Errorf("argument %s: %w", k, err)
 			}
 			args[k] = x
 		}
 		r, err := s.Jobs.Start(ctx, sp.Job, jobs.StartOptions{Args: args})
-		return r.ID, err
+		out["run_id"] = r.ID
+		out["rows_read"], out["rows_written"] = strconv.FormatInt(r.Stats.RowsRead, 10), strconv.FormatInt(r.Stats.RowsWritten, 10)
+		out["rows_rejected"], out["files_written"] = strconv.FormatInt(r.Stats.RowsRejected, 10), strconv.Itoa(r.Stats.FilesWritten)
+		out["partitions"] = strings.Join(r.Stats.Partitions, ",")
+		return r.ID, out, err
 	default:
 		text, err := expand(sp.SQL, run.Properties)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		ex, err := s.Query.Execute(ctx, query.Request{SQL: text, Database: sp.Database, Workgroup: sp.Workgroup}, discard{})
-		return ex.ID, err
+		first := &firstRow{}
+		ex, err := s.Query.Execute(ctx, query.Request{SQL: text, Database: sp.Database, Workgroup: sp.Workgroup}, first)
+		out["query_id"], out["rows"] = ex.ID, strconv.FormatInt(ex.Stats.Rows, 10)
+		for i, c := range first.cols {
+			if i < len(first.row) {
+				out[c.Name] = formatValue(first.row[i])
+			}
+		}
+		return ex.ID, out, err
 	}
 }
 
-type discard struct{}
+// firstRow keeps a statement's first row and discards the rest.
+type firstRow struct {
+	cols []query.Column
+	row  []any
+	seen bool
+}
 
-func (discard) Columns([]query.Column) error { return nil }
-func (discard) Row([]any) error              { return nil }
+func (f *firstRow) Columns(cols []query.Column) error { f.cols = cols; return nil }
+func (f *firstRow) Row(vals []any) error {
+	if !f.seen {
+		f.row, f.seen = append([]any(nil), vals...), true
+	}
+	return nil
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// saveOutputs adds a step's outputs to the run's properties as
+// "step.name", in one transaction so parallel steps do not overwrite each
+// other's.
+func (s *Service) saveOutputs(ctx context.Context, runID, step string, out map[string]string) error {
+	if len(out) == 0 {
+		return nil
+	}
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var text string
+		if err := tx.QueryRowContext(ctx, `SELECT properties FROM workflow_runs WHERE id = ?`, runID).Scan(&text); err != nil {
+			return err
+		}
+		props := map[string]string{}
+		_ = json.Unmarshal([]byte(text), &props)
+		for k, v := range out {
+			props[step+"."+k] = v
+		}
+		b, _ := json.Marshal(props)
+		_, err := tx.ExecContext(ctx, `UPDATE workflow_runs SET properties = ? WHERE id = ?`, string(b), runID)
+		return err
+	})
+}

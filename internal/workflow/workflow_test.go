@@ -575,3 +575,26 @@ func equalMaps(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func TestStepOutputsReachLaterSteps(t *testing.T) {
+	ctx := context.Background()
+	l := openLake(t, nil)
+	if err := l.Workflows.CreateWorkflow(ctx, workflow.Workflow{Name: "w", Steps: []workflow.Step{
+		{Name: "a", SQL: "SELECT 42 AS n, 'eu' AS region FROM range(3)"},
+		{Name: "b", SQL: "SELECT ${a.n} + 1 AS m, '${a.region}' AS r", DependsOn: []string{"a"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.Workflows.Start(ctx, "w", workflow.StartOptions{Own: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = l.Workflows.Execute(ctx, r.ID); err != nil || r.State != workflow.RunSucceeded {
+		t.Fatalf("run %s %q %v", r.State, r.Error, err)
+	}
+	for k, want := range map[string]string{"a.n": "42", "a.rows": "3", "b.m": "43", "b.r": "eu"} {
+		if r.Properties[k] != want {
+			t.Errorf("property %s = %q, want %q (all: %v)", k, r.Properties[k], want, r.Properties)
+		}
+	}
+}
