@@ -74,18 +74,25 @@ type Config struct {
 	// Now returns the current time; nil means time.Now. Tests set it to
 	// verify requests signed at a fixed time.
 	Now func() time.Time
+	// KeyCacheTTL bounds how long a key is reused for authentication
+	// without reading the database (default DefaultKeyCacheTTL; negative
+	// disables the cache). Changes made through the Service apply at once
+	// whatever the TTL; see DefaultKeyCacheTTL.
+	KeyCacheTTL time.Duration
 }
 
 // DefaultConfig returns the configuration for a data folder.
 func DefaultConfig(home string) Config {
-	return Config{Home: home, MaxSkew: DefaultMaxSkew, MaxChunkSize: DefaultMaxChunkSize, MaxBufferedPayload: DefaultMaxBufferedPayload}
+	return Config{Home: home, MaxSkew: DefaultMaxSkew, MaxChunkSize: DefaultMaxChunkSize, MaxBufferedPayload: DefaultMaxBufferedPayload,
+		KeyCacheTTL: DefaultKeyCacheTTL}
 }
 
 // Service manages access keys and authenticates requests. It is safe for
 // concurrent use; it does not own the database and has nothing to close.
 type Service struct {
-	db  *meta.DB
-	cfg Config
+	db   *meta.DB
+	cfg  Config
+	keys *keyCache
 }
 
 // New applies auth's migrations to db and returns the service.
@@ -105,10 +112,15 @@ func New(ctx context.Context, db *meta.DB, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.KeyCacheTTL == 0 {
+		cfg.KeyCacheTTL = DefaultKeyCacheTTL
+	}
 	if err := db.Migrate(ctx, Component, Migrations); err != nil {
 		return nil, fmt.Errorf("cannot open auth: %w", err)
 	}
-	return &Service{db: db, cfg: cfg}, nil
+	// The cache's clock is the real one: cfg.Now may be frozen by tests,
+	// which would make cached keys live for ever.
+	return &Service{db: db, cfg: cfg, keys: newKeyCache(cfg.KeyCacheTTL, time.Now)}, nil
 }
 
 // Errors of key management.

@@ -134,6 +134,7 @@ func ValidateKeyName(name string) error {
 // CreateKey creates a non-admin key with a generated id and secret. The
 // returned Key includes the secret, which cannot be shown again by listings.
 func (s *Service) CreateKey(ctx context.Context, name string, policy Policy) (Key, error) {
+	defer s.keys.invalidate() // after the change is committed
 	if err := ValidateKeyName(name); err != nil {
 		return Key{}, fmt.Errorf("cannot create access key %q: %w", name, err)
 	}
@@ -231,6 +232,7 @@ func (s *Service) ListKeys(ctx context.Context) ([]Key, error) {
 // DeleteKey deletes a key; requests signed with it fail from then on. It
 // refuses to delete the last admin key, which would lock everyone out.
 func (s *Service) DeleteKey(ctx context.Context, id string) error {
+	defer s.keys.invalidate() // after the change is committed
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		k, err := getKey(ctx, tx, id)
 		if err != nil {
@@ -256,6 +258,7 @@ func (s *Service) DeleteKey(ctx context.Context, id string) error {
 
 // SetPolicy replaces a non-admin key's policy.
 func (s *Service) SetPolicy(ctx context.Context, id string, policy Policy) error {
+	defer s.keys.invalidate() // after the change is committed
 	if err := policy.Validate(); err != nil {
 		return fmt.Errorf("cannot set policy of access key %q: %w", id, err)
 	}
@@ -301,6 +304,7 @@ const (
 // should then print once; it is false for keys defined by the environment,
 // whose secret the operator already knows.
 func (s *Service) EnsureAdmin(ctx context.Context) (k Key, created bool, err error) {
+	defer s.keys.invalidate() // after the change is committed
 	id, secret := s.cfg.AdminAccessKeyID, s.cfg.AdminSecretAccessKey
 	if id == "" && secret == "" {
 		id, secret = os.Getenv(EnvAccessKeyID), os.Getenv(EnvSecretAccessKey)

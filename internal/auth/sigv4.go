@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -359,7 +360,9 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 	if sg.presigned {
 		what = "presigned request"
 	}
-	key, err := getKey(r.Context(), s.db.SQL(), sg.cred.AccessKeyID)
+	key, sk, err := s.keys.lookup(r.Context(), sg.cred, func(ctx context.Context, id string) (Key, error) {
+		return getKey(ctx, s.db.SQL(), id)
+	})
 	if errors.Is(err, ErrNoSuchKey) {
 		return nil, fmt.Errorf("cannot authenticate %s: %w: %q", what, ErrInvalidAccessKeyID, truncate(sg.cred.AccessKeyID, 128))
 	}
@@ -404,7 +407,6 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot authenticate %s: %w: %v", what, ErrSignatureDoesNotMatch, err)
 	}
-	sk := signingKey(key.SecretAccessKey, sg.cred)
 	signedList := strings.Join(sg.signedHeaders, ";")
 	ok := false
 	for _, uri := range canonicalURIs(r, sg.cred.Service) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/tarn-lake/tarn/internal/meta"
 )
 
 func sha256Hex(b []byte) string {
@@ -382,4 +385,43 @@ func FuzzParseAuthorization(f *testing.F) {
 			t.Fatalf("accepted %q as %+v", h, a)
 		}
 	})
+}
+
+// A key deleted by another process sharing the database (which cannot
+// empty this Service's cache) stops working once the cache's TTL passes.
+func TestKeyCacheBound(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(home, "tarn.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const ttl = 300 * time.Millisecond
+	s, err := New(ctx, db, Config{Home: home, KeyCacheTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(ctx, db, Config{Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EnsureAdmin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.CreateKey(ctx, "loader", mustPolicy(t, `{"Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, s)
+	if _, code := do(t, signS3(t, k, "GET", srv.URL+"/lake/x", nil, "", "us-east-1", time.Now())); code != "" {
+		t.Fatalf("code %q", code)
+	}
+	if err := other.DeleteKey(ctx, k.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(ttl + 50*time.Millisecond)
+	if _, code := do(t, signS3(t, k, "GET", srv.URL+"/lake/x", nil, "", "us-east-1", time.Now())); code != "InvalidAccessKeyId" {
+		t.Fatalf("after the cache TTL: code %q, want InvalidAccessKeyId", code)
+	}
 }

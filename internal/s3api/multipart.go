@@ -52,7 +52,9 @@ func (s *Server) multipart(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		}
 		size := r.ContentLength
 		if d := r.Header.Get("x-amz-decoded-content-length"); d != "" {
-			size, _ = strconv.ParseInt(d, 10, 64)
+			if size, err = strconv.ParseInt(d, 10, 64); err != nil || size < 0 {
+				return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-decoded-content-length is not a number")
+			}
 		}
 		if size > storage.MaxPartSize {
 			return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")
@@ -61,7 +63,7 @@ func (s *Server) multipart(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		if size >= 0 {
 			body = &exactReader{r: r.Body, n: size}
 		}
-		part, err := s.uploads.PutPart(ctx, bucket, key, id, n, body, md5sum)
+		part, err := s.uploads.PutPartSize(ctx, bucket, key, id, n, body, size, md5sum)
 		if err != nil {
 			return err
 		}

@@ -542,6 +542,9 @@ type exactReader struct {
 	n int64
 }
 
+// Len is the number of bytes still expected: the store's size hint.
+func (e *exactReader) Len() int { return int(e.n) }
+
 var errIncompleteBody = errCode("IncompleteBody", http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
 
 func (e *exactReader) Read(p []byte) (int, error) {

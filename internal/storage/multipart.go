@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tarn-lake/tarn/internal/storage/internal/hashcopy"
 )
 
 // Multipart upload errors, as S3 names them.
@@ -33,6 +35,9 @@ const (
 	MinPartSize     = 5 << 20 // every part but the last
 	MaxPartSize     = 5 << 30
 	DefaultPartsDir = "uploads"
+	// MaxObjectSize is S3's limit on an object's size, and so on where a
+	// part can be placed in an upload's data file.
+	MaxObjectSize = 5 << 40
 )
 
 // PartInfo describes one uploaded part.
@@ -58,14 +63,65 @@ type CompletedPart struct {
 	ETag       string
 }
 
-// Uploads keeps multipart uploads in a local folder until they complete:
-// parts are files, and completing concatenates them into one file that is
-// moved into the store (Importer) or uploaded to it. It works over any
-// ObjectStore and is safe for concurrent use.
+// Uploads keeps multipart uploads in a local folder until they complete,
+// then moves the object into the store (Importer) or uploads it. It works
+// over any ObjectStore and is safe for concurrent use.
+//
+// Parts are written, where they can be, straight to their place in one
+// data file per upload, so that completing an upload is a truncate, an
+// fsync and a rename instead of a second write of every byte (which took
+// as long as receiving the parts). Clients send every part but the last
+// with one size (the aws CLI and SDKs' transfer managers do), so the first
+// part of at least MinPartSize sets the upload's stride and part n of at
+// most stride bytes goes to offset (n-1)*stride of the data file: its
+// slot. A part that does not fit, or whose slot is in use (a committed
+// part, or another upload of the same part in flight), goes to a file of
+// its own. Completing with parts 1..N that lie end to end in the data file
+// (the last one may be in a file of its own: it is copied in, in the
+// kernel) publishes the data file itself; any other shape is assembled
+// into a new file by kernel copies (copy_file_range), as before.
+//
+// Files of upload <id> under the folder:
+//
+//	<id>/upload.json                    the upload (UploadInfo)
+//	<id>/stride                         the stride, once set (decimal)
+//	<id>/data                           the data file with the parts' slots
+//	<id>/<n>.<etag>.<offset>.<size>.slot part n, in its slot of data
+//	<id>/<n>.<etag>.part                part n, in a file of its own
 type Uploads struct {
 	dir   string
 	store ObjectStore
 	mu    sync.Mutex // serialises complete/abort of one upload against part writes
+	// slots are the uploads' strides and slot writers in flight, by
+	// upload id; guarded by mu.
+	slots map[string]*slotState
+}
+
+type slotState struct {
+	stride   int64       // 0 until set
+	inflight map[int]int // slot writers in flight by part number
+}
+
+// slotState returns (loading it) the slot state of upload id. Callers hold mu.
+func (u *Uploads) slotState(id string) *slotState {
+	st := u.slots[id]
+	if st == nil {
+		st = &slotState{inflight: map[int]int{}}
+		if b, err := os.ReadFile(u.path(id, "stride")); err == nil {
+			st.stride, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		}
+		u.slots[id] = st
+	}
+	return st
+}
+
+func (st *slotState) busy() bool {
+	for _, n := range st.inflight {
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // NewUploads keeps uploads in dir (created), which should be on the same
@@ -74,7 +130,7 @@ func NewUploads(dir string, store ObjectStore) (*Uploads, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create uploads folder: %w", err)
 	}
-	return &Uploads{dir: dir, store: store}, nil
+	return &Uploads{dir: dir, store: store, slots: map[string]*slotState{}}, nil
 }
 
 func (u *Uploads) path(id string, elem ...string) string {
@@ -131,29 +187,63 @@ func (u *Uploads) Get(bucket, key, id string) (UploadInfo, error) {
 }
 
 // PutPart stores one part (1..10000), replacing an earlier one with the
-// same number, and returns its ETag (hex MD5).
+// same number, and returns its ETag (hex MD5). It is PutPartSize with an
+// unknown size, which always writes the part to a file of its own.
 func (u *Uploads) PutPart(ctx context.Context, bucket, key, id string, n int, r io.Reader, contentMD5 []byte) (PartInfo, error) {
+	return u.PutPartSize(ctx, bucket, key, id, n, r, -1, contentMD5)
+}
+
+// PutPartSize stores one part of size bytes (-1 if unknown), replacing an
+// earlier one with the same number, and returns its ETag (hex MD5). A body
+// of another size than announced fails with ErrInvalidPart.
+func (u *Uploads) PutPartSize(ctx context.Context, bucket, key, id string, n int, r io.Reader, size int64, contentMD5 []byte) (PartInfo, error) {
 	if _, err := u.Get(bucket, key, id); err != nil {
 		return PartInfo{}, err
 	}
 	if n < 1 || n > MaxParts {
 		return PartInfo{}, fmt.Errorf("%w: part number %d is not between 1 and %d", ErrInvalidPart, n, MaxParts)
 	}
-	tmp, err := os.CreateTemp(u.path(id), "part-*.tmp")
-	if err != nil {
-		return PartInfo{}, fmt.Errorf("%w %q", ErrNoSuchUpload, id)
-	}
-	defer os.Remove(tmp.Name())
-	h := md5.New()
-	size, err := io.Copy(io.MultiWriter(tmp, h), &ctxReader{ctx: ctx, r: io.LimitReader(r, MaxPartSize+1)})
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return PartInfo{}, err
-	}
 	if size > MaxPartSize {
 		return PartInfo{}, fmt.Errorf("%w: a part is at most %d bytes", ErrInvalidPart, int64(MaxPartSize))
+	}
+	off, slot := u.claimSlot(id, n, size)
+	var f *os.File
+	var err error
+	if slot {
+		f, err = os.OpenFile(u.path(id, "data"), os.O_RDWR|os.O_CREATE, 0o644)
+	} else {
+		f, err = os.CreateTemp(u.path(id), "part-*.tmp")
+	}
+	if err != nil {
+		if slot {
+			u.releaseSlot(id, n)
+		}
+		return PartInfo{}, fmt.Errorf("%w %q", ErrNoSuchUpload, id)
+	}
+	if !slot {
+		defer os.Remove(f.Name())
+	}
+	h := md5.New()
+	opts := hashcopy.Options{Size: size, Max: MaxPartSize, WriteBack: true}
+	if slot {
+		opts.Max = size // never into the next slot
+	}
+	got, err := hashcopy.Copy(ctx, f, off, &ctxReader{ctx: ctx, r: r}, h, opts)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if slot {
+		defer u.releaseSlot(id, n) // after the commit below, under mu
+	}
+	switch {
+	case errors.Is(err, hashcopy.ErrTooLarge) && !slot:
+		return PartInfo{}, fmt.Errorf("%w: a part is at most %d bytes", ErrInvalidPart, int64(MaxPartSize))
+	case errors.Is(err, hashcopy.ErrTooLarge):
+		return PartInfo{}, fmt.Errorf("%w: part %d has more than the %d bytes announced", ErrInvalidPart, n, size)
+	case err != nil:
+		return PartInfo{}, err
+	case size >= 0 && got != size:
+		return PartInfo{}, fmt.Errorf("%w: part %d has %d bytes, %d were announced", ErrInvalidPart, n, got, size)
 	}
 	sum := h.Sum(nil)
 	if contentMD5 != nil && !bytes.Equal(sum, contentMD5) {
@@ -165,35 +255,102 @@ func (u *Uploads) PutPart(ctx context.Context, bucket, key, id string, n int, r 
 		return PartInfo{}, fmt.Errorf("%w %q (completed or aborted meanwhile)", ErrNoSuchUpload, id)
 	}
 	etag := hex.EncodeToString(sum)
-	// The part's ETag is in its name so listing parts needs no reads.
+	// The part's ETag (and place) is in its name so listing parts needs
+	// no reads.
 	for _, old := range u.partFiles(id, n) {
 		os.Remove(old)
 	}
-	final := u.path(id, fmt.Sprintf("%05d.%s.part", n, etag))
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if slot {
+		marker := u.path(id, fmt.Sprintf("%05d.%s.%d.%d.slot", n, etag, off, got))
+		if err := os.WriteFile(marker, nil, 0o644); err != nil {
+			return PartInfo{}, err
+		}
+	} else if err := os.Rename(f.Name(), u.path(id, fmt.Sprintf("%05d.%s.part", n, etag))); err != nil {
 		return PartInfo{}, err
 	}
-	return PartInfo{PartNumber: n, ETag: etag, Size: size, LastModified: time.Now().UTC()}, nil
+	return PartInfo{PartNumber: n, ETag: etag, Size: got, LastModified: time.Now().UTC()}, nil
 }
 
+// claimSlot decides where part n of size bytes goes: ok is true if it
+// goes to its slot at offset off of the data file, which is then the
+// caller's until releaseSlot. The first part of at least MinPartSize sets
+// the stride.
+func (u *Uploads) claimSlot(id string, n int, size int64) (off int64, ok bool) {
+	if size < 0 {
+		return 0, false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, err := os.Stat(u.path(id, "upload.json")); err != nil {
+		return 0, false // completed or aborted: the write fails later
+	}
+	st := u.slotState(id)
+	if st.stride == 0 && size >= MinPartSize {
+		// Not synced: if lost, later parts go to files of their own.
+		tmp := u.path(id, "stride.tmp")
+		if os.WriteFile(tmp, []byte(strconv.FormatInt(size, 10)), 0o644) == nil && os.Rename(tmp, u.path(id, "stride")) == nil {
+			st.stride = size
+		}
+	}
+	off = int64(n-1) * st.stride
+	if st.stride == 0 || size > st.stride || off+size > MaxObjectSize || st.inflight[n] > 0 || len(u.slotFiles(id, n)) > 0 {
+		return 0, false
+	}
+	st.inflight[n]++
+	return off, true
+}
+
+func (u *Uploads) releaseSlot(id string, n int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if st := u.slots[id]; st != nil {
+		if st.inflight[n]--; st.inflight[n] <= 0 {
+			delete(st.inflight, n)
+		}
+	}
+}
+
+func (u *Uploads) slotFiles(id string, n int) []string {
+	m, _ := filepath.Glob(u.path(id, fmt.Sprintf("%05d.*.slot", n)))
+	return m
+}
+
+// partFiles returns the files (own files and slot markers) of part n.
 func (u *Uploads) partFiles(id string, n int) []string {
 	m, _ := filepath.Glob(u.path(id, fmt.Sprintf("%05d.*.part", n)))
-	return m
+	return append(m, u.slotFiles(id, n)...)
+}
+
+// storedPart is a part and where its bytes are.
+type storedPart struct {
+	PartInfo
+	file string // its own file, or the data file
+	off  int64  // offset in file
+	slot bool
 }
 
 // Parts lists an upload's parts in part-number order.
 func (u *Uploads) Parts(bucket, key, id string) ([]PartInfo, error) {
+	sp, err := u.storedParts(bucket, key, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PartInfo, len(sp))
+	for i, p := range sp {
+		out[i] = p.PartInfo
+	}
+	return out, nil
+}
+
+func (u *Uploads) storedParts(bucket, key, id string) ([]storedPart, error) {
 	if _, err := u.Get(bucket, key, id); err != nil {
 		return nil, err
 	}
 	files, _ := filepath.Glob(u.path(id, "*.part"))
-	var out []PartInfo
-	for _, f := range files {
-		base := filepath.Base(f)
-		fields := strings.Split(base, ".")
-		if len(fields) != 3 {
-			continue
-		}
+	slots, _ := filepath.Glob(u.path(id, "*.slot"))
+	var out []storedPart
+	for _, f := range append(files, slots...) {
+		fields := strings.Split(filepath.Base(f), ".")
 		n, err := strconv.Atoi(fields[0])
 		if err != nil {
 			continue
@@ -202,7 +359,20 @@ func (u *Uploads) Parts(bucket, key, id string) ([]PartInfo, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, PartInfo{PartNumber: n, ETag: fields[1], Size: st.Size(), LastModified: st.ModTime().UTC()})
+		p := storedPart{PartInfo: PartInfo{PartNumber: n, ETag: fields[1], Size: st.Size(), LastModified: st.ModTime().UTC()}, file: f}
+		switch {
+		case len(fields) == 3 && fields[2] == "part":
+		case len(fields) == 5 && fields[4] == "slot":
+			off, err1 := strconv.ParseInt(fields[2], 10, 64)
+			size, err2 := strconv.ParseInt(fields[3], 10, 64)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			p.Size, p.off, p.slot, p.file = size, off, true, u.path(id, "data")
+		default:
+			continue
+		}
+		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PartNumber < out[j].PartNumber })
 	return out, nil
@@ -241,6 +411,7 @@ func (u *Uploads) Abort(bucket, key, id string) error {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	delete(u.slots, id)
 	return os.RemoveAll(u.path(id))
 }
 
@@ -255,21 +426,24 @@ func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []
 	if len(parts) == 0 {
 		return ObjectInfo{}, fmt.Errorf("%w: no parts given", ErrInvalidPart)
 	}
-	have, err := u.Parts(bucket, key, id)
-	if err != nil {
-		return ObjectInfo{}, err
-	}
-	byNum := map[int]PartInfo{}
-	for _, p := range have {
-		byNum[p.PartNumber] = p
-	}
 	for i := 1; i < len(parts); i++ {
 		if parts[i].PartNumber <= parts[i-1].PartNumber {
 			return ObjectInfo{}, ErrInvalidPartOrder
 		}
 	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	// Listed under the lock: no part commits meanwhile.
+	have, err := u.storedParts(bucket, key, id)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	byNum := map[int]storedPart{}
+	for _, p := range have {
+		byNum[p.PartNumber] = p
+	}
 	h := md5.New()
-	files := make([]string, len(parts))
+	use := make([]storedPart, len(parts))
 	for i, p := range parts {
 		got, ok := byNum[p.PartNumber]
 		if !ok || strings.Trim(p.ETag, `"`) != got.ETag {
@@ -277,40 +451,22 @@ func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []
 		}
 		sum, _ := hex.DecodeString(got.ETag)
 		h.Write(sum)
-		files[i] = u.path(id, fmt.Sprintf("%05d.%s.part", p.PartNumber, got.ETag))
+		use[i] = got
 	}
-	for i, p := range parts[:len(parts)-1] {
-		if got := byNum[p.PartNumber]; got.Size < MinPartSize {
-			return ObjectInfo{}, fmt.Errorf("%w: part %d is %d bytes, every part but the last must be at least %d", ErrEntityTooSmall, parts[i].PartNumber, got.Size, MinPartSize)
+	for _, p := range use[:len(use)-1] {
+		if p.Size < MinPartSize {
+			return ObjectInfo{}, fmt.Errorf("%w: part %d is %d bytes, every part but the last must be at least %d", ErrEntityTooSmall, p.PartNumber, p.Size, MinPartSize)
 		}
 	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	whole, err := os.CreateTemp(u.path(id), "whole-*.tmp")
+	var whole string
+	if u.inPlace(id, use) {
+		// On failure the parts stay where they are, for a retry.
+		whole, err = u.finishInPlace(id, use)
+	} else {
+		whole, err = u.assemble(ctx, id, use)
+		defer os.Remove(whole) // a no-op once imported
+	}
 	if err != nil {
-		return ObjectInfo{}, fmt.Errorf("%w %q", ErrNoSuchUpload, id)
-	}
-	defer os.Remove(whole.Name())
-	for _, f := range files {
-		if err := ctx.Err(); err != nil {
-			whole.Close()
-			return ObjectInfo{}, err
-		}
-		pf, err := os.Open(f)
-		if err != nil {
-			whole.Close()
-			return ObjectInfo{}, err
-		}
-		// File to file, so the kernel copies (copy_file_range); the context
-		// is checked between parts.
-		_, err = io.Copy(whole, pf)
-		pf.Close()
-		if err != nil {
-			whole.Close()
-			return ObjectInfo{}, err
-		}
-	}
-	if err := whole.Close(); err != nil {
 		return ObjectInfo{}, err
 	}
 	opts := info.Options
@@ -318,9 +474,9 @@ func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []
 	opts.ContentMD5 = nil
 	var obj ObjectInfo
 	if imp, ok := u.store.(Importer); ok {
-		obj, err = imp.Import(ctx, bucket, key, whole.Name(), opts)
+		obj, err = imp.Import(ctx, bucket, key, whole, opts)
 	} else {
-		f, ferr := os.Open(whole.Name())
+		f, ferr := os.Open(whole)
 		if ferr != nil {
 			return ObjectInfo{}, ferr
 		}
@@ -330,8 +486,118 @@ func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []
 	if err != nil {
 		return ObjectInfo{}, err
 	}
+	delete(u.slots, id)
 	os.RemoveAll(u.path(id))
 	return obj, nil
+}
+
+// inPlace reports whether the parts lie end to end from the start of the
+// data file (the last one may be in a file of its own) and no slot writer
+// is in flight, so the data file can become the object. Callers hold mu.
+func (u *Uploads) inPlace(id string, use []storedPart) bool {
+	if u.slotState(id).busy() {
+		return false // it could write into the object after its publication
+	}
+	var off int64
+	for i, p := range use {
+		if p.slot && p.off != off || !p.slot && i < len(use)-1 {
+			return false
+		}
+		off += p.Size
+	}
+	return true
+}
+
+// finishInPlace copies a last part kept in its own file into place and
+// cuts the data file at the object's end (slots beyond it may hold parts
+// that are not used). Callers hold mu.
+func (u *Uploads) finishInPlace(id string, use []storedPart) (string, error) {
+	data := use[0].file
+	if !use[0].slot { // one part, in a file of its own: that file is the object
+		return data, nil
+	}
+	// Parts left out (S3 drops them when the upload completes) may be
+	// overwritten or cut below: forget them first, so that a retry after
+	// a failure cannot use them.
+	used := map[string]bool{}
+	for _, p := range use {
+		used[fmt.Sprintf("%05d.%s.%d.%d.slot", p.PartNumber, p.ETag, p.off, p.Size)] = true
+	}
+	slots, _ := filepath.Glob(u.path(id, "*.slot"))
+	for _, m := range slots {
+		if !used[filepath.Base(m)] {
+			if err := os.Remove(m); err != nil {
+				return "", err
+			}
+		}
+	}
+	f, err := os.OpenFile(data, os.O_RDWR, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var end int64
+	for _, p := range use[:len(use)-1] {
+		end += p.Size
+	}
+	last := use[len(use)-1]
+	if !last.slot {
+		if err := copyPart(f, end, last); err != nil {
+			return "", err
+		}
+	}
+	end += last.Size
+	if err := f.Truncate(end); err != nil {
+		return "", err
+	}
+	return data, f.Close()
+}
+
+// assemble copies the parts into a new file. Callers hold mu.
+func (u *Uploads) assemble(ctx context.Context, id string, use []storedPart) (string, error) {
+	whole, err := os.CreateTemp(u.path(id), "whole-*.tmp")
+	if err != nil {
+		return "", fmt.Errorf("%w %q", ErrNoSuchUpload, id)
+	}
+	var off int64
+	for _, p := range use {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if err = copyPart(whole, off, p); err != nil {
+			break
+		}
+		off += p.Size
+	}
+	if cerr := whole.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(whole.Name())
+		return "", err
+	}
+	return whole.Name(), nil
+}
+
+// copyPart copies part p to offset off of dst, file to file so that the
+// kernel copies (copy_file_range).
+func copyPart(dst *os.File, off int64, p storedPart) error {
+	src, err := os.Open(p.file)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if _, err := src.Seek(p.off, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := dst.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	n, err := io.Copy(dst, &io.LimitedReader{R: src, N: p.Size})
+	if err == nil && n != p.Size {
+		err = fmt.Errorf("part %d has %d bytes, %d were expected", p.PartNumber, n, p.Size)
+	}
+	return err
 }
 
 type ctxReader struct {

@@ -354,6 +354,14 @@ type sidecar struct {
 	VersionID string `json:"version_id,omitempty"`
 }
 
+// derivable reports whether sc says nothing that cannot be computed again
+// from its data file: the MD5 ETag of a single put, the content type
+// guessed from the key, no metadata, no version.
+func (sc *sidecar) derivable() bool {
+	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) &&
+		len(sc.ETag) == 32 && !strings.Contains(sc.ETag, "-")
+}
+
 // fresh reports whether sc describes the data file with stamp st. A sidecar
 // written before stamps had an inode and ctime is re-verified once.
 func (sc *sidecar) fresh(st stamp) bool {
