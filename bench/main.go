@@ -126,6 +126,20 @@ func main() {
   catalog's types (strictly, with rejects), then hashes and syncs the output
   files and publishes them in one metadata transaction. Peak memory is DuckDB's
   in both.
+- **S3.** The S3 client runs on the same 2 cores as ` + "`tarn serve`" + `. A
+  single PUT must compute the MD5 ETag of every byte in order: one core
+  hashes 460-730 MB/s here (` + "`crypto/md5`" + `; minio/md5-simd was no faster
+  on this machine for 1 or 4 streams), which caps a single stream at about
+  0.55-0.6 of the file copy however the rest overlaps. Multipart parts hash
+  in parallel, but MD5 (61% of the server's CPU in the profile) and the
+  client's own copies share the 2 cores. Ranged GETs are bound by the
+  client: the server sends with sendfile and uses ~3% CPU, while the
+  client's 4 writers into one file serialize on the file's lock in ext4 and
+  then fsync.
+- **Pipelines.** The event latency runs in one process: an S3 endpoint on
+  127.0.0.1, the scheduler and a one-step SQL workflow triggered by the
+  prefix. The scheduler tick reads the triggers and the ledger's newest id
+  once, and compares each schedule's cached next time with the clock.
 - The machine has 2 cores: run ` + "`go run ./bench`" + ` on a quiet machine; other
   processes skew single figures, the alternating runs keep the ratios fair.
 `)

@@ -176,7 +176,7 @@ func (b *s3Bench) large(ctx context.Context, size int64, reps int) []figure {
 	defer f.Close()
 	dst := filepath.Join(b.work, "dst.bin")
 
-	var copyD, mpD, oneD, getD, get1D, readD []time.Duration
+	var copyD, mpD, oneD, getD, getFileD, get1D, readD []time.Duration
 	for i := 0; i < reps; i++ {
 		copyD = append(copyD, timeIt(func() { b.must(copyFile(src, dst)) }))
 		b.must(os.Remove(dst))
@@ -187,6 +187,21 @@ func (b *s3Bench) large(ctx context.Context, size int64, reps int) []figure {
 			b.must(err)
 		}))
 		getD = append(getD, timeIt(func() { b.must(b.getRanged(ctx, "large/multipart", dst, size)) }))
+		b.must(os.Remove(dst))
+		getFileD = append(getFileD, timeIt(func() {
+			out, err := b.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String("large/single")})
+			b.must(err)
+			w, err := os.Create(dst)
+			b.must(err)
+			n, err := io.CopyBuffer(w, out.Body, make([]byte, s3CopyBuf))
+			out.Body.Close()
+			b.must(err)
+			b.must(w.Sync())
+			b.must(w.Close())
+			if n != size {
+				b.must(fmt.Errorf("GET returned %d bytes, want %d", n, size))
+			}
+		}))
 		b.must(os.Remove(dst))
 		get1D = append(get1D, timeIt(func() {
 			out, err := b.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String("large/single")})
@@ -223,6 +238,7 @@ func (b *s3Bench) large(ctx context.Context, size int64, reps int) []figure {
 	return []figure{
 		fig("PUT multipart", median(mpD), "≥ 0.70", fmt.Sprintf("%d MiB parts, %d in parallel, from a local file; tarn writes each part in its place in one file (MD5 per part), so completing is a truncate, an fsync and a rename", s3PartSize>>20, s3Parallel)),
 		fig("PUT single", median(oneD), "≥ 0.70", "one PutObject streamed from a local file; tarn hashes (MD5 ETag, on its own goroutine), writes (writeback started as it goes) and fsyncs; bound by single-stream MD5"),
+		fig("GET one stream", median(getFileD), "≥ 0.70", "one GetObject written to a local file with 1 MiB writes, then fsynced (what a file copy does, with the server's sendfile and loopback TCP in between)"),
 		fig("GET ranged", median(getD), "≥ 0.70", fmt.Sprintf("%d MiB ranges, %d in parallel, written to a local file which is then fsynced; tarn sends with sendfile, the client's writers into one file are the bound", s3PartSize>>20, s3Parallel)),
 		{name: name("GET to memory"), tarn: fmt.Sprintf("%.0f MB/s", g1), base: fmt.Sprintf("%.0f MB/s (read file)", rd),
 			ratio: fmt.Sprintf("%.2f", g1/rd), goal: "report", note: "one stream, bytes discarded, 1 MiB reads on both sides; both read from the page cache, so this is loopback TCP against memory bandwidth"},
