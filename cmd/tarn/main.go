@@ -72,6 +72,7 @@ func newRoot() *cobra.Command {
 		workgroupCmd(g),
 		workflowCmd(g), triggerCmd(g), eventsCmd(g), alarmCmd(g),
 	)
+	root.AddCommand(deployCmds(g)...)
 	return root
 }
 
