@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,6 +33,9 @@ type Bound struct {
 	// Rejects names the prefixes of DuckDB reject tables (<p>_errors,
 	// <p>_scans) of strictly parsed text tables, when BindOptions.Rejects.
 	Rejects []string
+	// Relations are the warehouse relations the query reads ("schema.name",
+	// lower case), in order of first reference.
+	Relations []string
 }
 
 // BytesScanned sums the data scanned of every table, as Athena bills it.
@@ -147,6 +151,10 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 	})
 
 	tables := map[string]*boundTable{}
+	var rels *Relations
+	expanded := 0
+	whSeen := map[string]bool{}
+	var whRels []string
 	var order []*boundTable
 	var refs []*refInfo
 	var walkErr error
@@ -167,23 +175,61 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 			if cat == "" && sch == "" && ctes[strings.ToLower(tbl)] {
 				return true
 			}
-			if cat != "" && !strings.EqualFold(cat, DefaultCatalogName) {
-				walkErr = fmt.Errorf("%w: unknown catalog %q in %s.%s.%s (tarn has one catalog, %q)", catalog.ErrNoSuchDatabase, cat, cat, sch, tbl, DefaultCatalogName)
+			if rels == nil {
+				if rels, walkErr = s.WarehouseRelations(ctx); walkErr != nil {
+					return false
+				}
+			}
+			res, err := rels.Resolve(cat, sch, tbl, defaultDB)
+			if err != nil {
+				walkErr = fmt.Errorf("%w: %v", catalog.ErrNoSuchDatabase, err)
 				return false
 			}
-			db := sch
-			if db == "" {
-				db = defaultDB
+			if res.Warehouse {
+				if err := s.e.HasWarehouse(); err != nil {
+					walkErr = err
+					return false
+				}
+				if rels.Kind(res.Schema, res.Name) == KindLateView {
+					if expanded++; expanded > 32 {
+						walkErr = fmt.Errorf("%w: views nest too deep (or refer to themselves)", ErrSyntax)
+						return false
+					}
+					walkErr = s.expandView(ctx, n, rels, res, tbl, ctes)
+					key := res.Schema + "." + res.Name
+					if !whSeen[key] {
+						whSeen[key] = true
+						whRels = append(whRels, key)
+					}
+					return walkErr == nil
+				}
+				// A warehouse relation: DuckDB reads it natively.
+				n["catalog_name"] = WarehouseCatalog
+				n["schema_name"] = res.Schema
+				n["table_name"] = res.Name
+				if str(n, "alias") == "" {
+					n["alias"] = tbl
+				}
+				key := res.Schema + "." + res.Name
+				if !whSeen[key] {
+					whSeen[key] = true
+					whRels = append(whRels, key)
+				}
+				return true
 			}
+			db := res.Schema
 			if db == "" {
 				walkErr = fmt.Errorf("%w: table %q has no database: write database.%s or choose a default database", catalog.ErrNoSuchTable, tbl, tbl)
 				return false
 			}
-			key := strings.ToLower(db + "." + tbl)
+			key := db + "." + res.Name
 			bt := tables[key]
 			if bt == nil {
-				t, err := s.e.cat.GetTable(ctx, strings.ToLower(db), strings.ToLower(tbl))
+				t, err := s.e.cat.GetTable(ctx, db, res.Name)
 				if err != nil {
+					if rels.Schemas[db] && (errors.Is(err, catalog.ErrNoSuchDatabase) || errors.Is(err, catalog.ErrNoSuchTable)) {
+						err = fmt.Errorf("%w: %s.%s is neither a warehouse relation nor a catalog table", catalog.ErrNoSuchTable, db, res.Name)
+					}
 					walkErr = err
 					return false
 				}
@@ -238,7 +284,7 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 		return true
 	})
 
-	b := &Bound{}
+	b := &Bound{Relations: whRels}
 	for i, bt := range order {
 		rejects := ""
 		if opts.Rejects && bt.t.Format == catalog.FormatCSV {
@@ -594,4 +640,58 @@ func referencedColumns(tree node, bt *boundTable) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// expandView replaces a reference to a late-binding view, in place, by a
+// subquery of its definition; the walk then binds what the view reads.
+// Unqualified names in the definition that are not the view's CTEs or
+// warehouse relations are tables of the database the view was created in.
+func (s *Session) expandView(ctx context.Context, n node, rels *Relations, res Resolved, name string, ctes map[string]bool) error {
+	def := rels.Late[res.Schema+"."+res.Name]
+	tree, err := serialize(ctx, s.conn, def[0])
+	if err != nil {
+		return fmt.Errorf("cannot expand view %s.%s: %w", res.Schema, res.Name, err)
+	}
+	root, err := statementNode(tree)
+	if err != nil {
+		return err
+	}
+	own := map[string]bool{}
+	walk(root, func(x node) bool {
+		if cm, ok := x["cte_map"].(node); ok {
+			for _, e := range cm["map"].([]any) {
+				if en, ok := e.(node); ok {
+					own[strings.ToLower(str(en, "key"))] = true
+					ctes[strings.ToLower(str(en, "key"))] = true
+				}
+			}
+		}
+		return true
+	})
+	if def[1] != "" {
+		walk(root, func(x node) bool {
+			if str(x, "type") == "BASE_TABLE" && str(x, "catalog_name") == "" && str(x, "schema_name") == "" {
+				t := strings.ToLower(str(x, "table_name"))
+				if !own[t] && rels.Kind(PublicSchema, t) == "" && !SystemRelations[t] {
+					x["catalog_name"] = DefaultCatalogName
+					x["schema_name"] = def[1]
+				}
+			}
+			return true
+		})
+	}
+	alias := str(n, "alias")
+	if alias == "" {
+		alias = name
+	}
+	for k := range n {
+		delete(n, k)
+	}
+	n["type"] = "SUBQUERY"
+	n["alias"] = alias
+	n["column_name_alias"] = []any{}
+	n["sample"] = nil
+	n["query_location"] = json.Number("18446744073709551615")
+	n["subquery"] = node{"node": root, "named_param_map": []any{}}
+	return nil
 }

@@ -52,6 +52,12 @@ type Config struct {
 	Threads int
 	// MemoryLimit is DuckDB's memory_limit ("" keeps DuckDB's default of 80% of RAM).
 	MemoryLimit string
+	// Warehouse is the DuckDB database file of the warehouse's managed
+	// tables, attached to the instance as catalog "warehouse" so that one
+	// statement can read lake and warehouse tables; "" means no warehouse.
+	// If another process holds the file, the engine opens without it and
+	// WarehouseError says why.
+	Warehouse string
 }
 
 // DefaultConfig returns a configuration for a lake home folder.
@@ -61,6 +67,7 @@ func DefaultConfig(home string) Config {
 		AllowedDirs:    []string{filepath.Join(home, "objects")},
 		Sessions:       max(4, 2*runtime.NumCPU()),
 		WriterSessions: max(2, runtime.NumCPU()),
+		Warehouse:      filepath.Join(home, "warehouse", "warehouse.duckdb"),
 	}
 }
 
@@ -78,6 +85,10 @@ type Engine struct {
 	closed   bool
 	sessions []*Session
 	pqCache  parquetCache
+
+	// whErr is why the warehouse is not attached (nil when it is, or when
+	// none is configured).
+	whErr error
 }
 
 // New opens DuckDB in memory, configures the sandbox and opens the pool.
@@ -138,6 +149,11 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 	for _, m := range compatMacros {
 		if _, err := conns[0].ExecContext(ctx, m); err != nil {
 			return fail(fmt.Errorf("cannot define SQL function (%s): %w", m, err))
+		}
+	}
+	if cfg.Warehouse != "" {
+		if err := e.attachWarehouse(ctx, conns); err != nil {
+			return fail(err)
 		}
 	}
 	allowed := []string{quoteString(withSlash(cfg.TempDir))}
@@ -350,6 +366,12 @@ var compatMacros = []string{
 	`CREATE MACRO to_unixtime(ts) AS epoch(ts)`,
 	// Trino's date_add(unit, n, ts) next to DuckDB's date_add(date, interval).
 	`CREATE MACRO date_add(d, i) AS d + i, (unit, n, ts) AS ts + n * CAST('1 ' || unit AS INTERVAL)`,
+	// Redshift's names (the warehouse's dialect). DATEADD/DATEDIFF's bare
+	// date part (DATEADD(day, 1, ts)) is quoted by the warehouse's rewrite.
+	`CREATE MACRO getdate() AS current_localtimestamp()`,
+	`CREATE MACRO nvl(a, b) AS coalesce(a, b)`,
+	`CREATE MACRO nvl2(e, a, b) AS CASE WHEN e IS NOT NULL THEN a ELSE b END`,
+	`CREATE MACRO dateadd(part, n, ts) AS ts + n * CAST('1 ' || part AS INTERVAL)`,
 }
 
 // parquetCache remembers the compressed size of each column of Parquet files,

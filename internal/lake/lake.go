@@ -9,6 +9,7 @@
 //	admin-key.json           the generated admin access key (0600)
 //	uploads/                 multipart uploads in progress
 //	duckdb/tmp/              DuckDB's spill folder and fetched objects
+//	warehouse/warehouse.duckdb  the warehouse's managed tables (DuckDB)
 package lake
 
 import (
@@ -29,6 +30,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
+	"github.com/tarn-lake/tarn/internal/warehouse"
 	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
@@ -71,6 +73,8 @@ type Lake struct {
 	Query    *query.Service
 	Jobs     *jobs.Service
 	Auth     *auth.Service
+	// Warehouse runs Redshift statements on managed tables (routed by Query).
+	Warehouse *warehouse.Service
 	// Events is the ingestion ledger: object-created events for triggers.
 	Events    *events.Ledger
 	Workflows *workflow.Service
@@ -116,7 +120,11 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	if l.Crawlers, err = crawler.New(ctx, l.Meta, l.Store, l.Catalog, l.Engine); err != nil {
 		return nil, err
 	}
-	if l.Query, err = query.New(ctx, l.Meta, l.Engine); err != nil {
+	if l.Warehouse, err = warehouse.New(ctx, warehouse.DefaultConfig(), l.Engine); err != nil {
+		return nil, err
+	}
+	l.closers = append(l.closers, l.Warehouse.Close)
+	if l.Query, err = query.New(ctx, l.Meta, l.Engine, query.WithWarehouse(l.Warehouse)); err != nil {
 		return nil, err
 	}
 	if l.Jobs, err = jobs.New(ctx, l.Meta, l.Engine); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/warehouse"
 )
 
 // Sentinel errors.
@@ -154,11 +155,12 @@ type Service struct {
 	eng   *engine.Engine
 	cat   *catalog.Catalog
 	store storage.ObjectStore
+	wh    *warehouse.Service // nil: no warehouse statements
 }
 
 // New migrates the history tables and returns the service. Executions left
 // QUEUED or RUNNING by a process that died are marked FAILED.
-func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error) {
+func New(ctx context.Context, db *meta.DB, eng *engine.Engine, opts ...Option) (*Service, error) {
 	if err := db.Migrate(ctx, "query", Migrations); err != nil {
 		return nil, err
 	}
@@ -184,7 +186,11 @@ func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error)
 			return nil, err
 		}
 	}
-	return &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store()}, nil
+	s := &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Execute runs one statement, streaming its result to sink, and records it
@@ -249,6 +255,11 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	if text == "" {
 		return fmt.Errorf("%w: the query is empty", ErrSyntax)
 	}
+	if s.wh != nil {
+		if handled, err := s.runWarehouse(ctx, ex, req, sink, text); handled {
+			return err
+		}
+	}
 	stmt, isDDL, err := parseDDL(text)
 	if isDDL {
 		ex.StatementType = "DDL"
@@ -281,6 +292,9 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		explain = true
 		text = strings.TrimSpace(text[len("EXPLAIN"):])
 		ex.StatementType = "UTILITY"
+	}
+	if rw, err := warehouse.RewriteExpressions(text); err == nil {
+		text = rw // Redshift's GETDATE(), SYSDATE, DATEADD(day, ...), VARCHAR(MAX)
 	}
 	planStart := time.Now()
 	sess, err := s.eng.Acquire(ctx)
@@ -499,6 +513,12 @@ func (s *Service) Run(ctx context.Context, sqlText, database string) (*Collect, 
 func authorizeScans(req Request, b *engine.Bound) error {
 	if req.Authorize == nil {
 		return nil
+	}
+	for _, rel := range b.Relations {
+		schema, name, _ := strings.Cut(rel, ".")
+		if err := req.Authorize(warehouse.ActionReadData, Target{Database: schema, Table: name}); err != nil {
+			return err
+		}
 	}
 	for _, sc := range b.Scans {
 		t := Target{Database: sc.Table.Database, Table: sc.Table.Name}

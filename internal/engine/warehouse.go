@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The warehouse is a DuckDB database file attached to the engine's instance
+// as catalog WarehouseCatalog. Sessions resolve names Redshift's way in it:
+// their search path is warehouse.public (then memory.main, where tarn's
+// SQL functions live), so DDL and DML on warehouse objects run as written.
+// SELECTs are bound by tarn: a name that is a warehouse relation is
+// qualified with the catalog; any other is a catalog (lake) table.
+
+// WarehouseCatalog is the DuckDB catalog name of the attached warehouse.
+const WarehouseCatalog = "warehouse"
+
+// Warehouse schemas tarn reserves.
+const (
+	// PublicSchema is the default schema of unqualified names.
+	PublicSchema = "public"
+	// SystemSchema holds tarn's own warehouse tables (external schemas,
+	// materialized views, load errors). Users cannot create objects in it.
+	SystemSchema = "tarn"
+)
+
+// SystemRelations are the relations of SystemSchema that unqualified names
+// reach, as Redshift's system tables are on every search path.
+var SystemRelations = map[string]bool{"stl_load_errors": true}
+
+// ErrNoWarehouse means the engine has no warehouse attached.
+var ErrNoWarehouse = errors.New("no warehouse")
+
+// attachWarehouse attaches the warehouse file before the sandbox is locked,
+// creates the reserved schemas and sets every session's search path. A file
+// locked by another process leaves the engine without a warehouse.
+func (e *Engine) attachWarehouse(ctx context.Context, conns []*sql.Conn) error {
+	path := e.cfg.Warehouse
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("cannot create warehouse folder: %w", err)
+	}
+	if _, err := conns[0].ExecContext(ctx, fmt.Sprintf("ATTACH %s AS %s", quoteString(path), WarehouseCatalog)); err != nil {
+		if strings.Contains(err.Error(), "lock") {
+			e.whErr = fmt.Errorf("%w: the warehouse file %s is in use by another process (%v); run warehouse statements through the tarn server that holds it", ErrNoWarehouse, path, err)
+			return nil
+		}
+		return fmt.Errorf("cannot open warehouse %s: %w", path, err)
+	}
+	for _, stmt := range []string{
+		"CREATE SCHEMA IF NOT EXISTS warehouse." + PublicSchema,
+		"CREATE SCHEMA IF NOT EXISTS warehouse." + SystemSchema,
+		`CREATE TABLE IF NOT EXISTS warehouse.tarn.external_schemas (
+			schema_name VARCHAR PRIMARY KEY, database_name VARCHAR NOT NULL, created_at TIMESTAMP DEFAULT current_localtimestamp())`,
+		// Late-binding views read lake tables: the binder expands them.
+		`CREATE TABLE IF NOT EXISTS warehouse.tarn.late_views (
+			schema_name VARCHAR, view_name VARCHAR, definition VARCHAR NOT NULL, database_name VARCHAR,
+			created_at TIMESTAMP DEFAULT current_localtimestamp(), PRIMARY KEY (schema_name, view_name))`,
+	} {
+		if _, err := conns[0].ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("cannot prepare warehouse %s: %w", path, err)
+		}
+	}
+	for _, c := range conns {
+		if _, err := c.ExecContext(ctx, "SET search_path = 'warehouse.public,memory.main'"); err != nil {
+			return fmt.Errorf("cannot set the warehouse search path: %w", err)
+		}
+	}
+	return nil
+}
+
+// HasWarehouse reports whether a warehouse is attached; if not, the error
+// says why (ErrNoWarehouse).
+func (e *Engine) HasWarehouse() error {
+	if e.cfg.Warehouse == "" {
+		return fmt.Errorf("%w: the engine was configured without one", ErrNoWarehouse)
+	}
+	return e.whErr
+}
+
+// RelationKind is what a warehouse name refers to.
+type RelationKind string
+
+// Relation kinds.
+const (
+	KindTable RelationKind = "table"
+	KindView  RelationKind = "view"
+	// KindLateView is a view over lake tables, kept as SQL and expanded by
+	// the binder (Redshift's late-binding view).
+	KindLateView RelationKind = "late"
+)
+
+// Relations is a snapshot of the warehouse's names: schemas, relations and
+// external schemas (Redshift Spectrum's mapping of a schema name to a
+// catalog database).
+type Relations struct {
+	Schemas  map[string]bool
+	Rels     map[string]RelationKind // "schema.name" (lower case) → kind
+	External map[string]string       // schema → catalog database
+	// Late are the definitions (SQL, default database) of late-binding
+	// views, by "schema.name".
+	Late map[string][2]string
+}
+
+// Kind returns what schema.name is in the warehouse ("" if nothing).
+func (r *Relations) Kind(schema, name string) RelationKind {
+	if r == nil {
+		return ""
+	}
+	return r.Rels[strings.ToLower(schema+"."+name)]
+}
+
+// WarehouseRelations lists the warehouse's schemas, relations and external
+// schemas as this session sees them (its transaction's snapshot). Without
+// a warehouse it returns empty maps.
+func (s *Session) WarehouseRelations(ctx context.Context) (*Relations, error) {
+	r := &Relations{Schemas: map[string]bool{}, Rels: map[string]RelationKind{}, External: map[string]string{}, Late: map[string][2]string{}}
+	if s.e.HasWarehouse() != nil {
+		return r, nil
+	}
+	rows, err := s.conn.QueryContext(ctx, `
+		SELECT schema_name, '', '', '', '' FROM duckdb_schemas() WHERE database_name = 'warehouse' AND NOT internal
+		UNION ALL SELECT schema_name, table_name, 'table', '', '' FROM duckdb_tables() WHERE database_name = 'warehouse'
+		UNION ALL SELECT schema_name, view_name, 'view', '', '' FROM duckdb_views() WHERE database_name = 'warehouse' AND NOT internal
+		UNION ALL SELECT schema_name, view_name, 'late', definition, coalesce(database_name, '') FROM warehouse.tarn.late_views
+		UNION ALL SELECT schema_name, database_name, 'external', '', '' FROM warehouse.tarn.external_schemas`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list warehouse relations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sch, name, kind, def, db string
+		if err := rows.Scan(&sch, &name, &kind, &def, &db); err != nil {
+			return nil, err
+		}
+		sch = strings.ToLower(sch)
+		switch kind {
+		case "":
+			r.Schemas[sch] = true
+		case "external":
+			r.External[sch] = strings.ToLower(name)
+		case "late":
+			r.Rels[sch+"."+strings.ToLower(name)] = KindLateView
+			r.Late[sch+"."+strings.ToLower(name)] = [2]string{def, db}
+		default:
+			r.Rels[sch+"."+strings.ToLower(name)] = RelationKind(kind)
+		}
+	}
+	return r, rows.Err()
+}
+
+// Resolved is where a table name in a statement points.
+type Resolved struct {
+	// Warehouse is true for a warehouse relation (Schema.Name); otherwise
+	// the name is the catalog table Schema.Name (Schema is the database).
+	Warehouse bool
+	Schema    string
+	Name      string
+}
+
+// Resolve decides where [catalog.][schema.]name points, Redshift's way
+// first: an explicit "warehouse" catalog is the warehouse and
+// "awsdatacatalog" the lake catalog; a schema that is an external schema
+// maps to its catalog database; a name that is a warehouse relation (in the
+// given schema, else in public, else one of tarn's system tables) is that;
+// anything else is a catalog table (in the schema taken as a database, or
+// in defaultDB).
+func (r *Relations) Resolve(cat, schema, name, defaultDB string) (Resolved, error) {
+	lname := strings.ToLower(name)
+	lsch := strings.ToLower(schema)
+	switch {
+	case strings.EqualFold(cat, WarehouseCatalog):
+		if lsch == "" {
+			lsch = PublicSchema
+		}
+		return Resolved{Warehouse: true, Schema: lsch, Name: lname}, nil
+	case cat != "" && !strings.EqualFold(cat, DefaultCatalogName):
+		return Resolved{}, fmt.Errorf("unknown catalog %q in %s.%s.%s (tarn has the lake catalog %q and the warehouse %q)", cat, cat, schema, name, DefaultCatalogName, WarehouseCatalog)
+	case cat != "":
+		if lsch == "" {
+			lsch = strings.ToLower(defaultDB)
+		}
+		return Resolved{Schema: lsch, Name: lname}, nil
+	}
+	if lsch != "" {
+		if db, ok := r.External[lsch]; ok {
+			return Resolved{Schema: db, Name: lname}, nil
+		}
+		if r.Kind(lsch, lname) != "" {
+			return Resolved{Warehouse: true, Schema: lsch, Name: lname}, nil
+		}
+		return Resolved{Schema: lsch, Name: lname}, nil
+	}
+	if r.Kind(PublicSchema, lname) != "" {
+		return Resolved{Warehouse: true, Schema: PublicSchema, Name: lname}, nil
+	}
+	if SystemRelations[lname] && r.Kind(SystemSchema, lname) != "" {
+		return Resolved{Warehouse: true, Schema: SystemSchema, Name: lname}, nil
+	}
+	return Resolved{Schema: strings.ToLower(defaultDB), Name: lname}, nil
+}
