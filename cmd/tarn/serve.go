@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,15 +18,16 @@ import (
 	"github.com/tarn-lake/tarn/internal/api"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/pgwire"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/s3api"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 func serveCmd(g *globals) *cobra.Command {
-	var s3Listen, apiListen, certFile, keyFile string
+	var s3Listen, apiListen, pgListen, certFile, keyFile string
 	cmd := &cobra.Command{
-		Use:   "serve [--s3-listen 127.0.0.1:9000] [--api-listen 127.0.0.1:8080] [--tls-cert FILE --tls-key FILE]",
+		Use:   "serve [--s3-listen 127.0.0.1:9000] [--api-listen 127.0.0.1:8080] [--pg-listen 127.0.0.1:5433] [--tls-cert FILE --tls-key FILE]",
 		Short: "Serve the lake: an S3-compatible endpoint and a REST API behind access keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -99,7 +101,7 @@ func serveCmd(g *globals) *cobra.Command {
 			if certFile != "" {
 				scheme = "https"
 			}
-			errc := make(chan error, 2)
+			errc := make(chan error, 3)
 			var servers []*http.Server
 			s3URL := "" // for serve.json
 			for _, lst := range []struct {
@@ -131,6 +133,26 @@ func serveCmd(g *globals) *cobra.Command {
 					}
 				}()
 			}
+			var pg *pgwire.Server
+			if pgListen != "" {
+				pgCfg := pgwire.DefaultConfig()
+				if certFile != "" {
+					cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+					if err != nil {
+						return fmt.Errorf("cannot load --tls-cert/--tls-key for the PostgreSQL endpoint: %w", err)
+					}
+					pgCfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+				}
+				if pg, err = pgwire.New(pgCfg, pgwire.Deps{Auth: a, Queries: l.Query, Catalog: l.Catalog}); err != nil {
+					return err
+				}
+				ln, err := net.Listen("tcp", pgListen)
+				if err != nil {
+					return fmt.Errorf("cannot listen on %s for the PostgreSQL endpoint: %w", pgListen, err)
+				}
+				fmt.Fprintf(out, "PostgreSQL endpoint on %s\n", ln.Addr())
+				go func() { errc <- pg.Serve(ln) }()
+			}
 			select {
 			case err := <-errc:
 				return err
@@ -144,6 +166,10 @@ func serveCmd(g *globals) *cobra.Command {
 			var errs []error
 			for _, srv := range servers {
 				errs = append(errs, srv.Shutdown(sctx))
+			}
+			if pg != nil {
+				// Statements still running are cancelled and recorded CANCELLED.
+				errs = append(errs, pg.Close())
 			}
 			// Then the background work: queries cancelled and recorded as such,
 			// crawls and job runs stopped (they publish nothing half-done).
@@ -164,5 +190,6 @@ func serveCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&apiListen, "api-listen", "127.0.0.1:8080", "address of the REST API and /metrics")
 	cmd.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	cmd.Flags().StringVar(&pgListen, "pg-listen", "", "address of the PostgreSQL endpoint, e.g. 127.0.0.1:5433 (off when empty)")
 	return cmd
 }

@@ -257,32 +257,6 @@ func (s *Server) handle(pattern string, h handler) {
 	})
 }
 
-// catalogResource is the Glue catalog's ARN (actions on all databases).
-const catalogResource = "arn:aws:glue:*:*:catalog"
-
-// authorizer turns a principal into the query service's callback: Glue
-// actions on table/database ARNs, S3 actions on the table's location.
-func authorizer(p *auth.Principal) func(action string, t query.Target) error {
-	return func(action string, t query.Target) error {
-		var res string
-		switch {
-		case strings.HasPrefix(action, "s3:"):
-			u, err := storage.ParseURI(t.Location)
-			if err != nil {
-				return fmt.Errorf("%w: %s", query.ErrPermission, err)
-			}
-			res = auth.S3Resource(u.Bucket, u.Key)
-		case t.Table != "":
-			res = auth.TableResource(t.Database, t.Table)
-		case t.Database != "":
-			res = auth.DatabaseResource(t.Database)
-		default:
-			res = catalogResource
-		}
-		return p.Authorize(action, res)
-	}
-}
-
 type startQueryRequest struct {
 	SQL       string `json:"sql"`
 	Database  string `json:"database"`
@@ -311,7 +285,7 @@ func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Requ
 		return nil, err
 	}
 	id, err := s.async.Submit(query.Request{SQL: req.SQL, Database: req.Database, Workgroup: wg, AccessKey: p.Key.AccessKeyID,
-		ReuseMaxAge: time.Duration(req.ResultReuseMinutes) * time.Minute, Authorize: authorizer(p)})
+		ReuseMaxAge: time.Duration(req.ResultReuseMinutes) * time.Minute, Authorize: query.Authorizer(p)})
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +326,7 @@ func (s *Server) cancelQuery(ctx context.Context, p *auth.Principal, r *http.Req
 }
 
 func (s *Server) listDatabases(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("glue:GetDatabases", catalogResource); err != nil {
+	if err := p.Authorize("glue:GetDatabases", auth.CatalogResource); err != nil {
 		return nil, err
 	}
 	return s.cat.ListDatabases(ctx)

@@ -51,7 +51,7 @@ func (s *Server) listObjects(ctx context.Context, p *auth.Principal, r *http.Req
 }
 
 func (s *Server) listCrawlers(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("glue:GetCrawlers", catalogResource); err != nil {
+	if err := p.Authorize("glue:GetCrawlers", auth.CatalogResource); err != nil {
 		return nil, err
 	}
 	return s.crawlers.List(ctx)
@@ -197,7 +197,7 @@ func (s *Server) crawlerRuns(ctx context.Context, p *auth.Principal, r *http.Req
 }
 
 func (s *Server) listJobs(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("glue:GetJobs", catalogResource); err != nil {
+	if err := p.Authorize("glue:GetJobs", auth.CatalogResource); err != nil {
 		return nil, err
 	}
 	return s.jobs.List(ctx)

@@ -237,7 +237,17 @@ func (w *Service) Owns(ctx context.Context, sess *engine.Session, st Statement, 
 		if err != nil {
 			return false, nil
 		}
-		return r.Warehouse || (n.Schema != "" && rels.Schemas[n.Schema] && rels.External[n.Schema] == ""), nil
+		if r.Warehouse || (n.Schema != "" && rels.Schemas[n.Schema] && rels.External[n.Schema] == "") {
+			return true, nil
+		}
+		// DROP TABLE IF EXISTS s.t where s is neither a warehouse schema nor
+		// a catalog database: Redshift's no-op (scripts start with these).
+		if s.IfExists && n.Schema != "" && rels.External[n.Schema] == "" {
+			if _, err := w.eng.Catalog().GetDatabase(ctx, n.Schema); errors.Is(err, catalog.ErrNoSuchDatabase) {
+				return true, nil
+			}
+		}
+		return false, nil
 	case insertStmt:
 		rels, err := needRels()
 		if err != nil {

@@ -1,0 +1,140 @@
+package pgwire
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+// SQLSTATE codes tarn answers with (PostgreSQL's Appendix A).
+const (
+	codeSyntax            = "42601" // syntax_error
+	codeUndefinedTable    = "42P01" // undefined_table
+	codeUndefinedColumn   = "42703" // undefined_column
+	codeUndefinedFunction = "42883" // undefined_function
+	codeUndefinedObject   = "42704" // undefined_object
+	codeInvalidSchema     = "3F000" // invalid_schema_name
+	codeDuplicateTable    = "42P07" // duplicate_table
+	codeDuplicateSchema   = "42P06" // duplicate_schema
+	codeDependentObjects  = "2BP01" // dependent_objects_still_exist
+	codePermission        = "42501" // insufficient_privilege
+	codeNotSupported      = "0A000" // feature_not_supported
+	codeLimitExceeded     = "54000" // program_limit_exceeded
+	codeCancelled         = "57014" // query_canceled
+	codeShutdown          = "57P01" // admin_shutdown
+	codeInvalidText       = "22P02" // invalid_text_representation
+	codeOutOfRange        = "22003" // numeric_value_out_of_range
+	codeDataException     = "22000" // data_exception
+	codeInvalidPassword   = "28P01" // invalid_password
+	codeInvalidAuth       = "28000" // invalid_authorization_specification
+	codeProtocol          = "08P01" // protocol_violation
+	codeInvalidParameter  = "22023" // invalid_parameter_value
+	codeUndefinedPrepared = "26000" // invalid_sql_statement_name
+	codeUndefinedCursor   = "34000" // invalid_cursor_name
+	codeInternal          = "XX000" // internal_error
+)
+
+// pgError is an error with its SQLSTATE, for errors pgwire raises itself.
+type pgError struct {
+	code string
+	msg  string
+	hint string
+}
+
+func (e *pgError) Error() string { return e.msg }
+
+func newError(code, msg, hint string) error { return &pgError{code: code, msg: msg, hint: hint} }
+
+// sqlState maps an error to its SQLSTATE: the one place where tarn's
+// errors (and DuckDB's, which the query service passes on with their
+// message) become PostgreSQL's codes.
+func sqlState(err error) string {
+	var pe *pgError
+	switch {
+	case errors.As(err, &pe):
+		return pe.code
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return codeCancelled
+	case errors.Is(err, auth.ErrAccessDenied), errors.Is(err, query.ErrPermission):
+		return codePermission
+	case errors.Is(err, query.ErrSyntax):
+		return codeSyntax
+	case errors.Is(err, catalog.ErrNoSuchTable):
+		return codeUndefinedTable
+	case errors.Is(err, catalog.ErrNoSuchDatabase):
+		return codeInvalidSchema
+	case errors.Is(err, catalog.ErrTableExists):
+		return codeDuplicateTable
+	case errors.Is(err, catalog.ErrDatabaseExists):
+		return codeDuplicateSchema
+	case errors.Is(err, catalog.ErrDatabaseNotEmpty):
+		return codeDependentObjects
+	case errors.Is(err, query.ErrNoSuchWorkgroup):
+		return codeUndefinedObject
+	case errors.Is(err, query.ErrUnsupported):
+		return codeNotSupported
+	case errors.Is(err, query.ErrScanLimit), errors.Is(err, query.ErrPartitionFilter):
+		return codeLimitExceeded
+	case errors.Is(err, engine.ErrClosed):
+		return codeShutdown
+	case errors.Is(err, catalog.ErrInvalidName), errors.Is(err, catalog.ErrInvalidType), errors.Is(err, catalog.ErrInvalidTable),
+		errors.Is(err, catalog.ErrInvalidPartition):
+		return codeInvalidParameter
+	}
+	// DuckDB's errors, by the class its message starts with.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Parser Error"):
+		return codeSyntax
+	case strings.Contains(msg, "Catalog Error") && strings.Contains(msg, "Table Function"):
+		return codeUndefinedFunction
+	case strings.Contains(msg, "Catalog Error") && strings.Contains(msg, "Function"):
+		return codeUndefinedFunction
+	case strings.Contains(msg, "Catalog Error") && strings.Contains(msg, "Schema"):
+		return codeInvalidSchema
+	case strings.Contains(msg, "Catalog Error"):
+		return codeUndefinedTable
+	case strings.Contains(msg, "Binder Error") && strings.Contains(msg, "olumn"):
+		return codeUndefinedColumn
+	case strings.Contains(msg, "Binder Error") && strings.Contains(msg, "function"):
+		return codeUndefinedFunction
+	case strings.Contains(msg, "Conversion Error"):
+		return codeInvalidText
+	case strings.Contains(msg, "Out of Range Error"):
+		return codeOutOfRange
+	case strings.Contains(msg, "Invalid Input Error"):
+		return codeDataException
+	case strings.Contains(msg, "Permission Error"):
+		return codePermission
+	case strings.Contains(msg, "Not implemented Error"):
+		return codeNotSupported
+	case strings.Contains(msg, "Interrupt"):
+		return codeCancelled
+	}
+	return codeInternal
+}
+
+// errorResponse is the ErrorResponse message for err.
+func errorResponse(err error) *pgproto3.ErrorResponse {
+	e := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: sqlState(err), Message: err.Error()}
+	var pe *pgError
+	if errors.As(err, &pe) {
+		e.Hint = pe.hint
+	}
+	switch e.Code {
+	case codeCancelled:
+		e.Message = "canceling statement due to user request"
+	case codePermission:
+		if e.Hint == "" {
+			e.Hint = "the access key's policy does not allow this; ask an admin to extend it (tarn keys)"
+		}
+	}
+	return e
+}
