@@ -30,6 +30,7 @@ type (
 		Stop(ctx context.Context, id string) error
 		TriggerStates(ctx context.Context) ([]workflow.TriggerState, error)
 		SetTriggerEnabled(ctx context.Context, name string, enabled bool) error
+		FireTrigger(ctx context.Context, name string, props map[string]string) (workflow.Run, error)
 	}
 	eventService interface {
 		List(ctx context.Context, opts events.ListOptions) ([]events.Event, error)
@@ -331,7 +332,30 @@ func triggerCmd(g *globals) *cobra.Command {
 			})
 		}}
 	}
-	cmd.AddCommand(list, set("enable", "Enable a trigger (it does not fire for what happened while disabled)", true),
+	var props []string
+	var noWait bool
+	start := &cobra.Command{Use: "start NAME [--property k=v]...", Short: "Fire a trigger now (how ON_DEMAND triggers run) and follow the run",
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := parseArgs(props)
+			if err != nil {
+				return err
+			}
+			return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+				run, err := s.workflows.FireTrigger(ctx, args[0], p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "trigger %s started run %s of %s\n", args[0], run.ID, run.Workflow)
+				if noWait {
+					fmt.Fprintln(cmd.OutOrStdout(), run.ID)
+					return nil
+				}
+				return followRun(ctx, cmd, s, run.ID)
+			})
+		}}
+	start.Flags().StringArrayVar(&props, "property", nil, "run property name=value (repeatable)")
+	start.Flags().BoolVar(&noWait, "no-wait", false, "print the run id and return")
+	cmd.AddCommand(start, list, set("enable", "Enable a trigger (it does not fire for what happened while disabled)", true),
 		set("disable", "Disable a trigger", false))
 	return cmd
 }

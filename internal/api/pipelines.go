@@ -42,6 +42,7 @@ func (s *Server) routePipelines() {
 	s.handle("DELETE /api/v1/triggers/{name}", s.deleteTrigger)
 	s.handle("POST /api/v1/triggers/{name}/enable", s.enableTrigger)
 	s.handle("POST /api/v1/triggers/{name}/disable", s.disableTrigger)
+	s.handle("POST /api/v1/triggers/{name}/start", s.fireTrigger)
 	if s.events != nil {
 		s.handle("GET /api/v1/events", s.listEvents)
 		s.handle("POST /api/v1/events/replay", s.replayEvents)
@@ -254,6 +255,20 @@ func (s *Server) enableTrigger(ctx context.Context, p *auth.Principal, r *http.R
 
 func (s *Server) disableTrigger(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	return s.setTrigger(ctx, p, r, false)
+}
+
+func (s *Server) fireTrigger(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("glue:StartTrigger", triggerResource(name)); err != nil {
+		return nil, err
+	}
+	var body struct {
+		Properties map[string]string `json:"properties"`
+	}
+	if err := decodeBody(r, &body, `{"properties": {"name": "value"}}`); err != nil {
+		return nil, err
+	}
+	return s.workflows.FireTrigger(ctx, name, body.Properties)
 }
 
 func (s *Server) setTrigger(ctx context.Context, p *auth.Principal, r *http.Request, on bool) (any, error) {

@@ -61,6 +61,11 @@ func (k *Workflows) SetTriggerEnabled(ctx context.Context, name string, enabled 
 	return k.c.do(ctx, "POST", "/api/v1/triggers/"+seg(name)+"/"+action, nil, nil)
 }
 
+func (k *Workflows) FireTrigger(ctx context.Context, name string, props map[string]string) (workflow.Run, error) {
+	var out workflow.Run
+	return out, k.c.do(ctx, "POST", "/api/v1/triggers/"+seg(name)+"/start", map[string]any{"properties": props}, &out)
+}
+
 // Events reads and replays the server's events ledger, as events.Ledger does.
 type Events struct{ c *Client }
 

@@ -104,8 +104,11 @@ func singleTarget(job, crawlerName string, props map[string]string) Workflow {
 			st.Args[k] = "${" + k + "}"
 		}
 	}
-	w := Workflow{Name: name, Steps: []Step{st}}
+	// Validated under a plain name (the ':' is not allowed in workflow
+	// names, which is the point), so that the defaults are filled.
+	w := Workflow{Name: "single", Steps: []Step{st}}
 	_ = w.Validate()
+	w.Name = name
 	return w
 }
 

@@ -144,6 +144,25 @@ func (s *Service) Tick(ctx context.Context) {
 	}
 }
 
+// FireTrigger starts a trigger's target now with the trigger's properties
+// (and props over them): how an ON_DEMAND trigger runs (Glue's
+// StartTrigger); any trigger may be fired by hand.
+func (s *Service) FireTrigger(ctx context.Context, name string, props map[string]string) (Run, error) {
+	ts, err := s.triggers(ctx, `WHERE name = ?`, name)
+	if err != nil {
+		return Run{}, err
+	}
+	if len(ts) == 0 {
+		return Run{}, fmt.Errorf("cannot start trigger %q: %w", name, ErrNoSuchTrigger)
+	}
+	run, err := s.fire(ctx, ts[0], props, func(*sql.Tx, string) error { return nil })
+	if err != nil {
+		return Run{}, fmt.Errorf("cannot start trigger %q: %w", name, err)
+	}
+	s.wake()
+	return run, nil
+}
+
 // fire queues the trigger's run and updates the trigger's state in the
 // same transaction, so that a crash never fires twice or loses a firing.
 func (s *Service) fire(ctx context.Context, t TriggerState, props map[string]string, update func(tx *sql.Tx, runID string) error) (Run, error) {

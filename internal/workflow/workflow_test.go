@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/meta"
@@ -596,5 +597,44 @@ func TestStepOutputsReachLaterSteps(t *testing.T) {
 		if r.Properties[k] != want {
 			t.Errorf("property %s = %q, want %q (all: %v)", k, r.Properties[k], want, r.Properties)
 		}
+	}
+}
+
+func TestTriggersOfACrawler(t *testing.T) {
+	ctx := context.Background()
+	l := openLake(t, nil)
+	if err := l.Crawlers.Create(ctx, crawler.Spec{Name: "raw", Database: "db", Targets: []string{"s3://lake/raw/"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Workflows.CreateTrigger(ctx, workflow.Trigger{Name: "on_raw", Crawler: "raw", Prefix: "s3://lake/raw/", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Workflows.CreateTrigger(ctx, workflow.Trigger{Name: "by_hand", Type: "on_demand", Crawler: "raw", Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	startScheduler(t, l)
+	if _, _, err := l.Events.Record(ctx, put(t, l, "raw/sales/a.csv", "id,amount\n1,2.5\n"), events.ViaS3); err != nil {
+		t.Fatal(err)
+	}
+	runs := waitRuns(t, l, "crawler:raw", 1)
+	if runs[0].State != workflow.RunSucceeded || runs[0].Trigger != "on_raw" || runs[0].Properties["raw.tables_created"] != "sales" {
+		t.Fatalf("event run = %+v", runs[0])
+	}
+	tbl, err := l.Catalog.GetTable(ctx, "db", "sales")
+	if err != nil || len(tbl.Columns) != 2 {
+		t.Fatalf("crawled table: %+v %v", tbl, err)
+	}
+	r, err := l.Workflows.FireTrigger(ctx, "by_hand", map[string]string{"why": "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r = waitRun(t, l, r.ID); r.State != workflow.RunSucceeded || r.Properties["why"] != "test" || r.Trigger != "by_hand" {
+		t.Fatalf("fired run = %+v", r)
+	}
+	if _, err := l.Workflows.FireTrigger(ctx, "nope", nil); !errors.Is(err, workflow.ErrNoSuchTrigger) {
+		t.Errorf("firing a missing trigger: %v", err)
+	}
+	if err := l.Workflows.CreateTrigger(ctx, workflow.Trigger{Name: "bad", Crawler: "missing", Enabled: true}); !errors.Is(err, workflow.ErrInvalidSpec) {
+		t.Errorf("trigger of a missing crawler: %v", err)
 	}
 }
