@@ -33,7 +33,7 @@ func jobCmd(g *globals) *cobra.Command {
 	var sqlFile string
 	var fileSizeMB int64
 	create := &cobra.Command{
-		Use:   `create NAME (--sql "SQL" | --sql-file FILE) --target s3://BUCKET/PREFIX/`,
+		Use:   `create NAME (--sql "SQL" | --sql-file FILE) --target (s3://BUCKET/PREFIX/ | warehouse://SCHEMA.TABLE)`,
 		Short: "Define a job; its SQL is checked against the catalog now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -52,12 +52,23 @@ func jobCmd(g *globals) *cobra.Command {
 			if spec.Args, err = parseArgs(args); err != nil {
 				return err
 			}
-			spec.FileSize = fileSizeMB << 20
+			// Unset output flags stay empty, so the spec's defaults apply and a
+			// warehouse target (which has no files) is not handed file options.
+			if !cmd.Flags().Changed("format") {
+				spec.Format = ""
+			}
+			if cmd.Flags().Changed("file-size-mb") {
+				spec.FileSize = fileSizeMB << 20
+			}
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				if err := s.jobs.Create(ctx, spec); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "job %s created: writes %s to %s\n", spec.Name, strings.ToLower(firstNonEmpty(spec.Format, "parquet")), spec.Target)
+				if strings.HasPrefix(spec.Target, "warehouse://") {
+					fmt.Fprintf(cmd.OutOrStdout(), "job %s created: loads warehouse table %s\n", spec.Name, strings.TrimPrefix(spec.Target, "warehouse://"))
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "job %s created: writes %s to %s\n", spec.Name, strings.ToLower(firstNonEmpty(spec.Format, "parquet")), spec.Target)
+				}
 				return nil
 			})
 		},
@@ -65,10 +76,10 @@ func jobCmd(g *globals) *cobra.Command {
 	f := create.Flags()
 	f.StringVar(&spec.SQL, "sql", "", "transform SQL reading catalog tables as database.table; ${name} takes an --arg")
 	f.StringVar(&sqlFile, "sql-file", "", "read the transform SQL from a file")
-	f.StringVar(&spec.Target, "target", "", "s3:// prefix the output is written below")
+	f.StringVar(&spec.Target, "target", "", "s3:// prefix the output is written below, or warehouse://schema.table to load a warehouse table")
 	f.StringSliceVar(&spec.PartitionBy, "partition-by", nil, "output columns to partition by, e.g. year,month,day")
 	f.StringVar(&spec.Mode, "mode", "append", "append, overwrite, or overwrite-partitions (replace exactly the partitions a run writes)")
-	f.StringVar(&spec.Format, "format", "parquet", "output format: parquet, csv or json")
+	f.StringVar(&spec.Format, "format", "parquet", "output format of an s3:// target: parquet, csv or json")
 	f.StringVar(&spec.Compression, "compression", "", "snappy (Parquet default), zstd, gzip or none")
 	f.StringVar(&spec.Table, "table", "", "register the output as catalog table DATABASE.TABLE")
 	f.BoolVar(&spec.Bookmarks, "bookmarks", false, "process only files not processed by an earlier run (job bookmarks)")
@@ -77,7 +88,7 @@ func jobCmd(g *globals) *cobra.Command {
 	f.IntVar(&spec.MaxRetries, "max-retries", 0, "retry a failed run this many times, with exponential backoff")
 	f.StringVar(&spec.MaxRejected, "max-rejected", "", "fail a run with more rejected rows than N or P%")
 	f.IntVar(&spec.MaxConcurrentRuns, "max-concurrent-runs", 1, "runs of this job allowed at once")
-	f.Int64Var(&fileSizeMB, "file-size-mb", 128, "target size of unpartitioned output files, in MiB")
+	f.Int64Var(&fileSizeMB, "file-size-mb", 0, "target size of unpartitioned output files, in MiB (default 128)")
 	f.StringVar(&spec.Description, "description", "", "description")
 
 	var runArgs []string

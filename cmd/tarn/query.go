@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -133,42 +134,39 @@ func historyCmd(g *globals) *cobra.Command {
 		Short: "List recent query executions with their statistics",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := g.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			if summary {
-				sums, err := l.Query.Summary(cmd.Context())
+			return g.run(cmd, func(ctx context.Context, sv services) error {
+				if summary {
+					sums, err := sv.queries.Summary(ctx)
+					if err != nil {
+						return err
+					}
+					var rows [][]string
+					for _, s := range sums {
+						key := s.AccessKey
+						if key == "" {
+							key = "(local CLI)"
+						}
+						rows = append(rows, []string{key, s.Workgroup, fmt.Sprint(s.Queries), fmt.Sprint(s.BytesScanned), fmt.Sprintf("%.6f", s.CostUSD)})
+					}
+					printTable(cmd.OutOrStdout(), []string{"access_key", "workgroup", "queries", "data_scanned_bytes", "cost_usd_at_athena_price"}, rows)
+					return nil
+				}
+				exs, err := sv.queries.History(ctx, limit)
 				if err != nil {
 					return err
 				}
 				var rows [][]string
-				for _, s := range sums {
-					key := s.AccessKey
-					if key == "" {
-						key = "(local CLI)"
+				for _, e := range exs {
+					sqlText := strings.Join(strings.Fields(e.SQL), " ")
+					if len(sqlText) > 60 {
+						sqlText = sqlText[:57] + "..."
 					}
-					rows = append(rows, []string{key, s.Workgroup, fmt.Sprint(s.Queries), fmt.Sprint(s.BytesScanned), fmt.Sprintf("%.6f", s.CostUSD)})
+					rows = append(rows, []string{e.ID, e.SubmittedAt.Local().Format(time.DateTime), e.State, e.StatementType,
+						fmt.Sprint(e.Stats.Rows), fmt.Sprint(e.Stats.BytesScanned), e.Stats.Elapsed.Round(time.Millisecond).String(), sqlText})
 				}
-				printTable(cmd.OutOrStdout(), []string{"access_key", "workgroup", "queries", "data_scanned_bytes", "cost_usd_at_athena_price"}, rows)
+				printTable(cmd.OutOrStdout(), []string{"id", "submitted", "state", "type", "rows", "data_scanned_bytes", "elapsed", "sql"}, rows)
 				return nil
-			}
-			exs, err := l.Query.History(cmd.Context(), limit)
-			if err != nil {
-				return err
-			}
-			var rows [][]string
-			for _, e := range exs {
-				sqlText := strings.Join(strings.Fields(e.SQL), " ")
-				if len(sqlText) > 60 {
-					sqlText = sqlText[:57] + "..."
-				}
-				rows = append(rows, []string{e.ID, e.SubmittedAt.Local().Format(time.DateTime), e.State, e.StatementType,
-					fmt.Sprint(e.Stats.Rows), fmt.Sprint(e.Stats.BytesScanned), e.Stats.Elapsed.Round(time.Millisecond).String(), sqlText})
-			}
-			printTable(cmd.OutOrStdout(), []string{"id", "submitted", "state", "type", "rows", "data_scanned_bytes", "elapsed", "sql"}, rows)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many executions to show")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,16 @@ func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error)
 		return nil, err
 	}
 	s := &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store(), cancels: map[string]context.CancelCauseFunc{}, Backoff: time.Second}
+	if err := s.prepareLoads(ctx); err != nil {
+		return nil, err
+	}
+	// Warehouse loads committed by a process that died before recording
+	// them are recorded first (their runs become SUCCEEDED, not FAILED).
+	// A failure here does not keep the lake closed: each run of a warehouse
+	// job reconciles its own loads first, and fails if it cannot.
+	if err := s.reconcileLoads(ctx, ""); err != nil {
+		slog.Warn("jobs: cannot record committed warehouse loads", "error", err)
+	}
 	if err := s.recover(ctx); err != nil {
 		return nil, err
 	}
@@ -112,6 +123,9 @@ func (s *Service) recover(ctx context.Context) error {
 // collectGarbage removes a failed run's staging folder and the files it
 // moved to final keys but never published.
 func (s *Service) collectGarbage(ctx context.Context, spec Spec, runID string) {
+	if isWarehouseTarget(spec.Target) {
+		return // a failed load rolled back in the warehouse
+	}
 	target, err := storage.ParseURI(spec.Target)
 	if err != nil {
 		return
@@ -171,11 +185,23 @@ func (s *Service) Update(ctx context.Context, spec Spec) error {
 	return err
 }
 
-// check binds the job's SQL with its default arguments.
+// check binds the job's SQL with its default arguments and, for a
+// warehouse target, checks the table and that the SQL's output fits it.
 func (s *Service) check(ctx context.Context, spec Spec) error {
+	wt, toWarehouse := spec.warehouseTarget()
 	q, err := Substitute(spec.SQL, spec.Args, nil)
 	if errors.Is(err, ErrMissingArgument) {
-		return nil // checked when a run supplies it
+		// The SQL is checked when a run supplies the argument; the
+		// target table can be checked now.
+		if toWarehouse {
+			sess, err := s.eng.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			defer sess.Release()
+			return s.checkWarehouseTarget(ctx, sess, wt, "")
+		}
+		return nil
 	}
 	if err != nil {
 		return err
@@ -188,6 +214,9 @@ func (s *Service) check(ctx context.Context, spec Spec) error {
 	b, err := sess.Bind(ctx, q, "")
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
+	}
+	if toWarehouse {
+		return s.checkWarehouseTarget(ctx, sess, wt, b.SQL)
 	}
 	cols, err := sess.Describe(ctx, b.SQL)
 	if err != nil {

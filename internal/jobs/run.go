@@ -94,7 +94,7 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 // retryable tells transient failures (I/O, a busy database) from those a
 // retry cannot fix.
 func retryable(err error) bool {
-	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrTooManyRejected, ErrTimeout, ErrStopped,
+	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrTooManyRejected, ErrTimeout, ErrStopped, ErrInvalidTarget, ErrLoadNotRecorded,
 		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrSyntax, catalog.ErrNoSuchTable,
 		catalog.ErrNoSuchDatabase, context.Canceled} {
 		if errors.Is(err, e) {
@@ -257,6 +257,14 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(st
 		return nil, err
 	}
 	run.State = StateRunning
+	if _, ok := spec.warehouseTarget(); ok {
+		// A load of this job that committed in the warehouse but was not
+		// recorded (crash between the commits) is recorded first, so its
+		// files are not read again.
+		if err := s.reconcileLoads(ctx, spec.Name); err != nil {
+			return nil, err
+		}
+	}
 	sess, err := s.eng.AcquireWriter(ctx)
 	if err != nil {
 		return nil, err
@@ -294,6 +302,9 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(st
 		}
 	}
 	run.Stats.BytesRead = b.BytesScanned()
+	if t, ok := spec.warehouseTarget(); ok {
+		return nil, s.load(ctx, sess, spec, t, b, parquetFiles, run, logf)
+	}
 	target, err := storage.ParseURI(spec.Target)
 	if err != nil {
 		return nil, err
@@ -309,63 +320,12 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(st
 	run.Stats.FilesWritten = len(res.Files)
 	run.Stats.BytesWritten = res.Bytes
 	logf("wrote %d rows in %d files (%d bytes)", res.Rows, len(res.Files), res.Bytes)
-
-	// Rows read: what the text readers produced (rejected rows are not among
-	// them), Parquet row counts from the footers (filters pushed into the
-	// Parquet reader hide rows from its output), and the rejected rows.
-	scanned, err := sess.ScanRows()
-	if err != nil {
+	deadLetters := func([]engine.Rejected) (storage.URI, error) { return target, nil }
+	if err := s.account(ctx, sess, b, parquetFiles, run, deadLetters, logf); err != nil {
 		return nil, err
 	}
-	for op, n := range scanned {
-		if op != "READ_PARQUET" {
-			run.Stats.RowsRead += n
-		}
-	}
-	if len(parquetFiles) > 0 {
-		n, err := parquetRows(ctx, sess, parquetFiles)
-		if err != nil {
-			return nil, err
-		}
-		run.Stats.RowsRead += n
-	}
-	rejected, err := sess.Rejects(ctx, b)
-	if err != nil {
+	if err := s.checkRejected(spec, run); err != nil {
 		return nil, err
-	}
-	run.Stats.RowsRejected = int64(len(rejected))
-	run.Stats.RowsRead += run.Stats.RowsRejected
-	run.Stats.RowsFiltered = max(0, run.Stats.RowsRead-run.Stats.RowsWritten-run.Stats.RowsRejected)
-	if len(rejected) > 0 {
-		u := target.Join("_rejected/" + run.ID + "/rejected.jsonl")
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		for _, r := range rejected {
-			if err := enc.Encode(r); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := s.store.Put(ctx, u.Bucket, u.Key, &buf, storage.PutOptions{ContentType: "application/x-ndjson"}); err != nil {
-			return nil, fmt.Errorf("cannot store rejected rows: %w", err)
-		}
-		run.Stats.RejectedURI = u.String()
-		logf("%d rows rejected, stored in %s", len(rejected), u)
-	}
-	logf("rows read %d = written %d + rejected %d + removed by the SQL %d", run.Stats.RowsRead, run.Stats.RowsWritten, run.Stats.RowsRejected, run.Stats.RowsFiltered)
-	if limit, pct, _ := ParseMaxRejected(spec.MaxRejected); spec.MaxRejected != "" {
-		over := float64(run.Stats.RowsRejected) > limit
-		what := fmt.Sprintf("%d rows", int64(limit))
-		if pct {
-			share := 0.0
-			if run.Stats.RowsRead > 0 {
-				share = 100 * float64(run.Stats.RowsRejected) / float64(run.Stats.RowsRead)
-			}
-			over = share > limit
-			what = fmt.Sprintf("%g%% of %d input rows", limit, run.Stats.RowsRead)
-		}
-		if over {
-			return nil, fmt.Errorf("%w: %d rejected, the limit is %s (--max-rejected); see %s", ErrTooManyRejected, run.Stats.RowsRejected, what, run.Stats.RejectedURI)
-		}
 	}
 	parts := map[string]bool{}
 	var replaceParts [][]string
@@ -429,6 +389,83 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(st
 		removed = s.replacedWithoutTable(ctx, target, res, replaceParts, spec.Mode)
 	}
 	return removed, nil
+}
+
+// account fills a run's rows read, rejected and filtered from the session's
+// last statement (the one that read the sources; RowsWritten is set), and
+// stores the rejected rows as JSON lines in <dir>/_rejected/<run>/, dir
+// given by deadLetters.
+func (s *Service) account(ctx context.Context, sess *engine.Session, b *engine.Bound, parquetFiles []string, run *Run,
+	deadLetters func([]engine.Rejected) (storage.URI, error), logf func(string, ...any)) error {
+	// Rows read: what the text readers produced (rejected rows are not among
+	// them), Parquet row counts from the footers (filters pushed into the
+	// Parquet reader hide rows from its output), and the rejected rows.
+	scanned, err := sess.ScanRows()
+	if err != nil {
+		return err
+	}
+	for op, n := range scanned {
+		if op != "READ_PARQUET" {
+			run.Stats.RowsRead += n
+		}
+	}
+	if len(parquetFiles) > 0 {
+		n, err := parquetRows(ctx, sess, parquetFiles)
+		if err != nil {
+			return err
+		}
+		run.Stats.RowsRead += n
+	}
+	rejected, err := sess.Rejects(ctx, b)
+	if err != nil {
+		return err
+	}
+	run.Stats.RowsRejected = int64(len(rejected))
+	run.Stats.RowsRead += run.Stats.RowsRejected
+	run.Stats.RowsFiltered = max(0, run.Stats.RowsRead-run.Stats.RowsWritten-run.Stats.RowsRejected)
+	if len(rejected) > 0 {
+		dir, err := deadLetters(rejected)
+		if err != nil {
+			return fmt.Errorf("cannot store rejected rows: %w", err)
+		}
+		u := dir.Join("_rejected/" + run.ID + "/rejected.jsonl")
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, r := range rejected {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		if _, err := s.store.Put(ctx, u.Bucket, u.Key, &buf, storage.PutOptions{ContentType: "application/x-ndjson"}); err != nil {
+			return fmt.Errorf("cannot store rejected rows: %w", err)
+		}
+		run.Stats.RejectedURI = u.String()
+		logf("%d rows rejected, stored in %s", len(rejected), u)
+	}
+	logf("rows read %d = written %d + rejected %d + removed by the SQL %d", run.Stats.RowsRead, run.Stats.RowsWritten, run.Stats.RowsRejected, run.Stats.RowsFiltered)
+	return nil
+}
+
+// checkRejected fails a run with more rejected rows than its max_rejected.
+func (s *Service) checkRejected(spec Spec, run *Run) error {
+	limit, pct, _ := ParseMaxRejected(spec.MaxRejected)
+	if spec.MaxRejected == "" {
+		return nil
+	}
+	over := float64(run.Stats.RowsRejected) > limit
+	what := fmt.Sprintf("%d rows", int64(limit))
+	if pct {
+		share := 0.0
+		if run.Stats.RowsRead > 0 {
+			share = 100 * float64(run.Stats.RowsRejected) / float64(run.Stats.RowsRead)
+		}
+		over = share > limit
+		what = fmt.Sprintf("%g%% of %d input rows", limit, run.Stats.RowsRead)
+	}
+	if over {
+		return fmt.Errorf("%w: %d rejected, the limit is %s (--max-rejected); see %s", ErrTooManyRejected, run.Stats.RowsRejected, what, run.Stats.RejectedURI)
+	}
+	return nil
 }
 
 // publishTable publishes the run's files to the job's output table.

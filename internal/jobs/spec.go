@@ -1,7 +1,8 @@
 // Package jobs runs ETL jobs the way Glue does, in SQL on DuckDB: a job reads
 // catalog tables, transforms them with its SQL and writes Parquet (or CSV or
 // JSON) below a target s3:// prefix, partitioned, and registers the output as
-// a catalog table.
+// a catalog table; or, with a warehouse://schema.table target (Glue's
+// Redshift target), inserts its rows into a warehouse table (see load.go).
 //
 // A run writes its files under <target>/_staging/<run>/, moves them to
 // their final keys (part-<run>-<n>.parquet), and then publishes everything in
@@ -37,6 +38,13 @@ var (
 	ErrMissingArgument = errors.New("missing job argument")
 	ErrInvalidJobSQL   = errors.New("invalid job SQL")
 	ErrRunFailed       = errors.New("job run failed")
+	// ErrInvalidTarget: the warehouse table a job loads is missing, is not
+	// a table, or does not fit the job's output columns.
+	ErrInvalidTarget = errors.New("invalid job target")
+	// ErrLoadNotRecorded: a warehouse load committed but recording the run
+	// (state, bookmark) failed; tarn records it before the job's next run
+	// and when it opens the lake. Never retried: the rows are loaded.
+	ErrLoadNotRecorded = errors.New("warehouse load committed but not recorded")
 )
 
 // Write modes.
@@ -65,13 +73,17 @@ type Spec struct {
 	SQL     string `json:"sql"`
 	SQLFile string `json:"sql_file,omitempty"`
 	// Args are the default arguments; a run may override them.
-	Args        map[string]string `json:"args,omitempty"`
-	Target      string            `json:"target"`
-	Format      string            `json:"format"`
-	Compression string            `json:"compression"`
-	PartitionBy []string          `json:"partition_by,omitempty"`
-	Mode        string            `json:"mode"`
-	FileSize    int64             `json:"file_size"`
+	Args map[string]string `json:"args,omitempty"`
+	// Target is where the output goes: an s3:// prefix (files), or
+	// warehouse://schema.table, an existing warehouse table the rows are
+	// inserted into (Glue's Redshift target). Format, Compression,
+	// PartitionBy, FileSize and Table apply to s3:// targets only.
+	Target      string   `json:"target"`
+	Format      string   `json:"format"`
+	Compression string   `json:"compression"`
+	PartitionBy []string `json:"partition_by,omitempty"`
+	Mode        string   `json:"mode"`
+	FileSize    int64    `json:"file_size"`
 	// Table, "database.table", registers the output in the catalog.
 	Table             string        `json:"table,omitempty"`
 	Bookmarks         bool          `json:"bookmarks"`
@@ -102,7 +114,13 @@ func (s *Spec) Validate() error {
 		return bad("sql", "the transform SQL is empty (give --sql or --sql-file)")
 	}
 	if s.Target == "" {
-		return bad("target", "required: the s3:// prefix the output goes to")
+		return bad("target", "required: the s3:// prefix the output goes to, or warehouse://schema.table")
+	}
+	if isWarehouseTarget(s.Target) {
+		if err := s.validateWarehouseTarget(bad); err != nil {
+			return err
+		}
+		return s.validateRun(bad)
 	}
 	u, err := storage.ParseURI(s.Target)
 	if err != nil {
@@ -151,6 +169,11 @@ func (s *Spec) Validate() error {
 		}
 		s.Table = strings.ToLower(s.Table)
 	}
+	return s.validateRun(bad)
+}
+
+// validateRun checks and defaults the fields every target has.
+func (s *Spec) validateRun(bad func(field, format string, args ...any) error) error {
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
 	}
