@@ -143,7 +143,7 @@ func serveCmd(g *globals) *cobra.Command {
 					}
 					pgCfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 				}
-				if pg, err = pgwire.New(pgCfg, pgwire.Deps{Auth: a, Queries: l.Query, Catalog: l.Catalog}); err != nil {
+				if pg, err = pgwire.New(pgCfg, pgwire.Deps{Auth: a, Queries: l.Query, Catalog: l.Catalog, Engine: l.Engine}); err != nil {
 					return err
 				}
 				ln, err := net.Listen("tcp", pgListen)

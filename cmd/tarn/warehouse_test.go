@@ -101,6 +101,13 @@ func TestWarehouseViaPsql(t *testing.T) {
 	if out, err := run(pipeSecret, "-c", `\dt etl_pipeline_db.*`); err != nil || !strings.Contains(out, "sales") {
 		t.Fatalf(`\dt: %v %q`, err, out)
 	}
+	// The warehouse's objects are listed too.
+	if out, err := run(pipeSecret, "-c", `\dt analytics.*`); err != nil || !strings.Contains(out, "fact_sales") {
+		t.Fatalf(`\dt analytics.*: %v %q`, err, out)
+	}
+	if out, err := run(pipeSecret, "-c", `\d analytics.fact_sales`); err != nil || !strings.Contains(out, "transaction_date") {
+		t.Fatalf(`\d analytics.fact_sales: %v %q`, err, out)
+	}
 	if out, err := run("wrong-secret", "-c", "SELECT 1"); err == nil || !strings.Contains(out, "password authentication failed") {
 		t.Fatalf("wrong password: %v %q", err, out)
 	}

@@ -203,3 +203,128 @@ func (r *Relations) Resolve(cat, schema, name, defaultDB string) (Resolved, erro
 	}
 	return Resolved{Schema: strings.ToLower(defaultDB), Name: lname}, nil
 }
+
+// WarehouseListing is the warehouse as introspection (pgwire's catalog
+// mirror) shows it: schemas, relations with their columns, and external
+// schemas.
+type WarehouseListing struct {
+	// Schemas are the warehouse's schemas, empty ones included, tarn's
+	// system schema left out.
+	Schemas []string
+	// Objects are the relations outside tarn's system schema, in schema
+	// and name order.
+	Objects []WarehouseObject
+	// External maps external schemas to their catalog databases.
+	External map[string]string
+}
+
+// WarehouseObject is one warehouse relation.
+type WarehouseObject struct {
+	Schema, Name string // lower case, as stored
+	// Kind is KindTable (materialized views included: see Materialized),
+	// KindView or KindLateView.
+	Kind         RelationKind
+	Materialized bool
+	// Columns of tables and views, in order; nil for late-binding views,
+	// whose columns are only known when their SQL is bound.
+	Columns []WarehouseColumn
+	// Definition is a view's SQL (as DuckDB keeps it; as written for
+	// late-binding and materialized views).
+	Definition string
+	// Database is the default catalog database of a late-binding or
+	// materialized view's unqualified lake names.
+	Database string
+	Comment  string
+}
+
+// WarehouseColumn is a column of a warehouse relation.
+type WarehouseColumn struct {
+	Name     string
+	Type     string // DuckDB's spelling: INTEGER, DECIMAL(12,2), VARCHAR, ...
+	Nullable bool
+	Comment  string
+}
+
+// ListWarehouse lists the warehouse's schemas, relations with their
+// columns and external schemas as this session sees them. It reads DuckDB's
+// catalog only, no data. Without a warehouse it returns an empty listing.
+func (s *Session) ListWarehouse(ctx context.Context) (*WarehouseListing, error) {
+	l := &WarehouseListing{External: map[string]string{}}
+	if s.e.HasWarehouse() != nil {
+		return l, nil
+	}
+	fail := func(err error) (*WarehouseListing, error) {
+		return nil, fmt.Errorf("cannot list warehouse relations: %w", err)
+	}
+	var hasMV bool
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = 'materialized_views'`,
+		WarehouseCatalog, SystemSchema).Scan(&hasMV); err != nil {
+		return fail(err)
+	}
+	// warehouse.tarn.materialized_views is the warehouse service's.
+	mv := `SELECT NULL::VARCHAR AS schema_name, NULL::VARCHAR AS view_name, NULL::VARCHAR AS definition, NULL::VARCHAR AS database_name WHERE false`
+	if hasMV {
+		mv = `SELECT schema_name, view_name, definition, coalesce(database_name, '') AS database_name FROM warehouse.tarn.materialized_views`
+	}
+	rows, err := s.conn.QueryContext(ctx, `
+		WITH mv AS (`+mv+`),
+		rel AS (
+			SELECT schema_name, table_name AS name, 'table' AS kind, coalesce(comment, '') AS comment, '' AS definition, '' AS db
+			FROM duckdb_tables() WHERE database_name = 'warehouse'
+			UNION ALL SELECT schema_name, view_name, 'view', coalesce(comment, ''), sql, '' FROM duckdb_views() WHERE database_name = 'warehouse' AND NOT internal
+			UNION ALL SELECT schema_name, view_name, 'late', '', definition, coalesce(database_name, '') FROM warehouse.tarn.late_views)
+		SELECT r.schema_name, r.name, r.kind, mv.view_name IS NOT NULL, r.comment, coalesce(mv.definition, r.definition), coalesce(mv.database_name, r.db),
+			coalesce(c.column_name, ''), coalesce(c.data_type, ''), coalesce(c.is_nullable, true), coalesce(c.comment, '')
+		FROM rel r
+		LEFT JOIN mv ON mv.schema_name = r.schema_name AND mv.view_name = r.name AND r.kind = 'table'
+		LEFT JOIN duckdb_columns() c ON c.database_name = 'warehouse' AND c.schema_name = r.schema_name AND c.table_name = r.name AND r.kind <> 'late'
+		WHERE r.schema_name <> ?
+		ORDER BY r.schema_name, r.name, c.column_index`, SystemSchema)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o WarehouseObject
+		var kind, col, typ, ccomment string
+		var nullable bool
+		if err := rows.Scan(&o.Schema, &o.Name, &kind, &o.Materialized, &o.Comment, &o.Definition, &o.Database, &col, &typ, &nullable, &ccomment); err != nil {
+			return fail(err)
+		}
+		o.Kind = RelationKind(kind)
+		if n := len(l.Objects); n == 0 || l.Objects[n-1].Schema != o.Schema || l.Objects[n-1].Name != o.Name {
+			l.Objects = append(l.Objects, o)
+		}
+		if col != "" {
+			last := &l.Objects[len(l.Objects)-1]
+			last.Columns = append(last.Columns, WarehouseColumn{Name: col, Type: typ, Nullable: nullable, Comment: ccomment})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	rows.Close()
+	srows, err := s.conn.QueryContext(ctx, `
+		SELECT schema_name, '' FROM duckdb_schemas() WHERE database_name = 'warehouse' AND NOT internal AND schema_name <> ?
+		UNION ALL SELECT schema_name, database_name FROM warehouse.tarn.external_schemas
+		ORDER BY 1`, SystemSchema)
+	if err != nil {
+		return fail(err)
+	}
+	defer srows.Close()
+	for srows.Next() {
+		var sch, db string
+		if err := srows.Scan(&sch, &db); err != nil {
+			return fail(err)
+		}
+		if db == "" {
+			l.Schemas = append(l.Schemas, sch)
+		} else {
+			l.External[strings.ToLower(sch)] = strings.ToLower(db)
+		}
+	}
+	if err := srows.Err(); err != nil {
+		return fail(err)
+	}
+	return l, nil
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -306,6 +307,7 @@ func (c *conn) parse(ctx context.Context, m *pgproto3.Parse) error {
 	if err != nil {
 		return err
 	}
+	command := st.kind == kindQuery && commandVerb(text) != ""
 	n, err := numParams(text)
 	if err != nil {
 		return newError(codeSyntax, err.Error(), "")
@@ -316,10 +318,20 @@ func (c *conn) parse(ctx context.Context, m *pgproto3.Parse) error {
 	case kindQuery:
 		// Describe on the shadow: parameter types the client left open and
 		// the result columns.
-		if err := c.shadow.refresh(ctx, c.srv.deps.Catalog, c.authorize); err != nil {
+		if err := c.refreshShadow(ctx); err != nil {
 			return err
 		}
-		params, cols, err := c.shadow.describe(ctx, rewriteIntrospection(text, c.shadow.cat))
+		rewritten := rewriteIntrospection(text, c.shadow.cat)
+		params, cols, err := c.shadow.describe(ctx, rewritten)
+		if err != nil {
+			// db.table is ambiguous on the mirror when its catalog has the
+			// name of the schema db (the client connected to database db).
+			if q, qerr := c.shadow.qualify(ctx, rewritten); qerr == nil && q != rewritten {
+				if qp, qc, qerr := c.shadow.describe(ctx, q); qerr == nil {
+					params, cols, err = qp, qc, nil
+				}
+			}
+		}
 		if err == nil {
 			for i := range p.paramOIDs {
 				if p.paramOIDs[i] == 0 && i < len(params) && params[i] != "" {
@@ -327,6 +339,15 @@ func (c *conn) parse(ctx context.Context, m *pgproto3.Parse) error {
 				}
 			}
 			p.cols, p.described = cols, true
+			if command {
+				// A command's row count is its tag: it returns no rows.
+				p.cols = nil
+			}
+			break
+		}
+		if command {
+			// A command's row count is its tag: it returns no rows.
+			p.described = true
 			break
 		}
 		p.describeErr = err
@@ -341,7 +362,7 @@ func (c *conn) parse(ctx context.Context, m *pgproto3.Parse) error {
 			}
 			explain, serr := substitute(text, nulls)
 			if serr == nil {
-				if err := c.runLake(ctx, "EXPLAIN "+explain, &query.Collect{}); err != nil {
+				if _, err := c.runLake(ctx, "EXPLAIN "+explain, &query.Collect{}); err != nil {
 					return err
 				}
 			}
@@ -587,7 +608,7 @@ func (c *conn) runStatement(ctx context.Context, st statement, text string, w *w
 	}
 	sctx, done := c.statementContext(ctx)
 	defer done()
-	if err := c.shadow.refresh(sctx, c.srv.deps.Catalog, c.authorize); err != nil {
+	if err := c.refreshShadow(sctx); err != nil {
 		return err
 	}
 	rewritten := rewriteIntrospection(text, c.shadow.cat)
@@ -596,10 +617,20 @@ func (c *conn) runStatement(ctx context.Context, st statement, text string, w *w
 		return err
 	}
 	var tag string
-	if rt == routeShadow {
+	switch {
+	case rt == routeShadow:
 		err = c.shadow.run(sctx, rewritten, w)
-	} else {
-		err = c.runLake(sctx, text, w)
+	case w.copy == nil && commandVerb(text) != "":
+		// A command (INSERT, COPY, CREATE TABLE, ...): its row count is
+		// the command tag, not a result.
+		cs := &commandSink{w: w}
+		var ex query.Execution
+		ex, err = c.runLake(sctx, text, cs)
+		if err == nil {
+			tag = cs.finish(text, ex)
+		}
+	default:
+		_, err = c.runLake(sctx, text, w)
 		if isDDL(text) && !w.columnsSent {
 			tag = ddlTag(text)
 		}
@@ -621,37 +652,40 @@ func (c *conn) runStatement(ctx context.Context, st statement, text string, w *w
 
 // runLake runs a statement through the query service, as the
 // connection's key, in its workgroup and default database.
-func (c *conn) runLake(ctx context.Context, text string, sink query.Sink) error {
+func (c *conn) runLake(ctx context.Context, text string, sink query.Sink) (query.Execution, error) {
 	// As the REST API does: the key must be allowed to start queries in
 	// the workgroup.
 	if err := c.principal.Authorize("athena:StartQueryExecution", auth.WorkgroupResource(c.workgroup)); err != nil {
-		return err
+		return query.Execution{}, err
 	}
 	ex, err := c.srv.deps.Queries.Execute(ctx, query.Request{SQL: text, Database: c.defaultDB, Workgroup: c.workgroup,
 		AccessKey: c.principal.Key.AccessKeyID, Authorize: c.authorize}, sink)
 	if ex.StatementType == "DDL" {
 		c.shadow.dirty = true
 	}
-	return err
+	return ex, err
+}
+
+// refreshShadow brings the connection's catalog mirror up to date: the
+// lake catalog and, when the server has the engine, the warehouse.
+func (c *conn) refreshShadow(ctx context.Context) error {
+	var wh warehouseLister
+	if e := c.srv.deps.Engine; e != nil {
+		wh = func(ctx context.Context) (*engine.WarehouseListing, error) {
+			sess, err := e.Acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer sess.Release()
+			return sess.ListWarehouse(ctx)
+		}
+	}
+	return c.shadow.refresh(ctx, c.srv.deps.Catalog, wh, c.authorize)
 }
 
 func isDDL(text string) bool {
 	w := words(text, 1)
 	return len(w) == 1 && (w[0] == "CREATE" || w[0] == "DROP" || w[0] == "ALTER" || w[0] == "MSCK")
-}
-
-// ddlTag is the command tag of a DDL statement that returns no rows.
-func ddlTag(text string) string {
-	w := words(text, 3)
-	switch {
-	case len(w) >= 3 && w[0] == "CREATE" && w[1] == "EXTERNAL":
-		return "CREATE " + w[2]
-	case len(w) >= 2 && (w[0] == "CREATE" || w[0] == "DROP" || w[0] == "ALTER"):
-		return w[0] + " " + w[1]
-	case len(w) >= 1:
-		return w[0]
-	}
-	return "OK"
 }
 
 // set changes a session setting. workgroup selects the workgroup of the

@@ -78,7 +78,7 @@ func newEnv(t *testing.T, cfg pgwire.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := pgwire.New(cfg, pgwire.Deps{Auth: l.Auth, Queries: l.Query, Catalog: l.Catalog})
+	srv, err := pgwire.New(cfg, pgwire.Deps{Auth: l.Auth, Queries: l.Query, Catalog: l.Catalog, Engine: l.Engine})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -66,6 +67,10 @@ type Deps struct {
 	Auth    *auth.Service
 	Queries *query.Service
 	Catalog *catalog.Catalog
+	// Engine, if set, is read (DuckDB's catalog only) to list the
+	// warehouse's schemas and relations in introspection; without it
+	// only the lake catalog is listed.
+	Engine *engine.Engine
 }
 
 // Server accepts PostgreSQL connections. It is safe for concurrent use.

@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/warehouse"
 )
 
 // A shadow is a connection's private, empty DuckDB database that mirrors
@@ -32,13 +35,16 @@ import (
 // It holds no data and can read no files (external access is off), so
 // nothing run on it can reach the lake.
 type shadow struct {
-	cat string // the DuckDB database (catalog) holding the mirror, quoted
+	cat     string // the DuckDB database (catalog) holding the mirror, quoted
+	catName string // the same, not quoted
 	// defaultDB is the schema unqualified names resolve in ("" for none).
 	defaultDB string
 	db        *sql.DB
 	conn      *sql.Conn
 	built     time.Time
 	dirty     bool
+	// types caches whether the mirror knows a warehouse column's type.
+	types map[string]bool
 }
 
 // shadowMaxAge bounds how long a shadow is used before the catalog is read
@@ -57,15 +63,19 @@ func openShadow(ctx context.Context, database, defaultDB string) (*shadow, error
 		db.Close()
 		return nil, fmt.Errorf("cannot open introspection database: %w", err)
 	}
-	s := &shadow{cat: quoteIdent("memory"), defaultDB: defaultDB, db: db, conn: conn, dirty: true}
+	s := &shadow{cat: quoteIdent("memory"), catName: "memory", defaultDB: defaultDB, db: db, conn: conn, dirty: true}
 	stmts := []string{}
 	// current_database() answers the database the client connected to.
 	if d := strings.ToLower(database); d != "" && d != "memory" && d != "system" && d != "temp" {
-		s.cat = quoteIdent(database)
+		s.cat, s.catName = quoteIdent(database), database
 		stmts = append(stmts, "ATTACH ':memory:' AS "+s.cat, "USE "+s.cat)
 	}
 	stmts = append(stmts, shadowMacros...)
-	stmts = append(stmts, "CREATE SCHEMA "+s.cat+"."+shimSchema)
+	stmts = append(stmts, "CREATE SCHEMA "+s.cat+"."+shimSchema,
+		"CREATE TABLE "+s.cat+"."+shimSchema+"."+matviewsTable+" (schema_name VARCHAR, name VARCHAR)",
+		"CREATE TABLE "+s.cat+"."+shimSchema+"."+viewdefsTable+" (schema_name VARCHAR, name VARCHAR, definition VARCHAR)",
+		// A view's definition is the warehouse's, not the mirror's.
+		"CREATE OR REPLACE MACRO pg_get_viewdef(r) AS "+viewdefQuery(s.cat)+", (r, p) AS "+viewdefQuery(s.cat))
 	stmts = append(stmts,
 		`SET autoinstall_known_extensions = false`,
 		`SET autoload_known_extensions = false`,
@@ -81,6 +91,24 @@ func openShadow(ctx context.Context, database, defaultDB string) (*shadow, error
 		return nil, err
 	}
 	return s, nil
+}
+
+// matviewsTable (schema_name, name) lists the mirror's tables that are
+// warehouse materialized views: pg_class shows them with relkind 'm'.
+// viewdefsTable (schema_name, name, definition) holds the definitions of
+// warehouse views and materialized views, which pg_get_viewdef answers.
+// Both are in shimSchema.
+const (
+	matviewsTable = "tarn_matviews"
+	viewdefsTable = "tarn_viewdefs"
+)
+
+// viewdefQuery is the body of pg_get_viewdef(r): the warehouse's
+// definition of the view with oid r, else DuckDB's.
+func viewdefQuery(cat string) string {
+	return `coalesce((SELECT d.definition FROM ` + cat + `.` + shimSchema + `.` + viewdefsTable + ` d, pg_catalog.pg_class c, pg_catalog.pg_namespace n
+		WHERE c.oid = r AND n.oid = c.relnamespace AND d.schema_name = n.nspname AND d.name = c.relname),
+		(SELECT sql FROM duckdb_views() v WHERE v.view_oid = r))`
 }
 
 // shimSchema holds views that complete DuckDB's pg_catalog with the
@@ -154,6 +182,11 @@ func (s *shadow) createShims(ctx context.Context) error {
 				replace = append(replace, "CAST("+f[2]+" AS "+f[1]+") AS "+name)
 			}
 		}
+		if sh.name == "pg_class" {
+			// Warehouse materialized views are tables in the mirror.
+			replace = append(replace, `CASE WHEN EXISTS (SELECT 1 FROM `+s.cat+`.`+shimSchema+`.`+matviewsTable+` m, pg_catalog.pg_namespace n
+				WHERE n.oid = pg_class.relnamespace AND n.nspname = m.schema_name AND m.name = pg_class.relname) THEN 'm' ELSE relkind END AS relkind`)
+		}
 		star := "*"
 		if len(replace) > 0 {
 			star = "* REPLACE (" + strings.Join(replace, ", ") + ")"
@@ -214,6 +247,16 @@ var shadowMacros = []string{
 // it is mirrored (it is not when the key may not see it).
 func (s *shadow) setSearchPath(ctx context.Context) error {
 	path := s.cat + ".main"
+	// The warehouse's public schema, where unqualified names resolve
+	// first in statements; it comes after the default database here so
+	// that current_schema() stays the database the client chose.
+	var n int
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_schemas() WHERE database_name = current_database() AND schema_name = ?`, engine.PublicSchema).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 && s.defaultDB != engine.PublicSchema {
+		path = s.cat + "." + engine.PublicSchema + "," + path
+	}
 	if s.defaultDB != "" {
 		var n int
 		if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_schemas() WHERE database_name = current_database() AND schema_name = ?`, s.defaultDB).Scan(&n); err != nil {
@@ -234,14 +277,16 @@ func (s *shadow) close() {
 	s.db.Close()
 }
 
-// refresh rebuilds the mirror if it is stale: every schema and table the
-// principal may see (glue:GetTables on the database, glue:GetTable on the
-// table).
-func (s *shadow) refresh(ctx context.Context, cat *catalog.Catalog, authorize func(string, query.Target) error) error {
+// refresh rebuilds the mirror if it is stale: every catalog database and
+// table the principal may see (glue:GetTables on the database, glue:GetTable
+// on the table) and, when wh is set, every warehouse schema and relation it
+// may read (redshift:ReadData), merged the way names resolve in statements
+// (see mirrorPlan).
+func (s *shadow) refresh(ctx context.Context, cat *catalog.Catalog, wh warehouseLister, authorize func(string, query.Target) error) error {
 	if !s.dirty && time.Since(s.built) < shadowMaxAge {
 		return nil
 	}
-	dbs, err := cat.ListDatabases(ctx)
+	plan, err := s.plan(ctx, cat, wh, authorize)
 	if err != nil {
 		return err
 	}
@@ -259,47 +304,19 @@ func (s *shadow) refresh(ctx context.Context, cat *catalog.Catalog, authorize fu
 		stmts = append(stmts, "DROP SCHEMA "+s.cat+"."+quoteIdent(name)+" CASCADE")
 	}
 	rows.Close()
-	canList := authorize("glue:GetDatabases", query.Target{}) == nil
-	for _, d := range dbs {
-		if reserved[d.Name] {
-			continue
-		}
-		tables, err := cat.ListTables(ctx, d.Name)
-		if err != nil {
-			return err
-		}
-		listed := canList || authorize("glue:GetTables", query.Target{Database: d.Name}) == nil
-		var creates []string
-		for _, t := range tables {
-			if authorize("glue:GetTable", query.Target{Database: d.Name, Table: t.Name}) != nil {
+	stmts = append(stmts, "DELETE FROM "+s.cat+"."+shimSchema+"."+matviewsTable, "DELETE FROM "+s.cat+"."+shimSchema+"."+viewdefsTable)
+	schemas := map[string]bool{}
+	var late []mirrorRel
+	for _, sch := range plan.order {
+		stmts = append(stmts, "CREATE SCHEMA "+s.cat+"."+quoteIdent(sch))
+		schemas[sch] = true
+		for _, r := range plan.rels[sch] {
+			if r.late != nil {
+				late = append(late, r)
 				continue
 			}
-			var cols []string
-			for _, c := range append(append([]catalog.Column(nil), t.Columns...), t.PartitionKeys...) {
-				typ := "VARCHAR"
-				if ct, err := catalog.ParseType(c.Type); err == nil {
-					typ = ct.DuckDB()
-				}
-				cols = append(cols, quoteIdent(c.Name)+" "+typ)
-			}
-			if len(cols) == 0 {
-				continue
-			}
-			creates = append(creates, "CREATE TABLE "+s.cat+"."+quoteIdent(d.Name)+"."+quoteIdent(t.Name)+" ("+strings.Join(cols, ", ")+")")
-			if t.Description != "" {
-				creates = append(creates, "COMMENT ON TABLE "+s.cat+"."+quoteIdent(d.Name)+"."+quoteIdent(t.Name)+" IS "+quoteLiteral(t.Description))
-			}
-			for _, c := range append(append([]catalog.Column(nil), t.Columns...), t.PartitionKeys...) {
-				if c.Comment != "" {
-					creates = append(creates, "COMMENT ON COLUMN "+s.cat+"."+quoteIdent(d.Name)+"."+quoteIdent(t.Name)+"."+quoteIdent(c.Name)+" IS "+quoteLiteral(c.Comment))
-				}
-			}
+			stmts = append(stmts, s.relStatements(ctx, sch, r)...)
 		}
-		if !listed && len(creates) == 0 {
-			continue
-		}
-		stmts = append(stmts, "CREATE SCHEMA "+s.cat+"."+quoteIdent(d.Name))
-		stmts = append(stmts, creates...)
 	}
 	if _, err := s.conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return err
@@ -313,11 +330,336 @@ func (s *shadow) refresh(ctx context.Context, cat *catalog.Catalog, authorize fu
 	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return err
 	}
+	for _, r := range late {
+		s.mirrorLateView(ctx, r, schemas)
+	}
 	if err := s.setSearchPath(ctx); err != nil {
 		return err
 	}
 	s.built, s.dirty = time.Now(), false
 	return nil
+}
+
+// warehouseLister lists the warehouse (nil: the server has none).
+type warehouseLister func(ctx context.Context) (*engine.WarehouseListing, error)
+
+// mirrorCol is a column of a mirrored relation.
+type mirrorCol struct {
+	name, typ, comment string // typ: a DuckDB type
+	notNull            bool
+}
+
+// mirrorRel is one relation of the mirror: an empty table, or a view with
+// its columns (warehouse views; late-binding views are described on the
+// mirror once the rest of it is built).
+type mirrorRel struct {
+	name         string
+	view         bool
+	materialized bool
+	cols         []mirrorCol
+	comment      string
+	definition   string // views and materialized views: shown by pg_get_viewdef
+	late         *engine.WarehouseObject
+}
+
+// mirrorPlan is what the mirror holds: schemas in order, each with its
+// relations in order.
+type mirrorPlan struct {
+	order []string
+	rels  map[string][]mirrorRel
+}
+
+func (p *mirrorPlan) schema(name string) {
+	if _, ok := p.rels[name]; !ok {
+		p.order = append(p.order, name)
+		p.rels[name] = nil
+	}
+}
+
+// put adds r to schema, replacing a relation of the same name.
+func (p *mirrorPlan) put(schema string, r mirrorRel) {
+	p.schema(schema)
+	for i, old := range p.rels[schema] {
+		if old.name == r.name {
+			p.rels[schema][i] = r
+			return
+		}
+	}
+	p.rels[schema] = append(p.rels[schema], r)
+}
+
+// plan decides what the mirror holds, as names resolve in statements
+// (engine.Relations.Resolve): a catalog database is a schema of its tables;
+// an external schema is a schema holding its catalog database's tables (and
+// hides a catalog database of its name); a warehouse schema's relations
+// join the catalog database of the same name, if any, and a warehouse
+// relation hides a catalog table of the same schema and name.
+func (s *shadow) plan(ctx context.Context, cat *catalog.Catalog, wh warehouseLister, authorize func(string, query.Target) error) (*mirrorPlan, error) {
+	plan := &mirrorPlan{rels: map[string][]mirrorRel{}}
+	var listing *engine.WarehouseListing
+	if wh != nil {
+		var err error
+		if listing, err = wh(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		listing = &engine.WarehouseListing{External: map[string]string{}}
+	}
+	dbs, err := cat.ListDatabases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	canList := authorize("glue:GetDatabases", query.Target{}) == nil
+	type dbRels struct {
+		listed bool
+		rels   []mirrorRel
+	}
+	catalogRels := map[string]*dbRels{}
+	var dbOrder []string
+	for _, d := range dbs {
+		tables, err := cat.ListTables(ctx, d.Name)
+		if err != nil {
+			return nil, err
+		}
+		dr := &dbRels{listed: canList || authorize("glue:GetTables", query.Target{Database: d.Name}) == nil}
+		for _, t := range tables {
+			if authorize("glue:GetTable", query.Target{Database: d.Name, Table: t.Name}) != nil {
+				continue
+			}
+			r := mirrorRel{name: t.Name, comment: t.Description}
+			for _, c := range append(append([]catalog.Column(nil), t.Columns...), t.PartitionKeys...) {
+				typ := "VARCHAR"
+				if ct, err := catalog.ParseType(c.Type); err == nil {
+					typ = ct.DuckDB()
+				}
+				r.cols = append(r.cols, mirrorCol{name: c.Name, typ: typ, comment: c.Comment})
+			}
+			if len(r.cols) > 0 {
+				dr.rels = append(dr.rels, r)
+			}
+		}
+		catalogRels[d.Name] = dr
+		dbOrder = append(dbOrder, d.Name)
+	}
+	for _, name := range dbOrder {
+		dr := catalogRels[name]
+		if reserved[name] || listing.External[name] != "" || !dr.listed && len(dr.rels) == 0 {
+			continue
+		}
+		plan.schema(name)
+		for _, r := range dr.rels {
+			plan.put(name, r)
+		}
+	}
+	var external []string
+	for sch := range listing.External {
+		external = append(external, sch)
+	}
+	slices.Sort(external)
+	for _, sch := range external {
+		dr := catalogRels[listing.External[sch]]
+		if reserved[sch] || dr == nil || !dr.listed && len(dr.rels) == 0 {
+			continue
+		}
+		plan.schema(sch)
+		for _, r := range dr.rels {
+			plan.put(sch, r)
+		}
+	}
+	// Warehouse schemas: shown when the key may read the schema or one of
+	// its relations.
+	whRels := map[string][]engine.WarehouseObject{}
+	for _, o := range listing.Objects {
+		whRels[o.Schema] = append(whRels[o.Schema], o)
+	}
+	for _, sch := range listing.Schemas {
+		if reserved[sch] || sch == shimSchema || listing.External[sch] != "" {
+			continue
+		}
+		var rels []mirrorRel
+		for _, o := range whRels[sch] {
+			if authorize(warehouse.ActionReadData, query.Target{Database: sch, Table: o.Name}) != nil {
+				continue
+			}
+			r := mirrorRel{name: o.Name, view: o.Kind != engine.KindTable, materialized: o.Materialized, comment: o.Comment}
+			if r.view || r.materialized {
+				r.definition = o.Definition
+			}
+			for _, c := range o.Columns {
+				r.cols = append(r.cols, mirrorCol{name: c.Name, typ: c.Type, comment: c.Comment, notNull: !c.Nullable})
+			}
+			switch {
+			case o.Kind == engine.KindLateView:
+				r.late = &o
+			case len(r.cols) == 0:
+				continue
+			}
+			rels = append(rels, r)
+		}
+		if len(rels) == 0 && authorize(warehouse.ActionReadData, query.Target{Database: sch}) != nil {
+			continue
+		}
+		plan.schema(sch)
+		for _, r := range rels {
+			plan.put(sch, r)
+		}
+	}
+	return plan, nil
+}
+
+// relStatements creates r in schema, with its comments and its entries
+// in the shims' side tables.
+func (s *shadow) relStatements(ctx context.Context, schema string, r mirrorRel) []string {
+	name := s.cat + "." + quoteIdent(schema) + "." + quoteIdent(r.name)
+	var out []string
+	if r.view {
+		sel := make([]string, len(r.cols))
+		for i, c := range r.cols {
+			sel[i] = "CAST(NULL AS " + s.checkType(ctx, c.typ) + ") AS " + quoteIdent(c.name)
+		}
+		out = append(out, "CREATE VIEW "+name+" AS SELECT "+strings.Join(sel, ", ")+" WHERE false")
+	} else {
+		cols := make([]string, len(r.cols))
+		for i, c := range r.cols {
+			cols[i] = quoteIdent(c.name) + " " + s.checkType(ctx, c.typ)
+			if c.notNull {
+				cols[i] += " NOT NULL"
+			}
+		}
+		out = append(out, "CREATE TABLE "+name+" ("+strings.Join(cols, ", ")+")")
+	}
+	if r.comment != "" {
+		what := "TABLE"
+		if r.view {
+			what = "VIEW"
+		}
+		out = append(out, "COMMENT ON "+what+" "+name+" IS "+quoteLiteral(r.comment))
+	}
+	for _, c := range r.cols {
+		if c.comment != "" {
+			out = append(out, "COMMENT ON COLUMN "+name+"."+quoteIdent(c.name)+" IS "+quoteLiteral(c.comment))
+		}
+	}
+	if r.materialized {
+		out = append(out, "INSERT INTO "+s.cat+"."+shimSchema+"."+matviewsTable+" VALUES ("+quoteLiteral(schema)+", "+quoteLiteral(r.name)+")")
+	}
+	if r.definition != "" {
+		out = append(out, "INSERT INTO "+s.cat+"."+shimSchema+"."+viewdefsTable+" VALUES ("+quoteLiteral(schema)+", "+quoteLiteral(r.name)+", "+quoteLiteral(r.definition)+")")
+	}
+	return out
+}
+
+// checkType returns typ if the mirror knows it (a warehouse column may
+// have a type of its own, such as an ENUM), else VARCHAR.
+func (s *shadow) checkType(ctx context.Context, typ string) string {
+	if ok, seen := s.types[typ]; seen {
+		if ok {
+			return typ
+		}
+		return "VARCHAR"
+	}
+	_, err := s.conn.ExecContext(ctx, "SELECT CAST(NULL AS "+typ+")")
+	if s.types == nil {
+		s.types = map[string]bool{}
+	}
+	s.types[typ] = err == nil
+	if err != nil {
+		return "VARCHAR"
+	}
+	return typ
+}
+
+// mirrorLateView mirrors a late-binding view (a warehouse view over lake
+// tables, kept as SQL): its definition is described on the mirror, where
+// names resolve as in a statement (public, then the view's default
+// database), and the view is created with those columns. A definition the
+// mirror cannot describe (a function only the engine has, a table the key
+// may not see) leaves the view out.
+func (s *shadow) mirrorLateView(ctx context.Context, r mirrorRel, schemas map[string]bool) {
+	o := r.late
+	def := o.Definition
+	if rw, err := warehouse.RewriteExpressions(def); err == nil {
+		def = rw
+	}
+	var path []string
+	for _, sch := range []string{engine.PublicSchema, o.Database} {
+		if sch != "" && schemas[sch] {
+			path = append(path, s.cat+"."+quoteIdent(sch))
+		}
+	}
+	path = append(path, s.cat+".main")
+	if _, err := s.conn.ExecContext(ctx, "SET search_path = "+quoteLiteral(strings.Join(path, ","))); err != nil {
+		return
+	}
+	if q, err := s.qualify(ctx, def); err == nil {
+		def = q
+	}
+	rows, err := s.conn.QueryContext(ctx, "DESCRIBE "+def)
+	if err != nil {
+		return
+	}
+	for rows.Next() {
+		var c mirrorCol
+		var rest [4]any
+		if err := rows.Scan(&c.name, &c.typ, &rest[0], &rest[1], &rest[2], &rest[3]); err != nil {
+			rows.Close()
+			return
+		}
+		r.cols = append(r.cols, c)
+	}
+	if rows.Close(); rows.Err() != nil || len(r.cols) == 0 {
+		return
+	}
+	r.late = nil
+	for _, st := range s.relStatements(ctx, o.Schema, r) {
+		if _, err := s.conn.ExecContext(ctx, st); err != nil {
+			return
+		}
+	}
+}
+
+// qualify puts the mirror's catalog before every schema-qualified table
+// name of a query: the mirror's catalog is named after the database the
+// client connected to, usually a catalog database that is also a schema,
+// and DuckDB finds "db.table" ambiguous then.
+func (s *shadow) qualify(ctx context.Context, text string) (string, error) {
+	var raw string
+	if err := s.conn.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)`, text).Scan(&raw); err != nil {
+		return "", err
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return "", err
+	}
+	if m, ok := tree.(map[string]any); !ok || m["error"] == true {
+		return "", errors.New("cannot parse the query")
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["type"] == "BASE_TABLE" && x["schema_name"] != "" && x["catalog_name"] == "" {
+				x["catalog_name"] = s.catName
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(tree)
+	b, err := json.Marshal(tree)
+	if err != nil {
+		return "", err
+	}
+	var out string
+	err = s.conn.QueryRowContext(ctx, `SELECT json_deserialize_sql(?::JSON)`, string(b)).Scan(&out)
+	return out, err
 }
 
 // reserved are schema names of DuckDB and PostgreSQL that a catalog
