@@ -11,7 +11,10 @@
 //   - crawl: tarn crawler per file vs plain DuckDB's sniff_csv on the same files;
 //   - jobs, S3 throughput (see their files);
 //   - pipelines: an object's PUT to its workflow's first step, and the
-//     scheduler's tick with 1,000 triggers.
+//     scheduler's tick with 1,000 triggers;
+//   - warehouse: the guide's Redshift load and aggregates on 10M rows vs a
+//     throwaway PostgreSQL server started by the bench (skipped with a
+//     message when no PostgreSQL binaries are found).
 package main
 
 import (
