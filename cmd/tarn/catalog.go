@@ -43,7 +43,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 	f.StringVar(&spec.RecrawlPolicy, "recrawl", "all", "all: read every file; new-folders: read only folders not seen before")
 	f.StringVar(&spec.Description, "description", "", "description")
 
-	var dryRun, asJSON bool
+	var dryRun, acceptDrift, asJSON bool
 	start := &cobra.Command{
 		Use:   "start NAME",
 		Short: "Run a crawler now and print what it did",
@@ -51,7 +51,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				prog := newProgress()
-				run, err := s.crawlers.Start(ctx, args[0], crawler.StartOptions{DryRun: dryRun, Progress: func(p crawler.Progress) {
+				run, err := s.crawlers.Start(ctx, args[0], crawler.StartOptions{DryRun: dryRun, AcceptDrift: acceptDrift, Progress: func(p crawler.Progress) {
 					prog.update("crawling %d/%d files, %s: %s", p.FilesDone, p.FilesTotal, humanBytes(p.BytesDone), p.Current)
 				}})
 				prog.done()
@@ -67,6 +67,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 		},
 	}
 	start.Flags().BoolVar(&dryRun, "dry-run", false, "show what the crawl would create or change without changing the catalog")
+	start.Flags().BoolVar(&acceptDrift, "accept-drift", false, "apply, in this run, the schema changes a crawler with --schema-change log only recorded")
 	start.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
 
 	list := &cobra.Command{

@@ -334,3 +334,26 @@ func TestLocalCpRecordsEvents(t *testing.T) {
 		t.Fatalf("replay without trigger: %+v", r)
 	}
 }
+
+// TestAcceptDriftCLI: a crawler with --schema-change log keeps the table
+// until `crawler start --accept-drift`.
+func TestAcceptDriftCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	ok(t, tarn(t, dir, "--data", data, "mb", "s3://lake"))
+	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+	os.WriteFile(a, []byte("id,amount\n1,2.5\n"), 0o644)
+	os.WriteFile(b, []byte("id,amount,region\n2,3.5,EU\n"), 0o644)
+	ok(t, tarn(t, dir, "--data", data, "cp", a, "s3://lake/raw/sales/a.csv"))
+	ok(t, tarn(t, dir, "--data", data, "crawler", "create", "c", "--database", "db", "--path", "s3://lake/raw/", "--schema-change", "log"))
+	ok(t, tarn(t, dir, "--data", data, "crawler", "start", "c"))
+	ok(t, tarn(t, dir, "--data", data, "cp", b, "s3://lake/raw/sales/b.csv"))
+	ok(t, tarn(t, dir, "--data", data, "crawler", "start", "c"))
+	if out := ok(t, tarn(t, dir, "--data", data, "catalog", "table", "db.sales")).stdout; strings.Contains(out, "region") {
+		t.Fatalf("the log policy changed the table:\n%s", out)
+	}
+	ok(t, tarn(t, dir, "--data", data, "crawler", "start", "c", "--accept-drift"))
+	if out := ok(t, tarn(t, dir, "--data", data, "catalog", "table", "db.sales")).stdout; !strings.Contains(out, "region") {
+		t.Fatalf("accepted drift not applied:\n%s", out)
+	}
+}

@@ -28,7 +28,7 @@ func serveCmd(g *globals) *cobra.Command {
 	var s3Listen, apiListen, pgListen, certFile, keyFile string
 	cmd := &cobra.Command{
 		Use:   "serve [--s3-listen 127.0.0.1:9000] [--api-listen 127.0.0.1:8080] [--pg-listen 127.0.0.1:5433] [--tls-cert FILE --tls-key FILE]",
-		Short: "Serve the lake: an S3-compatible endpoint and a REST API behind access keys",
+		Short: "Serve the lake: S3 endpoint, REST API, PostgreSQL protocol, scheduler and alarms, behind access keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

@@ -73,9 +73,10 @@ func (s *Server) startCrawler(ctx context.Context, p *auth.Principal, r *http.Re
 		return nil, err
 	}
 	var body struct {
-		DryRun bool `json:"dry_run"`
+		DryRun      bool `json:"dry_run"`
+		AcceptDrift bool `json:"accept_drift"`
 	}
-	if err := decodeBody(r, &body, `{"dry_run": false}`); err != nil {
+	if err := decodeBody(r, &body, `{"dry_run": false, "accept_drift": false}`); err != nil {
 		return nil, err
 	}
 	before, err := s.crawlers.Runs(ctx, name)
@@ -95,7 +96,7 @@ func (s *Server) startCrawler(ctx context.Context, p *auth.Principal, r *http.Re
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		run, err := s.crawlers.Start(s.bgCtx, name, crawler.StartOptions{DryRun: body.DryRun, Progress: c.update})
+		run, err := s.crawlers.Start(s.bgCtx, name, crawler.StartOptions{DryRun: body.DryRun, AcceptDrift: body.AcceptDrift, Progress: c.update})
 		s.follow.crawlDone(c)
 		done <- result{run, err}
 	}()

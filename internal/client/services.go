@@ -97,7 +97,7 @@ func (k *Crawlers) GetRun(ctx context.Context, id string) (CrawlerRun, error) {
 // server.
 func (k *Crawlers) Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error) {
 	var st struct{ ID string }
-	if err := k.c.do(ctx, "POST", "/api/v1/crawlers/"+seg(name)+"/start", map[string]bool{"dry_run": opts.DryRun}, &st); err != nil {
+	if err := k.c.do(ctx, "POST", "/api/v1/crawlers/"+seg(name)+"/start", map[string]bool{"dry_run": opts.DryRun, "accept_drift": opts.AcceptDrift}, &st); err != nil {
 		return crawler.Run{}, err
 	}
 	if st.ID == "" {
