@@ -141,10 +141,13 @@ func main() {
   multipart upload also records its object-created event, whose content
   checksum (SHA-256, since a multipart ETag is not a content hash) reads
   the whole object back: 0.6-0.9 s of the ~3 s for 1 GiB (measured with
-  the event hook disabled: 2.4 s). The single PUT measured 0.5 of the file
-  copy in an earlier run of the same code on a busier machine and 0.22
-  here: it varies more than the other figures, and why is not yet
-  understood. Ranged GETs: the server sends with sendfile (~3% CPU); the
+  the event hook disabled: 2.4 s). A profile of the server during a single
+  PUT: 47% in the kernel copying written bytes into fresh page-cache pages
+  (` + "`copy_folio_from_iter_atomic`" + `), slow on this VM and slower right after
+  another GiB was written, and 29% MD5. The file-copy baseline goes through
+  ` + "`copy_file_range`" + ` and never copies through user space, which a server
+  receiving bytes from a socket must. The single PUT measured 0.5 of the
+  file copy in an earlier run and 0.22 here. Ranged GETs: the server sends with sendfile (~3% CPU); the
   client's 4 writers into one file serialize on the file's lock in ext4.
 - **Pipelines.** The event latency runs in one process: an S3 endpoint on
   127.0.0.1, the scheduler and a one-step SQL workflow triggered by the
