@@ -495,6 +495,15 @@ func TestWorkgroupCLI(t *testing.T) {
 	if !strings.Contains(sum, "careful") || !strings.Contains(sum, "(local CLI)") {
 		t.Errorf("summary: %s", sum)
 	}
+	// Updated in place: the rule goes, the cutoff (not given) stays.
+	ok(t, tarn(t, dir, "--data", data, "workgroup", "update", "careful", "--require-partition-filter", "etl_pipeline_db.sales"))
+	ok(t, tarn(t, dir, "--data", data, "query", "--workgroup", "careful", "SELECT count(*) FROM etl_pipeline_db.orders WHERE day = 1"))
+	if r := ok(t, tarn(t, dir, "--data", data, "workgroup", "list")).stdout; !strings.Contains(r, "1048576") || !strings.Contains(r, "etl_pipeline_db.sales") {
+		t.Errorf("after update: %s", r)
+	}
+	if r := tarn(t, dir, "--data", data, "workgroup", "update", "nope", "--max-concurrent", "2"); r.code == 0 || !strings.Contains(r.stderr, "no such workgroup") {
+		t.Errorf("update of a missing workgroup: %+v", r)
+	}
 }
 
 // startServe starts `tarn serve` on free ports and returns its API URL.

@@ -138,6 +138,8 @@ type (
 		History(ctx context.Context, limit int) ([]query.Execution, error)
 		Summary(ctx context.Context) ([]query.CostSummary, error)
 		CreateWorkgroup(ctx context.Context, w query.Workgroup) error
+		UpdateWorkgroup(ctx context.Context, w query.Workgroup) error
+		Workgroup(ctx context.Context, name string) (query.Workgroup, error)
 		Workgroups(ctx context.Context) ([]query.Workgroup, error)
 		DeleteWorkgroup(ctx context.Context, name string) error
 	}

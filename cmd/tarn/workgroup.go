@@ -30,11 +30,47 @@ func workgroupCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	create.Flags().StringVar(&w.ResultLocation, "result-location", "", "s3:// prefix for query results (default "+query.DefaultResultLocation+")")
-	create.Flags().Int64Var(&cutoffMB, "bytes-scanned-cutoff-mb", 0, "refuse queries that would scan more than this many MiB (0: no limit)")
-	create.Flags().StringArrayVar(&w.RequirePartitionFilter, "require-partition-filter", nil, "table (db.table) that must be queried with a partition filter (repeatable)")
-	create.Flags().IntVar(&w.MaxConcurrent, "max-concurrent", 0, "queries of this workgroup running at once on a server (0: the server's default)")
-	create.Flags().StringVar(&w.Description, "description", "", "description")
+	update := &cobra.Command{
+		Use:   "update NAME [--result-location s3://…] [--bytes-scanned-cutoff-mb N] [--require-partition-filter DB.TABLE]... [--max-concurrent N]",
+		Short: "Change a workgroup in place; flags not given keep their value",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				cur, err := s.queries.Workgroup(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				f := cmd.Flags()
+				if f.Changed("result-location") {
+					cur.ResultLocation = w.ResultLocation
+				}
+				if f.Changed("bytes-scanned-cutoff-mb") {
+					cur.BytesScannedCutoff = cutoffMB << 20
+				}
+				if f.Changed("require-partition-filter") {
+					cur.RequirePartitionFilter = w.RequirePartitionFilter
+				}
+				if f.Changed("max-concurrent") {
+					cur.MaxConcurrent = w.MaxConcurrent
+				}
+				if f.Changed("description") {
+					cur.Description = w.Description
+				}
+				if err := s.queries.UpdateWorkgroup(ctx, cur); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "workgroup %s updated\n", cur.Name)
+				return nil
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{create, update} {
+		c.Flags().StringVar(&w.ResultLocation, "result-location", "", "s3:// prefix for query results (default "+query.DefaultResultLocation+")")
+		c.Flags().Int64Var(&cutoffMB, "bytes-scanned-cutoff-mb", 0, "refuse queries that would scan more than this many MiB (0: no limit)")
+		c.Flags().StringArrayVar(&w.RequirePartitionFilter, "require-partition-filter", nil, "table (db.table) that must be queried with a partition filter (repeatable)")
+		c.Flags().IntVar(&w.MaxConcurrent, "max-concurrent", 0, "queries of this workgroup running at once on a server (0: the server's default)")
+		c.Flags().StringVar(&w.Description, "description", "", "description")
+	}
 	list := &cobra.Command{
 		Use: "list", Short: "List workgroups", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -60,6 +96,6 @@ func workgroupCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, list, del)
+	cmd.AddCommand(create, update, list, del)
 	return cmd
 }

@@ -109,6 +109,7 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/workgroups", s.listWorkgroups)
 	s.handle("POST /api/v1/workgroups", s.createWorkgroup)
 	s.handle("GET /api/v1/workgroups/{name}", s.getWorkgroup)
+	s.handle("PUT /api/v1/workgroups/{name}", s.updateWorkgroup)
 	s.handle("DELETE /api/v1/workgroups/{name}", s.deleteWorkgroup)
 	s.handle("GET /api/v1/databases", s.listDatabases)
 	s.handle("GET /api/v1/databases/{db}/tables", s.listTables)

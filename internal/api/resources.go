@@ -379,6 +379,28 @@ func (s *Server) createWorkgroup(ctx context.Context, p *auth.Principal, r *http
 	return s.queries.Workgroup(ctx, w.Name)
 }
 
+func (s *Server) updateWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	var w query.Workgroup
+	if err := decodeBody(r, &w, `{"result_location": "s3://...", "bytes_scanned_cutoff": 0, "require_partition_filter": ["db.table"], "max_concurrent": 0}`); err != nil {
+		return nil, err
+	}
+	if w.Name != "" && w.Name != name {
+		return nil, badRequest("the body names workgroup %q, the path %q", w.Name, name)
+	}
+	w.Name = name
+	if err := p.Authorize("athena:UpdateWorkGroup", auth.WorkgroupResource(name)); err != nil {
+		return nil, err
+	}
+	if err := w.Validate(); err != nil {
+		return nil, &apiError{http.StatusBadRequest, "InvalidRequest", err}
+	}
+	if err := s.queries.UpdateWorkgroup(ctx, w); err != nil {
+		return nil, err
+	}
+	return s.queries.Workgroup(ctx, name)
+}
+
 func (s *Server) getWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	name := r.PathValue("name")
 	if err := p.Authorize("athena:GetWorkGroup", auth.WorkgroupResource(name)); err != nil {

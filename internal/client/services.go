@@ -294,6 +294,10 @@ func (k *Queries) CreateWorkgroup(ctx context.Context, w query.Workgroup) error 
 	return k.c.do(ctx, "POST", "/api/v1/workgroups", w, nil)
 }
 
+func (k *Queries) UpdateWorkgroup(ctx context.Context, w query.Workgroup) error {
+	return k.c.do(ctx, "PUT", "/api/v1/workgroups/"+seg(w.Name), w, nil)
+}
+
 func (k *Queries) Workgroup(ctx context.Context, name string) (query.Workgroup, error) {
 	var out query.Workgroup
 	return out, k.c.do(ctx, "GET", "/api/v1/workgroups/"+seg(name), nil, &out)

@@ -218,16 +218,17 @@ func TestPlanApplyIdempotentUpdateInPlace(t *testing.T) {
 		t.Error("not converged")
 	}
 
-	// A workgroup has no update: it is replaced.
+	// A workgroup is changed in place.
 	y = strings.Replace(y, "bytes_scanned_cutoff: 1GiB", "bytes_scanned_cutoff: 2GiB", 1)
 	path = writeStack(t, dir, y, etlSQL)
 	p = plan(t, d, path, nil, Options{})
-	if text := render(p); !strings.Contains(text, "-/+ workgroup analysts") || !strings.Contains(text, `bytes_scanned_cutoff: "1073741824" -> "2147483648"`) {
+	if text := render(p); !strings.Contains(text, "~ workgroup analysts") || !strings.Contains(text, `bytes_scanned_cutoff: "1073741824" -> "2147483648"`) {
 		t.Errorf("workgroup plan:\n%s", text)
 	}
+	before, _ := l.Query.Workgroup(ctx, "analysts")
 	apply(t, d, p)
-	if w, _ := l.Query.Workgroup(ctx, "analysts"); w.BytesScannedCutoff != 2<<30 {
-		t.Errorf("workgroup %+v", w)
+	if w, _ := l.Query.Workgroup(ctx, "analysts"); w.BytesScannedCutoff != 2<<30 || !w.CreatedAt.Equal(before.CreatedAt) {
+		t.Errorf("workgroup %+v (before %+v)", w, before)
 	}
 }
 

@@ -127,8 +127,6 @@ func (d *Deployer) state(ctx context.Context, f *File) (map[string]map[string]cu
 // replacing it, or not at all (with the reason).
 func (d *Deployer) updateAction(ctx context.Context, r *resource, cur current) (action, note string) {
 	switch r.kind {
-	case KindWorkgroup:
-		return ActionReplace, "the query service cannot update a workgroup in place: apply deletes and re-creates it"
 	case KindDatabase:
 		tables, err := d.l.Catalog.ListTables(ctx, r.name)
 		if err != nil || len(tables) > 0 {
@@ -238,6 +236,8 @@ func (d *Deployer) update(ctx context.Context, c Change) error {
 		return d.setVersioning(ctx, s)
 	case auth.Policy:
 		return l.Auth.SetPolicy(ctx, c.cur.spec.(auth.Key).AccessKeyID, s)
+	case query.Workgroup:
+		return l.Query.UpdateWorkgroup(ctx, s)
 	case crawler.Spec:
 		return l.Crawlers.Update(ctx, s)
 	case jobs.Spec:

@@ -95,6 +95,30 @@ func (s *Service) CreateWorkgroup(ctx context.Context, w Workgroup) error {
 	return err
 }
 
+// UpdateWorkgroup replaces a workgroup's settings in place (Athena's
+// UpdateWorkGroup): queries already running keep the limits they started
+// with. The primary workgroup can be changed although it is never created.
+func (s *Service) UpdateWorkgroup(ctx context.Context, w Workgroup) error {
+	old, err := s.Workgroup(ctx, w.Name)
+	if err != nil {
+		return err
+	}
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	w.CreatedAt = old.CreatedAt
+	if w.CreatedAt.IsZero() {
+		w.CreatedAt = time.Now().UTC()
+	}
+	b, _ := json.Marshal(w)
+	_, err = s.db.SQL().ExecContext(ctx, `INSERT INTO workgroups (name, spec, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET spec = excluded.spec`, w.Name, string(b), meta.FormatTime(w.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("cannot update workgroup %q: %w", w.Name, err)
+	}
+	return nil
+}
+
 // Workgroup returns a workgroup; "primary" (or "") exists even if never
 // stored, with the defaults.
 func (s *Service) Workgroup(ctx context.Context, name string) (Workgroup, error) {
