@@ -131,7 +131,17 @@ func crawlerCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, start, list, get, runs, del)
+	stop := &cobra.Command{Use: "stop NAME", Short: "Stop a crawl running in the server (Glue's StopCrawler); a local crawl stops with Ctrl-C",
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				if err := s.crawlers.Stop(ctx, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "crawler %s stopping; its run ends CANCELLED\n", args[0])
+				return nil
+			})
+		}}
+	cmd.AddCommand(create, start, stop, list, get, runs, del)
 	return cmd
 }
 

@@ -118,6 +118,7 @@ type (
 	crawlerService interface {
 		Create(ctx context.Context, spec crawler.Spec) error
 		Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error)
+		Stop(ctx context.Context, name string) error
 		List(ctx context.Context) ([]crawler.Spec, error)
 		Get(ctx context.Context, name string) (crawler.Spec, error)
 		Runs(ctx context.Context, name string) ([]crawler.Run, error)

@@ -148,7 +148,7 @@ func (s *Service) outcomes(ctx context.Context, a Alarm, since time.Time) ([]out
 				return nil, err
 			}
 			for _, r := range runs {
-				if r.EndedAt.IsZero() || r.EndedAt.Before(since) || r.DryRun {
+				if r.EndedAt.IsZero() || r.EndedAt.Before(since) || r.DryRun || r.State == crawler.StateCancelled {
 					continue
 				}
 				o := outcome{ended: r.EndedAt, id: r.ID}

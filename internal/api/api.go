@@ -123,6 +123,7 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/crawlers/{name}", s.getCrawler)
 	s.handle("DELETE /api/v1/crawlers/{name}", s.deleteCrawler)
 	s.handle("POST /api/v1/crawlers/{name}/start", s.startCrawler)
+	s.handle("POST /api/v1/crawlers/{name}/stop", s.stopCrawler)
 	s.handle("GET /api/v1/crawlers/{name}/runs", s.crawlerRuns)
 	s.handle("GET /api/v1/crawler-runs/{id}", s.getCrawlerRun)
 	s.handle("GET /api/v1/jobs", s.listJobs)
@@ -207,7 +208,7 @@ func status(err error) (int, string) {
 		errors.Is(err, crawler.ErrNoSuchCrawler), errors.Is(err, crawler.ErrNoSuchRun), errors.Is(err, jobs.ErrNoSuchJob), errors.Is(err, jobs.ErrNoSuchRun),
 		errors.Is(err, storage.ErrNoSuchBucket):
 		return http.StatusNotFound, "NotFound"
-	case errors.Is(err, crawler.ErrCrawlerRunning), errors.Is(err, jobs.ErrConcurrentRuns), errors.Is(err, jobs.ErrRunNotActive):
+	case errors.Is(err, crawler.ErrCrawlerRunning), errors.Is(err, crawler.ErrNotRunning), errors.Is(err, jobs.ErrConcurrentRuns), errors.Is(err, jobs.ErrRunNotActive):
 		return http.StatusConflict, "Conflict"
 	case errors.Is(err, crawler.ErrCrawlerExists), errors.Is(err, jobs.ErrJobExists), errors.Is(err, query.ErrWorkgroupExists),
 		errors.Is(err, auth.ErrKeyExists), errors.Is(err, storage.ErrBucketExists):

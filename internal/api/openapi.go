@@ -53,6 +53,7 @@ var openAPI = func() []byte {
 			"/api/v1/crawlers":                                 map[string]any{"get": op("List crawlers"), "post": op("Create a crawler: body {name, database, targets, exclusions, schema_change_policy, delete_behavior, recrawl_policy, description}")},
 			"/api/v1/crawlers/{name}":                          map[string]any{"get": op("A crawler", "name"), "delete": op("Delete a crawler (its tables stay)", "name")},
 			"/api/v1/crawlers/{name}/start":                    map[string]any{"post": op("Start a crawl in the server: body {dry_run, accept_drift}; returns {crawler, state, id} with the run's id", "name")},
+			"/api/v1/crawlers/{name}/stop":                     map[string]any{"post": op("Stop the crawler's running crawl (glue:StopCrawler); the run ends CANCELLED", "name")},
 			"/api/v1/crawler-runs/{id}":                        map[string]any{"get": op("A crawler run, with {progress} while it runs in this server", "id")},
 			"/api/v1/crawlers/{name}/runs":                     map[string]any{"get": op("A crawler's runs, newest first", "name")},
 			"/api/v1/jobs":                                     map[string]any{"get": op("List jobs"), "post": op("Create a job (its SQL is checked against the catalog): body as GET /api/v1/jobs/{name}; timeout in nanoseconds or as \"2h\"")},

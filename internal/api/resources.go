@@ -64,6 +64,17 @@ func (s *Server) getCrawler(ctx context.Context, p *auth.Principal, r *http.Requ
 	return s.crawlers.Get(ctx, r.PathValue("name"))
 }
 
+func (s *Server) stopCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("glue:StopCrawler", crawlerResource(name)); err != nil {
+		return nil, err
+	}
+	if err := s.crawlers.Stop(ctx, name); err != nil {
+		return nil, err
+	}
+	return map[string]string{"crawler": name, "state": "STOPPING"}, nil
+}
+
 func crawlerResource(name string) string { return "arn:aws:glue:*:*:crawler/" + name }
 func jobResource(name string) string     { return "arn:aws:glue:*:*:job/" + name }
 

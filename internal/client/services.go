@@ -108,7 +108,7 @@ func (k *Crawlers) Start(ctx context.Context, name string, opts crawler.StartOpt
 		run, err := k.GetRun(ctx, st.ID)
 		if err != nil {
 			if ctx.Err() != nil {
-				return crawler.Run{}, fmt.Errorf("stopped following crawler run %s, which goes on in the server: %w", st.ID, ctx.Err())
+				return crawler.Run{}, k.stopFollowing(ctx, name, st.ID)
 			}
 			return crawler.Run{}, err
 		}
@@ -116,6 +116,8 @@ func (k *Crawlers) Start(ctx context.Context, name string, opts crawler.StartOpt
 		case crawler.StateRunning:
 		case crawler.StateFailed:
 			return run.Run, fmt.Errorf("crawler %q run %s: %w: %s", run.Crawler, run.ID, crawler.ErrCrawlFailed, run.Error)
+		case crawler.StateCancelled:
+			return run.Run, fmt.Errorf("crawler %q run %s: %w", run.Crawler, run.ID, crawler.ErrStopped)
 		default:
 			return run.Run, nil
 		}
@@ -123,9 +125,23 @@ func (k *Crawlers) Start(ctx context.Context, name string, opts crawler.StartOpt
 			opts.Progress(*run.Progress)
 		}
 		if err := p.wait(ctx); err != nil {
-			return crawler.Run{}, fmt.Errorf("stopped following crawler run %s, which goes on in the server: %w", st.ID, err)
+			return crawler.Run{}, k.stopFollowing(ctx, name, st.ID)
 		}
 	}
+}
+
+// stopFollowing stops the server's crawl when the caller gave up on it
+// (Ctrl-C), as a local crawl stops with the CLI.
+func (k *Crawlers) stopFollowing(ctx context.Context, name, id string) error {
+	if err := k.Stop(context.WithoutCancel(ctx), name); err != nil {
+		return fmt.Errorf("stopped following crawler run %s, which goes on in the server (stopping it failed: %v): %w", id, err, ctx.Err())
+	}
+	return fmt.Errorf("crawler run %s stopped: %w", id, ctx.Err())
+}
+
+// Stop stops the crawler's running crawl in the server.
+func (k *Crawlers) Stop(ctx context.Context, name string) error {
+	return k.c.do(ctx, "POST", "/api/v1/crawlers/"+seg(name)+"/stop", nil, nil)
 }
 
 // Jobs defines and runs jobs in the server, as jobs.Service does.

@@ -58,9 +58,14 @@ var (
 	ErrNoSuchCrawler  = errors.New("no such crawler")
 	ErrCrawlerExists  = errors.New("crawler already exists")
 	ErrCrawlerRunning = errors.New("crawler is already running")
-	ErrInvalidSpec    = errors.New("invalid crawler spec")
-	ErrNoSuchRun      = errors.New("no such crawler run")
-	ErrCrawlFailed    = errors.New("crawl failed")
+	ErrNotRunning     = errors.New("crawler is not running")
+	// ErrStopped ends a crawl that was asked to stop (Glue's StopCrawler):
+	// its run is CANCELLED; tables it had finished stay as written (each in
+	// one transaction), the others are untouched.
+	ErrStopped     = errors.New("crawl stopped by request")
+	ErrInvalidSpec = errors.New("invalid crawler spec")
+	ErrNoSuchRun   = errors.New("no such crawler run")
+	ErrCrawlFailed = errors.New("crawl failed")
 )
 
 // Policies.
@@ -81,6 +86,7 @@ const (
 	StateRunning   = "RUNNING"
 	StateSucceeded = "SUCCEEDED"
 	StateFailed    = "FAILED"
+	StateCancelled = "CANCELLED" // stopped by request
 )
 
 // Table actions of a run.
@@ -265,6 +271,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	running map[string]bool
+	cancels map[string]context.CancelCauseFunc // crawls running in this process
 }
 
 // New migrates the crawler tables and marks runs left RUNNING by a process
@@ -298,7 +305,7 @@ func New(ctx context.Context, db *meta.DB, store storage.ObjectStore, cat *catal
 			return nil, fmt.Errorf("cannot recover interrupted crawler run %q: %w", id, err)
 		}
 	}
-	return &Service{db: db, store: store, cat: cat, eng: eng, running: map[string]bool{}}, nil
+	return &Service{db: db, store: store, cat: cat, eng: eng, running: map[string]bool{}, cancels: map[string]context.CancelCauseFunc{}}, nil
 }
 
 // Create stores a new crawler.

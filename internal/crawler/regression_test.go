@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -267,4 +268,33 @@ func TestPartitionKeysChangeFailure(t *testing.T) {
 			t.Errorf("keys %s, partitions %+v", got, e.partitions("t"))
 		}
 	})
+}
+
+func TestStopCrawl(t *testing.T) {
+	e := newEnv(t)
+	for i := range 20 {
+		e.putString(fmt.Sprintf("raw/t%02d/a.csv", i), "id,amount\n1,2.5\n")
+	}
+	e.crawler("c", Spec{}, "raw/")
+	if err := e.svc.Stop(e.ctx, "c"); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("stop of an idle crawler: %v", err)
+	}
+	run, err := e.svc.Start(e.ctx, "c", StartOptions{Progress: func(p Progress) {
+		if p.FilesDone == 1 {
+			if err := e.svc.Stop(e.ctx, "c"); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+		}
+	}})
+	if !errors.Is(err, ErrStopped) || run.State != StateCancelled {
+		t.Fatalf("stopped crawl: %s %v", run.State, err)
+	}
+	runs, _ := e.svc.Runs(e.ctx, "c")
+	if len(runs) != 1 || runs[0].State != StateCancelled {
+		t.Fatalf("stored runs: %+v", runs)
+	}
+	// The crawler runs again, to the end.
+	if run := e.start("c", StartOptions{}); run.State != StateSucceeded || len(run.TablesCreated) != 20 {
+		t.Fatalf("crawl after a stop: %s %v", run.State, run.TablesCreated)
+	}
 }

@@ -131,11 +131,27 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 		return Run{}, fmt.Errorf("cannot start crawler %q: %w", name, err)
 	}
 
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.mu.Lock()
+	s.cancels[spec.Name] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.cancels, spec.Name)
+		s.mu.Unlock()
+	}()
 	c := &crawl{s: s, spec: spec, opts: opts, run: &run}
-	crawlErr := c.do(ctx)
+	crawlErr := c.do(cctx)
+	if crawlErr != nil && errors.Is(context.Cause(cctx), ErrStopped) {
+		crawlErr = ErrStopped
+	}
 	run.EndedAt = time.Now().UTC()
 	run.State = StateSucceeded
-	if crawlErr != nil {
+	switch {
+	case errors.Is(crawlErr, ErrStopped):
+		run.State, run.Error = StateCancelled, crawlErr.Error()
+	case crawlErr != nil:
 		run.State, run.Error = StateFailed, crawlErr.Error()
 	}
 	// The run must be recorded even when ctx was cancelled.
@@ -146,6 +162,22 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 		return run, fmt.Errorf("crawler %q run %s: %w: %w", spec.Name, run.ID, ErrCrawlFailed, crawlErr)
 	}
 	return run, nil
+}
+
+// Stop asks the crawl of a crawler running in this process to stop (Glue's
+// StopCrawler). The crawl ends CANCELLED (see ErrStopped).
+func (s *Service) Stop(ctx context.Context, name string) error {
+	if _, err := s.Get(ctx, name); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	cancel := s.cancels[name]
+	s.mu.Unlock()
+	if cancel == nil {
+		return fmt.Errorf("cannot stop crawler %q: %w in this process", name, ErrNotRunning)
+	}
+	cancel(ErrStopped)
+	return nil
 }
 
 // runResult is the JSON-encoded part of a stored run.
