@@ -599,6 +599,13 @@ func (s *Service) runStep(ctx context.Context, cancel context.CancelCauseFunc, r
 		ctx, c = context.WithTimeoutCause(ctx, time.Duration(sp.Timeout), fmt.Errorf("step %q timed out after %s", sp.Name, time.Duration(sp.Timeout)))
 		defer c()
 	}
+	// The properties are read now, not when the run was loaded: the upstream
+	// steps' outputs may have been saved since.
+	var props string
+	if err := s.DB.SQL().QueryRowContext(ctx, `SELECT properties FROM workflow_runs WHERE id = ?`, run.ID).Scan(&props); err == nil {
+		run.Properties = map[string]string{}
+		_ = json.Unmarshal([]byte(props), &run.Properties)
+	}
 	child, outputs, err := s.execStep(ctx, run, sp)
 	if err == nil {
 		if serr := s.saveOutputs(context.WithoutCancel(ctx), run.ID, sp.Name, outputs); serr != nil {
