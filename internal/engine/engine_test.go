@@ -10,10 +10,13 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
 
-func newEngine(t *testing.T) (*engine.Engine, string) {
+// testEngine opens an engine over a real fs store and a SQLite catalog in a
+// temp lake home.
+func testEngine(t *testing.T) (*engine.Engine, *catalog.Catalog, storage.ObjectStore, string) {
 	t.Helper()
 	ctx := context.Background()
 	home := t.TempDir()
@@ -38,6 +41,12 @@ func newEngine(t *testing.T) (*engine.Engine, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
+	return e, cat, store, home
+}
+
+func newEngine(t *testing.T) (*engine.Engine, string) {
+	t.Helper()
+	e, _, _, home := testEngine(t)
 	return e, home
 }
 

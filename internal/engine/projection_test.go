@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
-	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/storage"
-	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
 
 // projectionLake opens an engine over a real fs store and SQLite catalog
@@ -21,34 +18,13 @@ import (
 func projectionLake(t *testing.T) (*engine.Engine, *catalog.Catalog, func(key, body string)) {
 	t.Helper()
 	ctx := context.Background()
-	home := t.TempDir()
-	store, err := fs.New(fs.DefaultConfig(filepath.Join(home, "objects")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(home, "tarn.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cat, err := catalog.New(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, cat, store, _ := testEngine(t)
 	if err := cat.CreateDatabase(ctx, catalog.Database{Name: "db"}, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.CreateBucket(ctx, "lake"); err != nil {
 		t.Fatal(err)
 	}
-	cfg := engine.DefaultConfig(home)
-	cfg.Sessions = 2
-	e, err := engine.New(ctx, cfg, store, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
 	put := func(key, body string) {
 		t.Helper()
 		if _, err := store.Put(ctx, "lake", key, strings.NewReader(body), storage.PutOptions{}); err != nil {
