@@ -22,6 +22,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // While `tarn serve` runs, the CLI goes through it (given --server URL, or
@@ -158,6 +159,13 @@ type services struct {
 	jobs     jobService
 	queries  queryService
 	keys     keyService
+	// workflows, events and alarms are the pipelines' services.
+	workflows workflowService
+	events    eventService
+	alarms    alarmService
+	// execute runs a queued workflow run to its end in this process; nil
+	// when a server's scheduler does.
+	execute func(ctx context.Context, id string) (workflow.Run, error)
 }
 
 // run runs fn on the services of a running server, or else of the lake's
@@ -170,14 +178,16 @@ func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s service
 	}
 	if r != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", r.API())
-		return fn(ctx, services{catalog: r.Catalog(), crawlers: r.Crawlers(), jobs: r.Jobs(), queries: r.Queries(), keys: r.Keys()})
+		return fn(ctx, services{catalog: r.Catalog(), crawlers: r.Crawlers(), jobs: r.Jobs(), queries: r.Queries(), keys: r.Keys(),
+			workflows: r.Workflows(), events: r.Events(), alarms: r.Alarms()})
 	}
 	l, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	return fn(ctx, services{catalog: l.Catalog, crawlers: l.Crawlers, jobs: l.Jobs, queries: l.Query, keys: l.Auth})
+	return fn(ctx, services{catalog: l.Catalog, crawlers: l.Crawlers, jobs: l.Jobs, queries: l.Query, keys: l.Auth,
+		workflows: l.Workflows, events: l.Events, alarms: l.Alarms, execute: l.Workflows.Execute})
 }
 
 // objects runs fn on the object store: a running server's S3 endpoint, or

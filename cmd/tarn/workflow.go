@@ -43,39 +43,6 @@ type (
 	}
 )
 
-type pipelineServices struct {
-	workflows workflowService
-	events    eventService
-	alarms    alarmService
-	// execute runs a queued run to its end in this process; nil when a
-	// server's scheduler does.
-	execute func(ctx context.Context, id string) (workflow.Run, error)
-}
-
-// pipelines runs fn on the services of a running server, or else of the
-// lake's files.
-func (g *globals) pipelines(cmd *cobra.Command, fn func(ctx context.Context, s pipelineServices) error) error {
-	ctx := cmd.Context()
-	r, err := g.server()
-	if err != nil {
-		return err
-	}
-	if r != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", r.API())
-		err := fn(ctx, pipelineServices{workflows: r.Workflows(), events: r.Events(), alarms: r.Alarms()})
-		if h := credentialsHint(err); h != "" {
-			return errors.New(h)
-		}
-		return err
-	}
-	l, err := g.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	return fn(ctx, pipelineServices{workflows: l.Workflows, events: l.Events, alarms: l.Alarms, execute: l.Workflows.Execute})
-}
-
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -97,7 +64,7 @@ func runDuration(r workflow.Run) string {
 func workflowCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "workflow", Short: "Workflows: DAGs of crawlers, jobs and SQL steps (define them in tarn.yaml: tarn apply)"}
 	list := &cobra.Command{Use: "list", Short: "List workflows", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			ws, err := s.workflows.ListWorkflows(ctx)
 			if err != nil {
 				return err
@@ -111,7 +78,7 @@ func workflowCmd(g *globals) *cobra.Command {
 		})
 	}}
 	get := &cobra.Command{Use: "get NAME", Short: "Show a workflow's steps", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			w, err := s.workflows.GetWorkflow(ctx, args[0])
 			if err != nil {
 				return err
@@ -138,7 +105,7 @@ func workflowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+			return g.run(cmd, func(ctx context.Context, s services) error {
 				run, err := s.workflows.Start(ctx, args[0], workflow.StartOptions{Properties: p, Own: s.execute != nil})
 				if err != nil {
 					return err
@@ -159,7 +126,7 @@ func workflowCmd(g *globals) *cobra.Command {
 		if len(args) == 1 {
 			name = args[0]
 		}
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			rs, err := s.workflows.Runs(ctx, name, limit)
 			if err != nil {
 				return err
@@ -178,7 +145,7 @@ func workflowCmd(g *globals) *cobra.Command {
 	}}
 	runs.Flags().IntVar(&limit, "limit", 20, "how many runs")
 	run := &cobra.Command{Use: "run ID", Short: "Show one run with its steps and properties", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			r, err := s.workflows.GetRun(ctx, args[0])
 			if err != nil {
 				return err
@@ -188,7 +155,7 @@ func workflowCmd(g *globals) *cobra.Command {
 		})
 	}}
 	stop := &cobra.Command{Use: "stop RUN_ID", Short: "Stop a workflow run", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			if err := s.workflows.Stop(ctx, args[0]); err != nil {
 				return err
 			}
@@ -233,7 +200,7 @@ func printWorkflowRun(w io.Writer, r workflow.Run) {
 
 // followRun shows a run's progress until it ends; without a server the run
 // executes here.
-func followRun(ctx context.Context, cmd *cobra.Command, s pipelineServices, id string) error {
+func followRun(ctx context.Context, cmd *cobra.Command, s services, id string) error {
 	var r workflow.Run
 	var err error
 	if s.execute != nil {
@@ -298,7 +265,7 @@ func stepSummary(r workflow.Run) string {
 func triggerCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "trigger", Short: "Triggers: schedules, new objects and on-demand starts (define them in tarn.yaml: tarn apply)"}
 	list := &cobra.Command{Use: "list", Short: "List triggers with their next firing", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			ts, err := s.workflows.TriggerStates(ctx)
 			if err != nil {
 				return err
@@ -323,7 +290,7 @@ func triggerCmd(g *globals) *cobra.Command {
 	}}
 	set := func(use, short string, on bool) *cobra.Command {
 		return &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-			return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+			return g.run(cmd, func(ctx context.Context, s services) error {
 				if err := s.workflows.SetTriggerEnabled(ctx, args[0], on); err != nil {
 					return err
 				}
@@ -340,7 +307,7 @@ func triggerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+			return g.run(cmd, func(ctx context.Context, s services) error {
 				run, err := s.workflows.FireTrigger(ctx, args[0], p)
 				if err != nil {
 					return err
@@ -374,7 +341,7 @@ func eventsCmd(g *globals) *cobra.Command {
 			}
 			opts.Prefix = u
 		}
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			evs, err := s.events.List(ctx, opts)
 			if err != nil {
 				return err
@@ -412,7 +379,7 @@ func eventsCmd(g *globals) *cobra.Command {
 				}
 				ids = append(ids, id)
 			}
-			return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+			return g.run(cmd, func(ctx context.Context, s services) error {
 				if err := s.events.Replay(ctx, trigger, ids); err != nil {
 					return err
 				}
@@ -428,7 +395,7 @@ func eventsCmd(g *globals) *cobra.Command {
 func alarmCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "alarm", Short: "Alarms on run failures, freshness, rejected rows, data scanned and schema drift (define them in tarn.yaml)"}
 	list := &cobra.Command{Use: "list", Short: "List alarms with their state", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			as, err := s.alarms.List(ctx)
 			if err != nil {
 				return err
@@ -442,7 +409,7 @@ func alarmCmd(g *globals) *cobra.Command {
 		})
 	}}
 	get := &cobra.Command{Use: "get NAME", Short: "Show an alarm, its state and its history", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
-		return g.pipelines(cmd, func(ctx context.Context, s pipelineServices) error {
+		return g.run(cmd, func(ctx context.Context, s services) error {
 			a, err := s.alarms.Get(ctx, args[0])
 			if err != nil {
 				return err
