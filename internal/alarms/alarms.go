@@ -216,6 +216,8 @@ type Status struct {
 	Reason         string    `json:"reason,omitempty"`
 	StateChangedAt time.Time `json:"state_changed_at"`
 	CheckedAt      time.Time `json:"checked_at"`
+
+	lastKey string // what the last notification was for
 }
 
 // Create validates and stores an alarm, in INSUFFICIENT_DATA until its
@@ -288,7 +290,7 @@ func (s *Service) Get(ctx context.Context, name string) (Status, error) {
 func (s *Service) List(ctx context.Context) ([]Status, error) { return s.list(ctx, ``) }
 
 func (s *Service) list(ctx context.Context, where string, args ...any) ([]Status, error) {
-	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT spec, state, reason, state_changed_at, checked_at FROM alarms `+where+` ORDER BY name`, args...)
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT spec, state, reason, state_changed_at, checked_at, last_key FROM alarms `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list alarms: %w", err)
 	}
@@ -297,7 +299,7 @@ func (s *Service) list(ctx context.Context, where string, args ...any) ([]Status
 	for rows.Next() {
 		var st Status
 		var spec, changed, checked string
-		if err := rows.Scan(&spec, &st.State, &st.Reason, &changed, &checked); err != nil {
+		if err := rows.Scan(&spec, &st.State, &st.Reason, &changed, &checked, &st.lastKey); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(spec), &st.Alarm); err != nil {
@@ -388,12 +390,9 @@ func (s *Service) Evaluate(ctx context.Context) {
 		return
 	}
 	for _, st := range all {
-		var lastKey string
-		if err := s.DB.SQL().QueryRowContext(ctx, `SELECT last_key FROM alarms WHERE name = ?`, st.Name).Scan(&lastKey); err != nil {
-			continue
-		}
+		lastKey := st.lastKey
 		now := s.cfg.Now().UTC()
-		v, err := s.judge(ctx, st, now)
+		v, err := s.judge(ctx, st, lastKey, now)
 		if err != nil {
 			if ctx.Err() == nil {
 				slog.Warn("cannot evaluate alarm", "alarm", st.Name, "err", err)

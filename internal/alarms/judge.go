@@ -33,11 +33,7 @@ func (o outcome) key() string {
 // again, for runs recorded late; keys stop double notifications.
 const lookback = 10 * time.Minute
 
-func (s *Service) judge(ctx context.Context, st Status, now time.Time) (verdict, error) {
-	var lastKey string
-	if err := s.DB.SQL().QueryRowContext(ctx, `SELECT last_key FROM alarms WHERE name = ?`, st.Name).Scan(&lastKey); err != nil {
-		return verdict{}, err
-	}
+func (s *Service) judge(ctx context.Context, st Status, lastKey string, now time.Time) (verdict, error) {
 	if st.Rule == RuleFreshness {
 		return s.freshness(ctx, st, now, lastKey)
 	}
