@@ -419,7 +419,7 @@ func (s *Service) TriggerStates(ctx context.Context) ([]TriggerState, error) {
 	}
 	for i, t := range ts {
 		if t.Type == TriggerScheduled && t.Enabled {
-			if sch, err := ParseSchedule(t.Schedule, t.Timezone); err == nil {
+			if sch, err := s.schedule(t.Schedule, t.Timezone); err == nil {
 				ts[i].NextFire = sch.Next(maxTime(t.LastFired, s.Now()), t.CreatedAt)
 			}
 		}
