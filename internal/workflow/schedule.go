@@ -222,10 +222,11 @@ func (s *Schedule) LastDue(after, now, anchor time.Time) time.Time {
 	}
 	for i := 0; !next.IsZero() && !next.After(now); i++ {
 		last = next
-		if i > 100000 {
-			// Very long downtime of a frequent schedule: skip ahead.
-			after = now.Add(-24 * time.Hour)
-			i = 0
+		if i == 100000 && next.Before(now.Add(-24*time.Hour)) {
+			// Very long downtime of a frequent schedule: only the latest
+			// time matters, so skip to the last day.
+			next = s.Next(now.Add(-24*time.Hour), anchor)
+			continue
 		}
 		next = s.Next(next, anchor)
 	}

@@ -638,3 +638,15 @@ func TestTriggersOfACrawler(t *testing.T) {
 		t.Errorf("trigger of a missing crawler: %v", err)
 	}
 }
+
+func TestLastDueAfterLongDowntime(t *testing.T) {
+	s, err := workflow.ParseSchedule("* * * * *", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Date(2026, 3, 1, 12, 30, 30, 0, time.UTC)
+	if got := s.LastDue(after, now, after); !got.Equal(time.Date(2026, 3, 1, 12, 30, 0, 0, time.UTC)) {
+		t.Fatalf("LastDue after two years of a per-minute schedule = %s", got)
+	}
+}
