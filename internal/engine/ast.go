@@ -205,3 +205,71 @@ func statementNode(tree node) (node, error) {
 	}
 	return root, nil
 }
+
+// cteScope is the set of CTE names a table reference can see, as DuckDB's
+// binder resolves them: a WITH clause's names are visible in its statement's
+// body and, in order, in the definitions after each one; a recursive CTE
+// sees itself only in its recursive term. A name is a CTE only where DuckDB
+// would take it for one; everywhere else the same name is a table, which is
+// what lets the binder refuse it (a path disguised as a CTE name must never
+// reach DuckDB's replacement scans unbound).
+type cteScope struct {
+	parent *cteScope
+	name   string // lower case
+}
+
+func (c *cteScope) has(name string) bool {
+	name = strings.ToLower(name)
+	for ; c != nil; c = c.parent {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *cteScope) with(name string) *cteScope {
+	return &cteScope{parent: c, name: strings.ToLower(name)}
+}
+
+// walkScoped is walk that tracks the CTE names in scope at each object. fn
+// may replace an object's contents in place (view expansion); its children
+// are read after fn returns.
+func walkScoped(v any, scope *cteScope, fn func(n node, scope *cteScope) bool) {
+	switch x := v.(type) {
+	case node:
+		if !fn(x, scope) {
+			return
+		}
+		inner := scope
+		if cm, ok := x["cte_map"].(node); ok {
+			entries, _ := cm["map"].([]any)
+			for _, e := range entries {
+				en, ok := e.(node)
+				if !ok {
+					continue
+				}
+				// A definition sees the CTEs before it, not itself or later ones.
+				walkScoped(en["value"], inner, fn)
+				inner = inner.with(str(en, "key"))
+			}
+		}
+		recursive := str(x, "type") == "RECURSIVE_CTE_NODE"
+		for _, k := range sortedKeys(x) {
+			switch {
+			case k == "cte_map":
+			case recursive && k == "right":
+				// The recursive term reads the CTE being defined; the anchor
+				// (left) binds before the CTE exists, so a reference there is
+				// a table.
+				walkScoped(x[k], inner.with(str(x, "cte_name")), fn)
+			default:
+				walkScoped(x[k], inner, fn)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			walkScoped(e, scope, fn)
+		}
+	}
+}

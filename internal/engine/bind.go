@@ -138,18 +138,6 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 	if _, err := statementNode(tree); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	ctes := map[string]bool{}
-	walk(tree, func(n node) bool {
-		if cm, ok := n["cte_map"].(node); ok {
-			for _, e := range cm["map"].([]any) {
-				if en, ok := e.(node); ok {
-					ctes[strings.ToLower(str(en, "key"))] = true
-				}
-			}
-		}
-		return true
-	})
-
 	tables := map[string]*boundTable{}
 	var rels *Relations
 	expanded := 0
@@ -158,7 +146,7 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 	var order []*boundTable
 	var refs []*refInfo
 	var walkErr error
-	walk(tree, func(n node) bool {
+	walkScoped(tree, nil, func(n node, ctes *cteScope) bool {
 		if walkErr != nil {
 			return false
 		}
@@ -172,8 +160,8 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 			}
 		case "BASE_TABLE":
 			cat, sch, tbl := str(n, "catalog_name"), str(n, "schema_name"), str(n, "table_name")
-			if cat == "" && sch == "" && ctes[strings.ToLower(tbl)] {
-				return true
+			if cat == "" && sch == "" && ctes.has(tbl) {
+				return true // a CTE this reference can see: DuckDB resolves it
 			}
 			if rels == nil {
 				if rels, walkErr = s.WarehouseRelations(ctx); walkErr != nil {
@@ -195,7 +183,7 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 						walkErr = fmt.Errorf("%w: views nest too deep (or refer to themselves)", ErrSyntax)
 						return false
 					}
-					walkErr = s.expandView(ctx, n, rels, res, tbl, ctes)
+					walkErr = s.expandView(ctx, n, rels, res, tbl)
 					key := res.Schema + "." + res.Name
 					if !whSeen[key] {
 						whSeen[key] = true
@@ -646,7 +634,7 @@ func referencedColumns(tree node, bt *boundTable) []string {
 // subquery of its definition; the walk then binds what the view reads.
 // Unqualified names in the definition that are not the view's CTEs or
 // warehouse relations are tables of the database the view was created in.
-func (s *Session) expandView(ctx context.Context, n node, rels *Relations, res Resolved, name string, ctes map[string]bool) error {
+func (s *Session) expandView(ctx context.Context, n node, rels *Relations, res Resolved, name string) error {
 	def := rels.Late[res.Schema+"."+res.Name]
 	tree, err := serialize(ctx, s.conn, def[0])
 	if err != nil {
@@ -656,23 +644,11 @@ func (s *Session) expandView(ctx context.Context, n node, rels *Relations, res R
 	if err != nil {
 		return err
 	}
-	own := map[string]bool{}
-	walk(root, func(x node) bool {
-		if cm, ok := x["cte_map"].(node); ok {
-			for _, e := range cm["map"].([]any) {
-				if en, ok := e.(node); ok {
-					own[strings.ToLower(str(en, "key"))] = true
-					ctes[strings.ToLower(str(en, "key"))] = true
-				}
-			}
-		}
-		return true
-	})
 	if def[1] != "" {
-		walk(root, func(x node) bool {
+		walkScoped(root, nil, func(x node, own *cteScope) bool {
 			if str(x, "type") == "BASE_TABLE" && str(x, "catalog_name") == "" && str(x, "schema_name") == "" {
 				t := strings.ToLower(str(x, "table_name"))
-				if !own[t] && rels.Kind(PublicSchema, t) == "" && !SystemRelations[t] {
+				if !own.has(t) && rels.Kind(PublicSchema, t) == "" && !SystemRelations[t] {
 					x["catalog_name"] = DefaultCatalogName
 					x["schema_name"] = def[1]
 				}
