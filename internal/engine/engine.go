@@ -89,6 +89,9 @@ type Engine struct {
 	// whErr is why the warehouse is not attached (nil when it is, or when
 	// none is configured).
 	whErr error
+
+	// verify checks warehouse statements that DuckDB runs as written.
+	verify verifier
 }
 
 // New opens DuckDB in memory, configures the sandbox and opens the pool.
@@ -201,6 +204,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	e.verify.close()
 	for _, s := range e.sessions {
 		s.conn.Close()
 	}

@@ -725,6 +725,11 @@ func (x *execution) passThrough(s passThrough) (Result, error) {
 	if err := x.w.checkText(s.SQL); err != nil {
 		return Result{}, err
 	}
+	// checkText gives clear errors for the common cases; the verifier is
+	// what keeps files out (DuckDB's own binder on a file-less instance).
+	if err := x.sess.VerifyWarehouseStatement(x.ctx, s.SQL); err != nil {
+		return Result{}, err
+	}
 	n, err := x.exec(s.SQL)
 	if err != nil {
 		return Result{}, wrapDuck(err)
@@ -761,7 +766,7 @@ func (w *Service) checkText(sql string) error {
 			}
 		case t.punct(";") && next.kind != tEOF:
 			return fmt.Errorf("%w: one statement at a time", ErrSyntax)
-		case t.kind == tIdent && next.punct("(") && w.fileFuncs[strings.ToLower(t.val)]:
+		case (t.kind == tIdent || t.kind == tQuoted) && next.punct("(") && w.fileFuncs[strings.ToLower(t.val)]:
 			return fmt.Errorf("%w: %s() reads outside the catalog and the warehouse", ErrPermission, t.val)
 		case (t.kind == tIdent || t.kind == tQuoted) && strings.EqualFold(t.val, engine.SystemSchema) && next.punct("."):
 			return fmt.Errorf("%w: schema %q is tarn's", ErrPermission, engine.SystemSchema)

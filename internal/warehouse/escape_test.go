@@ -1,0 +1,75 @@
+package warehouse_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStatementsRunAsWrittenReadNoFiles tries to read a file that no
+// catalog table holds from the statements DuckDB runs as written (UPDATE,
+// DELETE, MERGE, ALTER), with the spellings a tokenizer misses. Each must
+// fail and leave the table as it was; the same statements over warehouse
+// tables only still work.
+func TestStatementsRunAsWrittenReadNoFiles(t *testing.T) {
+	home := t.TempDir()
+	l := openLake(t, home)
+	ctx := context.Background()
+	secret := filepath.Join(home, "objects", "lake", "raw", "secret.csv")
+	if err := os.MkdirAll(filepath.Dir(secret), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("id,v\n1,42\n2,43\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, l, "CREATE TABLE public.t (id INT, v INT)")
+	run(t, l, "INSERT INTO public.t VALUES (1, 0), (2, 0), (3, 0)")
+	run(t, l, "CREATE TABLE public.u (id INT, v INT)")
+	run(t, l, "INSERT INTO public.u VALUES (1, 7)")
+	q := "'" + secret + "'"
+	dq := `"` + secret + `"`
+	for _, stmt := range []string{
+		`UPDATE public.t SET v = (SELECT max(v) FROM "read_text"(` + q + `))`,
+		`UPDATE public.t SET v = (SELECT count(*) FROM "READ_CSV"(` + q + `))`,
+		`UPDATE public.t SET v = x.v FROM public.u JOIN public.u u2 ON true, ` + dq + ` x WHERE t.id = x.id`,
+		`UPDATE public.t SET v = x.v FROM public.u JOIN public.u u2 ON true, ` + q + ` x WHERE t.id = x.id`,
+		`DELETE FROM public.t USING public.u JOIN public.u u2 ON true, ` + dq + ` x WHERE t.id = x.id`,
+		`DELETE FROM public.t WHERE id IN (SELECT id FROM ` + q + `)`,
+		`DELETE FROM public.t WHERE id IN (WITH ` + dq + ` AS (SELECT 1) SELECT 1 UNION SELECT id FROM ` + dq + `)`,
+		`MERGE INTO public.t USING (SELECT * FROM public.u JOIN public.u u2 USING (id), ` + dq + ` x) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = 99`,
+		`MERGE INTO public.t USING ` + dq + ` s ON t.id = s.id WHEN MATCHED THEN DELETE`,
+		`UPDATE public.t SET v = (SELECT count(*) FROM glob(` + q + `))`,
+		`UPDATE public.t SET v = (SELECT count(*) FROM warehouse.tarn.late_views)`,
+		`UPDATE public.t SET v = (SELECT count(*) FROM "tarn".late_views)`,
+		`UPDATE public.t SET v = (SELECT count(*) FROM duckdb_settings())`,
+	} {
+		_, _, err := l.Query.Run(ctx, stmt, "")
+		if err == nil {
+			t.Errorf("%s\nsucceeded; want it refused", stmt)
+		} else {
+			t.Logf("%s\n  -> %v", stmt, err)
+		}
+		rows := run(t, l, "SELECT count(*)::VARCHAR || '/' || sum(v)::VARCHAR FROM public.t")
+		if got := rows[0][0].(string); got != "3/0" {
+			t.Fatalf("%s\nchanged the table: %s rows/sum, want 3/0", stmt, got)
+		}
+	}
+	// Warehouse-only statements are unaffected.
+	for _, stmt := range []string{
+		`UPDATE public.t SET v = u.v FROM public.u WHERE t.id = u.id`,
+		`MERGE INTO public.t USING public.u s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v + 1`,
+		`DELETE FROM public.t WHERE id IN (SELECT id FROM public.u WHERE v > 100)`,
+		`UPDATE t SET v = getdate() IS NOT NULL::INT WHERE id = 3`,
+		`ALTER TABLE public.t ADD COLUMN note VARCHAR`,
+	} {
+		if _, _, err := l.Query.Run(ctx, stmt, ""); err != nil && !strings.Contains(stmt, "getdate") {
+			t.Errorf("%s: %v", stmt, err)
+		}
+	}
+	rows := run(t, l, "SELECT v FROM public.t ORDER BY id")
+	if len(rows) != 3 || rows[0][0].(int32) != 8 {
+		t.Errorf("after the warehouse-only statements: %v", rows)
+	}
+}
