@@ -80,6 +80,15 @@ CREATE TABLE catalog_files (
 	PRIMARY KEY (table_id, uri)
 ) WITHOUT ROWID;
 `},
+	{Version: 3, Name: "files a crawler skipped", SQL: `
+CREATE TABLE catalog_skipped_files (
+	table_id INTEGER NOT NULL REFERENCES catalog_tables (id) ON DELETE CASCADE,
+	uri TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	skipped_at TEXT NOT NULL,
+	PRIMARY KEY (table_id, uri)
+) WITHOUT ROWID;
+`},
 }
 
 // Catalog is the data catalog over the metadata database. It is safe for

@@ -171,7 +171,9 @@ func (s *Service) inferFile(ctx context.Context, obj storage.ObjectInfo, force *
 	case catalog.FormatCSV:
 		err = inferCSV(ctx, sess, p, compression, force, &fs)
 	case catalog.FormatJSON:
-		err = inferJSON(ctx, sess, p, compression, &fs)
+		if err = s.eng.CheckJSONFile(ctx, p); err == nil {
+			err = inferJSON(ctx, sess, p, compression, &fs)
+		}
 	case catalog.FormatParquet:
 		err = inferParquet(ctx, sess, p, &fs)
 	}

@@ -732,20 +732,28 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 		if dry {
 			return nil
 		}
-		if err := c.s.cat.CreateTable(ctx, t); err != nil {
-			return fmt.Errorf("cannot create table %q: %w", w.name, err)
-		}
-		if _, err := c.s.db.SQL().ExecContext(ctx, `INSERT INTO crawler_tables (crawler, database_name, table_name, location, created_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (crawler, database_name, table_name) DO UPDATE SET location = excluded.location`,
-			spec.Name, spec.Database, w.name, g.location(), meta.Now()); err != nil {
-			return fmt.Errorf("cannot remember table %q: %w", w.name, err)
-		}
-		if len(g.parts) > 0 {
-			if _, err := c.s.cat.AddPartitions(ctx, spec.Database, w.name, partitions(g.parts), true); err != nil {
-				return err
+		skipped, _ := c.skips(w, nil)
+		// One transaction: a reader (or a crash) never sees the table without
+		// its partitions or with files it cannot read.
+		return c.s.db.Tx(ctx, func(tx *sql.Tx) error {
+			if err := c.s.cat.CreateTableTx(ctx, tx, t); err != nil {
+				return fmt.Errorf("cannot create table %q: %w", w.name, err)
 			}
-		}
-		return nil
+			if _, err := tx.ExecContext(ctx, `INSERT INTO crawler_tables (crawler, database_name, table_name, location, created_at)
+				VALUES (?, ?, ?, ?, ?) ON CONFLICT (crawler, database_name, table_name) DO UPDATE SET location = excluded.location`,
+				spec.Name, spec.Database, w.name, g.location(), meta.Now()); err != nil {
+				return fmt.Errorf("cannot remember table %q: %w", w.name, err)
+			}
+			if len(g.parts) > 0 {
+				if _, err := c.s.cat.AddPartitionsTx(ctx, tx, spec.Database, w.name, partitions(g.parts), true); err != nil {
+					return err
+				}
+			}
+			if len(skipped) > 0 {
+				return c.s.cat.UpdateSkippedFilesTx(ctx, tx, spec.Database, w.name, skipped, nil)
+			}
+			return nil
+		})
 	}
 
 	// An existing table: merge what was read into its schema.
@@ -865,7 +873,12 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 	if dry {
 		return nil
 	}
-	if !apply && len(drop) == 0 && len(add) == 0 && len(stats) == 0 {
+	before, err := c.s.cat.SkippedFiles(ctx, spec.Database, w.name)
+	if err != nil {
+		return err
+	}
+	skipped, readable := c.skips(w, before)
+	if !apply && len(drop) == 0 && len(add) == 0 && len(stats) == 0 && len(skipped) == 0 && len(readable) == 0 {
 		return nil
 	}
 	// The table and its partitions change in one metadata transaction, so
@@ -913,8 +926,49 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 				return err
 			}
 		}
+		if len(skipped) > 0 || len(readable) > 0 {
+			return c.s.cat.UpdateSkippedFilesTx(ctx, tx, spec.Database, w.name, skipped, readable)
+		}
 		return nil
 	})
+}
+
+// skips compares what this crawl read of a table's files with the files
+// the catalog leaves out of it (before): skipped are files read without
+// success whose state is new (with the reason, from the crawl's file
+// errors), readable those left out before that read fine now.
+func (c *crawl) skips(w *tableWork, before []catalog.SkippedFile) (skipped map[string]string, readable []string) {
+	was := map[string]string{}
+	for _, f := range before {
+		was[f.URI] = f.Reason
+	}
+	c.mu.Lock()
+	why := map[string]string{}
+	for _, fe := range c.run.FileErrors {
+		why[fe.URI] = fe.Error
+	}
+	c.mu.Unlock()
+	skipped = map[string]string{}
+	for i, f := range w.g.files {
+		if !w.read[i] {
+			continue
+		}
+		uri := f.obj.URI()
+		if w.schemas[i] != nil {
+			if _, ok := was[uri]; ok {
+				readable = append(readable, uri)
+			}
+			continue
+		}
+		reason := why[uri]
+		if reason == "" {
+			reason = "the crawler could not read it"
+		}
+		if was[uri] != reason {
+			skipped[uri] = reason
+		}
+	}
+	return skipped, readable
 }
 
 // misfit says why partition values do not fit the keys' types ("" if they

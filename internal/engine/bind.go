@@ -446,6 +446,11 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip
 		}
 		s.cleanups = append(s.cleanups, cleanup)
 		files[i].Path = p
+		if t.Format == catalog.FormatJSON {
+			if err := s.e.CheckJSONFile(ctx, p); err != nil {
+				return nil, fmt.Errorf("cannot read %s of table %s: %w", files[i].URI, t.FullName(), err)
+			}
+		}
 	}
 	scan.Files = files
 	scan.SQL, err = scanSQL(t, parts, files, rejects, serial)

@@ -85,6 +85,7 @@ type Engine struct {
 	closed   bool
 	sessions []*Session
 	pqCache  parquetCache
+	jsonOK   jsonChecks
 
 	// whErr is why the warehouse is not attached (nil when it is, or when
 	// none is configured).

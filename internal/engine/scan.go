@@ -65,6 +65,32 @@ func (e *Engine) partitions(ctx context.Context, t catalog.Table) ([]catalog.Par
 // listFiles lists the data files of the selected partitions (selected ==
 // [-1] for an unpartitioned table).
 func (e *Engine) listFiles(ctx context.Context, t catalog.Table, parts []catalog.Partition, selected []int) ([]FileRef, error) {
+	files, err := e.listLocation(ctx, t, parts, selected)
+	if err != nil || t.HasManifest() {
+		return files, err
+	}
+	// Files the crawler could not read are out of the table until a crawl
+	// reads them (catalog.SkippedFile).
+	skipped, err := e.cat.SkippedFiles(ctx, t.Database, t.Name)
+	if err != nil || len(skipped) == 0 {
+		return files, err
+	}
+	out := make(map[string]bool, len(skipped))
+	for _, f := range skipped {
+		out[f.URI] = true
+	}
+	kept := files[:0]
+	for _, f := range files {
+		if !out[f.URI] {
+			kept = append(kept, f)
+		}
+	}
+	return kept, nil
+}
+
+// listLocation lists the files of a table's selected partitions, from its
+// manifest or its storage location.
+func (e *Engine) listLocation(ctx context.Context, t catalog.Table, parts []catalog.Partition, selected []int) ([]FileRef, error) {
 	loc, err := storage.ParseURI(t.Location)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list table %s: %w", t.FullName(), err)

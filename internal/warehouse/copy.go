@@ -150,6 +150,11 @@ func (x *execution) copy(s copyStmt) (Result, error) {
 			return Result{}, fmt.Errorf("cannot read %s: %w", o.URI(), err)
 		}
 		defer cleanup()
+		if s.Format == "json" {
+			if err := x.w.eng.CheckJSONFile(x.ctx, p); err != nil {
+				return Result{}, fmt.Errorf("%w: cannot read %s: %v", ErrLoadFailed, o.URI(), err)
+			}
+		}
 		paths = append(paths, p)
 		byPath[p] = o.URI()
 	}

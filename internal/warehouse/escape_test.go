@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // TestStatementsRunAsWrittenReadNoFiles tries to read a file that no
@@ -71,5 +73,28 @@ func TestStatementsRunAsWrittenReadNoFiles(t *testing.T) {
 	rows := run(t, l, "SELECT v FROM public.t ORDER BY id")
 	if len(rows) != 3 || rows[0][0].(int32) != 8 {
 		t.Errorf("after the warehouse-only statements: %v", rows)
+	}
+}
+
+// TestCopyRefusesDeepJSON: a JSON file nested deeper than DuckDB's reader
+// survives fails the COPY with the file named, and the server lives on.
+func TestCopyRefusesDeepJSON(t *testing.T) {
+	home := t.TempDir()
+	l := openLake(t, home)
+	ctx := context.Background()
+	if err := l.Store.CreateBucket(ctx, "lake"); err != nil {
+		t.Fatal(err)
+	}
+	deep := strings.Repeat(`{"a":`, 30000) + "1" + strings.Repeat("}", 30000)
+	if _, err := l.Store.Put(ctx, "lake", "raw/deep/x.json", strings.NewReader(deep), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, l, "CREATE TABLE public.d (a VARCHAR)")
+	_, _, err := l.Query.Run(ctx, "COPY public.d FROM 's3://lake/raw/deep/' FORMAT AS JSON 'auto'", "")
+	if err == nil || !strings.Contains(err.Error(), "nested too deeply") || !strings.Contains(err.Error(), "s3://lake/raw/deep/x.json") {
+		t.Fatalf("COPY of a deep JSON file: %v", err)
+	}
+	if rows := run(t, l, "SELECT count(*) FROM public.d"); rows[0][0].(int64) != 0 {
+		t.Fatalf("rows loaded: %v", rows)
 	}
 }

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// MaxJSONDepth is how deeply JSON values may nest in a file DuckDB reads.
+// DuckDB's JSON reader recurses once per level while it infers and builds
+// types; 30,000 levels (a 60 KB file) overflow a thread's stack and kill
+// the whole process. Real data nests a few dozen levels; the bound leaves
+// room for far more while staying well below what DuckDB survives (10,000
+// levels were read without harm in tests).
+const MaxJSONDepth = 1000
+
+// ErrJSONTooDeep means a JSON file nests deeper than MaxJSONDepth.
+var ErrJSONTooDeep = errors.New("JSON nested too deeply")
+
+// CheckJSONDepth reads a JSON (or newline-delimited JSON) stream and fails
+// with ErrJSONTooDeep if any value nests deeper than max levels. It is a
+// byte scanner, not a parser: malformed JSON is DuckDB's to report.
+func CheckJSONDepth(r io.Reader, max int) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	depth, inString, escaped := 0, false, false
+	var off int64
+	for {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		off++
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+			continue
+		}
+		switch b {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > max {
+				return fmt.Errorf("%w: more than %d levels at byte %d", ErrJSONTooDeep, max, off)
+			}
+		case '}', ']':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+}
+
+// jsonChecks remembers files that passed CheckJSONDepth, by path, size and
+// modification time, so that queries do not rescan them.
+type jsonChecks struct {
+	mu sync.Mutex
+	ok map[string]string // path → stamp
+}
+
+// CheckJSONFile bounds the nesting of a local JSON file (gzip and zstd are
+// recognised by their magic bytes) before DuckDB reads it.
+func (e *Engine) CheckJSONFile(ctx context.Context, path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	stamp := fmt.Sprintf("%d/%d", st.Size(), st.ModTime().UnixNano())
+	e.jsonOK.mu.Lock()
+	cached := e.jsonOK.ok[path] == stamp
+	e.jsonOK.mu.Unlock()
+	if cached {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, closeFn, err := decompressing(f)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if err := CheckJSONDepth(contextReader{ctx, r}, MaxJSONDepth); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("the compressed file is truncated (%w); upload it again", err)
+		}
+		return err
+	}
+	e.jsonOK.mu.Lock()
+	if e.jsonOK.ok == nil || len(e.jsonOK.ok) > 100_000 {
+		e.jsonOK.ok = map[string]string{}
+	}
+	e.jsonOK.ok[path] = stamp
+	e.jsonOK.mu.Unlock()
+	return nil
+}
+
+// decompressing returns a reader of f's content, decompressed if f starts
+// with gzip's or zstd's magic bytes. A truncated compressed stream is an
+// error here only if the scan reaches its end; DuckDB reports it too.
+func decompressing(f *os.File) (io.Reader, func(), error) {
+	br := bufio.NewReader(f)
+	magic, _ := br.Peek(4)
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("not a gzip file: %w", err)
+		}
+		return zr, func() { zr.Close() }, nil
+	case len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd:
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("not a zstd file: %w", err)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// contextReader stops a long read when ctx ends.
+type contextReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c contextReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
