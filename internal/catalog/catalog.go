@@ -89,6 +89,14 @@ CREATE TABLE catalog_skipped_files (
 	PRIMARY KEY (table_id, uri)
 ) WITHOUT ROWID;
 `},
+	{Version: 4, Name: "replaced files awaiting deletion", SQL: `
+CREATE TABLE catalog_garbage (
+	uri TEXT PRIMARY KEY,
+	removed_at TEXT NOT NULL,
+	table_name TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE INDEX catalog_garbage_removed_at ON catalog_garbage (removed_at);
+`},
 }
 
 // Catalog is the data catalog over the metadata database. It is safe for

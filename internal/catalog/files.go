@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tarn-lake/tarn/internal/meta"
 )
@@ -73,8 +74,9 @@ type Replace struct {
 // PublishFilesTx adds files to a manifest table and removes the replaced
 // ones, in tx. It registers the partitions of added files and refreshes the
 // file counts and bytes of every partition it touched; a partition left with
-// no files by a replace is dropped. It returns the removed files, which the
-// caller deletes from storage after the transaction commits.
+// no files by a replace is dropped. It returns the removed files; they are
+// recorded as garbage in tx, for Engine.CollectGarbage to delete from
+// storage once no reader can still hold them. Callers must not delete them.
 func (c *Catalog) PublishFilesTx(ctx context.Context, tx *sql.Tx, db, table string, add []DataFile, replace Replace) ([]DataFile, error) {
 	full := fullName(db, table)
 	id, t, err := getTable(ctx, tx, db, table)
@@ -91,11 +93,24 @@ func (c *Catalog) PublishFilesTx(ctx context.Context, tx *sql.Tx, db, table stri
 	}
 	touched := map[string][]string{}
 	var removed []DataFile
+	adding := make(map[string]bool, len(add))
+	for _, f := range add {
+		adding[f.URI] = true
+	}
+	at := meta.Now()
 	for _, f := range existing {
 		key := encodeValues(f.Values)
 		if replace.All || (f.Values != nil && drop[key]) {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_files WHERE table_id = ? AND uri = ?`, id, f.URI); err != nil {
 				return nil, fmt.Errorf("cannot publish files to %q: %w", full, err)
+			}
+			// A reader that planned on the old manifest may still open the
+			// file: it is garbage to collect after a grace period, not now.
+			if !adding[f.URI] {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_garbage (uri, removed_at, table_name) VALUES (?, ?, ?)
+					ON CONFLICT (uri) DO UPDATE SET removed_at = excluded.removed_at`, f.URI, at, full); err != nil {
+					return nil, fmt.Errorf("cannot publish files to %q: %w", full, err)
+				}
 			}
 			removed = append(removed, f)
 			if f.Values != nil {
@@ -103,7 +118,6 @@ func (c *Catalog) PublishFilesTx(ctx context.Context, tx *sql.Tx, db, table stri
 			}
 		}
 	}
-	at := meta.Now()
 	for _, f := range add {
 		if len(f.Values) != len(t.PartitionKeys) {
 			return nil, fmt.Errorf("cannot publish %s to %q: %w: %d partition values for %d keys", f.URI, full, ErrInvalidPartition, len(f.Values), len(t.PartitionKeys))
@@ -118,6 +132,9 @@ func (c *Catalog) PublishFilesTx(ctx context.Context, tx *sql.Tx, db, table stri
 			ON CONFLICT (table_id, uri) DO UPDATE SET values_json = excluded.values_json, size = excluded.size, etag = excluded.etag,
 			rows = excluded.rows, run_id = excluded.run_id, added_at = excluded.added_at`,
 			id, f.URI, vals, f.Size, f.ETag, f.Rows, f.RunID, at); err != nil {
+			return nil, fmt.Errorf("cannot publish %s to %q: %w", f.URI, full, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_garbage WHERE uri = ?`, f.URI); err != nil {
 			return nil, fmt.Errorf("cannot publish %s to %q: %w", f.URI, full, err)
 		}
 	}
@@ -251,4 +268,36 @@ func (c *Catalog) PublishOutputTx(ctx context.Context, tx *sql.Tx, out Output, f
 		}
 	}
 	return c.PublishFilesTx(ctx, tx, out.Database, out.Name, files, replace)
+}
+
+// Garbage lists up to limit files replaced before cutoff (see
+// PublishFilesTx), oldest first.
+func (c *Catalog) Garbage(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	rows, err := c.db.SQL().QueryContext(ctx, `SELECT uri FROM catalog_garbage WHERE removed_at < ? ORDER BY removed_at LIMIT ?`,
+		meta.FormatTime(cutoff), limit)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list replaced files: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// ForgetGarbage removes files from the garbage list once they are deleted.
+func (c *Catalog) ForgetGarbage(ctx context.Context, uris []string) error {
+	return c.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, u := range uris {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_garbage WHERE uri = ?`, u); err != nil {
+				return fmt.Errorf("cannot forget replaced file %s: %w", u, err)
+			}
+		}
+		return nil
+	})
 }

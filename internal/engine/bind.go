@@ -439,6 +439,12 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, skip
 		}
 		files = kept
 	}
+	uris := make([]string, len(files))
+	for i, f := range files {
+		uris[i] = f.URI
+	}
+	s.e.files.add(uris)
+	s.held = append(s.held, uris...)
 	for i := range files {
 		p, cleanup, err := s.e.LocalPath(ctx, bucketOf(files[i].URI), keyOf(files[i].URI))
 		if err != nil {

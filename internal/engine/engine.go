@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -58,6 +59,9 @@ type Config struct {
 	// If another process holds the file, the engine opens without it and
 	// WarehouseError says why.
 	Warehouse string
+	// GarbageGrace is how long files replaced by a publish stay readable
+	// before CollectGarbage deletes them (DefaultGarbageGrace).
+	GarbageGrace time.Duration
 }
 
 // DefaultConfig returns a configuration for a lake home folder.
@@ -68,6 +72,7 @@ func DefaultConfig(home string) Config {
 		Sessions:       max(4, 2*runtime.NumCPU()),
 		WriterSessions: max(2, runtime.NumCPU()),
 		Warehouse:      filepath.Join(home, "warehouse", "warehouse.duckdb"),
+		GarbageGrace:   DefaultGarbageGrace,
 	}
 }
 
@@ -86,6 +91,9 @@ type Engine struct {
 	sessions []*Session
 	pqCache  parquetCache
 	jsonOK   jsonChecks
+	// files are the data files bound statements of live sessions may read:
+	// CollectGarbage keeps them.
+	files holds
 
 	// whErr is why the warehouse is not attached (nil when it is, or when
 	// none is configured).
@@ -248,6 +256,7 @@ type Session struct {
 	conn     *sql.Conn
 	temps    []string // temp views and tables to drop on Release
 	cleanups []func() // fetched remote objects to remove on Release
+	held     []string // file URIs held for the bound statement (see holds)
 	home     chan *Session
 	writer   bool
 }
@@ -266,6 +275,10 @@ func (s *Session) Release() {
 		c()
 	}
 	s.cleanups = s.cleanups[:0]
+	if len(s.held) > 0 {
+		s.e.files.drop(s.held)
+		s.held = s.held[:0]
+	}
 	s.home <- s
 }
 

@@ -16,8 +16,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/auth"
@@ -187,4 +189,24 @@ func AdminKey(ctx context.Context, home string) (auth.Key, error) {
 		}
 	}
 	return auth.Key{}, errors.New("no admin key in the data folder")
+}
+
+// CollectGarbage deletes, every interval until ctx ends, the files that
+// publishes replaced and that no reader can still hold (see
+// engine.CollectGarbage).
+func (l *Lake) CollectGarbage(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := l.Engine.CollectGarbage(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("cannot delete replaced files", "error", err)
+		} else if n > 0 {
+			slog.Info("deleted replaced files", "files", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
