@@ -97,6 +97,7 @@ func serveCmd(g *globals) *cobra.Command {
 				}
 			}()
 			go func() { defer close(alarmsDone); l.Alarms.Run(bgCtx) }()
+			go l.CollectGarbage(bgCtx, time.Minute)
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"

@@ -163,18 +163,28 @@ func TestOverwritePartitionsIdempotent(t *testing.T) {
 	if got := e.one("SELECT count(*) || '/' || count(DISTINCT region) FROM curated.op"); got != "3/2" {
 		t.Errorf("rows/regions: %s, want 3/2", got)
 	}
-	// Replaced files are gone from storage too.
-	files := 0
-	for o, err := range storage.Walk(e.ctx, e.l.Store, "lake", "curated/op/") {
-		if err != nil {
-			t.Fatal(err)
+	// Replaced files stay readable for the grace period (readers may hold
+	// them), then are gone from storage too.
+	files := func() int {
+		n := 0
+		for o, err := range storage.Walk(e.ctx, e.l.Store, "lake", "curated/op/") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(o.Key, ".parquet") {
+				n++
+			}
 		}
-		if strings.HasSuffix(o.Key, ".parquet") {
-			files++
-		}
+		return n
 	}
-	if files != 2 {
-		t.Errorf("%d Parquet files under the target, want 2", files)
+	if n := files(); n != 5 {
+		t.Errorf("%d Parquet files under the target before collection, want 2 live and 3 replaced", n)
+	}
+	if n, err := e.l.Engine.CollectAllGarbage(e.ctx); err != nil || n != 3 {
+		t.Errorf("collected %d replaced files, want 3: %v", n, err)
+	}
+	if n := files(); n != 2 {
+		t.Errorf("%d Parquet files under the target, want 2", n)
 	}
 	// Overwrite replaces everything.
 	if err := e.l.Jobs.Create(e.ctx, jobs.Spec{Name: "ow", SQL: "SELECT id, amount, region FROM raw_db.sales WHERE id = 1", Target: "s3://lake/curated/op/",

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -189,9 +190,11 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	run.EndedAt = time.Now().UTC()
 	if err == nil {
 		run.State = StateSucceeded
-		for _, f := range removed {
-			if u, perr := storage.ParseURI(f); perr == nil {
-				_ = s.store.Delete(context.WithoutCancel(ctx), u.Bucket, u.Key)
+		// Replaced files are garbage in the catalog, deleted after a grace
+		// period (readers may still hold them); collect what is due.
+		if len(removed) > 0 {
+			if _, gerr := s.eng.CollectGarbage(context.WithoutCancel(ctx)); gerr != nil {
+				slog.Warn("jobs: cannot delete replaced files", "job", spec.Name, "error", gerr)
 			}
 		}
 		return run, nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -319,9 +320,11 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 			s.deleteFiles(context.WithoutCancel(ctx), res.Files)
 			return err
 		}
-		for _, f := range removed {
-			if u, err := storage.ParseURI(f.URI); err == nil {
-				_ = s.store.Delete(context.WithoutCancel(ctx), u.Bucket, u.Key)
+		// Replaced files are garbage in the catalog, deleted after a grace
+		// period (readers may still hold them); collect what is due.
+		if len(removed) > 0 {
+			if _, err := s.eng.CollectGarbage(context.WithoutCancel(ctx)); err != nil {
+				slog.Warn("query: cannot delete replaced files", "error", err)
 			}
 		}
 		return nil
