@@ -150,9 +150,9 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 	run.State = StateSucceeded
 	switch {
 	case errors.Is(crawlErr, ErrStopped):
-		run.State, run.Error = StateCancelled, crawlErr.Error()
+		run.State, run.Error = StateCancelled, s.eng.Redact(crawlErr.Error())
 	case crawlErr != nil:
-		run.State, run.Error = StateFailed, crawlErr.Error()
+		run.State, run.Error = StateFailed, s.eng.Redact(crawlErr.Error())
 	}
 	// The run must be recorded even when ctx was cancelled.
 	if err := s.saveRun(context.WithoutCancel(ctx), run); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // TestSandboxEscapes runs statements that name the lake's files directly,
@@ -83,6 +84,33 @@ func TestSandboxEscapes(t *testing.T) {
 			t.Errorf("%s: %v", stmt, err)
 		} else if len(c.Rows) != want {
 			t.Errorf("%s: %d rows, want %d", stmt, len(c.Rows), want)
+		}
+	}
+}
+
+// TestErrorsNameURIs: DuckDB's messages name the local files it read; what
+// reaches the client and the history names the objects by URI.
+func TestErrorsNameURIs(t *testing.T) {
+	l := openLake(t)
+	ctx := context.Background()
+	if _, err := l.Store.Put(ctx, "lake", "raw/broken/x.json", strings.NewReader(`{"a": 1}`+"\n"+`{"a": oops}`+"\n"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"CREATE DATABASE testdb",
+		`CREATE EXTERNAL TABLE testdb.broken (a bigint) ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://lake/raw/broken/'`,
+	} {
+		if _, _, err := l.Query.Run(ctx, stmt, ""); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	ex, err := l.Query.Execute(ctx, query.Request{SQL: "SELECT sum(a) FROM testdb.broken"}, &query.Collect{})
+	if err == nil {
+		t.Fatal("a malformed file read without error")
+	}
+	for _, msg := range []string{err.Error(), ex.Error} {
+		if strings.Contains(msg, l.Home) || !strings.Contains(msg, "s3://lake/raw/broken/x.json") {
+			t.Errorf("error names a local path, or not the object: %s", msg)
 		}
 	}
 }

@@ -227,6 +227,9 @@ func (s *Service) insert(ctx context.Context, ex Execution) error {
 // history (even when ctx is cancelled). It returns err, or the history's
 // error if only that failed.
 func (s *Service) record(ctx context.Context, ex *Execution, err error) error {
+	// What reaches the history and the client names objects by URI, never
+	// by the server's local path.
+	err = s.eng.RedactError(err)
 	ex.EndedAt = time.Now()
 	ex.Stats.CostUSD = Cost(ex.Stats.BytesScanned)
 	ex.Stats.Elapsed = ex.EndedAt.Sub(ex.SubmittedAt)
