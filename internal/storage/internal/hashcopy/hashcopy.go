@@ -75,7 +75,7 @@ func copySmall(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.H
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		m, rerr := io.ReadFull(r, buf)
+		m, rerr := fill(r, buf)
 		if m > 0 {
 			if opts.Max > 0 && n+int64(m) > opts.Max {
 				return n, ErrTooLarge
@@ -88,7 +88,7 @@ func copySmall(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.H
 			}
 			n += int64(m)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			return n, nil
 		}
 		if rerr != nil {
@@ -137,7 +137,7 @@ func copyLarge(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.H
 			return n, err
 		}
 		buf := *bufs[i%nbufs]
-		m, rerr := io.ReadFull(r, buf)
+		m, rerr := fill(r, buf)
 		if m > 0 {
 			if opts.Max > 0 && n+int64(m) > opts.Max {
 				return n, ErrTooLarge
@@ -156,11 +156,29 @@ func copyLarge(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.H
 				synced = n
 			}
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			return n, nil
 		}
 		if rerr != nil {
 			return n, rerr
 		}
 	}
+}
+
+// fill reads into buf until it is full or r fails. Unlike io.ReadFull it
+// passes r's errors on unchanged: io.EOF is the body's clean end, and
+// anything else, io.ErrUnexpectedEOF included (what net/http's body
+// returns when the client disconnects before Content-Length bytes), is a
+// failed body that must not be stored. An error that comes with the read
+// that fills buf is returned too, not dropped.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

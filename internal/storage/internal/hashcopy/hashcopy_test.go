@@ -53,3 +53,45 @@ func TestCopy(t *testing.T) {
 		}
 	}
 }
+
+// failingReader returns data, then err with (or after) its last bytes.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, r.err
+	}
+	return n, nil
+}
+
+// A body that fails is a failed copy, whatever the error: net/http's body
+// returns io.ErrUnexpectedEOF when the client disconnects early, and a cut
+// body stored as complete replaces an object with a fragment.
+func TestCopyFailedBody(t *testing.T) {
+	ctx := context.Background()
+	errVerify := errors.New("body does not match its signature")
+	for _, size := range []int{1, 3000, smallMax, smallMax + 1, bufSize, 2*bufSize + 5} {
+		for _, known := range []bool{true, false} {
+			for _, want := range []error{io.ErrUnexpectedEOF, errVerify} {
+				f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				hint := int64(-1)
+				if known {
+					hint = int64(size) * 2 // announced, and cut halfway
+				}
+				_, err = Copy(ctx, f, 0, &failingReader{data: make([]byte, size), err: want}, md5.New(), Options{Size: hint})
+				f.Close()
+				if !errors.Is(err, want) {
+					t.Errorf("size %d known %v: body failing with %v: Copy returned %v", size, known, want, err)
+				}
+			}
+		}
+	}
+}
