@@ -50,20 +50,13 @@ func (s *Server) multipart(w http.ResponseWriter, r *http.Request, p *auth.Princ
 				return errCode("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
 			}
 		}
+		// As in putObject: the length auth verified, never the
+		// (possibly unsigned) x-amz-decoded-content-length header.
 		size := r.ContentLength
-		if d := r.Header.Get("x-amz-decoded-content-length"); d != "" {
-			if size, err = strconv.ParseInt(d, 10, 64); err != nil || size < 0 {
-				return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-decoded-content-length is not a number")
-			}
-		}
 		if size > storage.MaxPartSize {
 			return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")
 		}
-		body := io.Reader(r.Body)
-		if size >= 0 {
-			body = &exactReader{r: r.Body, n: size}
-		}
-		part, err := s.uploads.PutPartSize(ctx, bucket, key, id, n, body, size, md5sum)
+		part, err := s.uploads.PutPartSize(ctx, bucket, key, id, n, newExactReader(r.Body, size), size, md5sum)
 		if err != nil {
 			return err
 		}

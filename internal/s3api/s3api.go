@@ -496,18 +496,16 @@ func metadataFrom(h http.Header) map[string]string {
 
 func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
 	ctx := r.Context()
+	// r.ContentLength is the length of the body as it is read: the HTTP
+	// length, or the decoded length that auth installed with the decoder
+	// of an aws-chunked body. The x-amz-decoded-content-length header is
+	// not read here: it may be unsigned, and an unsigned header must not
+	// change which bytes are stored.
 	size := r.ContentLength
-	if d := r.Header.Get("x-amz-decoded-content-length"); d != "" {
-		n, err := strconv.ParseInt(d, 10, 64)
-		if err != nil {
-			return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-decoded-content-length is not a number")
-		}
-		size = n
-	}
 	if size > s.cfg.MaxPutSize {
 		return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size of %d bytes; use a multipart upload", s.cfg.MaxPutSize)
 	}
-	if size < 0 && r.Header.Get("x-amz-decoded-content-length") == "" {
+	if size < 0 {
 		return errCode("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
 	}
 	opts := storage.PutOptions{ContentType: r.Header.Get("Content-Type"), Metadata: metadataFrom(r.Header)}
@@ -518,11 +516,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		}
 		opts.ContentMD5 = sum
 	}
-	body := io.Reader(r.Body)
-	if size >= 0 {
-		body = &exactReader{r: r.Body, n: size}
-	}
-	info, err := s.store.Put(ctx, bucket, key, body, opts)
+	info, err := s.store.Put(ctx, bucket, key, newExactReader(r.Body, size), opts)
 	if err != nil {
 		return err
 	}
@@ -535,34 +529,82 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	return nil
 }
 
-// exactReader reads exactly n bytes: a body shorter than its declared
-// length is an error, so a cut connection never stores a truncated object.
+// exactReader reads a body of exactly n bytes, to its end. A body shorter
+// than its declared length (a client that disconnected) fails with
+// IncompleteBody, so a cut connection never stores a truncated object.
+// Once n bytes are read it reads on until the body's EOF before it
+// reports EOF itself: the body verifiers that auth installs (payload
+// SHA-256, the aws-chunked decoder's final chunk, trailer and checksum)
+// decide at the end of the body, and a store that stops after n bytes
+// would otherwise commit bytes nothing verified. Errors are sticky, so a
+// caller that reads again after an error cannot take it for a clean end.
+// With n < 0 (a length not known in advance) the body is read to its EOF.
 type exactReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
-// Len is the number of bytes still expected: the store's size hint.
-func (e *exactReader) Len() int { return int(e.n) }
+func newExactReader(r io.Reader, n int64) *exactReader {
+	if r == nil {
+		r = http.NoBody
+	}
+	return &exactReader{r: r, n: n}
+}
+
+// Len is the number of bytes still expected (-1 if unknown): the store's
+// size hint.
+func (e *exactReader) Len() int { return int(max(e.n, -1)) }
 
 var errIncompleteBody = errCode("IncompleteBody", http.StatusBadRequest, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
 
 func (e *exactReader) Read(p []byte) (int, error) {
-	if e.n <= 0 {
-		return 0, io.EOF
+	if e.err != nil {
+		return 0, e.err
 	}
-	if int64(len(p)) > e.n {
+	if e.n == 0 {
+		e.err = e.atEnd()
+		return 0, e.err
+	}
+	if e.n > 0 && int64(len(p)) > e.n {
 		p = p[:e.n]
 	}
 	n, err := e.r.Read(p)
-	e.n -= int64(n)
-	if err == io.EOF && e.n > 0 {
-		return n, errIncompleteBody
+	if e.n > 0 {
+		e.n -= int64(n)
 	}
-	if err == io.EOF {
-		err = nil
+	switch {
+	case err == nil:
+		return n, nil
+	case err == io.EOF && e.n <= 0:
+		e.err = io.EOF // the verifiers ran on this read
+	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+		e.err = fmt.Errorf("%w (the body ended %d bytes early)", errIncompleteBody, e.n)
+	default:
+		e.err = err
 	}
-	return n, err
+	return n, e.err
+}
+
+// atEnd reads past the n bytes expected: the body must end there, and its
+// verifiers report what they found at the end.
+func (e *exactReader) atEnd() error {
+	var b [1]byte
+	for {
+		n, err := e.r.Read(b[:])
+		if n > 0 {
+			return fmt.Errorf("%w: the body is longer than its declared length", errIncompleteBody)
+		}
+		if errors.Is(err, io.EOF) {
+			return io.EOF
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return errIncompleteBody
+			}
+			return err
+		}
+	}
 }
 
 func parseRange(h string) (*storage.Range, error) {
