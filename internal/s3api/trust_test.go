@@ -78,7 +78,11 @@ func (e *env) signed(method, path, payload string, contentLength int64, header h
 // presigned returns a presigned URL for method on path.
 func (e *env) presigned(method, path string) *url.URL {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path+"?X-Amz-Expires=300", nil)
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	req, err := http.NewRequest(method, e.url+path+sep+"X-Amz-Expires=300", nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -367,4 +371,107 @@ func truncate(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// TestInterruptedPutKeepsObject: a client that disconnects halfway through
+// a body (raw TCP: headers saying 1 MiB, then 3,000 bytes, then the
+// connection closes) gets IncompleteBody, and the object, or the upload's
+// part, stays as it was.
+func TestInterruptedPutKeepsObject(t *testing.T) {
+	e := newEnv(t)
+	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
+	old := bytes.Repeat([]byte("committed object "), (1<<20)/17)
+	const declared = 1 << 20
+	cut := make([]byte, 3000)
+	for i := range cut {
+		cut[i] = 'x'
+	}
+	// An HTTP-chunked body cut in its first chunk, without the final one.
+	chunkedCut := append([]byte(fmt.Sprintf("%x\r\n", len(cut))), cut...)
+	chunkedCut = append(chunkedCut, "\r\n"+fmt.Sprintf("%x\r\n", len(cut))+"xx"...)
+
+	for _, c := range []struct {
+		name     string
+		req      func() *http.Request
+		declared int64 // -1: Transfer-Encoding: chunked
+		body     []byte
+		code     string
+	}{
+		{"unsigned payload", func() *http.Request {
+			return e.signed(http.MethodPut, "/lake/k", auth.UnsignedPayload, -1, nil)
+		}, declared, cut, "IncompleteBody"},
+		{"presigned", func() *http.Request {
+			return &http.Request{Method: http.MethodPut, URL: e.presigned(http.MethodPut, "/lake/k"), Header: http.Header{}}
+		}, declared, cut, "IncompleteBody"},
+		{"presigned, chunked without its final chunk", func() *http.Request {
+			return &http.Request{Method: http.MethodPut, URL: e.presigned(http.MethodPut, "/lake/k"), Header: http.Header{}}
+		}, -1, chunkedCut, "MissingContentLength"},
+	} {
+		e.mustPut("lake", "k", old)
+		status, code := rawCut(t, c.req(), c.declared, c.body)
+		if status < 400 || code != c.code {
+			t.Errorf("%s: %d %s, want %s", c.name, status, code, c.code)
+		}
+		if got, _ := e.content("lake", "k"); got != string(old) {
+			t.Errorf("%s: the object is now %d bytes %q, want the %d bytes committed", c.name, len(got), truncate(got), len(old))
+		}
+	}
+
+	// UploadPart: a cut part is not stored, and the part it would have
+	// replaced is kept.
+	req := e.signed(http.MethodPost, "/lake/big?uploads", emptySHA256, -1, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up struct {
+		UploadID string `xml:"UploadId"`
+	}
+	err = xml.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if err != nil || up.UploadID == "" {
+		t.Fatalf("create upload: %v %+v", err, up)
+	}
+	part := func(n int) string { return fmt.Sprintf("/lake/big?partNumber=%d&uploadId=%s", n, up.UploadID) }
+	req = e.signed(http.MethodPut, part(1), auth.UnsignedPayload, int64(len(old)), nil)
+	if status, code := send(t, req, old); status != 200 {
+		t.Fatalf("part 1: %d %s", status, code)
+	}
+	for _, c := range []struct {
+		name     string
+		n        int
+		declared int64
+		body     []byte
+	}{
+		{"replacing part 1", 1, declared, cut},
+		{"part 2", 2, declared, cut},
+		{"part 2, chunked without its final chunk", 2, -1, chunkedCut},
+		{"part 3, presigned", 3, declared, cut},
+	} {
+		var req *http.Request
+		if c.n == 3 {
+			req = &http.Request{Method: http.MethodPut, URL: e.presigned(http.MethodPut, part(3)), Header: http.Header{}}
+		} else {
+			req = e.signed(http.MethodPut, part(c.n), auth.UnsignedPayload, -1, nil)
+		}
+		if status, code := rawCut(t, req, c.declared, c.body); status != http.StatusBadRequest || code != "IncompleteBody" {
+			t.Errorf("%s: %d %s, want 400 IncompleteBody", c.name, status, code)
+		}
+	}
+	req = e.signed(http.MethodGet, "/lake/big?uploadId="+up.UploadID, emptySHA256, -1, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts struct {
+		Parts []struct {
+			PartNumber int   `xml:"PartNumber"`
+			Size       int64 `xml:"Size"`
+		} `xml:"Part"`
+	}
+	err = xml.NewDecoder(resp.Body).Decode(&parts)
+	resp.Body.Close()
+	if err != nil || len(parts.Parts) != 1 || parts.Parts[0].PartNumber != 1 || parts.Parts[0].Size != int64(len(old)) {
+		t.Errorf("parts after cut uploads: %v %+v, want part 1 of %d bytes only", err, parts.Parts, len(old))
+	}
 }
