@@ -63,6 +63,10 @@ func (r Run) Duration() time.Duration {
 type StartOptions struct {
 	// Args override the job's default arguments.
 	Args map[string]string
+	// ListArgs names the arguments whose values are comma-separated lists
+	// (an event trigger's objects): in SQL code each item is a literal of
+	// its own, so "IN (${objects})" works.
+	ListArgs []string
 	// Progress receives each log line as the run goes.
 	Progress func(line string)
 }
@@ -95,7 +99,7 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 // retryable tells transient failures (I/O, a busy database) from those a
 // retry cannot fix.
 func retryable(err error) bool {
-	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrTooManyRejected, ErrTimeout, ErrStopped, ErrInvalidTarget, ErrLoadNotRecorded,
+	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrUnsafeArgument, ErrTooManyRejected, ErrTimeout, ErrStopped, ErrInvalidTarget, ErrLoadNotRecorded,
 		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrSyntax, catalog.ErrNoSuchTable,
 		catalog.ErrNoSuchDatabase, context.Canceled} {
 		if errors.Is(err, e) {
@@ -127,7 +131,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 		run.Args[k] = v
 	}
 	logf := func(format string, args ...any) {
-		line := fmt.Sprintf(format, args...)
+		line := s.eng.Redact(fmt.Sprintf(format, args...))
 		run.Log = append(run.Log, time.Now().UTC().Format("15:04:05.000")+" "+line)
 		if opts.Progress != nil {
 			opts.Progress(line)
@@ -180,7 +184,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	go s.watchStop(runCtx, run.ID, cancel)
 
 	logf("attempt %d of job %s started", attempt, spec.Name)
-	removed, err := s.execute(runCtx, spec, &run, logf)
+	removed, err := s.execute(runCtx, spec, &run, opts.ListArgs, logf)
 	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
@@ -207,7 +211,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	default:
 		run.State = StateFailed
 	}
-	run.Error = err.Error()
+	run.Error = s.eng.Redact(err.Error()) // URIs, not the server's paths
 	logf("%s: %v", run.State, err)
 	// Whatever the cause, record the end and remove what was not published.
 	bg := context.WithoutCancel(ctx)
@@ -251,8 +255,8 @@ func (s *Service) saveRunTx(ctx context.Context, q execer, run *Run) error {
 
 // execute does the work of one attempt and publishes it. It returns the
 // files the publish replaced, to delete once it is committed.
-func (s *Service) execute(ctx context.Context, spec Spec, run *Run, logf func(string, ...any)) ([]string, error) {
-	query, err := Substitute(spec.SQL, spec.Args, run.Args)
+func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []string, logf func(string, ...any)) ([]string, error) {
+	query, err := Substitute(spec.SQL, spec.Args, run.Args, lists...)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,23 +216,23 @@ func ParseMaxRejected(v string) (limit float64, percent bool, err error) {
 	return float64(n), false, nil
 }
 
-var argRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var argNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Substitute replaces ${name} with the run's arguments (overrides first,
-// then the job's defaults). A missing argument is an error that names it.
-func Substitute(sqlText string, defaults, overrides map[string]string) (string, error) {
-	var missing []string
-	out := argRE.ReplaceAllStringFunc(sqlText, func(m string) string {
-		name := argRE.FindStringSubmatch(m)[1]
-		if v, ok := overrides[name]; ok {
-			return v
+// then the job's defaults), each as a literal of its value (see
+// SubstituteSQL); lists names the arguments that are comma-separated lists.
+// A missing argument is an error that names it.
+func Substitute(sqlText string, defaults, overrides map[string]string, lists ...string) (string, error) {
+	out, missing, err := SubstituteSQL(sqlText, argNameRE.MatchString, func(name string) (Arg, bool) {
+		v, ok := overrides[name]
+		if !ok {
+			v, ok = defaults[name]
 		}
-		if v, ok := defaults[name]; ok {
-			return v
-		}
-		missing = append(missing, name)
-		return m
+		return Arg{Value: v, List: slices.Contains(lists, name)}, ok
 	})
+	if err != nil {
+		return "", err
+	}
 	if len(missing) > 0 {
 		return "", fmt.Errorf("%w: ${%s} has no value (set it with --arg %s=VALUE)", ErrMissingArgument, missing[0], missing[0])
 	}

@@ -642,7 +642,31 @@ func (s *Service) runStep(ctx context.Context, cancel context.CancelCauseFunc, r
 	slog.Info("workflow step", "run", run.ID, "step", sp.Name, "attempt", attempt, "state", state, "error", msg)
 }
 
-var propRE = regexp.MustCompile(`\$\{([A-Za-z0-9_.]+)\}`)
+var (
+	propRE     = regexp.MustCompile(`\$\{([A-Za-z0-9_.]+)\}`)
+	propNameRE = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
+)
+
+// listProperties are the properties whose values are comma-separated lists
+// (set by event triggers): in SQL code each item is a literal of its own.
+var listProperties = map[string]bool{"objects": true, "event_ids": true}
+
+// expandSQL replaces ${property} in a step's SQL by a literal of the
+// property's value (jobs.SubstituteSQL): a value is never SQL text, so an
+// object key such as x' OR 'a'='a stays a string.
+func expandSQL(text string, props map[string]string) (string, error) {
+	out, missing, err := jobs.SubstituteSQL(text, propNameRE.MatchString, func(name string) (jobs.Arg, bool) {
+		v, ok := props[name]
+		return jobs.Arg{Value: v, List: listProperties[name]}, ok
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("unknown run property %s (the run has: %s)", strings.Join(missing, ", "), strings.Join(sortedKeys(props), ", "))
+	}
+	return out, nil
+}
 
 // expand replaces ${property} with the run's properties; an unknown
 // property is an error, not an empty string.
@@ -685,22 +709,28 @@ func (s *Service) execStep(ctx context.Context, run Run, sp Step) (string, map[s
 		out["partitions_added"] = strconv.Itoa(r.PartitionsAdded)
 		return r.ID, out, err
 	case "job":
+		// Arguments are values, not SQL: the job quotes them where its SQL
+		// uses them. One that is exactly a list property stays a list.
 		args := map[string]string{}
+		var lists []string
 		for k, v := range sp.Args {
 			x, err := expand(v, run.Properties)
 			if err != nil {
 				return "", nil, fmt.Errorf("argument %s: %w", k, err)
 			}
 			args[k] = x
+			if m := propRE.FindStringSubmatch(v); m != nil && m[0] == v && listProperties[m[1]] {
+				lists = append(lists, k)
+			}
 		}
-		r, err := s.Jobs.Start(ctx, sp.Job, jobs.StartOptions{Args: args})
+		r, err := s.Jobs.Start(ctx, sp.Job, jobs.StartOptions{Args: args, ListArgs: lists})
 		out["run_id"] = r.ID
 		out["rows_read"], out["rows_written"] = strconv.FormatInt(r.Stats.RowsRead, 10), strconv.FormatInt(r.Stats.RowsWritten, 10)
 		out["rows_rejected"], out["files_written"] = strconv.FormatInt(r.Stats.RowsRejected, 10), strconv.Itoa(r.Stats.FilesWritten)
 		out["partitions"] = strings.Join(r.Stats.Partitions, ",")
 		return r.ID, out, err
 	default:
-		text, err := expand(sp.SQL, run.Properties)
+		text, err := expandSQL(sp.SQL, run.Properties)
 		if err != nil {
 			return "", nil, err
 		}
