@@ -273,3 +273,55 @@ func TestMultipartInPlace(t *testing.T) {
 		}
 	})
 }
+
+// cutReader returns data, then io.ErrUnexpectedEOF: an HTTP body whose
+// client disconnected.
+type cutReader struct{ data []byte }
+
+func (r *cutReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, nil
+}
+
+// A part whose body is cut is not stored as complete, whether its size was
+// announced (slot or file of its own) or not, and the part it would have
+// replaced stays.
+func TestPutPartCutBody(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	store, err := fs.New(fs.DefaultConfig(filepath.Join(root, "objects")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	store.CreateBucket(ctx, "bkt")
+	up, err := storage.NewUploads(filepath.Join(root, "uploads"), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := up.Create(ctx, "bkt", "k", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := bytes.Repeat([]byte("a"), storage.MinPartSize) // sets the stride: later parts go to slots
+	if _, err := up.PutPartSize(ctx, "bkt", "k", id, 1, bytes.NewReader(p1), int64(len(p1)), nil); err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.Repeat([]byte("x"), 3000)
+	for _, c := range []struct {
+		n    int
+		size int64
+	}{{1, -1}, {1, storage.MinPartSize}, {2, -1}, {2, storage.MinPartSize}, {3, 1 << 20}} {
+		if _, err := up.PutPartSize(ctx, "bkt", "k", id, c.n, &cutReader{data: cut}, c.size, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("part %d of size %d cut after %d bytes: %v, want %v", c.n, c.size, len(cut), err, io.ErrUnexpectedEOF)
+		}
+	}
+	parts, err := up.Parts("bkt", "k", id)
+	if err != nil || len(parts) != 1 || parts[0].PartNumber != 1 || parts[0].Size != int64(len(p1)) {
+		t.Errorf("parts after cut bodies: %v %+v, want part 1 of %d bytes only", err, parts, len(p1))
+	}
+}

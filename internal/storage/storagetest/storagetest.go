@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.ObjectStore) {
 		{"ConcurrentOverwrite", testConcurrentOverwrite},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"Context", testContext},
+		{"FailedBody", testFailedBody},
 		{"VersioningOverwrite", testVersioningOverwrite},
 		{"VersioningDeleteMarker", testVersioningDeleteMarker},
 		{"VersioningDeleteVersion", testVersioningDeleteVersion},
@@ -1261,5 +1262,48 @@ func testContext(t *testing.T, s storage.ObjectStore) {
 	wantErr(t, "Put(canceled while streaming)", err, context.Canceled)
 	if body, _ := get(t, s, b, "old", nil); body != "old" {
 		t.Errorf("a canceled put changed the object to %d bytes", len(body))
+	}
+}
+
+// failingBody returns n bytes, then err with its last ones. Len reports
+// size, the length its sender declared, as a store's size hint.
+type failingBody struct {
+	n, size int
+	err     error
+}
+
+func (r *failingBody) Len() int { return r.size }
+
+func (r *failingBody) Read(p []byte) (int, error) {
+	m := min(len(p), r.n)
+	for i := range p[:m] {
+		p[i] = 'x'
+	}
+	r.n -= m
+	if r.n == 0 {
+		return m, r.err
+	}
+	return m, nil
+}
+
+// testFailedBody: a body whose read fails, whatever the error, is not
+// stored, and the object it would have replaced stays. io.ErrUnexpectedEOF
+// is what an HTTP body returns when the client disconnects early.
+func testFailedBody(t *testing.T, s storage.ObjectStore) {
+	ctx := t.Context()
+	b := newBucket(t, s)
+	errVerify := errors.New("the body does not match its signature")
+	for _, n := range []int{0, 3000, 300 << 10, 1<<20 + 1} {
+		for _, want := range []error{io.ErrUnexpectedEOF, errVerify} {
+			for _, size := range []int{-1, 2 * n} {
+				put(t, s, b, "k", "old")
+				_, err := s.Put(ctx, b, "k", &failingBody{n: n, size: size, err: want}, storage.PutOptions{})
+				what := fmt.Sprintf("Put(body of %d bytes failing with %q, size hint %d)", n, want, size)
+				wantErr(t, what, err, want)
+				if body, _ := get(t, s, b, "k", nil); body != "old" {
+					t.Errorf("%s replaced the object with %d bytes", what, len(body))
+				}
+			}
+		}
 	}
 }
