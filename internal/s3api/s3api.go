@@ -100,10 +100,9 @@ func toS3(err error) (code string, status int, msg string) {
 		return "BucketNotEmpty", http.StatusConflict, "The bucket you tried to delete is not empty"
 	case errors.Is(err, storage.ErrInvalidBucketName):
 		return "InvalidBucketName", http.StatusBadRequest, err.Error()
+	case errors.Is(err, storage.ErrKeyTooLong):
+		return "KeyTooLongError", http.StatusBadRequest, "Your key is too long: " + err.Error()
 	case errors.Is(err, storage.ErrInvalidKey):
-		if strings.Contains(err.Error(), "bytes, the limit") {
-			return "KeyTooLongError", http.StatusBadRequest, err.Error()
-		}
 		return "InvalidArgument", http.StatusBadRequest, err.Error()
 	case errors.Is(err, storage.ErrInvalidRange):
 		return "InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable"

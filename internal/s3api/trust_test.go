@@ -475,3 +475,29 @@ func TestInterruptedPutKeepsObject(t *testing.T) {
 		t.Errorf("parts after cut uploads: %v %+v, want part 1 of %d bytes only", err, parts.Parts, len(old))
 	}
 }
+
+// TestKeyTooLong: a key with a segment over 255 bytes, or over 1024 bytes
+// in all, gets S3's KeyTooLongError (400), for a PUT and for a multipart
+// upload, before any byte is stored.
+func TestKeyTooLong(t *testing.T) {
+	e := newEnv(t)
+	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
+	seg := strings.Repeat("s", 256)
+	for _, key := range []string{seg, "raw/" + seg + "/x.csv", strings.Repeat("abcdefgh/", 114) + "abc"} {
+		body := []byte("x")
+		req := e.signed(http.MethodPut, "/lake/"+key, sha256Hex(body), int64(len(body)), nil)
+		if status, code := send(t, req, body); status != http.StatusBadRequest || code != "KeyTooLongError" {
+			t.Errorf("PUT of a %d-byte key: %d %s, want 400 KeyTooLongError", len(key), status, code)
+		}
+		req = e.signed(http.MethodPost, "/lake/"+key+"?uploads", emptySHA256, -1, nil)
+		if status, code := send(t, req, nil); status != http.StatusBadRequest || code != "KeyTooLongError" {
+			t.Errorf("CreateMultipartUpload of a %d-byte key: %d %s, want 400 KeyTooLongError", len(key), status, code)
+		}
+	}
+	// 255 bytes is fine.
+	body := []byte("x")
+	req := e.signed(http.MethodPut, "/lake/raw/"+seg[1:], sha256Hex(body), int64(len(body)), nil)
+	if status, code := send(t, req, body); status != http.StatusOK {
+		t.Errorf("PUT of a 255-byte segment: %d %s", status, code)
+	}
+}

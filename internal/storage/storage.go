@@ -24,6 +24,10 @@ var (
 	ErrBucketNotEmpty    = errors.New("bucket is not empty")
 	ErrInvalidBucketName = errors.New("invalid bucket name")
 	ErrInvalidKey        = errors.New("invalid object key")
+	// ErrKeyTooLong is an ErrInvalidKey: a key over MaxKeyLength bytes, or
+	// one with a segment over MaxKeySegmentLength bytes (S3's
+	// KeyTooLongError).
+	ErrKeyTooLong = fmt.Errorf("%w: key too long", ErrInvalidKey)
 	ErrInvalidRange      = errors.New("invalid range")
 	ErrInvalidURI        = errors.New("invalid s3 URI")
 	ErrBadDigest         = errors.New("content MD5 does not match")
@@ -38,6 +42,13 @@ var (
 
 // MaxKeyLength is S3's limit on a key's length in bytes.
 const MaxKeyLength = 1024
+
+// MaxKeySegmentLength bounds each "/"-separated segment of a key, in bytes.
+// S3 has no such limit, but the lake keeps each object as a file at the
+// path its key names, so that other engines read it in place, and
+// filesystems cap a file or folder name at 255 bytes (NAME_MAX). Every
+// backend applies it, so that a lake can move between them.
+const MaxKeySegmentLength = 255
 
 // BucketInfo describes one bucket.
 type BucketInfo struct {
@@ -342,14 +353,15 @@ func ValidateBucketName(b string) error {
 }
 
 // ValidateKey refuses keys that S3 allows but that could escape a bucket on a
-// filesystem or cannot be stored as a path: empty keys, keys over 1024 bytes,
-// invalid UTF-8, NUL, absolute paths, empty, "." and ".." segments.
+// filesystem or cannot be stored as a path: empty keys, keys over 1024 bytes
+// or with a segment over 255 bytes (ErrKeyTooLong), invalid UTF-8, NUL,
+// absolute paths, empty, "." and ".." segments.
 func ValidateKey(key string) error {
 	switch {
 	case key == "":
 		return fmt.Errorf("%w: key is empty", ErrInvalidKey)
 	case len(key) > MaxKeyLength:
-		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrInvalidKey, len(key), MaxKeyLength)
+		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrKeyTooLong, len(key), MaxKeyLength)
 	case !utf8.ValidString(key):
 		return fmt.Errorf("%w %q: key is not valid UTF-8", ErrInvalidKey, key)
 	case strings.ContainsRune(key, 0):
@@ -366,6 +378,9 @@ func ValidateKey(key string) error {
 			return fmt.Errorf("%w %q: key has an empty path segment (\"//\")", ErrInvalidKey, key)
 		case ".", "..":
 			return fmt.Errorf("%w %q: key has a %q path segment", ErrInvalidKey, key, s)
+		}
+		if len(s) > MaxKeySegmentLength {
+			return fmt.Errorf("%w: a segment of the key (between slashes) is %d bytes, the limit is %d", ErrKeyTooLong, len(s), MaxKeySegmentLength)
 		}
 	}
 	return nil

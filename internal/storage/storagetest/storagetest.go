@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.ObjectStore) {
 		{"RangeGet", testRangeGet},
 		{"ContentMD5", testContentMD5},
 		{"InvalidKeys", testInvalidKeys},
+		{"LongKeys", testLongKeys},
 		{"MissingKeys", testMissingKeys},
 		{"Copy", testCopy},
 		{"Delete", testDelete},
@@ -594,6 +595,9 @@ var invalidKeys = []string{
 	`a\b`,
 	strings.Repeat("k", 1025),
 	strings.Repeat("abcdefgh/", 114) + "abc", // 1029 bytes
+	strings.Repeat("s", 256),
+	"raw/" + strings.Repeat("s", 256) + "/x.csv",
+	"raw/" + strings.Repeat("é", 128) + "/", // 256 bytes in UTF-8
 }
 
 func testInvalidKeys(t *testing.T, s storage.ObjectStore) {
@@ -1305,5 +1309,24 @@ func testFailedBody(t *testing.T, s storage.ObjectStore) {
 				}
 			}
 		}
+	}
+}
+
+// testLongKeys: keys up to 1024 bytes with segments up to 255 bytes are
+// stored; longer ones fail with ErrKeyTooLong before anything is written.
+func testLongKeys(t *testing.T, s storage.ObjectStore) {
+	ctx := t.Context()
+	b := newBucket(t, s)
+	seg := strings.Repeat("s", storage.MaxKeySegmentLength)
+	longest := strings.Repeat(seg[:254]+"/", 4) + "abcd" // 1024 bytes
+	for _, key := range []string{seg, seg + "/" + strings.Repeat("é", storage.MaxKeySegmentLength/2) + "/x", longest} {
+		put(t, s, b, key, "v")
+		if body, _ := get(t, s, b, key, nil); body != "v" {
+			t.Errorf("Get(%.40q...) = %q", key, body)
+		}
+	}
+	for _, key := range []string{seg + "s", "a/" + seg + "s/b", "a/" + seg + "é", longest + "e"} {
+		_, err := s.Put(ctx, b, key, strings.NewReader("x"), storage.PutOptions{})
+		wantErr(t, fmt.Sprintf("Put(%d-byte key %.40q...)", len(key), key), err, storage.ErrKeyTooLong)
 	}
 }
