@@ -310,8 +310,11 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 			o := []string{
 				"delim = " + quoteString(delim), "quote = " + quoteString(quote), "escape = " + quoteString(escape),
 				fmt.Sprintf("header = %t", header), "columns = {" + strings.Join(cs, ", ") + "}",
-				"auto_detect = false", "strict_mode = false", "allow_quoted_nulls = false",
+				"auto_detect = false", "allow_quoted_nulls = false",
 			}
+			// Athena ignores fields beyond the table's columns; a strict scan
+			// (jobs) rejects such a row instead of writing it truncated.
+			o = append(o, fmt.Sprintf("strict_mode = %t", rejects != ""))
 			if rejects == "" {
 				// Athena reads missing trailing fields as NULL; a strict scan
 				// rejects such rows instead.

@@ -100,7 +100,7 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 // retry cannot fix.
 func retryable(err error) bool {
 	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrUnsafeArgument, ErrTooManyRejected, ErrTimeout, ErrStopped, ErrInvalidTarget, ErrLoadNotRecorded,
-		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrSyntax, catalog.ErrNoSuchTable,
+		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrCorruptCompressed, engine.ErrSyntax, catalog.ErrNoSuchTable,
 		catalog.ErrNoSuchDatabase, context.Canceled} {
 		if errors.Is(err, e) {
 			return false
@@ -297,6 +297,18 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []stri
 	b, err := sess.BindWith(ctx, query, "", engine.BindOptions{Skip: skip, Rejects: true})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
+	}
+	// A truncated gzip file reads, through DuckDB's CSV reader, as its first
+	// part and no error: check every compressed text file to its end.
+	for _, sc := range b.Scans {
+		if sc.Table.Format != catalog.FormatCSV {
+			continue // JSON files are checked when bound; Parquet has footers
+		}
+		for _, f := range sc.Files {
+			if err := engine.CheckCompressedFile(ctx, f.Path); err != nil {
+				return nil, fmt.Errorf("cannot read %s of table %s: %w", f.URI, sc.Table.FullName(), err)
+			}
+		}
 	}
 	var parquetFiles []string
 	for _, sc := range b.Scans {

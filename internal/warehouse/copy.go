@@ -154,6 +154,11 @@ func (x *execution) copy(s copyStmt) (Result, error) {
 			if err := x.w.eng.CheckJSONFile(x.ctx, p); err != nil {
 				return Result{}, fmt.Errorf("%w: cannot read %s: %v", ErrLoadFailed, o.URI(), err)
 			}
+		} else if s.Format != "parquet" {
+			// DuckDB's CSV reader ends a truncated gzip file without an error.
+			if err := engine.CheckCompressedFile(x.ctx, p); err != nil {
+				return Result{}, fmt.Errorf("%w: cannot read %s: %w", ErrLoadFailed, o.URI(), err)
+			}
 		}
 		paths = append(paths, p)
 		byPath[p] = o.URI()
