@@ -24,13 +24,14 @@ var (
 	ErrBucketNotEmpty    = errors.New("bucket is not empty")
 	ErrInvalidBucketName = errors.New("invalid bucket name")
 	ErrInvalidKey        = errors.New("invalid object key")
+	ErrInvalidRange      = errors.New("invalid range")
+	ErrInvalidURI        = errors.New("invalid s3 URI")
+	ErrBadDigest         = errors.New("content MD5 does not match")
+
 	// ErrKeyTooLong is an ErrInvalidKey: a key over MaxKeyLength bytes, or
 	// one with a segment over MaxKeySegmentLength bytes (S3's
 	// KeyTooLongError).
 	ErrKeyTooLong = fmt.Errorf("%w: key too long", ErrInvalidKey)
-	ErrInvalidRange      = errors.New("invalid range")
-	ErrInvalidURI        = errors.New("invalid s3 URI")
-	ErrBadDigest         = errors.New("content MD5 does not match")
 
 	// Versioning (see Versioned).
 	ErrNoSuchVersion        = errors.New("no such version")
