@@ -20,6 +20,10 @@ import (
 // ErrNotFound is returned (wrapped) by helpers that expect exactly one row.
 var ErrNotFound = errors.New("not found")
 
+// ErrEmptyDatabase is returned by Open for a database file of 0 bytes,
+// which it refuses to treat as a new database.
+var ErrEmptyDatabase = errors.New("the metadata database file is empty (0 bytes)")
+
 // Config selects and locates the metadata database.
 type Config struct {
 	// Driver is "sqlite" (the default).
@@ -62,6 +66,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create metadata folder: %w", err)
+	}
+	// SQLite treats an empty file as a new database and would quietly start
+	// an empty lake over it: catalog, keys and bookmarks gone. Any file it
+	// ever wrote is at least one page long, so 0 bytes means it was lost
+	// (truncated, a failed copy, a full disk) and only a person can decide.
+	if fi, err := os.Stat(cfg.Path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return nil, fmt.Errorf("cannot open metadata database %q: %w: restore it from a backup, or move it (and any %s-wal file) away to start a new, empty lake",
+			cfg.Path, ErrEmptyDatabase, filepath.Base(cfg.Path))
 	}
 	// _txlock=immediate makes every transaction take the write lock up front,
 	// so two writers wait on busy_timeout instead of failing with SQLITE_BUSY

@@ -2,10 +2,12 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -81,4 +83,31 @@ func TestOwnerReusedPID(t *testing.T) {
 	if !OwnerGone(host + ":" + strconv.Itoa(os.Getpid()) + ":1") {
 		t.Error("a dead process whose PID was reused is reported alive")
 	}
+}
+
+// TestOpenRefusesEmptyFile: a 0-byte tarn.db is a lost database, never a
+// new one; opening it again after the refusal still finds it empty.
+func TestOpenRefusesEmptyFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tarn.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, DefaultConfig(path))
+	if err == nil {
+		db.Close()
+		t.Fatal("opened a 0-byte database as a new one")
+	}
+	if !errors.Is(err, ErrEmptyDatabase) || !strings.Contains(err.Error(), "restore it from a backup") {
+		t.Errorf("error does not say what to do: %v", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Errorf("the refused file was changed: %v %v", fi, err)
+	}
+	// A database that was never created is created.
+	db, err = Open(ctx, DefaultConfig(filepath.Join(t.TempDir(), "new.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 }
