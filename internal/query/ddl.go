@@ -25,6 +25,9 @@ type token struct {
 	kind tokKind
 	text string // identifier text (unquoted), string value, punctuation
 	pos  int
+	// escaped: a string that held a backslash, which Hive's strings treat
+	// as an escape ('\t') and so drop from text.
+	escaped bool
 }
 
 func tokenize(s string) ([]token, error) {
@@ -47,12 +50,14 @@ func tokenize(s string) ([]token, error) {
 			i += j + 4
 		case c == '\'':
 			var b strings.Builder
+			escaped := false
 			j := i + 1
 			for {
 				if j >= len(s) {
 					return nil, fmt.Errorf("unterminated string at position %d", i)
 				}
 				if s[j] == '\\' && j+1 < len(s) {
+					escaped = true
 					switch s[j+1] {
 					case 't':
 						b.WriteByte('\t')
@@ -77,7 +82,7 @@ func tokenize(s string) ([]token, error) {
 				b.WriteByte(s[j])
 				j++
 			}
-			out = append(out, token{tString, b.String(), i})
+			out = append(out, token{kind: tString, text: b.String(), pos: i, escaped: escaped})
 			i = j + 1
 		case c == '`' || c == '"':
 			j := i + 1
@@ -97,24 +102,24 @@ func tokenize(s string) ([]token, error) {
 				b.WriteByte(s[j])
 				j++
 			}
-			out = append(out, token{tQuoted, b.String(), i})
+			out = append(out, token{kind: tQuoted, text: b.String(), pos: i})
 			i = j + 1
 		case c == '_' || unicode.IsLetter(c):
 			j := i
 			for j < len(s) && (s[j] == '_' || s[j] == '$' || unicode.IsLetter(rune(s[j])) || unicode.IsDigit(rune(s[j]))) {
 				j++
 			}
-			out = append(out, token{tIdent, s[i:j], i})
+			out = append(out, token{kind: tIdent, text: s[i:j], pos: i})
 			i = j
 		case unicode.IsDigit(c) || (c == '-' && i+1 < len(s) && unicode.IsDigit(rune(s[i+1]))):
 			j := i + 1
 			for j < len(s) && (unicode.IsDigit(rune(s[j])) || s[j] == '.') {
 				j++
 			}
-			out = append(out, token{tNumber, s[i:j], i})
+			out = append(out, token{kind: tNumber, text: s[i:j], pos: i})
 			i = j
 		default:
-			out = append(out, token{tPunct, string(c), i})
+			out = append(out, token{kind: tPunct, text: string(c), pos: i})
 			i++
 		}
 	}
@@ -195,6 +200,17 @@ func (p *parser) str() (string, error) {
 		return t.text, nil
 	}
 	return "", p.errorf("expected a quoted string")
+}
+
+// location parses a quoted storage location. A backslash in it is refused:
+// the string rules of Hive DDL make it an escape and drop it, so
+// 's3://lake/a\b/' would silently become s3://lake/ab/.
+func (p *parser) location() (string, error) {
+	t := p.peek()
+	if t.kind == tString && t.escaped {
+		return "", p.errorf("location at position %d contains a backslash, which is an escape character in these strings and would be dropped: write the location without '\\' (folders are separated by '/')", t.pos)
+	}
+	return p.str()
 }
 
 // qualified parses name or db.name.

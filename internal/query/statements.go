@@ -120,7 +120,7 @@ func parseDDL(sql string) (stmt any, ok bool, err error) {
 				}
 				ps := partSpec{Values: vals}
 				if p.accept("LOCATION") {
-					if ps.Location, err = p.str(); err != nil {
+					if ps.Location, err = p.location(); err != nil {
 						return nil, true, err
 					}
 				}
@@ -237,7 +237,7 @@ func (p *parser) createDatabase() (createDatabase, error) {
 				return s, err
 			}
 		case p.accept("LOCATION"):
-			if s.Location, err = p.str(); err != nil {
+			if s.Location, err = p.location(); err != nil {
 				return s, err
 			}
 		case p.accept("WITH", "DBPROPERTIES"):
@@ -373,7 +373,7 @@ func (p *parser) createTable() (createTable, error) {
 				stored = strings.ToUpper(f)
 			}
 		case p.accept("LOCATION"):
-			if t.Location, err = p.str(); err != nil {
+			if t.Location, err = p.location(); err != nil {
 				return s, err
 			}
 		case p.accept("TBLPROPERTIES"):

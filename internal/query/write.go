@@ -103,7 +103,7 @@ func parseWrite(text string) (any, bool, error) {
 					if err := p.expect("TO"); err != nil {
 						return nil, true, err
 					}
-					if s.To, err = p.str(); err != nil {
+					if s.To, err = p.location(); err != nil {
 						return nil, true, err
 					}
 					if p.accept("WITH") {
@@ -159,6 +159,12 @@ func (p *parser) withProps() (map[string]string, []string, error) {
 				props[k] = strings.Join(vals, ",")
 			}
 		} else {
+			if k == "external_location" || k == "location" {
+				if _, err := p.location(); err != nil {
+					return nil, nil, err
+				}
+				p.i--
+			}
 			t := p.next()
 			if t.kind != tString && t.kind != tNumber && t.kind != tIdent {
 				return nil, nil, p.errorf("expected a value for %s", k)
