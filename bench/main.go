@@ -14,7 +14,10 @@
 //     scheduler's tick with 1,000 triggers;
 //   - warehouse: the guide's Redshift load and aggregates on 10M rows vs a
 //     throwaway PostgreSQL server started by the bench (skipped with a
-//     message when no PostgreSQL binaries are found).
+//     message when no PostgreSQL binaries are found);
+//   - mixed load: 25 REST and 25 pgwire query clients, 10 uploaders and a
+//     looping overwrite job against tarn serve, every read checked, REST
+//     latency vs the same client alone.
 package main
 
 import (
@@ -56,6 +59,7 @@ func main() {
 	s3Size := flag.Int("s3-size-mib", 1024, "size of the S3 benchmark's large object in MiB (0 skips it)")
 	pipeline := flag.Int("pipeline-puts", 30, "objects of the event-to-workflow latency benchmark (0 skips it and the scheduler benchmark)")
 	whRows := flag.Int("warehouse-rows", 10_000_000, "rows of the warehouse benchmark (tarn's warehouse vs PostgreSQL; 0 skips it)")
+	load := flag.Duration("load", 60*time.Second, "mixed load against tarn serve: REST and pgwire readers, uploaders, a looping overwrite job (0 skips it)")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
 	if *childCopy != "" {
@@ -106,6 +110,9 @@ func main() {
 	}
 	if *whRows > 0 {
 		figs = append(figs, benchWarehouse(dir, *whRows, *reps)...)
+	}
+	if *load > 0 {
+		figs = append(figs, benchLoad(dir, *load, 25, 25, 10)...)
 	}
 
 	var b strings.Builder

@@ -262,6 +262,17 @@ func catalogCmd(g *globals) *cobra.Command {
 					return err
 				}
 				fmt.Fprintln(out, query.ShowCreateTable(t))
+				skipped, err := c.SkippedFiles(ctx, db, name)
+				if err != nil {
+					return err
+				}
+				if len(skipped) > 0 {
+					// SQL comments, so that the output stays a statement.
+					fmt.Fprintf(out, "-- %d file(s) under the location are not read: the crawler could not read them (a crawl that reads them puts them back):\n", len(skipped))
+					for _, f := range skipped {
+						fmt.Fprintf(out, "--   %s: %s\n", f.URI, strings.ReplaceAll(f.Reason, "\n", " "))
+					}
+				}
 				return nil
 			})},
 		&cobra.Command{Use: "partitions DB.TABLE", Short: "List a table's partitions", Args: cobra.ExactArgs(1),

@@ -115,6 +115,7 @@ type (
 		GetTable(ctx context.Context, db, name string) (catalog.Table, error)
 		ListPartitions(ctx context.Context, db, table string) ([]catalog.Partition, error)
 		SchemaVersions(ctx context.Context, db, table string) ([]catalog.SchemaVersion, error)
+		SkippedFiles(ctx context.Context, db, table string) ([]catalog.SkippedFile, error)
 	}
 	crawlerService interface {
 		Create(ctx context.Context, spec crawler.Spec) error

@@ -116,6 +116,7 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/databases/{db}/tables/{table}", s.getTable)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}/partitions", s.listPartitions)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}/versions", s.tableVersions)
+	s.handle("GET /api/v1/databases/{db}/tables/{table}/skipped-files", s.skippedFiles)
 	s.handle("GET /api/v1/buckets", s.listBuckets)
 	s.handle("GET /api/v1/buckets/{bucket}/objects", s.listObjects)
 	s.handle("GET /api/v1/crawlers", s.listCrawlers)
@@ -348,6 +349,18 @@ func (s *Server) getTable(ctx context.Context, p *auth.Principal, r *http.Reques
 		return nil, err
 	}
 	return s.cat.GetTable(ctx, db, t)
+}
+
+func (s *Server) skippedFiles(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	db, t := r.PathValue("db"), r.PathValue("table")
+	if err := p.Authorize("glue:GetTable", auth.TableResource(db, t)); err != nil {
+		return nil, err
+	}
+	out, err := s.cat.SkippedFiles(ctx, db, t)
+	if out == nil {
+		out = []catalog.SkippedFile{}
+	}
+	return out, err
 }
 
 func (s *Server) listPartitions(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

@@ -41,6 +41,11 @@ func (k *Catalog) ListPartitions(ctx context.Context, db, table string) ([]catal
 	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/partitions", nil, &out)
 }
 
+func (k *Catalog) SkippedFiles(ctx context.Context, db, table string) ([]catalog.SkippedFile, error) {
+	var out []catalog.SkippedFile
+	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/skipped-files", nil, &out)
+}
+
 func (k *Catalog) SchemaVersions(ctx context.Context, db, table string) ([]catalog.SchemaVersion, error) {
 	var out []catalog.SchemaVersion
 	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/versions", nil, &out)
