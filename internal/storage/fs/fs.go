@@ -5,7 +5,8 @@
 //
 //	<bucket>/<key>                              object data, a plain file
 //	<bucket>/<key>/                             folder object ("raw/"): a folder plus a marker sidecar
-//	.tarn/tmp/                                  temp files of puts in flight (same filesystem, renamed into place)
+//	.tarn/tmp/run-<n>/                          temp files of puts in flight of one open Store (same
+//	                                            filesystem, renamed into place); see tmpdir
 //	.tarn/buckets/<bucket>.json                 bucket creation time
 //	.tarn/meta/<bucket>/<h[:2]>/<h>.json        sidecar of object <key>, h = hex sha256(key)
 //	.tarn/markers/<bucket>/<h>.json             sidecar of folder object <key>/ (presence makes it an object)
@@ -84,6 +85,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/storage/internal/tmpdir"
 )
 
 // Config configures the filesystem object store.
@@ -108,15 +110,15 @@ const internalDir = ".tarn"
 // emptyETag is the MD5 of no bytes, the ETag of folder objects.
 const emptyETag = "d41d8cd98f00b204e9800998ecf8427e"
 
-// staleTempAge is how old a temp file must be to be removed at start-up, as
-// left behind by a crash (a put in flight keeps its file's mtime fresh).
-const staleTempAge = 24 * time.Hour
-
 // Store is the filesystem object store. It is safe for concurrent use.
 type Store struct {
 	root   string // absolute
 	noSync bool
 	closed atomic.Bool
+	// tmp holds the temp files of this Store's writes in flight. Opening
+	// a Store removes the temp folders of Stores that are gone (a killed
+	// process), never those of Stores still open.
+	tmp *tmpdir.Dir
 
 	mu    sync.Mutex
 	locks map[string]*sync.RWMutex
@@ -145,27 +147,22 @@ func New(cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("cannot open object store %q: %w", cfg.Root, err)
 		}
 	}
-	s.removeStaleTemps()
+	if s.tmp, err = tmpdir.Open(s.internal("tmp")); err != nil {
+		return nil, fmt.Errorf("cannot open object store %q: %w", cfg.Root, err)
+	}
 	return s, nil
 }
 
 // Close releases the store. It is idempotent.
 func (s *Store) Close() error {
-	s.closed.Store(true)
-	return nil
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.tmp.Close()
 }
 
-func (s *Store) removeStaleTemps() {
-	ents, err := os.ReadDir(s.internal("tmp"))
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
-			_ = os.Remove(filepath.Join(s.internal("tmp"), e.Name()))
-		}
-	}
-}
+// tempDir is the folder for this Store's temp files.
+func (s *Store) tempDir() string { return s.tmp.Path() }
 
 // --- paths -------------------------------------------------------------------
 
@@ -401,7 +398,7 @@ func readSidecar(p string) (*sidecar, error) {
 // writeTemp writes data to a new temp file, synced unless noSync, and returns
 // its name.
 func (s *Store) writeTemp(pattern string, data []byte, sync bool) (string, error) {
-	f, err := os.CreateTemp(s.internal("tmp"), pattern)
+	f, err := os.CreateTemp(s.tempDir(), pattern)
 	if err != nil {
 		return "", err
 	}

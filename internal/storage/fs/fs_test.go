@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -110,8 +111,7 @@ func TestPlainFiles(t *testing.T) {
 		t.Errorf("LocalPath(../x) = %v", err)
 	}
 	// No temp files stay behind, and nothing but the bucket and .tarn is in Root.
-	tmp, _ := os.ReadDir(filepath.Join(filepath.Dir(dir), ".tarn", "tmp"))
-	if len(tmp) != 0 {
+	if tmp := tempFiles(t, filepath.Dir(dir)); len(tmp) != 0 {
 		t.Errorf("temp files left: %v", tmp)
 	}
 	ents, _ := os.ReadDir(filepath.Dir(dir))
@@ -390,8 +390,8 @@ func TestBadDigestLeavesNoTemp(t *testing.T) {
 	if !errors.Is(err, storage.ErrBadDigest) {
 		t.Fatalf("Put = %v", err)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(root, ".tarn", "tmp")); len(ents) != 0 {
-		t.Errorf("temp files left: %v", ents)
+	if tmp := tempFiles(t, root); len(tmp) != 0 {
+		t.Errorf("temp files left: %v", tmp)
 	}
 }
 
@@ -476,4 +476,27 @@ func TestImport(t *testing.T) {
 	if _, err := s.Import(ctx, "bkt", "../x", staged, storage.PutOptions{}); !errors.Is(err, storage.ErrInvalidKey) {
 		t.Errorf("import to a bad key: %v", err)
 	}
+}
+
+// tempFiles lists the files under root's temp folder, but for the run
+// folders and lock files of open stores.
+func tempFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	tmp := filepath.Join(root, ".tarn", "tmp")
+	err := filepath.WalkDir(tmp, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || strings.HasSuffix(p, ".lock") {
+			return nil
+		}
+		rel, _ := filepath.Rel(tmp, p)
+		out = append(out, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

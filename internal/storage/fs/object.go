@@ -345,7 +345,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 	if isMarker(key) {
 		return s.putMarker(ctx, bucket, key, r, opts)
 	}
-	tmp, err := os.CreateTemp(s.internal("tmp"), "put-*")
+	tmp, err := os.CreateTemp(s.tempDir(), "put-*")
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
@@ -513,7 +513,7 @@ func (s *Store) StagingDir(ctx context.Context, bucket, prefix string) (string, 
 // data has after the rename (a rename changes the ctime). The sidecar is
 // written under the lock but synced after it, with the folders of both.
 func (s *Store) commit(ctx context.Context, bucket, key, dataTmp string, sc *sidecar) error {
-	scTmp, err := os.CreateTemp(s.internal("tmp"), "meta-*")
+	scTmp, err := os.CreateTemp(s.tempDir(), "meta-*")
 	if err != nil {
 		return err
 	}
