@@ -62,6 +62,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { uploads.Close() })
 	srv := httptest.NewServer(s3api.New(s3api.DefaultConfig(), store, uploads, a, func(_ context.Context, info storage.ObjectInfo, via string) {
 		e.mu.Lock()
 		e.events = append(e.events, via+" "+info.URI())

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/storage/internal/hashcopy"
+	"github.com/tarn-lake/tarn/internal/storage/internal/tmpdir"
 )
 
 // Multipart upload errors, as S3 names them.
@@ -91,6 +92,10 @@ type CompletedPart struct {
 type Uploads struct {
 	dir   string
 	store ObjectStore
+	// tmp holds the temp files of this Uploads' part writes and
+	// completions in flight (<dir>/.tmp/run-<n>/); NewUploads removes
+	// those of processes that are gone, never those of one still open.
+	tmp *tmpdir.Dir
 	mu    sync.Mutex // serialises complete/abort of one upload against part writes
 	// slots are the uploads' strides and slot writers in flight, by
 	// upload id; guarded by mu.
@@ -130,7 +135,20 @@ func NewUploads(dir string, store ObjectStore) (*Uploads, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create uploads folder: %w", err)
 	}
-	return &Uploads{dir: dir, store: store, slots: map[string]*slotState{}}, nil
+	tmp, err := tmpdir.Open(filepath.Join(dir, ".tmp"))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open uploads folder: %w", err)
+	}
+	return &Uploads{dir: dir, store: store, tmp: tmp, slots: map[string]*slotState{}}, nil
+}
+
+// Close releases the folder of temp files. Uploads in progress stay (they
+// are files); writes still in flight fail or leave temp files that the
+// next NewUploads removes. It is idempotent.
+func (u *Uploads) Close() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.tmp.Close()
 }
 
 func (u *Uploads) path(id string, elem ...string) string {
@@ -212,13 +230,14 @@ func (u *Uploads) PutPartSize(ctx context.Context, bucket, key, id string, n int
 	if slot {
 		f, err = os.OpenFile(u.path(id, "data"), os.O_RDWR|os.O_CREATE, 0o644)
 	} else {
-		f, err = os.CreateTemp(u.path(id), "part-*.tmp")
+		f, err = os.CreateTemp(u.tmp.Path(), id+"-part-*.tmp")
 	}
 	if err != nil {
 		if slot {
 			u.releaseSlot(id, n)
+			return PartInfo{}, fmt.Errorf("%w %q", ErrNoSuchUpload, id)
 		}
-		return PartInfo{}, fmt.Errorf("%w %q", ErrNoSuchUpload, id)
+		return PartInfo{}, err
 	}
 	if !slot {
 		defer os.Remove(f.Name())
@@ -555,9 +574,9 @@ func (u *Uploads) finishInPlace(id string, use []storedPart) (string, error) {
 
 // assemble copies the parts into a new file. Callers hold mu.
 func (u *Uploads) assemble(ctx context.Context, id string, use []storedPart) (string, error) {
-	whole, err := os.CreateTemp(u.path(id), "whole-*.tmp")
+	whole, err := os.CreateTemp(u.tmp.Path(), id+"-whole-*.tmp")
 	if err != nil {
-		return "", fmt.Errorf("%w %q", ErrNoSuchUpload, id)
+		return "", err
 	}
 	var off int64
 	for _, p := range use {
