@@ -96,7 +96,7 @@ type Uploads struct {
 	// completions in flight (<dir>/.tmp/run-<n>/); NewUploads removes
 	// those of processes that are gone, never those of one still open.
 	tmp *tmpdir.Dir
-	mu    sync.Mutex // serialises complete/abort of one upload against part writes
+	mu  sync.Mutex // serialises complete/abort of one upload against part writes
 	// slots are the uploads' strides and slot writers in flight, by
 	// upload id; guarded by mu.
 	slots map[string]*slotState
