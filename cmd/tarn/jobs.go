@@ -90,6 +90,7 @@ func jobCmd(g *globals) *cobra.Command {
 	f.IntVar(&spec.MaxConcurrentRuns, "max-concurrent-runs", 1, "runs of this job allowed at once")
 	f.Int64Var(&fileSizeMB, "file-size-mb", 0, "target size of unpartitioned output files, in MiB (default 128)")
 	f.StringVar(&spec.Description, "description", "", "description")
+	f.StringVar(&spec.RunAs, "role", "", "access key id whose rights the job's runs have (default: your key; a key within your rights, any for an admin; the admin without a server)")
 
 	var runArgs []string
 	var asJSON bool
@@ -133,9 +134,9 @@ func jobCmd(g *globals) *cobra.Command {
 				}
 				var rows [][]string
 				for _, j := range specs {
-					rows = append(rows, []string{j.Name, j.Target, j.Format, strings.Join(j.PartitionBy, ","), j.Mode, j.Table, fmt.Sprint(j.Bookmarks)})
+					rows = append(rows, []string{j.Name, j.Target, j.Format, strings.Join(j.PartitionBy, ","), j.Mode, j.Table, fmt.Sprint(j.Bookmarks), j.RunAs})
 				}
-				printTable(cmd.OutOrStdout(), []string{"name", "target", "format", "partition_by", "mode", "table", "bookmarks"}, rows)
+				printTable(cmd.OutOrStdout(), []string{"name", "target", "format", "partition_by", "mode", "table", "bookmarks", "run_as"}, rows)
 				return nil
 			})
 		},

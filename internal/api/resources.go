@@ -323,7 +323,12 @@ func (s *Server) createJob(ctx context.Context, p *auth.Principal, r *http.Reque
 	if err := p.Authorize("glue:CreateJob", jobResource(spec.Name)); err != nil {
 		return nil, err
 	}
-	if err := s.jobs.Create(ctx, spec); err != nil {
+	// The job runs as the caller's key, or as the role key (run_as) the
+	// caller may pass.
+	if err := s.jobs.CreateBy(ctx, spec, &p.Key); err != nil {
+		if errors.Is(err, jobs.ErrIdentity) {
+			return nil, &apiError{http.StatusBadRequest, "InvalidRequest", err}
+		}
 		return nil, err
 	}
 	return s.jobs.Get(ctx, spec.Name)

@@ -49,6 +49,8 @@ CREATE TABLE job_bookmarks (
 	run_id TEXT NOT NULL,
 	PRIMARY KEY (job, source, uri)
 );
+`}, {Version: 2, Name: "job identities", SQL: `
+ALTER TABLE jobs ADD COLUMN run_as TEXT NOT NULL DEFAULT '';
 `}}
 
 // Service stores jobs and runs them. It is safe for concurrent use.
@@ -62,6 +64,8 @@ type Service struct {
 	cancels map[string]context.CancelCauseFunc // runs of this process
 	// Backoff is the first retry delay; it doubles per attempt.
 	Backoff time.Duration
+	// Keys finds the access keys jobs run as (set by the lake before use).
+	Keys KeyStore
 }
 
 // New migrates the job tables and recovers runs whose process died: they are
@@ -143,11 +147,23 @@ func (s *Service) collectGarbage(ctx context.Context, spec Spec, runID string) {
 	}
 }
 
-// Create validates and stores a job. Its SQL is bound against the catalog
-// with the default arguments, so a syntax error, an unknown table or column
-// fails here with DuckDB's message.
+// Create validates and stores a job created by the lake's owner (the local
+// CLI, tarn apply): it runs as spec.RunAs if set, else as the admin. Its
+// SQL is bound against the catalog with the default arguments, so a syntax
+// error, an unknown table or column fails here with DuckDB's message.
 func (s *Service) Create(ctx context.Context, spec Spec) error {
+	return s.CreateBy(ctx, spec, nil)
+}
+
+// CreateBy is Create for a job a key creates (through a front end): the
+// job runs as that key, or as spec.RunAs if the key may pass it (see
+// resolveIdentity), and the identity must be allowed to read every source
+// table and write the target.
+func (s *Service) CreateBy(ctx context.Context, spec Spec, creator Creator) error {
 	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if err := s.resolveIdentity(ctx, &spec, creator); err != nil {
 		return err
 	}
 	if err := s.check(ctx, spec); err != nil {
@@ -156,8 +172,8 @@ func (s *Service) Create(ctx context.Context, spec Spec) error {
 	now := time.Now().UTC()
 	spec.CreatedAt, spec.UpdatedAt = now, now
 	b, _ := json.Marshal(spec)
-	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO jobs (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)`,
-		spec.Name, string(b), meta.FormatTime(now), meta.FormatTime(now))
+	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO jobs (name, spec, created_at, updated_at, run_as) VALUES (?, ?, ?, ?, ?)`,
+		spec.Name, string(b), meta.FormatTime(now), meta.FormatTime(now), spec.RunAs)
 	if meta.IsUniqueViolation(err) {
 		return fmt.Errorf("cannot create job %q: %w", spec.Name, ErrJobExists)
 	}
@@ -176,19 +192,35 @@ func (s *Service) Update(ctx context.Context, spec Spec) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
+	// The lake's owner updates (tarn apply): the identity stays unless a
+	// new one is named.
+	if spec.RunAs == "" {
+		spec.RunAs = old.RunAs
+	}
+	if err := s.resolveIdentity(ctx, &spec, nil); err != nil {
+		return err
+	}
 	if err := s.check(ctx, spec); err != nil {
 		return err
 	}
 	spec.CreatedAt, spec.UpdatedAt = old.CreatedAt, time.Now().UTC()
 	b, _ := json.Marshal(spec)
-	_, err = s.db.SQL().ExecContext(ctx, `UPDATE jobs SET spec = ?, updated_at = ? WHERE name = ?`, string(b), meta.FormatTime(spec.UpdatedAt), spec.Name)
+	_, err = s.db.SQL().ExecContext(ctx, `UPDATE jobs SET spec = ?, updated_at = ?, run_as = ? WHERE name = ?`, string(b), meta.FormatTime(spec.UpdatedAt), spec.RunAs, spec.Name)
 	return err
 }
 
 // check binds the job's SQL with its default arguments and, for a
-// warehouse target, checks the table and that the SQL's output fits it.
+// warehouse target, checks the table and that the SQL's output fits it. The
+// job's identity must be allowed to read the sources and write the target.
 func (s *Service) check(ctx context.Context, spec Spec) error {
 	wt, toWarehouse := spec.warehouseTarget()
+	authz, err := s.authorizer(ctx, spec)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeTarget(ctx, authz, spec); err != nil {
+		return fmt.Errorf("cannot create job %q: its identity %s may not write its target: %w", spec.Name, spec.RunAs, err)
+	}
 	q, err := Substitute(spec.SQL, spec.Args, nil)
 	if errors.Is(err, ErrMissingArgument) {
 		// The SQL is checked when a run supplies the argument; the
@@ -215,6 +247,9 @@ func (s *Service) check(ctx context.Context, spec Spec) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
 	}
+	if err := authorizeSources(authz, b); err != nil {
+		return fmt.Errorf("cannot create job %q: its identity %s may not read its sources: %w", spec.Name, spec.RunAs, err)
+	}
 	if toWarehouse {
 		return s.checkWarehouseTarget(ctx, sess, wt, b.SQL)
 	}
@@ -240,8 +275,8 @@ func (s *Service) check(ctx context.Context, spec Spec) error {
 
 // Get returns a job.
 func (s *Service) Get(ctx context.Context, name string) (Spec, error) {
-	var raw string
-	err := s.db.SQL().QueryRowContext(ctx, `SELECT spec FROM jobs WHERE name = ?`, name).Scan(&raw)
+	var raw, runAs string
+	err := s.db.SQL().QueryRowContext(ctx, `SELECT spec, run_as FROM jobs WHERE name = ?`, name).Scan(&raw, &runAs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Spec{}, fmt.Errorf("cannot get job %q: %w", name, ErrNoSuchJob)
 	}
@@ -252,26 +287,37 @@ func (s *Service) Get(ctx context.Context, name string) (Spec, error) {
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		return Spec{}, fmt.Errorf("cannot read job %q: %w", name, err)
 	}
+	spec.RunAs = identityOf(runAs)
 	return spec, nil
+}
+
+// identityOf reads the run_as column: jobs created before identities (an
+// empty column) were created by the lake's owner and run as the admin.
+func identityOf(runAs string) string {
+	if runAs == "" {
+		return RunAsAdmin
+	}
+	return runAs
 }
 
 // List returns every job, by name.
 func (s *Service) List(ctx context.Context) ([]Spec, error) {
-	rows, err := s.db.SQL().QueryContext(ctx, `SELECT spec FROM jobs ORDER BY name`)
+	rows, err := s.db.SQL().QueryContext(ctx, `SELECT spec, run_as FROM jobs ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []Spec
 	for rows.Next() {
-		var raw string
-		if err := rows.Scan(&raw); err != nil {
+		var raw, runAs string
+		if err := rows.Scan(&raw, &runAs); err != nil {
 			return nil, err
 		}
 		var spec Spec
 		if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 			return nil, err
 		}
+		spec.RunAs = identityOf(runAs)
 		out = append(out, spec)
 	}
 	return out, rows.Err()

@@ -14,9 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -100,7 +102,7 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 // retry cannot fix.
 func retryable(err error) bool {
 	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrUnsafeArgument, ErrTooManyRejected, ErrTimeout, ErrStopped, ErrInvalidTarget, ErrLoadNotRecorded,
-		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrCorruptCompressed, engine.ErrSyntax, catalog.ErrNoSuchTable,
+		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrCorruptCompressed, ErrIdentity, auth.ErrAccessDenied, query.ErrPermission, engine.ErrSyntax, catalog.ErrNoSuchTable,
 		catalog.ErrNoSuchDatabase, context.Canceled} {
 		if errors.Is(err, e) {
 			return false
@@ -297,6 +299,21 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []stri
 	b, err := sess.BindWith(ctx, query, "", engine.BindOptions{Skip: skip, Rejects: true})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
+	}
+	// The identity is checked on every run: its key or its policy may have
+	// changed since the job was created, and so may the tables.
+	authz, err := s.authorizer(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorizeSources(authz, b); err != nil {
+		return nil, fmt.Errorf("job %s runs as %s, which may not read its sources: %w", spec.Name, spec.RunAs, err)
+	}
+	if err := s.authorizeTarget(ctx, authz, spec); err != nil {
+		return nil, fmt.Errorf("job %s runs as %s, which may not write its target: %w", spec.Name, spec.RunAs, err)
+	}
+	if authz != nil {
+		logf("runs as access key %s", spec.RunAs)
 	}
 	// A truncated gzip file reads, through DuckDB's CSV reader, as its first
 	// part and no error: check every compressed text file to its end.

@@ -93,9 +93,13 @@ type Spec struct {
 	MaxConcurrentRuns int           `json:"max_concurrent_runs"`
 	// MaxRejected fails a run with more rejected rows: a count ("100") or a
 	// percentage of input rows ("1.5%"). Empty means no limit.
-	MaxRejected string    `json:"max_rejected,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	MaxRejected string `json:"max_rejected,omitempty"`
+	// RunAs is the access key id whose rights the job's runs have (its
+	// role), RunAsAdmin for the lake's admin. At create it names the role
+	// to pass; empty means the creator's key.
+	RunAs     string    `json:"run_as,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // DefaultTimeout is Glue's default job timeout (48 hours).
