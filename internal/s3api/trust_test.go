@@ -336,6 +336,38 @@ func TestPayloadVerifiedAgainstStoredBytes(t *testing.T) {
 	status, code = send(t, req, []byte("EVIL!"))
 	check("same length, other bytes", status, code, http.StatusBadRequest, "XAmzContentSHA256Mismatch", old)
 
+	// The same replay as an UploadPart stores no part.
+	req = e.signed(http.MethodPost, "/lake/k?uploads", emptySHA256, -1, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up struct {
+		UploadID string `xml:"UploadId"`
+	}
+	err = xml.NewDecoder(resp.Body).Decode(&up)
+	resp.Body.Close()
+	if err != nil || up.UploadID == "" {
+		t.Fatalf("create upload: %v %+v", err, up)
+	}
+	partPath := "/lake/k?partNumber=1&uploadId=" + up.UploadID
+	req = e.signed(http.MethodPut, partPath, sha256Hex(hello), -1, nil)
+	req.Header.Set("X-Amz-Decoded-Content-Length", "11")
+	req.ContentLength = int64(len("EVIL-BODY!!tail"))
+	if status, code := send(t, req, []byte("EVIL-BODY!!tail")); status != http.StatusBadRequest || code != "XAmzContentSHA256Mismatch" {
+		t.Errorf("replayed part with a longer body: %d %s, want 400 XAmzContentSHA256Mismatch", status, code)
+	}
+	req = e.signed(http.MethodGet, "/lake/k?uploadId="+up.UploadID, emptySHA256, -1, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || bytes.Contains(listed, []byte("<Part>")) {
+		t.Errorf("parts after a replayed part with another body: %d %s", resp.StatusCode, listed)
+	}
+
 	// aws-chunked bodies whose data chunks are right but whose end is not.
 	data := bytes.Repeat([]byte("0123456789abcdef"), 10000) // 160,000 bytes: three chunks
 	for _, c := range []struct {
