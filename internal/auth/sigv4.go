@@ -236,8 +236,12 @@ func truncate(s string, n int) string {
 //     is then in r.Trailer). r.ContentLength becomes the decoded length and
 //     "aws-chunked" is removed from Content-Encoding.
 //
-// A handler must therefore read the body to its end, and treat a read error
-// as a failed request, before it commits what it wrote.
+// Otherwise x-amz-decoded-content-length is removed: it may be unsigned.
+//
+// A handler must therefore read the body to its end (not only
+// r.ContentLength bytes: the aws-chunked decoder checks the final chunk and
+// trailer after the last byte), and treat a read error as a failed
+// request, before it commits what it wrote.
 //
 // Errors wrap the sentinels of this package; S3ErrorCode maps them.
 func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
