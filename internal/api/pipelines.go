@@ -61,7 +61,8 @@ func (s *Server) routePipelines() {
 func pipelineStatus(err error) (int, string, bool) {
 	switch {
 	// First: a spec naming a missing job is a bad request, not a 404.
-	case errors.Is(err, workflow.ErrInvalidSpec), errors.Is(err, workflow.ErrInvalidSchedule), errors.Is(err, alarms.ErrInvalidSpec):
+	case errors.Is(err, workflow.ErrInvalidSpec), errors.Is(err, workflow.ErrInvalidSchedule), errors.Is(err, alarms.ErrInvalidSpec),
+		errors.Is(err, workflow.ErrIdentity):
 		return http.StatusBadRequest, "InvalidRequest", true
 	case errors.Is(err, workflow.ErrNoSuchWorkflow), errors.Is(err, workflow.ErrNoSuchTrigger), errors.Is(err, workflow.ErrNoSuchRun),
 		errors.Is(err, events.ErrNoSuchEvent), errors.Is(err, alarms.ErrNoSuchAlarm):
@@ -98,7 +99,7 @@ func (s *Server) createWorkflow(ctx context.Context, p *auth.Principal, r *http.
 	if err := p.Authorize("glue:CreateWorkflow", workflowResource(w.Name)); err != nil {
 		return nil, err
 	}
-	if err := s.workflows.CreateWorkflow(ctx, w); err != nil {
+	if err := s.workflows.CreateWorkflowBy(ctx, w, &p.Key); err != nil {
 		return nil, err
 	}
 	return s.workflows.GetWorkflow(ctx, w.Name)
@@ -117,7 +118,7 @@ func (s *Server) updateWorkflow(ctx context.Context, p *auth.Principal, r *http.
 		return nil, badRequest("the body names workflow %q, the path %q", w.Name, name)
 	}
 	w.Name = name
-	if err := s.workflows.UpdateWorkflow(ctx, w); err != nil {
+	if err := s.workflows.UpdateWorkflowBy(ctx, w, &p.Key); err != nil {
 		return nil, err
 	}
 	return s.workflows.GetWorkflow(ctx, name)

@@ -140,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		return nil, err
 	}
 	if l.Workflows, err = workflow.New(ctx, cfg.Workflow, workflow.Deps{DB: l.Meta, Crawlers: l.Crawlers, Jobs: l.Jobs,
-		Query: l.Query, Ledger: l.Events, Store: l.Store}); err != nil {
+		Query: l.Query, Ledger: l.Events, Store: l.Store, Keys: l.Auth}); err != nil {
 		return nil, err
 	}
 	if l.Alarms, err = alarms.New(ctx, cfg.Alarms, alarms.Deps{DB: l.Meta, Jobs: l.Jobs, Workflows: l.Workflows, Crawlers: l.Crawlers,

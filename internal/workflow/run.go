@@ -734,8 +734,18 @@ func (s *Service) execStep(ctx context.Context, run Run, sp Step) (string, map[s
 		if err != nil {
 			return "", nil, err
 		}
+		// The statement runs with the workflow's identity, checked now: its
+		// key may have been deleted or its policy changed since.
+		authz, err := s.authorizer(ctx, run.spec)
+		if err != nil {
+			return "", nil, err
+		}
+		req := query.Request{SQL: text, Database: sp.Database, Workgroup: sp.Workgroup, Authorize: authz}
+		if authz != nil {
+			req.AccessKey = run.spec.RunAs
+		}
 		first := &firstRow{}
-		ex, err := s.Query.Execute(ctx, query.Request{SQL: text, Database: sp.Database, Workgroup: sp.Workgroup}, first)
+		ex, err := s.Query.Execute(ctx, req, first)
 		out["query_id"], out["rows"] = ex.ID, strconv.FormatInt(ex.Stats.Rows, 10)
 		for i, c := range first.cols {
 			if i < len(first.row) {

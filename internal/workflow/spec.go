@@ -94,8 +94,12 @@ type Workflow struct {
 	// properties override them.
 	Properties map[string]string `json:"properties,omitempty"`
 	Steps      []Step            `json:"steps"`
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+	// RunAs is the access key whose rights its sql steps have: the key
+	// that created (or last updated) it; jobs.RunAsAdmin for workflows of
+	// the lake's owner. Job steps run with their job's identity.
+	RunAs     string    `json:"run_as,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Step is one node of a workflow: exactly one of Crawler, Job and SQL.

@@ -2,8 +2,11 @@ package workflow_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/workflow"
@@ -65,5 +68,78 @@ func TestObjectKeysAreValuesNotSQL(t *testing.T) {
 	c, _, err = l.Query.Run(ctx, "SELECT n FROM out.seen", "")
 	if err != nil || len(c.Rows) != 1 || c.Rows[0][0] != int64(1) {
 		t.Errorf("out.seen: %v %v", c.Rows, err)
+	}
+}
+
+// TestSQLStepsRunWithTheWorkflowsIdentity: a workflow's sql steps run with
+// the rights of the key that defined it, checked on every step.
+func TestSQLStepsRunWithTheWorkflowsIdentity(t *testing.T) {
+	ctx := context.Background()
+	l := openLake(t, nil)
+	for _, q := range []string{"CREATE SCHEMA ops", "CREATE TABLE ops.files (uri VARCHAR, n INT)", "INSERT INTO ops.files VALUES ('a', 1), ('b', 2), ('c', 3)"} {
+		if _, _, err := l.Query.Run(ctx, q, ""); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	pol, err := auth.ParsePolicy([]byte(`{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": ["glue:*Workflow*", "athena:*"], "Resource": "*"},
+		{"Effect": "Allow", "Action": "redshift:ReadData", "Resource": "arn:aws:glue:*:*:table/ops/files"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := l.Auth.CreateKey(ctx, "reader", pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader.SecretAccessKey = ""
+	if err := l.Workflows.CreateWorkflowBy(ctx, workflow.Workflow{Name: "other", RunAs: jobs.RunAsAdmin,
+		Steps: []workflow.Step{{Name: "a", SQL: "SELECT 1"}}}, &reader); !errors.Is(err, auth.ErrAccessDenied) {
+		t.Errorf("a key naming the admin as its workflow's identity: %v", err)
+	}
+	if err := l.Workflows.CreateWorkflowBy(ctx, workflow.Workflow{Name: "w", Steps: []workflow.Step{
+		{Name: "count", SQL: "SELECT count(*) AS n FROM ops.files"},
+		{Name: "wipe", SQL: "DELETE FROM ops.files", DependsOn: []string{"count"}},
+	}}, &reader); err != nil {
+		t.Fatal(err)
+	}
+	w, err := l.Workflows.GetWorkflow(ctx, "w")
+	if err != nil || w.RunAs != reader.AccessKeyID {
+		t.Fatalf("workflow runs as %q %v", w.RunAs, err)
+	}
+	execute := func() workflow.Run {
+		t.Helper()
+		r, err := l.Workflows.Start(ctx, "w", workflow.StartOptions{Own: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err = l.Workflows.Execute(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := execute()
+	if st := stepStates(r); st["count"] != workflow.StepSucceeded || st["wipe"] != workflow.StepFailed || !strings.Contains(r.Error, "redshift:WriteData") {
+		t.Errorf("run: %v %q", st, r.Error)
+	}
+	if r.Properties["count.n"] != "3" {
+		t.Errorf("count.n = %q", r.Properties["count.n"])
+	}
+	c, _, err := l.Query.Run(ctx, "SELECT count(*) FROM ops.files", "")
+	if err != nil || c.Rows[0][0] != int64(3) {
+		t.Errorf("ops.files: %v %v", c.Rows, err)
+	}
+	if err := l.Auth.DeleteKey(ctx, reader.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if r := execute(); r.State != workflow.RunFailed || !strings.Contains(r.Error, "does not exist") {
+		t.Errorf("after the key was deleted: %s %q", r.State, r.Error)
+	}
+	// Workflows of the lake's owner run as the admin.
+	if err := l.Workflows.CreateWorkflow(ctx, workflow.Workflow{Name: "local", Steps: []workflow.Step{{Name: "a", SQL: "SELECT 1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := l.Workflows.GetWorkflow(ctx, "local"); w.RunAs != jobs.RunAsAdmin {
+		t.Errorf("local workflow runs as %q", w.RunAs)
 	}
 }

@@ -70,6 +70,8 @@ CREATE TABLE workflow_steps (
 	error TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (run_id, step)
 );
+`}, {Version: 2, Name: "workflow identities", SQL: `
+ALTER TABLE workflows ADD COLUMN run_as TEXT NOT NULL DEFAULT '';
 `}}
 
 // Config tunes the scheduler.
@@ -95,6 +97,8 @@ type Deps struct {
 	Query    *query.Service
 	Ledger   *events.Ledger
 	Store    storage.ObjectStore
+	// Keys finds the access keys workflows run as (auth.Service).
+	Keys jobs.KeyStore
 }
 
 // Service stores workflows and triggers and executes runs. It is safe for
@@ -148,16 +152,27 @@ func (s *Service) wake() {
 	}
 }
 
-// CreateWorkflow validates and stores a workflow.
+// CreateWorkflow validates and stores a workflow of the lake's owner (the
+// local CLI, tarn apply): its sql steps run as the admin, or as w.RunAs.
 func (s *Service) CreateWorkflow(ctx context.Context, w Workflow) error {
+	return s.CreateWorkflowBy(ctx, w, nil)
+}
+
+// CreateWorkflowBy is CreateWorkflow for a workflow a key creates through a
+// front end: its sql steps run with that key's rights (job steps with their
+// job's identity).
+func (s *Service) CreateWorkflowBy(ctx context.Context, w Workflow, creator jobs.Creator) error {
 	if err := s.checkWorkflow(ctx, &w); err != nil {
+		return err
+	}
+	if err := s.resolveIdentity(ctx, &w, creator); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
 	w.CreatedAt, w.UpdatedAt = now, now
 	b, _ := json.Marshal(w)
-	_, err := s.DB.SQL().ExecContext(ctx, `INSERT INTO workflows (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)`,
-		w.Name, string(b), meta.FormatTime(now), meta.FormatTime(now))
+	_, err := s.DB.SQL().ExecContext(ctx, `INSERT INTO workflows (name, spec, created_at, updated_at, run_as) VALUES (?, ?, ?, ?, ?)`,
+		w.Name, string(b), meta.FormatTime(now), meta.FormatTime(now), w.RunAs)
 	if meta.IsUniqueViolation(err) {
 		return fmt.Errorf("cannot create workflow %q: %w", w.Name, ErrWorkflowExists)
 	}
@@ -170,6 +185,13 @@ func (s *Service) CreateWorkflow(ctx context.Context, w Workflow) error {
 // UpdateWorkflow replaces a workflow's definition; runs already started
 // keep the definition they started with.
 func (s *Service) UpdateWorkflow(ctx context.Context, w Workflow) error {
+	return s.UpdateWorkflowBy(ctx, w, nil)
+}
+
+// UpdateWorkflowBy is UpdateWorkflow by a key: the workflow runs as that
+// key from then on, since it wrote the steps. The lake's owner (a nil
+// updater) keeps the identity unless it names another.
+func (s *Service) UpdateWorkflowBy(ctx context.Context, w Workflow, updater jobs.Creator) error {
 	old, err := s.GetWorkflow(ctx, w.Name)
 	if err != nil {
 		return err
@@ -177,9 +199,15 @@ func (s *Service) UpdateWorkflow(ctx context.Context, w Workflow) error {
 	if err := s.checkWorkflow(ctx, &w); err != nil {
 		return err
 	}
+	if w.RunAs == "" && updater == nil {
+		w.RunAs = old.RunAs
+	}
+	if err := s.resolveIdentity(ctx, &w, updater); err != nil {
+		return err
+	}
 	w.CreatedAt, w.UpdatedAt = old.CreatedAt, time.Now().UTC()
 	b, _ := json.Marshal(w)
-	_, err = s.DB.SQL().ExecContext(ctx, `UPDATE workflows SET spec = ?, updated_at = ? WHERE name = ?`, string(b), meta.FormatTime(w.UpdatedAt), w.Name)
+	_, err = s.DB.SQL().ExecContext(ctx, `UPDATE workflows SET spec = ?, updated_at = ?, run_as = ? WHERE name = ?`, string(b), meta.FormatTime(w.UpdatedAt), w.RunAs, w.Name)
 	if err != nil {
 		return fmt.Errorf("cannot update workflow %q: %w", w.Name, err)
 	}
@@ -215,8 +243,8 @@ func (s *Service) checkTarget(ctx context.Context, job, crawlerName string) erro
 
 // GetWorkflow returns a workflow.
 func (s *Service) GetWorkflow(ctx context.Context, name string) (Workflow, error) {
-	var spec string
-	err := s.DB.SQL().QueryRowContext(ctx, `SELECT spec FROM workflows WHERE name = ?`, name).Scan(&spec)
+	var spec, runAs string
+	err := s.DB.SQL().QueryRowContext(ctx, `SELECT spec, run_as FROM workflows WHERE name = ?`, name).Scan(&spec, &runAs)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Workflow{}, fmt.Errorf("cannot get workflow %q: %w", name, ErrNoSuchWorkflow)
 	}
@@ -225,26 +253,28 @@ func (s *Service) GetWorkflow(ctx context.Context, name string) (Workflow, error
 	}
 	var w Workflow
 	err = json.Unmarshal([]byte(spec), &w)
+	w.RunAs = identityOf(runAs)
 	return w, err
 }
 
 // ListWorkflows returns every workflow by name.
 func (s *Service) ListWorkflows(ctx context.Context) ([]Workflow, error) {
-	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT spec FROM workflows ORDER BY name`)
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT spec, run_as FROM workflows ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list workflows: %w", err)
 	}
 	defer rows.Close()
 	var out []Workflow
 	for rows.Next() {
-		var spec string
-		if err := rows.Scan(&spec); err != nil {
+		var spec, runAs string
+		if err := rows.Scan(&spec, &runAs); err != nil {
 			return nil, err
 		}
 		var w Workflow
 		if err := json.Unmarshal([]byte(spec), &w); err != nil {
 			return nil, err
 		}
+		w.RunAs = identityOf(runAs)
 		out = append(out, w)
 	}
 	return out, rows.Err()
