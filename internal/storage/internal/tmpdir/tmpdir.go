@@ -12,8 +12,8 @@
 // Open removes every folder whose lock file it can lock: its owner is gone.
 // The kernel releases a lock when its process dies, however it dies, so no
 // age or process id is guessed. Where file locks are not available (not
-// unix), a folder is removed only when nothing in it changed for
-// StaleAge, as before this package.
+// unix, or a filesystem that refuses flock), a folder is removed only when
+// nothing in it changed for StaleAge, as before this package.
 package tmpdir
 
 import (
@@ -57,9 +57,9 @@ func Open(parent string) (*Dir, error) {
 		}
 		locked, err := tryLock(f)
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return nil, fmt.Errorf("cannot lock temp folder: %w", err)
+			// A filesystem without flock (some network ones): the folder
+			// is used unlocked, and Clean goes by age there.
+			locked = true
 		}
 		// Between CreateTemp and the lock, another store's Clean may have
 		// locked the new file, found it ownerless and removed it: then
@@ -142,11 +142,14 @@ func cleanRun(dir, lockPath string) {
 		return
 	}
 	defer f.Close()
-	if !lockSupported {
+	locked, err := tryLock(f)
+	switch {
+	case !lockSupported || err != nil:
+		// No locks here: only the age of the files tells.
 		if !unchangedFor(dir, StaleAge) {
 			return
 		}
-	} else if locked, err := tryLock(f); err != nil || !locked {
+	case !locked:
 		return // its store is open
 	}
 	if os.RemoveAll(dir) == nil {
