@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // exitError carries an exit code without printing again.
@@ -37,6 +39,9 @@ func main() {
 		if hint := credentialsHint(err); hint != "" {
 			err = errors.New(hint)
 		}
+		if errors.Is(err, storage.ErrNoSuchBucket) || strings.HasSuffix(err.Error(), storage.ErrNoSuchBucket.Error()) {
+			err = fmt.Errorf("%w\n  create the bucket with `tarn mb s3://BUCKET`, or a new lake's bucket and zones with `tarn init`", err)
+		}
 		fmt.Fprintln(os.Stderr, "tarn:", err)
 		os.Exit(1)
 	}
@@ -50,7 +55,9 @@ func newRoot() *cobra.Command {
 		Long:          "tarn keeps raw files in a lake, crawls them into a catalog and queries them with SQL (S3 + Glue + Athena on one machine).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	def := os.Getenv("TARN_DATA")
 	if def == "" {
 		def = lake.DefaultHome
@@ -60,19 +67,20 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.serverURL, "server", os.Getenv("TARN_SERVER"), "REST API of a running tarn serve to work through (env TARN_SERVER; found in the data folder when empty)")
 	root.PersistentFlags().StringVar(&g.s3URL, "s3-endpoint", os.Getenv("TARN_S3_ENDPOINT"), "S3 endpoint of that server, for mb, ls, cp, rm (env TARN_S3_ENDPOINT; found in the data folder when empty)")
 	root.AddCommand(
-		quickstartCmd(g),
+		quickstartCmd(g), initCmd(g),
 		mbCmd(g), lsCmd(g), cpCmd(g), rmCmd(g),
 		crawlerCmd(g),
 		jobCmd(g),
 		queryCmd(g),
 		catalogCmd(g),
 		genCmd(),
-		serveCmd(g),
+		serveCmd(g), statusCmd(g),
 		keysCmd(g),
 		workgroupCmd(g),
 		workflowCmd(g), triggerCmd(g), eventsCmd(g), alarmCmd(g),
 	)
 	root.AddCommand(deployCmds(g)...)
+	strictCommands(root)
 	return root
 }
 

@@ -38,6 +38,7 @@ import (
 type serveInfo struct {
 	API string `json:"api"`
 	S3  string `json:"s3,omitempty"`
+	PG  string `json:"pg,omitempty"`
 	PID int    `json:"pid"`
 }
 
@@ -45,6 +46,22 @@ const serveFile = "serve.json"
 
 func writeServeInfo(home, api, s3 string) error {
 	b, _ := json.Marshal(serveInfo{API: api, S3: s3, PID: os.Getpid()})
+	return os.WriteFile(filepath.Join(home, serveFile), b, 0o600)
+}
+
+// addServeInfoPG records the PostgreSQL endpoint, which starts after the
+// others, in serve.json.
+func addServeInfoPG(home, addr string) error {
+	b, err := os.ReadFile(filepath.Join(home, serveFile))
+	if err != nil {
+		return err
+	}
+	var si serveInfo
+	if err := json.Unmarshal(b, &si); err != nil {
+		return err
+	}
+	si.PG = addr
+	b, _ = json.Marshal(si)
 	return os.WriteFile(filepath.Join(home, serveFile), b, 0o600)
 }
 

@@ -35,6 +35,12 @@ func serveCmd(g *globals) *cobra.Command {
 			if (certFile == "") != (keyFile == "") {
 				return errors.New("give both --tls-cert and --tls-key, or neither")
 			}
+			// One server per data folder, held until the process ends.
+			unlock, err := lake.LockServe(g.data)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			cfg := lake.DefaultConfig(g.data)
 			if v := os.Getenv("TARN_CLOCK"); v != "" {
 				// A test aid: the scheduler's clock starts at this time and
@@ -152,6 +158,9 @@ func serveCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("cannot listen on %s for the PostgreSQL endpoint: %w", pgListen, err)
 				}
 				fmt.Fprintf(out, "PostgreSQL endpoint on %s\n", ln.Addr())
+				if err := addServeInfoPG(l.Home, ln.Addr().String()); err != nil {
+					slog.Warn("cannot record the PostgreSQL endpoint in serve.json", "err", err)
+				}
 				go func() { errc <- pg.Serve(ln) }()
 			}
 			select {

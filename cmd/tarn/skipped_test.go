@@ -18,7 +18,10 @@ func TestSkippedFilesShown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run := func(args ...string) result { t.Helper(); return tarn(t, dir, append([]string{"--data", data}, args...)...) }
+	run := func(args ...string) result {
+		t.Helper()
+		return tarn(t, dir, append([]string{"--data", data}, args...)...)
+	}
 	ok(t, run("mb", "s3://lake"))
 	ok(t, run("cp", "good.json", "s3://lake/raw/t/good.json"))
 	ok(t, run("cp", "bad.json", "s3://lake/raw/t/bad.json"))

@@ -69,6 +69,33 @@ var QuickstartCuratedQueries = []string{
 FROM curated_db.orders WHERE year = 2025 GROUP BY month ORDER BY month`,
 }
 
+// Init creates a bucket and its zones (folder markers), as a new lake's
+// first step; what exists already is kept. It reports whether the bucket
+// is new.
+func (l *Lake) Init(ctx context.Context, bucket string) (created bool, err error) {
+	return InitBucket(ctx, l.Store, bucket)
+}
+
+// InitBucket is Init on any object store (the lake's files, or a running
+// server's S3 endpoint).
+func InitBucket(ctx context.Context, store storage.ObjectStore, bucket string) (created bool, err error) {
+	switch err := store.CreateBucket(ctx, bucket); {
+	case err == nil:
+		created = true
+	case !errors.Is(err, storage.ErrBucketExists):
+		return false, fmt.Errorf("cannot create bucket %q: %w", bucket, err)
+	}
+	for _, z := range Zones {
+		if _, err := store.Head(ctx, bucket, z); err == nil {
+			continue
+		}
+		if _, err := store.Put(ctx, bucket, z, bytes.NewReader(nil), storage.PutOptions{ContentType: "application/x-directory"}); err != nil {
+			return created, fmt.Errorf("cannot create zone s3://%s/%s: %w", bucket, z, err)
+		}
+	}
+	return created, nil
+}
+
 // DefineQuickstartJobs creates the quickstart's jobs (once).
 func (l *Lake) DefineQuickstartJobs(ctx context.Context) error {
 	for _, spec := range QuickstartJobs {
@@ -83,9 +110,10 @@ func (l *Lake) DefineQuickstartJobs(ctx context.Context) error {
 // defines the raw crawler. It is safe to run twice: objects are rewritten
 // with the same bytes and an existing crawler is kept.
 func (l *Lake) SeedQuickstart(ctx context.Context) (objects int, bytesWritten int64, err error) {
-	if err := l.Store.CreateBucket(ctx, QuickstartBucket); err != nil && !errors.Is(err, storage.ErrBucketExists) {
+	if _, err := l.Init(ctx, QuickstartBucket); err != nil {
 		return 0, 0, err
 	}
+	objects = len(Zones)
 	put := func(key string, data []byte, ctype string) error {
 		if _, err := l.Store.Put(ctx, QuickstartBucket, key, bytes.NewReader(data), storage.PutOptions{ContentType: ctype}); err != nil {
 			return err
@@ -93,11 +121,6 @@ func (l *Lake) SeedQuickstart(ctx context.Context) (objects int, bytesWritten in
 		objects++
 		bytesWritten += int64(len(data))
 		return nil
-	}
-	for _, z := range Zones {
-		if err := put(z, nil, "application/x-directory"); err != nil {
-			return objects, bytesWritten, err
-		}
 	}
 	var buf bytes.Buffer
 	if _, err := sample.Sales(&buf, 1000, 42); err != nil {
