@@ -118,6 +118,29 @@ func TestTruncatedGzipFailsRun(t *testing.T) {
 	}
 }
 
+// TestTruncatedGzipJSONFailsRun: the same for a JSON source.
+func TestTruncatedGzipJSONFailsRun(t *testing.T) {
+	e := newEnv(t)
+	e.sql(`CREATE EXTERNAL TABLE raw_db.events (id bigint, name string)
+		ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://lake/raw/events/'`)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	for i := 1; i <= 50000; i++ {
+		fmt.Fprintf(zw, "{\"id\": %d, \"name\": \"n%d\"}\n", i, i)
+	}
+	zw.Close()
+	full := buf.Bytes()
+	e.create(jobs.Spec{Name: "ev", SQL: "SELECT id, name FROM raw_db.events", Target: "s3://lake/curated/ev/", Table: "curated.ev"})
+	e.putBytes("raw/events/e.json.gz", full[:len(full)/2])
+	if run, err := e.l.Jobs.Start(e.ctx, "ev", jobs.StartOptions{}); err == nil || run.State != jobs.StateFailed || !strings.Contains(run.Error, "truncated") {
+		t.Fatalf("truncated gzip JSON: %v %+v", err, run)
+	}
+	e.putBytes("raw/events/e.json.gz", full)
+	if r := e.start("ev", nil); r.Stats.RowsWritten != 50000 {
+		t.Errorf("complete file: %+v", r.Stats)
+	}
+}
+
 // TestExtraFieldsAreRejected: a CSV row with more fields than the table has
 // columns is a rejected row with its reason, not a row written truncated.
 func TestExtraFieldsAreRejected(t *testing.T) {
