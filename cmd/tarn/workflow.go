@@ -84,7 +84,7 @@ func workflowCmd(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "workflow %s (max concurrent runs %d, max parallel steps %d)\n", w.Name, w.MaxConcurrentRuns, w.MaxParallelSteps)
+			fmt.Fprintf(out, "workflow %s (max concurrent runs %d, max parallel steps %d, sql steps run as %s)\n", w.Name, w.MaxConcurrentRuns, w.MaxParallelSteps, w.RunAs)
 			var rows [][]string
 			for _, st := range w.Steps {
 				deps := strings.Join(st.DependsOn, ",")
