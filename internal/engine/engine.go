@@ -67,10 +67,14 @@ type Config struct {
 // DefaultConfig returns a configuration for a lake home folder.
 func DefaultConfig(home string) Config {
 	return Config{
-		TempDir:        filepath.Join(home, "duckdb", "tmp"),
-		AllowedDirs:    []string{filepath.Join(home, "objects")},
-		Sessions:       max(4, 2*runtime.NumCPU()),
+		TempDir:     filepath.Join(home, "duckdb", "tmp"),
+		AllowedDirs: []string{filepath.Join(home, "objects")},
+		// Enough sessions that a few long queries leave room for others;
+		// an idle DuckDB connection costs little, and DuckDB's threads are
+		// shared by all of them.
+		Sessions:       max(8, 4*runtime.NumCPU()),
 		WriterSessions: max(2, runtime.NumCPU()),
+		MemoryLimit:    DefaultMemoryLimit(),
 		Warehouse:      filepath.Join(home, "warehouse", "warehouse.duckdb"),
 		GarbageGrace:   DefaultGarbageGrace,
 	}
