@@ -95,7 +95,11 @@ func crawlerCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				printJSON(cmd.OutOrStdout(), c)
+				runs, err := s.crawlers.Runs(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				printJSON(cmd.OutOrStdout(), crawlerView(c, runs))
 				return nil
 			})
 		},
@@ -328,4 +332,30 @@ func readSQLFile(path string) (string, error) {
 		return "", fmt.Errorf("cannot read SQL file: %w", err)
 	}
 	return string(b), nil
+}
+
+// crawlerView is a crawler as Glue's GetCrawler shows it: the definition,
+// its State (READY or RUNNING) and its last finished crawl.
+func crawlerView(c crawler.Spec, runs []crawler.Run) any {
+	type lastCrawl struct {
+		RunID        string    `json:"RunId"`
+		Status       string    `json:"Status"`
+		StartTime    time.Time `json:"StartTime"`
+		EndTime      time.Time `json:"EndTime"`
+		ErrorMessage string    `json:"ErrorMessage,omitempty"`
+	}
+	v := struct {
+		crawler.Spec
+		State     string     `json:"State"`
+		LastCrawl *lastCrawl `json:"LastCrawl,omitempty"`
+	}{Spec: c, State: "READY"}
+	for _, r := range runs { // newest first
+		if r.State == crawler.StateRunning {
+			v.State = "RUNNING"
+			continue
+		}
+		v.LastCrawl = &lastCrawl{RunID: r.ID, Status: r.State, StartTime: r.StartedAt, EndTime: r.EndedAt, ErrorMessage: r.Error}
+		break
+	}
+	return v
 }

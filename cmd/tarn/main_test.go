@@ -174,6 +174,10 @@ func TestQueryCLI(t *testing.T) {
 			t.Errorf("%v printed nothing", args)
 		}
 	}
+	// Glue's GetCrawler shape: the state and the last crawl.
+	if r := ok(t, tarn(t, dir, "--data", data, "crawler", "get", "raw_crawler")); !strings.Contains(r.stdout, `"State": "READY"`) || !strings.Contains(r.stdout, `"Status": "SUCCEEDED"`) {
+		t.Errorf("crawler get: %s", r.stdout)
+	}
 	if r := tarn(t, dir, "--data", data, "catalog", "table", "etl_pipeline_db.nope"); r.code == 0 || !strings.Contains(r.stderr, "no such table") {
 		t.Errorf("missing table: %+v", r)
 	}
