@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -270,12 +269,10 @@ type startQueryRequest struct {
 
 func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	var req startQueryRequest
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
+	// Strict, as every body: a misspelt field (workgroup as "work_group")
+	// would otherwise run the query with defaults the caller did not ask for.
+	if err := decodeBody(r, &req, `{"sql": "...", "database": "...", "workgroup": "...", "result_reuse_minutes": 0}`); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, badRequest("the body must be JSON {\"sql\": \"...\", \"database\": \"...\"}: %v", err)
 	}
 	if strings.TrimSpace(req.SQL) == "" {
 		return nil, badRequest("sql is empty")
@@ -295,37 +292,62 @@ func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Requ
 	return map[string]string{"id": id}, nil
 }
 
-func (s *Server) getQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("athena:GetQueryExecution", auth.WorkgroupResource("primary")); err != nil {
-		return nil, err
+// An execution belongs to the access key that ran it (Execution.AccessKey).
+// A key always sees, reads the results of and stops its own executions.
+// Another key's (or the local CLI's) it may only if its policy allows the
+// action on that execution's workgroup, as Athena's IAM actions do: a policy
+// that only lets a key start queries (athena:StartQueryExecution) keeps it
+// to its own.
+func allowExecution(p *auth.Principal, action string, ex query.Execution) error {
+	if ex.AccessKey != "" && ex.AccessKey == p.Key.AccessKeyID {
+		return nil
 	}
-	return s.queries.Get(ctx, r.PathValue("id"))
+	if err := p.Authorize(action, auth.WorkgroupResource(ex.Workgroup)); err != nil {
+		return fmt.Errorf("query execution %s was run by another access key: %w", ex.ID, err)
+	}
+	return nil
+}
+
+// execution returns the execution of the request's path if the key may do
+// action on it.
+func (s *Server) execution(ctx context.Context, p *auth.Principal, r *http.Request, action string) (query.Execution, error) {
+	ex, err := s.queries.Get(ctx, r.PathValue("id"))
+	if err != nil {
+		return query.Execution{}, err
+	}
+	return ex, allowExecution(p, action, ex)
+}
+
+func (s *Server) getQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	return s.execution(ctx, p, r, "athena:GetQueryExecution")
 }
 
 func (s *Server) listQueries(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("athena:ListQueryExecutions", auth.WorkgroupResource("primary")); err != nil {
-		return nil, err
-	}
 	n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	return s.queries.History(ctx, n)
+	exs, err := s.queries.HistoryVisible(ctx, n, func(ex query.Execution) bool {
+		return allowExecution(p, "athena:GetQueryExecution", ex) == nil
+	})
+	return nonNil(exs), err
 }
 
 func (s *Server) queryResults(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("athena:GetQueryResults", auth.WorkgroupResource("primary")); err != nil {
+	ex, err := s.execution(ctx, p, r, "athena:GetQueryResults")
+	if err != nil {
 		return nil, err
 	}
 	max, _ := strconv.Atoi(r.URL.Query().Get("max_results"))
-	return s.async.Results(ctx, r.PathValue("id"), r.URL.Query().Get("next_token"), max)
+	return s.async.Results(ctx, ex.ID, r.URL.Query().Get("next_token"), max)
 }
 
 func (s *Server) cancelQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	if err := p.Authorize("athena:StopQueryExecution", auth.WorkgroupResource("primary")); err != nil {
+	ex, err := s.execution(ctx, p, r, "athena:StopQueryExecution")
+	if err != nil {
 		return nil, err
 	}
-	if err := s.async.Cancel(ctx, r.PathValue("id")); err != nil {
+	if err := s.async.Cancel(ctx, ex.ID); err != nil {
 		return nil, err
 	}
-	return s.queries.Get(ctx, r.PathValue("id"))
+	return s.queries.Get(ctx, ex.ID)
 }
 
 func (s *Server) listDatabases(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

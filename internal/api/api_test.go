@@ -82,7 +82,8 @@ func TestQueryFlow(t *testing.T) {
 	policy, _ := auth.ParsePolicy([]byte(`{"Statement": [
 		{"Effect": "Allow", "Action": ["athena:*"], "Resource": "*"},
 		{"Effect": "Allow", "Action": ["glue:GetTable"], "Resource": "arn:aws:glue:*:*:table/etl_pipeline_db/sales"},
-		{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::lake/raw/sales/*"}]}`))
+		{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::lake/raw/sales/*"},
+		{"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "arn:aws:s3:::lake/athena-results/*"}]}`))
 	analyst, err := l.Auth.CreateKey(ctx, "analyst", policy)
 	if err != nil {
 		t.Fatal(err)

@@ -389,6 +389,9 @@ func (s *Server) createWorkgroup(ctx context.Context, p *auth.Principal, r *http
 	if err := w.Validate(); err != nil {
 		return nil, &apiError{http.StatusBadRequest, "InvalidRequest", err}
 	}
+	if err := authorizeResultLocation(p, w); err != nil {
+		return nil, err
+	}
 	if err := s.queries.CreateWorkgroup(ctx, w); err != nil {
 		return nil, err
 	}
@@ -411,10 +414,28 @@ func (s *Server) updateWorkgroup(ctx context.Context, p *auth.Principal, r *http
 	if err := w.Validate(); err != nil {
 		return nil, &apiError{http.StatusBadRequest, "InvalidRequest", err}
 	}
+	if err := authorizeResultLocation(p, w); err != nil {
+		return nil, err
+	}
 	if err := s.queries.UpdateWorkgroup(ctx, w); err != nil {
 		return nil, err
 	}
 	return s.queries.Workgroup(ctx, name)
+}
+
+// authorizeResultLocation: a workgroup's queries write their results to its
+// result location as the keys that run them (checked again then); the key
+// that sets the location must be allowed to write there too, or it could
+// point others' results at a folder it may not write, such as a table's.
+func authorizeResultLocation(p *auth.Principal, w query.Workgroup) error {
+	u, err := storage.ParseURI(w.ResultLocation)
+	if err != nil {
+		return &apiError{http.StatusBadRequest, "InvalidRequest", err}
+	}
+	if err := p.Authorize("s3:PutObject", auth.S3Resource(u.Bucket, u.Key)); err != nil {
+		return fmt.Errorf("cannot set the result location of workgroup %q to %s: %w", w.Name, u, err)
+	}
+	return nil
 }
 
 func (s *Server) getWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

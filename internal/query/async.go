@@ -66,6 +66,7 @@ func (a *Async) Submit(req Request) (string, error) {
 		a.mu.Unlock()
 		return "", errors.New("cannot submit query: the server is shutting down")
 	}
+	req.lane = "async"
 	ex := newExecution(req, StateQueued)
 	ctx, cancel := context.WithCancel(context.Background()) // the query outlives the HTTP request that submitted it
 	a.running[ex.ID] = cancel
@@ -126,6 +127,11 @@ func (a *Async) finish(id string) {
 // run executes a submitted query, writing its result as CSV to the result
 // location.
 func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgroup) {
+	loc := a.resultLocation(wg)
+	if err := authorizeResult(req, loc, ex.ID); err != nil {
+		a.s.record(ctx, ex, err)
+		return
+	}
 	tmp, err := os.CreateTemp("", "tarn-result-*.csv")
 	if err != nil {
 		a.s.record(ctx, ex, err)
@@ -135,7 +141,7 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgrou
 	sink := &resultSink{w: csv.NewWriter(tmp)}
 	ex.State = StateRunning
 	a.s.db.SQL().ExecContext(ctx, `UPDATE query_executions SET state = ? WHERE id = ?`, StateRunning, ex.ID)
-	runErr := a.s.run(ctx, ex, req, sink)
+	runErr := a.s.runLimited(ctx, ex, req, sink)
 	sink.w.Flush()
 	if runErr == nil {
 		runErr = sink.w.Error()
@@ -144,9 +150,25 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgrou
 		runErr = cerr
 	}
 	if runErr == nil && ex.ReusedFrom == "" {
-		runErr = a.storeResult(ctx, a.resultLocation(wg), ex.ID, tmp.Name(), sink.cols)
+		runErr = a.storeResult(ctx, loc, ex.ID, tmp.Name(), sink.cols)
 	}
 	a.s.record(context.WithoutCancel(ctx), ex, runErr)
+}
+
+// authorizeResult asks, before a query runs, whether its key may write its
+// result where the workgroup keeps results: the write is the key's
+// s3:PutObject, as in Athena, so a workgroup cannot be used to write where
+// its users could not (a raw table's folder, say).
+func authorizeResult(req Request, loc storage.URI, id string) error {
+	if req.Authorize == nil {
+		return nil
+	}
+	for _, name := range []string{id + ".csv", id + ".csv.metadata"} {
+		if err := req.Authorize("s3:PutObject", Target{Location: loc.Join(name).String()}); err != nil {
+			return fmt.Errorf("cannot write the query's result to %s: %w", loc, err)
+		}
+	}
+	return nil
 }
 
 // resultLocation is the workgroup's result location, or the configured one.

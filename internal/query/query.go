@@ -93,6 +93,10 @@ type Request struct {
 	// "glue:GetTable" on the table, "s3:GetObject" on its location); the
 	// local CLI, which owns the lake's files, leaves it nil.
 	Authorize func(action string, t Target) error
+
+	// lane is the front end's queue for an engine session ("" for callers
+	// of Execute, "async" for Async); see gate.
+	lane string
 }
 
 // Target is what a statement acts on: a table (Table set), a database, or
@@ -156,6 +160,7 @@ type Service struct {
 	cat   *catalog.Catalog
 	store storage.ObjectStore
 	wh    *warehouse.Service // nil: no warehouse statements
+	gate  *gate
 }
 
 // New migrates the history tables and returns the service. Executions left
@@ -186,7 +191,7 @@ func New(ctx context.Context, db *meta.DB, eng *engine.Engine, opts ...Option) (
 			return nil, err
 		}
 	}
-	s := &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store()}
+	s := &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store(), gate: newGate(eng.Sessions())}
 	for _, o := range opts {
 		o(s)
 	}
@@ -200,8 +205,32 @@ func (s *Service) Execute(ctx context.Context, req Request, sink Sink) (Executio
 	if err := s.insert(context.WithoutCancel(ctx), ex); err != nil {
 		return ex, err
 	}
-	err := s.run(ctx, &ex, req, sink)
+	err := s.runLimited(ctx, &ex, req, sink)
 	return ex, s.record(ctx, &ex, err)
+}
+
+// runLimited runs a statement within its workgroup's query timeout, after
+// waiting its turn for an engine session in its front end's lane.
+func (s *Service) runLimited(ctx context.Context, ex *Execution, req Request, sink Sink) error {
+	wg, err := s.Workgroup(ctx, req.Workgroup)
+	if err != nil {
+		return err
+	}
+	limit := wg.QueryTimeout()
+	tctx, cancel := context.WithTimeoutCause(ctx, limit, ErrQueryTimeout)
+	defer cancel()
+	err = s.gate.acquire(tctx, req.lane+"/"+req.AccessKey)
+	if err == nil {
+		err = s.run(tctx, ex, req, sink)
+		s.gate.release()
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(tctx), ErrQueryTimeout) {
+		// Not context.DeadlineExceeded: the history says FAILED with the
+		// limit that stopped it, not a bare "context deadline exceeded".
+		return fmt.Errorf("%w: it ran longer than %s, the query timeout of workgroup %q (query_timeout_seconds); filter the data read, or raise the workgroup's timeout",
+			ErrQueryTimeout, limit, wg.Name)
+	}
+	return err
 }
 
 func newExecution(req Request, state string) Execution {
@@ -441,11 +470,39 @@ func (s *Service) History(ctx context.Context, limit int) ([]Execution, error) {
 	return s.history(ctx, "", nil, limit)
 }
 
-func (s *Service) history(ctx context.Context, where string, arg any, limit int) ([]Execution, error) {
-	args := []any{limit}
-	if arg != nil {
-		args = []any{arg, limit}
+// HistoryVisible returns the most recent executions that visible accepts,
+// newest first: a front end's listing for one key (see Execution.AccessKey).
+func (s *Service) HistoryVisible(ctx context.Context, limit int, visible func(Execution) bool) ([]Execution, error) {
+	if limit <= 0 {
+		limit = 50
 	}
+	const batch = 500
+	var out []Execution
+	where, args := "", []any(nil)
+	for {
+		page, err := s.history(ctx, where, args, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page {
+			if visible(e) {
+				out = append(out, e)
+				if len(out) == limit {
+					return out, nil
+				}
+			}
+		}
+		if len(page) < batch {
+			return out, nil
+		}
+		last := page[len(page)-1]
+		ts := meta.FormatTime(last.SubmittedAt)
+		where, args = `WHERE submitted_at < ? OR (submitted_at = ? AND id < ?)`, []any{ts, ts, last.ID}
+	}
+}
+
+func (s *Service) history(ctx context.Context, where string, args []any, limit int) ([]Execution, error) {
+	args = append(append([]any(nil), args...), limit)
 	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, sql, database_name, statement_type, state, error, submitted_at, ended_at,
 		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key, reused_from
 		FROM query_executions `+where+` ORDER BY submitted_at DESC, id DESC LIMIT ?`, args...)
@@ -476,7 +533,7 @@ func (s *Service) history(ctx context.Context, where string, arg any, limit int)
 
 // Get returns one execution.
 func (s *Service) Get(ctx context.Context, id string) (Execution, error) {
-	exs, err := s.history(ctx, `WHERE id = ?`, id, 1)
+	exs, err := s.history(ctx, `WHERE id = ?`, []any{id}, 1)
 	if err != nil {
 		return Execution{}, err
 	}

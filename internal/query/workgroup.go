@@ -21,6 +21,7 @@ var (
 	ErrWorkgroupExists = errors.New("workgroup already exists")
 	ErrScanLimit       = errors.New("query would scan more than the workgroup allows")
 	ErrPartitionFilter = errors.New("partition filter required")
+	ErrQueryTimeout    = errors.New("query timed out")
 )
 
 // PrimaryWorkgroup is the workgroup queries run in unless they name one.
@@ -49,8 +50,23 @@ type Workgroup struct {
 	RequirePartitionFilter []string `json:"require_partition_filter,omitempty"`
 	// MaxConcurrent queries of this workgroup run at once; the rest wait
 	// QUEUED (0: the server's default).
-	MaxConcurrent int       `json:"max_concurrent,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+	// QueryTimeoutSeconds stops a query that runs longer (Athena's DML
+	// query timeout); it ends FAILED. 0 means DefaultQueryTimeout.
+	QueryTimeoutSeconds int64     `json:"query_timeout_seconds,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+}
+
+// DefaultQueryTimeout is a workgroup's query timeout unless it sets one:
+// Athena's default for DML queries.
+const DefaultQueryTimeout = 30 * time.Minute
+
+// QueryTimeout is how long a query of the workgroup may run.
+func (w Workgroup) QueryTimeout() time.Duration {
+	if w.QueryTimeoutSeconds > 0 {
+		return time.Duration(w.QueryTimeoutSeconds) * time.Second
+	}
+	return DefaultQueryTimeout
 }
 
 var workgroupName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
@@ -68,7 +84,7 @@ func (w *Workgroup) Validate() error {
 		return fmt.Errorf("invalid workgroup %q: result_location: %w", w.Name, err)
 	}
 	w.ResultLocation = u.Dir().String()
-	if w.BytesScannedCutoff < 0 || w.MaxConcurrent < 0 {
+	if w.BytesScannedCutoff < 0 || w.MaxConcurrent < 0 || w.QueryTimeoutSeconds < 0 {
 		return fmt.Errorf("invalid workgroup %q: limits must not be negative", w.Name)
 	}
 	for i, t := range w.RequirePartitionFilter {
