@@ -2,14 +2,11 @@ package engine
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // ErrCorruptCompressed means a gzip or zstd file ends before its stream
@@ -27,26 +24,13 @@ func CheckCompressedFile(ctx context.Context, path string) error {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 64<<10)
-	magic, _ := br.Peek(4)
-	var r io.Reader
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorruptCompressed, err)
-		}
-		defer zr.Close()
-		r = zr
-	case len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd:
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorruptCompressed, err)
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		return nil
+	r, closeFn, err := decompressing(f)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruptCompressed, err)
+	}
+	defer closeFn()
+	if _, ok := r.(*bufio.Reader); ok {
+		return nil // not compressed
 	}
 	if _, err := io.Copy(io.Discard, contextReader{ctx, r}); err != nil {
 		if ctx.Err() != nil {

@@ -94,7 +94,7 @@ type Engine struct {
 	closed   bool
 	sessions []*Session
 	pqCache  parquetCache
-	jsonOK   jsonChecks
+	checked  fileChecks
 	// files are the data files bound statements of live sessions may read:
 	// CollectGarbage keeps them.
 	files holds

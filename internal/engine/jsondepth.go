@@ -66,27 +66,47 @@ func CheckJSONDepth(r io.Reader, max int) error {
 	}
 }
 
-// jsonChecks remembers files that passed CheckJSONDepth, by path, size and
-// modification time, so that queries do not rescan them.
-type jsonChecks struct {
+// fileChecks remembers files that passed a check (by check, path, size and
+// modification time), so that queries do not read them again.
+type fileChecks struct {
 	mu sync.Mutex
-	ok map[string]string // path → stamp
+	ok map[string]string // check + "\x00" + path → stamp
 }
 
-// CheckJSONFile bounds the nesting of a local JSON file (gzip and zstd are
-// recognised by their magic bytes) before DuckDB reads it.
-func (e *Engine) CheckJSONFile(ctx context.Context, path string) error {
+// once runs check on a local file unless the same file, unchanged, passed it
+// before.
+func (e *Engine) once(ctx context.Context, name, path string, check func(context.Context, string) error) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	stamp := fmt.Sprintf("%d/%d", st.Size(), st.ModTime().UnixNano())
-	e.jsonOK.mu.Lock()
-	cached := e.jsonOK.ok[path] == stamp
-	e.jsonOK.mu.Unlock()
+	key, stamp := name+"\x00"+path, fmt.Sprintf("%d/%d", st.Size(), st.ModTime().UnixNano())
+	e.checked.mu.Lock()
+	cached := e.checked.ok[key] == stamp
+	e.checked.mu.Unlock()
 	if cached {
 		return nil
 	}
+	if err := check(ctx, path); err != nil {
+		return err
+	}
+	e.checked.mu.Lock()
+	if e.checked.ok == nil || len(e.checked.ok) > 100_000 {
+		e.checked.ok = map[string]string{}
+	}
+	e.checked.ok[key] = stamp
+	e.checked.mu.Unlock()
+	return nil
+}
+
+// CheckJSONFile bounds the nesting of a local JSON file (gzip and zstd are
+// recognised by their magic bytes) before DuckDB reads it. A compressed
+// file that is cut short fails too.
+func (e *Engine) CheckJSONFile(ctx context.Context, path string) error {
+	return e.once(ctx, "json", path, checkJSONFile)
+}
+
+func checkJSONFile(ctx context.Context, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -94,27 +114,29 @@ func (e *Engine) CheckJSONFile(ctx context.Context, path string) error {
 	defer f.Close()
 	r, closeFn, err := decompressing(f)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrCorruptCompressed, err)
 	}
 	defer closeFn()
 	if err := CheckJSONDepth(contextReader{ctx, r}, MaxJSONDepth); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("the compressed file is truncated (%w); upload it again", err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, ErrJSONTooDeep) {
+			return fmt.Errorf("%w (%v): upload the complete file again", ErrCorruptCompressed, err)
 		}
 		return err
 	}
-	e.jsonOK.mu.Lock()
-	if e.jsonOK.ok == nil || len(e.jsonOK.ok) > 100_000 {
-		e.jsonOK.ok = map[string]string{}
-	}
-	e.jsonOK.ok[path] = stamp
-	e.jsonOK.mu.Unlock()
 	return nil
 }
 
+// CheckCompressed is CheckCompressedFile, remembered per unchanged file.
+func (e *Engine) CheckCompressed(ctx context.Context, path string) error {
+	return e.once(ctx, "compressed", path, CheckCompressedFile)
+}
+
 // decompressing returns a reader of f's content, decompressed if f starts
-// with gzip's or zstd's magic bytes. A truncated compressed stream is an
-// error here only if the scan reaches its end; DuckDB reports it too.
+// with gzip's or zstd's magic bytes. Reading it to its end checks the
+// stream's trailer: a truncated stream ends in an error, not in EOF.
 func decompressing(f *os.File) (io.Reader, func(), error) {
 	br := bufio.NewReader(f)
 	magic, _ := br.Peek(4)
@@ -122,13 +144,13 @@ func decompressing(f *os.File) (io.Reader, func(), error) {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("not a gzip file: %w", err)
+			return nil, nil, err
 		}
 		return zr, func() { zr.Close() }, nil
 	case len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd:
 		zr, err := zstd.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("not a zstd file: %w", err)
+			return nil, nil, err
 		}
 		return zr, zr.Close, nil
 	}

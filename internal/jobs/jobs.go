@@ -243,7 +243,7 @@ func (s *Service) check(ctx context.Context, spec Spec) error {
 		return err
 	}
 	defer sess.Release()
-	b, err := sess.Bind(ctx, q, "")
+	b, err := sess.BindWith(ctx, q, "", engine.BindOptions{DescribeOnly: true})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
 	}
