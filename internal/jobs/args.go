@@ -61,11 +61,37 @@ func listLiteral(v string) string {
 	if v == "" {
 		return "NULL" // IN (NULL) matches nothing; IN () does not parse
 	}
-	items := strings.Split(v, ",")
+	items := SplitList(v)
 	for i, it := range items {
 		items[i] = Literal(it)
 	}
 	return strings.Join(items, ", ")
+}
+
+// listEscaper keeps a list's separator out of its items: an S3 key may hold
+// a comma, so items are joined with "," after "%" and "," in them are
+// percent-encoded (as in a URI), and SplitList decodes them.
+var listEscaper = strings.NewReplacer("%", "%25", ",", "%2C")
+
+// JoinList joins items into a list value (such as ${objects}) that
+// SplitList splits back exactly, whatever the items hold.
+func JoinList(items []string) string {
+	esc := make([]string, len(items))
+	for i, it := range items {
+		esc[i] = listEscaper.Replace(it)
+	}
+	return strings.Join(esc, ",")
+}
+
+// SplitList splits a list value made by JoinList.
+func SplitList(v string) []string {
+	items := strings.Split(v, ",")
+	for i, it := range items {
+		if strings.Contains(it, "%") {
+			items[i] = strings.NewReplacer("%2C", ",", "%2c", ",", "%25", "%").Replace(it)
+		}
+	}
+	return items
 }
 
 var dollarTagRE = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)?\$`)

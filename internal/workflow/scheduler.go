@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/events"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -323,7 +324,7 @@ func (s *Service) fireEvents(ctx context.Context, t TriggerState, now time.Time)
 				newCursor = e.ID
 			}
 		}
-		props := map[string]string{"objects": strings.Join(uris, ","), "object_count": strconv.Itoa(len(batch)), "event_ids": strings.Join(idText, ",")}
+		props := map[string]string{"objects": jobs.JoinList(uris), "object_count": strconv.Itoa(len(batch)), "event_ids": strings.Join(idText, ",")}
 		if _, err := s.fire(ctx, t, props, func(tx *sql.Tx, runID string) error {
 			if err := events.Deliver(ctx, tx, t.Name, runID, ids); err != nil {
 				return err
