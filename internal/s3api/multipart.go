@@ -15,105 +15,132 @@ import (
 // maxCompleteBody bounds a CompleteMultipartUpload request (10,000 parts).
 const maxCompleteBody = 4 << 20
 
-func (s *Server) multipart(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key string, q url.Values) error {
-	ctx := r.Context()
-	res := auth.S3Resource(bucket, key)
-	if s.uploads == nil {
+// multipartOn checks that uploads are enabled and the bucket exists: a
+// multipart call on a missing bucket is NoSuchBucket, as in S3, not
+// NoSuchUpload.
+func (c *call) multipartOn() error {
+	if c.s.uploads == nil {
 		return errCode("NotImplemented", http.StatusNotImplemented, "multipart uploads are not enabled")
 	}
-	id := q.Get("uploadId")
-	switch {
-	case r.Method == http.MethodPost && q.Has("uploads"):
-		if err := p.Authorize("s3:PutObject", res); err != nil {
-			return err
-		}
-		if err := storage.ValidateKey(key); err != nil {
-			return err
-		}
-		id, err := s.uploads.Create(ctx, bucket, key, storage.PutOptions{ContentType: r.Header.Get("Content-Type"), Metadata: metadataFrom(r.Header)})
-		if err != nil {
-			return err
-		}
-		writeXML(w, http.StatusOK, initiateMultipartUploadResult{Xmlns: s3NS, Bucket: bucket, Key: key, UploadID: id})
-		return nil
-	case r.Method == http.MethodPut && id != "":
-		if err := p.Authorize("s3:PutObject", res); err != nil {
-			return err
-		}
-		n, err := strconv.Atoi(q.Get("partNumber"))
-		if err != nil {
-			return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive")
-		}
-		var md5sum []byte
-		if m := r.Header.Get("Content-MD5"); m != "" {
-			if md5sum, err = base64.StdEncoding.DecodeString(m); err != nil || len(md5sum) != 16 {
-				return errCode("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
-			}
-		}
-		// As in putObject: the length auth verified, never the
-		// (possibly unsigned) x-amz-decoded-content-length header.
-		size := r.ContentLength
-		if size > storage.MaxPartSize {
-			return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")
-		}
-		part, err := s.uploads.PutPartSize(ctx, bucket, key, id, n, newExactReader(r.Body, size), size, md5sum)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("ETag", `"`+part.ETag+`"`)
-		w.WriteHeader(http.StatusOK)
-		return nil
-	case r.Method == http.MethodPost && id != "":
-		if err := p.Authorize("s3:PutObject", res); err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxCompleteBody+1))
-		if err != nil {
-			return err
-		}
-		var req completeMultipartUpload
-		if len(body) > maxCompleteBody || xml.Unmarshal(body, &req) != nil {
-			return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema")
-		}
-		parts := make([]storage.CompletedPart, len(req.Parts))
-		for i, pt := range req.Parts {
-			parts[i] = storage.CompletedPart{PartNumber: pt.PartNumber, ETag: pt.ETag}
-		}
-		info, err := s.uploads.Complete(ctx, bucket, key, id, parts)
-		if err != nil {
-			return err
-		}
-		setVersionHeader(w, info.VersionID)
-		writeXML(w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3NS, Location: "/" + bucket + "/" + key, Bucket: bucket, Key: key, ETag: `"` + info.ETag + `"`})
-		if s.created != nil {
-			s.created(ctx, info, "CompleteMultipartUpload")
-		}
-		return nil
-	case r.Method == http.MethodDelete && id != "":
-		if err := p.Authorize("s3:AbortMultipartUpload", res); err != nil {
-			return err
-		}
-		if err := s.uploads.Abort(bucket, key, id); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	case r.Method == http.MethodGet && id != "":
-		if err := p.Authorize("s3:ListMultipartUploadParts", res); err != nil {
-			return err
-		}
-		parts, err := s.uploads.Parts(bucket, key, id)
-		if err != nil {
-			return err
-		}
-		out := listPartsResult{Xmlns: s3NS, Bucket: bucket, Key: key, UploadID: id, MaxParts: storage.MaxParts}
-		for _, pt := range parts {
-			out.Parts = append(out.Parts, partXML{PartNumber: pt.PartNumber, LastModified: isoTime(pt.LastModified), ETag: `"` + pt.ETag + `"`, Size: pt.Size})
-		}
-		writeXML(w, http.StatusOK, out)
-		return nil
+	_, err := c.s.store.HeadBucket(c.r.Context(), c.bucket)
+	return err
+}
+
+func (c *call) createMultipartUpload() error {
+	if err := c.allow("s3:PutObject", c.bucket, c.key); err != nil {
+		return err
 	}
-	return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+	if err := c.multipartOn(); err != nil {
+		return err
+	}
+	if err := storage.ValidateKey(c.key); err != nil {
+		return err
+	}
+	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, storage.PutOptions{ContentType: c.r.Header.Get("Content-Type"), Metadata: metadataFrom(c.r.Header)})
+	if err != nil {
+		return err
+	}
+	writeXML(c.w, http.StatusOK, initiateMultipartUploadResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id})
+	return nil
+}
+
+func (c *call) uploadPart() error {
+	r, w := c.r, c.w
+	if err := c.allow("s3:PutObject", c.bucket, c.key); err != nil {
+		return err
+	}
+	if err := c.multipartOn(); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(c.q.Get("partNumber"))
+	if err != nil {
+		return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive")
+	}
+	var md5sum []byte
+	if m := r.Header.Get("Content-MD5"); m != "" {
+		if md5sum, err = base64.StdEncoding.DecodeString(m); err != nil || len(md5sum) != 16 {
+			return errCode("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
+		}
+	}
+	// As in putObject: the length auth verified, never the
+	// (possibly unsigned) x-amz-decoded-content-length header.
+	size := r.ContentLength
+	if size > storage.MaxPartSize {
+		return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")
+	}
+	part, err := c.s.uploads.PutPartSize(r.Context(), c.bucket, c.key, c.q.Get("uploadId"), n, newExactReader(r.Body, size), size, md5sum)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", `"`+part.ETag+`"`)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (c *call) completeMultipartUpload() error {
+	ctx := c.r.Context()
+	if err := c.allow("s3:PutObject", c.bucket, c.key); err != nil {
+		return err
+	}
+	if err := c.multipartOn(); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxCompleteBody+1))
+	if err != nil {
+		return err
+	}
+	var req completeMultipartUpload
+	if len(body) > maxCompleteBody || xml.Unmarshal(body, &req) != nil {
+		return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema")
+	}
+	parts := make([]storage.CompletedPart, len(req.Parts))
+	for i, pt := range req.Parts {
+		parts[i] = storage.CompletedPart{PartNumber: pt.PartNumber, ETag: pt.ETag}
+	}
+	info, err := c.s.uploads.Complete(ctx, c.bucket, c.key, c.q.Get("uploadId"), parts)
+	if err != nil {
+		return err
+	}
+	setVersionHeader(c.w, info.VersionID)
+	writeXML(c.w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3NS, Location: "/" + c.bucket + "/" + c.key, Bucket: c.bucket, Key: c.key, ETag: `"` + info.ETag + `"`})
+	if c.s.created != nil {
+		c.s.created(ctx, info, "CompleteMultipartUpload")
+	}
+	return nil
+}
+
+func (c *call) abortMultipartUpload() error {
+	if err := c.allow("s3:AbortMultipartUpload", c.bucket, c.key); err != nil {
+		return err
+	}
+	if err := c.multipartOn(); err != nil {
+		return err
+	}
+	if err := c.s.uploads.Abort(c.bucket, c.key, c.q.Get("uploadId")); err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (c *call) listParts() error {
+	if err := c.allow("s3:ListMultipartUploadParts", c.bucket, c.key); err != nil {
+		return err
+	}
+	if err := c.multipartOn(); err != nil {
+		return err
+	}
+	id := c.q.Get("uploadId")
+	parts, err := c.s.uploads.Parts(c.bucket, c.key, id)
+	if err != nil {
+		return err
+	}
+	out := listPartsResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id, MaxParts: storage.MaxParts}
+	for _, pt := range parts {
+		out.Parts = append(out.Parts, partXML{PartNumber: pt.PartNumber, LastModified: isoTime(pt.LastModified), ETag: `"` + pt.ETag + `"`, Size: pt.Size})
+	}
+	writeXML(c.w, http.StatusOK, out)
+	return nil
 }
 
 func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket string, q url.Values) error {

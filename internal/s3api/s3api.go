@@ -138,7 +138,7 @@ func requestID() string {
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, status, msg := toS3(err)
-	if status >= 500 {
+	if status >= 500 && status != http.StatusNotImplemented {
 		s.log.Error("s3 request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		s.log.Debug("s3 request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
@@ -214,153 +214,158 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key string, q url.Values) error {
-	ctx := r.Context()
-	allow := func(action, b, k string) error {
-		res := auth.S3Resource(b, k)
-		return p.Authorize(action, res)
+func (c *call) listBuckets() error {
+	if err := c.allow("s3:ListAllMyBuckets", "*", ""); err != nil {
+		return err
 	}
-	if bucket == "" {
-		if r.Method != http.MethodGet {
-			return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
-		}
-		if err := allow("s3:ListAllMyBuckets", "*", ""); err != nil {
-			return err
-		}
-		return s.listBuckets(w, r)
+	return c.s.listBuckets(c.w, c.r)
+}
+
+func (c *call) createBucket() error {
+	if err := c.allow("s3:CreateBucket", c.bucket, ""); err != nil {
+		return err
 	}
-	if key == "" {
-		switch r.Method {
-		case http.MethodPut:
-			if q.Has("versioning") {
-				if err := allow("s3:PutBucketVersioning", bucket, ""); err != nil {
-					return err
-				}
-				return s.putBucketVersioning(w, r, bucket)
-			}
-			if q.Has("policy") || q.Has("acl") || q.Has("tagging") || q.Has("lifecycle") || q.Has("cors") {
-				return errCode("NotImplemented", http.StatusNotImplemented, "This bucket sub-resource is not implemented yet")
-			}
-			if err := allow("s3:CreateBucket", bucket, ""); err != nil {
-				return err
-			}
-			if err := s.store.CreateBucket(ctx, bucket); err != nil {
-				return err
-			}
-			w.Header().Set("Location", "/"+bucket)
-			w.WriteHeader(http.StatusOK)
-			return nil
-		case http.MethodDelete:
-			if err := allow("s3:DeleteBucket", bucket, ""); err != nil {
-				return err
-			}
-			if err := s.store.DeleteBucket(ctx, bucket); err != nil {
-				return err
-			}
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		case http.MethodHead:
-			if err := allow("s3:ListBucket", bucket, ""); err != nil {
-				return err
-			}
-			if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
-				return err
-			}
-			w.Header().Set("x-amz-bucket-region", s.cfg.Region)
-			w.WriteHeader(http.StatusOK)
-			return nil
-		case http.MethodPost:
-			if q.Has("delete") {
-				return s.deleteObjects(w, r, p, bucket)
-			}
-		case http.MethodGet:
-			switch {
-			case q.Has("location"):
-				if err := allow("s3:GetBucketLocation", bucket, ""); err != nil {
-					return err
-				}
-				if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
-					return err
-				}
-				region := s.cfg.Region
-				if region == "us-east-1" {
-					region = "" // as S3 answers for us-east-1
-				}
-				writeXML(w, http.StatusOK, locationConstraint{Xmlns: s3NS, Value: region})
-				return nil
-			case q.Has("uploads"):
-				return s.listUploads(w, r, p, bucket, q)
-			case q.Has("versioning"):
-				if err := allow("s3:GetBucketVersioning", bucket, ""); err != nil {
-					return err
-				}
-				return s.getBucketVersioning(w, r, bucket)
-			case q.Has("versions"):
-				if err := allow("s3:ListBucketVersions", bucket, ""); err != nil {
-					return err
-				}
-				return s.listObjectVersions(w, r, bucket, q)
-			case q.Has("policy"), q.Has("acl"), q.Has("tagging"), q.Has("lifecycle"), q.Has("cors"), q.Has("encryption"):
-				return errCode("NotImplemented", http.StatusNotImplemented, "This bucket sub-resource is not implemented yet")
-			}
-			if err := allow("s3:ListBucket", bucket, ""); err != nil {
-				return err
-			}
-			if q.Get("list-type") == "2" {
-				return s.listObjectsV2(w, r, bucket, q)
-			}
-			return s.listObjectsV1(w, r, bucket, q)
-		}
-		return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+	if err := c.s.store.CreateBucket(c.r.Context(), c.bucket); err != nil {
+		return err
 	}
-	if q.Has("uploadId") || q.Has("uploads") {
-		return s.multipart(w, r, p, bucket, key, q)
+	c.w.Header().Set("Location", "/"+c.bucket)
+	c.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (c *call) deleteBucket() error {
+	if err := c.allow("s3:DeleteBucket", c.bucket, ""); err != nil {
+		return err
 	}
-	if q.Has("tagging") || q.Has("acl") {
-		return errCode("NotImplemented", http.StatusNotImplemented, "This object operation is not implemented yet")
+	if err := c.s.store.DeleteBucket(c.r.Context(), c.bucket); err != nil {
+		return err
 	}
-	vid := q.Get("versionId")
-	if q.Has("versionId") && vid == "" {
-		return errCode("InvalidArgument", http.StatusBadRequest, "Version id cannot be the empty string")
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (c *call) headBucket() error {
+	if err := c.allow("s3:ListBucket", c.bucket, ""); err != nil {
+		return err
 	}
-	switch r.Method {
-	case http.MethodPut:
-		if src := r.Header.Get("x-amz-copy-source"); src != "" {
-			return s.copyObject(w, r, p, bucket, key, src)
-		}
-		if err := allow("s3:PutObject", bucket, key); err != nil {
-			return err
-		}
-		return s.putObject(w, r, bucket, key)
-	case http.MethodGet, http.MethodHead:
-		action := "s3:GetObject"
-		if vid != "" {
-			action = "s3:GetObjectVersion"
-		}
-		if err := allow(action, bucket, key); err != nil {
-			return err
-		}
-		return s.getObject(w, r, bucket, key, vid)
-	case http.MethodDelete:
-		action := "s3:DeleteObject"
-		if vid != "" {
-			action = "s3:DeleteObjectVersion"
-		}
-		if err := allow(action, bucket, key); err != nil {
-			return err
-		}
-		if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
-			return err
-		}
-		res, err := s.deleteObject(ctx, bucket, key, vid)
-		if err != nil {
-			return err
-		}
-		setDeleteHeaders(w, res)
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
+		return err
 	}
-	return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+	c.w.Header().Set("x-amz-bucket-region", c.s.cfg.Region)
+	c.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (c *call) getBucketLocation() error {
+	if err := c.allow("s3:GetBucketLocation", c.bucket, ""); err != nil {
+		return err
+	}
+	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
+		return err
+	}
+	region := c.s.cfg.Region
+	if region == "us-east-1" {
+		region = "" // as S3 answers for us-east-1
+	}
+	writeXML(c.w, http.StatusOK, locationConstraint{Xmlns: s3NS, Value: region})
+	return nil
+}
+
+func (c *call) listUploads() error { return c.s.listUploads(c.w, c.r, c.p, c.bucket, c.q) }
+
+func (c *call) getBucketVersioning() error {
+	if err := c.allow("s3:GetBucketVersioning", c.bucket, ""); err != nil {
+		return err
+	}
+	return c.s.getBucketVersioning(c.w, c.r, c.bucket)
+}
+
+func (c *call) putBucketVersioning() error {
+	if err := c.allow("s3:PutBucketVersioning", c.bucket, ""); err != nil {
+		return err
+	}
+	return c.s.putBucketVersioning(c.w, c.r, c.bucket)
+}
+
+func (c *call) listObjectVersions() error {
+	if err := c.allow("s3:ListBucketVersions", c.bucket, ""); err != nil {
+		return err
+	}
+	return c.s.listObjectVersions(c.w, c.r, c.bucket, c.q)
+}
+
+func (c *call) deleteObjects() error { return c.s.deleteObjects(c.w, c.r, c.p, c.bucket) }
+
+func (c *call) listObjects() error {
+	if err := c.allow("s3:ListBucket", c.bucket, ""); err != nil {
+		return err
+	}
+	if c.q.Get("list-type") == "2" {
+		return c.s.listObjectsV2(c.w, c.r, c.bucket, c.q)
+	}
+	return c.s.listObjectsV1(c.w, c.r, c.bucket, c.q)
+}
+
+// versionID returns the versionId qualifier ("" if none).
+func (c *call) versionID() (string, error) {
+	vid := c.q.Get("versionId")
+	if c.q.Has("versionId") && vid == "" {
+		return "", errCode("InvalidArgument", http.StatusBadRequest, "Version id cannot be the empty string")
+	}
+	return vid, nil
+}
+
+func (c *call) putOrCopyObject() error {
+	if c.q.Has("versionId") {
+		return notImplemented(onObject, c.r.Method, "versionId")
+	}
+	if src := c.r.Header.Get("x-amz-copy-source"); src != "" {
+		return c.s.copyObject(c.w, c.r, c.p, c.bucket, c.key, src)
+	}
+	if err := c.allow("s3:PutObject", c.bucket, c.key); err != nil {
+		return err
+	}
+	return c.s.putObject(c.w, c.r, c.bucket, c.key)
+}
+
+func (c *call) getObject() error {
+	vid, err := c.versionID()
+	if err != nil {
+		return err
+	}
+	action := "s3:GetObject"
+	if vid != "" {
+		action = "s3:GetObjectVersion"
+	}
+	if err := c.allow(action, c.bucket, c.key); err != nil {
+		return err
+	}
+	return c.s.getObject(c.w, c.r, c.bucket, c.key, vid)
+}
+
+func (c *call) deleteObject() error {
+	vid, err := c.versionID()
+	if err != nil {
+		return err
+	}
+	action := "s3:DeleteObject"
+	if vid != "" {
+		action = "s3:DeleteObjectVersion"
+	}
+	if err := c.allow(action, c.bucket, c.key); err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	if _, err := c.s.store.HeadBucket(ctx, c.bucket); err != nil {
+		return err
+	}
+	res, err := c.s.deleteObject(ctx, c.bucket, c.key, vid)
+	if err != nil {
+		return err
+	}
+	setDeleteHeaders(c.w, res)
+	c.w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) error {

@@ -1,0 +1,154 @@
+package s3api
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+)
+
+// subresources are the query parameters that name an S3 operation rather
+// than qualify one: every one S3 defines, implemented or not. A request
+// carrying one is routed on it and nothing else, so that an operation tarn
+// does not implement can never fall through to the plain object or bucket
+// operation of the same method (a PUT ?retention that replaced the
+// object's body, a DELETE ?cors that deleted the bucket).
+var subresources = map[string]bool{
+	"abac": true, "accelerate": true, "acl": true, "analytics": true, "attributes": true,
+	"cors": true, "delete": true, "encryption": true, "intelligent-tiering": true,
+	"inventory": true, "journalTable": true, "legal-hold": true, "lifecycle": true,
+	"location": true, "logging": true, "metadataConfiguration": true,
+	"metadataInventoryTable": true, "metadataJournalTable": true, "metadataTable": true,
+	"metrics": true, "notification": true, "object-lock": true, "ownershipControls": true,
+	"partNumber": true, "policy": true, "policyStatus": true, "publicAccessBlock": true,
+	"renameObject": true, "replication": true, "requestPayment": true, "restore": true,
+	"retention": true, "select": true, "select-type": true, "session": true,
+	"tagging": true, "torrent": true, "uploadId": true, "uploads": true,
+	"versionId": true, "versioning": true, "versions": true, "website": true,
+}
+
+// qualifiers are sub-resources that select what another operation acts on
+// (a version, a part of an upload) instead of naming one of their own.
+var qualifiers = map[string]bool{"versionId": true}
+
+// target is what a request's path names.
+type target int
+
+const (
+	onService target = iota
+	onBucket
+	onObject
+)
+
+// String names the target in messages.
+func (t target) String() string {
+	return [...]string{"the service", "a bucket", "an object"}[t]
+}
+
+// call is one request being answered.
+type call struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	p      *auth.Principal
+	bucket string
+	key    string
+	q      url.Values
+}
+
+func (c *call) allow(action, bucket, key string) error {
+	return c.p.Authorize(action, auth.S3Resource(bucket, key))
+}
+
+type opKey struct {
+	target target
+	method string
+	sub    string // the sub-resource, "" for none
+}
+
+// handler answers one operation.
+type handler func(c *call) error
+
+// operations is the routing table: every operation tarn answers, by what
+// the path names, the method and the sub-resource. HEAD goes where GET
+// goes. Anything else is answered NotImplemented (a sub-resource S3
+// defines) or MethodNotAllowed, and changes nothing.
+var operations = map[opKey]handler{
+	{onService, http.MethodGet, ""}: (*call).listBuckets,
+
+	{onBucket, http.MethodPut, ""}:           (*call).createBucket,
+	{onBucket, http.MethodDelete, ""}:        (*call).deleteBucket,
+	{onBucket, http.MethodHead, ""}:          (*call).headBucket,
+	{onBucket, http.MethodGet, ""}:           (*call).listObjects,
+	{onBucket, http.MethodGet, "location"}:   (*call).getBucketLocation,
+	{onBucket, http.MethodGet, "uploads"}:    (*call).listUploads,
+	{onBucket, http.MethodGet, "versioning"}: (*call).getBucketVersioning,
+	{onBucket, http.MethodPut, "versioning"}: (*call).putBucketVersioning,
+	{onBucket, http.MethodGet, "versions"}:   (*call).listObjectVersions,
+	{onBucket, http.MethodPost, "delete"}:    (*call).deleteObjects,
+
+	{onObject, http.MethodPut, ""}:            (*call).putOrCopyObject,
+	{onObject, http.MethodGet, ""}:            (*call).getObject,
+	{onObject, http.MethodHead, ""}:           (*call).getObject,
+	{onObject, http.MethodDelete, ""}:         (*call).deleteObject,
+	{onObject, http.MethodPost, "uploads"}:    (*call).createMultipartUpload,
+	{onObject, http.MethodPut, "uploadId"}:    (*call).uploadPart,
+	{onObject, http.MethodPost, "uploadId"}:   (*call).completeMultipartUpload,
+	{onObject, http.MethodDelete, "uploadId"}: (*call).abortMultipartUpload,
+	{onObject, http.MethodGet, "uploadId"}:    (*call).listParts,
+}
+
+// subresourceOf returns the sub-resource a request names ("" for none),
+// or an error if it names more than one. partNumber qualifies an upload
+// (UploadPart) when uploadId is given; alone it is GetObject's part
+// selector, which is a sub-resource of its own here.
+func subresourceOf(q url.Values) (string, error) {
+	var subs []string
+	for k := range q {
+		if !subresources[k] || qualifiers[k] {
+			continue
+		}
+		if k == "partNumber" && q.Has("uploadId") {
+			continue
+		}
+		subs = append(subs, k)
+	}
+	switch len(subs) {
+	case 0:
+		return "", nil
+	case 1:
+		return subs[0], nil
+	}
+	sort.Strings(subs)
+	return "", errCode("InvalidRequest", http.StatusBadRequest, "A request names one sub-resource; this one names %s", strings.Join(subs, ", "))
+}
+
+// route answers a request from the routing table.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key string, q url.Values) error {
+	c := &call{s: s, w: w, r: r, p: p, bucket: bucket, key: key, q: q}
+	t := onObject
+	switch {
+	case bucket == "":
+		t = onService
+	case key == "":
+		t = onBucket
+	}
+	sub, err := subresourceOf(q)
+	if err != nil {
+		return err
+	}
+	if h, ok := operations[opKey{t, r.Method, sub}]; ok {
+		return h(c)
+	}
+	if sub != "" {
+		return notImplemented(t, r.Method, sub)
+	}
+	return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+}
+
+func notImplemented(t target, method, sub string) error {
+	return errCode("NotImplemented", http.StatusNotImplemented,
+		"A header or query you provided implies functionality that is not implemented: %s ?%s of a %s is not supported by tarn", method, sub, t)
+}
