@@ -354,6 +354,23 @@ type Rejected struct {
 	Content string `json:"original"`
 }
 
+// RejectsSQL selects the rows read_csv's store_rejects kept in the given
+// tables, one per line: file path, line, the columns named by its errors,
+// the message, the error types and the line as read (all strings but line).
+// A short row is one error per missing column, each "Found:" one more than
+// the last: its message is the first, the true count. DuckDB's csv_line
+// starts with the end of the line before after a blank line or a CRLF
+// line: the original text starts at the row.
+func RejectsSQL(errorsTable, scansTable string) string {
+	return fmt.Sprintf(`SELECT s.file_path, e.line,
+			coalesce(string_agg(e.column_name, ',' ORDER BY e.column_idx) FILTER (WHERE e.column_name IS NOT NULL), ''),
+			concat_ws('; ', min_by(e.error_message, e.column_idx) FILTER (WHERE e.error_type::VARCHAR = 'MISSING COLUMNS'),
+				string_agg(e.error_message, '; ' ORDER BY e.column_idx) FILTER (WHERE e.error_type::VARCHAR <> 'MISSING COLUMNS')),
+			string_agg(DISTINCT e.error_type::VARCHAR, ','), ltrim(max(coalesce(e.csv_line, '')), chr(13) || chr(10))
+		FROM %s e JOIN %s s ON e.scan_id = s.scan_id AND e.file_id = s.file_id
+		GROUP BY s.file_path, e.line ORDER BY 1, 2`, errorsTable, scansTable)
+}
+
 // Rejects reads the rows the strict scans of b rejected. Local file paths
 // are mapped back to s3:// URIs.
 func (s *Session) Rejects(ctx context.Context, b *Bound) ([]Rejected, error) {
@@ -372,13 +389,7 @@ func (s *Session) Rejects(ctx context.Context, b *Bound) ([]Rejected, error) {
 		if n == 0 {
 			continue // the table had no files to scan
 		}
-		// One row can have several errors (each missing column is one):
-		// report it once, with all of them.
-		rows, err := s.conn.QueryContext(ctx, fmt.Sprintf(`SELECT s.file_path, e.line,
-				string_agg(DISTINCT coalesce(e.column_name, ''), ',') FILTER (WHERE e.column_name IS NOT NULL),
-				string_agg(e.error_message, '; ' ORDER BY e.column_idx), string_agg(DISTINCT e.error_type::VARCHAR, ','), max(coalesce(e.csv_line, ''))
-			FROM %s_errors e JOIN %s_scans s ON e.scan_id = s.scan_id AND e.file_id = s.file_id
-			GROUP BY s.file_path, e.line ORDER BY 1, 2`, prefix, prefix))
+		rows, err := s.conn.QueryContext(ctx, RejectsSQL(prefix+"_errors", prefix+"_scans"))
 		if err != nil {
 			return nil, fmt.Errorf("cannot read rejected rows: %w", err)
 		}

@@ -276,6 +276,9 @@ func csvScan(s copyStmt, cols []tableColumn, files, prefix string, parallel bool
 		"rejects_table = " + quoteString(prefix+"_errors"),
 		"rejects_scan = " + quoteString(prefix+"_scans"),
 		"rejects_limit = 0",
+		// Redshift maps fields to columns, never folder names: DuckDB
+		// would add year and month of a sales/year=2025/month=01/ prefix.
+		"hive_partitioning = false",
 	}
 	if s.Header > 0 {
 		opts = append(opts, fmt.Sprintf("skip = %d", s.Header))
@@ -329,11 +332,7 @@ func (x *execution) csvRejects(prefix string, cols []tableColumn, byPath map[str
 	for _, c := range cols {
 		types[c.Name] = c.Type
 	}
-	rows, err := x.conn.QueryContext(x.ctx, fmt.Sprintf(`SELECT s.file_path, e.line,
-			coalesce(string_agg(DISTINCT e.column_name, ','), ''),
-			string_agg(e.error_message, '; ' ORDER BY e.column_idx), string_agg(DISTINCT e.error_type::VARCHAR, ','), max(coalesce(e.csv_line, ''))
-		FROM temp.%s_errors e JOIN temp.%s_scans s ON e.scan_id = s.scan_id AND e.file_id = s.file_id
-		GROUP BY s.file_path, e.line ORDER BY 1, 2`, prefix, prefix))
+	rows, err := x.conn.QueryContext(x.ctx, engine.RejectsSQL("temp."+prefix+"_errors", "temp."+prefix+"_scans"))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read rejected rows: %w", err)
 	}
@@ -362,17 +361,18 @@ func (x *execution) copyTyped(s copyStmt, t name, cols []tableColumn, files, ins
 	load func(func() error) error) ([]rejectedRow, int64, error) {
 	var scan, checkedScan string
 	if s.Format == "parquet" {
-		scan = "read_parquet(" + files + ")"
-		checkedScan = "read_parquet(" + files + ", filename = true, file_row_number = true)"
+		// Folder names (year=2025/) are not columns of a COPY (see csvScan).
+		scan = "read_parquet(" + files + ", hive_partitioning = false)"
+		checkedScan = "read_parquet(" + files + ", hive_partitioning = false, filename = true, file_row_number = true)"
 	} else {
 		var typed, text []string
 		for _, c := range cols {
 			typed = append(typed, quoteString(c.Name)+": "+quoteString(c.Type))
 			text = append(text, quoteString(c.Name)+": 'VARCHAR'")
 		}
-		comp := ""
+		comp := ", hive_partitioning = false"
 		if s.Compress != "" {
-			comp = ", compression = " + quoteString(s.Compress)
+			comp += ", compression = " + quoteString(s.Compress)
 		}
 		scan = "read_json(" + files + ", format = 'auto', columns = {" + strings.Join(typed, ", ") + "}" + comp + ")"
 		checkedScan = "(SELECT *, row_number() OVER (PARTITION BY filename) - 1 AS file_row_number FROM read_json(" + files +
