@@ -597,7 +597,13 @@ func (s *Store) deleteBucket(ctx context.Context, bucket string) error {
 	if len(res.Objects) > 0 || len(res.CommonPrefixes) > 0 {
 		return storage.ErrBucketNotEmpty
 	}
-	if dirNonEmpty(s.internal("versions", bucket)) {
+	// What counts is a version recorded in an index, not a file: what
+	// a crash left in the versions folder is no version to keep.
+	hist, err := s.readIndexesLocked(ctx, bucket, "")
+	if err != nil {
+		return err
+	}
+	if len(hist) > 0 {
 		return fmt.Errorf("%w: it holds noncurrent versions or delete markers", storage.ErrBucketNotEmpty)
 	}
 	if err := removeEmptyTree(ctx, s.bucketPath(bucket)); err != nil {

@@ -255,10 +255,12 @@ func (s *Store) writeIndex(bucket, key string, x *verIndex) error {
 		if err := os.Remove(filepath.Join(dir, "index.json")); err != nil && !errors.Is(err, iofs.ErrNotExist) {
 			return err
 		}
-		if err := os.Remove(dir); err != nil && !errors.Is(err, iofs.ErrNotExist) {
-			return err // not empty: data left behind is garbage, kept for inspection
-		}
-		return nil
+		// With the index gone no file left in the folder is a version:
+		// data of versions just dropped (which callers would remove next)
+		// or of a crash. They go with the folder, which must not outlive
+		// the key's last version: a folder left behind kept later puts of
+		// the key and the bucket's deletion failing.
+		return os.RemoveAll(dir)
 	}
 	b, err := json.Marshal(x)
 	if err != nil {
@@ -898,6 +900,11 @@ func (s *Store) readIndexes(ctx context.Context, bucket, prefix string) (map[str
 	l := s.lock(bucket)
 	l.RLock()
 	defer l.RUnlock()
+	return s.readIndexesLocked(ctx, bucket, prefix)
+}
+
+// readIndexesLocked is readIndexes for callers that hold the bucket lock.
+func (s *Store) readIndexesLocked(ctx context.Context, bucket, prefix string) (map[string]*verIndex, error) {
 	dir := s.internal("versions", bucket)
 	ents, err := os.ReadDir(dir)
 	if err != nil {

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.ObjectStore) {
 		{"VersioningOverwrite", testVersioningOverwrite},
 		{"VersioningDeleteMarker", testVersioningDeleteMarker},
 		{"VersioningDeleteVersion", testVersioningDeleteVersion},
+		{"VersioningDeleteEveryOrder", testVersioningDeleteEveryOrder},
 		{"VersioningSuspended", testVersioningSuspended},
 		{"VersioningUnversioned", testVersioningUnversioned},
 		{"VersioningList", testVersioningList},

@@ -502,3 +502,61 @@ func testVersioningConcurrent(t *testing.T, s storage.ObjectStore) {
 		t.Errorf("%d versions and %d entries, want %d and %d", objects, len(lines), writers*each, writers*each+writers*(each/2))
 	}
 }
+
+// testVersioningDeleteEveryOrder deletes every version of a key, in each
+// order a client may (oldest first, as ListObjectVersions lists them
+// newest first and a client deletes in the listing's order or its
+// reverse; with a delete marker on top), then puts the key again and
+// deletes the bucket: nothing of the versions gone may stay in the way.
+func testVersioningDeleteEveryOrder(t *testing.T, s storage.ObjectStore) {
+	for _, c := range []struct {
+		name   string
+		marker bool
+		oldest bool
+	}{
+		{"newest first", false, false},
+		{"oldest first", false, true},
+		{"marker, newest first", true, false},
+		{"marker, oldest first", true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, b := newVersionedBucket(t, s)
+			var ids []string
+			for i := range 3 {
+				ids = append(ids, put(t, s, b, "d/k", fmt.Sprint("v", i)).VersionID)
+			}
+			if c.marker {
+				res, err := v.DeleteVersion(t.Context(), b, "d/k", "")
+				if err != nil || !res.DeleteMarker {
+					t.Fatalf("Delete: %+v %v", res, err)
+				}
+				ids = append(ids, res.VersionID)
+			}
+			if !c.oldest {
+				slices.Reverse(ids)
+			}
+			for _, id := range ids {
+				if _, err := v.DeleteVersion(t.Context(), b, "d/k", id); err != nil {
+					t.Fatalf("DeleteVersion(%s): %v", id, err)
+				}
+			}
+			if lines, _ := listVersions(t, v, b, storage.VersionListOptions{}); len(lines) != 0 {
+				t.Fatalf("versions left: %q", lines)
+			}
+			info := put(t, s, b, "d/k", "again")
+			if body, _ := get(t, s, b, "d/k", nil); body != "again" {
+				t.Errorf("Get after putting again: %q", body)
+			}
+			lines, _ := listVersions(t, v, b, storage.VersionListOptions{})
+			wantLines(t, "ListVersions after putting again", lines, []string{"d/k " + info.VersionID + " latest"})
+			err := s.DeleteBucket(t.Context(), b)
+			wantErr(t, "DeleteBucket with a version", err, storage.ErrBucketNotEmpty)
+			if _, err := v.DeleteVersion(t.Context(), b, "d/k", info.VersionID); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteBucket(t.Context(), b); err != nil {
+				t.Errorf("DeleteBucket after removing every version: %v", err)
+			}
+		})
+	}
+}
