@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -53,8 +54,11 @@ func (c *call) uploadPart() error {
 		return err
 	}
 	n, err := strconv.Atoi(c.q.Get("partNumber"))
-	if err != nil {
+	if err != nil || n < 1 || n > storage.MaxParts {
 		return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive")
+	}
+	if src := r.Header.Get("x-amz-copy-source"); src != "" {
+		return c.uploadPartCopy(n, src)
 	}
 	var md5sum []byte
 	if m := r.Header.Get("Content-MD5"); m != "" {
@@ -163,4 +167,97 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	}
 	writeXML(w, http.StatusOK, out)
 	return nil
+}
+
+// uploadPartCopy answers UploadPartCopy: part n is the source object, or
+// the bytes x-amz-copy-source-range selects of it.
+func (c *call) uploadPartCopy(n int, src string) error {
+	ctx := c.r.Context()
+	id := c.q.Get("uploadId")
+	sb, sk, srcVID, err := parseCopySource(src)
+	if err != nil {
+		return err
+	}
+	getAction := "s3:GetObject"
+	if srcVID != "" {
+		getAction = "s3:GetObjectVersion"
+	}
+	if err := c.allow(getAction, sb, sk); err != nil {
+		return err
+	}
+	// The upload is checked before the source is read.
+	if _, err := c.s.uploads.Get(c.bucket, c.key, id); err != nil {
+		return err
+	}
+	var v storage.Versioned
+	if srcVID != "" {
+		if v, err = c.s.versioned(); err != nil {
+			return err
+		}
+	}
+	var srcInfo storage.ObjectInfo
+	if v != nil {
+		srcInfo, err = v.HeadVersion(ctx, sb, sk, srcVID)
+	} else {
+		srcInfo, err = c.s.store.Head(ctx, sb, sk)
+	}
+	if err != nil {
+		return err
+	}
+	if err := copySourceConditions(c.r, srcInfo); err != nil {
+		return err
+	}
+	var rng *storage.Range
+	size := srcInfo.Size
+	if h := c.r.Header.Get("x-amz-copy-source-range"); h != "" {
+		first, last, ok := parseCopyRange(h)
+		if !ok || last >= srcInfo.Size {
+			return errCode("InvalidArgument", http.StatusBadRequest, "Range specified is not valid for source object of size: %d", srcInfo.Size)
+		}
+		rng = &storage.Range{Offset: first, Length: last - first + 1}
+		size = last - first + 1
+	}
+	if size > storage.MaxPartSize {
+		return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")
+	}
+	var rc io.ReadCloser
+	if v != nil {
+		rc, _, err = v.GetVersion(ctx, sb, sk, srcVID, rng)
+	} else if size == 0 {
+		rc = io.NopCloser(strings.NewReader(""))
+	} else {
+		rc, _, err = c.s.store.Get(ctx, sb, sk, rng)
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	part, err := c.s.uploads.PutPartSize(ctx, c.bucket, c.key, id, n, rc, size, nil)
+	if err != nil {
+		return err
+	}
+	if srcInfo.VersionID != "" {
+		c.w.Header().Set("x-amz-copy-source-version-id", srcInfo.VersionID)
+	}
+	writeXML(c.w, http.StatusOK, copyPartResult{Xmlns: s3NS, LastModified: isoTime(part.LastModified), ETag: `"` + part.ETag + `"`})
+	return nil
+}
+
+// parseCopyRange parses x-amz-copy-source-range: bytes=first-last, both
+// given, first <= last.
+func parseCopyRange(h string) (first, last int64, ok bool) {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return 0, 0, false
+	}
+	a, b, ok := strings.Cut(spec, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	first, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || first < 0 || last < first {
+		return 0, 0, false
+	}
+	return first, last, true
 }

@@ -98,6 +98,7 @@ var operations = map[opKey]handler{
 	{onObject, http.MethodPost, "uploadId"}:   (*call).completeMultipartUpload,
 	{onObject, http.MethodDelete, "uploadId"}: (*call).abortMultipartUpload,
 	{onObject, http.MethodGet, "uploadId"}:    (*call).listParts,
+	{onObject, http.MethodGet, "tagging"}:     (*call).getObjectTagging,
 }
 
 // subresourceOf returns the sub-resource a request names ("" for none),
@@ -150,5 +151,5 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 
 func notImplemented(t target, method, sub string) error {
 	return errCode("NotImplemented", http.StatusNotImplemented,
-		"A header or query you provided implies functionality that is not implemented: %s ?%s of a %s is not supported by tarn", method, sub, t)
+		"A header or query you provided implies functionality that is not implemented: %s ?%s of %s is not supported by tarn", method, sub, t)
 }

@@ -29,7 +29,7 @@ var s3Subresources = []string{
 // answered are the (target, method, sub-resource) that tarn implements.
 var answered = []string{
 	"bucket GET location", "bucket GET uploads", "bucket GET versioning", "bucket PUT versioning",
-	"bucket GET versions", "bucket POST delete", "object POST uploads",
+	"bucket GET versions", "bucket POST delete", "object POST uploads", "object GET tagging",
 }
 
 func TestSubresourcesNotImplemented(t *testing.T) {

@@ -343,6 +343,39 @@ func (c *call) getObject() error {
 	return c.s.getObject(c.w, c.r, c.bucket, c.key, vid)
 }
 
+// getObjectTagging answers that the object has no tags: tarn keeps none
+// (PutObjectTagging is NotImplemented), and clients that copy an object
+// with its tags (the aws CLI's multipart copy) ask first.
+func (c *call) getObjectTagging() error {
+	vid, err := c.versionID()
+	if err != nil {
+		return err
+	}
+	action := "s3:GetObjectTagging"
+	if vid != "" {
+		action = "s3:GetObjectVersionTagging"
+	}
+	if err := c.allow(action, c.bucket, c.key); err != nil {
+		return err
+	}
+	var info storage.ObjectInfo
+	if vid != "" {
+		v, err := c.s.versioned()
+		if err != nil {
+			return err
+		}
+		info, err = v.HeadVersion(c.r.Context(), c.bucket, c.key, vid)
+		if err != nil {
+			return err
+		}
+	} else if info, err = c.s.store.Head(c.r.Context(), c.bucket, c.key); err != nil {
+		return err
+	}
+	setVersionHeader(c.w, info.VersionID)
+	writeXML(c.w, http.StatusOK, tagging{Xmlns: s3NS, TagSet: []tag{}})
+	return nil
+}
+
 func (c *call) deleteObject() error {
 	vid, err := c.versionID()
 	if err != nil {
@@ -772,28 +805,15 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 
 func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key, src string) error {
 	ctx := r.Context()
-	src, query, _ := strings.Cut(src, "?")
-	if u, err := url.PathUnescape(src); err == nil {
-		src = u
-	}
-	var srcVID string
-	if query != "" {
-		qv, err := url.ParseQuery(query)
-		if err != nil || !qv.Has("versionId") || qv.Get("versionId") == "" {
-			return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key or bucket/key?versionId=id")
-		}
-		srcVID = qv.Get("versionId")
+	sb, sk, srcVID, err := parseCopySource(src)
+	if err != nil {
+		return err
 	}
 	var v storage.Versioned
 	if srcVID != "" {
-		var err error
 		if v, err = s.versioned(); err != nil {
 			return err
 		}
-	}
-	sb, sk, ok := strings.Cut(strings.TrimPrefix(src, "/"), "/")
-	if !ok || sk == "" {
-		return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key")
 	}
 	getAction := "s3:GetObject"
 	if srcVID != "" {
@@ -809,7 +829,6 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return errCode("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
 	}
 	var srcInfo storage.ObjectInfo
-	var err error
 	if v != nil {
 		srcInfo, err = v.HeadVersion(ctx, sb, sk, srcVID)
 	} else {
@@ -818,8 +837,8 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err != nil {
 		return err
 	}
-	if h := r.Header.Get("x-amz-copy-source-if-match"); h != "" && strings.Trim(h, `"`) != srcInfo.ETag {
-		return errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	if err := copySourceConditions(r, srcInfo); err != nil {
+		return err
 	}
 	var info storage.ObjectInfo
 	replace := strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE")
@@ -863,6 +882,63 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		s.created(ctx, info, "CopyObject")
 	}
 	return nil
+}
+
+// copySourceConditions applies the x-amz-copy-source-if-* headers to the
+// source of a copy, as S3 does: If-Match with If-Unmodified-Since holds
+// if the ETag matches, If-None-Match with If-Modified-Since fails if the
+// ETag matches.
+func copySourceConditions(r *http.Request, src storage.ObjectInfo) error {
+	failed := errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	etagIn := func(h string) bool {
+		for v := range strings.SplitSeq(h, ",") {
+			if v = strings.Trim(strings.TrimSpace(v), `"`); v == "*" || v == src.ETag {
+				return true
+			}
+		}
+		return false
+	}
+	mod := src.LastModified.UTC().Truncate(time.Second)
+	match, unmod := r.Header.Get("x-amz-copy-source-if-match"), r.Header.Get("x-amz-copy-source-if-unmodified-since")
+	none, modSince := r.Header.Get("x-amz-copy-source-if-none-match"), r.Header.Get("x-amz-copy-source-if-modified-since")
+	if match != "" && !etagIn(match) {
+		return failed
+	}
+	if match == "" && unmod != "" {
+		if t, err := http.ParseTime(unmod); err == nil && mod.After(t) {
+			return failed
+		}
+	}
+	if none != "" && etagIn(none) {
+		return failed
+	}
+	if none == "" && modSince != "" {
+		if t, err := http.ParseTime(modSince); err == nil && !mod.After(t) {
+			return failed
+		}
+	}
+	return nil
+}
+
+// parseCopySource parses x-amz-copy-source: bucket/key or
+// bucket/key?versionId=id, URL-encoded, with or without a leading "/".
+func parseCopySource(src string) (bucket, key, versionID string, err error) {
+	src, query, _ := strings.Cut(src, "?")
+	if u, err := url.PathUnescape(src); err == nil {
+		src = u
+	}
+	if query != "" {
+		qv, err := url.ParseQuery(query)
+		if err != nil || !qv.Has("versionId") || qv.Get("versionId") == "" {
+			return "", "", "", errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key or bucket/key?versionId=id")
+		}
+		versionID = qv.Get("versionId")
+	}
+	bucket, key, ok := strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	if !ok || bucket == "" || key == "" {
+		return "", "", "", errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key")
+	}
+	return bucket, key, versionID, nil
 }
 
 // maxDeleteBody bounds a DeleteObjects request (S3 allows 1,000 keys).

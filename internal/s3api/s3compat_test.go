@@ -70,3 +70,56 @@ func TestVersionsDeletedThenPutAgain(t *testing.T) {
 		t.Errorf("delete-object, delete-bucket: %+v %+v", res[1], res[2])
 	}
 }
+
+// UploadPartCopy copies whole objects and ranges into parts, as the aws
+// CLI's multipart copy (objects over 8 MiB) does (issue 11, item 19).
+func TestUploadPartCopy(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 20<<20)
+	for i := range big {
+		big[i] = byte(i*7 + i/4096)
+	}
+	e.mustPut("lake", "20MB", big)
+	e.mustPut("lake", "small", []byte("0123456789"))
+	outs := e.mustBatch(
+		[]string{"s3", "cp", "s3://lake/20MB", "s3://lake/copy"},
+		[]string{"s3api", "create-multipart-upload", "--bucket", "lake", "--key", "ranged"},
+	)
+	if got, _ := e.content("lake", "copy"); got != string(big) {
+		t.Errorf("aws s3 cp of a 20 MiB object: %d bytes, differ", len(got))
+	}
+	id := jsonField(t, outs[1], "UploadId")
+	res := e.awsBatch(e.admin,
+		[]string{"s3api", "upload-part-copy", "--bucket", "lake", "--key", "ranged", "--upload-id", id, "--part-number", "1",
+			"--copy-source", "lake/20MB", "--copy-source-range", "bytes=0-5242879"},
+		[]string{"s3api", "upload-part-copy", "--bucket", "lake", "--key", "ranged", "--upload-id", id, "--part-number", "2",
+			"--copy-source", "lake/small", "--copy-source-range", "bytes=2-4"},
+		[]string{"s3api", "upload-part-copy", "--bucket", "lake", "--key", "ranged", "--upload-id", id, "--part-number", "3",
+			"--copy-source", "lake/missing"},
+		[]string{"s3api", "upload-part-copy", "--bucket", "lake", "--key", "ranged", "--upload-id", id, "--part-number", "3",
+			"--copy-source", "lake/small", "--copy-source-range", "bytes=5-10"},
+		[]string{"s3api", "upload-part-copy", "--bucket", "lake", "--key", "ranged", "--upload-id", id, "--part-number", "3",
+			"--copy-source", "lake/small", "--copy-source-if-match", `"nope"`},
+	)
+	var etags []string
+	for i, r := range res[:2] {
+		var out struct{ CopyPartResult struct{ ETag string } }
+		if r.RC != 0 || json.Unmarshal([]byte(r.Out), &out) != nil || out.CopyPartResult.ETag == "" {
+			t.Fatalf("upload-part-copy %d: %+v", i+1, r)
+		}
+		etags = append(etags, out.CopyPartResult.ETag)
+	}
+	for i, want := range []string{"NoSuchKey", "InvalidArgument", "PreconditionFailed"} {
+		if r := res[2+i]; r.RC == 0 || !strings.Contains(r.Err, want) {
+			t.Errorf("upload-part-copy, want %s: %+v", want, r)
+		}
+	}
+	parts := `{"Parts": [{"PartNumber": 1, "ETag": ` + etags[0] + `}, {"PartNumber": 2, "ETag": ` + etags[1] + `}]}`
+	e.mustBatch([]string{"s3api", "complete-multipart-upload", "--bucket", "lake", "--key", "ranged", "--upload-id", id, "--multipart-upload", parts})
+	if got, _ := e.content("lake", "ranged"); got != string(big[:5<<20])+"234" {
+		t.Errorf("ranged copy: %d bytes, differ", len(got))
+	}
+}
