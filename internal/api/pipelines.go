@@ -33,6 +33,7 @@ func (s *Server) routePipelines() {
 	s.handle("DELETE /api/v1/workflows/{name}", s.deleteWorkflow)
 	s.handle("POST /api/v1/workflows/{name}/start", s.startWorkflow)
 	s.handle("GET /api/v1/workflows/{name}/runs", s.workflowRuns)
+	s.handle("GET /api/v1/workflow-runs", s.allWorkflowRuns)
 	s.handle("GET /api/v1/workflow-runs/{id}", s.getWorkflowRun)
 	s.handle("POST /api/v1/workflow-runs/{id}/stop", s.stopWorkflowRun)
 	s.handle("GET /api/v1/triggers", s.listTriggers)
@@ -155,6 +156,37 @@ func (s *Server) workflowRuns(ctx context.Context, p *auth.Principal, r *http.Re
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	runs, err := s.workflows.Runs(ctx, name, limit)
 	return nonNil(runs), err
+}
+
+// allWorkflowRuns lists the runs of every workflow (and of triggers that
+// start a job or crawler), newest first: those of the workflows the key may
+// read runs of (glue:GetWorkflowRuns on each), up to limit.
+func (s *Server) allWorkflowRuns(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 {
+		limit = 100
+	}
+	if p.Authorize("glue:GetWorkflowRuns", workflowResource("*")) == nil {
+		runs, err := s.workflows.Runs(ctx, "", limit)
+		return nonNil(runs), err
+	}
+	// A key allowed on some workflows only: read more runs until limit of
+	// them are its own or there are no more, so that it gets a full page.
+	for n := limit * 4; ; n *= 4 {
+		runs, err := s.workflows.Runs(ctx, "", n)
+		if err != nil {
+			return nil, err
+		}
+		out := []workflow.Run{}
+		for _, run := range runs {
+			if len(out) < limit && p.Authorize("glue:GetWorkflowRuns", workflowResource(run.Workflow)) == nil {
+				out = append(out, run)
+			}
+		}
+		if len(out) == limit || len(runs) < n || n >= 1<<20 {
+			return out, nil
+		}
+	}
 }
 
 func (s *Server) getWorkflowRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

@@ -34,8 +34,14 @@ func (k *Workflows) Start(ctx context.Context, name string, opts workflow.StartO
 	return out, k.c.do(ctx, "POST", "/api/v1/workflows/"+seg(name)+"/start", map[string]any{"properties": opts.Properties}, &out)
 }
 
+// Runs lists a workflow's runs, or with name "" those of every workflow, as
+// workflow.Service.Runs does.
 func (k *Workflows) Runs(ctx context.Context, name string, limit int) ([]workflow.Run, error) {
 	var out []workflow.Run
+	if name == "" {
+		// "/api/v1/workflows//runs" would be cleaned to a workflow named "runs".
+		return out, k.c.do(ctx, "GET", "/api/v1/workflow-runs?limit="+strconv.Itoa(limit), nil, &out)
+	}
 	return out, k.c.do(ctx, "GET", "/api/v1/workflows/"+seg(name)+"/runs?limit="+strconv.Itoa(limit), nil, &out)
 }
 
