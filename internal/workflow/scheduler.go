@@ -164,8 +164,9 @@ func (s *Service) FireTrigger(ctx context.Context, name string, props map[string
 	return run, nil
 }
 
-// fire queues the trigger's run and updates the trigger's state in the
-// same transaction, so that a crash never fires twice or loses a firing.
+// fire queues the trigger's run and updates the trigger's state (and when
+// it last fired) in the same transaction, so that a crash never fires twice
+// or loses a firing.
 func (s *Service) fire(ctx context.Context, t TriggerState, props map[string]string, update func(tx *sql.Tx, runID string) error) (Run, error) {
 	all := map[string]string{"trigger": t.Name}
 	for k, v := range t.Properties {
@@ -189,6 +190,9 @@ func (s *Service) fire(ctx context.Context, t TriggerState, props map[string]str
 		if run, err = s.queueTx(ctx, tx, w, StartOptions{Properties: all, Trigger: t.Name}); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE triggers SET fired_at = ? WHERE name = ?`, meta.FormatTime(s.Now()), t.Name); err != nil {
+			return err
+		}
 		return update(tx, run.ID)
 	})
 	if err != nil {
@@ -203,7 +207,7 @@ func (s *Service) fireSchedule(ctx context.Context, t TriggerState, now time.Tim
 	if err != nil {
 		return err
 	}
-	after := t.LastFired
+	after := t.scheduledAfter
 	if after.IsZero() {
 		after = t.CreatedAt
 	}
@@ -231,7 +235,7 @@ func (s *Service) fireSchedule(ctx context.Context, t TriggerState, now time.Tim
 	}
 	_, err = s.fire(ctx, t, map[string]string{"scheduled_time": due.Format(time.RFC3339)}, func(tx *sql.Tx, _ string) error {
 		res, err := tx.ExecContext(ctx, `UPDATE triggers SET last_fired = ? WHERE name = ? AND last_fired = ?`,
-			meta.FormatTime(due), t.Name, meta.FormatTime(t.LastFired))
+			meta.FormatTime(due), t.Name, meta.FormatTime(t.scheduledAfter))
 		if err != nil {
 			return err
 		}

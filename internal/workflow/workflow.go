@@ -72,6 +72,9 @@ CREATE TABLE workflow_steps (
 );
 `}, {Version: 2, Name: "workflow identities", SQL: `
 ALTER TABLE workflows ADD COLUMN run_as TEXT NOT NULL DEFAULT '';
+`}, {Version: 3, Name: "trigger firing times", SQL: `
+ALTER TABLE triggers ADD COLUMN fired_at TEXT NOT NULL DEFAULT '';
+UPDATE triggers SET fired_at = COALESCE((SELECT MAX(queued_at) FROM workflow_runs WHERE trigger_name = triggers.name), '');
 `}}
 
 // Config tunes the scheduler.
@@ -410,10 +413,16 @@ func (s *Service) SetTriggerEnabled(ctx context.Context, name string, enabled bo
 // TriggerState is a trigger with its scheduling state.
 type TriggerState struct {
 	Trigger
+	// LastFired is when the trigger last started a run (a schedule, new
+	// objects, or a start by hand); zero if it never did.
 	LastFired   time.Time `json:"last_fired"`
 	NextFire    time.Time `json:"next_fire,omitempty"`
 	EventCursor int64     `json:"event_cursor"`
 	LastPoll    time.Time `json:"last_poll"`
+	// scheduledAfter is the column last_fired: the time a schedule counts
+	// from (its last due time, or when it was created or enabled again),
+	// which is not a firing.
+	scheduledAfter time.Time
 }
 
 // GetTrigger returns a trigger.
@@ -450,7 +459,7 @@ func (s *Service) TriggerStates(ctx context.Context) ([]TriggerState, error) {
 	for i, t := range ts {
 		if t.Type == TriggerScheduled && t.Enabled {
 			if sch, err := s.schedule(t.Schedule, t.Timezone); err == nil {
-				ts[i].NextFire = sch.Next(maxTime(t.LastFired, s.Now()), t.CreatedAt)
+				ts[i].NextFire = sch.Next(maxTime(t.scheduledAfter, s.Now()), t.CreatedAt)
 			}
 		}
 	}
@@ -458,24 +467,24 @@ func (s *Service) TriggerStates(ctx context.Context) ([]TriggerState, error) {
 }
 
 func (s *Service) triggers(ctx context.Context, where string, args ...any) ([]TriggerState, error) {
-	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT spec, enabled, last_fired, event_cursor, last_poll FROM triggers `+where+` ORDER BY name`, args...)
+	rows, err := s.DB.SQL().QueryContext(ctx, `SELECT spec, enabled, last_fired, fired_at, event_cursor, last_poll FROM triggers `+where+` ORDER BY name`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list triggers: %w", err)
 	}
 	defer rows.Close()
 	var out []TriggerState
 	for rows.Next() {
-		var spec, lastFired, lastPoll string
+		var spec, scheduledAfter, firedAt, lastPoll string
 		var enabled int
 		var ts TriggerState
-		if err := rows.Scan(&spec, &enabled, &lastFired, &ts.EventCursor, &lastPoll); err != nil {
+		if err := rows.Scan(&spec, &enabled, &scheduledAfter, &firedAt, &ts.EventCursor, &lastPoll); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(spec), &ts.Trigger); err != nil {
 			return nil, err
 		}
 		ts.Enabled = enabled != 0
-		ts.LastFired, ts.LastPoll = meta.ParseTime(lastFired), meta.ParseTime(lastPoll)
+		ts.scheduledAfter, ts.LastFired, ts.LastPoll = meta.ParseTime(scheduledAfter), meta.ParseTime(firedAt), meta.ParseTime(lastPoll)
 		out = append(out, ts)
 	}
 	return out, rows.Err()
