@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
@@ -42,6 +44,64 @@ func crawlerCmd(g *globals) *cobra.Command {
 	f.StringVar(&spec.DeleteBehavior, "delete-behavior", "log", "when a table's files are gone: log, deprecate or delete")
 	f.StringVar(&spec.RecrawlPolicy, "recrawl", "all", "all: read every file; new-folders: read only folders not seen before")
 	f.StringVar(&spec.Description, "description", "", "description")
+
+	var up crawler.Spec
+	update := &cobra.Command{
+		Use:   "update NAME [--database DB] [--path s3://BUCKET/PREFIX/]... [--exclude GLOB]... [flags]",
+		Short: "Change a crawler in place: the flags given change those fields, the others stay; its runs and tables are kept",
+		Example: `  tarn crawler update raw_crawler --description "raw zone: sales and orders"
+  tarn crawler update raw_crawler --path s3://lake/raw/sales/ --path s3://lake/raw/orders/
+  tarn crawler update raw_crawler --schema-change log --exclude '**/_temporary/**'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var changed []string
+			cmd.Flags().Visit(func(fl *pflag.Flag) {
+				if fl.Name != "data" && fl.Name != "server" && fl.Name != "s3-endpoint" {
+					changed = append(changed, fl.Name)
+				}
+			})
+			if len(changed) == 0 {
+				return errors.New("give the fields to change as flags (tarn crawler update --help lists them)")
+			}
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				spec, err := s.crawlers.Get(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				for _, name := range changed {
+					switch name {
+					case "database":
+						spec.Database = up.Database
+					case "path":
+						spec.Targets = up.Targets
+					case "exclude":
+						spec.Exclusions = up.Exclusions
+					case "schema-change":
+						spec.SchemaChangePolicy = up.SchemaChangePolicy
+					case "delete-behavior":
+						spec.DeleteBehavior = up.DeleteBehavior
+					case "recrawl":
+						spec.RecrawlPolicy = up.RecrawlPolicy
+					case "description":
+						spec.Description = up.Description
+					}
+				}
+				if err := s.crawlers.Update(ctx, spec); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "crawler %s updated (%s); its runs and tables are kept\n", spec.Name, strings.Join(changed, ", "))
+				return nil
+			})
+		},
+	}
+	uf := update.Flags()
+	uf.StringVar(&up.Database, "database", "", "catalog database the crawler writes tables to")
+	uf.StringArrayVar(&up.Targets, "path", nil, "s3:// prefix to crawl (repeatable; replaces the crawler's paths)")
+	uf.StringArrayVar(&up.Exclusions, "exclude", nil, "glob of keys to skip (repeatable; replaces the crawler's exclusions)")
+	uf.StringVar(&up.SchemaChangePolicy, "schema-change", "", "update or log")
+	uf.StringVar(&up.DeleteBehavior, "delete-behavior", "", "log, deprecate or delete")
+	uf.StringVar(&up.RecrawlPolicy, "recrawl", "", "all or new-folders")
+	uf.StringVar(&up.Description, "description", "", "description")
 
 	var dryRun, acceptDrift, asJSON bool
 	start := &cobra.Command{
@@ -145,7 +205,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 				return nil
 			})
 		}}
-	cmd.AddCommand(create, start, stop, list, get, runs, del)
+	cmd.AddCommand(create, update, start, stop, list, get, runs, del)
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tarn-lake/tarn/internal/jobs"
 )
@@ -91,6 +92,119 @@ func jobCmd(g *globals) *cobra.Command {
 	f.Int64Var(&fileSizeMB, "file-size-mb", 0, "target size of unpartitioned output files, in MiB (default 128)")
 	f.StringVar(&spec.Description, "description", "", "description")
 	f.StringVar(&spec.RunAs, "role", "", "access key id whose rights the job's runs have (default: your key; a key within your rights, any for an admin; the admin without a server)")
+
+	var up jobs.Spec
+	var upArgs []string
+	var upSQLFile string
+	var upFileSizeMB int64
+	update := &cobra.Command{
+		Use:   "update NAME [--sql SQL | --sql-file FILE] [--target ...] [--mode ...] [--arg name=value]... [flags]",
+		Short: "Change a job in place: the flags given change those fields, the others stay; its runs and bookmarks are kept",
+		Example: `  tarn job update sales_to_curated --sql-file sql/sales_to_curated.sql
+  tarn job update sales_to_curated --max-retries 2 --timeout 1h
+  tarn job update orders_to_curated --arg day=2025-01-02 --description "orders, one day at a time"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			f := cmd.Flags()
+			if f.Changed("sql") && f.Changed("sql-file") {
+				return errors.New("give --sql or --sql-file, not both")
+			}
+			var sqlText string
+			if f.Changed("sql-file") {
+				text, err := readSQLFile(upSQLFile)
+				if err != nil {
+					return err
+				}
+				sqlText = text
+			}
+			overrides, err := parseArgs(upArgs)
+			if err != nil {
+				return err
+			}
+			var changed []string
+			f.Visit(func(fl *pflag.Flag) {
+				if fl.Name != "data" && fl.Name != "server" && fl.Name != "s3-endpoint" {
+					changed = append(changed, fl.Name)
+				}
+			})
+			if len(changed) == 0 {
+				return errors.New("give the fields to change as flags (tarn job update --help lists them)")
+			}
+			return g.run(cmd, func(ctx context.Context, s services) error {
+				spec, err := s.jobs.Get(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				for _, name := range changed {
+					switch name {
+					case "sql":
+						spec.SQL, spec.SQLFile = up.SQL, ""
+					case "sql-file":
+						spec.SQL, spec.SQLFile = sqlText, upSQLFile
+					case "target":
+						spec.Target = up.Target
+					case "partition-by":
+						spec.PartitionBy = up.PartitionBy
+					case "mode":
+						spec.Mode = up.Mode
+					case "format":
+						spec.Format = up.Format
+					case "compression":
+						spec.Compression = up.Compression
+					case "table":
+						spec.Table = up.Table
+					case "bookmarks":
+						spec.Bookmarks = up.Bookmarks
+					case "arg":
+						// One argument at a time: the job's other defaults stay.
+						if spec.Args == nil {
+							spec.Args = map[string]string{}
+						}
+						for k, v := range overrides {
+							spec.Args[k] = v
+						}
+					case "timeout":
+						spec.Timeout = up.Timeout
+					case "max-retries":
+						spec.MaxRetries = up.MaxRetries
+					case "max-rejected":
+						spec.MaxRejected = up.MaxRejected
+					case "max-concurrent-runs":
+						spec.MaxConcurrentRuns = up.MaxConcurrentRuns
+					case "file-size-mb":
+						spec.FileSize = upFileSizeMB << 20
+					case "description":
+						spec.Description = up.Description
+					case "role":
+						spec.RunAs = up.RunAs
+					}
+				}
+				if err := s.jobs.Update(ctx, spec); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "job %s updated (%s); its runs and bookmarks are kept\n", spec.Name, strings.Join(changed, ", "))
+				return nil
+			})
+		},
+	}
+	uf := update.Flags()
+	uf.StringVar(&up.SQL, "sql", "", "new transform SQL (checked against the catalog, as at create)")
+	uf.StringVar(&upSQLFile, "sql-file", "", "read the new transform SQL from a file")
+	uf.StringVar(&up.Target, "target", "", "new s3:// prefix or warehouse://schema.table")
+	uf.StringSliceVar(&up.PartitionBy, "partition-by", nil, "output columns to partition by (replaces the list)")
+	uf.StringVar(&up.Mode, "mode", "", "append, overwrite, or overwrite-partitions")
+	uf.StringVar(&up.Format, "format", "", "parquet, csv or json")
+	uf.StringVar(&up.Compression, "compression", "", "snappy, zstd, gzip or none")
+	uf.StringVar(&up.Table, "table", "", "catalog table DATABASE.TABLE the output is registered as")
+	uf.BoolVar(&up.Bookmarks, "bookmarks", false, "job bookmarks on (--bookmarks=false: off)")
+	uf.StringArrayVar(&upArgs, "arg", nil, "set the default argument name=value; the job's other arguments stay (repeatable)")
+	uf.DurationVar(&up.Timeout, "timeout", 0, "stop a run after this long (state TIMEOUT)")
+	uf.IntVar(&up.MaxRetries, "max-retries", 0, "retry a failed run this many times")
+	uf.StringVar(&up.MaxRejected, "max-rejected", "", "fail a run with more rejected rows than N or P% (\"\": no limit)")
+	uf.IntVar(&up.MaxConcurrentRuns, "max-concurrent-runs", 0, "runs of this job allowed at once")
+	uf.Int64Var(&upFileSizeMB, "file-size-mb", 0, "target size of unpartitioned output files, in MiB")
+	uf.StringVar(&up.Description, "description", "", "description")
+	uf.StringVar(&up.RunAs, "role", "", "access key id whose rights the job's runs have (as at create: a key within your rights, any for an admin)")
 
 	var runArgs []string
 	var asJSON bool
@@ -221,7 +335,7 @@ func jobCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, start, list, get, runs, logs, stop, reset, del)
+	cmd.AddCommand(create, update, start, list, get, runs, logs, stop, reset, del)
 	return cmd
 }
 
@@ -237,8 +351,12 @@ func firstNonEmpty(vals ...string) string {
 func printJobRun(w io.Writer, r jobs.Run) {
 	st := r.Stats
 	fmt.Fprintf(w, "job run %s (%s, attempt %d): %s in %s\n", r.ID, r.Job, r.Attempt, r.State, r.Duration().Round(time.Millisecond))
-	fmt.Fprintf(w, "  rows: read %d = written %d + rejected %d + removed by the SQL %d\n", st.RowsRead, st.RowsWritten, st.RowsRejected, st.RowsFiltered)
-	fmt.Fprintf(w, "  files: read %d (%s), wrote %d (%s)\n", st.FilesRead, humanBytes(st.BytesRead), st.FilesWritten, humanBytes(st.BytesWritten))
+	discarded := ""
+	if st.RowsDiscarded > 0 {
+		discarded = fmt.Sprintf(" + discarded %d (written, then removed unpublished)", st.RowsDiscarded)
+	}
+	fmt.Fprintf(w, "  rows: read %d = written %d + rejected %d + removed by the SQL %d%s\n", st.RowsRead, st.RowsWritten, st.RowsRejected, st.RowsFiltered, discarded)
+	fmt.Fprintf(w, "  files: read %d (%s), published %d (%s)\n", st.FilesRead, humanBytes(st.BytesRead), st.FilesWritten, humanBytes(st.BytesWritten))
 	if len(st.Partitions) > 0 {
 		shown := st.Partitions
 		if len(shown) > 8 {

@@ -136,6 +136,7 @@ type (
 	}
 	crawlerService interface {
 		Create(ctx context.Context, spec crawler.Spec) error
+		Update(ctx context.Context, spec crawler.Spec) error
 		Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error)
 		Stop(ctx context.Context, name string) error
 		List(ctx context.Context) ([]crawler.Spec, error)
@@ -145,6 +146,7 @@ type (
 	}
 	jobService interface {
 		Create(ctx context.Context, spec jobs.Spec) error
+		Update(ctx context.Context, spec jobs.Spec) error
 		Start(ctx context.Context, name string, opts jobs.StartOptions) (jobs.Run, error)
 		List(ctx context.Context) ([]jobs.Spec, error)
 		Get(ctx context.Context, name string) (jobs.Spec, error)

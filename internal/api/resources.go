@@ -190,6 +190,35 @@ func (s *Server) createCrawler(ctx context.Context, p *auth.Principal, r *http.R
 	return s.crawlers.Get(ctx, spec.Name)
 }
 
+// updateCrawler changes a crawler in place (glue:UpdateCrawler), keeping its
+// runs and what it remembers of folders and tables: the fields the body has
+// replace the crawler's, the others keep their value.
+func (s *Server) updateCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("glue:UpdateCrawler", crawlerResource(name)); err != nil {
+		return nil, err
+	}
+	cur, err := s.crawlers.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	req := crawlerRequest{Name: cur.Name, Database: cur.Database, Description: cur.Description, Targets: cur.Targets, Exclusions: cur.Exclusions,
+		SchemaChangePolicy: cur.SchemaChangePolicy, DeleteBehavior: cur.DeleteBehavior, RecrawlPolicy: cur.RecrawlPolicy}
+	fields, err := decodePatch(r, &req, `{"targets": ["s3://bucket/prefix/"], "description": "..."}`, nil)
+	if err != nil {
+		return nil, err
+	}
+	if fields["name"] && req.Name != name {
+		return nil, badRequest("the body names crawler %q, the path %q", req.Name, name)
+	}
+	spec := crawler.Spec{Name: name, Database: req.Database, Description: req.Description, Targets: req.Targets, Exclusions: req.Exclusions,
+		SchemaChangePolicy: req.SchemaChangePolicy, DeleteBehavior: req.DeleteBehavior, RecrawlPolicy: req.RecrawlPolicy}
+	if err := s.crawlers.Update(ctx, spec); err != nil {
+		return nil, err
+	}
+	return s.crawlers.Get(ctx, name)
+}
+
 func (s *Server) deleteCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	name := r.PathValue("name")
 	if err := p.Authorize("glue:DeleteCrawler", crawlerResource(name)); err != nil {
@@ -304,21 +333,8 @@ func (s *Server) createJob(ctx context.Context, p *auth.Principal, r *http.Reque
 		return nil, err
 	}
 	spec := req.Spec
-	if t := strings.TrimSpace(string(req.Timeout)); t != "" && t != "null" {
-		var ns int64
-		var text string
-		switch {
-		case json.Unmarshal(req.Timeout, &ns) == nil:
-			spec.Timeout = time.Duration(ns)
-		case json.Unmarshal(req.Timeout, &text) == nil:
-			d, err := time.ParseDuration(text)
-			if err != nil {
-				return nil, badRequest("timeout: %v", err)
-			}
-			spec.Timeout = d
-		default:
-			return nil, badRequest("timeout: %s is not a duration (\"2h\") or nanoseconds", t)
-		}
+	if err := req.timeout(&spec); err != nil {
+		return nil, err
 	}
 	if err := p.Authorize("glue:CreateJob", jobResource(spec.Name)); err != nil {
 		return nil, err
@@ -332,6 +348,73 @@ func (s *Server) createJob(ctx context.Context, p *auth.Principal, r *http.Reque
 		return nil, err
 	}
 	return s.jobs.Get(ctx, spec.Name)
+}
+
+// timeout sets spec.Timeout from the request's, if it has one.
+func (req jobRequest) timeout(spec *jobs.Spec) error {
+	t := strings.TrimSpace(string(req.Timeout))
+	if t == "" || t == "null" {
+		return nil
+	}
+	var ns int64
+	var text string
+	switch {
+	case json.Unmarshal(req.Timeout, &ns) == nil:
+		spec.Timeout = time.Duration(ns)
+	case json.Unmarshal(req.Timeout, &text) == nil:
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			return badRequest("timeout: %v", err)
+		}
+		spec.Timeout = d
+	default:
+		return badRequest("timeout: %s is not a duration (\"2h\") or nanoseconds", t)
+	}
+	return nil
+}
+
+// updateJob changes a job in place (glue:UpdateJob), keeping its runs and
+// bookmarks: the fields the body has replace the job's, the others keep
+// their value. The SQL is checked as at create, and the job's identity
+// (kept, or a new run_as) must be one the key could give it at create.
+func (s *Server) updateJob(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	if err := p.Authorize("glue:UpdateJob", jobResource(name)); err != nil {
+		return nil, err
+	}
+	cur, err := s.jobs.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	req := jobRequest{Spec: cur}
+	fields, err := decodePatch(r, &req, `{"sql": "SELECT ...", "max_retries": 2}`, func(fields map[string]bool) {
+		// A map would be merged into the old one key by key: the body's
+		// args replace the job's.
+		if fields["args"] {
+			req.Args = nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	spec := req.Spec
+	if err := req.timeout(&spec); err != nil {
+		return nil, err
+	}
+	if fields["name"] && spec.Name != name {
+		return nil, badRequest("the body names job %q, the path %q", spec.Name, name)
+	}
+	spec.Name = name
+	if fields["sql"] && !fields["sql_file"] {
+		spec.SQLFile = "" // the SQL no longer comes from that file
+	}
+	if err := s.jobs.UpdateBy(ctx, spec, &p.Key); err != nil {
+		if errors.Is(err, jobs.ErrIdentity) {
+			return nil, &apiError{http.StatusBadRequest, "InvalidRequest", err}
+		}
+		return nil, err
+	}
+	return s.jobs.Get(ctx, name)
 }
 
 func (s *Server) deleteJob(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -533,6 +616,37 @@ func decodeBody(r *http.Request, v any, example string) error {
 		return badRequest("the body must be JSON %s: %v", example, err)
 	}
 	return nil
+}
+
+// decodePatch decodes a JSON object body strictly over v, which holds the
+// resource as it is, so that the fields the body has replace v's and the
+// others keep their value. It returns the fields the body has; before
+// decoding, prepare (if not nil) may clear what should not be merged.
+func decodePatch(r *http.Request, v any, example string, prepare func(fields map[string]bool)) (map[string]bool, error) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]bool{}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fields, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, badRequest("the body must be a JSON object %s: %v", example, err)
+	}
+	for k := range raw {
+		fields[strings.ToLower(k)] = true
+	}
+	if prepare != nil {
+		prepare(fields)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, badRequest("the body must be JSON %s: %v", example, err)
+	}
+	return fields, nil
 }
 
 // nonNil makes an empty list encode as [] rather than null.

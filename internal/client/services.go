@@ -64,6 +64,15 @@ func (k *Crawlers) Create(ctx context.Context, spec crawler.Spec) error {
 	return k.c.do(ctx, "POST", "/api/v1/crawlers", body, nil)
 }
 
+// Update replaces the crawler's definition in the server, as
+// crawler.Service.Update does.
+func (k *Crawlers) Update(ctx context.Context, spec crawler.Spec) error {
+	body := map[string]any{"database": spec.Database, "description": spec.Description, "targets": spec.Targets,
+		"exclusions": spec.Exclusions, "schema_change_policy": spec.SchemaChangePolicy, "delete_behavior": spec.DeleteBehavior,
+		"recrawl_policy": spec.RecrawlPolicy}
+	return k.c.do(ctx, "PUT", "/api/v1/crawlers/"+seg(spec.Name), body, nil)
+}
+
 func (k *Crawlers) List(ctx context.Context) ([]crawler.Spec, error) {
 	var out []crawler.Spec
 	return out, k.c.do(ctx, "GET", "/api/v1/crawlers", nil, &out)
@@ -157,6 +166,13 @@ func (c *Client) Jobs() *Jobs { return &Jobs{c} }
 
 func (k *Jobs) Create(ctx context.Context, spec jobs.Spec) error {
 	return k.c.do(ctx, "POST", "/api/v1/jobs", spec, nil)
+}
+
+// Update replaces the job's definition in the server, as jobs.Service.Update
+// does (its runs and bookmarks stay); the server checks that the caller's
+// key may give the job its identity.
+func (k *Jobs) Update(ctx context.Context, spec jobs.Spec) error {
+	return k.c.do(ctx, "PUT", "/api/v1/jobs/"+seg(spec.Name), spec, nil)
 }
 
 func (k *Jobs) List(ctx context.Context) ([]jobs.Spec, error) {

@@ -42,8 +42,8 @@ type Creator = *auth.Key
 // resolveIdentity fills spec.RunAs (the creator's key by default) and
 // checks that the creator may pass it, as IAM's iam:PassRole: an admin may
 // pass any key, another key itself or a key whose rights are within its
-// own.
-func (s *Service) resolveIdentity(ctx context.Context, spec *Spec, creator Creator) error {
+// own. verb ("create", "update") says what the caller does, for the errors.
+func (s *Service) resolveIdentity(ctx context.Context, spec *Spec, creator Creator, verb string) error {
 	if spec.RunAs == "" {
 		spec.RunAs = RunAsAdmin
 		if creator != nil {
@@ -52,7 +52,7 @@ func (s *Service) resolveIdentity(ctx context.Context, spec *Spec, creator Creat
 	}
 	if spec.RunAs == RunAsAdmin {
 		if creator != nil && !creator.Admin {
-			return fmt.Errorf("cannot create job %q: access key %q may not run it as the admin (only an admin key may): %w", spec.Name, creator.AccessKeyID, auth.ErrAccessDenied)
+			return fmt.Errorf("cannot %s job %q: access key %q may not run it as the admin (only an admin key may): %w", verb, spec.Name, creator.AccessKeyID, auth.ErrAccessDenied)
 		}
 		return nil
 	}
@@ -67,11 +67,11 @@ func (s *Service) resolveIdentity(ctx context.Context, spec *Spec, creator Creat
 		return nil
 	}
 	if role.Admin {
-		return fmt.Errorf("cannot create job %q: access key %q may not pass the admin key %q as its role (only an admin key may): %w", spec.Name, creator.AccessKeyID, role.AccessKeyID, auth.ErrAccessDenied)
+		return fmt.Errorf("cannot %s job %q: access key %q may not pass the admin key %q as its role (only an admin key may): %w", verb, spec.Name, creator.AccessKeyID, role.AccessKeyID, auth.ErrAccessDenied)
 	}
 	if st, ok := coveredBy(role.Policy, creator.Policy); !ok {
-		return fmt.Errorf("cannot create job %q: access key %q may not pass key %q as its role: the role allows %s on %s, which %q may not do: %w",
-			spec.Name, creator.AccessKeyID, role.AccessKeyID, strings.Join(st.Actions, ","), strings.Join(st.Resources, ","), creator.AccessKeyID, auth.ErrAccessDenied)
+		return fmt.Errorf("cannot %s job %q: access key %q may not pass key %q as its role: the role allows %s on %s, which %q may not do: %w",
+			verb, spec.Name, creator.AccessKeyID, role.AccessKeyID, strings.Join(st.Actions, ","), strings.Join(st.Resources, ","), creator.AccessKeyID, auth.ErrAccessDenied)
 	}
 	return nil
 }

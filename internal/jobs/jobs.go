@@ -163,10 +163,10 @@ func (s *Service) CreateBy(ctx context.Context, spec Spec, creator Creator) erro
 	if err := spec.Validate(); err != nil {
 		return err
 	}
-	if err := s.resolveIdentity(ctx, &spec, creator); err != nil {
+	if err := s.resolveIdentity(ctx, &spec, creator, "create"); err != nil {
 		return err
 	}
-	if err := s.check(ctx, spec); err != nil {
+	if err := s.check(ctx, spec, "create"); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
@@ -183,8 +183,18 @@ func (s *Service) CreateBy(ctx context.Context, spec Spec, creator Creator) erro
 	return nil
 }
 
-// Update replaces a job's definition (bookmarks are kept).
+// Update replaces a job's definition for the lake's owner (the local CLI,
+// tarn apply): its runs and bookmarks are kept, its SQL is checked as at
+// Create, and its identity stays unless spec.RunAs names another.
 func (s *Service) Update(ctx context.Context, spec Spec) error {
+	return s.UpdateBy(ctx, spec, nil)
+}
+
+// UpdateBy is Update for a key (through a front end). The job's identity,
+// kept or newly named, must be one the key could give it at CreateBy:
+// changing the SQL of a job is running SQL with its rights, so a key may
+// not update a job that runs as the admin or as a key wider than its own.
+func (s *Service) UpdateBy(ctx context.Context, spec Spec, updater Creator) error {
 	old, err := s.Get(ctx, spec.Name)
 	if err != nil {
 		return err
@@ -192,34 +202,39 @@ func (s *Service) Update(ctx context.Context, spec Spec) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
-	// The lake's owner updates (tarn apply): the identity stays unless a
-	// new one is named.
 	if spec.RunAs == "" {
 		spec.RunAs = old.RunAs
 	}
-	if err := s.resolveIdentity(ctx, &spec, nil); err != nil {
+	if err := s.resolveIdentity(ctx, &spec, updater, "update"); err != nil {
 		return err
 	}
-	if err := s.check(ctx, spec); err != nil {
+	if err := s.check(ctx, spec, "update"); err != nil {
 		return err
 	}
 	spec.CreatedAt, spec.UpdatedAt = old.CreatedAt, time.Now().UTC()
 	b, _ := json.Marshal(spec)
-	_, err = s.db.SQL().ExecContext(ctx, `UPDATE jobs SET spec = ?, updated_at = ?, run_as = ? WHERE name = ?`, string(b), meta.FormatTime(spec.UpdatedAt), spec.RunAs, spec.Name)
-	return err
+	res, err := s.db.SQL().ExecContext(ctx, `UPDATE jobs SET spec = ?, updated_at = ?, run_as = ? WHERE name = ?`, string(b), meta.FormatTime(spec.UpdatedAt), spec.RunAs, spec.Name)
+	if err != nil {
+		return fmt.Errorf("cannot update job %q: %w", spec.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("cannot update job %q: %w", spec.Name, ErrNoSuchJob)
+	}
+	return nil
 }
 
 // check binds the job's SQL with its default arguments and, for a
 // warehouse target, checks the table and that the SQL's output fits it. The
 // job's identity must be allowed to read the sources and write the target.
-func (s *Service) check(ctx context.Context, spec Spec) error {
+// verb ("create", "update") says what the caller does, for the errors.
+func (s *Service) check(ctx context.Context, spec Spec, verb string) error {
 	wt, toWarehouse := spec.warehouseTarget()
 	authz, err := s.authorizer(ctx, spec)
 	if err != nil {
 		return err
 	}
 	if err := s.authorizeTarget(ctx, authz, spec); err != nil {
-		return fmt.Errorf("cannot create job %q: its identity %s may not write its target: %w", spec.Name, spec.RunAs, err)
+		return fmt.Errorf("cannot %s job %q: its identity %s may not write its target: %w", verb, spec.Name, spec.RunAs, err)
 	}
 	q, err := Substitute(spec.SQL, spec.Args, nil)
 	if errors.Is(err, ErrMissingArgument) {
@@ -248,7 +263,7 @@ func (s *Service) check(ctx context.Context, spec Spec) error {
 		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
 	}
 	if err := authorizeSources(authz, b); err != nil {
-		return fmt.Errorf("cannot create job %q: its identity %s may not read its sources: %w", spec.Name, spec.RunAs, err)
+		return fmt.Errorf("cannot %s job %q: its identity %s may not read its sources: %w", verb, spec.Name, spec.RunAs, err)
 	}
 	if toWarehouse {
 		return s.checkWarehouseTarget(ctx, sess, wt, b.SQL)
