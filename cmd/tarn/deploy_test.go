@@ -66,3 +66,43 @@ func TestDeploySalesExample(t *testing.T) {
 		t.Errorf("export:\n%s", b)
 	}
 }
+
+// TestDeploySalesAfterQuickstart: the sales example applied to the lake
+// quickstart made plans no destructive step (no replace, delete, or
+// database kept back with a drop suggested): the databases the crawler made
+// get their descriptions in place and keep their tables.
+func TestDeploySalesAfterQuickstart(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	example, err := filepath.Abs("../../examples/sales/tarn.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok(t, tarn(t, dir, "--data", data, "quickstart"))
+	p := ok(t, tarn(t, dir, "--data", data, "plan", "-f", example))
+	for _, want := range []string{"~ database etl_pipeline_db", `description: "created by crawler raw_crawler" -> "Raw zone tables, kept up to date by raw_sales_crawler"`,
+		"~ database curated_db", "0 to delete"} {
+		if !strings.Contains(p.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, p.stdout)
+		}
+	}
+	for _, line := range strings.Split(p.stdout, "\n") {
+		// Resource lines are indented by two spaces (field diffs deeper).
+		if strings.HasPrefix(line, "  -/+ ") || strings.HasPrefix(line, "  - ") || strings.HasPrefix(line, "  ! ") || strings.Contains(line, "drop") || strings.Contains(line, "re-create") {
+			t.Errorf("destructive step planned: %q\n%s", line, p.stdout)
+		}
+	}
+	a := ok(t, tarn(t, dir, "--data", data, "apply", "-f", example))
+	if !strings.Contains(a.stdout, "~ database etl_pipeline_db (updated in place") || !strings.Contains(a.stdout, "0 replaced, 0 deleted") {
+		t.Errorf("apply:\n%s", a.stdout)
+	}
+	if r := ok(t, tarn(t, dir, "--data", data, "catalog", "databases")); !strings.Contains(r.stdout, "Raw zone tables, kept up to date by raw_sales_crawler") {
+		t.Errorf("databases after apply:\n%s", r.stdout)
+	}
+	if r := ok(t, tarn(t, dir, "--data", data, "catalog", "tables", "etl_pipeline_db")); !strings.Contains(r.stdout, "orders") || !strings.Contains(r.stdout, "sales") {
+		t.Errorf("the quickstart's tables after apply:\n%s", r.stdout)
+	}
+	if r := ok(t, tarn(t, dir, "--data", data, "plan", "-f", example)); !strings.Contains(r.stdout, "No changes") {
+		t.Errorf("plan after apply:\n%s", r.stdout)
+	}
+}

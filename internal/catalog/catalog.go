@@ -191,6 +191,21 @@ func (c *Catalog) CreateDatabase(ctx context.Context, d Database, ifNotExists bo
 	return nil
 }
 
+// UpdateDatabase changes a database's description, location and properties
+// in place (Glue's UpdateDatabase); its tables are not touched.
+func (c *Catalog) UpdateDatabase(ctx context.Context, d Database) error {
+	n := strings.ToLower(d.Name)
+	res, err := c.db.SQL().ExecContext(ctx, `UPDATE catalog_databases SET description = ?, location = ?, properties = ? WHERE name = ?`,
+		d.Description, d.Location, encodeMap(d.Properties), n)
+	if err != nil {
+		return fmt.Errorf("cannot update database %q: %w", n, err)
+	}
+	if k, _ := res.RowsAffected(); k == 0 {
+		return fmt.Errorf("cannot update database %q: %w", n, ErrNoSuchDatabase)
+	}
+	return nil
+}
+
 const databaseColumns = `name, description, location, properties, created_at`
 
 func scanDatabase(sc interface{ Scan(...any) error }) (Database, error) {

@@ -127,12 +127,6 @@ func (d *Deployer) state(ctx context.Context, f *File) (map[string]map[string]cu
 // replacing it, or not at all (with the reason).
 func (d *Deployer) updateAction(ctx context.Context, r *resource, cur current) (action, note string) {
 	switch r.kind {
-	case KindDatabase:
-		tables, err := d.l.Catalog.ListTables(ctx, r.name)
-		if err != nil || len(tables) > 0 {
-			return ActionKeep, fmt.Sprintf("not changed: the catalog cannot update a database in place and %q holds %d table(s); edit the file to match, or drop and re-create the database", r.name, len(tables))
-		}
-		return ActionReplace, "the catalog cannot update a database in place: apply drops the (empty) database and re-creates it"
 	case KindBucket:
 		if r.view.(Bucket).Versioning == storage.VersioningUnversioned {
 			return ActionKeep, "not changed: a bucket whose versioning was enabled cannot become unversioned again (use versioning: Suspended)"
@@ -236,6 +230,10 @@ func (d *Deployer) update(ctx context.Context, c Change) error {
 		return d.setVersioning(ctx, s)
 	case auth.Policy:
 		return l.Auth.SetPolicy(ctx, c.cur.spec.(auth.Key).AccessKeyID, s)
+	case catalog.Database:
+		// Its tables stay: a description, location or property is changed
+		// where it is.
+		return l.Catalog.UpdateDatabase(ctx, s)
 	case query.Workgroup:
 		return l.Query.UpdateWorkgroup(ctx, s)
 	case crawler.Spec:
