@@ -266,6 +266,10 @@ func (c *chunkedReader) readTrailers() error {
 		if trailerSig != "" {
 			return fmt.Errorf("%w: trailer %q after x-amz-trailer-signature", ErrIncompleteBody, truncate(name, 64))
 		}
+		if strings.HasPrefix(name, "x-amz-checksum-") && name != c.checksumName {
+			// Nothing would verify it, and the handler would store it.
+			return fmt.Errorf("%w: trailer %s was not announced by x-amz-trailer", ErrIncompleteBody, truncate(name, 64))
+		}
 		values[name] = value
 		canon.WriteString(name + ":" + value + "\n")
 	}

@@ -72,9 +72,22 @@ func (c *call) uploadPart() error {
 	if size > storage.MaxPartSize {
 		return errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed size")
 	}
-	part, err := c.s.uploads.PutPartSize(r.Context(), c.bucket, c.key, c.q.Get("uploadId"), n, newExactReader(r.Body, size), size, md5sum)
+	alg, want, err := requestChecksum(r)
 	if err != nil {
 		return err
+	}
+	var body io.Reader = newExactReader(r.Body, size)
+	var cr *checksumReader
+	if alg != "" {
+		cr = newChecksumReader(body, r, alg, want)
+		body = cr
+	}
+	part, err := c.s.uploads.PutPartSize(r.Context(), c.bucket, c.key, c.q.Get("uploadId"), n, body, size, md5sum)
+	if err != nil {
+		return err
+	}
+	if cr != nil {
+		w.Header().Set(checksumHeader(alg), cr.got)
 	}
 	w.Header().Set("ETag", `"`+part.ETag+`"`)
 	w.WriteHeader(http.StatusOK)

@@ -99,6 +99,7 @@ var operations = map[opKey]handler{
 	{onObject, http.MethodDelete, "uploadId"}: (*call).abortMultipartUpload,
 	{onObject, http.MethodGet, "uploadId"}:    (*call).listParts,
 	{onObject, http.MethodGet, "tagging"}:     (*call).getObjectTagging,
+	{onObject, http.MethodGet, "attributes"}:  (*call).getObjectAttributes,
 }
 
 // subresourceOf returns the sub-resource a request names ("" for none),

@@ -452,6 +452,9 @@ func objectsXML(objs []storage.ObjectInfo, enc string, withOwner bool) []objectX
 	out := make([]objectXML, 0, len(objs))
 	for _, o := range objs {
 		x := objectXML{Key: encodeKey(o.Key, enc), LastModified: isoTime(o.LastModified), ETag: `"` + o.ETag + `"`, Size: o.Size, StorageClass: "STANDARD"}
+		if o.Checksum.Algorithm != "" {
+			x.ChecksumAlgorithm, x.ChecksumType = o.Checksum.Algorithm, "FULL_OBJECT"
+		}
 		if withOwner {
 			x.Owner = &owner{ID: "tarn", DisplayName: "tarn"}
 		}
@@ -553,10 +556,20 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		}
 		opts.ContentMD5 = sum
 	}
-	info, err := s.store.Put(ctx, bucket, key, newExactReader(r.Body, size), opts)
+	alg, want, err := requestChecksum(r)
 	if err != nil {
 		return err
 	}
+	var body io.Reader = newExactReader(r.Body, size)
+	if alg != "" {
+		cr := newChecksumReader(body, r, alg, want)
+		body, opts.ChecksumFrom = cr, cr.checksum
+	}
+	info, err := s.store.Put(ctx, bucket, key, body, opts)
+	if err != nil {
+		return err
+	}
+	setChecksumHeaders(w, info.Checksum)
 	w.Header().Set("ETag", `"`+info.ETag+`"`)
 	setVersionHeader(w, info.VersionID)
 	w.WriteHeader(http.StatusOK)
@@ -759,6 +772,9 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 			return err
 		}
 		setObjectHeaders(w, info)
+		if strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
+			setChecksumHeaders(w, info.Checksum)
+		}
 		w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 		w.WriteHeader(http.StatusOK)
 		return nil
@@ -782,6 +798,10 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 		return err
 	}
 	setObjectHeaders(w, info)
+	if rng == nil && strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
+		// The checksum is of the whole object: a range gets none.
+		setChecksumHeaders(w, info.Checksum)
+	}
 	status := http.StatusOK
 	length := info.Size
 	if rng != nil {
@@ -854,7 +874,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 			return err
 		}
 		// The content is the source's: its ETag need not be computed again.
-		opts := storage.PutOptions{ContentType: got.ContentType, Metadata: got.Metadata, ETag: got.ETag}
+		opts := storage.PutOptions{ContentType: got.ContentType, Metadata: got.Metadata, ETag: got.ETag, Checksum: got.Checksum}
 		if replace {
 			opts.ContentType, opts.Metadata = r.Header.Get("Content-Type"), metadataFrom(r.Header)
 		}

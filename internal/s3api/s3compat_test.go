@@ -1,11 +1,20 @@
 package s3api_test
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"hash"
+	"hash/crc32"
+	"hash/crc64"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tarn-lake/tarn/internal/auth"
 )
 
 // mustBatch runs aws CLI command lines in one process and fails the test
@@ -122,4 +131,106 @@ func TestUploadPartCopy(t *testing.T) {
 	if got, _ := e.content("lake", "ranged"); got != string(big[:5<<20])+"234" {
 		t.Errorf("ranged copy: %d bytes, differ", len(got))
 	}
+}
+
+// Additional checksums are verified (BadDigest, and the object stays as it
+// was), stored and returned (issue 11, item 20).
+func TestChecksums(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	const old = "old body"
+	data := []byte("the new body, checksummed")
+	sums := map[string]string{}
+	for alg, newHash := range map[string]func() hash.Hash{
+		"crc32": func() hash.Hash { return crc32.NewIEEE() }, "crc32c": func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) },
+		"crc64nvme": func() hash.Hash { return crc64.New(crc64.MakeTable(0x9a6c9329ac4bc9b5)) }, "sha1": sha1.New, "sha256": sha256.New,
+	} {
+		h := newHash()
+		h.Write(data)
+		sums[alg] = base64.StdEncoding.EncodeToString(h.Sum(nil))
+		wrong := newHash()
+		wrong.Write([]byte("other bytes"))
+		key := "obj-" + alg
+		e.mustPut("lake", key, []byte(old))
+		for _, c := range []struct {
+			value  string
+			status int
+			code   string
+		}{
+			{base64.StdEncoding.EncodeToString(wrong.Sum(nil)), 400, "BadDigest"},
+			{"not base64!", 400, "InvalidRequest"},
+			{sums[alg], 200, ""},
+		} {
+			hd := http.Header{}
+			hd.Set("x-amz-checksum-"+alg, c.value)
+			req := e.signed(http.MethodPut, "/lake/"+key, sha256Hex(data), int64(len(data)), hd)
+			status, code := send(t, req, data)
+			if status != c.status || code != c.code {
+				t.Errorf("PUT with x-amz-checksum-%s %s: %d %s, want %d %s", alg, c.value, status, code, c.status, c.code)
+			}
+			want := old
+			if c.status == 200 {
+				want = string(data)
+			}
+			if got, _ := e.content("lake", key); got != want {
+				t.Errorf("after PUT with x-amz-checksum-%s %s: %q, want %q", alg, c.value, got, want)
+			}
+		}
+	}
+	// aws-chunked trailers: a wrong one, and one x-amz-trailer did not announce.
+	e.mustPut("lake", "chunked", []byte(old))
+	for _, c := range []chunked{
+		{trailer: "x-amz-checksum-crc32c:AAAAAA=="},
+		{trailer: "x-amz-checksum-crc32:AAAAAA==", unannounced: true},
+	} {
+		req, body := e.streaming("/lake/chunked", auth.StreamingUnsignedPayloadTrailer, data, c)
+		if status, _ := send(t, req, body); status != 400 {
+			t.Errorf("trailer %s (unannounced %v): %d, want 400", c.trailer, c.unannounced, status)
+		}
+	}
+	if got, _ := e.content("lake", "chunked"); got != old {
+		t.Errorf("after bad trailers: %q", got)
+	}
+	req, body := e.streaming("/lake/chunked", auth.StreamingUnsignedPayloadTrailer, data, chunked{trailer: "x-amz-checksum-crc32c:" + sums["crc32c"]})
+	if status, code := send(t, req, body); status != 200 {
+		t.Fatalf("good trailer: %d %s", status, code)
+	}
+
+	// The checksums come back, as the aws CLI asks for them.
+	outs := e.mustBatch(
+		[]string{"s3api", "head-object", "--bucket", "lake", "--key", "obj-sha256", "--checksum-mode", "ENABLED"},
+		[]string{"s3api", "head-object", "--bucket", "lake", "--key", "chunked", "--checksum-mode", "ENABLED"},
+		[]string{"s3api", "get-object-attributes", "--bucket", "lake", "--key", "obj-crc32", "--object-attributes", "Checksum", "ETag", "ObjectSize"},
+		[]string{"s3api", "list-objects-v2", "--bucket", "lake", "--prefix", "obj-crc32c"},
+		[]string{"s3api", "put-object", "--bucket", "lake", "--key", "by-cli", "--body", writeTemp(t, data), "--checksum-algorithm", "SHA1"},
+		[]string{"s3api", "head-object", "--bucket", "lake", "--key", "by-cli", "--checksum-mode", "ENABLED"},
+	)
+	for i, want := range []string{`"ChecksumSHA256": "` + sums["sha256"], `"ChecksumCRC32C": "` + sums["crc32c"],
+		`"ChecksumCRC32": "` + sums["crc32"], `"ChecksumAlgorithm": [`, "", `"ChecksumSHA1": "` + sums["sha1"]} {
+		if !strings.Contains(outs[i], want) {
+			t.Errorf("command %d lacks %s:\n%s", i, want, outs[i])
+		}
+	}
+	// The CLI is older than CRC64NVME: a raw HEAD.
+	hd := http.Header{}
+	hd.Set("x-amz-checksum-mode", "ENABLED")
+	resp, err := http.DefaultClient.Do(e.signed(http.MethodHead, "/lake/obj-crc64nvme", emptySHA256, 0, hd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("x-amz-checksum-crc64nvme"); got != sums["crc64nvme"] {
+		t.Errorf("HEAD obj-crc64nvme: x-amz-checksum-crc64nvme %q, want %q", got, sums["crc64nvme"])
+	}
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

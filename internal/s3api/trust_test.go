@@ -203,6 +203,8 @@ type chunked struct {
 	trailer  string // "name:value", or ""
 	badFinal bool
 	noFinal  bool
+	// unannounced sends the trailer without naming it in x-amz-trailer.
+	unannounced bool
 }
 
 func (c chunked) encode(data []byte, n int) []byte {
@@ -249,7 +251,7 @@ func (e *env) streaming(path, payload string, data []byte, c chunked) (*http.Req
 	h := http.Header{}
 	h.Set("Content-Encoding", "aws-chunked")
 	h.Set("X-Amz-Decoded-Content-Length", strconv.Itoa(len(data)))
-	if c.trailer != "" {
+	if c.trailer != "" && !c.unannounced {
 		h.Set("X-Amz-Trailer", strings.SplitN(c.trailer, ":", 2)[0])
 	}
 	// The encoded length depends only on the sizes: sign with a first

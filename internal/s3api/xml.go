@@ -50,6 +50,10 @@ type objectXML struct {
 	Size         int64  `xml:"Size"`
 	StorageClass string `xml:"StorageClass"`
 	Owner        *owner `xml:"Owner,omitempty"`
+	// ChecksumAlgorithm and ChecksumType are set for objects written
+	// with an additional checksum.
+	ChecksumAlgorithm string `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType      string `xml:"ChecksumType,omitempty"`
 }
 
 type commonPrefix struct {
@@ -239,4 +243,22 @@ type listVersionsResult struct {
 	EncodingType        string         `xml:"EncodingType,omitempty"`
 	Versions            []versionXML   `xml:"Version"`
 	CommonPrefixes      []commonPrefix `xml:"CommonPrefixes"`
+}
+
+type checksumXML struct {
+	CRC32        string `xml:"ChecksumCRC32,omitempty"`
+	CRC32C       string `xml:"ChecksumCRC32C,omitempty"`
+	CRC64NVME    string `xml:"ChecksumCRC64NVME,omitempty"`
+	SHA1         string `xml:"ChecksumSHA1,omitempty"`
+	SHA256       string `xml:"ChecksumSHA256,omitempty"`
+	ChecksumType string `xml:"ChecksumType,omitempty"`
+}
+
+type objectAttributes struct {
+	XMLName      xml.Name     `xml:"GetObjectAttributesResponse"`
+	Xmlns        string       `xml:"xmlns,attr"`
+	ETag         string       `xml:"ETag,omitempty"`
+	Checksum     *checksumXML `xml:"Checksum,omitempty"`
+	StorageClass string       `xml:"StorageClass,omitempty"`
+	ObjectSize   *int64       `xml:"ObjectSize,omitempty"`
 }

@@ -73,6 +73,18 @@ type ObjectInfo struct {
 	VersionID string
 	// IsDeleteMarker is set for the delete markers of ListVersions.
 	IsDeleteMarker bool
+	// Checksum is the additional checksum the object was written with,
+	// if any (S3's x-amz-checksum-*).
+	Checksum Checksum
+}
+
+// Checksum is an S3 additional checksum of a whole object: Algorithm is
+// one of CRC32, CRC32C, CRC64NVME, SHA1, SHA256 (as S3 names them) and
+// Value the checksum's bytes in base64. The store keeps it as given; the
+// front end that received the bytes verified it.
+type Checksum struct {
+	Algorithm string `json:"algorithm,omitempty"`
+	Value     string `json:"value,omitempty"`
 }
 
 // URI returns the object's s3:// address.
@@ -88,6 +100,14 @@ type PutOptions struct {
 	// ETag, when set, is recorded instead of the content's MD5: a completed
 	// multipart upload's "md5-of-md5s-N". The content is then not hashed.
 	ETag string
+	// Checksum, when set, is recorded with the object (it is not checked
+	// here).
+	Checksum Checksum
+	// ChecksumFrom, when set, is called by Put once the body has been
+	// read to its end, before the object is committed, and its result is
+	// recorded instead of Checksum: the checksum of a body is known only
+	// once the body is read (the reader verified it).
+	ChecksumFrom func() Checksum `json:"-"`
 }
 
 // Range selects bytes [Offset, Offset+Length) of an object; Length < 0 means

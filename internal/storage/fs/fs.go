@@ -349,13 +349,15 @@ type sidecar struct {
 	// VersionID is the object's version id if it was written to a versioned
 	// bucket (see versions.go).
 	VersionID string `json:"version_id,omitempty"`
+	// Checksum is the additional checksum the object was put with.
+	Checksum storage.Checksum `json:"checksum,omitzero"`
 }
 
 // derivable reports whether sc says nothing that cannot be computed again
 // from its data file: the MD5 ETag of a single put, the content type
 // guessed from the key, no metadata, no version.
 func (sc *sidecar) derivable() bool {
-	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) &&
+	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) &&
 		len(sc.ETag) == 32 && !strings.Contains(sc.ETag, "-")
 }
 
@@ -375,6 +377,7 @@ func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage
 		ContentType:  sc.ContentType,
 		Metadata:     sc.Metadata,
 		VersionID:    sc.VersionID,
+		Checksum:     sc.Checksum,
 	}
 }
 

@@ -101,7 +101,7 @@ func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File,
 	}
 	sc := &sidecar{Key: key, stamp: st, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key)}
 	if old != nil && old.Key == key && old.ETag == sc.ETag {
-		sc.ContentType, sc.Metadata = old.ContentType, old.Metadata
+		sc.ContentType, sc.Metadata, sc.Checksum = old.ContentType, old.Metadata, old.Checksum
 	}
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
@@ -397,6 +397,10 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 		ETag:        etag,
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
+		Checksum:    opts.Checksum,
+	}
+	if opts.ChecksumFrom != nil {
+		sc.Checksum = opts.ChecksumFrom()
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
@@ -475,6 +479,7 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 		ETag:        etag,
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
+		Checksum:    opts.Checksum,
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
@@ -756,6 +761,7 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 		ETag:        emptyETag,
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
+		Checksum:    opts.Checksum,
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = "application/octet-stream"
@@ -910,7 +916,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		if err != nil {
 			return storage.ObjectInfo{}, err
 		}
-		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata}
+		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum}
 		return s.put(ctx, dstBucket, dstKey, strings.NewReader(""), opts, emptyETag)
 	}
 	f, info, err := s.open(ctx, srcBucket, srcKey)
@@ -918,7 +924,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		return storage.ObjectInfo{}, err
 	}
 	defer f.Close()
-	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata}
+	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum}
 	// A LimitedReader over the file lets the kernel copy (copy_file_range).
 	return s.put(ctx, dstBucket, dstKey, &io.LimitedReader{R: f, N: info.Size}, opts, info.ETag)
 }

@@ -1,0 +1,213 @@
+package s3api
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// S3's additional checksums, by the name S3 gives the algorithm.
+var checksumAlgorithms = map[string]func() hash.Hash{
+	"CRC32":     func() hash.Hash { return crc32.NewIEEE() },
+	"CRC32C":    func() hash.Hash { return crc32.New(crc32cTable) },
+	"CRC64NVME": func() hash.Hash { return crc64.New(crc64NVMETable) },
+	"SHA1":      sha1.New,
+	"SHA256":    sha256.New,
+}
+
+var (
+	crc32cTable = crc32.MakeTable(crc32.Castagnoli)
+	// crc64NVMETable is CRC-64/NVME: polynomial 0xad93d23594c93659,
+	// reflected, which hash/crc64 takes bit-reversed.
+	crc64NVMETable = crc64.MakeTable(0x9a6c9329ac4bc9b5)
+)
+
+// checksumHeader is the header (and trailer) that carries a checksum.
+func checksumHeader(alg string) string { return "x-amz-checksum-" + strings.ToLower(alg) }
+
+var errBadChecksumArg = func(format string, args ...any) error {
+	return errCode("InvalidRequest", http.StatusBadRequest, format, args...)
+}
+
+// requestChecksum reads what a PUT or UploadPart says of its checksum:
+// the algorithm and, if given in a header, the value to verify. A value
+// sent in an aws-chunked trailer is verified by auth and compared again
+// when the body ends. An algorithm without a value (the SDKs'
+// x-amz-sdk-checksum-algorithm) is computed and stored.
+func requestChecksum(r *http.Request) (alg, want string, err error) {
+	for name := range checksumAlgorithms {
+		if v := r.Header.Get(checksumHeader(name)); v != "" {
+			if alg != "" {
+				return "", "", errBadChecksumArg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+			}
+			alg, want = name, v
+		}
+	}
+	if t := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Amz-Trailer"))); t != "" {
+		name := strings.ToUpper(strings.TrimPrefix(t, "x-amz-checksum-"))
+		if _, ok := checksumAlgorithms[name]; !ok || !strings.HasPrefix(t, "x-amz-checksum-") {
+			return "", "", errBadChecksumArg("The value specified in the x-amz-trailer header is not supported")
+		}
+		if alg != "" && alg != name {
+			return "", "", errBadChecksumArg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+		}
+		alg = name
+	}
+	if sdk := strings.ToUpper(strings.TrimSpace(r.Header.Get("X-Amz-Sdk-Checksum-Algorithm"))); sdk != "" {
+		if _, ok := checksumAlgorithms[sdk]; !ok {
+			return "", "", errCode("InvalidRequest", http.StatusBadRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+		}
+		if alg != "" && alg != sdk {
+			return "", "", errBadChecksumArg("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+		}
+		alg = sdk
+	}
+	if want != "" {
+		b, err := base64.StdEncoding.DecodeString(want)
+		if err != nil || len(b) != checksumAlgorithms[alg]().Size() {
+			return "", "", errCode("InvalidRequest", http.StatusBadRequest, "Value for %s header is invalid.", checksumHeader(alg))
+		}
+	}
+	return alg, want, nil
+}
+
+// checksumReader computes a checksum of the body as it is read and, when
+// the body ends, compares it with the value expected (a header's, or the
+// trailer's that auth left in r.Trailer): a mismatch replaces the EOF by
+// BadDigest, so the store never commits the bytes.
+type checksumReader struct {
+	r    io.Reader
+	req  *http.Request
+	alg  string
+	want string
+	h    hash.Hash
+	got  string
+}
+
+func newChecksumReader(r io.Reader, req *http.Request, alg, want string) *checksumReader {
+	return &checksumReader{r: r, req: req, alg: alg, want: want, h: checksumAlgorithms[alg]()}
+}
+
+// Len passes on the body's size hint.
+func (c *checksumReader) Len() int {
+	if l, ok := c.r.(interface{ Len() int }); ok {
+		return l.Len()
+	}
+	return -1
+}
+
+func (c *checksumReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	if err == io.EOF {
+		c.got = base64.StdEncoding.EncodeToString(c.h.Sum(nil))
+		want := c.want
+		if want == "" && c.req.Trailer != nil {
+			want = c.req.Trailer.Get(checksumHeader(c.alg))
+		}
+		if want != "" && want != c.got {
+			return n, errCode("BadDigest", http.StatusBadRequest, "The %s you specified did not match the calculated checksum.", checksumHeader(c.alg))
+		}
+	}
+	return n, err
+}
+
+// checksum is the verified checksum, once the body is read.
+func (c *checksumReader) checksum() storage.Checksum {
+	return storage.Checksum{Algorithm: c.alg, Value: c.got}
+}
+
+// setChecksumHeaders answers an object's checksum (PutObject, and GET or
+// HEAD with x-amz-checksum-mode: ENABLED).
+func setChecksumHeaders(w http.ResponseWriter, c storage.Checksum) {
+	if c.Algorithm == "" {
+		return
+	}
+	w.Header().Set(checksumHeader(c.Algorithm), c.Value)
+	w.Header().Set("x-amz-checksum-type", "FULL_OBJECT")
+}
+
+// getObjectAttributes answers GetObjectAttributes: the attributes named in
+// x-amz-object-attributes of the object (or a version of it).
+func (c *call) getObjectAttributes() error {
+	vid, err := c.versionID()
+	if err != nil {
+		return err
+	}
+	action := "s3:GetObjectAttributes"
+	if vid != "" {
+		action = "s3:GetObjectVersionAttributes"
+	}
+	if err := c.allow(action, c.bucket, c.key); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, v := range c.r.Header.Values("X-Amz-Object-Attributes") {
+		for a := range strings.SplitSeq(v, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				switch a {
+				case "ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize":
+					want[a] = true
+				default:
+					return errCode("InvalidArgument", http.StatusBadRequest, "Invalid attribute name specified.")
+				}
+			}
+		}
+	}
+	if len(want) == 0 {
+		return errCode("InvalidArgument", http.StatusBadRequest, "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty")
+	}
+	var info storage.ObjectInfo
+	if vid != "" {
+		v, err := c.s.versioned()
+		if err != nil {
+			return err
+		}
+		info, err = v.HeadVersion(c.r.Context(), c.bucket, c.key, vid)
+		if err != nil {
+			return err
+		}
+	} else if info, err = c.s.store.Head(c.r.Context(), c.bucket, c.key); err != nil {
+		return err
+	}
+	out := objectAttributes{Xmlns: s3NS}
+	if want["ETag"] {
+		out.ETag = info.ETag
+	}
+	if want["StorageClass"] {
+		out.StorageClass = "STANDARD"
+	}
+	if want["ObjectSize"] {
+		size := info.Size
+		out.ObjectSize = &size
+	}
+	if want["Checksum"] && info.Checksum.Algorithm != "" {
+		ck := &checksumXML{ChecksumType: "FULL_OBJECT"}
+		v := info.Checksum.Value
+		switch info.Checksum.Algorithm {
+		case "CRC32":
+			ck.CRC32 = v
+		case "CRC32C":
+			ck.CRC32C = v
+		case "CRC64NVME":
+			ck.CRC64NVME = v
+		case "SHA1":
+			ck.SHA1 = v
+		case "SHA256":
+			ck.SHA256 = v
+		}
+		out.Checksum = ck
+	}
+	c.w.Header().Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
+	setVersionHeader(c.w, info.VersionID)
+	writeXML(c.w, http.StatusOK, out)
+	return nil
+}
