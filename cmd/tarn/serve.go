@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -77,13 +76,18 @@ func serveCmd(g *globals) *cobra.Command {
 			// Every new object version is recorded in the events ledger before
 			// the client gets its answer, for the triggers.
 			onCreated := func(ctx context.Context, info storage.ObjectInfo, via string) {
-				if _, _, err := l.Events.Record(ctx, info, events.ViaS3); err != nil {
+				// The object is committed: its event must be recorded even if the
+				// client has gone meanwhile.
+				if _, _, err := l.Events.Record(context.WithoutCancel(ctx), info, events.ViaS3); err != nil {
 					slog.Error("cannot record object-created event; a trigger with poll set will still see the object",
 						"uri", storage.URI{Bucket: info.Bucket, Key: info.Key}.String(), "via", via, "err", err)
 				}
 			}
 			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, onCreated)
-			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: runtime.NumCPU(),
+			// Background queries take at most half the engine's sessions,
+			// so that two long ones leave room for the rest; beyond that
+			// they wait QUEUED.
+			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: max(2, l.Engine.Sessions()/2),
 				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
 			rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
 				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms})

@@ -29,12 +29,17 @@ type Stats struct {
 	RowsWritten  int64 `json:"rows_written"`
 	RowsRejected int64 `json:"rows_rejected"`
 	// RowsFiltered are input rows the SQL removed (WHERE, DISTINCT, GROUP BY).
-	RowsFiltered int64    `json:"rows_filtered"`
-	BytesRead    int64    `json:"bytes_read"`
-	BytesWritten int64    `json:"bytes_written"`
-	FilesRead    int      `json:"files_read"`
-	FilesWritten int      `json:"files_written"`
-	Partitions   []string `json:"partitions,omitempty"`
+	RowsFiltered int64 `json:"rows_filtered"`
+	// RowsDiscarded are rows a run that did not succeed had written, in
+	// files it then removed unpublished (or a warehouse transaction it
+	// rolled back): for such a run RowsRead = RowsWritten (0) +
+	// RowsRejected + RowsFiltered + RowsDiscarded.
+	RowsDiscarded int64    `json:"rows_discarded,omitempty"`
+	BytesRead     int64    `json:"bytes_read"`
+	BytesWritten  int64    `json:"bytes_written"`
+	FilesRead     int      `json:"files_read"`
+	FilesWritten  int      `json:"files_written"`
+	Partitions    []string `json:"partitions,omitempty"`
 	// RejectedURI is where rejected rows were stored, if any.
 	RejectedURI string `json:"rejected_uri,omitempty"`
 }
@@ -215,6 +220,14 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	}
 	run.Error = s.eng.Redact(err.Error()) // URIs, not the server's paths
 	logf("%s: %v", run.State, err)
+	// What the run wrote is removed, not published: its figures say so,
+	// rather than "written" for rows no reader will see. A warehouse load
+	// that committed but was not recorded did write its rows.
+	if !errors.Is(err, ErrLoadNotRecorded) && (run.Stats.RowsWritten > 0 || run.Stats.FilesWritten > 0) {
+		logf("discarded %d rows in %d files (%d bytes): nothing was published", run.Stats.RowsWritten, run.Stats.FilesWritten, run.Stats.BytesWritten)
+		run.Stats.RowsDiscarded = run.Stats.RowsWritten
+		run.Stats.RowsWritten, run.Stats.FilesWritten, run.Stats.BytesWritten, run.Stats.Partitions = 0, 0, 0, nil
+	}
 	// Whatever the cause, record the end and remove what was not published.
 	bg := context.WithoutCancel(ctx)
 	s.collectGarbage(bg, spec, run.ID)

@@ -261,6 +261,9 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 	}
 	defer sess.Release()
 	emit := func(rows int64) error {
+		// The execution's rows are the rows written, as the one result
+		// row says (and as warehouse statements count them).
+		ex.Stats.Rows = rows
 		if err := sink.Columns([]Column{{Name: "rows", Type: "BIGINT"}}); err != nil {
 			return err
 		}
