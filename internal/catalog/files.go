@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/meta"
@@ -190,6 +192,13 @@ type Output struct {
 	Mode string
 	// Create makes a missing table; without it the table must exist.
 	Create bool
+	// Evolve lets a publish that does not overwrite change an existing
+	// table's schema as dbt's on_schema_change: append_new_columns does:
+	// columns the table lacks are added (NULL in its older files) and types
+	// widen by WidenTypes, as a new schema version with Evolve as its
+	// reason. A narrowed or missing column still fails. Empty: the output
+	// must have the table's schema (Athena's INSERT INTO).
+	Evolve string
 }
 
 // PublishOutputTx publishes a writer's files to its output table in tx:
@@ -243,6 +252,14 @@ func (c *Catalog) PublishOutputTx(ctx context.Context, tx *sql.Tx, out Output, f
 				if _, err := c.UpdateTableTx(ctx, tx, want, reason); err != nil {
 					return nil, err
 				}
+			} else if out.Evolve != "" {
+				evolved, err := EvolveSchema(cur, want)
+				if err != nil {
+					return nil, fmt.Errorf("cannot publish to %q: %w", full, err)
+				}
+				if _, err := c.UpdateTableTx(ctx, tx, evolved, out.Evolve); err != nil {
+					return nil, err
+				}
 			} else {
 				for _, ch := range changes {
 					switch ch.Kind {
@@ -268,6 +285,97 @@ func (c *Catalog) PublishOutputTx(ctx context.Context, tx *sql.Tx, out Output, f
 		}
 	}
 	return c.PublishFilesTx(ctx, tx, out.Database, out.Name, files, replace)
+}
+
+// EvolveSchema returns cur with the schema changes an append of output may
+// make: output columns cur lacks are added after cur's columns, and a
+// column whose output type is wider by WidenTypes takes that type. Every
+// older file still reads: readers match columns by name, read a column a
+// file lacks as NULL and cast narrower values up. A column the output
+// lacks or narrows, other partition keys or another format cannot be
+// appended without rewriting the table's files: the error (ErrInvalidTable)
+// names each problem and the SQL or mode that resolves it.
+func EvolveSchema(cur, output Table) (Table, error) {
+	byName := make(map[string]Column, len(output.Columns))
+	for _, c := range output.Columns {
+		byName[strings.ToLower(c.Name)] = c
+	}
+	var problems []string
+	next := cur
+	next.Columns = make([]Column, 0, len(cur.Columns)+len(output.Columns))
+	kept := map[string]bool{}
+	for _, c := range cur.Columns {
+		kept[strings.ToLower(c.Name)] = true
+		have := canonical(c.Type)
+		duck := duckName(c.Type)
+		o, ok := byName[strings.ToLower(c.Name)]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("column %s (%s) is not in the output: keep it in the SQL as NULL::%s AS %s",
+				c.Name, have, duck, sqlName(c.Name)))
+			next.Columns = append(next.Columns, c)
+			continue
+		}
+		got := canonical(o.Type)
+		switch wide := WidenTypes(have, got); {
+		case got == have:
+		case wide == got:
+			c.Type = got // widened: older files' values cast up
+		default:
+			fix := fmt.Sprintf("CAST(%s AS %s) in the SQL keeps the table's type", sqlName(c.Name), duck)
+			if wide != have {
+				fix += fmt.Sprintf(", CAST(%s AS %s) widens it", sqlName(c.Name), duckName(wide))
+			}
+			problems = append(problems, fmt.Sprintf("column %s is %s in the table and %s in the output, which would narrow it: %s",
+				c.Name, have, got, fix))
+		}
+		next.Columns = append(next.Columns, c)
+	}
+	for _, o := range output.Columns {
+		if !kept[strings.ToLower(o.Name)] {
+			next.Columns = append(next.Columns, Column{Name: o.Name, Type: canonical(o.Type), Comment: o.Comment})
+		}
+	}
+	if from, to := strings.ToLower(ColumnList(cur.PartitionKeys)), strings.ToLower(ColumnList(output.PartitionKeys)); from != to {
+		fix := "write it unpartitioned (no partition_by)"
+		if from != "" {
+			fix = "partition the output by " + ColumnList(cur.PartitionKeys)
+		}
+		problems = append(problems, fmt.Sprintf("the output is partitioned by (%s), the table by (%s): %s", to, from, fix))
+	} else {
+		next.PartitionKeys = slices.Clone(cur.PartitionKeys)
+		for i, k := range cur.PartitionKeys {
+			have, got := canonical(k.Type), canonical(output.PartitionKeys[i].Type)
+			if got != have && WidenTypes(have, got) == got {
+				next.PartitionKeys[i].Type = got
+			}
+		}
+	}
+	if !strings.EqualFold(cur.Format, output.Format) {
+		problems = append(problems, fmt.Sprintf("the output is %s, the table %s: write %s", output.Format, cur.Format, cur.Format))
+	}
+	if len(problems) > 0 {
+		return Table{}, fmt.Errorf("%w: the output's schema does not fit the table's (new columns are added and types widened, never narrowed or dropped): %s; "+
+			"or run the job with mode overwrite (--mode overwrite) to replace the table's rows and schema",
+			ErrInvalidTable, strings.Join(problems, "; "))
+	}
+	return next, nil
+}
+
+// sqlName is a column name as a user would write it in SQL.
+func sqlName(name string) string {
+	if isPlainIdent(name) {
+		return name
+	}
+	return QuoteDuckDBIdent(name)
+}
+
+// duckName is a Hive type's DuckDB spelling, for SQL in messages.
+func duckName(hive string) string {
+	t, err := ParseType(hive)
+	if err != nil {
+		return hive
+	}
+	return t.DuckDB()
 }
 
 // Garbage lists up to limit files replaced before cutoff (see

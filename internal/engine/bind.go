@@ -73,6 +73,8 @@ type FileRef struct {
 	Size      int64
 	ETag      string
 	Partition int // index into the table's partitions, -1 if unpartitioned
+	// header is a CSV file's column names, read before its scan is built.
+	header []string
 }
 
 // BindOptions change how tables are bound (for writers such as jobs).
@@ -471,7 +473,11 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, opts
 		}
 	}
 	scan.Files = files
-	scan.SQL, err = scanSQL(t, parts, files, rejects, serial)
+	absent, err := s.e.fileSchemas(ctx, s, t, files)
+	if err != nil {
+		return nil, err
+	}
+	scan.SQL, err = scanSQL(t, parts, files, rejects, serial, absent)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -215,8 +218,8 @@ func keyOf(uri string) string {
 // files are parsed with their column types and rows that do not parse or
 // cast go to DuckDB's reject tables <rejects>_errors and <rejects>_scans
 // instead of reading as NULL.
-func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, rejects string, serial bool) (string, error) {
-	type col struct{ name, duck string }
+// absent names (in lower case) the data columns no Parquet file has.
+func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, rejects string, serial bool, absent map[string]bool) (string, error) {
 	var dataCols, partCols []col
 	for _, c := range t.Columns {
 		typ, err := catalog.ParseType(c.Type)
@@ -242,19 +245,24 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 	// Data columns: text is read as VARCHAR and cast leniently, so a value
 	// that does not fit its column type reads as NULL, as Athena's text SerDe
 	// does; Parquet and JSON carry types and are cast only where they differ.
+	// A column no Parquet file has (added by a later schema version) is NULL.
 	var proj []string
 	for _, c := range dataCols {
 		q := QuoteIdent(c.name)
 		switch {
 		case t.Format == catalog.FormatCSV && c.duck != "VARCHAR" && rejects == "":
 			proj = append(proj, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", q, c.duck, q))
+		case t.Format == catalog.FormatParquet && absent[strings.ToLower(c.name)]:
+			proj = append(proj, fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duck, q))
 		case t.Format == catalog.FormatParquet:
 			proj = append(proj, fmt.Sprintf("CAST(%s AS %s) AS %s", q, c.duck, q))
 		default:
 			proj = append(proj, q)
 		}
 	}
-	reader := func(fs []FileRef, hive bool) string {
+	// reader reads files; csvCols, if set, are the CSV files' own columns
+	// (from their header) instead of the table's.
+	reader := func(fs []FileRef, hive bool, csvCols []col) string {
 		paths := make([]string, len(fs))
 		for i, f := range fs {
 			paths[i] = quoteString(f.Path)
@@ -285,8 +293,11 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 			}
 			return fmt.Sprintf("read_json(%s, columns = {%s}, format = %s, %s)", list, strings.Join(cs, ", "), quoteString(format), strings.Join(opts, ", "))
 		default:
+			if csvCols == nil {
+				csvCols = dataCols
+			}
 			var cs []string
-			for _, c := range dataCols {
+			for _, c := range csvCols {
 				typ := "VARCHAR"
 				if rejects != "" {
 					typ = c.duck
@@ -332,15 +343,63 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 			return fmt.Sprintf("read_csv(%s, %s, %s)", list, strings.Join(o, ", "), strings.Join(opts, ", "))
 		}
 	}
+	// selectFrom selects the table's columns, then extra, from files. CSV
+	// files whose header names the table's columns in another order, or
+	// only some of them (written before the table's schema grew), are read
+	// by name, one branch per header; the other files by position.
+	selectFrom := func(fs []FileRef, hive bool, extra []string) string {
+		if t.Format != catalog.FormatCSV {
+			return fmt.Sprintf("SELECT %s FROM %s", strings.Join(append(append([]string{}, proj...), extra...), ", "), reader(fs, hive, nil))
+		}
+		type group struct {
+			cols  []col
+			files []FileRef
+		}
+		var groups []*group
+		byKey := map[string]*group{}
+		for _, f := range fs {
+			cols := csvLayout(dataCols, partCols, f.header)
+			key := ""
+			for _, c := range cols {
+				key += c.name + "\x00"
+			}
+			g := byKey[key]
+			if g == nil {
+				g = &group{cols: cols}
+				byKey[key] = g
+				groups = append(groups, g)
+			}
+			g.files = append(g.files, f)
+		}
+		var branches []string
+		for _, g := range groups {
+			sel := proj
+			if g.cols != nil {
+				in := map[string]bool{}
+				for _, c := range g.cols {
+					in[c.name] = true
+				}
+				sel = make([]string, len(proj))
+				for i, c := range dataCols {
+					sel[i] = proj[i]
+					if !in[c.name] {
+						sel[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duck, QuoteIdent(c.name))
+					}
+				}
+			}
+			branches = append(branches, fmt.Sprintf("SELECT %s FROM %s", strings.Join(append(append([]string{}, sel...), extra...), ", "), reader(g.files, hive, g.cols)))
+		}
+		return strings.Join(branches, " UNION ALL ")
+	}
 	if len(partCols) == 0 {
-		return fmt.Sprintf("SELECT %s FROM %s", strings.Join(proj, ", "), reader(files, false)), nil
+		return selectFrom(files, false, nil), nil
 	}
 	if hiveConsistent(t, parts, files) {
-		sel := append([]string{}, proj...)
+		var sel []string
 		for _, c := range partCols {
 			sel = append(sel, QuoteIdent(c.name))
 		}
-		return fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), reader(files, true)), nil
+		return selectFrom(files, true, sel), nil
 	}
 	// Partition values that are not in the paths: one branch per partition.
 	var branches []string
@@ -350,7 +409,7 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 			j++
 		}
 		p := parts[files[i].Partition]
-		sel := append([]string{}, proj...)
+		var sel []string
 		for k, c := range partCols {
 			v := "NULL"
 			if k < len(p.Values) {
@@ -358,10 +417,171 @@ func scanSQL(t catalog.Table, parts []catalog.Partition, files []FileRef, reject
 			}
 			sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", v, c.duck, QuoteIdent(c.name)))
 		}
-		branches = append(branches, fmt.Sprintf("SELECT %s FROM %s", strings.Join(sel, ", "), reader(files[i:j], false)))
+		branches = append(branches, selectFrom(files[i:j], false, sel))
 		i = j
 	}
 	return strings.Join(branches, " UNION ALL "), nil
+}
+
+// col is a column of a scan: its name and DuckDB type.
+type col struct{ name, duck string }
+
+// csvLayout returns the columns of a CSV file with the given header when
+// it must be read by name: its header names only table columns (matched
+// case-insensitively, as Athena does) or partition keys, each once, but not
+// exactly the table's columns in order. Partition keys are read under
+// another name and left out: the folder's value is the column. It returns
+// nil for reading by position (the header matches, or names something
+// else: such a file is read as before, its extra fields rejected by a
+// strict scan).
+func csvLayout(dataCols, partCols []col, header []string) []col {
+	if len(header) == 0 {
+		return nil
+	}
+	find := func(cols []col, name string) int {
+		for i, c := range cols {
+			if strings.EqualFold(c.name, name) {
+				return i
+			}
+		}
+		return -1
+	}
+	same := len(header) == len(dataCols)
+	seen := map[string]bool{}
+	out := make([]col, 0, len(header))
+	for i, h := range header {
+		k := strings.ToLower(h)
+		if h == "" || seen[k] {
+			return nil
+		}
+		seen[k] = true
+		if j := find(dataCols, h); j >= 0 {
+			same = same && j == i
+			out = append(out, dataCols[j])
+		} else if find(partCols, h) >= 0 {
+			same = false
+			out = append(out, col{fmt.Sprintf("__tarn_partition_%d", i), "VARCHAR"})
+		} else {
+			return nil
+		}
+	}
+	if same {
+		return nil
+	}
+	return out
+}
+
+// fileSchemas reads what scanSQL needs to know of a table's files' own
+// schemas: the header of each CSV file (when the table has headers), and
+// which data columns no Parquet file has (from the cached footers).
+func (e *Engine) fileSchemas(ctx context.Context, s *Session, t catalog.Table, files []FileRef) (map[string]bool, error) {
+	switch {
+	case len(files) == 0:
+		return nil, nil
+	case t.Format == catalog.FormatParquet:
+		entries, err := e.parquetColumns(ctx, s, files)
+		if err != nil {
+			return nil, err
+		}
+		// The footers' column paths are cut at ", " (parquetColumns): cut
+		// the names alike, so a name with ", " is never taken for absent.
+		top := func(name string) string {
+			name = strings.ToLower(name)
+			if i := strings.Index(name, ", "); i >= 0 {
+				return name[:i]
+			}
+			return name
+		}
+		present := map[string]bool{}
+		for _, pe := range entries {
+			for name := range pe.columns {
+				present[name] = true
+			}
+		}
+		absent := map[string]bool{}
+		for _, c := range t.Columns {
+			if !present[top(c.Name)] {
+				absent[strings.ToLower(c.Name)] = true
+			}
+		}
+		return absent, nil
+	case t.Format == catalog.FormatCSV && strings.EqualFold(t.FormatOptions[catalog.OptHeader], "true"):
+		for i := range files {
+			h, err := csvHeader(ctx, files[i].Path, t.FormatOptions)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read %s of table %s: %w", files[i].URI, t.FullName(), err)
+			}
+			files[i].header = h
+		}
+	}
+	return nil, nil
+}
+
+// csvHeader returns the column names in a CSV file's first line, trimmed
+// as DuckDB's sniffer trims them (so they match what a crawler recorded),
+// or nil if the line cannot be split without a CSV parser: a quote or
+// escape other than '"' in use, or a line over 1 MiB.
+func csvHeader(ctx context.Context, path string, fo map[string]string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, closeFn, err := decompressing(f)
+	if err != nil {
+		return nil, nil // not a stream DuckDB reads either; it reports why
+	}
+	defer closeFn()
+	br := bufio.NewReaderSize(contextReader{ctx, r}, 64<<10)
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > 1<<20 {
+			return nil, nil
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, nil
+		}
+		break
+	}
+	text := strings.TrimRight(strings.TrimPrefix(string(line), "\ufeff"), "\r\n")
+	delim, quote, escape := fo[catalog.OptDelimiter], fo[catalog.OptQuote], fo[catalog.OptEscape]
+	if delim == "" {
+		delim = ","
+	}
+	if quote == "" {
+		quote = `"`
+	}
+	if escape == "" {
+		escape = quote
+	}
+	var names []string
+	switch {
+	case !strings.Contains(text, quote) && (escape == quote || !strings.Contains(text, escape)):
+		names = strings.Split(text, delim)
+	case quote == `"` && escape == `"` && utf8.RuneCountInString(delim) == 1:
+		cr := csv.NewReader(strings.NewReader(text))
+		cr.Comma, _ = utf8.DecodeRuneInString(delim)
+		cr.FieldsPerRecord = -1
+		rec, err := cr.Read()
+		if err != nil {
+			return nil, nil
+		}
+		names = rec
+	default:
+		return nil, nil
+	}
+	for i := range names {
+		names[i] = strings.TrimSpace(names[i])
+	}
+	return names, nil
 }
 
 // hiveConsistent reports whether every file's path names exactly the table's

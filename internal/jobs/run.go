@@ -527,7 +527,7 @@ func (s *Service) publishTable(ctx context.Context, tx *sql.Tx, spec Spec, res *
 	old, err := s.cat.PublishOutputTx(ctx, tx, catalog.Output{
 		Database: dbName, Name: tblName, Location: spec.Target, Format: spec.Format, Compression: spec.Compression,
 		Columns: res.Columns, PartitionKeys: res.PartitionKeys, Properties: map[string]string{"tarn.job": spec.Name},
-		Mode: spec.Mode, Create: true,
+		Mode: spec.Mode, Create: true, Evolve: "job " + spec.Name + " added or widened columns",
 	}, add, "job "+spec.Name+" overwrote the table")
 	if err != nil {
 		return nil, err
