@@ -552,6 +552,9 @@ func csvHeader(ctx context.Context, path string, fo map[string]string) ([]string
 		break
 	}
 	text := strings.TrimRight(strings.TrimPrefix(string(line), "\ufeff"), "\r\n")
+	if text == "" {
+		return nil, nil
+	}
 	delim, quote, escape := fo[catalog.OptDelimiter], fo[catalog.OptQuote], fo[catalog.OptEscape]
 	if delim == "" {
 		delim = ","
