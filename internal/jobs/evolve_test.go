@@ -107,12 +107,16 @@ func TestJobSchemaNarrowingFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		spec.SQL = sqlText
+		spec.MaxRetries = 2
 		if err := e.l.Jobs.Update(e.ctx, spec); err != nil {
 			t.Fatal(err)
 		}
 		run, err := e.l.Jobs.Start(e.ctx, "orders", jobs.StartOptions{})
 		if !errors.Is(err, jobs.ErrRunFailed) || run.State != jobs.StateFailed {
 			t.Fatalf("%s: %v (%s)", sqlText, err, run.State)
+		}
+		if run.Attempt != 1 {
+			t.Errorf("%s: a schema that does not fit was retried (attempt %d)", sqlText, run.Attempt)
 		}
 		for _, w := range want {
 			if !strings.Contains(run.Error, w) {

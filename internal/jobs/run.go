@@ -107,7 +107,7 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 // retry cannot fix.
 func retryable(err error) bool {
 	for _, e := range []error{ErrInvalidJobSQL, ErrMissingArgument, ErrUnsafeArgument, ErrTooManyRejected, ErrTimeout, ErrStopped, ErrInvalidTarget, ErrLoadNotRecorded,
-		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrCorruptCompressed, ErrIdentity, auth.ErrAccessDenied, query.ErrPermission, engine.ErrSyntax, catalog.ErrNoSuchTable,
+		ErrConcurrentRuns, ErrInvalidSpec, engine.ErrPermission, engine.ErrCorruptCompressed, ErrIdentity, auth.ErrAccessDenied, query.ErrPermission, engine.ErrSyntax, catalog.ErrNoSuchTable, catalog.ErrInvalidTable,
 		catalog.ErrNoSuchDatabase, context.Canceled} {
 		if errors.Is(err, e) {
 			return false
