@@ -250,3 +250,29 @@ func TestQueryTimeout(t *testing.T) {
 		t.Errorf("a short query after the timeout: %+v", ex)
 	}
 }
+
+// TestResultCap: DuckDB materialises a result outside its memory_limit, so
+// a query returning more rows than its workgroup allows is stopped by DuckDB
+// at the cap and ends FAILED, instead of growing the server without bound.
+// Duplicate column names survive the capping.
+func TestResultCap(t *testing.T) {
+	tl := openTrustLake(t)
+	if code := tl.admin.do("POST", "/api/v1/workgroups", map[string]any{"name": "capped", "max_result_rows": 1000}, nil); code != 200 {
+		t.Fatalf("create workgroup: %d", code)
+	}
+	// Without the cap this returns 10^12 rows: only the cap ends it.
+	id := start(t, tl.admin, map[string]any{"sql": runaway, "workgroup": "capped"})
+	ex := waitFor(t, tl.admin, id, query.StateCancelled, query.StateFailed, query.StateSucceeded)
+	if ex.State != query.StateFailed || !strings.Contains(ex.Error, "more than 1000 rows") || !strings.Contains(ex.Error, "UNLOAD") {
+		t.Errorf("runaway result: %+v", ex)
+	}
+	id = start(t, tl.admin, map[string]any{"sql": "SELECT range AS a, range + 1 AS a FROM range(1000) ORDER BY range DESC", "workgroup": "capped"})
+	if ex := waitFor(t, tl.admin, id, query.StateSucceeded, query.StateFailed); ex.State != query.StateSucceeded || ex.Stats.Rows != 1000 {
+		t.Fatalf("a result at the cap: %+v", ex)
+	}
+	var page query.ResultPage
+	tl.admin.do("GET", "/api/v1/queries/"+id+"/results?max_results=1", nil, &page)
+	if len(page.Columns) != 2 || page.Columns[0].Name != "a" || page.Columns[1].Name != "a" || len(page.Rows) != 1 || page.Rows[0][0] != "999" {
+		t.Errorf("capped result: %+v", page)
+	}
+}

@@ -369,22 +369,20 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	}
 	ex.Stats.BytesScanned = b.BytesScanned()
 	ex.Stats.Planning = time.Since(planStart)
-	q := b.SQL
-	if explain {
-		q = "EXPLAIN " + q
+	exec := func(q string) (int64, error) {
+		if explain {
+			return stream(ctx, sess.Conn(), "EXPLAIN "+q, sink)
+		}
+		return streamCapped(ctx, sess.Conn(), q, sink, wg.MaxResults(), wg.Name)
 	}
 	engStart := time.Now()
-	n, err := stream(ctx, sess.Conn(), q, sink)
+	n, err := exec(b.SQL)
 	if engine.IsSerialCSVError(err) && n == 0 {
 		// A CSV file with quoted newlines and short rows: read it serially.
 		if b, err = sess.BindWith(ctx, text, req.Database, engine.BindOptions{SerialCSV: true}); err != nil {
 			return err
 		}
-		q = b.SQL
-		if explain {
-			q = "EXPLAIN " + q
-		}
-		n, err = stream(ctx, sess.Conn(), q, sink)
+		n, err = exec(b.SQL)
 	}
 	ex.Stats.Engine = time.Since(engStart)
 	ex.Stats.Rows = n

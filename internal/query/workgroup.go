@@ -53,8 +53,11 @@ type Workgroup struct {
 	MaxConcurrent int `json:"max_concurrent,omitempty"`
 	// QueryTimeoutSeconds stops a query that runs longer (Athena's DML
 	// query timeout); it ends FAILED. 0 means DefaultQueryTimeout.
-	QueryTimeoutSeconds int64     `json:"query_timeout_seconds,omitempty"`
-	CreatedAt           time.Time `json:"created_at"`
+	QueryTimeoutSeconds int64 `json:"query_timeout_seconds,omitempty"`
+	// MaxResultRows fails a query that returns more rows (0 means
+	// DefaultMaxResultRows); UNLOAD and CREATE TABLE AS are not capped.
+	MaxResultRows int64     `json:"max_result_rows,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // DefaultQueryTimeout is a workgroup's query timeout unless it sets one:
@@ -84,7 +87,7 @@ func (w *Workgroup) Validate() error {
 		return fmt.Errorf("invalid workgroup %q: result_location: %w", w.Name, err)
 	}
 	w.ResultLocation = u.Dir().String()
-	if w.BytesScannedCutoff < 0 || w.MaxConcurrent < 0 || w.QueryTimeoutSeconds < 0 {
+	if w.BytesScannedCutoff < 0 || w.MaxConcurrent < 0 || w.QueryTimeoutSeconds < 0 || w.MaxResultRows < 0 {
 		return fmt.Errorf("invalid workgroup %q: limits must not be negative", w.Name)
 	}
 	for i, t := range w.RequirePartitionFilter {
