@@ -30,7 +30,8 @@ func TestFailedRunFigures(t *testing.T) {
 		st.RowsRejected != 2 || st.RowsDiscarded != 2 || st.RowsFiltered != 0 {
 		t.Errorf("failed run's figures: %+v", st)
 	}
-	if log := strings.Join(run.Log, "\n"); !strings.Contains(log, "discarded 2 rows in 2 files") || !strings.Contains(log, "nothing was published") {
+	if log := strings.Join(run.Log, "\n"); !strings.Contains(log, "discarded 2 rows in 2 files") || !strings.Contains(log, "nothing was published") ||
+		!strings.Contains(log, "wrote 2 rows in 2 files") || !strings.Contains(log, "not published yet") {
 		t.Errorf("log:\n%s", log)
 	}
 	if saved, err := e.l.Jobs.GetRun(e.ctx, run.ID); err != nil || saved.Stats.RowsWritten != 0 || saved.Stats.RowsDiscarded != 2 {

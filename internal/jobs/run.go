@@ -368,7 +368,7 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []stri
 	run.Stats.RowsWritten = res.Rows
 	run.Stats.FilesWritten = len(res.Files)
 	run.Stats.BytesWritten = res.Bytes
-	logf("wrote %d rows in %d files (%d bytes)", res.Rows, len(res.Files), res.Bytes)
+	logf("wrote %d rows in %d files (%d bytes), not published yet", res.Rows, len(res.Files), res.Bytes)
 	deadLetters := func([]engine.Rejected) (storage.URI, error) { return target, nil }
 	if err := s.account(ctx, sess, b, parquetFiles, run, deadLetters, logf); err != nil {
 		return nil, err
