@@ -123,8 +123,8 @@ func TestJobSchemaNarrowingFails(t *testing.T) {
 				t.Errorf("%s: error %q lacks %q", sqlText, run.Error, w)
 			}
 		}
-		if run.Stats.RowsWritten != 0 || run.Stats.FilesWritten != 0 {
-			t.Errorf("%s: failed run reports %+v", sqlText, run.Stats)
+		if run.Stats.RowsWritten != 0 || run.Stats.FilesWritten != 0 || run.Stats.RowsDiscarded != 0 {
+			t.Errorf("%s: failed run reports %+v (it should fail before writing)", sqlText, run.Stats)
 		}
 		if got := e.one("SELECT count(*) FROM curated.orders"); got != "1" {
 			t.Errorf("%s: table has %s rows", sqlText, got)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -358,6 +359,9 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []stri
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkOutputSchema(ctx, sess, spec, b.SQL); err != nil {
+		return nil, err
+	}
 	res, err := sess.Write(ctx, b.SQL, engine.WriteSpec{
 		Target: target, Format: spec.Format, Compression: spec.Compression,
 		PartitionBy: spec.PartitionBy, FileSize: spec.FileSize, RunID: run.ID,
@@ -513,6 +517,44 @@ func (s *Service) checkRejected(spec Spec, run *Run) error {
 	}
 	if over {
 		return fmt.Errorf("%w: %d rejected, the limit is %s (--max-rejected); see %s", ErrTooManyRejected, run.Stats.RowsRejected, what, run.Stats.RejectedURI)
+	}
+	return nil
+}
+
+// checkOutputSchema fails a run whose output the existing table cannot
+// take (see catalog.EvolveSchema) before it writes anything; the publish
+// checks again, in its transaction, against the table as it is then.
+func (s *Service) checkOutputSchema(ctx context.Context, sess *engine.Session, spec Spec, query string) error {
+	if spec.Table == "" || spec.Mode == ModeOverwrite {
+		return nil
+	}
+	dbName, tblName, _ := strings.Cut(spec.Table, ".")
+	cur, err := s.cat.GetTable(ctx, dbName, tblName)
+	if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchDatabase) {
+		return nil
+	}
+	if err != nil || !cur.HasManifest() {
+		return err // a table tarn does not write: the publish says so
+	}
+	cols, err := sess.Describe(ctx, query)
+	if err != nil {
+		return err
+	}
+	out := catalog.Table{Format: spec.Format}
+	for _, pk := range spec.PartitionBy {
+		for _, c := range cols {
+			if strings.EqualFold(c.Name, pk) {
+				out.PartitionKeys = append(out.PartitionKeys, c)
+			}
+		}
+	}
+	for _, c := range cols {
+		if !slices.ContainsFunc(spec.PartitionBy, func(pk string) bool { return strings.EqualFold(pk, c.Name) }) {
+			out.Columns = append(out.Columns, c)
+		}
+	}
+	if _, err := catalog.EvolveSchema(cur, out); err != nil {
+		return fmt.Errorf("cannot write to %q: %w", spec.Table, err)
 	}
 	return nil
 }
