@@ -207,3 +207,25 @@ func TestParquetColumnMissingFromReadFiles(t *testing.T) {
 		t.Errorf("all: %s", got)
 	}
 }
+
+// A job writing CSV evolves its table too: its older files, without the
+// new column in their header, are read by name.
+func TestJobCSVOutputAppendsNewColumn(t *testing.T) {
+	e := newEnv(t)
+	e.put("raw/orders/2025-01.csv", evolveHeader+"\n1,10,pen,2,1.50,2025-01-03,East,web\n")
+	e.crawl()
+	e.create(jobs.Spec{Name: "orders", Target: "s3://lake/curated/orders/", Table: "curated.orders", Bookmarks: true, Format: "csv", Compression: "gzip",
+		SQL: "SELECT order_id, region FROM etl.orders"})
+	e.start("orders", nil)
+	e.put("raw/orders/2025-02.csv", evolveHeader+",campaign\n3,12,pen,5,1.50,2025-02-01,East,web,spring\n")
+	e.crawl()
+	spec, _ := e.l.Jobs.Get(e.ctx, "orders")
+	spec.SQL = "SELECT order_id, campaign, region FROM etl.orders"
+	if err := e.l.Jobs.Update(e.ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	e.start("orders", nil)
+	if got := e.one("SELECT string_agg(concat_ws(':', order_id, coalesce(campaign, '-'), region), ',' ORDER BY order_id) FROM curated.orders"); got != "1:-:East,3:spring:East" {
+		t.Errorf("rows: %s", got)
+	}
+}
