@@ -28,7 +28,10 @@ func serveCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [--s3-listen 127.0.0.1:9000] [--api-listen 127.0.0.1:8080] [--pg-listen 127.0.0.1:5433] [--tls-cert FILE --tls-key FILE]",
 		Short: "Serve the lake: S3 endpoint, REST API, PostgreSQL protocol, scheduler and alarms, behind access keys",
-		Args:  cobra.NoArgs,
+		Example: `  tarn serve
+  tarn --data /srv/lake serve --s3-listen 0.0.0.0:9000 --api-listen 0.0.0.0:8080 --pg-listen 127.0.0.1:5433
+  tarn serve --tls-cert cert.pem --tls-key key.pem`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if (certFile == "") != (keyFile == "") {
@@ -40,6 +43,22 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer unlock()
+			// Every address is bound before the lake opens or anything is
+			// printed: a busy port fails the start with that error alone.
+			lns := map[string]net.Listener{}
+			for _, lst := range []struct{ name, addr string }{{"S3 endpoint", s3Listen}, {"REST API", apiListen}, {"PostgreSQL endpoint", pgListen}} {
+				if lst.addr == "" {
+					continue
+				}
+				ln, err := net.Listen("tcp", lst.addr)
+				if err != nil {
+					for _, o := range lns {
+						o.Close()
+					}
+					return fmt.Errorf("cannot listen on %s for the %s: %w", lst.addr, lst.name, err)
+				}
+				lns[lst.name] = ln
+			}
 			cfg := lake.DefaultConfig(g.data)
 			if v := os.Getenv("TARN_CLOCK"); v != "" {
 				// A test aid: the scheduler's clock starts at this time and
@@ -107,6 +126,8 @@ func serveCmd(g *globals) *cobra.Command {
 				}
 			}()
 			go func() { defer close(alarmsDone); l.Alarms.Run(bgCtx) }()
+			// On every return, the background work ends before the lake closes.
+			defer func() { bgStop(); <-schedDone; <-alarmsDone }()
 			go l.CollectGarbage(bgCtx, time.Minute)
 			scheme := "http"
 			if certFile != "" {
@@ -119,10 +140,7 @@ func serveCmd(g *globals) *cobra.Command {
 				name, addr string
 				h          http.Handler
 			}{{"S3 endpoint", s3Listen, s3}, {"REST API", apiListen, rest}} {
-				ln, err := net.Listen("tcp", lst.addr)
-				if err != nil {
-					return fmt.Errorf("cannot listen on %s for the %s: %w", lst.addr, lst.name, err)
-				}
+				ln := lns[lst.name]
 				srv := &http.Server{Handler: lst.h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
 				servers = append(servers, srv)
 				fmt.Fprintf(out, "%s on %s://%s\n", lst.name, scheme, ln.Addr())
@@ -157,10 +175,7 @@ func serveCmd(g *globals) *cobra.Command {
 				if pg, err = pgwire.New(pgCfg, pgwire.Deps{Auth: a, Queries: l.Query, Catalog: l.Catalog, Engine: l.Engine}); err != nil {
 					return err
 				}
-				ln, err := net.Listen("tcp", pgListen)
-				if err != nil {
-					return fmt.Errorf("cannot listen on %s for the PostgreSQL endpoint: %w", pgListen, err)
-				}
+				ln := lns["PostgreSQL endpoint"]
 				fmt.Fprintf(out, "PostgreSQL endpoint on %s\n", ln.Addr())
 				if err := addServeInfoPG(l.Home, ln.Addr().String()); err != nil {
 					slog.Warn("cannot record the PostgreSQL endpoint in serve.json", "err", err)
