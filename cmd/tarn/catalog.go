@@ -19,12 +19,14 @@ import (
 )
 
 func crawlerCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "crawler", Short: "Define and run crawlers that infer tables from files (Glue crawlers)"}
+	cmd := &cobra.Command{Use: "crawler", Short: "Define and run crawlers that infer tables from files (Glue crawlers)", Example: "  tarn crawler create raw_crawler --database etl_pipeline_db --path s3://lake/raw/\n  tarn crawler start raw_crawler\n  tarn crawler runs raw_crawler"}
 	var spec crawler.Spec
 	create := &cobra.Command{
 		Use:   "create NAME --database DB --path s3://BUCKET/PREFIX/ [--path ...]",
 		Short: "Define a crawler",
-		Args:  cobra.ExactArgs(1),
+		Example: `  tarn crawler create raw_crawler --database etl_pipeline_db --path s3://lake/raw/
+  tarn crawler create sales_crawler --database sales_db --path s3://lake/raw/sales/ --exclude '**/_temporary/**' --schema-change log`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			spec.Name = args[0]
 			return g.run(cmd, func(ctx context.Context, s services) error {
@@ -107,7 +109,10 @@ func crawlerCmd(g *globals) *cobra.Command {
 	start := &cobra.Command{
 		Use:   "start NAME",
 		Short: "Run a crawler now and print what it did",
-		Args:  cobra.ExactArgs(1),
+		Example: `  tarn crawler start raw_crawler
+  tarn crawler start raw_crawler --dry-run
+  tarn crawler start raw_crawler --accept-drift --json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				prog := newProgress()
@@ -131,7 +136,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 	start.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
 
 	list := &cobra.Command{
-		Use: "list", Short: "List crawlers", Args: cobra.NoArgs,
+		Use: "list", Short: "List crawlers", Example: "  tarn crawler list", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				specs, err := s.crawlers.List(ctx)
@@ -148,7 +153,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 		},
 	}
 	get := &cobra.Command{
-		Use: "get NAME", Short: "Show a crawler", Args: cobra.ExactArgs(1),
+		Use: "get NAME", Short: "Show a crawler", Example: "  tarn crawler get raw_crawler", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				c, err := s.crawlers.Get(ctx, args[0])
@@ -165,7 +170,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 		},
 	}
 	runs := &cobra.Command{
-		Use: "runs NAME", Short: "List a crawler's runs, newest first", Args: cobra.ExactArgs(1),
+		Use: "runs NAME", Short: "List a crawler's runs, newest first", Example: "  tarn crawler runs raw_crawler", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				rs, err := s.crawlers.Runs(ctx, args[0])
@@ -188,7 +193,7 @@ func crawlerCmd(g *globals) *cobra.Command {
 		},
 	}
 	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a crawler (its tables stay)", Args: cobra.ExactArgs(1),
+		Use: "delete NAME", Short: "Delete a crawler (its tables stay)", Example: "  tarn crawler delete raw_crawler", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				return s.crawlers.Delete(ctx, args[0])
@@ -196,7 +201,8 @@ func crawlerCmd(g *globals) *cobra.Command {
 		},
 	}
 	stop := &cobra.Command{Use: "stop NAME", Short: "Stop a crawl running in the server (Glue's StopCrawler); a local crawl stops with Ctrl-C",
-		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+		Example: `  tarn crawler stop raw_crawler`,
+		Args:    cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				if err := s.crawlers.Stop(ctx, args[0]); err != nil {
 					return err
@@ -269,7 +275,7 @@ func describeChange(c catalog.SchemaChange) string {
 }
 
 func catalogCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "catalog", Short: "Browse the data catalog"}
+	cmd := &cobra.Command{Use: "catalog", Short: "Browse the data catalog", Example: "  tarn catalog databases\n  tarn catalog tables etl_pipeline_db\n  tarn catalog table etl_pipeline_db.orders"}
 	withCatalog := func(fn func(ctx context.Context, c catalogService, out io.Writer, args []string) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
@@ -285,7 +291,7 @@ func catalogCmd(g *globals) *cobra.Command {
 		return strings.ToLower(db), strings.ToLower(t), nil
 	}
 	cmd.AddCommand(
-		&cobra.Command{Use: "databases", Short: "List databases", Args: cobra.NoArgs,
+		&cobra.Command{Use: "databases", Short: "List databases", Example: "  tarn catalog databases", Args: cobra.NoArgs,
 			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, _ []string) error {
 				dbs, err := c.ListDatabases(ctx)
 				if err != nil {
@@ -298,7 +304,7 @@ func catalogCmd(g *globals) *cobra.Command {
 				printTable(out, []string{"database", "location", "description"}, rows)
 				return nil
 			})},
-		&cobra.Command{Use: "tables DB", Short: "List a database's tables", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "tables DB", Short: "List a database's tables", Example: "  tarn catalog tables etl_pipeline_db", Args: cobra.ExactArgs(1),
 			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				ts, err := c.ListTables(ctx, strings.ToLower(args[0]))
 				if err != nil {
@@ -315,7 +321,7 @@ func catalogCmd(g *globals) *cobra.Command {
 				printTable(out, []string{"table", "format", "columns", "partition_keys", "location", "version", "updated"}, rows)
 				return nil
 			})},
-		&cobra.Command{Use: "table DB.TABLE", Short: "Show a table as CREATE EXTERNAL TABLE", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "table DB.TABLE", Short: "Show a table as CREATE EXTERNAL TABLE", Example: "  tarn catalog table etl_pipeline_db.orders", Args: cobra.ExactArgs(1),
 			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
 				if err != nil {
@@ -339,7 +345,7 @@ func catalogCmd(g *globals) *cobra.Command {
 				}
 				return nil
 			})},
-		&cobra.Command{Use: "partitions DB.TABLE", Short: "List a table's partitions", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "partitions DB.TABLE", Short: "List a table's partitions", Example: "  tarn catalog partitions etl_pipeline_db.orders", Args: cobra.ExactArgs(1),
 			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
 				if err != nil {
@@ -360,7 +366,7 @@ func catalogCmd(g *globals) *cobra.Command {
 				printTable(out, []string{"partition", "files", "bytes", "location"}, rows)
 				return nil
 			})},
-		&cobra.Command{Use: "versions DB.TABLE", Short: "Show a table's schema versions and what changed", Args: cobra.ExactArgs(1),
+		&cobra.Command{Use: "versions DB.TABLE", Short: "Show a table's schema versions and what changed", Example: "  tarn catalog versions etl_pipeline_db.orders", Args: cobra.ExactArgs(1),
 			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
 				if err != nil {

@@ -25,7 +25,9 @@ func deployCmds(g *globals) []*cobra.Command {
 	plan := &cobra.Command{
 		Use:   "plan [-f tarn.yaml] [--param name=value]...",
 		Short: "Show what tarn apply would create, change (field by field) and delete",
-		Args:  cobra.NoArgs,
+		Example: `  tarn plan -f examples/sales/tarn.yaml
+  tarn plan -f examples/sales/tarn.yaml --param env=prod`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.deploy(cmd, func(ctx context.Context, d *deploy.Deployer) error {
 				f, err := loadDeployFile(file, params)
@@ -44,7 +46,10 @@ func deployCmds(g *globals) []*cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply [-f tarn.yaml] [--param name=value]... [--delete-data]",
 		Short: "Converge the lake to a tarn.yaml: create, update in place and delete what it manages",
-		Args:  cobra.NoArgs,
+		Example: `  tarn apply -f examples/sales/tarn.yaml
+  tarn apply -f examples/sales/tarn.yaml --param env=prod
+  tarn apply -f tarn.yaml --delete-data`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.deploy(cmd, func(ctx context.Context, d *deploy.Deployer) error {
 				f, err := loadDeployFile(file, params)
@@ -87,7 +92,9 @@ func deployCmds(g *globals) []*cobra.Command {
 	export := &cobra.Command{
 		Use:   "export [--name STACK] [-o FILE]",
 		Short: "Write the lake's resources as a tarn.yaml that tarn apply accepts",
-		Args:  cobra.NoArgs,
+		Example: `  tarn export
+  tarn export --name sales-dev -o tarn.yaml`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.deploy(cmd, func(ctx context.Context, d *deploy.Deployer) error {
 				b, skipped, err := d.Export(ctx, name)

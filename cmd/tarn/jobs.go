@@ -28,7 +28,7 @@ func parseArgs(list []string) (map[string]string, error) {
 }
 
 func jobCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "job", Short: "Define and run ETL jobs: SQL from catalog tables to partitioned Parquet (Glue jobs)"}
+	cmd := &cobra.Command{Use: "job", Short: "Define and run ETL jobs: SQL from catalog tables to partitioned Parquet (Glue jobs)", Example: "  tarn job create sales_to_curated --sql-file sales.sql --target s3://lake/curated/sales/ --partition-by region\n  tarn job start sales_to_curated\n  tarn job runs sales_to_curated"}
 	var spec jobs.Spec
 	var args []string
 	var sqlFile string
@@ -36,7 +36,10 @@ func jobCmd(g *globals) *cobra.Command {
 	create := &cobra.Command{
 		Use:   `create NAME (--sql "SQL" | --sql-file FILE) --target (s3://BUCKET/PREFIX/ | warehouse://SCHEMA.TABLE)`,
 		Short: "Define a job; its SQL is checked against the catalog now",
-		Args:  cobra.ExactArgs(1),
+		Example: `  tarn job create sales_to_curated --sql "SELECT *, quantity * unit_price AS total FROM etl_pipeline_db.sales" \
+      --target s3://lake/curated/sales/ --partition-by region --table curated_db.sales --bookmarks
+  tarn job create daily_orders --sql-file orders.sql --target s3://lake/curated/orders/ --arg day=2025-01-01 --mode overwrite-partitions --partition-by day`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			spec.Name = a[0]
 			if sqlFile != "" {
@@ -211,7 +214,9 @@ func jobCmd(g *globals) *cobra.Command {
 	start := &cobra.Command{
 		Use:   "start NAME [--arg name=value]...",
 		Short: "Run a job now: progress on a terminal, the run's figures at the end",
-		Args:  cobra.ExactArgs(1),
+		Example: `  tarn job start sales_to_curated
+  tarn job start daily_orders --arg day=2025-01-02 --json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			overrides, err := parseArgs(runArgs)
 			if err != nil {
@@ -239,7 +244,7 @@ func jobCmd(g *globals) *cobra.Command {
 	start.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
 
 	list := &cobra.Command{
-		Use: "list", Short: "List jobs", Args: cobra.NoArgs,
+		Use: "list", Short: "List jobs", Example: "  tarn job list", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				specs, err := s.jobs.List(ctx)
@@ -256,7 +261,7 @@ func jobCmd(g *globals) *cobra.Command {
 		},
 	}
 	get := &cobra.Command{
-		Use: "get NAME", Short: "Show a job's definition", Args: cobra.ExactArgs(1),
+		Use: "get NAME", Short: "Show a job's definition", Example: "  tarn job get sales_to_curated", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				j, err := s.jobs.Get(ctx, a[0])
@@ -269,7 +274,7 @@ func jobCmd(g *globals) *cobra.Command {
 		},
 	}
 	runs := &cobra.Command{
-		Use: "runs NAME", Short: "List a job's runs, newest first", Args: cobra.ExactArgs(1),
+		Use: "runs NAME", Short: "List a job's runs, newest first", Example: "  tarn job runs sales_to_curated", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				rs, err := s.jobs.Runs(ctx, a[0])
@@ -288,7 +293,7 @@ func jobCmd(g *globals) *cobra.Command {
 		},
 	}
 	logs := &cobra.Command{
-		Use: "log RUN", Short: "Print a run's log", Args: cobra.ExactArgs(1),
+		Use: "log RUN", Short: "Print a run's log", Example: "  tarn job runs sales_to_curated\n  tarn job log jr-20250101T060000-0123456789ab", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				r, err := s.jobs.GetRun(ctx, a[0])
@@ -303,7 +308,7 @@ func jobCmd(g *globals) *cobra.Command {
 		},
 	}
 	stop := &cobra.Command{
-		Use: "stop RUN", Short: "Stop a running run (state STOPPED; nothing is published)", Args: cobra.ExactArgs(1),
+		Use: "stop RUN", Short: "Stop a running run (state STOPPED; nothing is published)", Example: "  tarn job runs sales_to_curated\n  tarn job stop jr-20250101T060000-0123456789ab", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				if err := s.jobs.Stop(ctx, a[0]); err != nil {
@@ -315,7 +320,7 @@ func jobCmd(g *globals) *cobra.Command {
 		},
 	}
 	reset := &cobra.Command{
-		Use: "reset-bookmark NAME", Short: "Forget which files a job processed; its next run reads everything", Args: cobra.ExactArgs(1),
+		Use: "reset-bookmark NAME", Short: "Forget which files a job processed; its next run reads everything", Example: "  tarn job reset-bookmark sales_to_curated", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				n, err := s.jobs.ResetBookmark(ctx, a[0])
@@ -328,7 +333,7 @@ func jobCmd(g *globals) *cobra.Command {
 		},
 	}
 	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a job, its runs and bookmark (its output stays)", Args: cobra.ExactArgs(1),
+		Use: "delete NAME", Short: "Delete a job, its runs and bookmark (its output stays)", Example: "  tarn job delete sales_to_curated", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				return s.jobs.Delete(ctx, a[0])

@@ -13,12 +13,13 @@ import (
 )
 
 func keysCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage access keys and their IAM-like policies"}
+	cmd := &cobra.Command{Use: "keys", Short: "Manage access keys and their IAM-like policies", Example: "  tarn keys create ingest --policy ingest.json\n  tarn keys list"}
 	var policyFile string
 	create := &cobra.Command{
-		Use:   "create NAME --policy FILE",
-		Short: "Create an access key limited by a policy (JSON, IAM syntax); the secret is shown once",
-		Args:  cobra.ExactArgs(1),
+		Use:     "create NAME --policy FILE",
+		Short:   "Create an access key limited by a policy (JSON, IAM syntax); the secret is shown once",
+		Example: `  tarn keys create ingest --policy ingest.json`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if policyFile == "" {
 				return fmt.Errorf("give the key's rights with --policy FILE (IAM JSON: Effect, Action, Resource)")
@@ -43,7 +44,7 @@ func keysCmd(g *globals) *cobra.Command {
 	}
 	create.Flags().StringVar(&policyFile, "policy", "", "policy JSON file")
 	list := &cobra.Command{
-		Use: "list", Short: "List access keys (without secrets)", Args: cobra.NoArgs,
+		Use: "list", Short: "List access keys (without secrets)", Example: "  tarn keys list", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				keys, err := s.keys.ListKeys(ctx)
@@ -68,7 +69,7 @@ func keysCmd(g *globals) *cobra.Command {
 		},
 	}
 	del := &cobra.Command{
-		Use: "delete ACCESS_KEY_ID", Short: "Delete an access key; requests signed with it fail at once", Args: cobra.ExactArgs(1),
+		Use: "delete ACCESS_KEY_ID", Short: "Delete an access key; requests signed with it fail at once", Example: "  tarn keys list\n  tarn keys delete TK0123456789ABCDEFGH", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				return s.keys.DeleteKey(ctx, args[0])
@@ -76,7 +77,7 @@ func keysCmd(g *globals) *cobra.Command {
 		},
 	}
 	token := &cobra.Command{
-		Use: "token ACCESS_KEY_ID", Short: "Print the REST API bearer token of a key (for curl, Prometheus)", Args: cobra.ExactArgs(1),
+		Use: "token ACCESS_KEY_ID", Short: "Print the REST API bearer token of a key (for curl, Prometheus)", Example: "  tarn keys token TK0123456789ABCDEFGH\n  curl -H \"Authorization: Bearer $(tarn keys token TK0123456789ABCDEFGH)\" http://127.0.0.1:8080/api/v1/databases", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			l, err := g.open(cmd.Context())
 			if err != nil {

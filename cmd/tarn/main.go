@@ -50,8 +50,12 @@ func main() {
 func newRoot() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
-		Use:           "tarn",
-		Short:         "tarn is a data lake and ELT platform in one binary",
+		Use:   "tarn",
+		Short: "tarn is a data lake and ELT platform in one binary",
+		Example: `  tarn quickstart
+  tarn init
+  tarn query "SELECT region, count(*) FROM etl_pipeline_db.sales GROUP BY region"
+  tarn --data /srv/lake serve`,
 		Long:          "tarn keeps raw files in a lake, crawls them into a catalog and queries them with SQL (S3 + Glue + Athena on one machine).",
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -19,9 +19,10 @@ import (
 
 func mbCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "mb s3://BUCKET",
-		Short: "Make a bucket",
-		Args:  cobra.ExactArgs(1),
+		Use:     "mb s3://BUCKET",
+		Short:   "Make a bucket",
+		Example: `  tarn mb s3://lake`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := parseBucketURI(args[0])
 			if err != nil {
@@ -50,7 +51,10 @@ func lsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls [s3://BUCKET[/PREFIX]]",
 		Short: "List buckets, or objects and prefixes under a prefix",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  tarn ls
+  tarn ls s3://lake/raw/
+  tarn ls --recursive --human-readable s3://lake/raw/orders/`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.objects(cmd, func(ctx context.Context, store storage.ObjectStore) error {
 				out := cmd.OutOrStdout()
@@ -122,7 +126,10 @@ func cpCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cp SRC DST",
 		Short: "Copy files and objects: local to s3://, s3:// to local, s3:// to s3://",
-		Args:  cobra.ExactArgs(2),
+		Example: `  tarn cp sales.csv s3://lake/raw/sales/
+  tarn cp --recursive ./exports/ s3://lake/raw/orders/
+  tarn cp s3://lake/curated/sales/ ./sales/ --recursive`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.objects(cmd, func(ctx context.Context, store storage.ObjectStore) error {
 				c := &copier{store: store, out: cmd.OutOrStdout(), prog: newProgress(), start: time.Now()}
@@ -313,7 +320,9 @@ func rmCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rm s3://BUCKET/KEY",
 		Short: "Delete an object, or every object under a prefix with --recursive",
-		Args:  cobra.ExactArgs(1),
+		Example: `  tarn rm s3://lake/raw/sales/sales.csv
+  tarn rm --recursive s3://lake/staging/`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := parseBucketURI(args[0])
 			if err != nil {

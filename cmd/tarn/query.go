@@ -18,7 +18,10 @@ func queryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   `query [--format table|csv|json] [--database DB] ("SQL" | -f FILE)`,
 		Short: "Run SQL over the lake: results on stdout, statistics on stderr",
-		Args:  cobra.MaximumNArgs(1),
+		Example: `  tarn query "SELECT region, count(*) AS n FROM etl_pipeline_db.sales GROUP BY region"
+  tarn query --format csv --database etl_pipeline_db "SELECT * FROM orders WHERE year = 2025 AND month = 1 LIMIT 10"
+  tarn query -f report.sql --workgroup analysts`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var script string
 			switch {
@@ -132,7 +135,10 @@ func historyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history [--summary]",
 		Short: "List recent query executions with their statistics",
-		Args:  cobra.NoArgs,
+		Example: `  tarn query history
+  tarn query history --limit 50
+  tarn query history --summary`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, sv services) error {
 				if summary {

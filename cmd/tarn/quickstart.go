@@ -19,7 +19,9 @@ func quickstartCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "quickstart",
 		Short: "Create a sample lake: raw sales and orders data, a crawler, the catalog and example queries",
-		Args:  cobra.NoArgs,
+		Example: `  tarn quickstart
+  tarn --data /tmp/demo quickstart`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
@@ -101,14 +103,16 @@ func quickstartCmd(g *globals) *cobra.Command {
 }
 
 func genCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "gen", Short: "Generate the guides' sample data deterministically"}
+	cmd := &cobra.Command{Use: "gen", Short: "Generate the guides' sample data deterministically", Example: "  tarn gen sales --rows 1000 --out sales.csv"}
 	var rows int
 	var seed uint64
 	var out string
 	sales := &cobra.Command{
 		Use:   "sales --rows N [--out FILE]",
 		Short: "Write sales CSV (transaction_id, customer_id, product_id, quantity, unit_price, transaction_date, region)",
-		Args:  cobra.NoArgs,
+		Example: `  tarn gen sales --rows 1000 --out sales.csv
+  tarn gen sales --rows 1000000 --seed 7 --out big.csv`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
 			if out != "" && out != "-" {

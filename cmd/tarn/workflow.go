@@ -62,8 +62,8 @@ func runDuration(r workflow.Run) string {
 }
 
 func workflowCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "workflow", Short: "Workflows: DAGs of crawlers, jobs and SQL steps (define them in tarn.yaml: tarn apply)"}
-	list := &cobra.Command{Use: "list", Short: "List workflows", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
+	cmd := &cobra.Command{Use: "workflow", Short: "Workflows: DAGs of crawlers, jobs and SQL steps (define them in tarn.yaml: tarn apply)", Example: "  tarn workflow list\n  tarn workflow start sales_pipeline\n  tarn workflow runs"}
+	list := &cobra.Command{Use: "list", Short: "List workflows", Example: "  tarn workflow list", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 		return g.run(cmd, func(ctx context.Context, s services) error {
 			ws, err := s.workflows.ListWorkflows(ctx)
 			if err != nil {
@@ -77,7 +77,7 @@ func workflowCmd(g *globals) *cobra.Command {
 			return nil
 		})
 	}}
-	get := &cobra.Command{Use: "get NAME", Short: "Show a workflow's steps", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+	get := &cobra.Command{Use: "get NAME", Short: "Show a workflow's steps", Example: "  tarn workflow get sales_pipeline", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 		return g.run(cmd, func(ctx context.Context, s services) error {
 			w, err := s.workflows.GetWorkflow(ctx, args[0])
 			if err != nil {
@@ -99,7 +99,7 @@ func workflowCmd(g *globals) *cobra.Command {
 	}}
 	var props []string
 	var noWait bool
-	start := &cobra.Command{Use: "start NAME [--property k=v]...", Short: "Start a workflow run and follow it", Args: cobra.ExactArgs(1),
+	start := &cobra.Command{Use: "start NAME [--property k=v]...", Short: "Start a workflow run and follow it", Example: "  tarn workflow start sales_pipeline\n  tarn workflow start sales_pipeline --property day=2025-01-02 --no-wait", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := parseArgs(props)
 			if err != nil {
@@ -121,7 +121,7 @@ func workflowCmd(g *globals) *cobra.Command {
 	start.Flags().StringArrayVar(&props, "property", nil, "run property name=value (repeatable); steps read it as ${name}")
 	start.Flags().BoolVar(&noWait, "no-wait", false, "print the run id and return (with a server; without one the run executes here)")
 	var limit int
-	runs := &cobra.Command{Use: "runs [NAME]", Short: "List workflow runs, newest first", Args: cobra.MaximumNArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+	runs := &cobra.Command{Use: "runs [NAME]", Short: "List workflow runs, newest first", Example: "  tarn workflow runs\n  tarn workflow runs sales_pipeline --limit 5", Args: cobra.MaximumNArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 		name := ""
 		if len(args) == 1 {
 			name = args[0]
@@ -144,7 +144,7 @@ func workflowCmd(g *globals) *cobra.Command {
 		})
 	}}
 	runs.Flags().IntVar(&limit, "limit", 20, "how many runs")
-	run := &cobra.Command{Use: "run ID", Short: "Show one run with its steps and properties", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+	run := &cobra.Command{Use: "run ID", Short: "Show one run with its steps and properties", Example: "  tarn workflow runs sales_pipeline\n  tarn workflow run wr-20250101T060000-0123456789ab", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 		return g.run(cmd, func(ctx context.Context, s services) error {
 			r, err := s.workflows.GetRun(ctx, args[0])
 			if err != nil {
@@ -154,7 +154,7 @@ func workflowCmd(g *globals) *cobra.Command {
 			return nil
 		})
 	}}
-	stop := &cobra.Command{Use: "stop RUN_ID", Short: "Stop a workflow run", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+	stop := &cobra.Command{Use: "stop RUN_ID", Short: "Stop a workflow run", Example: "  tarn workflow stop wr-20250101T060000-0123456789ab", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 		return g.run(cmd, func(ctx context.Context, s services) error {
 			if err := s.workflows.Stop(ctx, args[0]); err != nil {
 				return err
@@ -263,8 +263,8 @@ func stepSummary(r workflow.Run) string {
 }
 
 func triggerCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "trigger", Short: "Triggers: schedules, new objects and on-demand starts (define them in tarn.yaml: tarn apply)"}
-	list := &cobra.Command{Use: "list", Short: "List triggers with their next firing", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
+	cmd := &cobra.Command{Use: "trigger", Short: "Triggers: schedules, new objects and on-demand starts (define them in tarn.yaml: tarn apply)", Example: "  tarn trigger list\n  tarn trigger start daily_sales\n  tarn trigger disable on_new_sales"}
+	list := &cobra.Command{Use: "list", Short: "List triggers with their next firing", Example: "  tarn trigger list", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 		return g.run(cmd, func(ctx context.Context, s services) error {
 			ts, err := s.workflows.TriggerStates(ctx)
 			if err != nil {
@@ -289,7 +289,7 @@ func triggerCmd(g *globals) *cobra.Command {
 		})
 	}}
 	set := func(use, short string, on bool) *cobra.Command {
-		return &cobra.Command{Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+		return &cobra.Command{Use: use + " NAME", Short: short, Example: "  tarn trigger " + use + " daily_sales", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				if err := s.workflows.SetTriggerEnabled(ctx, args[0], on); err != nil {
 					return err
@@ -302,6 +302,8 @@ func triggerCmd(g *globals) *cobra.Command {
 	var props []string
 	var noWait bool
 	start := &cobra.Command{Use: "start NAME [--property k=v]...", Short: "Fire a trigger now (how ON_DEMAND triggers run) and follow the run",
+		Example: `  tarn trigger start daily_sales
+  tarn trigger start daily_sales --property day=2025-01-02 --no-wait`,
 		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := parseArgs(props)
 			if err != nil {
@@ -328,11 +330,11 @@ func triggerCmd(g *globals) *cobra.Command {
 }
 
 func eventsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "events", Short: "The ingestion ledger: one event per new object version, and the runs it started"}
+	cmd := &cobra.Command{Use: "events", Short: "The ingestion ledger: one event per new object version, and the runs it started", Example: "  tarn events list --prefix s3://lake/raw/\n  tarn events replay --trigger on_new_sales 17 18"}
 	var prefix string
 	var limit int
 	var asJSON bool
-	list := &cobra.Command{Use: "list [--prefix s3://bucket/prefix]", Short: "List events, newest first", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
+	list := &cobra.Command{Use: "list [--prefix s3://bucket/prefix]", Short: "List events, newest first", Example: "  tarn events list\n  tarn events list --prefix s3://lake/raw/sales/ --limit 10 --json", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 		opts := events.ListOptions{Limit: limit, Newest: true}
 		if prefix != "" {
 			u, err := storage.ParseURI(prefix)
@@ -366,7 +368,7 @@ func eventsCmd(g *globals) *cobra.Command {
 	list.Flags().IntVar(&limit, "limit", 50, "how many events")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON (with checksums)")
 	var trigger string
-	replay := &cobra.Command{Use: "replay --trigger NAME ID...", Short: "Deliver events again to a trigger, as if they were new", Args: cobra.MinimumNArgs(1),
+	replay := &cobra.Command{Use: "replay --trigger NAME ID...", Short: "Deliver events again to a trigger, as if they were new", Example: "  tarn events list --prefix s3://lake/raw/sales/\n  tarn events replay --trigger on_new_sales 17 18", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if trigger == "" {
 				return errors.New("give the trigger to deliver the events to: --trigger NAME")
@@ -393,8 +395,8 @@ func eventsCmd(g *globals) *cobra.Command {
 }
 
 func alarmCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "alarm", Short: "Alarms on run failures, freshness, rejected rows, data scanned and schema drift (define them in tarn.yaml)"}
-	list := &cobra.Command{Use: "list", Short: "List alarms with their state", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
+	cmd := &cobra.Command{Use: "alarm", Short: "Alarms on run failures, freshness, rejected rows, data scanned and schema drift (define them in tarn.yaml)", Example: "  tarn alarm list\n  tarn alarm get sales_pipeline_failed"}
+	list := &cobra.Command{Use: "list", Short: "List alarms with their state", Example: "  tarn alarm list", Args: cobra.NoArgs, RunE: func(cmd *cobra.Command, _ []string) error {
 		return g.run(cmd, func(ctx context.Context, s services) error {
 			as, err := s.alarms.List(ctx)
 			if err != nil {
@@ -408,7 +410,7 @@ func alarmCmd(g *globals) *cobra.Command {
 			return nil
 		})
 	}}
-	get := &cobra.Command{Use: "get NAME", Short: "Show an alarm, its state and its history", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+	get := &cobra.Command{Use: "get NAME", Short: "Show an alarm, its state and its history", Example: "  tarn alarm get sales_pipeline_failed", Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
 		return g.run(cmd, func(ctx context.Context, s services) error {
 			a, err := s.alarms.Get(ctx, args[0])
 			if err != nil {

@@ -11,13 +11,15 @@ import (
 )
 
 func workgroupCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "workgroup", Short: "Query workgroups: result location, scan cutoff, partition-filter rule, concurrency"}
+	cmd := &cobra.Command{Use: "workgroup", Short: "Query workgroups: result location, scan cutoff, partition-filter rule, concurrency", Example: "  tarn workgroup create analysts --bytes-scanned-cutoff-mb 1024\n  tarn workgroup list"}
 	var w query.Workgroup
 	var cutoffMB int64
 	create := &cobra.Command{
 		Use:   "create NAME [--result-location s3://…] [--bytes-scanned-cutoff-mb N] [--require-partition-filter DB.TABLE]... [--max-concurrent N]",
 		Short: "Create a workgroup; its limits are checked before a query runs",
-		Args:  cobra.ExactArgs(1),
+		Example: `  tarn workgroup create analysts --bytes-scanned-cutoff-mb 1024 --max-concurrent 2
+  tarn workgroup create reports --result-location s3://lake/results/reports/ --require-partition-filter etl_pipeline_db.orders`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w.Name = args[0]
 			w.BytesScannedCutoff = cutoffMB << 20
@@ -33,7 +35,9 @@ func workgroupCmd(g *globals) *cobra.Command {
 	update := &cobra.Command{
 		Use:   "update NAME [--result-location s3://…] [--bytes-scanned-cutoff-mb N] [--require-partition-filter DB.TABLE]... [--max-concurrent N]",
 		Short: "Change a workgroup in place; flags not given keep their value",
-		Args:  cobra.ExactArgs(1),
+		Example: `  tarn workgroup update analysts --bytes-scanned-cutoff-mb 2048
+  tarn workgroup update analysts --description "analysts of the curated zone"`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				cur, err := s.queries.Workgroup(ctx, args[0])
@@ -72,7 +76,7 @@ func workgroupCmd(g *globals) *cobra.Command {
 		c.Flags().StringVar(&w.Description, "description", "", "description")
 	}
 	list := &cobra.Command{
-		Use: "list", Short: "List workgroups", Args: cobra.NoArgs,
+		Use: "list", Short: "List workgroups", Example: "  tarn workgroup list", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				wgs, err := s.queries.Workgroups(ctx)
@@ -89,7 +93,7 @@ func workgroupCmd(g *globals) *cobra.Command {
 		},
 	}
 	del := &cobra.Command{
-		Use: "delete NAME", Short: "Delete a workgroup", Args: cobra.ExactArgs(1),
+		Use: "delete NAME", Short: "Delete a workgroup", Example: "  tarn workgroup delete analysts", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.run(cmd, func(ctx context.Context, s services) error {
 				return s.queries.DeleteWorkgroup(ctx, args[0])
