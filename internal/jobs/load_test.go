@@ -159,6 +159,10 @@ func TestWarehouseFailedRunLeavesTableUnchanged(t *testing.T) {
 	if !strings.HasPrefix(run.Stats.RejectedURI, "s3://lake/raw/sales/_rejected/"+run.ID+"/") {
 		t.Errorf("rejected rows at %q", run.Stats.RejectedURI)
 	}
+	if st := run.Stats; st.RowsWritten != 0 || st.RowsDiscarded != 4 || st.RowsRejected != 1 ||
+		!strings.Contains(strings.Join(run.Log, "\n"), "discarded 4 rows: the insert into analytics.sales was rolled back") {
+		t.Errorf("rolled back run: %+v\n%s", st, strings.Join(run.Log, "\n"))
+	}
 }
 
 func TestWarehouseRejectedRows(t *testing.T) {

@@ -225,7 +225,11 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	// rather than "written" for rows no reader will see. A warehouse load
 	// that committed but was not recorded did write its rows.
 	if !errors.Is(err, ErrLoadNotRecorded) && (run.Stats.RowsWritten > 0 || run.Stats.FilesWritten > 0) {
-		logf("discarded %d rows in %d files (%d bytes): nothing was published", run.Stats.RowsWritten, run.Stats.FilesWritten, run.Stats.BytesWritten)
+		if t, ok := spec.warehouseTarget(); ok {
+			logf("discarded %d rows: the insert into %s was rolled back", run.Stats.RowsWritten, t)
+		} else {
+			logf("discarded %d rows in %d files (%d bytes): nothing was published", run.Stats.RowsWritten, run.Stats.FilesWritten, run.Stats.BytesWritten)
+		}
 		run.Stats.RowsDiscarded = run.Stats.RowsWritten
 		run.Stats.RowsWritten, run.Stats.FilesWritten, run.Stats.BytesWritten, run.Stats.Partitions = 0, 0, 0, nil
 	}
