@@ -217,7 +217,7 @@ func status(err error) (int, string) {
 		return http.StatusConflict, "AlreadyExists"
 	case errors.Is(err, jobs.ErrMissingArgument), errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidBucketName),
 		errors.Is(err, crawler.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidJobSQL),
-		errors.Is(err, auth.ErrInvalidKey), errors.Is(err, storage.ErrInvalidURI):
+		errors.Is(err, auth.ErrInvalidKey), errors.Is(err, storage.ErrInvalidURI), errors.Is(err, query.ErrInvalidWorkgroup):
 		return http.StatusBadRequest, "InvalidRequest"
 	case errors.Is(err, query.ErrNotFinished):
 		return http.StatusConflict, "QueryNotFinished"

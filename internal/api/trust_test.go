@@ -134,19 +134,23 @@ func TestWorkgroupResultLocation(t *testing.T) {
 	if code := k.do("POST", "/api/v1/workgroups", map[string]any{"name": "good", "result_location": "s3://lake/athena-results/good/"}, nil); code != 200 {
 		t.Errorf("create with an allowed location: %d", code)
 	}
-	// The admin may point a workgroup anywhere; a query of the key there
-	// still fails before it writes anything.
-	if code := tl.admin.do("POST", "/api/v1/workgroups", map[string]any{"name": "rawwg", "result_location": "s3://lake/raw/sales/"}, nil); code != 200 {
+	// Not even the admin may put results in a table's folder.
+	if code := tl.admin.do("POST", "/api/v1/workgroups", map[string]any{"name": "rawwg", "result_location": "s3://lake/raw/"}, &e); code != 400 || !strings.Contains(e["error"]["message"], "etl_pipeline_db.") {
+		t.Errorf("admin putting results over tables: %d %v", code, e)
+	}
+	// The admin may point a workgroup where the key may not write; a query
+	// of the key there fails before it writes anything.
+	if code := tl.admin.do("POST", "/api/v1/workgroups", map[string]any{"name": "otherwg", "result_location": "s3://lake/other-results/"}, nil); code != 200 {
 		t.Fatalf("admin create: %d", code)
 	}
-	id := start(t, k, map[string]any{"sql": "SELECT count(*) FROM sales", "database": "etl_pipeline_db", "workgroup": "rawwg"})
+	id := start(t, k, map[string]any{"sql": "SELECT count(*) FROM sales", "database": "etl_pipeline_db", "workgroup": "otherwg"})
 	ex := waitFor(t, k, id, query.StateSucceeded, query.StateFailed)
 	if ex.State != query.StateFailed || !strings.Contains(ex.Error, "s3:PutObject") {
-		t.Errorf("query writing into a table's folder: %+v", ex)
+		t.Errorf("query writing where its key may not: %+v", ex)
 	}
-	for o, err := range storage.Walk(ctx, tl.l.Store, "lake", "raw/sales/") {
-		if err == nil && strings.Contains(o.Key, id) {
-			t.Errorf("result written into the table's folder: %s", o.Key)
+	for o, err := range storage.Walk(ctx, tl.l.Store, "lake", "other-results/") {
+		if err == nil {
+			t.Errorf("result written without s3:PutObject: %s", o.Key)
 		}
 	}
 	id = start(t, k, map[string]any{"sql": "SELECT count(*) FROM sales", "database": "etl_pipeline_db", "workgroup": "good"})

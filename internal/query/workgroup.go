@@ -22,6 +22,8 @@ var (
 	ErrScanLimit       = errors.New("query would scan more than the workgroup allows")
 	ErrPartitionFilter = errors.New("partition filter required")
 	ErrQueryTimeout    = errors.New("query timed out")
+	// ErrInvalidWorkgroup: a workgroup setting cannot be used.
+	ErrInvalidWorkgroup = errors.New("invalid workgroup")
 )
 
 // PrimaryWorkgroup is the workgroup queries run in unless they name one.
@@ -100,9 +102,40 @@ func (w *Workgroup) Validate() error {
 	return nil
 }
 
+// checkResultLocation refuses a result location that shares a folder with
+// a catalog table: result files there would be read as the table's data
+// (and a crawl of the table's folder would fail on them).
+func (s *Service) checkResultLocation(ctx context.Context, w Workgroup) error {
+	res := strings.TrimSuffix(w.ResultLocation, "/") + "/"
+	dbs, err := s.cat.ListDatabases(ctx)
+	if err != nil {
+		return err
+	}
+	for _, db := range dbs {
+		tables, err := s.cat.ListTables(ctx, db.Name)
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if t.Location == "" {
+				continue
+			}
+			loc := strings.TrimSuffix(t.Location, "/") + "/"
+			if strings.HasPrefix(res, loc) || strings.HasPrefix(loc, res) {
+				return fmt.Errorf("%w %q: result_location %s shares a folder with table %s (%s): its result files would be read as the table's data; choose a folder outside every table",
+					ErrInvalidWorkgroup, w.Name, w.ResultLocation, t.FullName(), t.Location)
+			}
+		}
+	}
+	return nil
+}
+
 // CreateWorkgroup stores a workgroup.
 func (s *Service) CreateWorkgroup(ctx context.Context, w Workgroup) error {
 	if err := w.Validate(); err != nil {
+		return err
+	}
+	if err := s.checkResultLocation(ctx, w); err != nil {
 		return err
 	}
 	w.CreatedAt = time.Now().UTC()
@@ -124,6 +157,11 @@ func (s *Service) UpdateWorkgroup(ctx context.Context, w Workgroup) error {
 	}
 	if err := w.Validate(); err != nil {
 		return err
+	}
+	if w.ResultLocation != old.ResultLocation {
+		if err := s.checkResultLocation(ctx, w); err != nil {
+			return err
+		}
 	}
 	w.CreatedAt = old.CreatedAt
 	if w.CreatedAt.IsZero() {
