@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,10 @@ import (
 	"github.com/tarn-lake/tarn/internal/s3api"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
+
+// requestGrace is how long requests in flight may take to finish once a
+// shutdown begins.
+const requestGrace = 10 * time.Second
 
 func serveCmd(g *globals) *cobra.Command {
 	var s3Listen, apiListen, pgListen, certFile, keyFile string
@@ -133,6 +138,9 @@ func serveCmd(g *globals) *cobra.Command {
 			if certFile != "" {
 				scheme = "https"
 			}
+			// The requests' contexts: ended a grace period into a shutdown.
+			reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+			defer cancelRequests()
 			errc := make(chan error, 3)
 			var servers []*http.Server
 			s3URL := "" // for serve.json
@@ -141,7 +149,8 @@ func serveCmd(g *globals) *cobra.Command {
 				h          http.Handler
 			}{{"S3 endpoint", s3Listen, s3}, {"REST API", apiListen, rest}} {
 				ln := lns[lst.name]
-				srv := &http.Server{Handler: lst.h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn)}
+				srv := &http.Server{Handler: lst.h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+					BaseContext: func(net.Listener) context.Context { return reqCtx }}
 				servers = append(servers, srv)
 				fmt.Fprintf(out, "%s on %s://%s\n", lst.name, scheme, ln.Addr())
 				if lst.name == "S3 endpoint" {
@@ -192,10 +201,18 @@ func serveCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(os.Stderr, "shutting down: draining requests")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			var errs []error
-			for _, srv := range servers {
-				errs = append(errs, srv.Shutdown(sctx))
+			// Requests get a grace period; then their contexts end, so that
+			// one waiting for an engine session or a slow client gives up
+			// rather than holding the shutdown for the full 30 s.
+			grace := time.AfterFunc(requestGrace, cancelRequests)
+			defer grace.Stop()
+			errs := make([]error, len(servers))
+			var drained sync.WaitGroup
+			for i, srv := range servers {
+				drained.Add(1)
+				go func() { defer drained.Done(); errs[i] = srv.Shutdown(sctx) }()
 			}
+			drained.Wait()
 			if pg != nil {
 				// Statements still running are cancelled and recorded CANCELLED.
 				errs = append(errs, pg.Close())
