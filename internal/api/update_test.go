@@ -164,11 +164,22 @@ func TestUpdateJobThroughAPI(t *testing.T) {
 	if err := forKey(updater).Jobs().Update(ctx, mine); errCode(err) != "AccessDenied" {
 		t.Errorf("a key retargeting its job where it may not write: %v", err)
 	}
+	// Its own job, given a wider key as its role: refused, as at create.
+	wide := key("wide", `[{"Effect": "Allow", "Action": "*", "Resource": "*"}]`)
+	mine.Target, mine.RunAs = "s3://lake/curated/mine/", wide.AccessKeyID
+	if err := forKey(updater).Jobs().Update(ctx, mine); errCode(err) != "AccessDenied" || !strings.Contains(err.Error(), "may not pass key") {
+		t.Errorf("a key passing a wider role at update: %v", err)
+	}
 	if got, _ := l.Jobs.Get(ctx, "mine"); got.Description != "mine, described" || got.Target != "s3://lake/curated/mine/" || got.RunAs != updater.AccessKeyID {
 		t.Errorf("job mine: %+v", got)
 	}
 	if got, _ := l.Jobs.Get(ctx, "load"); got.Description != "old" {
 		t.Errorf("a refused update changed job load: %+v", got)
+	}
+	// An admin may give a job any identity: the admin's job now runs as
+	// the updater's key.
+	if st := raw.do("PUT", "/api/v1/jobs/load", map[string]any{"run_as": updater.AccessKeyID, "target": "s3://lake/curated/mine/load/"}, &got); st != 200 || got.RunAs != updater.AccessKeyID {
+		t.Errorf("admin changing the identity: %d %+v", st, got)
 	}
 }
 
