@@ -116,6 +116,11 @@ func TestJobCrawlerUpdateCLI(t *testing.T) {
 		t.Helper()
 		return tarnEnv(t, dir, nil, append([]string{"--data", data}, args...)...)
 	}
+	for _, args := range [][]string{{"job", "updte", "x"}, {"crawler", "updat", "x"}} {
+		if r := run(args...); r.code == 0 || !strings.Contains(r.stderr, "did you mean update?") {
+			t.Errorf("tarn %v: %+v", args, r)
+		}
+	}
 	ok(t, run("quickstart"))
 	before := ok(t, run("job", "get", "sales_to_curated")).stdout
 	r := ok(t, run("job", "update", "sales_to_curated", "--max-retries", "2", "--description", "sales, curated"))
