@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/hmac"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -18,6 +20,9 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 )
 
 // checksumAlgorithms are the x-amz-checksum-* trailers that are verified.
@@ -27,6 +32,11 @@ var checksumAlgorithms = map[string]func() hash.Hash{
 	"x-amz-checksum-crc64nvme": func() hash.Hash { return crc64.New(crc64NVMETable) },
 	"x-amz-checksum-sha1":      sha1.New,
 	"x-amz-checksum-sha256":    sha256.New,
+	"x-amz-checksum-sha512":    sha512.New,
+	"x-amz-checksum-md5":       md5.New,
+	"x-amz-checksum-xxhash64":  func() hash.Hash { return xxhash.New() },
+	"x-amz-checksum-xxhash3":   func() hash.Hash { return xxh3.New() },
+	"x-amz-checksum-xxhash128": func() hash.Hash { return xxh3.New128() },
 }
 
 // crc64NVMETable is CRC-64/NVME (polynomial 0xad93d23594c93659, here bit-reversed).
@@ -64,7 +74,7 @@ func (s *Service) installChunkedReader(r *http.Request, sg signed, signingKey []
 			newHash, ok := checksumAlgorithms[name]
 			if !ok {
 				return fmt.Errorf("%w: x-amz-trailer %q is not a supported checksum (%s)", ErrUnsupportedAuth, truncate(name, 64),
-					"x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1 or -sha256")
+					"x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256, -sha512, -md5, -xxhash64, -xxhash3 or -xxhash128")
 			}
 			c.checksumName, c.checksum = name, newHash()
 		}

@@ -1,15 +1,21 @@
 package s3api
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/xml"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -21,6 +27,11 @@ var checksumAlgorithms = map[string]func() hash.Hash{
 	"CRC64NVME": func() hash.Hash { return crc64.New(crc64NVMETable) },
 	"SHA1":      sha1.New,
 	"SHA256":    sha256.New,
+	"SHA512":    sha512.New,
+	"MD5":       md5.New,
+	"XXHASH64":  func() hash.Hash { return xxhash.New() },
+	"XXHASH3":   func() hash.Hash { return xxh3.New() },
+	"XXHASH128": func() hash.Hash { return xxh3.New128() },
 }
 
 var (
@@ -63,7 +74,7 @@ func requestChecksum(r *http.Request) (alg, want string, err error) {
 	}
 	if sdk := strings.ToUpper(strings.TrimSpace(r.Header.Get("X-Amz-Sdk-Checksum-Algorithm"))); sdk != "" {
 		if _, ok := checksumAlgorithms[sdk]; !ok {
-			return "", "", errCode("InvalidRequest", http.StatusBadRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+			return "", "", errCode("InvalidRequest", http.StatusBadRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128]")
 		}
 		if alg != "" && alg != sdk {
 			return "", "", errBadChecksumArg("Value for x-amz-sdk-checksum-algorithm header is invalid.")
@@ -114,7 +125,7 @@ func (c *checksumReader) Read(p []byte) (int, error) {
 			want = c.req.Trailer.Get(checksumHeader(c.alg))
 		}
 		if want != "" && want != c.got {
-			return n, errCode("BadDigest", http.StatusBadRequest, "The %s you specified did not match the calculated checksum.", checksumHeader(c.alg))
+			return n, errCode("BadDigest", http.StatusBadRequest, "The %s you specified did not match the calculated checksum.", c.alg)
 		}
 	}
 	return n, err
@@ -190,21 +201,8 @@ func (c *call) getObjectAttributes() error {
 		out.ObjectSize = &size
 	}
 	if want["Checksum"] && info.Checksum.Algorithm != "" {
-		ck := &checksumXML{ChecksumType: "FULL_OBJECT"}
-		v := info.Checksum.Value
-		switch info.Checksum.Algorithm {
-		case "CRC32":
-			ck.CRC32 = v
-		case "CRC32C":
-			ck.CRC32C = v
-		case "CRC64NVME":
-			ck.CRC64NVME = v
-		case "SHA1":
-			ck.SHA1 = v
-		case "SHA256":
-			ck.SHA256 = v
-		}
-		out.Checksum = ck
+		out.Checksum = &checksumXML{Values: []checksumValue{{XMLName: xml.Name{Local: "Checksum" + info.Checksum.Algorithm}, Value: info.Checksum.Value}},
+			ChecksumType: "FULL_OBJECT"}
 	}
 	c.w.Header().Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	setVersionHeader(c.w, info.VersionID)

@@ -1,8 +1,11 @@
 package s3api
 
 import (
+	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -37,7 +40,7 @@ func (c *call) createMultipartUpload() error {
 	if err := storage.ValidateKey(c.key); err != nil {
 		return err
 	}
-	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, storage.PutOptions{ContentType: c.r.Header.Get("Content-Type"), Metadata: metadataFrom(c.r.Header)})
+	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, putOptions(c.r.Header))
 	if err != nil {
 		return err
 	}
@@ -115,6 +118,14 @@ func (c *call) completeMultipartUpload() error {
 		parts[i] = storage.CompletedPart{PartNumber: pt.PartNumber, ETag: pt.ETag}
 	}
 	info, err := c.s.uploads.Complete(ctx, c.bucket, c.key, c.q.Get("uploadId"), parts)
+	if errors.Is(err, storage.ErrNoSuchUpload) {
+		// A retried Complete (its answer was lost) finds the upload
+		// gone: S3 answers it again if the object is the one those
+		// parts made, which its ETag tells.
+		if cur, herr := c.s.store.Head(ctx, c.bucket, c.key); herr == nil && len(parts) > 0 && cur.ETag == multipartETag(parts) {
+			info, err = cur, nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -148,16 +159,59 @@ func (c *call) listParts() error {
 		return err
 	}
 	id := c.q.Get("uploadId")
+	maxParts, err := intParam(c.q, "max-parts", 1000)
+	if err != nil {
+		return err
+	}
+	marker, err := intParam(c.q, "part-number-marker", 0)
+	if err != nil {
+		return err
+	}
 	parts, err := c.s.uploads.Parts(c.bucket, c.key, id)
 	if err != nil {
 		return err
 	}
-	out := listPartsResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id, MaxParts: storage.MaxParts}
+	out := listPartsResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id, MaxParts: maxParts,
+		PartNumberMarker: marker, StorageClass: "STANDARD"}
 	for _, pt := range parts {
+		if pt.PartNumber <= marker {
+			continue
+		}
+		if len(out.Parts) == min(maxParts, 1000) {
+			out.IsTruncated = true
+			break
+		}
 		out.Parts = append(out.Parts, partXML{PartNumber: pt.PartNumber, LastModified: isoTime(pt.LastModified), ETag: `"` + pt.ETag + `"`, Size: pt.Size})
+		out.NextPartNumberMarker = pt.PartNumber
 	}
 	writeXML(c.w, http.StatusOK, out)
 	return nil
+}
+
+// multipartETag is the ETag of the object completed from parts: the MD5
+// of the parts' MD5s, "-" and their number.
+func multipartETag(parts []storage.CompletedPart) string {
+	h := md5.New()
+	for _, p := range parts {
+		sum, err := hex.DecodeString(strings.Trim(p.ETag, `"`))
+		if err != nil || len(sum) != md5.Size {
+			return ""
+		}
+		h.Write(sum)
+	}
+	return hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts))
+}
+
+// intParam reads a non-negative integer query parameter (def if absent).
+func intParam(q url.Values, name string, def int) (int, error) {
+	if !q.Has(name) {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q.Get(name))
+	if err != nil || n < 0 {
+		return 0, errCode("InvalidArgument", http.StatusBadRequest, "Argument %s must be an integer between 0 and 2147483647", name)
+	}
+	return n, nil
 }
 
 func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket string, q url.Values) error {
@@ -170,13 +224,56 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if s.uploads == nil {
 		return errCode("NotImplemented", http.StatusNotImplemented, "multipart uploads are not enabled")
 	}
-	ups, err := s.uploads.List(bucket, q.Get("prefix"))
+	maxUploads, err := intParam(q, "max-uploads", 1000)
 	if err != nil {
 		return err
 	}
-	out := listMultipartUploadsResult{Xmlns: s3NS, Bucket: bucket, Prefix: q.Get("prefix"), MaxUploads: 1000}
+	prefix, delim := q.Get("prefix"), q.Get("delimiter")
+	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
+	ups, err := s.uploads.List(bucket, prefix)
+	if err != nil {
+		return err
+	}
+	out := listMultipartUploadsResult{Xmlns: s3NS, Bucket: bucket, Prefix: prefix, Delimiter: delim, MaxUploads: maxUploads,
+		KeyMarker: keyMarker, UploadIDMarker: idMarker}
+	own := &owner{ID: "tarn", DisplayName: "tarn"}
+	// An upload id marker resumes after that upload of the key marker,
+	// in the listing's order (by key, then by initiation).
+	passed := idMarker == ""
+	n := 0
 	for _, u := range ups {
-		out.Uploads = append(out.Uploads, uploadXML{Key: u.Key, UploadID: u.UploadID, Initiated: isoTime(u.Initiated), StorageClass: "STANDARD"})
+		if u.Key < keyMarker || u.Key == keyMarker && idMarker == "" {
+			continue
+		}
+		if u.Key == keyMarker && !passed {
+			passed = u.UploadID == idMarker
+			continue
+		}
+		entry, isPrefix := u.Key, false
+		if delim != "" {
+			if i := strings.Index(u.Key[len(prefix):], delim); i >= 0 {
+				entry, isPrefix = u.Key[:len(prefix)+i+len(delim)], true
+			}
+		}
+		if isPrefix && len(out.CommonPrefixes) > 0 && out.CommonPrefixes[len(out.CommonPrefixes)-1].Prefix == entry {
+			continue
+		}
+		if n == min(maxUploads, 1000) {
+			out.IsTruncated = true
+			break
+		}
+		n++
+		if isPrefix {
+			out.CommonPrefixes = append(out.CommonPrefixes, commonPrefix{Prefix: entry})
+			out.NextKeyMarker, out.NextUploadIDMarker = entry, ""
+			continue
+		}
+		out.Uploads = append(out.Uploads, uploadXML{Key: u.Key, UploadID: u.UploadID, Initiated: isoTime(u.Initiated), StorageClass: "STANDARD",
+			Initiator: own, Owner: own})
+		out.NextKeyMarker, out.NextUploadIDMarker = u.Key, u.UploadID
+	}
+	if !out.IsTruncated {
+		out.NextKeyMarker, out.NextUploadIDMarker = "", ""
 	}
 	writeXML(w, http.StatusOK, out)
 	return nil

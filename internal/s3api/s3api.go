@@ -108,6 +108,8 @@ func toS3(err error) (code string, status int, msg string) {
 		return "InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable"
 	case errors.Is(err, storage.ErrBadDigest):
 		return "BadDigest", http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."
+	case errors.Is(err, storage.ErrPreconditionFailed):
+		return "PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold"
 	case errors.Is(err, storage.ErrNoSuchUpload):
 		return "NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
 	case errors.Is(err, storage.ErrInvalidPartOrder):
@@ -203,6 +205,13 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amz-request-id", requestID())
 	w.Header().Set("Server", "tarn")
 	p, err := s.auth.Authenticate(r)
+	if err == nil && p.Region != s.cfg.Region {
+		// A signature is for one region: S3 refuses the others.
+		err = errCode("AuthorizationHeaderMalformed", http.StatusBadRequest, "The authorization header is malformed; the region '%s' is wrong; expecting '%s'", p.Region, s.cfg.Region)
+		if p.Presigned {
+			err = errCode("AuthorizationQueryParametersError", http.StatusBadRequest, "Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", p.Region, s.cfg.Region)
+		}
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -320,6 +329,9 @@ func (c *call) putOrCopyObject() error {
 		return notImplemented(onObject, c.r.Method, "versionId")
 	}
 	if src := c.r.Header.Get("x-amz-copy-source"); src != "" {
+		if c.r.Header.Get("If-Match") != "" || c.r.Header.Get("If-None-Match") != "" {
+			return errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented: conditional CopyObject")
+		}
 		return c.s.copyObject(c.w, c.r, c.p, c.bucket, c.key, src)
 	}
 	if err := c.allow("s3:PutObject", c.bucket, c.key); err != nil {
@@ -391,6 +403,26 @@ func (c *call) deleteObject() error {
 	ctx := c.r.Context()
 	if _, err := c.s.store.HeadBucket(ctx, c.bucket); err != nil {
 		return err
+	}
+	if im := strings.Trim(strings.TrimSpace(c.r.Header.Get("If-Match")), `"`); im != "" {
+		// Checked before the delete, not atomically with it: a write
+		// between the two is not seen.
+		var info storage.ObjectInfo
+		if vid != "" {
+			v, err := c.s.versioned()
+			if err != nil {
+				return err
+			}
+			info, err = v.HeadVersion(ctx, c.bucket, c.key, vid)
+			if err != nil {
+				return err
+			}
+		} else if info, err = c.s.store.Head(ctx, c.bucket, c.key); err != nil {
+			return err
+		}
+		if im != "*" && im != info.ETag {
+			return storage.ErrPreconditionFailed
+		}
 	}
 	res, err := c.s.deleteObject(ctx, c.bucket, c.key, vid)
 	if err != nil {
@@ -498,11 +530,20 @@ func (s *Server) listObjectsV1(w http.ResponseWriter, r *http.Request, bucket st
 		return err
 	}
 	enc := q.Get("encoding-type")
-	res, err := s.list(r, bucket, storage.ListOptions{Prefix: q.Get("prefix"), Delimiter: q.Get("delimiter"), StartAfter: q.Get("marker")}, mk)
+	prefix, delim, after := q.Get("prefix"), q.Get("delimiter"), q.Get("marker")
+	if rest, ok := strings.CutPrefix(after, prefix); ok && delim != "" && strings.HasSuffix(rest, delim) && strings.Index(rest, delim) == len(rest)-len(delim) {
+		// A marker that is a common prefix (the NextMarker of a page
+		// that ended on one) resumes after every key it rolls up, so
+		// that the prefix is not listed again: 0xff sorts after any
+		// byte of a UTF-8 key.
+		after += "\xff"
+	}
+	res, err := s.list(r, bucket, storage.ListOptions{Prefix: prefix, Delimiter: delim, StartAfter: after}, mk)
 	if err != nil {
 		return err
 	}
-	out := listBucketResultV1{Xmlns: s3NS, Name: bucket, Prefix: encodeKey(q.Get("prefix"), enc), Marker: encodeKey(q.Get("marker"), enc),
+	// V1's Prefix is not encoded (S3 does not, and SDKs do not decode it).
+	out := listBucketResultV1{Xmlns: s3NS, Name: bucket, Prefix: q.Get("prefix"), Marker: encodeKey(q.Get("marker"), enc),
 		Delimiter: encodeKey(q.Get("delimiter"), enc), MaxKeys: mk, IsTruncated: res.IsTruncated, EncodingType: enc,
 		Contents: objectsXML(res.Objects, enc, true), CommonPrefixes: prefixesXML(res.CommonPrefixes, enc)}
 	if res.IsTruncated {
@@ -520,6 +561,8 @@ func (s *Server) listObjectsV1(w http.ResponseWriter, r *http.Request, bucket st
 	return nil
 }
 
+// metadataFrom returns the user metadata of a request, names lowercased
+// as S3 keeps them; a repeated header's values are joined with ",".
 func metadataFrom(h http.Header) map[string]string {
 	var m map[string]string
 	for k, v := range h {
@@ -528,13 +571,49 @@ func metadataFrom(h http.Header) map[string]string {
 			if m == nil {
 				m = map[string]string{}
 			}
-			m[name] = v[0]
+			m[name] = strings.Join(v, ",")
 		}
 	}
 	return m
 }
 
-func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) error {
+// objectHeaders are the headers an object is stored with and served
+// with, besides Content-Type.
+var objectHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+
+// writeConditions reads the conditions of a conditional write: If-Match
+// with an ETag, or If-None-Match: * (the only forms S3 takes on writes).
+func writeConditions(r *http.Request) (ifMatch string, ifNoneMatch bool, err error) {
+	im, inm := r.Header.Get("If-Match"), r.Header.Get("If-None-Match")
+	if inm != "" && inm != "*" || im != "" && inm != "" {
+		return "", false, errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented: If-None-Match takes only \"*\" on writes, and not with If-Match")
+	}
+	return strings.Trim(strings.TrimSpace(im), `"`), inm == "*", nil
+}
+
+// defaultContentType is what S3 records for an object put without a
+// Content-Type.
+const defaultContentType = "binary/octet-stream"
+
+// putOptions returns what a PutObject, CopyObject (REPLACE) or
+// CreateMultipartUpload request says of the object besides its bytes.
+func putOptions(h http.Header) storage.PutOptions {
+	opts := storage.PutOptions{ContentType: h.Get("Content-Type"), Metadata: metadataFrom(h)}
+	if opts.ContentType == "" {
+		opts.ContentType = defaultContentType
+	}
+	for _, name := range objectHeaders {
+		if v := h.Get(name); v != "" {
+			if opts.Headers == nil {
+				opts.Headers = map[string]string{}
+			}
+			opts.Headers[name] = v
+		}
+	}
+	return opts
+}
+
+func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) (err error) {
 	ctx := r.Context()
 	// r.ContentLength is the length of the body as it is read: the HTTP
 	// length, or the decoded length that auth installed with the decoder
@@ -548,7 +627,10 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	if size < 0 {
 		return errCode("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
 	}
-	opts := storage.PutOptions{ContentType: r.Header.Get("Content-Type"), Metadata: metadataFrom(r.Header)}
+	opts := putOptions(r.Header)
+	if opts.IfMatch, opts.IfNoneMatch, err = writeConditions(r); err != nil {
+		return err
+	}
 	if m := r.Header.Get("Content-MD5"); m != "" {
 		sum, err := base64.StdEncoding.DecodeString(m)
 		if err != nil || len(sum) != 16 {
@@ -570,6 +652,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		return err
 	}
 	setChecksumHeaders(w, info.Checksum)
+	w.Header().Set("x-amz-object-size", strconv.FormatInt(info.Size, 10))
 	w.Header().Set("ETag", `"`+info.ETag+`"`)
 	setVersionHeader(w, info.VersionID)
 	w.WriteHeader(http.StatusOK)
@@ -657,29 +740,53 @@ func (e *exactReader) atEnd() error {
 	}
 }
 
+// parseRange parses a Range header as S3 does: a single range
+// bytes=first-last, bytes=first- or bytes=-suffix of decimal digits. S3
+// ignores (serves the whole object for) any other form, a list of ranges
+// or a last byte before the first; bytes=-0 selects nothing.
 func parseRange(h string) (*storage.Range, error) {
 	spec, ok := strings.CutPrefix(h, "bytes=")
 	if !ok || strings.Contains(spec, ",") {
-		return nil, nil // S3 ignores ranges it does not support
+		return nil, nil
 	}
-	a, b, _ := strings.Cut(spec, "-")
+	a, b, ok := strings.Cut(spec, "-")
+	if !ok {
+		return nil, nil
+	}
+	digits := func(s string) bool {
+		for _, c := range []byte(s) {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return s != ""
+	}
 	if a == "" {
+		if !digits(b) {
+			return nil, nil
+		}
 		n, err := strconv.ParseInt(b, 10, 64)
-		if err != nil || n <= 0 {
+		if err != nil {
+			return nil, nil
+		}
+		if n == 0 {
 			return nil, storage.ErrInvalidRange
 		}
 		return &storage.Range{Offset: -n, Length: -1}, nil
 	}
+	if !digits(a) || b != "" && !digits(b) {
+		return nil, nil
+	}
 	start, err := strconv.ParseInt(a, 10, 64)
-	if err != nil || start < 0 {
-		return nil, storage.ErrInvalidRange
+	if err != nil {
+		return nil, nil
 	}
 	if b == "" {
 		return &storage.Range{Offset: start, Length: -1}, nil
 	}
 	end, err := strconv.ParseInt(b, 10, 64)
 	if err != nil || end < start {
-		return nil, storage.ErrInvalidRange
+		return nil, nil
 	}
 	return &storage.Range{Offset: start, Length: end - start + 1}, nil
 }
@@ -691,11 +798,16 @@ func setObjectHeaders(w http.ResponseWriter, info storage.ObjectInfo) {
 	h.Set("Accept-Ranges", "bytes")
 	ct := info.ContentType
 	if ct == "" {
-		ct = "application/octet-stream"
+		ct = defaultContentType
 	}
 	h.Set("Content-Type", ct)
+	for k, v := range info.Headers {
+		h.Set(k, v)
+	}
 	for k, v := range info.Metadata {
-		h.Set("x-amz-meta-"+k, v)
+		// Lowercase, as S3 sends them (not canonicalized by Set): SDKs
+		// take the name after the prefix as it comes.
+		h["x-amz-meta-"+strings.ToLower(k)] = []string{v}
 	}
 	if info.VersionID != "" {
 		h.Set("x-amz-version-id", info.VersionID)
@@ -757,70 +869,89 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 			return err
 		}
 	}
-	if r.Method == http.MethodHead {
-		var info storage.ObjectInfo
-		var err error
-		if v != nil {
-			info, err = v.HeadVersion(ctx, bucket, key, vid)
-		} else {
-			info, err = s.store.Head(ctx, bucket, key)
-		}
-		if err != nil {
-			return err
-		}
-		if done, err := conditional(w, r, info); done || err != nil {
-			return err
-		}
-		setObjectHeaders(w, info)
-		if strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
-			setChecksumHeaders(w, info.Checksum)
-		}
-		w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}
 	rng, err := parseRange(r.Header.Get("Range"))
 	if err != nil {
 		return err
 	}
 	var rc io.ReadCloser
 	var info storage.ObjectInfo
-	if v != nil {
+	switch {
+	case r.Method == http.MethodHead && v != nil:
+		info, err = v.HeadVersion(ctx, bucket, key, vid)
+	case r.Method == http.MethodHead:
+		info, err = s.store.Head(ctx, bucket, key)
+	case v != nil:
 		rc, info, err = v.GetVersion(ctx, bucket, key, vid, rng)
-	} else {
+	default:
 		rc, info, err = s.store.Get(ctx, bucket, key, rng)
 	}
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
+	if rc != nil {
+		defer rc.Close()
+	}
 	if done, err := conditional(w, r, info); done || err != nil {
 		return err
+	}
+	status := http.StatusOK
+	length := info.Size
+	if rng != nil {
+		// HEAD answers for the range as GET does.
+		start, end, ok := rangeBounds(rng, info.Size)
+		if !ok {
+			return storage.ErrInvalidRange
+		}
+		length = end - start + 1
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, info.Size))
+		status = http.StatusPartialContent
 	}
 	setObjectHeaders(w, info)
 	if rng == nil && strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
 		// The checksum is of the whole object: a range gets none.
 		setChecksumHeaders(w, info.Checksum)
 	}
-	status := http.StatusOK
-	length := info.Size
-	if rng != nil {
-		start := rng.Offset
-		if start < 0 {
-			start = max(0, info.Size+rng.Offset)
-		}
-		end := info.Size - 1
-		if rng.Length >= 0 {
-			end = min(info.Size-1, start+rng.Length-1)
-		}
-		length = end - start + 1
-		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, info.Size))
-		status = http.StatusPartialContent
-	}
+	responseOverrides(w, r)
 	w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 	w.WriteHeader(status)
-	_, _ = io.Copy(w, rc)
+	if rc != nil {
+		_, _ = io.Copy(w, rc)
+	}
 	return nil
+}
+
+// rangeBounds returns the first and last byte rng selects of an object of
+// size bytes, as the store's Get does; ok is false if it selects none.
+func rangeBounds(rng *storage.Range, size int64) (first, last int64, ok bool) {
+	if rng.Offset < 0 {
+		if size == 0 {
+			return 0, 0, false
+		}
+		return max(0, size+rng.Offset), size - 1, true
+	}
+	if rng.Offset >= size || rng.Length == 0 {
+		return 0, 0, false
+	}
+	last = size - 1
+	if rng.Length > 0 {
+		last = min(last, rng.Offset+rng.Length-1)
+	}
+	return rng.Offset, last, true
+}
+
+// responseOverrides applies GetObject's response-* query parameters, which
+// replace the headers the object is served with.
+func responseOverrides(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	for param, header := range map[string]string{
+		"response-content-type": "Content-Type", "response-content-language": "Content-Language",
+		"response-expires": "Expires", "response-cache-control": "Cache-Control",
+		"response-content-disposition": "Content-Disposition", "response-content-encoding": "Content-Encoding",
+	} {
+		if q.Has(param) {
+			w.Header().Set(header, q.Get(param))
+		}
+	}
 }
 
 func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key, src string) error {
@@ -876,7 +1007,8 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		// The content is the source's: its ETag need not be computed again.
 		opts := storage.PutOptions{ContentType: got.ContentType, Metadata: got.Metadata, ETag: got.ETag, Checksum: got.Checksum}
 		if replace {
-			opts.ContentType, opts.Metadata = r.Header.Get("Content-Type"), metadataFrom(r.Header)
+			o := putOptions(r.Header)
+			opts.ContentType, opts.Metadata, opts.Headers = o.ContentType, o.Metadata, o.Headers
 		}
 		info, err = s.store.Put(ctx, bucket, key, rc, opts)
 		rc.Close()

@@ -1,18 +1,27 @@
 package s3api_test
 
 import (
+	"bufio"
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/tarn-lake/tarn/internal/auth"
 )
@@ -233,4 +242,289 @@ func writeTemp(t *testing.T, data []byte) string {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// Item 21 of issue 11, as the aws CLI and raw signed requests see it.
+
+func TestListUploadsAndPartsPaging(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	var cmds [][]string
+	for _, k := range []string{"a/1", "a/2", "b/1", "c"} {
+		cmds = append(cmds, []string{"s3api", "create-multipart-upload", "--bucket", "lake", "--key", k})
+	}
+	outs := e.mustBatch(cmds...)
+	id := jsonField(t, outs[0], "UploadId")
+	f := writeTemp(t, []byte("part"))
+	cmds = nil
+	for n := 1; n <= 3; n++ {
+		cmds = append(cmds, []string{"s3api", "upload-part", "--bucket", "lake", "--key", "a/1", "--upload-id", id, "--part-number", strconv.Itoa(n), "--body", f})
+	}
+	cmds = append(cmds,
+		[]string{"s3api", "list-parts", "--bucket", "lake", "--key", "a/1", "--upload-id", id, "--max-parts", "2", "--no-paginate"},
+		[]string{"s3api", "list-parts", "--bucket", "lake", "--key", "a/1", "--upload-id", id, "--part-number-marker", "2", "--no-paginate"},
+		[]string{"s3api", "list-multipart-uploads", "--bucket", "lake", "--max-uploads", "1", "--no-paginate"},
+		[]string{"s3api", "list-multipart-uploads", "--bucket", "lake", "--prefix", "a/"},
+		[]string{"s3api", "list-multipart-uploads", "--bucket", "lake", "--delimiter", "/"},
+		[]string{"s3api", "list-multipart-uploads", "--bucket", "lake", "--page-size", "1"},
+	)
+	outs = e.mustBatch(cmds...)[3:]
+	type listing struct {
+		Parts          []struct{ PartNumber int }
+		Uploads        []struct{ Key string }
+		CommonPrefixes []struct{ Prefix string }
+		IsTruncated    bool
+	}
+	parse := func(s string) (l listing) {
+		if err := json.Unmarshal([]byte(s), &l); err != nil {
+			t.Fatalf("%v: %s", err, s)
+		}
+		return l
+	}
+	if l := parse(outs[0]); len(l.Parts) != 2 || !l.IsTruncated {
+		t.Errorf("list-parts --max-parts 2: %s", outs[0])
+	}
+	if l := parse(outs[1]); len(l.Parts) != 1 || l.Parts[0].PartNumber != 3 || l.IsTruncated {
+		t.Errorf("list-parts --part-number-marker 2: %s", outs[1])
+	}
+	if l := parse(outs[2]); len(l.Uploads) != 1 || !l.IsTruncated {
+		t.Errorf("list-multipart-uploads --max-uploads 1: %s", outs[2])
+	}
+	if l := parse(outs[3]); len(l.Uploads) != 2 || l.Uploads[0].Key != "a/1" || l.Uploads[1].Key != "a/2" {
+		t.Errorf("list-multipart-uploads --prefix a/: %s", outs[3])
+	}
+	if l := parse(outs[4]); len(l.Uploads) != 1 || l.Uploads[0].Key != "c" || len(l.CommonPrefixes) != 2 {
+		t.Errorf("list-multipart-uploads --delimiter /: %s", outs[4])
+	}
+	// The CLI pages through all of them, one by one.
+	if l := parse(outs[5]); len(l.Uploads) != 4 {
+		t.Errorf("list-multipart-uploads paged by 1: %s", outs[5])
+	}
+}
+
+func TestListObjectsV1Pages(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"asdf", "boo/bar", "boo/baz/xyzzy", "cquux/thud", "cquux/bla", "a b/c"} {
+		e.mustPut("lake", k, []byte("x"))
+	}
+	outs := e.mustBatch(
+		[]string{"s3api", "list-objects", "--bucket", "lake", "--delimiter", "/", "--page-size", "1"},
+		[]string{"s3api", "list-objects", "--bucket", "lake", "--prefix", "a b/", "--no-paginate"},
+	)
+	var l struct {
+		Contents       []struct{ Key string }
+		CommonPrefixes []struct{ Prefix string }
+		Prefix         string
+	}
+	if err := json.Unmarshal([]byte(outs[0]), &l); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range l.CommonPrefixes {
+		got = append(got, p.Prefix)
+	}
+	if strings.Join(got, " ") != "a b/ boo/ cquux/" || len(l.Contents) != 1 {
+		t.Errorf("V1 paged by 1: prefixes %q, %d keys:\n%s", got, len(l.Contents), outs[0])
+	}
+	if err := json.Unmarshal([]byte(outs[1]), &l); err != nil || l.Prefix != "a b/" {
+		t.Errorf("V1 with a prefix to encode: %v %s", err, outs[1])
+	}
+	// No encoding asked: the prefix comes back as it is.
+	resp, err := http.DefaultClient.Do(e.signed(http.MethodGet, "/lake?prefix=a%20b%2F", emptySHA256, 0, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "<Prefix>a b/</Prefix>") {
+		t.Errorf("V1 without encoding-type: %s", body)
+	}
+}
+
+func TestObjectHeadersAndMetadata(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	f := writeTemp(t, []byte("0123456789"))
+	out := filepath.Join(t.TempDir(), "out")
+	outs := e.mustBatch(
+		[]string{"s3api", "put-object", "--bucket", "lake", "--key", "h", "--body", f, "--content-disposition", "attachment; filename=x.csv",
+			"--content-encoding", "gzip", "--cache-control", "no-cache", "--content-language", "fr", "--expires", "2030-01-01T00:00:00Z",
+			"--metadata", "Foo=bar,Other=x"},
+		[]string{"s3api", "head-object", "--bucket", "lake", "--key", "h"},
+		[]string{"s3api", "get-object", "--bucket", "lake", "--key", "h", "--response-cache-control", "max-age=5",
+			"--response-content-type", "text/x-over", "--response-content-disposition", "inline", out},
+		[]string{"s3api", "put-object", "--bucket", "lake", "--key", "plain", "--body", f},
+		[]string{"s3api", "head-object", "--bucket", "lake", "--key", "plain"},
+	)
+	for _, want := range []string{`"ContentDisposition": "attachment; filename=x.csv"`, `"ContentEncoding": "gzip"`, `"CacheControl": "no-cache"`,
+		`"ContentLanguage": "fr"`, `"Expires": "`, `"foo": "bar"`, `"other": "x"`} {
+		if !strings.Contains(outs[1], want) {
+			t.Errorf("head-object lacks %s:\n%s", want, outs[1])
+		}
+	}
+	for _, want := range []string{`"CacheControl": "max-age=5"`, `"ContentType": "text/x-over"`, `"ContentDisposition": "inline"`} {
+		if !strings.Contains(outs[2], want) {
+			t.Errorf("get-object with response-* lacks %s:\n%s", want, outs[2])
+		}
+	}
+	if !strings.Contains(outs[4], `"ContentType": "binary/octet-stream"`) {
+		t.Errorf("default content type:\n%s", outs[4])
+	}
+	// Metadata names come back lowercase on the wire, as S3 sends them.
+	// (net/http's client canonicalizes the names it reads: the raw answer.)
+	req := e.signed(http.MethodHead, "/lake/h", emptySHA256, 0, nil)
+	conn, err := net.Dial("tcp", req.URL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	raw, err := br.ReadString('\n')
+	for err == nil && raw != "\r\n" && !strings.HasPrefix(raw, "x-amz-meta-foo: bar") {
+		raw, err = br.ReadString('\n')
+	}
+	if !strings.HasPrefix(raw, "x-amz-meta-foo: bar") {
+		t.Errorf("HEAD: no header line x-amz-meta-foo: bar (%v)", err)
+	}
+}
+
+func TestRangesAsS3(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPut("lake", "digits", []byte("0123456789"))
+	for _, c := range []struct {
+		method, rng string
+		status      int
+		length      string
+		body        string
+	}{
+		{http.MethodHead, "bytes=0-1", 206, "2", ""},
+		{http.MethodHead, "bytes=-3", 206, "3", ""},
+		{http.MethodHead, "bytes=10-", 416, "", ""},
+		{http.MethodGet, "bytes=2-4", 206, "3", "234"},
+		{http.MethodGet, "bytes=10-5", 200, "10", "0123456789"},
+		{http.MethodGet, "bytes=0-1,3-4", 200, "10", "0123456789"},
+		{http.MethodGet, "bytes=a-b", 200, "10", "0123456789"},
+		{http.MethodGet, "bytes=10-", 416, "", ""},
+		{http.MethodGet, "bytes=-0", 416, "", ""},
+	} {
+		h := http.Header{}
+		h.Set("Range", c.rng)
+		resp, err := http.DefaultClient.Do(e.signed(c.method, "/lake/digits", emptySHA256, 0, h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || c.length != "" && resp.Header.Get("Content-Length") != c.length || c.status == 200 && string(body) != c.body ||
+			c.status == 206 && c.method == http.MethodGet && string(body) != c.body {
+			t.Errorf("%s Range %s: %d length %s body %q, want %d %s %q", c.method, c.rng, resp.StatusCode, resp.Header.Get("Content-Length"), body, c.status, c.length, c.body)
+		}
+	}
+}
+
+func TestMultipartRetriesAndMissingBucket(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	f := writeTemp(t, []byte("only part"))
+	outs := e.mustBatch([]string{"s3api", "create-multipart-upload", "--bucket", "lake", "--key", "k"})
+	id := jsonField(t, outs[0], "UploadId")
+	outs = e.mustBatch([]string{"s3api", "upload-part", "--bucket", "lake", "--key", "k", "--upload-id", id, "--part-number", "1", "--body", f})
+	parts := `{"Parts": [{"PartNumber": 1, "ETag": ` + strconv.Quote(jsonField(t, outs[0], "ETag")) + `}]}`
+	complete := []string{"s3api", "complete-multipart-upload", "--bucket", "lake", "--key", "k", "--upload-id", id, "--multipart-upload", parts}
+	res := e.awsBatch(e.admin, complete, complete,
+		[]string{"s3api", "create-multipart-upload", "--bucket", "missing", "--key", "k"},
+		[]string{"s3api", "list-parts", "--bucket", "missing", "--key", "k", "--upload-id", id},
+		[]string{"s3api", "abort-multipart-upload", "--bucket", "missing", "--key", "k", "--upload-id", id},
+		[]string{"s3api", "create-bucket", "--bucket", "192.168.1.1"},
+	)
+	if res[0].RC != 0 || res[1].RC != 0 || jsonField(t, res[0].Out, "ETag") != jsonField(t, res[1].Out, "ETag") {
+		t.Errorf("complete, then complete again: %+v %+v", res[0], res[1])
+	}
+	for _, r := range res[2:5] {
+		if r.RC == 0 || !strings.Contains(r.Err, "NoSuchBucket") {
+			t.Errorf("multipart call on a missing bucket: %+v", r)
+		}
+	}
+	if r := res[5]; r.RC == 0 || !strings.Contains(r.Err, "InvalidBucketName") {
+		t.Errorf("create-bucket 192.168.1.1: %+v", r)
+	}
+}
+
+func TestRegionAndConditionalWrites(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	// A signature for another region.
+	req, err := http.NewRequest(http.MethodGet, e.url+"/lake", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+	creds := aws.Credentials{AccessKeyID: e.admin.AccessKeyID, SecretAccessKey: e.admin.SecretAccessKey}
+	if err := signer().SignHTTP(t.Context(), creds, req, emptySHA256, "s3", "eu-west-3", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if status, code := send(t, req, nil); status != 400 || code != "AuthorizationHeaderMalformed" {
+		t.Errorf("signed for eu-west-3: %d %s", status, code)
+	}
+
+	put := func(key, body string, h http.Header) (int, string) {
+		return send(t, e.signed(http.MethodPut, "/lake/"+key, sha256Hex([]byte(body)), int64(len(body)), h), []byte(body))
+	}
+	hdr := func(k, v string) http.Header {
+		h := http.Header{}
+		h.Set(k, v)
+		return h
+	}
+	if st, code := put("c", "first", hdr("If-None-Match", "*")); st != 200 {
+		t.Fatalf("If-None-Match: * on a new key: %d %s", st, code)
+	}
+	if st, code := put("c", "second", hdr("If-None-Match", "*")); st != 412 || code != "PreconditionFailed" {
+		t.Errorf("If-None-Match: * on an object: %d %s", st, code)
+	}
+	if st, code := put("c", "second", hdr("If-Match", `"`+md5Hex("nope")+`"`)); st != 412 || code != "PreconditionFailed" {
+		t.Errorf("If-Match another ETag: %d %s", st, code)
+	}
+	if st, code := put("new", "x", hdr("If-Match", `"`+md5Hex("first")+`"`)); st != 404 || code != "NoSuchKey" {
+		t.Errorf("If-Match on a missing key: %d %s", st, code)
+	}
+	if st, code := put("c", "third", hdr("If-Match", `"`+md5Hex("first")+`"`)); st != 200 {
+		t.Errorf("If-Match the ETag: %d %s", st, code)
+	}
+	if got, _ := e.content("lake", "c"); got != "third" {
+		t.Errorf("after the conditional writes: %q", got)
+	}
+	if st, code := send(t, e.signed(http.MethodDelete, "/lake/c", emptySHA256, 0, hdr("If-Match", `"`+md5Hex("first")+`"`)), nil); st != 412 || code != "PreconditionFailed" {
+		t.Errorf("DELETE If-Match another ETag: %d %s", st, code)
+	}
+	if got, ok := e.content("lake", "c"); !ok || got != "third" {
+		t.Errorf("after a failed conditional delete: %q %v", got, ok)
+	}
+	if st, code := send(t, e.signed(http.MethodDelete, "/lake/c", emptySHA256, 0, hdr("If-Match", `"`+md5Hex("third")+`"`)), nil); st != 204 {
+		t.Errorf("DELETE If-Match the ETag: %d %s", st, code)
+	}
+	if _, ok := e.content("lake", "c"); ok {
+		t.Error("the object is still there after DELETE If-Match its ETag")
+	}
+}
+
+func md5Hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

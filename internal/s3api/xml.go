@@ -180,31 +180,42 @@ type partXML struct {
 }
 
 type listPartsResult struct {
-	XMLName     xml.Name  `xml:"ListPartsResult"`
-	Xmlns       string    `xml:"xmlns,attr"`
-	Bucket      string    `xml:"Bucket"`
-	Key         string    `xml:"Key"`
-	UploadID    string    `xml:"UploadId"`
-	MaxParts    int       `xml:"MaxParts"`
-	IsTruncated bool      `xml:"IsTruncated"`
-	Parts       []partXML `xml:"Part"`
+	XMLName              xml.Name  `xml:"ListPartsResult"`
+	Xmlns                string    `xml:"xmlns,attr"`
+	Bucket               string    `xml:"Bucket"`
+	Key                  string    `xml:"Key"`
+	UploadID             string    `xml:"UploadId"`
+	StorageClass         string    `xml:"StorageClass"`
+	PartNumberMarker     int       `xml:"PartNumberMarker"`
+	NextPartNumberMarker int       `xml:"NextPartNumberMarker"`
+	MaxParts             int       `xml:"MaxParts"`
+	IsTruncated          bool      `xml:"IsTruncated"`
+	Parts                []partXML `xml:"Part"`
 }
 
 type uploadXML struct {
 	Key          string `xml:"Key"`
 	UploadID     string `xml:"UploadId"`
+	Initiator    *owner `xml:"Initiator,omitempty"`
+	Owner        *owner `xml:"Owner,omitempty"`
 	Initiated    string `xml:"Initiated"`
 	StorageClass string `xml:"StorageClass"`
 }
 
 type listMultipartUploadsResult struct {
-	XMLName     xml.Name    `xml:"ListMultipartUploadsResult"`
-	Xmlns       string      `xml:"xmlns,attr"`
-	Bucket      string      `xml:"Bucket"`
-	Prefix      string      `xml:"Prefix"`
-	MaxUploads  int         `xml:"MaxUploads"`
-	IsTruncated bool        `xml:"IsTruncated"`
-	Uploads     []uploadXML `xml:"Upload"`
+	XMLName            xml.Name       `xml:"ListMultipartUploadsResult"`
+	Xmlns              string         `xml:"xmlns,attr"`
+	Bucket             string         `xml:"Bucket"`
+	KeyMarker          string         `xml:"KeyMarker"`
+	UploadIDMarker     string         `xml:"UploadIdMarker"`
+	NextKeyMarker      string         `xml:"NextKeyMarker,omitempty"`
+	NextUploadIDMarker string         `xml:"NextUploadIdMarker,omitempty"`
+	Prefix             string         `xml:"Prefix"`
+	Delimiter          string         `xml:"Delimiter,omitempty"`
+	MaxUploads         int            `xml:"MaxUploads"`
+	IsTruncated        bool           `xml:"IsTruncated"`
+	Uploads            []uploadXML    `xml:"Upload"`
+	CommonPrefixes     []commonPrefix `xml:"CommonPrefixes"`
 }
 
 type versioningConfiguration struct {
@@ -245,13 +256,16 @@ type listVersionsResult struct {
 	CommonPrefixes      []commonPrefix `xml:"CommonPrefixes"`
 }
 
+// checksumXML is a Checksum element: Checksum<ALGORITHM> elements and
+// the type.
 type checksumXML struct {
-	CRC32        string `xml:"ChecksumCRC32,omitempty"`
-	CRC32C       string `xml:"ChecksumCRC32C,omitempty"`
-	CRC64NVME    string `xml:"ChecksumCRC64NVME,omitempty"`
-	SHA1         string `xml:"ChecksumSHA1,omitempty"`
-	SHA256       string `xml:"ChecksumSHA256,omitempty"`
+	Values       []checksumValue
 	ChecksumType string `xml:"ChecksumType,omitempty"`
+}
+
+type checksumValue struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
 }
 
 type objectAttributes struct {

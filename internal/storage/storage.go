@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,6 +28,8 @@ var (
 	ErrInvalidRange      = errors.New("invalid range")
 	ErrInvalidURI        = errors.New("invalid s3 URI")
 	ErrBadDigest         = errors.New("content MD5 does not match")
+	// ErrPreconditionFailed: a put's IfMatch or IfNoneMatch did not hold.
+	ErrPreconditionFailed = errors.New("precondition failed")
 
 	// ErrKeyTooLong is an ErrInvalidKey: a key over MaxKeyLength bytes, or
 	// one with a segment over MaxKeySegmentLength bytes (S3's
@@ -76,6 +79,10 @@ type ObjectInfo struct {
 	// Checksum is the additional checksum the object was written with,
 	// if any (S3's x-amz-checksum-*).
 	Checksum Checksum
+	// Headers are the HTTP headers the object is served with besides its
+	// content type (Cache-Control, Content-Disposition, Content-Encoding,
+	// Content-Language, Expires), by canonical name.
+	Headers map[string]string
 }
 
 // Checksum is an S3 additional checksum of a whole object: Algorithm is
@@ -103,6 +110,15 @@ type PutOptions struct {
 	// Checksum, when set, is recorded with the object (it is not checked
 	// here).
 	Checksum Checksum
+	// Headers are recorded with the object (see ObjectInfo.Headers).
+	Headers map[string]string `json:",omitempty"`
+	// IfMatch, when set, is the ETag the current object must have for the
+	// put to replace it (ErrPreconditionFailed if another, ErrNoSuchKey
+	// if there is none); IfNoneMatch makes the put fail with
+	// ErrPreconditionFailed if the key has a current object. Both are
+	// checked at the commit, atomically with it.
+	IfMatch     string `json:"-"`
+	IfNoneMatch bool   `json:"-"`
 	// ChecksumFrom, when set, is called by Put once the body has been
 	// read to its end, before the object is committed, and its result is
 	// recorded instead of Checksum: the checksum of a body is known only
@@ -369,6 +385,11 @@ func ValidateBucketName(b string) error {
 	}
 	if strings.Contains(b, "..") {
 		return fmt.Errorf("%w %q: must not contain \"..\"", ErrInvalidBucketName, b)
+	}
+	if ip := net.ParseIP(b); ip != nil && ip.To4() != nil {
+		// S3 refuses names that look like an IP address: a host name
+		// bucket.endpoint could not be told from an address.
+		return fmt.Errorf("%w %q: must not be formatted as an IP address", ErrInvalidBucketName, b)
 	}
 	return nil
 }

@@ -351,13 +351,15 @@ type sidecar struct {
 	VersionID string `json:"version_id,omitempty"`
 	// Checksum is the additional checksum the object was put with.
 	Checksum storage.Checksum `json:"checksum,omitzero"`
+	// Headers are the object's HTTP headers (see storage.ObjectInfo).
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // derivable reports whether sc says nothing that cannot be computed again
 // from its data file: the MD5 ETag of a single put, the content type
 // guessed from the key, no metadata, no version.
 func (sc *sidecar) derivable() bool {
-	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) &&
+	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) && len(sc.Headers) == 0 &&
 		len(sc.ETag) == 32 && !strings.Contains(sc.ETag, "-")
 }
 
@@ -378,6 +380,7 @@ func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage
 		Metadata:     sc.Metadata,
 		VersionID:    sc.VersionID,
 		Checksum:     sc.Checksum,
+		Headers:      sc.Headers,
 	}
 }
 

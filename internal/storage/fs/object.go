@@ -101,7 +101,7 @@ func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File,
 	}
 	sc := &sidecar{Key: key, stamp: st, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key)}
 	if old != nil && old.Key == key && old.ETag == sc.ETag {
-		sc.ContentType, sc.Metadata, sc.Checksum = old.ContentType, old.Metadata, old.Checksum
+		sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers = old.ContentType, old.Metadata, old.Checksum, old.Headers
 	}
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
@@ -398,6 +398,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
 		Checksum:    opts.Checksum,
+		Headers:     maps.Clone(opts.Headers),
 	}
 	if opts.ChecksumFrom != nil {
 		sc.Checksum = opts.ChecksumFrom()
@@ -405,7 +406,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
 	}
-	err = s.commit(ctx, bucket, key, tmpName, sc)
+	err = s.commit(ctx, bucket, key, tmpName, sc, opts)
 	committed = err == nil || !fileExists(tmpName)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -480,13 +481,14 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
 		Checksum:    opts.Checksum,
+		Headers:     maps.Clone(opts.Headers),
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
 	}
 	// The staging folder is the writer's: the file leaving it need not be
 	// synced away from it.
-	if err := s.commit(ctx, bucket, key, path, sc); err != nil {
+	if err := s.commit(ctx, bucket, key, path, sc, opts); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	return sc.info(bucket, key, fi.Size(), fi.ModTime()), nil
@@ -517,7 +519,7 @@ func (s *Store) StagingDir(ctx context.Context, bucket, prefix string) (string, 
 // place under the bucket lock, then writes its sidecar with the stamp the
 // data has after the rename (a rename changes the ctime). The sidecar is
 // written under the lock but synced after it, with the folders of both.
-func (s *Store) commit(ctx context.Context, bucket, key, dataTmp string, sc *sidecar) error {
+func (s *Store) commit(ctx context.Context, bucket, key, dataTmp string, sc *sidecar, pre storage.PutOptions) error {
 	scTmp, err := os.CreateTemp(s.tempDir(), "meta-*")
 	if err != nil {
 		return err
@@ -528,7 +530,7 @@ func (s *Store) commit(ctx context.Context, bucket, key, dataTmp string, sc *sid
 			_ = os.Remove(scTmp.Name())
 		}
 	}()
-	dest, replaced, err := s.commitLocked(ctx, bucket, key, dataTmp, sc, scTmp)
+	dest, replaced, err := s.commitLocked(ctx, bucket, key, dataTmp, sc, scTmp, pre)
 	if err != nil {
 		return err
 	}
@@ -565,11 +567,14 @@ func (s *Store) commit(ctx context.Context, bucket, key, dataTmp string, sc *sid
 }
 
 // It reports whether the sidecar replaced an earlier one.
-func (s *Store) commitLocked(ctx context.Context, bucket, key, dataTmp string, sc *sidecar, scTmp *os.File) (dest string, replaced bool, err error) {
+func (s *Store) commitLocked(ctx context.Context, bucket, key, dataTmp string, sc *sidecar, scTmp *os.File, pre storage.PutOptions) (dest string, replaced bool, err error) {
 	l := s.lock(bucket)
 	l.Lock()
 	defer l.Unlock()
 	if err := s.checkBucket(bucket); err != nil { // deleted meanwhile
+		return "", false, err
+	}
+	if err := s.checkPreconditions(ctx, bucket, key, pre); err != nil {
 		return "", false, err
 	}
 	state, err := s.versioningState(bucket)
@@ -762,6 +767,7 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 		ContentType: opts.ContentType,
 		Metadata:    maps.Clone(opts.Metadata),
 		Checksum:    opts.Checksum,
+		Headers:     maps.Clone(opts.Headers),
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = "application/octet-stream"
@@ -771,6 +777,9 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 	l.Lock()
 	defer l.Unlock()
 	if err := s.checkBucket(bucket); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := s.checkPreconditions(ctx, bucket, key, opts); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	state, err := s.versioningState(bucket)
@@ -916,7 +925,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		if err != nil {
 			return storage.ObjectInfo{}, err
 		}
-		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum}
+		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers}
 		return s.put(ctx, dstBucket, dstKey, strings.NewReader(""), opts, emptyETag)
 	}
 	f, info, err := s.open(ctx, srcBucket, srcKey)
@@ -924,7 +933,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		return storage.ObjectInfo{}, err
 	}
 	defer f.Close()
-	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum}
+	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers}
 	// A LimitedReader over the file lets the kernel copy (copy_file_range).
 	return s.put(ctx, dstBucket, dstKey, &io.LimitedReader{R: f, N: info.Size}, opts, info.ETag)
 }
@@ -964,4 +973,25 @@ func (s *Store) localPath(bucket, key string) (string, error) {
 		return "", err
 	}
 	return lc.path, nil
+}
+
+// checkPreconditions applies a put's IfMatch and IfNoneMatch to the
+// current object of key. Callers hold the bucket lock exclusively, so the
+// answer holds until their commit.
+func (s *Store) checkPreconditions(ctx context.Context, bucket, key string, pre storage.PutOptions) error {
+	if pre.IfMatch == "" && !pre.IfNoneMatch {
+		return nil
+	}
+	_, info, ok, err := s.current(ctx, bucket, key)
+	switch {
+	case err != nil:
+		return err
+	case pre.IfNoneMatch && ok:
+		return fmt.Errorf("%w: the key has an object", storage.ErrPreconditionFailed)
+	case pre.IfMatch != "" && !ok:
+		return fmt.Errorf("%w: If-Match of a key without an object", storage.ErrNoSuchKey)
+	case pre.IfMatch != "" && pre.IfMatch != info.ETag:
+		return fmt.Errorf("%w: the object's ETag is %s, not %s", storage.ErrPreconditionFailed, info.ETag, pre.IfMatch)
+	}
+	return nil
 }

@@ -186,6 +186,7 @@ type verEntry struct {
 	ContentType  string            `json:"content_type,omitempty"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
 	Checksum     storage.Checksum  `json:"checksum,omitzero"`
+	Headers      map[string]string `json:"headers,omitempty"`
 }
 
 func (e verEntry) info(bucket, key string) storage.ObjectInfo {
@@ -200,6 +201,7 @@ func (e verEntry) info(bucket, key string) storage.ObjectInfo {
 		VersionID:      e.ID,
 		IsDeleteMarker: e.DeleteMarker,
 		Checksum:       e.Checksum,
+		Headers:        e.Headers,
 	}
 }
 
@@ -318,7 +320,7 @@ func (s *Store) hashLocked(ctx context.Context, bucket, key string, lc loc, old 
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
 		if old.ETag == sc.ETag {
-			sc.ContentType, sc.Metadata, sc.Checksum = old.ContentType, old.Metadata, old.Checksum
+			sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers = old.ContentType, old.Metadata, old.Checksum, old.Headers
 		}
 	}
 	return sc.info(bucket, key, lc.fi.Size(), lc.fi.ModTime()), nil
@@ -397,7 +399,7 @@ func (s *Store) prepareNew(ctx context.Context, bucket, key, state string) (newV
 			idx.Versions = slices.Delete(idx.Versions, i, i+1)
 		}
 		e := verEntry{ID: id, ETag: info.ETag, Size: info.Size, MTime: info.LastModified.UnixNano(),
-			ContentType: info.ContentType, Metadata: maps.Clone(info.Metadata), Checksum: info.Checksum}
+			ContentType: info.ContentType, Metadata: maps.Clone(info.Metadata), Checksum: info.Checksum, Headers: maps.Clone(info.Headers)}
 		idx.Versions = slices.Insert(idx.Versions, 0, e)
 	}
 	if nv.newID == storage.NullVersionID {
@@ -522,7 +524,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (stor
 // exclusively.
 func (s *Store) promote(ctx context.Context, bucket, key string, idx *verIndex) error {
 	e := idx.Versions[0]
-	sc := &sidecar{Key: key, ETag: e.ETag, ContentType: e.ContentType, Metadata: e.Metadata, VersionID: e.ID, Checksum: e.Checksum}
+	sc := &sidecar{Key: key, ETag: e.ETag, ContentType: e.ContentType, Metadata: e.Metadata, VersionID: e.ID, Checksum: e.Checksum, Headers: e.Headers}
 	scPath := s.sidecarPath(bucket, key)
 	if isMarker(key) {
 		if err := s.ensureDirs(ctx, bucket, key); err != nil {

@@ -255,7 +255,7 @@ func testBuckets(t *testing.T, s storage.ObjectStore) {
 	}
 	wantErr(t, "CreateBucket(existing)", s.CreateBucket(ctx, b), storage.ErrBucketExists)
 
-	for _, name := range []string{"", "ab", "Abc", "a_b", "-ab", "ab-", ".ab", "a..b", "ab/c", strings.Repeat("a", 64), ".tarn"} {
+	for _, name := range []string{"", "ab", "Abc", "a_b", "-ab", "ab-", ".ab", "a..b", "ab/c", strings.Repeat("a", 64), ".tarn", "192.168.5.4"} {
 		wantErr(t, fmt.Sprintf("CreateBucket(%q)", name), s.CreateBucket(ctx, name), storage.ErrInvalidBucketName)
 		_, err := s.HeadBucket(ctx, name)
 		wantErr(t, fmt.Sprintf("HeadBucket(%q)", name), err, storage.ErrInvalidBucketName)
