@@ -159,7 +159,7 @@ func New(cfg Config, d Deps) *Server {
 			code, c := status(err)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
-			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": c, "message": err.Error()}})
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": c, "message": s.redact(err.Error())}})
 			return
 		}
 		metrics.ServeHTTP(w, r)
@@ -252,7 +252,7 @@ func (s *Server) handle(pattern string, h handler) {
 			}
 			var c string
 			code, c = status(err)
-			out = map[string]any{"error": map[string]string{"code": c, "message": err.Error()}}
+			out = map[string]any{"error": map[string]string{"code": c, "message": s.redact(err.Error())}}
 		}
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(out)
@@ -407,4 +407,13 @@ func (s *Server) listWorkgroups(ctx context.Context, p *auth.Principal, r *http.
 		return nil, err
 	}
 	return s.queries.Workgroups(ctx)
+}
+
+// redact keeps the server's local paths out of messages to clients: a
+// storage or engine error names objects by s3:// URI.
+func (s *Server) redact(msg string) string {
+	if s.queries == nil {
+		return msg
+	}
+	return s.queries.Redact(msg)
 }

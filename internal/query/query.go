@@ -672,3 +672,7 @@ func (s *Service) reusable(ctx context.Context, ex Execution, maxAge time.Durati
 	}
 	return prev, true
 }
+
+// Redact rewrites the server's local paths in a message for a client
+// (engine.Redact): front ends pass every error message through it.
+func (s *Service) Redact(msg string) string { return s.eng.Redact(msg) }
