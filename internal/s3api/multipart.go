@@ -58,7 +58,7 @@ func (c *call) uploadPart() error {
 	}
 	n, err := strconv.Atoi(c.q.Get("partNumber"))
 	if err != nil || n < 1 || n > storage.MaxParts {
-		return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive")
+		return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive.")
 	}
 	if src := r.Header.Get("x-amz-copy-source"); src != "" {
 		return c.uploadPartCopy(n, src)
@@ -110,12 +110,22 @@ func (c *call) completeMultipartUpload() error {
 		return err
 	}
 	var req completeMultipartUpload
-	if len(body) > maxCompleteBody || xml.Unmarshal(body, &req) != nil {
-		return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema")
+	malformed := errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
+	if len(body) > maxCompleteBody || xml.Unmarshal(body, &req) != nil || len(req.Parts) == 0 {
+		return malformed
+	}
+	if c.r.Header.Get("If-Match") != "" || c.r.Header.Get("If-None-Match") != "" {
+		return errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented: conditional CompleteMultipartUpload")
 	}
 	parts := make([]storage.CompletedPart, len(req.Parts))
 	for i, pt := range req.Parts {
-		parts[i] = storage.CompletedPart{PartNumber: pt.PartNumber, ETag: pt.ETag}
+		if pt.PartNumber == nil || pt.ETag == "" {
+			return malformed
+		}
+		if *pt.PartNumber < 1 || *pt.PartNumber > storage.MaxParts {
+			return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive.")
+		}
+		parts[i] = storage.CompletedPart{PartNumber: *pt.PartNumber, ETag: pt.ETag}
 	}
 	info, err := c.s.uploads.Complete(ctx, c.bucket, c.key, c.q.Get("uploadId"), parts)
 	if errors.Is(err, storage.ErrNoSuchUpload) {
@@ -130,7 +140,7 @@ func (c *call) completeMultipartUpload() error {
 		return err
 	}
 	setVersionHeader(c.w, info.VersionID)
-	writeXML(c.w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3NS, Location: "/" + c.bucket + "/" + c.key, Bucket: c.bucket, Key: c.key, ETag: `"` + info.ETag + `"`})
+	writeXML(c.w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3NS, Location: c.s.location(c.r, c.bucket, c.key), Bucket: c.bucket, Key: c.key, ETag: `"` + info.ETag + `"`})
 	if c.s.created != nil {
 		c.s.created(ctx, info, "CompleteMultipartUpload")
 	}
@@ -370,4 +380,16 @@ func parseCopyRange(h string) (first, last int64, ok bool) {
 		return 0, 0, false
 	}
 	return first, last, true
+}
+
+// location is the URL of an object, as this request reached the server.
+func (s *Server) location(r *http.Request, bucket, key string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if strings.HasPrefix(r.Host, bucket+".") { // virtual-host style
+		return scheme + "://" + r.Host + "/" + key
+	}
+	return scheme + "://" + r.Host + "/" + bucket + "/" + key
 }

@@ -87,21 +87,39 @@ func toS3(err error) (code string, status int, msg string) {
 		return se.code, se.status, se.msg
 	}
 	if code, status := auth.S3ErrorCode(err); code != "" && code != "InternalError" {
-		return code, status, err.Error()
+		// S3's own words where it has fixed ones; tarn's, which say
+		// what was wrong, for the others.
+		msg := map[string]string{
+			"SignatureDoesNotMatch":     "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+			"InvalidAccessKeyId":        "The AWS Access Key Id you provided does not exist in our records.",
+			"RequestTimeTooSkewed":      "The difference between the request time and the current time is too large.",
+			"XAmzContentSHA256Mismatch": "The provided 'x-amz-content-sha256' header does not match what was computed.",
+		}[code]
+		switch {
+		case errors.Is(err, auth.ErrExpiredPresign):
+			msg = "Request has expired."
+		case errors.Is(err, auth.ErrPresignNotYetValid):
+			msg = "Request is not valid yet."
+		case errors.Is(err, auth.ErrAccessDenied):
+			msg = "Access Denied."
+		case msg == "":
+			msg = err.Error()
+		}
+		return code, status, msg
 	}
 	switch {
 	case errors.Is(err, storage.ErrNoSuchBucket):
-		return "NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist"
+		return "NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist."
 	case errors.Is(err, storage.ErrNoSuchKey):
 		return "NoSuchKey", http.StatusNotFound, "The specified key does not exist."
 	case errors.Is(err, storage.ErrBucketExists):
 		return "BucketAlreadyOwnedByYou", http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."
 	case errors.Is(err, storage.ErrBucketNotEmpty):
-		return "BucketNotEmpty", http.StatusConflict, "The bucket you tried to delete is not empty"
+		return "BucketNotEmpty", http.StatusConflict, "The bucket you tried to delete is not empty."
 	case errors.Is(err, storage.ErrInvalidBucketName):
-		return "InvalidBucketName", http.StatusBadRequest, err.Error()
+		return "InvalidBucketName", http.StatusBadRequest, "The specified bucket is not valid."
 	case errors.Is(err, storage.ErrKeyTooLong):
-		return "KeyTooLongError", http.StatusBadRequest, "Your key is too long: " + err.Error()
+		return "KeyTooLongError", http.StatusBadRequest, "Your key is too long."
 	case errors.Is(err, storage.ErrInvalidKey):
 		return "InvalidArgument", http.StatusBadRequest, err.Error()
 	case errors.Is(err, storage.ErrInvalidRange):
@@ -109,15 +127,15 @@ func toS3(err error) (code string, status int, msg string) {
 	case errors.Is(err, storage.ErrBadDigest):
 		return "BadDigest", http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."
 	case errors.Is(err, storage.ErrPreconditionFailed):
-		return "PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold"
+		return "PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."
 	case errors.Is(err, storage.ErrNoSuchUpload):
-		return "NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
+		return "NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
 	case errors.Is(err, storage.ErrInvalidPartOrder):
-		return "InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order. The parts list must be specified in order by part number."
+		return "InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order. Parts must be ordered by part number."
 	case errors.Is(err, storage.ErrInvalidPart):
-		return "InvalidPart", http.StatusBadRequest, err.Error()
+		return "InvalidPart", http.StatusBadRequest, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
 	case errors.Is(err, storage.ErrEntityTooSmall):
-		return "EntityTooSmall", http.StatusBadRequest, err.Error()
+		return "EntityTooSmall", http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed size"
 	case errors.Is(err, storage.ErrNoSuchVersion):
 		return "NoSuchVersion", http.StatusNotFound, "The specified version does not exist."
 	case errors.Is(err, storage.ErrInvalidVersionID):
@@ -835,11 +853,11 @@ func conditional(w http.ResponseWriter, r *http.Request, info storage.ObjectInfo
 	}
 	mod := info.LastModified.UTC().Truncate(time.Second)
 	if h := r.Header.Get("If-Match"); h != "" && !matches(h) {
-		return false, errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+		return false, errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold.")
 	}
 	if h := r.Header.Get("If-Unmodified-Since"); h != "" && r.Header.Get("If-Match") == "" {
 		if t, err := http.ParseTime(h); err == nil && mod.After(t) {
-			return false, errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+			return false, errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold.")
 		}
 	}
 	if h := r.Header.Get("If-None-Match"); h != "" {
@@ -977,7 +995,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return err
 	}
 	if sb == bucket && sk == key && srcVID == "" && !strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
-		return errCode("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
+		return errCode("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	var srcInfo storage.ObjectInfo
 	if v != nil {
@@ -1041,7 +1059,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 // if the ETag matches, If-None-Match with If-Modified-Since fails if the
 // ETag matches.
 func copySourceConditions(r *http.Request, src storage.ObjectInfo) error {
-	failed := errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+	failed := errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold.")
 	etagIn := func(h string) bool {
 		for v := range strings.SplitSeq(h, ",") {
 			if v = strings.Trim(strings.TrimSpace(v), `"`); v == "*" || v == src.ETag {
@@ -1107,7 +1125,7 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	var req deleteRequest
 	if err := xml.Unmarshal(body, &req); err != nil {
-		return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema")
+		return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
 	}
 	if len(req.Objects) > 1000 {
 		return errCode("MalformedXML", http.StatusBadRequest, "A DeleteObjects request can name at most 1000 keys")

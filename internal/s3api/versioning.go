@@ -33,7 +33,7 @@ func (s *Server) putBucketVersioning(w http.ResponseWriter, r *http.Request, buc
 	}
 	var cfg versioningConfiguration
 	if len(body) > maxVersioningBody || xml.Unmarshal(body, &cfg) != nil {
-		return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema")
+		return errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
 	}
 	if cfg.MfaDelete == "Enabled" {
 		return errCode("NotImplemented", http.StatusNotImplemented, "MFA delete is not supported")

@@ -158,7 +158,7 @@ type initiateMultipartUploadResult struct {
 type completeMultipartUpload struct {
 	XMLName xml.Name `xml:"CompleteMultipartUpload"`
 	Parts   []struct {
-		PartNumber int    `xml:"PartNumber"`
+		PartNumber *int   `xml:"PartNumber"`
 		ETag       string `xml:"ETag"`
 	} `xml:"Part"`
 }
