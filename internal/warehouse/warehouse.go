@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
@@ -66,9 +67,13 @@ type Service struct {
 	eng *engine.Engine
 	cat *catalog.Catalog
 	// fileFuncs are DuckDB's table functions that read files or run SQL,
-	// refused in statements DuckDB runs as written.
-	fileFuncs map[string]bool
-	err       error // why there is no warehouse
+	// refused in statements DuckDB runs as written. Listing them costs
+	// ~50 ms (duckdb_functions()), so it is done at the first such
+	// statement, not in every process that opens the lake.
+	fileFuncsOnce sync.Once
+	fileFuncs     map[string]bool
+	fileFuncsErr  error
+	err           error // why there is no warehouse
 }
 
 // Env is what a statement runs with, given by the query service.
@@ -108,7 +113,7 @@ type Result struct {
 // (engine.HasWarehouse) the service still opens, and every statement fails
 // with the reason.
 func New(ctx context.Context, cfg Config, eng *engine.Engine) (*Service, error) {
-	w := &Service{cfg: cfg, eng: eng, cat: eng.Catalog(), fileFuncs: map[string]bool{}}
+	w := &Service{cfg: cfg, eng: eng, cat: eng.Catalog()}
 	if err := eng.HasWarehouse(); err != nil {
 		w.err = err
 		return w, nil
@@ -123,23 +128,35 @@ func New(ctx context.Context, cfg Config, eng *engine.Engine) (*Service, error) 
 			return nil, fmt.Errorf("cannot prepare the warehouse: %w", err)
 		}
 	}
-	rows, err := sess.Conn().QueryContext(ctx, `SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'table'
-		AND function_name NOT IN (SELECT function_name FROM duckdb_functions() WHERE function_type <> 'table')`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
+	return w, nil
+}
+
+// loadFileFuncs lists DuckDB's table functions that are not also scalar
+// functions, less the ones the binder allows.
+func (w *Service) loadFileFuncs(ctx context.Context, conn *sql.Conn) (map[string]bool, error) {
+	w.fileFuncsOnce.Do(func() {
+		funcs := map[string]bool{}
+		rows, err := conn.QueryContext(ctx, `SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'table'
+			AND function_name NOT IN (SELECT function_name FROM duckdb_functions() WHERE function_type <> 'table')`)
+		if err != nil {
+			w.fileFuncsErr = err
+			return
 		}
-		w.fileFuncs[strings.ToLower(n)] = true
-	}
-	for _, ok := range []string{"range", "generate_series", "unnest", "json_each", "json_tree", "generate_subscripts"} {
-		delete(w.fileFuncs, ok)
-	}
-	return w, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				w.fileFuncsErr = err
+				return
+			}
+			funcs[strings.ToLower(n)] = true
+		}
+		for _, ok := range []string{"range", "generate_series", "unnest", "json_each", "json_tree", "generate_subscripts"} {
+			delete(funcs, ok)
+		}
+		w.fileFuncs, w.fileFuncsErr = funcs, rows.Err()
+	})
+	return w.fileFuncs, w.fileFuncsErr
 }
 
 // Close is a no-op: the engine owns the database file. It is idempotent.
@@ -722,7 +739,7 @@ func (x *execution) passThrough(s passThrough) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := x.w.checkText(s.SQL); err != nil {
+	if err := x.w.checkText(x.ctx, x.conn, s.SQL); err != nil {
 		return Result{}, err
 	}
 	// checkText gives clear errors for the common cases; the verifier is
@@ -744,7 +761,11 @@ func (x *execution) passThrough(s passThrough) (Result, error) {
 // refuses in a SELECT: table functions that read files or run SQL, files
 // named in FROM ('file.csv'), and tarn's own schema. Lake tables are not
 // reachable from such statements (DuckDB does not know them).
-func (w *Service) checkText(sql string) error {
+func (w *Service) checkText(ctx context.Context, conn *sql.Conn, sql string) error {
+	fileFuncs, err := w.loadFileFuncs(ctx, conn)
+	if err != nil {
+		return err
+	}
 	toks, err := lex(sql)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSyntax, err)
@@ -766,7 +787,7 @@ func (w *Service) checkText(sql string) error {
 			}
 		case t.punct(";") && next.kind != tEOF:
 			return fmt.Errorf("%w: one statement at a time", ErrSyntax)
-		case (t.kind == tIdent || t.kind == tQuoted) && next.punct("(") && w.fileFuncs[strings.ToLower(t.val)]:
+		case (t.kind == tIdent || t.kind == tQuoted) && next.punct("(") && fileFuncs[strings.ToLower(t.val)]:
 			return fmt.Errorf("%w: %s() reads outside the catalog and the warehouse", ErrPermission, t.val)
 		case (t.kind == tIdent || t.kind == tQuoted) && strings.EqualFold(t.val, engine.SystemSchema) && next.punct("."):
 			return fmt.Errorf("%w: schema %q is tarn's", ErrPermission, engine.SystemSchema)
