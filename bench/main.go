@@ -59,6 +59,7 @@ func main() {
 	s3Size := flag.Int("s3-size-mib", 1024, "size of the S3 benchmark's large object in MiB (0 skips it)")
 	pipeline := flag.Int("pipeline-puts", 30, "objects of the event-to-workflow latency benchmark (0 skips it and the scheduler benchmark)")
 	whRows := flag.Int("warehouse-rows", 10_000_000, "rows of the warehouse benchmark (tarn's warehouse vs PostgreSQL; 0 skips it)")
+	cli := flag.Bool("cli", true, "CLI start-up: tarn query \"SELECT 1\" vs tarn --help as whole processes")
 	load := flag.Duration("load", 60*time.Second, "mixed load against tarn serve: REST and pgwire readers, uploaders, a looping overwrite job (0 skips it)")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
@@ -110,6 +111,9 @@ func main() {
 	}
 	if *whRows > 0 {
 		figs = append(figs, benchWarehouse(dir, *whRows, *reps)...)
+	}
+	if *cli {
+		figs = append(figs, benchCLI(dir, 21)...)
 	}
 	if *load > 0 {
 		figs = append(figs, benchLoad(dir, *load, 25, 25, 10)...)
