@@ -75,23 +75,54 @@ func (c credential) scope() string {
 	return c.Date + "/" + c.Region + "/" + c.Service + "/aws4_request"
 }
 
+// messageError is an error with the words S3 answers it with.
+type messageError struct {
+	err error
+	msg string
+}
+
+func (e *messageError) Error() string { return e.err.Error() }
+func (e *messageError) Unwrap() error { return e.err }
+
+// S3Message is the message S3 answers the error with.
+func (e *messageError) S3Message() string { return e.msg }
+
+func withMessage(err error, format string, args ...any) error {
+	return &messageError{err: err, msg: fmt.Sprintf(format, args...)}
+}
+
+// credentialError says what is wrong with a credential scope, in S3's
+// words (without the prefix that says where the credential was).
+type credentialError struct{ detail, s3 string }
+
+func (e *credentialError) Error() string { return e.detail }
+
+// Services whose requests tarn verifies: S3, and tarn's REST API.
+var knownServices = map[string]bool{"s3": true, "execute-api": true}
+
 func parseCredential(s string) (credential, error) {
 	parts := strings.Split(s, "/")
 	if len(parts) != 5 {
-		return credential{}, fmt.Errorf("credential %q is not access-key-id/YYYYMMDD/region/service/aws4_request", s)
+		return credential{}, &credentialError{fmt.Sprintf("credential %q is not access-key-id/YYYYMMDD/region/service/aws4_request", s),
+			`the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`}
 	}
 	c := credential{parts[0], parts[1], parts[2], parts[3]}
-	if c.AccessKeyID == "" {
-		return credential{}, fmt.Errorf("credential %q has no access key id", s)
-	}
-	if _, err := time.Parse("20060102", c.Date); err != nil || len(c.Date) != 8 {
-		return credential{}, fmt.Errorf("credential %q: date %q is not YYYYMMDD", s, c.Date)
-	}
-	if c.Region == "" || c.Service == "" {
-		return credential{}, fmt.Errorf("credential %q has no region or service", s)
+	// Checked in S3's order.
+	if !knownServices[c.Service] {
+		return credential{}, &credentialError{fmt.Sprintf("credential %q: service %q is neither s3 nor execute-api", s, c.Service),
+			fmt.Sprintf(`incorrect service %q. This endpoint belongs to "s3".`, c.Service)}
 	}
 	if parts[4] != "aws4_request" {
-		return credential{}, fmt.Errorf("credential %q does not end in aws4_request", s)
+		return credential{}, &credentialError{fmt.Sprintf("credential %q does not end in aws4_request", s),
+			fmt.Sprintf(`incorrect terminal %q. This endpoint uses "aws4_request".`, parts[4])}
+	}
+	if _, err := time.Parse("20060102", c.Date); err != nil || len(c.Date) != 8 {
+		return credential{}, &credentialError{fmt.Sprintf("credential %q: date %q is not YYYYMMDD", s, c.Date),
+			fmt.Sprintf(`incorrect date format %q. This date in the credential must be in the format "yyyyMMdd".`, c.Date)}
+	}
+	if c.AccessKeyID == "" || c.Region == "" {
+		return credential{}, &credentialError{fmt.Sprintf("credential %q has no access key id or region", s),
+			`the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`}
 	}
 	return c, nil
 }
@@ -106,59 +137,70 @@ type authorization struct {
 // maxAuthorizationLen bounds the Authorization header that is parsed.
 const maxAuthorizationLen = 16 << 10
 
+const unsupportedAuthMessage = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+
 // parseAuthorization parses
 //
 //	AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request,
 //	SignedHeaders=host;x-amz-date, Signature=<64 hex>
 //
-// Errors wrap ErrAuthorizationHeaderMalformed or ErrUnsupportedAuth.
+// Errors wrap ErrAuthorizationHeaderMalformed or ErrUnsupportedAuth, and
+// carry S3's message for each (what is missing is said before what is
+// malformed, as S3 does).
 func parseAuthorization(h string) (authorization, error) {
+	malformed := func(detail, format string, args ...any) (authorization, error) {
+		return authorization{}, withMessage(fmt.Errorf("%w: %s", ErrAuthorizationHeaderMalformed, detail),
+			"The authorization header is malformed; "+format, args...)
+	}
 	if len(h) > maxAuthorizationLen {
-		return authorization{}, fmt.Errorf("%w: header is longer than %d bytes", ErrAuthorizationHeaderMalformed, maxAuthorizationLen)
+		return malformed(fmt.Sprintf("header is longer than %d bytes", maxAuthorizationLen), "the header is longer than %d bytes.", maxAuthorizationLen)
 	}
 	alg, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
 	if alg != Algorithm {
 		if alg == "AWS" {
-			return authorization{}, fmt.Errorf("%w: signature version 2 (AWS) is not supported", ErrUnsupportedAuth)
+			return authorization{}, withMessage(fmt.Errorf("%w: signature version 2 (AWS) is not supported", ErrUnsupportedAuth), unsupportedAuthMessage)
 		}
-		return authorization{}, fmt.Errorf("%w: scheme %q", ErrUnsupportedAuth, truncate(alg, 32))
+		return authorization{}, withMessage(fmt.Errorf("%w: scheme %q", ErrUnsupportedAuth, truncate(alg, 32)), unsupportedAuthMessage)
 	}
-	var a authorization
-	seen := map[string]bool{}
+	var parts []string
 	for part := range strings.SplitSeq(rest, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+		if part = strings.TrimSpace(part); part != "" {
+			parts = append(parts, part)
 		}
+	}
+	if len(parts) < 3 {
+		return malformed("it needs Credential, SignedHeaders and Signature",
+			"the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	}
+	values := map[string]string{}
+	for _, part := range parts {
 		name, value, ok := strings.Cut(part, "=")
 		if !ok {
-			return authorization{}, fmt.Errorf("%w: %q is not name=value", ErrAuthorizationHeaderMalformed, truncate(part, 64))
+			return malformed(fmt.Sprintf("%q is not name=value", truncate(part, 64)), "the authorization component %q is malformed.", truncate(part, 64))
 		}
-		if seen[name] {
-			return authorization{}, fmt.Errorf("%w: %s is given twice", ErrAuthorizationHeaderMalformed, name)
+		if _, dup := values[name]; dup {
+			return malformed(name+" is given twice", "%s is given twice.", truncate(name, 32))
 		}
-		seen[name] = true
-		var err error
-		switch name {
-		case "Credential":
-			a.Credential, err = parseCredential(value)
-		case "SignedHeaders":
-			a.SignedHeaders, err = parseSignedHeaders(value)
-		case "Signature":
-			err = checkSignatureHex(value)
-			a.Signature = value
-		default:
-			err = fmt.Errorf("unknown component %q", truncate(name, 32))
-		}
-		if err != nil {
-			return authorization{}, fmt.Errorf("%w: %v", ErrAuthorizationHeaderMalformed, err)
-		}
+		values[name] = value
 	}
 	for _, name := range []string{"Credential", "SignedHeaders", "Signature"} {
-		if !seen[name] {
-			return authorization{}, fmt.Errorf("%w: %s is missing", ErrAuthorizationHeaderMalformed, name)
+		if _, ok := values[name]; !ok {
+			return malformed(name+" is missing", "missing %s.", name)
 		}
 	}
+	var a authorization
+	var err error
+	if a.Credential, err = parseCredential(values["Credential"]); err != nil {
+		ce := err.(*credentialError)
+		return malformed(ce.detail, "%s", ce.s3)
+	}
+	if a.SignedHeaders, err = parseSignedHeaders(values["SignedHeaders"]); err != nil {
+		return malformed(err.Error(), "%s.", err.Error())
+	}
+	if err := checkSignatureHex(values["Signature"]); err != nil {
+		return malformed(err.Error(), "%s.", err.Error())
+	}
+	a.Signature = values["Signature"]
 	return a, nil
 }
 
@@ -256,8 +298,8 @@ func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	case presigned:
 		return s.authenticatePresigned(r, q)
 	case q.Has("AWSAccessKeyId") && q.Has("Signature"):
-		return nil, fmt.Errorf("cannot authenticate presigned request: %w: this URL is signed with signature version 2; "+
-			"presign with SigV4 (aws CLI v1: set s3.signature_version = s3v4 in the config)", ErrUnsupportedAuth)
+		return nil, withMessage(fmt.Errorf("cannot authenticate presigned request: %w: this URL is signed with signature version 2; "+
+			"presign with SigV4 (aws CLI v1: set s3.signature_version = s3v4 in the config)", ErrUnsupportedAuth), unsupportedAuthMessage)
 	}
 	return nil, fmt.Errorf("cannot authenticate request: %w", ErrMissingAuth)
 }
@@ -304,41 +346,57 @@ func (s *Service) authenticateHeader(r *http.Request, authz string) (*Principal,
 }
 
 func (s *Service) authenticatePresigned(r *http.Request, q url.Values) (*Principal, error) {
-	fail := func(format string, args ...any) (*Principal, error) {
-		return nil, fmt.Errorf("cannot authenticate presigned request: %w: "+format, append([]any{ErrAuthorizationQueryParametersError}, args...)...)
+	// fail fails with S3's message s3msg (tarn's own words in the error).
+	fail := func(s3msg, format string, args ...any) (*Principal, error) {
+		return nil, withMessage(fmt.Errorf("cannot authenticate presigned request: %w: "+format, append([]any{ErrAuthorizationQueryParametersError}, args...)...), "%s", s3msg)
 	}
+	const required = "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
 	for _, name := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"} {
 		if len(q[name]) != 1 {
-			return fail("%s must be given once", name)
+			return fail(required, "%s must be given once", name)
 		}
 	}
 	if alg := q.Get("X-Amz-Algorithm"); alg != Algorithm {
-		return fail("X-Amz-Algorithm %q is not %s", truncate(alg, 32), Algorithm)
+		msg := `X-Amz-Algorithm only supports "AWS4-HMAC-SHA256 and AWS4-ECDSA-P256-SHA256"`
+		if alg == "AWS4-ECDSA-P256-SHA256" {
+			msg = `X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`
+		}
+		return fail(msg, "X-Amz-Algorithm %q is not %s", truncate(alg, 32), Algorithm)
 	}
 	var sg signed
 	var err error
 	sg.presigned = true
 	if sg.cred, err = parseCredential(q.Get("X-Amz-Credential")); err != nil {
-		return fail("%v", err)
+		return fail("Error parsing the X-Amz-Credential parameter; "+err.(*credentialError).s3, "%v", err)
 	}
 	if sg.signedHeaders, err = parseSignedHeaders(q.Get("X-Amz-SignedHeaders")); err != nil {
-		return fail("%v", err)
+		return fail(err.Error(), "%v", err)
 	}
 	sg.signature = q.Get("X-Amz-Signature")
 	if err := checkSignatureHex(sg.signature); err != nil {
-		return fail("%v", err)
+		return fail(err.Error(), "%v", err)
 	}
 	sg.amzDate = q.Get("X-Amz-Date")
 	t, err := time.Parse(AmzDateFormat, sg.amzDate)
 	if err != nil {
-		return fail("X-Amz-Date %q is not %s", truncate(sg.amzDate, 32), AmzDateFormat)
+		return fail("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"", "X-Amz-Date %q is not %s", truncate(sg.amzDate, 32), AmzDateFormat)
 	}
 	if sg.amzDate[:8] != sg.cred.Date {
-		return fail("credential date %s is not the date of X-Amz-Date %s", sg.cred.Date, sg.amzDate)
+		return fail(fmt.Sprintf("Invalid credential date %q. This date is not the same as X-Amz-Date: %q.", sg.cred.Date, sg.amzDate[:8]),
+			"credential date %s is not the date of X-Amz-Date %s", sg.cred.Date, sg.amzDate)
 	}
-	secs, err := strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64)
-	if err != nil || secs < 1 || secs > int64(MaxPresignExpiry/time.Second) {
-		return fail("X-Amz-Expires %q is not a number of seconds from 1 to %d", truncate(q.Get("X-Amz-Expires"), 32), int64(MaxPresignExpiry/time.Second))
+	exp := q.Get("X-Amz-Expires")
+	secs, err := strconv.ParseInt(exp, 10, 64)
+	switch {
+	case err != nil:
+		return fail("X-Amz-Expires should be a number", "X-Amz-Expires %q is not a number", truncate(exp, 32))
+	case secs < 0:
+		return fail("X-Amz-Expires must be non-negative", "X-Amz-Expires %q is negative", truncate(exp, 32))
+	case secs > int64(MaxPresignExpiry/time.Second):
+		return fail("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds",
+			"X-Amz-Expires %q is more than %d seconds", truncate(exp, 32), int64(MaxPresignExpiry/time.Second))
+	case secs < 1:
+		return fail("X-Amz-Expires must be at least 1 second", "X-Amz-Expires %q is not a number of seconds from 1 to %d", truncate(exp, 32), int64(MaxPresignExpiry/time.Second))
 	}
 	now := s.cfg.Now()
 	if t.Sub(now) > s.cfg.MaxSkew {

@@ -105,6 +105,10 @@ func toS3(err error) (code string, status int, msg string) {
 		case msg == "":
 			msg = err.Error()
 		}
+		var m interface{ S3Message() string }
+		if errors.As(err, &m) {
+			msg = m.S3Message()
+		}
 		return code, status, msg
 	}
 	switch {
@@ -225,10 +229,13 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	p, err := s.auth.Authenticate(r)
 	if err == nil && p.Region != s.cfg.Region {
 		// A signature is for one region: S3 refuses the others.
-		err = errCode("AuthorizationHeaderMalformed", http.StatusBadRequest, "The authorization header is malformed; the region '%s' is wrong; expecting '%s'", p.Region, s.cfg.Region)
+		err = errCode("AuthorizationHeaderMalformed", http.StatusBadRequest, "The authorization header is malformed; the region %q is wrong; expecting %q", p.Region, s.cfg.Region)
 		if p.Presigned {
-			err = errCode("AuthorizationQueryParametersError", http.StatusBadRequest, "Error parsing the X-Amz-Credential parameter; the region '%s' is wrong; expecting '%s'", p.Region, s.cfg.Region)
+			err = errCode("AuthorizationQueryParametersError", http.StatusBadRequest, "Error parsing the X-Amz-Credential parameter; the region %q is wrong; expecting %q", p.Region, s.cfg.Region)
 		}
+	}
+	if err == nil && p.Service != "s3" {
+		err = errCode("AuthorizationHeaderMalformed", http.StatusBadRequest, "The authorization header is malformed; incorrect service %q. This endpoint belongs to \"s3\".", p.Service)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
