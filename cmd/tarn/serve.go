@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/api"
+	"github.com/tarn-lake/tarn/internal/awsapi"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/pgwire"
@@ -113,6 +114,10 @@ func serveCmd(g *globals) *cobra.Command {
 			// they wait QUEUED.
 			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: max(2, l.Engine.Sessions()/2),
 				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
+			// Glue and Athena's APIs share the S3 endpoint, told apart by
+			// X-Amz-Target as AWS does.
+			aws := awsapi.New(awsapi.DefaultConfig(), awsapi.Deps{Auth: a, Meta: l.Meta, Catalog: l.Catalog, Queries: l.Query, Async: async,
+				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store})
 			rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
 				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms})
 			rest.Registry().MustRegister(s3.Collectors()...)
@@ -147,7 +152,7 @@ func serveCmd(g *globals) *cobra.Command {
 			for _, lst := range []struct {
 				name, addr string
 				h          http.Handler
-			}{{"S3 endpoint", s3Listen, s3}, {"REST API", apiListen, rest}} {
+			}{{"S3 endpoint", s3Listen, aws.Wrap(s3)}, {"REST API", apiListen, rest}} {
 				ln := lns[lst.name]
 				srv := &http.Server{Handler: lst.h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 					BaseContext: func(net.Listener) context.Context { return reqCtx }}
