@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,11 +18,18 @@ import (
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// newSink returns a result writer for a --format.
-func newSink(format string, w io.Writer) (interface {
-	query.Sink
+// printer prints a result in the typed result encoding (query.EncodeValue),
+// whether it came from the engine in this process or from a server's REST
+// API: the same values print the same bytes either way.
+type printer interface {
+	Columns(cols []query.Column) error
+	// Row receives encoded values; the slice is reused.
+	Row(vals []any) error
 	Flush() error
-}, error) {
+}
+
+// newPrinter returns the printer of a --format.
+func newPrinter(format string, w io.Writer) (printer, error) {
 	switch format {
 	case "table", "":
 		return &tableSink{w: w}, nil
@@ -33,6 +39,26 @@ func newSink(format string, w io.Writer) (interface {
 		return &jsonSink{w: bufio.NewWriter(w)}, nil
 	}
 	return nil, fmt.Errorf("unknown --format %q: use table, csv or json", format)
+}
+
+// encodingSink feeds a printer with the engine's values, encoded.
+type encodingSink struct {
+	p    printer
+	cols []query.Column
+	enc  []any
+}
+
+func (e *encodingSink) Columns(cols []query.Column) error {
+	e.cols = append([]query.Column(nil), cols...)
+	e.enc = make([]any, len(cols))
+	return e.p.Columns(cols)
+}
+
+func (e *encodingSink) Row(vals []any) error {
+	for i, v := range vals {
+		e.enc[i] = query.EncodeValue(v, e.cols[i].Type)
+	}
+	return e.p.Row(e.enc)
 }
 
 type tableSink struct {
@@ -45,7 +71,7 @@ func (t *tableSink) Columns(cols []query.Column) error { t.cols = cols; return n
 func (t *tableSink) Row(vals []any) error {
 	r := make([]string, len(vals))
 	for i, v := range vals {
-		r[i] = query.FormatValue(v, t.cols[i].Type)
+		r[i] = query.TextValue(v)
 		if v == nil {
 			r[i] = "NULL"
 		}
@@ -108,13 +134,11 @@ func printTable(w io.Writer, header []string, rows [][]string) {
 }
 
 type csvSink struct {
-	w    *csv.Writer
-	cols []query.Column
-	rec  []string
+	w   *csv.Writer
+	rec []string
 }
 
 func (c *csvSink) Columns(cols []query.Column) error {
-	c.cols = cols
 	if len(cols) == 0 {
 		return nil
 	}
@@ -125,9 +149,11 @@ func (c *csvSink) Columns(cols []query.Column) error {
 	c.rec = make([]string, len(cols))
 	return c.w.Write(h)
 }
+
+// Row writes NULL as an empty field, as Athena's CSV results do.
 func (c *csvSink) Row(vals []any) error {
 	for i, v := range vals {
-		c.rec[i] = query.FormatValue(v, c.cols[i].Type)
+		c.rec[i] = query.TextValue(v)
 	}
 	return c.w.Write(c.rec)
 }
@@ -136,7 +162,6 @@ func (c *csvSink) Flush() error { c.w.Flush(); return c.w.Error() }
 type jsonSink struct {
 	w    *bufio.Writer
 	cols []query.Column
-	n    int
 }
 
 func (j *jsonSink) Columns(cols []query.Column) error { j.cols = cols; return nil }
@@ -147,21 +172,33 @@ func (j *jsonSink) Row(vals []any) error {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(j.cols[i].Name)
-		b.Write(k)
+		b.WriteString(query.MarshalValue(j.cols[i].Name))
 		b.WriteByte(':')
-		e, err := json.Marshal(query.JSONValue(v))
-		if err != nil {
-			return err
-		}
-		b.Write(e)
+		b.WriteString(query.MarshalValue(v))
 	}
 	b.WriteString("}\n")
-	j.n++
 	_, err := j.w.WriteString(b.String())
 	return err
 }
 func (j *jsonSink) Flush() error { return j.w.Flush() }
+
+// printStats prints a statement's statistics line on stderr, the same with
+// or without a server (via names it, else "").
+func printStats(w io.Writer, ex query.Execution, via string) {
+	st := ex.Stats
+	fmt.Fprintf(w, "%s: %d rows in %s, data scanned %s (%d bytes)",
+		ex.State, st.Rows, st.Elapsed.Round(time.Millisecond), humanBytes(st.BytesScanned), st.BytesScanned)
+	if st.PartitionsTotal > 0 {
+		fmt.Fprintf(w, ", partitions %d of %d", st.PartitionsScanned, st.PartitionsTotal)
+	}
+	if st.BytesScanned > 0 {
+		fmt.Fprintf(w, ", $%.6f at Athena's price", st.CostUSD)
+	}
+	if via != "" {
+		fmt.Fprintf(w, " via %s", via)
+	}
+	fmt.Fprintf(w, ", query id %s\n", ex.ID)
+}
 
 // humanBytes renders a byte count as Athena's console does.
 func humanBytes(n int64) string {

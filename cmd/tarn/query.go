@@ -77,10 +77,11 @@ func queryCmd(g *globals) *cobra.Command {
 }
 
 func runQuery(cmd *cobra.Command, l *lake.Lake, req query.Request, format string) error {
-	sink, err := newSink(format, cmd.OutOrStdout())
+	p, err := newPrinter(format, cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
+	sink := &encodingSink{p: p}
 	// A long query shows that it is running, on a terminal only.
 	prog := newProgress()
 	done := make(chan struct{})
@@ -113,19 +114,10 @@ func runQuery(cmd *cobra.Command, l *lake.Lake, req query.Request, format string
 		close(done)
 		prog.done()
 	}
-	if ferr := sink.Flush(); err == nil {
+	if ferr := p.Flush(); err == nil {
 		err = ferr
 	}
-	stats := ex.Stats
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d rows in %s, data scanned %s (%d bytes)",
-		ex.State, stats.Rows, stats.Elapsed.Round(time.Millisecond), humanBytes(stats.BytesScanned), stats.BytesScanned)
-	if stats.PartitionsTotal > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), ", partitions %d of %d", stats.PartitionsScanned, stats.PartitionsTotal)
-	}
-	if stats.BytesScanned > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), ", $%.6f at Athena's price", stats.CostUSD)
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), ", query id %s\n", ex.ID)
+	printStats(cmd.ErrOrStderr(), ex, "")
 	return err
 }
 

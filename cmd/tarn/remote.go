@@ -269,7 +269,7 @@ func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, for
 		}
 	}
 	prog.done()
-	sink, err := newSink(format, cmd.OutOrStdout())
+	sink, err := newPrinter(format, cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}
@@ -290,7 +290,7 @@ func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, for
 				first = false
 			}
 			vals := make([]any, len(page.Columns))
-			for _, row := range page.Rows {
+			for _, row := range page.Values {
 				for i := range vals {
 					vals[i] = nil
 					if i < len(row) {
@@ -310,9 +310,7 @@ func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, for
 	if err := sink.Flush(); err != nil {
 		return err
 	}
-	st := ex.Stats
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d rows in %s, data scanned %s (%d bytes) via %s, query id %s\n",
-		ex.State, st.Rows, ex.EndedAt.Sub(ex.SubmittedAt).Round(time.Millisecond), humanBytes(st.BytesScanned), st.BytesScanned, r.API(), ex.ID)
+	printStats(cmd.ErrOrStderr(), ex, r.API())
 	if ex.State != query.StateSucceeded {
 		return errors.New(ex.Error)
 	}

@@ -120,7 +120,7 @@ func TestQueryFlow(t *testing.T) {
 		t.Fatalf("execution: %+v", ex)
 	}
 	var page query.ResultPage
-	if code := c.do("GET", "/api/v1/queries/"+started["id"]+"/results?max_results=2", nil, &page); code != 200 || len(page.Rows) != 2 || page.Rows[0][0] != "Central" || page.NextToken == "" {
+	if code := c.do("GET", "/api/v1/queries/"+started["id"]+"/results?max_results=2", nil, &page); code != 200 || len(page.Values) != 2 || page.Values[0][0] != "Central" || page.NextToken == "" {
 		t.Errorf("results: %d %+v", code, page)
 	}
 	var tables []map[string]any

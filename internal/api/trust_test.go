@@ -175,7 +175,7 @@ func TestQueryExecutionsPerKey(t *testing.T) {
 		t.Fatalf("alice's query: %+v", ex)
 	}
 	var page query.ResultPage
-	if code := a.do("GET", "/api/v1/queries/"+id+"/results", nil, &page); code != 200 || len(page.Rows) != 1 {
+	if code := a.do("GET", "/api/v1/queries/"+id+"/results", nil, &page); code != 200 || len(page.Values) != 1 {
 		t.Errorf("alice's own results: %d %+v", code, page)
 	}
 	var e map[string]map[string]string
@@ -192,7 +192,7 @@ func TestQueryExecutionsPerKey(t *testing.T) {
 		t.Errorf("alice's listing: %d %+v", code, list)
 	}
 	// Allowed by policy on the workgroup: the auditor and the admin.
-	if code := auditor.do("GET", "/api/v1/queries/"+id+"/results", nil, &page); code != 200 || len(page.Rows) != 1 {
+	if code := auditor.do("GET", "/api/v1/queries/"+id+"/results", nil, &page); code != 200 || len(page.Values) != 1 {
 		t.Errorf("auditor reading alice's results: %d %+v", code, page)
 	}
 	if code := auditor.do("DELETE", "/api/v1/queries/"+id, nil, &e); code != 403 {
@@ -276,7 +276,7 @@ func TestResultCap(t *testing.T) {
 	}
 	var page query.ResultPage
 	tl.admin.do("GET", "/api/v1/queries/"+id+"/results?max_results=1", nil, &page)
-	if len(page.Columns) != 2 || page.Columns[0].Name != "a" || page.Columns[1].Name != "a" || len(page.Rows) != 1 || page.Rows[0][0] != "999" {
+	if len(page.Columns) != 2 || page.Columns[0].Name != "a" || page.Columns[1].Name != "a" || len(page.Values) != 1 || page.Values[0][0] != 999.0 {
 		t.Errorf("capped result: %+v", page)
 	}
 }

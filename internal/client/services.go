@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -316,10 +318,21 @@ func (k *Queries) Get(ctx context.Context, id string) (query.Execution, error) {
 	return out, k.c.do(ctx, "GET", "/api/v1/queries/"+seg(id), nil, &out)
 }
 
-// Results returns a page of a succeeded query's results.
+// Results returns a page of a succeeded query's results, its values in the
+// typed result encoding (query.EncodeValue): numbers stay json.Number, so
+// they print exactly as the server's engine gave them.
 func (k *Queries) Results(ctx context.Context, id, nextToken string, maxResults int) (query.ResultPage, error) {
+	var raw json.RawMessage
 	var out query.ResultPage
-	return out, k.c.do(ctx, "GET", "/api/v1/queries/"+seg(id)+"/results?max_results="+strconv.Itoa(maxResults)+"&next_token="+url.QueryEscape(nextToken), nil, &out)
+	if err := k.c.do(ctx, "GET", "/api/v1/queries/"+seg(id)+"/results?max_results="+strconv.Itoa(maxResults)+"&next_token="+url.QueryEscape(nextToken), nil, &raw); err != nil {
+		return out, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return out, fmt.Errorf("cannot read the results of %s: %w", id, err)
+	}
+	return out, nil
 }
 
 // Cancel cancels a query.

@@ -1,9 +1,9 @@
 package query
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,13 +138,12 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgrou
 		return
 	}
 	defer os.Remove(tmp.Name())
-	sink := &resultSink{w: csv.NewWriter(tmp)}
+	sink := &resultSink{w: bufio.NewWriter(tmp)}
 	ex.State = StateRunning
 	a.s.db.SQL().ExecContext(ctx, `UPDATE query_executions SET state = ? WHERE id = ?`, StateRunning, ex.ID)
 	runErr := a.s.runLimited(ctx, ex, req, sink)
-	sink.w.Flush()
-	if runErr == nil {
-		runErr = sink.w.Error()
+	if ferr := sink.w.Flush(); runErr == nil {
+		runErr = ferr
 	}
 	if cerr := tmp.Close(); runErr == nil {
 		runErr = cerr
@@ -233,8 +232,13 @@ func (a *Async) Close() {
 
 // ResultPage is one page of a query's result.
 type ResultPage struct {
-	Columns   []Column   `json:"columns"`
-	Rows      [][]string `json:"rows"`
+	Columns []Column `json:"columns"`
+	// Values are the rows in the typed result encoding (EncodeValue), as
+	// the REST API sends them.
+	Values [][]any `json:"rows"`
+	// Rows are the same rows as text (TextValue: NULL is ""), for front
+	// ends that answer text, such as Athena's GetQueryResults.
+	Rows      [][]string `json:"-"`
 	NextToken string     `json:"next_token,omitempty"`
 }
 
@@ -279,13 +283,12 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 		return ResultPage{}, fmt.Errorf("cannot read the result of %s: %w", id, err)
 	}
 	defer rc.Close()
-	r := csv.NewReader(rc)
-	r.FieldsPerRecord = -1
-	if _, err := r.Read(); err != nil && err != io.EOF { // header
+	r := bufio.NewReader(rc)
+	if _, _, err := ReadStoredRecord(r); err != nil && err != io.EOF { // header
 		return ResultPage{}, err
 	}
 	for i := 0; ; i++ {
-		rec, err := r.Read()
+		rec, nulls, err := ReadStoredRecord(r)
 		if err == io.EOF {
 			break
 		}
@@ -299,7 +302,16 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 			page.NextToken = strconv.Itoa(i)
 			break
 		}
+		vals := make([]any, len(rec))
+		for j := range rec {
+			typ := ""
+			if j < len(page.Columns) {
+				typ = page.Columns[j].Type
+			}
+			vals[j] = DecodeStored(rec[j], nulls[j], typ)
+		}
 		page.Rows = append(page.Rows, rec)
+		page.Values = append(page.Values, vals)
 	}
 	return page, nil
 }
@@ -308,26 +320,31 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 // succeeded (yet).
 var ErrNotFinished = errors.New("query has not succeeded")
 
-// resultSink writes a result as CSV with a header.
+// resultSink writes a result as CSV with a header, in the typed result
+// encoding's text (WriteStoredRecord).
 type resultSink struct {
-	w    *csv.Writer
+	w    *bufio.Writer
 	cols []Column
-	rec  []string
+	rec  []*string
 }
 
 func (r *resultSink) Columns(cols []Column) error {
 	r.cols = cols
-	h := make([]string, len(cols))
-	for i, c := range cols {
-		h[i] = c.Name
+	h := make([]*string, len(cols))
+	for i := range cols {
+		h[i] = &cols[i].Name
 	}
-	r.rec = make([]string, len(cols))
-	return r.w.Write(h)
+	r.rec = make([]*string, len(cols))
+	return WriteStoredRecord(r.w, h)
 }
 
 func (r *resultSink) Row(vals []any) error {
 	for i, v := range vals {
-		r.rec[i] = FormatValue(v, r.cols[i].Type)
+		r.rec[i] = nil
+		if e := EncodeValue(v, r.cols[i].Type); e != nil {
+			s := TextValue(e)
+			r.rec[i] = &s
+		}
 	}
-	return r.w.Write(r.rec)
+	return WriteStoredRecord(r.w, r.rec)
 }

@@ -1,9 +1,15 @@
 package query
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,19 +41,15 @@ func FormatValue(v any, typ string) string {
 	case *big.Int:
 		return x.String()
 	case float64:
-		return fmt.Sprint(x)
+		return formatFloat(x, 64)
 	case float32:
-		return fmt.Sprint(x)
+		return formatFloat(float64(x), 32)
 	case duckdb.Interval:
 		return fmt.Sprintf("%d months %d days %d us", x.Months, x.Days, x.Micros)
 	case duckdb.UUID:
 		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
 	case map[string]any, []any, duckdb.Map:
-		b, err := json.Marshal(JSONValue(x))
-		if err != nil {
-			return fmt.Sprint(x)
-		}
-		return string(b)
+		return MarshalValue(EncodeValue(x, typ))
 	default:
 		return fmt.Sprint(x)
 	}
@@ -67,38 +69,286 @@ func decimalString(d duckdb.Decimal) string {
 	return s
 }
 
-// JSONValue converts DuckDB values into what encoding/json renders well.
-func JSONValue(v any) any {
+// formatFloat prints a float in the shortest form that reads back as the
+// same value, in positional notation unless that is unreadably long (the
+// rule of JavaScript and encoding/json): 10084778.68, not Go's %v
+// 1.008477868e+07. NaN and the infinities are spelled as DuckDB and Trino
+// spell them.
+func formatFloat(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	abs := math.Abs(f)
+	if abs == 0 || (abs >= 1e-6 && abs < 1e21) {
+		return strconv.FormatFloat(f, 'f', -1, bits)
+	}
+	s := strconv.FormatFloat(f, 'e', -1, bits)
+	// 1e-07 → 1e-7, as JSON numbers are usually written.
+	if i := strings.Index(s, "e-0"); i > 0 {
+		s = s[:i+2] + s[i+3:]
+	}
+	return s
+}
+
+// The typed result encoding. A result value travels — from DuckDB to the
+// CLI's printer, into the stored result and out of the REST API — as one of:
+//
+//	nil                 NULL
+//	bool                BOOLEAN
+//	json.Number         integers, floats (shortest round-trip form), decimals
+//	                    (exact digits, with their scale)
+//	string              text; DATE as 2006-01-02, TIMESTAMP as
+//	                    2006-01-02 15:04:05.999999, TIME, INTERVAL, UUID, BLOB
+//	                    as \x hex, NaN and ±Infinity
+//	[]any, map[string]any   lists, structs and maps, of the same values
+//
+// EncodeValue makes it from a DuckDB value, DecodeStored from a stored
+// result; both give the same Go values, so a printer fed by either prints
+// the same bytes.
+
+// EncodeValue converts a value scanned from DuckDB into the typed result
+// encoding; typ is its column's DuckDB type.
+func EncodeValue(v any, typ string) any {
 	switch x := v.(type) {
-	case duckdb.Decimal:
-		return json.Number(decimalString(x))
+	case nil:
+		return nil
+	case bool:
+		return x
+	case string:
+		return x
+	case int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, uint:
+		return json.Number(fmt.Sprint(x))
 	case *big.Int:
 		return json.Number(x.String())
-	case time.Time:
-		return x.Format(time.RFC3339Nano)
-	case []byte:
-		return fmt.Sprintf("\\x%x", x)
+	case duckdb.Decimal:
+		return json.Number(decimalString(x))
+	case float64, float32:
+		s := FormatValue(x, typ)
+		if !isJSONNumber(s) {
+			return s // NaN, Infinity: JSON has no number for them
+		}
+		return json.Number(s)
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[k] = JSONValue(e)
+			m[k] = EncodeValue(e, fieldType(typ, k))
 		}
 		return m
 	case duckdb.Map:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[fmt.Sprint(k)] = JSONValue(e)
+			m[FormatValue(k, "")] = EncodeValue(e, mapValueType(typ))
 		}
 		return m
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = JSONValue(e)
+			out[i] = EncodeValue(e, elemType(typ))
 		}
 		return out
-	case duckdb.UUID, duckdb.Interval:
-		return FormatValue(x, "")
 	default:
-		return v
+		return FormatValue(x, typ)
+	}
+}
+
+// TextValue renders an encoded value as a cell of text: numbers and
+// strings as they are, nested values as JSON, NULL as "".
+func TextValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case bool:
+		return strconv.FormatBool(x)
+	default:
+		return MarshalValue(v)
+	}
+}
+
+// MarshalValue renders an encoded value as JSON (without HTML escaping, so
+// text reads as it is).
+func MarshalValue(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// DecodeStored turns a stored cell (TextValue's text, or NULL) back into the
+// typed encoding of a column of DuckDB type typ.
+func DecodeStored(text string, null bool, typ string) any {
+	if null {
+		return nil
+	}
+	switch t := strings.ToUpper(typ); {
+	case t == "BOOLEAN":
+		return text == "true"
+	case isNestedType(t):
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err == nil {
+			return v
+		}
+	case isNumericType(t):
+		if isJSONNumber(text) {
+			return json.Number(text)
+		}
+	}
+	return text
+}
+
+func isJSONNumber(s string) bool {
+	return s != "" && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) && json.Valid([]byte(s))
+}
+
+func isNumericType(t string) bool {
+	switch t {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+		"FLOAT", "DOUBLE", "REAL":
+		return true
+	}
+	return strings.HasPrefix(t, "DECIMAL")
+}
+
+func isNestedType(t string) bool {
+	return strings.HasSuffix(t, "]") || strings.HasPrefix(t, "STRUCT") || strings.HasPrefix(t, "MAP") || strings.HasPrefix(t, "UNION")
+}
+
+// elemType is the element type of a list type ("INTEGER[]" → "INTEGER").
+func elemType(typ string) string {
+	if strings.HasSuffix(typ, "]") {
+		if i := strings.LastIndex(typ, "["); i > 0 {
+			return typ[:i]
+		}
+	}
+	return ""
+}
+
+// fieldType is the type of a struct's field, from "STRUCT(a INTEGER, b DATE)".
+func fieldType(typ, field string) string {
+	for _, f := range typeArgs(typ, "STRUCT") {
+		name, t, ok := strings.Cut(f, " ")
+		if ok && strings.EqualFold(strings.Trim(name, `"`), field) {
+			return strings.TrimSpace(t)
+		}
+	}
+	return ""
+}
+
+// mapValueType is the value type of "MAP(VARCHAR, DATE)".
+func mapValueType(typ string) string {
+	if args := typeArgs(typ, "MAP"); len(args) == 2 {
+		return args[1]
+	}
+	return ""
+}
+
+// typeArgs splits the parenthesised arguments of a type such as
+// STRUCT(...) at its top-level commas.
+func typeArgs(typ, kind string) []string {
+	if !strings.HasPrefix(strings.ToUpper(typ), kind+"(") || !strings.HasSuffix(typ, ")") {
+		return nil
+	}
+	inner := typ[len(kind)+1 : len(typ)-1]
+	var out []string
+	depth, start, quoted := 0, 0, false
+	for i := 0; i < len(inner); i++ {
+		switch c := inner[i]; {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(inner[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, strings.TrimSpace(inner[start:]))
+}
+
+// Stored results are CSV as Athena writes them: every value quoted, NULL
+// an empty unquoted field, so that NULL and '' stay apart.
+
+// WriteStoredRecord writes one CSV record; a nil cell is NULL.
+func WriteStoredRecord(w *bufio.Writer, cells []*string) error {
+	for i, c := range cells {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		if c == nil {
+			continue
+		}
+		w.WriteByte('"')
+		w.WriteString(strings.ReplaceAll(*c, `"`, `""`))
+		w.WriteByte('"')
+	}
+	_, err := w.WriteString("\n")
+	return err
+}
+
+// ReadStoredRecord reads one record written by WriteStoredRecord (or any
+// CSV with \n or \r\n line ends): each field's text and whether it was an
+// unquoted empty field (NULL). It returns io.EOF after the last record.
+func ReadStoredRecord(r *bufio.Reader) (fields []string, nulls []bool, err error) {
+	var b strings.Builder
+	quoted, inQuotes, seen := false, false, false
+	end := func() {
+		fields = append(fields, b.String())
+		nulls = append(nulls, !quoted && b.Len() == 0)
+		b.Reset()
+		quoted = false
+	}
+	for {
+		c, err := r.ReadByte()
+		if err == io.EOF {
+			if inQuotes {
+				return nil, nil, errors.New("stored result: unterminated quoted field")
+			}
+			if !seen {
+				return nil, nil, io.EOF
+			}
+			end()
+			return fields, nulls, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		seen = true
+		switch {
+		case inQuotes && c == '"':
+			if n, _ := r.Peek(1); len(n) == 1 && n[0] == '"' {
+				r.ReadByte()
+				b.WriteByte('"')
+			} else {
+				inQuotes = false
+			}
+		case inQuotes:
+			b.WriteByte(c)
+		case c == '"':
+			inQuotes, quoted = true, true
+		case c == ',':
+			end()
+		case c == '\r':
+		case c == '\n':
+			end()
+			return fields, nulls, nil
+		default:
+			b.WriteByte(c)
+		}
 	}
 }
