@@ -167,12 +167,16 @@ func (c *chunkedReader) readLine(limit int) (string, error) {
 	return string(line[:len(line)-2]), nil
 }
 
+const bodyEndedMessage = "The request body terminated unexpectedly"
+
 func eofIsIncomplete(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: body ends early", ErrIncompleteBody)
+		return withMessage(fmt.Errorf("%w: body ends early", ErrIncompleteBody), bodyEndedMessage)
 	}
-	return fmt.Errorf("%w: %w", ErrIncompleteBody, err)
+	return withMessage(fmt.Errorf("%w: %w", ErrIncompleteBody, err), bodyEndedMessage)
 }
+
+const lengthMessage = "You did not provide the number of bytes specified by the Content-Length HTTP header"
 
 func (c *chunkedReader) nextChunk() error {
 	line, err := c.readLine(maxChunkLine)
@@ -196,7 +200,7 @@ func (c *chunkedReader) nextChunk() error {
 		return fmt.Errorf("%w: chunk of %d bytes is larger than %d", ErrEntityTooLarge, size, c.maxChunk)
 	}
 	if c.seen+int64(size) > c.decodedLen {
-		return fmt.Errorf("%w: chunks hold more than x-amz-decoded-content-length %d bytes", ErrIncompleteBody, c.decodedLen)
+		return withMessage(fmt.Errorf("%w: chunks hold more than x-amz-decoded-content-length %d bytes", ErrIncompleteBody, c.decodedLen), lengthMessage)
 	}
 	if cap(c.buf) < int(size) {
 		c.buf = make([]byte, size)
@@ -234,7 +238,7 @@ func (c *chunkedReader) nextChunk() error {
 		return nil
 	}
 	if c.seen != c.decodedLen {
-		return fmt.Errorf("%w: body has %d bytes, x-amz-decoded-content-length says %d", ErrIncompleteBody, c.seen, c.decodedLen)
+		return withMessage(fmt.Errorf("%w: body has %d bytes, x-amz-decoded-content-length says %d", ErrIncompleteBody, c.seen, c.decodedLen), lengthMessage)
 	}
 	if c.trailers {
 		if err := c.readTrailers(); err != nil {
@@ -299,7 +303,8 @@ func (c *chunkedReader) readTrailers() error {
 		}
 		want := base64.StdEncoding.EncodeToString(c.checksum.Sum(nil))
 		if !bytes.Equal([]byte(got), []byte(want)) {
-			return fmt.Errorf("%w: %s is %s, the body's is %s", ErrBadDigest, c.checksumName, truncate(got, 100), want)
+			return withMessage(fmt.Errorf("%w: %s is %s, the body's is %s", ErrBadDigest, c.checksumName, truncate(got, 100), want),
+				"The %s you specified did not match the calculated checksum.", strings.ToUpper(strings.TrimPrefix(c.checksumName, "x-amz-checksum-")))
 		}
 	}
 	if c.req != nil && len(values) > 0 {

@@ -252,7 +252,7 @@ func (c *call) listBuckets() error {
 	if err := c.allow("s3:ListAllMyBuckets", "*", ""); err != nil {
 		return err
 	}
-	return c.s.listBuckets(c.w, c.r)
+	return c.s.listBuckets(c.w, c.r, c.p, c.q)
 }
 
 func (c *call) createBucket() error {
@@ -263,6 +263,7 @@ func (c *call) createBucket() error {
 		return err
 	}
 	c.w.Header().Set("Location", "/"+c.bucket)
+	c.w.Header().Set("x-amz-bucket-arn", auth.S3Resource(c.bucket, ""))
 	c.w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -458,14 +459,42 @@ func (c *call) deleteObject() error {
 	return nil
 }
 
-func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request) error {
+// listBuckets answers ListBuckets: the buckets in name order, under
+// prefix, max-buckets at a time; the continuation token is the last name
+// of the page before. The owner is the key that asks: a lake has one
+// owner, whom each key acts for.
+func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request, p *auth.Principal, q url.Values) error {
+	maxBuckets := 10000
+	if q.Has("max-buckets") {
+		n, err := strconv.Atoi(q.Get("max-buckets"))
+		if err != nil || n < 1 || n > 10000 {
+			return errCode("InvalidArgument", http.StatusBadRequest, "Argument max-buckets must be an integer between 1 and 10000.")
+		}
+		maxBuckets = n
+	}
+	after := ""
+	if tok := q.Get("continuation-token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			return errCode("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
 	bs, err := s.store.ListBuckets(r.Context())
 	if err != nil {
 		return err
 	}
-	res := listAllMyBucketsResult{Xmlns: s3NS, Owner: owner{ID: "tarn", DisplayName: "tarn"}}
+	prefix := q.Get("prefix")
+	res := listAllMyBucketsResult{Xmlns: s3NS, Owner: owner{ID: p.Key.AccessKeyID, DisplayName: p.Key.AccessKeyID}, Prefix: prefix}
 	for _, b := range bs {
-		res.Buckets = append(res.Buckets, bucketInfo{Name: b.Name, CreationDate: isoTime(b.CreatedAt)})
+		if !strings.HasPrefix(b.Name, prefix) || b.Name <= after {
+			continue
+		}
+		if len(res.Buckets) == maxBuckets {
+			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[len(res.Buckets)-1].Name))
+			break
+		}
+		res.Buckets = append(res.Buckets, bucketInfo{Name: b.Name, CreationDate: isoTime(b.CreatedAt), BucketRegion: s.cfg.Region})
 	}
 	writeXML(w, http.StatusOK, res)
 	return nil
@@ -611,7 +640,7 @@ var objectHeaders = []string{"Cache-Control", "Content-Disposition", "Content-En
 func writeConditions(r *http.Request) (ifMatch string, ifNoneMatch bool, err error) {
 	im, inm := r.Header.Get("If-Match"), r.Header.Get("If-None-Match")
 	if inm != "" && inm != "*" || im != "" && inm != "" {
-		return "", false, errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented: If-None-Match takes only \"*\" on writes, and not with If-Match")
+		return "", false, errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented.")
 	}
 	return strings.Trim(strings.TrimSpace(im), `"`), inm == "*", nil
 }
@@ -910,8 +939,20 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 	default:
 		rc, info, err = s.store.Get(ctx, bucket, key, rng)
 	}
+	if errors.Is(err, storage.ErrInvalidRange) && rng != nil && rng.Offset < 0 {
+		// A suffix of an empty object: S3 serves the (empty) object.
+		rng = nil
+		if v != nil {
+			rc, info, err = v.GetVersion(ctx, bucket, key, vid, nil)
+		} else {
+			rc, info, err = s.store.Get(ctx, bucket, key, nil)
+		}
+	}
 	if err != nil {
 		return err
+	}
+	if rng != nil && rng.Offset < 0 && info.Size == 0 {
+		rng = nil
 	}
 	if rc != nil {
 		defer rc.Close()

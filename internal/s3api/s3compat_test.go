@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
@@ -527,4 +528,40 @@ func TestRegionAndConditionalWrites(t *testing.T) {
 func md5Hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// Malformed signatures are answered in S3's words, which SDKs and test
+// suites match on.
+func TestAuthErrorsInS3Words(t *testing.T) {
+	e := newEnv(t)
+	base := e.signed(http.MethodGet, "/", emptySHA256, 0, nil)
+	authz := base.Header.Get("Authorization")
+	cred := authz[strings.Index(authz, "Credential=")+len("Credential=") : strings.Index(authz, ",")]
+	for _, c := range []struct{ authz, code, msg string }{
+		{"AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host;x-amz-date", "AuthorizationHeaderMalformed",
+			"The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature."},
+		{"AWS4-HMAC-SHA256 Credential=" + cred + ", SignedHeaders=host, Nosig=abc", "AuthorizationHeaderMalformed",
+			"The authorization header is malformed; missing Signature."},
+		{"AWS4-HMAC-SHA256 Credential=a/b/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=abc", "AuthorizationHeaderMalformed",
+			`The authorization header is malformed; incorrect service "ec2". This endpoint belongs to "s3".`},
+		{"AWS abc:def", "InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."},
+	} {
+		req := base.Clone(t.Context())
+		req.Header.Set("Authorization", c.authz)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "<Code>"+c.code+"</Code>") || !strings.Contains(string(body), "<Message>"+xmlEscape(c.msg)+"</Message>") {
+			t.Errorf("Authorization %q: %s, want %s %q", c.authz, body, c.code, c.msg)
+		}
+	}
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }
