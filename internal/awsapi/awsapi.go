@@ -51,6 +51,7 @@ type Server struct {
 	cfg Config
 	d   Deps
 	ops map[string]op
+	bg  runs
 }
 
 // op is one operation: it decodes its input from body and returns the

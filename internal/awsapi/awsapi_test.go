@@ -805,3 +805,154 @@ func TestHostileRequests(t *testing.T) {
 		t.Errorf("huge body: %d %.200s", status, body)
 	}
 }
+
+func TestGlueCrawlersAndJobs(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	g := e.glue(e.admin)
+
+	_, err := g.CreateCrawler(ctx, &glue.CreateCrawlerInput{Name: aws.String("raw-sales"), Role: aws.String("arn:aws:iam::1:role/x"),
+		DatabaseName: aws.String("crawled"), Targets: &gluetypes.CrawlerTargets{S3Targets: []gluetypes.S3Target{{Path: aws.String("s3://lake/raw/sales/")}}},
+		SchemaChangePolicy: &gluetypes.SchemaChangePolicy{UpdateBehavior: gluetypes.UpdateBehaviorUpdateInDatabase, DeleteBehavior: gluetypes.DeleteBehaviorDeprecateInDatabase}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.CreateCrawler(ctx, &glue.CreateCrawlerInput{Name: aws.String("raw-sales"), Role: aws.String("r"), DatabaseName: aws.String("crawled"),
+		Targets: &gluetypes.CrawlerTargets{S3Targets: []gluetypes.S3Target{{Path: aws.String("s3://lake/raw/sales/")}}}}); code(err) != "AlreadyExistsException" {
+		t.Errorf("second CreateCrawler: %v", err)
+	}
+	if _, err := g.StopCrawler(ctx, &glue.StopCrawlerInput{Name: aws.String("raw-sales")}); code(err) != "CrawlerNotRunningException" {
+		t.Errorf("stop idle crawler: %v", err)
+	}
+	if _, err := g.StartCrawler(ctx, &glue.StartCrawlerInput{Name: aws.String("raw-sales")}); err != nil {
+		t.Fatal(err)
+	}
+	// The guides' loop: poll until READY.
+	var cr *gluetypes.Crawler
+	for i := 0; ; i++ {
+		out, err := g.GetCrawler(ctx, &glue.GetCrawlerInput{Name: aws.String("raw-sales")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr = out.Crawler; cr.State == gluetypes.CrawlerStateReady {
+			break
+		}
+		if i == 3000 {
+			t.Fatal("crawler never became READY")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if cr.LastCrawl == nil || cr.LastCrawl.Status != gluetypes.LastCrawlStatusSucceeded || cr.SchemaChangePolicy.DeleteBehavior != gluetypes.DeleteBehaviorDeprecateInDatabase ||
+		aws.ToString(cr.Targets.S3Targets[0].Path) != "s3://lake/raw/sales/" {
+		t.Fatalf("crawler: %+v %+v", cr, cr.LastCrawl)
+	}
+	if _, err := g.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("crawled"), Name: aws.String("sales")}); err != nil {
+		t.Errorf("crawled table: %v", err)
+	}
+	m, err := g.GetCrawlerMetrics(ctx, &glue.GetCrawlerMetricsInput{CrawlerNameList: []string{"raw-sales"}})
+	if err != nil || len(m.CrawlerMetricsList) != 1 || m.CrawlerMetricsList[0].TablesCreated != 1 {
+		t.Errorf("metrics: %+v %v", m, err)
+	}
+	cs, err := g.GetCrawlers(ctx, &glue.GetCrawlersInput{})
+	if err != nil || len(cs.Crawlers) != 2 { // the quickstart's and this one
+		t.Errorf("GetCrawlers: %d %v", len(cs.Crawlers), err)
+	}
+	if _, err := g.UpdateCrawler(ctx, &glue.UpdateCrawlerInput{Name: aws.String("raw-sales"), Description: aws.String("nightly")}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := g.GetCrawler(ctx, &glue.GetCrawlerInput{Name: aws.String("raw-sales")}); err != nil || aws.ToString(out.Crawler.Description) != "nightly" ||
+		aws.ToString(out.Crawler.DatabaseName) != "crawled" {
+		t.Errorf("updated crawler: %+v %v", out, err)
+	}
+
+	// A SQL job whose script lives in the lake.
+	put := func(key, body string) {
+		t.Helper()
+		if _, err := e.l.Store.Put(ctx, "lake", key, strings.NewReader(body), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("scripts/by_region.sql", "SELECT region, count(*) AS n FROM etl_pipeline_db.sales WHERE region <> ${skip} GROUP BY region")
+	_, err = g.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String("by-region"), Role: aws.String("arn:aws:iam::1:role/x"),
+		Command:          &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://lake/scripts/by_region.sql")},
+		DefaultArguments: map[string]string{"--target_path": "s3://lake/curated/by_region/", "--skip": "nowhere", "--enable-metrics": "true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String("pyspark"), Role: aws.String("r"),
+		Command:          &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://lake/scripts/job.py")},
+		DefaultArguments: map[string]string{"--target_path": "s3://lake/curated/x/"}})
+	if code(err) != "InvalidInputException" || !strings.Contains(err.Error(), "SQL") || !strings.Contains(err.Error(), "docs/aws.md") {
+		t.Errorf("PySpark job: %v", err)
+	}
+	// The script is read at each run: edit it before running.
+	put("scripts/by_region.sql", "SELECT region, count(*) AS n, ${skip} AS skipped FROM etl_pipeline_db.sales WHERE region <> ${skip} GROUP BY region")
+	start, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String("by-region"), Arguments: map[string]string{"--skip": "Central"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jr *gluetypes.JobRun
+	for i := 0; ; i++ {
+		out, err := g.GetJobRun(ctx, &glue.GetJobRunInput{JobName: aws.String("by-region"), RunId: start.JobRunId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jr = out.JobRun; jr.JobRunState != gluetypes.JobRunStateStarting && jr.JobRunState != gluetypes.JobRunStateRunning {
+			break
+		}
+		if i == 3000 {
+			t.Fatal("job run never ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if jr.JobRunState != gluetypes.JobRunStateSucceeded || jr.Arguments["--skip"] != "Central" || jr.CompletedOn == nil {
+		t.Fatalf("job run: %+v %s", jr, aws.ToString(jr.ErrorMessage))
+	}
+	// The edited script ran: its output has the new column.
+	objs := 0
+	lr, err := e.l.Store.List(ctx, "lake", storage.ListOptions{Prefix: "curated/by_region/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range lr.Objects {
+		if strings.HasSuffix(o.Key, ".parquet") {
+			objs++
+		}
+	}
+	if objs == 0 {
+		t.Errorf("no output in s3://lake/curated/by_region/")
+	}
+	if spec, err := e.l.Jobs.Get(ctx, "by-region"); err != nil || !strings.Contains(spec.SQL, "skipped") {
+		t.Errorf("job SQL not re-read: %+v %v", spec, err)
+	}
+	runs, err := g.GetJobRuns(ctx, &glue.GetJobRunsInput{JobName: aws.String("by-region")})
+	if err != nil || len(runs.JobRuns) != 1 || aws.ToString(runs.JobRuns[0].Id) != aws.ToString(start.JobRunId) {
+		t.Errorf("GetJobRuns: %+v %v", runs, err)
+	}
+	stop, err := g.BatchStopJobRun(ctx, &glue.BatchStopJobRunInput{JobName: aws.String("by-region"), JobRunIds: []string{aws.ToString(start.JobRunId)}})
+	if err != nil || len(stop.Errors) != 1 || len(stop.SuccessfulSubmissions) != 0 {
+		t.Errorf("stop finished run: %+v %v", stop, err)
+	}
+	if _, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String("by-region"), Arguments: map[string]string{"--target_path": "s3://lake/elsewhere/"}}); code(err) != "InvalidInputException" {
+		t.Errorf("run to another target: %v", err)
+	}
+	if _, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String("nope")}); code(err) != "EntityNotFoundException" {
+		t.Errorf("missing job: %v", err)
+	}
+	job, err := g.GetJob(ctx, &glue.GetJobInput{JobName: aws.String("by-region")})
+	if err != nil || aws.ToString(job.Job.Command.ScriptLocation) != "s3://lake/scripts/by_region.sql" || job.Job.DefaultArguments["--target_path"] != "s3://lake/curated/by_region/" {
+		t.Errorf("GetJob: %+v %v", job, err)
+	}
+	if bm, err := g.GetJobBookmark(ctx, &glue.GetJobBookmarkInput{JobName: aws.String("by-region")}); err != nil || aws.ToString(bm.JobBookmarkEntry.JobName) != "by-region" {
+		t.Errorf("GetJobBookmark: %+v %v", bm, err)
+	}
+	if _, err := g.ResetJobBookmark(ctx, &glue.ResetJobBookmarkInput{JobName: aws.String("by-region")}); err != nil {
+		t.Error(err)
+	}
+	if _, err := g.DeleteJob(ctx, &glue.DeleteJobInput{JobName: aws.String("by-region")}); err != nil {
+		t.Error(err)
+	}
+	if _, err := g.GetJob(ctx, &glue.GetJobInput{JobName: aws.String("by-region")}); code(err) != "EntityNotFoundException" {
+		t.Errorf("deleted job: %v", err)
+	}
+}
