@@ -40,7 +40,12 @@ func (c *call) createMultipartUpload() error {
 	if err := storage.ValidateKey(c.key); err != nil {
 		return err
 	}
-	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, putOptions(c.r.Header))
+	opts := putOptions(c.r.Header)
+	var err error
+	if opts.Tags, err = tagsFromHeader(c.r.Header); err != nil {
+		return err
+	}
+	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, opts)
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,8 @@ var operations = map[opKey]handler{
 	{onObject, http.MethodDelete, "uploadId"}: (*call).abortMultipartUpload,
 	{onObject, http.MethodGet, "uploadId"}:    (*call).listParts,
 	{onObject, http.MethodGet, "tagging"}:     (*call).getObjectTagging,
+	{onObject, http.MethodPut, "tagging"}:     (*call).putObjectTagging,
+	{onObject, http.MethodDelete, "tagging"}:  (*call).deleteObjectTagging,
 	{onObject, http.MethodGet, "attributes"}:  (*call).getObjectAttributes,
 }
 

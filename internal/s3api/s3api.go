@@ -381,39 +381,6 @@ func (c *call) getObject() error {
 	return c.s.getObject(c.w, c.r, c.bucket, c.key, vid)
 }
 
-// getObjectTagging answers that the object has no tags: tarn keeps none
-// (PutObjectTagging is NotImplemented), and clients that copy an object
-// with its tags (the aws CLI's multipart copy) ask first.
-func (c *call) getObjectTagging() error {
-	vid, err := c.versionID()
-	if err != nil {
-		return err
-	}
-	action := "s3:GetObjectTagging"
-	if vid != "" {
-		action = "s3:GetObjectVersionTagging"
-	}
-	if err := c.allow(action, c.bucket, c.key); err != nil {
-		return err
-	}
-	var info storage.ObjectInfo
-	if vid != "" {
-		v, err := c.s.versioned()
-		if err != nil {
-			return err
-		}
-		info, err = v.HeadVersion(c.r.Context(), c.bucket, c.key, vid)
-		if err != nil {
-			return err
-		}
-	} else if info, err = c.s.store.Head(c.r.Context(), c.bucket, c.key); err != nil {
-		return err
-	}
-	setVersionHeader(c.w, info.VersionID)
-	writeXML(c.w, http.StatusOK, tagging{Xmlns: s3NS, TagSet: []tag{}})
-	return nil
-}
-
 func (c *call) deleteObject() error {
 	vid, err := c.versionID()
 	if err != nil {
@@ -683,6 +650,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 	}
 	opts := putOptions(r.Header)
 	if opts.IfMatch, opts.IfNoneMatch, err = writeConditions(r); err != nil {
+		return err
+	}
+	if opts.Tags, err = tagsFromHeader(r.Header); err != nil {
 		return err
 	}
 	if m := r.Header.Get("Content-MD5"); m != "" {
@@ -973,6 +943,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 		status = http.StatusPartialContent
 	}
 	setObjectHeaders(w, info)
+	setTagCount(w, info)
 	if rng == nil && strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
 		// The checksum is of the whole object: a range gets none.
 		setChecksumHeaders(w, info.Checksum)
@@ -1022,6 +993,11 @@ func responseOverrides(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key, src string) error {
 	ctx := r.Context()
+	for _, h := range []string{"x-amz-metadata-directive", "x-amz-tagging-directive"} {
+		if d := r.Header.Get(h); d != "" && !strings.EqualFold(d, "COPY") && !strings.EqualFold(d, "REPLACE") {
+			return errCode("InvalidArgument", http.StatusBadRequest, "Unknown %s %q: want COPY or REPLACE.", h, d)
+		}
+	}
 	sb, sk, srcVID, err := parseCopySource(src)
 	if err != nil {
 		return err
@@ -1059,7 +1035,12 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	var info storage.ObjectInfo
 	replace := strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE")
-	if replace || v != nil {
+	replaceTags := strings.EqualFold(r.Header.Get("x-amz-tagging-directive"), "REPLACE")
+	newTags, err := tagsFromHeader(r.Header)
+	if err != nil {
+		return err
+	}
+	if replace || replaceTags || v != nil {
 		var rc io.ReadCloser
 		var got storage.ObjectInfo
 		if v != nil {
@@ -1071,10 +1052,14 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 			return err
 		}
 		// The content is the source's: its ETag need not be computed again.
-		opts := storage.PutOptions{ContentType: got.ContentType, Metadata: got.Metadata, ETag: got.ETag, Checksum: got.Checksum}
+		opts := storage.PutOptions{ContentType: got.ContentType, Metadata: got.Metadata, ETag: got.ETag, Checksum: got.Checksum,
+			Headers: got.Headers, Tags: got.Tags}
 		if replace {
 			o := putOptions(r.Header)
 			opts.ContentType, opts.Metadata, opts.Headers = o.ContentType, o.Metadata, o.Headers
+		}
+		if replaceTags {
+			opts.Tags = newTags
 		}
 		info, err = s.store.Put(ctx, bucket, key, rc, opts)
 		rc.Close()

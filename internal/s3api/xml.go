@@ -116,7 +116,7 @@ type tag struct {
 
 type tagging struct {
 	XMLName xml.Name `xml:"Tagging"`
-	Xmlns   string   `xml:"xmlns,attr"`
+	Xmlns   string   `xml:"xmlns,attr,omitempty"`
 	TagSet  []tag    `xml:"TagSet>Tag"`
 }
 

@@ -83,6 +83,18 @@ type ObjectInfo struct {
 	// content type (Cache-Control, Content-Disposition, Content-Encoding,
 	// Content-Language, Expires), by canonical name.
 	Headers map[string]string
+	// Tags are the object's tags (S3 object tagging).
+	Tags map[string]string
+}
+
+// Tagger is implemented by stores that keep object tags (S3 object
+// tagging) besides those given at a put (PutOptions.Tags).
+type Tagger interface {
+	// SetTags replaces the tags of an object, or of one of its versions
+	// (versionID "" is the current object), and returns the version id
+	// tagged. It changes nothing else of the object. A missing object or
+	// version fails as Head or HeadVersion does.
+	SetTags(ctx context.Context, bucket, key, versionID string, tags map[string]string) (string, error)
 }
 
 // Checksum is an S3 additional checksum of a whole object: Algorithm is
@@ -112,6 +124,8 @@ type PutOptions struct {
 	Checksum Checksum
 	// Headers are recorded with the object (see ObjectInfo.Headers).
 	Headers map[string]string `json:",omitempty"`
+	// Tags are recorded with the object (see ObjectInfo.Tags).
+	Tags map[string]string `json:",omitempty"`
 	// IfMatch, when set, is the ETag the current object must have for the
 	// put to replace it (ErrPreconditionFailed if another, ErrNoSuchKey
 	// if there is none); IfNoneMatch makes the put fail with

@@ -130,6 +130,7 @@ var (
 	_ storage.Importer    = (*Store)(nil)
 	_ storage.Stager      = (*Store)(nil)
 	_ storage.Versioned   = (*Store)(nil)
+	_ storage.Tagger      = (*Store)(nil)
 )
 
 // New opens (creating if needed) the store under cfg.Root.
@@ -353,13 +354,15 @@ type sidecar struct {
 	Checksum storage.Checksum `json:"checksum,omitzero"`
 	// Headers are the object's HTTP headers (see storage.ObjectInfo).
 	Headers map[string]string `json:"headers,omitempty"`
+	// Tags are the object's tags.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // derivable reports whether sc says nothing that cannot be computed again
 // from its data file: the MD5 ETag of a single put, the content type
 // guessed from the key, no metadata, no version.
 func (sc *sidecar) derivable() bool {
-	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) && len(sc.Headers) == 0 &&
+	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) && len(sc.Headers) == 0 && len(sc.Tags) == 0 &&
 		len(sc.ETag) == 32 && !strings.Contains(sc.ETag, "-")
 }
 
@@ -381,6 +384,7 @@ func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage
 		VersionID:    sc.VersionID,
 		Checksum:     sc.Checksum,
 		Headers:      sc.Headers,
+		Tags:         sc.Tags,
 	}
 }
 

@@ -101,7 +101,7 @@ func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File,
 	}
 	sc := &sidecar{Key: key, stamp: st, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key)}
 	if old != nil && old.Key == key && old.ETag == sc.ETag {
-		sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers = old.ContentType, old.Metadata, old.Checksum, old.Headers
+		sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers, sc.Tags = old.ContentType, old.Metadata, old.Checksum, old.Headers, old.Tags
 	}
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
@@ -399,6 +399,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 		Metadata:    maps.Clone(opts.Metadata),
 		Checksum:    opts.Checksum,
 		Headers:     maps.Clone(opts.Headers),
+		Tags:        maps.Clone(opts.Tags),
 	}
 	if opts.ChecksumFrom != nil {
 		sc.Checksum = opts.ChecksumFrom()
@@ -482,6 +483,7 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 		Metadata:    maps.Clone(opts.Metadata),
 		Checksum:    opts.Checksum,
 		Headers:     maps.Clone(opts.Headers),
+		Tags:        maps.Clone(opts.Tags),
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
@@ -768,6 +770,7 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 		Metadata:    maps.Clone(opts.Metadata),
 		Checksum:    opts.Checksum,
 		Headers:     maps.Clone(opts.Headers),
+		Tags:        maps.Clone(opts.Tags),
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = "application/octet-stream"
@@ -925,7 +928,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		if err != nil {
 			return storage.ObjectInfo{}, err
 		}
-		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers}
+		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags}
 		return s.put(ctx, dstBucket, dstKey, strings.NewReader(""), opts, emptyETag)
 	}
 	f, info, err := s.open(ctx, srcBucket, srcKey)
@@ -933,7 +936,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		return storage.ObjectInfo{}, err
 	}
 	defer f.Close()
-	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers}
+	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags}
 	// A LimitedReader over the file lets the kernel copy (copy_file_range).
 	return s.put(ctx, dstBucket, dstKey, &io.LimitedReader{R: f, N: info.Size}, opts, info.ETag)
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.ObjectStore) {
 		{"VersioningDeleteMarker", testVersioningDeleteMarker},
 		{"VersioningDeleteVersion", testVersioningDeleteVersion},
 		{"VersioningDeleteEveryOrder", testVersioningDeleteEveryOrder},
+		{"Tags", testTags},
 		{"VersioningSuspended", testVersioningSuspended},
 		{"VersioningUnversioned", testVersioningUnversioned},
 		{"VersioningList", testVersioningList},

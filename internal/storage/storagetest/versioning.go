@@ -560,3 +560,58 @@ func testVersioningDeleteEveryOrder(t *testing.T, s storage.ObjectStore) {
 		})
 	}
 }
+
+// testTags: tags given at a put, replaced by SetTags without touching the
+// content, on the current object and on a noncurrent version.
+func testTags(t *testing.T, s storage.ObjectStore) {
+	tg, ok := s.(storage.Tagger)
+	if !ok {
+		t.Skip("the store does not implement storage.Tagger")
+	}
+	ctx := t.Context()
+	b := newBucket(t, s)
+	info, err := s.Put(ctx, b, "t/k", strings.NewReader("body"), storage.PutOptions{Tags: map[string]string{"a": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.Head(ctx, b, "t/k"); err != nil || h.Tags["a"] != "1" || len(h.Tags) != 1 {
+		t.Fatalf("Head after a put with tags: %v %v", h.Tags, err)
+	}
+	if _, err := tg.SetTags(ctx, b, "t/k", "", map[string]string{"b": "2", "c": "3"}); err != nil {
+		t.Fatal(err)
+	}
+	body, h := get(t, s, b, "t/k", nil)
+	if body != "body" || h.ETag != info.ETag || len(h.Tags) != 2 || h.Tags["b"] != "2" {
+		t.Errorf("after SetTags: %q %s %v", body, h.ETag, h.Tags)
+	}
+	if _, err := tg.SetTags(ctx, b, "t/k", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.Head(ctx, b, "t/k"); len(h.Tags) != 0 {
+		t.Errorf("after removing the tags: %v", h.Tags)
+	}
+	_, err = tg.SetTags(ctx, b, "t/missing", "", map[string]string{"a": "1"})
+	wantErr(t, "SetTags of a missing key", err, storage.ErrNoSuchKey)
+
+	v, ok := s.(storage.Versioned)
+	if !ok {
+		return
+	}
+	if err := v.SetVersioning(ctx, b, storage.VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	v1 := put(t, s, b, "t/v", "one").VersionID
+	v2 := put(t, s, b, "t/v", "two").VersionID
+	if id, err := tg.SetTags(ctx, b, "t/v", v1, map[string]string{"old": "yes"}); err != nil || id != v1 {
+		t.Fatalf("SetTags of a noncurrent version: %q %v", id, err)
+	}
+	if h, err := v.HeadVersion(ctx, b, "t/v", v1); err != nil || h.Tags["old"] != "yes" {
+		t.Errorf("noncurrent version's tags: %v %v", h.Tags, err)
+	}
+	if h, _ := v.HeadVersion(ctx, b, "t/v", v2); len(h.Tags) != 0 {
+		t.Errorf("current version tagged too: %v", h.Tags)
+	}
+	_, err = tg.SetTags(ctx, b, "t/v", "00000000000000000000000000000000", nil)
+	wantErr(t, "SetTags of a missing version", err, storage.ErrNoSuchVersion)
+	removeVersions(ctx, v, b)
+}
