@@ -263,13 +263,29 @@ type Session struct {
 	held     []string // file URIs held for the bound statement (see holds)
 	home     chan *Session
 	writer   bool
+	// inTx is set between Begin and Commit or Rollback: the holder keeps
+	// the session across statements (a client's transaction).
+	inTx bool
 }
 
 // Conn returns the session's connection.
 func (s *Session) Conn() *sql.Conn { return s.conn }
 
 // Release drops the session's temporary objects and returns it to the pool.
+// A transaction still open is rolled back first: the next holder must not
+// inherit it.
 func (s *Session) Release() {
+	if s.inTx {
+		_ = s.Rollback(context.Background())
+	}
+	s.Reset()
+	s.home <- s
+}
+
+// Reset drops what the last statement left on the session (temporary
+// objects, fetched files, held files) without returning it to the pool:
+// a pinned session is reset between the statements of its transaction.
+func (s *Session) Reset() {
 	ctx := context.Background() // cleanup must run even when the query's ctx is done
 	for i := len(s.temps) - 1; i >= 0; i-- {
 		_, _ = s.conn.ExecContext(ctx, s.temps[i])
@@ -283,7 +299,50 @@ func (s *Session) Release() {
 		s.e.files.drop(s.held)
 		s.held = s.held[:0]
 	}
-	s.home <- s
+}
+
+// Begin opens a DuckDB transaction on the session: the statements run on it
+// until Commit or Rollback are one transaction, which other sessions do not
+// see until it commits.
+func (s *Session) Begin(ctx context.Context) error {
+	if s.inTx {
+		return errors.New("cannot begin a transaction: one is already open on this session")
+	}
+	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	s.inTx = true
+	return nil
+}
+
+// InTransaction reports whether Begin opened a transaction that is still
+// open; statements that would open their own then run inside it.
+func (s *Session) InTransaction() bool { return s.inTx }
+
+// Commit commits the transaction Begin opened. If DuckDB refuses (a write
+// conflict with a transaction that committed first), the transaction is
+// rolled back and the error returned.
+func (s *Session) Commit(ctx context.Context) error {
+	if !s.inTx {
+		return errors.New("cannot commit: no transaction is open on this session")
+	}
+	s.inTx = false
+	if _, err := s.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		return err
+	}
+	return nil
+}
+
+// Rollback undoes the transaction Begin opened. It runs even when ctx is
+// done: a transaction must not outlive its holder.
+func (s *Session) Rollback(ctx context.Context) error {
+	if !s.inTx {
+		return nil
+	}
+	s.inTx = false
+	_, err := s.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	return err
 }
 
 // dropLater registers a statement that undoes a temporary object.

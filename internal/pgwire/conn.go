@@ -37,9 +37,10 @@ type conn struct {
 	defaultDB string // the catalog database unqualified names use ("" if none)
 	workgroup string
 	settings  map[string]string
-	inTx      bool
-	types     *pgtype.Map
-	shadow    *shadow
+	// tx is the open transaction block (nil outside BEGIN ... COMMIT).
+	tx     *query.Tx
+	types  *pgtype.Map
+	shadow *shadow
 
 	stmts   map[string]*prepared
 	portals map[string]*portal
@@ -151,7 +152,15 @@ func parseOptions(s string) [][2]string {
 	return out
 }
 
-func (c *conn) close() {
+// close ends the connection's state. A transaction still open is rolled
+// back, as PostgreSQL does when a client goes away mid-transaction.
+func (c *conn) close(ctx context.Context) {
+	if c.tx != nil {
+		if err := c.tx.Rollback(ctx, c.request("ROLLBACK")); err != nil {
+			c.srv.log.Warn("pgwire: cannot roll back the transaction of a closed connection", "err", err)
+		}
+		c.tx = nil
+	}
 	if c.shadow != nil {
 		c.shadow.close()
 	}
@@ -189,11 +198,24 @@ func (c *conn) statementContext(ctx context.Context) (context.Context, func()) {
 	}
 }
 
+// txStatus is ReadyForQuery's transaction status: idle, in a transaction
+// block, or in a failed one.
 func (c *conn) txStatus() byte {
-	if c.inTx {
-		return 'T'
+	switch {
+	case c.tx == nil:
+		return 'I'
+	case c.tx.Failed():
+		return 'E'
 	}
-	return 'I'
+	return 'T'
+}
+
+// failTx puts an open transaction block in the failed state: in
+// PostgreSQL any error inside one aborts it.
+func (c *conn) failTx(err error) {
+	if c.tx != nil {
+		c.tx.Fail(err)
+	}
 }
 
 // loop reads and answers messages until the client terminates.
@@ -256,6 +278,7 @@ func (c *conn) loop(ctx context.Context) error {
 			xerr = newError(codeProtocol, fmt.Sprintf("unexpected message %T", msg), "")
 		}
 		if xerr != nil {
+			c.failTx(xerr)
 			c.be.Send(errorResponse(xerr))
 			skipToSync = true
 		}
@@ -270,7 +293,9 @@ func (c *conn) loop(ctx context.Context) error {
 func (c *conn) simpleQuery(ctx context.Context, text string) {
 	stmts, err := splitStatements(text)
 	if err != nil {
-		c.be.Send(errorResponse(newError(codeSyntax, err.Error(), "")))
+		err = newError(codeSyntax, err.Error(), "")
+		c.failTx(err)
+		c.be.Send(errorResponse(err))
 		return
 	}
 	if len(stmts) == 0 {
@@ -283,6 +308,7 @@ func (c *conn) simpleQuery(ctx context.Context, text string) {
 			err = c.runStatement(ctx, st, s, &wire{c: c, describe: true}, 0)
 		}
 		if err != nil {
+			c.failTx(err)
 			c.be.Send(errorResponse(err))
 			return
 		}
@@ -305,6 +331,9 @@ func (c *conn) parse(ctx context.Context, m *pgproto3.Parse) error {
 	}
 	st, err := parseStatement(text)
 	if err != nil {
+		return err
+	}
+	if err := c.checkAborted(st); err != nil {
 		return err
 	}
 	command := st.kind == kindQuery && commandVerb(text) != ""
@@ -574,13 +603,12 @@ func (c *conn) runStatement(ctx context.Context, st statement, text string, w *w
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
 		return nil
 	case kindTx:
-		switch st.tag {
-		case "BEGIN":
-			c.inTx = true
-		case "COMMIT", "ROLLBACK":
-			c.inTx = false
-		}
-		return w.complete(st.tag)
+		return c.transaction(ctx, st.tag, w)
+	}
+	if err := c.checkAborted(st); err != nil {
+		return err
+	}
+	switch st.kind {
 	case kindNoop:
 		return w.complete(st.tag)
 	case kindSet:
@@ -658,12 +686,82 @@ func (c *conn) runLake(ctx context.Context, text string, sink query.Sink) (query
 	if err := c.principal.Authorize("athena:StartQueryExecution", auth.WorkgroupResource(c.workgroup)); err != nil {
 		return query.Execution{}, err
 	}
-	ex, err := c.srv.deps.Queries.Execute(ctx, query.Request{SQL: text, Database: c.defaultDB, Workgroup: c.workgroup,
-		AccessKey: c.principal.Key.AccessKeyID, Authorize: c.authorize}, sink)
+	run := c.srv.deps.Queries.Execute
+	if c.tx != nil {
+		run = c.tx.Execute
+	}
+	ex, err := run(ctx, c.request(text), sink)
 	if ex.StatementType == "DDL" {
 		c.shadow.dirty = true
 	}
 	return ex, err
+}
+
+// request is a statement of the connection: its key, workgroup and
+// default database.
+func (c *conn) request(text string) query.Request {
+	return query.Request{SQL: text, Database: c.defaultDB, Workgroup: c.workgroup,
+		AccessKey: c.principal.Key.AccessKeyID, Authorize: c.authorize}
+}
+
+// transaction runs BEGIN, COMMIT or ROLLBACK (and their synonyms). The
+// block's statements run in one query.Tx: warehouse changes are one DuckDB
+// transaction that COMMIT publishes and ROLLBACK undoes.
+func (c *conn) transaction(ctx context.Context, tag string, w *wire) error {
+	switch tag {
+	case "BEGIN":
+		if c.tx != nil {
+			c.notice("25001", "there is already a transaction in progress")
+			return w.complete(tag)
+		}
+		c.tx = c.srv.deps.Queries.Begin()
+		return w.complete(tag)
+	case "COMMIT":
+		if c.tx == nil {
+			c.notice("25P01", "there is no transaction in progress")
+			return w.complete(tag)
+		}
+		tx := c.tx
+		c.tx = nil
+		committed, err := tx.Commit(ctx, c.request("COMMIT"))
+		c.shadow.dirty = true // DDL of the block shows once committed
+		if err != nil {
+			return err
+		}
+		if !committed {
+			// A failed block: PostgreSQL rolls it back and says so.
+			tag = "ROLLBACK"
+		}
+		return w.complete(tag)
+	default:
+		if c.tx == nil {
+			c.notice("25P01", "there is no transaction in progress")
+			return w.complete(tag)
+		}
+		tx := c.tx
+		c.tx = nil
+		c.shadow.dirty = true
+		if err := tx.Rollback(ctx, c.request("ROLLBACK")); err != nil {
+			return err
+		}
+		return w.complete(tag)
+	}
+}
+
+// checkAborted refuses every statement but COMMIT and ROLLBACK in a
+// failed transaction block, as PostgreSQL does.
+func (c *conn) checkAborted(st statement) error {
+	if c.tx == nil || !c.tx.Failed() || st.kind == kindTx || st.kind == kindEmpty {
+		return nil
+	}
+	return newError(codeInFailedTx, "current transaction is aborted, commands ignored until end of transaction block",
+		"an earlier statement of the transaction failed and nothing of it will commit; send ROLLBACK, then run the transaction again")
+}
+
+// notice sends a WARNING, as PostgreSQL does for a BEGIN inside a block or
+// a COMMIT outside one.
+func (c *conn) notice(code, msg string) {
+	c.be.Send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: code, Message: msg})
 }
 
 // refreshShadow brings the connection's catalog mirror up to date: the

@@ -39,6 +39,10 @@ const (
 	codeUndefinedPrepared = "26000" // invalid_sql_statement_name
 	codeUndefinedCursor   = "34000" // invalid_cursor_name
 	codeInternal          = "XX000" // internal_error
+	codeInFailedTx        = "25P02" // in_failed_sql_transaction
+	codeActiveTx          = "25001" // active_sql_transaction
+	codeSerialization     = "40001" // serialization_failure
+	codeResources         = "53000" // insufficient_resources
 )
 
 // pgError is an error with its SQLSTATE, for errors pgwire raises itself.
@@ -62,6 +66,12 @@ func sqlState(err error) string {
 		return pe.code
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return codeCancelled
+	case errors.Is(err, query.ErrTxAborted):
+		return codeInFailedTx
+	case errors.Is(err, query.ErrTxLakeWrite):
+		return codeActiveTx
+	case errors.Is(err, query.ErrTxLimit):
+		return codeResources
 	case errors.Is(err, auth.ErrAccessDenied), errors.Is(err, query.ErrPermission):
 		return codePermission
 	case errors.Is(err, query.ErrSyntax):
@@ -117,6 +127,11 @@ func sqlState(err error) string {
 		return codeNotSupported
 	case strings.Contains(msg, "Interrupt"):
 		return codeCancelled
+	case strings.Contains(msg, "Current transaction is aborted"):
+		return codeInFailedTx
+	case strings.Contains(msg, "TransactionContext Error") && strings.Contains(msg, "onflict"):
+		// Two transactions changed the same rows: the later commit loses.
+		return codeSerialization
 	}
 	return codeInternal
 }

@@ -258,7 +258,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		}
 		return
 	}
-	defer c.close()
+	defer c.close(ctx)
 	if err := c.loop(ctx); err != nil && ctx.Err() == nil {
 		s.log.Debug("pgwire: connection ended", "remote", nc.RemoteAddr().String(), "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
@@ -97,6 +98,8 @@ type Request struct {
 	// lane is the front end's queue for an engine session ("" for callers
 	// of Execute, "async" for Async); see gate.
 	lane string
+	// tx is the client's transaction the statement runs in (Tx.Execute).
+	tx *Tx
 }
 
 // Target is what a statement acts on: a table (Table set), a database, or
@@ -161,6 +164,8 @@ type Service struct {
 	store storage.ObjectStore
 	wh    *warehouse.Service // nil: no warehouse statements
 	gate  *gate
+	// pinned counts the transactions holding an engine session.
+	pinned atomic.Int32
 }
 
 // New migrates the history tables and returns the service. Executions left
@@ -219,10 +224,17 @@ func (s *Service) runLimited(ctx context.Context, ex *Execution, req Request, si
 	limit := wg.QueryTimeout()
 	tctx, cancel := context.WithTimeoutCause(ctx, limit, ErrQueryTimeout)
 	defer cancel()
-	err = s.gate.acquire(tctx, req.lane+"/"+req.AccessKey)
+	// A transaction that holds a session holds a gate slot with it; the
+	// statement that pins the session hands its slot to the transaction.
+	held := req.tx.pinned()
+	if !held {
+		err = s.gate.acquire(tctx, req.lane+"/"+req.AccessKey)
+	}
 	if err == nil {
 		err = s.run(tctx, ex, req, sink)
-		s.gate.release()
+		if !held && !req.tx.pinned() {
+			s.gate.release()
+		}
 	}
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(tctx), ErrQueryTimeout) {
 		// Not context.DeadlineExceeded: the history says FAILED with the
@@ -298,6 +310,9 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrSyntax, err)
 		}
+		if req.tx != nil && !readOnlyDDL(stmt) {
+			return lakeWriteInTx("Athena DDL (" + firstWord(text) + ")")
+		}
 		if err := authorizeDDL(req, stmt); err != nil {
 			return err
 		}
@@ -307,6 +322,9 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		ex.StatementType = "DML"
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrSyntax, err)
+		}
+		if req.tx != nil {
+			return lakeWriteInTx(firstWord(text) + " into a lake table")
 		}
 		return s.runWrite(ctx, wstmt, req, sink, ex)
 	}
@@ -329,11 +347,11 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 		text = rw // Redshift's GETDATE(), SYSDATE, DATEADD(day, ...), VARCHAR(MAX)
 	}
 	planStart := time.Now()
-	sess, err := s.eng.Acquire(ctx)
+	sess, release, err := s.session(ctx, req)
 	if err != nil {
 		return err
 	}
-	defer sess.Release()
+	defer release()
 	b, err := sess.Bind(ctx, text, req.Database)
 	if errors.Is(err, engine.ErrNotSelect) {
 		return fmt.Errorf("%w: only SELECT, EXPLAIN and Athena DDL (CREATE EXTERNAL TABLE, MSCK REPAIR TABLE, ALTER TABLE ADD/DROP PARTITION, SHOW, DESCRIBE, DROP) are supported", ErrUnsupported)
@@ -369,6 +387,11 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	}
 	ex.Stats.BytesScanned = b.BytesScanned()
 	ex.Stats.Planning = time.Since(planStart)
+	if !explain {
+		if items, ok := selectItems(ctx, sess.Conn(), text); ok {
+			sink = &renamingSink{Sink: sink, items: items}
+		}
+	}
 	exec := func(q string) (int64, error) {
 		if explain {
 			return stream(ctx, sess.Conn(), "EXPLAIN "+q, sink)

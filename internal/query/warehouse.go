@@ -31,11 +31,18 @@ func (s *Service) runWarehouse(ctx context.Context, ex *Execution, req Request, 
 		return true, err
 	}
 	start := time.Now()
-	sess, err := s.eng.Acquire(ctx)
+	if req.tx != nil && !req.tx.pinned() {
+		// The transaction's first change: from here its statements run in
+		// one DuckDB transaction on one session.
+		if err := req.tx.pin(ctx); err != nil {
+			return true, err
+		}
+	}
+	sess, release, err := s.session(ctx, req)
 	if err != nil {
 		return true, err
 	}
-	defer sess.Release()
+	defer release()
 	owns, err := s.wh.Owns(ctx, sess, st, req.Database)
 	if err != nil {
 		return true, err

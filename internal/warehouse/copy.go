@@ -238,7 +238,9 @@ func (x *execution) finishLoad(s copyStmt, t name, src, dir storage.URI, start t
 		return Result{}, fmt.Errorf("%w: load into table %s failed: %d rows rejected, more than MAXERROR %d; see stl_load_errors (query '%s') and %s",
 			ErrLoadFailed, t, len(rejected), s.MaxError, x.env.QueryID, res.RejectedURI)
 	}
-	x.autoRefresh(t)
+	if err := x.autoRefresh(t); err != nil {
+		return Result{}, err
+	}
 	return res, nil
 }
 

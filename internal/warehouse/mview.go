@@ -113,18 +113,23 @@ func (x *execution) refresh(n name, cascade bool) (Result, error) {
 		return Result{}, fmt.Errorf("cannot refresh %s: %w", t, err)
 	}
 	if cascade {
-		x.autoRefresh(t)
+		if err := x.autoRefresh(t); err != nil {
+			return Result{}, err
+		}
 	}
 	return Result{Rows: rows, HasRows: true}, nil
 }
 
 // autoRefresh refreshes the AUTO REFRESH YES materialized views that read
 // a table that just changed, and those that read them. Failures are logged:
-// the statement that changed the table has committed.
-func (x *execution) autoRefresh(changed name) {
+// the statement that changed the table has committed. In a client's
+// transaction nothing has committed yet, and a failed refresh has aborted
+// the DuckDB transaction: the error is the statement's.
+func (x *execution) autoRefresh(changed name) error {
 	if !x.w.cfg.AutoRefresh {
-		return
+		return nil
 	}
+	inTx := x.sess.InTransaction()
 	done := map[string]bool{}
 	queue := []string{changed.Schema + "." + changed.Name}
 	for len(queue) > 0 {
@@ -133,8 +138,11 @@ func (x *execution) autoRefresh(changed name) {
 		rows, err := x.conn.QueryContext(x.ctx, `SELECT schema_name, view_name FROM warehouse.tarn.materialized_views
 			WHERE auto_refresh AND list_contains(base_tables, ?) ORDER BY 1, 2`, cur)
 		if err != nil {
+			if inTx {
+				return err
+			}
 			logRefreshError(changed, err)
-			return
+			return nil
 		}
 		var views []name
 		for rows.Next() {
@@ -151,10 +159,14 @@ func (x *execution) autoRefresh(changed name) {
 			}
 			done[key] = true
 			if _, err := x.refresh(v, false); err != nil {
+				if inTx {
+					return err
+				}
 				logRefreshError(v, err)
 				continue
 			}
 			queue = append(queue, key)
 		}
 	}
+	return nil
 }

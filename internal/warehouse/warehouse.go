@@ -333,8 +333,15 @@ func (x *execution) exec(q string, args ...any) (int64, error) {
 	return n, nil
 }
 
-// tx runs fn in one DuckDB transaction on the session's connection.
+// tx runs fn in one DuckDB transaction on the session's connection. In a
+// client's transaction (the session is pinned, engine.Session.Begin) fn
+// runs inside it: DuckDB has no nested transactions, and the client's
+// COMMIT or ROLLBACK decides for the whole (a failed fn fails the
+// client's transaction, which then can only roll back).
 func (x *execution) tx(fn func() error) error {
+	if x.sess.InTransaction() {
+		return fn()
+	}
 	if _, err := x.conn.ExecContext(x.ctx, "BEGIN TRANSACTION"); err != nil {
 		return err
 	}
@@ -399,6 +406,11 @@ func (x *execution) createExternalSchema(s createExternalSchema) error {
 	if _, err := x.w.cat.GetDatabase(x.ctx, s.Database); err != nil {
 		if !s.CreateDB || !errors.Is(err, catalog.ErrNoSuchDatabase) {
 			return fmt.Errorf("cannot create external schema %q: %w", s.Name, err)
+		}
+		if x.sess.InTransaction() {
+			// The catalog is not in DuckDB: its database would stay after a
+			// ROLLBACK.
+			return fmt.Errorf("%w: CREATE EXTERNAL DATABASE in a transaction (the catalog database %q would outlive a ROLLBACK); create the schema outside BEGIN ... COMMIT", ErrUnsupported, s.Database)
 		}
 		if err := x.env.allow("glue:CreateDatabase", s.Database, "", ""); err != nil {
 			return err
@@ -730,7 +742,9 @@ func (x *execution) insert(s insertStmt) (Result, error) {
 	if err != nil {
 		return Result{}, wrapDuck(err)
 	}
-	x.autoRefresh(t)
+	if err := x.autoRefresh(t); err != nil {
+		return Result{}, err
+	}
 	return Result{Rows: n, HasRows: true}, nil
 }
 
@@ -752,7 +766,9 @@ func (x *execution) passThrough(s passThrough) (Result, error) {
 		return Result{}, wrapDuck(err)
 	}
 	if s.Verb != "ALTER" {
-		x.autoRefresh(t)
+		if err := x.autoRefresh(t); err != nil {
+			return Result{}, err
+		}
 	}
 	return Result{Rows: n, HasRows: s.Verb != "ALTER"}, nil
 }
