@@ -64,7 +64,7 @@ QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY order_date) = 1`,
 
 // QuickstartCuratedQueries query the jobs' output.
 var QuickstartCuratedQueries = []string{
-	`SELECT region, count(*) AS transactions, sum(total_amount) AS revenue FROM curated_db.sales GROUP BY region ORDER BY revenue DESC`,
+	`SELECT region, count(*) AS transactions, round(sum(total_amount), 2) AS revenue FROM curated_db.sales GROUP BY region ORDER BY revenue DESC`,
 	`SELECT month, count(*) AS orders, count(DISTINCT order_id) AS unique_orders, round(sum(total_amount), 2) AS total
 FROM curated_db.orders WHERE year = 2025 GROUP BY month ORDER BY month`,
 }

@@ -3,6 +3,8 @@ package query
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -351,4 +353,111 @@ func ReadStoredRecord(r *bufio.Reader) (fields []string, nulls []bool, err error
 			b.WriteByte(c)
 		}
 	}
+}
+
+// selectItems reads a SELECT's list for athenaNames: per item, whether
+// DuckDB's name stands (an alias or a plain column reference), it is a star,
+// or the expression is unnamed. ok is false when there is no SELECT list.
+func selectItems(ctx context.Context, conn *sql.Conn, text string) (items []selectItem, ok bool) {
+	var raw string
+	if err := conn.QueryRowContext(ctx, `SELECT json_serialize_sql(?::VARCHAR)::VARCHAR`, text).Scan(&raw); err != nil {
+		return nil, false
+	}
+	var tree struct {
+		Error      bool `json:"error"`
+		Statements []struct {
+			Node map[string]any `json:"node"`
+		} `json:"statements"`
+	}
+	if json.Unmarshal([]byte(raw), &tree) != nil || tree.Error || len(tree.Statements) != 1 {
+		return nil, false
+	}
+	node := tree.Statements[0].Node
+	for node != nil && node["type"] != "SELECT_NODE" {
+		// A set operation takes its names from its first SELECT.
+		switch {
+		case node["left"] != nil:
+			node, _ = node["left"].(map[string]any)
+		default:
+			kids, _ := node["children"].([]any)
+			if len(kids) == 0 {
+				return nil, false
+			}
+			node, _ = kids[0].(map[string]any)
+		}
+	}
+	if node == nil {
+		return nil, false
+	}
+	list, _ := node["select_list"].([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		switch {
+		case m["class"] == "STAR":
+			items = append(items, itemStar)
+		case m["alias"] != "" && m["alias"] != nil, m["class"] == "COLUMN_REF":
+			items = append(items, itemNamed)
+		default:
+			items = append(items, itemUnnamed)
+		}
+	}
+	return items, len(items) > 0
+}
+
+type selectItem int
+
+const (
+	itemNamed selectItem = iota
+	itemUnnamed
+	itemStar
+)
+
+// athenaNames returns the result column names Athena gives a SELECT of
+// ncols columns: an item with an alias or a plain column reference keeps
+// DuckDB's name ("" at its position), any other expression is _colN, N its
+// 0-based position (DuckDB would head count(*) "count_star()"). It returns
+// nil when the items cannot be placed on the columns (two stars).
+func athenaNames(items []selectItem, ncols int) []string {
+	star := -1
+	for i, it := range items {
+		if it == itemStar {
+			if star >= 0 {
+				return nil
+			}
+			star = i
+		}
+	}
+	if (star < 0 && len(items) != ncols) || (star >= 0 && len(items)-1 > ncols) {
+		return nil
+	}
+	names := make([]string, ncols)
+	for i, it := range items {
+		if it != itemUnnamed {
+			continue
+		}
+		pos := i
+		if star >= 0 && i > star {
+			pos = ncols - (len(items) - i) // counted from the end, past the star's columns
+		}
+		names[pos] = "_col" + strconv.Itoa(pos)
+	}
+	return names
+}
+
+// renamingSink gives a result's columns Athena's names (athenaNames).
+type renamingSink struct {
+	Sink
+	items []selectItem
+}
+
+func (r *renamingSink) Columns(cols []Column) error {
+	if names := athenaNames(r.items, len(cols)); names != nil {
+		cols = append([]Column(nil), cols...)
+		for i, n := range names {
+			if n != "" {
+				cols[i].Name = n
+			}
+		}
+	}
+	return r.Sink.Columns(cols)
 }
