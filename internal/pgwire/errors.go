@@ -64,6 +64,9 @@ func sqlState(err error) string {
 	switch {
 	case errors.As(err, &pe):
 		return pe.code
+	case errors.Is(err, query.ErrQueryTimeout):
+		// PostgreSQL's statement_timeout is 57014 too.
+		return codeCancelled
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return codeCancelled
 	case errors.Is(err, query.ErrTxAborted):
@@ -90,7 +93,7 @@ func sqlState(err error) string {
 		return codeUndefinedObject
 	case errors.Is(err, query.ErrUnsupported):
 		return codeNotSupported
-	case errors.Is(err, query.ErrScanLimit), errors.Is(err, query.ErrPartitionFilter):
+	case errors.Is(err, query.ErrScanLimit), errors.Is(err, query.ErrPartitionFilter), errors.Is(err, query.ErrResultTooLarge):
 		return codeLimitExceeded
 	case errors.Is(err, engine.ErrClosed):
 		return codeShutdown
@@ -145,7 +148,10 @@ func errorResponse(err error) *pgproto3.ErrorResponse {
 	}
 	switch e.Code {
 	case codeCancelled:
-		e.Message = "canceling statement due to user request"
+		if !errors.Is(err, query.ErrQueryTimeout) {
+			// A timeout's message names the workgroup limit that stopped it.
+			e.Message = "canceling statement due to user request"
+		}
 	case codePermission:
 		if e.Hint == "" {
 			e.Hint = "the access key's policy does not allow this; ask an admin to extend it (tarn keys)"
