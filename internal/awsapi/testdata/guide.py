@@ -1,0 +1,75 @@
+"""The guides' boto3 code, run against tarn with only the endpoint changed.
+
+Run by TestProcessClients with TARN_ENDPOINT, AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY set; prints one JSON object with what it saw.
+"""
+import json
+import os
+import sys
+import time
+
+import boto3
+
+ENDPOINT = os.environ["TARN_ENDPOINT"]
+session = boto3.session.Session(region_name="us-east-1")
+athena = session.client("athena", endpoint_url=ENDPOINT)
+glue = session.client("glue", endpoint_url=ENDPOINT)
+
+
+def run_athena_query(sql, database, output="s3://lake/athena-results/"):
+    """Start a query, poll it to its end, and return its rows (header first)."""
+    qid = athena.start_query_execution(
+        QueryString=sql,
+        QueryExecutionContext={"Database": database},
+        ResultConfiguration={"OutputLocation": output},
+    )["QueryExecutionId"]
+    for _ in range(3000):
+        status = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]["Status"]
+        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            break
+        time.sleep(0.01)
+    if status["State"] != "SUCCEEDED":
+        raise RuntimeError(f"query {qid} {status['State']}: {status.get('StateChangeReason')}")
+    rows = []
+    for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid, PaginationConfig={"PageSize": 2}):
+        for row in page["ResultSet"]["Rows"]:
+            rows.append([d.get("VarCharValue") for d in row["Data"]])
+    return rows
+
+
+def handler(event, context):
+    """An S3-event handler: each new object starts the curation job on it."""
+    runs = []
+    for record in event["Records"]:
+        bucket = record["s3"]["bucket"]["name"]
+        key = record["s3"]["object"]["key"]
+        resp = glue.start_job_run(
+            JobName="curate",
+            Arguments={"--source_path": f"s3://{bucket}/{key}", "--target_path": "s3://lake/curated/sales/"},
+        )
+        runs.append(resp["JobRunId"])
+    return runs
+
+
+def main():
+    out = {"rows": run_athena_query("SELECT region, count(*) AS n FROM sales GROUP BY region ORDER BY region", "guide")}
+    event = {"Records": [{"s3": {"bucket": {"name": "lake"}, "object": {"key": "raw/sales/sales.csv"}}}]}
+    run_id = handler(event, None)[0]
+    for _ in range(3000):
+        run = glue.get_job_run(JobName="curate", RunId=run_id)["JobRun"]
+        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
+            break
+        time.sleep(0.01)
+    out["job_state"] = run["JobRunState"]
+    out["job_error"] = run.get("ErrorMessage", "")
+    out["job_args"] = run["Arguments"]
+    try:
+        glue.get_table(DatabaseName="guide", Name="missing")
+        out["missing"] = "no error"
+    except glue.exceptions.EntityNotFoundException as e:
+        out["missing"] = e.response["Error"]["Code"]
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
