@@ -80,3 +80,34 @@ func TestQueryOutputSameWithServer(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshServeQueries: on a lake without a bucket "lake", the default
+// result location is created on first use, so queries through `tarn serve`
+// succeed; a statement that took effect is SUCCEEDED even when its result
+// cannot be stored (a workgroup whose result bucket does not exist).
+func TestFreshServeQueries(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	run := func(args ...string) result {
+		t.Helper()
+		return tarnEnv(t, dir, nil, append([]string{"--data", data}, args...)...)
+	}
+	startServe(t, dir, data)
+	waitServeJSON(t, data)
+	if r := run("query", "CREATE DATABASE fresh"); r.code != 0 || !strings.Contains(r.stderr, "SUCCEEDED") {
+		t.Fatalf("CREATE DATABASE on a fresh server: %+v", r)
+	}
+	if r := ok(t, run("query", "--format", "csv", "SELECT 1 AS one")); r.stdout != "one\n1\n" {
+		t.Fatalf("SELECT on a fresh server: %+v", r)
+	}
+	ok(t, run("workgroup", "create", "nowhere", "--result-location", "s3://no-such-bucket/results/"))
+	if r := run("query", "--workgroup", "nowhere", "CREATE DATABASE elsewhere"); r.code != 0 || !strings.Contains(r.stderr, "SUCCEEDED") {
+		t.Errorf("a DDL that took effect, result not stored: %+v", r)
+	}
+	if r := ok(t, run("catalog", "databases")); !strings.Contains(r.stdout, "elsewhere") {
+		t.Errorf("CREATE DATABASE did not take effect: %s", r.stdout)
+	}
+	if r := run("query", "--workgroup", "nowhere", "SELECT 1"); r.code == 0 || !strings.Contains(r.stderr, "no-such-bucket") {
+		t.Errorf("a SELECT whose result cannot be stored: %+v", r)
+	}
+}

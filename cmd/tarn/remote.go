@@ -273,7 +273,11 @@ func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, for
 	if err != nil {
 		return err
 	}
-	if ex.State == query.StateSucceeded {
+	if ex.State == query.StateSucceeded && ex.Error != "" {
+		// It took effect, but its result was not stored: say so, and do
+		// not ask for a result that is not there.
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", ex.Error)
+	} else if ex.State == query.StateSucceeded {
 		token := ""
 		first := true
 		for {

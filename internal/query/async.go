@@ -149,7 +149,15 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgrou
 		runErr = cerr
 	}
 	if runErr == nil && ex.ReusedFrom == "" {
-		runErr = a.storeResult(ctx, loc, ex.ID, tmp.Name(), sink.cols)
+		if err := a.storeResult(ctx, loc, ex.ID, tmp.Name(), sink.cols); err != nil {
+			if !changesState(req.SQL) {
+				runErr = err
+			} else {
+				// The statement took effect: FAILED would tell the caller
+				// to run it again, which would fail (or do it twice).
+				ex.Error = "the statement succeeded, but its result could not be stored: " + a.s.eng.Redact(err.Error())
+			}
+		}
 	}
 	a.s.record(context.WithoutCancel(ctx), ex, runErr)
 }
@@ -187,6 +195,9 @@ func (a *Async) storeResult(ctx context.Context, loc storage.URI, id, path strin
 		return err
 	}
 	defer f.Close()
+	if err := a.s.ensureResultBucket(ctx, loc); err != nil {
+		return err
+	}
 	u := loc.Join(id + ".csv")
 	if _, err := a.s.store.Put(ctx, u.Bucket, u.Key, f, storage.PutOptions{ContentType: "text/csv"}); err != nil {
 		return fmt.Errorf("cannot store the result in %s: %w", u, err)

@@ -442,3 +442,17 @@ func firstNonEmpty(vals ...string) string {
 	}
 	return ""
 }
+
+// changesState reports whether a statement changes the catalog, the
+// warehouse or data (CREATE, DROP, ALTER, MSCK, INSERT, UNLOAD, ...), as
+// opposed to one whose result is its product (SELECT, SHOW, DESCRIBE,
+// EXPLAIN). Once such a statement took effect it is SUCCEEDED, even if its
+// (empty or one-line) result cannot be stored afterwards.
+func changesState(sqlText string) bool {
+	switch firstWord(sqlText) {
+	case "CREATE", "DROP", "ALTER", "MSCK", "INSERT", "UNLOAD", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "REFRESH",
+		"COMMENT", "GRANT", "REVOKE":
+		return true
+	}
+	return false
+}

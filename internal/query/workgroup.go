@@ -32,6 +32,26 @@ const PrimaryWorkgroup = "primary"
 // DefaultResultLocation is where the primary workgroup keeps results.
 var DefaultResultLocation = "s3://lake/athena-results/"
 
+// ensureResultBucket creates the bucket of a result location in the lake's
+// own bucket (that of DefaultResultLocation) when it does not exist yet, as
+// Athena's console creates its aws-athena-query-results bucket on first
+// use: a fresh lake has no bucket "lake" until quickstart or `tarn mb`
+// makes one, and its queries must not all fail for that. Any other bucket is
+// the user's to create, as in Athena.
+func (s *Service) ensureResultBucket(ctx context.Context, loc storage.URI) error {
+	def, err := storage.ParseURI(DefaultResultLocation)
+	if err != nil || loc.Bucket != def.Bucket {
+		return nil
+	}
+	if _, err := s.store.HeadBucket(ctx, loc.Bucket); !errors.Is(err, storage.ErrNoSuchBucket) {
+		return nil
+	}
+	if err := s.store.CreateBucket(ctx, loc.Bucket); err != nil && !errors.Is(err, storage.ErrBucketExists) {
+		return fmt.Errorf("cannot create bucket %q for the query results in %s: %w", loc.Bucket, loc, err)
+	}
+	return nil
+}
+
 // PricePerTB is Athena's price, used to attribute what queries would cost.
 const PricePerTB = 5.0
 
