@@ -78,16 +78,22 @@ type handler func(c *call) error
 var operations = map[opKey]handler{
 	{onService, http.MethodGet, ""}: (*call).listBuckets,
 
-	{onBucket, http.MethodPut, ""}:           (*call).createBucket,
-	{onBucket, http.MethodDelete, ""}:        (*call).deleteBucket,
-	{onBucket, http.MethodHead, ""}:          (*call).headBucket,
-	{onBucket, http.MethodGet, ""}:           (*call).listObjects,
-	{onBucket, http.MethodGet, "location"}:   (*call).getBucketLocation,
-	{onBucket, http.MethodGet, "uploads"}:    (*call).listUploads,
-	{onBucket, http.MethodGet, "versioning"}: (*call).getBucketVersioning,
-	{onBucket, http.MethodPut, "versioning"}: (*call).putBucketVersioning,
-	{onBucket, http.MethodGet, "versions"}:   (*call).listObjectVersions,
-	{onBucket, http.MethodPost, "delete"}:    (*call).deleteObjects,
+	{onBucket, http.MethodPut, ""}:                     (*call).createBucket,
+	{onBucket, http.MethodDelete, ""}:                  (*call).deleteBucket,
+	{onBucket, http.MethodHead, ""}:                    (*call).headBucket,
+	{onBucket, http.MethodGet, ""}:                     (*call).listObjects,
+	{onBucket, http.MethodGet, "location"}:             (*call).getBucketLocation,
+	{onBucket, http.MethodGet, "uploads"}:              (*call).listUploads,
+	{onBucket, http.MethodGet, "versioning"}:           (*call).getBucketVersioning,
+	{onBucket, http.MethodPut, "versioning"}:           (*call).putBucketVersioning,
+	{onBucket, http.MethodGet, "versions"}:             (*call).listObjectVersions,
+	{onBucket, http.MethodPost, "delete"}:              (*call).deleteObjects,
+	{onBucket, http.MethodGet, "tagging"}:              (*call).getBucketTagging,
+	{onBucket, http.MethodPut, "tagging"}:              (*call).putBucketTagging,
+	{onBucket, http.MethodDelete, "tagging"}:           (*call).deleteBucketTagging,
+	{onBucket, http.MethodGet, "ownershipControls"}:    (*call).getBucketOwnershipControls,
+	{onBucket, http.MethodPut, "ownershipControls"}:    (*call).putBucketOwnershipControls,
+	{onBucket, http.MethodDelete, "ownershipControls"}: (*call).deleteBucketOwnershipControls,
 
 	{onObject, http.MethodPut, ""}:            (*call).putOrCopyObject,
 	{onObject, http.MethodGet, ""}:            (*call).getObject,
@@ -147,6 +153,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		return h(c)
 	}
 	if sub != "" {
+		if t != onService {
+			// As S3: a missing bucket is said first. Nothing changes
+			// either way.
+			if _, err := s.store.HeadBucket(r.Context(), bucket); err != nil {
+				return err
+			}
+		}
 		return notImplemented(t, r.Method, sub)
 	}
 	return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")

@@ -604,3 +604,39 @@ func TestObjectTagging(t *testing.T) {
 		t.Errorf("content after tagging: %q", got)
 	}
 }
+
+// Bucket tags and ownership controls are kept and answered; deleting them
+// deletes nothing else.
+func TestBucketTaggingAndOwnership(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	e.mustPut("lake", "k", []byte("x"))
+	res := e.awsBatch(e.admin,
+		[]string{"s3api", "put-bucket-tagging", "--bucket", "lake", "--tagging", `{"TagSet": [{"Key": "team", "Value": "data"}]}`},
+		[]string{"s3api", "get-bucket-tagging", "--bucket", "lake"},
+		[]string{"s3api", "get-bucket-ownership-controls", "--bucket", "lake"},
+		[]string{"s3api", "put-bucket-ownership-controls", "--bucket", "lake", "--ownership-controls", `{"Rules": [{"ObjectOwnership": "ObjectWriter"}]}`},
+		[]string{"s3api", "get-bucket-ownership-controls", "--bucket", "lake"},
+		[]string{"s3api", "delete-bucket-tagging", "--bucket", "lake"},
+		[]string{"s3api", "delete-bucket-ownership-controls", "--bucket", "lake"},
+		[]string{"s3api", "get-bucket-tagging", "--bucket", "lake"},
+		[]string{"s3api", "get-bucket-ownership-controls", "--bucket", "lake"},
+		[]string{"s3api", "put-bucket-tagging", "--bucket", "lake", "--tagging", `{"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}`},
+		[]string{"s3api", "get-bucket-tagging", "--bucket", "missing"},
+	)
+	for i, want := range []string{"", `"Key": "team"`, `"ObjectOwnership": "BucketOwnerEnforced"`, "", `"ObjectOwnership": "ObjectWriter"`, "", ""} {
+		if res[i].RC != 0 || !strings.Contains(res[i].Out, want) {
+			t.Errorf("command %d: rc %d, lacks %s:\n%s%s", i, res[i].RC, want, res[i].Out, res[i].Err)
+		}
+	}
+	for i, want := range []string{"NoSuchTagSet", "OwnershipControlsNotFoundError", "InvalidTag", "NoSuchBucket"} {
+		if r := res[7+i]; r.RC == 0 || !strings.Contains(r.Err, want) {
+			t.Errorf("command %d: want %s: %+v", 7+i, want, r)
+		}
+	}
+	if got, ok := e.content("lake", "k"); !ok || got != "x" {
+		t.Errorf("object after the bucket calls: %q %v", got, ok)
+	}
+}

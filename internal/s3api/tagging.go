@@ -45,9 +45,9 @@ func validTagText(s string, max int) bool {
 }
 
 // checkTags applies S3's rules to a tag set given as pairs.
-func checkTags(keys, values []string) (map[string]string, error) {
-	if len(keys) > maxObjectTags {
-		return nil, errCode("BadRequest", http.StatusBadRequest, tagLimitMessage)
+func checkTags(keys, values []string, max int, limitMessage string) (map[string]string, error) {
+	if len(keys) > max {
+		return nil, errCode("BadRequest", http.StatusBadRequest, "%s", limitMessage)
 	}
 	tags := map[string]string{}
 	for i, k := range keys {
@@ -85,7 +85,7 @@ func tagsFromHeader(h http.Header) (map[string]string, error) {
 		}
 		keys, values = append(keys, dk), append(values, dv)
 	}
-	return checkTags(keys, values)
+	return checkTags(keys, values, maxObjectTags, tagLimitMessage)
 }
 
 // tagger returns the store's tagging, or NotImplemented.
@@ -175,7 +175,7 @@ func (c *call) setTagging(put bool) error {
 		for i, tg := range req.TagSet {
 			keys[i], values[i] = tg.Key, tg.Value
 		}
-		if tags, err = checkTags(keys, values); err != nil {
+		if tags, err = checkTags(keys, values, maxObjectTags, tagLimitMessage); err != nil {
 			return err
 		}
 	}

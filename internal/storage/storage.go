@@ -87,6 +87,21 @@ type ObjectInfo struct {
 	Tags map[string]string
 }
 
+// ErrNoSuchBucketConfig: a bucket has no document of that name.
+var ErrNoSuchBucketConfig = errors.New("no such bucket configuration")
+
+// BucketConfigs is implemented by stores that keep documents about a
+// bucket (its tags, its ownership controls: S3 sub-resources) as they
+// were given. They go with the bucket.
+type BucketConfigs interface {
+	// BucketConfig returns the document stored under name (letters
+	// only), or ErrNoSuchBucketConfig.
+	BucketConfig(ctx context.Context, bucket, name string) ([]byte, error)
+	// SetBucketConfig stores data under name, or removes the document
+	// if data is nil (removing a missing one is not an error).
+	SetBucketConfig(ctx context.Context, bucket, name string, data []byte) error
+}
+
 // Tagger is implemented by stores that keep object tags (S3 object
 // tagging) besides those given at a put (PutOptions.Tags).
 type Tagger interface {

@@ -125,12 +125,13 @@ type Store struct {
 }
 
 var (
-	_ storage.ObjectStore = (*Store)(nil)
-	_ storage.LocalPather = (*Store)(nil)
-	_ storage.Importer    = (*Store)(nil)
-	_ storage.Stager      = (*Store)(nil)
-	_ storage.Versioned   = (*Store)(nil)
-	_ storage.Tagger      = (*Store)(nil)
+	_ storage.ObjectStore   = (*Store)(nil)
+	_ storage.LocalPather   = (*Store)(nil)
+	_ storage.Importer      = (*Store)(nil)
+	_ storage.Stager        = (*Store)(nil)
+	_ storage.Versioned     = (*Store)(nil)
+	_ storage.Tagger        = (*Store)(nil)
+	_ storage.BucketConfigs = (*Store)(nil)
 )
 
 // New opens (creating if needed) the store under cfg.Root.
@@ -572,7 +573,7 @@ func (s *Store) createBucket(ctx context.Context, bucket string) error {
 }
 
 func (s *Store) removeBucketInternals(bucket string) {
-	for _, d := range []string{"meta", "markers", "overflow", "versions", "versioning"} {
+	for _, d := range []string{"meta", "markers", "overflow", "versions", "versioning", "bucketconfig"} {
 		_ = os.RemoveAll(s.internal(d, bucket))
 	}
 	_ = os.Remove(s.internal("buckets", bucket+".json"))

@@ -3,9 +3,13 @@ package fs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"maps"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -85,4 +89,71 @@ func (s *Store) setTags(ctx context.Context, bucket, key, versionID string, tags
 	}
 	idx.Versions[i].Tags = maps.Clone(tags)
 	return versionID, s.writeIndex(bucket, key, idx)
+}
+
+// bucketConfigPath is where the bucket document name is kept:
+// .tarn/bucketconfig/<bucket>/<name>.
+func (s *Store) bucketConfigPath(bucket, name string) (string, error) {
+	if name == "" || strings.IndexFunc(name, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') }) >= 0 {
+		return "", fmt.Errorf("bucket configuration name %q is not letters only", name)
+	}
+	return s.internal("bucketconfig", bucket, name), nil
+}
+
+// BucketConfig returns a bucket's document name.
+func (s *Store) BucketConfig(ctx context.Context, bucket, name string) ([]byte, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, fmt.Errorf("cannot read %s of bucket %q: %w", name, bucket, err)
+	}
+	p, err := s.bucketConfigPath(bucket, name)
+	if err != nil {
+		return nil, err
+	}
+	l := s.lock(bucket)
+	l.RLock()
+	defer l.RUnlock()
+	b, err := readSmallFile(p)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil, fmt.Errorf("bucket %q: %w %s", bucket, storage.ErrNoSuchBucketConfig, name)
+	}
+	return b, err
+}
+
+// SetBucketConfig stores or removes a bucket's document name.
+func (s *Store) SetBucketConfig(ctx context.Context, bucket, name string, data []byte) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	p, err := s.bucketConfigPath(bucket, name)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l := s.lock(bucket)
+	l.Lock()
+	defer l.Unlock()
+	if err := s.checkBucket(bucket); err != nil { // under the lock: not deleted meanwhile
+		return fmt.Errorf("cannot set %s of bucket %q: %w", name, bucket, err)
+	}
+	if data == nil {
+		switch err := os.Remove(p); {
+		case errors.Is(err, iofs.ErrNotExist):
+			return nil
+		case err != nil:
+			return err
+		}
+		return s.syncDir(filepath.Dir(p))
+	}
+	if err := s.mkdirAll(filepath.Dir(p)); err != nil {
+		return err
+	}
+	if err := s.writeAtomic(p, data, true); err != nil {
+		return err
+	}
+	return s.syncDir(filepath.Dir(p))
 }

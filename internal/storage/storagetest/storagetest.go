@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.ObjectStore) {
 		{"VersioningDeleteVersion", testVersioningDeleteVersion},
 		{"VersioningDeleteEveryOrder", testVersioningDeleteEveryOrder},
 		{"Tags", testTags},
+		{"BucketConfigs", testBucketConfigs},
 		{"VersioningSuspended", testVersioningSuspended},
 		{"VersioningUnversioned", testVersioningUnversioned},
 		{"VersioningList", testVersioningList},

@@ -615,3 +615,43 @@ func testTags(t *testing.T, s storage.ObjectStore) {
 	wantErr(t, "SetTags of a missing version", err, storage.ErrNoSuchVersion)
 	removeVersions(ctx, v, b)
 }
+
+// testBucketConfigs: documents about a bucket are kept as given, removed
+// on request, and go with the bucket.
+func testBucketConfigs(t *testing.T, s storage.ObjectStore) {
+	bc, ok := s.(storage.BucketConfigs)
+	if !ok {
+		t.Skip("the store does not implement storage.BucketConfigs")
+	}
+	ctx := t.Context()
+	b := newBucket(t, s)
+	_, err := bc.BucketConfig(ctx, b, "tagging")
+	wantErr(t, "BucketConfig never set", err, storage.ErrNoSuchBucketConfig)
+	if err := bc.SetBucketConfig(ctx, b, "tagging", nil); err != nil {
+		t.Errorf("removing a missing document: %v", err)
+	}
+	if err := bc.SetBucketConfig(ctx, b, "tagging", []byte("<Tagging/>")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := bc.BucketConfig(ctx, b, "tagging"); err != nil || string(got) != "<Tagging/>" {
+		t.Errorf("BucketConfig = %q, %v", got, err)
+	}
+	if err := bc.SetBucketConfig(ctx, b, "tagging", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bc.BucketConfig(ctx, b, "tagging")
+	wantErr(t, "BucketConfig removed", err, storage.ErrNoSuchBucketConfig)
+	err = bc.SetBucketConfig(ctx, "tarn-missing-bucket", "tagging", []byte("x"))
+	wantErr(t, "SetBucketConfig of a missing bucket", err, storage.ErrNoSuchBucket)
+	if err := bc.SetBucketConfig(ctx, b, "tagging", []byte("<Tagging/>")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateBucket(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bc.BucketConfig(ctx, b, "tagging")
+	wantErr(t, "BucketConfig of a bucket created again", err, storage.ErrNoSuchBucketConfig)
+}
