@@ -32,6 +32,9 @@ type csvDialect struct {
 	quote     string
 	escape    string
 	header    bool
+	// lenient sniffs ignoring rows that do not parse: a forced dialect some
+	// rows break (an extra field) is still the file's. Not stored.
+	lenient bool
 }
 
 // fileSchema is what DuckDB inferred from one file.
@@ -237,6 +240,9 @@ func inferCSV(ctx context.Context, sess *engine.Session, p, compression string, 
 		if force.escape != "" {
 			args = append(args, "escape="+engine.QuoteString(force.escape))
 		}
+		if force.lenient {
+			args = append(args, "ignore_errors=true")
+		}
 	}
 	q := `SELECT Delimiter, Quote, Escape, HasHeader, to_json(Columns)::VARCHAR FROM sniff_csv(` + strings.Join(args, ", ") + `)`
 	var delim, quote, escape, cols string
@@ -250,6 +256,16 @@ func inferCSV(ctx context.Context, sess *engine.Session, p, compression string, 
 	}
 	if err := json.Unmarshal([]byte(cols), &sniffed); err != nil {
 		return fmt.Errorf("cannot decode sniff_csv columns: %w", err)
+	}
+	// One row with an extra field makes DuckDB's sniffer prefer a
+	// delimiter under which every row agrees: none, so the whole line is
+	// one column ("id,email,plan,amount"). A header line that a usual
+	// delimiter splits says otherwise: sniff again with it, so the file's
+	// columns are found and the odd row becomes a rejected row.
+	if force == nil && len(sniffed) == 1 {
+		if d := splitsHeader(sniffed[0].Name, sniffValue(delim)); d != "" {
+			return inferCSV(ctx, sess, p, compression, &csvDialect{delimiter: d, header: true, quote: sniffValue(quote), escape: sniffValue(escape), lenient: true}, fs)
+		}
 	}
 	fs.csv = csvDialect{delimiter: sniffValue(delim), quote: sniffValue(quote), escape: sniffValue(escape), header: header}
 	// A header without data rows sniffs every column as VARCHAR: the names
@@ -391,4 +407,19 @@ func duckError(err error) error {
 		msg = msg[:i]
 	}
 	return errors.New(strings.Join(strings.Fields(msg), " "))
+}
+
+// splitsHeader returns the usual delimiter (comma, tab, semicolon, pipe)
+// that splits a one-column header into the most names, or "".
+func splitsHeader(header, sniffed string) string {
+	best, most := "", 1
+	for _, d := range []string{",", "\t", ";", "|"} {
+		if d == sniffed {
+			continue
+		}
+		if n := len(strings.Split(header, d)); n > most {
+			best, most = d, n
+		}
+	}
+	return best
 }

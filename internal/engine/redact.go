@@ -34,7 +34,8 @@ func dropScanContext(msg string) string {
 		return msg
 	}
 	ctx := msg[i:]
-	for _, fn := range []string{"read_csv(", "read_json(", "read_parquet(", scanMarker} {
+	// COPY (...) TO is how writers run the user's SQL; users cannot send it.
+	for _, fn := range []string{"read_csv(", "read_json(", "read_parquet(", scanMarker, "LINE 1: COPY ("} {
 		if strings.Contains(ctx, fn) {
 			return strings.TrimRight(msg[:i], " \n")
 		}
