@@ -242,6 +242,12 @@ func (s *Service) runLimited(ctx context.Context, ex *Execution, req Request, si
 		return fmt.Errorf("%w: it ran longer than %s, the query timeout of workgroup %q (query_timeout_seconds); filter the data read, or raise the workgroup's timeout",
 			ErrQueryTimeout, limit, wg.Name)
 	}
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		// Cancelled while DuckDB ran it: DuckDB answers its interrupt
+		// ("INTERRUPT Error"), not the context's error, and the query
+		// would be recorded FAILED rather than CANCELLED.
+		return ctx.Err()
+	}
 	return err
 }
 
@@ -301,7 +307,7 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	}
 	if s.wh != nil {
 		if handled, err := s.runWarehouse(ctx, ex, req, sink, text); handled {
-			return err
+			return s.catalogViewError(ctx, text, err)
 		}
 	}
 	stmt, isDDL, err := parseDDL(text)
