@@ -98,6 +98,8 @@ var operations = map[opKey]handler{
 	{onObject, http.MethodPut, ""}:            (*call).putOrCopyObject,
 	{onObject, http.MethodGet, ""}:            (*call).getObject,
 	{onObject, http.MethodHead, ""}:           (*call).getObject,
+	{onObject, http.MethodGet, "partNumber"}:  (*call).getObject,
+	{onObject, http.MethodHead, "partNumber"}: (*call).getObject,
 	{onObject, http.MethodDelete, ""}:         (*call).deleteObject,
 	{onObject, http.MethodPost, "uploads"}:    (*call).createMultipartUpload,
 	{onObject, http.MethodPut, "uploadId"}:    (*call).uploadPart,

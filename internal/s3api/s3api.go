@@ -86,6 +86,10 @@ func toS3(err error) (code string, status int, msg string) {
 	if errors.As(err, &se) {
 		return se.code, se.status, se.msg
 	}
+	var pe *partNumberError
+	if errors.As(err, &pe) {
+		return "InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable."
+	}
 	if code, status := auth.S3ErrorCode(err); code != "" && code != "InternalError" {
 		// S3's own words where it has fixed ones; tarn's, which say
 		// what was wrong, for the others.
@@ -897,6 +901,41 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 	if err != nil {
 		return err
 	}
+	part := 0
+	if q := r.URL.Query(); q.Has("partNumber") {
+		if part, err = strconv.Atoi(q.Get("partNumber")); err != nil || part < 1 || part > storage.MaxParts {
+			return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive.")
+		}
+		if r.Header.Get("Range") != "" {
+			return errCode("InvalidRequest", http.StatusBadRequest, "Cannot specify both Range header and partNumber query parameter")
+		}
+		// The part's bytes are a range of the object, known from its
+		// part sizes.
+		var head storage.ObjectInfo
+		if v != nil {
+			head, err = v.HeadVersion(ctx, bucket, key, vid)
+		} else {
+			head, err = s.store.Head(ctx, bucket, key)
+		}
+		if err != nil {
+			return err
+		}
+		sizes := head.PartSizes
+		if len(sizes) == 0 {
+			sizes = []int64{head.Size}
+		}
+		if part > len(sizes) {
+			return &partNumberError{count: len(sizes), asked: part}
+		}
+		var off int64
+		for _, n := range sizes[:part-1] {
+			off += n
+		}
+		if sizes[part-1] > 0 {
+			rng = &storage.Range{Offset: off, Length: sizes[part-1]}
+		}
+		w.Header().Set("x-amz-mp-parts-count", strconv.Itoa(len(sizes)))
+	}
 	var rc io.ReadCloser
 	var info storage.ObjectInfo
 	switch {
@@ -1192,4 +1231,12 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	writeXML(w, http.StatusOK, res)
 	return nil
+}
+
+// partNumberError is S3's InvalidPartNumber, which says how many parts
+// the object has.
+type partNumberError struct{ count, asked int }
+
+func (e *partNumberError) Error() string {
+	return fmt.Sprintf("part %d of an object of %d parts", e.asked, e.count)
 }

@@ -640,3 +640,47 @@ func TestBucketTaggingAndOwnership(t *testing.T) {
 		t.Errorf("object after the bucket calls: %q %v", got, ok)
 	}
 }
+
+// GET and HEAD ?partNumber answer one part of a multipart object (the
+// whole object is part 1 of others).
+func TestGetPartNumber(t *testing.T) {
+	e := newEnv(t)
+	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 5<<20)
+	for i := range first {
+		first[i] = byte(i % 251)
+	}
+	f1, f2 := writeTemp(t, first), writeTemp(t, []byte("abc"))
+	outs := e.mustBatch([]string{"s3api", "create-multipart-upload", "--bucket", "lake", "--key", "mp"})
+	id := jsonField(t, outs[0], "UploadId")
+	outs = e.mustBatch(
+		[]string{"s3api", "upload-part", "--bucket", "lake", "--key", "mp", "--upload-id", id, "--part-number", "1", "--body", f1},
+		[]string{"s3api", "upload-part", "--bucket", "lake", "--key", "mp", "--upload-id", id, "--part-number", "2", "--body", f2},
+	)
+	parts := `{"Parts": [{"PartNumber": 1, "ETag": ` + strconv.Quote(jsonField(t, outs[0], "ETag")) + `}, {"PartNumber": 2, "ETag": ` + strconv.Quote(jsonField(t, outs[1], "ETag")) + `}]}`
+	e.mustPut("lake", "single", []byte("whole"))
+	out := filepath.Join(t.TempDir(), "out")
+	res := e.awsBatch(e.admin,
+		[]string{"s3api", "complete-multipart-upload", "--bucket", "lake", "--key", "mp", "--upload-id", id, "--multipart-upload", parts},
+		[]string{"s3api", "get-object", "--bucket", "lake", "--key", "mp", "--part-number", "2", out},
+		[]string{"s3api", "head-object", "--bucket", "lake", "--key", "mp", "--part-number", "1"},
+		[]string{"s3api", "head-object", "--bucket", "lake", "--key", "single", "--part-number", "1"},
+		[]string{"s3api", "get-object", "--bucket", "lake", "--key", "mp", "--part-number", "3", out + "3"},
+		[]string{"s3api", "get-object", "--bucket", "lake", "--key", "mp", "--part-number", "1", "--range", "bytes=0-1", out + "4"},
+	)
+	for i, want := range []string{"", `"PartsCount": 2`, `"ContentLength": 5242880`, `"ContentLength": 5`} {
+		if res[i].RC != 0 || !strings.Contains(res[i].Out, want) {
+			t.Errorf("command %d: rc %d, lacks %s:\n%s%s", i, res[i].RC, want, res[i].Out, res[i].Err)
+		}
+	}
+	if got, _ := os.ReadFile(out); string(got) != "abc" {
+		t.Errorf("part 2: %q", got)
+	}
+	for i, want := range []string{"InvalidPartNumber", "InvalidRequest"} {
+		if r := res[4+i]; r.RC == 0 || !strings.Contains(r.Err, want) {
+			t.Errorf("command %d: want %s: %+v", 4+i, want, r)
+		}
+	}
+}

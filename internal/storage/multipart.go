@@ -490,6 +490,10 @@ func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []
 	}
 	opts := info.Options
 	opts.ETag = hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts))
+	opts.PartSizes = make([]int64, len(use))
+	for i, p := range use {
+		opts.PartSizes[i] = p.Size
+	}
 	opts.ContentMD5 = nil
 	var obj ObjectInfo
 	if imp, ok := u.store.(Importer); ok {

@@ -85,6 +85,9 @@ type ObjectInfo struct {
 	Headers map[string]string
 	// Tags are the object's tags (S3 object tagging).
 	Tags map[string]string
+	// PartSizes are the sizes of the parts of an object completed from a
+	// multipart upload, in order; nil for other objects.
+	PartSizes []int64
 }
 
 // ErrNoSuchBucketConfig: a bucket has no document of that name.
@@ -141,6 +144,8 @@ type PutOptions struct {
 	Headers map[string]string `json:",omitempty"`
 	// Tags are recorded with the object (see ObjectInfo.Tags).
 	Tags map[string]string `json:",omitempty"`
+	// PartSizes are recorded with the object (see ObjectInfo.PartSizes).
+	PartSizes []int64 `json:",omitempty"`
 	// IfMatch, when set, is the ETag the current object must have for the
 	// put to replace it (ErrPreconditionFailed if another, ErrNoSuchKey
 	// if there is none); IfNoneMatch makes the put fail with

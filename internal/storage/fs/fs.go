@@ -357,13 +357,15 @@ type sidecar struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Tags are the object's tags.
 	Tags map[string]string `json:"tags,omitempty"`
+	// PartSizes are the part sizes of a completed multipart upload.
+	PartSizes []int64 `json:"part_sizes,omitempty"`
 }
 
 // derivable reports whether sc says nothing that cannot be computed again
 // from its data file: the MD5 ETag of a single put, the content type
 // guessed from the key, no metadata, no version.
 func (sc *sidecar) derivable() bool {
-	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) && len(sc.Headers) == 0 && len(sc.Tags) == 0 &&
+	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) && len(sc.Headers) == 0 && len(sc.Tags) == 0 && len(sc.PartSizes) == 0 &&
 		len(sc.ETag) == 32 && !strings.Contains(sc.ETag, "-")
 }
 
@@ -386,6 +388,7 @@ func (sc *sidecar) info(bucket, key string, size int64, mtime time.Time) storage
 		Checksum:     sc.Checksum,
 		Headers:      sc.Headers,
 		Tags:         sc.Tags,
+		PartSizes:    sc.PartSizes,
 	}
 }
 

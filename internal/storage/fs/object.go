@@ -14,6 +14,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,7 +102,7 @@ func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File,
 	}
 	sc := &sidecar{Key: key, stamp: st, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key)}
 	if old != nil && old.Key == key && old.ETag == sc.ETag {
-		sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers, sc.Tags = old.ContentType, old.Metadata, old.Checksum, old.Headers, old.Tags
+		sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers, sc.Tags, sc.PartSizes = old.ContentType, old.Metadata, old.Checksum, old.Headers, old.Tags, old.PartSizes
 	}
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
@@ -400,6 +401,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 		Checksum:    opts.Checksum,
 		Headers:     maps.Clone(opts.Headers),
 		Tags:        maps.Clone(opts.Tags),
+		PartSizes:   slices.Clone(opts.PartSizes),
 	}
 	if opts.ChecksumFrom != nil {
 		sc.Checksum = opts.ChecksumFrom()
@@ -484,6 +486,7 @@ func (s *Store) importFile(ctx context.Context, bucket, key, path string, opts s
 		Checksum:    opts.Checksum,
 		Headers:     maps.Clone(opts.Headers),
 		Tags:        maps.Clone(opts.Tags),
+		PartSizes:   slices.Clone(opts.PartSizes),
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = guessContentType(key)
@@ -771,6 +774,7 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 		Checksum:    opts.Checksum,
 		Headers:     maps.Clone(opts.Headers),
 		Tags:        maps.Clone(opts.Tags),
+		PartSizes:   slices.Clone(opts.PartSizes),
 	}
 	if sc.ContentType == "" {
 		sc.ContentType = "application/octet-stream"
@@ -928,7 +932,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		if err != nil {
 			return storage.ObjectInfo{}, err
 		}
-		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags}
+		opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags, PartSizes: info.PartSizes}
 		return s.put(ctx, dstBucket, dstKey, strings.NewReader(""), opts, emptyETag)
 	}
 	f, info, err := s.open(ctx, srcBucket, srcKey)
@@ -936,7 +940,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 		return storage.ObjectInfo{}, err
 	}
 	defer f.Close()
-	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags}
+	opts := storage.PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags, PartSizes: info.PartSizes}
 	// A LimitedReader over the file lets the kernel copy (copy_file_range).
 	return s.put(ctx, dstBucket, dstKey, &io.LimitedReader{R: f, N: info.Size}, opts, info.ETag)
 }

@@ -61,7 +61,7 @@ func (s *Store) setTags(ctx context.Context, bucket, key, versionID string, tags
 			// Described afresh (the data changed by hand): the sidecar
 			// written below must describe the file as it is.
 			sc = &sidecar{Key: key, stamp: stampOf(lc.fi), ETag: info.ETag, ContentType: info.ContentType,
-				Metadata: info.Metadata, VersionID: info.VersionID, Checksum: info.Checksum, Headers: info.Headers}
+				Metadata: info.Metadata, VersionID: info.VersionID, Checksum: info.Checksum, Headers: info.Headers, PartSizes: info.PartSizes}
 		}
 		sc.Tags = maps.Clone(tags)
 		b, err := json.Marshal(sc)

@@ -188,6 +188,7 @@ type verEntry struct {
 	Checksum     storage.Checksum  `json:"checksum,omitzero"`
 	Headers      map[string]string `json:"headers,omitempty"`
 	Tags         map[string]string `json:"tags,omitempty"`
+	PartSizes    []int64           `json:"part_sizes,omitempty"`
 }
 
 func (e verEntry) info(bucket, key string) storage.ObjectInfo {
@@ -204,6 +205,7 @@ func (e verEntry) info(bucket, key string) storage.ObjectInfo {
 		Checksum:       e.Checksum,
 		Headers:        e.Headers,
 		Tags:           e.Tags,
+		PartSizes:      e.PartSizes,
 	}
 }
 
@@ -322,7 +324,7 @@ func (s *Store) hashLocked(ctx context.Context, bucket, key string, lc loc, old 
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
 		if old.ETag == sc.ETag {
-			sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers, sc.Tags = old.ContentType, old.Metadata, old.Checksum, old.Headers, old.Tags
+			sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers, sc.Tags, sc.PartSizes = old.ContentType, old.Metadata, old.Checksum, old.Headers, old.Tags, old.PartSizes
 		}
 	}
 	return sc.info(bucket, key, lc.fi.Size(), lc.fi.ModTime()), nil
@@ -401,7 +403,7 @@ func (s *Store) prepareNew(ctx context.Context, bucket, key, state string) (newV
 			idx.Versions = slices.Delete(idx.Versions, i, i+1)
 		}
 		e := verEntry{ID: id, ETag: info.ETag, Size: info.Size, MTime: info.LastModified.UnixNano(),
-			ContentType: info.ContentType, Metadata: maps.Clone(info.Metadata), Checksum: info.Checksum, Headers: maps.Clone(info.Headers), Tags: maps.Clone(info.Tags)}
+			ContentType: info.ContentType, Metadata: maps.Clone(info.Metadata), Checksum: info.Checksum, Headers: maps.Clone(info.Headers), Tags: maps.Clone(info.Tags), PartSizes: info.PartSizes}
 		idx.Versions = slices.Insert(idx.Versions, 0, e)
 	}
 	if nv.newID == storage.NullVersionID {
@@ -526,7 +528,7 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (stor
 // exclusively.
 func (s *Store) promote(ctx context.Context, bucket, key string, idx *verIndex) error {
 	e := idx.Versions[0]
-	sc := &sidecar{Key: key, ETag: e.ETag, ContentType: e.ContentType, Metadata: e.Metadata, VersionID: e.ID, Checksum: e.Checksum, Headers: e.Headers, Tags: e.Tags}
+	sc := &sidecar{Key: key, ETag: e.ETag, ContentType: e.ContentType, Metadata: e.Metadata, VersionID: e.ID, Checksum: e.Checksum, Headers: e.Headers, Tags: e.Tags, PartSizes: e.PartSizes}
 	scPath := s.sidecarPath(bucket, key)
 	if isMarker(key) {
 		if err := s.ensureDirs(ctx, bucket, key); err != nil {
