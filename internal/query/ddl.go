@@ -28,6 +28,9 @@ type token struct {
 	// escaped: a string that held a backslash, which Hive's strings treat
 	// as an escape ('\t') and so drop from text.
 	escaped bool
+	// dquoted: a tQuoted token in double quotes, which Hive also reads as
+	// a string where a string is expected (TBLPROPERTIES ("k"="v")).
+	dquoted bool
 }
 
 func tokenize(s string) ([]token, error) {
@@ -102,7 +105,7 @@ func tokenize(s string) ([]token, error) {
 				b.WriteByte(s[j])
 				j++
 			}
-			out = append(out, token{kind: tQuoted, text: b.String(), pos: i})
+			out = append(out, token{kind: tQuoted, text: b.String(), pos: i, dquoted: c == '"'})
 			i = j + 1
 		case c == '_' || unicode.IsLetter(c):
 			j := i
@@ -278,21 +281,31 @@ func (p *parser) typeText() (string, error) {
 	return b.String(), nil
 }
 
-// kv parses ('k'='v', ...).
+// propertyStr parses a property's key or value: a string in single quotes,
+// or — as Hive and Athena's guides write them — in double quotes.
+func (p *parser) propertyStr() (string, error) {
+	if t := p.peek(); t.kind == tQuoted && t.dquoted {
+		p.i++
+		return t.text, nil
+	}
+	return p.str()
+}
+
+// kv parses ('k'='v', ...); keys and values may be in double quotes.
 func (p *parser) kv() (map[string]string, error) {
 	out := map[string]string{}
 	if err := p.expect("("); err != nil {
 		return nil, err
 	}
 	for !p.accept(")") {
-		k, err := p.str()
+		k, err := p.propertyStr()
 		if err != nil {
 			return nil, err
 		}
 		if err := p.expect("="); err != nil {
 			return nil, err
 		}
-		v, err := p.str()
+		v, err := p.propertyStr()
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,19 @@ import (
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
+// DefaultDatabase is the database Athena's catalog always has. tarn creates
+// it the first time Athena's SQL looks for it (CREATE TABLE, SHOW TABLES,
+// SHOW DATABASES), as Glue creates its own on first use, rather than in
+// every new lake, whose catalog stays as the user made it.
+const DefaultDatabase = "default"
+
+func (s *Service) ensureDefaultDatabase(ctx context.Context, db string) error {
+	if db != DefaultDatabase {
+		return nil
+	}
+	return s.cat.CreateDatabase(ctx, catalog.Database{Name: DefaultDatabase, Description: "Default database"}, true)
+}
+
 func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, ex *Execution) error {
 	dbOr := func(db string) (string, error) { return databaseOr(db, req) }
 	emit := func(cols []string, rows [][]any) error {
@@ -58,6 +71,9 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 	case createTable:
 		db, err := dbOr(st.DB)
 		if err != nil {
+			return err
+		}
+		if err := s.ensureDefaultDatabase(ctx, db); err != nil {
 			return err
 		}
 		t := st.Table
@@ -173,6 +189,9 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 		}
 		return emit(nil, nil)
 	case showDatabases:
+		if err := s.ensureDefaultDatabase(ctx, DefaultDatabase); err != nil {
+			return err
+		}
 		dbs, err := s.cat.ListDatabases(ctx)
 		if err != nil {
 			return err
@@ -187,6 +206,9 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 	case showTables:
 		db, err := dbOr(st.DB)
 		if err != nil {
+			return err
+		}
+		if err := s.ensureDefaultDatabase(ctx, db); err != nil {
 			return err
 		}
 		ts, err := s.cat.ListTables(ctx, db)

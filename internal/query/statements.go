@@ -1,6 +1,8 @@
 package query
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
@@ -380,6 +382,13 @@ func (p *parser) createTable() (createTable, error) {
 			if t.Properties, err = p.kv(); err != nil {
 				return s, err
 			}
+			for k, v := range t.Properties {
+				if strings.EqualFold(k, "table_type") && strings.EqualFold(v, "ICEBERG") {
+					// Not a Hive table with a property: reading its folder as
+					// one would show files Iceberg has deleted or not committed.
+					return s, fmt.Errorf("Iceberg tables are not supported yet; without 'table_type'='ICEBERG' this creates a Hive table (STORED AS PARQUET) over the location's files")
+				}
+			}
 		default:
 			return s, p.errorf("unexpected clause in CREATE EXTERNAL TABLE")
 		}
@@ -455,4 +464,37 @@ func changesState(sqlText string) bool {
 		return true
 	}
 	return false
+}
+
+// catalogViewError turns the warehouse's "no such schema" for CREATE VIEW
+// db.v, where db is a catalog database, into what is true: Athena's views
+// (VIRTUAL_VIEW tables in the catalog) are not supported yet, and a
+// warehouse view, which reads lake tables, does the same. Any other error,
+// or none, passes through.
+func (s *Service) catalogViewError(ctx context.Context, text string, err error) error {
+	if err == nil {
+		return nil
+	}
+	toks, terr := tokenize(text)
+	if terr != nil {
+		return err
+	}
+	p := &parser{toks: toks}
+	if !p.accept("CREATE") {
+		return err
+	}
+	p.accept("OR", "REPLACE")
+	if !p.accept("VIEW") {
+		return err
+	}
+	db, name, qerr := p.qualified()
+	if qerr != nil || db == "" {
+		return err
+	}
+	if _, gerr := s.cat.GetDatabase(ctx, strings.ToLower(db)); gerr != nil {
+		return err
+	}
+	return fmt.Errorf("%w: CREATE VIEW in catalog database %s: Athena views (kept in the catalog) are not supported yet; "+
+		"create it as a warehouse view, which reads lake tables the same way: CREATE VIEW public.%s AS SELECT ... FROM %s.table",
+		ErrUnsupported, strings.ToLower(db), strings.ToLower(name), strings.ToLower(db))
 }
