@@ -62,3 +62,20 @@ func TestReadmeThenTry(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstHourScript runs examples/first-hour/run.sh, the new user's hour
+// end to end (quickstart, an own CSV with bad rows, a job, a new column,
+// the job evolving, the same answers with and without a server), with the
+// tarn this test built. The script checks every step itself.
+func TestFirstHourScript(t *testing.T) {
+	script, err := filepath.Abs(filepath.Join("..", "..", "examples", "first-hour", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", script, t.TempDir())
+	cmd.Env = append(os.Environ(), "TARN="+tarnBin, "TARN_DATA=", "TARN_SERVER=", "TARN_ACCESS_KEY_ID=", "TARN_SECRET_ACCESS_KEY=", "TARN_TOKEN=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "first hour: all steps passed") {
+		t.Fatalf("examples/first-hour/run.sh: %v\n%s", err, out)
+	}
+}
