@@ -1,6 +1,0 @@
-//go:build race
-
-package catalog
-
-// raceEnabled relaxes timing assertions under the race detector.
-const raceEnabled = true
