@@ -123,6 +123,9 @@ type BucketMetricsConfig struct {
 	FirstWait time.Duration
 	// Timeout bounds one listing of the whole store.
 	Timeout time.Duration
+	// Now is the clock the counts' age is measured with (time.Now if nil);
+	// tests move it instead of sleeping.
+	Now func() time.Time
 }
 
 // DefaultBucketMetricsConfig returns the defaults: counts at most 30 s old
@@ -171,6 +174,9 @@ type bucketCount struct {
 // API's Registry. Zero fields of cfg take their defaults.
 func NewBucketCollector(store storage.ObjectStore, cfg BucketMetricsConfig) *BucketCollector {
 	def := DefaultBucketMetricsConfig()
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = def.MaxAge
 	}
@@ -198,8 +204,8 @@ func (c *BucketCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *BucketCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	if c.running == nil && !c.closed && (c.snap == nil || time.Since(c.snap.at) >= c.cfg.MaxAge) &&
-		(c.lastStart.IsZero() || time.Since(c.lastStart) >= c.cfg.MaxAge) {
+	if c.running == nil && !c.closed && (c.snap == nil || c.since(c.snap.at) >= c.cfg.MaxAge) &&
+		(c.lastStart.IsZero() || c.since(c.lastStart) >= c.cfg.MaxAge) {
 		c.startLocked()
 	}
 	snap, running := c.snap, c.running
@@ -222,14 +228,14 @@ func (c *BucketCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.objects, prometheus.GaugeValue, float64(b.objects), b.name)
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(b.bytes), b.name)
 	}
-	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, time.Since(snap.at).Seconds())
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, c.since(snap.at).Seconds())
 }
 
 // startLocked starts a listing in the background; c.mu is held.
 func (c *BucketCollector) startLocked() {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Timeout)
 	done := make(chan struct{})
-	c.running, c.cancel, c.lastStart = done, cancel, time.Now()
+	c.running, c.cancel, c.lastStart = done, cancel, c.cfg.Now()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -250,7 +256,7 @@ func (c *BucketCollector) startLocked() {
 
 // count lists every bucket. A bucket deleted during the listing is left out.
 func (c *BucketCollector) count(ctx context.Context) (*bucketSnapshot, error) {
-	snap := &bucketSnapshot{at: time.Now()}
+	snap := &bucketSnapshot{at: c.cfg.Now()}
 	buckets, err := c.store.ListBuckets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list buckets: %w", err)
@@ -289,3 +295,5 @@ func (c *BucketCollector) Close() error {
 	c.wg.Wait()
 	return nil
 }
+
+func (c *BucketCollector) since(t time.Time) time.Duration { return c.cfg.Now().Sub(t) }
