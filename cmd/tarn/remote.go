@@ -46,7 +46,7 @@ const serveFile = "serve.json"
 
 func writeServeInfo(home, api, s3 string) error {
 	b, _ := json.Marshal(serveInfo{API: api, S3: s3, PID: os.Getpid()})
-	return os.WriteFile(filepath.Join(home, serveFile), b, 0o600)
+	return writeServeFile(home, b)
 }
 
 // addServeInfoPG records the PostgreSQL endpoint, which starts after the
@@ -62,7 +62,18 @@ func addServeInfoPG(home, addr string) error {
 	}
 	si.PG = addr
 	b, _ = json.Marshal(si)
-	return os.WriteFile(filepath.Join(home, serveFile), b, 0o600)
+	return writeServeFile(home, b)
+}
+
+// writeServeFile replaces serve.json in one step: a CLI (or a test) that
+// reads it while the server writes it would otherwise read it empty and
+// work on the files behind the server's back.
+func writeServeFile(home string, b []byte) error {
+	tmp := filepath.Join(home, serveFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(home, serveFile))
 }
 
 func removeServeInfo(home string) { os.Remove(filepath.Join(home, serveFile)) }
