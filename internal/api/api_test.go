@@ -123,6 +123,14 @@ func TestQueryFlow(t *testing.T) {
 	if code := c.do("GET", "/api/v1/queries/"+started["id"]+"/results?max_results=2", nil, &page); code != 200 || len(page.Values) != 2 || page.Values[0][0] != "Central" || page.NextToken == "" {
 		t.Errorf("results: %d %+v", code, page)
 	}
+	// Typed: the count is a JSON number, the columns carry Athena's types.
+	if len(page.Values) > 0 && len(page.Columns) == 2 {
+		if _, isNum := page.Values[0][1].(float64); !isNum || page.Columns[0].AthenaType != "varchar" || page.Columns[1].AthenaType != "bigint" {
+			t.Errorf("result types: %+v %#v", page.Columns, page.Values[0])
+		}
+	} else {
+		t.Errorf("result columns: %+v", page.Columns)
+	}
 	var tables []map[string]any
 	if code := c.do("GET", "/api/v1/databases/etl_pipeline_db/tables", nil, &tables); code != 200 || len(tables) != 2 {
 		t.Errorf("tables: %d %v", code, tables)

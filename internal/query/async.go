@@ -287,6 +287,9 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 		_ = json.NewDecoder(rc).Decode(&md)
 		rc.Close()
 		page.Columns = md.Columns
+		for i := range page.Columns {
+			page.Columns[i].AthenaType = AthenaTypeName(page.Columns[i].Type)
+		}
 	}
 	u := loc.Join(id + ".csv")
 	rc, _, err := a.s.store.Get(ctx, u.Bucket, u.Key, nil)

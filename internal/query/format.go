@@ -50,7 +50,7 @@ func FormatValue(v any, typ string) string {
 		return fmt.Sprintf("%d months %d days %d us", x.Months, x.Days, x.Micros)
 	case duckdb.UUID:
 		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
-	case map[string]any, []any, duckdb.Map:
+	case map[string]any, []any, duckdb.Map, duckdb.OrderedMap, *duckdb.OrderedMap:
 		return MarshalValue(EncodeValue(x, typ))
 	default:
 		return fmt.Sprint(x)
@@ -145,6 +145,15 @@ func EncodeValue(v any, typ string) any {
 		m := make(map[string]any, len(x))
 		for k, e := range x {
 			m[FormatValue(k, "")] = EncodeValue(e, mapValueType(typ))
+		}
+		return m
+	case duckdb.OrderedMap:
+		return EncodeValue(&x, typ)
+	case *duckdb.OrderedMap:
+		m := make(map[string]any, x.Len())
+		vals := x.Values()
+		for i, k := range x.Keys() {
+			m[FormatValue(k, "")] = EncodeValue(vals[i], mapValueType(typ))
 		}
 		return m
 	case []any:
@@ -460,4 +469,61 @@ func (r *renamingSink) Columns(cols []Column) error {
 		}
 	}
 	return r.Sink.Columns(cols)
+}
+
+// AthenaTypeName is the name Athena gives a result column of DuckDB type
+// duck ("varchar", "bigint", "decimal(10,2)", "array(integer)",
+// "row(a integer, b date)", ...), for clients that read Athena's types.
+func AthenaTypeName(duck string) string {
+	t := strings.TrimSpace(duck)
+	u := strings.ToUpper(t)
+	switch {
+	case strings.HasSuffix(u, "]"):
+		return "array(" + AthenaTypeName(elemType(t)) + ")"
+	case strings.HasPrefix(u, "STRUCT("):
+		var fields []string
+		for _, f := range typeArgs(t, "STRUCT") {
+			name, ft, _ := strings.Cut(f, " ")
+			fields = append(fields, strings.Trim(name, `"`)+" "+AthenaTypeName(ft))
+		}
+		return "row(" + strings.Join(fields, ", ") + ")"
+	case strings.HasPrefix(u, "MAP("):
+		if args := typeArgs(t, "MAP"); len(args) == 2 {
+			return "map(" + AthenaTypeName(args[0]) + ", " + AthenaTypeName(args[1]) + ")"
+		}
+		return "map"
+	case strings.HasPrefix(u, "DECIMAL"):
+		return strings.ToLower(strings.ReplaceAll(t, " ", ""))
+	}
+	switch u {
+	case "VARCHAR", "UUID", "ENUM", "JSON", "INTERVAL":
+		return "varchar"
+	case "BOOLEAN":
+		return "boolean"
+	case "TINYINT", "UTINYINT":
+		return "tinyint"
+	case "SMALLINT", "USMALLINT":
+		return "smallint"
+	case "INTEGER", "UINTEGER":
+		return "integer"
+	case "BIGINT", "UBIGINT":
+		return "bigint"
+	case "HUGEINT", "UHUGEINT":
+		return "decimal(38,0)"
+	case "FLOAT", "REAL":
+		return "real"
+	case "DOUBLE":
+		return "double"
+	case "DATE":
+		return "date"
+	case "TIME":
+		return "time"
+	case "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S":
+		return "timestamp"
+	case "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ":
+		return "timestamp with time zone"
+	case "BLOB":
+		return "varbinary"
+	}
+	return strings.ToLower(t)
 }

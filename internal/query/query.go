@@ -114,6 +114,9 @@ type Target struct {
 type Column struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// AthenaType is Athena's name of the type (AthenaTypeName), set where
+	// a result leaves tarn for Athena's clients (the REST API's results).
+	AthenaType string `json:"athena_type,omitempty"`
 }
 
 // Sink receives a statement's result. Columns is called once before any Row.
