@@ -160,6 +160,9 @@ func (c *call) getObjectAttributes() error {
 	if err := c.allow(action, c.bucket, c.key); err != nil {
 		return err
 	}
+	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
+		return err
+	}
 	want := map[string]bool{}
 	for _, v := range c.r.Header.Values("X-Amz-Object-Attributes") {
 		for a := range strings.SplitSeq(v, ",") {
@@ -174,7 +177,7 @@ func (c *call) getObjectAttributes() error {
 		}
 	}
 	if len(want) == 0 {
-		return errCode("InvalidArgument", http.StatusBadRequest, "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty")
+		return errCode("InvalidRequest", http.StatusBadRequest, "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty")
 	}
 	var info storage.ObjectInfo
 	if vid != "" {

@@ -222,11 +222,15 @@ func intParam(q url.Values, name string, def int) (int, error) {
 	if !q.Has(name) {
 		return def, nil
 	}
-	n, err := strconv.Atoi(q.Get(name))
-	if err != nil || n < 0 {
-		return 0, errCode("InvalidArgument", http.StatusBadRequest, "Argument %s must be an integer between 0 and 2147483647", name)
+	v := q.Get(name)
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return 0, errCode("InvalidArgument", http.StatusBadRequest, "Provided %s not an integer or within integer range", v)
 	}
-	return n, nil
+	if n < 0 {
+		return 0, errCode("InvalidArgument", http.StatusBadRequest, "Argument %s must be an integer between 0 and 2147483647", v)
+	}
+	return int(n), nil
 }
 
 func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket string, q url.Values) error {
@@ -249,6 +253,7 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if err != nil {
 		return err
 	}
+	maxUploads = min(maxUploads, 1000)
 	out := listMultipartUploadsResult{Xmlns: s3NS, Bucket: bucket, Prefix: prefix, Delimiter: delim, MaxUploads: maxUploads,
 		KeyMarker: keyMarker, UploadIDMarker: idMarker}
 	own := &owner{ID: "tarn", DisplayName: "tarn"}
@@ -336,7 +341,10 @@ func (c *call) uploadPartCopy(n int, src string) error {
 	size := srcInfo.Size
 	if h := c.r.Header.Get("x-amz-copy-source-range"); h != "" {
 		first, last, ok := parseCopyRange(h)
-		if !ok || last >= srcInfo.Size {
+		if !ok {
+			return errCode("InvalidArgument", http.StatusBadRequest, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		}
+		if last >= srcInfo.Size {
 			return errCode("InvalidArgument", http.StatusBadRequest, "Range specified is not valid for source object of size: %d", srcInfo.Size)
 		}
 		rng = &storage.Range{Offset: first, Length: last - first + 1}

@@ -476,9 +476,9 @@ func maxKeys(q url.Values) (int, error) {
 	if v == "" {
 		return 1000, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, errCode("InvalidArgument", http.StatusBadRequest, "max-keys must be a non-negative integer")
+	n, err := intParam(q, "max-keys", 1000)
+	if err != nil {
+		return 0, err
 	}
 	return min(n, 1000), nil
 }
@@ -934,7 +934,9 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 		if sizes[part-1] > 0 {
 			rng = &storage.Range{Offset: off, Length: sizes[part-1]}
 		}
-		w.Header().Set("x-amz-mp-parts-count", strconv.Itoa(len(sizes)))
+		if len(head.PartSizes) > 0 {
+			w.Header().Set("x-amz-mp-parts-count", strconv.Itoa(len(sizes)))
+		}
 	}
 	var rc io.ReadCloser
 	var info storage.ObjectInfo
@@ -1034,7 +1036,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	ctx := r.Context()
 	for _, h := range []string{"x-amz-metadata-directive", "x-amz-tagging-directive"} {
 		if d := r.Header.Get(h); d != "" && !strings.EqualFold(d, "COPY") && !strings.EqualFold(d, "REPLACE") {
-			return errCode("InvalidArgument", http.StatusBadRequest, "Unknown %s %q: want COPY or REPLACE.", h, d)
+			return errCode("InvalidArgument", http.StatusBadRequest, "Unknown %s directive.", strings.TrimSuffix(strings.TrimPrefix(h, "x-amz-"), "-directive"))
 		}
 	}
 	sb, sk, srcVID, err := parseCopySource(src)
@@ -1166,9 +1168,11 @@ func copySourceConditions(r *http.Request, src storage.ObjectInfo) error {
 // bucket/key?versionId=id, URL-encoded, with or without a leading "/".
 func parseCopySource(src string) (bucket, key, versionID string, err error) {
 	src, query, _ := strings.Cut(src, "?")
-	if u, err := url.PathUnescape(src); err == nil {
-		src = u
+	u, err := url.PathUnescape(src)
+	if err != nil {
+		return "", "", "", errCode("InvalidArgument", http.StatusBadRequest, "Invalid copy source encoding")
 	}
+	src = u
 	if query != "" {
 		qv, err := url.ParseQuery(query)
 		if err != nil || !qv.Has("versionId") || qv.Get("versionId") == "" {
@@ -1176,9 +1180,12 @@ func parseCopySource(src string) (bucket, key, versionID string, err error) {
 		}
 		versionID = qv.Get("versionId")
 	}
-	bucket, key, ok := strings.Cut(strings.TrimPrefix(src, "/"), "/")
-	if !ok || bucket == "" || key == "" {
-		return "", "", "", errCode("InvalidArgument", http.StatusBadRequest, "x-amz-copy-source must be bucket/key")
+	bucket, key, _ = strings.Cut(strings.TrimPrefix(src, "/"), "/")
+	if storage.ValidateBucketName(bucket) != nil {
+		return "", "", "", errCode("InvalidArgument", http.StatusBadRequest, "Invalid copy source bucket name")
+	}
+	if storage.ValidateKey(key) != nil {
+		return "", "", "", errCode("InvalidArgument", http.StatusBadRequest, "Invalid copy source object key")
 	}
 	return bucket, key, versionID, nil
 }

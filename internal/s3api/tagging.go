@@ -75,14 +75,20 @@ func tagsFromHeader(h http.Header) (map[string]string, error) {
 	if v == "" {
 		return nil, nil
 	}
+	bad := errCode("InvalidArgument", http.StatusBadRequest, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
 	var keys, values []string
+	seen := map[string]bool{}
 	for pair := range strings.SplitSeq(v, "&") {
+		if pair == "" {
+			continue
+		}
 		k, val, _ := strings.Cut(pair, "=")
 		dk, err1 := url.QueryUnescape(k)
 		dv, err2 := url.QueryUnescape(val)
-		if err1 != nil || err2 != nil {
-			return nil, errCode("InvalidArgument", http.StatusBadRequest, "The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+		if err1 != nil || err2 != nil || dk == "" || seen[dk] {
+			return nil, bad
 		}
+		seen[dk] = true
 		keys, values = append(keys, dk), append(values, dv)
 	}
 	return checkTags(keys, values, maxObjectTags, tagLimitMessage)

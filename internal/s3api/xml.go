@@ -67,7 +67,7 @@ type listBucketResultV2 struct {
 	XMLName               xml.Name       `xml:"ListBucketResult"`
 	Xmlns                 string         `xml:"xmlns,attr"`
 	Name                  string         `xml:"Name"`
-	Prefix                string         `xml:"Prefix"`
+	Prefix                string         `xml:"Prefix,omitempty"`
 	Delimiter             string         `xml:"Delimiter,omitempty"`
 	MaxKeys               int            `xml:"MaxKeys"`
 	KeyCount              int            `xml:"KeyCount"`
@@ -85,7 +85,7 @@ type listBucketResultV1 struct {
 	Xmlns          string         `xml:"xmlns,attr"`
 	Name           string         `xml:"Name"`
 	Prefix         string         `xml:"Prefix"`
-	Marker         string         `xml:"Marker"`
+	Marker         string         `xml:"Marker,omitempty"`
 	NextMarker     string         `xml:"NextMarker,omitempty"`
 	Delimiter      string         `xml:"Delimiter,omitempty"`
 	MaxKeys        int            `xml:"MaxKeys"`
