@@ -122,7 +122,27 @@ func (p *exprParser) keyword(k string) bool {
 	return false
 }
 
-type pred func(vals []string) bool
+// pred evaluates to true, false or unknown (SQL's three-valued logic): a
+// comparison with the NULL partition (Hive's default partition) or, for a
+// numeric key, with a value that is not a number is unknown, and so is its
+// negation; a filter keeps only partitions for which it is true.
+type pred func(vals []string) tri
+
+type tri int8
+
+// Ordered so that AND is min and OR is max, as in SQL.
+const (
+	no tri = iota
+	unknown
+	yes
+)
+
+func truth(b bool) tri {
+	if b {
+		return yes
+	}
+	return no
+}
 
 func (p *exprParser) or() (pred, error) {
 	l, err := p.and()
@@ -135,7 +155,7 @@ func (p *exprParser) or() (pred, error) {
 			return nil, err
 		}
 		a := l
-		l = func(v []string) bool { return a(v) || r(v) }
+		l = func(v []string) tri { return max(a(v), r(v)) }
 	}
 	return l, nil
 }
@@ -151,7 +171,7 @@ func (p *exprParser) and() (pred, error) {
 			return nil, err
 		}
 		a := l
-		l = func(v []string) bool { return a(v) && r(v) }
+		l = func(v []string) tri { return min(a(v), r(v)) }
 	}
 	return l, nil
 }
@@ -162,7 +182,7 @@ func (p *exprParser) not() (pred, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(v []string) bool { return !e(v) }, nil
+		return func(v []string) tri { return negate(e(v)) }, nil
 	}
 	return p.primary()
 }
@@ -202,17 +222,23 @@ func (p *exprParser) primary() (pred, error) {
 		return nil, invalidInput("Expression: %q is not a partition key of the table (its keys: %s)", t.text, strings.Join(names, ", "))
 	}
 	cmp := func(v, lit string) (int, bool) { return compareValues(v, lit, p.num[idx]) }
-	negate := p.keyword("NOT")
+	negated := p.keyword("NOT")
 	var e pred
 	switch op := p.next(); {
-	case op.kind == 'o' && !negate && strings.Contains("= <> != < <= > >=", op.text) && op.text != "(" && op.text != ")" && op.text != ",":
+	case op.kind == 'o' && !negated && strings.Contains("= <> != < <= > >=", op.text) && op.text != "(" && op.text != ")" && op.text != ",":
 		lit, err := p.literal()
 		if err != nil {
 			return nil, err
 		}
 		want := map[string]func(int) bool{"=": func(c int) bool { return c == 0 }, "<>": func(c int) bool { return c != 0 }, "!=": func(c int) bool { return c != 0 },
 			"<": func(c int) bool { return c < 0 }, "<=": func(c int) bool { return c <= 0 }, ">": func(c int) bool { return c > 0 }, ">=": func(c int) bool { return c >= 0 }}[op.text]
-		e = func(v []string) bool { c, ok := cmp(v[idx], lit); return ok && want(c) }
+		e = func(v []string) tri {
+			c, ok := cmp(v[idx], lit)
+			if !ok {
+				return unknown
+			}
+			return truth(want(c))
+		}
 	case op.kind == 'k' && op.text == "BETWEEN":
 		lo, err := p.literal()
 		if err != nil {
@@ -225,10 +251,13 @@ func (p *exprParser) primary() (pred, error) {
 		if err != nil {
 			return nil, err
 		}
-		e = func(v []string) bool {
+		e = func(v []string) tri {
 			a, ok1 := cmp(v[idx], lo)
 			b, ok2 := cmp(v[idx], hi)
-			return ok1 && ok2 && a >= 0 && b <= 0
+			if !ok1 || !ok2 {
+				return unknown
+			}
+			return truth(a >= 0 && b <= 0)
 		}
 	case op.kind == 'k' && op.text == "IN":
 		if o := p.next(); o.kind != 'o' || o.text != "(" {
@@ -249,13 +278,17 @@ func (p *exprParser) primary() (pred, error) {
 				return nil, p.errAt(o, "',' or ')'")
 			}
 		}
-		e = func(v []string) bool {
+		e = func(v []string) tri {
+			res := no
 			for _, l := range lits {
-				if c, ok := cmp(v[idx], l); ok && c == 0 {
-					return true
+				c, ok := cmp(v[idx], l)
+				if !ok {
+					res = unknown
+				} else if c == 0 {
+					return yes
 				}
 			}
-			return false
+			return res
 		}
 	case op.kind == 'k' && op.text == "LIKE":
 		lit := p.next()
@@ -263,22 +296,29 @@ func (p *exprParser) primary() (pred, error) {
 			return nil, p.errAt(lit, "a quoted LIKE pattern")
 		}
 		re := likeRegexp(lit.text)
-		e = func(v []string) bool { return re.MatchString(v[idx]) }
-	case op.kind == 'k' && op.text == "IS" && !negate:
+		e = func(v []string) tri {
+			if v[idx] == catalog.DefaultPartitionValue {
+				return unknown
+			}
+			return truth(re.MatchString(v[idx]))
+		}
+	case op.kind == 'k' && op.text == "IS" && !negated:
 		isNot := p.keyword("NOT")
 		if !p.keyword("NULL") {
 			return nil, p.errAt(p.peek(), "NULL")
 		}
-		e = func(v []string) bool { return (v[idx] == catalog.DefaultPartitionValue) != isNot }
+		e = func(v []string) tri { return truth((v[idx] == catalog.DefaultPartitionValue) != isNot) }
 	default:
 		return nil, p.errAt(op, "a comparison (=, <>, <, <=, >, >=, BETWEEN, IN, LIKE, IS NULL)")
 	}
-	if negate {
+	if negated {
 		inner := e
-		e = func(v []string) bool { return !inner(v) }
+		e = func(v []string) tri { return negate(inner(v)) }
 	}
 	return e, nil
 }
+
+func negate(t tri) tri { return yes - t }
 
 func likeRegexp(pat string) *regexp.Regexp {
 	var b strings.Builder
@@ -298,9 +338,12 @@ func likeRegexp(pat string) *regexp.Regexp {
 }
 
 // compareValues compares a partition value with a literal: as numbers for a
-// numeric key (false if either is not a number: such a row never matches),
-// else as text.
+// numeric key, else as text. It is not ok (unknown) for the NULL partition
+// and, for a numeric key, when either is not a number.
 func compareValues(v, lit string, numeric bool) (int, bool) {
+	if v == catalog.DefaultPartitionValue {
+		return 0, false
+	}
 	if !numeric {
 		return strings.Compare(v, lit), true
 	}
@@ -339,5 +382,5 @@ func compileExpression(expr string, keys []catalog.Column) (func([]string) bool,
 		return nil, p.errAt(t, "AND, OR or the end")
 	}
 	n := len(keys)
-	return func(v []string) bool { return len(v) == n && e(v) }, nil
+	return func(v []string) bool { return len(v) == n && e(v) == yes }, nil
 }
