@@ -1,6 +1,8 @@
 package pgwire_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/pgwire"
@@ -19,5 +21,24 @@ func TestPsqlColumnNames(t *testing.T) {
 	}
 	if want := "customer|_col1|total|_col3\nalice|1|10.50|2025-01-01\n(1 row)\n"; out != want {
 		t.Fatalf("got %q, want %q", out, want)
+	}
+}
+
+// TestPgxColumnNames: the extended protocol (pgx, BI tools) describes a
+// lake query's columns with the names the query returns: _colN too.
+func TestPgxColumnNames(t *testing.T) {
+	e := newEnv(t, pgwire.DefaultConfig())
+	conn := e.connect(t, e.admin, "")
+	rows, err := conn.Query(context.Background(), `SELECT customer, count(*), sum(amount) AS total FROM shop.orders WHERE paid GROUP BY customer`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for _, f := range rows.FieldDescriptions() {
+		names = append(names, f.Name)
+	}
+	if got := strings.Join(names, ","); got != "customer,_col1,total" {
+		t.Fatalf("columns %s, want customer,_col1,total", got)
 	}
 }

@@ -816,6 +816,12 @@ func (s *shadow) describe(ctx context.Context, text string) (params []string, co
 		}
 		return nil
 	})
+	if err == nil {
+		// A lake query's columns are named as its execution will name them.
+		if r, _ := s.classify(ctx, text); r == routeLake {
+			cols = query.AthenaColumns(ctx, s.conn, text, cols)
+		}
+	}
 	return params, cols, err
 }
 

@@ -453,6 +453,27 @@ func athenaNames(items []selectItem, ncols int) []string {
 	return names
 }
 
+// AthenaColumns returns cols, the columns of the SELECT text, with Athena's
+// names (athenaNames), for a front end that describes a statement before it
+// runs (the PostgreSQL protocol's Describe); conn is any DuckDB connection.
+func AthenaColumns(ctx context.Context, conn *sql.Conn, text string, cols []Column) []Column {
+	items, ok := selectItems(ctx, conn, text)
+	if !ok {
+		return cols
+	}
+	names := athenaNames(items, len(cols))
+	if names == nil {
+		return cols
+	}
+	out := append([]Column(nil), cols...)
+	for i, n := range names {
+		if n != "" {
+			out[i].Name = n
+		}
+	}
+	return out
+}
+
 // renamingSink gives a result's columns Athena's names (athenaNames).
 type renamingSink struct {
 	Sink
