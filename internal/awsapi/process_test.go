@@ -3,6 +3,7 @@ package awsapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,6 +195,8 @@ func TestProcessClients(t *testing.T) {
 		JobError string            `json:"job_error"`
 		JobArgs  map[string]string `json:"job_args"`
 		Missing  string            `json:"missing"`
+		PyDesc   [][]string        `json:"pyathena_description"`
+		PyRows   [][]any           `json:"pyathena_rows"`
 	}
 	if err := json.Unmarshal(o.Bytes(), &got); err != nil {
 		t.Fatalf("guide.py output %q: %v", o.String(), err)
@@ -203,6 +206,9 @@ func TestProcessClients(t *testing.T) {
 	}
 	if got.JobState != "SUCCEEDED" || got.JobArgs["--source_path"] != "s3://lake/raw/sales/sales.csv" {
 		t.Errorf("handler's job run: %s %s %v", got.JobState, got.JobError, got.JobArgs)
+	}
+	if fmt.Sprint(got.PyDesc) != "[[region varchar] [n bigint]]" || fmt.Sprint(got.PyRows) != "[[east 2]]" {
+		t.Errorf("PyAthena: %v %v", got.PyDesc, got.PyRows)
 	}
 	if got.Missing != "EntityNotFoundException" {
 		t.Errorf("missing table: %s", got.Missing)

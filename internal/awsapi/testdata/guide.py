@@ -63,6 +63,14 @@ def main():
     out["job_state"] = run["JobRunState"]
     out["job_error"] = run.get("ErrorMessage", "")
     out["job_args"] = run["Arguments"]
+    # PyAthena's DB API cursor over the same endpoint.
+    from pyathena import connect
+
+    cur = connect(s3_staging_dir="s3://lake/athena-results/", region_name="us-east-1", endpoint_url=ENDPOINT,
+                  schema_name="guide", poll_interval=0.01).cursor()
+    cur.execute("SELECT region, count(*) AS n FROM sales WHERE region = %(r)s GROUP BY region", {"r": "east"})
+    out["pyathena_description"] = [[d[0], d[1]] for d in cur.description]
+    out["pyathena_rows"] = [list(r) for r in cur.fetchall()]
     try:
         glue.get_table(DatabaseName="guide", Name="missing")
         out["missing"] = "no error"
