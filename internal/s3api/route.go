@@ -88,6 +88,8 @@ var operations = map[opKey]handler{
 	{onBucket, http.MethodPut, "versioning"}:           (*call).putBucketVersioning,
 	{onBucket, http.MethodGet, "versions"}:             (*call).listObjectVersions,
 	{onBucket, http.MethodPost, "delete"}:              (*call).deleteObjects,
+	{onBucket, http.MethodGet, "acl"}:                  (*call).getBucketACL,
+	{onBucket, http.MethodPut, "acl"}:                  (*call).putBucketACL,
 	{onBucket, http.MethodGet, "tagging"}:              (*call).getBucketTagging,
 	{onBucket, http.MethodPut, "tagging"}:              (*call).putBucketTagging,
 	{onBucket, http.MethodDelete, "tagging"}:           (*call).deleteBucketTagging,

@@ -30,7 +30,8 @@ var s3Subresources = []string{
 var answered = []string{
 	"bucket GET location", "bucket GET uploads", "bucket GET versioning", "bucket PUT versioning",
 	"bucket GET versions", "bucket POST delete", "bucket GET tagging", "bucket PUT tagging", "bucket DELETE tagging",
-	"bucket GET ownershipControls", "bucket PUT ownershipControls", "bucket DELETE ownershipControls", "object POST uploads", "object GET tagging", "object PUT tagging", "object DELETE tagging", "object GET attributes",
+	"bucket GET ownershipControls", "bucket PUT ownershipControls", "bucket DELETE ownershipControls",
+	"bucket GET acl", "bucket PUT acl", "object POST uploads", "object GET tagging", "object PUT tagging", "object DELETE tagging", "object GET attributes",
 	"object GET partNumber", "object HEAD partNumber",
 }
 

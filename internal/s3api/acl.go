@@ -1,0 +1,168 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Bucket ACLs: canned ACLs are accepted and reported, with no effect on
+// access, which tarn decides by key policies only (there is no
+// anonymous access). As in S3, a bucket is private, and refuses other
+// ACLs while its ownership controls are BucketOwnerEnforced (the
+// default).
+
+const aclConfig = "acl"
+
+var cannedACLs = []string{"private", "public-read", "public-read-write", "authenticated-read"}
+
+// aclsEnforcedOff reports whether the bucket's ownership controls allow
+// ACLs (anything but BucketOwnerEnforced, which buckets have until set).
+func (c *call) aclsAllowed(bc storage.BucketConfigs) (bool, error) {
+	data, err := bc.BucketConfig(c.r.Context(), c.bucket, ownershipConfig)
+	switch {
+	case errors.Is(err, storage.ErrNoSuchBucketConfig):
+		return false, nil
+	case err != nil:
+		return false, err
+	case len(data) == 0:
+		return true, nil
+	}
+	var oc ownershipControls
+	if err := xml.Unmarshal(data, &oc); err != nil {
+		return false, err
+	}
+	return len(oc.Rules) != 1 || oc.Rules[0].ObjectOwnership != "BucketOwnerEnforced", nil
+}
+
+// checkCreateBucketACL applies x-amz-object-ownership and x-amz-acl of a
+// CreateBucket before the bucket is made; it returns the documents to
+// record once it exists.
+func checkCreateBucketACL(h http.Header) (ownership, acl string, err error) {
+	ownership, acl = h.Get("X-Amz-Object-Ownership"), h.Get("X-Amz-Acl")
+	if ownership != "" && !slices.Contains(objectOwnerships, ownership) {
+		return "", "", errCode("InvalidArgument", http.StatusBadRequest, "Invalid x-amz-object-ownership header: %s", ownership)
+	}
+	if acl != "" && !slices.Contains(cannedACLs, acl) {
+		return "", "", errCode("InvalidArgument", http.StatusBadRequest, "")
+	}
+	if acl != "" && acl != "private" && (ownership == "" || ownership == "BucketOwnerEnforced") {
+		return "", "", errCode("InvalidBucketAclWithObjectOwnership", http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")
+	}
+	for _, g := range []string{"X-Amz-Grant-Full-Control", "X-Amz-Grant-Read", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write", "X-Amz-Grant-Write-Acp"} {
+		if h.Get(g) != "" {
+			return "", "", errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented.")
+		}
+	}
+	return ownership, acl, nil
+}
+
+func (c *call) putBucketACL() error {
+	if err := c.allow("s3:PutBucketAcl", c.bucket, ""); err != nil {
+		return err
+	}
+	bc, err := c.s.bucketConfigs()
+	if err != nil {
+		return err
+	}
+	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
+		return err
+	}
+	acl := c.r.Header.Get("X-Amz-Acl")
+	grants := false
+	for _, g := range []string{"X-Amz-Grant-Full-Control", "X-Amz-Grant-Read", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write", "X-Amz-Grant-Write-Acp"} {
+		grants = grants || c.r.Header.Get(g) != ""
+	}
+	body := c.r.ContentLength > 0
+	allowed, err := c.aclsAllowed(bc)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !allowed && acl != "private" && acl != "bucket-owner-full-control":
+		return errCode("AccessControlListNotSupported", http.StatusBadRequest, "The bucket does not allow ACLs.")
+	case acl != "" && grants:
+		return errCode("InvalidRequest", http.StatusBadRequest, "Specifying both Canned ACLs and Header Grants is not allowed")
+	case grants || body:
+		// Grants to other accounts mean nothing in a lake of one owner.
+		return errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented.")
+	case acl == "":
+		return errCode("MissingSecurityHeader", http.StatusBadRequest, "Your request was missing a required header.")
+	case acl == "bucket-owner-full-control":
+		acl = "private"
+	case !slices.Contains(cannedACLs, acl):
+		return errCode("InvalidArgument", http.StatusBadRequest, "")
+	}
+	if !allowed {
+		c.w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	if err := bc.SetBucketConfig(c.r.Context(), c.bucket, aclConfig, []byte(acl)); err != nil {
+		return err
+	}
+	c.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+type grantee struct {
+	XSI         string `xml:"xmlns:xsi,attr"`
+	Type        string `xml:"xsi:type,attr"`
+	ID          string `xml:"ID,omitempty"`
+	DisplayName string `xml:"DisplayName,omitempty"`
+	URI         string `xml:"URI,omitempty"`
+}
+
+type grant struct {
+	Grantee    grantee `xml:"Grantee"`
+	Permission string  `xml:"Permission"`
+}
+
+type accessControlPolicy struct {
+	XMLName xml.Name `xml:"AccessControlPolicy"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Owner   owner    `xml:"Owner"`
+	Grants  []grant  `xml:"AccessControlList>Grant"`
+}
+
+// getBucketACL reports the bucket's canned ACL as S3's grants: the owner
+// (the key that asks: a lake has one owner) has full control.
+func (c *call) getBucketACL() error {
+	if err := c.allow("s3:GetBucketAcl", c.bucket, ""); err != nil {
+		return err
+	}
+	bc, err := c.s.bucketConfigs()
+	if err != nil {
+		return err
+	}
+	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
+		return err
+	}
+	acl := "private"
+	if data, err := bc.BucketConfig(c.r.Context(), c.bucket, aclConfig); err == nil {
+		acl = string(data)
+	} else if !errors.Is(err, storage.ErrNoSuchBucketConfig) {
+		return err
+	}
+	const xsi = "http://www.w3.org/2001/XMLSchema-instance"
+	id := c.p.Key.AccessKeyID
+	out := accessControlPolicy{Xmlns: s3NS, Owner: owner{ID: id, DisplayName: id},
+		Grants: []grant{{Grantee: grantee{XSI: xsi, Type: "CanonicalUser", ID: id, DisplayName: id}, Permission: "FULL_CONTROL"}}}
+	group := func(uri, perm string) {
+		out.Grants = append(out.Grants, grant{Grantee: grantee{XSI: xsi, Type: "Group", URI: uri}, Permission: perm})
+	}
+	const allUsers, authUsers = "http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+	switch acl {
+	case "public-read":
+		group(allUsers, "READ")
+	case "public-read-write":
+		group(allUsers, "READ")
+		group(allUsers, "WRITE")
+	case "authenticated-read":
+		group(authUsers, "READ")
+	}
+	writeXML(c.w, http.StatusOK, out)
+	return nil
+}
