@@ -224,7 +224,9 @@ func (s *Server) errorCode(err error, service string) (string, int) {
 		errors.Is(err, crawler.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidJobSQL),
 		errors.Is(err, jobs.ErrMissingArgument), errors.Is(err, storage.ErrInvalidURI), errors.Is(err, query.ErrInvalidWorkgroup),
 		errors.Is(err, query.ErrSyntax), errors.Is(err, query.ErrUnsupported), errors.Is(err, query.ErrNotFinished),
-		errors.Is(err, jobs.ErrRunNotActive):
+		errors.Is(err, jobs.ErrRunNotActive), errors.Is(err, jobs.ErrIdentity), errors.Is(err, jobs.ErrUnsafeArgument),
+		errors.Is(err, jobs.ErrInvalidTarget), errors.Is(err, storage.ErrNoSuchBucket), errors.Is(err, storage.ErrInvalidKey),
+		errors.Is(err, storage.ErrInvalidBucketName):
 		return invalid, http.StatusBadRequest
 	case errors.Is(err, query.ErrPermission):
 		return "AccessDeniedException", http.StatusBadRequest
