@@ -227,6 +227,25 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 					walkErr = err
 					return false
 				}
+				if t.TableType == catalog.TableTypeVirtualView {
+					// An Athena view: its SELECT takes its place, and the
+					// tables it reads are bound (and authorized) in turn.
+					if expanded++; expanded > 32 {
+						walkErr = fmt.Errorf("%w: views nest too deep (or refer to themselves)", ErrSyntax)
+						return false
+					}
+					def := t.Properties[ViewSQLProperty]
+					if def == "" {
+						walkErr = fmt.Errorf("%w: view %s.%s was not created by tarn's CREATE VIEW: tarn cannot read its definition", catalog.ErrInvalidTable, db, res.Name)
+						return false
+					}
+					names := make([]any, len(t.Columns))
+					for i, c := range t.Columns {
+						names[i] = c.Name
+					}
+					walkErr = s.expandDef(ctx, n, rels, [2]string{def, db}, db+"."+res.Name, tbl, names)
+					return walkErr == nil
+				}
 				bt = &boundTable{t: t, view: fmt.Sprintf("%s%d", scanMarker, len(order)+1)}
 				tables[key] = bt
 				order = append(order, bt)
@@ -664,10 +683,20 @@ func referencedColumns(tree node, bt *boundTable) []string {
 // Unqualified names in the definition that are not the view's CTEs or
 // warehouse relations are tables of the database the view was created in.
 func (s *Session) expandView(ctx context.Context, n node, rels *Relations, res Resolved, name string) error {
-	def := rels.Late[res.Schema+"."+res.Name]
+	return s.expandDef(ctx, n, rels, rels.Late[res.Schema+"."+res.Name], res.Schema+"."+res.Name, name, []any{})
+}
+
+// ViewSQLProperty is the catalog property that holds an Athena view's
+// SELECT (a VIRTUAL_VIEW table created by CREATE VIEW).
+const ViewSQLProperty = "tarn.view.sql"
+
+// expandDef replaces the table reference n by the view definition def (its
+// SELECT, and the database its unqualified names are in); cols, if not
+// empty, name its columns (an Athena view's _colN).
+func (s *Session) expandDef(ctx context.Context, n node, rels *Relations, def [2]string, label, name string, cols []any) error {
 	tree, err := serialize(ctx, s.conn, def[0])
 	if err != nil {
-		return fmt.Errorf("cannot expand view %s.%s: %w", res.Schema, res.Name, err)
+		return fmt.Errorf("cannot expand view %s: %w", label, err)
 	}
 	root, err := statementNode(tree)
 	if err != nil {
@@ -694,7 +723,7 @@ func (s *Session) expandView(ctx context.Context, n node, rels *Relations, res R
 	}
 	n["type"] = "SUBQUERY"
 	n["alias"] = alias
-	n["column_name_alias"] = []any{}
+	n["column_name_alias"] = cols
 	n["sample"] = nil
 	n["query_location"] = json.Number("18446744073709551615")
 	n["subquery"] = node{"node": root, "named_param_map": []any{}}

@@ -310,7 +310,7 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	}
 	if s.wh != nil {
 		if handled, err := s.runWarehouse(ctx, ex, req, sink, text); handled {
-			return s.catalogViewError(ctx, text, err)
+			return s.catalogView(ctx, ex, req, text, err)
 		}
 	}
 	stmt, isDDL, err := parseDDL(text)

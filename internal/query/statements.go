@@ -2,10 +2,12 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
 )
 
 type createDatabase struct {
@@ -466,35 +468,148 @@ func changesState(sqlText string) bool {
 	return false
 }
 
-// catalogViewError turns the warehouse's "no such schema" for CREATE VIEW
-// db.v, where db is a catalog database, into what is true: Athena's views
-// (VIRTUAL_VIEW tables in the catalog) are not supported yet, and a
-// warehouse view, which reads lake tables, does the same. Any other error,
-// or none, passes through.
-func (s *Service) catalogViewError(ctx context.Context, text string, err error) error {
-	if err == nil {
+// catalogView runs CREATE [OR REPLACE] VIEW db.v AS SELECT ... and DROP
+// VIEW [IF EXISTS] db.v when db is a catalog database and not a warehouse
+// schema — the warehouse, which sees these statements first, failed them
+// with werr — as Athena's views: a VIRTUAL_VIEW table in the catalog whose
+// SELECT the binder puts in place of the view when a query reads it. Any
+// other statement, or none that failed, passes werr through.
+func (s *Service) catalogView(ctx context.Context, ex *Execution, req Request, text string, werr error) error {
+	if werr == nil {
 		return nil
 	}
-	toks, terr := tokenize(text)
-	if terr != nil {
-		return err
+	toks, err := tokenize(text)
+	if err != nil {
+		return werr
 	}
 	p := &parser{toks: toks}
-	if !p.accept("CREATE") {
-		return err
+	create := p.accept("CREATE")
+	replace := create && p.accept("OR", "REPLACE")
+	if !create && !p.accept("DROP") {
+		return werr
 	}
-	p.accept("OR", "REPLACE")
 	if !p.accept("VIEW") {
-		return err
+		return werr
 	}
-	db, name, qerr := p.qualified()
-	if qerr != nil || db == "" {
-		return err
+	ifExists := !create && p.accept("IF", "EXISTS")
+	db, name, err := p.qualified()
+	if err != nil || db == "" {
+		return werr
 	}
-	if _, gerr := s.cat.GetDatabase(ctx, strings.ToLower(db)); gerr != nil {
-		return err
+	db, name = strings.ToLower(db), strings.ToLower(name)
+	if _, err := s.cat.GetDatabase(ctx, db); err != nil {
+		return werr
 	}
-	return fmt.Errorf("%w: CREATE VIEW in catalog database %s: Athena views (kept in the catalog) are not supported yet; "+
-		"create it as a warehouse view, which reads lake tables the same way: CREATE VIEW public.%s AS SELECT ... FROM %s.table",
-		ErrUnsupported, strings.ToLower(db), strings.ToLower(name), strings.ToLower(db))
+	ex.StatementType = "DDL"
+	if req.tx != nil {
+		return lakeWriteInTx(firstWord(text) + " VIEW in catalog database " + db)
+	}
+	if req.Authorize != nil {
+		action := "glue:CreateTable"
+		if !create {
+			action = "glue:DeleteTable"
+		}
+		if err := req.Authorize(action, Target{Database: db, Table: name}); err != nil {
+			return err
+		}
+	}
+	old, oerr := s.cat.GetTable(ctx, db, name)
+	if oerr == nil && old.TableType != catalog.TableTypeVirtualView {
+		return fmt.Errorf("%w: %s.%s is a table, not a view", catalog.ErrTableExists, db, name)
+	}
+	if !create {
+		if oerr != nil {
+			if ifExists && errors.Is(oerr, catalog.ErrNoSuchTable) {
+				return nil
+			}
+			return oerr
+		}
+		return s.cat.DropTable(ctx, db, name)
+	}
+	if p.is("(") {
+		return fmt.Errorf("%w: CREATE VIEW %s.%s (columns) AS ...: name the columns in the SELECT instead", ErrUnsupported, db, name)
+	}
+	if !p.accept("AS") {
+		return fmt.Errorf("%w: %v", ErrSyntax, p.errorf("expected AS SELECT ..."))
+	}
+	def := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(text[p.peek().pos:]), ";"))
+	cols, err := s.viewColumns(ctx, req, def, db)
+	if err != nil {
+		return fmt.Errorf("cannot create view %s.%s: %w", db, name, err)
+	}
+	t := catalog.Table{Database: db, Name: name, TableType: catalog.TableTypeVirtualView, Columns: cols,
+		Properties: map[string]string{engine.ViewSQLProperty: def}}
+	switch {
+	case oerr == nil && replace:
+		t.Version = old.Version
+		_, err = s.cat.UpdateTable(ctx, t, "CREATE OR REPLACE VIEW")
+	case oerr == nil:
+		err = fmt.Errorf("%w: view %s.%s exists; use CREATE OR REPLACE VIEW", catalog.ErrTableExists, db, name)
+	default:
+		err = s.cat.CreateTable(ctx, t)
+	}
+	return err
+}
+
+// viewColumns binds a view's SELECT as the caller (so a key cannot make a
+// view of what it may not read) and returns its columns, named as Athena
+// names them, with their Hive types.
+func (s *Service) viewColumns(ctx context.Context, req Request, def, db string) ([]catalog.Column, error) {
+	sess, release, err := s.session(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	b, err := sess.Bind(ctx, def, db)
+	if errors.Is(err, engine.ErrNotSelect) {
+		return nil, fmt.Errorf("%w: a view is a SELECT", ErrSyntax)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := authorizeScans(req, b); err != nil {
+		return nil, err
+	}
+	rows, err := sess.Conn().QueryContext(ctx, "SELECT * FROM ("+b.SQL+") LIMIT 0")
+	if err != nil {
+		return nil, engineError(err)
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	qc := make([]Column, len(cts))
+	for i, ct := range cts {
+		qc[i] = Column{Name: ct.Name(), Type: ct.DatabaseTypeName()}
+	}
+	qc = AthenaColumns(ctx, sess.Conn(), def, qc)
+	out := make([]catalog.Column, len(qc))
+	for i, c := range qc {
+		out[i] = catalog.Column{Name: c.Name, Type: hiveType(c.Type)}
+	}
+	return out, nil
+}
+
+// hiveType is the catalog (Hive) type of a DuckDB type; what the catalog
+// cannot describe is a string, as Athena shows such view columns.
+func hiveType(duck string) string {
+	u := strings.ToUpper(strings.TrimSpace(duck))
+	switch {
+	case strings.HasPrefix(u, "DECIMAL"):
+		return strings.ToLower(strings.ReplaceAll(u, " ", ""))
+	case strings.HasSuffix(u, "[]"):
+		if e := hiveType(elemType(duck)); e != "" {
+			return "array<" + e + ">"
+		}
+	}
+	switch u {
+	case "TINYINT", "SMALLINT", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP", "FLOAT":
+		return strings.ToLower(u)
+	case "INTEGER":
+		return "int"
+	case "BLOB":
+		return "binary"
+	}
+	return "string"
 }
