@@ -412,6 +412,10 @@ func likeMatch(pattern, name string) bool {
 // ShowCreateTable renders a table as Athena's CREATE EXTERNAL TABLE.
 func ShowCreateTable(t catalog.Table) string {
 	var b strings.Builder
+	if def := t.Properties[engine.ViewSQLProperty]; t.TableType == catalog.TableTypeVirtualView && def != "" {
+		fmt.Fprintf(&b, "CREATE VIEW `%s`.`%s` AS\n%s", t.Database, t.Name, def)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE `%s`.`%s`(\n", t.Database, t.Name)
 	for i, c := range t.Columns {
 		sep := ","
