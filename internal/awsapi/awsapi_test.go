@@ -589,14 +589,14 @@ func TestAthena(t *testing.T) {
 
 // TestAthenaResultPaging pages through a large result with the SDK's
 // paginator: every row once, in order, the header only on the first page.
-// 20,000 rows rather than 1,000,000: query.Async.Results rereads the CSV
+// 100,000 rows rather than 1,000,000: query.Async.Results rereads the CSV
 // from its start for each page, so a million rows (1,000 pages) would take
 // minutes.
 func TestAthenaResultPaging(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()
 	a := e.athena(e.admin)
-	const n = 20000
+	const n = 100000
 	start, err := a.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String(fmt.Sprintf("SELECT i, 'r' || i AS s FROM range(%d) t(i) ORDER BY i", n))})
 	if err != nil {
 		t.Fatal(err)
