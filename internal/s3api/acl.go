@@ -9,13 +9,12 @@ import (
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
-// Bucket ACLs: canned ACLs are accepted and reported, with no effect on
-// access, which tarn decides by key policies only (there is no
-// anonymous access). As in S3, a bucket is private, and refuses other
-// ACLs while its ownership controls are BucketOwnerEnforced (the
-// default).
-
-const aclConfig = "acl"
+// Bucket ACLs: a bucket is private — its owner has full control, and
+// access is decided by key policies only. The private canned ACL is
+// accepted and reported; the public ones are refused (NotImplemented),
+// since tarn has no anonymous access to give. As in S3, ACLs other than
+// private are refused first while the ownership controls are
+// BucketOwnerEnforced (the default).
 
 var cannedACLs = []string{"private", "public-read", "public-read-write", "authenticated-read"}
 
@@ -51,6 +50,9 @@ func checkCreateBucketACL(h http.Header) (ownership, acl string, err error) {
 	}
 	if acl != "" && acl != "private" && (ownership == "" || ownership == "BucketOwnerEnforced") {
 		return "", "", errCode("InvalidBucketAclWithObjectOwnership", http.StatusBadRequest, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")
+	}
+	if acl != "" && acl != "private" {
+		return "", "", errPublicACL
 	}
 	for _, g := range []string{"X-Amz-Grant-Full-Control", "X-Amz-Grant-Read", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write", "X-Amz-Grant-Write-Acp"} {
 		if h.Get(g) != "" {
@@ -95,24 +97,22 @@ func (c *call) putBucketACL() error {
 		acl = "private"
 	case !slices.Contains(cannedACLs, acl):
 		return errCode("InvalidArgument", http.StatusBadRequest, "")
+	case acl != "private":
+		return errPublicACL
 	}
-	if !allowed {
-		c.w.WriteHeader(http.StatusOK)
-		return nil
-	}
-	if err := bc.SetBucketConfig(c.r.Context(), c.bucket, aclConfig, []byte(acl)); err != nil {
-		return err
-	}
+	// Private is what every bucket is: nothing to record.
 	c.w.WriteHeader(http.StatusOK)
 	return nil
 }
+
+var errPublicACL = errCode("NotImplemented", http.StatusNotImplemented,
+	"A header you provided implies functionality that is not implemented: tarn has no anonymous access, so buckets are private")
 
 type grantee struct {
 	XSI         string `xml:"xmlns:xsi,attr"`
 	Type        string `xml:"xsi:type,attr"`
 	ID          string `xml:"ID,omitempty"`
 	DisplayName string `xml:"DisplayName,omitempty"`
-	URI         string `xml:"URI,omitempty"`
 }
 
 type grant struct {
@@ -127,42 +127,19 @@ type accessControlPolicy struct {
 	Grants  []grant  `xml:"AccessControlList>Grant"`
 }
 
-// getBucketACL reports the bucket's canned ACL as S3's grants: the owner
-// (the key that asks: a lake has one owner) has full control.
+// getBucketACL reports the private ACL as S3's grants: the owner (the
+// key that asks: a lake has one owner) has full control.
 func (c *call) getBucketACL() error {
 	if err := c.allow("s3:GetBucketAcl", c.bucket, ""); err != nil {
 		return err
 	}
-	bc, err := c.s.bucketConfigs()
-	if err != nil {
-		return err
-	}
 	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
-		return err
-	}
-	acl := "private"
-	if data, err := bc.BucketConfig(c.r.Context(), c.bucket, aclConfig); err == nil {
-		acl = string(data)
-	} else if !errors.Is(err, storage.ErrNoSuchBucketConfig) {
 		return err
 	}
 	const xsi = "http://www.w3.org/2001/XMLSchema-instance"
 	id := c.p.Key.AccessKeyID
 	out := accessControlPolicy{Xmlns: s3NS, Owner: owner{ID: id, DisplayName: id},
 		Grants: []grant{{Grantee: grantee{XSI: xsi, Type: "CanonicalUser", ID: id, DisplayName: id}, Permission: "FULL_CONTROL"}}}
-	group := func(uri, perm string) {
-		out.Grants = append(out.Grants, grant{Grantee: grantee{XSI: xsi, Type: "Group", URI: uri}, Permission: perm})
-	}
-	const allUsers, authUsers = "http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
-	switch acl {
-	case "public-read":
-		group(allUsers, "READ")
-	case "public-read-write":
-		group(allUsers, "READ")
-		group(allUsers, "WRITE")
-	case "authenticated-read":
-		group(authUsers, "READ")
-	}
 	writeXML(c.w, http.StatusOK, out)
 	return nil
 }

@@ -263,26 +263,19 @@ func (c *call) createBucket() error {
 	if err := c.allow("s3:CreateBucket", c.bucket, ""); err != nil {
 		return err
 	}
-	ownership, acl, err := checkCreateBucketACL(c.r.Header)
+	ownership, _, err := checkCreateBucketACL(c.r.Header)
 	if err != nil {
 		return err
 	}
 	if err := c.s.store.CreateBucket(c.r.Context(), c.bucket); err != nil {
 		return err
 	}
-	if bc, ok := c.s.store.(storage.BucketConfigs); ok && (ownership != "" || acl != "" && acl != "private") {
-		// The bucket exists: a failure here leaves it with S3's defaults
-		// (private, BucketOwnerEnforced) and says so.
-		if ownership != "" {
-			doc := `<OwnershipControls><Rule><ObjectOwnership>` + ownership + `</ObjectOwnership></Rule></OwnershipControls>`
-			if err := bc.SetBucketConfig(c.r.Context(), c.bucket, ownershipConfig, []byte(doc)); err != nil {
-				return err
-			}
-		}
-		if acl != "" && acl != "private" {
-			if err := bc.SetBucketConfig(c.r.Context(), c.bucket, aclConfig, []byte(acl)); err != nil {
-				return err
-			}
+	if bc, ok := c.s.store.(storage.BucketConfigs); ok && ownership != "" {
+		// The bucket exists: a failure here leaves it with S3's default
+		// (BucketOwnerEnforced) and says so.
+		doc := `<OwnershipControls><Rule><ObjectOwnership>` + ownership + `</ObjectOwnership></Rule></OwnershipControls>`
+		if err := bc.SetBucketConfig(c.r.Context(), c.bucket, ownershipConfig, []byte(doc)); err != nil {
+			return err
 		}
 	}
 	c.w.Header().Set("Location", "/"+c.bucket)
