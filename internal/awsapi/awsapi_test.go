@@ -33,14 +33,14 @@ import (
 // env is a lake behind the S3 endpoint wrapped by awsapi, as tarn serve
 // has it, on 127.0.0.1.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	l     *lake.Lake
 	url   string
 	admin auth.Key
 	async *query.Async
 }
 
-func newEnv(t *testing.T, crawl bool) *env {
+func newEnv(t testing.TB, crawl bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
