@@ -174,6 +174,13 @@ var (
 	ErrIncompleteBody = errors.New("incomplete or malformed body")
 	// ErrBadDigest: a trailing checksum (x-amz-checksum-*) does not match.
 	ErrBadDigest = errors.New("checksum does not match the body")
+	// ErrMalformedTrailer: the trailer of an aws-chunked body is not
+	// name:value lines, or names a checksum x-amz-trailer did not
+	// announce.
+	ErrMalformedTrailer = errors.New("malformed trailer")
+	// ErrInvalidChecksum: a trailing checksum is not a value of its
+	// algorithm (not base64, or of another length).
+	ErrInvalidChecksum = errors.New("invalid checksum value")
 	// ErrEntityTooLarge: a chunk or a buffered body exceeds the configured bound.
 	ErrEntityTooLarge = errors.New("entity too large")
 )
@@ -209,6 +216,10 @@ func S3ErrorCode(err error) (code string, httpStatus int) {
 		return "IncompleteBody", http.StatusBadRequest
 	case errors.Is(err, ErrBadDigest):
 		return "BadDigest", http.StatusBadRequest
+	case errors.Is(err, ErrMalformedTrailer):
+		return "MalformedTrailerError", http.StatusBadRequest
+	case errors.Is(err, ErrInvalidChecksum):
+		return "InvalidRequest", http.StatusBadRequest
 	case errors.Is(err, ErrEntityTooLarge):
 		return "EntityTooLarge", http.StatusBadRequest
 	case errors.Is(err, ErrInvalidPolicy):

@@ -214,7 +214,7 @@ func (c *chunkedReader) nextChunk() error {
 		// body without trailers that CRLF is the final empty line.
 		if l, err := c.readLine(2); err != nil || l != "" {
 			if err == nil && size == 0 {
-				err = fmt.Errorf("%w: trailer after the last chunk without x-amz-trailer support", ErrIncompleteBody)
+				err = fmt.Errorf("%w: trailer after the last chunk without x-amz-trailer support", ErrMalformedTrailer)
 			} else if err == nil {
 				err = fmt.Errorf("%w: chunk data is not followed by CRLF", ErrIncompleteBody)
 			}
@@ -270,7 +270,7 @@ func (c *chunkedReader) readTrailers() error {
 		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
-			return fmt.Errorf("%w: trailer %q is not name:value", ErrIncompleteBody, truncate(line, 64))
+			return fmt.Errorf("%w: trailer %q is not name:value", ErrMalformedTrailer, truncate(line, 64))
 		}
 		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)
 		if name == "x-amz-trailer-signature" {
@@ -282,7 +282,7 @@ func (c *chunkedReader) readTrailers() error {
 		}
 		if strings.HasPrefix(name, "x-amz-checksum-") && name != c.checksumName {
 			// Nothing would verify it, and the handler would store it.
-			return fmt.Errorf("%w: trailer %s was not announced by x-amz-trailer", ErrIncompleteBody, truncate(name, 64))
+			return fmt.Errorf("%w: trailer %s was not announced by x-amz-trailer", ErrMalformedTrailer, truncate(name, 64))
 		}
 		values[name] = value
 		canon.WriteString(name + ":" + value + "\n")
@@ -302,6 +302,10 @@ func (c *chunkedReader) readTrailers() error {
 			return fmt.Errorf("%w: trailer %s announced by x-amz-trailer is missing", ErrIncompleteBody, c.checksumName)
 		}
 		want := base64.StdEncoding.EncodeToString(c.checksum.Sum(nil))
+		if b, err := base64.StdEncoding.DecodeString(got); err != nil || len(b) != c.checksum.Size() {
+			return withMessage(fmt.Errorf("%w: %s %q", ErrInvalidChecksum, c.checksumName, truncate(got, 100)),
+				"Value for %s trailing header is invalid.", c.checksumName)
+		}
 		if !bytes.Equal([]byte(got), []byte(want)) {
 			return withMessage(fmt.Errorf("%w: %s is %s, the body's is %s", ErrBadDigest, c.checksumName, truncate(got, 100), want),
 				"The %s you specified did not match the calculated checksum.", strings.ToUpper(strings.TrimPrefix(c.checksumName, "x-amz-checksum-")))

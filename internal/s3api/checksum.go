@@ -67,7 +67,8 @@ func requestChecksum(r *http.Request) (alg, want string, err error) {
 		if _, ok := checksumAlgorithms[name]; !ok || !strings.HasPrefix(t, "x-amz-checksum-") {
 			return "", "", errBadChecksumArg("The value specified in the x-amz-trailer header is not supported")
 		}
-		if alg != "" && alg != name {
+		if alg != "" {
+			// A value in a header and one in the trailer.
 			return "", "", errBadChecksumArg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
 		}
 		alg = name

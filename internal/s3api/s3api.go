@@ -98,6 +98,8 @@ func toS3(err error) (code string, status int, msg string) {
 			"InvalidAccessKeyId":        "The AWS Access Key Id you provided does not exist in our records.",
 			"RequestTimeTooSkewed":      "The difference between the request time and the current time is too large.",
 			"XAmzContentSHA256Mismatch": "The provided 'x-amz-content-sha256' header does not match what was computed.",
+			"IncompleteBody":            "The request body terminated unexpectedly",
+			"MalformedTrailerError":     "The request contained trailing data that was not well-formed or did not conform to our published schema.",
 		}[code]
 		switch {
 		case errors.Is(err, auth.ErrExpiredPresign):

@@ -193,7 +193,7 @@ func TestChecksums(t *testing.T) {
 	e.mustPut("lake", "chunked", []byte(old))
 	for _, c := range []chunked{
 		{trailer: "x-amz-checksum-crc32c:AAAAAA=="},
-		{trailer: "x-amz-checksum-crc32:AAAAAA==", unannounced: true},
+		{trailer: "x-amz-checksum-crc32:AAAAAA==", unannounced: true}, // MalformedTrailerError
 	} {
 		req, body := e.streaming("/lake/chunked", auth.StreamingUnsignedPayloadTrailer, data, c)
 		if status, _ := send(t, req, body); status != 400 {
