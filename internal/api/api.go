@@ -320,8 +320,27 @@ func (s *Server) execution(ctx context.Context, p *auth.Principal, r *http.Reque
 	return ex, allowExecution(p, action, ex)
 }
 
+// maxQueryWait bounds a long-poll (GET /api/v1/queries/{id}?wait=SECONDS),
+// below the usual 30-60 s proxy and client timeouts.
+const maxQueryWait = 20 * time.Second
+
 func (s *Server) getQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	return s.execution(ctx, p, r, "athena:GetQueryExecution")
+	ex, err := s.execution(ctx, p, r, "athena:GetQueryExecution")
+	if err != nil {
+		return nil, err
+	}
+	w := r.URL.Query().Get("wait")
+	if w == "" || (ex.State != query.StateQueued && ex.State != query.StateRunning) {
+		return ex, nil
+	}
+	secs, err := strconv.ParseFloat(w, 64)
+	if err != nil || secs < 0 {
+		return nil, badRequest("wait=%q: want a number of seconds (at most %d)", w, int(maxQueryWait.Seconds()))
+	}
+	// A long-poll: the answer comes when the query ends (or the wait is
+	// over), so a client learns of the end at once without polling.
+	s.async.WaitDone(ctx, ex.ID, min(time.Duration(secs*float64(time.Second)), maxQueryWait))
+	return s.queries.Get(ctx, ex.ID)
 }
 
 func (s *Server) listQueries(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

@@ -45,9 +45,12 @@ type Async struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelFunc
-	wgSem   map[string]chan struct{}
-	wg      sync.WaitGroup
-	closed  bool
+	// done has a channel per query in flight, closed once its end is
+	// recorded: long-polls (WaitDone) wait on it.
+	done   map[string]chan struct{}
+	wgSem  map[string]chan struct{}
+	wg     sync.WaitGroup
+	closed bool
 }
 
 // NewAsync returns a runner of background queries over s.
@@ -55,7 +58,8 @@ func (s *Service) NewAsync(cfg AsyncConfig) *Async {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 2
 	}
-	return &Async{s: s, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), running: map[string]context.CancelFunc{}}
+	return &Async{s: s, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), running: map[string]context.CancelFunc{},
+		done: map[string]chan struct{}{}}
 }
 
 // Submit records a query as QUEUED and runs it in the background; it returns
@@ -70,6 +74,7 @@ func (a *Async) Submit(req Request) (string, error) {
 	ex := newExecution(req, StateQueued)
 	ctx, cancel := context.WithCancel(context.Background()) // the query outlives the HTTP request that submitted it
 	a.running[ex.ID] = cancel
+	a.done[ex.ID] = make(chan struct{})
 	a.wg.Add(1)
 	a.mu.Unlock()
 	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
@@ -83,14 +88,7 @@ func (a *Async) Submit(req Request) (string, error) {
 	sem := a.semaphore(wg)
 	go func() {
 		defer a.finish(ex.ID)
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			a.s.record(context.WithoutCancel(ctx), &ex, context.Canceled)
-			return
-		}
-		defer func() { <-sem }()
-		a.run(ctx, &ex, req, wg)
+		a.run(ctx, &ex, req, wg, sem)
 	}()
 	return ex.ID, nil
 }
@@ -120,36 +118,42 @@ func (a *Async) finish(id string) {
 		c()
 	}
 	delete(a.running, id)
+	if d := a.done[id]; d != nil {
+		close(d)
+		delete(a.done, id)
+	}
 	a.mu.Unlock()
 	a.wg.Done()
 }
 
 // run executes a submitted query, writing its result as CSV to the result
-// location.
-func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgroup) {
+// location. The query holds one of sem's slots while it runs in the engine
+// only: storing its result and recording its end (fsyncs that take as long
+// as a small query under load) do not keep the next query QUEUED.
+func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgroup, sem chan struct{}) {
 	loc := a.resultLocation(wg)
 	if err := authorizeResult(req, loc, ex.ID); err != nil {
-		a.s.record(ctx, ex, err)
+		a.s.record(context.WithoutCancel(ctx), ex, err)
 		return
 	}
-	tmp, err := os.CreateTemp("", "tarn-result-*.csv")
-	if err != nil {
-		a.s.record(ctx, ex, err)
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		a.s.record(context.WithoutCancel(ctx), ex, context.Canceled)
 		return
 	}
-	defer os.Remove(tmp.Name())
-	sink := &resultSink{w: bufio.NewWriter(tmp)}
+	res := &spillBuffer{}
+	defer res.remove()
+	sink := &resultSink{w: bufio.NewWriter(res)}
 	ex.State = StateRunning
 	a.s.db.SQL().ExecContext(ctx, `UPDATE query_executions SET state = ? WHERE id = ?`, StateRunning, ex.ID)
 	runErr := a.s.runLimited(ctx, ex, req, sink)
+	<-sem
 	if ferr := sink.w.Flush(); runErr == nil {
 		runErr = ferr
 	}
-	if cerr := tmp.Close(); runErr == nil {
-		runErr = cerr
-	}
 	if runErr == nil && ex.ReusedFrom == "" {
-		if err := a.storeResult(ctx, loc, ex.ID, tmp.Name(), sink.cols); err != nil {
+		if err := a.storeResult(ctx, loc, ex.ID, res, sink.cols); err != nil {
 			if !changesState(req.SQL) {
 				runErr = err
 			} else {
@@ -189,25 +193,99 @@ func (a *Async) resultLocation(wg Workgroup) storage.URI {
 }
 
 // storeResult puts <id>.csv and <id>.csv.metadata in the result location.
-func (a *Async) storeResult(ctx context.Context, loc storage.URI, id, path string, cols []Column) error {
-	f, err := os.Open(path)
+// The two puts run at once: each is durable (fsyncs) before the query is
+// recorded SUCCEEDED, and clients (awswrangler, say) read the CSV straight
+// from storage once it is, so neither may be left for later.
+func (a *Async) storeResult(ctx context.Context, loc storage.URI, id string, res *spillBuffer, cols []Column) error {
+	r, err := res.reader()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	if err := a.s.ensureResultBucket(ctx, loc); err != nil {
 		return err
 	}
-	u := loc.Join(id + ".csv")
-	if _, err := a.s.store.Put(ctx, u.Bucket, u.Key, f, storage.PutOptions{ContentType: "text/csv"}); err != nil {
-		return fmt.Errorf("cannot store the result in %s: %w", u, err)
-	}
 	md, _ := json.Marshal(map[string]any{"columns": cols})
 	m := loc.Join(id + ".csv.metadata")
-	if _, err := a.s.store.Put(ctx, m.Bucket, m.Key, bytes.NewReader(md), storage.PutOptions{ContentType: "application/json"}); err != nil {
-		return fmt.Errorf("cannot store the result metadata in %s: %w", m, err)
+	mdErr := make(chan error, 1)
+	go func() {
+		_, err := a.s.store.Put(ctx, m.Bucket, m.Key, bytes.NewReader(md), storage.PutOptions{ContentType: "application/json"})
+		mdErr <- err
+	}()
+	u := loc.Join(id + ".csv")
+	_, err = a.s.store.Put(ctx, u.Bucket, u.Key, r, storage.PutOptions{ContentType: "text/csv"})
+	if merr := <-mdErr; err == nil && merr != nil {
+		return fmt.Errorf("cannot store the result metadata in %s: %w", m, merr)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot store the result in %s: %w", u, err)
 	}
 	return nil
+}
+
+// spillBuffer keeps a result in memory up to spillAt bytes, then in a
+// temporary file: most results are a few rows, which need no file of
+// their own before they are stored.
+type spillBuffer struct {
+	buf  bytes.Buffer
+	file *os.File
+}
+
+const spillAt = 1 << 20
+
+func (b *spillBuffer) Write(p []byte) (int, error) {
+	if b.file == nil && b.buf.Len()+len(p) > spillAt {
+		f, err := os.CreateTemp("", "tarn-result-*.csv")
+		if err != nil {
+			return 0, err
+		}
+		b.file = f
+		if _, err := f.Write(b.buf.Bytes()); err != nil {
+			return 0, err
+		}
+		b.buf = bytes.Buffer{}
+	}
+	if b.file != nil {
+		return b.file.Write(p)
+	}
+	return b.buf.Write(p)
+}
+
+// reader reads the result from its start.
+func (b *spillBuffer) reader() (io.Reader, error) {
+	if b.file == nil {
+		return bytes.NewReader(b.buf.Bytes()), nil
+	}
+	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return b.file, nil
+}
+
+func (b *spillBuffer) remove() {
+	if b.file != nil {
+		b.file.Close()
+		os.Remove(b.file.Name())
+	}
+}
+
+// WaitDone waits until query id has ended (its end recorded), ctx ends or
+// max has passed, whichever comes first: a long-poll for clients that would
+// otherwise poll the execution's state. A query that is not running here
+// (finished, or unknown) returns at once.
+func (a *Async) WaitDone(ctx context.Context, id string, max time.Duration) {
+	a.mu.Lock()
+	d := a.done[id]
+	a.mu.Unlock()
+	if d == nil {
+		return
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-d:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // Cancel stops a queued or running query (StopQueryExecution).

@@ -142,3 +142,40 @@ func TestResultReuse(t *testing.T) {
 		t.Errorf("reuse without opting in: %+v", fourth)
 	}
 }
+
+// TestAsyncLargeResult: a result too large to keep in memory is spilled to
+// a temporary file and stored whole.
+func TestAsyncLargeResult(t *testing.T) {
+	l := openLake(t)
+	a := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: 1, ResultLocation: storage.URI{Bucket: "lake", Key: "athena-results/"}})
+	defer a.Close()
+	ctx := context.Background()
+	// About 3 MB of CSV, over the 1 MiB kept in memory.
+	id, err := a.Submit(query.Request{SQL: "SELECT range AS n, repeat('x', 20) AS s FROM range(100000)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := waitState(t, l.Query, id, query.StateSucceeded, query.StateFailed)
+	if ex.State != query.StateSucceeded {
+		t.Fatalf("execution: %+v", ex)
+	}
+	var rows int
+	token := ""
+	var last []string
+	for {
+		p, err := a.Results(ctx, id, token, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += len(p.Rows)
+		if len(p.Rows) > 0 {
+			last = p.Rows[len(p.Rows)-1]
+		}
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
+	if rows != 100000 || last[0] != "99999" || last[1] != strings.Repeat("x", 20) {
+		t.Fatalf("%d rows, last %v; want 100000, the last 99999", rows, last)
+	}
+}
