@@ -335,10 +335,11 @@ func (lb *loadBench) restQuery(ctx context.Context, sql string) (time.Duration, 
 	if err := lb.call(ctx, "POST", "/api/v1/queries", map[string]string{"sql": sql}, &started); err != nil {
 		return 0, "", err
 	}
-	poll := 2 * time.Millisecond
 	for {
+		// A long-poll: the server answers when the query has ended (or
+		// after 10 s, when the client asks again).
 		var ex map[string]any
-		if err := lb.call(ctx, "GET", "/api/v1/queries/"+started.ID, nil, &ex); err != nil {
+		if err := lb.call(ctx, "GET", "/api/v1/queries/"+started.ID+"?wait=10", nil, &ex); err != nil {
 			return 0, "", err
 		}
 		state := fmt.Sprint(ex["State"], ex["state"])
@@ -352,14 +353,6 @@ func (lb *loadBench) restQuery(ctx context.Context, sql string) (time.Duration, 
 		case strings.Contains(state, "FAILED"), strings.Contains(state, "CANCELLED"):
 			return 0, "", fmt.Errorf("query %s: %v", state, ex)
 		}
-		select {
-		case <-ctx.Done():
-			return 0, "", ctx.Err()
-		case <-time.After(poll):
-		}
-		// A client backs off as it waits (boto3 users poll every second or
-		// so); 50 ms bounds what the poll adds to a query's latency.
-		poll = min(2*poll, 50*time.Millisecond)
 	}
 }
 

@@ -109,10 +109,13 @@ func serveCmd(g *globals) *cobra.Command {
 				}
 			}
 			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, onCreated)
-			// Background queries take at most half the engine's sessions,
-			// so that two long ones leave room for the rest; beyond that
-			// they wait QUEUED.
-			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: max(2, l.Engine.Sessions()/2),
+			// Background queries take at most three quarters of the
+			// engine's sessions, so that long ones leave room for the rest;
+			// beyond that they wait QUEUED. Under mixed load the query
+			// service's gate gives each front end and key an equal turn at
+			// the sessions: half of them would cap REST below that share
+			// (its queries spend part of their slot waiting at the gate).
+			async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: max(2, l.Engine.Sessions()*3/4),
 				ResultLocation: storage.URI{Bucket: lake.QuickstartBucket, Key: "athena-results/"}})
 			// Glue and Athena's APIs share the S3 endpoint, told apart by
 			// X-Amz-Target as AWS does.
