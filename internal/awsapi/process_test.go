@@ -197,6 +197,8 @@ func TestProcessClients(t *testing.T) {
 		Missing  string            `json:"missing"`
 		PyDesc   [][]string        `json:"pyathena_description"`
 		PyRows   [][]any           `json:"pyathena_rows"`
+		Wrangler []map[string]any  `json:"wrangler"`
+		WrDBs    []string          `json:"wrangler_databases"`
 	}
 	if err := json.Unmarshal(o.Bytes(), &got); err != nil {
 		t.Fatalf("guide.py output %q: %v", o.String(), err)
@@ -209,6 +211,9 @@ func TestProcessClients(t *testing.T) {
 	}
 	if fmt.Sprint(got.PyDesc) != "[[region varchar] [n bigint]]" || fmt.Sprint(got.PyRows) != "[[east 2]]" {
 		t.Errorf("PyAthena: %v %v", got.PyDesc, got.PyRows)
+	}
+	if fmt.Sprint(got.Wrangler) != "[map[n:2 region:east] map[n:1 region:west]]" || fmt.Sprint(got.WrDBs) != "[guide]" {
+		t.Errorf("awswrangler: %v %v", got.Wrangler, got.WrDBs)
 	}
 	if got.Missing != "EntityNotFoundException" {
 		t.Errorf("missing table: %s", got.Missing)
