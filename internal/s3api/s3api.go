@@ -194,7 +194,30 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	_, _ = io.WriteString(w, xml.Header)
-	_ = xml.NewEncoder(w).Encode(errorResponse{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id})
+	_ = xml.NewEncoder(w).Encode(s.errorDetails(r, errorResponse{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id}))
+}
+
+// errorDetails adds the fields S3 gives with some errors.
+func (s *Server) errorDetails(r *http.Request, e errorResponse) errorResponse {
+	q := r.URL.Query()
+	switch {
+	case e.Code == "InvalidAccessKeyId":
+		cred := q.Get("X-Amz-Credential")
+		if h := r.Header.Get("Authorization"); h != "" {
+			if _, c, ok := strings.Cut(h, "Credential="); ok {
+				cred, _, _ = strings.Cut(c, ",")
+			}
+		}
+		e.AWSAccessKeyID, _, _ = strings.Cut(cred, "/")
+	case strings.Contains(e.Message, "the region"):
+		e.Region = s.cfg.Region
+	case e.Code == "XAmzContentSHA256Mismatch":
+		e.ClientComputedContentSHA256 = r.Header.Get("X-Amz-Content-Sha256")
+	case e.Code == "AccessDenied" && e.Message == "Request has expired.":
+		e.ServerTime = time.Now().UTC().Format(time.RFC3339)
+		e.XAmzExpires = q.Get("X-Amz-Expires")
+	}
+	return e
 }
 
 func writeXML(w http.ResponseWriter, status int, v any) {

@@ -18,6 +18,12 @@ type errorResponse struct {
 	Message   string   `xml:"Message"`
 	Resource  string   `xml:"Resource,omitempty"`
 	RequestID string   `xml:"RequestId"`
+	// What S3 adds to some errors.
+	AWSAccessKeyID              string `xml:"AWSAccessKeyId,omitempty"`
+	Region                      string `xml:"Region,omitempty"`
+	ClientComputedContentSHA256 string `xml:"ClientComputedContentSHA256,omitempty"`
+	ServerTime                  string `xml:"ServerTime,omitempty"`
+	XAmzExpires                 string `xml:"X-Amz-Expires,omitempty"`
 }
 
 type owner struct {
