@@ -206,61 +206,31 @@ func (s *Server) getQueryExecution(ctx context.Context, c *call, body []byte) (a
 	return map[string]any{"QueryExecution": s.queryExecution(ctx, ex)}, nil
 }
 
-// athenaType names a result column's DuckDB type as Athena (Trino) does.
-func athenaType(duck string) (name string, precision, scale int) {
-	t := strings.ToUpper(strings.TrimSpace(duck))
-	switch {
-	case strings.HasSuffix(t, "[]") || strings.HasPrefix(t, "LIST"):
-		return "array", 0, 0
-	case strings.HasPrefix(t, "STRUCT"):
-		return "row", 0, 0
-	case strings.HasPrefix(t, "MAP"):
-		return "map", 0, 0
-	case strings.HasPrefix(t, "DECIMAL"):
-		p, sc := 18, 3
-		if i := strings.IndexByte(t, '('); i >= 0 {
-			fmt.Sscanf(t[i:], "(%d,%d)", &p, &sc)
-		}
-		return "decimal", p, sc
+// columnInfo splits query's Athena type name (query.AthenaTypeName, the one
+// mapping every front end uses) into what ColumnInfo carries: the base name
+// ("decimal", "array", "row", ...) with precision and scale beside it.
+func columnInfo(athenaType string) (name string, precision, scale int) {
+	name, args, _ := strings.Cut(athenaType, "(")
+	switch name {
+	case "decimal":
+		precision, scale = 38, 0
+		fmt.Sscanf(args, "%d,%d", &precision, &scale)
+	case "varchar", "char":
+		precision = 2147483647
+	case "tinyint":
+		precision = 3
+	case "smallint":
+		precision = 5
+	case "integer":
+		precision = 10
+	case "bigint":
+		precision = 19
+	case "real", "float", "double":
+		precision = 17
+	case "timestamp", "time":
+		precision = 3
 	}
-	switch t {
-	case "VARCHAR", "UUID", "ENUM":
-		return "varchar", 2147483647, 0
-	case "BOOLEAN":
-		return "boolean", 0, 0
-	case "TINYINT", "UTINYINT":
-		return "tinyint", 3, 0
-	case "SMALLINT", "USMALLINT":
-		return "smallint", 5, 0
-	case "INTEGER", "UINTEGER":
-		return "integer", 10, 0
-	case "BIGINT", "UBIGINT":
-		return "bigint", 19, 0
-	case "HUGEINT", "UHUGEINT":
-		return "decimal", 38, 0
-	case "FLOAT":
-		return "float", 17, 0
-	case "DOUBLE":
-		return "double", 17, 0
-	case "DATE":
-		return "date", 0, 0
-	case "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S":
-		return "timestamp", 3, 0
-	case "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ":
-		return "timestamp with time zone", 3, 0
-	case "TIME":
-		return "time", 3, 0
-	case "BLOB":
-		return "varbinary", 0, 0
-	case "INTERVAL":
-		return "interval day to second", 0, 0
-	case "JSON":
-		return "json", 0, 0
-	}
-	if strings.HasPrefix(t, "ENUM") {
-		return "varchar", 2147483647, 0
-	}
-	return "varchar", 2147483647, 0
+	return name, precision, scale
 }
 
 type datum struct {
@@ -341,7 +311,11 @@ func (s *Server) getQueryResults(ctx context.Context, c *call, body []byte) (any
 		}
 	}
 	for i, col := range pg.Columns {
-		typ, p, sc := athenaType(col.Type)
+		at := col.AthenaType
+		if at == "" {
+			at = query.AthenaTypeName(col.Type)
+		}
+		typ, p, sc := columnInfo(at)
 		cols[i] = map[string]any{"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": col.Name, "Label": col.Name,
 			"Type": typ, "Precision": p, "Scale": sc, "Nullable": "UNKNOWN", "CaseSensitive": typ == "varchar"}
 	}
