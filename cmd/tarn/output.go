@@ -71,7 +71,7 @@ func (t *tableSink) Columns(cols []query.Column) error { t.cols = cols; return n
 func (t *tableSink) Row(vals []any) error {
 	r := make([]string, len(vals))
 	for i, v := range vals {
-		r[i] = query.TextValue(v)
+		r[i] = query.TextTyped(v, t.cols[i].Type)
 		if v == nil {
 			r[i] = "NULL"
 		}
@@ -134,11 +134,13 @@ func printTable(w io.Writer, header []string, rows [][]string) {
 }
 
 type csvSink struct {
-	w   *csv.Writer
-	rec []string
+	w    *csv.Writer
+	cols []query.Column
+	rec  []string
 }
 
 func (c *csvSink) Columns(cols []query.Column) error {
+	c.cols = cols
 	if len(cols) == 0 {
 		return nil
 	}
@@ -153,7 +155,7 @@ func (c *csvSink) Columns(cols []query.Column) error {
 // Row writes NULL as an empty field, as Athena's CSV results do.
 func (c *csvSink) Row(vals []any) error {
 	for i, v := range vals {
-		c.rec[i] = query.TextValue(v)
+		c.rec[i] = query.TextTyped(v, c.cols[i].Type)
 	}
 	return c.w.Write(c.rec)
 }
@@ -174,7 +176,7 @@ func (j *jsonSink) Row(vals []any) error {
 		}
 		b.WriteString(query.MarshalValue(j.cols[i].Name))
 		b.WriteByte(':')
-		b.WriteString(query.MarshalValue(v))
+		b.WriteString(query.MarshalTyped(v, j.cols[i].Type))
 	}
 	b.WriteString("}\n")
 	_, err := j.w.WriteString(b.String())

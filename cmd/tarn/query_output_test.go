@@ -41,7 +41,7 @@ func TestQueryOutputSameWithServer(t *testing.T) {
 
 	// What the encoding prints, checked once on the local output.
 	want := `{"n":999,"big":9000000000,"z":null,"d":12345678.9,"r":10084778.68,"dec":1.10,"dt":"2025-06-02",` +
-		`"ts":"2025-06-02 10:00:01.5","s":"a \"quoted\", text","empty":"","nul":null,"st":{"a":"2025-01-01","b":1},` +
+		`"ts":"2025-06-02 10:00:01.5","s":"a \"quoted\", text","empty":"","nul":null,"st":{"b":1,"a":"2025-01-01"},` +
 		`"l":[1.5,null],"yes":true,"nan":"NaN","tiny":1e-7}` + "\n"
 	if got := local["json"+outputQueries[0]].stdout; got != want {
 		t.Errorf("json:\n got %s\nwant %s", got, want)

@@ -434,7 +434,7 @@ func (r *resultSink) Row(vals []any) error {
 	for i, v := range vals {
 		r.rec[i] = nil
 		if e := EncodeValue(v, r.cols[i].Type); e != nil {
-			s := TextValue(e)
+			s := TextTyped(e, r.cols[i].Type)
 			r.rec[i] = &s
 		}
 	}

@@ -51,7 +51,7 @@ func FormatValue(v any, typ string) string {
 	case duckdb.UUID:
 		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
 	case map[string]any, []any, duckdb.Map, duckdb.OrderedMap, *duckdb.OrderedMap:
-		return MarshalValue(EncodeValue(x, typ))
+		return MarshalTyped(EncodeValue(x, typ), typ)
 	default:
 		return fmt.Sprint(x)
 	}
@@ -547,4 +547,56 @@ func AthenaTypeName(duck string) string {
 		return "varbinary"
 	}
 	return strings.ToLower(t)
+}
+
+// MarshalTyped is MarshalValue with the fields of structs in the order
+// their type (a DuckDB type such as STRUCT("b" INTEGER, "a" DATE)) declares
+// them, as Athena and DuckDB print them; encoding/json would sort them.
+func MarshalTyped(v any, typ string) string {
+	switch x := v.(type) {
+	case map[string]any:
+		fields := typeArgs(typ, "STRUCT")
+		if len(fields) != len(x) {
+			return MarshalValue(x) // a MAP, or fields the type does not name
+		}
+		var b strings.Builder
+		b.WriteByte('{')
+		for i, f := range fields {
+			name, ft, _ := strings.Cut(f, " ")
+			name = strings.ReplaceAll(strings.Trim(name, `"`), `""`, `"`)
+			e, ok := x[name]
+			if !ok {
+				return MarshalValue(x)
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(MarshalValue(name))
+			b.WriteByte(':')
+			b.WriteString(MarshalTyped(e, strings.TrimSpace(ft)))
+		}
+		b.WriteByte('}')
+		return b.String()
+	case []any:
+		var b strings.Builder
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(MarshalTyped(e, elemType(typ)))
+		}
+		b.WriteByte(']')
+		return b.String()
+	}
+	return MarshalValue(v)
+}
+
+// TextTyped is TextValue with structs' fields in their declared order.
+func TextTyped(v any, typ string) string {
+	switch v.(type) {
+	case map[string]any, []any:
+		return MarshalTyped(v, typ)
+	}
+	return TextValue(v)
 }

@@ -59,6 +59,20 @@ func TestStoredResultRoundTrip(t *testing.T) {
 	}
 }
 
+// TestStructFieldOrder: a struct prints its fields in the order its type
+// declares them, as Athena does, not sorted.
+func TestStructFieldOrder(t *testing.T) {
+	l := openLake(t)
+	c, _, err := l.Query.Run(context.Background(), `SELECT {'zip': '02134', 'city': {'name': 'Boston', 'area': 1}} AS s`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := query.EncodeValue(c.Rows[0][0], c.Cols[0].Type)
+	if got, want := query.MarshalTyped(v, c.Cols[0].Type), `{"zip":"02134","city":{"name":"Boston","area":1}}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
 func TestAthenaTypeName(t *testing.T) {
 	for duck, want := range map[string]string{
 		"VARCHAR": "varchar", "INTEGER": "integer", "BIGINT": "bigint", "DOUBLE": "double", "DECIMAL(10,2)": "decimal(10,2)",
