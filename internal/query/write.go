@@ -353,10 +353,39 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 			return err
 		}
 		name := strings.ToLower(st.Name)
-		if err := allowWrite("glue:CreateTable", Target{Database: db, Table: name, Location: st.With["external_location"]}); err != nil {
+		spec, err := writeOptions(st.With, st.PartitionBy)
+		if err != nil {
 			return err
 		}
-		if err := allowWrite("s3:PutObject", Target{Database: db, Table: name, Location: st.With["external_location"]}); err != nil {
+		if spec.Target.Bucket == "" {
+			// Athena's defaults: the database's location, else the
+			// workgroup's result location under tables/<query id>/.
+			d, err := s.cat.GetDatabase(ctx, db)
+			if err != nil {
+				return err
+			}
+			loc := d.Location
+			if loc == "" {
+				wg, err := s.Workgroup(ctx, req.Workgroup)
+				if err != nil {
+					return err
+				}
+				loc = strings.TrimSuffix(wg.ResultLocation, "/") + "/tables/" + ex.ID + "/"
+			} else {
+				loc = strings.TrimSuffix(loc, "/") + "/" + name + "/"
+			}
+			u, err := storage.ParseURI(loc)
+			if err != nil {
+				return err
+			}
+			spec.Target = u.Dir()
+		}
+		// Checked on the location the files will really go to, whichever
+		// default chose it.
+		if err := allowWrite("glue:CreateTable", Target{Database: db, Table: name, Location: spec.Target.String()}); err != nil {
+			return err
+		}
+		if err := allowWrite("s3:PutObject", Target{Database: db, Table: name, Location: spec.Target.String()}); err != nil {
 			return err
 		}
 		if _, err := s.cat.GetTable(ctx, db, name); err == nil {
@@ -364,24 +393,6 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 				return emit(0)
 			}
 			return fmt.Errorf("cannot create table %s.%s: %w", db, name, catalog.ErrTableExists)
-		}
-		spec, err := writeOptions(st.With, st.PartitionBy)
-		if err != nil {
-			return err
-		}
-		if spec.Target.Bucket == "" {
-			d, err := s.cat.GetDatabase(ctx, db)
-			if err != nil {
-				return err
-			}
-			if d.Location == "" {
-				return fmt.Errorf("%w: CREATE TABLE AS needs WITH (external_location = 's3://bucket/prefix/') or a database with a LOCATION", ErrSyntax)
-			}
-			u, err := storage.ParseURI(d.Location)
-			if err != nil {
-				return err
-			}
-			spec.Target = u.Dir().Join(name + "/")
 		}
 		// As Athena: the location must be empty, so a CTAS never mixes its
 		// files with someone else's.
