@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   go run ./cmd/tarn quickstart   -- the main job on the embedded default
 #   make test                      -- every test
-.PHONY: test build vet bench test-s3-suite
+.PHONY: test unit test-race test-heavy build vet bench test-s3-suite
 
 build:
 	go build -o tarn ./cmd/tarn
@@ -10,8 +10,25 @@ vet:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 
-test: vet
+# Every test: formatting and vet, the unit suite (real DuckDB, SQLite,
+# servers on 127.0.0.1 and the real aws CLI, psql, boto3 clients), the race
+# detector on the packages with goroutines, and the heavy suites.
+test: vet unit test-race test-heavy
+
+unit:
 	go test -count=1 -timeout 20m ./...
+
+# The packages whose goroutines share state (engine pool and garbage
+# holds, the query gate, transactions and async runs, the scheduler, pgwire
+# connections, the object store's locks, the events ledger).
+RACE_PKGS = ./internal/engine/ ./internal/query/ ./internal/workflow/ ./internal/jobs/ ./internal/pgwire/ \
+	./internal/events/ ./internal/alarms/ ./internal/catalog/ ./internal/storage/...
+test-race:
+	go test -race -count=1 -timeout 30m $(RACE_PKGS)
+
+# Suites with real engines and public conformance suites, out of the unit
+# suite's time budget.
+test-heavy: test-s3-suite
 
 bench:
 	go run ./bench -out docs/benchmarks.md
