@@ -219,7 +219,7 @@ type cteScope struct {
 }
 
 func (c *cteScope) has(name string) bool {
-	name = strings.ToLower(name)
+	name = asciiLower(name)
 	for ; c != nil; c = c.parent {
 		if c.name == name {
 			return true
@@ -229,7 +229,21 @@ func (c *cteScope) has(name string) bool {
 }
 
 func (c *cteScope) with(name string) *cteScope {
-	return &cteScope{parent: c, name: strings.ToLower(name)}
+	return &cteScope{parent: c, name: asciiLower(name)}
+}
+
+// asciiLower folds A-Z only, as DuckDB does when it matches names. Go's
+// strings.ToLower also folds letters such as the Kelvin sign (U+212A → k):
+// a CTE named with one would look, to tarn, like the file path DuckDB then
+// reads as a table.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // walkScoped is walk that tracks the CTE names in scope at each object. fn
