@@ -184,6 +184,12 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 					walkErr = err
 					return false
 				}
+				// tarn's bookkeeping (view definitions, external schemas) is
+				// not for queries; only its Redshift system tables are.
+				if res.Schema == SystemSchema && !SystemRelations[res.Name] {
+					walkErr = fmt.Errorf("%w: schema %q is tarn's", ErrPermission, SystemSchema)
+					return false
+				}
 				if rels.Kind(res.Schema, res.Name) == KindLateView {
 					if expanded++; expanded > 32 {
 						walkErr = fmt.Errorf("%w: views nest too deep (or refer to themselves)", ErrSyntax)

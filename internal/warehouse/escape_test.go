@@ -98,3 +98,21 @@ func TestCopyRefusesDeepJSON(t *testing.T) {
 		t.Fatalf("rows loaded: %v", rows)
 	}
 }
+
+// TestSystemSchemaNotReadable: tarn's bookkeeping in the warehouse (late
+// views' definitions, external schemas) is not readable by queries; its
+// Redshift system table stl_load_errors is.
+func TestSystemSchemaNotReadable(t *testing.T) {
+	l := openLake(t, t.TempDir())
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT * FROM warehouse.tarn.late_views",
+		"SELECT * FROM tarn.external_schemas",
+		`SELECT * FROM "warehouse"."tarn"."tables"`,
+	} {
+		if _, _, err := l.Query.Run(ctx, q, ""); err == nil || !strings.Contains(err.Error(), "permission denied") {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	run(t, l, "SELECT count(*) FROM stl_load_errors")
+}
