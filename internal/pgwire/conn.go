@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -222,8 +223,25 @@ func (c *conn) failTx(err error) {
 func (c *conn) loop(ctx context.Context) error {
 	skipToSync := false
 	for {
+		idle := c.srv.cfg.IdleInTransactionTimeout
+		if idle <= 0 {
+			idle = time.Minute
+		}
+		if c.tx != nil {
+			_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		} else {
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
 		msg, err := c.be.Receive()
 		if err != nil {
+			var ne net.Error
+			if c.tx != nil && errors.As(err, &ne) && ne.Timeout() {
+				// The deferred end of the connection rolls the block back.
+				c.be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "25P03",
+					Message: fmt.Sprintf("terminating connection due to idle-in-transaction timeout (%s): end transaction blocks with COMMIT or ROLLBACK", idle)})
+				_ = c.be.Flush()
+				return nil
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 				return nil
 			}

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -55,11 +56,17 @@ type Config struct {
 	MaxMessageSize int
 	// Logger receives connection errors (slog.Default() if nil).
 	Logger *slog.Logger
+	// IdleInTransactionTimeout ends a connection that sits idle inside an
+	// open transaction block this long (PostgreSQL's
+	// idle_in_transaction_session_timeout): an open block may hold one of
+	// the engine's few pinned sessions, and a client must not keep it from
+	// everyone else by doing nothing. 0 means the default (1 minute).
+	IdleInTransactionTimeout time.Duration
 }
 
 // DefaultConfig returns the defaults: SCRAM-SHA-256, no TLS.
 func DefaultConfig() Config {
-	return Config{ServerVersion: "14.0", MaxMessageSize: 64 << 20}
+	return Config{ServerVersion: "14.0", MaxMessageSize: 64 << 20, IdleInTransactionTimeout: time.Minute}
 }
 
 // Deps are the services the server fronts.

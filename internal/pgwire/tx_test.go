@@ -2,11 +2,16 @@ package pgwire_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -283,4 +288,51 @@ func (e *env) psqlStdin(t *testing.T, script string, args ...string) (string, st
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	return out.String(), errOut.String(), err
+}
+
+// TestIdleInTransactionTimeout: a client that opens a block, changes a row
+// and then does nothing is cut off after the idle timeout (FATAL 25P03),
+// its block rolled back and its pinned session freed for everyone else.
+func TestIdleInTransactionTimeout(t *testing.T) {
+	cfg := pgwire.DefaultConfig()
+	cfg.IdleInTransactionTimeout = 50 * time.Millisecond
+	e := newEnv(t, cfg)
+	txTable(t, e)
+	ctx := t.Context()
+	c := e.connect(t, e.admin, "")
+	if _, err := c.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `DELETE FROM txs.t WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	// The client now idles: it only reads, which returns once the server
+	// has sent its FATAL and closed the connection.
+	got, err := io.ReadAll(c.PgConn().Conn())
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		t.Logf("read: %v", err)
+	}
+	if !bytes.Contains(got, []byte("25P03")) || !bytes.Contains(got, []byte("idle-in-transaction timeout")) {
+		t.Fatalf("the server's last words: %q", got)
+	}
+	// The block was rolled back: another transaction can delete row 1.
+	tx := e.l.Query.Begin()
+	req := query.Request{SQL: `DELETE FROM txs.t WHERE id = 1`}
+	for {
+		_, err := tx.Execute(ctx, req, &query.Collect{})
+		if err == nil {
+			break
+		}
+		// The server ends the idle connection, then rolls back: until then
+		// the row is the idle block's (a write conflict).
+		if ctx.Err() != nil {
+			t.Fatalf("the idle block was never rolled back: %v", err)
+		}
+		tx.Rollback(ctx, req)
+		tx = e.l.Query.Begin()
+		runtime.Gosched()
+	}
+	if ok, err := tx.Commit(ctx, req); !ok || err != nil {
+		t.Fatalf("commit: %v %v", ok, err)
+	}
 }
