@@ -93,7 +93,8 @@ CREATE TABLE catalog_skipped_files (
 CREATE TABLE catalog_garbage (
 	uri TEXT PRIMARY KEY,
 	removed_at TEXT NOT NULL,
-	table_name TEXT NOT NULL DEFAULT ''
+	table_name TEXT NOT NULL DEFAULT '',
+	etag TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE INDEX catalog_garbage_removed_at ON catalog_garbage (removed_at);
 `},

@@ -109,8 +109,8 @@ func (c *Catalog) PublishFilesTx(ctx context.Context, tx *sql.Tx, db, table stri
 			// A reader that planned on the old manifest may still open the
 			// file: it is garbage to collect after a grace period, not now.
 			if !adding[f.URI] {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_garbage (uri, removed_at, table_name) VALUES (?, ?, ?)
-					ON CONFLICT (uri) DO UPDATE SET removed_at = excluded.removed_at`, f.URI, at, full); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_garbage (uri, removed_at, table_name, etag) VALUES (?, ?, ?, ?)
+					ON CONFLICT (uri) DO UPDATE SET removed_at = excluded.removed_at, etag = excluded.etag`, f.URI, at, full, f.ETag); err != nil {
 					return nil, fmt.Errorf("cannot publish files to %q: %w", full, err)
 				}
 			}
@@ -378,22 +378,29 @@ func duckName(hive string) string {
 	return t.DuckDB()
 }
 
+// Garbage is a file a publish replaced, with the ETag it had then: an
+// object written at the same key since is not the garbage.
+type Garbage struct {
+	URI  string
+	ETag string
+}
+
 // Garbage lists up to limit files replaced before cutoff (see
 // PublishFilesTx), oldest first.
-func (c *Catalog) Garbage(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
-	rows, err := c.db.SQL().QueryContext(ctx, `SELECT uri FROM catalog_garbage WHERE removed_at < ? ORDER BY removed_at LIMIT ?`,
+func (c *Catalog) Garbage(ctx context.Context, cutoff time.Time, limit int) ([]Garbage, error) {
+	rows, err := c.db.SQL().QueryContext(ctx, `SELECT uri, etag FROM catalog_garbage WHERE removed_at < ? ORDER BY removed_at LIMIT ?`,
 		meta.FormatTime(cutoff), limit)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list replaced files: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []Garbage
 	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
+		var g Garbage
+		if err := rows.Scan(&g.URI, &g.ETag); err != nil {
 			return nil, err
 		}
-		out = append(out, u)
+		out = append(out, g)
 	}
 	return out, rows.Err()
 }

@@ -56,9 +56,9 @@ func (h *holds) held(u string) bool {
 
 // CollectGarbage deletes replaced files older than the configured grace
 // (Config.GarbageGrace) that no session of this engine holds, and forgets
-// them. It returns how many it deleted. A
-// file already gone counts as deleted; other errors leave it for the next
-// collection.
+// them. It returns how many it forgot: deleted, already gone, or found
+// rewritten since (another ETag: someone's new object, kept). Other errors
+// leave a file for the next collection.
 func (e *Engine) CollectGarbage(ctx context.Context) (int, error) {
 	return e.collect(ctx, time.Now().Add(-e.cfg.GarbageGrace))
 }
@@ -79,13 +79,28 @@ func (e *Engine) collect(ctx context.Context, cutoff time.Time) (int, error) {
 		}
 		var done []string
 		var errs []error
-		for _, u := range uris {
+		for _, g := range uris {
+			u := g.URI
 			if e.files.held(u) {
 				continue
 			}
 			loc, err := storage.ParseURI(u)
 			if err != nil {
 				done = append(done, u) // not a location: nothing to delete
+				continue
+			}
+			// An object written at the key since it was replaced (another
+			// ETag) is someone's new data, not the garbage: forget it.
+			info, err := e.store.Head(ctx, loc.Bucket, loc.Key)
+			switch {
+			case errors.Is(err, storage.ErrNoSuchKey) || errors.Is(err, storage.ErrNoSuchBucket):
+				done = append(done, u)
+				continue
+			case err != nil:
+				errs = append(errs, fmt.Errorf("cannot delete replaced file %s: %w", u, err))
+				continue
+			case g.ETag != "" && info.ETag != g.ETag:
+				done = append(done, u)
 				continue
 			}
 			if err := e.store.Delete(ctx, loc.Bucket, loc.Key); err != nil && !errors.Is(err, storage.ErrNoSuchKey) {

@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/jobs"
@@ -44,4 +45,30 @@ func TestReaderSurvivesOverwrite(t *testing.T) {
 	if n, err := e.l.Engine.CollectAllGarbage(e.ctx); err != nil || n != 1 {
 		t.Fatalf("collected %d replaced files once released, want 1: %v", n, err)
 	}
+}
+
+// TestGarbageKeepsNewObjects: an object written at a replaced file's key
+// after the replace is someone's new data; the collector forgets the
+// garbage entry and leaves the object.
+func TestGarbageKeepsNewObjects(t *testing.T) {
+	e := newEnv(t)
+	e.put("raw/sales/a.csv", "id,amount,region,day\n1,10,North,2025-01-01\n")
+	e.create(jobs.Spec{Name: "ow", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "s3://lake/curated/ow/",
+		Mode: jobs.ModeOverwrite, Table: "curated.ow"})
+	e.start("ow", nil)
+	files, err := e.l.Catalog.ListFiles(e.ctx, "curated", "ow")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("files: %v %v", files, err)
+	}
+	old := strings.TrimPrefix(files[0].URI, "s3://lake/")
+	e.start("ow", nil) // replaces the file: it is garbage now
+	e.put(old, "someone's new object at the same key")
+	if _, err := e.l.Engine.CollectAllGarbage(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := e.l.Store.Get(e.ctx, "lake", old, nil)
+	if err != nil {
+		t.Fatalf("the collector deleted a new object at a replaced key: %v", err)
+	}
+	rc.Close()
 }
