@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,15 +56,12 @@ func duckDBVersion(mod string) string {
 		return ""
 	}
 	n := parts[1]
-	return fmt.Sprintf("%s.%d.%d", n[:1], atoi(n[1:3]), atoi(n[3:5]))
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
+	minor, err1 := strconv.Atoi(n[1:3])
+	patch, err2 := strconv.Atoi(n[3:5])
+	if err1 != nil || err2 != nil {
+		return ""
 	}
-	return n
+	return fmt.Sprintf("%s.%d.%d", n[:1], minor, patch)
 }
 
 func statusCmd(g *globals) *cobra.Command {

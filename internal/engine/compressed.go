@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,13 +23,13 @@ func CheckCompressedFile(ctx context.Context, path string) error {
 		return err
 	}
 	defer f.Close()
-	r, closeFn, err := decompressing(f)
+	r, closeFn, compressed, err := decompressing(f)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorruptCompressed, err)
 	}
 	defer closeFn()
-	if _, ok := r.(*bufio.Reader); ok {
-		return nil // not compressed
+	if !compressed {
+		return nil
 	}
 	if _, err := io.Copy(io.Discard, contextReader{ctx, r}); err != nil {
 		if ctx.Err() != nil {

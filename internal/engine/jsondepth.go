@@ -112,7 +112,7 @@ func checkJSONFile(ctx context.Context, path string) error {
 		return err
 	}
 	defer f.Close()
-	r, closeFn, err := decompressing(f)
+	r, closeFn, _, err := decompressing(f)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorruptCompressed, err)
 	}
@@ -137,24 +137,25 @@ func (e *Engine) CheckCompressed(ctx context.Context, path string) error {
 // decompressing returns a reader of f's content, decompressed if f starts
 // with gzip's or zstd's magic bytes. Reading it to its end checks the
 // stream's trailer: a truncated stream ends in an error, not in EOF.
-func decompressing(f *os.File) (io.Reader, func(), error) {
+// compressed says whether f was gzip or zstd.
+func decompressing(f *os.File) (r io.Reader, closeFn func(), compressed bool, err error) {
 	br := bufio.NewReader(f)
 	magic, _ := br.Peek(4)
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, true, err
 		}
-		return zr, func() { zr.Close() }, nil
+		return zr, func() { zr.Close() }, true, nil
 	case len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd:
 		zr, err := zstd.NewReader(br)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, true, err
 		}
-		return zr, zr.Close, nil
+		return zr, zr.Close, true, nil
 	}
-	return br, func() {}, nil
+	return br, func() {}, false, nil
 }
 
 // contextReader stops a long read when ctx ends.

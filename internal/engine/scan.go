@@ -527,7 +527,7 @@ func csvHeader(ctx context.Context, path string, fo map[string]string) ([]string
 		return nil, err
 	}
 	defer f.Close()
-	r, closeFn, err := decompressing(f)
+	r, closeFn, _, err := decompressing(f)
 	if err != nil {
 		return nil, nil // not a stream DuckDB reads either; it reports why
 	}
