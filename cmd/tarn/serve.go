@@ -109,6 +109,7 @@ func serveCmd(g *globals) *cobra.Command {
 				}
 			}
 			s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, a, onCreated)
+			s3.SetTriggers(s3Triggers{l.Workflows})
 			// Background queries take at most three quarters of the
 			// engine's sessions, so that long ones leave room for the rest;
 			// beyond that they wait QUEUED. Under mixed load the query
@@ -143,6 +144,11 @@ func serveCmd(g *globals) *cobra.Command {
 			// On every return, the background work ends before the lake closes.
 			defer func() { bgStop(); <-schedDone; <-alarmsDone }()
 			go l.CollectGarbage(bgCtx, time.Minute)
+			// Buckets' lifecycle rules (expirations) run hourly; the pass
+			// in progress ends before the lake closes.
+			lifecycleDone := make(chan struct{})
+			go func() { defer close(lifecycleDone); s3.RunLifecycle(bgCtx, time.Hour) }()
+			defer func() { bgStop(); <-lifecycleDone }()
 			scheme := "http"
 			if certFile != "" {
 				scheme = "https"

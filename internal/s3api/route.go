@@ -96,6 +96,17 @@ var operations = map[opKey]handler{
 	{onBucket, http.MethodGet, "ownershipControls"}:    (*call).getBucketOwnershipControls,
 	{onBucket, http.MethodPut, "ownershipControls"}:    (*call).putBucketOwnershipControls,
 	{onBucket, http.MethodDelete, "ownershipControls"}: (*call).deleteBucketOwnershipControls,
+	{onBucket, http.MethodGet, "encryption"}:           (*call).getBucketEncryption,
+	{onBucket, http.MethodPut, "encryption"}:           (*call).putBucketEncryption,
+	{onBucket, http.MethodDelete, "encryption"}:        (*call).deleteBucketEncryption,
+	{onBucket, http.MethodGet, "publicAccessBlock"}:    (*call).getPublicAccessBlock,
+	{onBucket, http.MethodPut, "publicAccessBlock"}:    (*call).putPublicAccessBlock,
+	{onBucket, http.MethodDelete, "publicAccessBlock"}: (*call).deletePublicAccessBlock,
+	{onBucket, http.MethodGet, "lifecycle"}:            (*call).getBucketLifecycle,
+	{onBucket, http.MethodPut, "lifecycle"}:            (*call).putBucketLifecycle,
+	{onBucket, http.MethodDelete, "lifecycle"}:         (*call).deleteBucketLifecycle,
+	{onBucket, http.MethodGet, "notification"}:         (*call).getBucketNotification,
+	{onBucket, http.MethodPut, "notification"}:         (*call).putBucketNotification,
 
 	{onObject, http.MethodPut, ""}:            (*call).putOrCopyObject,
 	{onObject, http.MethodGet, ""}:            (*call).getObject,
@@ -154,6 +165,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		return err
 	}
 	if h, ok := operations[opKey{t, r.Method, sub}]; ok {
+		if t == onObject {
+			if err := checkNoSSE(r.Header); err != nil {
+				return err
+			}
+		}
 		return h(c)
 	}
 	if sub != "" {

@@ -51,8 +51,10 @@ type Server struct {
 	uploads *storage.Uploads
 	auth    *auth.Service
 	created ObjectCreated
-	log     *slog.Logger
-	metrics *metrics
+	// triggers keep bucket notifications (nil: NotImplemented).
+	triggers Triggers
+	log      *slog.Logger
+	metrics  *metrics
 }
 
 // New returns an S3 endpoint over store. uploads keeps multipart uploads
@@ -313,9 +315,11 @@ func (c *call) deleteBucket() error {
 	if err := c.allow("s3:DeleteBucket", c.bucket, ""); err != nil {
 		return err
 	}
+	triggers := c.s.notificationTriggers(c.r.Context(), c.bucket)
 	if err := c.s.store.DeleteBucket(c.r.Context(), c.bucket); err != nil {
 		return err
 	}
+	c.s.removeTriggers(context.WithoutCancel(c.r.Context()), triggers)
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
