@@ -37,52 +37,22 @@ func checkNoSSE(h http.Header) error {
 	return nil
 }
 
-func (c *call) putBucketEncryption() error {
-	if err := c.allow("s3:PutEncryptionConfiguration", c.bucket, ""); err != nil {
+// bucketEncryption answers Put, Get and DeleteBucketEncryption: the
+// bucket is checked and the key's right to the operation, then the
+// request is refused, since no bucket can have a configuration to set,
+// report or remove.
+func (c *call) bucketEncryption() error {
+	action := "s3:PutEncryptionConfiguration"
+	if c.r.Method == http.MethodGet || c.r.Method == http.MethodHead {
+		action = "s3:GetEncryptionConfiguration"
+	}
+	if err := c.allow(action, c.bucket, ""); err != nil {
 		return err
 	}
 	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
 		return err
-	}
-	var req struct {
-		Rules []struct {
-			Default *struct {
-				SSEAlgorithm string `xml:"SSEAlgorithm"`
-			} `xml:"ApplyServerSideEncryptionByDefault"`
-		} `xml:"Rule"`
-	}
-	if err := c.readConfigBody(&req); err != nil {
-		return err
-	}
-	if len(req.Rules) == 0 {
-		return errMalformedXML
 	}
 	return errNoSSE
-}
-
-// getBucketEncryption: no bucket has an encryption configuration.
-func (c *call) getBucketEncryption() error {
-	if err := c.allow("s3:GetEncryptionConfiguration", c.bucket, ""); err != nil {
-		return err
-	}
-	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
-		return err
-	}
-	return errCode("ServerSideEncryptionConfigurationNotFoundError", http.StatusNotFound,
-		"The server side encryption configuration was not found: tarn does not encrypt objects at rest (see docs/security.md)")
-}
-
-// deleteBucketEncryption removes nothing, since nothing can be set: the
-// bucket stays as it was, unencrypted, as S3's answer says.
-func (c *call) deleteBucketEncryption() error {
-	if err := c.allow("s3:PutEncryptionConfiguration", c.bucket, ""); err != nil {
-		return err
-	}
-	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
-		return err
-	}
-	c.w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 var errMalformedXML = errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
