@@ -118,7 +118,9 @@ func (e *guideEnv) client(k auth.Key) *s3.Client {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(e.url),
 		UsePathStyle: true,
-		Credentials:  aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, nil }),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, nil
+		}),
 	})
 }
 
@@ -394,9 +396,9 @@ func TestGuidesNotificationsBecomeTriggers(t *testing.T) {
 	// Destinations and events tarn cannot serve are refused, and the
 	// configuration in place stays.
 	for what, c2 := range map[string]*types.NotificationConfiguration{
-		"an SQS queue": {QueueConfigurations: []types.QueueConfiguration{{QueueArn: aws.String("arn:aws:sqs:us-east-1:1:q"), Events: []types.Event{"s3:ObjectCreated:*"}}}},
+		"an SQS queue":    {QueueConfigurations: []types.QueueConfiguration{{QueueArn: aws.String("arn:aws:sqs:us-east-1:1:q"), Events: []types.Event{"s3:ObjectCreated:*"}}}},
 		"a removed event": {QueueConfigurations: []types.QueueConfiguration{{QueueArn: aws.String("arn:aws:glue:us-east-1:1:job/x"), Events: []types.Event{"s3:ObjectRemoved:*"}}}},
-		"a hostile id": {QueueConfigurations: []types.QueueConfiguration{{Id: aws.String("../x'; drop"), QueueArn: aws.String("arn:aws:glue:us-east-1:1:job/x"), Events: []types.Event{"s3:ObjectCreated:*"}}}},
+		"a hostile id":    {QueueConfigurations: []types.QueueConfiguration{{Id: aws.String("../x'; drop"), QueueArn: aws.String("arn:aws:glue:us-east-1:1:job/x"), Events: []types.Event{"s3:ObjectCreated:*"}}}},
 	} {
 		_, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{Bucket: aws.String("raw"), NotificationConfiguration: c2})
 		wantCode(t, what, err, "InvalidArgument")
