@@ -105,22 +105,34 @@ type Engine struct {
 
 	// verify checks warehouse statements that DuckDB runs as written.
 	verify verifier
+
+	// ready is closed when open has finished, with openErr its result.
+	ready   chan struct{}
+	openErr error
+	// readers counts the reader sessions opened so far (under mu).
+	readers int
 }
 
 // New opens DuckDB in memory, configures the sandbox and opens the pool.
 func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalog.Catalog) (*Engine, error) {
-	if cfg.Sessions <= 0 {
-		cfg.Sessions = 4
+	e := Start(ctx, cfg, store, cat)
+	<-e.ready
+	if e.openErr != nil {
+		return nil, e.openErr
 	}
-	if cfg.WriterSessions <= 0 {
-		cfg.WriterSessions = 2
-	}
+	return e, nil
+}
+
+// open opens DuckDB, its first sessions and the warehouse, and locks the
+// sandbox (see Start). Reader sessions past the first open on demand.
+func (e *Engine) open(ctx context.Context) error {
+	cfg := e.cfg
 	if err := os.MkdirAll(cfg.TempDir, 0o755); err != nil {
-		return nil, fmt.Errorf("cannot create engine temp folder: %w", err)
+		return fmt.Errorf("cannot create engine temp folder: %w", err)
 	}
 	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open DuckDB: %w", err)
+		return fmt.Errorf("cannot open DuckDB: %w", err)
 	}
 	db := sql.OpenDB(connector)
 	// The pool below owns every connection; database/sql must not close or
@@ -131,56 +143,60 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 	db.SetMaxIdleConns(total)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	e := &Engine{cfg: cfg, db: db, store: store, cat: cat, pool: make(chan *Session, cfg.Sessions), wpool: make(chan *Session, cfg.WriterSessions)}
-	e.pqCache.entries = map[string]parquetEntry{}
+	e.db = db
 
-	conns := make([]*sql.Conn, 0, total)
-	fail := func(err error) (*Engine, error) {
+	// One reader and the writers open before the lock: writers set
+	// profiling, which a locked instance refuses; the other readers need
+	// no setting that the lock forbids, so acquire opens them on demand.
+	eager := 1 + cfg.WriterSessions
+	conns := make([]*sql.Conn, 0, eager)
+	fail := func(err error) error {
 		for _, c := range conns {
 			c.Close()
 		}
 		db.Close()
-		return nil, err
+		return err
 	}
-	for i := range total {
+	for range eager {
 		c, err := db.Conn(ctx)
 		if err != nil {
 			return fail(fmt.Errorf("cannot open DuckDB connection: %w", err))
 		}
 		conns = append(conns, c)
-		if i < cfg.Sessions {
-			continue
-		}
-		// Writers profile their statements: the scans' cardinalities are the
-		// rows read, which a job reports next to rows written and rejected.
-		for _, stmt := range []string{
-			`PRAGMA enable_profiling = 'no_output'`,
-			`PRAGMA custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true", "OPERATOR_NAME": "true", "OPERATOR_TYPE": "true"}'`,
-		} {
-			if _, err := c.ExecContext(ctx, stmt); err != nil {
-				return fail(fmt.Errorf("cannot configure DuckDB writer session: %w", err))
+	}
+	// DuckDB spends a fixed fraction of a millisecond on every statement,
+	// and opening takes some forty: each connection runs its share at once.
+	// The writers set their profiling and define the macros (in the
+	// in-memory catalog); the reader makes the settings and attaches the
+	// warehouse (its own file). The sandbox closes once all are done.
+	writers := conns[1:]
+	done := make(chan error, len(writers))
+	for i, c := range writers {
+		go func() {
+			// Writers profile their statements: the scans' cardinalities are the
+			// rows read, which a job reports next to rows written and rejected.
+			for _, stmt := range []string{
+				`PRAGMA enable_profiling = 'no_output'`,
+				`PRAGMA custom_profiling_settings = '{"OPERATOR_CARDINALITY": "true", "OPERATOR_NAME": "true", "OPERATOR_TYPE": "true"}'`,
+			} {
+				if _, err := c.ExecContext(ctx, stmt); err != nil {
+					done <- fmt.Errorf("cannot configure DuckDB writer session: %w", err)
+					return
+				}
 			}
-		}
-	}
-	for _, m := range compatMacros {
-		if _, err := conns[0].ExecContext(ctx, m); err != nil {
-			return fail(fmt.Errorf("cannot define SQL function (%s): %w", m, err))
-		}
-	}
-	if cfg.Warehouse != "" {
-		if err := e.attachWarehouse(ctx, conns); err != nil {
-			return fail(err)
-		}
-	}
-	allowed := []string{quoteString(withSlash(cfg.TempDir))}
-	for _, d := range cfg.AllowedDirs {
-		allowed = append(allowed, quoteString(withSlash(d)))
+			for j := i; j < len(compatMacros); j += len(writers) {
+				if _, err := c.ExecContext(ctx, compatMacros[j]); err != nil {
+					done <- fmt.Errorf("cannot define SQL function (%s): %w", compatMacros[j], err)
+					return
+				}
+			}
+			done <- nil
+		}()
 	}
 	global := []string{
 		`SET autoinstall_known_extensions = false`,
 		`SET autoload_known_extensions = false`,
 		fmt.Sprintf(`SET temp_directory = %s`, quoteString(cfg.TempDir)),
-		fmt.Sprintf(`SET allowed_directories = [%s]`, strings.Join(allowed, ", ")),
 	}
 	if cfg.Threads > 0 {
 		global = append(global, fmt.Sprintf(`SET threads = %d`, cfg.Threads))
@@ -188,29 +204,64 @@ func New(ctx context.Context, cfg Config, store storage.ObjectStore, cat *catalo
 	if cfg.MemoryLimit != "" {
 		global = append(global, fmt.Sprintf(`SET memory_limit = %s`, quoteString(cfg.MemoryLimit)))
 	}
-	global = append(global,
-		`SET enable_external_access = false`,
-		`SET allow_community_extensions = false`,
-		`SET lock_configuration = true`)
-	for _, stmt := range global {
-		if _, err := conns[0].ExecContext(ctx, stmt); err != nil {
-			return fail(fmt.Errorf("cannot configure DuckDB sandbox (%s): %w", stmt, err))
+	global = append(global, `SET allow_community_extensions = false`)
+	sandbox := func(stmts []string) error {
+		for _, stmt := range stmts {
+			if _, err := conns[0].ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("cannot configure DuckDB sandbox (%s): %w", stmt, err)
+			}
 		}
+		return nil
+	}
+	err = sandbox(global)
+	if err == nil && cfg.Warehouse != "" {
+		err = e.attachWarehouse(ctx, conns[:1])
+	}
+	for range writers {
+		if werr := <-done; err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if cfg.Warehouse != "" && e.whErr == nil {
+		for _, c := range writers {
+			if _, err := c.ExecContext(ctx, warehouseSearchPath); err != nil {
+				return fail(fmt.Errorf("cannot set the warehouse search path: %w", err))
+			}
+		}
+	}
+	allowed := []string{quoteString(withSlash(cfg.TempDir))}
+	for _, d := range cfg.AllowedDirs {
+		allowed = append(allowed, quoteString(withSlash(d)))
+	}
+	if err := sandbox([]string{
+		fmt.Sprintf(`SET allowed_directories = [%s]`, strings.Join(allowed, ", ")),
+		`SET enable_external_access = false`,
+		`SET lock_configuration = true`,
+	}); err != nil {
+		return fail(err)
 	}
 	for i, c := range conns {
 		s := &Session{e: e, conn: c, home: e.pool}
-		if i >= cfg.Sessions {
+		if i > 0 {
 			s.home, s.writer = e.wpool, true
 		}
 		e.sessions = append(e.sessions, s)
 		s.home <- s
 	}
-	return e, nil
+	e.readers = 1
+	return nil
 }
 
 // Close closes every session and the database. It is idempotent. Sessions
 // still acquired are closed too; their users get errors.
 func (e *Engine) Close() error {
+	<-e.ready
+	if e.openErr != nil {
+		return nil // open closed what it had opened
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -239,11 +290,24 @@ func (e *Engine) Acquire(ctx context.Context) (*Session, error) { return e.acqui
 func (e *Engine) AcquireWriter(ctx context.Context) (*Session, error) { return e.acquire(ctx, e.wpool) }
 
 func (e *Engine) acquire(ctx context.Context, pool chan *Session) (*Session, error) {
+	if err := e.Ready(ctx); err != nil {
+		return nil, err
+	}
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
 	if closed {
 		return nil, ErrClosed
+	}
+	select {
+	case s := <-pool:
+		return s, nil
+	default:
+	}
+	if pool == e.pool {
+		if s, err := e.openReader(ctx); s != nil || err != nil {
+			return s, err
+		}
 	}
 	select {
 	case s := <-pool:

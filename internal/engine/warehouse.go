@@ -33,6 +33,9 @@ const (
 // reach, as Redshift's system tables are on every search path.
 var SystemRelations = map[string]bool{"stl_load_errors": true}
 
+// warehouseSearchPath makes a session resolve names in the warehouse first.
+const warehouseSearchPath = "SET search_path = 'warehouse.public,memory.main'"
+
 // ErrNoWarehouse means the engine has no warehouse attached.
 var ErrNoWarehouse = errors.New("no warehouse")
 
@@ -66,7 +69,7 @@ func (e *Engine) attachWarehouse(ctx context.Context, conns []*sql.Conn) error {
 		}
 	}
 	for _, c := range conns {
-		if _, err := c.ExecContext(ctx, "SET search_path = 'warehouse.public,memory.main'"); err != nil {
+		if _, err := c.ExecContext(ctx, warehouseSearchPath); err != nil {
 			return fmt.Errorf("cannot set the warehouse search path: %w", err)
 		}
 	}
@@ -78,6 +81,10 @@ func (e *Engine) attachWarehouse(ctx context.Context, conns []*sql.Conn) error {
 func (e *Engine) HasWarehouse() error {
 	if e.cfg.Warehouse == "" {
 		return fmt.Errorf("%w: the engine was configured without one", ErrNoWarehouse)
+	}
+	<-e.ready // open sets whErr
+	if e.openErr != nil {
+		return fmt.Errorf("%w: %v", ErrNoWarehouse, e.openErr)
 	}
 	return e.whErr
 }

@@ -115,18 +115,12 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	if l.Catalog, err = catalog.New(ctx, l.Meta); err != nil {
 		return nil, err
 	}
-	if l.Engine, err = engine.New(ctx, cfg.Engine, l.Store, l.Catalog); err != nil {
-		return nil, err
-	}
+	// DuckDB opens in the background while the services that only keep
+	// the engine's address set up their metadata; the warehouse is the
+	// first to wait for it.
+	l.Engine = engine.Start(ctx, cfg.Engine, l.Store, l.Catalog)
 	l.closers = append(l.closers, l.Engine.Close)
 	if l.Crawlers, err = crawler.New(ctx, l.Meta, l.Store, l.Catalog, l.Engine); err != nil {
-		return nil, err
-	}
-	if l.Warehouse, err = warehouse.New(ctx, warehouse.DefaultConfig(), l.Engine); err != nil {
-		return nil, err
-	}
-	l.closers = append(l.closers, l.Warehouse.Close)
-	if l.Query, err = query.New(ctx, l.Meta, l.Engine, query.WithWarehouse(l.Warehouse)); err != nil {
 		return nil, err
 	}
 	if l.Jobs, err = jobs.New(ctx, l.Meta, l.Engine); err != nil {
@@ -137,6 +131,16 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	}
 	l.Jobs.Keys = l.Auth // jobs run as the access key recorded at creation
 	if l.Events, err = events.New(ctx, l.Meta, l.Store); err != nil {
+		return nil, err
+	}
+	if err = l.Engine.Ready(ctx); err != nil {
+		return nil, err
+	}
+	if l.Warehouse, err = warehouse.New(ctx, warehouse.DefaultConfig(), l.Engine); err != nil {
+		return nil, err
+	}
+	l.closers = append(l.closers, l.Warehouse.Close)
+	if l.Query, err = query.New(ctx, l.Meta, l.Engine, query.WithWarehouse(l.Warehouse)); err != nil {
 		return nil, err
 	}
 	if l.Workflows, err = workflow.New(ctx, cfg.Workflow, workflow.Deps{DB: l.Meta, Crawlers: l.Crawlers, Jobs: l.Jobs,
