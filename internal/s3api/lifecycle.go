@@ -487,7 +487,7 @@ func (s *Server) applyBucketLifecycle(ctx context.Context, bucket string, rules 
 				return err
 			}
 			for i := range rules {
-				if rules[i].expires(info, now) && rules[i].matches(ctx, s, info) {
+				if rules[i].expires(info, now) && rules[i].matches(ctx, s, info) && !s.lockedForLifecycle(ctx, info) {
 					if err := s.store.Delete(ctx, bucket, info.Key); err != nil {
 						return err
 					}
@@ -552,7 +552,8 @@ func (s *Server) applyKeyLifecycle(ctx context.Context, v storage.Versioned, buc
 		for j := range rules {
 			e := rules[j].NoncurrentVersionExpiration
 			if e == nil || e.NoncurrentDays == nil || now.Before(dueAfter(since, *e.NoncurrentDays)) ||
-				e.NewerNoncurrentVersions != nil && newer < *e.NewerNoncurrentVersions || !rules[j].matches(ctx, s, ov.ObjectInfo) {
+				e.NewerNoncurrentVersions != nil && newer < *e.NewerNoncurrentVersions || !rules[j].matches(ctx, s, ov.ObjectInfo) ||
+				s.lockedForLifecycle(ctx, ov.ObjectInfo) {
 				continue
 			}
 			if _, err := v.DeleteVersion(ctx, bucket, ov.Key, ov.VersionID); err != nil {

@@ -45,9 +45,25 @@ func (c *call) createMultipartUpload() error {
 	if opts.Tags, err = tagsFromHeader(c.r.Header); err != nil {
 		return err
 	}
+	cfg, err := c.s.bucketLock(c.r.Context(), c.bucket)
+	if err != nil {
+		return err
+	}
+	lock, err := lockFromHeaders(c.r.Header, cfg)
+	if err != nil {
+		return err
+	}
 	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, opts)
 	if err != nil {
 		return err
+	}
+	if !lock.empty() {
+		c.s.locks.mu.Lock()
+		err := c.s.setObjectLock(c.r.Context(), c.bucket, c.key, uploadLockKey(id), lock)
+		c.s.locks.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	writeXML(c.w, http.StatusOK, initiateMultipartUploadResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id})
 	return nil
@@ -132,7 +148,9 @@ func (c *call) completeMultipartUpload() error {
 		}
 		parts[i] = storage.CompletedPart{PartNumber: *pt.PartNumber, ETag: pt.ETag}
 	}
-	info, err := c.s.uploads.Complete(ctx, c.bucket, c.key, c.q.Get("uploadId"), parts)
+	info, err := c.s.lockedWrite(ctx, c.p, c.r.Header, c.bucket, c.key, c.q.Get("uploadId"), func() (storage.ObjectInfo, error) {
+		return c.s.uploads.Complete(ctx, c.bucket, c.key, c.q.Get("uploadId"), parts)
+	})
 	if errors.Is(err, storage.ErrNoSuchUpload) {
 		// A retried Complete (its answer was lost) finds the upload
 		// gone: S3 answers it again if the object is the one those

@@ -96,6 +96,8 @@ var operations = map[opKey]handler{
 	{onBucket, http.MethodGet, "ownershipControls"}:    (*call).getBucketOwnershipControls,
 	{onBucket, http.MethodPut, "ownershipControls"}:    (*call).putBucketOwnershipControls,
 	{onBucket, http.MethodDelete, "ownershipControls"}: (*call).deleteBucketOwnershipControls,
+	{onBucket, http.MethodGet, "object-lock"}:          (*call).getObjectLockConfiguration,
+	{onBucket, http.MethodPut, "object-lock"}:          (*call).putObjectLockConfiguration,
 	{onBucket, http.MethodGet, "encryption"}:           (*call).bucketEncryption,
 	{onBucket, http.MethodPut, "encryption"}:           (*call).bucketEncryption,
 	{onBucket, http.MethodDelete, "encryption"}:        (*call).bucketEncryption,
@@ -122,6 +124,10 @@ var operations = map[opKey]handler{
 	{onObject, http.MethodGet, "tagging"}:     (*call).getObjectTagging,
 	{onObject, http.MethodPut, "tagging"}:     (*call).putObjectTagging,
 	{onObject, http.MethodDelete, "tagging"}:  (*call).deleteObjectTagging,
+	{onObject, http.MethodGet, "retention"}:   (*call).getObjectRetention,
+	{onObject, http.MethodPut, "retention"}:   (*call).putObjectRetention,
+	{onObject, http.MethodGet, "legal-hold"}:  (*call).getObjectLegalHold,
+	{onObject, http.MethodPut, "legal-hold"}:  (*call).putObjectLegalHold,
 	{onObject, http.MethodGet, "attributes"}:  (*call).getObjectAttributes,
 }
 

@@ -53,6 +53,7 @@ type Server struct {
 	created ObjectCreated
 	// triggers keep bucket notifications (nil: NotImplemented).
 	triggers Triggers
+	locks    lockState
 	log      *slog.Logger
 	metrics  *metrics
 }
@@ -297,6 +298,11 @@ func (c *call) createBucket() error {
 	if err := c.s.store.CreateBucket(c.r.Context(), c.bucket); err != nil {
 		return err
 	}
+	if bc, ok := c.s.store.(storage.BucketConfigs); ok {
+		if err := c.enableObjectLockOnCreate(bc); err != nil {
+			return err
+		}
+	}
 	if bc, ok := c.s.store.(storage.BucketConfigs); ok && ownership != "" {
 		// The bucket exists: a failure here leaves it with S3's default
 		// (BucketOwnerEnforced) and says so.
@@ -408,7 +414,7 @@ func (c *call) putOrCopyObject() error {
 	if err := c.allow("s3:PutObject", c.bucket, c.key); err != nil {
 		return err
 	}
-	return c.s.putObject(c.w, c.r, c.bucket, c.key)
+	return c.s.putObject(c.w, c.r, c.p, c.bucket, c.key)
 }
 
 func (c *call) getObject() error {
@@ -462,7 +468,9 @@ func (c *call) deleteObject() error {
 			return storage.ErrPreconditionFailed
 		}
 	}
-	res, err := c.s.deleteObject(ctx, c.bucket, c.key, vid)
+	res, err := c.s.lockedDelete(ctx, c.p, c.r.Header, c.bucket, c.key, vid, func() (storage.DeleteResult, error) {
+		return c.s.deleteObject(ctx, c.bucket, c.key, vid)
+	})
 	if err != nil {
 		return err
 	}
@@ -679,7 +687,7 @@ func putOptions(h http.Header) storage.PutOptions {
 	return opts
 }
 
-func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key string) (err error) {
+func (s *Server) putObject(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket, key string) (err error) {
 	ctx := r.Context()
 	// r.ContentLength is the length of the body as it is read: the HTTP
 	// length, or the decoded length that auth installed with the decoder
@@ -716,7 +724,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, bucket, key s
 		cr := newChecksumReader(body, r, alg, want)
 		body, opts.ChecksumFrom = cr, cr.checksum
 	}
-	info, err := s.store.Put(ctx, bucket, key, body, opts)
+	info, err := s.lockedWrite(ctx, p, r.Header, bucket, key, "", func() (storage.ObjectInfo, error) {
+		return s.store.Put(ctx, bucket, key, body, opts)
+	})
 	if err != nil {
 		return err
 	}
@@ -1025,6 +1035,7 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 		status = http.StatusPartialContent
 	}
 	setObjectHeaders(w, info)
+	s.setLockHeaders(r.Context(), w, info)
 	setTagCount(w, info)
 	if rng == nil && strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED") {
 		// The checksum is of the whole object: a range gets none.
@@ -1143,13 +1154,17 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		if replaceTags {
 			opts.Tags = newTags
 		}
-		info, err = s.store.Put(ctx, bucket, key, rc, opts)
+		info, err = s.lockedWrite(ctx, p, r.Header, bucket, key, "", func() (storage.ObjectInfo, error) {
+			return s.store.Put(ctx, bucket, key, rc, opts)
+		})
 		rc.Close()
 		if err != nil {
 			return err
 		}
 	} else {
-		info, err = s.store.Copy(ctx, sb, sk, bucket, key)
+		info, err = s.lockedWrite(ctx, p, r.Header, bucket, key, "", func() (storage.ObjectInfo, error) {
+			return s.store.Copy(ctx, sb, sk, bucket, key)
+		})
 		if err != nil {
 			return err
 		}
@@ -1262,7 +1277,9 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request, p *auth.P
 		err := p.Authorize(action, auth.S3Resource(bucket, o.Key))
 		var dr storage.DeleteResult
 		if err == nil {
-			dr, err = s.deleteObject(ctx, bucket, o.Key, o.VersionID)
+			dr, err = s.lockedDelete(ctx, p, r.Header, bucket, o.Key, o.VersionID, func() (storage.DeleteResult, error) {
+				return s.deleteObject(ctx, bucket, o.Key, o.VersionID)
+			})
 		}
 		if err != nil {
 			code, _, msg := toS3(err)
