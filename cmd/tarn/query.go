@@ -55,11 +55,16 @@ func queryCmd(g *globals) *cobra.Command {
 				}
 				return nil
 			}
-			l, err := g.open(cmd.Context())
+			l, err := lake.Open(cmd.Context(), oneShotConfig(g.data, stmts))
 			if err != nil {
 				return err
 			}
 			defer l.Close()
+			// A statement's elapsed time counts from an open engine, as in
+			// a server; waiting here still leaves the services to overlap it.
+			if err := l.Engine.Ready(cmd.Context()); err != nil {
+				return err
+			}
 			for _, st := range stmts {
 				if err := runQuery(cmd, l, query.Request{SQL: st, Database: database, Workgroup: workgroup}, format); err != nil {
 					return err
@@ -181,4 +186,21 @@ type doneSink struct {
 func (d *doneSink) Columns(cols []query.Column) error {
 	d.done()
 	return d.Sink.Columns(cols)
+}
+
+// oneShotConfig opens no more of the lake than the statements use: DuckDB
+// opens while the history is written, and statements that name nothing
+// (SELECT 1) get neither the warehouse nor the compatibility macros, which
+// they cannot reach. Their history and limits are the same.
+func oneShotConfig(data string, stmts []string) lake.Config {
+	cfg := lake.DefaultConfig(data)
+	cfg.OneShot = true
+	for _, st := range stmts {
+		if !query.NamesNothing(st) {
+			return cfg
+		}
+	}
+	cfg.Engine.Warehouse = ""
+	cfg.Engine.NoCompatMacros = true
+	return cfg
 }

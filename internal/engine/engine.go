@@ -62,6 +62,9 @@ type Config struct {
 	// GarbageGrace is how long files replaced by a publish stay readable
 	// before CollectGarbage deletes them (DefaultGarbageGrace).
 	GarbageGrace time.Duration
+	// NoCompatMacros leaves out the Athena, Spark and Redshift function
+	// names (compatMacros): for a one-shot statement that calls no function.
+	NoCompatMacros bool
 }
 
 // DefaultConfig returns a configuration for a lake home folder.
@@ -184,7 +187,7 @@ func (e *Engine) open(ctx context.Context) error {
 					return
 				}
 			}
-			for j := i; j < len(compatMacros); j += len(writers) {
+			for j := i; j < len(compatMacros) && !cfg.NoCompatMacros; j += len(writers) {
 				if _, err := c.ExecContext(ctx, compatMacros[j]); err != nil {
 					done <- fmt.Errorf("cannot define SQL function (%s): %w", compatMacros[j], err)
 					return

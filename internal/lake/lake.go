@@ -44,6 +44,11 @@ type Config struct {
 	Engine   engine.Config
 	Workflow workflow.Config
 	Alarms   alarms.Config
+	// OneShot opens the lake for one CLI command: Open returns while DuckDB
+	// is still opening, so the command's own metadata work runs meanwhile,
+	// and an engine that cannot open fails the first statement instead of
+	// Open.
+	OneShot bool
 }
 
 // DefaultHome is the lake home used when neither --data nor TARN_DATA is set.
@@ -82,7 +87,8 @@ type Lake struct {
 	Workflows *workflow.Service
 	Alarms    *alarms.Service
 
-	closers []func() error
+	closers      []func() error
+	engineCloser int // the engine's index in closers
 }
 
 // Open opens (creating if needed) the lake at cfg.Home.
@@ -119,6 +125,7 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	// the engine's address set up their metadata; the warehouse is the
 	// first to wait for it.
 	l.Engine = engine.Start(ctx, cfg.Engine, l.Store, l.Catalog)
+	l.engineCloser = len(l.closers)
 	l.closers = append(l.closers, l.Engine.Close)
 	if l.Crawlers, err = crawler.New(ctx, l.Meta, l.Store, l.Catalog, l.Engine); err != nil {
 		return nil, err
@@ -133,8 +140,10 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	if l.Events, err = events.New(ctx, l.Meta, l.Store); err != nil {
 		return nil, err
 	}
-	if err = l.Engine.Ready(ctx); err != nil {
-		return nil, err
+	if !cfg.OneShot {
+		if err = l.Engine.Ready(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if l.Warehouse, err = warehouse.New(ctx, warehouse.DefaultConfig(), l.Engine); err != nil {
 		return nil, err
@@ -157,11 +166,22 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 }
 
 // Close closes the services in reverse order of opening: the engine first
-// (no more reads), then metadata, then storage. It is idempotent.
+// (no more reads), then metadata, then storage. It is idempotent. Closing
+// DuckDB takes a millisecond or more and nothing else waits for it, so the
+// metadata and storage close meanwhile.
 func (l *Lake) Close() error {
 	var errs []error
+	var engine chan error
 	for i := len(l.closers) - 1; i >= 0; i-- {
+		if l.Engine != nil && i == l.engineCloser {
+			engine = make(chan error, 1)
+			go func() { engine <- l.closers[i]() }()
+			continue
+		}
 		errs = append(errs, l.closers[i]())
+	}
+	if engine != nil {
+		errs = append(errs, <-engine)
 	}
 	l.closers = nil
 	return errors.Join(errs...)
