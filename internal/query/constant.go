@@ -1,6 +1,10 @@
 package query
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tarn-lake/tarn/internal/sqlscan"
+)
 
 // constantWords are the keywords a SELECT of constants may hold.
 var constantWords = map[string]bool{
@@ -15,36 +19,34 @@ var constantWords = map[string]bool{
 // command may run it on an engine opened without them. Anything else, or
 // anything the tokenizer might read otherwise than DuckDB, is false.
 func NamesNothing(stmt string) bool {
-	toks, err := tokenize(stmt)
-	if err != nil || len(toks) == 0 || toks[0].kind != tIdent || !strings.EqualFold(toks[0].text, "select") {
+	toks, err := sqlscan.Scan(stmt, sqlscan.DuckDB)
+	if err != nil || len(toks) == 0 || !toks[0].Is("select") {
 		return false
 	}
 	for i := 1; i < len(toks); i++ {
 		t, prev := toks[i], toks[i-1]
-		switch t.kind {
-		case tEOF, tNumber:
-		case tString:
-			// The tokenizer reads Hive's backslash escapes; DuckDB does not,
-			// so where a backslash is the two could disagree on where the
-			// string ends.
-			if t.escaped || t.dquoted || strings.Contains(t.text, `\`) {
+		switch t.Kind {
+		case sqlscan.EOF, sqlscan.Number:
+		case sqlscan.String:
+			// Only plain '...' strings: an E'' or $$ string is kept out so
+			// the answer stays conservative.
+			if t.Escaped || t.Quote != '\'' || strings.Contains(t.Value, `\`) {
 				return false
 			}
-		case tPunct:
-			// '.' could qualify a name; ':' starts a cast to a type name,
-			// '$' a parameter or a dollar-quoted string.
-			if strings.ContainsAny(t.text, ".:$") {
+		case sqlscan.Punct:
+			// '.' could qualify a name; ':' starts a cast to a type name.
+			if strings.ContainsAny(t.Value, ".:$") {
 				return false
 			}
-		case tIdent, tQuoted:
-			if prev.kind == tIdent && strings.EqualFold(prev.text, "as") {
+		case sqlscan.Ident, sqlscan.QuotedIdent:
+			if prev.Is("as") {
 				continue // a column alias (no CAST can hold AS here: CAST is a name)
 			}
-			if t.kind == tIdent && constantWords[strings.ToLower(t.text)] {
+			if t.Kind == sqlscan.Ident && constantWords[strings.ToLower(t.Value)] {
 				continue
 			}
 			return false
-		default:
+		default: // a parameter
 			return false
 		}
 	}

@@ -3,7 +3,8 @@ package query
 import (
 	"fmt"
 	"strings"
-	"unicode"
+
+	"github.com/tarn-lake/tarn/internal/sqlscan"
 )
 
 // Athena's DDL is Hive's, which DuckDB cannot parse. This file recognises
@@ -33,100 +34,38 @@ type token struct {
 	dquoted bool
 }
 
+// tokenize reads s as Hive DDL: backslash escapes in strings, `quoted`
+// names. A '-' right before a number is part of it (PARTITION (k=-1)).
 func tokenize(s string) ([]token, error) {
-	var out []token
-	i := 0
-	for i < len(s) {
-		c := rune(s[i])
-		switch {
-		case unicode.IsSpace(c):
-			i++
-		case strings.HasPrefix(s[i:], "--"):
-			for i < len(s) && s[i] != '\n' {
+	toks, err := sqlscan.Scan(s, sqlscan.Hive)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]token, 0, len(toks))
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		tk := token{text: t.Value, pos: t.Start}
+		switch t.Kind {
+		case sqlscan.EOF:
+			tk.kind = tEOF
+		case sqlscan.Ident:
+			tk.kind = tIdent
+		case sqlscan.QuotedIdent:
+			tk.kind, tk.dquoted = tQuoted, t.Quote == '"'
+		case sqlscan.String:
+			tk.kind, tk.escaped = tString, t.Escaped
+		case sqlscan.Number:
+			tk.kind = tNumber
+		default:
+			tk.kind = tPunct
+			if t.Value == "-" && i+1 < len(toks) && toks[i+1].Kind == sqlscan.Number && toks[i+1].Start == t.End {
+				tk.kind, tk.text = tNumber, "-"+toks[i+1].Value
 				i++
 			}
-		case strings.HasPrefix(s[i:], "/*"):
-			j := strings.Index(s[i+2:], "*/")
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated comment at position %d", i)
-			}
-			i += j + 4
-		case c == '\'':
-			var b strings.Builder
-			escaped := false
-			j := i + 1
-			for {
-				if j >= len(s) {
-					return nil, fmt.Errorf("unterminated string at position %d", i)
-				}
-				if s[j] == '\\' && j+1 < len(s) {
-					escaped = true
-					switch s[j+1] {
-					case 't':
-						b.WriteByte('\t')
-					case 'n':
-						b.WriteByte('\n')
-					case '0':
-						b.WriteByte(0)
-					default:
-						b.WriteByte(s[j+1])
-					}
-					j += 2
-					continue
-				}
-				if s[j] == '\'' {
-					if j+1 < len(s) && s[j+1] == '\'' {
-						b.WriteByte('\'')
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(s[j])
-				j++
-			}
-			out = append(out, token{kind: tString, text: b.String(), pos: i, escaped: escaped})
-			i = j + 1
-		case c == '`' || c == '"':
-			j := i + 1
-			var b strings.Builder
-			for {
-				if j >= len(s) {
-					return nil, fmt.Errorf("unterminated quoted identifier at position %d", i)
-				}
-				if rune(s[j]) == c {
-					if j+1 < len(s) && rune(s[j+1]) == c {
-						b.WriteRune(c)
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(s[j])
-				j++
-			}
-			out = append(out, token{kind: tQuoted, text: b.String(), pos: i, dquoted: c == '"'})
-			i = j + 1
-		case c == '_' || unicode.IsLetter(c):
-			j := i
-			for j < len(s) && (s[j] == '_' || s[j] == '$' || unicode.IsLetter(rune(s[j])) || unicode.IsDigit(rune(s[j]))) {
-				j++
-			}
-			out = append(out, token{kind: tIdent, text: s[i:j], pos: i})
-			i = j
-		case unicode.IsDigit(c) || (c == '-' && i+1 < len(s) && unicode.IsDigit(rune(s[i+1]))):
-			j := i + 1
-			for j < len(s) && (unicode.IsDigit(rune(s[j])) || s[j] == '.') {
-				j++
-			}
-			out = append(out, token{kind: tNumber, text: s[i:j], pos: i})
-			i = j
-		default:
-			out = append(out, token{kind: tPunct, text: string(c), pos: i})
-			i++
 		}
+		out = append(out, tk)
 	}
-	return append(out, token{kind: tEOF, pos: len(s)}), nil
+	return out, nil
 }
 
 type parser struct {
@@ -347,21 +286,30 @@ func (p *parser) partitionSpec() ([][2]string, error) {
 }
 
 // SplitStatements splits a script on the semicolons that end statements,
-// ignoring those inside strings, quoted names and comments.
+// ignoring those inside strings, quoted names and comments. Athena's Hive
+// DDL statements are read with Hive's string escapes ('\”), every other
+// statement as DuckDB reads it ('C:\' is a complete string).
 func SplitStatements(script string) ([]string, error) {
-	toks, err := tokenize(script)
+	st, err := sqlscan.SplitFunc(script, statementDialect)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	var out []string
-	start := 0
-	for _, t := range toks {
-		if (t.kind == tPunct && t.text == ";") || t.kind == tEOF {
-			if s := strings.TrimSpace(script[start:t.pos]); s != "" {
-				out = append(out, s)
-			}
-			start = t.pos + 1
-		}
+	out := make([]string, len(st))
+	for i, s := range st {
+		out[i] = s.Text
 	}
 	return out, nil
+}
+
+// statementDialect is the dialect of the statement text starts with: Hive
+// for the DDL statements parseDDL recognises that can hold strings.
+func statementDialect(text string) sqlscan.Dialect {
+	w := sqlscan.Words(text, 2)
+	if len(w) == 2 {
+		switch w[0] + " " + w[1] {
+		case "CREATE EXTERNAL", "CREATE DATABASE", "CREATE SCHEMA", "ALTER TABLE", "SHOW TABLES", "SHOW DATABASES", "SHOW SCHEMAS":
+			return sqlscan.Hive
+		}
+	}
+	return sqlscan.DuckDB
 }

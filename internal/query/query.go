@@ -18,6 +18,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/sqlscan"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/warehouse"
 )
@@ -347,9 +348,9 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	}
 	ex.StatementType = "DML"
 	explain := false
-	if strings.EqualFold(firstWord(text), "EXPLAIN") {
+	if t, _ := sqlscan.NewScanner(text, sqlscan.DuckDB).Next(); t.Is("EXPLAIN") {
 		explain = true
-		text = strings.TrimSpace(text[len("EXPLAIN"):])
+		text = strings.TrimSpace(text[t.End:])
 		ex.StatementType = "UTILITY"
 	}
 	if rw, err := warehouse.RewriteExpressions(text); err == nil {
@@ -484,12 +485,14 @@ var unsupported = map[string]bool{
 	"BEGIN": true, "COMMIT": true, "ROLLBACK": true, "ANALYZE": true, "SUMMARIZE": true, "COMMENT": true,
 }
 
+// firstWord is the statement's first keyword, upper case, or "" when it
+// does not start with one.
 func firstWord(s string) string {
-	toks, err := tokenize(s)
-	if err != nil || len(toks) == 0 || toks[0].kind != tIdent {
+	t, err := sqlscan.NewScanner(s, sqlscan.DuckDB).Next()
+	if err != nil || t.Kind != sqlscan.Ident {
 		return ""
 	}
-	return strings.ToUpper(toks[0].text)
+	return strings.ToUpper(t.Value)
 }
 
 // History returns the most recent executions, newest first.

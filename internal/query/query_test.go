@@ -221,6 +221,30 @@ func TestSplitStatements(t *testing.T) {
 	}
 }
 
+// TestSplitStatementsDialects checks the scripts issue 13 found split
+// wrongly: a backslash ends no DuckDB string, a dollar-quoted string hides
+// its ';', and Hive DDL still reads '\'' as a quote.
+func TestSplitStatementsDialects(t *testing.T) {
+	for script, want := range map[string][]string{
+		`SELECT 'C:\'; SELECT 2`:   {`SELECT 'C:\'`, `SELECT 2`},
+		`SELECT $$a;b$$; SELECT 2`: {`SELECT $$a;b$$`, `SELECT 2`},
+		`CREATE EXTERNAL TABLE t (a string) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\'' LOCATION 's3://b/t/'; SELECT 'C:\'`: {
+			`CREATE EXTERNAL TABLE t (a string) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\'' LOCATION 's3://b/t/'`, `SELECT 'C:\'`},
+		"SELECT 1; -- the end": {"SELECT 1"},
+	} {
+		got, err := query.SplitStatements(script)
+		if err != nil {
+			t.Fatalf("%q: %v", script, err)
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%q: got %q, want %q", script, got, want)
+		}
+	}
+	if _, err := query.SplitStatements("SELECT 'open"); !errors.Is(err, query.ErrSyntax) {
+		t.Errorf("unterminated string: got %v, want ErrSyntax", err)
+	}
+}
+
 // TestAuthorize checks that a front end's authorizer is asked for every
 // table a query reads, and that a refusal stops the query.
 func TestAuthorize(t *testing.T) {
