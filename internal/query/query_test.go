@@ -223,7 +223,7 @@ func TestSplitStatements(t *testing.T) {
 
 // TestSplitStatementsDialects checks the scripts issue 13 found split
 // wrongly: a backslash ends no DuckDB string, a dollar-quoted string hides
-// its ';', and Hive DDL still reads '\'' as a quote.
+// its ';', and Hive DDL still reads '\” as a quote.
 func TestSplitStatementsDialects(t *testing.T) {
 	for script, want := range map[string][]string{
 		`SELECT 'C:\'; SELECT 2`:   {`SELECT 'C:\'`, `SELECT 2`},
