@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -204,4 +205,42 @@ func (c *call) deleteBucketOwnershipControls() error {
 	}
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// createBucketConfiguration reads CreateBucket's optional body: a
+// location constraint, which must name the endpoint's region (but never
+// us-east-1, which S3 takes only by saying nothing), and tags,
+// returned as the bucket's tagging document.
+func (c *call) createBucketConfiguration() ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxBucketConfigBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	if len(body) > maxBucketConfigBody {
+		return nil, errCode("MaxMessageLengthExceeded", http.StatusBadRequest, "Your request was too big.")
+	}
+	var cfg struct {
+		LocationConstraint *string `xml:"LocationConstraint"`
+		Tags               []tag   `xml:"Tags>Tag"`
+	}
+	if xml.Unmarshal(body, &cfg) != nil {
+		return nil, errMalformedXML
+	}
+	if lc := cfg.LocationConstraint; lc != nil && *lc != "" && (*lc != c.s.cfg.Region || *lc == "us-east-1") {
+		return nil, errCode("InvalidLocationConstraint", http.StatusBadRequest, "The specified location-constraint is not valid")
+	}
+	if len(cfg.Tags) == 0 {
+		return nil, nil
+	}
+	keys, values := make([]string, len(cfg.Tags)), make([]string, len(cfg.Tags))
+	for i, t := range cfg.Tags {
+		keys[i], values[i] = t.Key, t.Value
+	}
+	if _, err := checkTags(keys, values, maxBucketTags, "Bucket tag count cannot be greater than 50"); err != nil {
+		return nil, err
+	}
+	return xml.Marshal(tagging{Xmlns: s3NS, TagSet: cfg.Tags})
 }

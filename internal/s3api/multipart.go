@@ -40,6 +40,9 @@ func (c *call) createMultipartUpload() error {
 	if err := storage.ValidateKey(c.key); err != nil {
 		return err
 	}
+	if err := checkObjectHeaders(c.r.Header); err != nil {
+		return err
+	}
 	opts := putOptions(c.r.Header)
 	var err error
 	if opts.Tags, err = tagsFromHeader(c.r.Header); err != nil {

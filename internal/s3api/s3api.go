@@ -295,12 +295,21 @@ func (c *call) createBucket() error {
 	if err != nil {
 		return err
 	}
+	tags, err := c.createBucketConfiguration()
+	if err != nil {
+		return err
+	}
 	if err := c.s.store.CreateBucket(c.r.Context(), c.bucket); err != nil {
 		return err
 	}
 	if bc, ok := c.s.store.(storage.BucketConfigs); ok {
 		if err := c.enableObjectLockOnCreate(bc); err != nil {
 			return err
+		}
+		if tags != nil {
+			if err := bc.SetBucketConfig(c.r.Context(), c.bucket, tagsConfig, tags); err != nil {
+				return err
+			}
 		}
 	}
 	if bc, ok := c.s.store.(storage.BucketConfigs); ok && ownership != "" {
@@ -653,7 +662,28 @@ func metadataFrom(h http.Header) map[string]string {
 
 // objectHeaders are the headers an object is stored with and served
 // with, besides Content-Type.
-var objectHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+var objectHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires", "X-Amz-Website-Redirect-Location"}
+
+// maxMetadataSize is S3's limit on an object's user metadata: the bytes
+// of the names and values of its x-amz-meta-* headers.
+const maxMetadataSize = 2 << 10
+
+// checkObjectHeaders refuses what S3 refuses of the headers an object is
+// written with (PutObject, CopyObject with REPLACE, CreateMultipartUpload).
+func checkObjectHeaders(h http.Header) error {
+	if loc := h.Get("X-Amz-Website-Redirect-Location"); loc != "" &&
+		!strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "http://") && !strings.HasPrefix(loc, "https://") {
+		return errCode("InvalidRedirectLocation", http.StatusBadRequest, "The website redirect location must have a prefix of 'http://' or 'https://' or '/'.")
+	}
+	n := 0
+	for k, v := range metadataFrom(h) {
+		n += len(k) + len(v)
+	}
+	if n > maxMetadataSize {
+		return errCode("MetadataTooLarge", http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size")
+	}
+	return nil
+}
 
 // writeConditions reads the conditions of a conditional write: If-Match
 // with an ETag, or If-None-Match: * (the only forms S3 takes on writes).
@@ -700,6 +730,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	}
 	if size < 0 {
 		return errCode("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
+	}
+	if err := checkObjectHeaders(r.Header); err != nil {
+		return err
 	}
 	opts := putOptions(r.Header)
 	if opts.IfMatch, opts.IfNoneMatch, err = writeConditions(r); err != nil {
@@ -880,6 +913,8 @@ func setObjectHeaders(w http.ResponseWriter, info storage.ObjectInfo) {
 		ct = defaultContentType
 	}
 	h.Set("Content-Type", ct)
+	// tarn has one storage class; saying it spares clients a guess.
+	h.Set("x-amz-storage-class", "STANDARD")
 	for k, v := range info.Headers {
 		h.Set(k, v)
 	}
@@ -1124,6 +1159,9 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return err
 	}
 	if err := copySourceConditions(r, srcInfo); err != nil {
+		return err
+	}
+	if err := checkObjectHeaders(r.Header); err != nil {
 		return err
 	}
 	var info storage.ObjectInfo

@@ -1,0 +1,50 @@
+package s3api_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// CreateBucket's configuration body and the object headers S3 checks.
+func TestCreateBucketConfigurationAndObjectHeaders(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cfgb"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintUsWest1}})
+	wantCode(t, "another region", err, "InvalidLocationConstraint")
+	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cfgb"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{Tags: []types.Tag{{Key: aws.String("k"), Value: aws.String("1")}, {Key: aws.String("k"), Value: aws.String("2")}}}})
+	wantCode(t, "duplicate tag keys", err, "InvalidTag")
+	if _, err := e.store.HeadBucket(ctx, "cfgb"); err == nil {
+		t.Fatal("a refused CreateBucket made the bucket")
+	}
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cfgb"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("data")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := c.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String("cfgb")})
+	if err != nil || len(tags.TagSet) != 1 || *tags.TagSet[0].Key != "team" || *tags.TagSet[0].Value != "data" {
+		t.Fatalf("tags given at creation: %+v, %v", tags, err)
+	}
+
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cfgb"), Key: aws.String("x"), Body: strings.NewReader("x"),
+		WebsiteRedirectLocation: aws.String("ftp://elsewhere")})
+	wantCode(t, "redirect location without http(s):// or /", err, "InvalidRedirectLocation")
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cfgb"), Key: aws.String("x"), Body: strings.NewReader("x"),
+		Metadata: map[string]string{"big": strings.Repeat("m", 2100)}})
+	wantCode(t, "metadata over 2 KiB", err, "MetadataTooLarge")
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cfgb"), Key: aws.String("x"), Body: strings.NewReader("x"),
+		WebsiteRedirectLocation: aws.String("/elsewhere")}); err != nil {
+		t.Fatal(err)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("cfgb"), Key: aws.String("x")})
+	if err != nil || aws.ToString(head.WebsiteRedirectLocation) != "/elsewhere" || head.StorageClass != types.StorageClassStandard {
+		t.Errorf("HeadObject: redirect %q, storage class %q, %v", aws.ToString(head.WebsiteRedirectLocation), head.StorageClass, err)
+	}
+}
