@@ -39,6 +39,11 @@ func TestStatementsRunAsWrittenReadNoFiles(t *testing.T) {
 		`UPDATE public.t SET v = x.v FROM public.u JOIN public.u u2 ON true, ` + q + ` x WHERE t.id = x.id`,
 		`DELETE FROM public.t USING public.u JOIN public.u u2 ON true, ` + dq + ` x WHERE t.id = x.id`,
 		`DELETE FROM public.t WHERE id IN (SELECT id FROM ` + q + `)`,
+		// Dollar-quoted and E'' strings are strings too (issue 13).
+		`DELETE FROM public.t WHERE id IN (SELECT id FROM $$` + secret + `$$)`,
+		`DELETE FROM public.t WHERE id IN (SELECT id FROM $x$` + secret + `$x$)`,
+		`DELETE FROM public.t WHERE id IN (SELECT id FROM E` + q + `)`,
+		`DELETE FROM public.t WHERE id IN (SELECT id FROM /* /* nested */ */ ` + q + `)`,
 		`DELETE FROM public.t WHERE id IN (WITH ` + dq + ` AS (SELECT 1) SELECT 1 UNION SELECT id FROM ` + dq + `)`,
 		`MERGE INTO public.t USING (SELECT * FROM public.u JOIN public.u u2 USING (id), ` + dq + ` x) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = 99`,
 		`MERGE INTO public.t USING ` + dq + ` s ON t.id = s.id WHEN MATCHED THEN DELETE`,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/tarn-lake/tarn/internal/sqlscan"
 )
 
 // The warehouse recognises Redshift statements with a small token-level
@@ -18,9 +20,10 @@ const (
 	tEOF kind = iota
 	tIdent
 	tQuoted // "x"
-	tString // 'x' or E'x'
+	tString // 'x', E'x' or $$x$$
 	tNumber
 	tPunct
+	tParam // $1, $name
 )
 
 type token struct {
@@ -32,99 +35,35 @@ type token struct {
 func (t token) is(word string) bool { return t.kind == tIdent && strings.EqualFold(t.val, word) }
 func (t token) punct(p string) bool { return t.kind == tPunct && t.val == p }
 
-// lex splits SQL into tokens the way DuckDB reads it: ” doubles a quote in
-// a string (backslash escapes only in E'...'), "" in a quoted name.
+// lex splits SQL into tokens the way DuckDB reads it (sqlscan's DuckDB
+// dialect): ” doubles a quote in a string, backslash escapes only in
+// E'...', $$ quoting, "" in a quoted name. A $1 or $name parameter is a
+// tParam.
 func lex(s string) ([]token, error) {
-	var out []token
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			i++
-		case strings.HasPrefix(s[i:], "--"):
-			for i < len(s) && s[i] != '\n' {
-				i++
-			}
-		case strings.HasPrefix(s[i:], "/*"):
-			j := strings.Index(s[i+2:], "*/")
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated comment at position %d", i+1)
-			}
-			i += j + 4
-		case c == '\'' || ((c == 'E' || c == 'e') && i+1 < len(s) && s[i+1] == '\''):
-			start := i
-			esc := c != '\''
-			if esc {
-				i++
-			}
-			var b strings.Builder
-			j := i + 1
-			for {
-				if j >= len(s) {
-					return nil, fmt.Errorf("unterminated string at position %d", start+1)
-				}
-				if esc && s[j] == '\\' && j+1 < len(s) {
-					b.WriteByte(s[j+1])
-					j += 2
-					continue
-				}
-				if s[j] == '\'' {
-					if j+1 < len(s) && s[j+1] == '\'' {
-						b.WriteByte('\'')
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(s[j])
-				j++
-			}
-			out = append(out, token{tString, b.String(), start, j + 1})
-			i = j + 1
-		case c == '"':
-			var b strings.Builder
-			j := i + 1
-			for {
-				if j >= len(s) {
-					return nil, fmt.Errorf("unterminated quoted name at position %d", i+1)
-				}
-				if s[j] == '"' {
-					if j+1 < len(s) && s[j+1] == '"' {
-						b.WriteByte('"')
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(s[j])
-				j++
-			}
-			out = append(out, token{tQuoted, b.String(), i, j + 1})
-			i = j + 1
-		case c == '_' || c >= 0x80 || unicode.IsLetter(rune(c)):
-			j := i
-			for j < len(s) && (s[j] == '_' || s[j] == '$' || s[j] >= 0x80 || unicode.IsLetter(rune(s[j])) || unicode.IsDigit(rune(s[j]))) {
-				j++
-			}
-			out = append(out, token{tIdent, s[i:j], i, j})
-			i = j
-		case unicode.IsDigit(rune(c)) || (c == '.' && i+1 < len(s) && unicode.IsDigit(rune(s[i+1]))):
-			j := i + 1
-			for j < len(s) && (unicode.IsDigit(rune(s[j])) || s[j] == '.' || s[j] == 'e' || s[j] == 'E') {
-				j++
-			}
-			out = append(out, token{tNumber, s[i:j], i, j})
-			i = j
-		case c == ':' && i+1 < len(s) && s[i+1] == ':':
-			out = append(out, token{tPunct, "::", i, i + 2})
-			i += 2
-		default:
-			out = append(out, token{tPunct, string(c), i, i + 1})
-			i++
-		}
+	toks, err := sqlscan.Scan(s, sqlscan.DuckDB)
+	if err != nil {
+		return nil, err
 	}
-	return append(out, token{kind: tEOF, pos: len(s), end: len(s)}), nil
+	out := make([]token, len(toks))
+	for i, t := range toks {
+		k := tPunct
+		switch t.Kind {
+		case sqlscan.EOF:
+			k = tEOF
+		case sqlscan.Ident:
+			k = tIdent
+		case sqlscan.QuotedIdent:
+			k = tQuoted
+		case sqlscan.String:
+			k = tString
+		case sqlscan.Number:
+			k = tNumber
+		case sqlscan.Param:
+			k = tParam
+		}
+		out[i] = token{k, t.Value, t.Start, t.End}
+	}
+	return out, nil
 }
 
 // edit replaces src[start:end] with text.
