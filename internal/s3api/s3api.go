@@ -258,6 +258,14 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	defer s.metrics.observe(r.Method, w, body)
 	w.Header().Set("x-amz-request-id", requestID())
 	w.Header().Set("Server", "tarn")
+	if r.Method == http.MethodOptions && r.Header.Get("Authorization") == "" {
+		// A browser's CORS preflight: unsigned by design (see cors.go).
+		bucket, _ := s.bucketKey(r)
+		if err := s.preflight(w, r, bucket); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	p, err := s.auth.Authenticate(r)
 	if err == nil && p.Region != s.cfg.Region {
 		// A signature is for one region: S3 refuses the others.
