@@ -1,18 +1,18 @@
 package pgwire
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tarn-lake/tarn/internal/sqlscan"
 )
 
-// This file scans SQL text only as far as the protocol needs: where
-// statements end (a simple query may hold several), where the $n
-// placeholders of the extended protocol are, and a statement's first
-// words. Everything else is DuckDB's to parse. The scanner knows the
-// lexical forms that can hide a ';' or a '$': quoted strings ('' doubled,
-// E'' with backslash escapes), quoted identifiers, dollar-quoted strings
-// and both kinds of comments.
+// This file reads SQL text only as far as the protocol needs, with
+// sqlscan's DuckDB dialect: where statements end (a simple query may hold
+// several), where the $n placeholders of the extended protocol are, and a
+// statement's first words. Everything else is DuckDB's to parse.
 
 // span is a placeholder $n found at text[start:end].
 type span struct {
@@ -20,135 +20,38 @@ type span struct {
 	n          int
 }
 
-// scan walks text and reports statement ends (the offsets of top-level
-// ';') and placeholders. It returns an error for an unterminated string,
-// identifier or comment.
-func scan(text string) (ends []int, params []span, err error) {
-	i := 0
-	for i < len(text) {
-		c := text[i]
-		switch {
-		case c == '\'':
-			escapes := i > 0 && (text[i-1] == 'E' || text[i-1] == 'e') && (i < 2 || !isIdentChar(text[i-2]))
-			j, ok := skipQuoted(text, i, '\'', escapes)
-			if !ok {
-				return nil, nil, fmt.Errorf("unterminated quoted string")
-			}
-			i = j
-		case c == '"':
-			j, ok := skipQuoted(text, i, '"', false)
-			if !ok {
-				return nil, nil, fmt.Errorf("unterminated quoted identifier")
-			}
-			i = j
-		case c == '-' && i+1 < len(text) && text[i+1] == '-':
-			j := strings.IndexByte(text[i:], '\n')
-			if j < 0 {
-				i = len(text)
-			} else {
-				i += j + 1
-			}
-		case c == '/' && i+1 < len(text) && text[i+1] == '*':
-			depth, j := 1, i+2
-			for j < len(text) && depth > 0 {
-				switch {
-				case strings.HasPrefix(text[j:], "/*"):
-					depth++
-					j += 2
-				case strings.HasPrefix(text[j:], "*/"):
-					depth--
-					j += 2
-				default:
-					j++
-				}
-			}
-			if depth > 0 {
-				return nil, nil, fmt.Errorf("unterminated /* comment")
-			}
-			i = j
-		case c == '$':
-			j := i + 1
-			for j < len(text) && text[j] >= '0' && text[j] <= '9' {
-				j++
-			}
-			if j > i+1 && (i == 0 || !isIdentChar(text[i-1])) {
-				n, err := strconv.Atoi(text[i+1 : j])
-				if err != nil || n < 1 || n > 65535 {
-					return nil, nil, fmt.Errorf("invalid parameter %s", text[i:j])
-				}
-				params = append(params, span{i, j, n})
-				i = j
-				continue
-			}
-			// $tag$ ... $tag$ (tag empty or an identifier)
-			k := i + 1
-			for k < len(text) && isIdentChar(text[k]) && !(k == i+1 && text[k] >= '0' && text[k] <= '9') {
-				k++
-			}
-			if k < len(text) && text[k] == '$' && (i == 0 || !isIdentChar(text[i-1])) {
-				tag := text[i : k+1]
-				end := strings.Index(text[k+1:], tag)
-				if end < 0 {
-					return nil, nil, fmt.Errorf("unterminated dollar-quoted string")
-				}
-				i = k + 1 + end + len(tag)
-				continue
-			}
-			i++
-		case c == ';':
-			ends = append(ends, i)
-			i++
-		default:
-			i++
-		}
+// scan returns text's tokens and its $n placeholders. It returns an error
+// for an unterminated string, identifier or comment.
+func scan(text string) (toks []sqlscan.Token, params []span, err error) {
+	toks, err = sqlscan.Scan(text, sqlscan.DuckDB)
+	if err != nil {
+		return nil, nil, err
 	}
-	return ends, params, nil
-}
-
-func skipQuoted(text string, i int, q byte, backslash bool) (int, bool) {
-	j := i + 1
-	for j < len(text) {
-		switch {
-		case backslash && text[j] == '\\':
-			j += 2
-		case text[j] == q:
-			if j+1 < len(text) && text[j+1] == q {
-				j += 2
-				continue
-			}
-			return j + 1, true
-		default:
-			j++
+	for _, t := range toks {
+		if t.Kind != sqlscan.Param || t.Value[0] < '0' || t.Value[0] > '9' {
+			continue // $name is DuckDB's named parameter, not the protocol's
 		}
+		n, err := strconv.Atoi(t.Value)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, nil, fmt.Errorf("invalid parameter %s", text[t.Start:t.End])
+		}
+		params = append(params, span{t.Start, t.End, n})
 	}
-	return j, false
-}
-
-func isIdentChar(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+	return toks, params, nil
 }
 
 // splitStatements splits a simple query into its statements, dropping
-// empty ones.
+// empty ones and ones of only comments.
 func splitStatements(text string) ([]string, error) {
-	ends, _, err := scan(text)
+	st, err := sqlscan.Split(text, sqlscan.DuckDB)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	start := 0
-	for _, e := range append(ends, len(text)) {
-		if s := strings.TrimSpace(text[start:e]); s != "" && !onlyComments(s) {
-			out = append(out, s)
-		}
-		start = e + 1
+	out := make([]string, len(st))
+	for i, s := range st {
+		out[i] = s.Text
 	}
 	return out, nil
-}
-
-// onlyComments reports whether s holds nothing but comments.
-func onlyComments(s string) bool {
-	return len(words(s, 1)) == 0 && !strings.ContainsAny(stripComments(s), "()'\"*$")
 }
 
 // numParams returns the highest $n in text.
@@ -184,65 +87,65 @@ func substitute(text string, lits []string) (string, error) {
 	return b.String(), nil
 }
 
-// stripComments removes comments (outside quotes) from text.
+// stripComments removes comments (outside quotes) from text: a comment
+// between tokens becomes a space. Text after a lexical error is kept as it
+// is.
 func stripComments(text string) string {
 	var b strings.Builder
-	i := 0
-	for i < len(text) {
-		c := text[i]
-		switch {
-		case c == '\'' || c == '"':
-			j, _ := skipQuoted(text, i, c, false)
-			b.WriteString(text[i:min(j, len(text))])
-			i = j
-		case c == '-' && i+1 < len(text) && text[i+1] == '-':
-			j := strings.IndexByte(text[i:], '\n')
-			if j < 0 {
-				return b.String()
+	sc := sqlscan.NewScanner(text, sqlscan.DuckDB)
+	last := 0
+	for {
+		t, err := sc.Next()
+		if err != nil {
+			var se *sqlscan.Error
+			if errors.As(err, &se) {
+				b.WriteString(gap(text[last:se.Pos]))
+				b.WriteString(text[se.Pos:])
 			}
-			i += j
-		case c == '/' && i+1 < len(text) && text[i+1] == '*':
-			j := strings.Index(text[i+2:], "*/")
-			if j < 0 {
-				return b.String()
-			}
-			b.WriteByte(' ')
-			i += j + 4
-		default:
-			b.WriteByte(c)
-			i++
+			return b.String()
 		}
+		if t.Kind == sqlscan.EOF {
+			return b.String()
+		}
+		b.WriteString(gap(text[last:t.Start]))
+		b.WriteString(text[t.Start:t.End])
+		last = t.End
 	}
-	return b.String()
 }
 
-// words returns up to n leading words of a statement (upper case; an
-// unquoted identifier, a number or a single punctuation character each),
-// skipping comments.
+// gap is the text between two tokens without its comments.
+func gap(s string) string {
+	if strings.Contains(s, "--") || strings.Contains(s, "/*") {
+		return " "
+	}
+	return s
+}
+
+// words returns up to n leading words of a statement, skipping comments:
+// an unquoted name (upper case, with its dotted parts: PG_CATALOG.PG_TYPE)
+// or a number is one word; a quoted string or name, a parameter or a
+// punctuation character is one word as written.
 func words(text string, n int) []string {
-	s := stripComments(text)
+	sc := sqlscan.NewScanner(text, sqlscan.DuckDB)
 	var out []string
-	i := 0
-	for i < len(s) && len(out) < n {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case isIdentChar(c):
-			j := i
-			for j < len(s) && (isIdentChar(s[j]) || s[j] == '.') {
-				j++
-			}
-			out = append(out, strings.ToUpper(s[i:j]))
-			i = j
-		case c == '\'' || c == '"':
-			j, _ := skipQuoted(s, i, c, false)
-			out = append(out, s[i:min(j, len(s))])
-			i = j
-		default:
-			out = append(out, string(c))
-			i++
+	var prev sqlscan.Token
+	for len(out) < n {
+		t, err := sc.Next()
+		if err != nil || t.Kind == sqlscan.EOF {
+			break
 		}
+		w := text[t.Start:t.End]
+		dotted := len(out) > 0 && prev.End == t.Start && (t.Kind == sqlscan.Ident || t.Kind == sqlscan.Number || t.Is(".")) &&
+			(prev.Kind == sqlscan.Ident || prev.Kind == sqlscan.Number || prev.Is("."))
+		if t.Kind == sqlscan.Ident {
+			w = strings.ToUpper(w)
+		}
+		if dotted && (t.Is(".") || prev.Is(".")) {
+			out[len(out)-1] += w
+		} else {
+			out = append(out, w)
+		}
+		prev = t
 	}
 	return out
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/tarn-lake/tarn/internal/sqlscan"
 )
 
 // Kinds of statements: the session commands pgwire answers itself, COPY
@@ -148,14 +150,15 @@ func parseCopy(text string) (*copySpec, error) {
 		q, rest = strings.TrimSpace(body[1:end]), body[end+1:]
 	} else {
 		// A table name, maybe with a column list.
+		// The name runs to the first space or '(' outside quotes.
 		i := 0
-		for i < len(body) && body[i] != ' ' && body[i] != '(' && body[i] != '\n' && body[i] != '\t' {
-			if body[i] == '"' {
-				j, _ := skipQuoted(body, i, '"', false)
-				i = j
-				continue
+		sc := sqlscan.NewScanner(body, sqlscan.DuckDB)
+		for {
+			t, err := sc.Next()
+			if err != nil || t.Kind == sqlscan.EOF || t.Start != i || t.Is("(") {
+				break
 			}
-			i++
+			i = t.End
 		}
 		table := body[:i]
 		rest = strings.TrimSpace(body[i:])
@@ -250,26 +253,24 @@ func parseCopy(text string) (*copySpec, error) {
 // matchParen returns the index of the ')' that closes s[open].
 func matchParen(s string, open int) (int, error) {
 	depth := 0
-	for i := open; i < len(s); {
-		switch c := s[i]; c {
-		case '\'', '"':
-			j, ok := skipQuoted(s, i, c, false)
-			if !ok {
-				return 0, newError(codeSyntax, "unterminated quoted string", "")
-			}
-			i = j
-			continue
-		case '(':
+	sc := sqlscan.NewScanner(s[open:], sqlscan.DuckDB)
+	for {
+		t, err := sc.Next()
+		if err != nil {
+			return 0, newError(codeSyntax, "unterminated quoted string", "")
+		}
+		switch {
+		case t.Kind == sqlscan.EOF:
+			return 0, newError(codeSyntax, "unbalanced parentheses", "")
+		case t.Is("("):
 			depth++
-		case ')':
+		case t.Is(")"):
 			depth--
 			if depth == 0 {
-				return i, nil
+				return open + t.Start, nil
 			}
 		}
-		i++
 	}
-	return 0, newError(codeSyntax, "unbalanced parentheses", "")
 }
 
 func (w *wire) copyStart() error {
