@@ -87,3 +87,39 @@ func TestBucketCorsAndPreflight(t *testing.T) {
 		t.Errorf("preflight after DeleteBucketCors: %d", resp.StatusCode)
 	}
 }
+
+// A website configuration is validated, kept and reported (tarn serves
+// no website from it).
+func TestBucketWebsiteKept(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("site")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: aws.String("site")})
+	wantCode(t, "GetBucketWebsite unset", err, "NoSuchWebsiteConfiguration")
+	_, err = c.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String("site"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("/index.html")}}})
+	wantCode(t, "suffix with a slash", err, "InvalidArgument")
+	_, err = c.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String("site"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")},
+		RoutingRules:  []types.RoutingRule{{Redirect: &types.Redirect{HttpRedirectCode: aws.String("300")}}}}})
+	wantCode(t, "redirect code 300", err, "InvalidRequest")
+	_, err = c.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String("nosuch"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}}})
+	wantCode(t, "PutBucketWebsite on a missing bucket", err, "NoSuchBucket")
+	if _, err := c.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String("site"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}, ErrorDocument: &types.ErrorDocument{Key: aws.String("error.html")}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: aws.String("site")})
+	if err != nil || aws.ToString(got.IndexDocument.Suffix) != "index.html" || aws.ToString(got.ErrorDocument.Key) != "error.html" {
+		t.Fatalf("GetBucketWebsite = %+v, %v", got, err)
+	}
+	if _, err := c.DeleteBucketWebsite(ctx, &s3.DeleteBucketWebsiteInput{Bucket: aws.String("site")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: aws.String("site")})
+	wantCode(t, "GetBucketWebsite after delete", err, "NoSuchWebsiteConfiguration")
+}
