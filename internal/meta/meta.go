@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/sqlscan"
+
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -160,8 +162,12 @@ func (m *DB) Migrate(ctx context.Context, component string, migs []Migration) er
 		if applied[mig.Version] {
 			continue
 		}
-		err := m.Tx(ctx, func(tx *sql.Tx) error {
-			for _, stmt := range splitStatements(mig.SQL) {
+		stmts, err := splitStatements(mig.SQL)
+		if err != nil {
+			return fmt.Errorf("cannot read migration %s/%d %q: %w", component, mig.Version, mig.Name, err)
+		}
+		err = m.Tx(ctx, func(tx *sql.Tx) error {
+			for _, stmt := range stmts {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("cannot apply migration %s/%d %q: %w", component, mig.Version, mig.Name, err)
 				}
@@ -177,16 +183,19 @@ func (m *DB) Migrate(ctx context.Context, component string, migs []Migration) er
 	return nil
 }
 
-// splitStatements splits a migration on ";" at line ends. Migrations are
-// written by tarn, not users, so no string literal contains ";\n".
-func splitStatements(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ";\n") {
-		if p := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(part), ";")); p != "" {
-			out = append(out, p)
-		}
+// splitStatements splits a migration into its statements with tarn's one
+// SQL scanner (a leaf package), so a ';' in a string or comment of a
+// migration does not end a statement.
+func splitStatements(s string) ([]string, error) {
+	st, err := sqlscan.Split(s, sqlscan.DuckDB)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	out := make([]string, len(st))
+	for i, x := range st {
+		out[i] = x.Text
+	}
+	return out, nil
 }
 
 // TimeFormat is how times are stored: RFC 3339 in UTC with nanoseconds, so

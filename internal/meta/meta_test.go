@@ -111,3 +111,25 @@ func TestOpenRefusesEmptyFile(t *testing.T) {
 	}
 	db.Close()
 }
+
+// TestMigrateSplitsOnStatementEnds checks that a ';' in a string or a
+// comment of a migration does not end its statement.
+func TestMigrateSplitsOnStatementEnds(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, DefaultConfig(filepath.Join(t.TempDir(), "m.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	migs := []Migration{{1, "a", "CREATE TABLE a (x TEXT); -- one;\nINSERT INTO a VALUES ('x;\ny'); /* two;\n */ INSERT INTO a VALUES ('z')"}}
+	if err := db.Migrate(ctx, "c", migs); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := db.SQL().QueryRow("SELECT group_concat(x, '|') FROM a").Scan(&got); err != nil || got != "x;\ny|z" {
+		t.Errorf("rows = %q, %v", got, err)
+	}
+	if err := db.Migrate(ctx, "d", []Migration{{1, "open", "CREATE TABLE b (x TEXT DEFAULT 'open)"}}); err == nil || !strings.Contains(err.Error(), "unterminated") {
+		t.Errorf("unterminated string: got %v", err)
+	}
+}
