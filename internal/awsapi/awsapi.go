@@ -22,6 +22,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // Config configures the front end.
@@ -44,6 +45,8 @@ type Deps struct {
 	Crawlers *crawler.Service
 	Jobs     *jobs.Service
 	Store    storage.ObjectStore
+	// Workflows serves Glue's workflows and triggers (nil: not served).
+	Workflows *workflow.Service
 }
 
 // Server serves Glue and Athena's JSON APIs. It is safe for concurrent use.
@@ -75,6 +78,7 @@ func New(cfg Config, d Deps) *Server {
 	s.glueCatalogOps()
 	s.athenaOps()
 	s.glueRunOps()
+	s.glueFlowOps()
 	return s
 }
 
@@ -201,6 +205,16 @@ func (s *Server) errorCode(err error, service string) (string, int) {
 		return "IncompleteSignatureException", st
 	}
 	switch {
+	// First: a spec naming a missing job is invalid input, not a missing entity.
+	case errors.Is(err, workflow.ErrInvalidSpec), errors.Is(err, workflow.ErrInvalidSchedule), errors.Is(err, workflow.ErrIdentity),
+		errors.Is(err, workflow.ErrTriggerReference), errors.Is(err, workflow.ErrWorkflowHasRuns):
+		return invalid, http.StatusBadRequest
+	case errors.Is(err, workflow.ErrNoSuchWorkflow), errors.Is(err, workflow.ErrNoSuchTrigger), errors.Is(err, workflow.ErrNoSuchRun):
+		return notFound, http.StatusBadRequest
+	case errors.Is(err, workflow.ErrWorkflowExists), errors.Is(err, workflow.ErrTriggerExists):
+		return "AlreadyExistsException", http.StatusBadRequest
+	case errors.Is(err, workflow.ErrRunNotActive):
+		return "IllegalWorkflowStateException", http.StatusBadRequest
 	case errors.Is(err, catalog.ErrNoSuchDatabase), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchPartition),
 		errors.Is(err, crawler.ErrNoSuchCrawler), errors.Is(err, crawler.ErrNoSuchRun), errors.Is(err, jobs.ErrNoSuchJob), errors.Is(err, jobs.ErrNoSuchRun):
 		return notFound, http.StatusBadRequest

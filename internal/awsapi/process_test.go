@@ -173,6 +173,30 @@ func TestProcessClients(t *testing.T) {
 		t.Errorf("job runs: %q", got)
 	}
 
+	// The guides' workflow: the job, then a crawl of what it wrote.
+	aws("glue", "create-workflow", "--name", "guide-flow", "--default-run-properties", `{"source_path": "s3://lake/raw/sales/"}`)
+	aws("glue", "create-trigger", "--name", "guide-start", "--workflow-name", "guide-flow", "--type", "ON_DEMAND",
+		"--actions", `[{"JobName": "curate", "Arguments": {"--source_path": "${source_path}"}}]`)
+	aws("glue", "create-trigger", "--name", "guide-after", "--workflow-name", "guide-flow", "--type", "CONDITIONAL", "--start-on-creation",
+		"--predicate", `{"Logical": "AND", "Conditions": [{"LogicalOperator": "EQUALS", "JobName": "curate", "State": "SUCCEEDED"}]}`, "--actions", "CrawlerName=raw")
+	if got := aws("glue", "get-trigger", "--name", "guide-after", "--query", "Trigger.[Type,State,Predicate.Conditions[0].JobName,Actions[0].CrawlerName]"); got != "CONDITIONAL\tACTIVATED\tcurate\traw" {
+		t.Errorf("get-trigger: %q", got)
+	}
+	wfRun := aws("glue", "start-workflow-run", "--name", "guide-flow", "--query", "RunId")
+	poll(func(s string) bool { return s == "COMPLETED" || s == "STOPPED" }, "glue", "get-workflow-run", "--name", "guide-flow", "--run-id", wfRun, "--query", "Run.Status")
+	if got := aws("glue", "get-workflow-run", "--name", "guide-flow", "--run-id", wfRun, "--query", "Run.Statistics.[TotalActions,SucceededActions,FailedActions]"); got != "2\t2\t0" {
+		t.Errorf("workflow run statistics: %q", got)
+	}
+	if got := aws("glue", "get-workflow-run-properties", "--name", "guide-flow", "--run-id", wfRun, "--query", "RunProperties.source_path"); got != "s3://lake/raw/sales/" {
+		t.Errorf("run properties: %q", got)
+	}
+	if got := aws("glue", "list-workflows", "--query", "Workflows"); got != "guide-flow" {
+		t.Errorf("list-workflows: %q", got)
+	}
+	aws("glue", "delete-trigger", "--name", "guide-after")
+	aws("glue", "delete-trigger", "--name", "guide-start")
+	aws("glue", "delete-workflow", "--name", "guide-flow")
+
 	// A wrong secret is refused in AWS's words.
 	c := exec.Command(awsPath, "--endpoint-url", endpoint, "glue", "get-databases")
 	c.Env = append(env, "AWS_SECRET_ACCESS_KEY=wrongwrongwrongwrongwrongwrongwrongwrong")

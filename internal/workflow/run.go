@@ -805,3 +805,32 @@ func (s *Service) saveOutputs(ctx context.Context, runID, step string, out map[s
 		return err
 	})
 }
+
+// Spec is the definition the run started with.
+func (r Run) Spec() Workflow { return r.spec }
+
+// PutRunProperties merges props into an active run's properties (Glue's
+// PutWorkflowRunProperties): steps that start afterwards see them.
+func (s *Service) PutRunProperties(ctx context.Context, id string, props map[string]string) error {
+	return s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		var state, cur string
+		err := tx.QueryRowContext(ctx, `SELECT state, properties FROM workflow_runs WHERE id = ?`, id).Scan(&state, &cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("cannot set properties of workflow run %q: %w", id, ErrNoSuchRun)
+		}
+		if err != nil {
+			return err
+		}
+		if state != RunQueued && state != RunRunning {
+			return fmt.Errorf("cannot set properties of workflow run %q, which is %s: %w", id, state, ErrRunNotActive)
+		}
+		m := map[string]string{}
+		_ = json.Unmarshal([]byte(cur), &m)
+		for k, v := range props {
+			m[k] = v
+		}
+		b, _ := json.Marshal(m)
+		_, err = tx.ExecContext(ctx, `UPDATE workflow_runs SET properties = ? WHERE id = ?`, string(b), id)
+		return err
+	})
+}

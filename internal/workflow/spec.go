@@ -94,6 +94,10 @@ type Workflow struct {
 	// properties override them.
 	Properties map[string]string `json:"properties,omitempty"`
 	Steps      []Step            `json:"steps"`
+	// Glue marks a workflow made through Glue's API: its steps are the
+	// actions of its Glue triggers, so it may have none until the first
+	// trigger is created (a run of it then ends at once).
+	Glue bool `json:"glue,omitempty"`
 	// RunAs is the access key whose rights its sql steps have: the key
 	// that created (or last updated) it; jobs.RunAsAdmin for workflows of
 	// the lake's owner. Job steps run with their job's identity.
@@ -125,6 +129,9 @@ type Step struct {
 	// Timeout fails an attempt that runs longer (0: no limit beyond the
 	// job's own).
 	Timeout Duration `json:"timeout,omitempty"`
+	// Trigger names the Glue trigger whose action this step is, so that
+	// Glue's GetTrigger can be answered from the workflow itself.
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // Kind is "crawler", "job" or "sql".
@@ -177,7 +184,7 @@ func (w *Workflow) Validate() error {
 	if w.MaxParallelSteps < 0 {
 		return bad("max_parallel_steps", "must be at least 1")
 	}
-	if len(w.Steps) == 0 {
+	if len(w.Steps) == 0 && !w.Glue {
 		return bad("steps", "a workflow needs at least one step")
 	}
 	names := map[string]int{}
