@@ -2,12 +2,16 @@ package s3api_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"testing"
 
 	"github.com/tarn-lake/tarn/internal/auth"
 )
@@ -19,65 +23,178 @@ type cliResult struct {
 	Err string `json:"err"`
 }
 
-// awsBatchScript runs several aws CLI command lines in one Python process
-// (the CLI's start costs about half a second): it calls the CLI's own
-// driver, as /usr/bin/aws does, once per command line.
-const awsBatchScript = `
-import sys, json, io, contextlib
+// awsWorkerScript runs aws CLI command lines, one per request line, in one
+// Python process: it calls the CLI's own driver, as /usr/bin/aws does, with
+// a fresh driver and the request's environment each time. Starting the CLI
+// costs about a second of CPU, so a process per command line made this
+// package's tests take minutes. Answers go to fd 3 so that nothing the CLI
+// prints can be taken for one.
+const awsWorkerScript = `
+import sys, os, json, io, contextlib, traceback
+if os.environ.get('LC_CTYPE', '') == 'UTF-8':
+    os.environ['LC_CTYPE'] = 'en_US.UTF-8'
 import awscli.clidriver
-res = []
-for args in json.load(sys.stdin):
+answers = os.fdopen(3, 'w')
+base = dict(os.environ)
+for line in sys.stdin:
+    req = json.loads(line)
+    os.environ.clear()
+    os.environ.update(base)
+    os.environ.update(req["env"])
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            rc = awscli.clidriver.create_clidriver().main(args)
+            rc = awscli.clidriver.create_clidriver().main(req["args"])
         except SystemExit as e:
             rc = e.code if isinstance(e.code, int) else 1
-    res.append({"rc": rc, "out": out.getvalue(), "err": err.getvalue()})
-json.dump(res, sys.__stdout__)
+        except BaseException:
+            traceback.print_exc()
+            rc = 255
+    answers.write(json.dumps({"rc": rc, "out": out.getvalue(), "err": err.getvalue()}) + "\n")
+    answers.flush()
 `
 
-// awsBatch runs the aws CLI command lines (each with --endpoint-url added)
-// with key k in one process and returns what each did.
-func (e *env) awsBatch(k auth.Key, cmds ...[]string) []cliResult {
-	e.t.Helper()
-	bin := awsBin(e.t)
-	// The interpreter is the one of the CLI's script.
+// awsWorker is one Python process running awsWorkerScript.
+type awsWorker struct {
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	answers *bufio.Reader
+}
+
+// The workers are shared by the package's tests, one per CPU, since the
+// CLI's work is Python CPU time; a test takes one for each command line.
+var (
+	awsWorkersOnce sync.Once
+	awsWorkers     chan *awsWorker
+	awsWorkersErr  error
+	awsPython      []string
+)
+
+// awsPythonArgv is the interpreter of the CLI's script, which has the
+// CLI's modules.
+func awsPythonArgv(t *testing.T) []string {
+	t.Helper()
+	bin := awsBin(t)
 	f, err := os.Open(bin)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	line, _ := bufio.NewReader(f).ReadString('\n')
 	f.Close()
 	python, ok := strings.CutPrefix(strings.TrimSpace(line), "#!")
 	if !ok {
-		e.t.Skipf("%s is not a Python script; cannot batch its commands", bin)
+		t.Skipf("%s is not a Python script; cannot run its driver in one process", bin)
 	}
+	return strings.Fields(python)
+}
+
+func startAWSWorker(python []string, script string) (*awsWorker, error) {
+	cmd := exec.Command(python[0], append(python[1:], script)...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	w.Close()
+	return &awsWorker{cmd: cmd, in: in, answers: bufio.NewReader(r)}, nil
+}
+
+func getAWSWorker(t *testing.T) *awsWorker {
+	t.Helper()
+	python := awsPythonArgv(t)
+	awsWorkersOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tarn-aws-worker")
+		if err != nil {
+			awsWorkersErr = err
+			return
+		}
+		script := filepath.Join(dir, "worker.py")
+		if awsWorkersErr = os.WriteFile(script, []byte(awsWorkerScript), 0o600); awsWorkersErr != nil {
+			return
+		}
+		n := max(runtime.GOMAXPROCS(0), 1)
+		awsWorkers = make(chan *awsWorker, n)
+		for range n {
+			w, err := startAWSWorker(python, script)
+			if err != nil {
+				awsWorkersErr = err
+				return
+			}
+			awsWorkers <- w
+		}
+		awsPython = python
+	})
+	if awsWorkersErr != nil {
+		t.Fatalf("aws CLI worker: %v", awsWorkersErr)
+	}
+	return <-awsWorkers
+}
+
+// run has the worker run one command line.
+func (w *awsWorker) run(args []string, env map[string]string) (cliResult, error) {
+	req, _ := json.Marshal(map[string]any{"args": args, "env": env})
+	if _, err := w.in.Write(append(req, '\n')); err != nil {
+		return cliResult{}, err
+	}
+	line, err := w.answers.ReadBytes('\n')
+	if err != nil {
+		return cliResult{}, fmt.Errorf("the worker stopped: %w", err)
+	}
+	var res cliResult
+	err = json.Unmarshal(line, &res)
+	return res, err
+}
+
+// awsEnv is the environment the CLI runs with for key k: nothing from the
+// user's own configuration.
+func (e *env) awsEnv(k auth.Key) map[string]string {
 	dir := e.t.TempDir()
 	cfgFile := filepath.Join(dir, "config")
 	os.WriteFile(cfgFile, []byte("[default]\nregion = us-east-1\n"), 0o600)
-	script := filepath.Join(dir, "batch.py")
-	os.WriteFile(script, []byte(awsBatchScript), 0o600)
-	var in [][]string
-	for _, c := range cmds {
-		in = append(in, append([]string{"--endpoint-url", e.url}, c...))
+	return map[string]string{
+		"AWS_ACCESS_KEY_ID": k.AccessKeyID, "AWS_SECRET_ACCESS_KEY": k.SecretAccessKey,
+		"AWS_CONFIG_FILE": cfgFile, "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none"),
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "", "AWS_DEFAULT_REGION": "us-east-1",
 	}
-	data, _ := json.Marshal(in)
-	argv := strings.Fields(python)
-	cmd := exec.Command(argv[0], append(argv[1:], script)...)
-	cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
-		"AWS_CONFIG_FILE="+cfgFile, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_DEFAULT_REGION=us-east-1")
-	cmd.Stdin = bytes.NewReader(data)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		e.t.Fatalf("aws CLI batch: %v\n%s", err, errb.String())
-	}
+}
+
+// awsBatch runs the aws CLI command lines (each with --endpoint-url added)
+// with key k, in order, and returns what each did.
+func (e *env) awsBatch(k auth.Key, cmds ...[]string) []cliResult {
+	e.t.Helper()
+	w := getAWSWorker(e.t)
+	env := e.awsEnv(k)
 	var res []cliResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res) != len(cmds) {
-		e.t.Fatalf("aws CLI batch output: %v\n%s\n%s", err, out.String(), errb.String())
+	var err error
+	for _, c := range cmds {
+		var r cliResult
+		if r, err = w.run(append([]string{"--endpoint-url", e.url}, c...), env); err != nil {
+			break
+		}
+		res = append(res, r)
 	}
+	if err != nil {
+		// The worker's state is unknown: a new one takes its place.
+		w.in.Close()
+		w.cmd.Wait()
+		script := w.cmd.Args[len(w.cmd.Args)-1]
+		nw, serr := startAWSWorker(awsPython, script)
+		if serr != nil {
+			nw = w // fails its next command line, which tries again
+		}
+		awsWorkers <- nw
+		e.t.Fatalf("aws CLI worker: %v", err)
+	}
+	awsWorkers <- w
 	return res
 }

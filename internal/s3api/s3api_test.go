@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,17 +92,25 @@ func awsBin(t *testing.T) string {
 	return p
 }
 
-// aws runs the aws CLI against the endpoint with a key.
+// aws runs one aws CLI command line against the endpoint with a key, in
+// the package's CLI worker.
 func (e *env) aws(k auth.Key, args ...string) (string, string, error) {
 	e.t.Helper()
-	dir := e.t.TempDir()
-	cfgFile := filepath.Join(dir, "config")
-	os.WriteFile(cfgFile, []byte("[default]\nregion = us-east-1\n"), 0o600)
+	r := e.awsBatch(k, args)[0]
+	if r.RC != 0 {
+		return r.Out, r.Err, fmt.Errorf("exit status %d", r.RC)
+	}
+	return r.Out, r.Err, nil
+}
+
+// awsExec runs the aws CLI command itself, in its own process, as users do.
+func (e *env) awsExec(k auth.Key, args ...string) (string, string, error) {
+	e.t.Helper()
 	cmd := exec.Command(awsBin(e.t), append([]string{"--endpoint-url", e.url}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+k.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+k.SecretAccessKey,
-		"AWS_CONFIG_FILE="+cfgFile, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
-		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_DEFAULT_REGION=us-east-1")
+	cmd.Env = os.Environ()
+	for name, v := range e.awsEnv(k) {
+		cmd.Env = append(cmd.Env, name+"="+v)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -117,8 +126,17 @@ func (e *env) mustAWS(k auth.Key, args ...string) string {
 	return out
 }
 
+// TestAWSCLI runs the CLI's own command, each in its own process, where
+// data moves and where an error must come back as the exit status; the
+// other command lines run in the CLI worker.
 func TestAWSCLI(t *testing.T) {
 	e := newEnv(t)
+	mustExec := func(args ...string) {
+		t.Helper()
+		if out, errOut, err := e.awsExec(e.admin, args...); err != nil {
+			t.Fatalf("aws %v: %v\n%s\n%s", args, err, out, errOut)
+		}
+	}
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small.csv")
 	os.WriteFile(small, []byte("id,name\n1,a\n2,b\n"), 0o644)
@@ -127,9 +145,9 @@ func TestAWSCLI(t *testing.T) {
 	rand.Read(data)
 	os.WriteFile(big, data, 0o644)
 
-	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
+	mustExec("s3", "mb", "s3://lake")
 	e.mustAWS(e.admin, "s3", "cp", small, "s3://lake/raw/sales/small.csv")
-	e.mustAWS(e.admin, "s3", "cp", big, "s3://lake/raw/blobs/big.bin")
+	mustExec("s3", "cp", big, "s3://lake/raw/blobs/big.bin")
 	ls := e.mustAWS(e.admin, "s3", "ls", "--recursive", "s3://lake/")
 	for _, want := range []string{"raw/sales/small.csv", "raw/blobs/big.bin", "104857600"} {
 		if !strings.Contains(ls, want) {
@@ -146,7 +164,7 @@ func TestAWSCLI(t *testing.T) {
 		t.Errorf("multipart ETag: %s", head)
 	}
 	back := filepath.Join(dir, "back.bin")
-	e.mustAWS(e.admin, "s3", "cp", "s3://lake/raw/blobs/big.bin", back)
+	mustExec("s3", "cp", "s3://lake/raw/blobs/big.bin", back)
 	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
 		t.Error("downloaded object differs")
 	}
@@ -210,8 +228,11 @@ func TestAWSCLI(t *testing.T) {
 	// Wrong secret.
 	bad := e.admin
 	bad.SecretAccessKey = strings.Repeat("x", 40)
-	if _, errOut, err := e.aws(bad, "s3", "ls", "s3://lake/"); err == nil || !strings.Contains(errOut, "SignatureDoesNotMatch") {
+	if _, errOut, err := e.awsExec(bad, "s3", "ls", "s3://lake/"); err == nil || !strings.Contains(errOut, "SignatureDoesNotMatch") {
 		t.Errorf("wrong secret: %v %s", err, errOut)
+	}
+	if _, errOut, err := e.aws(bad, "s3", "ls", "s3://lake/"); err == nil || !strings.Contains(errOut, "SignatureDoesNotMatch") {
+		t.Errorf("wrong secret, in the worker: %v %s", err, errOut)
 	}
 	// No credentials at all: no anonymous access.
 	resp, err = http.Get(e.url + "/lake/raw/sales/small.csv")
