@@ -75,6 +75,7 @@ type s3Error struct {
 	code   string
 	status int
 	msg    string
+	fields *errorFields // S3's extra elements, if any
 }
 
 func (e *s3Error) Error() string { return e.code + ": " + e.msg }
@@ -197,7 +198,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	_, _ = io.WriteString(w, xml.Header)
-	_ = xml.NewEncoder(w).Encode(s.errorDetails(r, errorResponse{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id}))
+	e := s.errorDetails(r, errorResponse{Code: code, Message: msg, Resource: r.URL.Path, RequestID: id})
+	var se *s3Error
+	if errors.As(err, &se) && se.fields != nil {
+		f := se.fields
+		e.ArgumentName, e.ArgumentValue = f.ArgumentName, f.ArgumentValue
+		e.ProposedSize, e.MaxSizeAllowed, e.MinSizeAllowed = f.ProposedSize, f.MaxSizeAllowed, f.MinSizeAllowed
+		if f.AWSAccessKeyID != "" {
+			e.AWSAccessKeyID = f.AWSAccessKeyID
+		}
+		e.StringToSign, e.SignatureProvided, e.StringToSignBytes = f.StringToSign, f.SignatureGiven, f.StringToSignBytes
+	}
+	_ = xml.NewEncoder(w).Encode(e)
 }
 
 // errorDetails adds the fields S3 gives with some errors.
@@ -258,6 +270,14 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	defer s.metrics.observe(r.Method, w, body)
 	w.Header().Set("x-amz-request-id", requestID())
 	w.Header().Set("Server", "tarn")
+	if bucket, key := s.bucketKey(r); r.Method == http.MethodPost && bucket != "" && key == "" && r.URL.RawQuery == "" &&
+		r.Header.Get("Authorization") == "" {
+		// A browser's form upload: authenticated by its form (post.go).
+		if err := s.postObject(w, r, bucket); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
 	if r.Method == http.MethodOptions && r.Header.Get("Authorization") == "" {
 		// A browser's CORS preflight: unsigned by design (see cors.go).
 		bucket, _ := s.bucketKey(r)

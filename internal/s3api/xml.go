@@ -24,6 +24,14 @@ type errorResponse struct {
 	ClientComputedContentSHA256 string `xml:"ClientComputedContentSHA256,omitempty"`
 	ServerTime                  string `xml:"ServerTime,omitempty"`
 	XAmzExpires                 string `xml:"X-Amz-Expires,omitempty"`
+	ArgumentName                string `xml:"ArgumentName,omitempty"`
+	ArgumentValue               string `xml:"ArgumentValue,omitempty"`
+	ProposedSize                string `xml:"ProposedSize,omitempty"`
+	MaxSizeAllowed              string `xml:"MaxSizeAllowed,omitempty"`
+	MinSizeAllowed              string `xml:"MinSizeAllowed,omitempty"`
+	StringToSign                string `xml:"StringToSign,omitempty"`
+	SignatureProvided           string `xml:"SignatureProvided,omitempty"`
+	StringToSignBytes           string `xml:"StringToSignBytes,omitempty"`
 }
 
 type owner struct {
