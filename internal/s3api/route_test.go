@@ -36,6 +36,7 @@ var answered = []string{
 }
 
 func TestSubresourcesNotImplemented(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if err := e.store.CreateBucket(ctx, "lake"); err != nil {
@@ -113,6 +114,7 @@ func TestSubresourcesNotImplemented(t *testing.T) {
 
 // Two sub-resources in one request name no operation.
 func TestTwoSubresources(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(context.Background(), "lake"); err != nil {
 		t.Fatal(err)
@@ -128,6 +130,7 @@ func TestTwoSubresources(t *testing.T) {
 
 // The calls of the issue, as the aws CLI sends them.
 func TestSubresourcesAWSCLI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	if err := e.store.CreateBucket(ctx, "lake"); err != nil {

@@ -130,6 +130,7 @@ func (e *env) mustAWS(k auth.Key, args ...string) string {
 // data moves and where an error must come back as the exit status; the
 // other command lines run in the CLI worker.
 func TestAWSCLI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	mustExec := func(args ...string) {
 		t.Helper()
@@ -255,6 +256,7 @@ func TestAWSCLI(t *testing.T) {
 }
 
 func TestRestrictedKey(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
@@ -291,6 +293,7 @@ func TestRestrictedKey(t *testing.T) {
 }
 
 func TestS3Errors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for _, c := range []struct {
 		args []string

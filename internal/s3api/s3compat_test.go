@@ -54,6 +54,7 @@ func jsonField(t *testing.T, out, field string) string {
 // Deleting every version of a key, oldest first, leaves nothing in the way
 // of putting it again or of deleting the bucket (issue 11, item 18).
 func TestVersionsDeletedThenPutAgain(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	f := filepath.Join(t.TempDir(), "body")
 	os.WriteFile(f, []byte("data"), 0o644)
@@ -93,6 +94,7 @@ func TestVersionsDeletedThenPutAgain(t *testing.T) {
 // UploadPartCopy copies whole objects and ranges into parts, as the aws
 // CLI's multipart copy (objects over 8 MiB) does (issue 11, item 19).
 func TestUploadPartCopy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -146,6 +148,7 @@ func TestUploadPartCopy(t *testing.T) {
 // Additional checksums are verified (BadDigest, and the object stays as it
 // was), stored and returned (issue 11, item 20).
 func TestChecksums(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -248,6 +251,7 @@ func writeTemp(t *testing.T, data []byte) string {
 // Item 21 of issue 11, as the aws CLI and raw signed requests see it.
 
 func TestListUploadsAndPartsPaging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -306,6 +310,7 @@ func TestListUploadsAndPartsPaging(t *testing.T) {
 }
 
 func TestListObjectsV1Pages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -348,6 +353,7 @@ func TestListObjectsV1Pages(t *testing.T) {
 }
 
 func TestObjectHeadersAndMetadata(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -400,6 +406,7 @@ func TestObjectHeadersAndMetadata(t *testing.T) {
 }
 
 func TestRangesAsS3(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -437,6 +444,7 @@ func TestRangesAsS3(t *testing.T) {
 }
 
 func TestMultipartRetriesAndMissingBucket(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -467,6 +475,7 @@ func TestMultipartRetriesAndMissingBucket(t *testing.T) {
 }
 
 func TestRegionAndConditionalWrites(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -533,6 +542,7 @@ func md5Hex(s string) string {
 // Malformed signatures are answered in S3's words, which SDKs and test
 // suites match on.
 func TestAuthErrorsInS3Words(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	base := e.signed(http.MethodGet, "/", emptySHA256, 0, nil)
 	authz := base.Header.Get("Authorization")
@@ -569,6 +579,7 @@ func xmlEscape(s string) string {
 // Object tags: given at a put, replaced, copied, deleted, as the aws CLI
 // does it; the object's bytes never change.
 func TestObjectTagging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -608,6 +619,7 @@ func TestObjectTagging(t *testing.T) {
 // Bucket tags and ownership controls are kept and answered; deleting them
 // deletes nothing else.
 func TestBucketTaggingAndOwnership(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -644,6 +656,7 @@ func TestBucketTaggingAndOwnership(t *testing.T) {
 // GET and HEAD ?partNumber answer one part of a multipart object (the
 // whole object is part 1 of others).
 func TestGetPartNumber(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := e.store.CreateBucket(t.Context(), "lake"); err != nil {
 		t.Fatal(err)
@@ -689,6 +702,7 @@ func TestGetPartNumber(t *testing.T) {
 // public ones are refused (first, while ownership controls are
 // BucketOwnerEnforced, as S3 does).
 func TestBucketCannedACL(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	res := e.awsBatch(e.admin,
 		[]string{"s3api", "create-bucket", "--bucket", "lake"},

@@ -291,6 +291,7 @@ func (e *env) signingKey(amzDate string) []byte {
 // bytes stored before the object is replaced, and an unsigned
 // x-amz-decoded-content-length added to a replayed request changes nothing.
 func TestPayloadVerifiedAgainstStoredBytes(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
 	const old = "the committed object"
@@ -412,6 +413,7 @@ func truncate(s string) string {
 // connection closes) gets IncompleteBody, and the object, or the upload's
 // part, stays as it was.
 func TestInterruptedPutKeepsObject(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
 	old := bytes.Repeat([]byte("committed object "), (1<<20)/17)
@@ -514,6 +516,7 @@ func TestInterruptedPutKeepsObject(t *testing.T) {
 // in all, gets S3's KeyTooLongError (400), for a PUT and for a multipart
 // upload, before any byte is stored.
 func TestKeyTooLong(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
 	seg := strings.Repeat("s", 256)

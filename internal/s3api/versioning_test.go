@@ -65,6 +65,7 @@ func (e *env) getVersion(key, id string) (string, string, error) {
 }
 
 func TestVersioningAWSCLI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustAWS(e.admin, "s3", "mb", "s3://vlake")
 	if out := e.mustAWS(e.admin, "s3api", "get-bucket-versioning", "--bucket", "vlake"); strings.Contains(out, "Status") {
