@@ -762,6 +762,10 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err := checkObjectHeaders(r.Header); err != nil {
 		return err
 	}
+	if storage.ValidateKey(key) != nil && hasDotSegment(key) {
+		// S3's answer to a path-traversing name.
+		return errCode("400", http.StatusBadRequest, "Bad Request")
+	}
 	opts := putOptions(r.Header)
 	if opts.IfMatch, opts.IfNoneMatch, err = writeConditions(r); err != nil {
 		return err
