@@ -50,3 +50,15 @@ func TestQueryOneShot(t *testing.T) {
 		t.Errorf("history states:\n%s", hist.stdout)
 	}
 }
+
+// TestMetadataOnlyCommandsExist: a misspelt entry would quietly open the
+// whole lake again.
+func TestMetadataOnlyCommandsExist(t *testing.T) {
+	root := newRoot()
+	for path := range metadataOnly {
+		c, _, err := root.Find(strings.Fields(path)[1:])
+		if err != nil || c.CommandPath() != path {
+			t.Errorf("%q is not a command (%v)", path, err)
+		}
+	}
+}

@@ -199,6 +199,18 @@ type services struct {
 	execute func(ctx context.Context, id string) (workflow.Run, error)
 }
 
+// metadataOnly are the commands that use only the metadata database: they
+// open the lake without DuckDB (a few milliseconds instead of tens), and
+// would fail, saying so, if they ran SQL.
+var metadataOnly = map[string]bool{
+	"tarn catalog databases": true, "tarn catalog tables": true, "tarn catalog table": true,
+	"tarn catalog partitions": true, "tarn catalog versions": true,
+	"tarn crawler list": true, "tarn crawler get": true, "tarn crawler runs": true,
+	"tarn query history": true,
+	"tarn keys list":     true, "tarn keys create": true, "tarn keys delete": true,
+	"tarn workgroup list": true, "tarn workgroup create": true, "tarn workgroup update": true, "tarn workgroup delete": true,
+}
+
 // run runs fn on the services of a running server, or else of the lake's
 // files.
 func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s services) error) error {
@@ -212,7 +224,11 @@ func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s service
 		return fn(ctx, services{catalog: r.Catalog(), crawlers: r.Crawlers(), jobs: r.Jobs(), queries: r.Queries(), keys: r.Keys(),
 			workflows: r.Workflows(), events: r.Events(), alarms: r.Alarms()})
 	}
-	l, err := g.open(ctx)
+	cfg := lake.DefaultConfig(g.data)
+	if metadataOnly[cmd.CommandPath()] {
+		cfg.NoEngine, cfg.OneShot = true, true
+	}
+	l, err := lake.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -75,3 +75,14 @@ func (e *Engine) openReader(ctx context.Context) (*Session, error) {
 	e.sessions = append(e.sessions, s)
 	return s, nil
 }
+
+// Without returns an engine that never opens DuckDB: for a command that
+// reads and writes only metadata, whose lake still wires the services
+// that keep the engine's address. Every use fails with why; it has no
+// warehouse.
+func Without(cfg Config, store storage.ObjectStore, cat *catalog.Catalog, why error) *Engine {
+	cfg.Warehouse = ""
+	e := &Engine{cfg: cfg, store: store, cat: cat, ready: make(chan struct{}), openErr: why}
+	close(e.ready)
+	return e
+}

@@ -50,6 +50,10 @@ type Config struct {
 	// the first statement instead of Open), and Close leaves the metadata
 	// database's WAL to the next opener.
 	OneShot bool
+	// NoEngine opens the lake without DuckDB, for a command that uses only
+	// metadata (the catalog, the query history, keys, workgroups): a
+	// statement or a crawl on such a lake fails, saying so.
+	NoEngine bool
 }
 
 // DefaultHome is the lake home used when neither --data nor TARN_DATA is set.
@@ -134,7 +138,11 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	// DuckDB opens in the background while the services that only keep
 	// the engine's address set up their metadata; the warehouse is the
 	// first to wait for it.
-	l.Engine = engine.Start(ctx, cfg.Engine, l.Store, l.Catalog)
+	if cfg.NoEngine {
+		l.Engine = engine.Without(cfg.Engine, l.Store, l.Catalog, errors.New("cannot run SQL: this command opened the lake without its engine"))
+	} else {
+		l.Engine = engine.Start(ctx, cfg.Engine, l.Store, l.Catalog)
+	}
 	l.engineCloser = len(l.closers)
 	l.closers = append(l.closers, l.Engine.Close)
 	if l.Crawlers, err = crawler.New(ctx, l.Meta, l.Store, l.Catalog, l.Engine); err != nil {
