@@ -114,9 +114,10 @@ func retryable(err error) bool {
 			return false
 		}
 	}
-	msg := err.Error()
-	for _, kind := range []string{"Binder Error", "Parser Error", "Conversion Error", "Catalog Error", "Invalid Input Error", "Not implemented Error", "Constraint Error", "Out of Range Error"} {
-		if strings.Contains(msg, kind) {
+	// DuckDB's errors about the SQL or the data fail the same way again.
+	for _, kind := range []error{engine.ErrBinder, engine.ErrParser, engine.ErrConversion, engine.ErrCatalog, engine.ErrInvalidInput,
+		engine.ErrNotImplemented, engine.ErrConstraint, engine.ErrOutOfRange} {
+		if engine.Is(err, kind) {
 			return false
 		}
 	}

@@ -3,7 +3,6 @@ package pgwire
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -101,38 +100,35 @@ func sqlState(err error) string {
 		errors.Is(err, catalog.ErrInvalidPartition):
 		return codeInvalidParameter
 	}
-	// DuckDB's errors, by the class its message starts with.
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "Parser Error"):
+	// DuckDB's errors, by their engine error kind.
+	switch is := func(kind error) bool { return engine.Is(err, kind) }; {
+	case is(engine.ErrParser):
 		return codeSyntax
-	case strings.Contains(msg, "Catalog Error") && strings.Contains(msg, "Table Function"):
+	case is(engine.ErrCatalog) && is(engine.ErrNoSuchFunction):
 		return codeUndefinedFunction
-	case strings.Contains(msg, "Catalog Error") && strings.Contains(msg, "Function"):
-		return codeUndefinedFunction
-	case strings.Contains(msg, "Catalog Error") && strings.Contains(msg, "Schema"):
+	case is(engine.ErrCatalog) && is(engine.ErrNoSuchSchema):
 		return codeInvalidSchema
-	case strings.Contains(msg, "Catalog Error"):
+	case is(engine.ErrCatalog):
 		return codeUndefinedTable
-	case strings.Contains(msg, "Binder Error") && strings.Contains(msg, "olumn"):
+	case is(engine.ErrNoSuchColumn):
 		return codeUndefinedColumn
-	case strings.Contains(msg, "Binder Error") && strings.Contains(msg, "function"):
+	case is(engine.ErrNoSuchFunction):
 		return codeUndefinedFunction
-	case strings.Contains(msg, "Conversion Error"):
+	case is(engine.ErrConversion):
 		return codeInvalidText
-	case strings.Contains(msg, "Out of Range Error"):
+	case is(engine.ErrOutOfRange):
 		return codeOutOfRange
-	case strings.Contains(msg, "Invalid Input Error"):
+	case is(engine.ErrInvalidInput):
 		return codeDataException
-	case strings.Contains(msg, "Permission Error"):
+	case is(engine.ErrPermission):
 		return codePermission
-	case strings.Contains(msg, "Not implemented Error"):
+	case is(engine.ErrNotImplemented):
 		return codeNotSupported
-	case strings.Contains(msg, "Interrupt"):
+	case is(engine.ErrInterrupt):
 		return codeCancelled
-	case strings.Contains(msg, "Current transaction is aborted"):
+	case is(engine.ErrTxAborted):
 		return codeInFailedTx
-	case strings.Contains(msg, "TransactionContext Error") && strings.Contains(msg, "onflict"):
+	case is(engine.ErrConflict):
 		// Two transactions changed the same rows: the later commit loses.
 		return codeSerialization
 	}

@@ -461,14 +461,15 @@ func stream(ctx context.Context, conn *sql.Conn, q string, sink Sink) (int64, er
 	return n, rows.Err()
 }
 
-// engineError turns DuckDB's errors into tarn's, keeping DuckDB's message.
+// engineError turns DuckDB's errors into tarn's, keeping DuckDB's message
+// (and its engine error kinds, see engine.Classify).
 func engineError(err error) error {
-	msg := err.Error()
+	err = engine.Classify(err)
 	switch {
-	case strings.Contains(msg, "Permission Error"):
-		return fmt.Errorf("%w: %s", ErrPermission, msg)
-	case strings.Contains(msg, "Parser Error"):
-		return fmt.Errorf("%w: %s", ErrSyntax, msg)
+	case engine.Is(err, engine.ErrPermission):
+		return fmt.Errorf("%w: %w", ErrPermission, err)
+	case engine.Is(err, engine.ErrParser):
+		return fmt.Errorf("%w: %w", ErrSyntax, err)
 	}
 	return err
 }

@@ -466,9 +466,10 @@ func (x *execution) copyTyped(s copyStmt, t name, cols []tableColumn, files, ins
 	return rejected, rows, err
 }
 
+// isConversionError reports whether err is a value that does not convert
+// to its column's type (DuckDB reports some as invalid input).
 func isConversionError(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "Conversion Error") || strings.Contains(msg, "Could not convert") || strings.Contains(msg, "Invalid Input Error")
+	return engine.Is(err, engine.ErrConversion) || engine.Is(err, engine.ErrInvalidInput)
 }
 
 func (x *execution) describe(q string) ([]string, error) {

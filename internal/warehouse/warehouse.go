@@ -851,22 +851,23 @@ func listLiteral(strs []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// wrapDuck turns DuckDB's errors into the warehouse's sentinels, keeping
-// DuckDB's message.
+// wrapDuck turns DuckDB's errors into the warehouse's sentinels by their
+// engine error kind, keeping DuckDB's message. Only a catalog error is a
+// missing or clashing object: a file or column that "does not exist" is not.
 func wrapDuck(err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	err = engine.Classify(err)
 	switch {
-	case strings.Contains(msg, "Parser Error"):
-		return fmt.Errorf("%w: %s", ErrSyntax, msg)
-	case strings.Contains(msg, "already exists"):
-		return fmt.Errorf("%w: %s", ErrObjectExists, msg)
-	case strings.Contains(msg, "does not exist"):
-		return fmt.Errorf("%w: %s", ErrNoSuchObject, msg)
-	case strings.Contains(msg, "Permission Error"):
-		return fmt.Errorf("%w: %s", ErrPermission, msg)
+	case engine.Is(err, engine.ErrParser):
+		return fmt.Errorf("%w: %w", ErrSyntax, err)
+	case engine.Is(err, engine.ErrExists):
+		return fmt.Errorf("%w: %w", ErrObjectExists, err)
+	case engine.Is(err, engine.ErrNotFound):
+		return fmt.Errorf("%w: %w", ErrNoSuchObject, err)
+	case engine.Is(err, engine.ErrPermission):
+		return fmt.Errorf("%w: %w", ErrPermission, err)
 	}
 	return err
 }
