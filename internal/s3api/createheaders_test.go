@@ -48,3 +48,33 @@ func TestCreateBucketConfigurationAndObjectHeaders(t *testing.T) {
 		t.Errorf("HeadObject: redirect %q, storage class %q, %v", aws.ToString(head.WebsiteRedirectLocation), head.StorageClass, err)
 	}
 }
+
+// A multipart upload's checksum is checked when it is created and holds
+// its parts to it.
+func TestMultipartChecksumChosenAtCreate(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mpck")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpck"), Key: aws.String("k"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, ChecksumType: types.ChecksumTypeFullObject})
+	wantCode(t, "FULL_OBJECT with SHA256", err, "InvalidRequest")
+	_, err = c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpck"), Key: aws.String("k"), ChecksumType: types.ChecksumTypeComposite})
+	wantCode(t, "a type without an algorithm", err, "InvalidRequest")
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpck"), Key: aws.String("k"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.ChecksumAlgorithm != types.ChecksumAlgorithmCrc32 || up.ChecksumType != types.ChecksumTypeComposite {
+		t.Errorf("CreateMultipartUpload answered %q %q", up.ChecksumAlgorithm, up.ChecksumType)
+	}
+	_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpck"), Key: aws.String("k"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
+		Body: strings.NewReader("part"), ChecksumAlgorithm: types.ChecksumAlgorithmSha1})
+	wantCode(t, "a SHA1 part of a CRC32 upload", err, "InvalidRequest")
+	if _, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("mpck"), Key: aws.String("k"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
+		Body: strings.NewReader("part"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32}); err != nil {
+		t.Errorf("a CRC32 part: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
@@ -56,9 +57,20 @@ func (c *call) createMultipartUpload() error {
 	if err != nil {
 		return err
 	}
+	uc, err := createChecksum(c.r.Header)
+	if err != nil {
+		return err
+	}
 	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, opts)
 	if err != nil {
 		return err
+	}
+	if err := c.s.setUploadChecksum(c.r.Context(), c.bucket, id, uc); err != nil {
+		return err
+	}
+	if uc.Algorithm != "" {
+		c.w.Header().Set("x-amz-checksum-algorithm", uc.Algorithm)
+		c.w.Header().Set("x-amz-checksum-type", uc.Type)
 	}
 	if !lock.empty() {
 		c.s.locks.mu.Lock()
@@ -101,6 +113,9 @@ func (c *call) uploadPart() error {
 	}
 	alg, want, err := requestChecksum(r)
 	if err != nil {
+		return err
+	}
+	if err := c.s.checkPartChecksum(r.Context(), c.bucket, c.q.Get("uploadId"), alg); err != nil {
 		return err
 	}
 	var body io.Reader = newExactReader(r.Body, size)
@@ -165,6 +180,7 @@ func (c *call) completeMultipartUpload() error {
 	if err != nil {
 		return err
 	}
+	_ = c.s.setUploadChecksum(context.WithoutCancel(ctx), c.bucket, c.q.Get("uploadId"), uploadChecksum{})
 	setVersionHeader(c.w, info.VersionID)
 	writeXML(c.w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3NS, Location: c.s.location(c.r, c.bucket, c.key), Bucket: c.bucket, Key: c.key, ETag: `"` + info.ETag + `"`})
 	if c.s.created != nil {
@@ -183,6 +199,10 @@ func (c *call) abortMultipartUpload() error {
 	if err := c.s.uploads.Abort(c.bucket, c.key, c.q.Get("uploadId")); err != nil {
 		return err
 	}
+	_ = c.s.setUploadChecksum(context.WithoutCancel(c.r.Context()), c.bucket, c.q.Get("uploadId"), uploadChecksum{})
+	c.s.locks.mu.Lock()
+	_ = c.s.setObjectLock(context.WithoutCancel(c.r.Context()), c.bucket, c.key, uploadLockKey(c.q.Get("uploadId")), objLock{})
+	c.s.locks.mu.Unlock()
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
