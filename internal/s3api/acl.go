@@ -87,7 +87,7 @@ func (c *call) putBucketACL() error {
 	case !allowed && acl != "private" && acl != "bucket-owner-full-control":
 		return errCode("AccessControlListNotSupported", http.StatusBadRequest, "The bucket does not allow ACLs.")
 	case acl != "" && grants:
-		return errCode("InvalidRequest", http.StatusBadRequest, "Specifying both Canned ACLs and Header Grants is not allowed")
+		return errCode("InvalidRequest", http.StatusBadRequest, "Specifying both Canned ACLs and Header Grants is not allowed.")
 	case grants || body:
 		// Grants to other accounts mean nothing in a lake of one owner.
 		return errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented.")

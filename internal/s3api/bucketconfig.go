@@ -88,7 +88,7 @@ func (c *call) getBucketTagging() error {
 	}
 	data, err := bc.BucketConfig(c.r.Context(), c.bucket, tagsConfig)
 	if errors.Is(err, storage.ErrNoSuchBucketConfig) {
-		return errCode("NoSuchTagSet", http.StatusNotFound, "The TagSet does not exist")
+		return errCode("NoSuchTagSet", http.StatusNotFound, "The TagSet does not exist.")
 	}
 	if err != nil {
 		return err

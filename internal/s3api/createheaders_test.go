@@ -78,3 +78,27 @@ func TestMultipartChecksumChosenAtCreate(t *testing.T) {
 		t.Errorf("a CRC32 part: %v", err)
 	}
 }
+
+// x-amz-expected-bucket-owner names the asking key (the owner every key
+// acts for); another owner is refused before anything changes.
+func TestExpectedBucketOwnerAndFolderMarkers(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("owned")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("owned"), ExpectedBucketOwner: aws.String("someone-else")})
+	wantCode(t, "DeleteBucket for another owner", err, "AccessDenied")
+	if _, err := e.store.HeadBucket(ctx, "owned"); err != nil {
+		t.Fatalf("the bucket went: %v", err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("owned"), Key: aws.String("dir/"), Body: strings.NewReader(""),
+		ExpectedBucketOwner: aws.String(e.admin.AccessKeyID)}); err != nil {
+		t.Fatalf("PutObject for the right owner: %v", err)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("owned"), Key: aws.String("dir/")})
+	if err != nil || aws.ToString(head.ContentType) != "application/x-directory" {
+		t.Errorf("folder marker's type: %v %v", aws.ToString(head.ContentType), err)
+	}
+}

@@ -196,6 +196,21 @@ func (c *call) abortMultipartUpload() error {
 	if err := c.multipartOn(); err != nil {
 		return err
 	}
+	if v := c.r.Header.Get("X-Amz-If-Match-Initiated-Time"); v != "" {
+		// A date before the upload began is another upload's: refused.
+		// Later dates are ignored, as S3 does.
+		t, err := http.ParseTime(v)
+		if err != nil {
+			return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-if-match-initiated-time %q is not an HTTP date", v)
+		}
+		up, err := c.s.uploads.Get(c.bucket, c.key, c.q.Get("uploadId"))
+		if err != nil {
+			return err
+		}
+		if t.Unix() < up.Initiated.Unix() {
+			return storage.ErrPreconditionFailed
+		}
+	}
 	if err := c.s.uploads.Abort(c.bucket, c.key, c.q.Get("uploadId")); err != nil {
 		return err
 	}

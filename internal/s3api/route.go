@@ -176,6 +176,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	if err != nil {
 		return err
 	}
+	// The caller's check that the bucket is the one it means: a lake has
+	// one owner, whom each key acts for and is reported as (ListBuckets'
+	// Owner), so the expected owner must be the asking key.
+	for _, h := range []string{"X-Amz-Expected-Bucket-Owner", "X-Amz-Source-Expected-Bucket-Owner"} {
+		if v := r.Header.Get(h); v != "" && v != p.Key.AccessKeyID {
+			return errCode("AccessDenied", http.StatusForbidden, "Access Denied.")
+		}
+	}
 	if h, ok := operations[opKey{t, r.Method, sub}]; ok {
 		if t == onObject {
 			if err := checkNoSSE(r.Header); err != nil {
