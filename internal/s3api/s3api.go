@@ -767,10 +767,6 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return errCode("400", http.StatusBadRequest, "Bad Request")
 	}
 	opts := putOptions(r.Header)
-	if strings.HasSuffix(key, "/") && r.Header.Get("Content-Type") == "" {
-		// A folder marker, as S3 types it.
-		opts.ContentType = "application/x-directory"
-	}
 	if opts.IfMatch, opts.IfNoneMatch, err = writeConditions(r); err != nil {
 		return err
 	}
