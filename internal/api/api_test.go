@@ -169,7 +169,19 @@ func TestQueryFlow(t *testing.T) {
 
 	// Cancel a long query.
 	c.do("POST", "/api/v1/queries", map[string]string{"sql": "SELECT count(*) FROM range(10000000000) a WHERE a.range % 7 = 1"}, &started)
-	time.Sleep(100 * time.Millisecond)
+	// Cancelled once it runs, not while it waits for its slot.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var ex query.Execution
+		if code := c.do("GET", "/api/v1/queries/"+started["id"], nil, &ex); code != 200 || ex.State != query.StateQueued {
+			if code != 200 || ex.State != query.StateRunning {
+				t.Fatalf("long query before its cancel: %d %+v", code, ex)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the long query never started")
+		}
+	}
 	var cancelled query.Execution
 	c.do("DELETE", "/api/v1/queries/"+started["id"], nil, &cancelled)
 	if ex := wait(c, started["id"]); ex.State != query.StateCancelled {
