@@ -174,12 +174,31 @@ func TestPgx(t *testing.T) {
 		}
 	})
 	t.Run("cancel", func(t *testing.T) {
+		const long = "SELECT count(*) FROM range(100000000000) t(x) WHERE x % 7 = 3"
 		done := make(chan error, 1)
 		go func() {
-			_, err := c.Exec(context.Background(), "SELECT count(*) FROM range(100000000000) t(x) WHERE x % 7 = 3")
+			_, err := c.Exec(context.Background(), long)
 			done <- err
 		}()
-		time.Sleep(300 * time.Millisecond)
+		// A CancelRequest stops only what runs when it arrives: it is sent
+		// once the history shows the query running.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			hist, err := e.l.Query.History(ctx, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist) > 0 && hist[0].SQL == long && hist[0].State == query.StateRunning {
+				break
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("the long query ended before its cancel: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the long query is not running: %+v", hist)
+			}
+		}
 		if err := c.PgConn().CancelRequest(ctx); err != nil {
 			t.Fatal(err)
 		}
