@@ -99,18 +99,23 @@ func (s *Server) setUploadChecksum(ctx context.Context, bucket, uploadID string,
 	return bc.SetBucketConfig(ctx, bucket, uploadChecksumsDoc, data)
 }
 
-// checkPartChecksum holds a part's checksum to its upload's algorithm.
-func (s *Server) checkPartChecksum(ctx context.Context, bucket, uploadID, alg string) error {
-	if alg == "" {
-		return nil
-	}
+// partChecksum holds a part's checksum algorithm (alg, "" for none) to
+// its upload's, and returns the algorithm the part is to be checked and
+// answered with: a FULL_OBJECT upload's parts get theirs computed when
+// they come without one; a COMPOSITE upload's must bring theirs.
+func (s *Server) partChecksum(ctx context.Context, bucket, uploadID, alg string) (string, error) {
 	m, err := s.uploadChecksums(ctx, bucket)
 	if err != nil {
-		return err
+		return "", err
 	}
 	uc, ok := m[uploadID]
-	if !ok || uc.Algorithm == alg {
-		return nil
+	switch {
+	case !ok || uc.Algorithm == alg:
+		return alg, nil
+	case alg == "" && uc.Type == "FULL_OBJECT":
+		return uc.Algorithm, nil
+	case alg == "":
+		alg = "null"
 	}
-	return errCode("InvalidRequest", http.StatusBadRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s", uc.Algorithm, alg)
+	return "", errCode("InvalidRequest", http.StatusBadRequest, "Checksum Type mismatch occurred, expected checksum Type: %s, actual checksum Type: %s", uc.Algorithm, alg)
 }

@@ -115,7 +115,7 @@ func (c *call) uploadPart() error {
 	if err != nil {
 		return err
 	}
-	if err := c.s.checkPartChecksum(r.Context(), c.bucket, c.q.Get("uploadId"), alg); err != nil {
+	if alg, err = c.s.partChecksum(r.Context(), c.bucket, c.q.Get("uploadId"), alg); err != nil {
 		return err
 	}
 	var body io.Reader = newExactReader(r.Body, size)
