@@ -121,7 +121,7 @@ func serveCmd(g *globals) *cobra.Command {
 			// Glue and Athena's APIs share the S3 endpoint, told apart by
 			// X-Amz-Target as AWS does.
 			aws := awsapi.New(awsapi.DefaultConfig(), awsapi.Deps{Auth: a, Meta: l.Meta, Catalog: l.Catalog, Queries: l.Query, Async: async,
-				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows})
+				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Alarms: l.Alarms})
 			defer aws.Close()
 			rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
 				Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms})

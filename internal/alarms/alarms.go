@@ -96,9 +96,12 @@ type Alarm struct {
 	// MaxAge: freshness fires when the table's newest data is older.
 	MaxAge workflow.Duration `json:"max_age,omitempty"`
 	// Webhook receives a POST with the alarm's JSON on every notification.
-	Webhook   string    `json:"webhook,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Webhook string `json:"webhook,omitempty"`
+	// CloudWatch is the CloudWatch definition (PutMetricAlarm's) the alarm
+	// was made from, kept to describe it as it was written.
+	CloudWatch json.RawMessage `json:"cloudwatch,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$`)
@@ -343,6 +346,39 @@ func (s *Service) History(ctx context.Context, name string, limit int) ([]Transi
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// SetState sets an alarm's state by hand (CloudWatch's SetAlarmState, to
+// test its actions): entering ALARM runs them. The next evaluation that
+// judges something new sets the state again.
+func (s *Service) SetState(ctx context.Context, name, state, reason string) error {
+	switch state {
+	case StateOK, StateAlarm, StateInsufficient:
+	default:
+		return fmt.Errorf("%w: state: %q is not OK, ALARM or INSUFFICIENT_DATA", ErrInvalidSpec, state)
+	}
+	s.evalMu.Lock()
+	defer s.evalMu.Unlock()
+	st, err := s.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	if _, err := s.DB.SQL().ExecContext(ctx, `UPDATE alarms SET state = ?, reason = ?, state_changed_at = ? WHERE name = ?`,
+		state, reason, meta.FormatTime(now), name); err != nil {
+		return fmt.Errorf("cannot set the state of alarm %q: %w", name, err)
+	}
+	res, err := s.DB.SQL().ExecContext(ctx, `INSERT INTO alarm_history (alarm, at, old_state, new_state, reason, notified) VALUES (?, ?, ?, ?, ?, ?)`,
+		name, meta.FormatTime(now), st.State, state, reason, "")
+	if err != nil {
+		return fmt.Errorf("cannot record the state of alarm %q: %w", name, err)
+	}
+	if state == StateAlarm && st.State != StateAlarm {
+		histID, _ := res.LastInsertId()
+		slog.Warn("ALARM set by hand", "alarm", name, "reason", reason)
+		s.notify(ctx, st.Alarm, st.State, verdict{state: state, reason: reason}, now, histID)
+	}
+	return nil
 }
 
 // Wake asks for an evaluation now (after a run ended, for instance).

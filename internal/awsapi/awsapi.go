@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
@@ -30,10 +31,14 @@ type Config struct {
 	// MaxBody bounds a request body (BatchCreatePartition's 100 partitions
 	// fit many times over).
 	MaxBody int64
+	// Webhooks are the named webhooks CloudWatch alarm actions reach by
+	// SNS topic ARN, by upper-cased topic name (WebhooksFromEnv).
+	Webhooks map[string]string
 }
 
-// DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{MaxBody: 8 << 20} }
+// DefaultConfig returns the defaults, with the named webhooks of the
+// environment.
+func DefaultConfig() Config { return Config{MaxBody: 8 << 20, Webhooks: WebhooksFromEnv()} }
 
 // Deps are the services the front end maps AWS operations onto.
 type Deps struct {
@@ -47,14 +52,17 @@ type Deps struct {
 	Store    storage.ObjectStore
 	// Workflows serves Glue's workflows and triggers (nil: not served).
 	Workflows *workflow.Service
+	// Alarms serves CloudWatch's alarms (nil: not served).
+	Alarms *alarms.Service
 }
 
 // Server serves Glue and Athena's JSON APIs. It is safe for concurrent use.
 type Server struct {
-	cfg Config
-	d   Deps
-	ops map[string]op
-	bg  runs
+	cfg  Config
+	d    Deps
+	ops  map[string]op
+	qops map[string]qop
+	bg   runs
 }
 
 // op is one operation: it decodes its input from body and returns the
@@ -74,11 +82,12 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultConfig().MaxBody
 	}
-	s := &Server{cfg: cfg, d: d, ops: map[string]op{}}
+	s := &Server{cfg: cfg, d: d, ops: map[string]op{}, qops: map[string]qop{}}
 	s.glueCatalogOps()
 	s.athenaOps()
 	s.glueRunOps()
 	s.glueFlowOps()
+	s.cloudWatchOps()
 	return s
 }
 
@@ -91,13 +100,18 @@ func (s *Server) athena(name string, fn func(ctx context.Context, c *call, body 
 }
 
 // Wrap returns a handler that serves AWS JSON requests (those with an
-// X-Amz-Target naming Glue or Athena) and passes every other request to
-// next (the S3 API), as AWS tells its services apart on one endpoint.
+// X-Amz-Target naming Glue or Athena) and query-protocol requests (a form
+// POST to /: CloudWatch, IAM) and passes every other request to next (the
+// S3 API), as AWS tells its services apart on one endpoint.
 func (s *Server) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t := r.Header.Get("X-Amz-Target")
 		if strings.HasPrefix(t, "AWSGlue.") || strings.HasPrefix(t, "AmazonAthena.") {
 			s.ServeHTTP(w, r)
+			return
+		}
+		if isQuery(r) {
+			s.serveQuery(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)

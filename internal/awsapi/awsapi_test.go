@@ -70,7 +70,7 @@ func newEnv(t testing.TB, crawl bool) *env {
 	}
 	s3 := s3api.New(s3api.DefaultConfig(), l.Store, uploads, l.Auth, nil)
 	a := awsapi.New(awsapi.DefaultConfig(), awsapi.Deps{Auth: l.Auth, Meta: l.Meta, Catalog: l.Catalog, Queries: l.Query, Async: async,
-		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows})
+		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Alarms: l.Alarms})
 	srv := httptest.NewServer(a.Wrap(s3))
 	t.Cleanup(srv.Close)
 	return &env{t: t, l: l, url: srv.URL, admin: admin, async: async}
