@@ -23,6 +23,9 @@ func WithWarehouse(w *warehouse.Service) Option { return func(s *Service) { s.wh
 // the statement is not the warehouse's (Athena DDL, SELECT, writes to lake
 // tables): the caller goes on with it.
 func (s *Service) runWarehouse(ctx context.Context, ex *Execution, req Request, sink Sink, text string) (handled bool, err error) {
+	if athenaSyntax(text) {
+		return false, nil
+	}
 	st, ok, err := warehouse.Parse(text)
 	if !ok {
 		return false, nil

@@ -96,7 +96,9 @@ func (copyStmt) Type() string { return "DML" }
 
 // Parse recognises a warehouse (Redshift) statement. ok is false when the
 // statement is not one (SELECTs, Athena DDL); err is set when it is one but
-// malformed. Whether a statement that could be either (DROP TABLE, INSERT,
+// malformed. Statements in forms only Athena has (CREATE SCHEMA ...
+// LOCATION, CREATE TABLE ... STORED AS) are kept from it by the query
+// service's router, which alone knows both dialects. Whether a statement that could be either (DROP TABLE, INSERT,
 // CREATE TABLE AS) goes to the warehouse is decided by Owns.
 func Parse(sql string) (st Statement, ok bool, err error) {
 	st, ok, err = parse(sql)
@@ -141,9 +143,6 @@ func parse(sql string) (st Statement, ok bool, err error) {
 	}
 	switch {
 	case p.is("CREATE", "SCHEMA"):
-		if athenaDatabase(p.toks) {
-			return nil, false, nil
-		}
 		p.i += 2
 		return wrap(p.createSchema())
 	case p.is("CREATE", "EXTERNAL", "SCHEMA"):
@@ -153,9 +152,6 @@ func parse(sql string) (st Statement, ok bool, err error) {
 		p.i += 2
 		return wrap(p.dropSchema())
 	case p.is("CREATE", "TABLE"), p.is("CREATE", "LOCAL"), p.is("CREATE", "TEMP"), p.is("CREATE", "TEMPORARY"):
-		if hiveCreate(p.toks) {
-			return nil, false, nil
-		}
 		p.i++
 		if p.accept("LOCAL") || p.is("TEMP") || p.is("TEMPORARY") {
 			return nil, true, fmt.Errorf("%w: temporary tables (sessions are not kept between statements): create the table in a staging schema", ErrUnsupported)
@@ -260,38 +256,6 @@ func parse(sql string) (st Statement, ok bool, err error) {
 		return noop{Verb: strings.ToUpper(p.peek().val)}, true, nil
 	}
 	return nil, false, nil
-}
-
-// athenaDatabase tells Athena's CREATE SCHEMA (a catalog database, with
-// COMMENT, LOCATION or WITH DBPROPERTIES) from Redshift's.
-func athenaDatabase(toks []token) bool {
-	for _, t := range toks {
-		if t.is("LOCATION") || t.is("DBPROPERTIES") || t.is("COMMENT") {
-			return true
-		}
-	}
-	return false
-}
-
-// hiveCreate tells Athena's CREATE TABLE (Hive DDL, or CTAS WITH (...))
-// from Redshift's.
-func hiveCreate(toks []token) bool {
-	depth := 0
-	for i, t := range toks {
-		switch {
-		case t.punct("("):
-			depth++
-		case t.punct(")"):
-			depth--
-		case depth == 0 && (t.is("STORED") || t.is("LOCATION") || t.is("ROW") || t.is("PARTITIONED") || t.is("TBLPROPERTIES") || t.is("EXTERNAL")):
-			return true
-		case depth == 0 && t.is("WITH") && i+1 < len(toks) && toks[i+1].punct("("):
-			return true // Athena CTAS properties
-		case depth == 0 && t.is("AS"):
-			return false
-		}
-	}
-	return false
 }
 
 func (p *parser) createSchema() (Statement, error) {
