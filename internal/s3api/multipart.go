@@ -242,8 +242,14 @@ func (c *call) listParts() error {
 	if err != nil {
 		return err
 	}
+	// S3 says "null" for an upload created without a checksum.
 	out := listPartsResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id, MaxParts: maxParts,
-		PartNumberMarker: marker, StorageClass: "STANDARD"}
+		PartNumberMarker: marker, StorageClass: "STANDARD", ChecksumAlgorithm: "null", ChecksumType: "null"}
+	if ucs, err := c.s.uploadChecksums(c.r.Context(), c.bucket); err == nil {
+		if uc, ok := ucs[id]; ok {
+			out.ChecksumAlgorithm, out.ChecksumType = uc.Algorithm, uc.Type
+		}
+	}
 	for _, pt := range parts {
 		if pt.PartNumber <= marker {
 			continue
@@ -313,6 +319,10 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	out := listMultipartUploadsResult{Xmlns: s3NS, Bucket: bucket, Prefix: prefix, Delimiter: delim, MaxUploads: maxUploads,
 		KeyMarker: keyMarker, UploadIDMarker: idMarker}
 	own := &owner{ID: "tarn", DisplayName: "tarn"}
+	ucs, err := s.uploadChecksums(r.Context(), bucket)
+	if err != nil {
+		return err
+	}
 	// An upload id marker resumes after that upload of the key marker,
 	// in the listing's order (by key, then by initiation).
 	passed := idMarker == ""
@@ -344,8 +354,9 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 			out.NextKeyMarker, out.NextUploadIDMarker = entry, ""
 			continue
 		}
+		uc := ucs[u.UploadID]
 		out.Uploads = append(out.Uploads, uploadXML{Key: u.Key, UploadID: u.UploadID, Initiated: isoTime(u.Initiated), StorageClass: "STANDARD",
-			Initiator: own, Owner: own})
+			Initiator: own, Owner: own, ChecksumAlgorithm: uc.Algorithm, ChecksumType: uc.Type})
 		out.NextKeyMarker, out.NextUploadIDMarker = u.Key, u.UploadID
 	}
 	if !out.IsTruncated {

@@ -485,7 +485,9 @@ func (c *call) deleteObject() error {
 	if _, err := c.s.store.HeadBucket(ctx, c.bucket); err != nil {
 		return err
 	}
-	if im := strings.Trim(strings.TrimSpace(c.r.Header.Get("If-Match")), `"`); im != "" {
+	im := strings.Trim(strings.TrimSpace(c.r.Header.Get("If-Match")), `"`)
+	ims, imt := c.r.Header.Get("X-Amz-If-Match-Size"), c.r.Header.Get("X-Amz-If-Match-Last-Modified-Time")
+	if im != "" || ims != "" || imt != "" {
 		// Checked before the delete, not atomically with it: a write
 		// between the two is not seen.
 		var info storage.ObjectInfo
@@ -501,8 +503,17 @@ func (c *call) deleteObject() error {
 		} else if info, err = c.s.store.Head(ctx, c.bucket, c.key); err != nil {
 			return err
 		}
-		if im != "*" && im != info.ETag {
+		if im != "" && im != "*" && im != info.ETag {
 			return storage.ErrPreconditionFailed
+		}
+		if ims != "" && ims != strconv.FormatInt(info.Size, 10) {
+			return storage.ErrPreconditionFailed
+		}
+		if imt != "" {
+			t, err := http.ParseTime(imt)
+			if err != nil || t.Unix() != info.LastModified.Unix() {
+				return storage.ErrPreconditionFailed
+			}
 		}
 	}
 	res, err := c.s.lockedDelete(ctx, c.p, c.r.Header, c.bucket, c.key, vid, func() (storage.DeleteResult, error) {

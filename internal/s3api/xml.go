@@ -203,6 +203,8 @@ type listPartsResult struct {
 	Key                  string    `xml:"Key"`
 	UploadID             string    `xml:"UploadId"`
 	StorageClass         string    `xml:"StorageClass"`
+	ChecksumAlgorithm    string    `xml:"ChecksumAlgorithm"`
+	ChecksumType         string    `xml:"ChecksumType"`
 	PartNumberMarker     int       `xml:"PartNumberMarker"`
 	NextPartNumberMarker int       `xml:"NextPartNumberMarker"`
 	MaxParts             int       `xml:"MaxParts"`
@@ -217,6 +219,9 @@ type uploadXML struct {
 	Owner        *owner `xml:"Owner,omitempty"`
 	Initiated    string `xml:"Initiated"`
 	StorageClass string `xml:"StorageClass"`
+	// The upload's checksum, if it was created with one.
+	ChecksumAlgorithm string `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType      string `xml:"ChecksumType,omitempty"`
 }
 
 type listMultipartUploadsResult struct {
