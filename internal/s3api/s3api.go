@@ -231,6 +231,11 @@ func (s *Server) errorDetails(r *http.Request, e errorResponse) errorResponse {
 	case e.Code == "AccessDenied" && e.Message == "Request has expired.":
 		e.ServerTime = time.Now().UTC().Format(time.RFC3339)
 		e.XAmzExpires = q.Get("X-Amz-Expires")
+		if t, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date")); err == nil {
+			if secs, err := strconv.Atoi(e.XAmzExpires); err == nil {
+				e.Expires = t.Add(time.Duration(secs) * time.Second).UTC().Format(time.RFC3339)
+			}
+		}
 	}
 	return e
 }

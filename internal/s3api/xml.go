@@ -24,6 +24,7 @@ type errorResponse struct {
 	ClientComputedContentSHA256 string `xml:"ClientComputedContentSHA256,omitempty"`
 	ServerTime                  string `xml:"ServerTime,omitempty"`
 	XAmzExpires                 string `xml:"X-Amz-Expires,omitempty"`
+	Expires                     string `xml:"Expires,omitempty"`
 	ArgumentName                string `xml:"ArgumentName,omitempty"`
 	ArgumentValue               string `xml:"ArgumentValue,omitempty"`
 	ProposedSize                string `xml:"ProposedSize,omitempty"`
