@@ -144,7 +144,14 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		l.Engine = engine.Start(ctx, cfg.Engine, l.Store, l.Catalog)
 	}
 	l.engineCloser = len(l.closers)
-	l.closers = append(l.closers, l.Engine.Close)
+	if cfg.OneShot && cfg.Engine.Warehouse == "" {
+		// An in-memory DuckDB without a warehouse holds nothing to keep,
+		// and the process ends right after Close: the exit frees it
+		// faster than closing it would.
+		l.closers = append(l.closers, func() error { return nil })
+	} else {
+		l.closers = append(l.closers, l.Engine.Close)
+	}
 	if l.Crawlers, err = crawler.New(ctx, l.Meta, l.Store, l.Catalog, l.Engine); err != nil {
 		return nil, err
 	}
