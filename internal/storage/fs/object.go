@@ -77,6 +77,10 @@ func (s *Store) cachedInfo(bucket, key string, l loc) (info storage.ObjectInfo, 
 // testHookHashing, if set, is called when hashing of a data file starts.
 var testHookHashing func(key string)
 
+// hashClock gives the time a hash starts; tests set it ahead instead of
+// sleeping past the racy window.
+var hashClock = time.Now
+
 // hashInfo describes the object whose data file was opened as f from path p
 // and whose sidecar (old, maybe nil) was stale. It hashes f without holding
 // the bucket lock, then caches the result under the shared lock if p still
@@ -84,7 +88,7 @@ var testHookHashing func(key string)
 // and metadata are kept if the content is unchanged (the file was only
 // touched, renamed or chmod-ed). Callers must not hold the bucket lock.
 func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File, old *sidecar) (storage.ObjectInfo, error) {
-	start := time.Now()
+	start := hashClock()
 	fi, err := f.Stat()
 	if err != nil {
 		return storage.ObjectInfo{}, err
