@@ -127,7 +127,14 @@ func TestRefreshIsAtomic(t *testing.T) {
 		run(t, l, fmt.Sprintf("INSERT INTO public.base SELECT %d * %d + range FROM range(%d)", k, batch, batch))
 		run(t, l, "REFRESH MATERIALIZED VIEW public.mv")
 	}
-	time.Sleep(50 * time.Millisecond)
+	// The readers go on until one has read the last refresh's view: of the
+	// reads that end from now, all but the three in flight began after it.
+	after := reads.Load()
+	for deadline := time.Now().Add(30 * time.Second); reads.Load() <= after+3 && bad.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no read of the view after its last refresh")
+		}
+	}
 	cancel()
 	wg.Wait()
 	if reads.Load() == 0 {
