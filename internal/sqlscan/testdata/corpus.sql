@@ -23,3 +23,16 @@ SELECT "x" FROM (SELECT 1 AS x) t WHERE x = 1; SELECT 11
 SELECT 'ünïcödé;', "名前" FROM (SELECT 1 AS "名前")
 SELECT 1 AS e; SELECT 'e'
 SELECT CASE WHEN 1=1 THEN 'a;' ELSE 'b' END; SELECT 12
+SELECT 1 AS "a--b"; SELECT '/*'; SELECT '*/'
+SELECT $a$ $b$ ; $a$; SELECT 13
+SELECT 'a' -- ' ;\n; SELECT 14
+SELECT E'\\'';'; SELECT 15
+SELECT 'x' /* ' */ , 'y'; SELECT 16
+SELECT 1 AS "$$"; SELECT $$"$$
+SELECT E'\'\\\\'; SELECT e'q\'q'
+SELECT 2 /* a */ /* b /* c */ */; SELECT 17
+WITH t AS (SELECT ';' AS s) SELECT * FROM t; VALUES (1), (';')
+SELECT 'open
+SELECT $$open; SELECT 2
+SELECT 1 /* open /* */ ; SELECT 2
+SELECT E'open\'
