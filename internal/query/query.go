@@ -72,6 +72,10 @@ ALTER TABLE query_executions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 `}, {Version: 3, Name: "result reuse", SQL: `
 ALTER TABLE query_executions ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
 ALTER TABLE query_executions ADD COLUMN reused_from TEXT NOT NULL DEFAULT '';
+`}, {Version: 4, Name: "executions by state", SQL: `
+-- New looks for the executions a stopped process left running; without
+-- this it read the whole history at every start (every CLI query).
+CREATE INDEX query_executions_state ON query_executions (state);
 `}}
 
 // Request is one statement to run.
