@@ -28,6 +28,21 @@ CREATE TABLE auth_keys (
 	created_at TEXT NOT NULL
 );
 `},
+	{Version: 2, Name: "IAM users, their inline policies, inactive keys", SQL: `
+CREATE TABLE auth_users (
+	name TEXT PRIMARY KEY,
+	user_id TEXT NOT NULL UNIQUE,
+	created_at TEXT NOT NULL
+);
+CREATE TABLE auth_user_policies (
+	user_name TEXT NOT NULL,
+	name TEXT NOT NULL,
+	document TEXT NOT NULL,
+	PRIMARY KEY (user_name, name)
+);
+ALTER TABLE auth_keys ADD COLUMN user_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE auth_keys ADD COLUMN inactive INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // Key is an access key pair with its name and rights.
@@ -45,6 +60,11 @@ type Key struct {
 	// Admin keys are allowed everything.
 	Admin     bool      `json:"admin"`
 	CreatedAt time.Time `json:"created_at"`
+	// User is the IAM user the key belongs to ("" for tarn's own keys);
+	// its policy is then the union of the user's inline policies.
+	User string `json:"user,omitempty"`
+	// Inactive keys authenticate nothing (IAM's UpdateAccessKey).
+	Inactive bool `json:"inactive,omitempty"`
 }
 
 // Allowed reports whether the key may perform action on resource.
@@ -155,28 +175,30 @@ type execer interface {
 }
 
 func insertKey(ctx context.Context, q execer, k Key) error {
+	// A policy without statements (an IAM user's before its first
+	// policy) is stored empty: it denies everything.
 	pol := ""
-	if !k.Admin || len(k.Policy.Statements) > 0 {
+	if len(k.Policy.Statements) > 0 {
 		b, err := json.Marshal(k.Policy)
 		if err != nil {
 			return err
 		}
 		pol = string(b)
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO auth_keys (access_key_id, secret_access_key, name, policy, admin, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.AccessKeyID, k.SecretAccessKey, k.Name, pol, k.Admin, meta.FormatTime(k.CreatedAt))
+	_, err := q.ExecContext(ctx, `INSERT INTO auth_keys (access_key_id, secret_access_key, name, policy, admin, created_at, user_name) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.AccessKeyID, k.SecretAccessKey, k.Name, pol, k.Admin, meta.FormatTime(k.CreatedAt), k.User)
 	if meta.IsUniqueViolation(err) {
 		return fmt.Errorf("%w: a key with id %q or name %q exists", ErrKeyExists, k.AccessKeyID, k.Name)
 	}
 	return err
 }
 
-const keyColumns = `access_key_id, secret_access_key, name, policy, admin, created_at`
+const keyColumns = `access_key_id, secret_access_key, name, policy, admin, created_at, user_name, inactive`
 
 func scanKey(sc interface{ Scan(...any) error }) (Key, error) {
 	var k Key
 	var pol, created string
-	if err := sc.Scan(&k.AccessKeyID, &k.SecretAccessKey, &k.Name, &pol, &k.Admin, &created); err != nil {
+	if err := sc.Scan(&k.AccessKeyID, &k.SecretAccessKey, &k.Name, &pol, &k.Admin, &created, &k.User, &k.Inactive); err != nil {
 		return Key{}, err
 	}
 	k.CreatedAt = meta.ParseTime(created)

@@ -426,7 +426,12 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 		what = "presigned request"
 	}
 	key, sk, err := s.keys.lookup(r.Context(), sg.cred, func(ctx context.Context, id string) (Key, error) {
-		return getKey(ctx, s.db.SQL(), id)
+		k, err := getKey(ctx, s.db.SQL(), id)
+		if err == nil && k.Inactive {
+			// As IAM has it: an inactive key is not a valid key.
+			return Key{}, ErrNoSuchKey
+		}
+		return k, err
 	})
 	if errors.Is(err, ErrNoSuchKey) {
 		return nil, fmt.Errorf("cannot authenticate %s: %w: %q", what, ErrInvalidAccessKeyID, truncate(sg.cred.AccessKeyID, 128))

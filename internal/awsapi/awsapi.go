@@ -88,6 +88,7 @@ func New(cfg Config, d Deps) *Server {
 	s.glueRunOps()
 	s.glueFlowOps()
 	s.cloudWatchOps()
+	s.iamOps()
 	return s
 }
 
