@@ -99,8 +99,8 @@ func awsPythonArgv(t *testing.T) []string {
 	return strings.Fields(python)
 }
 
-func startAWSWorker(python []string, script string) (*awsWorker, error) {
-	cmd := exec.Command(python[0], append(python[1:], script)...)
+func startAWSWorker(python []string) (*awsWorker, error) {
+	cmd := exec.Command(python[0], append(python[1:], "-c", awsWorkerScript)...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -124,19 +124,10 @@ func getAWSWorker(t *testing.T) *awsWorker {
 	t.Helper()
 	python := awsPythonArgv(t)
 	awsWorkersOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "tarn-aws-worker")
-		if err != nil {
-			awsWorkersErr = err
-			return
-		}
-		script := filepath.Join(dir, "worker.py")
-		if awsWorkersErr = os.WriteFile(script, []byte(awsWorkerScript), 0o600); awsWorkersErr != nil {
-			return
-		}
 		n := max(runtime.GOMAXPROCS(0), 1)
 		awsWorkers = make(chan *awsWorker, n)
 		for range n {
-			w, err := startAWSWorker(python, script)
+			w, err := startAWSWorker(python)
 			if err != nil {
 				awsWorkersErr = err
 				return
@@ -198,8 +189,7 @@ func (e *env) awsBatch(k auth.Key, cmds ...[]string) []cliResult {
 		// The worker's state is unknown: a new one takes its place.
 		w.in.Close()
 		w.cmd.Wait()
-		script := w.cmd.Args[len(w.cmd.Args)-1]
-		nw, serr := startAWSWorker(awsPython, script)
+		nw, serr := startAWSWorker(awsPython)
 		if serr != nil {
 			nw = w // fails its next command line, which tries again
 		}
