@@ -70,11 +70,12 @@ func Classify(err error) error {
 	return &Error{Kinds: kinds, err: err}
 }
 
-// Is reports whether err is of kind: classified or not, it is looked up
-// by DuckDB's error type.
+// Is reports whether err is a DuckDB error of kind, classified or not.
+// It looks at DuckDB's error only: tarn's own errors wrapping a shared
+// sentinel (ErrPermission) are not DuckDB's and so are not of a kind.
 func Is(err, kind error) bool {
-	if errors.Is(err, kind) {
-		return true
+	if err == nil {
+		return false
 	}
 	for _, k := range kindsOf(err) {
 		if k == kind {
@@ -100,7 +101,7 @@ func kindsOf(err error) []error {
 	}
 	switch typ {
 	case duckdb.ErrorTypeParser, duckdb.ErrorTypeSyntax:
-		return []error{ErrParser, ErrSyntax}
+		return []error{ErrParser}
 	case duckdb.ErrorTypeCatalog:
 		k := []error{ErrCatalog}
 		switch {

@@ -118,6 +118,19 @@ func Scan(src string, d Dialect) ([]Token, error) {
 	}
 }
 
+// unicodeSpace returns the length of the Unicode space s starts with, or 0.
+// DuckDB replaces these with spaces before parsing (outside quotes), so a
+// no-break space between SELECT and * separates them: read as part of a
+// name, it would hide the words around it from tarn's checks.
+func unicodeSpace(s string) int {
+	r, n := utf8.DecodeRuneInString(s)
+	switch {
+	case r == 0xA0, r >= 0x2000 && r <= 0x200B, r == 0x202F, r == 0x205F, r == 0x2060, r == 0x3000, r == 0xFEFF:
+		return n
+	}
+	return 0
+}
+
 func isIdentStart(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
@@ -136,8 +149,11 @@ func (s *Scanner) Next() (Token, error) {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
 			s.pos++
+		case c >= 0x80 && unicodeSpace(src[i:]) > 0:
+			s.pos += unicodeSpace(src[i:])
 		case c == '-' && i+1 < len(src) && src[i+1] == '-':
-			j := strings.IndexByte(src[i:], '\n')
+			// A comment ends at a line end, \n or \r as in PostgreSQL.
+			j := strings.IndexAny(src[i:], "\n\r")
 			if j < 0 {
 				s.pos = len(src)
 			} else {
@@ -197,9 +213,9 @@ func (s *Scanner) token(i int) (Token, error) {
 		}
 		s.pos = j + 1
 		return Token{Kind: QuotedIdent, Value: b.String(), Start: i, End: j + 1, Quote: c}, nil
-	case isIdentStart(c):
+	case isIdentStart(c) && (c < 0x80 || unicodeSpace(src[i:]) == 0):
 		j := i + 1
-		for j < len(src) && isIdentChar(src[j]) {
+		for j < len(src) && isIdentChar(src[j]) && (src[j] < 0x80 || unicodeSpace(src[j:]) == 0) {
 			j++
 		}
 		s.pos = j
@@ -352,6 +368,17 @@ func unescape(b *strings.Builder, src string, j int, hive bool) int {
 	return j + 1
 }
 
+// isSpace reports whether r is white space the scanner skips: ASCII's and
+// the Unicode spaces DuckDB reads as spaces (others, such as U+1680, are
+// identifier characters to it).
+func isSpace(r rune) bool {
+	switch r {
+	case ' ', '\t', '\n', '\r', '\f', '\v':
+		return true
+	}
+	return r >= 0x80 && unicodeSpace(string(r)) > 0
+}
+
 // Statement is one statement of a script.
 type Statement struct {
 	// Text is the statement without surrounding white space and without
@@ -392,7 +419,7 @@ func SplitFunc(script string, dialectOf func(rest string) Dialect) ([]Statement,
 		}
 		if len(toks) > 0 {
 			text := script[start:t.Start]
-			trimmed := strings.TrimSpace(text)
+			trimmed := strings.TrimFunc(text, isSpace)
 			off := start + strings.Index(text, trimmed)
 			out = append(out, Statement{Text: trimmed, Start: off, End: off + len(trimmed), Tokens: toks})
 		}

@@ -36,3 +36,6 @@ SELECT 'open
 SELECT $$open; SELECT 2
 SELECT 1 /* open /* */ ; SELECT 2
 SELECT E'open\'
+SELECT 1 AS a　, 2　AS b; SELECT 2
+SELECT 1　AS​x, ' ' AS y; SELECT 2 -- c
+; SELECT 3
