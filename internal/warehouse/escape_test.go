@@ -47,6 +47,7 @@ func TestStatementsRunAsWrittenReadNoFiles(t *testing.T) {
 		// DuckDB reads a no-break or ideographic space as a space.
 		"DELETE FROM public.t WHERE id IN (SELECT id FROM\u00a0" + q + ")",
 		"DELETE FROM public.t WHERE id IN (SELECT id FROM\u3000" + q + ")",
+		"UPDATE public.t SET v = (SELECT count(*) FROM read_csv\u00a0(" + q + "))",
 		`DELETE FROM public.t WHERE id IN (WITH ` + dq + ` AS (SELECT 1) SELECT 1 UNION SELECT id FROM ` + dq + `)`,
 		`MERGE INTO public.t USING (SELECT * FROM public.u JOIN public.u u2 USING (id), ` + dq + ` x) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = 99`,
 		`MERGE INTO public.t USING ` + dq + ` s ON t.id = s.id WHEN MATCHED THEN DELETE`,
