@@ -2,8 +2,16 @@ package awsapi_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/tarn-lake/tarn/internal/auth"
 )
@@ -103,4 +111,74 @@ func TestIAM(t *testing.T) {
 	}
 	out, err = e.cli(t, a, "iam", "get-user", "--user-name", "etl-bot")
 	refusedWith(t, "a deleted user", "NoSuchEntity", out, err)
+}
+
+// signedForm sends a query-protocol form POST signed for service ("" for
+// unsigned).
+func (e *env) signedForm(t *testing.T, k auth.Key, service, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.url+"/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	if service != "" {
+		h := sha256.Sum256([]byte(body))
+		err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey},
+			req, hex.EncodeToString(h[:]), service, "us-east-1", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestHostileQueryRequests(t *testing.T) {
+	e := newEnv(t, false)
+	const cw = "Version=2010-08-01&Action="
+	for _, c := range []struct {
+		name, service, body string
+		status              int
+		code                string
+	}{
+		{"unsigned", "", cw + "DescribeAlarms", 403, "MissingAuthenticationToken"},
+		{"signed for glue", "glue", cw + "DescribeAlarms", 400, "InvalidAction"},
+		{"an IAM action signed for CloudWatch", "monitoring", "Version=2010-05-08&Action=CreateUser&UserName=x", 400, "InvalidAction"},
+		{"a CloudWatch action signed for IAM", "iam", cw + "DescribeAlarms", 400, "InvalidAction"},
+		{"no action", "monitoring", "Version=2010-08-01", 400, "MissingParameter"},
+		{"unknown action", "monitoring", cw + "PutDashboard", 400, "InvalidAction"},
+		{"other version", "monitoring", "Version=2099-01-01&Action=DescribeAlarms", 400, "InvalidParameterValue"},
+		{"malformed form", "monitoring", cw + "DescribeAlarms&x=%zz", 400, "MalformedQueryString"},
+		{"bad MaxRecords", "monitoring", cw + "DescribeAlarms&MaxRecords=1e9", 400, "InvalidParameterValue"},
+		{"too many records", "monitoring", cw + "DescribeAlarms&MaxRecords=101", 400, "InvalidParameterValue"},
+		{"bad NextToken", "monitoring", cw + "DescribeAlarms&NextToken=x%27%3B+DROP", 400, "InvalidNextToken"},
+		{"control character in a name", "monitoring", cw + "SetAlarmState&AlarmName=a%00b&StateValue=OK&StateReason=x", 400, "InvalidParameterValue"},
+		{"missing alarm", "monitoring", cw + "SetAlarmState&AlarmName=nope&StateValue=OK&StateReason=x", 404, "ResourceNotFound"},
+		{"bad state", "monitoring", cw + "PutMetricAlarm&AlarmName=a&Namespace=Glue&MetricName=glue.driver.aggregate.numFailedTasks&Threshold=1&ComparisonOperator=LessThanThreshold&EvaluationPeriods=1", 400, "InvalidParameterValue"},
+		{"metric math", "monitoring", cw + "GetMetricData&StartTime=2025-01-01T00:00:00Z&EndTime=2025-01-02T00:00:00Z&MetricDataQueries.member.1.Id=m&MetricDataQueries.member.1.Expression=SUM(METRICS())", 400, "InvalidParameterValue"},
+		{"backwards time", "monitoring", cw + "GetMetricStatistics&Namespace=Glue&MetricName=glue.driver.aggregate.numFailedTasks&StartTime=2025-01-02T00:00:00Z&EndTime=2025-01-01T00:00:00Z&Period=60&Statistics.member.1=Sum", 400, "InvalidParameterValue"},
+		{"zero period", "monitoring", cw + "GetMetricStatistics&Namespace=Glue&MetricName=glue.driver.aggregate.numFailedTasks&Dimensions.member.1.Name=JobName&Dimensions.member.1.Value=j&StartTime=2025-01-01T00:00:00Z&EndTime=2025-01-02T00:00:00Z&Period=0&Statistics.member.1=Sum", 400, "InvalidParameterValue"},
+		{"user name", "iam", "Version=2010-05-08&Action=CreateUser&UserName=a/b", 400, "ValidationError"},
+		{"policy on a missing user", "iam", "Version=2010-05-08&Action=PutUserPolicy&UserName=ghost&PolicyName=p&PolicyDocument=%7B%7D", 400, "MalformedPolicyDocument"},
+		{"key of a missing user", "iam", "Version=2010-05-08&Action=DeleteAccessKey&UserName=ghost&AccessKeyId=" + e.admin.AccessKeyID, 404, "NoSuchEntity"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, body := e.signedForm(t, e.admin, c.service, c.body)
+			if status != c.status || !strings.Contains(body, "<Code>"+c.code+"</Code>") || !strings.Contains(body, "<ErrorResponse") {
+				t.Errorf("%d %s, want %d %s", status, body, c.status, c.code)
+			}
+		})
+	}
+	// The admin key is no IAM user's: another user's key id does not
+	// delete it.
+	if _, err := e.l.Auth.GetKey(context.Background(), e.admin.AccessKeyID); err != nil {
+		t.Errorf("the admin key: %v", err)
+	}
+	big := cw + "DescribeAlarms&x=" + strings.Repeat("x", 9<<20)
+	if status, body := e.signedForm(t, e.admin, "monitoring", big); status != 413 {
+		t.Errorf("huge body: %d %.200s", status, body)
+	}
 }

@@ -242,4 +242,37 @@ func TestProcessClients(t *testing.T) {
 	if got.Missing != "EntityNotFoundException" {
 		t.Errorf("missing table: %s", got.Missing)
 	}
+
+	// Glue workflows and IAM from boto3.
+	py = exec.Command(python, "testdata/flows.py")
+	py.Env = append(env, "TARN_ENDPOINT="+endpoint)
+	o.Reset()
+	e.Reset()
+	py.Stdout, py.Stderr = &o, &e
+	if err := py.Run(); err != nil {
+		t.Fatalf("flows.py: %v\n%s", err, e.String())
+	}
+	var flows struct {
+		Status     string   `json:"workflow_status"`
+		Succeeded  int      `json:"workflow_succeeded"`
+		Datetime   bool     `json:"started_on_is_datetime"`
+		GraphTypes []string `json:"graph_types"`
+		Triggers   []string `json:"triggers"`
+		Policy     string   `json:"policy"`
+		BotDBs     []string `json:"bot_databases"`
+		BotCreate  string   `json:"bot_create"`
+		BotIAM     string   `json:"bot_iam"`
+		Inactive   string   `json:"inactive"`
+		Users      []string `json:"users"`
+	}
+	if err := json.Unmarshal(o.Bytes(), &flows); err != nil {
+		t.Fatalf("flows.py output %q: %v", o.String(), err)
+	}
+	if flows.Status != "COMPLETED" || flows.Succeeded != 1 || !flows.Datetime || fmt.Sprint(flows.GraphTypes) != "[JOB TRIGGER]" || fmt.Sprint(flows.Triggers) != "[py-start]" {
+		t.Errorf("boto3 workflow: %+v", flows)
+	}
+	if flows.Policy != "glue:GetDatabases" || fmt.Sprint(flows.BotDBs) != "[guide]" || flows.BotCreate != "AccessDeniedException" ||
+		flows.BotIAM != "AccessDenied" || flows.Inactive != "UnrecognizedClientException" || fmt.Sprint(flows.Users) != "[py-bot]" {
+		t.Errorf("boto3 IAM: %+v", flows)
+	}
 }

@@ -291,6 +291,8 @@ func (s *Server) queryErrorCode(err error) (string, int) {
 		return "RequestExpired", http.StatusBadRequest
 	case errors.Is(err, auth.ErrMissingAuth):
 		return "MissingAuthenticationToken", http.StatusForbidden
+	case errors.As(err, new(*http.MaxBytesError)):
+		return "RequestEntityTooLarge", http.StatusRequestEntityTooLarge
 	case errors.Is(err, alarms.ErrNoSuchAlarm):
 		return "ResourceNotFound", http.StatusNotFound
 	case errors.Is(err, alarms.ErrInvalidSpec):
