@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/sqlscan"
 )
 
@@ -40,10 +41,10 @@ func scan(text string) (toks []sqlscan.Token, params []span, err error) {
 	return toks, params, nil
 }
 
-// splitStatements splits a simple query into its statements, dropping
-// empty ones and ones of only comments.
+// splitStatements splits a simple query into its statements as the query
+// service reads scripts, dropping empty ones and ones of only comments.
 func splitStatements(text string) ([]string, error) {
-	st, err := sqlscan.Split(text, sqlscan.DuckDB)
+	st, err := query.Split(text)
 	if err != nil {
 		return nil, err
 	}

@@ -286,11 +286,9 @@ func (p *parser) partitionSpec() ([][2]string, error) {
 }
 
 // SplitStatements splits a script on the semicolons that end statements,
-// ignoring those inside strings, quoted names and comments. Athena's Hive
-// DDL statements are read with Hive's string escapes ('\”), every other
-// statement as DuckDB reads it ('C:\' is a complete string).
+// ignoring those inside strings, quoted names and comments (see Split).
 func SplitStatements(script string) ([]string, error) {
-	st, err := sqlscan.SplitFunc(script, statementDialect)
+	st, err := Split(script)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
@@ -299,6 +297,14 @@ func SplitStatements(script string) ([]string, error) {
 		out[i] = s.Text
 	}
 	return out, nil
+}
+
+// Split splits a script into statements as every front end reads one:
+// Athena's Hive DDL statements with Hive's string escapes ('\”), every
+// other statement as DuckDB reads it ('C:\' is a complete string).
+// Statements of only comments are dropped. Its error is sqlscan's.
+func Split(script string) ([]sqlscan.Statement, error) {
+	return sqlscan.SplitFunc(script, statementDialect)
 }
 
 // statementDialect is the dialect of the statement text starts with: Hive
