@@ -9,7 +9,7 @@ import (
 
 // TestSimpleQuerySplitsAsTheQueryService: a simple query holding several
 // statements is split as `tarn query -f` splits a script: Hive DDL with
-// Hive's escapes ('\”), other statements as DuckDB reads them ('C:\' is a
+// Hive's escapes (a backslash escapes a quote), other statements as DuckDB reads them ('C:\' is a
 // string, $$ hides a ';').
 func TestSimpleQuerySplitsAsTheQueryService(t *testing.T) {
 	e := newEnv(t, pgwire.DefaultConfig())

@@ -300,7 +300,7 @@ func SplitStatements(script string) ([]string, error) {
 }
 
 // Split splits a script into statements as every front end reads one:
-// Athena's Hive DDL statements with Hive's string escapes ('\”), every
+// Athena's Hive DDL statements with Hive's string escapes (a backslash escapes a quote), every
 // other statement as DuckDB reads it ('C:\' is a complete string).
 // Statements of only comments are dropped. Its error is sqlscan's.
 func Split(script string) ([]sqlscan.Statement, error) {

@@ -63,7 +63,7 @@ type Dialect struct {
 	Backticks bool
 }
 
-// DuckDB is the dialect of DuckDB (and PostgreSQL): standard strings, E”
+// DuckDB is the dialect of DuckDB (and PostgreSQL): standard strings, E-strings
 // strings with backslash escapes, $$ quoting, nested /* */ comments.
 var DuckDB = Dialect{}
 
@@ -311,7 +311,7 @@ func (s *Scanner) quoted(start, q int, escapes bool) (Token, error) {
 
 // unescape decodes the escape after a backslash at src[j-1] and returns
 // where scanning resumes. Hive's escapes are \t, \n, \0 and any other
-// character standing for itself; PostgreSQL's E” strings add \b, \f, \r,
+// character standing for itself; PostgreSQL's E-strings add \b, \f, \r,
 // octal, \x hex and \u / \U code points.
 func unescape(b *strings.Builder, src string, j int, hive bool) int {
 	c := src[j]

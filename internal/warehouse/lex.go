@@ -36,7 +36,7 @@ func (t token) is(word string) bool { return t.kind == tIdent && strings.EqualFo
 func (t token) punct(p string) bool { return t.kind == tPunct && t.val == p }
 
 // lex splits SQL into tokens the way DuckDB reads it (sqlscan's DuckDB
-// dialect): ” doubles a quote in a string, backslash escapes only in
+// dialect): a doubled quote stands for one in a string, backslash escapes only in
 // E'...', $$ quoting, "" in a quoted name. A $1 or $name parameter is a
 // tParam.
 func lex(s string) ([]token, error) {
