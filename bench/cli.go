@@ -34,12 +34,21 @@ func benchCLI(work string, reps int) []figure {
 	run("--help") // warm the page cache
 	help := run("--help")
 	q := run("query", "SELECT 1")
+	lakeQ := run("query", "SELECT count(*) FROM etl_pipeline_db.sales")
+	base := fmt.Sprintf("%s (tarn --help)", help.Round(100*time.Microsecond))
 	return []figure{{
 		name:  `CLI: tarn query "SELECT 1" as a whole process (quickstart lake)`,
 		tarn:  q.Round(100 * time.Microsecond).String(),
-		base:  fmt.Sprintf("%s (tarn --help)", help.Round(100*time.Microsecond)),
+		base:  base,
 		ratio: fmt.Sprintf("%.1f", float64(q)/float64(help)),
 		goal:  "≤ 3×",
-		note:  "opens the metadata, the engine (DuckDB with its sessions and the warehouse file) and the services, runs the query and records it in the history",
+		note:  "opens the metadata and DuckDB (one reader session; no warehouse and no macros, which a SELECT of constants cannot reach), runs the query and records it in the history",
+	}, {
+		name:  "CLI: tarn query over a lake table as a whole process (count(*) of etl_pipeline_db.sales, 1,000 CSV rows)",
+		tarn:  lakeQ.Round(100 * time.Microsecond).String(),
+		base:  base,
+		ratio: fmt.Sprintf("%.1f", float64(lakeQ)/float64(help)),
+		goal:  "report",
+		note:  "also attaches the warehouse (a name could be a warehouse table) and defines the macros, while the metadata opens; reads the catalog and the CSV file",
 	}}
 }
