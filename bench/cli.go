@@ -42,7 +42,7 @@ func benchCLI(work string, reps int) []figure {
 		base:  base,
 		ratio: fmt.Sprintf("%.1f", float64(q)/float64(help)),
 		goal:  "≤ 3×",
-		note:  "opens the metadata and DuckDB (one reader session; no warehouse and no macros, which a SELECT of constants cannot reach), runs the query and records it in the history",
+		note:  "opens the metadata and DuckDB (one reader session and the writers; no warehouse and no macros, which a SELECT of constants cannot reach), runs the query and records it in the history",
 	}, {
 		name:  "CLI: tarn query over a lake table as a whole process (count(*) of etl_pipeline_db.sales, 1,000 CSV rows)",
 		tarn:  lakeQ.Round(100 * time.Microsecond).String(),
