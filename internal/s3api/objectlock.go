@@ -265,22 +265,23 @@ func lockFromHeaders(h http.Header, cfg *objectLockConfiguration) (objLock, erro
 	if mode == "" && date == "" && hold == "" {
 		return l, nil
 	}
+	const dateArg, modeArg, holdArg = "x-amz-object-lock-retain-until-date", "x-amz-object-lock-mode", "x-amz-object-lock-legal-hold"
 	if mode != "" && date == "" {
-		return l, errCode("InvalidArgument", http.StatusBadRequest, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.")
+		return l, postInvalidArg(dateArg, "", "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.")
 	}
 	if date != "" && mode == "" {
-		return l, errCode("InvalidArgument", http.StatusBadRequest, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.")
+		return l, postInvalidArg(modeArg, "", "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.")
 	}
 	if mode != "" {
 		if !validMode(mode) {
-			return l, errCode("InvalidArgument", http.StatusBadRequest, "Unknown wormMode directive.")
+			return l, postInvalidArg(modeArg, mode, "Unknown wormMode directive.")
 		}
 		t, err := time.Parse(time.RFC3339, date)
 		if err != nil {
-			return l, errCode("InvalidArgument", http.StatusBadRequest, "The retain until date must be provided in ISO 8601 format")
+			return l, postInvalidArg(dateArg, date, "The retain until date must be provided in ISO 8601 format")
 		}
 		if !t.After(time.Now()) {
-			return l, errCode("InvalidArgument", http.StatusBadRequest, "The retain until date must be in the future!")
+			return l, postInvalidArg(dateArg, date, "The retain until date must be in the future!")
 		}
 		l.Mode, l.Until = mode, t.UTC()
 	}
@@ -289,10 +290,10 @@ func lockFromHeaders(h http.Header, cfg *objectLockConfiguration) (objLock, erro
 	case "ON":
 		l.LegalHold, l.HoldSet = true, true
 	default:
-		return l, errCode("InvalidArgument", http.StatusBadRequest, "Legal Hold must be either of 'ON' or 'OFF'")
+		return l, postInvalidArg(holdArg, hold, "Legal Hold must be either of 'ON' or 'OFF'")
 	}
 	if cfg == nil {
-		return l, errMissingLockConfig
+		return l, errCode("InvalidRequest", http.StatusBadRequest, "Bucket is missing ObjectLockConfiguration")
 	}
 	return l, nil
 }
@@ -377,8 +378,9 @@ func (c *call) getObjectLockConfiguration() error {
 }
 
 // lockTarget finds the version a retention or legal-hold request is
-// about, in a bucket that must have object lock.
-func (c *call) lockTarget(action string) (storage.ObjectInfo, *objectLockConfiguration, error) {
+// about, in a bucket that must have object lock; body, if not nil, is
+// read first, as S3 checks the request before the object.
+func (c *call) lockTarget(action string, body any) (storage.ObjectInfo, *objectLockConfiguration, error) {
 	if err := c.allow(action, c.bucket, c.key); err != nil {
 		return storage.ObjectInfo{}, nil, err
 	}
@@ -386,11 +388,18 @@ func (c *call) lockTarget(action string) (storage.ObjectInfo, *objectLockConfigu
 	if _, err := c.s.store.HeadBucket(ctx, c.bucket); err != nil {
 		return storage.ObjectInfo{}, nil, err
 	}
-	vid, err := c.versionID()
-	if err != nil {
-		return storage.ObjectInfo{}, nil, err
+	if body != nil {
+		if err := c.readConfigBody(body); err != nil {
+			return storage.ObjectInfo{}, nil, err
+		}
+		if err := validLockBody(body); err != nil {
+			return storage.ObjectInfo{}, nil, err
+		}
 	}
+	// SDKs send an empty versionId for "the current version" here.
+	vid := c.q.Get("versionId")
 	var info storage.ObjectInfo
+	var err error
 	if vid != "" {
 		v, err := c.s.versioned()
 		if err != nil {
@@ -413,6 +422,28 @@ func (c *call) lockTarget(action string) (storage.ObjectInfo, *objectLockConfigu
 	return info, cfg, nil
 }
 
+// validLockBody checks a retention or legal-hold document.
+func validLockBody(body any) error {
+	switch b := body.(type) {
+	case *retentionXML:
+		if !validMode(b.Mode) {
+			return errMalformedXML
+		}
+		until, err := time.Parse(time.RFC3339, b.RetainUntilDate)
+		if err != nil {
+			return errMalformedXML
+		}
+		if !until.After(time.Now()) {
+			return postInvalidArg("x-amz-object-lock-retain-until-date", b.RetainUntilDate, "The retain until date must be in the future!")
+		}
+	case *legalHoldXML:
+		if b.Status != "ON" && b.Status != "OFF" {
+			return errMalformedXML
+		}
+	}
+	return nil
+}
+
 type retentionXML struct {
 	XMLName         xml.Name `xml:"Retention"`
 	Xmlns           string   `xml:"xmlns,attr,omitempty"`
@@ -421,25 +452,13 @@ type retentionXML struct {
 }
 
 func (c *call) putObjectRetention() error {
-	info, cfg, err := c.lockTarget("s3:PutObjectRetention")
-	if err != nil {
-		return err
-	}
 	var req retentionXML
-	if err := c.readConfigBody(&req); err != nil {
+	info, cfg, err := c.lockTarget("s3:PutObjectRetention", &req)
+	if err != nil {
 		return err
 	}
-	if !validMode(req.Mode) {
-		return errMalformedXML
-	}
-	until, err := time.Parse(time.RFC3339, req.RetainUntilDate)
-	if err != nil {
-		return errMalformedXML
-	}
+	until, _ := time.Parse(time.RFC3339, req.RetainUntilDate)
 	now := time.Now()
-	if !until.After(now) {
-		return errCode("InvalidArgument", http.StatusBadRequest, "The retain until date must be in the future!")
-	}
 	ctx := c.r.Context()
 	c.s.locks.mu.Lock()
 	defer c.s.locks.mu.Unlock()
@@ -466,7 +485,7 @@ func (c *call) putObjectRetention() error {
 }
 
 func (c *call) getObjectRetention() error {
-	info, _, err := c.lockTarget("s3:GetObjectRetention")
+	info, _, err := c.lockTarget("s3:GetObjectRetention", nil)
 	if err != nil {
 		return err
 	}
@@ -489,16 +508,10 @@ type legalHoldXML struct {
 }
 
 func (c *call) putObjectLegalHold() error {
-	info, _, err := c.lockTarget("s3:PutObjectLegalHold")
+	var req legalHoldXML
+	info, _, err := c.lockTarget("s3:PutObjectLegalHold", &req)
 	if err != nil {
 		return err
-	}
-	var req legalHoldXML
-	if err := c.readConfigBody(&req); err != nil {
-		return err
-	}
-	if req.Status != "ON" && req.Status != "OFF" {
-		return errMalformedXML
 	}
 	ctx := c.r.Context()
 	c.s.locks.mu.Lock()
@@ -518,7 +531,7 @@ func (c *call) putObjectLegalHold() error {
 }
 
 func (c *call) getObjectLegalHold() error {
-	info, _, err := c.lockTarget("s3:GetObjectLegalHold")
+	info, _, err := c.lockTarget("s3:GetObjectLegalHold", nil)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ type errorFields struct {
 	ArgumentName, ArgumentValue                  string
 	ProposedSize, MaxSizeAllowed, MinSizeAllowed string
 	AWSAccessKeyID, StringToSign, SignatureGiven string
-	StringToSignBytes                            string
+	StringToSignBytes, Condition                 string
 }
 
 func withFields(err error, f errorFields) error {
@@ -93,7 +93,8 @@ func (s *Server) readPostForm(r *http.Request) (*postForm, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "multipart/form-data" {
-		return nil, storage.ErrPreconditionFailed
+		return nil, withFields(errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold"),
+			errorFields{Condition: "Bucket POST must be of the enclosure-type multipart/form-data"})
 	}
 	if params["boundary"] == "" {
 		return nil, errCode("MalformedPOSTRequest", http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data.")
@@ -179,7 +180,7 @@ func parsePostPolicy(b64 string) (*postPolicy, error) {
 	}
 	var exp string
 	if json.Unmarshal(rawExp, &exp) != nil {
-		return nil, policyDocErr("Invalid 'expiration' value: '%s'", strings.Trim(string(rawExp), `"`))
+		return nil, policyDocErr("Invalid JSON.")
 	}
 	t, err := time.Parse(time.RFC3339, exp)
 	if err != nil {
@@ -220,8 +221,9 @@ func parsePostCondition(raw json.RawMessage) (postCondition, error) {
 				return postCondition{}, policyDocErr("Invalid Simple-Condition: value must be a string.")
 			}
 			field := strings.ToLower(strings.TrimPrefix(k, "$"))
-			rb, _ := json.Marshal([]string{"eq", "$" + k, s})
-			return postCondition{op: "eq", field: field, value: s, raw: string(rb)}, nil
+			// S3 spells a failed simple condition this way.
+			raw := fmt.Sprintf(`["eq", "$%s", "%s"]`, k, s)
+			return postCondition{op: "eq", field: field, value: s, raw: raw}, nil
 		}
 	}
 	var arr []json.RawMessage
@@ -243,12 +245,19 @@ func parsePostCondition(raw json.RawMessage) (postCondition, error) {
 		}
 		var field, value string
 		if json.Unmarshal(arr[1], &field) != nil || json.Unmarshal(arr[2], &value) != nil {
-			return c, policyDocErr("Invalid %s: wrong number of arguments.", op)
+			return c, policyDocErr("Invalid JSON.")
+		}
+		if !strings.HasPrefix(field, "$") {
+			// Names no field: it can never hold.
+			c.op = "never"
 		}
 		c.field, c.value = strings.ToLower(strings.TrimPrefix(field, "$")), value
 	case "content-length-range":
-		if len(arr) != 3 || json.Unmarshal(arr[1], &c.min) != nil || json.Unmarshal(arr[2], &c.max) != nil {
+		if len(arr) != 3 {
 			return c, policyDocErr("Invalid %s: wrong number of arguments.", op)
+		}
+		if json.Unmarshal(arr[1], &c.min) != nil || json.Unmarshal(arr[2], &c.max) != nil {
+			return c, policyDocErr("Invalid JSON.")
 		}
 	default:
 		return c, policyDocErr("Invalid Condition: unknown operation '%s'.", op)
@@ -280,7 +289,8 @@ func (s *Server) postAuth(r *http.Request, f *postForm) (*auth.Principal, error)
 		return nil, postInvalidArg("X-Amz-Algorithm", alg, "Only AWS4-HMAC-SHA256 is supported")
 	}
 	date, _ := f.get("x-amz-date")
-	if _, err := time.Parse("20060102T150405Z", date); err != nil {
+	signedAt, err := time.Parse("20060102T150405Z", date)
+	if err != nil {
 		return nil, postInvalidArg("X-Amz-Date", date, "X-Amz-Date must be formated via ISO8601 Long format")
 	}
 	cred, _ := f.get("x-amz-credential")
@@ -322,6 +332,11 @@ func (s *Server) postAuth(r *http.Request, f *postForm) (*auth.Principal, error)
 		return nil, withFields(errCode("SignatureDoesNotMatch", http.StatusForbidden,
 			"The request signature we calculated does not match the signature you provided. Check your key and signing method."),
 			errorFields{AWSAccessKeyID: parts[0], StringToSign: policy, SignatureGiven: sig, StringToSignBytes: strings.Join(hexb, " ")})
+	}
+	if time.Since(signedAt) > time.Hour {
+		// A form is good for an hour from its signing, whatever its
+		// policy's expiration says.
+		return nil, accordingToPolicy("Policy expired.")
 	}
 	k.SecretAccessKey = ""
 	return &auth.Principal{Key: k, Region: parts[2], Service: "s3"}, nil
@@ -398,7 +413,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		}
 		covered[c.field] = true
 		v, _ := vals(c.field)
-		if c.op == "eq" && v != c.value || c.op == "starts-with" && !strings.HasPrefix(v, c.value) {
+		if c.op == "never" || c.op == "eq" && v != c.value || c.op == "starts-with" && !strings.HasPrefix(v, c.value) {
 			return accordingToPolicy("Policy Condition failed: %s", c.raw)
 		}
 	}
@@ -425,6 +440,12 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	}
 	if err := checkNoSSE(h); err != nil {
 		return err
+	}
+	for name := range h {
+		alg, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-checksum-")
+		if _, known := checksumAlgorithms[strings.ToUpper(alg)]; ok && !known {
+			return errCode("InvalidRequest", http.StatusBadRequest, "The algorithm type you specified in x-amz-checksum- header is invalid.")
+		}
 	}
 	if err := checkObjectHeaders(h); err != nil {
 		return err
@@ -472,11 +493,12 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	case "201":
 		writeXML(w, http.StatusCreated, struct {
 			XMLName  xml.Name `xml:"PostResponse"`
+			Xmlns    string   `xml:"xmlns,attr"`
 			Location string   `xml:"Location"`
 			Bucket   string   `xml:"Bucket"`
 			Key      string   `xml:"Key"`
 			ETag     string   `xml:"ETag"`
-		}{Location: loc, Bucket: bucket, Key: key, ETag: `"` + info.ETag + `"`})
+		}{Xmlns: s3NS, Location: loc, Bucket: bucket, Key: key, ETag: `"` + info.ETag + `"`})
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}

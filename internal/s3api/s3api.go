@@ -208,6 +208,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			e.AWSAccessKeyID = f.AWSAccessKeyID
 		}
 		e.StringToSign, e.SignatureProvided, e.StringToSignBytes = f.StringToSign, f.SignatureGiven, f.StringToSignBytes
+		e.Condition = f.Condition
 	}
 	_ = xml.NewEncoder(w).Encode(e)
 }
@@ -1219,7 +1220,9 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err != nil {
 		return err
 	}
-	if replace || replaceTags || v != nil {
+	// S3 copies a website redirect only when it is given again (REPLACE).
+	dropRedirect := !replace && srcInfo.Headers["X-Amz-Website-Redirect-Location"] != ""
+	if replace || replaceTags || v != nil || dropRedirect {
 		var rc io.ReadCloser
 		var got storage.ObjectInfo
 		if v != nil {
@@ -1233,6 +1236,15 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		// The content is the source's: its ETag need not be computed again.
 		opts := storage.PutOptions{ContentType: got.ContentType, Metadata: got.Metadata, ETag: got.ETag, Checksum: got.Checksum,
 			Headers: got.Headers, Tags: got.Tags}
+		if dropRedirect {
+			hs := make(map[string]string, len(opts.Headers))
+			for k, val := range opts.Headers {
+				if k != "X-Amz-Website-Redirect-Location" {
+					hs[k] = val
+				}
+			}
+			opts.Headers = hs
+		}
 		if replace {
 			o := putOptions(r.Header)
 			opts.ContentType, opts.Metadata, opts.Headers = o.ContentType, o.Metadata, o.Headers

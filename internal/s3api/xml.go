@@ -33,6 +33,7 @@ type errorResponse struct {
 	StringToSign                string `xml:"StringToSign,omitempty"`
 	SignatureProvided           string `xml:"SignatureProvided,omitempty"`
 	StringToSignBytes           string `xml:"StringToSignBytes,omitempty"`
+	Condition                   string `xml:"Condition,omitempty"`
 }
 
 type owner struct {
