@@ -253,7 +253,10 @@ func (g *globals) objects(cmd *cobra.Command, fn func(ctx context.Context, store
 		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", o.Endpoint())
 		return fn(ctx, o)
 	}
-	l, err := g.open(ctx)
+	// Objects and their events need no DuckDB.
+	cfg := lake.DefaultConfig(g.data)
+	cfg.NoEngine, cfg.OneShot = true, true
+	l, err := lake.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
