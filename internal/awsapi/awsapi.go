@@ -115,6 +115,10 @@ func (s *Server) Wrap(next http.Handler) http.Handler {
 			s.serveQuery(w, r)
 			return
 		}
+		if proto, op := rpcOp(r); proto != "" {
+			s.serveRPC(w, r, proto, op)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

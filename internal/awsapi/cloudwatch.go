@@ -886,20 +886,20 @@ func (s *Server) getMetricData(ctx context.Context, c *call, f form) (*xnode, er
 		if desc {
 			sort.Slice(bs, func(i, j int) bool { return bs[i].at.After(bs[j].at) })
 		}
-		var ts, vs []string
+		var ts, vs []*xnode
 		for _, b := range bs {
 			v, ok := stat(b, st)
 			if !ok {
 				return nil, qerr("InvalidParameterValue", "query %s: Stat %q is not Sum, SampleCount, Average, Minimum or Maximum", truncate(id, 40), truncate(st, 40))
 			}
-			ts = append(ts, b.at.UTC().Format("2006-01-02T15:04:05Z"))
-			vs = append(vs, strconv.FormatFloat(v, 'f', -1, 64))
+			ts = append(ts, xtime("member", b.at))
+			vs = append(vs, xfloat("member", v))
 		}
 		label := f.str(p + "Label")
 		if label == "" {
 			label = m.name
 		}
-		results = append(results, x("member", xt("Id", id), xt("Label", label), xstrings("Timestamps", ts), xstrings("Values", vs),
+		results = append(results, x("member", xt("Id", id), xt("Label", label), xlist("Timestamps", ts), xlist("Values", vs),
 			xt("StatusCode", "Complete")))
 	}
 	return x("", xlist("MetricDataResults", results), xlist("Messages", nil)), nil

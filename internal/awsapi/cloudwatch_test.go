@@ -3,6 +3,8 @@ package awsapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,8 +18,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/auth"
@@ -209,5 +213,69 @@ func TestCloudWatchAlarms(t *testing.T) {
 	e.mustCLI(t, a, "cloudwatch", "delete-alarms", "--alarm-names", "fine-failed", "team-fine")
 	if got := e.mustCLI(t, a, "cloudwatch", "describe-alarms", "--query", "MetricAlarms[].AlarmName"); got != "broken-failed" {
 		t.Errorf("after delete-alarms: %q", got)
+	}
+}
+
+// TestCloudWatchCBOR speaks RPC v2 CBOR, as the newest SDKs do.
+func TestCloudWatchCBOR(t *testing.T) {
+	e := newEnv(t, false)
+	g := e.glue(e.admin)
+	e.sqlJob(g, "j", "SELECT 1 AS n")
+	call := func(k auth.Key, op string, in cbor.Map) (int, http.Header, cbor.Value) {
+		t.Helper()
+		body := cbor.Encode(in)
+		req, _ := http.NewRequest("POST", e.url+"/service/GraniteServiceVersion20100801/operation/"+op, bytes.NewReader(body))
+		req.Header.Set("Smithy-Protocol", "rpc-v2-cbor")
+		req.Header.Set("Content-Type", "application/cbor")
+		req.Header.Set("Accept", "application/cbor")
+		h := sha256.Sum256(body)
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey},
+			req, hex.EncodeToString(h[:]), "monitoring", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		v, err := cbor.Decode(b)
+		if err != nil {
+			t.Fatalf("%s answered %d with no CBOR: %q", op, resp.StatusCode, b)
+		}
+		return resp.StatusCode, resp.Header, v
+	}
+	status, _, _ := call(e.admin, "PutMetricAlarm", cbor.Map{"AlarmName": cbor.String("j-failed"), "Namespace": cbor.String("Glue"),
+		"MetricName": cbor.String("glue.driver.aggregate.numFailedTasks"), "Dimensions": cbor.List{cbor.Map{"Name": cbor.String("JobName"), "Value": cbor.String("j")}},
+		"Threshold": cbor.Float64(1), "ComparisonOperator": cbor.String("GreaterThanOrEqualToThreshold"), "EvaluationPeriods": cbor.Uint(1), "Period": cbor.Uint(60)})
+	if status != 200 {
+		t.Fatalf("PutMetricAlarm: %d", status)
+	}
+	if st, err := e.l.Alarms.Get(context.Background(), "j-failed"); err != nil || st.Target != "j" || st.Rule != alarms.RuleJobFailed {
+		t.Fatalf("alarm: %+v %v", st, err)
+	}
+	status, _, v := call(e.admin, "DescribeAlarms", cbor.Map{"AlarmNames": cbor.List{cbor.String("j-failed")}})
+	m, _ := v.(cbor.Map)
+	list, _ := m["MetricAlarms"].(cbor.List)
+	if status != 200 || len(list) != 1 {
+		t.Fatalf("DescribeAlarms: %d %#v", status, v)
+	}
+	a := list[0].(cbor.Map)
+	if a["AlarmName"] != cbor.String("j-failed") || a["Period"] != cbor.Uint(60) || a["ActionsEnabled"] != cbor.Bool(true) {
+		t.Errorf("alarm: %#v", a)
+	}
+	if tag, ok := a["StateUpdatedTimestamp"].(*cbor.Tag); !ok || tag.ID != 1 {
+		t.Errorf("timestamp: %#v", a["StateUpdatedTimestamp"])
+	}
+	status, hdr, v := call(e.admin, "SetAlarmState", cbor.Map{"AlarmName": cbor.String("nope"), "StateValue": cbor.String("OK"), "StateReason": cbor.String("x")})
+	if status != 404 || hdr.Get("X-Amzn-Query-Error") != "ResourceNotFound;Sender" || v.(cbor.Map)["__type"] != cbor.String("com.amazonaws.cloudwatch#ResourceNotFound") {
+		t.Errorf("missing alarm: %d %v %#v", status, hdr, v)
+	}
+	ro := e.key("ro", `{"Statement":[{"Effect":"Allow","Action":"cloudwatch:Describe*","Resource":"*"}]}`)
+	if status, hdr, _ := call(ro, "DeleteAlarms", cbor.Map{"AlarmNames": cbor.List{cbor.String("j-failed")}}); status != 403 || hdr.Get("X-Amzn-Query-Error") != "AccessDenied;Sender" {
+		t.Errorf("read-only DeleteAlarms: %d %v", status, hdr)
+	}
+	if status, hdr, _ := call(e.admin, "PutDashboard", cbor.Map{}); status != 400 || !strings.HasPrefix(hdr.Get("X-Amzn-Query-Error"), "UnknownOperationException") {
+		t.Errorf("unknown operation: %d %v", status, hdr)
 	}
 }

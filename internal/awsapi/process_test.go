@@ -264,6 +264,12 @@ func TestProcessClients(t *testing.T) {
 		BotIAM     string   `json:"bot_iam"`
 		Inactive   string   `json:"inactive"`
 		Users      []string `json:"users"`
+		CWProto    string   `json:"cw_protocol"`
+		CWAlarm    []any    `json:"cw_alarm"`
+		CWMetrics  []string `json:"cw_metrics"`
+		CWPoints   [][]any  `json:"cw_points"`
+		CWMissing  string   `json:"cw_missing"`
+		CWLeft     int      `json:"cw_left"`
 	}
 	if err := json.Unmarshal(o.Bytes(), &flows); err != nil {
 		t.Fatalf("flows.py output %q: %v", o.String(), err)
@@ -274,5 +280,10 @@ func TestProcessClients(t *testing.T) {
 	if flows.Policy != "glue:GetDatabases" || fmt.Sprint(flows.BotDBs) != "[guide]" || flows.BotCreate != "AccessDeniedException" ||
 		flows.BotIAM != "AccessDenied" || flows.Inactive != "UnrecognizedClientException" || fmt.Sprint(flows.Users) != "[py-bot]" {
 		t.Errorf("boto3 IAM: %+v", flows)
+	}
+	// The guide's job ran twice (by the CLI and the workflow runs), never failing.
+	if fmt.Sprint(flows.CWAlarm) != "[py-curate-failed curate 1 300 true]" || fmt.Sprint(flows.CWMetrics) != "[curate]" ||
+		len(flows.CWPoints) != 1 || fmt.Sprint(flows.CWPoints[0][1]) != "0" || flows.CWMissing != "ResourceNotFound" || flows.CWLeft != 0 {
+		t.Errorf("boto3 CloudWatch (%s): %+v", flows.CWProto, flows)
 	}
 }

@@ -127,25 +127,43 @@ func missing(name string) error {
 }
 
 // xnode is an XML element: text or children, in order.
+// Its kind says how the JSON and CBOR protocols type it.
 type xnode struct {
 	name string
 	text string
 	kids []*xnode
 	set  bool // text was set (an empty string is still written)
+	kind byte // 'o' structure, 'l' list, 's' string, 'n' number, 'b' boolean, 't' time
+	tm   time.Time
 }
 
-func x(name string, kids ...*xnode) *xnode { return &xnode{name: name, kids: kids} }
-func xt(name, text string) *xnode          { return &xnode{name: name, text: text, set: true} }
+func x(name string, kids ...*xnode) *xnode { return &xnode{name: name, kids: kids, kind: 'o'} }
+func xt(name, text string) *xnode          { return &xnode{name: name, text: text, set: true, kind: 's'} }
 func xtime(name string, t time.Time) *xnode {
-	return xt(name, t.UTC().Format("2006-01-02T15:04:05.000Z"))
+	n := xt(name, t.UTC().Format("2006-01-02T15:04:05.000Z"))
+	n.kind, n.tm = 't', t
+	return n
 }
-func xfloat(name string, v float64) *xnode { return xt(name, strconv.FormatFloat(v, 'f', -1, 64)) }
-func xint(name string, v int) *xnode       { return xt(name, strconv.Itoa(v)) }
-func xbool(name string, v bool) *xnode     { return xt(name, strconv.FormatBool(v)) }
+func xfloat(name string, v float64) *xnode {
+	n := xt(name, strconv.FormatFloat(v, 'f', -1, 64))
+	n.kind = 'n'
+	return n
+}
+func xint(name string, v int) *xnode {
+	n := xt(name, strconv.Itoa(v))
+	n.kind = 'n'
+	return n
+}
+func xbool(name string, v bool) *xnode {
+	n := xt(name, strconv.FormatBool(v))
+	n.kind = 'b'
+	return n
+}
 
 // xlist is a list of members named member.
 func xlist(name string, items []*xnode) *xnode {
 	n := x(name)
+	n.kind = 'l'
 	for _, it := range items {
 		it.name = "member"
 		n.kids = append(n.kids, it)

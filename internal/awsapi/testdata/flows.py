@@ -62,4 +62,27 @@ out["users"] = [u["UserName"] for u in iam.list_users()["Users"]]
 iam.delete_user_policy(UserName="py-bot", PolicyName="read")
 iam.delete_access_key(UserName="py-bot", AccessKeyId=key["AccessKeyId"])
 iam.delete_user(UserName="py-bot")
+
+# CloudWatch: botocore sends it in AWS JSON 1.0 (or RPC v2 CBOR, by version).
+cw = session.client("cloudwatch", endpoint_url=ENDPOINT)
+out["cw_protocol"] = getattr(cw.meta.service_model, "resolved_protocol", cw.meta.service_model.protocol)
+cw.put_metric_alarm(AlarmName="py-curate-failed", Namespace="Glue", MetricName="glue.driver.aggregate.numFailedTasks",
+                    Dimensions=[{"Name": "JobName", "Value": "curate"}], Statistic="Sum", Period=300, EvaluationPeriods=1,
+                    Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold")
+alarm = cw.describe_alarms(AlarmNames=["py-curate-failed"])["MetricAlarms"][0]
+out["cw_alarm"] = [alarm["AlarmName"], alarm["Dimensions"][0]["Value"], alarm["Threshold"], alarm["Period"],
+                   hasattr(alarm["StateUpdatedTimestamp"], "year")]
+out["cw_metrics"] = [m["Dimensions"][0]["Value"] for m in cw.list_metrics(Namespace="Glue", MetricName="glue.driver.aggregate.numFailedTasks")["Metrics"]]
+now = time.time()
+points = cw.get_metric_statistics(Namespace="Glue", MetricName="glue.driver.aggregate.numFailedTasks",
+                                  Dimensions=[{"Name": "JobName", "Value": "curate"}], StartTime=now - 3600, EndTime=now + 3600,
+                                  Period=7200, Statistics=["SampleCount", "Sum"])["Datapoints"]
+out["cw_points"] = [[p["SampleCount"], p["Sum"]] for p in points]
+try:
+    cw.set_alarm_state(AlarmName="nope", StateValue="OK", StateReason="x")
+    out["cw_missing"] = "allowed"
+except ClientError as e:
+    out["cw_missing"] = e.response["Error"]["Code"]
+cw.delete_alarms(AlarmNames=["py-curate-failed"])
+out["cw_left"] = len(cw.describe_alarms()["MetricAlarms"])
 print(json.dumps(out))
