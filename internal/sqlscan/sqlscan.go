@@ -137,6 +137,11 @@ func isIdentStart(c byte) bool {
 
 func isIdentChar(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' }
 
+// identAt reports whether src[j] continues a name: a Unicode space does not.
+func identAt(src string, j int) bool {
+	return isIdentChar(src[j]) && (src[j] < 0x80 || unicodeSpace(src[j:]) == 0)
+}
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // Next returns the next token, skipping white space and comments; at the
@@ -215,7 +220,7 @@ func (s *Scanner) token(i int) (Token, error) {
 		return Token{Kind: QuotedIdent, Value: b.String(), Start: i, End: j + 1, Quote: c}, nil
 	case isIdentStart(c) && (c < 0x80 || unicodeSpace(src[i:]) == 0):
 		j := i + 1
-		for j < len(src) && isIdentChar(src[j]) && (src[j] < 0x80 || unicodeSpace(src[j:]) == 0) {
+		for j < len(src) && identAt(src, j) {
 			j++
 		}
 		s.pos = j
@@ -248,8 +253,8 @@ func (s *Scanner) token(i int) (Token, error) {
 		}
 		// $tag$ ... $tag$, the tag empty or an identifier without '$'.
 		k := i + 1
-		if k < len(src) && isIdentStart(src[k]) {
-			for k < len(src) && isIdentChar(src[k]) && src[k] != '$' {
+		if k < len(src) && isIdentStart(src[k]) && identAt(src, k) {
+			for k < len(src) && identAt(src, k) && src[k] != '$' {
 				k++
 			}
 		}
@@ -281,6 +286,13 @@ func (s *Scanner) token(i int) (Token, error) {
 // start, before an E prefix).
 func (s *Scanner) quoted(start, q int, escapes bool) (Token, error) {
 	src := s.src
+	// Most strings hold no doubled quote or escape: their value is a slice
+	// of the source.
+	if k := strings.IndexByte(src[q+1:], '\''); k >= 0 && (q+2+k >= len(src) || src[q+2+k] != '\'') &&
+		(!escapes || strings.IndexByte(src[q+1:q+1+k], '\\') < 0) {
+		s.pos = q + 2 + k
+		return Token{Kind: String, Value: src[q+1 : q+1+k], Start: start, End: q + 2 + k, Quote: '\''}, nil
+	}
 	var b strings.Builder
 	escaped := false
 	j := q + 1
@@ -406,7 +418,10 @@ func SplitFunc(script string, dialectOf func(rest string) Dialect) ([]Statement,
 	var out []Statement
 	s := NewScanner(script, DuckDB)
 	start := 0
+	// All statements' tokens share one array; each statement gets its
+	// part (a reallocation leaves earlier parts valid in the old array).
 	var toks []Token
+	first := 0
 	s.SetDialect(dialectOf(script))
 	for {
 		t, err := s.Next()
@@ -417,16 +432,17 @@ func SplitFunc(script string, dialectOf func(rest string) Dialect) ([]Statement,
 			toks = append(toks, t)
 			continue
 		}
-		if len(toks) > 0 {
+		if len(toks) > first {
 			text := script[start:t.Start]
-			trimmed := strings.TrimFunc(text, isSpace)
-			off := start + strings.Index(text, trimmed)
-			out = append(out, Statement{Text: trimmed, Start: off, End: off + len(trimmed), Tokens: toks})
+			lead := strings.TrimLeftFunc(text, isSpace)
+			trimmed := strings.TrimRightFunc(lead, isSpace)
+			off := start + len(text) - len(lead)
+			out = append(out, Statement{Text: trimmed, Start: off, End: off + len(trimmed), Tokens: toks[first:len(toks):len(toks)]})
 		}
 		if t.Kind == EOF {
 			return out, nil
 		}
-		start, toks = t.End, nil
+		start, first = t.End, len(toks)
 		s.SetDialect(dialectOf(script[start:]))
 	}
 }
