@@ -209,6 +209,9 @@ var metadataOnly = map[string]bool{
 	"tarn query history": true,
 	"tarn keys list":     true, "tarn keys create": true, "tarn keys delete": true,
 	"tarn workgroup list": true, "tarn workgroup create": true, "tarn workgroup update": true, "tarn workgroup delete": true,
+	"tarn job list": true, "tarn job get": true, "tarn job runs": true, "tarn job log": true,
+	"tarn workflow list": true, "tarn workflow get": true, "tarn workflow runs": true, "tarn workflow run": true,
+	"tarn trigger list": true, "tarn events list": true,
 }
 
 // run runs fn on the services of a running server, or else of the lake's
