@@ -296,7 +296,7 @@ func intParam(q url.Values, name string, def int) (int, error) {
 }
 
 func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Principal, bucket string, q url.Values) error {
-	if err := p.Authorize("s3:ListBucketMultipartUploads", auth.S3Resource(bucket, "")); err != nil {
+	if err := s.authorize(r.Context(), p, "s3:ListBucketMultipartUploads", bucket, ""); err != nil {
 		return err
 	}
 	if _, err := s.store.HeadBucket(r.Context(), bucket); err != nil {

@@ -174,9 +174,9 @@ func protection(cfg *objectLockConfiguration, own objLock, written, now time.Tim
 }
 
 // canBypass reports whether a request may pass GOVERNANCE retention.
-func canBypass(p *auth.Principal, h http.Header, bucket, key string) bool {
+func (s *Server) canBypass(ctx context.Context, p *auth.Principal, h http.Header, bucket, key string) bool {
 	return strings.EqualFold(h.Get("X-Amz-Bypass-Governance-Retention"), "true") &&
-		p.Authorize("s3:BypassGovernanceRetention", auth.S3Resource(bucket, key)) == nil
+		s.authorize(ctx, p, "s3:BypassGovernanceRetention", bucket, key) == nil
 }
 
 // checkUnlocked refuses to destroy a version that object lock protects.
@@ -193,7 +193,7 @@ func (s *Server) checkUnlocked(ctx context.Context, p *auth.Principal, h http.He
 	switch {
 	case hold, mode == "COMPLIANCE":
 		return errObjectLocked
-	case mode == "GOVERNANCE" && !canBypass(p, h, info.Bucket, info.Key):
+	case mode == "GOVERNANCE" && !s.canBypass(ctx, p, h, info.Bucket, info.Key):
 		return errObjectLocked
 	}
 	return nil
@@ -472,7 +472,7 @@ func (c *call) putObjectRetention() error {
 	switch {
 	case mode == "COMPLIANCE" && weaker:
 		return errObjectLocked
-	case mode == "GOVERNANCE" && weaker && !canBypass(c.p, c.r.Header, c.bucket, c.key):
+	case mode == "GOVERNANCE" && weaker && !c.s.canBypass(ctx, c.p, c.r.Header, c.bucket, c.key):
 		return errObjectLocked
 	}
 	own.Mode, own.Until = req.Mode, until.UTC()

@@ -376,7 +376,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		return postMissingField("key")
 	}
 	key = strings.ReplaceAll(key, "${filename}", f.filename)
-	if err := p.Authorize("s3:PutObject", auth.S3Resource(bucket, key)); err != nil {
+	if err := s.authorize(r.Context(), p, "s3:PutObject", bucket, key); err != nil {
 		return err
 	}
 	ctx := r.Context()

@@ -59,7 +59,7 @@ type call struct {
 }
 
 func (c *call) allow(action, bucket, key string) error {
-	return c.p.Authorize(action, auth.S3Resource(bucket, key))
+	return c.s.authorize(c.r.Context(), c.p, action, bucket, key)
 }
 
 type opKey struct {
@@ -99,6 +99,9 @@ var operations = map[opKey]handler{
 	{onBucket, http.MethodGet, "cors"}:                 (*call).getBucketCors,
 	{onBucket, http.MethodPut, "cors"}:                 (*call).putBucketCors,
 	{onBucket, http.MethodDelete, "cors"}:              (*call).deleteBucketCors,
+	{onBucket, http.MethodGet, "policy"}:               (*call).getBucketPolicy,
+	{onBucket, http.MethodPut, "policy"}:               (*call).putBucketPolicy,
+	{onBucket, http.MethodDelete, "policy"}:            (*call).deleteBucketPolicy,
 	{onBucket, http.MethodGet, "website"}:              (*call).getBucketWebsite,
 	{onBucket, http.MethodPut, "website"}:              (*call).putBucketWebsite,
 	{onBucket, http.MethodDelete, "website"}:           (*call).deleteBucketWebsite,

@@ -1189,10 +1189,10 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if srcVID != "" {
 		getAction = "s3:GetObjectVersion"
 	}
-	if err := p.Authorize(getAction, auth.S3Resource(sb, sk)); err != nil {
+	if err := s.authorize(r.Context(), p, getAction, sb, sk); err != nil {
 		return err
 	}
-	if err := p.Authorize("s3:PutObject", auth.S3Resource(bucket, key)); err != nil {
+	if err := s.authorize(r.Context(), p, "s3:PutObject", bucket, key); err != nil {
 		return err
 	}
 	if sb == bucket && sk == key && srcVID == "" && !strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
@@ -1372,7 +1372,7 @@ func (s *Server) deleteObjects(w http.ResponseWriter, r *http.Request, p *auth.P
 		if o.VersionID != "" {
 			action = "s3:DeleteObjectVersion"
 		}
-		err := p.Authorize(action, auth.S3Resource(bucket, o.Key))
+		err := s.authorize(ctx, p, action, bucket, o.Key)
 		var dr storage.DeleteResult
 		if err == nil {
 			dr, err = s.lockedDelete(ctx, p, r.Header, bucket, o.Key, o.VersionID, func() (storage.DeleteResult, error) {
