@@ -2,6 +2,8 @@ package s3api_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -96,5 +98,40 @@ func TestExpectedBucketOwner(t *testing.T) {
 	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("owned"), Key: aws.String("dir/"),
 		ExpectedBucketOwner: aws.String(e.admin.AccessKeyID)}); err != nil {
 		t.Fatalf("PutObject for the right owner: %v", err)
+	}
+}
+
+// Requests no S3 operation has the shape of are told so, signed or not.
+func TestMisroutedRequests(t *testing.T) {
+	e := newGuideEnv(t)
+	for _, c := range []struct {
+		method, path string
+		copySource   bool
+		status       int
+		code         string
+	}{
+		{http.MethodPost, "/", false, http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{http.MethodPost, "/b/o", false, http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{http.MethodPut, "/b/o?uploadId=x", false, http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{http.MethodPut, "/b/o?partNumber=1", false, http.StatusBadRequest, "InvalidArgument"},
+		{http.MethodGet, "/b/o?uploads", false, http.StatusBadRequest, "InvalidRequest"},
+		{http.MethodGet, "/b/o?versions", false, http.StatusBadRequest, "InvalidRequest"},
+		{http.MethodDelete, "/b/o", true, http.StatusBadRequest, "InvalidArgument"},
+		// Well-formed but unsigned: refused as ever.
+		{http.MethodGet, "/b/o", false, http.StatusForbidden, "AccessDenied"},
+	} {
+		req, _ := http.NewRequest(c.method, e.url+c.path, nil)
+		if c.copySource {
+			req.Header.Set("X-Amz-Copy-Source", "b/other")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(body), "<Code>"+c.code+"</Code>") {
+			t.Errorf("%s %s: %d %s, want %d %s", c.method, c.path, resp.StatusCode, body, c.status, c.code)
+		}
 	}
 }

@@ -43,6 +43,7 @@ type errorFields struct {
 	ProposedSize, MaxSizeAllowed, MinSizeAllowed string
 	AWSAccessKeyID, StringToSign, SignatureGiven string
 	StringToSignBytes, Condition                 string
+	Method, ResourceType                         string
 }
 
 func withFields(err error, f errorFields) error {

@@ -212,3 +212,36 @@ func notImplemented(t target, method, sub string) error {
 	return errCode("NotImplemented", http.StatusNotImplemented,
 		"A header or query you provided implies functionality that is not implemented: %s ?%s of %s is not supported by tarn", method, sub, t)
 }
+
+// misrouted answers the requests no S3 operation has the shape of, as S3
+// does, before authentication: they name nothing, so the answer gives
+// nothing away, and a client learns what is wrong instead of AccessDenied.
+func misrouted(r *http.Request, bucket, key string, q url.Values) error {
+	method := r.Method
+	if src := r.Header.Get("X-Amz-Copy-Source"); src != "" && method != http.MethodPut {
+		return withFields(errCode("InvalidArgument", http.StatusBadRequest, "You can only specify a copy source header for copy requests."),
+			errorFields{ArgumentName: "x-amz-copy-source", ArgumentValue: src})
+	}
+	notAllowed := func(resource string) error {
+		return withFields(errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource."),
+			errorFields{Method: method, ResourceType: resource})
+	}
+	switch {
+	case bucket == "" && method == http.MethodPost:
+		return notAllowed("SERVICE")
+	case key == "":
+		return nil
+	case method == http.MethodGet && q.Has("uploads"):
+		return errCode("InvalidRequest", http.StatusBadRequest, "Key is not expected for the GET method ?uploads subresource")
+	case method == http.MethodGet && q.Has("versions"):
+		return errCode("InvalidRequest", http.StatusBadRequest, "There is no such thing as the ?versions sub-resource for a key")
+	case method == http.MethodPut && q.Has("partNumber") && !q.Has("uploadId"):
+		return withFields(errCode("InvalidArgument", http.StatusBadRequest, "This operation does not accept partNumber without uploadId"),
+			errorFields{ArgumentName: "partNumber", ArgumentValue: "partNumber"})
+	case method == http.MethodPut && q.Has("uploadId") && !q.Has("partNumber"):
+		return notAllowed("UPLOAD")
+	case method == http.MethodPost && r.URL.RawQuery == "":
+		return notAllowed("OBJECT")
+	}
+	return nil
+}

@@ -208,7 +208,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			e.AWSAccessKeyID = f.AWSAccessKeyID
 		}
 		e.StringToSign, e.SignatureProvided, e.StringToSignBytes = f.StringToSign, f.SignatureGiven, f.StringToSignBytes
-		e.Condition = f.Condition
+		e.Condition, e.Method, e.ResourceType = f.Condition, f.Method, f.ResourceType
 	}
 	_ = xml.NewEncoder(w).Encode(e)
 }
@@ -276,6 +276,10 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	defer s.metrics.observe(r.Method, w, body)
 	w.Header().Set("x-amz-request-id", requestID())
 	w.Header().Set("Server", "tarn")
+	if bucket, key := s.bucketKey(r); misrouted(r, bucket, key, r.URL.Query()) != nil {
+		s.writeError(w, r, misrouted(r, bucket, key, r.URL.Query()))
+		return
+	}
 	if bucket, key := s.bucketKey(r); r.Method == http.MethodPost && bucket != "" && key == "" && r.URL.RawQuery == "" &&
 		r.Header.Get("Authorization") == "" {
 		// A browser's form upload: authenticated by its form (post.go).

@@ -34,6 +34,8 @@ type errorResponse struct {
 	SignatureProvided           string `xml:"SignatureProvided,omitempty"`
 	StringToSignBytes           string `xml:"StringToSignBytes,omitempty"`
 	Condition                   string `xml:"Condition,omitempty"`
+	Method                      string `xml:"Method,omitempty"`
+	ResourceType                string `xml:"ResourceType,omitempty"`
 }
 
 type owner struct {
