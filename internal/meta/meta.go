@@ -16,7 +16,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/sqlscan"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite"
 )
 
 // ErrNotFound is returned (wrapped) by helpers that expect exactly one row.
@@ -82,10 +82,15 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	// when a read transaction tries to upgrade.
 	dsn := fmt.Sprintf("file:%s?_pragma=journal_mode(WAL)&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate",
 		cfg.Path, cfg.BusyTimeout.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
+	lockKey, err := filepath.Abs(cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open metadata database %q: %w", cfg.Path, err)
 	}
+	db := sql.OpenDB(&lockingConnector{drv: &sqlite.Driver{}, dsn: dsn, lock: writeLockFor(lockKey, cfg.BusyTimeout)})
+	// Every request reads keys, tables and runs here: connections are
+	// kept, not opened per burst (a new SQLite connection parses the
+	// whole schema before its first statement).
+	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("cannot open metadata database %q: %w", cfg.Path, err)
