@@ -1,8 +1,10 @@
 package s3api
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 
@@ -78,7 +80,19 @@ func (c *call) putBucketACL() error {
 	for _, g := range []string{"X-Amz-Grant-Full-Control", "X-Amz-Grant-Read", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write", "X-Amz-Grant-Write-Acp"} {
 		grants = grants || c.r.Header.Get(g) != ""
 	}
-	body := c.r.ContentLength > 0
+	data, err := io.ReadAll(io.LimitReader(c.r.Body, maxBucketConfigBody+1))
+	if err != nil {
+		return err
+	}
+	body := len(bytes.TrimSpace(data)) > 0
+	if body && (acl != "" || grants) {
+		return errCode("UnexpectedContent", http.StatusBadRequest, "This request does not support content.")
+	}
+	if body {
+		if err := checkACLBody(data); err != nil {
+			return err
+		}
+	}
 	allowed, err := c.aclsAllowed(bc)
 	if err != nil {
 		return err
@@ -102,6 +116,52 @@ func (c *call) putBucketACL() error {
 	}
 	// Private is what every bucket is: nothing to record.
 	c.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// checkACLBody refuses an AccessControlPolicy S3 would call malformed:
+// no owner, a grant without a known permission or grantee type, or a
+// canonical user grantee without an id.
+func checkACLBody(data []byte) error {
+	malformed := errCode("MalformedACLError", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
+	var acp struct {
+		Owner *struct {
+			ID string `xml:"ID"`
+		} `xml:"Owner"`
+		Grants []struct {
+			Grantee struct {
+				Type  string `xml:"type,attr"`
+				ID    string `xml:"ID"`
+				URI   string `xml:"URI"`
+				Email string `xml:"EmailAddress"`
+			} `xml:"Grantee"`
+			Permission string `xml:"Permission"`
+		} `xml:"AccessControlList>Grant"`
+	}
+	if xml.Unmarshal(data, &acp) != nil || acp.Owner == nil || acp.Owner.ID == "" {
+		return malformed
+	}
+	for _, g := range acp.Grants {
+		if !slices.Contains([]string{"FULL_CONTROL", "WRITE", "WRITE_ACP", "READ", "READ_ACP"}, g.Permission) {
+			return malformed
+		}
+		switch g.Grantee.Type {
+		case "CanonicalUser":
+			if g.Grantee.ID == "" {
+				return malformed
+			}
+		case "Group":
+			if g.Grantee.URI == "" {
+				return malformed
+			}
+		case "AmazonCustomerByEmail":
+			if g.Grantee.Email == "" {
+				return malformed
+			}
+		default:
+			return malformed
+		}
+	}
 	return nil
 }
 

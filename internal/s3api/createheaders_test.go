@@ -135,3 +135,23 @@ func TestMisroutedRequests(t *testing.T) {
 		}
 	}
 }
+
+// A PutBucketAcl body is checked as S3 does before tarn says it cannot
+// grant to others.
+func TestPutBucketACLBody(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("acls"), ObjectOwnership: types.ObjectOwnershipBucketOwnerPreferred}); err != nil {
+		t.Fatal(err)
+	}
+	grantRead := []types.Grant{{Grantee: &types.Grantee{Type: types.TypeCanonicalUser, ID: aws.String("someone")}, Permission: types.PermissionRead}}
+	_, err := c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("acls"), ACL: types.BucketCannedACLPrivate,
+		AccessControlPolicy: &types.AccessControlPolicy{Grants: grantRead, Owner: &types.Owner{ID: aws.String(e.admin.AccessKeyID)}}})
+	wantCode(t, "canned ACL and a body", err, "UnexpectedContent")
+	_, err = c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("acls"), AccessControlPolicy: &types.AccessControlPolicy{Grants: grantRead}})
+	wantCode(t, "a body without an owner", err, "MalformedACLError")
+	_, err = c.PutBucketAcl(ctx, &s3.PutBucketAclInput{Bucket: aws.String("acls"), AccessControlPolicy: &types.AccessControlPolicy{
+		Grants: grantRead, Owner: &types.Owner{ID: aws.String(e.admin.AccessKeyID)}}})
+	wantCode(t, "a grant to another account", err, "NotImplemented")
+}

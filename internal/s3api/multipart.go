@@ -161,7 +161,10 @@ func (c *call) completeMultipartUpload() error {
 		if pt.PartNumber == nil || pt.ETag == "" {
 			return malformed
 		}
-		if *pt.PartNumber < 1 || *pt.PartNumber > storage.MaxParts {
+		if *pt.PartNumber < 1 {
+			return errCode("InvalidArgument", http.StatusBadRequest, "PartNumber must be >= 1")
+		}
+		if *pt.PartNumber > storage.MaxParts {
 			return errCode("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive.")
 		}
 		parts[i] = storage.CompletedPart{PartNumber: *pt.PartNumber, ETag: pt.ETag}
