@@ -314,6 +314,13 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	}
 	prefix, delim := q.Get("prefix"), q.Get("delimiter")
 	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
+	if idMarker != "" {
+		// tarn's upload ids are 32 hex digits: anything else names no upload.
+		if _, err := hex.DecodeString(idMarker); err != nil || len(idMarker) != 32 {
+			return withFields(errCode("InvalidArgument", http.StatusBadRequest, "Invalid uploadId marker"),
+				errorFields{ArgumentName: "upload-id-marker", ArgumentValue: idMarker})
+		}
+	}
 	ups, err := s.uploads.List(bucket, prefix)
 	if err != nil {
 		return err
