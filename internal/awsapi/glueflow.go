@@ -171,7 +171,17 @@ func (s *Server) deleteWorkflow(ctx context.Context, c *call, body []byte) (any,
 		return nil, err
 	}
 	// A Glue workflow's triggers go with it, as in Glue; a tarn workflow's
-	// triggers were made apart from it and must be deleted apart.
+	// triggers were made apart from it and must be deleted apart. Active
+	// runs are checked first, so that a refusal leaves the triggers.
+	runs, err := wf.Runs(ctx, w.Name, 1000)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range runs {
+		if r.State == workflow.RunQueued || r.State == workflow.RunRunning {
+			return nil, invalidInput("workflow %q has an active run, %s: stop it first (glue stop-workflow-run)", w.Name, r.ID)
+		}
+	}
 	if w.Glue {
 		trs, err := wf.ListTriggers(ctx)
 		if err != nil {

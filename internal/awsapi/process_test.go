@@ -197,6 +197,21 @@ func TestProcessClients(t *testing.T) {
 	aws("glue", "delete-trigger", "--name", "guide-start")
 	aws("glue", "delete-workflow", "--name", "guide-flow")
 
+	// The guides' alarm fires when its job fails, evaluated by tarn serve.
+	broken := filepath.Join(dir, "broken.sql")
+	os.WriteFile(broken, []byte("SELECT CAST('not a number' AS INTEGER) AS n"), 0o644)
+	aws("s3", "cp", broken, "s3://lake/scripts/broken.sql")
+	aws("glue", "create-job", "--name", "broken", "--role", "arn:aws:iam::123456789012:role/glue",
+		"--command", "Name=glueetl,ScriptLocation=s3://lake/scripts/broken.sql", "--default-arguments", `{"--target_path": "s3://lake/curated/broken/"}`)
+	aws("cloudwatch", "put-metric-alarm", "--alarm-name", "broken-failed", "--namespace", "Glue", "--metric-name", "glue.driver.aggregate.numFailedTasks",
+		"--dimensions", "Name=JobName,Value=broken", "--statistic", "Sum", "--period", "300", "--evaluation-periods", "1", "--threshold", "1",
+		"--comparison-operator", "GreaterThanOrEqualToThreshold")
+	aws("glue", "start-job-run", "--job-name", "broken")
+	alarmStart := time.Now()
+	poll(func(s string) bool { return s == "ALARM" }, "cloudwatch", "describe-alarms", "--alarm-names", "broken-failed", "--query", "MetricAlarms[0].StateValue")
+	t.Logf("the alarm fired %v after the job started", time.Since(alarmStart).Round(time.Second))
+	aws("cloudwatch", "delete-alarms", "--alarm-names", "broken-failed")
+
 	// A wrong secret is refused in AWS's words.
 	c := exec.Command(awsPath, "--endpoint-url", endpoint, "glue", "get-databases")
 	c.Env = append(env, "AWS_SECRET_ACCESS_KEY=wrongwrongwrongwrongwrongwrongwrongwrong")
@@ -282,7 +297,7 @@ func TestProcessClients(t *testing.T) {
 		t.Errorf("boto3 IAM: %+v", flows)
 	}
 	// The guide's job ran twice (by the CLI and the workflow runs), never failing.
-	if fmt.Sprint(flows.CWAlarm) != "[py-curate-failed curate 1 300 true]" || fmt.Sprint(flows.CWMetrics) != "[curate]" ||
+	if fmt.Sprint(flows.CWAlarm) != "[py-curate-failed curate 1 300 true]" || fmt.Sprint(flows.CWMetrics) != "[broken curate]" ||
 		len(flows.CWPoints) != 1 || fmt.Sprint(flows.CWPoints[0][1]) != "0" || flows.CWMissing != "ResourceNotFound" || flows.CWLeft != 0 {
 		t.Errorf("boto3 CloudWatch (%s): %+v", flows.CWProto, flows)
 	}
