@@ -315,7 +315,36 @@ func statementDialect(text string) sqlscan.Dialect {
 		switch w[0] + " " + w[1] {
 		case "CREATE EXTERNAL", "CREATE DATABASE", "CREATE SCHEMA", "ALTER TABLE", "SHOW TABLES", "SHOW DATABASES", "SHOW SCHEMAS":
 			return sqlscan.Hive
+		case "CREATE TABLE":
+			if hiveTable(text) {
+				return sqlscan.Hive
+			}
 		}
 	}
 	return sqlscan.DuckDB
+}
+
+// hiveTable reports whether the CREATE TABLE text starts with is Hive DDL
+// (STORED AS, LOCATION, ROW FORMAT, PARTITIONED BY or TBLPROPERTIES before
+// any AS) rather than a CTAS, whose query is DuckDB's. It reads in Hive's
+// dialect only up to the first AS, which comes before any query.
+func hiveTable(text string) bool {
+	sc := sqlscan.NewScanner(text, sqlscan.Hive)
+	depth := 0
+	for {
+		t, err := sc.Next()
+		if err != nil || t.Kind == sqlscan.EOF || t.Is(";") {
+			return false
+		}
+		switch {
+		case t.Is("("):
+			depth++
+		case t.Is(")"):
+			depth--
+		case depth == 0 && t.Is("AS"):
+			return false
+		case depth == 0 && (t.Is("STORED") || t.Is("LOCATION") || t.Is("ROW") || t.Is("PARTITIONED") || t.Is("TBLPROPERTIES")):
+			return true
+		}
+	}
 }

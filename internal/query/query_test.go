@@ -231,6 +231,9 @@ func TestSplitStatementsDialects(t *testing.T) {
 		`CREATE EXTERNAL TABLE t (a string) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\'' LOCATION 's3://b/t/'; SELECT 'C:\'`: {
 			`CREATE EXTERNAL TABLE t (a string) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\'' LOCATION 's3://b/t/'`, `SELECT 'C:\'`},
 		"SELECT 1; -- the end": {"SELECT 1"},
+		`CREATE TABLE t (a string) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\'' STORED AS TEXTFILE LOCATION 's3://b/t/'; SELECT 'C:\'`: {
+			`CREATE TABLE t (a string) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\'' STORED AS TEXTFILE LOCATION 's3://b/t/'`, `SELECT 'C:\'`},
+		`CREATE TABLE t2 WITH (format = 'PARQUET') AS SELECT 'C:\' AS p; SELECT 2`: {`CREATE TABLE t2 WITH (format = 'PARQUET') AS SELECT 'C:\' AS p`, `SELECT 2`},
 	} {
 		got, err := query.SplitStatements(script)
 		if err != nil {
