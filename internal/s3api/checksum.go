@@ -54,12 +54,14 @@ var errBadChecksumArg = func(format string, args ...any) error {
 // when the body ends. An algorithm without a value (the SDKs'
 // x-amz-sdk-checksum-algorithm) is computed and stored.
 func requestChecksum(r *http.Request) (alg, want string, err error) {
+	fromHeader := false
 	for name := range checksumAlgorithms {
-		if v := r.Header.Get(checksumHeader(name)); v != "" {
+		// A header sent empty counts: S3 calls its value invalid.
+		if vs, ok := r.Header[http.CanonicalHeaderKey(checksumHeader(name))]; ok {
 			if alg != "" {
 				return "", "", errBadChecksumArg("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
 			}
-			alg, want = name, v
+			alg, want, fromHeader = name, vs[0], true
 		}
 	}
 	if t := strings.ToLower(strings.TrimSpace(r.Header.Get("X-Amz-Trailer"))); t != "" {
@@ -82,7 +84,7 @@ func requestChecksum(r *http.Request) (alg, want string, err error) {
 		}
 		alg = sdk
 	}
-	if want != "" {
+	if fromHeader || want != "" {
 		b, err := base64.StdEncoding.DecodeString(want)
 		if err != nil || len(b) != checksumAlgorithms[alg]().Size() {
 			return "", "", errCode("InvalidRequest", http.StatusBadRequest, "Value for %s header is invalid.", checksumHeader(alg))
