@@ -189,6 +189,10 @@ type Service struct {
 	evalMu sync.Mutex // one evaluation at a time
 	wakeCh chan struct{}
 	wg     sync.WaitGroup
+	// stop ends webhook retries when Run ends: a shutdown must not wait
+	// out an unreachable webhook's back-off (over a minute at the default).
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // New opens the alarms service.
@@ -209,7 +213,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := deps.DB.Migrate(ctx, "alarms", Migrations); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, Deps: deps, client: &http.Client{Timeout: 10 * time.Second}, wakeCh: make(chan struct{}, 1)}, nil
+	return &Service{cfg: cfg, Deps: deps, client: &http.Client{Timeout: 10 * time.Second}, wakeCh: make(chan struct{}, 1), stop: make(chan struct{})}, nil
 }
 
 // Status is an alarm with its current state.
@@ -396,6 +400,7 @@ func (s *Service) Run(ctx context.Context) {
 		s.Evaluate(ctx)
 		select {
 		case <-ctx.Done():
+			s.stopOnce.Do(func() { close(s.stop) })
 			s.wg.Wait()
 			return
 		case <-s.wakeCh:
@@ -494,13 +499,21 @@ func (s *Service) notify(ctx context.Context, a Alarm, old string, v verdict, no
 		ctx := context.WithoutCancel(ctx)
 		var err error
 		attempts := 0
+	retries:
 		for delay := s.cfg.RetryDelay; attempts <= s.cfg.Retries; delay *= 2 {
 			attempts++
 			if err = s.post(ctx, a.Webhook, body); err == nil {
 				break
 			}
 			if attempts <= s.cfg.Retries {
-				time.Sleep(delay)
+				t := time.NewTimer(delay)
+				select {
+				case <-t.C:
+				case <-s.stop:
+					t.Stop()
+					err = fmt.Errorf("%w (no more retries: tarn was shutting down)", err)
+					break retries
+				}
 			}
 		}
 		note := fmt.Sprintf("webhook delivered (attempt %d)", attempts)

@@ -302,3 +302,50 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A shutdown ends a webhook's back-off: Run returns once its context ends,
+// without waiting out the retries, and the history says why delivery
+// stopped.
+func TestShutdownEndsWebhookRetries(t *testing.T) {
+	ctx := context.Background()
+	cfg := lake.DefaultConfig(t.TempDir())
+	cfg.Alarms.RetryDelay = time.Hour
+	l, err := lake.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	h := &hook{failures: 100}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if err := l.Workflows.CreateWorkflow(ctx, workflow.Workflow{Name: "bad", Steps: []workflow.Step{{Name: "s", SQL: "SELECT nope"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Alarms.Create(ctx, alarms.Alarm{Name: "wf", Rule: alarms.RuleWorkflowFailed, Target: "bad", Webhook: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	runWorkflow(t, l, "bad")
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); l.Alarms.Run(rctx) }()
+	// The first attempt has failed once the receiver has seen it; the
+	// next would come an hour later.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		h.mu.Lock()
+		calls := h.calls
+		h.mu.Unlock()
+		if calls >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook was never called")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	hist, _ := l.Alarms.History(ctx, "wf", 0)
+	if len(hist) != 1 || !strings.Contains(hist[0].Notified, "webhook failed after 1 attempts") || !strings.Contains(hist[0].Notified, "shutting down") {
+		t.Fatalf("history %+v", hist)
+	}
+}
