@@ -78,7 +78,7 @@ type postForm struct {
 	names    []string
 	values   map[string]string
 	orig     map[string]string // lowercased → as sent
-	file     []byte
+	file     io.Reader         // the file part, read only after the form is authenticated
 	filename string
 	hasFile  bool
 }
@@ -117,14 +117,8 @@ func (s *Server) readPostForm(r *http.Request) (*postForm, error) {
 			continue
 		}
 		if strings.EqualFold(name, "file") {
-			data, err := io.ReadAll(io.LimitReader(part, s.cfg.MaxPutSize+1))
-			if err != nil {
-				return nil, malformed
-			}
-			if int64(len(data)) > s.cfg.MaxPutSize {
-				return nil, errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size.")
-			}
-			f.file, f.filename, f.hasFile = data, part.FileName(), true
+			// Not read yet: nothing of an unauthenticated body is buffered.
+			f.file, f.filename, f.hasFile = part, part.FileName(), true
 			break
 		}
 		v, err := io.ReadAll(io.LimitReader(part, maxPostFormFields+1))
@@ -398,18 +392,11 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		return f.get(name)
 	}
 	covered := map[string]bool{}
+	sized := &postFileReader{r: f.file, min: 0, max: s.cfg.MaxPutSize, limit: s.cfg.MaxPutSize}
 	for _, c := range pol.conds {
 		switch c.op {
 		case "content-length-range":
-			n := int64(len(f.file))
-			if n > c.max {
-				return withFields(errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size."),
-					errorFields{ProposedSize: strconv.FormatInt(n, 10), MaxSizeAllowed: strconv.FormatInt(c.max, 10)})
-			}
-			if n < c.min {
-				return withFields(errCode("EntityTooSmall", http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed size"),
-					errorFields{ProposedSize: strconv.FormatInt(n, 10), MinSizeAllowed: strconv.FormatInt(c.min, 10)})
-			}
+			sized.min, sized.max = max(sized.min, c.min), min(sized.max, c.max)
 			continue
 		}
 		covered[c.field] = true
@@ -471,7 +458,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	if err != nil {
 		return err
 	}
-	var body io.Reader = bytes.NewReader(f.file)
+	var body io.Reader = sized
 	if alg != "" {
 		cr := newChecksumReader(body, fr, alg, want)
 		body, opts.ChecksumFrom = cr, cr.checksum
@@ -518,4 +505,36 @@ func hasDotSegment(key string) bool {
 		}
 	}
 	return strings.HasPrefix(key, "/") || strings.Contains(key, "//")
+}
+
+// postFileReader reads a form's file, at most limit bytes, and at its end
+// fails the read (so the store commits nothing) if its size is outside
+// the policy's content-length-range.
+type postFileReader struct {
+	r               io.Reader
+	n               int64
+	min, max, limit int64
+}
+
+func (p *postFileReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n > p.limit {
+		return n, errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size.")
+	}
+	if err == io.EOF {
+		size := strconv.FormatInt(p.n, 10)
+		if p.n > p.max {
+			return n, withFields(errCode("EntityTooLarge", http.StatusBadRequest, "Your proposed upload exceeds the maximum allowed object size."),
+				errorFields{ProposedSize: size, MaxSizeAllowed: strconv.FormatInt(p.max, 10)})
+		}
+		if p.n < p.min {
+			return n, withFields(errCode("EntityTooSmall", http.StatusBadRequest, "Your proposed upload is smaller than the minimum allowed size"),
+				errorFields{ProposedSize: size, MinSizeAllowed: strconv.FormatInt(p.min, 10)})
+		}
+	}
+	if err != nil && err != io.EOF {
+		return n, errCode("MalformedPOSTRequest", http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data.")
+	}
+	return n, err
 }
