@@ -313,8 +313,16 @@ func statementDialect(text string) sqlscan.Dialect {
 	w := sqlscan.Words(text, 2)
 	if len(w) == 2 {
 		switch w[0] + " " + w[1] {
-		case "CREATE EXTERNAL", "CREATE DATABASE", "CREATE SCHEMA", "ALTER TABLE", "SHOW TABLES", "SHOW DATABASES", "SHOW SCHEMAS":
+		case "CREATE EXTERNAL", "CREATE DATABASE", "CREATE SCHEMA", "SHOW TABLES", "SHOW DATABASES", "SHOW SCHEMAS":
 			return sqlscan.Hive
+		case "ALTER TABLE":
+			// Athena's partition and location changes, not Redshift's
+			// ALTER TABLE (whose strings are DuckDB's).
+			for _, x := range sqlscan.Words(text, 12) {
+				if x == "PARTITION" || x == "LOCATION" || x == "TBLPROPERTIES" {
+					return sqlscan.Hive
+				}
+			}
 		case "CREATE TABLE":
 			if hiveTable(text) {
 				return sqlscan.Hive
