@@ -101,7 +101,10 @@ func (s *Server) readPostForm(r *http.Request) (*postForm, error) {
 		return nil, errCode("MalformedPOSTRequest", http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data.")
 	}
 	malformed := errCode("MalformedPOSTRequest", http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data.")
-	mr := multipart.NewReader(r.Body, params["boundary"])
+	// Until the file part, which comes last, the form is unauthenticated:
+	// it may not stream on for ever.
+	budget := &budgetReader{r: r.Body, left: 4 * maxPostFormFields}
+	mr := multipart.NewReader(budget, params["boundary"])
 	f := &postForm{values: map[string]string{}, orig: map[string]string{}}
 	size := 0
 	for {
@@ -119,6 +122,7 @@ func (s *Server) readPostForm(r *http.Request) (*postForm, error) {
 		if strings.EqualFold(name, "file") {
 			// Not read yet: nothing of an unauthenticated body is buffered.
 			f.file, f.filename, f.hasFile = part, part.FileName(), true
+			budget.left = -1
 			break
 		}
 		v, err := io.ReadAll(io.LimitReader(part, maxPostFormFields+1))
@@ -536,5 +540,26 @@ func (p *postFileReader) Read(b []byte) (int, error) {
 	if err != nil && err != io.EOF {
 		return n, errCode("MalformedPOSTRequest", http.StatusBadRequest, "The body of your POST request is not well-formed multipart/form-data.")
 	}
+	return n, err
+}
+
+// budgetReader reads at most left bytes (left < 0: no limit).
+type budgetReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return b.r.Read(p)
+	}
+	if b.left == 0 {
+		return 0, errCode("MaxMessageLengthExceeded", http.StatusBadRequest, "Your request was too big.")
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
 	return n, err
 }

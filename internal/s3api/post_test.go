@@ -9,9 +9,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +141,29 @@ func TestPostObjectForm(t *testing.T) {
 	}
 	if _, err := e.store.Head(ctx, "forms", "up/b.txt"); err == nil {
 		t.Error("a refused form upload stored its object")
+	}
+}
+
+// An unsigned form cannot stream on before it is authenticated.
+func TestPostObjectFormBounded(t *testing.T) {
+	e := newGuideEnv(t)
+	if err := e.store.CreateBucket(context.Background(), "forms"); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i := range 100 {
+		_ = mw.WriteField(fmt.Sprintf("x-ignore-%d", i), strings.Repeat("j", 4096))
+	}
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/forms", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("400 KiB of unsigned form fields: %d, want 400", resp.StatusCode)
 	}
 }
