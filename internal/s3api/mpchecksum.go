@@ -78,8 +78,8 @@ func (s *Server) setUploadChecksum(ctx context.Context, bucket, uploadID string,
 	if !ok {
 		return nil
 	}
-	s.locks.mu.Lock()
-	defer s.locks.mu.Unlock()
+	s.locks.up.Lock()
+	defer s.locks.up.Unlock()
 	m, err := s.uploadChecksums(ctx, bucket)
 	if err != nil {
 		return err

@@ -73,10 +73,7 @@ func (c *call) createMultipartUpload() error {
 		c.w.Header().Set("x-amz-checksum-type", uc.Type)
 	}
 	if !lock.empty() {
-		c.s.locks.mu.Lock()
-		err := c.s.setObjectLock(c.r.Context(), c.bucket, c.key, uploadLockKey(id), lock)
-		c.s.locks.mu.Unlock()
-		if err != nil {
+		if err := c.s.setObjectLock(c.r.Context(), c.bucket, c.key, uploadLockKey(id), lock); err != nil {
 			return err
 		}
 	}
@@ -218,9 +215,7 @@ func (c *call) abortMultipartUpload() error {
 		return err
 	}
 	_ = c.s.setUploadChecksum(context.WithoutCancel(c.r.Context()), c.bucket, c.q.Get("uploadId"), uploadChecksum{})
-	c.s.locks.mu.Lock()
 	_ = c.s.setObjectLock(context.WithoutCancel(c.r.Context()), c.bucket, c.key, uploadLockKey(c.q.Get("uploadId")), objLock{})
-	c.s.locks.mu.Unlock()
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

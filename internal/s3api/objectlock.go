@@ -77,10 +77,30 @@ type objLock struct {
 
 func (l objLock) empty() bool { return l.Mode == "" && !l.LegalHold && !l.HoldSet }
 
-// lockState serializes the read-modify-write of a bucket's lock
-// document, and a lock-enabled bucket's check of a key with the write
-// that follows it.
-type lockState struct{ mu sync.Mutex }
+// lockState serializes, per lock-enabled bucket, the check of a key with
+// the write or delete that follows it (writes to other buckets never
+// wait), and the read-modify-write of the buckets' documents.
+type lockState struct {
+	mu      sync.Mutex // guards buckets
+	buckets map[string]*sync.Mutex
+	doc     sync.Mutex // the objectLocks documents
+	up      sync.Mutex // the uploadChecksums documents
+}
+
+// bucket returns the mutex of a lock-enabled bucket.
+func (l *lockState) bucket(name string) *sync.Mutex {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buckets == nil {
+		l.buckets = map[string]*sync.Mutex{}
+	}
+	m := l.buckets[name]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.buckets[name] = m
+	}
+	return m
+}
 
 func lockKey(key, versionID string) string { return key + "\n" + versionID }
 
@@ -123,8 +143,10 @@ func (s *Server) objectLocks(ctx context.Context, bucket string) (map[string]obj
 }
 
 // setObjectLock records (or, for an empty lock, forgets) what a version
-// has of its own. The caller holds s.locks.mu.
+// has of its own.
 func (s *Server) setObjectLock(ctx context.Context, bucket, key, versionID string, l objLock) error {
+	s.locks.doc.Lock()
+	defer s.locks.doc.Unlock()
 	bc, ok := s.store.(storage.BucketConfigs)
 	if !ok {
 		return errCode("NotImplemented", http.StatusNotImplemented, "This object store keeps no bucket configuration")
@@ -201,7 +223,7 @@ func (s *Server) checkUnlocked(ctx context.Context, p *auth.Principal, h http.He
 
 // guardDelete checks a delete of key (version vid, "" for the key) in a
 // lock-enabled bucket; the returned function, called once the delete is
-// done, forgets the lock of what was removed. Callers hold s.locks.mu
+// done, forgets the lock of what was removed. Callers hold the bucket's mutex
 // while they delete.
 func (s *Server) guardDelete(ctx context.Context, p *auth.Principal, h http.Header, bucket, key, vid string) error {
 	cfg, err := s.bucketLock(ctx, bucket)
@@ -460,8 +482,9 @@ func (c *call) putObjectRetention() error {
 	until, _ := time.Parse(time.RFC3339, req.RetainUntilDate)
 	now := time.Now()
 	ctx := c.r.Context()
-	c.s.locks.mu.Lock()
-	defer c.s.locks.mu.Unlock()
+	bm := c.s.locks.bucket(c.bucket)
+	bm.Lock()
+	defer bm.Unlock()
 	m, err := c.s.objectLocks(ctx, c.bucket)
 	if err != nil {
 		return err
@@ -514,8 +537,9 @@ func (c *call) putObjectLegalHold() error {
 		return err
 	}
 	ctx := c.r.Context()
-	c.s.locks.mu.Lock()
-	defer c.s.locks.mu.Unlock()
+	bm := c.s.locks.bucket(c.bucket)
+	bm.Lock()
+	defer bm.Unlock()
 	m, err := c.s.objectLocks(ctx, c.bucket)
 	if err != nil {
 		return err
@@ -591,8 +615,9 @@ func (s *Server) lockedWrite(ctx context.Context, p *auth.Principal, h http.Head
 	if cfg == nil {
 		return write()
 	}
-	s.locks.mu.Lock()
-	defer s.locks.mu.Unlock()
+	bm := s.locks.bucket(bucket)
+	bm.Lock()
+	defer bm.Unlock()
 	if uploadID != "" {
 		m, err := s.objectLocks(ctx, bucket)
 		if err != nil {
@@ -629,8 +654,9 @@ func (s *Server) lockedDelete(ctx context.Context, p *auth.Principal, h http.Hea
 	if cfg == nil {
 		return del()
 	}
-	s.locks.mu.Lock()
-	defer s.locks.mu.Unlock()
+	bm := s.locks.bucket(bucket)
+	bm.Lock()
+	defer bm.Unlock()
 	if err := s.guardDelete(ctx, p, h, bucket, key, vid); err != nil {
 		return storage.DeleteResult{}, err
 	}
