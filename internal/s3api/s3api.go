@@ -1199,7 +1199,12 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err := s.authorize(r.Context(), p, "s3:PutObject", bucket, key); err != nil {
 		return err
 	}
-	if sb == bucket && sk == key && srcVID == "" && !strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
+	// x-amz-checksum-algorithm: the copy gets a checksum of that algorithm.
+	copyAlg := strings.ToUpper(strings.TrimSpace(r.Header.Get("X-Amz-Checksum-Algorithm")))
+	if _, ok := checksumAlgorithms[copyAlg]; copyAlg != "" && !ok {
+		return errCode("InvalidRequest", http.StatusBadRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH128, XXHASH3, XXHASH64]")
+	}
+	if sb == bucket && sk == key && srcVID == "" && copyAlg == "" && !strings.EqualFold(r.Header.Get("x-amz-metadata-directive"), "REPLACE") {
 		return errCode("InvalidRequest", http.StatusBadRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	var srcInfo storage.ObjectInfo
@@ -1226,7 +1231,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	// S3 copies a website redirect only when it is given again (REPLACE).
 	dropRedirect := !replace && srcInfo.Headers["X-Amz-Website-Redirect-Location"] != ""
-	if replace || replaceTags || v != nil || dropRedirect {
+	if replace || replaceTags || v != nil || dropRedirect || copyAlg != "" {
 		var rc io.ReadCloser
 		var got storage.ObjectInfo
 		if v != nil {
@@ -1256,8 +1261,13 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		if replaceTags {
 			opts.Tags = newTags
 		}
+		var body io.Reader = rc
+		if copyAlg != "" && copyAlg != got.Checksum.Algorithm {
+			cr := newChecksumReader(rc, &http.Request{Header: http.Header{}}, copyAlg, "")
+			body, opts.Checksum, opts.ChecksumFrom = cr, storage.Checksum{}, cr.checksum
+		}
 		info, err = s.lockedWrite(ctx, p, r.Header, bucket, key, "", func() (storage.ObjectInfo, error) {
-			return s.store.Put(ctx, bucket, key, rc, opts)
+			return s.store.Put(ctx, bucket, key, body, opts)
 		})
 		rc.Close()
 		if err != nil {
@@ -1279,7 +1289,25 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 			w.Header().Set("x-amz-copy-source-version-id", srcInfo.VersionID)
 		}
 	}
-	writeXML(w, http.StatusOK, copyObjectResult{Xmlns: s3NS, LastModified: isoTime(info.LastModified), ETag: `"` + info.ETag + `"`})
+	res := copyObjectResult{Xmlns: s3NS, LastModified: isoTime(info.LastModified), ETag: `"` + info.ETag + `"`}
+	if c := info.Checksum; c.Algorithm != "" {
+		res.ChecksumType = "FULL_OBJECT"
+		switch c.Algorithm {
+		case "CRC32":
+			res.ChecksumCRC32 = c.Value
+		case "CRC32C":
+			res.ChecksumCRC32C = c.Value
+		case "CRC64NVME":
+			res.ChecksumCRC64NVME = c.Value
+		case "SHA1":
+			res.ChecksumSHA1 = c.Value
+		case "SHA256":
+			res.ChecksumSHA256 = c.Value
+		default:
+			res.ChecksumType = ""
+		}
+	}
+	writeXML(w, http.StatusOK, res)
 	if s.created != nil {
 		s.created(ctx, info, "CopyObject")
 	}
