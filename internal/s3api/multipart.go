@@ -437,14 +437,36 @@ func (c *call) uploadPartCopy(n int, src string) error {
 		return err
 	}
 	defer rc.Close()
-	part, err := c.s.uploads.PutPartSize(ctx, c.bucket, c.key, id, n, rc, size, nil)
+	// A part copied into an upload with a checksum gets one computed.
+	var body io.Reader = rc
+	var cr *checksumReader
+	if ucs, err := c.s.uploadChecksums(ctx, c.bucket); err == nil && ucs[id].Algorithm != "" {
+		cr = newChecksumReader(rc, &http.Request{Header: http.Header{}}, ucs[id].Algorithm, "")
+		body = cr
+	}
+	part, err := c.s.uploads.PutPartSize(ctx, c.bucket, c.key, id, n, body, size, nil)
 	if err != nil {
 		return err
 	}
 	if srcInfo.VersionID != "" {
 		c.w.Header().Set("x-amz-copy-source-version-id", srcInfo.VersionID)
 	}
-	writeXML(c.w, http.StatusOK, copyPartResult{Xmlns: s3NS, LastModified: isoTime(part.LastModified), ETag: `"` + part.ETag + `"`})
+	res := copyPartResult{Xmlns: s3NS, LastModified: isoTime(part.LastModified), ETag: `"` + part.ETag + `"`}
+	if cr != nil {
+		switch cr.alg {
+		case "CRC32":
+			res.ChecksumCRC32 = cr.got
+		case "CRC32C":
+			res.ChecksumCRC32C = cr.got
+		case "CRC64NVME":
+			res.ChecksumCRC64NVME = cr.got
+		case "SHA1":
+			res.ChecksumSHA1 = cr.got
+		case "SHA256":
+			res.ChecksumSHA256 = cr.got
+		}
+	}
+	writeXML(c.w, http.StatusOK, res)
 	return nil
 }
 
