@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -181,6 +182,13 @@ func TestProcessClients(t *testing.T) {
 		"--predicate", `{"Logical": "AND", "Conditions": [{"LogicalOperator": "EQUALS", "JobName": "curate", "State": "SUCCEEDED"}]}`, "--actions", "CrawlerName=raw")
 	if got := aws("glue", "get-trigger", "--name", "guide-after", "--query", "Trigger.[Type,State,Predicate.Conditions[0].JobName,Actions[0].CrawlerName]"); got != "CONDITIONAL\tACTIVATED\tcurate\traw" {
 		t.Errorf("get-trigger: %q", got)
+	}
+	// The same workflow, as tarn's own CLI shows it.
+	cli := exec.Command(buildTarn(t), "--data", filepath.Join(dir, "lake"), "workflow", "get", "guide-flow")
+	cli.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID="+procKey, "TARN_SECRET_ACCESS_KEY="+procSecret)
+	if shown, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(shown), "job curate") ||
+		!regexp.MustCompile(`raw +\| crawler raw +\| all_succeeded\(curate\)`).Match(shown) {
+		t.Errorf("tarn workflow get guide-flow: %v\n%q", err, shown)
 	}
 	wfRun := aws("glue", "start-workflow-run", "--name", "guide-flow", "--query", "RunId")
 	poll(func(s string) bool { return s == "COMPLETED" || s == "STOPPED" }, "glue", "get-workflow-run", "--name", "guide-flow", "--run-id", wfRun, "--query", "Run.Status")
