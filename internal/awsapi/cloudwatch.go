@@ -119,6 +119,9 @@ func (s *Server) cloudWatchOps() {
 	q("ListMetrics", s.listMetrics)
 	q("GetMetricStatistics", s.getMetricStatistics)
 	q("GetMetricData", s.getMetricData)
+	q("ListTagsForResource", s.listAlarmTags)
+	q("TagResource", s.tagAlarm)
+	q("UntagResource", s.untagAlarm)
 }
 
 func (s *Server) alarmsSvc() (*alarms.Service, error) {
@@ -227,10 +230,17 @@ func (s *Server) putMetricAlarm(ctx context.Context, c *call, f form) (*xnode, e
 			a.Webhook = hook
 		}
 	}
-	a.CloudWatch, _ = json.Marshal(cw)
-	if _, err := al.Get(ctx, name); err == nil {
+	cw.Tags = tagsOf(f, "Tags")
+	old, err := al.Get(ctx, name)
+	if err == nil {
+		if cw.Tags == nil {
+			// PutMetricAlarm keeps the tags of an alarm it replaces.
+			cw.Tags = cwOf(old.Alarm).Tags
+		}
+		a.CloudWatch, _ = json.Marshal(cw)
 		return nil, al.Update(ctx, a)
 	}
+	a.CloudWatch, _ = json.Marshal(cw)
 	return nil, al.Create(ctx, a)
 }
 
@@ -903,4 +913,98 @@ func (s *Server) getMetricData(ctx context.Context, c *call, f form) (*xnode, er
 			xt("StatusCode", "Complete")))
 	}
 	return x("", xlist("MetricDataResults", results), xlist("Messages", nil)), nil
+}
+
+func tagsOf(f form, prefix string) map[string]string {
+	var out map[string]string
+	for i := 1; i <= f.count(prefix); i++ {
+		p := prefix + ".member." + strconv.Itoa(i) + "."
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[f.str(p+"Key")] = f.str(p + "Value")
+	}
+	return out
+}
+
+// taggedAlarm reads the alarm a tagging call names by ARN.
+func (s *Server) taggedAlarm(ctx context.Context, c *call, f form, action string) (alarms.Status, error) {
+	al, err := s.alarmsSvc()
+	if err != nil {
+		return alarms.Status{}, err
+	}
+	arn := f.str("ResourceARN")
+	if arn == "" {
+		return alarms.Status{}, missing("ResourceARN")
+	}
+	i := strings.Index(arn, ":alarm:")
+	if !strings.HasPrefix(arn, "arn:aws:cloudwatch:") || i < 0 {
+		return alarms.Status{}, qerr("InvalidParameterValue", "ResourceARN %q is not an alarm's ARN (arn:aws:cloudwatch:region:account:alarm:name)", truncate(arn, 200))
+	}
+	name := arn[i+len(":alarm:"):]
+	if err := c.p.Authorize(action, alarmARN(name)); err != nil {
+		return alarms.Status{}, err
+	}
+	return al.Get(ctx, name)
+}
+
+func (s *Server) listAlarmTags(ctx context.Context, c *call, f form) (*xnode, error) {
+	st, err := s.taggedAlarm(ctx, c, f, "cloudwatch:ListTagsForResource")
+	if err != nil {
+		return nil, err
+	}
+	tags := cwOf(st.Alarm).Tags
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var items []*xnode
+	for _, k := range keys {
+		items = append(items, x("member", xt("Key", k), xt("Value", tags[k])))
+	}
+	return x("", xlist("Tags", items)), nil
+}
+
+func (s *Server) retag(ctx context.Context, st alarms.Status, change func(map[string]string)) error {
+	cw := cwOf(st.Alarm)
+	if cw.Tags == nil {
+		cw.Tags = map[string]string{}
+	}
+	change(cw.Tags)
+	st.Alarm.CloudWatch, _ = json.Marshal(cw)
+	return s.d.Alarms.Update(ctx, st.Alarm)
+}
+
+func (s *Server) tagAlarm(ctx context.Context, c *call, f form) (*xnode, error) {
+	st, err := s.taggedAlarm(ctx, c, f, "cloudwatch:TagResource")
+	if err != nil {
+		return nil, err
+	}
+	tags := tagsOf(f, "Tags")
+	if len(tags) == 0 {
+		return nil, missing("Tags")
+	}
+	// TagResource has an (empty) result, which the SDKs look for.
+	return x(""), s.retag(ctx, st, func(m map[string]string) {
+		for k, v := range tags {
+			m[k] = v
+		}
+	})
+}
+
+func (s *Server) untagAlarm(ctx context.Context, c *call, f form) (*xnode, error) {
+	st, err := s.taggedAlarm(ctx, c, f, "cloudwatch:UntagResource")
+	if err != nil {
+		return nil, err
+	}
+	keys := f.list("TagKeys")
+	if len(keys) == 0 {
+		return nil, missing("TagKeys")
+	}
+	return x(""), s.retag(ctx, st, func(m map[string]string) {
+		for _, k := range keys {
+			delete(m, k)
+		}
+	})
 }

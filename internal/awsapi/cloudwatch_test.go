@@ -107,6 +107,16 @@ func TestCloudWatchAlarms(t *testing.T) {
 		t.Errorf("describe-alarms: %q", got)
 	}
 
+	// Tags, as Terraform reads them after creating an alarm.
+	arn := "arn:aws:cloudwatch:us-east-1:123456789012:alarm:broken-failed"
+	e.mustCLI(t, a, "cloudwatch", "tag-resource", "--resource-arn", arn, "--tags", "Key=team,Value=data", "Key=tier,Value=1")
+	e.mustCLI(t, a, "cloudwatch", "untag-resource", "--resource-arn", arn, "--tag-keys", "tier")
+	if got := e.mustCLI(t, a, "cloudwatch", "list-tags-for-resource", "--resource-arn", arn, "--query", "Tags[].[Key,Value]"); got != "team\tdata" {
+		t.Errorf("tags: %q", got)
+	}
+	out, err := e.cli(t, a, "cloudwatch", "list-tags-for-resource", "--resource-arn", "arn:aws:sns:us-east-1:1:topic")
+	refusedWith(t, "tags of a topic", "InvalidParameterValue", out, err)
+
 	// Both jobs run; the broken one fails and its alarm fires.
 	for _, j := range []string{"broken", "fine"} {
 		id, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(j)})
@@ -168,7 +178,7 @@ func TestCloudWatchAlarms(t *testing.T) {
 	}
 
 	// Refusals, in CloudWatch's words.
-	out, err := e.cli(t, a, "cloudwatch", "put-metric-alarm", "--alarm-name", "x", "--namespace", "AWS/EC2", "--metric-name", "CPUUtilization",
+	out, err = e.cli(t, a, "cloudwatch", "put-metric-alarm", "--alarm-name", "x", "--namespace", "AWS/EC2", "--metric-name", "CPUUtilization",
 		"--threshold", "1", "--comparison-operator", "GreaterThanThreshold", "--evaluation-periods", "1", "--period", "60", "--statistic", "Average")
 	refusedWith(t, "an EC2 metric", "InvalidParameterValue", out, err)
 	out, err = e.cli(t, a, "cloudwatch", "put-metric-alarm", "--alarm-name", "x", "--namespace", "Glue", "--metric-name", "glue.driver.aggregate.numFailedTasks",
@@ -204,6 +214,8 @@ func TestCloudWatchAlarms(t *testing.T) {
 	refusedWith(t, "scoped key overwriting another's alarm", "AccessDenied", out, err)
 	out, err = e.cli(t, team, "cloudwatch", "delete-alarms", "--alarm-names", "broken-failed")
 	refusedWith(t, "scoped key deleting another's alarm", "AccessDenied", out, err)
+	out, err = e.cli(t, team, "cloudwatch", "tag-resource", "--resource-arn", arn, "--tags", "Key=owner,Value=team")
+	refusedWith(t, "scoped key tagging another's alarm", "AccessDenied", out, err)
 	if got := e.mustCLI(t, team, "cloudwatch", "describe-alarms", "--query", "MetricAlarms[].AlarmName"); got != "team-fine" {
 		t.Errorf("scoped describe-alarms: %q", got)
 	}
