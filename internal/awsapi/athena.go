@@ -268,14 +268,11 @@ func (s *Server) getQueryResults(ctx context.Context, c *call, body []byte) (any
 		return nil, athenaInvalid("Query has not yet finished. Current state: %s", ex.State)
 	}
 	// Athena's first page starts with the header row, which counts against
-	// MaxResults; later pages are data only. tarn's token is the next data
-	// row's number.
+	// MaxResults; later pages are data only. tarn's token is the query
+	// service's: the next data row's number and where it starts.
 	first := in.NextToken == ""
-	start := 0
-	if !first {
-		if start, err = strconv.Atoi(in.NextToken); err != nil || start < 0 {
-			return nil, athenaInvalid("NextToken %q is not one this server issued; start again without it", truncate(in.NextToken, 40))
-		}
+	if !first && !query.ValidResultToken(in.NextToken) {
+		return nil, athenaInvalid("NextToken %q is not one this server issued; start again without it", truncate(in.NextToken, 40))
 	}
 	want := max
 	if first {
@@ -283,7 +280,7 @@ func (s *Server) getQueryResults(ctx context.Context, c *call, body []byte) (any
 	}
 	var pg query.ResultPage
 	if want > 0 {
-		pg, err = s.d.Async.Results(ctx, ex.ID, strconv.Itoa(start), want)
+		pg, err = s.d.Async.Results(ctx, ex.ID, in.NextToken, want)
 	} else {
 		// Only the header fits: read one row to learn the columns and
 		// whether there is more.

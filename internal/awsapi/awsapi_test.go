@@ -588,15 +588,14 @@ func TestAthena(t *testing.T) {
 }
 
 // TestAthenaResultPaging pages through a large result with the SDK's
-// paginator: every row once, in order, the header only on the first page.
-// 100,000 rows rather than 1,000,000: query.Async.Results rereads the CSV
-// from its start for each page, so a million rows (1,000 pages) would take
-// minutes.
+// paginator: every row once, in order, the header only on the first page,
+// over a million rows (1,001 pages: each token carries where its page
+// starts in the result's CSV, so paging is one pass, not one per page).
 func TestAthenaResultPaging(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()
 	a := e.athena(e.admin)
-	const n = 100000
+	const n = 1000000
 	start, err := a.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String(fmt.Sprintf("SELECT i, 'r' || i AS s FROM range(%d) t(i) ORDER BY i", n))})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -347,11 +348,9 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 	if max <= 0 || max > 1000 {
 		max = 1000
 	}
-	start := 0
-	if token != "" {
-		if start, err = strconv.Atoi(token); err != nil || start < 0 {
-			return ResultPage{}, fmt.Errorf("%w: bad next token %q", ErrSyntax, token)
-		}
+	start, offset, err := parseResultToken(token)
+	if err != nil {
+		return ResultPage{}, err
 	}
 	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
 	if err != nil {
@@ -370,19 +369,40 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 		}
 	}
 	u := loc.Join(id + ".csv")
-	rc, _, err := a.s.store.Get(ctx, u.Bucket, u.Key, nil)
+	// A token that carries the next row's byte offset reads from there: a
+	// large result is paged in one pass over its CSV, not re-read from
+	// its start for every page.
+	var rng *storage.Range
+	if offset > 0 {
+		rng = &storage.Range{Offset: offset, Length: -1}
+	}
+	rc, _, err := a.s.store.Get(ctx, u.Bucket, u.Key, rng)
 	if err != nil {
+		if offset > 0 && errors.Is(err, storage.ErrInvalidRange) {
+			return ResultPage{}, fmt.Errorf("%w: next token %q is past the end of the result", ErrSyntax, token)
+		}
 		return ResultPage{}, fmt.Errorf("cannot read the result of %s: %w", id, err)
 	}
 	defer rc.Close()
-	r := bufio.NewReader(rc)
-	if _, _, err := ReadStoredRecord(r); err != nil && err != io.EOF { // header
-		return ResultPage{}, err
+	cr := &countingReader{r: rc}
+	r := bufio.NewReader(cr)
+	pos := func() int64 { return offset + cr.n - int64(r.Buffered()) }
+	i := 0
+	if offset == 0 {
+		if _, _, err := ReadStoredRecord(r); err != nil && err != io.EOF { // header
+			return ResultPage{}, err
+		}
+	} else {
+		i = start
 	}
-	for i := 0; ; i++ {
+	for ; ; i++ {
+		at := pos()
 		rec, nulls, err := ReadStoredRecord(r)
 		if err == io.EOF {
 			break
+		}
+		if err != nil && offset > 0 {
+			return ResultPage{}, fmt.Errorf("%w: next token %q is not one this server issued; start again without it", ErrSyntax, token)
 		}
 		if err != nil {
 			return ResultPage{}, err
@@ -391,8 +411,12 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 			continue
 		}
 		if len(page.Rows) == max {
-			page.NextToken = strconv.Itoa(i)
+			page.NextToken = fmt.Sprintf("%d@%d", i, at)
 			break
+		}
+		if len(page.Columns) > 0 && len(rec) != len(page.Columns) {
+			// Only a token pointing inside a record gets here.
+			return ResultPage{}, fmt.Errorf("%w: next token %q is not one this server issued; start again without it", ErrSyntax, token)
 		}
 		vals := make([]any, len(rec))
 		for j := range rec {
@@ -406,6 +430,42 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 		page.Values = append(page.Values, vals)
 	}
 	return page, nil
+}
+
+// parseResultToken reads a results page token: "<row>" (the next data
+// row's number, read by scanning from the start) or "<row>@<offset>" (the
+// same row and the byte offset where it starts, as Results issues them).
+func parseResultToken(token string) (row int, offset int64, err error) {
+	if token == "" {
+		return 0, 0, nil
+	}
+	rs, offs, hasOff := strings.Cut(token, "@")
+	row, err = strconv.Atoi(rs)
+	if err == nil && hasOff {
+		offset, err = strconv.ParseInt(offs, 10, 64)
+	}
+	if err != nil || row < 0 || offset < 0 || (hasOff && offset == 0) {
+		return 0, 0, fmt.Errorf("%w: bad next token %q", ErrSyntax, token)
+	}
+	return row, offset, nil
+}
+
+// ValidResultToken reports whether token has the shape of a results page
+// token (front ends with their own error for a bad one check first).
+func ValidResultToken(token string) bool {
+	_, _, err := parseResultToken(token)
+	return err == nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // ErrNotFinished is returned for the results of a query that has not

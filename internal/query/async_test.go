@@ -70,6 +70,24 @@ func TestAsyncQueries(t *testing.T) {
 	if rows != 2500 || pages != 3 {
 		t.Errorf("paged %d rows in %d pages", rows, pages)
 	}
+	// A token carries the next row's offset; a row-number token (the older
+	// form) still works, and tokens this server never issued are refused,
+	// never read as rows.
+	p2, err := a.Results(ctx, id, "", 1000)
+	if err != nil || !strings.Contains(p2.NextToken, "@") {
+		t.Fatalf("token %q %v", p2.NextToken, err)
+	}
+	byOffset, err := a.Results(ctx, id, p2.NextToken, 3)
+	byRow, err2 := a.Results(ctx, id, "1000", 3)
+	if err != nil || err2 != nil || len(byOffset.Rows) != 3 || byOffset.Rows[0][1] != "x1000" || byRow.Rows[0][1] != "x1000" || byRow.Rows[2][1] != byOffset.Rows[2][1] {
+		t.Fatalf("page by offset %v %v, by row %v %v", byOffset.Rows, err, byRow.Rows, err2)
+	}
+	_, at, _ := strings.Cut(p2.NextToken, "@")
+	for _, bad := range []string{"x", "-1", "5@0", "5@-3", "1000@" + at + "0000", "1000@2", "@", "1@2@3"} {
+		if _, err := a.Results(ctx, id, bad, 10); !errors.Is(err, query.ErrSyntax) {
+			t.Errorf("token %q: %v, want a syntax error", bad, err)
+		}
+	}
 
 	// With one slot, a second query waits QUEUED; cancelling works for both.
 	slow, _ := a.Submit(query.Request{SQL: "SELECT count(*) FROM range(10000000000) a WHERE a.range % 7 = 1"})
