@@ -29,6 +29,8 @@ func (s *Server) glueFlowOps() {
 	s.glue("UpdateWorkflow", s.updateWorkflow)
 	s.glue("DeleteWorkflow", s.deleteWorkflow)
 	s.glue("ListWorkflows", s.listWorkflows)
+	s.glue("BatchGetWorkflows", s.batchGetWorkflows)
+	s.glue("BatchGetTriggers", s.batchGetTriggers)
 	s.glue("StartWorkflowRun", s.startWorkflowRun)
 	s.glue("GetWorkflowRun", s.getWorkflowRun)
 	s.glue("GetWorkflowRuns", s.getWorkflowRuns)
@@ -1426,4 +1428,74 @@ func (s *Server) setTrigger(ctx context.Context, c *call, body []byte, on bool) 
 		}
 	}
 	return map[string]any{"Name": in.Name}, nil
+}
+
+// batchGetWorkflows answers the workflows the key may read; the others are
+// "missing", as Glue lists names it cannot give.
+func (s *Server) batchGetWorkflows(ctx context.Context, c *call, body []byte) (any, error) {
+	wf, err := s.flows()
+	if err != nil {
+		return nil, err
+	}
+	var in struct {
+		Names        []string
+		IncludeGraph bool
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.Names) == 0 || len(in.Names) > 25 {
+		return nil, invalidInput("Names must list 1 to 25 workflows")
+	}
+	found, missing := []map[string]any{}, []string{}
+	for _, n := range in.Names {
+		if flowName("Names", n) != nil || c.p.Authorize("glue:GetWorkflow", workflowResource(n)) != nil {
+			missing = append(missing, n)
+			continue
+		}
+		w, err := wf.GetWorkflow(ctx, n)
+		if errors.Is(err, workflow.ErrNoSuchWorkflow) {
+			missing = append(missing, n)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.workflowOut(ctx, w, in.IncludeGraph)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, out)
+	}
+	return map[string]any{"Workflows": found, "MissingWorkflows": missing}, nil
+}
+
+func (s *Server) batchGetTriggers(ctx context.Context, c *call, body []byte) (any, error) {
+	if _, err := s.flows(); err != nil {
+		return nil, err
+	}
+	var in struct{ TriggerNames []string }
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if len(in.TriggerNames) == 0 || len(in.TriggerNames) > 100 {
+		return nil, invalidInput("TriggerNames must list 1 to 100 triggers")
+	}
+	found, missing := []glueTrigger{}, []string{}
+	for _, n := range in.TriggerNames {
+		if flowName("TriggerNames", n) != nil || c.p.Authorize("glue:GetTrigger", triggerResource(n)) != nil {
+			missing = append(missing, n)
+			continue
+		}
+		g, _, err := s.findTrigger(ctx, n)
+		if errors.Is(err, workflow.ErrNoSuchTrigger) {
+			missing = append(missing, n)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, g)
+	}
+	return map[string]any{"Triggers": found, "TriggersNotFound": missing}, nil
 }

@@ -216,6 +216,15 @@ func TestGlueWorkflows(t *testing.T) {
 		t.Errorf("ListWorkflows: %+v %v", lw, err)
 	}
 
+	if bw, err := g.BatchGetWorkflows(ctx, &glue.BatchGetWorkflowsInput{Names: []string{"nightly", "nope"}}); err != nil || len(bw.Workflows) != 1 ||
+		len(bw.MissingWorkflows) != 1 || bw.MissingWorkflows[0] != "nope" {
+		t.Errorf("BatchGetWorkflows: %+v %v", bw, err)
+	}
+	if bt, err := g.BatchGetTriggers(ctx, &glue.BatchGetTriggersInput{TriggerNames: []string{"after-extract", "start-nightly", "nope"}}); err != nil ||
+		len(bt.Triggers) != 2 || len(bt.TriggersNotFound) != 1 {
+		t.Errorf("BatchGetTriggers: %+v %v", bt, err)
+	}
+
 	// UpdateTrigger: load now waits for either job.
 	if _, err := g.UpdateTrigger(ctx, &glue.UpdateTriggerInput{Name: aws.String("after-extract"), TriggerUpdate: &gluetypes.TriggerUpdate{
 		Predicate: &gluetypes.Predicate{Logical: gluetypes.LogicalAny, Conditions: []gluetypes.Condition{
@@ -340,6 +349,10 @@ func TestGlueWorkflowPolicies(t *testing.T) {
 	}
 	_, err = scoped.GetWorkflow(ctx, &glue.GetWorkflowInput{Name: aws.String("other-flow")})
 	deny("scoped GetWorkflow of another's", err)
+	if bw, err := scoped.BatchGetWorkflows(ctx, &glue.BatchGetWorkflowsInput{Names: []string{"team-flow", "other-flow"}}); err != nil || len(bw.Workflows) != 1 ||
+		aws.ToString(bw.Workflows[0].Name) != "team-flow" || len(bw.MissingWorkflows) != 1 {
+		t.Errorf("scoped BatchGetWorkflows: %+v %v", bw, err)
+	}
 }
 
 func (e *env) key2id(t *testing.T, name string) string {
