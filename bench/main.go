@@ -61,6 +61,7 @@ func main() {
 	whRows := flag.Int("warehouse-rows", 10_000_000, "rows of the warehouse benchmark (tarn's warehouse vs PostgreSQL; 0 skips it)")
 	cli := flag.Bool("cli", true, "CLI start-up: tarn query \"SELECT 1\" vs tarn --help as whole processes")
 	load := flag.Duration("load", 60*time.Second, "mixed load against tarn serve: REST and pgwire readers, uploaders, a looping overwrite job (0 skips it)")
+	awsParts := flag.Int("aws-partitions", 10_000, "AWS APIs: partitions of the Glue GetPartitions benchmark, with the Athena round trip (0 skips both)")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
 	if *childCopy != "" {
@@ -114,6 +115,9 @@ func main() {
 	}
 	if *cli {
 		figs = append(figs, benchCLI(dir, 21)...)
+	}
+	if *awsParts > 0 {
+		figs = append(figs, benchAWS(dir, *awsParts, *reps)...)
 	}
 	if *load > 0 {
 		figs = append(figs, benchLoad(dir, *load, 25, 25, 10)...)

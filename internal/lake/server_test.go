@@ -2,10 +2,10 @@ package lake_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -65,7 +65,9 @@ func TestServeStartsAndStops(t *testing.T) {
 	}
 	// PostgreSQL runs a query with the admin key the server created.
 	id, secret := adminKey(t, out.String())
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/default?sslmode=disable", id, secret, ep.PG))
+	// The secret may hold '/' or '+': it goes into the URL escaped.
+	pgURL := url.URL{Scheme: "postgres", User: url.UserPassword(id, secret), Host: ep.PG, Path: "/default", RawQuery: "sslmode=disable"}
+	conn, err := pgx.Connect(ctx, pgURL.String())
 	if err != nil {
 		t.Fatal(err)
 	}
