@@ -445,7 +445,9 @@ func (c *call) deleteBucketPolicy() error {
 // bucketPolicyFor returns a bucket's policy statements, nil if it has none.
 func (s *Server) bucketPolicyFor(ctx context.Context, bucket string) ([]bpStatement, error) {
 	bc, ok := s.store.(storage.BucketConfigs)
-	if !ok || bucket == "" {
+	// ListAllMyBuckets is authorized on "*": the service, which has no
+	// bucket policy (looking one up would fail on the name).
+	if !ok || bucket == "" || bucket == "*" {
 		return nil, nil
 	}
 	data, err := bc.BucketConfig(ctx, bucket, policyConfig)
