@@ -339,6 +339,23 @@ func TestGlueWorkflowPolicies(t *testing.T) {
 	}
 	_, err = scoped.StartWorkflowRun(ctx, &glue.StartWorkflowRunInput{Name: aws.String("other-flow")})
 	deny("scoped StartWorkflowRun of another's", err)
+	// Another's run, named under the key's own workflow, is not found;
+	// under its own, refused.
+	other, err := g.StartWorkflowRun(ctx, &glue.StartWorkflowRunInput{Name: aws.String("other-flow")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scoped.GetWorkflowRun(ctx, &glue.GetWorkflowRunInput{Name: aws.String("team-flow"), RunId: other.RunId}); code(err) != "EntityNotFoundException" {
+		t.Errorf("another's run under the key's workflow: %v", err)
+	}
+	_, err = scoped.PutWorkflowRunProperties(ctx, &glue.PutWorkflowRunPropertiesInput{Name: aws.String("other-flow"), RunId: other.RunId,
+		RunProperties: map[string]string{"x": "'; DROP TABLE x; --"}})
+	deny("scoped PutWorkflowRunProperties on another's run", err)
+	_, err = scoped.StopWorkflowRun(ctx, &glue.StopWorkflowRunInput{Name: aws.String("other-flow"), RunId: other.RunId})
+	deny("scoped StopWorkflowRun of another's", err)
+	if run, err := e.l.Workflows.GetRun(ctx, aws.ToString(other.RunId)); err != nil || run.Properties["x"] != "" {
+		t.Errorf("another's run changed: %+v %v", run, err)
+	}
 	_, err = scoped.DeleteWorkflow(ctx, &glue.DeleteWorkflowInput{Name: aws.String("other-flow")})
 	deny("scoped DeleteWorkflow of another's", err)
 	if lw, err := scoped.ListWorkflows(ctx, &glue.ListWorkflowsInput{}); err != nil || len(lw.Workflows) != 1 || lw.Workflows[0] != "team-flow" {
