@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
+	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -52,65 +54,39 @@ func (c *runsCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// Collect asks each service for its figures: the run tables are theirs, and
+// their SQL is written to run on SQLite and PostgreSQL alike.
 func (c *runsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	byState := func(d *prometheus.Desc, table string) {
-		rows, err := c.db.QueryContext(ctx, `SELECT state, count(*) FROM `+table+` GROUP BY state`)
-		if err != nil {
+	byState := func(d *prometheus.Desc, counts map[string]int64) {
+		for state, n := range counts {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(n), state)
+		}
+	}
+	if f, err := jobs.RunFigures(ctx, c.db); err != nil {
+		for _, d := range []*prometheus.Desc{c.jobRuns, c.rowsRejected, c.jobSeconds} {
 			ch <- prometheus.NewInvalidMetric(d, err)
-			return
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var state string
-			var n float64
-			if rows.Scan(&state, &n) == nil {
-				ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, n, state)
-			}
-		}
+	} else {
+		byState(c.jobRuns, f.ByState)
+		ch <- prometheus.MustNewConstMetric(c.rowsRejected, prometheus.CounterValue, float64(f.RowsRejected))
+		ch <- prometheus.MustNewConstMetric(c.jobSeconds, prometheus.CounterValue, f.Seconds)
 	}
-	byState(c.jobRuns, "job_runs")
-	byState(c.crawlerRuns, "crawler_runs")
-	byState(c.queries, "query_executions")
-	scalar := func(d *prometheus.Desc, q string) {
-		var v sql.NullFloat64
-		if err := c.db.QueryRowContext(ctx, q).Scan(&v); err != nil {
+	if counts, err := crawler.RunsByState(ctx, c.db); err != nil {
+		ch <- prometheus.NewInvalidMetric(c.crawlerRuns, err)
+	} else {
+		byState(c.crawlerRuns, counts)
+	}
+	if f, err := query.ExecutionFigures(ctx, c.db, latencyBuckets); err != nil {
+		for _, d := range []*prometheus.Desc{c.queries, c.scanned, c.queryLatency} {
 			ch <- prometheus.NewInvalidMetric(d, err)
-			return
 		}
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v.Float64)
+	} else {
+		byState(c.queries, f.ByState)
+		ch <- prometheus.MustNewConstMetric(c.scanned, prometheus.CounterValue, float64(f.BytesScanned))
+		ch <- prometheus.MustNewConstHistogram(c.queryLatency, f.Count, f.Seconds, f.AtMost)
 	}
-	scalar(c.scanned, `SELECT sum(bytes_scanned) FROM query_executions`)
-	scalar(c.rowsRejected, `SELECT sum(json_extract(stats, '$.rows_rejected')) FROM job_runs`)
-	scalar(c.jobSeconds, `SELECT sum((julianday(ended_at) - julianday(started_at)) * 86400) FROM job_runs WHERE ended_at <> ''`)
-	c.latency(ctx, ch)
-}
-
-// latency builds the query latency histogram from the history; SQLite
-// counts the buckets, so a scrape transfers one row whatever the history's
-// size.
-func (c *runsCollector) latency(ctx context.Context, ch chan<- prometheus.Metric) {
-	var cols []string
-	for _, b := range latencyBuckets {
-		cols = append(cols, fmt.Sprintf("coalesce(sum(d <= %g), 0)", b))
-	}
-	q := `SELECT count(*), coalesce(sum(d), 0), ` + strings.Join(cols, ", ") +
-		` FROM (SELECT (julianday(ended_at) - julianday(submitted_at)) * 86400 AS d FROM query_executions WHERE ended_at <> '')`
-	vals := make([]float64, 2+len(latencyBuckets))
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := c.db.QueryRowContext(ctx, q).Scan(ptrs...); err != nil {
-		ch <- prometheus.NewInvalidMetric(c.queryLatency, err)
-		return
-	}
-	buckets := make(map[float64]uint64, len(latencyBuckets))
-	for i, b := range latencyBuckets {
-		buckets[b] = uint64(vals[2+i])
-	}
-	ch <- prometheus.MustNewConstHistogram(c.queryLatency, uint64(vals[0]), vals[1], buckets)
 }
 
 // BucketMetricsConfig configures BucketCollector.

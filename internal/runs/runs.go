@@ -1,0 +1,122 @@
+// Package runs is the run ledger shared by the services that record runs
+// (crawls, jobs, queries, workflow runs): run ids, owner liveness, stop
+// requests, recovery of runs whose process died, and the figures /metrics
+// reports. Each service keeps its own table; a Table names its columns.
+//
+// The SQL here is portable (SQLite today, PostgreSQL next): no date
+// functions and no JSON operators. Durations are computed in Go from the
+// stored times, which meta.FormatTime writes.
+package runs
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/meta"
+)
+
+// Table names a service's run table and the columns the ledger reads. The
+// names are constants of the services, never user values: they are written
+// into SQL text.
+type Table struct {
+	Name  string // e.g. "job_runs"
+	Start string // when the run started (or was submitted)
+	End   string // when it ended; "" while it has not
+	Owner string // the process running it (Owner), "" if none recorded
+	Stop  string // the INTEGER stop-request flag, "" if the table has none
+}
+
+// Querier is what the ledger reads and writes through (*sql.DB, *sql.Tx).
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// NewID returns a unique run id that sorts by its creation time: prefix,
+// the UTC time in layout, and 12 random hex digits.
+func NewID(prefix, layout string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + time.Now().UTC().Format(layout) + "-" + hex.EncodeToString(b[:])
+}
+
+// NewUUID returns a random (version 4 layout) UUID, the shape of Athena's
+// query execution ids.
+func NewUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// Owner is this process, as recorded in a run's owner column.
+func Owner() string { return meta.Owner() }
+
+// OwnerGone reports whether the process that owns a run is known to have
+// exited (see meta.OwnerGone).
+func OwnerGone(owner string) bool { return meta.OwnerGone(owner) }
+
+// OwnerLive reports whether a run's owner is another process still
+// running, i.e. one that must be left to finish the run.
+func OwnerLive(owner string) bool { return owner != Owner() && !OwnerGone(owner) }
+
+// placeholders returns "?, ?, ..." for n arguments.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// CountByState returns how many runs the table holds in each state.
+func (t Table) CountByState(ctx context.Context, q Querier) (map[string]int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT state, count(*) FROM `+t.Name+` GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot count %s by state: %w", t.Name, err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var state string
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, err
+		}
+		out[state] = n
+	}
+	return out, rows.Err()
+}
+
+// Durations calls fn with the duration of every ended run, from Start to
+// End. The times are stored as text, so they are subtracted here rather
+// than with a database's own date functions.
+func (t Table) Durations(ctx context.Context, q Querier, fn func(d time.Duration)) error {
+	rows, err := q.QueryContext(ctx, `SELECT `+t.Start+`, `+t.End+` FROM `+t.Name+` WHERE `+t.End+` <> ''`)
+	if err != nil {
+		return fmt.Errorf("cannot read the durations of %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var start, end string
+		if err := rows.Scan(&start, &end); err != nil {
+			return err
+		}
+		s, e := meta.ParseTime(start), meta.ParseTime(end)
+		if s.IsZero() || e.IsZero() {
+			continue
+		}
+		fn(e.Sub(s))
+	}
+	return rows.Err()
+}
