@@ -120,3 +120,127 @@ func (t Table) Durations(ctx context.Context, q Querier, fn func(d time.Duration
 	}
 	return rows.Err()
 }
+
+// The states runs take. Each service uses the subset its API speaks (AWS
+// Glue's for jobs and crawls, Athena's for queries); the names are shared so
+// that a terminal state means the same everywhere.
+const (
+	Queued    = "QUEUED"
+	Starting  = "STARTING"
+	Running   = "RUNNING"
+	Succeeded = "SUCCEEDED"
+	Failed    = "FAILED"
+	Cancelled = "CANCELLED"
+	Stopped   = "STOPPED"
+	Timeout   = "TIMEOUT"
+)
+
+// Terminal reports whether a run in state has ended: it will not change
+// again, and nothing runs for it.
+func Terminal(state string) bool {
+	switch state {
+	case Succeeded, Failed, Cancelled, Stopped, Timeout:
+		return true
+	}
+	return false
+}
+
+// Orphan is a run whose owner is known to have exited.
+type Orphan struct {
+	ID, Owner string
+}
+
+// Orphans returns the runs in one of states whose owner is known to have
+// exited (OwnerGone). Runs of live processes, this one's included, and of
+// other hosts are not orphans. A run with no owner recorded is one, unless
+// the table keeps owner empty for runs nobody has taken yet (keepUnowned).
+func (t Table) Orphans(ctx context.Context, q Querier, keepUnowned bool, states ...string) ([]Orphan, error) {
+	cond := ""
+	if keepUnowned {
+		cond = ` AND ` + t.Owner + ` <> ''`
+	}
+	rows, err := q.QueryContext(ctx, `SELECT id, `+t.Owner+` FROM `+t.Name+` WHERE state IN (`+placeholders(len(states))+`)`+cond, anys(states)...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the active runs of %s: %w", t.Name, err)
+	}
+	var out []Orphan
+	for rows.Next() {
+		var o Orphan
+		if err := rows.Scan(&o.ID, &o.Owner); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if OwnerGone(o.Owner) {
+			out = append(out, o)
+		}
+	}
+	// Closed before the caller writes: SQLite would otherwise hold a read
+	// transaction open across the writes.
+	rows.Close()
+	return out, rows.Err()
+}
+
+// Recover marks the orphaned runs in one of states FAILED with msg (the
+// table's state, error and End columns), at start of a service: the process
+// that ran them is gone, so they will never end otherwise. A run that a
+// live process moved on meanwhile is left alone. It returns the ids marked.
+func (t Table) Recover(ctx context.Context, q Querier, msg string, states ...string) ([]string, error) {
+	orphans, err := t.Orphans(ctx, q, false, states...)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	now := meta.Now()
+	for _, o := range orphans {
+		args := append([]any{Failed, msg, now, o.ID}, anys(states)...)
+		res, err := q.ExecContext(ctx, `UPDATE `+t.Name+` SET state = ?, error = ?, `+t.End+` = ? WHERE id = ? AND state IN (`+placeholders(len(states))+`)`, args...)
+		if err != nil {
+			return ids, fmt.Errorf("cannot recover the interrupted run %q of %s: %w", o.ID, t.Name, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids, nil
+}
+
+// RequestStop sets the stop flag of run id if it is in one of states, so
+// that the process running it (this one or another) stops it. It reports
+// whether the run was in one of states.
+func (t Table) RequestStop(ctx context.Context, q Querier, id string, states ...string) (bool, error) {
+	args := append([]any{id}, anys(states)...)
+	res, err := q.ExecContext(ctx, `UPDATE `+t.Name+` SET `+t.Stop+` = 1 WHERE id = ? AND state IN (`+placeholders(len(states))+`)`, args...)
+	if err != nil {
+		return false, fmt.Errorf("cannot ask run %q to stop: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// StopRequested reports whether run id was asked to stop.
+func (t Table) StopRequested(ctx context.Context, q Querier, id string) (bool, error) {
+	var stop int
+	if err := q.QueryRowContext(ctx, `SELECT `+t.Stop+` FROM `+t.Name+` WHERE id = ?`, id).Scan(&stop); err != nil {
+		return false, err
+	}
+	return stop != 0, nil
+}
+
+// WatchStop polls run id's stop flag every interval until ctx ends, and
+// calls stop once if the flag is set: a request made by another process
+// reaches the one running the run within an interval.
+func (t Table) WatchStop(ctx context.Context, q Querier, id string, every time.Duration, stop func()) {
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+			if ok, err := t.StopRequested(ctx, q, id); err == nil && ok {
+				stop()
+				return
+			}
+		}
+	}
+}
