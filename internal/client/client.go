@@ -91,6 +91,8 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// Resource, if set, is what the request was about (s3://bucket/key).
+	Resource string
 	// Err, if set, is the storage sentinel error the code stands for
 	// (storage.ErrNoSuchKey for NoSuchKey), for errors.Is.
 	Err error
@@ -100,6 +102,9 @@ func (e *Error) Error() string {
 	msg := e.Code + ": " + e.Message
 	if e.Code == "" {
 		msg = fmt.Sprintf("the server at %s answered %d %s", e.Server, e.Status, http.StatusText(e.Status))
+	}
+	if e.Err != nil && e.Resource != "" {
+		return e.Err.Error() + ": " + e.Resource + " (" + msg + ")"
 	}
 	if e.Err != nil {
 		return e.Err.Error() + " (" + msg + ")"

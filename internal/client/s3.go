@@ -8,12 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/url"
+	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -95,6 +101,8 @@ func (o *Objects) s3Error(err error, notFound error) error {
 		e.Err = storage.ErrBucketNotEmpty
 	case "InvalidBucketName":
 		e.Err = storage.ErrInvalidBucketName
+	case "KeyTooLongError":
+		e.Err = storage.ErrKeyTooLong
 	case "InvalidRange":
 		e.Err = storage.ErrInvalidRange
 	case "BadDigest":
@@ -104,6 +112,47 @@ func (o *Objects) s3Error(err error, notFound error) error {
 		e.Message = http404Message(e.Status)
 	}
 	return e
+}
+
+// objectError is s3Error for an operation on one object: the error names
+// it, as the lake's store does, and a bare 404 (HEAD) says whether the
+// bucket or the key is missing.
+func (o *Objects) objectError(ctx context.Context, err error, bucket, key string) error {
+	err = o.s3Error(err, storage.ErrNoSuchKey)
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	if e.Code == "NotFound" {
+		if _, herr := o.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); herr != nil {
+			if he := o.s3Error(herr, storage.ErrNoSuchBucket); errors.Is(he, storage.ErrNoSuchBucket) {
+				e.Err = storage.ErrNoSuchBucket
+			}
+		}
+	}
+	e.Resource = "s3://" + bucket + "/" + key
+	if errors.Is(e.Err, storage.ErrNoSuchBucket) {
+		e.Resource = "s3://" + bucket
+	}
+	return e
+}
+
+// checkObject refuses, before any request, what the lake's store refuses:
+// so that a command fails the same way on the files and through a server.
+func checkObject(bucket, key string) error {
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return err
+	}
+	return storage.ValidateKey(key)
+}
+
+// served returns when the server answered: the Date of its answer (what
+// it stored as the object's modification time, to the second).
+func served(md middleware.Metadata) time.Time {
+	if t, ok := awsmiddleware.GetServerTime(md); ok {
+		return t
+	}
+	return time.Now()
 }
 
 func http404Message(status int) string {
@@ -123,16 +172,25 @@ func optional(s string) *string {
 }
 
 func (o *Objects) CreateBucket(ctx context.Context, bucket string) error {
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return err
+	}
 	_, err := o.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	return o.s3Error(err, storage.ErrNoSuchBucket)
 }
 
 func (o *Objects) DeleteBucket(ctx context.Context, bucket string) error {
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return err
+	}
 	_, err := o.c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
 	return o.s3Error(err, storage.ErrNoSuchBucket)
 }
 
 func (o *Objects) HeadBucket(ctx context.Context, bucket string) (storage.BucketInfo, error) {
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return storage.BucketInfo{}, err
+	}
 	if _, err := o.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		return storage.BucketInfo{}, o.s3Error(err, storage.ErrNoSuchBucket)
 	}
@@ -170,6 +228,13 @@ func (o *Objects) ListBuckets(ctx context.Context) ([]storage.BucketInfo, error)
 // upload of PartSize parts (one part in memory at a time), aborted if it
 // fails.
 func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader, opts storage.PutOptions) (storage.ObjectInfo, error) {
+	if err := checkObject(bucket, key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if opts.ContentType == "" {
+		// As the lake's store types an object it is given no type for.
+		opts.ContentType = mime.TypeByExtension(path.Ext(key))
+	}
 	// Small objects need no part-sized buffer.
 	buf := make([]byte, min(o.partSize, 1<<20))
 	n, err := fill(r, buf)
@@ -198,7 +263,7 @@ func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader, opts
 		if err != nil {
 			return storage.ObjectInfo{}, o.s3Error(err, storage.ErrNoSuchBucket)
 		}
-		info.Size, info.ETag = int64(n), etag(out.ETag)
+		info.Size, info.ETag, info.LastModified, info.VersionID = int64(n), etag(out.ETag), served(out.ResultMetadata), aws.ToString(out.VersionId)
 		return info, nil
 	}
 	up, err := o.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key),
@@ -231,20 +296,32 @@ func (o *Objects) Put(ctx context.Context, bucket, key string, r io.Reader, opts
 	if err != nil {
 		return abort(o.s3Error(err, storage.ErrNoSuchBucket))
 	}
-	info.ETag = etag(out.ETag)
+	info.ETag, info.LastModified, info.VersionID = etag(out.ETag), served(out.ResultMetadata), aws.ToString(out.VersionId)
 	return info, nil
 }
 
-// fill reads into p until it is full or r ends.
+// fill reads into p until it is full or r ends. An error of r is
+// returned, even io.ErrUnexpectedEOF: a body cut short must not be stored
+// as a whole object.
 func fill(r io.Reader, p []byte) (int, error) {
-	n, err := io.ReadFull(r, p)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return n, nil
 }
 
 func (o *Objects) Get(ctx context.Context, bucket, key string, rng *storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	if err := checkObject(bucket, key); err != nil {
+		return nil, storage.ObjectInfo{}, err
+	}
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	if rng != nil {
 		switch {
@@ -258,17 +335,30 @@ func (o *Objects) Get(ctx context.Context, bucket, key string, rng *storage.Rang
 	}
 	out, err := o.c.GetObject(ctx, in)
 	if err != nil {
-		return nil, storage.ObjectInfo{}, o.s3Error(err, storage.ErrNoSuchKey)
+		return nil, storage.ObjectInfo{}, o.objectError(ctx, err, bucket, key)
 	}
-	return out.Body, storage.ObjectInfo{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength), ETag: etag(out.ETag),
+	size := aws.ToInt64(out.ContentLength)
+	// The info is the whole object's, as the lake's store gives it: a
+	// range's answer says the whole size after the slash of Content-Range.
+	if cr := aws.ToString(out.ContentRange); cr != "" {
+		if _, total, ok := strings.Cut(cr, "/"); ok {
+			if n, err := strconv.ParseInt(total, 10, 64); err == nil {
+				size = n
+			}
+		}
+	}
+	return out.Body, storage.ObjectInfo{Bucket: bucket, Key: key, Size: size, ETag: etag(out.ETag),
 		LastModified: aws.ToTime(out.LastModified), ContentType: aws.ToString(out.ContentType), Metadata: out.Metadata,
 		VersionID: aws.ToString(out.VersionId)}, nil
 }
 
 func (o *Objects) Head(ctx context.Context, bucket, key string) (storage.ObjectInfo, error) {
+	if err := checkObject(bucket, key); err != nil {
+		return storage.ObjectInfo{}, err
+	}
 	out, err := o.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		return storage.ObjectInfo{}, o.s3Error(err, storage.ErrNoSuchKey)
+		return storage.ObjectInfo{}, o.objectError(ctx, err, bucket, key)
 	}
 	return storage.ObjectInfo{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength), ETag: etag(out.ETag),
 		LastModified: aws.ToTime(out.LastModified), ContentType: aws.ToString(out.ContentType), Metadata: out.Metadata,
@@ -276,20 +366,46 @@ func (o *Objects) Head(ctx context.Context, bucket, key string) (storage.ObjectI
 }
 
 func (o *Objects) Delete(ctx context.Context, bucket, key string) error {
+	if err := checkObject(bucket, key); err != nil {
+		return err
+	}
 	_, err := o.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	return o.s3Error(err, storage.ErrNoSuchKey)
+	if err != nil {
+		return o.objectError(ctx, err, bucket, key)
+	}
+	return nil
 }
 
 // Copy copies in the server (CopyObject) and returns the new object.
 func (o *Objects) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey string) (storage.ObjectInfo, error) {
+	if err := checkObject(srcBucket, srcKey); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := checkObject(dstBucket, dstKey); err != nil {
+		return storage.ObjectInfo{}, err
+	}
 	src := url.PathEscape(srcBucket) + "/" + strings.ReplaceAll(url.PathEscape(srcKey), "%2F", "/")
-	if _, err := o.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(dstBucket), Key: aws.String(dstKey), CopySource: aws.String(src)}); err != nil {
-		return storage.ObjectInfo{}, o.s3Error(err, storage.ErrNoSuchKey)
+	in := &s3.CopyObjectInput{Bucket: aws.String(dstBucket), Key: aws.String(dstKey), CopySource: aws.String(src)}
+	if srcBucket == dstBucket && srcKey == dstKey {
+		// The lake's store copies an object onto itself (a new
+		// modification time); S3 does only when the metadata is replaced,
+		// so it is replaced by itself.
+		h, err := o.Head(ctx, srcBucket, srcKey)
+		if err != nil {
+			return storage.ObjectInfo{}, err
+		}
+		in.MetadataDirective, in.ContentType, in.Metadata = types.MetadataDirectiveReplace, optional(h.ContentType), h.Metadata
+	}
+	if _, err := o.c.CopyObject(ctx, in); err != nil {
+		return storage.ObjectInfo{}, o.objectError(ctx, err, srcBucket, srcKey)
 	}
 	return o.Head(ctx, dstBucket, dstKey)
 }
 
 func (o *Objects) List(ctx context.Context, bucket string, opts storage.ListOptions) (storage.ListResult, error) {
+	if err := storage.ValidateBucketName(bucket); err != nil {
+		return storage.ListResult{}, err
+	}
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: optional(opts.Prefix), Delimiter: optional(opts.Delimiter),
 		StartAfter: optional(opts.StartAfter), ContinuationToken: optional(opts.ContinuationToken)}
 	if opts.MaxKeys > 0 {
