@@ -59,39 +59,54 @@ func (c *keyCache) invalidate() {
 // lookup returns the key id and the signing key for cred, reading the key
 // from load when it is not cached or is older than the TTL.
 func (c *keyCache) lookup(ctx context.Context, cred credential, load func(ctx context.Context, id string) (Key, error)) (Key, []byte, error) {
-	scope := cred.scope()
-	if c.ttl > 0 {
-		c.mu.Lock()
-		if e, ok := c.m[cred.AccessKeyID]; ok && c.now().Sub(e.fetched) < c.ttl {
-			k := e.key
-			sk, ok := e.signing[scope]
-			if !ok {
-				sk = signingKey(k.SecretAccessKey, cred)
-				e.signing[scope] = sk
-			}
-			c.mu.Unlock()
-			return k, sk, nil
-		}
-		gen := c.gen
-		c.mu.Unlock()
-		k, err := load(ctx, cred.AccessKeyID)
-		if err != nil {
-			return Key{}, nil, err
-		}
-		sk := signingKey(k.SecretAccessKey, cred)
-		c.mu.Lock()
-		if c.gen == gen {
-			if len(c.m) >= maxCachedKeys {
-				clear(c.m)
-			}
-			c.m[cred.AccessKeyID] = &cachedKey{key: k, fetched: c.now(), signing: map[string][]byte{scope: sk}}
-		}
-		c.mu.Unlock()
-		return k, sk, nil
-	}
-	k, err := load(ctx, cred.AccessKeyID)
+	k, e, err := c.get(ctx, cred.AccessKeyID, load)
 	if err != nil {
 		return Key{}, nil, err
 	}
-	return k, signingKey(k.SecretAccessKey, cred), nil
+	if e == nil {
+		return k, signingKey(k.SecretAccessKey, cred), nil
+	}
+	scope := cred.scope()
+	c.mu.Lock()
+	sk, ok := e.signing[scope]
+	c.mu.Unlock()
+	if !ok {
+		sk = signingKey(k.SecretAccessKey, cred)
+		c.mu.Lock()
+		e.signing[scope] = sk
+		c.mu.Unlock()
+	}
+	return k, sk, nil
+}
+
+// get returns key id, from the cache when it is fresh, else from load
+// (and caches it). The entry is nil when nothing is cached (TTL 0, or a
+// change to the keys came while it was read).
+func (c *keyCache) get(ctx context.Context, id string, load func(ctx context.Context, id string) (Key, error)) (Key, *cachedKey, error) {
+	if c.ttl <= 0 {
+		k, err := load(ctx, id)
+		return k, nil, err
+	}
+	c.mu.Lock()
+	if e, ok := c.m[id]; ok && c.now().Sub(e.fetched) < c.ttl {
+		c.mu.Unlock()
+		return e.key, e, nil
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	k, err := load(ctx, id)
+	if err != nil {
+		return Key{}, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return k, nil, nil
+	}
+	if len(c.m) >= maxCachedKeys {
+		clear(c.m)
+	}
+	e := &cachedKey{key: k, fetched: c.now(), signing: map[string][]byte{}}
+	c.m[id] = e
+	return k, e, nil
 }

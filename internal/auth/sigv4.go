@@ -425,14 +425,7 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 	if sg.presigned {
 		what = "presigned request"
 	}
-	key, sk, err := s.keys.lookup(r.Context(), sg.cred, func(ctx context.Context, id string) (Key, error) {
-		k, err := getKey(ctx, s.db.SQL(), id)
-		if err == nil && k.Inactive {
-			// As IAM has it: an inactive key is not a valid key.
-			return Key{}, ErrNoSuchKey
-		}
-		return k, err
-	})
+	key, sk, err := s.keys.lookup(r.Context(), sg.cred, s.activeKey)
 	if errors.Is(err, ErrNoSuchKey) {
 		return nil, fmt.Errorf("cannot authenticate %s: %w: %q", what, ErrInvalidAccessKeyID, truncate(sg.cred.AccessKeyID, 128))
 	}
@@ -725,3 +718,13 @@ func (s *sha256Reader) Close() error { return s.rc.Close() }
 
 // bufioReaderSize is the read buffer of the aws-chunked decoder.
 const bufioReaderSize = 64 << 10
+
+// activeKey reads a key for authentication: as IAM has it, an inactive key
+// is not a valid key, whatever its signature or token.
+func (s *Service) activeKey(ctx context.Context, id string) (Key, error) {
+	k, err := getKey(ctx, s.db.SQL(), id)
+	if err == nil && k.Inactive {
+		return Key{}, ErrNoSuchKey
+	}
+	return k, err
+}

@@ -42,7 +42,10 @@ func (s *Service) AuthenticateAPI(r *http.Request) (*Principal, error) {
 	if !ok || !ok2 || ValidateAccessKeyID(id) != nil {
 		return nil, fmt.Errorf("cannot authenticate request: %w: the bearer token is not a tarn token (tarn keys token ACCESS_KEY_ID prints one)", ErrAuthorizationHeaderMalformed)
 	}
-	k, err := s.GetKey(r.Context(), id)
+	// The key cache serves bearer tokens as it serves signatures: a REST
+	// client's every call (start, poll, results) read the key from the
+	// database.
+	k, _, err := s.keys.get(r.Context(), id, s.activeKey)
 	if errors.Is(err, ErrNoSuchKey) {
 		return nil, fmt.Errorf("cannot authenticate request: %w", ErrInvalidAccessKeyID)
 	}

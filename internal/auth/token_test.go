@@ -57,6 +57,30 @@ func TestBearerToken(t *testing.T) {
 			t.Errorf("%q: %v, want %v", c.h, err, c.want)
 		}
 	}
+	// An inactive key's token stops working at once (the key cache must
+	// not keep it), and works again once the key is active.
+	if _, err := s.CreateUser(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	uk, err := s.CreateUserKey(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAPI(req("Bearer " + Token(uk))); err != nil {
+		t.Fatalf("user key: %v", err)
+	}
+	if err := s.SetKeyActive(ctx, "ann", uk.AccessKeyID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAPI(req("Bearer " + Token(uk))); !errors.Is(err, ErrInvalidAccessKeyID) {
+		t.Errorf("inactive key's token: %v, want refused", err)
+	}
+	if err := s.SetKeyActive(ctx, "ann", uk.AccessKeyID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAPI(req("Bearer " + Token(uk))); err != nil {
+		t.Errorf("reactivated key's token: %v", err)
+	}
 	// A deleted key's token stops working.
 	if err := s.DeleteKey(ctx, k.AccessKeyID); err != nil {
 		t.Fatal(err)
