@@ -50,6 +50,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -83,10 +84,10 @@ const (
 
 // Run states.
 const (
-	StateRunning   = "RUNNING"
-	StateSucceeded = "SUCCEEDED"
-	StateFailed    = "FAILED"
-	StateCancelled = "CANCELLED" // stopped by request
+	StateRunning   = runs.Running
+	StateSucceeded = runs.Succeeded
+	StateFailed    = runs.Failed
+	StateCancelled = runs.Cancelled // stopped by request
 )
 
 // Table actions of a run.
@@ -281,29 +282,8 @@ func New(ctx context.Context, db *meta.DB, store storage.ObjectStore, cat *catal
 	if err := db.Migrate(ctx, "crawler", Migrations); err != nil {
 		return nil, err
 	}
-	rows, err := db.SQL().QueryContext(ctx, `SELECT id, owner FROM crawler_runs WHERE state = ?`, StateRunning)
-	if err != nil {
-		return nil, fmt.Errorf("cannot recover interrupted crawler runs: %w", err)
-	}
-	var dead []string
-	for rows.Next() {
-		var id, owner string
-		if err := rows.Scan(&id, &owner); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if meta.OwnerGone(owner) {
-			dead = append(dead, id)
-		}
-	}
-	rows.Close()
-	now := meta.Now()
-	for _, id := range dead {
-		if _, err := db.SQL().ExecContext(ctx,
-			`UPDATE crawler_runs SET state = ?, error = ?, ended_at = ? WHERE id = ? AND state = ?`,
-			StateFailed, "interrupted: the process running the crawl exited before it finished", now, id, StateRunning); err != nil {
-			return nil, fmt.Errorf("cannot recover interrupted crawler run %q: %w", id, err)
-		}
+	if _, err := runTable.Recover(ctx, db.SQL(), "interrupted: the process running the crawl exited before it finished", StateRunning); err != nil {
+		return nil, err
 	}
 	return &Service{db: db, store: store, cat: cat, eng: eng, running: map[string]bool{}, cancels: map[string]context.CancelCauseFunc{}}, nil
 }

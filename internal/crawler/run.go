@@ -2,7 +2,6 @@ package crawler
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha1"
 	"database/sql"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -124,7 +124,7 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 			return ErrCrawlerRunning
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO crawler_runs (id, crawler, state, dry_run, started_at, owner) VALUES (?, ?, ?, ?, ?, ?)`,
-			run.ID, run.Crawler, run.State, boolInt(run.DryRun), meta.FormatTime(run.StartedAt), meta.Owner())
+			run.ID, run.Crawler, run.State, boolInt(run.DryRun), meta.FormatTime(run.StartedAt), runs.Owner())
 		return err
 	})
 	if err != nil {
@@ -266,11 +266,7 @@ func (s *Service) GetRun(ctx context.Context, id string) (Run, error) {
 }
 
 // newRunID returns a time-ordered unique run id.
-func newRunID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "cr-" + time.Now().UTC().Format("20060102T150405.000000") + "-" + hex.EncodeToString(b[:])
-}
+func newRunID() string { return runs.NewID("cr-", "20060102T150405.000000") }
 
 func boolInt(b bool) int {
 	if b {
