@@ -5,7 +5,6 @@ package query
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -18,6 +17,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/sqlscan"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/warehouse"
@@ -33,11 +33,11 @@ var (
 
 // States of a query execution, as Athena names them.
 const (
-	StateQueued    = "QUEUED"
-	StateRunning   = "RUNNING"
-	StateSucceeded = "SUCCEEDED"
-	StateFailed    = "FAILED"
-	StateCancelled = "CANCELLED"
+	StateQueued    = runs.Queued
+	StateRunning   = runs.Running
+	StateSucceeded = runs.Succeeded
+	StateFailed    = runs.Failed
+	StateCancelled = runs.Cancelled
 )
 
 // Migrations of the query history (component "query").
@@ -182,27 +182,8 @@ func New(ctx context.Context, db *meta.DB, eng *engine.Engine, opts ...Option) (
 	if err := db.Migrate(ctx, "query", Migrations); err != nil {
 		return nil, err
 	}
-	rows, err := db.SQL().QueryContext(ctx, `SELECT id, owner FROM query_executions WHERE state IN (?, ?)`, StateQueued, StateRunning)
-	if err != nil {
+	if _, err := runTable.Recover(ctx, db.SQL(), "interrupted: the server stopped before the query finished; run it again", StateQueued, StateRunning); err != nil {
 		return nil, err
-	}
-	var dead []string
-	for rows.Next() {
-		var id, owner string
-		if err := rows.Scan(&id, &owner); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if meta.OwnerGone(owner) {
-			dead = append(dead, id)
-		}
-	}
-	rows.Close()
-	for _, id := range dead {
-		if _, err := db.SQL().ExecContext(ctx, `UPDATE query_executions SET state = ?, error = ?, ended_at = ? WHERE id = ? AND state IN (?, ?)`,
-			StateFailed, "interrupted: the server stopped before the query finished; run it again", meta.Now(), id, StateQueued, StateRunning); err != nil {
-			return nil, err
-		}
 	}
 	s := &Service{db: db, eng: eng, cat: eng.Catalog(), store: eng.Store(), gate: newGate(eng.Sessions())}
 	for _, o := range opts {
@@ -271,7 +252,7 @@ func newExecution(req Request, state string) Execution {
 func (s *Service) insert(ctx context.Context, ex Execution) error {
 	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at, workgroup, access_key, owner)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt), ex.Workgroup, ex.AccessKey, meta.Owner())
+		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt), ex.Workgroup, ex.AccessKey, runs.Owner())
 	if err != nil {
 		return fmt.Errorf("cannot record query: %w", err)
 	}
@@ -581,12 +562,8 @@ func (s *Service) Get(ctx context.Context, id string) (Execution, error) {
 	return exs[0], nil
 }
 
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+// newID returns an execution id shaped as Athena's (a UUID).
+func newID() string { return runs.NewUUID() }
 
 // Collect is a Sink that keeps the whole result in memory.
 type Collect struct {
