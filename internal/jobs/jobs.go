@@ -94,31 +94,17 @@ func New(ctx context.Context, db *meta.DB, eng *engine.Engine) (*Service, error)
 // recover fails the runs left STARTING or RUNNING by dead processes and
 // collects their garbage.
 func (s *Service) recover(ctx context.Context) error {
-	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, job, owner FROM job_runs WHERE state IN (?, ?)`, StateStarting, StateRunning)
+	ids, err := runTable.Recover(ctx, s.db.SQL(), "interrupted: the process running the job exited before the run finished; nothing was published", StateStarting, StateRunning)
 	if err != nil {
 		return fmt.Errorf("cannot recover job runs: %w", err)
 	}
-	type dead struct{ id, job string }
-	var deads []dead
-	for rows.Next() {
-		var id, job, owner string
-		if err := rows.Scan(&id, &job, &owner); err != nil {
-			rows.Close()
-			return err
+	for _, id := range ids {
+		run, err := s.GetRun(ctx, id)
+		if err != nil {
+			continue
 		}
-		if meta.OwnerGone(owner) {
-			deads = append(deads, dead{id, job})
-		}
-	}
-	rows.Close()
-	for _, d := range deads {
-		if _, err := s.db.SQL().ExecContext(ctx, `UPDATE job_runs SET state = ?, error = ?, ended_at = ? WHERE id = ? AND state IN (?, ?)`,
-			StateFailed, "interrupted: the process running the job exited before the run finished; nothing was published", meta.Now(),
-			d.id, StateStarting, StateRunning); err != nil {
-			return err
-		}
-		if spec, err := s.Get(ctx, d.job); err == nil {
-			s.collectGarbage(ctx, spec, d.id)
+		if spec, err := s.Get(ctx, run.Job); err == nil {
+			s.collectGarbage(ctx, spec, id)
 		}
 	}
 	return nil

@@ -35,7 +35,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/engine"
-	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -580,7 +580,7 @@ func (s *Service) reconcileLoads(ctx context.Context, job string) error {
 		case state == StateSucceeded:
 			s.markRecorded(ctx, sess, p.id)
 			continue
-		case (state == StateStarting || state == StateRunning) && owner != meta.Owner() && !meta.OwnerGone(owner):
+		case (state == StateStarting || state == StateRunning) && runs.OwnerLive(owner):
 			continue // another live process's run
 		}
 		var marks []loadBookmark

@@ -3,9 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -124,11 +123,7 @@ func retryable(err error) bool {
 	return true
 }
 
-func newRunID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "jr-" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
-}
+func newRunID() string { return runs.NewID("jr-", "20060102T150405") }
 
 // attempt runs the job once.
 func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts StartOptions) (Run, error) {
@@ -160,7 +155,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 				rows.Close()
 				return err
 			}
-			if !meta.OwnerGone(owner) {
+			if !runs.OwnerGone(owner) {
 				live++
 			}
 		}
@@ -170,7 +165,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 				spec.Name, ErrConcurrentRuns, live, spec.MaxConcurrentRuns)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO job_runs (id, job, attempt, state, started_at, args, owner) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			run.ID, run.Job, run.Attempt, run.State, meta.FormatTime(run.StartedAt), string(argsJSON), meta.Owner())
+			run.ID, run.Job, run.Attempt, run.State, meta.FormatTime(run.StartedAt), string(argsJSON), runs.Owner())
 		return err
 	})
 	if err != nil {
@@ -243,20 +238,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 
 // watchStop cancels the run when another process asks to stop it.
 func (s *Service) watchStop(ctx context.Context, id string, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(300 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			var stop int
-			if err := s.db.SQL().QueryRowContext(ctx, `SELECT stop_requested FROM job_runs WHERE id = ?`, id).Scan(&stop); err == nil && stop != 0 {
-				cancel(fmt.Errorf("%w by request", ErrStopped))
-				return
-			}
-		}
-	}
+	runTable.WatchStop(ctx, s.db.SQL(), id, 300*time.Millisecond, func() { cancel(fmt.Errorf("%w by request", ErrStopped)) })
 }
 
 func (s *Service) saveRun(ctx context.Context, run *Run) error {
@@ -636,7 +618,7 @@ func (s *Service) Stop(ctx context.Context, id string) error {
 	if run.State != StateStarting && run.State != StateRunning {
 		return fmt.Errorf("cannot stop job run %s: %w (it is %s)", id, ErrRunNotActive, run.State)
 	}
-	if _, err := s.db.SQL().ExecContext(ctx, `UPDATE job_runs SET stop_requested = 1 WHERE id = ?`, id); err != nil {
+	if _, err := runTable.RequestStop(ctx, s.db.SQL(), id, StateStarting, StateRunning); err != nil {
 		return err
 	}
 	s.mu.Lock()

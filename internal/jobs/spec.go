@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -57,12 +58,12 @@ const (
 
 // Run states, as Glue names them.
 const (
-	StateStarting  = "STARTING"
-	StateRunning   = "RUNNING"
-	StateSucceeded = "SUCCEEDED"
-	StateFailed    = "FAILED"
-	StateTimeout   = "TIMEOUT"
-	StateStopped   = "STOPPED"
+	StateStarting  = runs.Starting
+	StateRunning   = runs.Running
+	StateSucceeded = runs.Succeeded
+	StateFailed    = runs.Failed
+	StateTimeout   = runs.Timeout
+	StateStopped   = runs.Stopped
 )
 
 // Spec is a job definition.
