@@ -2,9 +2,7 @@ package workflow
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,16 +18,17 @@ import (
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/runs"
 )
 
 // Run states (Step Functions' names, plus QUEUED while the workflow's
 // concurrency is used up).
 const (
-	RunQueued    = "QUEUED"
-	RunRunning   = "RUNNING"
-	RunSucceeded = "SUCCEEDED"
-	RunFailed    = "FAILED"
-	RunStopped   = "STOPPED"
+	RunQueued    = runs.Queued
+	RunRunning   = runs.Running
+	RunSucceeded = runs.Succeeded
+	RunFailed    = runs.Failed
+	RunStopped   = runs.Stopped
 )
 
 // Step states.
@@ -85,11 +84,10 @@ type StepRun struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-func newRunID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "wr-" + time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
-}
+func newRunID() string { return runs.NewID("wr-", "20060102T150405") }
+
+// runTable is workflow_runs in the run ledger's terms.
+var runTable = runs.Table{Name: "workflow_runs", Start: "started_at", End: "ended_at", Owner: "owner", Stop: "stop_requested"}
 
 // singleTarget is the one-step workflow a trigger of a job or crawler
 // runs; its name ("job:NAME") cannot clash with a workflow's.
@@ -173,7 +171,7 @@ func (s *Service) queueTx(ctx context.Context, tx *sql.Tx, w Workflow, opts Star
 	}
 	r := Run{ID: newRunID(), Workflow: w.Name, Trigger: opts.Trigger, State: RunQueued, Properties: props, QueuedAt: s.Now(), spec: w}
 	if opts.Own {
-		r.owner = meta.Owner()
+		r.owner = runs.Owner()
 	}
 	spec, _ := json.Marshal(w)
 	pb, _ := json.Marshal(props)
@@ -266,16 +264,16 @@ func (s *Service) Runs(ctx context.Context, workflow string, limit int) ([]Run, 
 		args = append(args, workflow)
 	}
 	q += fmt.Sprintf(` ORDER BY queued_at DESC, id DESC LIMIT %d`, limit)
-	runs, err := s.queryRuns(ctx, q, args...)
+	list, err := s.queryRuns(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	for i := range runs {
-		if err := s.loadSteps(ctx, &runs[i]); err != nil {
+	for i := range list {
+		if err := s.loadSteps(ctx, &list[i]); err != nil {
 			return nil, err
 		}
 	}
-	return runs, nil
+	return list, nil
 }
 
 func (s *Service) queryRuns(ctx context.Context, q string, args ...any) ([]Run, error) {
@@ -298,11 +296,11 @@ func (s *Service) queryRuns(ctx context.Context, q string, args ...any) ([]Run, 
 // Stop asks a run to stop: steps not started are STOPPED and running ones
 // are cancelled (a job publishes nothing half-done).
 func (s *Service) Stop(ctx context.Context, id string) error {
-	res, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_runs SET stop_requested = 1 WHERE id = ? AND state IN (?, ?)`, id, RunQueued, RunRunning)
+	ok, err := runTable.RequestStop(ctx, s.DB.SQL(), id, RunQueued, RunRunning)
 	if err != nil {
 		return fmt.Errorf("cannot stop workflow run %q: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if !ok {
 		if _, err := s.GetRun(ctx, id); err != nil {
 			return err
 		}
@@ -382,7 +380,7 @@ func (s *Service) advance(ctx context.Context, run Run) {
 			return
 		}
 		res, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_runs SET state = ?, started_at = ?, owner = ? WHERE id = ? AND state = ?`,
-			RunRunning, meta.FormatTime(now), meta.Owner(), run.ID, RunQueued)
+			RunRunning, meta.FormatTime(now), runs.Owner(), run.ID, RunQueued)
 		if err != nil {
 			return
 		}

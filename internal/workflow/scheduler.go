@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -50,20 +52,24 @@ func (s *Service) Run(ctx context.Context) error {
 // become RETRYING (or FAILED when they were already interrupted beyond
 // their retries) and the runs are executed by this process.
 func (s *Service) Recover(ctx context.Context) error {
-	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM workflow_runs WHERE state IN (?, ?) AND owner != '' AND owner != ?`,
-		RunQueued, RunRunning, meta.Owner())
+	// A queued run nobody has taken has no owner and is nobody's orphan.
+	orphans, err := runTable.Orphans(ctx, s.DB.SQL(), true, RunQueued, RunRunning)
 	if err != nil {
 		return err
 	}
-	for _, run := range runs {
-		if !meta.OwnerGone(run.owner) {
+	for _, o := range orphans {
+		run, err := s.GetRun(ctx, o.ID)
+		if errors.Is(err, ErrNoSuchRun) {
 			continue
 		}
-		if err := s.loadSteps(ctx, &run); err != nil {
+		if err != nil {
 			return err
 		}
+		if run.owner != o.Owner || (run.State != RunQueued && run.State != RunRunning) {
+			continue // taken over or ended meanwhile
+		}
 		now := s.Now()
-		err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
 			for _, st := range run.Steps {
 				if st.State != StepRunning {
 					continue
@@ -81,7 +87,7 @@ func (s *Service) Recover(ctx context.Context) error {
 					return err
 				}
 			}
-			owner := meta.Owner()
+			owner := runs.Owner()
 			if run.State == RunQueued {
 				owner = ""
 			}
@@ -131,13 +137,13 @@ func (s *Service) Tick(ctx context.Context) {
 			slog.Error("trigger failed", "trigger", t.Name, "err", err)
 		}
 	}
-	runs, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM workflow_runs WHERE state IN (?, ?) AND (owner = '' OR owner = ?) ORDER BY queued_at, id`,
-		RunQueued, RunRunning, meta.Owner())
+	mine, err := s.queryRuns(ctx, `SELECT `+runColumns+` FROM workflow_runs WHERE state IN (?, ?) AND (owner = '' OR owner = ?) ORDER BY queued_at, id`,
+		RunQueued, RunRunning, runs.Owner())
 	if err != nil {
 		slog.Error("cannot read workflow runs", "err", err)
 		return
 	}
-	for _, r := range runs {
+	for _, r := range mine {
 		if ctx.Err() != nil {
 			return
 		}
