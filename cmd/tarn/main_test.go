@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -650,4 +651,42 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestCrawlerKilledMidPublish kills a crawl inside the transaction that
+// publishes its new table (after the table and its partitions are written,
+// before the commit): the table is not there at all after the kill, never
+// there without its partitions, and the next crawl publishes it whole.
+func TestCrawlerKilledMidPublish(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "lake")
+	run := func(args ...string) result { return ok(t, tarn(t, dir, append([]string{"--data", data}, args...)...)) }
+	run("mb", "s3://lake")
+	src := filepath.Join(dir, "part.csv")
+	if err := os.WriteFile(src, []byte("id,name\n1,a\n2,b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const days = 40
+	for d := range days {
+		run("cp", src, fmt.Sprintf("s3://lake/raw/events/day=%02d/part.csv", d+1))
+	}
+	run("query", "CREATE DATABASE raw_db")
+	run("crawler", "create", "events", "--database", "raw_db", "--path", "s3://lake/raw/events/")
+
+	cmd := exec.Command(tarnBin, "--data", data, "crawler", "start", "events")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TARN_DATA=", "TARN_TEST_KILL_AT=crawler-publish")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the crawl was not killed at its publish: %v\n%s", err, out)
+	}
+	if r := tarn(t, dir, "--data", data, "catalog", "table", "raw_db.events"); r.code == 0 {
+		t.Fatalf("after the kill the table is there:\n%s", r.stdout)
+	}
+	run("crawler", "start", "events")
+	got := strings.TrimSpace(run("query", "--format", "csv", "SELECT count(DISTINCT day) AS d, count(*) AS n FROM raw_db.events").stdout)
+	if got != fmt.Sprintf("d,n\n%d,%d", days, 2*days) {
+		t.Fatalf("after the second crawl: %q", got)
+	}
 }

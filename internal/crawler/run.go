@@ -746,8 +746,11 @@ func (c *crawl) table(ctx context.Context, w *tableWork) error {
 				}
 			}
 			if len(skipped) > 0 {
-				return c.s.cat.UpdateSkippedFilesTx(ctx, tx, spec.Database, w.name, skipped, nil)
+				if err := c.s.cat.UpdateSkippedFilesTx(ctx, tx, spec.Database, w.name, skipped, nil); err != nil {
+					return err
+				}
 			}
+			killPoint("crawler-publish")
 			return nil
 		})
 	}
