@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tarn-lake/tarn/internal/alarms"
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
@@ -159,7 +160,7 @@ func New(cfg Config, d Deps) *Server {
 			code, c := status(err)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
-			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": c, "message": s.redact(err.Error())}})
+			_ = json.NewEncoder(w).Encode(apitypes.ErrorBody{Error: apitypes.ErrorDetail{Code: c, Message: s.redact(err.Error())}})
 			return
 		}
 		metrics.ServeHTTP(w, r)
@@ -252,7 +253,7 @@ func (s *Server) handle(pattern string, h handler) {
 			}
 			var c string
 			code, c = status(err)
-			out = map[string]any{"error": map[string]string{"code": c, "message": s.redact(err.Error())}}
+			out = apitypes.ErrorBody{Error: apitypes.ErrorDetail{Code: c, Message: s.redact(err.Error())}}
 		}
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(out)
@@ -261,16 +262,8 @@ func (s *Server) handle(pattern string, h handler) {
 	})
 }
 
-type startQueryRequest struct {
-	SQL       string `json:"sql"`
-	Database  string `json:"database"`
-	Workgroup string `json:"workgroup"`
-	// ResultReuseMinutes opts in to reusing a result at most this old.
-	ResultReuseMinutes int `json:"result_reuse_minutes"`
-}
-
 func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	var req startQueryRequest
+	var req apitypes.StartQueryRequest
 	// Strict, as every body: a misspelt field (workgroup as "work_group")
 	// would otherwise run the query with defaults the caller did not ask for.
 	if err := decodeBody(r, &req, `{"sql": "...", "database": "...", "workgroup": "...", "result_reuse_minutes": 0}`); err != nil {
@@ -291,7 +284,7 @@ func (s *Server) startQuery(ctx context.Context, p *auth.Principal, r *http.Requ
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"id": id}, nil
+	return apitypes.Started{ID: id}, nil
 }
 
 // An execution belongs to the access key that ran it (Execution.AccessKey).
@@ -375,7 +368,8 @@ func (s *Server) listDatabases(ctx context.Context, p *auth.Principal, r *http.R
 	if err := p.Authorize("glue:GetDatabases", auth.CatalogResource); err != nil {
 		return nil, err
 	}
-	return s.cat.ListDatabases(ctx)
+	dbs, err := s.cat.ListDatabases(ctx)
+	return wireList(dbs, err, wireDatabase)
 }
 
 func (s *Server) listTables(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -383,7 +377,8 @@ func (s *Server) listTables(ctx context.Context, p *auth.Principal, r *http.Requ
 	if err := p.Authorize("glue:GetTables", auth.DatabaseResource(db)); err != nil {
 		return nil, err
 	}
-	return s.cat.ListTables(ctx, db)
+	ts, err := s.cat.ListTables(ctx, db)
+	return wireList(ts, err, wireTable)
 }
 
 func (s *Server) getTable(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -391,7 +386,11 @@ func (s *Server) getTable(ctx context.Context, p *auth.Principal, r *http.Reques
 	if err := p.Authorize("glue:GetTable", auth.TableResource(db, t)); err != nil {
 		return nil, err
 	}
-	return s.cat.GetTable(ctx, db, t)
+	tbl, err := s.cat.GetTable(ctx, db, t)
+	if err != nil {
+		return nil, err
+	}
+	return wireTable(tbl), nil
 }
 
 func (s *Server) skippedFiles(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -400,10 +399,10 @@ func (s *Server) skippedFiles(ctx context.Context, p *auth.Principal, r *http.Re
 		return nil, err
 	}
 	out, err := s.cat.SkippedFiles(ctx, db, t)
-	if out == nil {
-		out = []catalog.SkippedFile{}
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	return nonNil(mapSlice(out, wireSkippedFile)), nil
 }
 
 func (s *Server) listPartitions(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -411,7 +410,8 @@ func (s *Server) listPartitions(ctx context.Context, p *auth.Principal, r *http.
 	if err := p.Authorize("glue:GetPartitions", auth.TableResource(db, t)); err != nil {
 		return nil, err
 	}
-	return s.cat.ListPartitions(ctx, db, t)
+	ps, err := s.cat.ListPartitions(ctx, db, t)
+	return wireList(ps, err, wirePartition)
 }
 
 func (s *Server) querySummary(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/tarn-lake/tarn/internal/alarms"
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -138,9 +139,7 @@ func (s *Server) startWorkflow(ctx context.Context, p *auth.Principal, r *http.R
 	if err := p.Authorize("glue:StartWorkflowRun", workflowResource(name)); err != nil {
 		return nil, err
 	}
-	var body struct {
-		Properties map[string]string `json:"properties"`
-	}
+	var body apitypes.PropertiesRequest
 	if err := decodeBody(r, &body, `{"properties": {"name": "value"}}`); err != nil {
 		return nil, err
 	}
@@ -295,9 +294,7 @@ func (s *Server) fireTrigger(ctx context.Context, p *auth.Principal, r *http.Req
 	if err := p.Authorize("glue:StartTrigger", triggerResource(name)); err != nil {
 		return nil, err
 	}
-	var body struct {
-		Properties map[string]string `json:"properties"`
-	}
+	var body apitypes.PropertiesRequest
 	if err := decodeBody(r, &body, `{"properties": {"name": "value"}}`); err != nil {
 		return nil, err
 	}
@@ -352,10 +349,7 @@ func orStar(s string) string {
 }
 
 func (s *Server) replayEvents(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	var body struct {
-		Trigger string  `json:"trigger"`
-		IDs     []int64 `json:"ids"`
-	}
+	var body apitypes.ReplayRequest
 	if err := decodeBody(r, &body, `{"trigger": "...", "ids": [1, 2]}`); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
@@ -29,7 +30,8 @@ func (s *Server) tableVersions(ctx context.Context, p *auth.Principal, r *http.R
 	if err := p.Authorize("glue:GetTableVersions", auth.TableResource(db, t)); err != nil {
 		return nil, err
 	}
-	return s.cat.SchemaVersions(ctx, db, t)
+	vs, err := s.cat.SchemaVersions(ctx, db, t)
+	return wireList(vs, err, wireSchemaVersion)
 }
 
 func (s *Server) listBuckets(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -83,10 +85,7 @@ func (s *Server) startCrawler(ctx context.Context, p *auth.Principal, r *http.Re
 	if err := p.Authorize("glue:StartCrawler", crawlerResource(name)); err != nil {
 		return nil, err
 	}
-	var body struct {
-		DryRun      bool `json:"dry_run"`
-		AcceptDrift bool `json:"accept_drift"`
-	}
+	var body apitypes.StartCrawlerRequest
 	if err := decodeBody(r, &body, `{"dry_run": false, "accept_drift": false}`); err != nil {
 		return nil, err
 	}
@@ -122,7 +121,7 @@ func (s *Server) startCrawler(ctx context.Context, p *auth.Principal, r *http.Re
 				return nil, res.err
 			}
 			// The state is the one at the start, as for a crawl still running.
-			return map[string]string{"crawler": name, "state": crawler.StateRunning, "id": res.run.ID}, nil
+			return apitypes.Started{Crawler: name, State: crawler.StateRunning, ID: res.run.ID}, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-tick.C:
@@ -133,7 +132,7 @@ func (s *Server) startCrawler(ctx context.Context, p *auth.Principal, r *http.Re
 			for _, run := range runs {
 				if !known[run.ID] && run.State == crawler.StateRunning {
 					s.follow.crawlStarted(c, run.ID)
-					return map[string]string{"crawler": name, "state": crawler.StateRunning, "id": run.ID}, nil
+					return apitypes.Started{Crawler: name, State: crawler.StateRunning, ID: run.ID}, nil
 				}
 			}
 		}
@@ -163,16 +162,7 @@ func (s *Server) getCrawlerRun(ctx context.Context, p *auth.Principal, r *http.R
 }
 
 // crawlerRequest is the body of POST /api/v1/crawlers.
-type crawlerRequest struct {
-	Name               string   `json:"name"`
-	Database           string   `json:"database"`
-	Description        string   `json:"description"`
-	Targets            []string `json:"targets"`
-	Exclusions         []string `json:"exclusions"`
-	SchemaChangePolicy string   `json:"schema_change_policy"`
-	DeleteBehavior     string   `json:"delete_behavior"`
-	RecrawlPolicy      string   `json:"recrawl_policy"`
-}
+type crawlerRequest = apitypes.CrawlerRequest
 
 func (s *Server) createCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	var req crawlerRequest
@@ -259,9 +249,7 @@ func (s *Server) startJob(ctx context.Context, p *auth.Principal, r *http.Reques
 	if _, err := s.jobs.Get(ctx, name); err != nil {
 		return nil, err
 	}
-	var body struct {
-		Args map[string]string `json:"args"`
-	}
+	var body apitypes.StartJobRequest
 	if err := decodeBody(r, &body, `{"args": {"name": "value"}}`); err != nil {
 		return nil, err
 	}
@@ -279,7 +267,7 @@ func (s *Server) startJob(ctx context.Context, p *auth.Principal, r *http.Reques
 		if id == "" {
 			return nil, js.err
 		}
-		return map[string]string{"job": name, "state": jobs.StateStarting, "id": id}, nil
+		return apitypes.Started{Job: name, State: jobs.StateStarting, ID: id}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -437,7 +425,7 @@ func (s *Server) resetJobBookmark(ctx context.Context, p *auth.Principal, r *htt
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"job": name, "files_forgotten": n}, nil
+	return apitypes.ResetBookmarkResponse{Job: name, FilesForgotten: n}, nil
 }
 
 func (s *Server) jobRuns(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -560,10 +548,7 @@ func (s *Server) listKeys(ctx context.Context, p *auth.Principal, r *http.Reques
 }
 
 func (s *Server) createKey(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	var req struct {
-		Name   string          `json:"name"`
-		Policy json.RawMessage `json:"policy"`
-	}
+	var req apitypes.CreateKeyRequest
 	if err := decodeBody(r, &req, `{"name": "...", "policy": {"Statement": [...]}}`); err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 )
 
@@ -112,7 +113,15 @@ func (e *Error) Error() string {
 	return msg
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the storage sentinel of an S3 error, else the sentinel of
+// its code (apitypes.ErrNotFound for NotFound), so that errors.Is works on
+// what the server said however it said it.
+func (e *Error) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return apitypes.Sentinel(e.Code)
+}
 
 // Unauthenticated reports whether the server refused the credentials (as
 // opposed to refusing an action the key may not do).
@@ -154,9 +163,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := &Error{Server: c.base, Status: resp.StatusCode}
-		var body struct {
-			Error struct{ Code, Message string }
-		}
+		var body apitypes.ErrorBody
 		if json.Unmarshal(data, &body) == nil {
 			e.Code, e.Message = body.Error.Code, body.Error.Message
 		}

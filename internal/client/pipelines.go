@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/tarn-lake/tarn/internal/alarms"
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/workflow"
 )
@@ -31,7 +32,7 @@ func (k *Workflows) GetWorkflow(ctx context.Context, name string) (workflow.Work
 // scheduler executes it).
 func (k *Workflows) Start(ctx context.Context, name string, opts workflow.StartOptions) (workflow.Run, error) {
 	var out workflow.Run
-	return out, k.c.do(ctx, "POST", "/api/v1/workflows/"+seg(name)+"/start", map[string]any{"properties": opts.Properties}, &out)
+	return out, k.c.do(ctx, "POST", "/api/v1/workflows/"+seg(name)+"/start", apitypes.PropertiesRequest{Properties: opts.Properties}, &out)
 }
 
 // Runs lists a workflow's runs, or with name "" those of every workflow, as
@@ -69,7 +70,7 @@ func (k *Workflows) SetTriggerEnabled(ctx context.Context, name string, enabled 
 
 func (k *Workflows) FireTrigger(ctx context.Context, name string, props map[string]string) (workflow.Run, error) {
 	var out workflow.Run
-	return out, k.c.do(ctx, "POST", "/api/v1/triggers/"+seg(name)+"/start", map[string]any{"properties": props}, &out)
+	return out, k.c.do(ctx, "POST", "/api/v1/triggers/"+seg(name)+"/start", apitypes.PropertiesRequest{Properties: props}, &out)
 }
 
 // Events reads and replays the server's events ledger, as events.Ledger does.
@@ -94,7 +95,7 @@ func (k *Events) List(ctx context.Context, opts events.ListOptions) ([]events.Ev
 }
 
 func (k *Events) Replay(ctx context.Context, trigger string, ids []int64) error {
-	return k.c.do(ctx, "POST", "/api/v1/events/replay", map[string]any{"trigger": trigger, "ids": ids}, nil)
+	return k.c.do(ctx, "POST", "/api/v1/events/replay", apitypes.ReplayRequest{Trigger: trigger, IDs: ids}, nil)
 }
 
 // Alarms reads the server's alarms, as alarms.Service does.

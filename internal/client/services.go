@@ -10,46 +10,47 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
-	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
-// Catalog reads the data catalog, as catalog.Catalog does.
+// Catalog reads the data catalog, as catalog.Catalog does, in the API's
+// wire types.
 type Catalog struct{ c *Client }
 
 // Catalog returns the catalog part of the API.
 func (c *Client) Catalog() *Catalog { return &Catalog{c} }
 
-func (k *Catalog) ListDatabases(ctx context.Context) ([]catalog.Database, error) {
-	var out []catalog.Database
+func (k *Catalog) ListDatabases(ctx context.Context) ([]apitypes.Database, error) {
+	var out []apitypes.Database
 	return out, k.c.do(ctx, "GET", "/api/v1/databases", nil, &out)
 }
 
-func (k *Catalog) ListTables(ctx context.Context, db string) ([]catalog.Table, error) {
-	var out []catalog.Table
+func (k *Catalog) ListTables(ctx context.Context, db string) ([]apitypes.Table, error) {
+	var out []apitypes.Table
 	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables", nil, &out)
 }
 
-func (k *Catalog) GetTable(ctx context.Context, db, name string) (catalog.Table, error) {
-	var out catalog.Table
+func (k *Catalog) GetTable(ctx context.Context, db, name string) (apitypes.Table, error) {
+	var out apitypes.Table
 	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(name), nil, &out)
 }
 
-func (k *Catalog) ListPartitions(ctx context.Context, db, table string) ([]catalog.Partition, error) {
-	var out []catalog.Partition
+func (k *Catalog) ListPartitions(ctx context.Context, db, table string) ([]apitypes.Partition, error) {
+	var out []apitypes.Partition
 	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/partitions", nil, &out)
 }
 
-func (k *Catalog) SkippedFiles(ctx context.Context, db, table string) ([]catalog.SkippedFile, error) {
-	var out []catalog.SkippedFile
+func (k *Catalog) SkippedFiles(ctx context.Context, db, table string) ([]apitypes.SkippedFile, error) {
+	var out []apitypes.SkippedFile
 	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/skipped-files", nil, &out)
 }
 
-func (k *Catalog) SchemaVersions(ctx context.Context, db, table string) ([]catalog.SchemaVersion, error) {
-	var out []catalog.SchemaVersion
+func (k *Catalog) SchemaVersions(ctx context.Context, db, table string) ([]apitypes.SchemaVersion, error) {
+	var out []apitypes.SchemaVersion
 	return out, k.c.do(ctx, "GET", "/api/v1/databases/"+seg(db)+"/tables/"+seg(table)+"/versions", nil, &out)
 }
 
@@ -60,19 +61,22 @@ type Crawlers struct{ c *Client }
 func (c *Client) Crawlers() *Crawlers { return &Crawlers{c} }
 
 func (k *Crawlers) Create(ctx context.Context, spec crawler.Spec) error {
-	body := map[string]any{"name": spec.Name, "database": spec.Database, "description": spec.Description, "targets": spec.Targets,
-		"exclusions": spec.Exclusions, "schema_change_policy": spec.SchemaChangePolicy, "delete_behavior": spec.DeleteBehavior,
-		"recrawl_policy": spec.RecrawlPolicy}
+	body := crawlerRequest(spec)
 	return k.c.do(ctx, "POST", "/api/v1/crawlers", body, nil)
 }
 
 // Update replaces the crawler's definition in the server, as
 // crawler.Service.Update does.
 func (k *Crawlers) Update(ctx context.Context, spec crawler.Spec) error {
-	body := map[string]any{"database": spec.Database, "description": spec.Description, "targets": spec.Targets,
-		"exclusions": spec.Exclusions, "schema_change_policy": spec.SchemaChangePolicy, "delete_behavior": spec.DeleteBehavior,
-		"recrawl_policy": spec.RecrawlPolicy}
+	body := crawlerRequest(spec)
+	body.Name = "" // the path names it
 	return k.c.do(ctx, "PUT", "/api/v1/crawlers/"+seg(spec.Name), body, nil)
+}
+
+func crawlerRequest(spec crawler.Spec) apitypes.CrawlerRequest {
+	return apitypes.CrawlerRequest{Name: spec.Name, Database: spec.Database, Description: spec.Description, Targets: spec.Targets,
+		Exclusions: spec.Exclusions, SchemaChangePolicy: spec.SchemaChangePolicy, DeleteBehavior: spec.DeleteBehavior,
+		RecrawlPolicy: spec.RecrawlPolicy}
 }
 
 func (k *Crawlers) List(ctx context.Context) ([]crawler.Spec, error) {
@@ -112,8 +116,8 @@ func (k *Crawlers) GetRun(ctx context.Context, id string) (CrawlerRun, error) {
 // crawler.ErrCrawlFailed. If ctx ends first the crawl goes on in the
 // server.
 func (k *Crawlers) Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error) {
-	var st struct{ ID string }
-	if err := k.c.do(ctx, "POST", "/api/v1/crawlers/"+seg(name)+"/start", map[string]bool{"dry_run": opts.DryRun, "accept_drift": opts.AcceptDrift}, &st); err != nil {
+	var st apitypes.Started
+	if err := k.c.do(ctx, "POST", "/api/v1/crawlers/"+seg(name)+"/start", apitypes.StartCrawlerRequest{DryRun: opts.DryRun, AcceptDrift: opts.AcceptDrift}, &st); err != nil {
 		return crawler.Run{}, err
 	}
 	if st.ID == "" {
@@ -222,9 +226,7 @@ func (k *Jobs) Stop(ctx context.Context, id string) error {
 }
 
 func (k *Jobs) ResetBookmark(ctx context.Context, name string) (int64, error) {
-	var out struct {
-		FilesForgotten int64 `json:"files_forgotten"`
-	}
+	var out apitypes.ResetBookmarkResponse
 	err := k.c.do(ctx, "POST", "/api/v1/jobs/"+seg(name)+"/reset-bookmark", nil, &out)
 	return out.FilesForgotten, err
 }
@@ -235,8 +237,8 @@ func (k *Jobs) ResetBookmark(ctx context.Context, name string) (int64, error) {
 // returns with an error wrapping jobs.ErrRunFailed. If ctx ends first the
 // run is stopped, as a local run would be.
 func (k *Jobs) Start(ctx context.Context, name string, opts jobs.StartOptions) (jobs.Run, error) {
-	var st struct{ ID string }
-	if err := k.c.do(ctx, "POST", "/api/v1/jobs/"+seg(name)+"/start", map[string]any{"args": opts.Args}, &st); err != nil {
+	var st apitypes.Started
+	if err := k.c.do(ctx, "POST", "/api/v1/jobs/"+seg(name)+"/start", apitypes.StartJobRequest{Args: opts.Args}, &st); err != nil {
 		return jobs.Run{}, err
 	}
 	if st.ID == "" {
@@ -308,8 +310,9 @@ func (k *Queries) Summary(ctx context.Context) ([]query.CostSummary, error) {
 
 // Submit starts a query in the server and returns its id.
 func (k *Queries) Submit(ctx context.Context, req query.Request) (string, error) {
-	var out struct{ ID string }
-	err := k.c.do(ctx, "POST", "/api/v1/queries", map[string]string{"sql": req.SQL, "database": req.Database, "workgroup": req.Workgroup}, &out)
+	var out apitypes.Started
+	err := k.c.do(ctx, "POST", "/api/v1/queries", apitypes.StartQueryRequest{SQL: req.SQL, Database: req.Database, Workgroup: req.Workgroup,
+		ResultReuseMinutes: int(req.ReuseMaxAge / time.Minute)}, &out)
 	return out.ID, err
 }
 
@@ -372,7 +375,11 @@ func (c *Client) Keys() *Keys { return &Keys{c} }
 // CreateKey creates a key; the answer carries its secret, once.
 func (k *Keys) CreateKey(ctx context.Context, name string, policy auth.Policy) (auth.Key, error) {
 	var out auth.Key
-	return out, k.c.do(ctx, "POST", "/api/v1/keys", map[string]any{"name": name, "policy": policy}, &out)
+	doc, err := json.Marshal(policy)
+	if err != nil {
+		return out, err
+	}
+	return out, k.c.do(ctx, "POST", "/api/v1/keys", apitypes.CreateKeyRequest{Name: name, Policy: doc}, &out)
 }
 
 func (k *Keys) ListKeys(ctx context.Context) ([]auth.Key, error) {

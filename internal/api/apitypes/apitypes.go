@@ -1,0 +1,212 @@
+// Package apitypes holds the REST API's wire types: the bodies that
+// internal/api answers and reads and internal/client sends and decodes,
+// and the error envelope with its codes. It imports only the standard
+// library, so that a client of the API does not link the services (nor
+// DuckDB or SQLite) behind it.
+//
+// The JSON of every type here is the API's contract: a field renamed here
+// changes what every client sees, so the api tests compare answers byte for
+// byte.
+package apitypes
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrorBody is the answer to a request that failed:
+// {"error": {"code": "NotFound", "message": "..."}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is an error's code and message.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// The error codes of the REST API (besides the S3 endpoint's
+// authentication codes, such as SignatureDoesNotMatch, which it shares).
+const (
+	CodeNotFound         = "NotFound"
+	CodeAlreadyExists    = "AlreadyExists"
+	CodeConflict         = "Conflict"
+	CodeInvalidRequest   = "InvalidRequest"
+	CodeAccessDenied     = "AccessDenied"
+	CodeQueryNotFinished = "QueryNotFinished"
+	CodeRequestTooLarge  = "RequestTooLarge"
+	CodeInternalError    = "InternalError"
+)
+
+// The sentinel errors the codes stand for. A client's error for a code
+// wraps its sentinel, so that errors.Is(err, apitypes.ErrNotFound) holds
+// whether the server said NotFound about a table, a job or a workgroup.
+var (
+	ErrNotFound         = errors.New("not found")
+	ErrAlreadyExists    = errors.New("already exists")
+	ErrConflict         = errors.New("conflict with the resource's state")
+	ErrInvalidRequest   = errors.New("invalid request")
+	ErrAccessDenied     = errors.New("access denied")
+	ErrQueryNotFinished = errors.New("query not finished")
+)
+
+// Sentinel returns the sentinel error of a code, or nil for a code without
+// one (InternalError, authentication codes).
+func Sentinel(code string) error {
+	switch code {
+	case CodeNotFound:
+		return ErrNotFound
+	case CodeAlreadyExists:
+		return ErrAlreadyExists
+	case CodeConflict:
+		return ErrConflict
+	case CodeInvalidRequest:
+		return ErrInvalidRequest
+	case CodeAccessDenied:
+		return ErrAccessDenied
+	case CodeQueryNotFinished:
+		return ErrQueryNotFinished
+	}
+	return nil
+}
+
+// StartQueryRequest is the body of POST /api/v1/queries.
+type StartQueryRequest struct {
+	SQL       string `json:"sql"`
+	Database  string `json:"database"`
+	Workgroup string `json:"workgroup"`
+	// ResultReuseMinutes opts in to reusing a result at most this old.
+	ResultReuseMinutes int `json:"result_reuse_minutes"`
+}
+
+// Started names what a start request began: a query, a crawl or a job
+// run (its id), with, for crawls and job runs, what it is a run of and its
+// state.
+// (The fields are in name order: the answers were maps before.)
+type Started struct {
+	Crawler string `json:"crawler,omitempty"`
+	ID      string `json:"id"`
+	Job     string `json:"job,omitempty"`
+	State   string `json:"state,omitempty"`
+}
+
+// StartCrawlerRequest is the body of POST /api/v1/crawlers/{name}/start.
+type StartCrawlerRequest struct {
+	DryRun      bool `json:"dry_run"`
+	AcceptDrift bool `json:"accept_drift"`
+}
+
+// StartJobRequest is the body of POST /api/v1/jobs/{name}/start.
+type StartJobRequest struct {
+	Args map[string]string `json:"args"`
+}
+
+// ResetBookmarkResponse answers POST /api/v1/jobs/{name}/reset-bookmark.
+type ResetBookmarkResponse struct {
+	FilesForgotten int64  `json:"files_forgotten"`
+	Job            string `json:"job"`
+}
+
+// CrawlerRequest is the body of POST /api/v1/crawlers (and, without the
+// name, of PUT /api/v1/crawlers/{name}).
+type CrawlerRequest struct {
+	Name               string   `json:"name,omitempty"`
+	Database           string   `json:"database"`
+	Description        string   `json:"description"`
+	Targets            []string `json:"targets"`
+	Exclusions         []string `json:"exclusions"`
+	SchemaChangePolicy string   `json:"schema_change_policy"`
+	DeleteBehavior     string   `json:"delete_behavior"`
+	RecrawlPolicy      string   `json:"recrawl_policy"`
+}
+
+// CreateKeyRequest is the body of POST /api/v1/keys: Policy is an IAM
+// policy document.
+type CreateKeyRequest struct {
+	Name   string          `json:"name"`
+	Policy json.RawMessage `json:"policy"`
+}
+
+// PropertiesRequest is the body of POST /api/v1/workflows/{name}/start
+// and POST /api/v1/triggers/{name}/start.
+type PropertiesRequest struct {
+	Properties map[string]string `json:"properties"`
+}
+
+// ReplayRequest is the body of POST /api/v1/events/replay.
+type ReplayRequest struct {
+	Trigger string  `json:"trigger"`
+	IDs     []int64 `json:"ids"`
+}
+
+// Database is a catalog database (GET /api/v1/databases).
+type Database struct {
+	Name        string
+	Description string
+	Location    string
+	Properties  map[string]string
+	CreatedAt   time.Time
+}
+
+// Column is a table's column.
+type Column struct {
+	Name    string
+	Type    string
+	Comment string
+}
+
+// Table is a catalog table (GET /api/v1/databases/{db}/tables/{table}).
+type Table struct {
+	Database      string
+	Name          string
+	Description   string
+	Location      string
+	Format        string
+	FormatOptions map[string]string
+	Columns       []Column
+	PartitionKeys []Column
+	TableType     string
+	Properties    map[string]string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int
+}
+
+// Partition is a table's partition.
+type Partition struct {
+	Values    []string
+	Location  string
+	FileCount int64
+	Bytes     int64
+	AddedAt   time.Time
+}
+
+// SchemaChange is one difference between two versions of a table.
+type SchemaChange struct {
+	Kind   string `json:"kind"`
+	Column string `json:"column,omitempty"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+}
+
+// SchemaVersion is one version of a table's schema.
+type SchemaVersion struct {
+	Version       int
+	Columns       []Column
+	PartitionKeys []Column
+	Format        string
+	FormatOptions map[string]string
+	Location      string
+	Changes       []SchemaChange
+	Reason        string
+	CreatedAt     time.Time
+}
+
+// SkippedFile is a file a crawler left out of a table.
+type SkippedFile struct {
+	URI       string
+	Reason    string
+	SkippedAt time.Time
+}

@@ -1,0 +1,60 @@
+package api
+
+import (
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
+	"github.com/tarn-lake/tarn/internal/catalog"
+)
+
+// The services' types become wire types here, field for field: nil stays
+// nil (a JSON null), so the answers are what they were when the services'
+// types were encoded directly.
+
+// mapSlice converts each element, keeping a nil slice nil.
+func mapSlice[T, U any](in []T, f func(T) U) []U {
+	if in == nil {
+		return nil
+	}
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
+func wireDatabase(d catalog.Database) apitypes.Database {
+	return apitypes.Database{Name: d.Name, Description: d.Description, Location: d.Location, Properties: d.Properties, CreatedAt: d.CreatedAt}
+}
+
+func wireColumn(c catalog.Column) apitypes.Column {
+	return apitypes.Column{Name: c.Name, Type: c.Type, Comment: c.Comment}
+}
+
+func wireTable(t catalog.Table) apitypes.Table {
+	return apitypes.Table{Database: t.Database, Name: t.Name, Description: t.Description, Location: t.Location, Format: t.Format,
+		FormatOptions: t.FormatOptions, Columns: mapSlice(t.Columns, wireColumn), PartitionKeys: mapSlice(t.PartitionKeys, wireColumn),
+		TableType: t.TableType, Properties: t.Properties, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Version: t.Version}
+}
+
+func wirePartition(p catalog.Partition) apitypes.Partition {
+	return apitypes.Partition{Values: p.Values, Location: p.Location, FileCount: p.FileCount, Bytes: p.Bytes, AddedAt: p.AddedAt}
+}
+
+func wireSchemaVersion(v catalog.SchemaVersion) apitypes.SchemaVersion {
+	return apitypes.SchemaVersion{Version: v.Version, Columns: mapSlice(v.Columns, wireColumn), PartitionKeys: mapSlice(v.PartitionKeys, wireColumn),
+		Format: v.Format, FormatOptions: v.FormatOptions, Location: v.Location, Reason: v.Reason, CreatedAt: v.CreatedAt,
+		Changes: mapSlice(v.Changes, func(c catalog.SchemaChange) apitypes.SchemaChange {
+			return apitypes.SchemaChange{Kind: c.Kind, Column: c.Column, From: c.From, To: c.To}
+		})}
+}
+
+func wireSkippedFile(f catalog.SkippedFile) apitypes.SkippedFile {
+	return apitypes.SkippedFile{URI: f.URI, Reason: f.Reason, SkippedAt: f.SkippedAt}
+}
+
+// wireList converts a service's list answer, keeping its error.
+func wireList[T, U any](in []T, err error, f func(T) U) ([]U, error) {
+	if err != nil {
+		return nil, err
+	}
+	return mapSlice(in, f), nil
+}
