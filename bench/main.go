@@ -55,7 +55,8 @@ func main() {
 	out := flag.String("out", "docs/benchmarks.md", "Markdown file to write ('-' for stdout)")
 	keep := flag.String("dir", "", "work folder (default: a temp folder, removed at the end)")
 	jobRows := flag.Int("job-rows", 10_000_000, "rows of the job benchmark's sales CSV (0 skips it)")
-	s3Bench := flag.Bool("s3", true, "S3 benchmark: tarn serve vs a plain file copy on the same disk")
+	s3Bench := flag.Bool("s3", true, "S3 benchmark: tarn serve vs versitygw's POSIX gateway on the same disk")
+	s3List := flag.Int("s3-list-keys", 100_000, "keys of the S3 ListObjectsV2 benchmark, created by PUTs on each server (0 skips it)")
 	s3Size := flag.Int("s3-size-mib", 1024, "size of the S3 benchmark's large object in MiB (0 skips it)")
 	pipeline := flag.Int("pipeline-puts", 30, "objects of the event-to-workflow latency benchmark (0 skips it and the scheduler benchmark)")
 	whRows := flag.Int("warehouse-rows", 10_000_000, "rows of the warehouse benchmark (tarn's warehouse vs PostgreSQL; 0 skips it)")
@@ -104,7 +105,7 @@ func main() {
 		figs = append(figs, benchJob(dir, *jobRows, min(*reps, 3))...)
 	}
 	if *s3Bench {
-		figs = append(figs, benchS3(dir, *s3Size, min(*reps, 3))...)
+		figs = append(figs, benchS3(dir, *s3Size, min(*reps, 3), *s3List)...)
 	}
 
 	if *pipeline > 0 {
