@@ -427,7 +427,7 @@ func (c *call) getBucketPolicy() error {
 	}
 	data, err := bc.BucketConfig(c.r.Context(), c.bucket, policyConfig)
 	if errors.Is(err, storage.ErrNoSuchBucketConfig) || err == nil && len(data) == 0 {
-		return errCode("NoSuchBucketPolicy", http.StatusNotFound, "The bucket policy does not exist")
+		return errCode("NoSuchBucketPolicy", http.StatusNotFound, "The bucket policy does not exist.")
 	}
 	if err != nil {
 		return err

@@ -107,7 +107,7 @@ func (c *call) putBucketCors() error {
 	if m := c.r.Header.Get("Content-MD5"); m != "" {
 		sum, err := base64.StdEncoding.DecodeString(m)
 		if err != nil || len(sum) != md5.Size {
-			return errCode("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
+			return errCode("InvalidDigest", http.StatusBadRequest, "The Content-Md5 you specified is not valid.")
 		}
 		if got := md5.Sum(body); !bytes.Equal(got[:], sum) {
 			return storage.ErrBadDigest

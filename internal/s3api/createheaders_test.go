@@ -155,3 +155,23 @@ func TestPutBucketACLBody(t *testing.T) {
 		Grants: grantRead, Owner: &types.Owner{ID: aws.String(e.admin.AccessKeyID)}}})
 	wantCode(t, "a grant to another account", err, "NotImplemented")
 }
+
+// An upload-id-marker is read only after a key marker, and must name an
+// upload id then.
+func TestListUploadsIDMarker(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("mpl")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("mpl"), Key: aws.String("obj-1")}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mpl"), UploadIdMarker: aws.String("nonsense")})
+	if err != nil || len(out.Uploads) != 1 {
+		t.Errorf("a lone upload-id-marker: %+v, %v", out, err)
+	}
+	_, err = c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("mpl"), KeyMarker: aws.String("obj-0"), UploadIdMarker: aws.String("nonsense")})
+	wantCode(t, "an upload-id-marker that is no id", err, "InvalidArgument")
+}

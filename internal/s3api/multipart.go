@@ -309,6 +309,9 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	}
 	prefix, delim := q.Get("prefix"), q.Get("delimiter")
 	keyMarker, idMarker := q.Get("key-marker"), q.Get("upload-id-marker")
+	if keyMarker == "" {
+		idMarker = "" // S3 reads it only after a key marker
+	}
 	if idMarker != "" {
 		// tarn's upload ids are 32 hex digits: anything else names no upload.
 		if _, err := hex.DecodeString(idMarker); err != nil || len(idMarker) != 32 {

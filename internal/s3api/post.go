@@ -94,7 +94,7 @@ func (s *Server) readPostForm(r *http.Request) (*postForm, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "multipart/form-data" {
-		return nil, withFields(errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold"),
+		return nil, withFields(errCode("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."),
 			errorFields{Condition: "Bucket POST must be of the enclosure-type multipart/form-data"})
 	}
 	if params["boundary"] == "" {

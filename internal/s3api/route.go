@@ -241,7 +241,7 @@ func misrouted(r *http.Request, bucket, key string, q url.Values) error {
 	case method == http.MethodPut && q.Has("uploadId") && !q.Has("partNumber"):
 		return notAllowed("UPLOAD")
 	case method == http.MethodPost && r.URL.RawQuery == "":
-		return notAllowed("OBJECT")
+		return notAllowed("SERVICE") // S3's word for it
 	}
 	return nil
 }
