@@ -103,7 +103,12 @@ func (s *Server) startQueryExecution(ctx context.Context, c *call, body []byte) 
 		return nil, err
 	}
 	req := query.Request{SQL: in.QueryString, Database: in.QueryExecutionContext.Database, Workgroup: wg, AccessKey: c.p.Key.AccessKeyID,
-		Authorize: query.Authorizer(c.p)}
+		Authorize: query.Authorizer(c.p), ResultLocation: in.ResultConfiguration.OutputLocation}
+	// The result is the key's s3:PutObject where it lands: refused here,
+	// before the query runs, as Athena refuses it.
+	if err := s.authorizeOutput(c, req.ResultLocation); err != nil {
+		return nil, err
+	}
 	if r := in.ResultReuseConfiguration.ResultReuseByAgeConfiguration; r.Enabled {
 		age := r.MaxAgeInMinutes
 		if age <= 0 {
@@ -141,15 +146,11 @@ func (s *Server) execution(ctx context.Context, c *call, id, action string) (que
 func millis(d time.Duration) int64 { return d.Milliseconds() }
 
 func (s *Server) resultLocation(ctx context.Context, ex query.Execution) string {
-	wg, err := s.d.Queries.Workgroup(ctx, ex.Workgroup)
-	if err != nil || wg.ResultLocation == "" {
+	u, err := s.d.Async.ResultURI(ctx, ex)
+	if err != nil {
 		return ""
 	}
-	id := ex.ID
-	if ex.ReusedFrom != "" {
-		id = ex.ReusedFrom
-	}
-	return strings.TrimSuffix(wg.ResultLocation, "/") + "/" + id + ".csv"
+	return u
 }
 
 func (s *Server) queryExecution(ctx context.Context, ex query.Execution) map[string]any {

@@ -79,6 +79,20 @@ func (a *Async) Submit(req Request) (string, error) {
 	a.wg.Add(1)
 	a.mu.Unlock()
 	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
+	if err == nil && req.ResultLocation != "" && !wg.enforcesLocation() {
+		var u storage.URI
+		if u, err = storage.ParseURI(req.ResultLocation); err == nil {
+			ex.ResultLocation = u.Dir().String()
+			if t, found, terr := a.s.tableSharing(ctx, ex.ResultLocation); terr != nil {
+				err = terr
+			} else if found {
+				err = fmt.Errorf("%w: result location %s shares a folder with table %s (%s): its result files would be read as the table's data; choose a folder outside every table",
+					ErrSyntax, ex.ResultLocation, t.FullName(), t.Location)
+			}
+		} else {
+			err = fmt.Errorf("%w: result location %q: %v", ErrSyntax, req.ResultLocation, err)
+		}
+	}
 	if err == nil {
 		err = a.s.insert(ctx, ex)
 	}
@@ -132,7 +146,7 @@ func (a *Async) finish(id string) {
 // only: storing its result and recording its end (fsyncs that take as long
 // as a small query under load) do not keep the next query QUEUED.
 func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgroup, sem chan struct{}) {
-	loc := a.resultLocation(wg)
+	loc := a.resultLocation(wg, *ex)
 	if err := authorizeResult(req, loc, ex.ID); err != nil {
 		a.s.record(context.WithoutCancel(ctx), ex, err)
 		return
@@ -183,8 +197,16 @@ func authorizeResult(req Request, loc storage.URI, id string) error {
 	return nil
 }
 
-// resultLocation is the workgroup's result location, or the configured one.
-func (a *Async) resultLocation(wg Workgroup) storage.URI {
+// resultLocation is where ex's result is: a workgroup's own result
+// location (enforced, as Athena's EnforceWorkGroupConfiguration does by
+// default), else the one the query asked for, else the workgroup's default
+// or the server's.
+func (a *Async) resultLocation(wg Workgroup, ex Execution) storage.URI {
+	if ex.ResultLocation != "" && !wg.enforcesLocation() {
+		if u, err := storage.ParseURI(ex.ResultLocation); err == nil {
+			return u.Dir()
+		}
+	}
 	if wg.ResultLocation != "" {
 		if u, err := storage.ParseURI(wg.ResultLocation); err == nil {
 			return u.Dir()
@@ -343,7 +365,11 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 		return ResultPage{}, fmt.Errorf("%w: query %s is %s", ErrNotFinished, id, ex.State)
 	}
 	if ex.ReusedFrom != "" {
-		id = ex.ReusedFrom
+		// The result is the reused execution's, where it was stored.
+		if ex, err = a.s.Get(ctx, ex.ReusedFrom); err != nil {
+			return ResultPage{}, err
+		}
+		id = ex.ID
 	}
 	if max <= 0 || max > 1000 {
 		max = 1000
@@ -356,7 +382,7 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 	if err != nil {
 		return ResultPage{}, err
 	}
-	loc := a.resultLocation(wg)
+	loc := a.resultLocation(wg, ex)
 	var page ResultPage
 	m := loc.Join(id + ".csv.metadata")
 	if rc, _, err := a.s.store.Get(ctx, m.Bucket, m.Key, nil); err == nil {
@@ -499,4 +525,27 @@ func (r *resultSink) Row(vals []any) error {
 		}
 	}
 	return WriteStoredRecord(r.w, r.rec)
+}
+
+// ResultURI is the URI of ex's stored result CSV (the reused execution's
+// for a reused result), as Athena reports OutputLocation.
+func (a *Async) ResultURI(ctx context.Context, ex Execution) (string, error) {
+	if ex.ReusedFrom != "" {
+		var err error
+		if ex, err = a.s.Get(ctx, ex.ReusedFrom); err != nil {
+			return "", err
+		}
+	}
+	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
+	if err != nil {
+		return "", err
+	}
+	return a.resultLocation(wg, ex).Join(ex.ID + ".csv").String(), nil
+}
+
+// enforcesLocation reports whether a workgroup's result location was set
+// for it (rather than left at the default): queries cannot send their
+// results elsewhere.
+func (w Workgroup) enforcesLocation() bool {
+	return w.ResultLocation != "" && strings.TrimSuffix(w.ResultLocation, "/") != strings.TrimSuffix(DefaultResultLocation, "/")
 }

@@ -76,6 +76,8 @@ ALTER TABLE query_executions ADD COLUMN reused_from TEXT NOT NULL DEFAULT '';
 -- New looks for the executions a stopped process left running; without
 -- this it read the whole history at every start (every CLI query).
 CREATE INDEX query_executions_state ON query_executions (state);
+`}, {Version: 5, Name: "per-query result location", SQL: `
+ALTER TABLE query_executions ADD COLUMN result_location TEXT NOT NULL DEFAULT '';
 `}}
 
 // Request is one statement to run.
@@ -85,6 +87,11 @@ type Request struct {
 	Database string
 	// Workgroup sets limits and the result location ("primary" if empty).
 	Workgroup string
+	// ResultLocation, for a background query (Async), is the folder its
+	// result goes to unless its workgroup has a result location of its own
+	// (Athena's client-side OutputLocation; a workgroup's own location is
+	// enforced, as Athena's EnforceWorkGroupConfiguration does by default).
+	ResultLocation string
 	// AccessKey is who runs the query, for cost attribution ("" for the
 	// local CLI).
 	AccessKey string
@@ -160,6 +167,10 @@ type Execution struct {
 	Stats         Stats     `json:"stats"`
 	// ReusedFrom is the execution whose stored result this one reused.
 	ReusedFrom string `json:"reused_from,omitempty"`
+	// ResultLocation is the folder a background query's result was asked
+	// to go to (Athena's ResultConfiguration.OutputLocation); "" means the
+	// workgroup's.
+	ResultLocation string `json:"result_location,omitempty"`
 
 	fingerprint string // of the tables' files when the query was bound
 }
@@ -250,9 +261,9 @@ func newExecution(req Request, state string) Execution {
 }
 
 func (s *Service) insert(ctx context.Context, ex Execution) error {
-	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at, workgroup, access_key, owner)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt), ex.Workgroup, ex.AccessKey, runs.Owner())
+	_, err := s.db.SQL().ExecContext(ctx, `INSERT INTO query_executions (id, sql, database_name, state, submitted_at, workgroup, access_key, owner, result_location)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ex.ID, ex.SQL, ex.Database, ex.State, meta.FormatTime(ex.SubmittedAt), ex.Workgroup, ex.AccessKey, runs.Owner(), ex.ResultLocation)
 	if err != nil {
 		return fmt.Errorf("cannot record query: %w", err)
 	}
@@ -523,7 +534,7 @@ func (s *Service) HistoryVisible(ctx context.Context, limit int, visible func(Ex
 func (s *Service) history(ctx context.Context, where string, args []any, limit int) ([]Execution, error) {
 	args = append(append([]any(nil), args...), limit)
 	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, sql, database_name, statement_type, state, error, submitted_at, ended_at,
-		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key, reused_from
+		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key, reused_from, result_location
 		FROM query_executions `+where+` ORDER BY submitted_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read query history: %w", err)
@@ -536,7 +547,7 @@ func (s *Service) history(ctx context.Context, where string, args []any, limit i
 		var planMS, engMS int64
 		if err := rows.Scan(&e.ID, &e.SQL, &e.Database, &e.StatementType, &e.State, &e.Error, &sub, &end,
 			&e.Stats.Rows, &e.Stats.BytesScanned, &e.Stats.FilesScanned, &e.Stats.PartitionsScanned, &e.Stats.PartitionsTotal, &planMS, &engMS,
-			&e.Workgroup, &e.AccessKey, &e.ReusedFrom); err != nil {
+			&e.Workgroup, &e.AccessKey, &e.ReusedFrom, &e.ResultLocation); err != nil {
 			return nil, err
 		}
 		e.Stats.CostUSD = Cost(e.Stats.BytesScanned)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tarn-lake/tarn/internal/catalog"
 	"regexp"
 	"strings"
 	"time"
@@ -126,15 +127,26 @@ func (w *Workgroup) Validate() error {
 // a catalog table: result files there would be read as the table's data
 // (and a crawl of the table's folder would fail on them).
 func (s *Service) checkResultLocation(ctx context.Context, w Workgroup) error {
-	res := strings.TrimSuffix(w.ResultLocation, "/") + "/"
+	t, found, err := s.tableSharing(ctx, w.ResultLocation)
+	if err != nil || !found {
+		return err
+	}
+	return fmt.Errorf("%w %q: result_location %s shares a folder with table %s (%s): its result files would be read as the table's data; choose a folder outside every table",
+		ErrInvalidWorkgroup, w.Name, w.ResultLocation, t.FullName(), t.Location)
+}
+
+// tableSharing finds a catalog table whose folder contains loc or lies
+// inside it.
+func (s *Service) tableSharing(ctx context.Context, location string) (catalog.Table, bool, error) {
+	res := strings.TrimSuffix(location, "/") + "/"
 	dbs, err := s.cat.ListDatabases(ctx)
 	if err != nil {
-		return err
+		return catalog.Table{}, false, err
 	}
 	for _, db := range dbs {
 		tables, err := s.cat.ListTables(ctx, db.Name)
 		if err != nil {
-			return err
+			return catalog.Table{}, false, err
 		}
 		for _, t := range tables {
 			if t.Location == "" {
@@ -142,12 +154,11 @@ func (s *Service) checkResultLocation(ctx context.Context, w Workgroup) error {
 			}
 			loc := strings.TrimSuffix(t.Location, "/") + "/"
 			if strings.HasPrefix(res, loc) || strings.HasPrefix(loc, res) {
-				return fmt.Errorf("%w %q: result_location %s shares a folder with table %s (%s): its result files would be read as the table's data; choose a folder outside every table",
-					ErrInvalidWorkgroup, w.Name, w.ResultLocation, t.FullName(), t.Location)
+				return t, true, nil
 			}
 		}
 	}
-	return nil
+	return catalog.Table{}, false, nil
 }
 
 // CreateWorkgroup stores a workgroup.
