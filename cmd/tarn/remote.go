@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/client"
@@ -224,7 +225,7 @@ func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s service
 	}
 	if r != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", r.API())
-		return fn(ctx, services{catalog: remoteCatalog{r.Catalog()}, crawlers: r.Crawlers(), jobs: r.Jobs(), queries: r.Queries(), keys: r.Keys(),
+		return fn(ctx, services{catalog: remoteCatalog{r.Catalog()}, crawlers: r.Crawlers(), jobs: r.Jobs(), queries: remoteQueries{r.Queries()}, keys: r.Keys(),
 			workflows: r.Workflows(), events: r.Events(), alarms: r.Alarms()})
 	}
 	cfg := lake.DefaultConfig(g.data)
@@ -274,7 +275,8 @@ func (g *globals) objects(cmd *cobra.Command, fn func(ctx context.Context, store
 func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, format string) error {
 	ctx := cmd.Context()
 	q := r.Queries()
-	id, err := q.Submit(ctx, req)
+	id, err := q.Submit(ctx, apitypes.StartQueryRequest{SQL: req.SQL, Database: req.Database, Workgroup: req.Workgroup,
+		ResultReuseMinutes: int(req.ReuseMaxAge / time.Minute)})
 	if err != nil {
 		return err
 	}
@@ -282,13 +284,15 @@ func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, for
 	start := time.Now()
 	var ex query.Execution
 	for {
-		if ex, err = q.Get(ctx, id); err != nil {
+		wex, err := q.Get(ctx, id)
+		if err != nil {
 			if ctx.Err() != nil {
 				_ = q.Cancel(context.WithoutCancel(ctx), id)
 				prog.done()
 			}
 			return err
 		}
+		ex = queryExecution(wex)
 		if ex.State != query.StateQueued && ex.State != query.StateRunning {
 			break
 		}
@@ -320,14 +324,14 @@ func runRemoteQuery(cmd *cobra.Command, r *client.Client, req query.Request, for
 			}
 			if first {
 				if len(page.Columns) > 0 {
-					if err := sink.Columns(page.Columns); err != nil {
+					if err := sink.Columns(resultColumns(page.Columns)); err != nil {
 						return err
 					}
 				}
 				first = false
 			}
 			vals := make([]any, len(page.Columns))
-			for _, row := range page.Values {
+			for _, row := range page.Rows {
 				for i := range vals {
 					vals[i] = nil
 					if i < len(row) {

@@ -6,11 +6,13 @@ import (
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/client"
+	"github.com/tarn-lake/tarn/internal/query"
 )
 
-// remoteCatalog is the server's catalog as a catalogService: the client
-// speaks the API's wire types (it links no service), the commands the
-// catalog's, field for field.
+// The client speaks the API's wire types (it links no service), the
+// commands the services' types: these adapters convert, field for field.
+
+// remoteCatalog is the server's catalog as a catalogService.
 type remoteCatalog struct{ k *client.Catalog }
 
 func fromWire[T, U any](in []T, err error, f func(T) U) ([]U, error) {
@@ -80,4 +82,72 @@ func (r remoteCatalog) SkippedFiles(ctx context.Context, db, table string) ([]ca
 	return fromWire(fs, err, func(f apitypes.SkippedFile) catalog.SkippedFile {
 		return catalog.SkippedFile{URI: f.URI, Reason: f.Reason, SkippedAt: f.SkippedAt}
 	})
+}
+
+// remoteQueries is the server's query history and workgroups as a
+// queryService.
+type remoteQueries struct{ k *client.Queries }
+
+func queryExecution(e apitypes.Execution) query.Execution {
+	st := e.Stats
+	return query.Execution{ID: e.ID, SQL: e.SQL, Database: e.Database, Workgroup: e.Workgroup, AccessKey: e.AccessKey,
+		StatementType: e.StatementType, State: e.State, Error: e.Error, SubmittedAt: e.SubmittedAt, EndedAt: e.EndedAt, ReusedFrom: e.ReusedFrom,
+		Stats: query.Stats{Rows: st.Rows, BytesScanned: st.BytesScanned, FilesScanned: st.FilesScanned, PartitionsScanned: st.PartitionsScanned,
+			PartitionsTotal: st.PartitionsTotal, Planning: st.Planning, Engine: st.Engine, Elapsed: st.Elapsed, CostUSD: st.CostUSD}}
+}
+
+func queryWorkgroup(w apitypes.Workgroup) query.Workgroup {
+	return query.Workgroup{Name: w.Name, Description: w.Description, ResultLocation: w.ResultLocation, BytesScannedCutoff: w.BytesScannedCutoff,
+		RequirePartitionFilter: w.RequirePartitionFilter, MaxConcurrent: w.MaxConcurrent, QueryTimeoutSeconds: w.QueryTimeoutSeconds,
+		MaxResultRows: w.MaxResultRows, CreatedAt: w.CreatedAt}
+}
+
+func wireWorkgroup(w query.Workgroup) apitypes.Workgroup {
+	return apitypes.Workgroup{Name: w.Name, Description: w.Description, ResultLocation: w.ResultLocation, BytesScannedCutoff: w.BytesScannedCutoff,
+		RequirePartitionFilter: w.RequirePartitionFilter, MaxConcurrent: w.MaxConcurrent, QueryTimeoutSeconds: w.QueryTimeoutSeconds,
+		MaxResultRows: w.MaxResultRows, CreatedAt: w.CreatedAt}
+}
+
+func resultColumns(cs []apitypes.ResultColumn) []query.Column {
+	out, _ := fromWire(cs, nil, func(c apitypes.ResultColumn) query.Column {
+		return query.Column{Name: c.Name, Type: c.Type, AthenaType: c.AthenaType}
+	})
+	return out
+}
+
+func (r remoteQueries) History(ctx context.Context, limit int) ([]query.Execution, error) {
+	exs, err := r.k.History(ctx, limit)
+	return fromWire(exs, err, queryExecution)
+}
+
+func (r remoteQueries) Summary(ctx context.Context) ([]query.CostSummary, error) {
+	cs, err := r.k.Summary(ctx)
+	return fromWire(cs, err, func(c apitypes.CostSummary) query.CostSummary {
+		return query.CostSummary{AccessKey: c.AccessKey, Workgroup: c.Workgroup, Queries: c.Queries, BytesScanned: c.BytesScanned, CostUSD: c.CostUSD}
+	})
+}
+
+func (r remoteQueries) CreateWorkgroup(ctx context.Context, w query.Workgroup) error {
+	return r.k.CreateWorkgroup(ctx, wireWorkgroup(w))
+}
+
+func (r remoteQueries) UpdateWorkgroup(ctx context.Context, w query.Workgroup) error {
+	return r.k.UpdateWorkgroup(ctx, wireWorkgroup(w))
+}
+
+func (r remoteQueries) Workgroup(ctx context.Context, name string) (query.Workgroup, error) {
+	w, err := r.k.Workgroup(ctx, name)
+	if err != nil {
+		return query.Workgroup{}, err
+	}
+	return queryWorkgroup(w), nil
+}
+
+func (r remoteQueries) Workgroups(ctx context.Context) ([]query.Workgroup, error) {
+	ws, err := r.k.Workgroups(ctx)
+	return fromWire(ws, err, queryWorkgroup)
+}
+
+func (r remoteQueries) DeleteWorkgroup(ctx context.Context, name string) error {
+	return r.k.DeleteWorkgroup(ctx, name)
 }

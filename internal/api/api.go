@@ -324,7 +324,7 @@ func (s *Server) getQuery(ctx context.Context, p *auth.Principal, r *http.Reques
 	}
 	w := r.URL.Query().Get("wait")
 	if w == "" || (ex.State != query.StateQueued && ex.State != query.StateRunning) {
-		return ex, nil
+		return wireExecution(ex), nil
 	}
 	secs, err := strconv.ParseFloat(w, 64)
 	if err != nil || secs < 0 {
@@ -333,7 +333,7 @@ func (s *Server) getQuery(ctx context.Context, p *auth.Principal, r *http.Reques
 	// A long-poll: the answer comes when the query ends (or the wait is
 	// over), so a client learns of the end at once without polling.
 	s.async.WaitDone(ctx, ex.ID, min(time.Duration(secs*float64(time.Second)), maxQueryWait))
-	return s.queries.Get(ctx, ex.ID)
+	return execution(s.queries.Get(ctx, ex.ID))
 }
 
 func (s *Server) listQueries(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -341,7 +341,10 @@ func (s *Server) listQueries(ctx context.Context, p *auth.Principal, r *http.Req
 	exs, err := s.queries.HistoryVisible(ctx, n, func(ex query.Execution) bool {
 		return allowExecution(p, "athena:GetQueryExecution", ex) == nil
 	})
-	return nonNil(exs), err
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(mapSlice(exs, wireExecution)), nil
 }
 
 func (s *Server) queryResults(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -350,7 +353,11 @@ func (s *Server) queryResults(ctx context.Context, p *auth.Principal, r *http.Re
 		return nil, err
 	}
 	max, _ := strconv.Atoi(r.URL.Query().Get("max_results"))
-	return s.async.Results(ctx, ex.ID, r.URL.Query().Get("next_token"), max)
+	page, err := s.async.Results(ctx, ex.ID, r.URL.Query().Get("next_token"), max)
+	if err != nil {
+		return nil, err
+	}
+	return wireResultPage(page), nil
 }
 
 func (s *Server) cancelQuery(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -361,7 +368,7 @@ func (s *Server) cancelQuery(ctx context.Context, p *auth.Principal, r *http.Req
 	if err := s.async.Cancel(ctx, ex.ID); err != nil {
 		return nil, err
 	}
-	return s.queries.Get(ctx, ex.ID)
+	return execution(s.queries.Get(ctx, ex.ID))
 }
 
 func (s *Server) listDatabases(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -418,14 +425,16 @@ func (s *Server) querySummary(ctx context.Context, p *auth.Principal, r *http.Re
 	if err := p.Authorize("athena:ListQueryExecutions", auth.WorkgroupResource("*")); err != nil {
 		return nil, err
 	}
-	return s.queries.Summary(ctx)
+	cs, err := s.queries.Summary(ctx)
+	return wireList(cs, err, wireCostSummary)
 }
 
 func (s *Server) listWorkgroups(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	if err := p.Authorize("athena:ListWorkGroups", auth.WorkgroupResource("*")); err != nil {
 		return nil, err
 	}
-	return s.queries.Workgroups(ctx)
+	ws, err := s.queries.Workgroups(ctx)
+	return wireList(ws, err, wireWorkgroup)
 }
 
 // redact keeps the server's local paths out of messages to clients: a

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/api"
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	tclient "github.com/tarn-lake/tarn/internal/client"
 	"github.com/tarn-lake/tarn/internal/crawler"
@@ -154,16 +155,16 @@ func TestManage(t *testing.T) {
 
 	// Workgroups.
 	q := c.Queries()
-	if err := q.CreateWorkgroup(ctx, query.Workgroup{Name: "wg", BytesScannedCutoff: 1 << 20, RequirePartitionFilter: []string{"DB1.Sales"}}); err != nil {
+	if err := q.CreateWorkgroup(ctx, apitypes.Workgroup{Name: "wg", BytesScannedCutoff: 1 << 20, RequirePartitionFilter: []string{"DB1.Sales"}}); err != nil {
 		t.Fatal(err)
 	}
 	if w, err := q.Workgroup(ctx, "wg"); err != nil || w.RequirePartitionFilter[0] != "db1.sales" || w.ResultLocation != query.DefaultResultLocation {
 		t.Errorf("workgroup: %+v %v", w, err)
 	}
-	if err := q.CreateWorkgroup(ctx, query.Workgroup{Name: "wg"}); code(err) != "AlreadyExists" {
+	if err := q.CreateWorkgroup(ctx, apitypes.Workgroup{Name: "wg"}); code(err) != "AlreadyExists" {
 		t.Errorf("duplicate workgroup: %v", err)
 	}
-	if err := q.CreateWorkgroup(ctx, query.Workgroup{Name: "bad name"}); code(err) != "InvalidRequest" {
+	if err := q.CreateWorkgroup(ctx, apitypes.Workgroup{Name: "bad name"}); code(err) != "InvalidRequest" {
 		t.Errorf("bad workgroup: %v", err)
 	}
 	if err := q.DeleteWorkgroup(ctx, "wg"); err != nil {

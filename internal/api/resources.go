@@ -450,10 +450,11 @@ func (s *Server) stopJobRun(ctx context.Context, p *auth.Principal, r *http.Requ
 }
 
 func (s *Server) createWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	var w query.Workgroup
-	if err := decodeBody(r, &w, `{"name": "...", "result_location": "s3://...", "bytes_scanned_cutoff": 0, "require_partition_filter": ["db.table"], "max_concurrent": 0}`); err != nil {
+	var body apitypes.Workgroup
+	if err := decodeBody(r, &body, `{"name": "...", "result_location": "s3://...", "bytes_scanned_cutoff": 0, "require_partition_filter": ["db.table"], "max_concurrent": 0}`); err != nil {
 		return nil, err
 	}
+	w := serviceWorkgroup(body)
 	if err := p.Authorize("athena:CreateWorkGroup", auth.WorkgroupResource(w.Name)); err != nil {
 		return nil, err
 	}
@@ -466,15 +467,16 @@ func (s *Server) createWorkgroup(ctx context.Context, p *auth.Principal, r *http
 	if err := s.queries.CreateWorkgroup(ctx, w); err != nil {
 		return nil, err
 	}
-	return s.queries.Workgroup(ctx, w.Name)
+	return workgroup(s.queries.Workgroup(ctx, w.Name))
 }
 
 func (s *Server) updateWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	name := r.PathValue("name")
-	var w query.Workgroup
-	if err := decodeBody(r, &w, `{"result_location": "s3://...", "bytes_scanned_cutoff": 0, "require_partition_filter": ["db.table"], "max_concurrent": 0}`); err != nil {
+	var body apitypes.Workgroup
+	if err := decodeBody(r, &body, `{"result_location": "s3://...", "bytes_scanned_cutoff": 0, "require_partition_filter": ["db.table"], "max_concurrent": 0}`); err != nil {
 		return nil, err
 	}
+	w := serviceWorkgroup(body)
 	if w.Name != "" && w.Name != name {
 		return nil, badRequest("the body names workgroup %q, the path %q", w.Name, name)
 	}
@@ -491,7 +493,7 @@ func (s *Server) updateWorkgroup(ctx context.Context, p *auth.Principal, r *http
 	if err := s.queries.UpdateWorkgroup(ctx, w); err != nil {
 		return nil, err
 	}
-	return s.queries.Workgroup(ctx, name)
+	return workgroup(s.queries.Workgroup(ctx, name))
 }
 
 // authorizeResultLocation: a workgroup's queries write their results to its
@@ -514,7 +516,7 @@ func (s *Server) getWorkgroup(ctx context.Context, p *auth.Principal, r *http.Re
 	if err := p.Authorize("athena:GetWorkGroup", auth.WorkgroupResource(name)); err != nil {
 		return nil, err
 	}
-	return s.queries.Workgroup(ctx, name)
+	return workgroup(s.queries.Workgroup(ctx, name))
 }
 
 func (s *Server) deleteWorkgroup(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/query"
 )
 
 // The services' types become wire types here, field for field: nil stays
@@ -57,4 +58,50 @@ func wireList[T, U any](in []T, err error, f func(T) U) ([]U, error) {
 		return nil, err
 	}
 	return mapSlice(in, f), nil
+}
+
+func wireExecution(e query.Execution) apitypes.Execution {
+	st := e.Stats
+	return apitypes.Execution{ID: e.ID, SQL: e.SQL, Database: e.Database, Workgroup: e.Workgroup, AccessKey: e.AccessKey,
+		StatementType: e.StatementType, State: e.State, Error: e.Error, SubmittedAt: e.SubmittedAt, EndedAt: e.EndedAt, ReusedFrom: e.ReusedFrom,
+		Stats: apitypes.QueryStats{Rows: st.Rows, BytesScanned: st.BytesScanned, FilesScanned: st.FilesScanned, PartitionsScanned: st.PartitionsScanned,
+			PartitionsTotal: st.PartitionsTotal, Planning: st.Planning, Engine: st.Engine, Elapsed: st.Elapsed, CostUSD: st.CostUSD}}
+}
+
+// execution answers one execution, or the error.
+func execution(e query.Execution, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return wireExecution(e), nil
+}
+
+func wireCostSummary(c query.CostSummary) apitypes.CostSummary {
+	return apitypes.CostSummary{AccessKey: c.AccessKey, Workgroup: c.Workgroup, Queries: c.Queries, BytesScanned: c.BytesScanned, CostUSD: c.CostUSD}
+}
+
+func wireWorkgroup(w query.Workgroup) apitypes.Workgroup {
+	return apitypes.Workgroup{Name: w.Name, Description: w.Description, ResultLocation: w.ResultLocation, BytesScannedCutoff: w.BytesScannedCutoff,
+		RequirePartitionFilter: w.RequirePartitionFilter, MaxConcurrent: w.MaxConcurrent, QueryTimeoutSeconds: w.QueryTimeoutSeconds,
+		MaxResultRows: w.MaxResultRows, CreatedAt: w.CreatedAt}
+}
+
+func serviceWorkgroup(w apitypes.Workgroup) query.Workgroup {
+	return query.Workgroup{Name: w.Name, Description: w.Description, ResultLocation: w.ResultLocation, BytesScannedCutoff: w.BytesScannedCutoff,
+		RequirePartitionFilter: w.RequirePartitionFilter, MaxConcurrent: w.MaxConcurrent, QueryTimeoutSeconds: w.QueryTimeoutSeconds,
+		MaxResultRows: w.MaxResultRows, CreatedAt: w.CreatedAt}
+}
+
+// workgroup answers one workgroup, or the error.
+func workgroup(w query.Workgroup, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return wireWorkgroup(w), nil
+}
+
+func wireResultPage(p query.ResultPage) apitypes.ResultPage {
+	return apitypes.ResultPage{NextToken: p.NextToken, Rows: p.Values, Columns: mapSlice(p.Columns, func(c query.Column) apitypes.ResultColumn {
+		return apitypes.ResultColumn{Name: c.Name, Type: c.Type, AthenaType: c.AthenaType}
+	})}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
-	"github.com/tarn-lake/tarn/internal/query"
 )
 
 // The REST API's error codes come back as the sentinels of apitypes, with
@@ -26,14 +25,14 @@ func TestRESTErrorsAreSentinels(t *testing.T) {
 	if _, err := c.Catalog().GetTable(ctx, "../keys", "../../keys"); !errors.Is(err, apitypes.ErrNotFound) {
 		t.Errorf("table named with ..: %v", err)
 	}
-	w := query.Workgroup{Name: "wg1"}
+	w := apitypes.Workgroup{Name: "wg1"}
 	if err := c.Queries().CreateWorkgroup(ctx, w); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Queries().CreateWorkgroup(ctx, w); !errors.Is(err, apitypes.ErrAlreadyExists) || errors.Is(err, apitypes.ErrNotFound) {
 		t.Errorf("second workgroup: %v", err)
 	}
-	if _, err := c.Queries().Submit(ctx, query.Request{SQL: "  "}); !errors.Is(err, apitypes.ErrInvalidRequest) || !strings.Contains(err.Error(), "sql is empty") {
+	if _, err := c.Queries().Submit(ctx, apitypes.StartQueryRequest{SQL: "  "}); !errors.Is(err, apitypes.ErrInvalidRequest) || !strings.Contains(err.Error(), "sql is empty") {
 		t.Errorf("empty query: %v", err)
 	}
 	// A key whose policy allows nothing is refused: AccessDenied.

@@ -14,7 +14,6 @@ import (
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
-	"github.com/tarn-lake/tarn/internal/query"
 )
 
 // Catalog reads the data catalog, as catalog.Catalog does, in the API's
@@ -298,35 +297,34 @@ type Queries struct{ c *Client }
 // Queries returns the query part of the API.
 func (c *Client) Queries() *Queries { return &Queries{c} }
 
-func (k *Queries) History(ctx context.Context, limit int) ([]query.Execution, error) {
-	var out []query.Execution
+func (k *Queries) History(ctx context.Context, limit int) ([]apitypes.Execution, error) {
+	var out []apitypes.Execution
 	return out, k.c.do(ctx, "GET", "/api/v1/queries?limit="+strconv.Itoa(limit), nil, &out)
 }
 
-func (k *Queries) Summary(ctx context.Context) ([]query.CostSummary, error) {
-	var out []query.CostSummary
+func (k *Queries) Summary(ctx context.Context) ([]apitypes.CostSummary, error) {
+	var out []apitypes.CostSummary
 	return out, k.c.do(ctx, "GET", "/api/v1/queries/summary", nil, &out)
 }
 
 // Submit starts a query in the server and returns its id.
-func (k *Queries) Submit(ctx context.Context, req query.Request) (string, error) {
+func (k *Queries) Submit(ctx context.Context, req apitypes.StartQueryRequest) (string, error) {
 	var out apitypes.Started
-	err := k.c.do(ctx, "POST", "/api/v1/queries", apitypes.StartQueryRequest{SQL: req.SQL, Database: req.Database, Workgroup: req.Workgroup,
-		ResultReuseMinutes: int(req.ReuseMaxAge / time.Minute)}, &out)
+	err := k.c.do(ctx, "POST", "/api/v1/queries", req, &out)
 	return out.ID, err
 }
 
-func (k *Queries) Get(ctx context.Context, id string) (query.Execution, error) {
-	var out query.Execution
+func (k *Queries) Get(ctx context.Context, id string) (apitypes.Execution, error) {
+	var out apitypes.Execution
 	return out, k.c.do(ctx, "GET", "/api/v1/queries/"+seg(id), nil, &out)
 }
 
 // Results returns a page of a succeeded query's results, its values in the
-// typed result encoding (query.EncodeValue): numbers stay json.Number, so
-// they print exactly as the server's engine gave them.
-func (k *Queries) Results(ctx context.Context, id, nextToken string, maxResults int) (query.ResultPage, error) {
+// typed result encoding: numbers stay json.Number, so they print exactly
+// as the server's engine gave them.
+func (k *Queries) Results(ctx context.Context, id, nextToken string, maxResults int) (apitypes.ResultPage, error) {
 	var raw json.RawMessage
-	var out query.ResultPage
+	var out apitypes.ResultPage
 	if err := k.c.do(ctx, "GET", "/api/v1/queries/"+seg(id)+"/results?max_results="+strconv.Itoa(maxResults)+"&next_token="+url.QueryEscape(nextToken), nil, &raw); err != nil {
 		return out, err
 	}
@@ -343,21 +341,21 @@ func (k *Queries) Cancel(ctx context.Context, id string) error {
 	return k.c.do(ctx, "DELETE", "/api/v1/queries/"+seg(id), nil, nil)
 }
 
-func (k *Queries) CreateWorkgroup(ctx context.Context, w query.Workgroup) error {
+func (k *Queries) CreateWorkgroup(ctx context.Context, w apitypes.Workgroup) error {
 	return k.c.do(ctx, "POST", "/api/v1/workgroups", w, nil)
 }
 
-func (k *Queries) UpdateWorkgroup(ctx context.Context, w query.Workgroup) error {
+func (k *Queries) UpdateWorkgroup(ctx context.Context, w apitypes.Workgroup) error {
 	return k.c.do(ctx, "PUT", "/api/v1/workgroups/"+seg(w.Name), w, nil)
 }
 
-func (k *Queries) Workgroup(ctx context.Context, name string) (query.Workgroup, error) {
-	var out query.Workgroup
+func (k *Queries) Workgroup(ctx context.Context, name string) (apitypes.Workgroup, error) {
+	var out apitypes.Workgroup
 	return out, k.c.do(ctx, "GET", "/api/v1/workgroups/"+seg(name), nil, &out)
 }
 
-func (k *Queries) Workgroups(ctx context.Context) ([]query.Workgroup, error) {
-	var out []query.Workgroup
+func (k *Queries) Workgroups(ctx context.Context) ([]apitypes.Workgroup, error) {
+	var out []apitypes.Workgroup
 	return out, k.c.do(ctx, "GET", "/api/v1/workgroups", nil, &out)
 }
 

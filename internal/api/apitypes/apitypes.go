@@ -210,3 +210,73 @@ type SkippedFile struct {
 	Reason    string
 	SkippedAt time.Time
 }
+
+// QueryStats are a query's figures.
+type QueryStats struct {
+	Rows              int64         `json:"rows"`
+	BytesScanned      int64         `json:"data_scanned_bytes"`
+	FilesScanned      int           `json:"files_scanned"`
+	PartitionsScanned int           `json:"partitions_scanned"`
+	PartitionsTotal   int           `json:"partitions_total"`
+	Planning          time.Duration `json:"planning_ns"`
+	Engine            time.Duration `json:"engine_ns"`
+	Elapsed           time.Duration `json:"elapsed_ns"`
+	CostUSD           float64       `json:"cost_usd"`
+}
+
+// Execution is a query execution (GET /api/v1/queries/{id}).
+type Execution struct {
+	ID            string     `json:"id"`
+	SQL           string     `json:"sql"`
+	Database      string     `json:"database"`
+	Workgroup     string     `json:"workgroup"`
+	AccessKey     string     `json:"access_key,omitempty"`
+	StatementType string     `json:"statement_type"`
+	State         string     `json:"state"`
+	Error         string     `json:"error,omitempty"`
+	SubmittedAt   time.Time  `json:"submitted_at"`
+	EndedAt       time.Time  `json:"ended_at"`
+	Stats         QueryStats `json:"stats"`
+	ReusedFrom    string     `json:"reused_from,omitempty"`
+}
+
+// CostSummary is the queries and cost of one key in one workgroup
+// (GET /api/v1/queries/summary).
+type CostSummary struct {
+	AccessKey    string  `json:"access_key"`
+	Workgroup    string  `json:"workgroup"`
+	Queries      int64   `json:"queries"`
+	BytesScanned int64   `json:"data_scanned_bytes"`
+	CostUSD      float64 `json:"cost_usd"`
+}
+
+// Workgroup is a workgroup, as answered and as the body of POST and PUT
+// /api/v1/workgroups.
+type Workgroup struct {
+	Name                   string    `json:"name"`
+	Description            string    `json:"description,omitempty"`
+	ResultLocation         string    `json:"result_location"`
+	BytesScannedCutoff     int64     `json:"bytes_scanned_cutoff,omitempty"`
+	RequirePartitionFilter []string  `json:"require_partition_filter,omitempty"`
+	MaxConcurrent          int       `json:"max_concurrent,omitempty"`
+	QueryTimeoutSeconds    int64     `json:"query_timeout_seconds,omitempty"`
+	MaxResultRows          int64     `json:"max_result_rows,omitempty"`
+	CreatedAt              time.Time `json:"created_at"`
+}
+
+// ResultColumn is a column of a query's result.
+type ResultColumn struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	AthenaType string `json:"athena_type,omitempty"`
+}
+
+// ResultPage is a page of a query's result
+// (GET /api/v1/queries/{id}/results): Rows in the typed result encoding
+// (numbers as JSON numbers, which a client should decode with UseNumber to
+// keep them exact).
+type ResultPage struct {
+	Columns   []ResultColumn `json:"columns"`
+	Rows      [][]any        `json:"rows"`
+	NextToken string         `json:"next_token,omitempty"`
+}
