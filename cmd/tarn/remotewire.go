@@ -92,6 +92,7 @@ func queryExecution(e apitypes.Execution) query.Execution {
 	st := e.Stats
 	return query.Execution{ID: e.ID, SQL: e.SQL, Database: e.Database, Workgroup: e.Workgroup, AccessKey: e.AccessKey,
 		StatementType: e.StatementType, State: e.State, Error: e.Error, SubmittedAt: e.SubmittedAt, EndedAt: e.EndedAt, ReusedFrom: e.ReusedFrom,
+		ResultLocation: e.ResultLocation,
 		Stats: query.Stats{Rows: st.Rows, BytesScanned: st.BytesScanned, FilesScanned: st.FilesScanned, PartitionsScanned: st.PartitionsScanned,
 			PartitionsTotal: st.PartitionsTotal, Planning: st.Planning, Engine: st.Engine, Elapsed: st.Elapsed, CostUSD: st.CostUSD}}
 }

@@ -64,6 +64,7 @@ func wireExecution(e query.Execution) apitypes.Execution {
 	st := e.Stats
 	return apitypes.Execution{ID: e.ID, SQL: e.SQL, Database: e.Database, Workgroup: e.Workgroup, AccessKey: e.AccessKey,
 		StatementType: e.StatementType, State: e.State, Error: e.Error, SubmittedAt: e.SubmittedAt, EndedAt: e.EndedAt, ReusedFrom: e.ReusedFrom,
+		ResultLocation: e.ResultLocation,
 		Stats: apitypes.QueryStats{Rows: st.Rows, BytesScanned: st.BytesScanned, FilesScanned: st.FilesScanned, PartitionsScanned: st.PartitionsScanned,
 			PartitionsTotal: st.PartitionsTotal, Planning: st.Planning, Engine: st.Engine, Elapsed: st.Elapsed, CostUSD: st.CostUSD}}
 }

@@ -238,6 +238,9 @@ type Execution struct {
 	EndedAt       time.Time  `json:"ended_at"`
 	Stats         QueryStats `json:"stats"`
 	ReusedFrom    string     `json:"reused_from,omitempty"`
+	// ResultLocation is the folder the query's result was asked to go to
+	// ("" for its workgroup's).
+	ResultLocation string `json:"result_location,omitempty"`
 }
 
 // CostSummary is the queries and cost of one key in one workgroup

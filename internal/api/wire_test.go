@@ -1,0 +1,60 @@
+package api
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/query"
+)
+
+// jsonFields lists the JSON names of a struct's encoded fields, in order,
+// with their options (omitempty changes the bytes too).
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name+","+opts)
+	}
+	return out
+}
+
+// A wire type has the JSON fields of the service type it carries, in the
+// same order: a field added to a service and not to apitypes would be
+// dropped from the API's answers without any other test noticing.
+func TestWireTypesMatchServices(t *testing.T) {
+	pairs := []struct{ service, wire any }{
+		{catalog.Database{}, apitypes.Database{}},
+		{catalog.Column{}, apitypes.Column{}},
+		{catalog.Table{}, apitypes.Table{}},
+		{catalog.Partition{}, apitypes.Partition{}},
+		{catalog.SchemaChange{}, apitypes.SchemaChange{}},
+		{catalog.SchemaVersion{}, apitypes.SchemaVersion{}},
+		{catalog.SkippedFile{}, apitypes.SkippedFile{}},
+		{query.Execution{}, apitypes.Execution{}},
+		{query.Stats{}, apitypes.QueryStats{}},
+		{query.CostSummary{}, apitypes.CostSummary{}},
+		{query.Workgroup{}, apitypes.Workgroup{}},
+		{query.Column{}, apitypes.ResultColumn{}},
+		{query.ResultPage{}, apitypes.ResultPage{}},
+	}
+	for _, p := range pairs {
+		s, w := reflect.TypeOf(p.service), reflect.TypeOf(p.wire)
+		if sf, wf := jsonFields(s), jsonFields(w); !slices.Equal(sf, wf) {
+			t.Errorf("%v has JSON fields %q, the wire type %v %q", s, sf, w, wf)
+		}
+	}
+}
