@@ -208,6 +208,9 @@ func (t Table) Recover(ctx context.Context, q Querier, msg string, states ...str
 // that the process running it (this one or another) stops it. It reports
 // whether the run was in one of states.
 func (t Table) RequestStop(ctx context.Context, q Querier, id string, states ...string) (bool, error) {
+	if t.Stop == "" {
+		return false, fmt.Errorf("cannot ask run %q to stop: %s has no stop flag; stop it in the process that runs it", id, t.Name)
+	}
 	args := append([]any{id}, anys(states)...)
 	res, err := q.ExecContext(ctx, `UPDATE `+t.Name+` SET `+t.Stop+` = 1 WHERE id = ? AND state IN (`+placeholders(len(states))+`)`, args...)
 	if err != nil {
@@ -219,6 +222,9 @@ func (t Table) RequestStop(ctx context.Context, q Querier, id string, states ...
 
 // StopRequested reports whether run id was asked to stop.
 func (t Table) StopRequested(ctx context.Context, q Querier, id string) (bool, error) {
+	if t.Stop == "" {
+		return false, nil
+	}
 	var stop int
 	if err := q.QueryRowContext(ctx, `SELECT `+t.Stop+` FROM `+t.Name+` WHERE id = ?`, id).Scan(&stop); err != nil {
 		return false, err

@@ -153,6 +153,10 @@ func TestStop(t *testing.T) {
 		t.Fatalf("stop of a running run: %v %v", ok, err)
 	}
 	<-stopped // the watcher saw the flag (a hang here fails by the test timeout)
+	noFlag := runs.Table{Name: "test_runs", Start: "started_at", End: "ended_at", Owner: "owner"}
+	if ok, err := noFlag.RequestStop(ctx, db.SQL(), "r", runs.Running); err == nil || ok {
+		t.Errorf("stop through a table without a stop flag: %v %v", ok, err)
+	}
 	if ok, err := table.StopRequested(ctx, db.SQL(), "done"); err != nil || ok {
 		t.Errorf("the ended run was marked: %v %v", ok, err)
 	}
