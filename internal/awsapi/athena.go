@@ -175,6 +175,17 @@ func (s *Server) queryExecution(ctx context.Context, ex query.Execution) map[str
 	if queued < 0 {
 		queued = 0
 	}
+	stats := map[string]any{
+		"EngineExecutionTimeInMillis": millis(ex.Stats.Engine),
+		"DataScannedInBytes":          ex.Stats.BytesScanned,
+		"TotalExecutionTimeInMillis":  millis(total),
+		"QueryPlanningTimeInMillis":   millis(ex.Stats.Planning),
+		"QueryQueueTimeInMillis":      millis(queued),
+		"ResultReuseInformation":      map[string]bool{"ReusedPreviousResult": ex.ReusedFrom != ""},
+	}
+	if ex.ManifestLocation != "" {
+		stats["DataManifestLocation"] = ex.ManifestLocation
+	}
 	return map[string]any{
 		"QueryExecutionId":      ex.ID,
 		"Query":                 ex.SQL,
@@ -182,16 +193,9 @@ func (s *Server) queryExecution(ctx context.Context, ex query.Execution) map[str
 		"ResultConfiguration":   map[string]string{"OutputLocation": s.resultLocation(ctx, ex)},
 		"QueryExecutionContext": map[string]string{"Database": ex.Database, "Catalog": dataCatalog},
 		"Status":                status,
-		"Statistics": map[string]any{
-			"EngineExecutionTimeInMillis": millis(ex.Stats.Engine),
-			"DataScannedInBytes":          ex.Stats.BytesScanned,
-			"TotalExecutionTimeInMillis":  millis(total),
-			"QueryPlanningTimeInMillis":   millis(ex.Stats.Planning),
-			"QueryQueueTimeInMillis":      millis(queued),
-			"ResultReuseInformation":      map[string]bool{"ReusedPreviousResult": ex.ReusedFrom != ""},
-		},
-		"WorkGroup":     ex.Workgroup,
-		"EngineVersion": map[string]string{"SelectedEngineVersion": "tarn (DuckDB)", "EffectiveEngineVersion": "tarn (DuckDB)"},
+		"Statistics":            stats,
+		"WorkGroup":             ex.Workgroup,
+		"EngineVersion":         map[string]string{"SelectedEngineVersion": "tarn (DuckDB)", "EffectiveEngineVersion": "tarn (DuckDB)"},
 	}
 }
 

@@ -2,6 +2,8 @@ package awsapi_test
 
 import (
 	"context"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,5 +84,60 @@ func TestAthenaOutputLocation(t *testing.T) {
 		if code(err) != "InvalidRequestException" {
 			t.Errorf("OutputLocation %q: %v", bad, err)
 		}
+	}
+}
+
+// A CTAS or INSERT INTO run through Athena reports the data manifest
+// (Statistics.DataManifestLocation): an object listing every data file it
+// wrote, one URI per line, as Athena writes it; a SELECT has none.
+func TestAthenaDataManifest(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	a := e.athena(e.admin)
+	run := func(sql string) *athenatypes.QueryExecution {
+		t.Helper()
+		start, err := a.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String(sql)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := waitQuery(t, a, aws.ToString(start.QueryExecutionId))
+		if ex.Status.State != athenatypes.QueryExecutionStateSucceeded {
+			t.Fatalf("%s: %s %s", sql, ex.Status.State, aws.ToString(ex.Status.StateChangeReason))
+		}
+		return ex
+	}
+	run("CREATE DATABASE m")
+	ex := run("CREATE TABLE m.t WITH (format = 'PARQUET', external_location = 's3://lake/ctas/t/', partitioned_by = ARRAY['p']) AS SELECT i, i % 3 AS p FROM range(30) r(i)")
+	manifest := aws.ToString(ex.Statistics.DataManifestLocation)
+	if manifest != "s3://lake/athena-results/"+aws.ToString(ex.QueryExecutionId)+"-manifest.csv" {
+		t.Fatalf("manifest location %q", manifest)
+	}
+	files := func(uri string) []string {
+		rc, _, err := e.l.Store.Get(ctx, "lake", strings.TrimPrefix(uri, "s3://lake/"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, _ := io.ReadAll(rc)
+		return strings.Fields(string(b))
+	}
+	got := files(manifest)
+	if len(got) != 3 {
+		t.Fatalf("manifest lists %v, want the 3 partitions' files", got)
+	}
+	for _, f := range got {
+		if !strings.HasPrefix(f, "s3://lake/ctas/t/p=") {
+			t.Errorf("manifest entry %q is not a file of the table", f)
+		}
+		if _, err := e.l.Store.Head(ctx, "lake", strings.TrimPrefix(f, "s3://lake/")); err != nil {
+			t.Errorf("manifest entry %q: %v", f, err)
+		}
+	}
+	ins := run("INSERT INTO m.t SELECT 100 AS i, 1 AS p")
+	if got := files(aws.ToString(ins.Statistics.DataManifestLocation)); len(got) != 1 || !strings.HasPrefix(got[0], "s3://lake/ctas/t/p=1/") {
+		t.Errorf("INSERT's manifest: %v", got)
+	}
+	if sel := run("SELECT count(*) FROM m.t"); sel.Statistics.DataManifestLocation != nil {
+		t.Errorf("a SELECT reports a manifest: %s", aws.ToString(sel.Statistics.DataManifestLocation))
 	}
 }

@@ -168,7 +168,11 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgrou
 		runErr = ferr
 	}
 	if runErr == nil && ex.ReusedFrom == "" {
-		if err := a.storeResult(ctx, loc, ex.ID, res, sink.cols); err != nil {
+		err := a.storeResult(ctx, loc, ex.ID, res, sink.cols)
+		if err == nil && ex.wrote {
+			err = a.storeManifest(ctx, loc, ex)
+		}
+		if err != nil {
 			if !changesState(req.SQL) {
 				runErr = err
 			} else {
@@ -189,7 +193,7 @@ func authorizeResult(req Request, loc storage.URI, id string) error {
 	if req.Authorize == nil {
 		return nil
 	}
-	for _, name := range []string{id + ".csv", id + ".csv.metadata"} {
+	for _, name := range []string{id + ".csv", id + ".csv.metadata", id + "-manifest.csv"} {
 		if err := req.Authorize("s3:PutObject", Target{Location: loc.Join(name).String()}); err != nil {
 			return fmt.Errorf("cannot write the query's result to %s: %w", loc, err)
 		}
@@ -242,6 +246,23 @@ func (a *Async) storeResult(ctx context.Context, loc storage.URI, id string, res
 	if err != nil {
 		return fmt.Errorf("cannot store the result in %s: %w", u, err)
 	}
+	return nil
+}
+
+// storeManifest puts <id>-manifest.csv beside the result: the URIs of the
+// data files a CTAS or INSERT INTO wrote, one per line, as Athena writes
+// it (awswrangler's CTAS approach reads its result through it).
+func (a *Async) storeManifest(ctx context.Context, loc storage.URI, ex *Execution) error {
+	var b strings.Builder
+	for _, u := range ex.written {
+		b.WriteString(u)
+		b.WriteByte('\n')
+	}
+	m := loc.Join(ex.ID + "-manifest.csv")
+	if _, err := a.s.store.Put(ctx, m.Bucket, m.Key, strings.NewReader(b.String()), storage.PutOptions{ContentType: "text/csv"}); err != nil {
+		return fmt.Errorf("cannot store the data manifest in %s: %w", m, err)
+	}
+	ex.ManifestLocation = m.String()
 	return nil
 }
 

@@ -78,6 +78,8 @@ ALTER TABLE query_executions ADD COLUMN reused_from TEXT NOT NULL DEFAULT '';
 CREATE INDEX query_executions_state ON query_executions (state);
 `}, {Version: 5, Name: "per-query result location", SQL: `
 ALTER TABLE query_executions ADD COLUMN result_location TEXT NOT NULL DEFAULT '';
+`}, {Version: 6, Name: "data manifests", SQL: `
+ALTER TABLE query_executions ADD COLUMN manifest_location TEXT NOT NULL DEFAULT '';
 `}}
 
 // Request is one statement to run.
@@ -171,8 +173,14 @@ type Execution struct {
 	// to go to (Athena's ResultConfiguration.OutputLocation); "" means the
 	// workgroup's.
 	ResultLocation string `json:"result_location,omitempty"`
+	// ManifestLocation is the object listing the data files a background
+	// CTAS or INSERT INTO wrote (Athena's DataManifestLocation), which
+	// clients such as awswrangler read to find them.
+	ManifestLocation string `json:"manifest_location,omitempty"`
 
-	fingerprint string // of the tables' files when the query was bound
+	fingerprint string   // of the tables' files when the query was bound
+	wrote       bool     // the statement published data files (CTAS, INSERT)
+	written     []string // their URIs
 }
 
 // Service runs statements. It is safe for concurrent use.
@@ -290,10 +298,10 @@ func (s *Service) record(ctx context.Context, ex *Execution, err error) error {
 	}
 	_, herr := s.db.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE query_executions SET statement_type = ?, state = ?, error = ?, ended_at = ?,
 		rows_returned = ?, bytes_scanned = ?, files_scanned = ?, partitions_scanned = ?, partitions_total = ?, planning_ms = ?, engine_ms = ?,
-		fingerprint = ?, reused_from = ?
+		fingerprint = ?, reused_from = ?, manifest_location = ?
 		WHERE id = ?`, ex.StatementType, ex.State, ex.Error, meta.FormatTime(ex.EndedAt), ex.Stats.Rows, ex.Stats.BytesScanned,
 		ex.Stats.FilesScanned, ex.Stats.PartitionsScanned, ex.Stats.PartitionsTotal, ex.Stats.Planning.Milliseconds(), ex.Stats.Engine.Milliseconds(),
-		ex.fingerprint, ex.ReusedFrom, ex.ID)
+		ex.fingerprint, ex.ReusedFrom, ex.ManifestLocation, ex.ID)
 	if err == nil && herr != nil {
 		err = fmt.Errorf("cannot record query: %w", herr)
 	}
@@ -534,7 +542,7 @@ func (s *Service) HistoryVisible(ctx context.Context, limit int, visible func(Ex
 func (s *Service) history(ctx context.Context, where string, args []any, limit int) ([]Execution, error) {
 	args = append(append([]any(nil), args...), limit)
 	rows, err := s.db.SQL().QueryContext(ctx, `SELECT id, sql, database_name, statement_type, state, error, submitted_at, ended_at,
-		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key, reused_from, result_location
+		rows_returned, bytes_scanned, files_scanned, partitions_scanned, partitions_total, planning_ms, engine_ms, workgroup, access_key, reused_from, result_location, manifest_location
 		FROM query_executions `+where+` ORDER BY submitted_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read query history: %w", err)
@@ -547,7 +555,7 @@ func (s *Service) history(ctx context.Context, where string, args []any, limit i
 		var planMS, engMS int64
 		if err := rows.Scan(&e.ID, &e.SQL, &e.Database, &e.StatementType, &e.State, &e.Error, &sub, &end,
 			&e.Stats.Rows, &e.Stats.BytesScanned, &e.Stats.FilesScanned, &e.Stats.PartitionsScanned, &e.Stats.PartitionsTotal, &planMS, &engMS,
-			&e.Workgroup, &e.AccessKey, &e.ReusedFrom, &e.ResultLocation); err != nil {
+			&e.Workgroup, &e.AccessKey, &e.ReusedFrom, &e.ResultLocation, &e.ManifestLocation); err != nil {
 			return nil, err
 		}
 		e.Stats.CostUSD = Cost(e.Stats.BytesScanned)

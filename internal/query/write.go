@@ -329,6 +329,10 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 			s.deleteFiles(context.WithoutCancel(ctx), res.Files)
 			return err
 		}
+		ex.wrote = true
+		for _, f := range res.Files {
+			ex.written = append(ex.written, f.URI)
+		}
 		// Replaced files are garbage in the catalog, deleted after a grace
 		// period (readers may still hold them); collect what is due.
 		if len(removed) > 0 {
