@@ -6,6 +6,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/client"
+	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -92,7 +93,7 @@ func queryExecution(e apitypes.Execution) query.Execution {
 	st := e.Stats
 	return query.Execution{ID: e.ID, SQL: e.SQL, Database: e.Database, Workgroup: e.Workgroup, AccessKey: e.AccessKey,
 		StatementType: e.StatementType, State: e.State, Error: e.Error, SubmittedAt: e.SubmittedAt, EndedAt: e.EndedAt, ReusedFrom: e.ReusedFrom,
-		ResultLocation: e.ResultLocation,
+		ResultLocation: e.ResultLocation, ManifestLocation: e.ManifestLocation,
 		Stats: query.Stats{Rows: st.Rows, BytesScanned: st.BytesScanned, FilesScanned: st.FilesScanned, PartitionsScanned: st.PartitionsScanned,
 			PartitionsTotal: st.PartitionsTotal, Planning: st.Planning, Engine: st.Engine, Elapsed: st.Elapsed, CostUSD: st.CostUSD}}
 }
@@ -152,3 +153,78 @@ func (r remoteQueries) Workgroups(ctx context.Context) ([]query.Workgroup, error
 func (r remoteQueries) DeleteWorkgroup(ctx context.Context, name string) error {
 	return r.k.DeleteWorkgroup(ctx, name)
 }
+
+// remoteCrawlers is the server's crawlers as a crawlerService.
+type remoteCrawlers struct{ k *client.Crawlers }
+
+func wireCrawlerSpec(c crawler.Spec) apitypes.CrawlerSpec {
+	return apitypes.CrawlerSpec{Name: c.Name, Database: c.Database, Description: c.Description, Targets: c.Targets, Exclusions: c.Exclusions,
+		SchemaChangePolicy: c.SchemaChangePolicy, DeleteBehavior: c.DeleteBehavior, RecrawlPolicy: c.RecrawlPolicy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+func crawlerSpec(c apitypes.CrawlerSpec) crawler.Spec {
+	return crawler.Spec{Name: c.Name, Database: c.Database, Description: c.Description, Targets: c.Targets, Exclusions: c.Exclusions,
+		SchemaChangePolicy: c.SchemaChangePolicy, DeleteBehavior: c.DeleteBehavior, RecrawlPolicy: c.RecrawlPolicy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+func schemaChanges(cs []apitypes.SchemaChange) []catalog.SchemaChange {
+	out, _ := fromWire(cs, nil, func(c apitypes.SchemaChange) catalog.SchemaChange {
+		return catalog.SchemaChange{Kind: c.Kind, Column: c.Column, From: c.From, To: c.To}
+	})
+	return out
+}
+
+func crawlerRun(r apitypes.CrawlerRun) crawler.Run {
+	tables, _ := fromWire(r.Tables, nil, func(t apitypes.CrawlTableResult) crawler.TableResult {
+		return crawler.TableResult{Table: t.Table, Action: t.Action, Location: t.Location, Format: t.Format, Columns: catalogColumns(t.Columns),
+			PartitionKeys: catalogColumns(t.PartitionKeys), Changes: schemaChanges(t.Changes), PartitionsAdded: t.PartitionsAdded, PartitionsRemoved: t.PartitionsRemoved}
+	})
+	fileErrors, _ := fromWire(r.FileErrors, nil, func(e apitypes.CrawlFileError) crawler.FileError {
+		return crawler.FileError{URI: e.URI, Error: e.Error}
+	})
+	return crawler.Run{ID: r.ID, Crawler: r.Crawler, State: r.State, DryRun: r.DryRun, AcceptDrift: r.AcceptDrift, StartedAt: r.StartedAt,
+		EndedAt: r.EndedAt, FilesScanned: r.FilesScanned, BytesScanned: r.BytesScanned, TablesCreated: r.TablesCreated, TablesUpdated: r.TablesUpdated,
+		TablesDeprecated: r.TablesDeprecated, TablesDeleted: r.TablesDeleted, PartitionsAdded: r.PartitionsAdded, PartitionsRemoved: r.PartitionsRemoved,
+		Tables: tables, FileErrors: fileErrors, Error: r.Error}
+}
+
+func (r remoteCrawlers) Create(ctx context.Context, spec crawler.Spec) error {
+	return r.k.Create(ctx, wireCrawlerSpec(spec))
+}
+
+func (r remoteCrawlers) Update(ctx context.Context, spec crawler.Spec) error {
+	return r.k.Update(ctx, wireCrawlerSpec(spec))
+}
+
+func (r remoteCrawlers) Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error) {
+	co := client.CrawlOptions{DryRun: opts.DryRun, AcceptDrift: opts.AcceptDrift}
+	if opts.Progress != nil {
+		co.Progress = func(p apitypes.CrawlerProgress) {
+			opts.Progress(crawler.Progress{FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, Current: p.Current})
+		}
+	}
+	run, err := r.k.Start(ctx, name, co)
+	return crawlerRun(run), err
+}
+
+func (r remoteCrawlers) Stop(ctx context.Context, name string) error { return r.k.Stop(ctx, name) }
+
+func (r remoteCrawlers) List(ctx context.Context) ([]crawler.Spec, error) {
+	cs, err := r.k.List(ctx)
+	return fromWire(cs, err, crawlerSpec)
+}
+
+func (r remoteCrawlers) Get(ctx context.Context, name string) (crawler.Spec, error) {
+	c, err := r.k.Get(ctx, name)
+	if err != nil {
+		return crawler.Spec{}, err
+	}
+	return crawlerSpec(c), nil
+}
+
+func (r remoteCrawlers) Runs(ctx context.Context, name string) ([]crawler.Run, error) {
+	runs, err := r.k.Runs(ctx, name)
+	return fromWire(runs, err, crawlerRun)
+}
+
+func (r remoteCrawlers) Delete(ctx context.Context, name string) error { return r.k.Delete(ctx, name) }

@@ -56,7 +56,7 @@ func TestManage(t *testing.T) {
 
 	// Crawlers: create, a duplicate, a bad spec, start and follow, delete.
 	cr := c.Crawlers()
-	spec := crawler.Spec{Name: "c1", Database: "db1", Targets: []string{"s3://lake/raw/"}}
+	spec := apitypes.CrawlerSpec{Name: "c1", Database: "db1", Targets: []string{"s3://lake/raw/"}}
 	if err := cr.Create(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -66,15 +66,15 @@ func TestManage(t *testing.T) {
 	if err := cr.Create(ctx, spec); code(err) != "AlreadyExists" {
 		t.Errorf("duplicate crawler: %v", err)
 	}
-	if err := cr.Create(ctx, crawler.Spec{Name: "c2", Database: "db1", Targets: []string{"/not/s3"}}); code(err) != "InvalidRequest" {
+	if err := cr.Create(ctx, apitypes.CrawlerSpec{Name: "c2", Database: "db1", Targets: []string{"/not/s3"}}); code(err) != "InvalidRequest" {
 		t.Errorf("bad crawler: %v", err)
 	}
 	var e map[string]map[string]string
 	if st := raw.do("POST", "/api/v1/crawlers", map[string]any{"name": "c3", "databse": "x"}, &e); st != 400 || !strings.Contains(e["error"]["message"], "databse") {
 		t.Errorf("misspelt field: %d %v", st, e)
 	}
-	var progress []crawler.Progress
-	run, err := cr.Start(ctx, "c1", crawler.StartOptions{Progress: func(p crawler.Progress) { progress = append(progress, p) }})
+	var progress []apitypes.CrawlerProgress
+	run, err := cr.Start(ctx, "c1", tclient.CrawlOptions{Progress: func(p apitypes.CrawlerProgress) { progress = append(progress, p) }})
 	if err != nil || run.State != crawler.StateSucceeded || len(run.TablesCreated) != 2 || run.FilesScanned == 0 {
 		t.Fatalf("crawl through the API: %+v %v", run, err)
 	}
@@ -84,7 +84,7 @@ func TestManage(t *testing.T) {
 	if got, err := cr.GetRun(ctx, run.ID); err != nil || got.State != crawler.StateSucceeded || got.Progress != nil {
 		t.Errorf("crawler run: %+v %v", got, err)
 	}
-	if _, err := cr.Start(ctx, "nope", crawler.StartOptions{}); code(err) != "NotFound" {
+	if _, err := cr.Start(ctx, "nope", tclient.CrawlOptions{}); code(err) != "NotFound" {
 		t.Errorf("unknown crawler: %v", err)
 	}
 	if err := cr.Delete(ctx, "c1"); err != nil {

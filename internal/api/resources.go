@@ -56,14 +56,15 @@ func (s *Server) listCrawlers(ctx context.Context, p *auth.Principal, r *http.Re
 	if err := p.Authorize("glue:GetCrawlers", auth.CatalogResource); err != nil {
 		return nil, err
 	}
-	return s.crawlers.List(ctx)
+	cs, err := s.crawlers.List(ctx)
+	return wireList(cs, err, wireCrawlerSpec)
 }
 
 func (s *Server) getCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	if err := p.Authorize("glue:GetCrawler", crawlerResource(r.PathValue("name"))); err != nil {
 		return nil, err
 	}
-	return s.crawlers.Get(ctx, r.PathValue("name"))
+	return crawlerSpec(s.crawlers.Get(ctx, r.PathValue("name")))
 }
 
 func (s *Server) stopCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -139,13 +140,6 @@ func (s *Server) startCrawler(ctx context.Context, p *auth.Principal, r *http.Re
 	}
 }
 
-// crawlerRun is a crawl as GET /api/v1/crawler-runs/{id} shows it: while it
-// runs in this server, with its progress.
-type crawlerRun struct {
-	crawler.Run
-	Progress *crawler.Progress `json:"progress,omitempty"`
-}
-
 func (s *Server) getCrawlerRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	run, err := s.crawlers.GetRun(ctx, r.PathValue("id"))
 	if err != nil {
@@ -154,9 +148,12 @@ func (s *Server) getCrawlerRun(ctx context.Context, p *auth.Principal, r *http.R
 	if err := p.Authorize("glue:GetCrawlerMetrics", crawlerResource(run.Crawler)); err != nil {
 		return nil, err
 	}
-	out := crawlerRun{Run: run}
+	// While it runs in this server, with its progress.
+	out := wireCrawlerRun(run)
 	if run.State == crawler.StateRunning {
-		out.Progress = s.follow.crawlProgress(run.ID)
+		if p := s.follow.crawlProgress(run.ID); p != nil {
+			out.Progress = &apitypes.CrawlerProgress{FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, Current: p.Current}
+		}
 	}
 	return out, nil
 }
@@ -177,7 +174,7 @@ func (s *Server) createCrawler(ctx context.Context, p *auth.Principal, r *http.R
 	if err := s.crawlers.Create(ctx, spec); err != nil {
 		return nil, err
 	}
-	return s.crawlers.Get(ctx, spec.Name)
+	return crawlerSpec(s.crawlers.Get(ctx, spec.Name))
 }
 
 // updateCrawler changes a crawler in place (glue:UpdateCrawler), keeping its
@@ -206,7 +203,7 @@ func (s *Server) updateCrawler(ctx context.Context, p *auth.Principal, r *http.R
 	if err := s.crawlers.Update(ctx, spec); err != nil {
 		return nil, err
 	}
-	return s.crawlers.Get(ctx, name)
+	return crawlerSpec(s.crawlers.Get(ctx, name))
 }
 
 func (s *Server) deleteCrawler(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -224,7 +221,8 @@ func (s *Server) crawlerRuns(ctx context.Context, p *auth.Principal, r *http.Req
 	if err := p.Authorize("glue:GetCrawlerMetrics", crawlerResource(r.PathValue("name"))); err != nil {
 		return nil, err
 	}
-	return s.crawlers.Runs(ctx, r.PathValue("name"))
+	runs, err := s.crawlers.Runs(ctx, r.PathValue("name"))
+	return wireList(runs, err, wireCrawlerRun)
 }
 
 func (s *Server) listJobs(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

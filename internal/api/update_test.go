@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/api"
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	tclient "github.com/tarn-lake/tarn/internal/client"
 	"github.com/tarn-lake/tarn/internal/crawler"
@@ -217,8 +218,8 @@ func TestUpdateCrawlerThroughAPI(t *testing.T) {
 	}
 	denied := key("nocrawlerupdate", `[{"Effect": "Allow", "Action": ["glue:GetCrawler", "glue:CreateCrawler"], "Resource": "*"}]`)
 	allowed := key("crawlerupdate", `[{"Effect": "Allow", "Action": "glue:UpdateCrawler", "Resource": "arn:aws:glue:*:*:crawler/c1"}]`)
-	spec := got
-	spec.Description = "by a key"
+	spec := apitypes.CrawlerSpec{Name: got.Name, Database: got.Database, Description: "by a key", Targets: got.Targets, Exclusions: got.Exclusions,
+		SchemaChangePolicy: got.SchemaChangePolicy, DeleteBehavior: got.DeleteBehavior, RecrawlPolicy: got.RecrawlPolicy}
 	for _, tc := range []struct {
 		k    auth.Key
 		name string

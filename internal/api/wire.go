@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -43,9 +44,7 @@ func wirePartition(p catalog.Partition) apitypes.Partition {
 func wireSchemaVersion(v catalog.SchemaVersion) apitypes.SchemaVersion {
 	return apitypes.SchemaVersion{Version: v.Version, Columns: mapSlice(v.Columns, wireColumn), PartitionKeys: mapSlice(v.PartitionKeys, wireColumn),
 		Format: v.Format, FormatOptions: v.FormatOptions, Location: v.Location, Reason: v.Reason, CreatedAt: v.CreatedAt,
-		Changes: mapSlice(v.Changes, func(c catalog.SchemaChange) apitypes.SchemaChange {
-			return apitypes.SchemaChange{Kind: c.Kind, Column: c.Column, From: c.From, To: c.To}
-		})}
+		Changes: mapSlice(v.Changes, wireSchemaChange)}
 }
 
 func wireSkippedFile(f catalog.SkippedFile) apitypes.SkippedFile {
@@ -64,7 +63,7 @@ func wireExecution(e query.Execution) apitypes.Execution {
 	st := e.Stats
 	return apitypes.Execution{ID: e.ID, SQL: e.SQL, Database: e.Database, Workgroup: e.Workgroup, AccessKey: e.AccessKey,
 		StatementType: e.StatementType, State: e.State, Error: e.Error, SubmittedAt: e.SubmittedAt, EndedAt: e.EndedAt, ReusedFrom: e.ReusedFrom,
-		ResultLocation: e.ResultLocation,
+		ResultLocation: e.ResultLocation, ManifestLocation: e.ManifestLocation,
 		Stats: apitypes.QueryStats{Rows: st.Rows, BytesScanned: st.BytesScanned, FilesScanned: st.FilesScanned, PartitionsScanned: st.PartitionsScanned,
 			PartitionsTotal: st.PartitionsTotal, Planning: st.Planning, Engine: st.Engine, Elapsed: st.Elapsed, CostUSD: st.CostUSD}}
 }
@@ -105,4 +104,36 @@ func wireResultPage(p query.ResultPage) apitypes.ResultPage {
 	return apitypes.ResultPage{NextToken: p.NextToken, Rows: p.Values, Columns: mapSlice(p.Columns, func(c query.Column) apitypes.ResultColumn {
 		return apitypes.ResultColumn{Name: c.Name, Type: c.Type, AthenaType: c.AthenaType}
 	})}
+}
+
+func wireCrawlerSpec(c crawler.Spec) apitypes.CrawlerSpec {
+	return apitypes.CrawlerSpec{Name: c.Name, Database: c.Database, Description: c.Description, Targets: c.Targets, Exclusions: c.Exclusions,
+		SchemaChangePolicy: c.SchemaChangePolicy, DeleteBehavior: c.DeleteBehavior, RecrawlPolicy: c.RecrawlPolicy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// crawlerSpec answers one crawler, or the error.
+func crawlerSpec(c crawler.Spec, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return wireCrawlerSpec(c), nil
+}
+
+func wireSchemaChange(c catalog.SchemaChange) apitypes.SchemaChange {
+	return apitypes.SchemaChange{Kind: c.Kind, Column: c.Column, From: c.From, To: c.To}
+}
+
+func wireCrawlerRun(r crawler.Run) apitypes.CrawlerRun {
+	return apitypes.CrawlerRun{ID: r.ID, Crawler: r.Crawler, State: r.State, DryRun: r.DryRun, AcceptDrift: r.AcceptDrift, StartedAt: r.StartedAt,
+		EndedAt: r.EndedAt, FilesScanned: r.FilesScanned, BytesScanned: r.BytesScanned, TablesCreated: r.TablesCreated, TablesUpdated: r.TablesUpdated,
+		TablesDeprecated: r.TablesDeprecated, TablesDeleted: r.TablesDeleted, PartitionsAdded: r.PartitionsAdded, PartitionsRemoved: r.PartitionsRemoved,
+		Error: r.Error,
+		Tables: mapSlice(r.Tables, func(t crawler.TableResult) apitypes.CrawlTableResult {
+			return apitypes.CrawlTableResult{Table: t.Table, Action: t.Action, Location: t.Location, Format: t.Format,
+				Columns: mapSlice(t.Columns, wireColumn), PartitionKeys: mapSlice(t.PartitionKeys, wireColumn),
+				Changes: mapSlice(t.Changes, wireSchemaChange), PartitionsAdded: t.PartitionsAdded, PartitionsRemoved: t.PartitionsRemoved}
+		}),
+		FileErrors: mapSlice(r.FileErrors, func(e crawler.FileError) apitypes.CrawlFileError {
+			return apitypes.CrawlFileError{URI: e.URI, Error: e.Error}
+		})}
 }

@@ -8,7 +8,9 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/runs"
 )
 
 // jsonFields lists the JSON names of a struct's encoded fields, in order,
@@ -50,11 +52,25 @@ func TestWireTypesMatchServices(t *testing.T) {
 		{query.Workgroup{}, apitypes.Workgroup{}},
 		{query.Column{}, apitypes.ResultColumn{}},
 		{query.ResultPage{}, apitypes.ResultPage{}},
+		{crawler.Spec{}, apitypes.CrawlerSpec{}},
+		{crawler.TableResult{}, apitypes.CrawlTableResult{}},
+		{crawler.FileError{}, apitypes.CrawlFileError{}},
+		{crawler.Progress{}, apitypes.CrawlerProgress{}},
 	}
 	for _, p := range pairs {
 		s, w := reflect.TypeOf(p.service), reflect.TypeOf(p.wire)
 		if sf, wf := jsonFields(s), jsonFields(w); !slices.Equal(sf, wf) {
 			t.Errorf("%v has JSON fields %q, the wire type %v %q", s, sf, w, wf)
+		}
+	}
+	// A crawl's wire type adds its progress after the run's fields.
+	if sf, wf := jsonFields(reflect.TypeFor[crawler.Run]()), jsonFields(reflect.TypeFor[apitypes.CrawlerRun]()); !slices.Equal(append(sf, "progress,omitempty"), wf) {
+		t.Errorf("crawler.Run has JSON fields %q, apitypes.CrawlerRun %q", sf, wf)
+	}
+	for _, st := range [][2]string{{runs.Queued, apitypes.StateQueued}, {runs.Starting, apitypes.StateStarting}, {runs.Running, apitypes.StateRunning},
+		{runs.Succeeded, apitypes.StateSucceeded}, {runs.Failed, apitypes.StateFailed}, {runs.Cancelled, apitypes.StateCancelled}, {runs.Timeout, apitypes.StateTimeout}} {
+		if st[0] != st[1] {
+			t.Errorf("run state %q on the wire is %q", st[0], st[1])
 		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
-	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
 )
 
@@ -59,32 +58,32 @@ type Crawlers struct{ c *Client }
 // Crawlers returns the crawler part of the API.
 func (c *Client) Crawlers() *Crawlers { return &Crawlers{c} }
 
-func (k *Crawlers) Create(ctx context.Context, spec crawler.Spec) error {
+func (k *Crawlers) Create(ctx context.Context, spec apitypes.CrawlerSpec) error {
 	body := crawlerRequest(spec)
 	return k.c.do(ctx, "POST", "/api/v1/crawlers", body, nil)
 }
 
 // Update replaces the crawler's definition in the server, as
 // crawler.Service.Update does.
-func (k *Crawlers) Update(ctx context.Context, spec crawler.Spec) error {
+func (k *Crawlers) Update(ctx context.Context, spec apitypes.CrawlerSpec) error {
 	body := crawlerRequest(spec)
 	body.Name = "" // the path names it
 	return k.c.do(ctx, "PUT", "/api/v1/crawlers/"+seg(spec.Name), body, nil)
 }
 
-func crawlerRequest(spec crawler.Spec) apitypes.CrawlerRequest {
+func crawlerRequest(spec apitypes.CrawlerSpec) apitypes.CrawlerRequest {
 	return apitypes.CrawlerRequest{Name: spec.Name, Database: spec.Database, Description: spec.Description, Targets: spec.Targets,
 		Exclusions: spec.Exclusions, SchemaChangePolicy: spec.SchemaChangePolicy, DeleteBehavior: spec.DeleteBehavior,
 		RecrawlPolicy: spec.RecrawlPolicy}
 }
 
-func (k *Crawlers) List(ctx context.Context) ([]crawler.Spec, error) {
-	var out []crawler.Spec
+func (k *Crawlers) List(ctx context.Context) ([]apitypes.CrawlerSpec, error) {
+	var out []apitypes.CrawlerSpec
 	return out, k.c.do(ctx, "GET", "/api/v1/crawlers", nil, &out)
 }
 
-func (k *Crawlers) Get(ctx context.Context, name string) (crawler.Spec, error) {
-	var out crawler.Spec
+func (k *Crawlers) Get(ctx context.Context, name string) (apitypes.CrawlerSpec, error) {
+	var out apitypes.CrawlerSpec
 	return out, k.c.do(ctx, "GET", "/api/v1/crawlers/"+seg(name), nil, &out)
 }
 
@@ -92,59 +91,68 @@ func (k *Crawlers) Delete(ctx context.Context, name string) error {
 	return k.c.do(ctx, "DELETE", "/api/v1/crawlers/"+seg(name), nil, nil)
 }
 
-func (k *Crawlers) Runs(ctx context.Context, name string) ([]crawler.Run, error) {
-	var out []crawler.Run
+func (k *Crawlers) Runs(ctx context.Context, name string) ([]apitypes.CrawlerRun, error) {
+	var out []apitypes.CrawlerRun
 	return out, k.c.do(ctx, "GET", "/api/v1/crawlers/"+seg(name)+"/runs", nil, &out)
 }
 
-// CrawlerRun is a crawl as the server shows it, with its progress while it
-// runs.
-type CrawlerRun struct {
-	crawler.Run
-	Progress *crawler.Progress `json:"progress,omitempty"`
-}
-
-func (k *Crawlers) GetRun(ctx context.Context, id string) (CrawlerRun, error) {
-	var out CrawlerRun
+// GetRun returns a crawl, with its progress while it runs.
+func (k *Crawlers) GetRun(ctx context.Context, id string) (apitypes.CrawlerRun, error) {
+	var out apitypes.CrawlerRun
 	return out, k.c.do(ctx, "GET", "/api/v1/crawler-runs/"+seg(id), nil, &out)
 }
 
+// Errors of crawls followed to their end (the words of the crawler
+// service's own).
+var (
+	ErrCrawlFailed  = errors.New("crawl failed")
+	ErrCrawlStopped = errors.New("crawl stopped by request")
+)
+
+// CrawlOptions are a crawl's options: Progress, if set, gets the server's
+// progress at each poll.
+type CrawlOptions struct {
+	DryRun, AcceptDrift bool
+	Progress            func(apitypes.CrawlerProgress)
+}
+
 // Start starts a crawl in the server and follows it to its end, as
-// crawler.Service.Start runs one: opts.Progress gets the server's progress,
-// and a failed crawl returns its run and an error wrapping
-// crawler.ErrCrawlFailed. If ctx ends first the crawl goes on in the
-// server.
-func (k *Crawlers) Start(ctx context.Context, name string, opts crawler.StartOptions) (crawler.Run, error) {
+// crawler.Service.Start runs one: a failed crawl returns its run and an
+// error wrapping ErrCrawlFailed, a stopped one ErrCrawlStopped. If ctx ends
+// first the crawl is stopped.
+func (k *Crawlers) Start(ctx context.Context, name string, opts CrawlOptions) (apitypes.CrawlerRun, error) {
 	var st apitypes.Started
 	if err := k.c.do(ctx, "POST", "/api/v1/crawlers/"+seg(name)+"/start", apitypes.StartCrawlerRequest{DryRun: opts.DryRun, AcceptDrift: opts.AcceptDrift}, &st); err != nil {
-		return crawler.Run{}, err
+		return apitypes.CrawlerRun{}, err
 	}
 	if st.ID == "" {
-		return crawler.Run{}, fmt.Errorf("the server at %s started crawler %q without naming the run (an older tarn?): see tarn crawler runs %s", k.c.base, name, name)
+		return apitypes.CrawlerRun{}, fmt.Errorf("the server at %s started crawler %q without naming the run (an older tarn?): see tarn crawler runs %s", k.c.base, name, name)
 	}
 	p := k.c.poller()
 	for {
 		run, err := k.GetRun(ctx, st.ID)
 		if err != nil {
 			if ctx.Err() != nil {
-				return crawler.Run{}, k.stopFollowing(ctx, name, st.ID)
+				return apitypes.CrawlerRun{}, k.stopFollowing(ctx, name, st.ID)
 			}
-			return crawler.Run{}, err
+			return apitypes.CrawlerRun{}, err
 		}
+		progress := run.Progress
+		run.Progress = nil
 		switch run.State {
-		case crawler.StateRunning:
-		case crawler.StateFailed:
-			return run.Run, fmt.Errorf("crawler %q run %s: %w: %s", run.Crawler, run.ID, crawler.ErrCrawlFailed, run.Error)
-		case crawler.StateCancelled:
-			return run.Run, fmt.Errorf("crawler %q run %s: %w", run.Crawler, run.ID, crawler.ErrStopped)
+		case apitypes.StateRunning:
+		case apitypes.StateFailed:
+			return run, fmt.Errorf("crawler %q run %s: %w: %s", run.Crawler, run.ID, ErrCrawlFailed, run.Error)
+		case apitypes.StateCancelled:
+			return run, fmt.Errorf("crawler %q run %s: %w", run.Crawler, run.ID, ErrCrawlStopped)
 		default:
-			return run.Run, nil
+			return run, nil
 		}
-		if opts.Progress != nil && run.Progress != nil {
-			opts.Progress(*run.Progress)
+		if opts.Progress != nil && progress != nil {
+			opts.Progress(*progress)
 		}
 		if err := p.wait(ctx); err != nil {
-			return crawler.Run{}, k.stopFollowing(ctx, name, st.ID)
+			return apitypes.CrawlerRun{}, k.stopFollowing(ctx, name, st.ID)
 		}
 	}
 }

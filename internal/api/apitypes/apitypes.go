@@ -241,6 +241,9 @@ type Execution struct {
 	// ResultLocation is the folder the query's result was asked to go to
 	// ("" for its workgroup's).
 	ResultLocation string `json:"result_location,omitempty"`
+	// ManifestLocation is the object listing the files a CTAS or INSERT
+	// INTO wrote (Athena's DataManifestLocation).
+	ManifestLocation string `json:"manifest_location,omitempty"`
 }
 
 // CostSummary is the queries and cost of one key in one workgroup
@@ -283,3 +286,80 @@ type ResultPage struct {
 	Rows      [][]any        `json:"rows"`
 	NextToken string         `json:"next_token,omitempty"`
 }
+
+// CrawlerSpec is a crawler's definition (GET /api/v1/crawlers/{name}).
+type CrawlerSpec struct {
+	Name               string
+	Database           string
+	Description        string
+	Targets            []string
+	Exclusions         []string
+	SchemaChangePolicy string
+	DeleteBehavior     string
+	RecrawlPolicy      string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// CrawlTableResult is what a crawl did to one table.
+type CrawlTableResult struct {
+	Table             string         `json:"table"`
+	Action            string         `json:"action"`
+	Location          string         `json:"location"`
+	Format            string         `json:"format,omitempty"`
+	Columns           []Column       `json:"columns,omitempty"`
+	PartitionKeys     []Column       `json:"partition_keys,omitempty"`
+	Changes           []SchemaChange `json:"changes,omitempty"`
+	PartitionsAdded   int            `json:"partitions_added"`
+	PartitionsRemoved int            `json:"partitions_removed"`
+}
+
+// CrawlFileError is a file a crawl could not read.
+type CrawlFileError struct {
+	URI   string `json:"uri"`
+	Error string `json:"error"`
+}
+
+// CrawlerProgress is how far a running crawl is.
+type CrawlerProgress struct {
+	FilesDone  int    `json:"files_done"`
+	FilesTotal int    `json:"files_total"`
+	BytesDone  int64  `json:"bytes_done"`
+	Current    string `json:"current"`
+}
+
+// CrawlerRun is a crawl (GET /api/v1/crawler-runs/{id}, and the items of
+// GET /api/v1/crawlers/{name}/runs), with its progress while it runs in
+// the server.
+type CrawlerRun struct {
+	ID                string             `json:"id"`
+	Crawler           string             `json:"crawler"`
+	State             string             `json:"state"`
+	DryRun            bool               `json:"dry_run"`
+	AcceptDrift       bool               `json:"accept_drift,omitempty"`
+	StartedAt         time.Time          `json:"started_at"`
+	EndedAt           time.Time          `json:"ended_at"`
+	FilesScanned      int                `json:"files_scanned"`
+	BytesScanned      int64              `json:"bytes_scanned"`
+	TablesCreated     []string           `json:"tables_created,omitempty"`
+	TablesUpdated     []string           `json:"tables_updated,omitempty"`
+	TablesDeprecated  []string           `json:"tables_deprecated,omitempty"`
+	TablesDeleted     []string           `json:"tables_deleted,omitempty"`
+	PartitionsAdded   int                `json:"partitions_added"`
+	PartitionsRemoved int                `json:"partitions_removed"`
+	Tables            []CrawlTableResult `json:"tables,omitempty"`
+	FileErrors        []CrawlFileError   `json:"file_errors,omitempty"`
+	Error             string             `json:"error,omitempty"`
+	Progress          *CrawlerProgress   `json:"progress,omitempty"`
+}
+
+// The states of runs (queries, crawls, job runs, workflow runs).
+const (
+	StateQueued    = "QUEUED"
+	StateStarting  = "STARTING"
+	StateRunning   = "RUNNING"
+	StateSucceeded = "SUCCEEDED"
+	StateFailed    = "FAILED"
+	StateCancelled = "CANCELLED"
+	StateTimeout   = "TIMEOUT"
+)
