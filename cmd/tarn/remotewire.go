@@ -7,6 +7,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/client"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -228,3 +229,75 @@ func (r remoteCrawlers) Runs(ctx context.Context, name string) ([]crawler.Run, e
 }
 
 func (r remoteCrawlers) Delete(ctx context.Context, name string) error { return r.k.Delete(ctx, name) }
+
+// remoteJobs is the server's jobs as a jobService.
+type remoteJobs struct{ k *client.Jobs }
+
+func wireJobSpec(j jobs.Spec) apitypes.JobSpec {
+	return apitypes.JobSpec{Name: j.Name, Description: j.Description, SQL: j.SQL, SQLFile: j.SQLFile, Args: j.Args, Target: j.Target,
+		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, FileSize: j.FileSize, Table: j.Table,
+		Bookmarks: j.Bookmarks, Timeout: j.Timeout, MaxRetries: j.MaxRetries, MaxConcurrentRuns: j.MaxConcurrentRuns, MaxRejected: j.MaxRejected,
+		RunAs: j.RunAs, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+}
+
+func jobSpec(j apitypes.JobSpec) jobs.Spec {
+	return jobs.Spec{Name: j.Name, Description: j.Description, SQL: j.SQL, SQLFile: j.SQLFile, Args: j.Args, Target: j.Target,
+		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, FileSize: j.FileSize, Table: j.Table,
+		Bookmarks: j.Bookmarks, Timeout: j.Timeout, MaxRetries: j.MaxRetries, MaxConcurrentRuns: j.MaxConcurrentRuns, MaxRejected: j.MaxRejected,
+		RunAs: j.RunAs, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+}
+
+func jobRun(r apitypes.JobRun) jobs.Run {
+	st := r.Stats
+	return jobs.Run{ID: r.ID, Job: r.Job, Attempt: r.Attempt, State: r.State, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Args: r.Args,
+		Error: r.Error, Log: r.Log,
+		Stats: jobs.Stats{RowsRead: st.RowsRead, RowsWritten: st.RowsWritten, RowsRejected: st.RowsRejected, RowsFiltered: st.RowsFiltered,
+			RowsDiscarded: st.RowsDiscarded, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, FilesRead: st.FilesRead,
+			FilesWritten: st.FilesWritten, Partitions: st.Partitions, RejectedURI: st.RejectedURI}}
+}
+
+func (r remoteJobs) Create(ctx context.Context, spec jobs.Spec) error {
+	return r.k.Create(ctx, wireJobSpec(spec))
+}
+func (r remoteJobs) Update(ctx context.Context, spec jobs.Spec) error {
+	return r.k.Update(ctx, wireJobSpec(spec))
+}
+
+func (r remoteJobs) Start(ctx context.Context, name string, opts jobs.StartOptions) (jobs.Run, error) {
+	run, err := r.k.Start(ctx, name, client.JobOptions{Args: opts.Args, Progress: opts.Progress})
+	return jobRun(run), err
+}
+
+func (r remoteJobs) List(ctx context.Context) ([]jobs.Spec, error) {
+	js, err := r.k.List(ctx)
+	return fromWire(js, err, jobSpec)
+}
+
+func (r remoteJobs) Get(ctx context.Context, name string) (jobs.Spec, error) {
+	j, err := r.k.Get(ctx, name)
+	if err != nil {
+		return jobs.Spec{}, err
+	}
+	return jobSpec(j), nil
+}
+
+func (r remoteJobs) Runs(ctx context.Context, name string) ([]jobs.Run, error) {
+	runs, err := r.k.Runs(ctx, name)
+	return fromWire(runs, err, jobRun)
+}
+
+func (r remoteJobs) GetRun(ctx context.Context, id string) (jobs.Run, error) {
+	run, err := r.k.GetRun(ctx, id)
+	if err != nil {
+		return jobs.Run{}, err
+	}
+	return jobRun(run), nil
+}
+
+func (r remoteJobs) Stop(ctx context.Context, id string) error { return r.k.Stop(ctx, id) }
+
+func (r remoteJobs) ResetBookmark(ctx context.Context, name string) (int64, error) {
+	return r.k.ResetBookmark(ctx, name)
+}
+
+func (r remoteJobs) Delete(ctx context.Context, name string) error { return r.k.Delete(ctx, name) }

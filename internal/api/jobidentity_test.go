@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/api"
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	tclient "github.com/tarn-lake/tarn/internal/client"
 	"github.com/tarn-lake/tarn/internal/jobs"
@@ -74,7 +75,7 @@ func TestJobIdentityThroughAPI(t *testing.T) {
 		}
 		return e.Code
 	}
-	for _, spec := range []jobs.Spec{
+	for _, spec := range []apitypes.JobSpec{
 		{Name: "clobber", SQL: "SELECT 1 AS id, 1.0 AS amount", Target: "s3://lake/curated/sales/", Mode: jobs.ModeOverwrite, Table: "curated_db.sales"},
 		{Name: "wipe", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/raw/sales/", Mode: jobs.ModeOverwrite},
 		{Name: "escalate", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/curated/mine/", RunAs: wide.AccessKeyID},
@@ -83,17 +84,17 @@ func TestJobIdentityThroughAPI(t *testing.T) {
 			t.Errorf("create %s through the API: %v, want AccessDenied", spec.Name, err)
 		}
 	}
-	if err := c.Jobs().Create(ctx, jobs.Spec{Name: "gone", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/curated/mine/", RunAs: "TKNOSUCHKEY"}); code(err) != "InvalidRequest" {
+	if err := c.Jobs().Create(ctx, apitypes.JobSpec{Name: "gone", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/curated/mine/", RunAs: "TKNOSUCHKEY"}); code(err) != "InvalidRequest" {
 		t.Errorf("a missing role key: %v", err)
 	}
-	if err := c.Jobs().Create(ctx, jobs.Spec{Name: "mine", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/curated/mine/"}); err != nil {
+	if err := c.Jobs().Create(ctx, apitypes.JobSpec{Name: "mine", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/curated/mine/"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.Jobs().Get(ctx, "mine")
 	if err != nil || got.RunAs != jobber.AccessKeyID {
 		t.Fatalf("job mine runs as %q (%v), want %s", got.RunAs, err, jobber.AccessKeyID)
 	}
-	if run, err := c.Jobs().Start(ctx, "mine", jobs.StartOptions{}); err != nil || run.Stats.RowsWritten != 2 {
+	if run, err := c.Jobs().Start(ctx, "mine", tclient.JobOptions{}); err != nil || run.Stats.RowsWritten != 2 {
 		t.Errorf("run as jobber: %+v %v", run, err)
 	}
 	n, _, err := l.Query.Run(ctx, "SELECT count(*) FROM curated_db.sales", "")

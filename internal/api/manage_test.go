@@ -106,11 +106,11 @@ func TestManage(t *testing.T) {
 
 	// Jobs: create (SQL checked), start and follow, log, bookmark, delete.
 	jb := c.Jobs()
-	job := jobs.Spec{Name: "j1", SQL: "SELECT region, count(*) AS n FROM db1.sales GROUP BY region", Target: "s3://lake/curated/j1/", Bookmarks: true}
+	job := apitypes.JobSpec{Name: "j1", SQL: "SELECT region, count(*) AS n FROM db1.sales GROUP BY region", Target: "s3://lake/curated/j1/", Bookmarks: true}
 	if err := jb.Create(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	if err := jb.Create(ctx, jobs.Spec{Name: "j2", SQL: "SELECT nope FROM db1.sales", Target: "s3://lake/x/"}); code(err) != "InvalidRequest" || !strings.Contains(err.Error(), "nope") {
+	if err := jb.Create(ctx, apitypes.JobSpec{Name: "j2", SQL: "SELECT nope FROM db1.sales", Target: "s3://lake/x/"}); code(err) != "InvalidRequest" || !strings.Contains(err.Error(), "nope") {
 		t.Errorf("job with bad SQL: %v", err)
 	}
 	if st := raw.do("POST", "/api/v1/jobs", map[string]any{"name": "j3", "sql": "SELECT 1 AS x", "target": "s3://lake/j3/", "timeout": "90m"}, nil); st != 200 {
@@ -119,7 +119,7 @@ func TestManage(t *testing.T) {
 		t.Errorf("timeout: %v", got.Timeout)
 	}
 	var lines []string
-	jr, err := jb.Start(ctx, "j1", jobs.StartOptions{Progress: func(s string) { lines = append(lines, s) }})
+	jr, err := jb.Start(ctx, "j1", tclient.JobOptions{Progress: func(s string) { lines = append(lines, s) }})
 	if err != nil || jr.State != jobs.StateSucceeded || jr.Stats.RowsRead != 1000 {
 		t.Fatalf("job through the API: %+v %v", jr, err)
 	}
@@ -136,14 +136,14 @@ func TestManage(t *testing.T) {
 		t.Errorf("reset bookmark: %d %v", n, err)
 	}
 	// A run that fails returns its run and ErrRunFailed, as a local run does.
-	if err := jb.Create(ctx, jobs.Spec{Name: "bad", SQL: "SELECT error('boom') AS x, region FROM db1.sales", Target: "s3://lake/bad/"}); err != nil {
+	if err := jb.Create(ctx, apitypes.JobSpec{Name: "bad", SQL: "SELECT error('boom') AS x, region FROM db1.sales", Target: "s3://lake/bad/"}); err != nil {
 		t.Fatal(err)
 	}
-	fr, err := jb.Start(ctx, "bad", jobs.StartOptions{})
-	if !errors.Is(err, jobs.ErrRunFailed) || fr.State != jobs.StateFailed || !strings.Contains(err.Error(), "boom") {
+	fr, err := jb.Start(ctx, "bad", tclient.JobOptions{})
+	if !errors.Is(err, tclient.ErrJobRunFailed) || fr.State != jobs.StateFailed || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("failing job: %+v %v", fr, err)
 	}
-	if _, err := jb.Start(ctx, "nope", jobs.StartOptions{}); code(err) != "NotFound" {
+	if _, err := jb.Start(ctx, "nope", tclient.JobOptions{}); code(err) != "NotFound" {
 		t.Errorf("unknown job: %v", err)
 	}
 	if err := jb.Delete(ctx, "j1"); err != nil {

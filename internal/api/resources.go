@@ -229,14 +229,15 @@ func (s *Server) listJobs(ctx context.Context, p *auth.Principal, r *http.Reques
 	if err := p.Authorize("glue:GetJobs", auth.CatalogResource); err != nil {
 		return nil, err
 	}
-	return s.jobs.List(ctx)
+	js, err := s.jobs.List(ctx)
+	return wireList(js, err, wireJobSpec)
 }
 
 func (s *Server) getJob(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	if err := p.Authorize("glue:GetJob", jobResource(r.PathValue("name"))); err != nil {
 		return nil, err
 	}
-	return s.jobs.Get(ctx, r.PathValue("name"))
+	return jobSpec(s.jobs.Get(ctx, r.PathValue("name")))
 }
 
 func (s *Server) startJob(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -271,17 +272,9 @@ func (s *Server) startJob(ctx context.Context, p *auth.Principal, r *http.Reques
 	}
 }
 
-// jobRun is a job run as GET /api/v1/job-runs/{id} shows it. For a run
-// started through this server it adds what the stored run does not have
-// until it ends: its log so far and its latest line (progress), and, for a
-// failed attempt, the attempt that follows it (next_attempt) or whether the
-// server may still start one (retrying).
-type jobRun struct {
-	jobs.Run
-	Progress    string `json:"progress,omitempty"`
-	NextAttempt string `json:"next_attempt,omitempty"`
-	Retrying    bool   `json:"retrying,omitempty"`
-}
+// jobRun is a job run as GET /api/v1/job-runs/{id} shows it (see
+// apitypes.JobRun).
+type jobRun = apitypes.JobRun
 
 func (s *Server) getJobRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
 	run, err := s.jobs.GetRun(ctx, r.PathValue("id"))
@@ -333,7 +326,7 @@ func (s *Server) createJob(ctx context.Context, p *auth.Principal, r *http.Reque
 		}
 		return nil, err
 	}
-	return s.jobs.Get(ctx, spec.Name)
+	return jobSpec(s.jobs.Get(ctx, spec.Name))
 }
 
 // timeout sets spec.Timeout from the request's, if it has one.
@@ -400,7 +393,7 @@ func (s *Server) updateJob(ctx context.Context, p *auth.Principal, r *http.Reque
 		}
 		return nil, err
 	}
-	return s.jobs.Get(ctx, name)
+	return jobSpec(s.jobs.Get(ctx, name))
 }
 
 func (s *Server) deleteJob(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -430,7 +423,8 @@ func (s *Server) jobRuns(ctx context.Context, p *auth.Principal, r *http.Request
 	if err := p.Authorize("glue:GetJobRuns", jobResource(r.PathValue("name"))); err != nil {
 		return nil, err
 	}
-	return s.jobs.Runs(ctx, r.PathValue("name"))
+	runs, err := s.jobs.Runs(ctx, r.PathValue("name"))
+	return wireList(runs, err, wireJobRun)
 }
 
 func (s *Server) stopJobRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -805,7 +799,7 @@ func (f *follow) jobDone(j *jobFollow, err error) {
 func (f *follow) jobRun(run jobs.Run) jobRun {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := jobRun{Run: run}
+	out := wireJobRun(run)
 	j := f.jobs[run.ID]
 	if j == nil {
 		return out

@@ -141,7 +141,10 @@ func TestUpdateJobThroughAPI(t *testing.T) {
 		}
 		return c
 	}
-	cur, _ := l.Jobs.Get(ctx, "load")
+	cur, err := forKey(admin).Jobs().Get(ctx, "load")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cur.Description = "changed by a key"
 	if err := forKey(creator).Jobs().Update(ctx, cur); errCode(err) != "AccessDenied" || !strings.Contains(err.Error(), "glue:UpdateJob") {
 		t.Errorf("update without glue:UpdateJob: %v", err)
@@ -149,7 +152,7 @@ func TestUpdateJobThroughAPI(t *testing.T) {
 	if err := forKey(updater).Jobs().Update(ctx, cur); errCode(err) != "AccessDenied" || !strings.Contains(err.Error(), "cannot update job") {
 		t.Errorf("a key changing a job that runs as the admin: %v", err)
 	}
-	if err := forKey(updater).Jobs().Create(ctx, jobs.Spec{Name: "mine", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/curated/mine/"}); err != nil {
+	if err := forKey(updater).Jobs().Create(ctx, apitypes.JobSpec{Name: "mine", SQL: "SELECT id FROM raw_db.sales", Target: "s3://lake/curated/mine/"}); err != nil {
 		t.Fatal(err)
 	}
 	mine, err := forKey(updater).Jobs().Get(ctx, "mine")

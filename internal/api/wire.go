@@ -4,6 +4,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -136,4 +137,28 @@ func wireCrawlerRun(r crawler.Run) apitypes.CrawlerRun {
 		FileErrors: mapSlice(r.FileErrors, func(e crawler.FileError) apitypes.CrawlFileError {
 			return apitypes.CrawlFileError{URI: e.URI, Error: e.Error}
 		})}
+}
+
+func wireJobSpec(j jobs.Spec) apitypes.JobSpec {
+	return apitypes.JobSpec{Name: j.Name, Description: j.Description, SQL: j.SQL, SQLFile: j.SQLFile, Args: j.Args, Target: j.Target,
+		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, FileSize: j.FileSize, Table: j.Table,
+		Bookmarks: j.Bookmarks, Timeout: j.Timeout, MaxRetries: j.MaxRetries, MaxConcurrentRuns: j.MaxConcurrentRuns, MaxRejected: j.MaxRejected,
+		RunAs: j.RunAs, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
+}
+
+// jobSpec answers one job, or the error.
+func jobSpec(j jobs.Spec, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return wireJobSpec(j), nil
+}
+
+func wireJobRun(r jobs.Run) apitypes.JobRun {
+	st := r.Stats
+	return apitypes.JobRun{ID: r.ID, Job: r.Job, Attempt: r.Attempt, State: r.State, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Args: r.Args,
+		Error: r.Error, Log: r.Log,
+		Stats: apitypes.JobStats{RowsRead: st.RowsRead, RowsWritten: st.RowsWritten, RowsRejected: st.RowsRejected, RowsFiltered: st.RowsFiltered,
+			RowsDiscarded: st.RowsDiscarded, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, FilesRead: st.FilesRead,
+			FilesWritten: st.FilesWritten, Partitions: st.Partitions, RejectedURI: st.RejectedURI}}
 }

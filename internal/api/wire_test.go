@@ -9,6 +9,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/runs"
 )
@@ -56,6 +57,8 @@ func TestWireTypesMatchServices(t *testing.T) {
 		{crawler.TableResult{}, apitypes.CrawlTableResult{}},
 		{crawler.FileError{}, apitypes.CrawlFileError{}},
 		{crawler.Progress{}, apitypes.CrawlerProgress{}},
+		{jobs.Spec{}, apitypes.JobSpec{}},
+		{jobs.Stats{}, apitypes.JobStats{}},
 	}
 	for _, p := range pairs {
 		s, w := reflect.TypeOf(p.service), reflect.TypeOf(p.wire)
@@ -66,6 +69,10 @@ func TestWireTypesMatchServices(t *testing.T) {
 	// A crawl's wire type adds its progress after the run's fields.
 	if sf, wf := jsonFields(reflect.TypeFor[crawler.Run]()), jsonFields(reflect.TypeFor[apitypes.CrawlerRun]()); !slices.Equal(append(sf, "progress,omitempty"), wf) {
 		t.Errorf("crawler.Run has JSON fields %q, apitypes.CrawlerRun %q", sf, wf)
+	}
+	// A job run's adds what the server knows of runs it follows.
+	if sf, wf := jsonFields(reflect.TypeFor[jobs.Run]()), jsonFields(reflect.TypeFor[apitypes.JobRun]()); !slices.Equal(append(sf, "progress,omitempty", "next_attempt,omitempty", "retrying,omitempty"), wf) {
+		t.Errorf("jobs.Run has JSON fields %q, apitypes.JobRun %q", sf, wf)
 	}
 	for _, st := range [][2]string{{runs.Queued, apitypes.StateQueued}, {runs.Starting, apitypes.StateStarting}, {runs.Running, apitypes.StateRunning},
 		{runs.Succeeded, apitypes.StateSucceeded}, {runs.Failed, apitypes.StateFailed}, {runs.Cancelled, apitypes.StateCancelled}, {runs.Timeout, apitypes.StateTimeout}} {

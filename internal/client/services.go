@@ -12,7 +12,6 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
-	"github.com/tarn-lake/tarn/internal/jobs"
 )
 
 // Catalog reads the data catalog, as catalog.Catalog does, in the API's
@@ -177,24 +176,24 @@ type Jobs struct{ c *Client }
 // Jobs returns the job part of the API.
 func (c *Client) Jobs() *Jobs { return &Jobs{c} }
 
-func (k *Jobs) Create(ctx context.Context, spec jobs.Spec) error {
+func (k *Jobs) Create(ctx context.Context, spec apitypes.JobSpec) error {
 	return k.c.do(ctx, "POST", "/api/v1/jobs", spec, nil)
 }
 
 // Update replaces the job's definition in the server, as jobs.Service.Update
 // does (its runs and bookmarks stay); the server checks that the caller's
 // key may give the job its identity.
-func (k *Jobs) Update(ctx context.Context, spec jobs.Spec) error {
+func (k *Jobs) Update(ctx context.Context, spec apitypes.JobSpec) error {
 	return k.c.do(ctx, "PUT", "/api/v1/jobs/"+seg(spec.Name), spec, nil)
 }
 
-func (k *Jobs) List(ctx context.Context) ([]jobs.Spec, error) {
-	var out []jobs.Spec
+func (k *Jobs) List(ctx context.Context) ([]apitypes.JobSpec, error) {
+	var out []apitypes.JobSpec
 	return out, k.c.do(ctx, "GET", "/api/v1/jobs", nil, &out)
 }
 
-func (k *Jobs) Get(ctx context.Context, name string) (jobs.Spec, error) {
-	var out jobs.Spec
+func (k *Jobs) Get(ctx context.Context, name string) (apitypes.JobSpec, error) {
+	var out apitypes.JobSpec
 	return out, k.c.do(ctx, "GET", "/api/v1/jobs/"+seg(name), nil, &out)
 }
 
@@ -202,30 +201,26 @@ func (k *Jobs) Delete(ctx context.Context, name string) error {
 	return k.c.do(ctx, "DELETE", "/api/v1/jobs/"+seg(name), nil, nil)
 }
 
-func (k *Jobs) Runs(ctx context.Context, name string) ([]jobs.Run, error) {
-	var out []jobs.Run
+func (k *Jobs) Runs(ctx context.Context, name string) ([]apitypes.JobRun, error) {
+	var out []apitypes.JobRun
 	return out, k.c.do(ctx, "GET", "/api/v1/jobs/"+seg(name)+"/runs", nil, &out)
 }
 
-// JobRun is a job run as the server shows it: while it runs in the server,
-// with its log so far and its latest line; for a failed attempt, the
-// attempt that follows it, or whether one may still follow.
-type JobRun struct {
-	jobs.Run
-	Progress    string `json:"progress,omitempty"`
-	NextAttempt string `json:"next_attempt,omitempty"`
-	Retrying    bool   `json:"retrying,omitempty"`
-}
-
-func (k *Jobs) getRun(ctx context.Context, id string) (JobRun, error) {
-	var out JobRun
+// GetRun returns a run, with its log so far if it runs in the server.
+func (k *Jobs) GetRun(ctx context.Context, id string) (apitypes.JobRun, error) {
+	var out apitypes.JobRun
 	return out, k.c.do(ctx, "GET", "/api/v1/job-runs/"+seg(id), nil, &out)
 }
 
-// GetRun returns a run, with its log so far if it runs in the server.
-func (k *Jobs) GetRun(ctx context.Context, id string) (jobs.Run, error) {
-	r, err := k.getRun(ctx, id)
-	return r.Run, err
+// ErrJobRunFailed ends a job run followed to an end other than success
+// (the words of the job service's own).
+var ErrJobRunFailed = errors.New("job run failed")
+
+// JobOptions are a job run's options: Args override the job's, and
+// Progress, if set, gets the run's latest log line at each poll.
+type JobOptions struct {
+	Args     map[string]string
+	Progress func(line string)
 }
 
 func (k *Jobs) Stop(ctx context.Context, id string) error {
@@ -241,15 +236,16 @@ func (k *Jobs) ResetBookmark(ctx context.Context, name string) (int64, error) {
 // Start starts a job in the server and follows it, through its retries, to
 // its last attempt, as jobs.Service.Start runs one: opts.Progress gets the
 // run's latest log line at each poll, and a run that did not succeed
-// returns with an error wrapping jobs.ErrRunFailed. If ctx ends first the
-// run is stopped, as a local run would be.
-func (k *Jobs) Start(ctx context.Context, name string, opts jobs.StartOptions) (jobs.Run, error) {
+// returns with an error wrapping ErrJobRunFailed. If ctx ends first the
+// run is stopped, as a local run would be. The run returned is without the
+// server's following fields (Progress, NextAttempt, Retrying).
+func (k *Jobs) Start(ctx context.Context, name string, opts JobOptions) (apitypes.JobRun, error) {
 	var st apitypes.Started
 	if err := k.c.do(ctx, "POST", "/api/v1/jobs/"+seg(name)+"/start", apitypes.StartJobRequest{Args: opts.Args}, &st); err != nil {
-		return jobs.Run{}, err
+		return apitypes.JobRun{}, err
 	}
 	if st.ID == "" {
-		return jobs.Run{}, fmt.Errorf("the server at %s started job %q without naming the run (an older tarn?): see tarn job runs %s", k.c.base, name, name)
+		return apitypes.JobRun{}, fmt.Errorf("the server at %s started job %q without naming the run (an older tarn?): see tarn job runs %s", k.c.base, name, name)
 	}
 	id, last := st.ID, ""
 	p := k.c.poller()
@@ -260,28 +256,30 @@ func (k *Jobs) Start(ctx context.Context, name string, opts jobs.StartOptions) (
 		if stopping {
 			pctx = context.WithoutCancel(ctx)
 		}
-		run, err := k.getRun(pctx, id)
+		run, err := k.GetRun(pctx, id)
 		if err != nil {
-			return jobs.Run{}, err
+			return apitypes.JobRun{}, err
 		}
-		ended := run.State != jobs.StateStarting && run.State != jobs.StateRunning
+		ended := run.State != apitypes.StateStarting && run.State != apitypes.StateRunning
+		progress, next, retrying := run.Progress, run.NextAttempt, run.Retrying
+		run.Progress, run.NextAttempt, run.Retrying = "", "", false
 		switch {
-		case ended && run.NextAttempt != "":
-			id = run.NextAttempt
+		case ended && next != "":
+			id = next
 			continue
-		case ended && !run.Retrying:
-			if run.State == jobs.StateSucceeded {
-				return run.Run, nil
+		case ended && !retrying:
+			if run.State == apitypes.StateSucceeded {
+				return run, nil
 			}
-			return run.Run, fmt.Errorf("%w: job %s run %s: %s", jobs.ErrRunFailed, run.Job, run.ID, run.Error)
+			return run, fmt.Errorf("%w: job %s run %s: %s", ErrJobRunFailed, run.Job, run.ID, run.Error)
 		}
-		if opts.Progress != nil && run.Progress != "" && run.Progress != last {
-			last = run.Progress
-			opts.Progress(run.Progress)
+		if opts.Progress != nil && progress != "" && progress != last {
+			last = progress
+			opts.Progress(progress)
 		}
 		if stopping {
 			if time.Now().After(stopDeadline) {
-				return run.Run, fmt.Errorf("job %s run %s was asked to stop but is still %s: %w", run.Job, id, run.State, ctx.Err())
+				return run, fmt.Errorf("job %s run %s was asked to stop but is still %s: %w", run.Job, id, run.State, ctx.Err())
 			}
 			_ = p.wait(context.WithoutCancel(ctx))
 		} else if err := p.wait(ctx); err != nil {
@@ -291,7 +289,7 @@ func (k *Jobs) Start(ctx context.Context, name string, opts jobs.StartOptions) (
 			if serr := k.Stop(context.WithoutCancel(ctx), id); serr != nil && !errors.Is(serr, context.Canceled) {
 				var e *Error
 				if !errors.As(serr, &e) || e.Status != 409 {
-					return run.Run, serr
+					return run, serr
 				}
 			}
 		}

@@ -363,3 +363,66 @@ const (
 	StateCancelled = "CANCELLED"
 	StateTimeout   = "TIMEOUT"
 )
+
+// JobSpec is a job's definition (GET /api/v1/jobs/{name}, and the body
+// of POST /api/v1/jobs and PUT /api/v1/jobs/{name}, where the timeout may
+// also be a Go duration such as "2h").
+type JobSpec struct {
+	Name              string            `json:"name"`
+	Description       string            `json:"description,omitempty"`
+	SQL               string            `json:"sql"`
+	SQLFile           string            `json:"sql_file,omitempty"`
+	Args              map[string]string `json:"args,omitempty"`
+	Target            string            `json:"target"`
+	Format            string            `json:"format"`
+	Compression       string            `json:"compression"`
+	PartitionBy       []string          `json:"partition_by,omitempty"`
+	Mode              string            `json:"mode"`
+	FileSize          int64             `json:"file_size"`
+	Table             string            `json:"table,omitempty"`
+	Bookmarks         bool              `json:"bookmarks"`
+	Timeout           time.Duration     `json:"timeout"`
+	MaxRetries        int               `json:"max_retries"`
+	MaxConcurrentRuns int               `json:"max_concurrent_runs"`
+	MaxRejected       string            `json:"max_rejected,omitempty"`
+	RunAs             string            `json:"run_as,omitempty"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+}
+
+// JobStats are a job run's figures.
+type JobStats struct {
+	RowsRead      int64    `json:"rows_read"`
+	RowsWritten   int64    `json:"rows_written"`
+	RowsRejected  int64    `json:"rows_rejected"`
+	RowsFiltered  int64    `json:"rows_filtered"`
+	RowsDiscarded int64    `json:"rows_discarded,omitempty"`
+	BytesRead     int64    `json:"bytes_read"`
+	BytesWritten  int64    `json:"bytes_written"`
+	FilesRead     int      `json:"files_read"`
+	FilesWritten  int      `json:"files_written"`
+	Partitions    []string `json:"partitions,omitempty"`
+	RejectedURI   string   `json:"rejected_uri,omitempty"`
+}
+
+// JobRun is a job run (GET /api/v1/job-runs/{id}, and the items of
+// GET /api/v1/jobs/{name}/runs). For a run started through the server it
+// adds what the stored run does not have until it ends: its log so far and
+// its latest line (Progress), and, for a failed attempt, the attempt that
+// follows it (NextAttempt) or whether the server may still start one
+// (Retrying).
+type JobRun struct {
+	ID          string            `json:"id"`
+	Job         string            `json:"job"`
+	Attempt     int               `json:"attempt"`
+	State       string            `json:"state"`
+	StartedAt   time.Time         `json:"started_at"`
+	EndedAt     time.Time         `json:"ended_at"`
+	Args        map[string]string `json:"args,omitempty"`
+	Stats       JobStats          `json:"stats"`
+	Error       string            `json:"error,omitempty"`
+	Log         []string          `json:"log,omitempty"`
+	Progress    string            `json:"progress,omitempty"`
+	NextAttempt string            `json:"next_attempt,omitempty"`
+	Retrying    bool              `json:"retrying,omitempty"`
+}
