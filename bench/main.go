@@ -149,22 +149,19 @@ func main() {
   catalog's types (strictly, with rejects), then hashes and syncs the output
   files and publishes them in one metadata transaction. Peak memory is DuckDB's
   in both.
-- **S3.** The S3 client runs on the same 2 cores as ` + "`tarn serve`" + `. A
-  single PUT must compute the MD5 ETag of every byte in order; one core
-  hashes 460-730 MB/s here (` + "`crypto/md5`" + `; minio/md5-simd was no faster
-  on this machine for 1 or 4 streams). Multipart parts hash in parallel,
-  but MD5 and the client's own copies share the 2 cores, and completing a
-  multipart upload also records its object-created event, whose content
-  checksum (SHA-256, since a multipart ETag is not a content hash) reads
-  the whole object back: 0.6-0.9 s of the ~3 s for 1 GiB (measured with
-  the event hook disabled: 2.4 s). A profile of the server during a single
-  PUT: 47% in the kernel copying written bytes into fresh page-cache pages
-  (` + "`copy_folio_from_iter_atomic`" + `), slow on this VM and slower right after
-  another GiB was written, and 29% MD5. The file-copy baseline goes through
-  ` + "`copy_file_range`" + ` and never copies through user space, which a server
-  receiving bytes from a socket must. The single PUT measured 0.5 of the
-  file copy in an earlier run and 0.22 here. Ranged GETs: the server sends with sendfile (~3% CPU); the
-  client's 4 writers into one file serialize on the file's lock in ext4.
+- **S3.** The baseline is versitygw v1.8.0's POSIX gateway (` + "`versitygw --keep-alive posix DIR`" + `),
+  started by the bench on 127.0.0.1 with tarn's credentials, its folder
+  next to tarn's data on the same disk, and driven by the same
+  aws-sdk-go-v2 client (UNSIGNED-PAYLOAD, no extra checksums, no retries);
+  the client runs on the same 2 cores as both servers, alternating. Both
+  compute the MD5 ETag of every byte. versitygw's posix backend never
+  fsyncs: its PUTs answer before the data is durable, while tarn fsyncs
+  the object, its sidecar and the object's folder, which likely explains
+  much of the gap on small PUTs. tarn's multipart completion also records
+  its object-created event, whose SHA-256 content checksum reads the
+  whole object back. The listing's keys are created through S3 on each
+  server by 16 clients (tarn needs its sidecars); ListObjectsV2 pages
+  1,000 keys at a time.
 - **Pipelines.** The event latency runs in one process: an S3 endpoint on
   127.0.0.1, the scheduler and a one-step SQL workflow triggered by the
   prefix. The scheduler tick reads the triggers and the ledger's newest id
