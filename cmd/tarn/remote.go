@@ -114,13 +114,13 @@ func (g *globals) server() (*client.Client, error) {
 	id, secret := os.Getenv("TARN_ACCESS_KEY_ID"), os.Getenv("TARN_SECRET_ACCESS_KEY")
 	switch {
 	case id != "" && secret != "":
-		cfg.Key = auth.Key{AccessKeyID: id, SecretAccessKey: secret}
+		cfg.Key = apitypes.Credentials{AccessKeyID: id, SecretAccessKey: secret}
 	case cfg.Token == "":
 		k, err := lake.AdminKey(context.Background(), g.data)
 		if err != nil {
 			return nil, fmt.Errorf("cannot talk to the server at %s: set TARN_TOKEN (tarn keys token ACCESS_KEY_ID) or TARN_ACCESS_KEY_ID and TARN_SECRET_ACCESS_KEY (%v)", cfg.API, err)
 		}
-		cfg.Key = k
+		cfg.Key = apitypes.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}
 	}
 	return client.New(cfg)
 }
@@ -225,7 +225,7 @@ func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s service
 	}
 	if r != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", r.API())
-		return fn(ctx, services{catalog: remoteCatalog{r.Catalog()}, crawlers: remoteCrawlers{r.Crawlers()}, jobs: remoteJobs{r.Jobs()}, queries: remoteQueries{r.Queries()}, keys: r.Keys(),
+		return fn(ctx, services{catalog: remoteCatalog{r.Catalog()}, crawlers: remoteCrawlers{r.Crawlers()}, jobs: remoteJobs{r.Jobs()}, queries: remoteQueries{r.Queries()}, keys: remoteKeys{r.Keys()},
 			workflows: r.Workflows(), events: r.Events(), alarms: r.Alarms()})
 	}
 	cfg := lake.DefaultConfig(g.data)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/client"
 	"github.com/tarn-lake/tarn/internal/crawler"
@@ -301,3 +304,47 @@ func (r remoteJobs) ResetBookmark(ctx context.Context, name string) (int64, erro
 }
 
 func (r remoteJobs) Delete(ctx context.Context, name string) error { return r.k.Delete(ctx, name) }
+
+// remoteKeys is the server's access keys as a keyService.
+type remoteKeys struct{ k *client.Keys }
+
+func authKey(k apitypes.Key) (auth.Key, error) {
+	out := auth.Key{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Name: k.Name, Admin: k.Admin, CreatedAt: k.CreatedAt,
+		User: k.User, Inactive: k.Inactive}
+	if len(k.Policy) > 0 {
+		p, err := auth.ParsePolicy(k.Policy)
+		if err != nil {
+			return auth.Key{}, fmt.Errorf("the server answered key %s with a policy tarn cannot read: %w", k.AccessKeyID, err)
+		}
+		out.Policy = p
+	}
+	return out, nil
+}
+
+func (r remoteKeys) CreateKey(ctx context.Context, name string, policy auth.Policy) (auth.Key, error) {
+	doc, err := json.Marshal(policy)
+	if err != nil {
+		return auth.Key{}, err
+	}
+	k, err := r.k.CreateKey(ctx, name, doc)
+	if err != nil {
+		return auth.Key{}, err
+	}
+	return authKey(k)
+}
+
+func (r remoteKeys) ListKeys(ctx context.Context) ([]auth.Key, error) {
+	ks, err := r.k.ListKeys(ctx)
+	if err != nil || ks == nil {
+		return nil, err
+	}
+	out := make([]auth.Key, len(ks))
+	for i, k := range ks {
+		if out[i], err = authKey(k); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (r remoteKeys) DeleteKey(ctx context.Context, id string) error { return r.k.DeleteKey(ctx, id) }

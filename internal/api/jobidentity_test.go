@@ -64,7 +64,7 @@ func TestJobIdentityThroughAPI(t *testing.T) {
 	defer a.Close()
 	srv := httptest.NewServer(a)
 	defer srv.Close()
-	c, err := tclient.New(tclient.Config{API: srv.URL, Key: jobber})
+	c, err := tclient.New(tclient.Config{API: srv.URL, Key: creds(jobber)})
 	if err != nil {
 		t.Fatal(err)
 	}

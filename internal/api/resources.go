@@ -538,7 +538,7 @@ func (s *Server) listKeys(ctx context.Context, p *auth.Principal, r *http.Reques
 	if err != nil {
 		return nil, err
 	}
-	return nonNil(keys), nil
+	return nonNil(mapSlice(keys, wireKey)), nil
 }
 
 func (s *Server) createKey(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -557,7 +557,11 @@ func (s *Server) createKey(ctx context.Context, p *auth.Principal, r *http.Reque
 		return nil, err
 	}
 	// The secret is in the answer, once; listings never show it.
-	return s.auth.CreateKey(ctx, req.Name, pol)
+	k, err := s.auth.CreateKey(ctx, req.Name, pol)
+	if err != nil {
+		return nil, err
+	}
+	return wireKey(k), nil
 }
 
 func (s *Server) deleteKey(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

@@ -135,7 +135,7 @@ func TestUpdateJobThroughAPI(t *testing.T) {
 	creator := key("creator", `[{"Effect": "Allow", "Action": ["glue:CreateJob", "glue:GetJob"], "Resource": "*"}, `+reader+`]`)
 	updater := key("updater", `[{"Effect": "Allow", "Action": ["glue:CreateJob", "glue:GetJob", "glue:UpdateJob"], "Resource": "*"}, `+reader+`]`)
 	forKey := func(k auth.Key) *tclient.Client {
-		c, err := tclient.New(tclient.Config{API: url, Key: k})
+		c, err := tclient.New(tclient.Config{API: url, Key: creds(k)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestUpdateCrawlerThroughAPI(t *testing.T) {
 		name string
 		want string
 	}{{denied, "c1", "AccessDenied"}, {allowed, "c2", "AccessDenied"}, {allowed, "c1", "no error"}} {
-		c, err := tclient.New(tclient.Config{API: url, Key: tc.k})
+		c, err := tclient.New(tclient.Config{API: url, Key: creds(tc.k)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +258,7 @@ func TestAllWorkflowRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := tclient.New(tclient.Config{API: url, Key: admin})
+	c, err := tclient.New(tclient.Config{API: url, Key: creds(admin)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestAllWorkflowRuns(t *testing.T) {
 		t.Errorf("limit 2: %d %v", len(got), err)
 	}
 	w1 := key("w1reader", `[{"Effect": "Allow", "Action": "glue:GetWorkflowRuns", "Resource": "arn:aws:glue:*:*:workflow/w1"}]`)
-	kc, err := tclient.New(tclient.Config{API: url, Key: w1})
+	kc, err := tclient.New(tclient.Config{API: url, Key: creds(w1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestAllWorkflowRuns(t *testing.T) {
 		t.Errorf("limit 1 for a key allowed on w1: %q %v", names(got), err)
 	}
 	none := key("noreader", `[{"Effect": "Allow", "Action": "glue:GetJob", "Resource": "*"}]`)
-	nc, err := tclient.New(tclient.Config{API: url, Key: none})
+	nc, err := tclient.New(tclient.Config{API: url, Key: creds(none)})
 	if err != nil {
 		t.Fatal(err)
 	}

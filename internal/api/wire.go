@@ -1,7 +1,11 @@
 package api
 
 import (
+	"encoding/json"
+	"reflect"
+
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
@@ -161,4 +165,14 @@ func wireJobRun(r jobs.Run) apitypes.JobRun {
 		Stats: apitypes.JobStats{RowsRead: st.RowsRead, RowsWritten: st.RowsWritten, RowsRejected: st.RowsRejected, RowsFiltered: st.RowsFiltered,
 			RowsDiscarded: st.RowsDiscarded, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, FilesRead: st.FilesRead,
 			FilesWritten: st.FilesWritten, Partitions: st.Partitions, RejectedURI: st.RejectedURI}}
+}
+
+func wireKey(k auth.Key) apitypes.Key {
+	var doc json.RawMessage
+	// As auth.Key's omitzero: no policy, no field.
+	if !reflect.ValueOf(k.Policy).IsZero() {
+		doc, _ = json.Marshal(k.Policy)
+	}
+	return apitypes.Key{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Name: k.Name, Policy: doc, Admin: k.Admin,
+		CreatedAt: k.CreatedAt, User: k.User, Inactive: k.Inactive}
 }

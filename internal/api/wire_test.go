@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
@@ -59,6 +60,7 @@ func TestWireTypesMatchServices(t *testing.T) {
 		{crawler.Progress{}, apitypes.CrawlerProgress{}},
 		{jobs.Spec{}, apitypes.JobSpec{}},
 		{jobs.Stats{}, apitypes.JobStats{}},
+		{auth.Key{}, apitypes.Key{}},
 	}
 	for _, p := range pairs {
 		s, w := reflect.TypeOf(p.service), reflect.TypeOf(p.wire)
@@ -78,6 +80,15 @@ func TestWireTypesMatchServices(t *testing.T) {
 		{runs.Succeeded, apitypes.StateSucceeded}, {runs.Failed, apitypes.StateFailed}, {runs.Cancelled, apitypes.StateCancelled}, {runs.Timeout, apitypes.StateTimeout}} {
 		if st[0] != st[1] {
 			t.Errorf("run state %q on the wire is %q", st[0], st[1])
+		}
+	}
+}
+
+// A client makes the token the server checks.
+func TestWireToken(t *testing.T) {
+	for _, k := range []auth.Key{{AccessKeyID: "TKABC", SecretAccessKey: "s3cr3t"}, {AccessKeyID: "TK" + strings.Repeat("Z", 18), SecretAccessKey: strings.Repeat("x", 40)}} {
+		if got, want := apitypes.Token(apitypes.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}), auth.Token(k); got != want {
+			t.Errorf("token of %s: %q, auth makes %q", k.AccessKeyID, got, want)
 		}
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
-	"github.com/tarn-lake/tarn/internal/auth"
 )
 
 // Config says where the server is and who calls it.
@@ -31,12 +30,12 @@ type Config struct {
 	API string
 	// S3 is the S3 endpoint's URL; without it Objects fails.
 	S3 string
-	// Token is a REST API bearer token (auth.Token). When empty it is
+	// Token is a REST API bearer token (apitypes.Token). When empty it is
 	// derived from Key.
 	Token string
 	// Key is the access key (with its secret) that signs S3 requests and,
 	// without Token, makes the API token.
-	Key auth.Key
+	Key apitypes.Credentials
 	// HTTP is the HTTP client (http.DefaultClient when nil).
 	HTTP *http.Client
 	// Poll is the first interval between polls of a run being followed; it
@@ -63,7 +62,7 @@ func New(cfg Config) (*Client, error) {
 		if cfg.Key.AccessKeyID == "" || cfg.Key.SecretAccessKey == "" {
 			return nil, fmt.Errorf("cannot use server %s: %w", cfg.API, ErrNoCredentials)
 		}
-		tok = auth.Token(cfg.Key)
+		tok = apitypes.Token(cfg.Key)
 	}
 	hc := cfg.HTTP
 	if hc == nil {

@@ -41,7 +41,7 @@ func TestObjects(t *testing.T) {
 		created = append(created, o.Key)
 	}))
 	defer srv.Close()
-	c, err := New(Config{API: "http://127.0.0.1:1", S3: srv.URL, Key: admin})
+	c, err := New(Config{API: "http://127.0.0.1:1", S3: srv.URL, Key: creds(admin)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestObjects(t *testing.T) {
 	// Wrong secret: an *Error that says the credentials were refused.
 	bad := admin
 	bad.SecretAccessKey = strings.Repeat("x", 40)
-	bc, _ := New(Config{API: "http://127.0.0.1:1", S3: srv.URL, Key: bad})
+	bc, _ := New(Config{API: "http://127.0.0.1:1", S3: srv.URL, Key: creds(bad)})
 	bo, _ := bc.Objects()
 	var e *Error
 	if _, err := bo.ListBuckets(ctx); !errors.As(err, &e) || !e.Unauthenticated() || e.Code != "SignatureDoesNotMatch" || e.Status != 403 {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/storagetest"
@@ -56,7 +58,7 @@ func serve(t *testing.T) *Client {
 		}
 		l.Close()
 	})
-	c, err := New(Config{API: ep.API, S3: ep.S3, Key: admin})
+	c, err := New(Config{API: ep.API, S3: ep.S3, Key: creds(admin)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,4 +77,9 @@ func TestObjectsConformance(t *testing.T) {
 		}
 		return o
 	})
+}
+
+// creds are a key's credentials, for a client.
+func creds(k auth.Key) apitypes.Credentials {
+	return apitypes.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}
 }

@@ -1,12 +1,12 @@
 package client
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
-	"github.com/tarn-lake/tarn/internal/auth"
 )
 
 // The REST API's error codes come back as the sentinels of apitypes, with
@@ -36,15 +36,12 @@ func TestRESTErrorsAreSentinels(t *testing.T) {
 		t.Errorf("empty query: %v", err)
 	}
 	// A key whose policy allows nothing is refused: AccessDenied.
-	pol, err := auth.ParsePolicy([]byte(`{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := json.RawMessage(`{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]}`)
 	k, err := c.Keys().CreateKey(ctx, "nothing", pol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	weak, err := New(Config{API: c.API(), Key: k})
+	weak, err := New(Config{API: c.API(), Key: apitypes.Credentials{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}})
 	if err != nil {
 		t.Fatal(err)
 	}

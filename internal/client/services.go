@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
-	"github.com/tarn-lake/tarn/internal/auth"
 )
 
 // Catalog reads the data catalog, as catalog.Catalog does, in the API's
@@ -376,18 +375,15 @@ type Keys struct{ c *Client }
 // Keys returns the access key part of the API.
 func (c *Client) Keys() *Keys { return &Keys{c} }
 
-// CreateKey creates a key; the answer carries its secret, once.
-func (k *Keys) CreateKey(ctx context.Context, name string, policy auth.Policy) (auth.Key, error) {
-	var out auth.Key
-	doc, err := json.Marshal(policy)
-	if err != nil {
-		return out, err
-	}
-	return out, k.c.do(ctx, "POST", "/api/v1/keys", apitypes.CreateKeyRequest{Name: name, Policy: doc}, &out)
+// CreateKey creates a key with a policy (an IAM policy document); the
+// answer carries its secret, once.
+func (k *Keys) CreateKey(ctx context.Context, name string, policy json.RawMessage) (apitypes.Key, error) {
+	var out apitypes.Key
+	return out, k.c.do(ctx, "POST", "/api/v1/keys", apitypes.CreateKeyRequest{Name: name, Policy: policy}, &out)
 }
 
-func (k *Keys) ListKeys(ctx context.Context) ([]auth.Key, error) {
-	var out []auth.Key
+func (k *Keys) ListKeys(ctx context.Context) ([]apitypes.Key, error) {
+	var out []apitypes.Key
 	return out, k.c.do(ctx, "GET", "/api/v1/keys", nil, &out)
 }
 

@@ -10,6 +10,9 @@
 package apitypes
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -425,4 +428,33 @@ type JobRun struct {
 	Progress    string            `json:"progress,omitempty"`
 	NextAttempt string            `json:"next_attempt,omitempty"`
 	Retrying    bool              `json:"retrying,omitempty"`
+}
+
+// Credentials are an access key's id and secret: what signs S3 requests
+// and makes a REST API token.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+// Token returns the REST API bearer token of a key:
+// "tarn_" + id + "_" + hex(HMAC-SHA256(secret, "tarn-api-token:" + id)).
+// It is part of the API's contract (auth.Token makes the same).
+func Token(c Credentials) string {
+	m := hmac.New(sha256.New, []byte(c.SecretAccessKey))
+	m.Write([]byte("tarn-api-token:" + c.AccessKeyID))
+	return "tarn_" + c.AccessKeyID + "_" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Key is an access key as GET and POST /api/v1/keys answer it: the secret
+// only in the answer that created it; Policy an IAM policy document.
+type Key struct {
+	AccessKeyID     string          `json:"access_key_id"`
+	SecretAccessKey string          `json:"secret_access_key,omitempty"`
+	Name            string          `json:"name"`
+	Policy          json.RawMessage `json:"policy,omitzero"`
+	Admin           bool            `json:"admin"`
+	CreatedAt       time.Time       `json:"created_at"`
+	User            string          `json:"user,omitempty"`
+	Inactive        bool            `json:"inactive,omitempty"`
 }
