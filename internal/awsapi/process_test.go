@@ -245,6 +245,8 @@ func TestProcessClients(t *testing.T) {
 		PyDesc   [][]string        `json:"pyathena_description"`
 		PyRows   [][]any           `json:"pyathena_rows"`
 		Wrangler []map[string]any  `json:"wrangler"`
+		WrCSV    []map[string]any  `json:"wrangler_csv"`
+		WrTables []string          `json:"wrangler_tables"`
 		WrDBs    []string          `json:"wrangler_databases"`
 	}
 	if err := json.Unmarshal(o.Bytes(), &got); err != nil {
@@ -259,8 +261,14 @@ func TestProcessClients(t *testing.T) {
 	if fmt.Sprint(got.PyDesc) != "[[region varchar] [n bigint]]" || fmt.Sprint(got.PyRows) != "[[east 2]]" {
 		t.Errorf("PyAthena: %v %v", got.PyDesc, got.PyRows)
 	}
-	if fmt.Sprint(got.Wrangler) != "[map[n:2 region:east] map[n:1 region:west]]" || fmt.Sprint(got.WrDBs) != "[guide]" {
-		t.Errorf("awswrangler: %v %v", got.Wrangler, got.WrDBs)
+	if fmt.Sprint(got.Wrangler) != "[map[n:2 region:east] map[n:1 region:west]]" || fmt.Sprint(got.WrCSV) != fmt.Sprint(got.Wrangler) || fmt.Sprint(got.WrDBs) != "[guide]" {
+		t.Errorf("awswrangler: CTAS %v, CSV %v, databases %v", got.Wrangler, got.WrCSV, got.WrDBs)
+	}
+	// The CTAS approach's temporary table is dropped after the read.
+	for _, tb := range got.WrTables {
+		if strings.HasPrefix(tb, "temp_table_") {
+			t.Errorf("awswrangler left its temporary table: %v", got.WrTables)
+		}
 	}
 	if got.Missing != "EntityNotFoundException" {
 		t.Errorf("missing table: %s", got.Missing)

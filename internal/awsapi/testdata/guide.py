@@ -71,15 +71,18 @@ def main():
     cur.execute("SELECT region, count(*) AS n FROM sales WHERE region = %(r)s GROUP BY region", {"r": "east"})
     out["pyathena_description"] = [[d[0], d[1]] for d in cur.description]
     out["pyathena_rows"] = [list(r) for r in cur.fetchall()]
-    # awswrangler reads a query's CSV result from the S3 endpoint. Its
-    # default CTAS approach needs CREATE TABLE AS without external_location,
-    # which tarn does not run yet.
+    # awswrangler's default CTAS approach: a temporary CTAS table in
+    # Parquet, found through the query's data manifest, then dropped; and
+    # its CSV approach, which reads the query's CSV result.
     import awswrangler as wr
 
     wr.config.athena_endpoint_url = wr.config.glue_endpoint_url = wr.config.s3_endpoint_url = ENDPOINT
-    df = wr.athena.read_sql_query("SELECT region, count(*) AS n FROM sales GROUP BY region ORDER BY region", database="guide",
-                                  ctas_approach=False, boto3_session=session)
-    out["wrangler"] = json.loads(df.to_json(orient="records"))
+    sql = "SELECT region, count(*) AS n FROM sales GROUP BY region ORDER BY region"
+    df = wr.athena.read_sql_query(sql, database="guide", boto3_session=session)
+    out["wrangler"] = json.loads(df.sort_values("region").to_json(orient="records"))
+    df = wr.athena.read_sql_query(sql, database="guide", ctas_approach=False, boto3_session=session)
+    out["wrangler_csv"] = json.loads(df.to_json(orient="records"))
+    out["wrangler_tables"] = sorted(wr.catalog.tables(database="guide", boto3_session=session)["Table"])
     out["wrangler_databases"] = list(wr.catalog.databases(boto3_session=session)["Database"])
     try:
         glue.get_table(DatabaseName="guide", Name="missing")
