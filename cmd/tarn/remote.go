@@ -226,7 +226,7 @@ func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s service
 	if r != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "via %s\n", r.API())
 		return fn(ctx, services{catalog: remoteCatalog{r.Catalog()}, crawlers: remoteCrawlers{r.Crawlers()}, jobs: remoteJobs{r.Jobs()}, queries: remoteQueries{r.Queries()}, keys: remoteKeys{r.Keys()},
-			workflows: r.Workflows(), events: r.Events(), alarms: r.Alarms()})
+			workflows: remoteWorkflows{r.Workflows()}, events: remoteEvents{r.Events()}, alarms: remoteAlarms{r.Alarms()}})
 	}
 	cfg := lake.DefaultConfig(g.data)
 	if metadataOnly[cmd.CommandPath()] {

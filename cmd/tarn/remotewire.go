@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/client"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // The client speaks the API's wire types (it links no service), the
@@ -348,3 +351,135 @@ func (r remoteKeys) ListKeys(ctx context.Context) ([]auth.Key, error) {
 }
 
 func (r remoteKeys) DeleteKey(ctx context.Context, id string) error { return r.k.DeleteKey(ctx, id) }
+
+// remoteWorkflows is the server's workflows and triggers as a
+// workflowService; runs execute in the server's scheduler.
+type remoteWorkflows struct{ k *client.Workflows }
+
+func workflowSpec(w apitypes.Workflow) workflow.Workflow {
+	steps, _ := fromWire(w.Steps, nil, func(s apitypes.WorkflowStep) workflow.Step {
+		return workflow.Step{Name: s.Name, Crawler: s.Crawler, Job: s.Job, Args: s.Args, SQL: s.SQL, Database: s.Database,
+			Workgroup: s.Workgroup, DependsOn: s.DependsOn, Condition: s.Condition, Retries: s.Retries, RetryDelay: workflow.Duration(s.RetryDelay),
+			BackoffRate: s.BackoffRate, Timeout: workflow.Duration(s.Timeout), Trigger: s.Trigger}
+	})
+	return workflow.Workflow{Name: w.Name, Description: w.Description, MaxConcurrentRuns: w.MaxConcurrentRuns, MaxParallelSteps: w.MaxParallelSteps,
+		Properties: w.Properties, Steps: steps, Glue: w.Glue, RunAs: w.RunAs, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+}
+
+func workflowRun(r apitypes.WorkflowRun) workflow.Run {
+	steps, _ := fromWire(r.Steps, nil, func(s apitypes.StepRun) workflow.StepRun {
+		return workflow.StepRun{Name: s.Name, Target: s.Target, State: s.State, Attempt: s.Attempt, NextAttemptAt: s.NextAttemptAt,
+			ChildID: s.ChildID, StartedAt: s.StartedAt, EndedAt: s.EndedAt, Error: s.Error}
+	})
+	return workflow.Run{ID: r.ID, Workflow: r.Workflow, Trigger: r.Trigger, State: r.State, Properties: r.Properties,
+		QueuedAt: r.QueuedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Error: r.Error, Steps: steps}
+}
+
+func triggerState(t apitypes.TriggerState) workflow.TriggerState {
+	tr := t.Trigger
+	return workflow.TriggerState{LastFired: t.LastFired, NextFire: t.NextFire, EventCursor: t.EventCursor, LastPoll: t.LastPoll,
+		Trigger: workflow.Trigger{Name: tr.Name, Type: tr.Type, Workflow: tr.Workflow, Job: tr.Job, Crawler: tr.Crawler, Properties: tr.Properties,
+			Schedule: tr.Schedule, Timezone: tr.Timezone, Prefix: tr.Prefix, Suffix: tr.Suffix, BatchSize: tr.BatchSize,
+			BatchWindow: workflow.Duration(tr.BatchWindow), Poll: workflow.Duration(tr.Poll), Enabled: tr.Enabled, CreatedAt: tr.CreatedAt, UpdatedAt: tr.UpdatedAt}}
+}
+
+// one converts a single answer, keeping its error.
+func one[T, U any](v T, err error, f func(T) U) (U, error) {
+	if err != nil {
+		var zero U
+		return zero, err
+	}
+	return f(v), nil
+}
+
+func (r remoteWorkflows) ListWorkflows(ctx context.Context) ([]workflow.Workflow, error) {
+	ws, err := r.k.ListWorkflows(ctx)
+	return fromWire(ws, err, workflowSpec)
+}
+
+func (r remoteWorkflows) GetWorkflow(ctx context.Context, name string) (workflow.Workflow, error) {
+	w, err := r.k.GetWorkflow(ctx, name)
+	return one(w, err, workflowSpec)
+}
+
+// Start queues a run in the server (opts.Own is ignored: the server's
+// scheduler executes it).
+func (r remoteWorkflows) Start(ctx context.Context, name string, opts workflow.StartOptions) (workflow.Run, error) {
+	run, err := r.k.Start(ctx, name, opts.Properties)
+	return one(run, err, workflowRun)
+}
+
+func (r remoteWorkflows) Runs(ctx context.Context, name string, limit int) ([]workflow.Run, error) {
+	runs, err := r.k.Runs(ctx, name, limit)
+	return fromWire(runs, err, workflowRun)
+}
+
+func (r remoteWorkflows) GetRun(ctx context.Context, id string) (workflow.Run, error) {
+	run, err := r.k.GetRun(ctx, id)
+	return one(run, err, workflowRun)
+}
+
+func (r remoteWorkflows) Stop(ctx context.Context, id string) error { return r.k.Stop(ctx, id) }
+
+func (r remoteWorkflows) TriggerStates(ctx context.Context) ([]workflow.TriggerState, error) {
+	ts, err := r.k.TriggerStates(ctx)
+	return fromWire(ts, err, triggerState)
+}
+
+func (r remoteWorkflows) SetTriggerEnabled(ctx context.Context, name string, enabled bool) error {
+	return r.k.SetTriggerEnabled(ctx, name, enabled)
+}
+
+func (r remoteWorkflows) FireTrigger(ctx context.Context, name string, props map[string]string) (workflow.Run, error) {
+	run, err := r.k.FireTrigger(ctx, name, props)
+	return one(run, err, workflowRun)
+}
+
+// remoteEvents is the server's events ledger as an eventService.
+type remoteEvents struct{ k *client.Events }
+
+func (r remoteEvents) List(ctx context.Context, opts events.ListOptions) ([]events.Event, error) {
+	lo := client.EventListOptions{AfterID: opts.AfterID, Limit: opts.Limit}
+	if opts.Prefix.Bucket != "" {
+		lo.Prefix = opts.Prefix.String()
+	}
+	evs, err := r.k.List(ctx, lo)
+	return fromWire(evs, err, func(e apitypes.Event) events.Event {
+		ds, _ := fromWire(e.Deliveries, nil, func(d apitypes.EventDelivery) events.Delivery {
+			return events.Delivery{Trigger: d.Trigger, RunID: d.RunID, DeliveredAt: d.DeliveredAt}
+		})
+		return events.Event{ID: e.ID, Bucket: e.Bucket, Key: e.Key, VersionID: e.VersionID, Checksum: e.Checksum, ETag: e.ETag, Size: e.Size,
+			Via: e.Via, LastModified: e.LastModified, RecordedAt: e.RecordedAt, Deliveries: ds}
+	})
+}
+
+func (r remoteEvents) Replay(ctx context.Context, trigger string, ids []int64) error {
+	return r.k.Replay(ctx, trigger, ids)
+}
+
+// remoteAlarms is the server's alarms as an alarmService.
+type remoteAlarms struct{ k *client.Alarms }
+
+func alarmStatus(s apitypes.AlarmStatus) alarms.Status {
+	a := s.Alarm
+	return alarms.Status{State: s.State, Reason: s.Reason, StateChangedAt: s.StateChangedAt, CheckedAt: s.CheckedAt,
+		Alarm: alarms.Alarm{Name: a.Name, Description: a.Description, Rule: a.Rule, Target: a.Target, Threshold: a.Threshold,
+			MaxAge: workflow.Duration(a.MaxAge), Webhook: a.Webhook, CloudWatch: a.CloudWatch, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}}
+}
+
+func (r remoteAlarms) List(ctx context.Context) ([]alarms.Status, error) {
+	as, err := r.k.List(ctx)
+	return fromWire(as, err, alarmStatus)
+}
+
+func (r remoteAlarms) Get(ctx context.Context, name string) (alarms.Status, error) {
+	a, err := r.k.Get(ctx, name)
+	return one(a, err, alarmStatus)
+}
+
+func (r remoteAlarms) History(ctx context.Context, name string, limit int) ([]alarms.Transition, error) {
+	h, err := r.k.History(ctx, name, limit)
+	return fromWire(h, err, func(t apitypes.AlarmTransition) alarms.Transition {
+		return alarms.Transition{At: t.At, OldState: t.OldState, NewState: t.NewState, Reason: t.Reason, Notified: t.Notified}
+	})
+}

@@ -82,7 +82,10 @@ func (s *Server) listWorkflows(ctx context.Context, p *auth.Principal, r *http.R
 		return nil, err
 	}
 	ws, err := s.workflows.ListWorkflows(ctx)
-	return nonNil(ws), err
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(mapSlice(ws, wireWorkflow)), nil
 }
 
 func (s *Server) getWorkflow(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -90,7 +93,7 @@ func (s *Server) getWorkflow(ctx context.Context, p *auth.Principal, r *http.Req
 	if err := p.Authorize("glue:GetWorkflow", workflowResource(name)); err != nil {
 		return nil, err
 	}
-	return s.workflows.GetWorkflow(ctx, name)
+	return workflowAnswer(s.workflows.GetWorkflow(ctx, name))
 }
 
 func (s *Server) createWorkflow(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -104,7 +107,7 @@ func (s *Server) createWorkflow(ctx context.Context, p *auth.Principal, r *http.
 	if err := s.workflows.CreateWorkflowBy(ctx, w, &p.Key); err != nil {
 		return nil, err
 	}
-	return s.workflows.GetWorkflow(ctx, w.Name)
+	return workflowAnswer(s.workflows.GetWorkflow(ctx, w.Name))
 }
 
 func (s *Server) updateWorkflow(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -123,7 +126,7 @@ func (s *Server) updateWorkflow(ctx context.Context, p *auth.Principal, r *http.
 	if err := s.workflows.UpdateWorkflowBy(ctx, w, &p.Key); err != nil {
 		return nil, err
 	}
-	return s.workflows.GetWorkflow(ctx, name)
+	return workflowAnswer(s.workflows.GetWorkflow(ctx, name))
 }
 
 func (s *Server) deleteWorkflow(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -144,7 +147,7 @@ func (s *Server) startWorkflow(ctx context.Context, p *auth.Principal, r *http.R
 		return nil, err
 	}
 	// Queued here, executed by the server's scheduler.
-	return s.workflows.Start(ctx, name, workflow.StartOptions{Properties: body.Properties})
+	return workflowRunAnswer(s.workflows.Start(ctx, name, workflow.StartOptions{Properties: body.Properties}))
 }
 
 func (s *Server) workflowRuns(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -154,7 +157,10 @@ func (s *Server) workflowRuns(ctx context.Context, p *auth.Principal, r *http.Re
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	runs, err := s.workflows.Runs(ctx, name, limit)
-	return nonNil(runs), err
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(mapSlice(runs, wireWorkflowRun)), nil
 }
 
 // allWorkflowRuns lists the runs of every workflow (and of triggers that
@@ -167,7 +173,10 @@ func (s *Server) allWorkflowRuns(ctx context.Context, p *auth.Principal, r *http
 	}
 	if p.Authorize("glue:GetWorkflowRuns", workflowResource("*")) == nil {
 		runs, err := s.workflows.Runs(ctx, "", limit)
-		return nonNil(runs), err
+		if err != nil {
+			return nil, err
+		}
+		return nonNil(mapSlice(runs, wireWorkflowRun)), nil
 	}
 	// A key allowed on some workflows only: read more runs until limit of
 	// them are its own or there are no more, so that it gets a full page.
@@ -176,10 +185,10 @@ func (s *Server) allWorkflowRuns(ctx context.Context, p *auth.Principal, r *http
 		if err != nil {
 			return nil, err
 		}
-		out := []workflow.Run{}
+		out := []apitypes.WorkflowRun{}
 		for _, run := range runs {
 			if len(out) < limit && p.Authorize("glue:GetWorkflowRuns", workflowResource(run.Workflow)) == nil {
-				out = append(out, run)
+				out = append(out, wireWorkflowRun(run))
 			}
 		}
 		if len(out) == limit || len(runs) < n || n >= 1<<20 {
@@ -196,7 +205,7 @@ func (s *Server) getWorkflowRun(ctx context.Context, p *auth.Principal, r *http.
 	if err := p.Authorize("glue:GetWorkflowRun", workflowResource(run.Workflow)); err != nil {
 		return nil, err
 	}
-	return run, nil
+	return wireWorkflowRun(run), nil
 }
 
 func (s *Server) stopWorkflowRun(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -211,7 +220,7 @@ func (s *Server) stopWorkflowRun(ctx context.Context, p *auth.Principal, r *http
 	if err := s.workflows.Stop(ctx, id); err != nil {
 		return nil, err
 	}
-	return s.workflows.GetRun(ctx, id)
+	return workflowRunAnswer(s.workflows.GetRun(ctx, id))
 }
 
 func (s *Server) listTriggers(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -219,7 +228,10 @@ func (s *Server) listTriggers(ctx context.Context, p *auth.Principal, r *http.Re
 		return nil, err
 	}
 	ts, err := s.workflows.TriggerStates(ctx)
-	return nonNil(ts), err
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(mapSlice(ts, wireTriggerState)), nil
 }
 
 func (s *Server) getTrigger(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -233,7 +245,7 @@ func (s *Server) getTrigger(ctx context.Context, p *auth.Principal, r *http.Requ
 	}
 	for _, t := range ts {
 		if t.Name == name {
-			return t, nil
+			return wireTriggerState(t), nil
 		}
 	}
 	_, err = s.workflows.GetTrigger(ctx, name)
@@ -251,7 +263,7 @@ func (s *Server) createTrigger(ctx context.Context, p *auth.Principal, r *http.R
 	if err := s.workflows.CreateTrigger(ctx, t); err != nil {
 		return nil, err
 	}
-	return s.workflows.GetTrigger(ctx, t.Name)
+	return triggerAnswer(s.workflows.GetTrigger(ctx, t.Name))
 }
 
 func (s *Server) updateTrigger(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -270,7 +282,7 @@ func (s *Server) updateTrigger(ctx context.Context, p *auth.Principal, r *http.R
 	if err := s.workflows.UpdateTrigger(ctx, t); err != nil {
 		return nil, err
 	}
-	return s.workflows.GetTrigger(ctx, name)
+	return triggerAnswer(s.workflows.GetTrigger(ctx, name))
 }
 
 func (s *Server) deleteTrigger(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -298,7 +310,7 @@ func (s *Server) fireTrigger(ctx context.Context, p *auth.Principal, r *http.Req
 	if err := decodeBody(r, &body, `{"properties": {"name": "value"}}`); err != nil {
 		return nil, err
 	}
-	return s.workflows.FireTrigger(ctx, name, body.Properties)
+	return workflowRunAnswer(s.workflows.FireTrigger(ctx, name, body.Properties))
 }
 
 func (s *Server) setTrigger(ctx context.Context, p *auth.Principal, r *http.Request, on bool) (any, error) {
@@ -313,7 +325,7 @@ func (s *Server) setTrigger(ctx context.Context, p *auth.Principal, r *http.Requ
 	if err := s.workflows.SetTriggerEnabled(ctx, name, on); err != nil {
 		return nil, err
 	}
-	return s.workflows.GetTrigger(ctx, name)
+	return triggerAnswer(s.workflows.GetTrigger(ctx, name))
 }
 
 func (s *Server) listEvents(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -338,7 +350,10 @@ func (s *Server) listEvents(ctx context.Context, p *auth.Principal, r *http.Requ
 	}
 	opts.Limit, _ = strconv.Atoi(q.Get("limit"))
 	evs, err := s.events.List(ctx, opts)
-	return nonNil(evs), err
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(mapSlice(evs, wireEvent)), nil
 }
 
 func orStar(s string) string {
@@ -373,7 +388,10 @@ func (s *Server) listAlarms(ctx context.Context, p *auth.Principal, r *http.Requ
 		return nil, err
 	}
 	as, err := s.alarms.List(ctx)
-	return nonNil(as), err
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(mapSlice(as, wireAlarmStatus)), nil
 }
 
 func (s *Server) getAlarm(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -381,7 +399,7 @@ func (s *Server) getAlarm(ctx context.Context, p *auth.Principal, r *http.Reques
 	if err := p.Authorize("cloudwatch:DescribeAlarms", alarmResource(name)); err != nil {
 		return nil, err
 	}
-	return s.alarms.Get(ctx, name)
+	return alarmAnswer(s.alarms.Get(ctx, name))
 }
 
 func (s *Server) createAlarm(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -395,7 +413,7 @@ func (s *Server) createAlarm(ctx context.Context, p *auth.Principal, r *http.Req
 	if err := s.alarms.Create(ctx, a); err != nil {
 		return nil, err
 	}
-	return s.alarms.Get(ctx, a.Name)
+	return alarmAnswer(s.alarms.Get(ctx, a.Name))
 }
 
 func (s *Server) updateAlarm(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -414,7 +432,7 @@ func (s *Server) updateAlarm(ctx context.Context, p *auth.Principal, r *http.Req
 	if err := s.alarms.Update(ctx, a); err != nil {
 		return nil, err
 	}
-	return s.alarms.Get(ctx, name)
+	return alarmAnswer(s.alarms.Get(ctx, name))
 }
 
 func (s *Server) deleteAlarm(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
@@ -435,5 +453,8 @@ func (s *Server) alarmHistory(ctx context.Context, p *auth.Principal, r *http.Re
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	h, err := s.alarms.History(ctx, name, limit)
-	return nonNil(h), err
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(mapSlice(h, wireTransition)), nil
 }

@@ -6,13 +6,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/runs"
+	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // jsonFields lists the JSON names of a struct's encoded fields, in order,
@@ -61,6 +64,17 @@ func TestWireTypesMatchServices(t *testing.T) {
 		{jobs.Spec{}, apitypes.JobSpec{}},
 		{jobs.Stats{}, apitypes.JobStats{}},
 		{auth.Key{}, apitypes.Key{}},
+		{workflow.Workflow{}, apitypes.Workflow{}},
+		{workflow.Step{}, apitypes.WorkflowStep{}},
+		{workflow.Run{}, apitypes.WorkflowRun{}},
+		{workflow.StepRun{}, apitypes.StepRun{}},
+		{workflow.Trigger{}, apitypes.Trigger{}},
+		{workflow.TriggerState{}, apitypes.TriggerState{}},
+		{events.Event{}, apitypes.Event{}},
+		{events.Delivery{}, apitypes.EventDelivery{}},
+		{alarms.Alarm{}, apitypes.Alarm{}},
+		{alarms.Status{}, apitypes.AlarmStatus{}},
+		{alarms.Transition{}, apitypes.AlarmTransition{}},
 	}
 	for _, p := range pairs {
 		s, w := reflect.TypeOf(p.service), reflect.TypeOf(p.wire)

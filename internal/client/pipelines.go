@@ -5,10 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
-	"github.com/tarn-lake/tarn/internal/events"
-	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // Workflows reads and starts workflows and triggers in the server, as
@@ -18,27 +15,27 @@ type Workflows struct{ c *Client }
 // Workflows returns the workflow part of the API.
 func (c *Client) Workflows() *Workflows { return &Workflows{c} }
 
-func (k *Workflows) ListWorkflows(ctx context.Context) ([]workflow.Workflow, error) {
-	var out []workflow.Workflow
+func (k *Workflows) ListWorkflows(ctx context.Context) ([]apitypes.Workflow, error) {
+	var out []apitypes.Workflow
 	return out, k.c.do(ctx, "GET", "/api/v1/workflows", nil, &out)
 }
 
-func (k *Workflows) GetWorkflow(ctx context.Context, name string) (workflow.Workflow, error) {
-	var out workflow.Workflow
+func (k *Workflows) GetWorkflow(ctx context.Context, name string) (apitypes.Workflow, error) {
+	var out apitypes.Workflow
 	return out, k.c.do(ctx, "GET", "/api/v1/workflows/"+seg(name), nil, &out)
 }
 
-// Start queues a run in the server (opts.Own is ignored: the server's
-// scheduler executes it).
-func (k *Workflows) Start(ctx context.Context, name string, opts workflow.StartOptions) (workflow.Run, error) {
-	var out workflow.Run
-	return out, k.c.do(ctx, "POST", "/api/v1/workflows/"+seg(name)+"/start", apitypes.PropertiesRequest{Properties: opts.Properties}, &out)
+// Start queues a run in the server, with run properties; the server's
+// scheduler executes it.
+func (k *Workflows) Start(ctx context.Context, name string, props map[string]string) (apitypes.WorkflowRun, error) {
+	var out apitypes.WorkflowRun
+	return out, k.c.do(ctx, "POST", "/api/v1/workflows/"+seg(name)+"/start", apitypes.PropertiesRequest{Properties: props}, &out)
 }
 
 // Runs lists a workflow's runs, or with name "" those of every workflow, as
 // workflow.Service.Runs does.
-func (k *Workflows) Runs(ctx context.Context, name string, limit int) ([]workflow.Run, error) {
-	var out []workflow.Run
+func (k *Workflows) Runs(ctx context.Context, name string, limit int) ([]apitypes.WorkflowRun, error) {
+	var out []apitypes.WorkflowRun
 	if name == "" {
 		// "/api/v1/workflows//runs" would be cleaned to a workflow named "runs".
 		return out, k.c.do(ctx, "GET", "/api/v1/workflow-runs?limit="+strconv.Itoa(limit), nil, &out)
@@ -46,8 +43,8 @@ func (k *Workflows) Runs(ctx context.Context, name string, limit int) ([]workflo
 	return out, k.c.do(ctx, "GET", "/api/v1/workflows/"+seg(name)+"/runs?limit="+strconv.Itoa(limit), nil, &out)
 }
 
-func (k *Workflows) GetRun(ctx context.Context, id string) (workflow.Run, error) {
-	var out workflow.Run
+func (k *Workflows) GetRun(ctx context.Context, id string) (apitypes.WorkflowRun, error) {
+	var out apitypes.WorkflowRun
 	return out, k.c.do(ctx, "GET", "/api/v1/workflow-runs/"+seg(id), nil, &out)
 }
 
@@ -55,8 +52,8 @@ func (k *Workflows) Stop(ctx context.Context, id string) error {
 	return k.c.do(ctx, "POST", "/api/v1/workflow-runs/"+seg(id)+"/stop", nil, nil)
 }
 
-func (k *Workflows) TriggerStates(ctx context.Context) ([]workflow.TriggerState, error) {
-	var out []workflow.TriggerState
+func (k *Workflows) TriggerStates(ctx context.Context) ([]apitypes.TriggerState, error) {
+	var out []apitypes.TriggerState
 	return out, k.c.do(ctx, "GET", "/api/v1/triggers", nil, &out)
 }
 
@@ -68,8 +65,8 @@ func (k *Workflows) SetTriggerEnabled(ctx context.Context, name string, enabled 
 	return k.c.do(ctx, "POST", "/api/v1/triggers/"+seg(name)+"/"+action, nil, nil)
 }
 
-func (k *Workflows) FireTrigger(ctx context.Context, name string, props map[string]string) (workflow.Run, error) {
-	var out workflow.Run
+func (k *Workflows) FireTrigger(ctx context.Context, name string, props map[string]string) (apitypes.WorkflowRun, error) {
+	var out apitypes.WorkflowRun
 	return out, k.c.do(ctx, "POST", "/api/v1/triggers/"+seg(name)+"/start", apitypes.PropertiesRequest{Properties: props}, &out)
 }
 
@@ -79,10 +76,19 @@ type Events struct{ c *Client }
 // Events returns the events part of the API.
 func (c *Client) Events() *Events { return &Events{c} }
 
-func (k *Events) List(ctx context.Context, opts events.ListOptions) ([]events.Event, error) {
+// EventListOptions choose events: under Prefix (an s3:// URI; "" for
+// all), with an id above AfterID, at most Limit (0: the server's default),
+// newest first.
+type EventListOptions struct {
+	Prefix  string
+	AfterID int64
+	Limit   int
+}
+
+func (k *Events) List(ctx context.Context, opts EventListOptions) ([]apitypes.Event, error) {
 	q := url.Values{}
-	if opts.Prefix.Bucket != "" {
-		q.Set("prefix", opts.Prefix.String())
+	if opts.Prefix != "" {
+		q.Set("prefix", opts.Prefix)
 	}
 	if opts.AfterID > 0 {
 		q.Set("after", strconv.FormatInt(opts.AfterID, 10))
@@ -90,7 +96,7 @@ func (k *Events) List(ctx context.Context, opts events.ListOptions) ([]events.Ev
 	if opts.Limit > 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
-	var out []events.Event
+	var out []apitypes.Event
 	return out, k.c.do(ctx, "GET", "/api/v1/events?"+q.Encode(), nil, &out)
 }
 
@@ -104,17 +110,17 @@ type Alarms struct{ c *Client }
 // Alarms returns the alarms part of the API.
 func (c *Client) Alarms() *Alarms { return &Alarms{c} }
 
-func (k *Alarms) List(ctx context.Context) ([]alarms.Status, error) {
-	var out []alarms.Status
+func (k *Alarms) List(ctx context.Context) ([]apitypes.AlarmStatus, error) {
+	var out []apitypes.AlarmStatus
 	return out, k.c.do(ctx, "GET", "/api/v1/alarms", nil, &out)
 }
 
-func (k *Alarms) Get(ctx context.Context, name string) (alarms.Status, error) {
-	var out alarms.Status
+func (k *Alarms) Get(ctx context.Context, name string) (apitypes.AlarmStatus, error) {
+	var out apitypes.AlarmStatus
 	return out, k.c.do(ctx, "GET", "/api/v1/alarms/"+seg(name), nil, &out)
 }
 
-func (k *Alarms) History(ctx context.Context, name string, limit int) ([]alarms.Transition, error) {
-	var out []alarms.Transition
+func (k *Alarms) History(ctx context.Context, name string, limit int) ([]apitypes.AlarmTransition, error) {
+	var out []apitypes.AlarmTransition
 	return out, k.c.do(ctx, "GET", "/api/v1/alarms/"+seg(name)+"/history?limit="+strconv.Itoa(limit), nil, &out)
 }

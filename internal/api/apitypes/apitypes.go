@@ -458,3 +458,168 @@ type Key struct {
 	User            string          `json:"user,omitempty"`
 	Inactive        bool            `json:"inactive,omitempty"`
 }
+
+// Duration is a duration written as text ("30s"); it reads text or a
+// number of seconds.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as text.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads text ("30s") or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n float64
+		if err := json.Unmarshal(b, &n); err != nil {
+			return errors.New(`a duration is text such as "30s" or a number of seconds`)
+		}
+		*d = Duration(n * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// WorkflowStep is a step of a workflow.
+type WorkflowStep struct {
+	Name        string            `json:"name"`
+	Crawler     string            `json:"crawler,omitempty"`
+	Job         string            `json:"job,omitempty"`
+	Args        map[string]string `json:"args,omitempty"`
+	SQL         string            `json:"sql,omitempty"`
+	Database    string            `json:"database,omitempty"`
+	Workgroup   string            `json:"workgroup,omitempty"`
+	DependsOn   []string          `json:"depends_on,omitempty"`
+	Condition   string            `json:"condition,omitempty"`
+	Retries     int               `json:"retries,omitempty"`
+	RetryDelay  Duration          `json:"retry_delay,omitempty"`
+	BackoffRate float64           `json:"backoff_rate,omitempty"`
+	Timeout     Duration          `json:"timeout,omitempty"`
+	Trigger     string            `json:"trigger,omitempty"`
+}
+
+// Workflow is a workflow (GET /api/v1/workflows/{name}).
+type Workflow struct {
+	Name              string            `json:"name"`
+	Description       string            `json:"description,omitempty"`
+	MaxConcurrentRuns int               `json:"max_concurrent_runs"`
+	MaxParallelSteps  int               `json:"max_parallel_steps"`
+	Properties        map[string]string `json:"properties,omitempty"`
+	Steps             []WorkflowStep    `json:"steps"`
+	Glue              bool              `json:"glue,omitempty"`
+	RunAs             string            `json:"run_as,omitempty"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+}
+
+// StepRun is a step of a workflow run.
+type StepRun struct {
+	Name          string    `json:"name"`
+	Target        string    `json:"target"`
+	State         string    `json:"state"`
+	Attempt       int       `json:"attempt"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	ChildID       string    `json:"child_id,omitempty"`
+	StartedAt     time.Time `json:"started_at"`
+	EndedAt       time.Time `json:"ended_at"`
+	Error         string    `json:"error,omitempty"`
+}
+
+// WorkflowRun is a workflow run (GET /api/v1/workflow-runs/{id}).
+type WorkflowRun struct {
+	ID         string            `json:"id"`
+	Workflow   string            `json:"workflow"`
+	Trigger    string            `json:"trigger,omitempty"`
+	State      string            `json:"state"`
+	Properties map[string]string `json:"properties,omitempty"`
+	QueuedAt   time.Time         `json:"queued_at"`
+	StartedAt  time.Time         `json:"started_at"`
+	EndedAt    time.Time         `json:"ended_at"`
+	Error      string            `json:"error,omitempty"`
+	Steps      []StepRun         `json:"steps"`
+}
+
+// Trigger is a trigger's definition.
+type Trigger struct {
+	Name        string            `json:"name"`
+	Type        string            `json:"type"`
+	Workflow    string            `json:"workflow,omitempty"`
+	Job         string            `json:"job,omitempty"`
+	Crawler     string            `json:"crawler,omitempty"`
+	Properties  map[string]string `json:"properties,omitempty"`
+	Schedule    string            `json:"schedule,omitempty"`
+	Timezone    string            `json:"timezone,omitempty"`
+	Prefix      string            `json:"prefix,omitempty"`
+	Suffix      string            `json:"suffix,omitempty"`
+	BatchSize   int               `json:"batch_size,omitempty"`
+	BatchWindow Duration          `json:"batch_window,omitempty"`
+	Poll        Duration          `json:"poll,omitempty"`
+	Enabled     bool              `json:"enabled"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// TriggerState is a trigger with where it is (GET /api/v1/triggers).
+type TriggerState struct {
+	Trigger
+	LastFired   time.Time `json:"last_fired"`
+	NextFire    time.Time `json:"next_fire,omitempty"`
+	EventCursor int64     `json:"event_cursor"`
+	LastPoll    time.Time `json:"last_poll"`
+}
+
+// EventDelivery is a run an event started.
+type EventDelivery struct {
+	Trigger     string    `json:"trigger"`
+	RunID       string    `json:"run_id"`
+	DeliveredAt time.Time `json:"delivered_at"`
+}
+
+// Event is an object-created event (GET /api/v1/events).
+type Event struct {
+	ID           int64           `json:"id"`
+	Bucket       string          `json:"bucket"`
+	Key          string          `json:"key"`
+	VersionID    string          `json:"version_id"`
+	Checksum     string          `json:"checksum"`
+	ETag         string          `json:"etag"`
+	Size         int64           `json:"size"`
+	Via          string          `json:"via"`
+	LastModified time.Time       `json:"last_modified"`
+	RecordedAt   time.Time       `json:"recorded_at"`
+	Deliveries   []EventDelivery `json:"deliveries,omitempty"`
+}
+
+// Alarm is an alarm's definition.
+type Alarm struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Rule        string          `json:"rule"`
+	Target      string          `json:"target"`
+	Threshold   int64           `json:"threshold,omitempty"`
+	MaxAge      Duration        `json:"max_age,omitempty"`
+	Webhook     string          `json:"webhook,omitempty"`
+	CloudWatch  json.RawMessage `json:"cloudwatch,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+}
+
+// AlarmStatus is an alarm with its state (GET /api/v1/alarms/{name}).
+type AlarmStatus struct {
+	Alarm
+	State          string    `json:"state"`
+	Reason         string    `json:"reason,omitempty"`
+	StateChangedAt time.Time `json:"state_changed_at"`
+	CheckedAt      time.Time `json:"checked_at"`
+}
+
+// AlarmTransition is a change of an alarm's state.
+type AlarmTransition struct {
+	At       time.Time `json:"at"`
+	OldState string    `json:"old_state"`
+	NewState string    `json:"new_state"`
+	Reason   string    `json:"reason"`
+	Notified string    `json:"notified,omitempty"`
+}
