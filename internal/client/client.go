@@ -1,12 +1,17 @@
 // Package client talks to a running `tarn serve`: its REST API for the
 // catalog, crawlers, jobs, queries, workgroups and access keys, and its S3
-// endpoint for objects. Its types have the same methods as the services they
-// stand for (catalog.Catalog, crawler.Service, jobs.Service, query.Service,
-// auth.Service, storage.ObjectStore), so that a front end can run the same
-// code on the lake's files or through a server.
+// endpoint for objects. Its methods mirror the services they stand for
+// (catalog.Catalog, crawler.Service, jobs.Service, query.Service,
+// auth.Service, workflow.Service, ...) in the REST API's wire types
+// (internal/api/apitypes), and Objects is a storage.ObjectStore: the client
+// links no service, so neither DuckDB nor SQLite. cmd/tarn adapts it to the
+// services' types to run the same commands on the lake's files or through a
+// server.
 //
 // Errors the server answers with are *Error (its HTTP status, code and
-// message). A Client is safe for concurrent use.
+// message); errors.Is matches them with apitypes' sentinels
+// (apitypes.ErrNotFound for NotFound) and, for S3, storage's
+// (storage.ErrNoSuchKey). A Client is safe for concurrent use.
 package client
 
 import (
