@@ -191,7 +191,7 @@ func (e *apiError) Error() string { return e.err.Error() }
 func (e *apiError) Unwrap() error { return e.err }
 
 func badRequest(format string, args ...any) error {
-	return &apiError{http.StatusBadRequest, "InvalidRequest", fmt.Errorf(format, args...)}
+	return &apiError{http.StatusBadRequest, apitypes.CodeInvalidRequest, fmt.Errorf(format, args...)}
 }
 
 // status maps tarn's errors to HTTP, in one place.
@@ -210,24 +210,24 @@ func status(err error) (int, string) {
 	case errors.Is(err, query.ErrNoSuchQuery), errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchDatabase), errors.Is(err, query.ErrNoSuchWorkgroup),
 		errors.Is(err, crawler.ErrNoSuchCrawler), errors.Is(err, crawler.ErrNoSuchRun), errors.Is(err, jobs.ErrNoSuchJob), errors.Is(err, jobs.ErrNoSuchRun),
 		errors.Is(err, storage.ErrNoSuchBucket):
-		return http.StatusNotFound, "NotFound"
+		return http.StatusNotFound, apitypes.CodeNotFound
 	case errors.Is(err, crawler.ErrCrawlerRunning), errors.Is(err, crawler.ErrNotRunning), errors.Is(err, jobs.ErrConcurrentRuns), errors.Is(err, jobs.ErrRunNotActive):
-		return http.StatusConflict, "Conflict"
+		return http.StatusConflict, apitypes.CodeConflict
 	case errors.Is(err, crawler.ErrCrawlerExists), errors.Is(err, jobs.ErrJobExists), errors.Is(err, query.ErrWorkgroupExists),
 		errors.Is(err, auth.ErrKeyExists), errors.Is(err, storage.ErrBucketExists):
-		return http.StatusConflict, "AlreadyExists"
+		return http.StatusConflict, apitypes.CodeAlreadyExists
 	case errors.Is(err, jobs.ErrMissingArgument), errors.Is(err, storage.ErrInvalidKey), errors.Is(err, storage.ErrInvalidBucketName),
 		errors.Is(err, crawler.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidSpec), errors.Is(err, jobs.ErrInvalidJobSQL),
 		errors.Is(err, auth.ErrInvalidKey), errors.Is(err, storage.ErrInvalidURI), errors.Is(err, query.ErrInvalidWorkgroup):
-		return http.StatusBadRequest, "InvalidRequest"
+		return http.StatusBadRequest, apitypes.CodeInvalidRequest
 	case errors.Is(err, query.ErrNotFinished):
-		return http.StatusConflict, "QueryNotFinished"
+		return http.StatusConflict, apitypes.CodeQueryNotFinished
 	case errors.Is(err, query.ErrSyntax), errors.Is(err, query.ErrUnsupported):
-		return http.StatusBadRequest, "InvalidRequest"
+		return http.StatusBadRequest, apitypes.CodeInvalidRequest
 	case errors.Is(err, query.ErrPermission):
-		return http.StatusForbidden, "AccessDenied"
+		return http.StatusForbidden, apitypes.CodeAccessDenied
 	}
-	return http.StatusInternalServerError, "InternalError"
+	return http.StatusInternalServerError, apitypes.CodeInternalError
 }
 
 type handler func(ctx context.Context, p *auth.Principal, r *http.Request) (any, error)
@@ -249,7 +249,7 @@ func (s *Server) handle(pattern string, h handler) {
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				err = &apiError{http.StatusRequestEntityTooLarge, "RequestTooLarge", fmt.Errorf("the request body is over %d bytes", s.cfg.MaxBody)}
+				err = &apiError{http.StatusRequestEntityTooLarge, apitypes.CodeRequestTooLarge, fmt.Errorf("the request body is over %d bytes", s.cfg.MaxBody)}
 			}
 			var c string
 			code, c = status(err)

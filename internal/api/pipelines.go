@@ -65,14 +65,14 @@ func pipelineStatus(err error) (int, string, bool) {
 	// First: a spec naming a missing job is a bad request, not a 404.
 	case errors.Is(err, workflow.ErrInvalidSpec), errors.Is(err, workflow.ErrInvalidSchedule), errors.Is(err, alarms.ErrInvalidSpec),
 		errors.Is(err, workflow.ErrIdentity):
-		return http.StatusBadRequest, "InvalidRequest", true
+		return http.StatusBadRequest, apitypes.CodeInvalidRequest, true
 	case errors.Is(err, workflow.ErrNoSuchWorkflow), errors.Is(err, workflow.ErrNoSuchTrigger), errors.Is(err, workflow.ErrNoSuchRun),
 		errors.Is(err, events.ErrNoSuchEvent), errors.Is(err, alarms.ErrNoSuchAlarm):
-		return http.StatusNotFound, "NotFound", true
+		return http.StatusNotFound, apitypes.CodeNotFound, true
 	case errors.Is(err, workflow.ErrWorkflowExists), errors.Is(err, workflow.ErrTriggerExists), errors.Is(err, alarms.ErrAlarmExists):
-		return http.StatusConflict, "AlreadyExists", true
+		return http.StatusConflict, apitypes.CodeAlreadyExists, true
 	case errors.Is(err, workflow.ErrRunNotActive), errors.Is(err, workflow.ErrWorkflowHasRuns), errors.Is(err, workflow.ErrTriggerReference):
-		return http.StatusConflict, "Conflict", true
+		return http.StatusConflict, apitypes.CodeConflict, true
 	}
 	return 0, "", false
 }
