@@ -33,6 +33,18 @@ var answered = []string{
 	"bucket GET ownershipControls", "bucket PUT ownershipControls", "bucket DELETE ownershipControls",
 	"bucket GET acl", "bucket PUT acl", "object POST uploads", "object GET tagging", "object PUT tagging", "object DELETE tagging", "object GET attributes",
 	"object GET partNumber", "object HEAD partNumber",
+	// Bucket configuration the guides set, object lock, policies, CORS
+	// and website configuration (encryption stays NotImplemented).
+	"bucket GET publicAccessBlock", "bucket PUT publicAccessBlock", "bucket DELETE publicAccessBlock",
+	"bucket GET lifecycle", "bucket PUT lifecycle", "bucket DELETE lifecycle",
+	"bucket GET cors", "bucket PUT cors", "bucket DELETE cors",
+	"bucket GET website", "bucket PUT website", "bucket DELETE website",
+	"bucket GET policy", "bucket PUT policy", "bucket DELETE policy",
+	"bucket GET notification", "bucket PUT notification",
+	"bucket GET object-lock", "bucket PUT object-lock",
+	"object GET retention", "object PUT retention", "object GET legal-hold", "object PUT legal-hold",
+	// S3 answers these with its own 400 (checked below).
+	"object GET uploads", "object GET versions",
 }
 
 func TestSubresourcesNotImplemented(t *testing.T) {
@@ -83,6 +95,11 @@ func TestSubresourcesNotImplemented(t *testing.T) {
 				if strings.HasPrefix(path, "/missing") {
 					wantStatus, wantCode = http.StatusNotFound, "NoSuchBucket"
 				}
+				if sub == "partNumber" && method == http.MethodPut && target == "object" {
+					// An upload part without its upload id: S3's 400,
+					// before the bucket is looked at.
+					wantStatus, wantCode = http.StatusBadRequest, "InvalidArgument"
+				}
 				if status != wantStatus || method != http.MethodHead && code != wantCode {
 					t.Errorf("%s %s?%s: %d %s, want %d %s", method, path, query, status, code, wantStatus, wantCode)
 				}
@@ -93,6 +110,14 @@ func TestSubresourcesNotImplemented(t *testing.T) {
 		req := e.signed(http.MethodPut, "/lake/obj?"+sub+"&versionId=null", sha256Hex(xmlBody), int64(len(xmlBody)), nil)
 		if status, _ := send(t, req, xmlBody); status != http.StatusNotImplemented && sub != "partNumber" && !slices.Contains(answered, "object PUT "+sub) {
 			t.Errorf("PUT /lake/obj?%s&versionId=null: %d, want 501", sub, status)
+		}
+	}
+	// A key cannot be listed for uploads or versions: S3's 400, not an
+	// operation on the bucket.
+	for _, q := range []string{"uploads", "versions"} {
+		req := e.signed(http.MethodGet, "/lake/obj?"+q, emptySHA256, 0, nil)
+		if status, code := send(t, req, nil); status != http.StatusBadRequest || code != "InvalidRequest" {
+			t.Errorf("GET /lake/obj?%s: %d %s, want 400 InvalidRequest", q, status, code)
 		}
 	}
 	t.Logf("%d requests answered NotImplemented", n)
@@ -141,36 +166,36 @@ func TestSubresourcesAWSCLI(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	future := "2099-01-01T00:00:00Z"
 	cmds := [][]string{
+		{"s3api", "get-bucket-logging", "--bucket", "lake"},
+		{"s3api", "put-bucket-website", "--bucket", "newbucket", "--website-configuration", `{"IndexDocument": {"Suffix": "index.html"}}`},
+		{"s3api", "put-object-lock-configuration", "--bucket", "newbucket2", "--object-lock-configuration", `{"ObjectLockEnabled": "Enabled"}`},
+		{"s3api", "delete-bucket-encryption", "--bucket", "lake"},
+		{"s3api", "delete-bucket-replication", "--bucket", "lake"},
+		// Answered with S3's errors: the bucket has no lock configuration
+		// or website.
 		{"s3api", "put-object-retention", "--bucket", "lake", "--key", "obj", "--retention", "Mode=GOVERNANCE,RetainUntilDate=" + future},
 		{"s3api", "put-object-legal-hold", "--bucket", "lake", "--key", "obj", "--legal-hold", "Status=ON"},
 		{"s3api", "get-object-legal-hold", "--bucket", "lake", "--key", "obj"},
 		{"s3api", "get-object-retention", "--bucket", "lake", "--key", "obj"},
 		{"s3api", "get-bucket-website", "--bucket", "lake"},
 		{"s3api", "get-object-lock-configuration", "--bucket", "lake"},
-		{"s3api", "get-bucket-logging", "--bucket", "lake"},
-		{"s3api", "put-bucket-website", "--bucket", "newbucket", "--website-configuration", `{"IndexDocument": {"Suffix": "index.html"}}`},
-		{"s3api", "put-object-lock-configuration", "--bucket", "newbucket2", "--object-lock-configuration", `{"ObjectLockEnabled": "Enabled"}`},
 	}
-	for _, del := range []string{"delete-bucket-cors", "delete-bucket-policy", "delete-bucket-website",
-		"delete-bucket-lifecycle", "delete-bucket-encryption", "delete-bucket-replication"} {
-		cmds = append(cmds, []string{"s3api", del, "--bucket", "lake"})
-	}
+	wants := []string{"NotImplemented", "NoSuchBucket", "NoSuchBucket", "NotImplemented", "NotImplemented",
+		"InvalidRequest", "InvalidRequest", "InvalidRequest", "InvalidRequest", "NoSuchWebsiteConfiguration", "ObjectLockConfigurationNotFoundError"}
 	answered := len(cmds)
 	// Sub-resources tarn answers change only what they name.
-	cmds = append(cmds, []string{"s3api", "delete-bucket-tagging", "--bucket", "lake"},
-		[]string{"s3api", "delete-bucket-ownership-controls", "--bucket", "lake"})
+	for _, del := range []string{"delete-bucket-tagging", "delete-bucket-ownership-controls", "delete-bucket-cors", "delete-bucket-policy",
+		"delete-bucket-website", "delete-bucket-lifecycle"} {
+		cmds = append(cmds, []string{"s3api", del, "--bucket", "lake"})
+	}
 	for i, r := range e.awsBatch(e.admin, cmds...) {
-		want := "NotImplemented"
-		if slices.Contains(cmds[i], "newbucket") || slices.Contains(cmds[i], "newbucket2") {
-			want = "NoSuchBucket" // said first, as S3 does
-		}
 		if i >= answered {
 			if r.RC != 0 {
 				t.Errorf("aws %s: rc %d:\n%s%s", strings.Join(cmds[i], " "), r.RC, r.Out, r.Err)
 			}
 			continue
 		}
-		if r.RC == 0 || !strings.Contains(r.Err, want) {
+		if want := wants[i]; r.RC == 0 || !strings.Contains(r.Err, want) {
 			t.Errorf("aws %s: rc %d, want %s:\n%s%s", strings.Join(cmds[i], " "), r.RC, want, r.Out, r.Err)
 		}
 	}
