@@ -161,9 +161,18 @@ func (a *Async) run(ctx context.Context, ex *Execution, req Request, wg Workgrou
 	defer res.remove()
 	sink := &resultSink{w: bufio.NewWriter(res)}
 	ex.State = StateRunning
-	a.s.db.SQL().ExecContext(ctx, `UPDATE query_executions SET state = ? WHERE id = ?`, StateRunning, ex.ID)
+	// RUNNING is recorded beside the run, not before it: under load the
+	// write waits its turn for the metadata database while holding one of
+	// the background slots. Only a QUEUED execution becomes RUNNING, so a
+	// late write never hides its end.
+	running := make(chan struct{})
+	go func() {
+		defer close(running)
+		a.s.db.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE query_executions SET state = ? WHERE id = ? AND state = ?`, StateRunning, ex.ID, StateQueued)
+	}()
 	runErr := a.s.runLimited(ctx, ex, req, sink)
 	<-sem
+	defer func() { <-running }()
 	if ferr := sink.w.Flush(); runErr == nil {
 		runErr = ferr
 	}

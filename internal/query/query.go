@@ -235,13 +235,18 @@ func (s *Service) runLimited(ctx context.Context, ex *Execution, req Request, si
 	// A transaction that holds a session holds a gate slot with it; the
 	// statement that pins the session hands its slot to the transaction.
 	held := req.tx.pinned()
+	var sl *slot
 	if !held {
-		err = s.gate.acquire(tctx, req.lane+"/"+req.AccessKey)
+		sl, err = s.gate.acquire(tctx, req.lane+"/"+req.AccessKey)
 	}
 	if err == nil {
 		err = s.run(tctx, ex, req, sink)
-		if !held && !req.tx.pinned() {
-			s.gate.release()
+		switch {
+		case held:
+		case req.tx.pinned():
+			req.tx.slot = sl
+		default:
+			s.gate.release(sl)
 		}
 	}
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(tctx), ErrQueryTimeout) {

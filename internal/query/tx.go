@@ -37,6 +37,7 @@ type Tx struct {
 	lane string
 	// sess is pinned at the first warehouse change, with a gate slot.
 	sess   *engine.Session
+	slot   *slot
 	failed error
 	done   bool
 }
@@ -124,7 +125,8 @@ func (t *Tx) end(ctx context.Context, req Request, verb string, fn func() error)
 	err := fn()
 	t.sess.Release()
 	t.sess = nil
-	t.s.gate.release()
+	t.s.gate.release(t.slot)
+	t.slot = nil
 	t.s.pinned.Add(-1)
 	if herr == nil {
 		err = t.s.record(ctx, &ex, err)
