@@ -185,6 +185,8 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		Query: l.Query, Catalog: l.Catalog, Store: l.Store}); err != nil {
 		return nil, err
 	}
+	// Steps still executing end before the engine and the metadata close.
+	l.closers = append(l.closers, l.Workflows.Close)
 	// A failed run is judged at once rather than at the next interval.
 	l.Workflows.OnRunEnd = func(context.Context, workflow.Run) { l.Alarms.Wake() }
 	return l, nil

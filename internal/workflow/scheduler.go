@@ -375,3 +375,13 @@ func (s *Service) poll(ctx context.Context, t TriggerState, prefix storage.URI, 
 	_, err := s.DB.SQL().ExecContext(ctx, `UPDATE triggers SET last_poll = ? WHERE name = ?`, meta.FormatTime(now), t.Name)
 	return err
 }
+
+// Close cancels the steps still executing in this process (they are
+// recorded as interrupted, and the next start resumes them) and waits for
+// them, so that nothing writes to the metadata database once its owner
+// closes it. It may be called more than once.
+func (s *Service) Close() error {
+	s.cancelAll(errShutdown)
+	s.wg.Wait()
+	return nil
+}
