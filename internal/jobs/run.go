@@ -185,7 +185,15 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 		delete(s.cancels, run.ID)
 		s.mu.Unlock()
 	}()
-	go s.watchStop(runCtx, run.ID, cancel)
+	// The watcher ends with the attempt: it reads the metadata database,
+	// which may close once the attempt has returned.
+	db := s.db.SQL()
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		runTable.WatchStop(runCtx, db, run.ID, 300*time.Millisecond, func() { cancel(fmt.Errorf("%w by request", ErrStopped)) })
+	}()
+	defer func() { cancel(nil); <-watchDone }()
 
 	logf("attempt %d of job %s started", attempt, spec.Name)
 	removed, err := s.execute(runCtx, spec, &run, opts.ListArgs, logf)
@@ -234,11 +242,6 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	s.collectGarbage(bg, spec, run.ID)
 	s.saveRun(bg, &run)
 	return run, fmt.Errorf("%w: job %s run %s: %w", ErrRunFailed, spec.Name, run.ID, err)
-}
-
-// watchStop cancels the run when another process asks to stop it.
-func (s *Service) watchStop(ctx context.Context, id string, cancel context.CancelCauseFunc) {
-	runTable.WatchStop(ctx, s.db.SQL(), id, 300*time.Millisecond, func() { cancel(fmt.Errorf("%w by request", ErrStopped)) })
 }
 
 func (s *Service) saveRun(ctx context.Context, run *Run) error {
