@@ -5,10 +5,3 @@
 // commit swaps, in one metadata transaction, so commits from tarn and from
 // other engines through the REST catalog are serialized.
 package iceberg
-
-import (
-	// Pinned here until the package's code uses them.
-	_ "github.com/apache/iceberg-go/catalog"
-	_ "github.com/apache/iceberg-go/io"
-	_ "github.com/apache/iceberg-go/table"
-)
