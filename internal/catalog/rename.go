@@ -1,0 +1,47 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/tarn-lake/tarn/internal/meta"
+)
+
+// RenameTable moves a table to a new name, possibly in another database,
+// with its partitions, files and schema versions. Its location and data are
+// not touched. It fails with ErrTableExists if the new name is taken and
+// ErrNoSuchDatabase/ErrNoSuchTable if either side is missing.
+func (c *Catalog) RenameTable(ctx context.Context, db, name, newDB, newName string) error {
+	return c.db.Tx(ctx, func(tx *sql.Tx) error { return c.RenameTableTx(ctx, tx, db, name, newDB, newName) })
+}
+
+// RenameTableTx is RenameTable inside tx.
+func (c *Catalog) RenameTableTx(ctx context.Context, tx *sql.Tx, db, name, newDB, newName string) error {
+	full := fullName(db, name)
+	to, err := NormalizeName(newName)
+	if err != nil {
+		return fmt.Errorf("cannot rename table %q: %w", full, err)
+	}
+	toDB, err := NormalizeName(newDB)
+	if err != nil {
+		return fmt.Errorf("cannot rename table %q: database name: %w", full, err)
+	}
+	id, _, err := getTable(ctx, tx, db, name)
+	if err != nil {
+		return fmt.Errorf("cannot rename table %q: %w", full, err)
+	}
+	dbID, err := databaseID(ctx, tx, toDB)
+	if err != nil {
+		return fmt.Errorf("cannot rename table %q to %q: %w", full, toDB+"."+to, err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE catalog_tables SET database_id = ?, name = ?, updated_at = ? WHERE id = ?`,
+		dbID, to, meta.Now(), id)
+	if meta.IsUniqueViolation(err) {
+		return fmt.Errorf("cannot rename table %q to %q: %w", full, toDB+"."+to, ErrTableExists)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot rename table %q: %w", full, err)
+	}
+	return nil
+}
