@@ -33,6 +33,9 @@ import (
 type IO struct {
 	store storage.ObjectStore
 	ctx   context.Context
+	// rootBucket and rootKey, when rootBucket is set, confine the IO to
+	// the objects below rootKey+"/" (see Within).
+	rootBucket, rootKey string
 }
 
 // Interfaces IO implements (checked at compile time).
@@ -52,7 +55,44 @@ func NewIO(store storage.ObjectStore) *IO { return &IO{store: store} }
 
 // WithContext returns a copy of the IO whose store calls use ctx.
 func (f *IO) WithContext(ctx context.Context) *IO {
-	return &IO{store: f.store, ctx: ctx}
+	g := *f
+	g.ctx = ctx
+	return &g
+}
+
+// ErrOutsideLocation: a file named to an IO confined to a table's location
+// (Within) is not below it.
+var ErrOutsideLocation = errors.New("outside the table's location")
+
+// Within returns a copy of the IO confined to the objects below location
+// (an s3:// URI with a key): every file it opens, writes, lists or removes
+// must be below it, else the call fails with an error wrapping
+// fs.ErrPermission and ErrOutsideLocation. A table's metadata can name any
+// file (another engine wrote it); confining its IO keeps a table from
+// reading or deleting another table's objects.
+func (f *IO) Within(location string) (*IO, error) {
+	bucket, key, err := ParseLocation(strings.TrimRight(location, "/"))
+	if err != nil {
+		return nil, err
+	}
+	if key == "" {
+		return nil, fmt.Errorf("%w %q: a table location needs a key below its bucket", storage.ErrInvalidURI, location)
+	}
+	g := *f
+	g.rootBucket, g.rootKey = bucket, key
+	return &g, nil
+}
+
+// allowed reports whether bucket/key is inside the IO's confinement (or key
+// is the root itself, when root is true).
+func (f *IO) allowed(bucket, key string, root bool) bool {
+	if f.rootBucket == "" {
+		return true
+	}
+	if bucket != f.rootBucket {
+		return false
+	}
+	return strings.HasPrefix(key, f.rootKey+"/") || root && key == f.rootKey
 }
 
 func (f *IO) context() context.Context {
@@ -91,14 +131,18 @@ func schemeOf(uri string) string {
 	return "s3://"
 }
 
-// objectKey parses name as a file URI: a bucket and a non-empty key.
-func objectKey(op, name string) (bucket, key string, err error) {
+// objectKey parses name as a file URI: a bucket and a non-empty key,
+// inside the IO's confinement.
+func (f *IO) objectKey(op, name string) (bucket, key string, err error) {
 	bucket, key, err = ParseLocation(name)
 	if err == nil && (key == "" || strings.HasSuffix(key, "/")) {
 		err = fmt.Errorf("%w %q: a file needs a key that does not end in \"/\"", storage.ErrInvalidURI, name)
 	}
 	if err != nil {
 		return "", "", &iofs.PathError{Op: op, Path: name, Err: fmt.Errorf("%w (%w)", iofs.ErrInvalid, err)}
+	}
+	if !f.allowed(bucket, key, false) {
+		return "", "", &iofs.PathError{Op: op, Path: name, Err: fmt.Errorf("%w: %w s3://%s/%s", iofs.ErrPermission, ErrOutsideLocation, f.rootBucket, f.rootKey)}
 	}
 	return bucket, key, nil
 }
@@ -116,7 +160,7 @@ func pathError(op, name string, err error) error {
 // the object's own local file when the store is local (storage.LocalPather).
 // It supports Read, Seek, ReadAt and Stat; the caller closes it.
 func (f *IO) Open(name string) (iceio.File, error) {
-	bucket, key, err := objectKey("open", name)
+	bucket, key, err := f.objectKey("open", name)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +191,7 @@ func (f *IO) Open(name string) (iceio.File, error) {
 
 // ReadFile reads a whole file.
 func (f *IO) ReadFile(name string) ([]byte, error) {
-	bucket, key, err := objectKey("read", name)
+	bucket, key, err := f.objectKey("read", name)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +209,7 @@ func (f *IO) ReadFile(name string) ([]byte, error) {
 
 // Stat describes a file.
 func (f *IO) Stat(name string) (iofs.FileInfo, error) {
-	bucket, key, err := objectKey("stat", name)
+	bucket, key, err := f.objectKey("stat", name)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +222,7 @@ func (f *IO) Stat(name string) (iofs.FileInfo, error) {
 
 // Remove deletes a file. Removing a missing file is not an error (S3).
 func (f *IO) Remove(name string) error {
-	bucket, key, err := objectKey("remove", name)
+	bucket, key, err := f.objectKey("remove", name)
 	if err != nil {
 		return err
 	}
@@ -197,7 +241,7 @@ func (f *IO) DeleteFiles(ctx context.Context, paths []string) (deleted []string,
 			errs = append(errs, err)
 			break
 		}
-		bucket, key, err := objectKey("remove", p)
+		bucket, key, err := f.objectKey("remove", p)
 		if err == nil {
 			if err = f.store.Delete(ctx, bucket, key); err != nil {
 				err = pathError("remove", p, err)
@@ -214,7 +258,7 @@ func (f *IO) DeleteFiles(ctx context.Context, paths []string) (deleted []string,
 
 // WriteFile writes p as the file's content in one atomic Put.
 func (f *IO) WriteFile(name string, p []byte) error {
-	bucket, key, err := objectKey("write", name)
+	bucket, key, err := f.objectKey("write", name)
 	if err != nil {
 		return err
 	}
@@ -229,7 +273,7 @@ func (f *IO) WriteFile(name string, p []byte) error {
 // nobody sees part of it, and nothing is stored if Close is never called
 // (or fails). The caller closes the writer.
 func (f *IO) Create(name string) (iceio.FileWriter, error) {
-	bucket, key, err := objectKey("create", name)
+	bucket, key, err := f.objectKey("create", name)
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +293,9 @@ func (f *IO) WalkDir(root string, fn iofs.WalkDirFunc) error {
 	bucket, key, err := ParseLocation(strings.TrimRight(root, "/"))
 	if err != nil {
 		return fn(root, nil, &iofs.PathError{Op: "walk", Path: root, Err: fmt.Errorf("%w (%w)", iofs.ErrInvalid, err)})
+	}
+	if !f.allowed(bucket, key, true) {
+		return fn(root, nil, &iofs.PathError{Op: "walk", Path: root, Err: fmt.Errorf("%w: %w s3://%s/%s", iofs.ErrPermission, ErrOutsideLocation, f.rootBucket, f.rootKey)})
 	}
 	ctx := f.context()
 	base := schemeOf(root) + bucket

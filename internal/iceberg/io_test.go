@@ -210,3 +210,39 @@ func mustNoErr(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+func TestIOWithinConfinesToLocation(t *testing.T) {
+	ctx := context.Background()
+	st := newTestStore(t)
+	all := NewIO(st).WithContext(ctx)
+	mustNoErr(t, all.WriteFile("s3://lake/secret/data.parquet", []byte("secret")))
+	mustNoErr(t, all.WriteFile("s3://lake/t2/x", []byte("sibling with a common prefix")))
+	fio, err := all.Within("s3a://lake/t/")
+	mustNoErr(t, err)
+	mustNoErr(t, fio.WriteFile("s3://lake/t/metadata/a.json", []byte("{}")))
+	if _, err := fio.ReadFile("s3n://lake/t/metadata/a.json"); err != nil {
+		t.Fatal(err)
+	}
+	for _, uri := range []string{"s3://lake/secret/data.parquet", "s3://lake/t2/x", "s3://lake/t", "s3://other/t/x"} {
+		if _, err := fio.Open(uri); !errors.Is(err, iofs.ErrPermission) || !errors.Is(err, ErrOutsideLocation) {
+			t.Errorf("Open(%q) = %v, want ErrOutsideLocation", uri, err)
+		}
+		if err := fio.Remove(uri); !errors.Is(err, ErrOutsideLocation) {
+			t.Errorf("Remove(%q) = %v", uri, err)
+		}
+		if err := fio.WriteFile(uri, nil); !errors.Is(err, ErrOutsideLocation) {
+			t.Errorf("WriteFile(%q) = %v", uri, err)
+		}
+	}
+	if err := fio.WalkDir("s3://lake/secret", func(string, iofs.DirEntry, error) error { return nil }); err != nil {
+		// the error goes to fn, which ignored it: nothing was listed
+		t.Fatal(err)
+	}
+	err = fio.WalkDir("s3://lake/secret", func(p string, d iofs.DirEntry, err error) error { return err })
+	if !errors.Is(err, ErrOutsideLocation) {
+		t.Fatalf("walk outside = %v", err)
+	}
+	if _, err := all.Within("s3://lake"); !errors.Is(err, storage.ErrInvalidURI) {
+		t.Fatalf("Within(bucket) = %v", err)
+	}
+}
