@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/apache/iceberg-go/table"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
@@ -121,6 +122,11 @@ type boundTable struct {
 	t    catalog.Table
 	view string // marker name in the rewritten tree; also prefixes prune temp tables
 	refs []*refInfo
+	// ice is an Iceberg table's metadata; at its time travel clause; meta
+	// the metadata table ("snapshots" for t$snapshots) it stands for.
+	ice  *table.Table
+	at   *asOf
+	meta string
 }
 
 // Bind parses a SELECT with DuckDB's parser, resolves every table reference
@@ -137,7 +143,7 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 	if strings.Contains(query, scanMarker) {
 		return nil, fmt.Errorf("%w: %q is a name reserved by tarn", ErrSyntax, scanMarker)
 	}
-	tree, err := serialize(ctx, s.conn, query)
+	tree, err := serialize(ctx, s.conn, rewriteTimeTravel(query))
 	if err != nil {
 		return nil, err
 	}
@@ -222,10 +228,29 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 				walkErr = fmt.Errorf("%w: table %q has no database: write database.%s or choose a default database", catalog.ErrNoSuchTable, tbl, tbl)
 				return false
 			}
-			key := db + "." + res.Name
+			name, metaKind := res.Name, ""
+			if base, kind, ok := splitMetadataName(name); ok {
+				name, metaKind = base, kind
+			}
+			var at *asOf
+			if atNode, _ := n["at_clause"].(node); atNode != nil {
+				if at, walkErr = s.evalAsOf(ctx, atNode); walkErr != nil {
+					return false
+				}
+				n["at_clause"] = nil
+			}
+			key := db + "." + name + "$" + metaKind + at.key()
 			bt := tables[key]
 			if bt == nil {
-				t, err := s.e.cat.GetTable(ctx, db, res.Name)
+				t, err := s.e.cat.GetTable(ctx, db, name)
+				if err == nil && (metaKind != "" || at != nil) && !isIceberg(t) {
+					what := "time travel (FOR TIMESTAMP|VERSION AS OF)"
+					if metaKind != "" {
+						what = "metadata tables ($" + metaKind + ")"
+					}
+					walkErr = fmt.Errorf("%w: %s.%s is not an Iceberg table; %s need one (CREATE TABLE ... TBLPROPERTIES ('table_type'='ICEBERG'))", catalog.ErrInvalidTable, db, name, what)
+					return false
+				}
 				if err != nil {
 					if rels.Schemas[db] && (errors.Is(err, catalog.ErrNoSuchDatabase) || errors.Is(err, catalog.ErrNoSuchTable)) {
 						err = fmt.Errorf("%w: %s.%s is neither a warehouse relation nor a catalog table", catalog.ErrNoSuchTable, db, res.Name)
@@ -252,7 +277,12 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 					walkErr = s.expandDef(ctx, n, rels, [2]string{def, db}, db+"."+res.Name, tbl, names)
 					return walkErr == nil
 				}
-				bt = &boundTable{t: t, view: fmt.Sprintf("%s%d", scanMarker, len(order)+1)}
+				bt = &boundTable{t: t, view: fmt.Sprintf("%s%d", scanMarker, len(order)+1), at: at, meta: metaKind}
+				if isIceberg(t) {
+					if bt.ice, walkErr = s.e.loadIceberg(ctx, t); walkErr != nil {
+						return false
+					}
+				}
 				tables[key] = bt
 				order = append(order, bt)
 			}
@@ -312,7 +342,16 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 			s.dropLater("DROP TABLE IF EXISTS " + rejects + "_errors")
 			s.dropLater("DROP TABLE IF EXISTS " + rejects + "_scans")
 		}
-		scan, err := s.scanTable(ctx, bt, tree, opts, rejects)
+		var scan *TableScan
+		var err error
+		switch {
+		case bt.meta != "":
+			scan, err = s.metadataScan(ctx, bt)
+		case bt.ice != nil:
+			scan, err = s.icebergScan(ctx, bt, tree)
+		default:
+			scan, err = s.scanTable(ctx, bt, tree, opts, rejects)
+		}
 		if err != nil {
 			return nil, err
 		}
