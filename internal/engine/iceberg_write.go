@@ -1,0 +1,859 @@
+package engine
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/google/uuid"
+	"github.com/twmb/murmur3"
+
+	"github.com/tarn-lake/tarn/internal/storage"
+)
+
+// Iceberg writes: DuckDB computes the rows and writes the Parquet data files
+// itself (COPY ... FIELD_IDS, so every column carries its Iceberg field id);
+// tarn reads each file's footer and describes it as an Iceberg data file
+// (table.DataFileFromMetadata) for the caller to commit in one snapshot.
+// Partition values are computed in SQL per the spec's transforms (bucket by
+// a Go function, tarn_iceberg_bucket, since DuckDB has no murmur3), and the
+// rows are written one folder per distinct partition tuple, numbered: the
+// typed tuples stay in Go, never parsed back from folder names.
+
+// IcebergWrite describes a write of a query's rows as new data files of an
+// Iceberg table.
+type IcebergWrite struct {
+	// Location is the table's location (s3://bucket/prefix); files go
+	// below <Location>/data/.
+	Location string
+	// Schema and Spec are the table's current schema and partition spec.
+	Schema *iceberggo.Schema
+	Spec   iceberggo.PartitionSpec
+	// Properties are the table's properties: write.parquet.compression-codec
+	// (zstd by default, as Iceberg's), write.target-file-size-bytes, and the
+	// metrics modes DataFileFromMetadata reads.
+	Properties    iceberggo.Properties
+	FormatVersion int
+	// RunID names the staging folder and the files (<run>-<n>.parquet).
+	RunID string
+}
+
+// IcebergWriteResult is what a write produced: the files are at their final
+// paths, described as Iceberg data files, and not yet committed.
+type IcebergWriteResult struct {
+	Rows  int64
+	Bytes int64
+	Files []iceberggo.DataFile
+}
+
+// URIs returns the paths of the files written.
+func (r *IcebergWriteResult) URIs() []string {
+	if r == nil {
+		return nil
+	}
+	out := make([]string, len(r.Files))
+	for i, f := range r.Files {
+		out[i] = f.FilePath()
+	}
+	return out
+}
+
+// IcebergCompression is the Parquet compression of a table's properties
+// (write.parquet.compression-codec, Iceberg's default zstd) as DuckDB names it.
+func IcebergCompression(props iceberggo.Properties) (string, error) {
+	c := strings.ToLower(props.Get("write.parquet.compression-codec", "zstd"))
+	switch c {
+	case "zstd", "snappy", "gzip", "lz4", "brotli":
+		return c, nil
+	case "uncompressed", "none":
+		return "uncompressed", nil
+	}
+	return "", fmt.Errorf("write.parquet.compression-codec %q is not one of zstd, snappy, gzip, lz4, brotli, uncompressed", c)
+}
+
+// WriteIceberg runs query (already bound; its columns are, by position, the
+// schema's top-level columns, cast to their types here) into new data files
+// of the table. On error nothing written remains.
+func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite) (*IcebergWriteResult, error) {
+	if w.RunID == "" {
+		return nil, errors.New("cannot write: no run id")
+	}
+	if w.Schema == nil {
+		return nil, errors.New("cannot write: no Iceberg schema")
+	}
+	comp, err := IcebergCompression(w.Properties)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write: %w", err)
+	}
+	fileSize := int64(DefaultFileSize)
+	if v := w.Properties.Get("write.target-file-size-bytes", ""); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			fileSize = n
+		}
+	}
+	loc, err := storage.ParseURI(strings.TrimSuffix(w.Location, "/") + "/")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write to %s: %w", w.Location, err)
+	}
+	target := loc.Dir().Join("data/")
+	if err := registerIcebergFuncs(s); err != nil {
+		return nil, err
+	}
+
+	fields := w.Schema.Fields()
+	proj := make([]string, len(fields))
+	for i, f := range fields {
+		d, err := icebergDuckType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("cannot write column %q: %w", f.Name, err)
+		}
+		proj[i] = fmt.Sprintf("CAST(#%d AS %s) AS %s", i+1, d, QuoteIdent(f.Name))
+	}
+	cast := fmt.Sprintf("SELECT %s FROM (%s)", strings.Join(proj, ", "), query)
+
+	parts, err := partitionExprs(w.Schema, w.Spec)
+	if err != nil {
+		return nil, err
+	}
+	fieldIDs, err := fieldIDsOption(w.Schema)
+	if err != nil {
+		return nil, err
+	}
+
+	stagingKey := target.Join("_staging/" + w.RunID + "/").Key
+	dir, local, err := s.stagingDir(ctx, target.Bucket, stagingKey, w.RunID)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		os.RemoveAll(dir)
+		if local {
+			os.Remove(filepath.Dir(dir))
+		}
+	}()
+
+	opts := []string{"FORMAT parquet", "COMPRESSION " + comp, "FIELD_IDS " + fieldIDs, "FILENAME_PATTERN 'part-{i}'"}
+	res := &IcebergWriteResult{}
+	// tuples[pid] is the partition tuple of folder __tarn_pid=<pid>.
+	var tuples [][]any
+	if len(parts) == 0 {
+		opts = append(opts, fmt.Sprintf("FILE_SIZE_BYTES %d", fileSize))
+		copySQL := fmt.Sprintf("COPY (%s) TO %s (%s)", cast, quoteString(dir), strings.Join(opts, ", "))
+		if err := s.conn.QueryRowContext(ctx, copySQL).Scan(&res.Rows); err != nil {
+			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
+		}
+	} else {
+		rowsT := "__tarn_iw_rows_" + sanitizeName(w.RunID)
+		tupT := "__tarn_iw_parts_" + sanitizeName(w.RunID)
+		s.dropLater("DROP TABLE IF EXISTS temp." + rowsT)
+		s.dropLater("DROP TABLE IF EXISTS temp." + tupT)
+		var pcols, on []string
+		for i, p := range parts {
+			pcols = append(pcols, fmt.Sprintf("%s AS __tarn_p%d", p.expr, i))
+			on = append(on, fmt.Sprintf("r.__tarn_p%d IS NOT DISTINCT FROM p.__tarn_p%d", i, i))
+		}
+		if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT *, %s FROM (%s)", rowsT, strings.Join(pcols, ", "), cast)); err != nil {
+			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
+		}
+		var pnames []string
+		for i := range parts {
+			pnames = append(pnames, fmt.Sprintf("__tarn_p%d", i))
+		}
+		if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT (row_number() OVER ()) - 1 AS __tarn_pid, * FROM (SELECT DISTINCT %s FROM %s)",
+			tupT, strings.Join(pnames, ", "), rowsT)); err != nil {
+			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
+		}
+		rows, err := s.conn.QueryContext(ctx, fmt.Sprintf("SELECT __tarn_pid, %s FROM %s ORDER BY __tarn_pid", strings.Join(pnames, ", "), tupT))
+		if err != nil {
+			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
+		}
+		for rows.Next() {
+			vals := make([]any, len(parts)+1)
+			ptrs := make([]any, len(vals))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			tuple := make([]any, len(parts))
+			for i, p := range parts {
+				if tuple[i], err = p.value(vals[i+1]); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("cannot write to %s: partition field %s: %w", target, p.field.Name, err)
+				}
+			}
+			tuples = append(tuples, tuple)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		var cols []string
+		for _, f := range fields {
+			cols = append(cols, "r."+QuoteIdent(f.Name))
+		}
+		opts = append(opts, "PARTITION_BY (__tarn_pid)")
+		copySQL := fmt.Sprintf("COPY (SELECT %s, p.__tarn_pid FROM %s r JOIN %s p ON %s) TO %s (%s)",
+			strings.Join(cols, ", "), rowsT, tupT, strings.Join(on, " AND "), quoteString(dir), strings.Join(opts, ", "))
+		if err := s.conn.QueryRowContext(ctx, copySQL).Scan(&res.Rows); err != nil {
+			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
+		}
+		_, _ = s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+rowsT)
+	}
+
+	var staged []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			staged = append(staged, p)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot publish %s: %w", target, err)
+	}
+	sort.Strings(staged)
+	type job struct {
+		path  string
+		final storage.URI
+		tuple []any
+	}
+	jobs := make([]job, len(staged))
+	for n, p := range staged {
+		rel, _ := filepath.Rel(dir, p)
+		relDir := filepath.ToSlash(filepath.Dir(rel))
+		var tuple []any
+		name := fmt.Sprintf("%s-%05d.parquet", w.RunID, n)
+		final := target.Join(name)
+		if relDir != "." {
+			_, v, _ := strings.Cut(relDir, "=")
+			pid, err := strconv.Atoi(v)
+			if err != nil || pid < 0 || pid >= len(tuples) {
+				return nil, fmt.Errorf("cannot publish %s: unexpected staged folder %q", target, relDir)
+			}
+			tuple = tuples[pid]
+			final = target.Join(w.Spec.PartitionToPath(structLike(tuple), w.Schema) + "/" + name)
+		}
+		jobs[n] = job{p, final, tuple}
+	}
+	res.Files = make([]iceberggo.DataFile, len(jobs))
+	written := make([]string, len(jobs))
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, runtime.NumCPU()))
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			md, err := readFooter(j.path)
+			if err != nil {
+				errs[i] = fmt.Errorf("cannot read the footer of %s: %w", j.final, err)
+				return
+			}
+			info, err := s.e.importFile(ctx, j.final, j.path, local)
+			if err != nil {
+				errs[i] = fmt.Errorf("cannot publish %s: %w", j.final, err)
+				return
+			}
+			written[i] = j.final.String()
+			var pv map[int]any
+			if len(j.tuple) > 0 {
+				pv = map[int]any{}
+				for k, v := range j.tuple {
+					pv[parts[k].field.FieldID] = v
+				}
+			}
+			df, err := table.DataFileFromMetadata(table.DataFileArgs{
+				Schema: w.Schema, Spec: w.Spec, Format: iceberggo.ParquetFile, Metadata: md,
+				FilePath: j.final.String(), FileSize: info.Size, Content: iceberggo.EntryContentData,
+				PartitionValues: pv, Properties: w.Properties, FormatVersion: w.FormatVersion,
+			})
+			if err != nil {
+				errs[i] = fmt.Errorf("cannot describe data file %s: %w", j.final, err)
+				return
+			}
+			res.Files[i] = df
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.e.deleteURIs(context.WithoutCancel(ctx), written)
+		return nil, err
+	}
+	for _, f := range res.Files {
+		res.Bytes += f.FileSizeBytes()
+	}
+	return res, nil
+}
+
+// DeleteIcebergFiles removes files a write produced that were not committed.
+func (e *Engine) DeleteIcebergFiles(ctx context.Context, files []iceberggo.DataFile) {
+	uris := make([]string, 0, len(files))
+	for _, f := range files {
+		if f != nil {
+			uris = append(uris, f.FilePath())
+		}
+	}
+	e.deleteURIs(ctx, uris)
+}
+
+func (e *Engine) deleteURIs(ctx context.Context, uris []string) {
+	for _, u := range uris {
+		if u == "" {
+			continue
+		}
+		if p, err := storage.ParseURI(u); err == nil {
+			_ = e.store.Delete(ctx, p.Bucket, p.Key)
+		}
+	}
+}
+
+func readFooter(path string) (_ any, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := file.NewParquetReader(f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.MetaData(), nil
+}
+
+// structLike is a partition tuple as iceberg-go's StructLike.
+type structLike []any
+
+func (s structLike) Size() int        { return len(s) }
+func (s structLike) Get(i int) any    { return s[i] }
+func (s structLike) Set(i int, v any) { s[i] = v }
+
+// sanitizeName keeps letters and digits of a run id for a temp table name.
+func sanitizeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// fieldIDsOption is COPY's FIELD_IDS value for a schema, nested fields too.
+func fieldIDsOption(sch *iceberggo.Schema) (string, error) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i, f := range sch.Fields() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteIdent(f.Name) + ": ")
+		writeFieldID(&b, f.ID, f.Type)
+	}
+	b.WriteString("}")
+	return b.String(), nil
+}
+
+func writeFieldID(b *strings.Builder, id int, t iceberggo.Type) {
+	switch t := t.(type) {
+	case *iceberggo.StructType:
+		fmt.Fprintf(b, "{__duckdb_field_id: %d", id)
+		for _, f := range t.FieldList {
+			b.WriteString(", " + QuoteIdent(f.Name) + ": ")
+			writeFieldID(b, f.ID, f.Type)
+		}
+		b.WriteString("}")
+	case *iceberggo.ListType:
+		fmt.Fprintf(b, "{__duckdb_field_id: %d, element: ", id)
+		writeFieldID(b, t.ElementID, t.Element)
+		b.WriteString("}")
+	case *iceberggo.MapType:
+		fmt.Fprintf(b, "{__duckdb_field_id: %d, key: ", id)
+		writeFieldID(b, t.KeyID, t.KeyType)
+		b.WriteString(", value: ")
+		writeFieldID(b, t.ValueID, t.ValueType)
+		b.WriteString("}")
+	default:
+		fmt.Fprintf(b, "%d", id)
+	}
+}
+
+// icebergDuckType is the DuckDB type a writer casts a column to.
+func icebergDuckType(t iceberggo.Type) (string, error) {
+	switch t := t.(type) {
+	case iceberggo.BooleanType:
+		return "BOOLEAN", nil
+	case iceberggo.Int32Type:
+		return "INTEGER", nil
+	case iceberggo.Int64Type:
+		return "BIGINT", nil
+	case iceberggo.Float32Type:
+		return "FLOAT", nil
+	case iceberggo.Float64Type:
+		return "DOUBLE", nil
+	case iceberggo.DecimalType:
+		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision(), t.Scale()), nil
+	case iceberggo.DateType:
+		return "DATE", nil
+	case iceberggo.TimeType:
+		return "TIME", nil
+	case iceberggo.TimestampType:
+		return "TIMESTAMP", nil
+	case iceberggo.TimestampTzType:
+		return "TIMESTAMPTZ", nil
+	case iceberggo.StringType:
+		return "VARCHAR", nil
+	case iceberggo.UUIDType:
+		return "UUID", nil
+	case iceberggo.BinaryType:
+		return "BLOB", nil
+	case *iceberggo.StructType:
+		var fs []string
+		for _, f := range t.FieldList {
+			d, err := icebergDuckType(f.Type)
+			if err != nil {
+				return "", err
+			}
+			fs = append(fs, QuoteIdent(f.Name)+" "+d)
+		}
+		return "STRUCT(" + strings.Join(fs, ", ") + ")", nil
+	case *iceberggo.ListType:
+		d, err := icebergDuckType(t.Element)
+		if err != nil {
+			return "", err
+		}
+		return d + "[]", nil
+	case *iceberggo.MapType:
+		k, err := icebergDuckType(t.KeyType)
+		if err != nil {
+			return "", err
+		}
+		v, err := icebergDuckType(t.ValueType)
+		if err != nil {
+			return "", err
+		}
+		return "MAP(" + k + ", " + v + ")", nil
+	}
+	return "", fmt.Errorf("Iceberg type %s is not written by tarn", t)
+}
+
+// partExpr is one partition field: the SQL of its transform's value (over
+// the cast columns), and how a value read back becomes the Go value
+// iceberg-go keeps for the field's result type.
+type partExpr struct {
+	field iceberggo.PartitionField
+	expr  string
+	value func(any) (any, error)
+}
+
+const (
+	microsPerHour = 3600 * 1000000
+	microsPerDay  = 24 * microsPerHour
+)
+
+// floorDiv is SQL for floor(x / d) on integers, exact for negative x.
+func floorDiv(x string, d int64) string {
+	return fmt.Sprintf("((%s) - ((((%s) %% %d) + %d) %% %d)) // %d", x, x, d, d, d, d)
+}
+
+func partitionExprs(sch *iceberggo.Schema, spec iceberggo.PartitionSpec) ([]partExpr, error) {
+	var out []partExpr
+	for _, pf := range spec.Fields() {
+		src, ok := sch.FindFieldByID(pf.SourceID())
+		if !ok {
+			return nil, fmt.Errorf("cannot write: partition field %s has no source column (field %d)", pf.Name, pf.SourceID())
+		}
+		c := QuoteIdent(src.Name)
+		p := partExpr{field: pf}
+		bad := func() error {
+			return fmt.Errorf("cannot write: partition transform %s of column %s (%s) is not supported by tarn's writer", pf.Transform, src.Name, src.Type)
+		}
+		// micros is the column as microseconds since the epoch (UTC).
+		micros := ""
+		switch src.Type.(type) {
+		case iceberggo.TimestampType, iceberggo.TimestampTzType:
+			micros = "epoch_us(" + c + ")"
+		case iceberggo.DateType:
+			micros = fmt.Sprintf("(CAST(%s - DATE '1970-01-01' AS BIGINT) * %d)", c, int64(microsPerDay))
+		}
+		// ts is the column as a TIMESTAMP in UTC.
+		ts := ""
+		if micros != "" {
+			ts = "make_timestamp(" + micros + ")"
+		}
+		switch tr := pf.Transform.(type) {
+		case iceberggo.IdentityTransform:
+			e, conv, err := transferExpr(c, src.Type)
+			if err != nil {
+				return nil, fmt.Errorf("cannot write: partition field %s: %w", pf.Name, err)
+			}
+			p.expr, p.value = e, conv
+		case iceberggo.YearTransform:
+			if ts == "" {
+				return nil, bad()
+			}
+			p.expr, p.value = fmt.Sprintf("CAST(year(%s) - 1970 AS INTEGER)", ts), toInt32
+		case iceberggo.MonthTransform:
+			if ts == "" {
+				return nil, bad()
+			}
+			p.expr, p.value = fmt.Sprintf("CAST((year(%s) - 1970) * 12 + month(%s) - 1 AS INTEGER)", ts, ts), toInt32
+		case iceberggo.DayTransform:
+			if micros == "" {
+				return nil, bad()
+			}
+			p.expr = fmt.Sprintf("CAST(%s AS INTEGER)", floorDiv(micros, microsPerDay))
+			p.value = func(v any) (any, error) {
+				n, err := toInt32(v)
+				if n == nil || err != nil {
+					return n, err
+				}
+				return iceberggo.Date(n.(int32)), nil
+			}
+		case iceberggo.HourTransform:
+			if micros == "" {
+				return nil, bad()
+			}
+			if _, ok := src.Type.(iceberggo.DateType); ok {
+				return nil, bad()
+			}
+			p.expr, p.value = fmt.Sprintf("CAST(%s AS INTEGER)", floorDiv(micros, microsPerHour)), toInt32
+		case iceberggo.BucketTransform:
+			n := tr.NumBuckets
+			switch src.Type.(type) {
+			case iceberggo.Int32Type, iceberggo.Int64Type:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket(CAST(%s AS BIGINT), %d)", c, n)
+			case iceberggo.DateType:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket(CAST(%s - DATE '1970-01-01' AS BIGINT), %d)", c, n)
+			case iceberggo.TimeType:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket(datediff('microsecond', TIME '00:00:00', %s), %d)", c, n)
+			case iceberggo.TimestampType, iceberggo.TimestampTzType:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket(epoch_us(%s), %d)", c, n)
+			case iceberggo.StringType:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket(encode(%s), %d)", c, n)
+			case iceberggo.BinaryType, iceberggo.FixedType:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket(CAST(%s AS BLOB), %d)", c, n)
+			case iceberggo.UUIDType:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket(unhex(replace(CAST(%s AS VARCHAR), '-', '')), %d)", c, n)
+			case iceberggo.DecimalType:
+				p.expr = fmt.Sprintf("tarn_iceberg_bucket_decimal(CAST(%s AS VARCHAR), %d)", c, n)
+			default:
+				return nil, bad()
+			}
+			p.value = toInt32
+		case iceberggo.TruncateTransform:
+			w := tr.Width
+			switch t := src.Type.(type) {
+			case iceberggo.Int32Type:
+				p.expr, p.value = fmt.Sprintf("CAST(%s - (((%s %% %d) + %d) %% %d) AS INTEGER)", c, c, w, w, w), toInt32
+			case iceberggo.Int64Type:
+				p.expr, p.value = fmt.Sprintf("CAST(%s - (((%s %% %d) + %d) %% %d) AS BIGINT)", c, c, w, w, w), toInt64
+			case iceberggo.StringType:
+				p.expr, p.value = fmt.Sprintf("substring(%s, 1, %d)", c, w), toString
+			case iceberggo.DecimalType:
+				// On the unscaled value, as the spec says; done in Go.
+				p.expr = fmt.Sprintf("CAST(%s AS VARCHAR)", c)
+				p.value = func(v any) (any, error) {
+					if v == nil {
+						return nil, nil
+					}
+					u, err := unscaled(fmt.Sprint(v), t.Scale())
+					if err != nil {
+						return nil, err
+					}
+					wb := big.NewInt(int64(w))
+					m := new(big.Int).Mod(u, wb) // Euclidean: 0 <= m < w
+					u.Sub(u, m)
+					return decimalValue(u, t.Scale())
+				}
+			default:
+				return nil, bad()
+			}
+		case iceberggo.VoidTransform:
+			p.expr, p.value = "NULL", func(any) (any, error) { return nil, nil }
+		default:
+			return nil, bad()
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// transferExpr is the SQL that reads an identity partition value back in a
+// form converted exactly to iceberg-go's Go value.
+func transferExpr(c string, t iceberggo.Type) (string, func(any) (any, error), error) {
+	switch t := t.(type) {
+	case iceberggo.BooleanType:
+		return c, func(v any) (any, error) { return v, nil }, nil
+	case iceberggo.Int32Type:
+		return c, toInt32, nil
+	case iceberggo.Int64Type:
+		return c, toInt64, nil
+	case iceberggo.Float32Type:
+		return c, func(v any) (any, error) {
+			if f, ok := v.(float64); ok {
+				return float32(f), nil
+			}
+			return v, nil
+		}, nil
+	case iceberggo.Float64Type:
+		return c, func(v any) (any, error) { return v, nil }, nil
+	case iceberggo.StringType:
+		return c, toString, nil
+	case iceberggo.DateType:
+		return fmt.Sprintf("CAST(%s - DATE '1970-01-01' AS INTEGER)", c), func(v any) (any, error) {
+			n, err := toInt32(v)
+			if n == nil || err != nil {
+				return n, err
+			}
+			return iceberggo.Date(n.(int32)), nil
+		}, nil
+	case iceberggo.TimeType:
+		return fmt.Sprintf("datediff('microsecond', TIME '00:00:00', %s)", c), func(v any) (any, error) {
+			n, err := toInt64(v)
+			if n == nil || err != nil {
+				return n, err
+			}
+			return iceberggo.Time(n.(int64)), nil
+		}, nil
+	case iceberggo.TimestampType, iceberggo.TimestampTzType:
+		return fmt.Sprintf("epoch_us(%s)", c), func(v any) (any, error) {
+			n, err := toInt64(v)
+			if n == nil || err != nil {
+				return n, err
+			}
+			return iceberggo.Timestamp(n.(int64)), nil
+		}, nil
+	case iceberggo.DecimalType:
+		return fmt.Sprintf("CAST(%s AS VARCHAR)", c), func(v any) (any, error) {
+			if v == nil {
+				return nil, nil
+			}
+			u, err := unscaled(fmt.Sprint(v), t.Scale())
+			if err != nil {
+				return nil, err
+			}
+			return decimalValue(u, t.Scale())
+		}, nil
+	case iceberggo.UUIDType:
+		return fmt.Sprintf("CAST(%s AS VARCHAR)", c), func(v any) (any, error) {
+			if v == nil {
+				return nil, nil
+			}
+			return uuid.Parse(fmt.Sprint(v))
+		}, nil
+	case iceberggo.BinaryType, iceberggo.FixedType:
+		return fmt.Sprintf("CAST(%s AS BLOB)", c), func(v any) (any, error) { return v, nil }, nil
+	}
+	return "", nil, fmt.Errorf("identity partitions of %s are not supported by tarn's writer", t)
+}
+
+func toInt32(v any) (any, error) {
+	switch n := v.(type) {
+	case nil:
+		return nil, nil
+	case int32:
+		return n, nil
+	case int64:
+		return int32(n), nil
+	case int:
+		return int32(n), nil
+	case int16:
+		return int32(n), nil
+	case int8:
+		return int32(n), nil
+	}
+	return nil, fmt.Errorf("unexpected %T for an int partition value", v)
+}
+
+func toInt64(v any) (any, error) {
+	switch n := v.(type) {
+	case nil:
+		return nil, nil
+	case int64:
+		return n, nil
+	case int32:
+		return int64(n), nil
+	case int:
+		return int64(n), nil
+	}
+	return nil, fmt.Errorf("unexpected %T for a long partition value", v)
+}
+
+func toString(v any) (any, error) {
+	switch s := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return s, nil
+	case []byte:
+		return string(s), nil
+	}
+	return nil, fmt.Errorf("unexpected %T for a string partition value", v)
+}
+
+// unscaled parses a decimal's text (as DuckDB prints it, with exactly
+// scale digits after the point) into its unscaled integer.
+func unscaled(text string, scale int) (*big.Int, error) {
+	text = strings.TrimSpace(text)
+	neg := strings.HasPrefix(text, "-")
+	text = strings.TrimPrefix(text, "-")
+	ip, fp, _ := strings.Cut(text, ".")
+	if len(fp) > scale {
+		return nil, fmt.Errorf("decimal %q has more than %d digits after the point", text, scale)
+	}
+	fp += strings.Repeat("0", scale-len(fp))
+	u, ok := new(big.Int).SetString(ip+fp, 10)
+	if !ok {
+		return nil, fmt.Errorf("cannot read decimal %q", text)
+	}
+	if neg {
+		u.Neg(u)
+	}
+	return u, nil
+}
+
+func decimalValue(u *big.Int, scale int) (any, error) {
+	if u.BitLen() > 127 {
+		return nil, fmt.Errorf("decimal %s does not fit 128 bits", u)
+	}
+	return iceberggo.Decimal{Val: decimal128.FromBigInt(u), Scale: scale}, nil
+}
+
+// IcebergBucket is Iceberg's bucket function over a value's hash bytes (the
+// spec's: murmur3_x86_32 of the bytes, sign bit cleared, modulo n).
+func IcebergBucket(b []byte, n int32) int32 {
+	return int32((murmur3.Sum32(b) & 0x7fffffff) % uint32(n))
+}
+
+// IcebergBucketLong is bucket(n) of an int, long, date, time or timestamp
+// (all hashed as 8 little-endian bytes of a long).
+func IcebergBucketLong(v int64, n int32) int32 {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(v))
+	return IcebergBucket(b[:], n)
+}
+
+// IcebergBucketDecimal is bucket(n) of a decimal's unscaled value (its
+// minimal big-endian two's-complement bytes).
+func IcebergBucketDecimal(u *big.Int, n int32) int32 {
+	return IcebergBucket(twosComplement(u), n)
+}
+
+func twosComplement(u *big.Int) []byte {
+	if u.Sign() >= 0 {
+		b := u.Bytes()
+		if len(b) == 0 || b[0]&0x80 != 0 {
+			b = append([]byte{0}, b...)
+		}
+		return b
+	}
+	// Negative: 2^(8k) + u for the smallest k that keeps the sign bit.
+	k := (u.BitLen() + 8) / 8
+	m := new(big.Int).Lsh(big.NewInt(1), uint(8*k))
+	b := m.Add(m, u).Bytes()
+	for len(b) < k {
+		b = append([]byte{0xff}, b...)
+	}
+	for len(b) > 1 && b[0] == 0xff && b[1]&0x80 != 0 {
+		b = b[1:]
+	}
+	return b
+}
+
+// bucketFunc is tarn_iceberg_bucket(BIGINT|BLOB, INTEGER) -> INTEGER.
+type bucketFunc struct{ blob bool }
+
+func (f bucketFunc) Config() duckdb.ScalarFuncConfig {
+	in, _ := duckdb.NewTypeInfo(duckdb.TYPE_BIGINT)
+	if f.blob {
+		in, _ = duckdb.NewTypeInfo(duckdb.TYPE_BLOB)
+	}
+	i, _ := duckdb.NewTypeInfo(duckdb.TYPE_INTEGER)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{in, i}, ResultTypeInfo: i}
+}
+
+func (f bucketFunc) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(v []driver.Value) (any, error) {
+		n, ok := v[1].(int32)
+		if !ok || n <= 0 {
+			return nil, fmt.Errorf("bucket count must be positive")
+		}
+		switch x := v[0].(type) {
+		case int64:
+			return IcebergBucketLong(x, n), nil
+		case []byte:
+			return IcebergBucket(x, n), nil
+		}
+		return nil, fmt.Errorf("tarn_iceberg_bucket: unexpected %T", v[0])
+	}}
+}
+
+// bucketDecimalFunc is tarn_iceberg_bucket_decimal(VARCHAR, INTEGER):
+// the decimal's text as DuckDB prints it.
+type bucketDecimalFunc struct{}
+
+func (bucketDecimalFunc) Config() duckdb.ScalarFuncConfig {
+	s, _ := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
+	i, _ := duckdb.NewTypeInfo(duckdb.TYPE_INTEGER)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{s, i}, ResultTypeInfo: i}
+}
+
+func (bucketDecimalFunc) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(v []driver.Value) (any, error) {
+		n, ok := v[1].(int32)
+		if !ok || n <= 0 {
+			return nil, fmt.Errorf("bucket count must be positive")
+		}
+		text, _ := v[0].(string)
+		_, fp, _ := strings.Cut(text, ".")
+		u, err := unscaled(text, len(fp))
+		if err != nil {
+			return nil, err
+		}
+		return IcebergBucketDecimal(u, n), nil
+	}}
+}
+
+// icebergFuncs registers the bucket functions once per engine (a scalar
+// function is the instance's, visible to every connection).
+var icebergFuncs sync.Map // *Engine -> *icebergFuncsOnce
+
+type icebergFuncsOnce struct {
+	once sync.Once
+	err  error
+}
+
+func registerIcebergFuncs(s *Session) error {
+	v, _ := icebergFuncs.LoadOrStore(s.e, &icebergFuncsOnce{})
+	o := v.(*icebergFuncsOnce)
+	o.once.Do(func() {
+		if err := duckdb.RegisterScalarUDFSet(s.conn, "tarn_iceberg_bucket", bucketFunc{}, bucketFunc{blob: true}); err != nil {
+			o.err = fmt.Errorf("cannot register tarn_iceberg_bucket: %w", err)
+			return
+		}
+		if err := duckdb.RegisterScalarUDF(s.conn, "tarn_iceberg_bucket_decimal", bucketDecimalFunc{}); err != nil {
+			o.err = fmt.Errorf("cannot register tarn_iceberg_bucket_decimal: %w", err)
+		}
+	})
+	return o.err
+}
