@@ -45,3 +45,22 @@ func (c *Catalog) RenameTableTx(ctx context.Context, tx *sql.Tx, db, name, newDB
 	}
 	return nil
 }
+
+// DropTableTx is DropTable inside tx.
+func (c *Catalog) DropTableTx(ctx context.Context, tx *sql.Tx, db, name string) error {
+	full := fullName(db, name)
+	id, _, err := getTable(ctx, tx, db, name)
+	if err != nil {
+		return fmt.Errorf("cannot drop table %q: %w", full, err)
+	}
+	for _, stmt := range []string{
+		`DELETE FROM catalog_partitions WHERE table_id = ?`,
+		`DELETE FROM catalog_schema_versions WHERE table_id = ?`,
+		`DELETE FROM catalog_tables WHERE id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt, id); err != nil {
+			return fmt.Errorf("cannot drop table %q: %w", full, err)
+		}
+	}
+	return nil
+}
