@@ -13,6 +13,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/auth"
 	tarncatalog "github.com/tarn-lake/tarn/internal/catalog"
+	tarniceberg "github.com/tarn-lake/tarn/internal/iceberg"
 )
 
 // restError is an error with the spec's HTTP status and error type.
@@ -60,9 +61,17 @@ func status(err error) (int, string) {
 		return http.StatusBadRequest, "BadRequestException"
 
 	// The catalog (iceberg-go's sentinels, and tarn's catalog's).
-	case errors.Is(err, catalog.ErrNoSuchNamespace), errors.Is(err, tarncatalog.ErrNoSuchDatabase):
+	case errors.Is(err, tarniceberg.ErrNestedNamespace), errors.Is(err, tarniceberg.ErrInvalidLocation):
+		return http.StatusBadRequest, "BadRequestException"
+	// iceberg-go's sentinels first: tarn's Iceberg catalog reports a table
+	// missing with its database as a missing table.
+	case errors.Is(err, catalog.ErrNoSuchNamespace):
 		return http.StatusNotFound, "NoSuchNamespaceException"
-	case errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, tarncatalog.ErrNoSuchTable):
+	case errors.Is(err, catalog.ErrNoSuchTable):
+		return http.StatusNotFound, "NoSuchTableException"
+	case errors.Is(err, tarncatalog.ErrNoSuchDatabase):
+		return http.StatusNotFound, "NoSuchNamespaceException"
+	case errors.Is(err, tarncatalog.ErrNoSuchTable):
 		return http.StatusNotFound, "NoSuchTableException"
 	case errors.Is(err, catalog.ErrNoSuchView):
 		return http.StatusNotFound, "NoSuchViewException"

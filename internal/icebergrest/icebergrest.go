@@ -375,11 +375,18 @@ func pathTable(r *http.Request) (table.Identifier, error) {
 	return append(ns, name), nil
 }
 
-// dbName is a namespace's name in Glue ARNs: its levels joined with ".".
+// dbName is a namespace's name in messages: its levels joined with ".".
 func dbName(ns table.Identifier) string { return strings.Join(ns, ".") }
 
+// databaseARN and tableARN are the Glue ARNs policies name. Names are
+// lower-cased as Glue and tarn's catalog store them, so that a policy on
+// table/sales/* also covers what a client spells Sales.
+func databaseARN(ns table.Identifier) string {
+	return auth.DatabaseResource(strings.ToLower(dbName(ns)))
+}
+
 func tableARN(ident table.Identifier) string {
-	return auth.TableResource(dbName(catalog.NamespaceFromIdent(ident)), catalog.TableNameFromIdent(ident))
+	return auth.TableResource(strings.ToLower(dbName(catalog.NamespaceFromIdent(ident))), strings.ToLower(catalog.TableNameFromIdent(ident)))
 }
 
 // authorizeLocation checks that p may write under a table's location.

@@ -156,7 +156,7 @@ func (s *Server) createNamespace(ctx context.Context, p *auth.Principal, r *http
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Authorize("glue:CreateDatabase", auth.DatabaseResource(dbName(ns))); err != nil {
+	if err := p.Authorize("glue:CreateDatabase", databaseARN(ns)); err != nil {
 		return nil, err
 	}
 	if loc := in.Properties["location"]; loc != "" {
@@ -190,7 +190,7 @@ func (s *Server) loadNamespace(ctx context.Context, p *auth.Principal, r *http.R
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Authorize("glue:GetDatabase", auth.DatabaseResource(dbName(ns))); err != nil {
+	if err := p.Authorize("glue:GetDatabase", databaseARN(ns)); err != nil {
 		return nil, err
 	}
 	props, err := s.cat.LoadNamespaceProperties(ctx, ns)
@@ -205,7 +205,7 @@ func (s *Server) namespaceExists(ctx context.Context, p *auth.Principal, r *http
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Authorize("glue:GetDatabase", auth.DatabaseResource(dbName(ns))); err != nil {
+	if err := p.Authorize("glue:GetDatabase", databaseARN(ns)); err != nil {
 		return nil, err
 	}
 	ok, err := s.cat.CheckNamespaceExists(ctx, ns)
@@ -223,7 +223,7 @@ func (s *Server) dropNamespace(ctx context.Context, p *auth.Principal, r *http.R
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Authorize("glue:DeleteDatabase", auth.DatabaseResource(dbName(ns))); err != nil {
+	if err := p.Authorize("glue:DeleteDatabase", databaseARN(ns)); err != nil {
 		return nil, err
 	}
 	return nil, s.cat.DropNamespace(ctx, ns)
@@ -246,7 +246,7 @@ func (s *Server) updateNamespaceProperties(ctx context.Context, p *auth.Principa
 			return nil, &restError{http.StatusUnprocessableEntity, "UnprocessableEntityException", errf("property %q is both removed and updated", k)}
 		}
 	}
-	if err := p.Authorize("glue:UpdateDatabase", auth.DatabaseResource(dbName(ns))); err != nil {
+	if err := p.Authorize("glue:UpdateDatabase", databaseARN(ns)); err != nil {
 		return nil, err
 	}
 	if loc := in.Updates["location"]; loc != "" {
@@ -275,7 +275,7 @@ func (s *Server) listViews(ctx context.Context, p *auth.Principal, r *http.Reque
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Authorize("glue:GetTables", auth.DatabaseResource(dbName(ns))); err != nil {
+	if err := p.Authorize("glue:GetTables", databaseARN(ns)); err != nil {
 		return nil, err
 	}
 	if ok, err := s.cat.CheckNamespaceExists(ctx, ns); err != nil {

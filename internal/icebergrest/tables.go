@@ -118,7 +118,7 @@ func (s *Server) listTables(ctx context.Context, p *auth.Principal, r *http.Requ
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Authorize("glue:GetTables", auth.DatabaseResource(dbName(ns))); err != nil {
+	if err := p.Authorize("glue:GetTables", databaseARN(ns)); err != nil {
 		return nil, err
 	}
 	pg, err := parsePage(r)

@@ -18,6 +18,8 @@ import (
 	"github.com/tarn-lake/tarn/internal/api"
 	"github.com/tarn-lake/tarn/internal/awsapi"
 	"github.com/tarn-lake/tarn/internal/events"
+	"github.com/tarn-lake/tarn/internal/iceberg"
+	"github.com/tarn-lake/tarn/internal/icebergrest"
 	"github.com/tarn-lake/tarn/internal/pgwire"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/s3api"
@@ -44,6 +46,10 @@ type ServeConfig struct {
 	// the whole drain.
 	RequestGrace, ShutdownTimeout time.Duration
 }
+
+// IcebergPath is where the REST API's listener serves the Iceberg REST
+// catalog: its URI is the REST API's URL + IcebergPath.
+const IcebergPath = "/iceberg"
 
 // Endpoints are a running server's URLs ("" for one that is off).
 type Endpoints struct{ S3, API, PG string }
@@ -116,6 +122,26 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 	rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
 		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms})
 	rest.Registry().MustRegister(s3.Collectors()...)
+	// The Iceberg REST catalog shares the REST API's listener under
+	// /iceberg (the URI Spark, Trino and PyIceberg are given), over tarn's
+	// catalog; it tells clients to read and write data through the S3
+	// endpoint.
+	scheme := "http"
+	if cfg.CertFile != "" {
+		scheme = "https"
+	}
+	var s3URL string
+	if cfg.S3 != nil {
+		s3URL = fmt.Sprintf("%s://%s", scheme, cfg.S3.Addr())
+	}
+	iceCat, err := iceberg.New(iceberg.DefaultConfig(), l.Catalog, l.Meta, l.Store)
+	if err != nil {
+		return err
+	}
+	iceREST, err := icebergrest.New(icebergrest.DefaultConfig(s3URL), icebergrest.Deps{Auth: a, Catalog: iceCat})
+	if err != nil {
+		return err
+	}
 	buckets := api.NewBucketCollector(l.Store, api.DefaultBucketMetricsConfig())
 	defer buckets.Close()
 	rest.Registry().MustRegister(buckets)
@@ -165,10 +191,6 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 	// holding the shutdown to its timeout.
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
-	scheme := "http"
-	if cfg.CertFile != "" {
-		scheme = "https"
-	}
 	var ep Endpoints
 	var servers []*http.Server
 	var drainOnce sync.Once
@@ -193,7 +215,7 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 		ln   net.Listener
 		h    http.Handler
 		url  *string
-	}{{"S3 endpoint", cfg.S3, aws.Wrap(s3), &ep.S3}, {"REST API", cfg.API, rest, &ep.API}} {
+	}{{"S3 endpoint", cfg.S3, aws.Wrap(s3), &ep.S3}, {"REST API", cfg.API, icebergrest.Mount(IcebergPath, iceREST, rest), &ep.API}} {
 		if e.ln == nil {
 			continue
 		}
