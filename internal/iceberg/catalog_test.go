@@ -26,6 +26,7 @@ import (
 type testLake struct {
 	ice   *Catalog
 	cat   *catalog.Catalog
+	db    *meta.DB
 	store *fs.Store
 }
 
@@ -49,7 +50,7 @@ func newTestLake(tb testing.TB) *testLake {
 		tb.Fatal(err)
 	}
 	mustNoErr(tb, cat.CreateDatabase(ctx, catalog.Database{Name: "sales"}, false))
-	return &testLake{ice: c, cat: cat, store: st}
+	return &testLake{ice: c, cat: cat, db: db, store: st}
 }
 
 var ordersSchema = ice.NewSchema(0,
