@@ -84,7 +84,7 @@ func status(err error) (int, string) {
 		return http.StatusConflict, "CommitFailedException"
 	case errors.Is(err, catalog.ErrInvalidIdentifier), errors.Is(err, tarncatalog.ErrInvalidName), errors.Is(err, tarncatalog.ErrInvalidTable),
 		errors.Is(err, tarncatalog.ErrInvalidType), errors.Is(err, tarncatalog.ErrUnsupportedTypeConv),
-		errors.Is(err, table.ErrInvalidRequirement), errors.Is(err, iceberg.ErrInvalidArgument), errors.Is(err, iceberg.ErrInvalidSchema),
+		errors.Is(err, table.ErrInvalidRequirement), errors.Is(err, catalog.ErrEmptyCommitList), errors.Is(err, catalog.ErrMissingIdentifier), errors.Is(err, iceberg.ErrInvalidArgument), errors.Is(err, iceberg.ErrInvalidSchema),
 		errors.Is(err, iceberg.ErrInvalidFormatVersion), errors.Is(err, iceberg.ErrInvalidTransform),
 		errors.Is(err, iceberg.ErrInvalidPartitionSpec):
 		return http.StatusBadRequest, "BadRequestException"

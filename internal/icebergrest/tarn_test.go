@@ -1,0 +1,257 @@
+package icebergrest_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/catalog/rest"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+	tarncatalog "github.com/tarn-lake/tarn/internal/catalog"
+	tarniceberg "github.com/tarn-lake/tarn/internal/iceberg"
+	"github.com/tarn-lake/tarn/internal/icebergrest"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/storage/fs"
+)
+
+// tarnEnv serves tarn's own Iceberg catalog (tables in tarn's catalog,
+// metadata files in its object store, a local folder) as the lake does.
+type tarnEnv struct {
+	url   string
+	auth  *auth.Service
+	admin auth.Key
+	cat   *tarncatalog.Catalog
+	ice   *tarniceberg.Catalog
+}
+
+func newTarnEnv(t *testing.T) *tarnEnv {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(dir, "tarn.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cat, err := tarncatalog.New(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := fs.New(fs.DefaultConfig(filepath.Join(dir, "objects")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.CreateBucket(ctx, "lake"); err != nil {
+		t.Fatal(err)
+	}
+	ice, err := tarniceberg.New(tarniceberg.DefaultConfig(), cat, db, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := auth.New(ctx, db, auth.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, _, err := a.EnsureAdmin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := icebergrest.New(icebergrest.DefaultConfig("http://127.0.0.1:1"), icebergrest.Deps{Auth: a, Catalog: ice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(icebergrest.Mount("/iceberg", srv, http.NotFoundHandler()))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Listener = ln
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return &tarnEnv{url: hs.URL + "/iceberg", auth: a, admin: admin, cat: cat, ice: ice}
+}
+
+func (e *tarnEnv) client(t *testing.T, k auth.Key) *rest.Catalog {
+	t.Helper()
+	c, err := rest.NewCatalog(context.Background(), "tarn", e.url, rest.WithCredential(k.AccessKeyID+":"+k.SecretAccessKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestTarnCatalog(t *testing.T) {
+	e := newTarnEnv(t)
+	ctx := context.Background()
+	c := e.client(t, e.admin)
+
+	// Namespaces are tarn databases: one level.
+	if err := c.CreateNamespace(ctx, table.Identifier{"sales"}, iceberg.Properties{"comment": "orders and more"}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.cat.GetDatabase(ctx, "sales"); err != nil || d.Description != "orders and more" {
+		t.Fatalf("tarn database: %+v %v", d, err)
+	}
+	if err := c.CreateNamespace(ctx, table.Identifier{"sales", "eu"}, nil); !errors.Is(err, rest.ErrBadRequest) {
+		t.Fatalf("a nested namespace: %v, want 400", err)
+	}
+	ident := table.Identifier{"sales", "orders"}
+	tbl, err := c.CreateTable(ctx, ident, testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tbl.Location() != "s3://lake/warehouse/sales/orders" {
+		t.Fatalf("location %s", tbl.Location())
+	}
+	if ct, err := e.cat.GetTable(ctx, "sales", "orders"); err != nil || ct.Properties["metadata_location"] != tbl.MetadataLocation() {
+		t.Fatalf("tarn table: %+v %v", ct, err)
+	}
+
+	// Two schema changes from the same base: one commits, one is refused.
+	// (Raw commits: the client's transactions would read metadata files
+	// through an S3 endpoint, which the lake test has.)
+	evolve := func(col string) error {
+		sc := iceberg.NewSchema(1, append(testSchema.Fields(), iceberg.NestedField{ID: 3, Name: col, Type: iceberg.PrimitiveTypes.String})...)
+		_, _, err := c.CommitTable(ctx, ident,
+			[]table.Requirement{table.AssertTableUUID(tbl.Metadata().TableUUID()), table.AssertCurrentSchemaID(0), table.AssertLastAssignedFieldID(2)},
+			[]table.Update{table.NewAddSchemaUpdate(sc), table.NewSetCurrentSchemaUpdate(-1)})
+		return err
+	}
+	if err := evolve("a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := evolve("b"); !errors.Is(err, table.ErrCommitFailed) {
+		t.Fatalf("second schema change from the same base: %v, want CommitFailedException", err)
+	}
+	cur, err := c.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cur.Schema().FindFieldByName("a"); !ok {
+		t.Fatalf("schema lost the winning change: %v", cur.Schema())
+	}
+	if _, ok := cur.Schema().FindFieldByName("b"); ok {
+		t.Fatalf("schema has the refused change: %v", cur.Schema())
+	}
+
+	// A multi-table transaction commits both tables or neither.
+	other, err := c.CreateTable(ctx, table.Identifier{"sales", "customers"}, testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := cur.Metadata().CurrentSchema().ID
+	err = c.CommitTransaction(ctx, []table.TableCommit{
+		{Identifier: ident, Requirements: []table.Requirement{table.AssertCurrentSchemaID(stale)},
+			Updates: []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"both": "1"})}},
+		{Identifier: other.Identifier(), Requirements: []table.Requirement{table.AssertTableUUID(other.Metadata().TableUUID())},
+			Updates: []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"both": "1"})}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CommitTransaction(ctx, []table.TableCommit{
+		{Identifier: ident, Requirements: []table.Requirement{table.AssertCurrentSchemaID(stale + 7)},
+			Updates: []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"neither": "1"})}},
+		{Identifier: other.Identifier(), Requirements: []table.Requirement{table.AssertTableUUID(other.Metadata().TableUUID())},
+			Updates: []table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"neither": "1"})}},
+	})
+	if !errors.Is(err, rest.ErrCommitFailed) {
+		t.Fatalf("a transaction with a stale requirement: %v, want 409", err)
+	}
+	for _, id := range []table.Identifier{ident, other.Identifier()} {
+		tt, err := c.LoadTable(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.Properties()["both"] != "1" || tt.Properties()["neither"] != "" {
+			t.Fatalf("%v after the transactions: %v", id, tt.Properties())
+		}
+	}
+
+	// Register a table from its metadata file (after dropping it).
+	now, err := c.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc := now.MetadataLocation()
+	if err := c.DropTable(ctx, table.Identifier{"sales", "customers"}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.RegisterTable(ctx, table.Identifier{"sales", "customers_again"}, other.MetadataLocation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Metadata().TableUUID() != other.Metadata().TableUUID() {
+		t.Fatalf("registered table %v is not the dropped one", reg.Metadata().TableUUID())
+	}
+
+	// Rename and drop with purge.
+	if _, err := c.RenameTable(ctx, ident, table.Identifier{"sales", "orders_2025"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.LoadTable(ctx, ident); !errors.Is(err, catalog.ErrNoSuchTable) {
+		t.Fatalf("old name after the rename: %v", err)
+	}
+	if r, err := c.LoadTable(ctx, table.Identifier{"sales", "orders_2025"}); err != nil || r.MetadataLocation() != loc {
+		t.Fatalf("renamed table: %v %v", r, err)
+	}
+	if err := c.PurgeTable(ctx, table.Identifier{"sales", "orders_2025"}); err != nil {
+		t.Fatal(err)
+	}
+	// Names are tarn's: case-insensitive, and "Sales" is "sales".
+	if ok, err := c.CheckTableExists(ctx, table.Identifier{"Sales", "Customers_Again"}); err != nil || !ok {
+		t.Fatalf("mixed-case name: %v %v", ok, err)
+	}
+}
+
+// TestTarnCatalogPolicies: s3 locations are checked against the key's
+// s3:PutObject, and Glue ARNs are lower-case whatever the client spells.
+func TestTarnCatalogPolicies(t *testing.T) {
+	e := newTarnEnv(t)
+	ctx := context.Background()
+	admin := e.client(t, e.admin)
+	for _, ns := range []string{"open", "closed"} {
+		if err := admin.CreateNamespace(ctx, table.Identifier{ns}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := admin.CreateTable(ctx, table.Identifier{"closed", "t"}, testSchema); err != nil {
+		t.Fatal(err)
+	}
+	p, err := auth.ParsePolicy([]byte(`{"Statement":[
+		{"Effect":"Allow","Action":"glue:*","Resource":"*"},
+		{"Effect":"Deny","Action":"glue:*","Resource":["arn:aws:glue:*:*:table/closed/*"]},
+		{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::lake/warehouse/open/*"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := e.auth.CreateKey(ctx, "open-writer", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t, k)
+	if _, err := c.CreateTable(ctx, table.Identifier{"open", "t"}, testSchema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateTable(ctx, table.Identifier{"open", "t2"}, testSchema, catalog.WithLocation("s3://lake/elsewhere/t2")); !errors.Is(err, rest.ErrForbidden) {
+		t.Fatalf("create at a location the key may not write: %v, want 403", err)
+	}
+	if _, err := c.CreateTable(ctx, table.Identifier{"open", "t3"}, testSchema, catalog.WithLocation("file:///etc/t3")); !errors.Is(err, rest.ErrBadRequest) {
+		t.Fatalf("create at a file location: %v, want 400", err)
+	}
+	for _, spelled := range []table.Identifier{{"closed", "t"}, {"CLOSED", "T"}, {"Closed", "t"}} {
+		if _, err := c.LoadTable(ctx, spelled); !errors.Is(err, rest.ErrForbidden) {
+			t.Fatalf("loading denied %v: %v, want 403", spelled, err)
+		}
+	}
+}
