@@ -68,7 +68,10 @@ func (s *Server) tableResult(metadataLocation string, meta table.Metadata, refsO
 			return loadTableResult{}, err
 		}
 	}
-	return loadTableResult{MetadataLocation: metadataLocation, Metadata: data, Config: s.clientProperties()}, nil
+	// No per-table config: clients let it override their own properties,
+	// and an s3.endpoint set by the client (one reaching tarn from another
+	// machine) must win over the server's default.
+	return loadTableResult{MetadataLocation: metadataLocation, Metadata: data, Config: iceberg.Properties{}}, nil
 }
 
 // onlyReferencedSnapshots drops from metadata JSON the snapshots no branch

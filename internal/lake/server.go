@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -132,7 +133,13 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	var s3URL string
 	if cfg.S3 != nil {
-		s3URL = fmt.Sprintf("%s://%s", scheme, cfg.S3.Addr())
+		// Listening on every address: local clients reach 127.0.0.1,
+		// others set their own s3.endpoint (a client's wins).
+		addr := cfg.S3.Addr().String()
+		if ta, ok := cfg.S3.Addr().(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
+		}
+		s3URL = fmt.Sprintf("%s://%s", scheme, addr)
 	}
 	iceCat, err := iceberg.New(iceberg.DefaultConfig(), l.Catalog, l.Meta, l.Store)
 	if err != nil {
