@@ -303,13 +303,14 @@ func (c *Catalog) fsFunc(tableLocation string) (table.FSysF, error) {
 	return func(ctx context.Context) (iceio.IO, error) { return scoped.WithContext(ctx), nil }, nil
 }
 
-// writeMetadata stores a metadata file (one atomic Put).
+// writeMetadata stores a new metadata file (one atomic Put that fails if
+// the file exists).
 func writeMetadata(fio *IO, uri string, md table.Metadata) error {
 	b, err := json.Marshal(md)
 	if err != nil {
 		return err
 	}
-	return fio.WriteFile(uri, b)
+	return fio.writeNew(uri, b)
 }
 
 // open builds the table.Table of a catalog row: its current metadata, read
@@ -871,10 +872,22 @@ func (c *Catalog) publish(ctx context.Context, commits []*stagedCommit) error {
 	})
 }
 
-// discard removes the metadata files of commits that were not published.
+// published reports whether a staged commit's metadata is the table's
+// current one: a transaction whose commit reported an error may still
+// have committed.
+func (c *Catalog) published(ctx context.Context, s *stagedCommit) bool {
+	if s.loc == "" {
+		return false
+	}
+	t, err := c.cat.GetTable(context.WithoutCancel(ctx), s.db, s.name)
+	return err == nil && MetadataLocation(t) == s.loc
+}
+
+// discard removes the metadata files of commits that were not published
+// (those whose file the table names after all are kept).
 func (c *Catalog) discard(ctx context.Context, commits []*stagedCommit) {
 	for _, s := range commits {
-		if s != nil && s.loc != "" {
+		if s != nil && s.loc != "" && !c.published(ctx, s) {
 			if err := s.io.WithContext(context.WithoutCancel(ctx)).Remove(s.loc); err != nil {
 				slog.WarnContext(ctx, "iceberg: cannot remove the metadata file of a failed commit", "file", s.loc, "error", err)
 			}
@@ -902,6 +915,10 @@ func (c *Catalog) CommitTable(ctx context.Context, ident table.Identifier, reqs 
 		return s.meta, s.baseLoc, nil
 	}
 	if err := c.publish(ctx, []*stagedCommit{s}); err != nil {
+		if c.published(ctx, s) {
+			// The transaction reported an error but committed.
+			return s.meta, s.loc, nil
+		}
 		c.discard(ctx, []*stagedCommit{s})
 		return nil, "", fmt.Errorf("cannot commit table %q: %w", s.db+"."+s.name, err)
 	}

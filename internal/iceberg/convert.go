@@ -101,7 +101,11 @@ func (c *Catalog) convert(ctx context.Context, t catalog.Table) (*table.Table, e
 		return nil, fmt.Errorf("%w: %w", ErrCannotConvert, err)
 	}
 
-	files, err := c.publishedFiles(ctx, t)
+	partsBefore, err := c.cat.ListPartitions(ctx, t.Database, t.Name)
+	if err != nil {
+		return nil, err
+	}
+	files, err := c.publishedFiles(ctx, t, partsBefore)
 	if err != nil {
 		return nil, err
 	}
@@ -150,12 +154,26 @@ func (c *Catalog) convert(ctx context.Context, t catalog.Table) (*table.Table, e
 		if err != nil {
 			return err
 		}
-		if cur.Version != t.Version || !cur.UpdatedAt.Equal(t.UpdatedAt) || IsIceberg(cur) {
-			return fmt.Errorf("%w: the table changed while it was converted; convert it again", catalog.ErrConcurrentUpdate)
-		}
+		changed := cur.Version != t.Version || !cur.UpdatedAt.Equal(t.UpdatedAt) || IsIceberg(cur)
 		parts, err := c.cat.ListPartitionsTx(ctx, tx, t.Database, t.Name)
 		if err != nil {
 			return err
+		}
+		if !changed && t.HasManifest() {
+			// Files published meanwhile would be lost to the Iceberg table.
+			now, err := c.cat.ListFilesTx(ctx, tx, t.Database, t.Name)
+			if err != nil {
+				return err
+			}
+			changed = !slices.EqualFunc(now, files, func(a, b catalog.DataFile) bool { return a.URI == b.URI })
+		}
+		if !changed {
+			changed = !slices.EqualFunc(parts, partsBefore, func(a, b catalog.Partition) bool {
+				return slices.Equal(a.Values, b.Values) && a.Location == b.Location
+			})
+		}
+		if changed {
+			return fmt.Errorf("%w: the table changed while it was converted; convert it again", catalog.ErrConcurrentUpdate)
 		}
 		values := make([][]string, len(parts))
 		for i, p := range parts {
@@ -201,7 +219,7 @@ func (c *Catalog) removeStaged(ctx context.Context, fio *IO, md table.Metadata, 
 // publishedFiles returns a table's files: its manifest's, or, for a table
 // without one, the files below its partitions' locations (its location if
 // unpartitioned), leaving out hidden names ("_…", ".…") as Hive does.
-func (c *Catalog) publishedFiles(ctx context.Context, t catalog.Table) ([]catalog.DataFile, error) {
+func (c *Catalog) publishedFiles(ctx context.Context, t catalog.Table, parts []catalog.Partition) ([]catalog.DataFile, error) {
 	if t.HasManifest() {
 		return c.cat.ListFiles(ctx, t.Database, t.Name)
 	}
@@ -213,10 +231,6 @@ func (c *Catalog) publishedFiles(ctx context.Context, t catalog.Table) ([]catalo
 	if len(t.PartitionKeys) == 0 {
 		dirs = append(dirs, dir{uri: t.Location})
 	} else {
-		parts, err := c.cat.ListPartitions(ctx, t.Database, t.Name)
-		if err != nil {
-			return nil, err
-		}
 		for _, p := range parts {
 			loc := p.Location
 			if loc == "" {

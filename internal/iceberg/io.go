@@ -268,6 +268,24 @@ func (f *IO) WriteFile(name string, p []byte) error {
 	return nil
 }
 
+// writeNew stores p as a new file: it fails with an error wrapping
+// fs.ErrExist (and storage.ErrPreconditionFailed) if the file exists.
+// Metadata files are written so: a commit never replaces one.
+func (f *IO) writeNew(name string, p []byte) error {
+	bucket, key, err := f.objectKey("write", name)
+	if err != nil {
+		return err
+	}
+	_, err = f.store.Put(f.context(), bucket, key, bytes.NewReader(p), storage.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	if errors.Is(err, storage.ErrPreconditionFailed) {
+		err = fmt.Errorf("%w (%w)", iofs.ErrExist, err)
+	}
+	if err != nil {
+		return pathError("write", name, err)
+	}
+	return nil
+}
+
 // Create returns a writer for a file. The content is buffered in a local
 // temporary file and stored with one atomic Put when the writer is closed:
 // nobody sees part of it, and nothing is stored if Close is never called

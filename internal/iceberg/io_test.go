@@ -246,3 +246,17 @@ func TestIOWithinConfinesToLocation(t *testing.T) {
 		t.Fatalf("Within(bucket) = %v", err)
 	}
 }
+
+func TestIOWriteNewNeverReplaces(t *testing.T) {
+	fio := NewIO(newTestStore(t)).WithContext(context.Background())
+	uri := "s3://lake/t/metadata/00001-x.metadata.json"
+	mustNoErr(t, fio.writeNew(uri, []byte("first")))
+	if err := fio.writeNew(uri, []byte("second")); !errors.Is(err, iofs.ErrExist) || !errors.Is(err, storage.ErrPreconditionFailed) {
+		t.Fatalf("second writeNew = %v", err)
+	}
+	got, err := fio.ReadFile(uri)
+	mustNoErr(t, err)
+	if string(got) != "first" {
+		t.Fatalf("content = %q", got)
+	}
+}
