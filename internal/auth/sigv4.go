@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -442,16 +443,15 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 		}
 	case isHexSHA256(p):
 		want, _ := hex.DecodeString(p)
-		bodyCheck = func() error {
-			if r.Body != nil && r.Body != http.NoBody {
-				r.Body = &sha256Reader{rc: r.Body, h: sha256.New(), want: want, expect: r.ContentLength}
-				return nil
-			}
-			if p != EmptySHA256 && !strings.EqualFold(p, EmptySHA256) {
-				return ErrContentSHA256Mismatch
-			}
-			return nil
-		}
+		bodyCheck = checkBodySHA256(r, want)
+	case sg.cred.Service != "s3" && isBase64SHA256(p):
+		// The AWS SDK for Java 2's signer, asked for a SHA-256 checksum
+		// header named x-amz-content-sha256 (Iceberg's RESTSigV4Signer:
+		// Spark, Trino), sends the body's SHA-256 there in base64 and signs
+		// its hex form as the payload.
+		want, _ := base64.StdEncoding.DecodeString(p)
+		sg.payload = hex.EncodeToString(want)
+		bodyCheck = checkBodySHA256(r, want)
 	case p == "" && sg.cred.Service == "s3":
 		return nil, fmt.Errorf("cannot authenticate %s: %w: x-amz-content-sha256", what, ErrMissingSecurityHeader)
 	case p == "":
@@ -503,6 +503,30 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 	}
 	key.SecretAccessKey = ""
 	return &Principal{Key: key, Region: sg.cred.Region, Service: sg.cred.Service, Presigned: sg.presigned}, nil
+}
+
+// checkBodySHA256 returns the check that the body hashes to want: the body
+// is verified as it is read, and an absent body must be the empty one.
+func checkBodySHA256(r *http.Request, want []byte) func() error {
+	return func() error {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &sha256Reader{rc: r.Body, h: sha256.New(), want: want, expect: r.ContentLength}
+			return nil
+		}
+		if hex.EncodeToString(want) != EmptySHA256 {
+			return ErrContentSHA256Mismatch
+		}
+		return nil
+	}
+}
+
+// isBase64SHA256 reports whether s is a SHA-256 in standard base64.
+func isBase64SHA256(s string) bool {
+	if len(s) != 44 {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
 }
 
 // hashBody reads the body (at most MaxBufferedPayload bytes), puts it back
