@@ -316,6 +316,36 @@ func writeMetadata(fio *IO, uri string, md table.Metadata) error {
 // open builds the table.Table of a catalog row: its current metadata, read
 // through an IO confined to its location.
 func (c *Catalog) open(ctx context.Context, t catalog.Table) (*table.Table, error) {
+	return openTable(ctx, c.io, t, c)
+}
+
+// OpenTable reads the Iceberg table of a catalog row at its current
+// metadata without a Catalog, for readers: its IO is confined to the
+// table's location, and it has no catalog, so its transactions cannot
+// commit. It refuses a row whose metadata_location is not below the
+// table's location, or whose metadata names another location
+// (ErrInvalidLocation). Data files are read by whoever plans the scan: they
+// check each with InLocation.
+func OpenTable(ctx context.Context, store storage.ObjectStore, t catalog.Table) (*table.Table, error) {
+	if !IsIceberg(t) {
+		return nil, fmt.Errorf("cannot open table %q: %w", t.FullName(), ErrNotIceberg)
+	}
+	tbl, err := openTable(ctx, NewIO(store), t, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open table %q: %w", t.FullName(), err)
+	}
+	return tbl, nil
+}
+
+// InLocation reports whether a file URI is below a table location (the
+// s3, s3a and s3n spellings are the same): a table reads and writes no
+// file elsewhere.
+func InLocation(uri, tableLocation string) bool {
+	root, err := tableLoc(tableLocation)
+	return err == nil && below(uri, root)
+}
+
+func openTable(ctx context.Context, fio *IO, t catalog.Table, cat table.CatalogIO) (*table.Table, error) {
 	mdLoc := MetadataLocation(t)
 	root, err := tableLoc(t.Location)
 	if err != nil {
@@ -324,11 +354,12 @@ func (c *Catalog) open(ctx context.Context, t catalog.Table) (*table.Table, erro
 	if !below(mdLoc, root) {
 		return nil, fmt.Errorf("%w: metadata_location %q is not below the table's location %q", ErrInvalidLocation, mdLoc, t.Location)
 	}
-	fsF, err := c.fsFunc(t.Location)
+	scoped, err := fio.Within(t.Location)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidLocation, err)
 	}
-	tbl, err := table.NewFromLocation(ctx, table.Identifier{t.Database, t.Name}, mdLoc, fsF, c)
+	fsF := func(ctx context.Context) (iceio.IO, error) { return scoped.WithContext(ctx), nil }
+	tbl, err := table.NewFromLocation(ctx, table.Identifier{t.Database, t.Name}, mdLoc, fsF, cat)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read metadata %q: %w", mdLoc, err)
 	}

@@ -553,3 +553,44 @@ func TestCommitTransactionIsAtomic(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestOpenTableForReaders(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLake(t)
+	tbl, err := l.ice.CreateTable(ctx, ordersIdent, ordersSchema)
+	mustNoErr(t, err)
+	appendRows(t, tbl, `{"id": 1}`)
+	row, err := l.cat.GetTable(ctx, "sales", "orders")
+	mustNoErr(t, err)
+	ro, err := OpenTable(ctx, l.store, row)
+	mustNoErr(t, err)
+	if got := scanIDs(t, ro); !slices.Equal(got, []int64{1}) {
+		t.Fatalf("scan = %v", got)
+	}
+	tasks, err := ro.Scan().PlanFiles(ctx)
+	mustNoErr(t, err)
+	for _, task := range tasks {
+		if !InLocation(task.File.FilePath(), row.Location) {
+			t.Fatalf("%s not in %s", task.File.FilePath(), row.Location)
+		}
+	}
+	for uri, want := range map[string]bool{
+		"s3a://lake/warehouse/sales/orders/data/x.parquet": true,
+		"s3://lake/warehouse/sales/orders":                 false,
+		"s3://lake/warehouse/sales/orders2/x":              false,
+		"s3://other/warehouse/sales/orders/x":              false,
+		"file:///lake/warehouse/sales/orders/x":            false,
+	} {
+		if InLocation(uri, row.Location) != want {
+			t.Errorf("InLocation(%q) = %v", uri, !want)
+		}
+	}
+	raw := catalog.Table{Database: "sales", Name: "raw", Location: "s3://lake/raw"}
+	if _, err := OpenTable(ctx, l.store, raw); !errors.Is(err, ErrNotIceberg) {
+		t.Fatalf("open raw = %v", err)
+	}
+	row.Properties[PropertyMetadataLocation] = "s3://lake/elsewhere/00000-x.metadata.json"
+	if _, err := OpenTable(ctx, l.store, row); !errors.Is(err, ErrInvalidLocation) {
+		t.Fatalf("open escaping = %v", err)
+	}
+}
