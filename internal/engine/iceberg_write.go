@@ -24,6 +24,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/murmur3"
 
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -856,4 +858,164 @@ func registerIcebergFuncs(s *Session) error {
 		}
 	})
 	return o.err
+}
+
+// IcebergFileColumn is the column of IcebergTarget's rows naming the data
+// file a row is in (its path as the table's manifests write it).
+const IcebergFileColumn = "__tarn_file"
+
+// IcebergTarget is what a copy-on-write statement reads of an Iceberg
+// table: the live rows of its current snapshot (position and equality
+// deletes applied), each with the data file it is in.
+type IcebergTarget struct {
+	// SQL selects the schema's columns and IcebergFileColumn.
+	SQL string
+	// Tasks are the snapshot's scan tasks by data file path.
+	Tasks map[string]table.FileScanTask
+	// Snapshot is the snapshot read (nil for a table with none).
+	Snapshot *table.Snapshot
+}
+
+// IcebergTarget plans the current snapshot of tbl (the metadata of catalog
+// table t) and returns the SQL of its rows. Files outside the table's
+// location are refused: the location is what a key's rights were checked on.
+func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table.Table) (*IcebergTarget, error) {
+	cols, err := icebergColumns(tbl.Schema())
+	if err != nil {
+		return nil, fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
+	}
+	out := &IcebergTarget{Tasks: map[string]table.FileScanTask{}, Snapshot: tbl.CurrentSnapshot()}
+	empty := func() string {
+		return fmt.Sprintf("SELECT *, CAST(NULL AS VARCHAR) AS %s FROM (%s)", IcebergFileColumn, emptySQL(cols))
+	}
+	if out.Snapshot == nil {
+		out.SQL = empty()
+		return out, nil
+	}
+	tasks, err := tbl.Scan(table.WithSnapshotID(out.Snapshot.SnapshotID)).PlanFiles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot plan the scan of table %s: %w", t.FullName(), err)
+	}
+	if len(tasks) == 0 {
+		out.SQL = empty()
+		return out, nil
+	}
+	local := func(uri string) (string, error) {
+		bucket, key, err := iceberg.ParseLocation(uri)
+		if err != nil {
+			return "", fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
+		}
+		norm := "s3://" + bucket + "/" + key
+		if !underLocation(t.Location, norm) {
+			return "", fmt.Errorf("%w: table %s names file %s, outside its location %s", ErrPermission, t.FullName(), uri, t.Location)
+		}
+		s.e.files.add([]string{norm})
+		s.held = append(s.held, norm)
+		p, cleanup, err := s.e.LocalPath(ctx, bucket, key)
+		if err != nil {
+			return "", fmt.Errorf("cannot read %s of table %s: %w", uri, t.FullName(), err)
+		}
+		s.cleanups = append(s.cleanups, cleanup)
+		return p, nil
+	}
+	schemaMap := schemaParam(cols)
+	var plain, plainURIs, parts []string
+	for _, task := range tasks {
+		f := task.File
+		if len(task.DeletionVectorFiles) > 0 {
+			return nil, fmt.Errorf("cannot rewrite table %s: data file %s has deletion vectors (Iceberg format v3), which tarn does not read yet", t.FullName(), f.FilePath())
+		}
+		if task.Start != 0 || (task.Length > 0 && task.Length < f.FileSizeBytes()) {
+			return nil, fmt.Errorf("cannot rewrite table %s: a split of data file %s was planned; tarn reads whole files", t.FullName(), f.FilePath())
+		}
+		if f.FileFormat() != iceberggo.ParquetFile {
+			return nil, fmt.Errorf("cannot rewrite table %s: data file %s is %s; tarn reads Parquet data files", t.FullName(), f.FilePath(), f.FileFormat())
+		}
+		out.Tasks[f.FilePath()] = task
+		p, err := local(f.FilePath())
+		if err != nil {
+			return nil, err
+		}
+		if len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0 {
+			plain = append(plain, p)
+			plainURIs = append(plainURIs, f.FilePath())
+			continue
+		}
+		var conds []string
+		if len(task.DeleteFiles) > 0 {
+			var dl []string
+			for _, d := range task.DeleteFiles {
+				dp, err := local(d.FilePath())
+				if err != nil {
+					return nil, err
+				}
+				dl = append(dl, quoteString(dp))
+			}
+			conds = append(conds, fmt.Sprintf("d.file_row_number NOT IN (SELECT pos FROM read_parquet([%s]) WHERE file_path = %s)",
+				strings.Join(dl, ", "), quoteString(f.FilePath())))
+		}
+		for _, ed := range task.EqualityDeleteFiles {
+			dp, err := local(ed.FilePath())
+			if err != nil {
+				return nil, err
+			}
+			var eqCols []icol
+			var on []string
+			for _, id := range ed.EqualityFieldIDs() {
+				c, ok := colByID(cols, id)
+				if !ok {
+					return nil, fmt.Errorf("cannot rewrite table %s: equality delete file %s matches on field %d, which the schema lacks", t.FullName(), ed.FilePath(), id)
+				}
+				eqCols = append(eqCols, c)
+				q := QuoteIdent(c.name)
+				on = append(on, fmt.Sprintf("e.%s IS NOT DISTINCT FROM d.%s", q, q))
+			}
+			if len(on) == 0 {
+				return nil, fmt.Errorf("cannot rewrite table %s: equality delete file %s names no fields", t.FullName(), ed.FilePath())
+			}
+			conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM read_parquet([%s], schema = %s) e WHERE %s)",
+				quoteString(dp), schemaParam(eqCols), strings.Join(on, " AND ")))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s, %s AS %s FROM read_parquet([%s], schema = %s, file_row_number = true) d WHERE %s",
+			projection(cols, "d."), quoteString(f.FilePath()), IcebergFileColumn, quoteString(p), schemaMap, strings.Join(conds, " AND ")))
+	}
+	if len(plain) > 0 {
+		// One scan of the files without deletes, each row's local path
+		// mapped back to the file's path by a join on a small table.
+		files := "__tarn_ice_files_" + sanitizeName(fmt.Sprint(len(s.temps), "_", out.Snapshot.SnapshotID))
+		if _, err := s.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+files+" (path VARCHAR, uri VARCHAR)"); err != nil {
+			return nil, err
+		}
+		s.dropLater("DROP TABLE IF EXISTS temp." + files)
+		for i := 0; i < len(plain); i += 500 {
+			j := min(i+500, len(plain))
+			var ph []string
+			var args []any
+			for k := i; k < j; k++ {
+				ph = append(ph, "(?, ?)")
+				args = append(args, plain[k], plainURIs[k])
+			}
+			if _, err := s.conn.ExecContext(ctx, "INSERT INTO "+files+" VALUES "+strings.Join(ph, ", "), args...); err != nil {
+				return nil, err
+			}
+		}
+		quoted := make([]string, len(plain))
+		for i, p := range plain {
+			quoted[i] = quoteString(p)
+		}
+		parts = append([]string{fmt.Sprintf("SELECT %s, f.uri AS %s FROM read_parquet([%s], schema = %s, filename = true) d JOIN %s f ON d.filename = f.path",
+			projection(cols, "d."), IcebergFileColumn, strings.Join(quoted, ", "), schemaMap, files)}, parts...)
+	}
+	out.SQL = strings.Join(parts, " UNION ALL ")
+	return out, nil
+}
+
+// TempTable creates a temporary table from a query (dropped when the
+// session is released).
+func (s *Session) TempTable(ctx context.Context, name, query string, args ...any) error {
+	s.dropLater("DROP TABLE IF EXISTS temp." + QuoteIdent(name))
+	if _, err := s.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+QuoteIdent(name)+" AS "+query, args...); err != nil {
+		return err
+	}
+	return nil
 }

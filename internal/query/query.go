@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/sqlscan"
@@ -193,6 +195,10 @@ type Service struct {
 	gate  *gate
 	// pinned counts the transactions holding an engine session.
 	pinned atomic.Int32
+	// ice is the Iceberg catalog (WithIceberg, else opened on first use).
+	ice     *iceberg.Catalog
+	iceOnce sync.Once
+	iceErr  error
 }
 
 // New migrates the history tables and returns the service. Executions left
@@ -317,6 +323,9 @@ func (s *Service) run(ctx context.Context, ex *Execution, req Request, sink Sink
 	text := strings.TrimSpace(req.SQL)
 	if text == "" {
 		return fmt.Errorf("%w: the query is empty", ErrSyntax)
+	}
+	if handled, err := s.runIceberg(ctx, ex, req, sink, text); handled {
+		return err
 	}
 	if s.wh != nil {
 		if handled, err := s.runWarehouse(ctx, ex, req, sink, text); handled {

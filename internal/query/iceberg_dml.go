@@ -1,0 +1,370 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/iceberg"
+)
+
+// Copy-on-write: UPDATE, DELETE and MERGE INTO find the data files holding
+// rows the statement can touch, load those files' live rows into a DuckDB
+// temporary table, run the user's statement as written against it (only
+// the target's name, and MERGE's source, are replaced), write the table's
+// rows as new data files and commit one overwrite snapshot replacing
+// exactly the files read (and the delete files that only applied to them).
+// The commit asserts the snapshot the statement read: if another writer
+// committed first, the new files are deleted and the statement runs again
+// on the new state, so no row another writer added is lost.
+
+// Temporary tables of a copy-on-write statement.
+const (
+	workTable   = "__tarn_work"
+	sourceTable = "__tarn_src"
+	filesTable  = "__tarn_affected"
+)
+
+func (s *Service) icebergDML(ctx context.Context, ex *Execution, req Request, sink Sink, ice *iceberg.Catalog, t catalog.Table, st iceDML) error {
+	if err := allow(req, t, icebergRW...); err != nil {
+		return err
+	}
+	var rows int64
+	err := s.icebergRetry(ctx, ex, func(attempt int) error {
+		tbl, err := ice.Table(ctx, t.Database, t.Name)
+		if err != nil {
+			return err
+		}
+		rows, err = s.copyOnWrite(ctx, ex, req, tbl, t, st, attempt)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return emitRows(ex, sink, rows)
+}
+
+// icebergRetry runs a copy-on-write attempt until it commits, or fails for
+// another reason than a concurrent commit.
+func (s *Service) icebergRetry(ctx context.Context, ex *Execution, attempt func(n int) error) error {
+	var err error
+	for n := range icebergRetries {
+		if err = attempt(n); err == nil || !errors.Is(err, table.ErrCommitFailed) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("%w (another writer committed first %d times; run the statement again)", err, icebergRetries)
+}
+
+func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, tbl *table.Table, t catalog.Table, st iceDML, attempt int) (int64, error) {
+	sess, err := s.eng.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer sess.Release()
+	conn := sess.Conn()
+	tgt, err := sess.IcebergTarget(ctx, t, tbl)
+	if err != nil {
+		return 0, err
+	}
+	alias := engine.QuoteIdent(st.Alias)
+
+	// The source of a MERGE is bound as the caller's SELECT (its tables
+	// authorized, its limits checked) and kept in a temporary table.
+	if st.Kind == "MERGE" {
+		b, err := s.bindWrite(ctx, ex, req, sess, st.SourceSelect)
+		if err != nil {
+			return 0, err
+		}
+		if err := sess.TempTable(ctx, sourceTable, b.SQL); err != nil {
+			return 0, engineError(err)
+		}
+	}
+
+	// The data files holding rows the statement can touch. For MERGE these
+	// are the files with a row matching a source row: a source row
+	// unmatched in them is unmatched in the whole table, so WHEN NOT
+	// MATCHED inserts exactly what it would on the whole table.
+	var detect string
+	switch {
+	case st.Kind == "MERGE":
+		detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s JOIN %s AS %s ON %s", alias, engine.IcebergFileColumn, tgt.SQL, alias,
+			sourceTable, engine.QuoteIdent(st.SourceAlias), st.On)
+	case st.Where != "":
+		detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s WHERE %s", alias, engine.IcebergFileColumn, tgt.SQL, alias, st.Where)
+	default:
+		detect = fmt.Sprintf("SELECT DISTINCT %s FROM (%s)", engine.IcebergFileColumn, tgt.SQL)
+	}
+	if err := sess.TempTable(ctx, filesTable, detect); err != nil {
+		return 0, fmt.Errorf("cannot run %s on %s: %w", st.Kind, t.FullName(), engineError(err))
+	}
+	affected, err := queryStrings(ctx, sess, "SELECT * FROM "+filesTable+" WHERE "+engine.IcebergFileColumn+" IS NOT NULL")
+	if err != nil {
+		return 0, err
+	}
+	if len(affected) == 0 && st.Kind != "MERGE" {
+		return 0, nil // no row matches: no snapshot
+	}
+	cols := make([]string, 0, len(tbl.Schema().Fields()))
+	for _, f := range tbl.Schema().Fields() {
+		cols = append(cols, engine.QuoteIdent(f.Name))
+	}
+	work := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s IN (SELECT * FROM %s)", strings.Join(cols, ", "), tgt.SQL, engine.IcebergFileColumn, filesTable)
+	if err := sess.TempTable(ctx, workTable, work); err != nil {
+		return 0, engineError(err)
+	}
+	if st.Kind == "MERGE" && st.Matched {
+		// As the SQL standard (and Spark, Trino, Athena): a target row
+		// matched by two source rows is an error, not a random update.
+		var dup int64
+		q := fmt.Sprintf("SELECT count(*) FROM (SELECT %s.rowid FROM %s AS %s JOIN %s AS %s ON %s GROUP BY %s.rowid HAVING count(*) > 1)",
+			alias, workTable, alias, sourceTable, engine.QuoteIdent(st.SourceAlias), st.On, alias)
+		if err := conn.QueryRowContext(ctx, q).Scan(&dup); err != nil {
+			return 0, fmt.Errorf("cannot run MERGE on %s: %w", t.FullName(), engineError(err))
+		}
+		if dup > 0 {
+			return 0, fmt.Errorf("%w: MERGE INTO %s: %d target rows match more than one source row; a row can be updated or deleted once per statement", ErrSyntax, t.FullName(), dup)
+		}
+	}
+
+	// The user's statement, on the temporary table under the target's
+	// name (or alias), MERGE's source on its temporary table.
+	text := st.Text
+	stmt := text[:st.TargetStart] + workTable + " AS " + alias
+	if st.Kind == "MERGE" {
+		stmt += text[st.TargetEnd:st.SourceStart] + sourceTable + " AS " + engine.QuoteIdent(st.SourceAlias) + text[st.SourceEnd:]
+	} else {
+		stmt += text[st.TargetEnd:]
+	}
+	res, err := conn.ExecContext(ctx, stmt)
+	if err != nil {
+		return 0, fmt.Errorf("cannot run %s on %s: %w", st.Kind, t.FullName(), engineError(err))
+	}
+	changed, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if changed == 0 {
+		return 0, nil
+	}
+
+	// New data files for the rows now in the temporary table.
+	var add []iceberggo.DataFile
+	var after int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM "+workTable).Scan(&after); err != nil {
+		return 0, err
+	}
+	if after > 0 {
+		wr, err := sess.WriteIceberg(ctx, "SELECT * FROM "+workTable, icebergWriteSpec(tbl, ex, attempt))
+		if err != nil {
+			return 0, engineError(err)
+		}
+		add = wr.Files
+	}
+	if err := s.commitReplace(ctx, ex, tbl, tgt, affected, add); err != nil {
+		return 0, err
+	}
+	return changed, nil
+}
+
+// commitReplace commits one snapshot replacing the data files named by
+// paths (files of tgt) with add, dropping the delete files that applied
+// only to replaced files, asserting the snapshot tgt was read from. On
+// failure the added files are deleted.
+func (s *Service) commitReplace(ctx context.Context, ex *Execution, tbl *table.Table, tgt *engine.IcebergTarget, paths []string, add []iceberggo.DataFile) error {
+	replaced := map[string]bool{}
+	var del []iceberggo.DataFile
+	for _, p := range paths {
+		task, ok := tgt.Tasks[p]
+		if !ok {
+			s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), add)
+			return fmt.Errorf("cannot commit: data file %s is not in the snapshot read", p)
+		}
+		replaced[p] = true
+		del = append(del, task.File)
+	}
+	// A delete file goes when every data file it applies to goes.
+	stillUsed := map[string]bool{}
+	candidates := map[string]iceberggo.DataFile{}
+	for p, task := range tgt.Tasks {
+		for _, d := range append(append([]iceberggo.DataFile{}, task.DeleteFiles...), task.EqualityDeleteFiles...) {
+			if replaced[p] {
+				candidates[d.FilePath()] = d
+			} else {
+				stillUsed[d.FilePath()] = true
+			}
+		}
+	}
+	var dropDeletes []iceberggo.DataFile
+	for path, d := range candidates {
+		if !stillUsed[path] {
+			dropDeletes = append(dropDeletes, d)
+		}
+	}
+	txn := tbl.NewTransaction()
+	err := txn.AssertRefSnapshotID(table.MainBranch)
+	if err == nil {
+		switch {
+		case len(del) == 0:
+			err = txn.AddDataFiles(ctx, add, snapshotProps(ex))
+		default:
+			err = txn.ReplaceFiles(ctx, del, add, dropDeletes, snapshotProps(ex))
+		}
+	}
+	if err == nil {
+		_, err = txn.Commit(ctx)
+	}
+	if err != nil {
+		s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), add)
+		return fmt.Errorf("cannot commit to Iceberg table %s: %w", strings.Join(tbl.Identifier(), "."), err)
+	}
+	ex.wrote = true
+	for _, f := range add {
+		ex.written = append(ex.written, f.FilePath())
+	}
+	return nil
+}
+
+func queryStrings(ctx context.Context, sess *engine.Session, q string) ([]string, error) {
+	rows, err := sess.Conn().QueryContext(ctx, q)
+	if err != nil {
+		return nil, engineError(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// icebergOptimize runs OPTIMIZE ... REWRITE DATA USING BIN_PACK [WHERE p]:
+// the data files smaller than the target size (write.target-file-size-bytes,
+// or optimize_rewrite_min_data_file_size_bytes) or carrying deletes, in
+// partitions holding more than one such file or any delete, and the files
+// of older partition specs, are rewritten into files of the target size
+// (one per partition of the current spec) in one replace snapshot. With WHERE, only
+// files holding a matching row are considered.
+func (s *Service) icebergOptimize(ctx context.Context, ex *Execution, req Request, sink Sink, ice *iceberg.Catalog, t catalog.Table, st iceOptimize) error {
+	if err := allow(req, t, icebergRW...); err != nil {
+		return err
+	}
+	var rows int64
+	err := s.icebergRetry(ctx, ex, func(attempt int) error {
+		tbl, err := ice.Table(ctx, t.Database, t.Name)
+		if err != nil {
+			return err
+		}
+		rows, err = s.optimize(ctx, ex, tbl, t, st, attempt)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return emitRows(ex, sink, rows)
+}
+
+func (s *Service) optimize(ctx context.Context, ex *Execution, tbl *table.Table, t catalog.Table, st iceOptimize, attempt int) (int64, error) {
+	sess, err := s.eng.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer sess.Release()
+	tgt, err := sess.IcebergTarget(ctx, t, tbl)
+	if err != nil {
+		return 0, err
+	}
+	if len(tgt.Tasks) == 0 {
+		return 0, nil
+	}
+	props := tbl.Properties()
+	target := props.GetInt(propTargetFileSize, 512<<20)
+	small := int64(props.GetInt("optimize_rewrite_min_data_file_size_bytes", target*3/4))
+	matching := map[string]bool{}
+	if st.Where != "" {
+		name := engine.QuoteIdent(t.Name)
+		files, err := queryStrings(ctx, sess, fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s WHERE %s", name, engine.IcebergFileColumn, tgt.SQL, name, st.Where))
+		if err != nil {
+			return 0, fmt.Errorf("cannot run OPTIMIZE on %s: %w", t.FullName(), err)
+		}
+		for _, f := range files {
+			matching[f] = true
+		}
+	}
+	spec := tbl.Spec()
+	curSpec := spec.ID()
+	// Group candidate files by partition (spec and tuple).
+	groups := map[string][]string{}
+	hasDeletes := map[string]bool{}
+	for p, task := range tgt.Tasks {
+		if st.Where != "" && !matching[p] {
+			continue
+		}
+		f := task.File
+		del := len(task.DeleteFiles)+len(task.EqualityDeleteFiles) > 0
+		if f.FileSizeBytes() >= small && !del && int(f.SpecID()) == curSpec {
+			continue
+		}
+		key := fmt.Sprintf("%d/%v", f.SpecID(), partitionKey(f.Partition()))
+		groups[key] = append(groups[key], p)
+		hasDeletes[key] = hasDeletes[key] || del
+	}
+	var paths []string
+	for key, files := range groups {
+		// Files of an older spec move to the current one as well.
+		old := !strings.HasPrefix(key, fmt.Sprintf("%d/", curSpec))
+		if len(files) > 1 || hasDeletes[key] || old {
+			paths = append(paths, files...)
+		}
+	}
+	if len(paths) == 0 {
+		return 0, nil
+	}
+	if err := sess.TempTable(ctx, filesTable, "SELECT unnest(?::VARCHAR[]) AS f", paths); err != nil {
+		return 0, engineError(err)
+	}
+	var cols []string
+	for _, f := range tbl.Schema().Fields() {
+		cols = append(cols, engine.QuoteIdent(f.Name))
+	}
+	q := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s IN (SELECT f FROM %s)", strings.Join(cols, ", "), tgt.SQL, engine.IcebergFileColumn, filesTable)
+	wr, err := sess.WriteIceberg(ctx, q, icebergWriteSpec(tbl, ex, attempt))
+	if err != nil {
+		return 0, engineError(err)
+	}
+	if err := s.commitReplace(ctx, ex, tbl, tgt, paths, wr.Files); err != nil {
+		return 0, err
+	}
+	return wr.Rows, nil
+}
+
+// partitionKey prints a partition tuple in field id order.
+func partitionKey(p map[int]any) string {
+	ids := make([]int, 0, len(p))
+	for id := range p {
+		ids = append(ids, id)
+	}
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, "%d=%#v;", id, p[id])
+	}
+	return b.String()
+}
