@@ -1011,7 +1011,7 @@ func (c *Catalog) CreateNamespace(ctx context.Context, ns table.Identifier, prop
 		}
 	}
 	if d.Location != "" {
-		if _, err := tableLoc(d.Location); err != nil {
+		if _, err := parseLoc(d.Location); err != nil {
 			return fmt.Errorf("cannot create namespace %q: %w", db, err)
 		}
 	}
@@ -1118,7 +1118,7 @@ func (c *Catalog) UpdateNamespaceProperties(ctx context.Context, ns table.Identi
 		}
 	}
 	if loc, ok := updates[NamespaceLocation]; ok {
-		if _, err := tableLoc(loc); err != nil {
+		if _, err := parseLoc(loc); err != nil {
 			return sum, fmt.Errorf("cannot update namespace %q: %w", db, err)
 		}
 	}
