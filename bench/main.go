@@ -63,6 +63,10 @@ func main() {
 	cli := flag.Bool("cli", true, "CLI start-up: tarn query \"SELECT 1\" vs tarn --help as whole processes")
 	load := flag.Duration("load", 60*time.Second, "mixed load against tarn serve: REST and pgwire readers, uploaders, a looping overwrite job (0 skips it)")
 	awsParts := flag.Int("aws-partitions", 10_000, "AWS APIs: partitions of the Glue GetPartitions benchmark, with the Athena round trip (0 skips both)")
+	iceRows := flag.Int("iceberg-rows", 10_000_000, "rows of the Iceberg query benchmark (0 skips it)")
+	iceFiles := flag.Int("iceberg-files", 10_000, "data files of the Iceberg planning benchmark (0 skips it)")
+	iceSnaps := flag.Int("iceberg-snapshots", 1_000, "snapshots the Iceberg planning benchmark's files are committed in")
+	iceTables := flag.Int("iceberg-tables", 10_000, "tables of the Iceberg REST loadTable benchmark (0 skips it)")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
 	if *childCopy != "" {
@@ -97,6 +101,9 @@ func main() {
 	}
 	if *parts > 0 {
 		figs = append(figs, benchPlanning(ctx, l, plain, objects, *parts, *reps)...)
+	}
+	if *iceRows > 0 || *iceFiles > 0 || *iceTables > 0 {
+		figs = append(figs, benchIceberg(ctx, l, plain, objects, *iceRows, *iceFiles, *iceSnaps, *iceTables, *reps)...)
 	}
 	if *files > 0 {
 		figs = append(figs, benchCrawl(ctx, l, plain, objects, *files, *reps))

@@ -97,6 +97,7 @@ type Engine struct {
 	closed   bool
 	sessions []*Session
 	pqCache  parquetCache
+	ice      icebergCache
 	checked  fileChecks
 	// files are the data files bound statements of live sessions may read:
 	// CollectGarbage keeps them.

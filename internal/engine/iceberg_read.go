@@ -15,6 +15,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/iceberg"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // isIceberg reports whether a catalog table is an Iceberg table (as Glue
@@ -103,12 +104,17 @@ func (e *Engine) loadIceberg(ctx context.Context, t catalog.Table) (*table.Table
 	if loc == "" {
 		return nil, fmt.Errorf("%w: Iceberg table %s has no metadata_location", catalog.ErrInvalidTable, t.FullName())
 	}
+	e.ice.init()
+	if tbl, ok := e.ice.tables.Get(loc); ok {
+		return tbl, nil
+	}
 	fsys := iceberg.NewIO(e.store)
 	fsysF := func(ctx context.Context) (iceio.IO, error) { return fsys.WithContext(ctx), nil }
 	tbl, err := table.NewFromLocation(ctx, table.Identifier{t.Database, t.Name}, loc, fsysF, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read Iceberg metadata of table %s (%s): %w", t.FullName(), loc, err)
 	}
+	e.ice.tables.Add(loc, tbl)
 	return tbl, nil
 }
 
@@ -173,7 +179,7 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 		scan.SQL = emptySQL(cols)
 		return scan, nil
 	}
-	tasks, err := tbl.Scan(table.WithSnapshotID(snap.SnapshotID)).PlanFiles(ctx)
+	tasks, err := s.e.ice.plan(ctx, tbl, snap.SnapshotID)
 	if err != nil {
 		return nil, fmt.Errorf("cannot plan the scan of table %s: %w", t.FullName(), err)
 	}
@@ -202,6 +208,15 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 		}
 		s.e.files.add([]string{uri})
 		s.held = append(s.held, uri)
+		if p, ok := s.e.ice.paths.Get(uri); ok {
+			return p, nil
+		}
+		if lp, ok := s.e.store.(storage.LocalPather); ok {
+			if p, err := lp.LocalPath(bucket, key); err == nil {
+				s.e.ice.paths.Add(uri, p)
+				return p, nil
+			}
+		}
 		p, cleanup, err := s.e.LocalPath(ctx, bucket, key)
 		if err != nil {
 			return "", fmt.Errorf("cannot read %s of table %s: %w", uri, t.FullName(), err)

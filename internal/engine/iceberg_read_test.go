@@ -305,3 +305,29 @@ func TestIcebergReadDeletes(t *testing.T) {
 		t.Fatalf("iceberg-go reads %d rows, tarn 3", at.NumRows())
 	}
 }
+
+// BenchmarkIcebergBind binds a query over a table of many small commits
+// (a file each), with the snapshot's plan cached after the first bind.
+func BenchmarkIcebergBind(b *testing.B) {
+	t := &testing.T{}
+	e, ic, _ := icebergLake(t)
+	ctx := context.Background()
+	tbl, err := ic.CreateTable(ctx, table.Identifier{"db", "many"}, peopleSchema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		tbl = appendPeople(t, tbl, []int64{int64(i)}, []string{"x"})
+	}
+	s, err := e.Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Release()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Bind(ctx, "SELECT count(*) FROM many", "db"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

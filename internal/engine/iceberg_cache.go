@@ -1,0 +1,48 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/apache/iceberg-go/table"
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// icebergCache keeps what never changes once written: a metadata file's
+// table (metadata files are immutable; a commit writes a new one) and the
+// files a snapshot of it reads. A query after a commit plans once; the ones
+// after it bind from memory.
+type icebergCache struct {
+	once   sync.Once
+	tables *lru.Cache[string, *table.Table]
+	plans  *lru.Cache[string, []table.FileScanTask]
+	// paths are data and delete files' local paths on a local store (an
+	// Iceberg file is never rewritten in place).
+	paths *lru.Cache[string, string]
+}
+
+const icebergCacheSize = 256
+
+func (c *icebergCache) init() {
+	c.once.Do(func() {
+		c.tables, _ = lru.New[string, *table.Table](icebergCacheSize)
+		c.plans, _ = lru.New[string, []table.FileScanTask](icebergCacheSize)
+		c.paths, _ = lru.New[string, string](1 << 18)
+	})
+}
+
+// plan returns the scan tasks of a snapshot of tbl.
+func (c *icebergCache) plan(ctx context.Context, tbl *table.Table, snapshotID int64) ([]table.FileScanTask, error) {
+	c.init()
+	key := fmt.Sprintf("%s#%d", tbl.MetadataLocation(), snapshotID)
+	if tasks, ok := c.plans.Get(key); ok {
+		return tasks, nil
+	}
+	tasks, err := tbl.Scan(table.WithSnapshotID(snapshotID)).PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.plans.Add(key, tasks)
+	return tasks, nil
+}
