@@ -150,9 +150,9 @@ func benchIcebergPlanning(ctx context.Context, l *lake.Lake, ic *iceberg.Catalog
 		}))
 	}
 	return figure{
-		name: fmt.Sprintf("Iceberg planning, %d snapshots, %d data files", nsnaps, len(uris)),
-		tarn: median(planning).Round(time.Microsecond).String() + " planning",
-		base: median(total).Round(time.Millisecond).String() + " whole query (count(*))",
+		name:  fmt.Sprintf("Iceberg planning, %d snapshots, %d data files", nsnaps, len(uris)),
+		tarn:  median(planning).Round(time.Microsecond).String() + " planning",
+		base:  median(total).Round(time.Millisecond).String() + " whole query (count(*))",
 		ratio: "-", goal: "planning < 20 ms",
 		note: "planning reads the metadata file, the manifest list and every manifest of the snapshot (one per commit here), then binds the SQL over all files",
 	}
@@ -212,6 +212,6 @@ func benchIcebergLoad(ctx context.Context, l *lake.Lake, ic *iceberg.Catalog, n 
 		tarn:  fmt.Sprintf("p50 %s, p99 %s", ds[len(ds)/2].Round(10*time.Microsecond), ds[len(ds)*99/100].Round(10*time.Microsecond)),
 		base:  "-",
 		ratio: "-", goal: "p50 < 5 ms",
-		note:  "1,000 GETs of random tables over HTTP on 127.0.0.1 with a bearer token from /v1/oauth/tokens; each reads the catalog row and the table's metadata file",
+		note: "1,000 GETs of random tables over HTTP on 127.0.0.1 with a bearer token from /v1/oauth/tokens; each reads the catalog row and the table's metadata file",
 	}
 }
