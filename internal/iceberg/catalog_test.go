@@ -594,3 +594,58 @@ func TestOpenTableForReaders(t *testing.T) {
 		t.Fatalf("open escaping = %v", err)
 	}
 }
+
+func TestColumnsMirrorTypes(t *testing.T) {
+	ctx := context.Background()
+	l := newTestLake(t)
+	sc := ice.NewSchema(0,
+		ice.NestedField{ID: 1, Name: "weird `name`", Type: &ice.StructType{FieldList: []ice.NestedField{
+			{ID: 2, Name: "a b", Type: ice.PrimitiveTypes.Int32},
+			{ID: 3, Name: "x`y", Type: &ice.MapType{KeyID: 4, KeyType: ice.PrimitiveTypes.String, ValueID: 5,
+				ValueType: &ice.ListType{ElementID: 6, Element: ice.DecimalTypeOf(38, 10)}}},
+		}}},
+		ice.NestedField{ID: 7, Name: "u", Type: ice.PrimitiveTypes.UUID},
+		ice.NestedField{ID: 8, Name: "f", Type: ice.FixedTypeOf(16)},
+		ice.NestedField{ID: 9, Name: "t", Type: ice.PrimitiveTypes.Time},
+		ice.NestedField{ID: 10, Name: "ts", Type: ice.PrimitiveTypes.Timestamp},
+		ice.NestedField{ID: 11, Name: "d", Type: ice.PrimitiveTypes.Date},
+		ice.NestedField{ID: 12, Name: "b", Type: ice.PrimitiveTypes.Bool},
+		ice.NestedField{ID: 13, Name: "fl", Type: ice.PrimitiveTypes.Float32},
+		ice.NestedField{ID: 14, Name: "bin", Type: ice.PrimitiveTypes.Binary},
+	)
+	_, err := l.ice.CreateTable(ctx, table.Identifier{"sales", "types"}, sc)
+	mustNoErr(t, err)
+	row, err := l.cat.GetTable(ctx, "sales", "types")
+	mustNoErr(t, err)
+	var got []string
+	for _, c := range row.Columns {
+		got = append(got, c.Name+" "+c.Type)
+	}
+	want := []string{"weird `name` struct<`a b`:int,`x``y`:map<string,array<decimal(38,10)>>>", "u string", "f binary",
+		"t string", "ts timestamp", "d date", "b boolean", "fl float", "bin binary"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("columns:\n%q\nwant\n%q", got, want)
+	}
+	// Hive types come back as the Iceberg types they mirror.
+	for _, c := range row.Columns[4:] {
+		typ, err := catalog.ParseType(c.Type)
+		mustNoErr(t, err)
+		it, err := IcebergType(typ)
+		mustNoErr(t, err)
+		if HiveType(it).String() != c.Type {
+			t.Errorf("%s: %s → %s", c.Name, c.Type, it)
+		}
+	}
+
+	// Names equal but for case are one name for the catalog: refused, and
+	// no metadata file is left behind.
+	dup := ice.NewSchema(0, ice.NestedField{ID: 1, Name: "ID", Type: ice.PrimitiveTypes.Int32},
+		ice.NestedField{ID: 2, Name: "id", Type: ice.PrimitiveTypes.Int32})
+	if _, err := l.ice.CreateTable(ctx, table.Identifier{"sales", "dup"}, dup); !errors.Is(err, catalog.ErrInvalidTable) {
+		t.Fatalf("create with ID and id = %v", err)
+	}
+	err = NewIO(l.store).WithContext(ctx).WalkDir("s3://lake/warehouse/sales/dup", func(p string, d iofs.DirEntry, err error) error { return err })
+	if !errors.Is(err, iofs.ErrNotExist) {
+		t.Fatalf("files left by a refused create: %v", err)
+	}
+}
