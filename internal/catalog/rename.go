@@ -64,3 +64,25 @@ func (c *Catalog) DropTableTx(ctx context.Context, tx *sql.Tx, db, name string) 
 	}
 	return nil
 }
+
+// SwapTablePropertiesTx replaces a table's properties with props if they
+// are still old, in tx: a compare-and-set on the stored properties, atomic
+// whatever the database's isolation level (a concurrent swap from the same
+// old properties finds them changed). It fails with ErrConcurrentUpdate
+// if they changed. Iceberg commits swap metadata_location so.
+func (c *Catalog) SwapTablePropertiesTx(ctx context.Context, tx *sql.Tx, db, name string, old, props map[string]string) error {
+	full := fullName(db, name)
+	id, _, err := getTable(ctx, tx, db, name)
+	if err != nil {
+		return fmt.Errorf("cannot update properties of table %q: %w", full, err)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE catalog_tables SET properties = ?, updated_at = ? WHERE id = ? AND properties = ?`,
+		encodeMap(props), meta.Now(), id, encodeMap(old))
+	if err != nil {
+		return fmt.Errorf("cannot update properties of table %q: %w", full, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("cannot update properties of table %q: %w", full, ErrConcurrentUpdate)
+	}
+	return nil
+}

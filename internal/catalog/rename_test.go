@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
+	"reflect"
 	"testing"
 )
 
@@ -42,4 +44,29 @@ func TestRenameTable(t *testing.T) {
 	if len(vs) != 1 {
 		t.Fatalf("schema versions after rename = %d", len(vs))
 	}
+}
+
+func TestSwapTablePropertiesTx(t *testing.T) {
+	ctx := context.Background()
+	c := newTestCatalog(t)
+	mustNoErr(t, c.CreateDatabase(ctx, Database{Name: "sales"}, false))
+	mustNoErr(t, c.CreateTable(ctx, salesTable()))
+	tb, err := c.GetTable(ctx, "sales", "orders")
+	mustNoErr(t, err)
+	old := tb.Properties
+	next := map[string]string{"metadata_location": "s3://lake/t/metadata/1.json", "a<b": "x&y"}
+	swap := func(from, to map[string]string) error {
+		return c.db.Tx(ctx, func(tx *sql.Tx) error { return c.SwapTablePropertiesTx(ctx, tx, "sales", "orders", from, to) })
+	}
+	mustNoErr(t, swap(old, next))
+	wantErr(t, swap(old, map[string]string{"metadata_location": "s3://lake/t/metadata/2.json"}), ErrConcurrentUpdate)
+	mustNoErr(t, swap(next, map[string]string{}))
+	mustNoErr(t, swap(map[string]string{}, next))
+	tb, err = c.GetTable(ctx, "sales", "orders")
+	mustNoErr(t, err)
+	if !reflect.DeepEqual(tb.Properties, next) {
+		t.Fatalf("properties = %v", tb.Properties)
+	}
+	mustNoErr(t, swap(next, next))
+	wantErr(t, c.db.Tx(ctx, func(tx *sql.Tx) error { return c.SwapTablePropertiesTx(ctx, tx, "sales", "nope", nil, nil) }), ErrNoSuchTable)
 }

@@ -892,6 +892,14 @@ func (c *Catalog) publish(ctx context.Context, commits []*stagedCommit) error {
 			if err != nil {
 				return err
 			}
+			// The swap itself: a compare-and-set on the row's properties,
+			// atomic at any isolation level; then the columns mirror.
+			if err := c.cat.SwapTablePropertiesTx(ctx, tx, s.db, s.name, cur.Properties, nt.Properties); err != nil {
+				if errors.Is(err, catalog.ErrConcurrentUpdate) {
+					return fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
+				}
+				return err
+			}
 			if _, err := c.cat.UpdateTableTx(ctx, tx, nt, "iceberg commit"); err != nil {
 				if errors.Is(err, catalog.ErrConcurrentUpdate) {
 					return fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
