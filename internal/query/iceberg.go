@@ -579,7 +579,7 @@ func (s *Service) icebergAppend(ctx context.Context, ex *Execution, sess *engine
 		txn := tbl.NewTransaction()
 		err = txn.AddDataFiles(ctx, res.Files, snapshotProps(ex))
 		if err == nil {
-			_, err = txn.Commit(ctx)
+			err = commitOrDiscard(ctx, tbl, txn)
 		}
 		if err == nil || !errors.Is(err, table.ErrCommitFailed) || n+1 >= 2*icebergRetries || ctx.Err() != nil {
 			break
@@ -947,4 +947,36 @@ func specFields(tbl *table.Table) []iceberggo.PartitionField {
 		out = append(out, f)
 	}
 	return out
+}
+
+// commitOrDiscard commits a transaction; if the catalog refused it
+// (table.ErrCommitFailed: nothing committed), the manifest list and the
+// manifests its snapshot wrote are deleted, so a lost race leaves nothing
+// behind.
+func commitOrDiscard(ctx context.Context, tbl *table.Table, txn *table.Transaction) error {
+	var snap *table.Snapshot
+	if st, err := txn.StagedTable(); err == nil {
+		if cur := st.CurrentSnapshot(); cur != nil && (tbl.CurrentSnapshot() == nil || cur.SnapshotID != tbl.CurrentSnapshot().SnapshotID) {
+			snap = cur
+		}
+	}
+	_, err := txn.Commit(ctx)
+	if err == nil || !errors.Is(err, table.ErrCommitFailed) || snap == nil {
+		return err
+	}
+	fs, ferr := tbl.FS(context.WithoutCancel(ctx))
+	if ferr != nil {
+		return err
+	}
+	if ms, merr := snap.Manifests(fs); merr == nil {
+		for _, m := range ms {
+			if m.SnapshotID() == snap.SnapshotID {
+				_ = fs.Remove(m.FilePath())
+			}
+		}
+	}
+	if snap.ManifestList != "" {
+		_ = fs.Remove(snap.ManifestList)
+	}
+	return err
 }

@@ -24,6 +24,10 @@ import (
 // committed first, the new files are deleted and the statement runs again
 // on the new state, so no row another writer added is lost.
 
+// icebergBeforeCommit, if set (by tests), runs before a copy-on-write
+// statement commits: another writer's commit there makes it a conflict.
+var icebergBeforeCommit func(table string)
+
 // Temporary tables of a copy-on-write statement.
 const (
 	workTable   = "__tarn_work"
@@ -221,7 +225,10 @@ func (s *Service) commitReplace(ctx context.Context, ex *Execution, tbl *table.T
 		}
 	}
 	if err == nil {
-		_, err = txn.Commit(ctx)
+		if icebergBeforeCommit != nil {
+			icebergBeforeCommit(strings.Join(tbl.Identifier(), "."))
+		}
+		err = commitOrDiscard(ctx, tbl, txn)
 	}
 	if err != nil {
 		s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), add)

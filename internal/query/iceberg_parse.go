@@ -821,5 +821,53 @@ func parseIcebergDML(text string) (*iceDML, error) {
 	if s.Alias == "" {
 		s.Alias = s.Name
 	}
+	if err := checkUserParts(s, toks); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// checkUserParts vets the text of a DML statement that DuckDB runs as
+// written (all but the target and MERGE's source, which tarn replaces):
+// one statement, balanced parentheses, and no query of its own (SELECT,
+// FROM-first, TABLE, JOIN, PIVOT): such a subquery could read tables the
+// binder never saw (and so never authorized), such as the warehouse's.
+func checkUserParts(s *iceDML, toks []sqlscan.Token) error {
+	depth := 0
+	var prev sqlscan.Token
+	for k, t := range toks {
+		if t.Start < s.TargetEnd || (s.Kind == "MERGE" && t.Start >= s.SourceStart && t.Start < s.SourceEnd) || t.Kind == sqlscan.EOF {
+			continue
+		}
+		switch t.Kind {
+		case sqlscan.Punct:
+			switch t.Value {
+			case "(":
+				depth++
+			case ")":
+				depth--
+				if depth < 0 {
+					return fmt.Errorf("unbalanced ')' at position %d", t.Start+1)
+				}
+			case ";":
+				for _, r := range toks[k+1:] {
+					if r.Kind != sqlscan.EOF && !(r.Kind == sqlscan.Punct && r.Value == ";") {
+						return fmt.Errorf("one statement at a time: text after ';' at position %d", t.Start+1)
+					}
+				}
+			}
+		case sqlscan.Ident:
+			sub := t.Is("SELECT") || t.Is("TABLE") || t.Is("JOIN") || t.Is("PIVOT") || t.Is("UNPIVOT") || t.Is("VALUES") && depth > 0 ||
+				t.Is("FROM") && prev.Kind == sqlscan.Punct && prev.Value == "("
+			if sub {
+				return fmt.Errorf("%w: %s at position %d: subqueries are not supported in %s on an Iceberg table (they could read tables tarn has not authorized); bring other tables in as MERGE INTO ... USING (SELECT ...) AS s",
+					ErrUnsupported, strings.ToUpper(t.Value), t.Start+1, s.Kind)
+			}
+		}
+		prev = t
+	}
+	if depth != 0 {
+		return fmt.Errorf("unbalanced parentheses in %s", s.Kind)
+	}
+	return nil
 }

@@ -379,3 +379,73 @@ func TestIcebergConcurrentWriters(t *testing.T) {
 	}
 	_ = iceberggo.Properties{}
 }
+
+// TestIcebergUpdateLosesNoConcurrentInsert: an INSERT commits between the
+// moment an UPDATE read the table and the moment it commits (from the same
+// base). The UPDATE's commit must fail its base assertion, its files go,
+// and its re-run on the new state keeps the inserted row; nothing is left
+// that no snapshot names.
+func TestIcebergUpdateLosesNoConcurrentInsert(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.r (id int, v string) PARTITIONED BY (bucket(2, id)) LOCATION 's3://lake/ice/r/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.r VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
+	calls := 0
+	query.SetIcebergBeforeCommit(func(string) {
+		calls++
+		if calls == 1 {
+			mustRun(t, l.Query, `INSERT INTO testdb.r VALUES (4, 'd'), (5, 'e')`)
+		}
+	})
+	defer query.SetIcebergBeforeCommit(nil)
+	c, _ := mustRun(t, l.Query, `UPDATE testdb.r SET v = v || '!' WHERE id <> 2`)
+	if calls != 2 {
+		t.Fatalf("the UPDATE tried to commit %d times, want 2 (one conflict)", calls)
+	}
+	if c.Rows[0][0] != int64(4) {
+		t.Errorf("UPDATE says %v rows, want 4 (its re-run sees the inserted rows)", c.Rows[0][0])
+	}
+	wantRows(t, "after the race", iceRows(t, l, "r"), "1|a!", "2|b", "3|c!", "4|d!", "5|e!")
+	if n := snapshots(t, l, "r"); n != 3 {
+		t.Errorf("%d snapshots, want 3", n)
+	}
+	c2, err := iceberg.New(iceberg.DefaultConfig(), l.Catalog, l.Meta, l.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphans, err := c2.RemoveOrphans(ctx, table.Identifier{"testdb", "r"}, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans.Orphans) > 0 {
+		t.Errorf("files no snapshot names: %v", orphans.Orphans)
+	}
+}
+
+// TestIcebergDMLRefusesOtherTables: the parts of UPDATE, DELETE and MERGE
+// DuckDB runs as written cannot read other tables (the binder authorizes
+// MERGE's source only), nor carry a second statement.
+func TestIcebergDMLRefusesOtherTables(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.s (id int, v string) LOCATION 's3://lake/ice/s/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.s VALUES (1, 'a')`)
+	for _, q := range []string{
+		`UPDATE testdb.s SET v = (SELECT 'x') WHERE id = 1`,
+		`DELETE FROM testdb.s WHERE id IN (FROM testdb.s)`,
+		`DELETE FROM testdb.s WHERE id = 1; DROP TABLE testdb.s`,
+		`UPDATE testdb.s SET v = 'x' WHERE id = 1) OR (true`,
+		`MERGE INTO testdb.s t USING (SELECT 1 AS id) s ON t.id = (SELECT 1) WHEN MATCHED THEN DELETE`,
+		`MERGE INTO testdb.s t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = (TABLE testdb.s)`,
+		`UPDATE testdb.s SET v = 'x' FROM testdb.s o WHERE o.id = s.id`,
+		`DELETE FROM testdb.s USING testdb.s o WHERE o.id = s.id`,
+	} {
+		if _, _, err := l.Query.Run(ctx, q, "testdb"); err == nil {
+			t.Errorf("%s: ran", q)
+		}
+	}
+	wantRows(t, "unchanged", iceRows(t, l, "s"), "1|a")
+	// Functions and FROM inside them are fine.
+	mustRun(t, l.Query, `UPDATE testdb.s SET v = v || CAST(EXTRACT(year FROM DATE '2025-01-02') AS VARCHAR) || substring('xyz' FROM 2 FOR 1) WHERE id = 1`)
+	wantRows(t, "updated", iceRows(t, l, "s"), "1|a2025y")
+}
