@@ -256,6 +256,17 @@ func checkMetadata(md table.Metadata, tableLocation string) error {
 			return fmt.Errorf("%w: %s %q is not below the table's location %q", ErrInvalidLocation, key, p, tableLocation)
 		}
 	}
+	for _, snap := range md.Snapshots() {
+		if snap.ManifestList != "" && !below(snap.ManifestList, root) {
+			return fmt.Errorf("%w: snapshot %d's manifest list %q is not below the table's location %q",
+				ErrInvalidLocation, snap.SnapshotID, snap.ManifestList, tableLocation)
+		}
+	}
+	for sf := range md.Statistics() {
+		if !below(sf.StatisticsPath, root) {
+			return fmt.Errorf("%w: statistics file %q is not below the table's location %q", ErrInvalidLocation, sf.StatisticsPath, tableLocation)
+		}
+	}
 	return nil
 }
 

@@ -339,6 +339,14 @@ func TestLocationsCannotEscape(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidLocation", name, err)
 		}
 	}
+	// A snapshot whose manifest list lies elsewhere is refused.
+	cur, err := l.ice.LoadTable(ctx, ordersIdent)
+	mustNoErr(t, err)
+	foreign := table.Snapshot{SnapshotID: 42, SequenceNumber: 1, TimestampMs: cur.Metadata().LastUpdatedMillis() + 1,
+		ManifestList: "s3://lake/warehouse/sales/secret/metadata/snap-42.avro", Summary: &table.Summary{Operation: table.OpAppend}}
+	if _, _, err := l.ice.CommitTable(ctx, ordersIdent, nil, []table.Update{table.NewAddSnapshotUpdate(&foreign)}); !errors.Is(err, ErrInvalidLocation) {
+		t.Errorf("foreign manifest list: %v, want ErrInvalidLocation", err)
+	}
 	// A data path below the table is fine.
 	_, _, err = l.ice.CommitTable(ctx, ordersIdent, nil, []table.Update{
 		table.NewSetPropertiesUpdate(ice.Properties{table.WriteDataPathKey: "s3a://lake/warehouse/sales/orders/files"})})
