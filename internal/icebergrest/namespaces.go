@@ -197,7 +197,38 @@ func (s *Server) loadNamespace(ctx context.Context, p *auth.Principal, r *http.R
 	if err != nil {
 		return nil, err
 	}
-	return namespaceBody{Namespace: ns, Properties: nonNilProps(props)}, nil
+	props = nonNilProps(props)
+	if props["location"] == "" {
+		// Trino creates a table in a namespace without a location eagerly
+		// (not staged) and then finds its location not empty: with one it
+		// stages the create at <location>/<table>-<uuid>.
+		if loc := s.namespaceLocation(ctx, ns); loc != "" {
+			props = maps.Clone(props)
+			props["location"] = loc
+		}
+	}
+	return namespaceBody{Namespace: ns, Properties: props}, nil
+}
+
+// namespaceLocation is where a namespace's tables go by default: what the
+// catalog's TableLocator says for a table in it, without the table's name,
+// else <Warehouse>/<namespace>, else "".
+func (s *Server) namespaceLocation(ctx context.Context, ns table.Identifier) string {
+	const probe = "t"
+	if tl, ok := s.cat.(TableLocator); ok {
+		loc, err := tl.DefaultTableLocation(ctx, append(slices.Clone(ns), probe))
+		if err != nil {
+			return ""
+		}
+		if dir, ok := strings.CutSuffix(strings.TrimRight(loc, "/"), "/"+probe); ok {
+			return dir
+		}
+		return ""
+	}
+	if s.cfg.Warehouse != "" {
+		return strings.TrimRight(s.cfg.Warehouse, "/") + "/" + strings.Join(ns, "/")
+	}
+	return ""
 }
 
 func (s *Server) namespaceExists(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

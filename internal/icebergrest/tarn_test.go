@@ -102,6 +102,11 @@ func TestTarnCatalog(t *testing.T) {
 	if d, err := e.cat.GetDatabase(ctx, "sales"); err != nil || d.Description != "orders and more" {
 		t.Fatalf("tarn database: %+v %v", d, err)
 	}
+	// Its location is told (Trino stages creates only in a namespace with
+	// one), though the database has none of its own.
+	if props, err := c.LoadNamespaceProperties(ctx, table.Identifier{"sales"}); err != nil || props["location"] != "s3://lake/warehouse/sales" {
+		t.Fatalf("namespace properties: %v %v", props, err)
+	}
 	if err := c.CreateNamespace(ctx, table.Identifier{"sales", "eu"}, nil); !errors.Is(err, rest.ErrBadRequest) {
 		t.Fatalf("a nested namespace: %v, want 400", err)
 	}
