@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   go run ./cmd/tarn quickstart   -- the main job on the embedded default
 #   make test                      -- every test
-.PHONY: test unit test-race test-heavy build vet bench test-s3-suite
+.PHONY: test unit test-race test-heavy build vet bench test-s3-suite test-engines
 
 build:
 	go build -o tarn ./cmd/tarn
@@ -30,7 +30,7 @@ test-race:
 
 # Suites with real engines and public conformance suites, out of the unit
 # suite's time budget.
-test-heavy: test-s3-suite
+test-heavy: test-s3-suite test-engines
 
 bench:
 	go run ./bench -out docs/benchmarks.md
@@ -41,3 +41,11 @@ bench:
 # the object lock tests wait out their retentions).
 test-s3-suite:
 	S3_SUITE_MIN=$${S3_SUITE_MIN:-536} .ci/s3-suite.sh
+
+# The heavy real-engines target (issue 15): PyIceberg, Spark 3.5 (local, the
+# Iceberg runtime) and Trino (one server, Java 25) against `tarn serve`'s
+# Iceberg REST catalog and S3 endpoint, driven by pytest (test/engines/);
+# .ci/engines-install.sh installs the pinned engines (cached). Known gaps of
+# tarn are xfails quoting the engine's error (TARN_ENGINES_STRICT=1 fails them).
+test-engines:
+	.ci/engines.sh
