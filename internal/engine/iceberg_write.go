@@ -18,6 +18,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -329,7 +330,7 @@ func (e *Engine) deleteURIs(ctx context.Context, uris []string) {
 	}
 }
 
-func readFooter(path string) (_ any, err error) {
+func readFooter(path string) (_ *metadata.FileMetaData, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -919,6 +920,7 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		return p, nil
 	}
 	schemaMap := schemaParam(cols)
+	nm := tbl.NameMapping()
 	var plain, plainURIs, parts []string
 	for _, task := range tasks {
 		f := task.File
@@ -936,7 +938,20 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		if err != nil {
 			return nil, err
 		}
-		if len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0 {
+		// A file without Parquet field ids (a converted Hive table's, or
+		// one written by an engine that does not write them) is read by
+		// the names the table's name mapping gives each field.
+		scanOf, proj := "read_parquet([%s], schema = "+schemaMap+", file_row_number = true)", projection(cols, "d.")
+		if nm != nil {
+			md, err := readFooter(p)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read the footer of %s of table %s: %w", f.FilePath(), t.FullName(), err)
+			}
+			if !hasFieldIDs(md) {
+				scanOf, proj = "read_parquet([%s], file_row_number = true)", mappedProjection(cols, nm, md)
+			}
+		}
+		if scanOf == "read_parquet([%s], schema = "+schemaMap+", file_row_number = true)" && len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0 {
 			plain = append(plain, p)
 			plainURIs = append(plainURIs, f.FilePath())
 			continue
@@ -976,8 +991,11 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 			conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM read_parquet([%s], schema = %s) e WHERE %s)",
 				quoteString(dp), schemaParam(eqCols), strings.Join(on, " AND ")))
 		}
-		parts = append(parts, fmt.Sprintf("SELECT %s, %s AS %s FROM read_parquet([%s], schema = %s, file_row_number = true) d WHERE %s",
-			projection(cols, "d."), quoteString(f.FilePath()), IcebergFileColumn, quoteString(p), schemaMap, strings.Join(conds, " AND ")))
+		if len(conds) == 0 {
+			conds = []string{"true"}
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s, %s AS %s FROM "+scanOf+" d WHERE %s",
+			proj, quoteString(f.FilePath()), IcebergFileColumn, quoteString(p), strings.Join(conds, " AND ")))
 	}
 	if len(plain) > 0 {
 		// One scan of the files without deletes, each row's local path
@@ -1003,11 +1021,49 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		for i, p := range plain {
 			quoted[i] = quoteString(p)
 		}
-		parts = append([]string{fmt.Sprintf("SELECT %s, f.uri AS %s FROM read_parquet([%s], schema = %s, filename = true) d JOIN %s f ON d.filename = f.path",
+		parts = append([]string{fmt.Sprintf("SELECT %s, f.uri AS %s FROM read_parquet([%s], schema = %s, filename = '__tarn_path') d JOIN %s f ON d.__tarn_path = f.path",
 			projection(cols, "d."), IcebergFileColumn, strings.Join(quoted, ", "), schemaMap, files)}, parts...)
 	}
 	out.SQL = strings.Join(parts, " UNION ALL ")
 	return out, nil
+}
+
+// hasFieldIDs reports whether a Parquet file's columns carry field ids.
+func hasFieldIDs(md *metadata.FileMetaData) bool {
+	root := md.Schema.Root()
+	for i := 0; i < root.NumFields(); i++ {
+		if root.Field(i).FieldID() >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// mappedProjection selects a file's columns by the names a name mapping
+// gives the schema's top-level fields (NULL for a field the file lacks).
+func mappedProjection(cols []icol, nm iceberggo.NameMapping, md *metadata.FileMetaData) string {
+	inFile := map[string]bool{}
+	root := md.Schema.Root()
+	for i := 0; i < root.NumFields(); i++ {
+		inFile[root.Field(i).Name()] = true
+	}
+	var ps []string
+	for _, c := range cols {
+		expr := "NULL"
+		for _, mf := range nm {
+			if mf.FieldID == nil || *mf.FieldID != c.id {
+				continue
+			}
+			for _, n := range mf.Names {
+				if inFile[n] {
+					expr = "d." + QuoteIdent(n)
+					break
+				}
+			}
+		}
+		ps = append(ps, fmt.Sprintf("CAST(%s AS %s) AS %s", expr, c.duck, QuoteIdent(c.name)))
+	}
+	return strings.Join(ps, ", ")
 }
 
 // TempTable creates a temporary table from a query (dropped when the

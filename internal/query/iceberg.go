@@ -106,6 +106,19 @@ func (s *Service) runIceberg(ctx context.Context, ex *Execution, req Request, si
 	if err != nil {
 		return false, nil // not a catalog table: the warehouse's, or an error further on
 	}
+	if a, ok := stmt.(iceAlter); ok && a.Op == "CONVERT TO ICEBERG" {
+		ex.StatementType = "DDL"
+		if perr != nil {
+			return true, fmt.Errorf("%w: %v", ErrSyntax, perr)
+		}
+		if req.tx != nil {
+			return true, lakeWriteInTx("ALTER TABLE ... CONVERT TO ICEBERG")
+		}
+		if iceberg.IsIceberg(t) {
+			return true, fmt.Errorf("%w: %s.%s is an Iceberg table already", catalog.ErrInvalidTable, db, name)
+		}
+		return true, s.icebergConvert(ctx, req, t)
+	}
 	if !iceberg.IsIceberg(t) {
 		if needs == "" {
 			return false, nil
@@ -376,6 +389,11 @@ func icebergProperties(in map[string]string) (iceberggo.Properties, error) {
 			if !strings.EqualFold(v, "false") {
 				return nil, fmt.Errorf("%w: an Iceberg table is not external ('is_external'='false' or leave it out)", ErrUnsupported)
 			}
+		case "format-version", "format_version":
+			if v != "1" && v != "2" {
+				return nil, fmt.Errorf("%w: format-version %q: tarn writes Iceberg format 1 and 2 tables", ErrUnsupported, v)
+			}
+			props["format-version"] = v
 		case "partitioning", "partitioned_by", "location", "external_location":
 		case propVacuumMaxAge, propVacuumMinKeep, "optimize_rewrite_min_data_file_size_bytes", "optimize_rewrite_max_data_file_size_bytes":
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
@@ -577,7 +595,7 @@ func (s *Service) icebergAppend(ctx context.Context, ex *Execution, sess *engine
 	// the race is committed again on the new state (it reads nothing).
 	for n := 0; ; n++ {
 		txn := tbl.NewTransaction()
-		err = txn.AddDataFiles(ctx, res.Files, snapshotProps(ex))
+		err = txn.AddDataFiles(ctx, res.Files, snapshotProps(ex), table.WithoutAutoNameMapping())
 		if err == nil {
 			err = commitOrDiscard(ctx, tbl, txn)
 		}
@@ -590,7 +608,9 @@ func (s *Service) icebergAppend(ctx context.Context, ex *Execution, sess *engine
 		}
 	}
 	if err != nil {
-		s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), res.Files)
+		if !errors.Is(err, errCommitUnknown) {
+			s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), res.Files)
+		}
 		return 0, fmt.Errorf("cannot commit to Iceberg table %s: %w", strings.Join(tbl.Identifier(), "."), err)
 	}
 	ex.wrote = true
@@ -949,6 +969,11 @@ func specFields(tbl *table.Table) []iceberggo.PartitionField {
 	return out
 }
 
+// errCommitUnknown marks a commit that failed in a way that leaves unknown
+// whether the catalog took it: the files it names are then kept (VACUUM
+// removes them if it did not).
+var errCommitUnknown = errors.New("commit state unknown")
+
 // commitOrDiscard commits a transaction; if the catalog refused it
 // (table.ErrCommitFailed: nothing committed), the manifest list and the
 // manifests its snapshot wrote are deleted, so a lost race leaves nothing
@@ -961,8 +986,20 @@ func commitOrDiscard(ctx context.Context, tbl *table.Table, txn *table.Transacti
 		}
 	}
 	_, err := txn.Commit(ctx)
-	if err == nil || !errors.Is(err, table.ErrCommitFailed) || snap == nil {
+	if err == nil || snap == nil {
 		return err
+	}
+	if !errors.Is(err, table.ErrCommitFailed) {
+		// The catalog may or may not have taken it (a cancelled context,
+		// a failed write): look, without the statement's context.
+		bg := context.WithoutCancel(ctx)
+		fresh := *tbl
+		if rerr := fresh.Refresh(bg); rerr != nil {
+			return fmt.Errorf("%w: %w (and the table cannot be read to tell: %v)", errCommitUnknown, err, rerr)
+		}
+		if fresh.Metadata().SnapshotByID(snap.SnapshotID) != nil {
+			return nil // committed after all
+		}
 	}
 	fs, ferr := tbl.FS(context.WithoutCancel(ctx))
 	if ferr != nil {
@@ -978,5 +1015,20 @@ func commitOrDiscard(ctx context.Context, tbl *table.Table, txn *table.Transacti
 	if snap.ManifestList != "" {
 		_ = fs.Remove(snap.ManifestList)
 	}
+	return err
+}
+
+// icebergConvert runs ALTER TABLE ... CONVERT TO ICEBERG: a Hive-style
+// Parquet table becomes an Iceberg table over the same files (none is
+// rewritten).
+func (s *Service) icebergConvert(ctx context.Context, req Request, t catalog.Table) error {
+	if err := allow(req, t, "glue:GetTable", "glue:UpdateTable", "s3:GetObject", "s3:PutObject"); err != nil {
+		return err
+	}
+	ice, err := s.iceberg()
+	if err != nil {
+		return err
+	}
+	_, err = ice.ConvertToIceberg(ctx, t.Database, t.Name)
 	return err
 }

@@ -80,6 +80,7 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 	if err != nil {
 		return 0, err
 	}
+	countTarget(ex, tgt)
 	alias := engine.QuoteIdent(st.Alias)
 
 	// The source of a MERGE is bound as the caller's SELECT (its tables
@@ -219,9 +220,9 @@ func (s *Service) commitReplace(ctx context.Context, ex *Execution, tbl *table.T
 	if err == nil {
 		switch {
 		case len(del) == 0:
-			err = txn.AddDataFiles(ctx, add, snapshotProps(ex))
+			err = txn.AddDataFiles(ctx, add, snapshotProps(ex), table.WithoutAutoNameMapping())
 		default:
-			err = txn.ReplaceFiles(ctx, del, add, dropDeletes, snapshotProps(ex))
+			err = txn.ReplaceFiles(ctx, del, add, dropDeletes, snapshotProps(ex), table.WithoutAutoNameMapping())
 		}
 	}
 	if err == nil {
@@ -231,7 +232,9 @@ func (s *Service) commitReplace(ctx context.Context, ex *Execution, tbl *table.T
 		err = commitOrDiscard(ctx, tbl, txn)
 	}
 	if err != nil {
-		s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), add)
+		if !errors.Is(err, errCommitUnknown) {
+			s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), add)
+		}
 		return fmt.Errorf("cannot commit to Iceberg table %s: %w", strings.Join(tbl.Identifier(), "."), err)
 	}
 	ex.wrote = true
@@ -294,6 +297,7 @@ func (s *Service) optimize(ctx context.Context, ex *Execution, tbl *table.Table,
 	if err != nil {
 		return 0, err
 	}
+	countTarget(ex, tgt)
 	if len(tgt.Tasks) == 0 {
 		return 0, nil
 	}
@@ -374,4 +378,19 @@ func partitionKey(p map[int]any) string {
 		fmt.Fprintf(&b, "%d=%#v;", id, p[id])
 	}
 	return b.String()
+}
+
+// countTarget adds what a statement reads of its target (every live file,
+// with its delete files) to its statistics.
+func countTarget(ex *Execution, tgt *engine.IcebergTarget) {
+	for _, task := range tgt.Tasks {
+		ex.Stats.FilesScanned++
+		ex.Stats.BytesScanned += task.File.FileSizeBytes()
+		for _, d := range task.DeleteFiles {
+			ex.Stats.BytesScanned += d.FileSizeBytes()
+		}
+		for _, d := range task.EqualityDeleteFiles {
+			ex.Stats.BytesScanned += d.FileSizeBytes()
+		}
+	}
 }

@@ -61,7 +61,7 @@ type iceDML struct {
 // iceAlter is ALTER TABLE on an Iceberg table.
 type iceAlter struct {
 	DB, Name string
-	Op       string // ADD COLUMNS, DROP COLUMN, CHANGE COLUMN, RENAME COLUMN, ADD PARTITION FIELD, DROP PARTITION FIELD, SET TBLPROPERTIES, UNSET TBLPROPERTIES
+	Op       string // ADD COLUMNS, DROP COLUMN, CHANGE COLUMN, RENAME COLUMN, ADD PARTITION FIELD, DROP PARTITION FIELD, SET TBLPROPERTIES, UNSET TBLPROPERTIES, CONVERT TO ICEBERG
 	Columns  []catalog.Column
 	Column   string // the column dropped, changed or renamed
 	NewName  string
@@ -517,6 +517,8 @@ func parseIcebergAlter(p *parser) (any, bool, error) {
 		if s.Props, err = p.kv(); err != nil {
 			return s, true, err
 		}
+	case p.accept("CONVERT", "TO", "ICEBERG"):
+		s.Op = "CONVERT TO ICEBERG"
 	case p.accept("UNSET", "TBLPROPERTIES"):
 		s.Op = "UNSET TBLPROPERTIES"
 		props, err := p.keys()

@@ -449,3 +449,81 @@ func TestIcebergDMLRefusesOtherTables(t *testing.T) {
 	mustRun(t, l.Query, `UPDATE testdb.s SET v = v || CAST(EXTRACT(year FROM DATE '2025-01-02') AS VARCHAR) || substring('xyz' FROM 2 FOR 1) WHERE id = 1`)
 	wantRows(t, "updated", iceRows(t, l, "s"), "1|a2025y")
 }
+
+// TestIcebergCancelledBeforeCommit: the statement's context ends after its
+// files are written, just before it commits: nothing is committed and
+// nothing it wrote is left.
+func TestIcebergCancelledBeforeCommit(t *testing.T) {
+	l := newIcebergLake(t)
+	mustRun(t, l.Query, `CREATE TABLE testdb.k (id int, filename string) LOCATION 's3://lake/ice/k/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.k VALUES (1, 'f1'), (2, 'f2')`)
+	base := iceTable(t, l, "k").CurrentSnapshot().SnapshotID
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	query.SetIcebergBeforeCommit(func(string) { cancel() })
+	defer query.SetIcebergBeforeCommit(nil)
+	_, err := l.Query.Execute(ctx, query.Request{SQL: `UPDATE testdb.k SET filename = 'g' WHERE id = 1`, Database: "testdb"}, &query.Collect{})
+	if err == nil {
+		t.Fatal("a cancelled UPDATE succeeded")
+	}
+	if id := iceTable(t, l, "k").CurrentSnapshot().SnapshotID; id != base {
+		t.Fatalf("snapshot %d, want %d", id, base)
+	}
+	wantRows(t, "unchanged", iceRows(t, l, "k"), "1|f1", "2|f2")
+	c2, err := iceberg.New(iceberg.DefaultConfig(), l.Catalog, l.Meta, l.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphans, err := c2.RemoveOrphans(context.Background(), table.Identifier{"testdb", "k"}, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans.Orphans) > 0 {
+		t.Errorf("left behind: %v", orphans.Orphans)
+	}
+	// A column named filename does not collide with tarn's own.
+	query.SetIcebergBeforeCommit(nil)
+	mustRun(t, l.Query, `UPDATE testdb.k SET filename = 'g' WHERE id = 1`)
+	wantRows(t, "updated", iceRows(t, l, "k"), "1|g", "2|f2")
+}
+
+func TestIcebergConvertAndRefusals(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.h WITH (external_location = 's3://lake/hive/h/', format = 'parquet') AS SELECT range AS id, 'x' || range AS v FROM range(3)`)
+	if _, _, err := l.Query.Run(ctx, `UPDATE testdb.h SET v = 'y'`, "testdb"); !errors.Is(err, query.ErrNeedsIceberg) {
+		t.Fatalf("UPDATE of a Hive table: %v", err)
+	}
+	mustRun(t, l.Query, `ALTER TABLE testdb.h CONVERT TO ICEBERG`)
+	mustRun(t, l.Query, `UPDATE testdb.h SET v = 'y' WHERE id = 1`)
+	wantRows(t, "converted and updated", iceRows(t, l, "h"), "0|x0", "1|y", "2|x2")
+	if _, _, err := l.Query.Run(ctx, `ALTER TABLE testdb.h CONVERT TO ICEBERG`, "testdb"); err == nil {
+		t.Error("converted an Iceberg table again")
+	}
+	for _, q := range []string{
+		`CREATE TABLE testdb.v3 (id int) TBLPROPERTIES ('table_type'='ICEBERG', 'format-version'='3')`,
+		`CREATE TABLE testdb.orc (id int) TBLPROPERTIES ('table_type'='ICEBERG', 'format'='orc')`,
+		`CREATE TABLE testdb.badp (id int) PARTITIONED BY (bucket(0, id)) TBLPROPERTIES ('table_type'='ICEBERG')`,
+		`CREATE TABLE testdb.badp (id int) PARTITIONED BY (day(id)) TBLPROPERTIES ('table_type'='ICEBERG')`,
+		`CREATE TABLE testdb.badp (id int) PARTITIONED BY (nosuch) TBLPROPERTIES ('table_type'='ICEBERG')`,
+		`CREATE TABLE testdb.here (id int) LOCATION 's3://lake/hive/h/' TBLPROPERTIES ('table_type'='ICEBERG')`,
+	} {
+		if _, _, err := l.Query.Run(ctx, q, "testdb"); err == nil {
+			t.Errorf("%s: ran", q)
+		}
+	}
+	// A key without rights on the location cannot create a table there.
+	authz := func(action string, tg query.Target) error {
+		if action == "s3:PutObject" && strings.HasPrefix(tg.Location, "s3://lake/secret/") {
+			return fmt.Errorf("%w: AccessDenied", query.ErrPermission)
+		}
+		return nil
+	}
+	_, err := l.Query.Execute(ctx, query.Request{SQL: `CREATE TABLE testdb.sec (id int) LOCATION 's3://lake/secret/t/' TBLPROPERTIES ('table_type'='ICEBERG')`, Database: "testdb", Authorize: authz}, &query.Collect{})
+	if !errors.Is(err, query.ErrPermission) {
+		t.Errorf("create in a denied location: %v", err)
+	}
+	if _, err := l.Catalog.GetTable(ctx, "testdb", "sec"); err == nil {
+		t.Error("a denied CREATE made the table")
+	}
+}
