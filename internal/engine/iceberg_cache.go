@@ -20,6 +20,8 @@ type icebergCache struct {
 	// paths are data and delete files' local paths on a local store (an
 	// Iceberg file is never rewritten in place).
 	paths *lru.Cache[string, string]
+	// schemas are files' Parquet columns, for files without field ids.
+	schemas *lru.Cache[string, parquetFileSchema]
 }
 
 const icebergCacheSize = 256
@@ -29,6 +31,7 @@ func (c *icebergCache) init() {
 		c.tables, _ = lru.New[string, *table.Table](icebergCacheSize)
 		c.plans, _ = lru.New[string, []table.FileScanTask](icebergCacheSize)
 		c.paths, _ = lru.New[string, string](1 << 18)
+		c.schemas, _ = lru.New[string, parquetFileSchema](1 << 14)
 	})
 }
 

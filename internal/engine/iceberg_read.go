@@ -10,7 +10,6 @@ import (
 	"time"
 
 	iceberggo "github.com/apache/iceberg-go"
-	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
@@ -108,9 +107,9 @@ func (e *Engine) loadIceberg(ctx context.Context, t catalog.Table) (*table.Table
 	if tbl, ok := e.ice.tables.Get(loc); ok {
 		return tbl, nil
 	}
-	fsys := iceberg.NewIO(e.store)
-	fsysF := func(ctx context.Context) (iceio.IO, error) { return fsys.WithContext(ctx), nil }
-	tbl, err := table.NewFromLocation(ctx, table.Identifier{t.Database, t.Name}, loc, fsysF, nil)
+	// The table's IO is confined to its location: manifests naming another
+	// table's files are not read either.
+	tbl, err := iceberg.OpenTable(ctx, e.store, t)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read Iceberg metadata of table %s (%s): %w", t.FullName(), loc, err)
 	}
@@ -245,8 +244,31 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 		}
 		scan.Files = append(scan.Files, FileRef{URI: f.FilePath(), Path: p, Size: f.FileSizeBytes(), Partition: -1})
 		scan.BytesScanned += dataFileBytes(f, wanted, len(scan.Columns) == 0 && len(bt.refs) > 0)
+		// Files written before the table was Iceberg (ALTER TABLE ... CONVERT
+		// TO ICEBERG) have no field ids: read by the name mapping's names,
+		// with identity partition columns from the file's partition values.
+		base := fmt.Sprintf("SELECT * FROM read_parquet([%s], schema = %s, file_row_number = true)", quoteString(p), schemaMap)
+		named := false
+		if mapping := tbl.NameMapping(); mapping != nil {
+			fs, err := s.fileSchema(ctx, f.FilePath(), p)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
+			}
+			if !fs.hasIDs {
+				named = true
+				exprs, err := namedProjection(cols, mapping, fs.names, tbl.Metadata().PartitionSpecByID(int(f.SpecID())), f.Partition())
+				if err != nil {
+					return nil, fmt.Errorf("cannot read table %s: data file %s: %w", t.FullName(), f.FilePath(), err)
+				}
+				base = fmt.Sprintf("SELECT %s, file_row_number FROM read_parquet([%s], file_row_number = true)", exprs, quoteString(p))
+			}
+		}
 		if len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0 {
-			plain = append(plain, quoteString(p))
+			if named {
+				parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) d", projection(cols, "d."), base))
+			} else {
+				plain = append(plain, quoteString(p))
+			}
 			continue
 		}
 		var conds []string
@@ -288,8 +310,7 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 			conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM read_parquet([%s], schema = %s) e WHERE %s)",
 				quoteString(dp), schemaParam(eqCols), strings.Join(on, " AND ")))
 		}
-		parts = append(parts, fmt.Sprintf("SELECT %s FROM read_parquet([%s], schema = %s, file_row_number = true) d WHERE %s",
-			projection(cols, "d."), quoteString(p), schemaMap, strings.Join(conds, " AND ")))
+		parts = append(parts, fmt.Sprintf("SELECT %s FROM (%s) d WHERE %s", projection(cols, "d."), base, strings.Join(conds, " AND ")))
 	}
 	if len(plain) > 0 {
 		parts = append([]string{fmt.Sprintf("SELECT %s FROM read_parquet([%s], schema = %s)", proj, strings.Join(plain, ", "), schemaMap)}, parts...)
@@ -509,4 +530,107 @@ func underLocation(location, uri string) bool {
 		root += k + "/"
 	}
 	return strings.HasPrefix(uri, root)
+}
+
+// parquetFileSchema is what a data file's footer says of its columns.
+type parquetFileSchema struct {
+	hasIDs bool
+	names  map[string]string // lower case -> as written
+}
+
+// fileSchema reads a data file's top-level column names and whether they
+// carry field ids (cached: Iceberg files never change).
+func (s *Session) fileSchema(ctx context.Context, uri, path string) (parquetFileSchema, error) {
+	s.e.ice.init()
+	if fs, ok := s.e.ice.schemas.Get(uri); ok {
+		return fs, nil
+	}
+	// Top-level columns are the root's children: in a flat schema every
+	// non-root element, and parquet_schema lists nested ones too, so the
+	// names map keeps all (a mapping names top-level columns only).
+	rows, err := s.conn.QueryContext(ctx, "SELECT name, field_id FROM parquet_schema(?)", path)
+	if err != nil {
+		return parquetFileSchema{}, fmt.Errorf("cannot read the schema of %s: %w", uri, err)
+	}
+	defer rows.Close()
+	fs := parquetFileSchema{names: map[string]string{}}
+	first := true
+	for rows.Next() {
+		var name string
+		var id *int64
+		if err := rows.Scan(&name, &id); err != nil {
+			return parquetFileSchema{}, err
+		}
+		if first { // the root
+			first = false
+			continue
+		}
+		if id != nil {
+			fs.hasIDs = true
+		}
+		fs.names[strings.ToLower(name)] = name
+	}
+	if err := rows.Err(); err != nil {
+		return parquetFileSchema{}, fmt.Errorf("cannot read the schema of %s: %w", uri, err)
+	}
+	s.e.ice.schemas.Add(uri, fs)
+	return fs, nil
+}
+
+// namedProjection selects a file without field ids as the read schema's
+// columns: each by the first of its mapped names the file has, else the
+// file's identity partition value for it, else NULL.
+func namedProjection(cols []icol, mapping iceberggo.NameMapping, names map[string]string, spec *iceberggo.PartitionSpec, partition map[int]any) (string, error) {
+	byID := map[int][]string{}
+	for _, m := range mapping {
+		byID[m.ID()] = m.Names
+	}
+	var exprs []string
+	for _, c := range cols {
+		expr := ""
+		for _, n := range byID[c.id] {
+			if w, ok := names[strings.ToLower(n)]; ok {
+				expr = fmt.Sprintf("CAST(%s AS %s)", QuoteIdent(w), c.duck)
+				break
+			}
+		}
+		if expr == "" && spec != nil {
+			for _, pf := range spec.Fields() {
+				if len(pf.SourceIDs) != 1 || pf.SourceIDs[0] != c.id || pf.Transform.String() != "identity" {
+					continue
+				}
+				v, ok := partition[pf.FieldID]
+				if !ok {
+					continue
+				}
+				lit, err := partitionLiteral(v, c.duck)
+				if err != nil {
+					return "", fmt.Errorf("partition value of %s: %w", c.name, err)
+				}
+				expr = lit
+			}
+		}
+		if expr == "" {
+			expr = "CAST(NULL AS " + c.duck + ")"
+		}
+		exprs = append(exprs, expr+" AS "+QuoteIdent(c.name))
+	}
+	return strings.Join(exprs, ", "), nil
+}
+
+// partitionLiteral renders an identity partition value as a SQL literal.
+func partitionLiteral(v any, duck string) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "CAST(NULL AS " + duck + ")", nil
+	case iceberggo.Date:
+		return fmt.Sprintf("CAST(DATE '1970-01-01' + INTERVAL (%d) DAY AS DATE)", int32(v)), nil
+	case iceberggo.Timestamp:
+		return fmt.Sprintf("CAST(make_timestamp(%d) AS %s)", int64(v), duck), nil
+	case string:
+		return "CAST(" + quoteString(v) + " AS " + duck + ")", nil
+	case bool, int32, int64, int, float32, float64:
+		return "CAST(" + quoteString(fmt.Sprint(v)) + " AS " + duck + ")", nil
+	}
+	return "", fmt.Errorf("a %T partition value is not read by tarn", v)
 }

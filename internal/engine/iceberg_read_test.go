@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +27,11 @@ import (
 // icebergLake is an engine with tarn's Iceberg catalog over the same store
 // and metadata, and a database "db" in bucket "lake".
 func icebergLake(t *testing.T) (*engine.Engine, *iceberg.Catalog, *catalog.Catalog) {
+	e, ic, cat, _ := icebergLakeHome(t)
+	return e, ic, cat
+}
+
+func icebergLakeHome(t *testing.T) (*engine.Engine, *iceberg.Catalog, *catalog.Catalog, string) {
 	t.Helper()
 	ctx := context.Background()
 	home := t.TempDir()
@@ -59,7 +66,7 @@ func icebergLake(t *testing.T) (*engine.Engine, *iceberg.Catalog, *catalog.Catal
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	return e, ic, cat
+	return e, ic, cat, home
 }
 
 var peopleSchema = ice.NewSchema(0,
@@ -329,5 +336,54 @@ func BenchmarkIcebergBind(b *testing.B) {
 		if _, err := s.Bind(ctx, "SELECT count(*) FROM many", "db"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestIcebergReadConverted reads a Hive-style Parquet table converted in
+// place: its files have no field ids (read by the name mapping) and lack
+// the partition keys (filled from the files' partition values).
+func TestIcebergReadConverted(t *testing.T) {
+	e, ic, cat, home := icebergLakeHome(t)
+	ctx := context.Background()
+	tbl := catalog.Table{Database: "db", Name: "events", Location: "s3://lake/curated/events", Format: "parquet",
+		Columns:       []catalog.Column{{Name: "id", Type: "bigint"}, {Name: "name", Type: "string"}},
+		PartitionKeys: []catalog.Column{{Name: "year", Type: "int"}, {Name: "country", Type: "string"}},
+		Properties:    map[string]string{catalog.PropertyClassification: "parquet"}}
+	if err := cat.CreateTable(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+	write := func(key, sel string) {
+		t.Helper()
+		local := filepath.Join(home, "objects", "lake", "curated", "events", filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(fmt.Sprintf("COPY (%s) TO '%s' (FORMAT parquet)", sel, local)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("year=2024/country=fr/a.parquet", "SELECT 1::BIGINT AS id, 'ann' AS name UNION ALL SELECT 2, 'bob'")
+	write("year=2025/country=de/b.parquet", "SELECT 3::BIGINT AS id, 'cid' AS name")
+	if _, err := cat.AddPartitions(ctx, "db", "events", []catalog.Partition{{Values: []string{"2024", "fr"}}, {Values: []string{"2025", "de"}}}, false); err != nil {
+		t.Fatal(err)
+	}
+	before, _, err := query(t, e, "SELECT id, name, year, country FROM events ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.ConvertToIceberg(ctx, "db", "events"); err != nil {
+		t.Fatal(err)
+	}
+	after, _, err := query(t, e, "SELECT id, name, year, country FROM events ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(after, ",") != "1|ann|2024|fr,2|bob|2024|fr,3|cid|2025|de" || strings.Join(before, ",") != strings.Join(after, ",") {
+		t.Fatalf("before %v, after %v", before, after)
 	}
 }
