@@ -678,3 +678,88 @@ func TestHostile(t *testing.T) {
 		t.Fatalf("a refused namespace exists: %v %v", ok, err)
 	}
 }
+
+// TestPagingAndSmallEndpoints: listings page with pageSize/pageToken, and
+// the endpoints clients call on the side answer as the spec says.
+func TestPagingAndSmallEndpoints(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client(t, e.admin)
+	if err := c.CreateNamespace(ctx, table.Identifier{"db"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"e", "a", "d", "c", "b"} {
+		if _, err := c.CreateTable(ctx, table.Identifier{"db", n}, testSchema); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := bearer(auth.Token(e.admin))
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		u := e.url + "/v1/namespaces/db/tables?pageSize=2"
+		if token != "" {
+			u += "&pageToken=" + url.QueryEscape(token)
+		}
+		code, out := call(t, "GET", u, h, nil)
+		if code != 200 {
+			t.Fatalf("list: %d %v", code, out)
+		}
+		ids := out["identifiers"].([]any)
+		if len(ids) > 2 {
+			t.Fatalf("page of %d", len(ids))
+		}
+		for _, id := range ids {
+			got = append(got, id.(map[string]any)["name"].(string))
+		}
+		next, _ := out["next-page-token"].(string)
+		if next == "" {
+			break
+		}
+		token = next
+	}
+	if strings.Join(got, ",") != "a,b,c,d,e" {
+		t.Fatalf("paged listing %v", got)
+	}
+	// The client pages too (its page size is 20 by default).
+	var all []string
+	for id, err := range c.ListTables(c.SetPageSize(ctx, 2), table.Identifier{"db"}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, id[len(id)-1])
+	}
+	if strings.Join(all, ",") != "a,b,c,d,e" {
+		t.Fatalf("client listing %v", all)
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		code               int
+	}{
+		{"HEAD", "/v1/namespaces/db", "", 204},
+		{"HEAD", "/v1/namespaces/nope", "", 404},
+		{"HEAD", "/v1/namespaces/db/tables/a", "", 204},
+		{"HEAD", "/v1/namespaces/db/tables/zz", "", 404},
+		{"POST", "/v1/namespaces/db/tables/a/metrics", `{"report-type":"scan-report"}`, 204},
+		{"GET", "/v1/namespaces/db/views", "", 200},
+		{"GET", "/v1/namespaces/db/tables/a?snapshots=refs", "", 200},
+		{"POST", "/v1/namespaces/db/views", `{}`, 501},
+		{"POST", "/v1/transactions/commit", `{"table-changes":[]}`, 501}, // the SQL catalog has no transactions
+	} {
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		if code, out := call(t, tc.method, e.url+tc.path, h, body); code != tc.code {
+			t.Errorf("%s %s: %d %v, want %d", tc.method, tc.path, code, out, tc.code)
+		}
+	}
+	code, out := call(t, "GET", e.url+"/v1/config", h, nil)
+	eps := fmt.Sprint(out["endpoints"])
+	if code != 200 || !strings.Contains(eps, "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}") || strings.Contains(eps, "transactions") {
+		t.Fatalf("config endpoints: %d %v", code, eps)
+	}
+}
