@@ -4,7 +4,7 @@
 # REST catalog at http://<api>/iceberg), driven by pytest (test/engines/).
 # One tarn server, one Trino server and one Spark session per run.
 # Installs what is missing first (.ci/engines-install.sh, cached).
-# ENGINES_PYTEST_ARGS adds pytest arguments (e.g. "-k spark -x");
+# ENGINES_PYTEST_ARGS adds pytest arguments, split on spaces (e.g. "-k spark -x");
 # TARN_ENGINES_STRICT=1 turns the known gaps of tarn (xfails) into failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."

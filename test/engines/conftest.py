@@ -118,6 +118,15 @@ def tarn_query(sql, database=None):
     return rows, p.stderr.strip(), p.returncode
 
 
+def tarn_sql(sql, database=None):
+    """One statement through `tarn query`; its rows, or an AssertionError
+    carrying tarn's error (which known_gap can recognise)."""
+    rows, err, rc = tarn_query(sql, database)
+    if rc != 0:
+        raise AssertionError(f"tarn query {sql!r} failed: {err}")
+    return rows
+
+
 def tarn_check(sql, expected, database=None):
     """A cross check through `tarn query`. tarn's SQL does not read Iceberg
     tables yet (issue 15): while it cannot, the check is an xfail that shows
@@ -145,6 +154,13 @@ GAPS = {
         "on metadata that already holds an empty schema 0, so the client's add-schema becomes "
         "schema 1 while the snapshot the client wrote in that transaction says schema-id 0 "
         "(the empty one): tarn must build that commit from empty metadata"),
+    "tarn-iceberg-ddl": (
+        "Iceberg tables are not supported yet",
+        "tarn's SQL cannot create an Iceberg table yet (CREATE TABLE ... TBLPROPERTIES "
+        "('table_type'='ICEBERG'))"),
+    "tarn-iceberg-dml": (
+        "INSERT INTO works on tables tarn writes",
+        "tarn's SQL cannot write an Iceberg table yet (INSERT, UPDATE, DELETE, MERGE)"),
     "namespace-location": (
         "Cannot create a table on a non-empty location",
         "tarn's namespaces have no 'location' property, so Trino creates the table without "
