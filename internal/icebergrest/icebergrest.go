@@ -18,6 +18,7 @@
 package icebergrest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -296,7 +297,7 @@ func decodeBody(r *http.Request, v any) error {
 		}
 		return badRequest("cannot read the request body: %v", err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
 		return badRequest("malformed JSON request body: %v", err)
 	}
