@@ -927,7 +927,7 @@ func quoteHive(name string) string { return "`" + strings.ReplaceAll(name, "`", 
 // they named, then deletes files below the table's location that no
 // snapshot names and that are older than that age (orphans).
 func (s *Service) icebergVacuum(ctx context.Context, req Request, sink Sink, ice *iceberg.Catalog, t catalog.Table) error {
-	if err := allow(req, t, "glue:GetTable", "glue:UpdateTable", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject"); err != nil {
+	if err := allow(req, t, "glue:GetTable", "glue:UpdateTable", "s3:GetObject", "s3:DeleteObject"); err != nil {
 		return err
 	}
 	tbl, err := ice.Table(ctx, t.Database, t.Name)

@@ -216,7 +216,12 @@ func (s *Service) commitReplace(ctx context.Context, ex *Execution, tbl *table.T
 		}
 	}
 	txn := tbl.NewTransaction()
+	// The rows were read from this snapshot and written with this spec:
+	// another commit to either makes this one fail (and run again).
 	err := txn.AssertRefSnapshotID(table.MainBranch)
+	if err == nil {
+		err = txn.AssertDefaultShape()
+	}
 	if err == nil {
 		switch {
 		case len(del) == 0:
