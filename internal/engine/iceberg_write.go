@@ -142,14 +142,14 @@ func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite
 	stagingKey := target.Join("_staging/" + w.RunID + "/").Key
 	dir, local, err := s.stagingDir(ctx, target.Bucket, stagingKey, w.RunID)
 	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		os.RemoveAll(dir)
-		if local {
-			os.Remove(filepath.Dir(dir))
+		// Another writer of the table may have removed an empty _staging/
+		// between our creating it and our folder in it: once more.
+		if dir, local, err = s.stagingDir(ctx, target.Bucket, stagingKey, w.RunID); err != nil {
+			return nil, err
 		}
-	}()
+	}
+	// Only the run's own folder goes: concurrent writers share _staging/.
+	defer os.RemoveAll(dir)
 
 	opts := []string{"FORMAT parquet", "COMPRESSION " + comp, "FIELD_IDS " + fieldIDs, "FILENAME_PATTERN 'part-{i}'"}
 	res := &IcebergWriteResult{}

@@ -95,6 +95,38 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		}
 	}
 
+	// Subqueries in the statement are bound as the caller's SELECTs.
+	bound := map[int]string{}
+	for _, sp := range st.Subqueries {
+		b, err := s.bindWrite(ctx, ex, req, sess, st.Text[sp[0]+1:sp[1]-1])
+		if err != nil {
+			return 0, err
+		}
+		bound[sp[0]] = "(" + b.SQL + ")"
+	}
+	// rw is the statement's text from..to with its subqueries bound.
+	rw := func(from, to int) string {
+		var b strings.Builder
+		at := from
+		for _, sp := range st.Subqueries {
+			if sp[0] < from || sp[1] > to {
+				continue
+			}
+			b.WriteString(st.Text[at:sp[0]])
+			b.WriteString(bound[sp[0]])
+			at = sp[1]
+		}
+		b.WriteString(st.Text[at:to])
+		return b.String()
+	}
+	where, on := "", ""
+	if st.Where != "" {
+		where = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rw(st.WhereStart, len(st.Text))), ";"))
+	}
+	if st.Kind == "MERGE" {
+		on = rw(st.OnStart, st.OnEnd)
+	}
+
 	// The data files holding rows the statement can touch. For MERGE these
 	// are the files with a row matching a source row: a source row
 	// unmatched in them is unmatched in the whole table, so WHEN NOT
@@ -103,9 +135,9 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 	switch {
 	case st.Kind == "MERGE":
 		detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s JOIN %s AS %s ON %s", alias, engine.IcebergFileColumn, tgt.SQL, alias,
-			sourceTable, engine.QuoteIdent(st.SourceAlias), st.On)
+			sourceTable, engine.QuoteIdent(st.SourceAlias), on)
 	case st.Where != "":
-		detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s WHERE %s", alias, engine.IcebergFileColumn, tgt.SQL, alias, st.Where)
+		detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s WHERE %s", alias, engine.IcebergFileColumn, tgt.SQL, alias, where)
 	default:
 		detect = fmt.Sprintf("SELECT DISTINCT %s FROM (%s)", engine.IcebergFileColumn, tgt.SQL)
 	}
@@ -132,7 +164,7 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		// matched by two source rows is an error, not a random update.
 		var dup int64
 		q := fmt.Sprintf("SELECT count(*) FROM (SELECT %s.rowid FROM %s AS %s JOIN %s AS %s ON %s GROUP BY %s.rowid HAVING count(*) > 1)",
-			alias, workTable, alias, sourceTable, engine.QuoteIdent(st.SourceAlias), st.On, alias)
+			alias, workTable, alias, sourceTable, engine.QuoteIdent(st.SourceAlias), on, alias)
 		if err := conn.QueryRowContext(ctx, q).Scan(&dup); err != nil {
 			return 0, fmt.Errorf("cannot run MERGE on %s: %w", t.FullName(), engineError(err))
 		}
@@ -146,9 +178,9 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 	text := st.Text
 	stmt := text[:st.TargetStart] + workTable + " AS " + alias
 	if st.Kind == "MERGE" {
-		stmt += text[st.TargetEnd:st.SourceStart] + sourceTable + " AS " + engine.QuoteIdent(st.SourceAlias) + text[st.SourceEnd:]
+		stmt += rw(st.TargetEnd, st.SourceStart) + sourceTable + " AS " + engine.QuoteIdent(st.SourceAlias) + rw(st.SourceEnd, len(text))
 	} else {
-		stmt += text[st.TargetEnd:]
+		stmt += rw(st.TargetEnd, len(text))
 	}
 	res, err := conn.ExecContext(ctx, stmt)
 	if err != nil {

@@ -45,14 +45,20 @@ type iceDML struct {
 	Alias    string // how the statement names the target (alias or table name)
 	// TargetStart..TargetEnd is "db.t [AS a]".
 	TargetStart, TargetEnd int
-	// Where is UPDATE's and DELETE's condition ("" for none).
-	Where string
+	// Where is UPDATE's and DELETE's condition ("" for none), from
+	// WhereStart to the end.
+	Where      string
+	WhereStart int
 	// MERGE: the source (SourceStart..SourceEnd is "src [AS s]" or
 	// "(SELECT ...) [AS s]"), as a SELECT, its alias, and the ON condition.
 	SourceStart, SourceEnd int
 	SourceSelect           string
 	SourceAlias            string
 	On                     string
+	OnStart, OnEnd         int
+	// Subqueries are the spans "(SELECT ...)" of the text DuckDB runs as
+	// written: each is bound (and authorized) as a SELECT of its own.
+	Subqueries [][2]int
 	// Matched: MERGE has a WHEN MATCHED clause (a target row must then
 	// match at most one source row).
 	Matched bool
@@ -718,7 +724,7 @@ func parseIcebergDML(text string) (*iceDML, error) {
 			return s, errAt("RETURNING is not supported on an Iceberg table")
 		}
 		if k := topLevel(i, "WHERE"); k >= 0 {
-			s.Where = trimEnd(text[toks[k].End:])
+			s.Where, s.WhereStart = trimEnd(text[toks[k].End:]), toks[k].End
 		}
 	case is("DELETE", "FROM"):
 		s.Kind = "DELETE"
@@ -733,7 +739,7 @@ func parseIcebergDML(text string) (*iceDML, error) {
 		case is("USING"):
 			return s, errAt("DELETE ... USING is not supported on an Iceberg table; write it as MERGE INTO ... USING ... WHEN MATCHED THEN DELETE")
 		case is("WHERE"):
-			s.Where = trimEnd(text[toks[i].End:])
+			s.Where, s.WhereStart = trimEnd(text[toks[i].End:]), toks[i].End
 			if k := topLevel(i, "RETURNING"); k >= 0 {
 				i = k
 				return s, errAt("RETURNING is not supported on an Iceberg table")
@@ -804,6 +810,7 @@ func parseIcebergDML(text string) (*iceDML, error) {
 			return s, errAt("expected WHEN MATCHED or WHEN NOT MATCHED")
 		}
 		s.On = strings.TrimSpace(text[on:toks[k].Start])
+		s.OnStart, s.OnEnd = on, toks[k].Start
 		for ; k >= 0; k = topLevel(k+1, "WHEN") {
 			if k+1 < len(toks) && toks[k+1].Is("MATCHED") {
 				s.Matched = true
@@ -831,14 +838,52 @@ func parseIcebergDML(text string) (*iceDML, error) {
 
 // checkUserParts vets the text of a DML statement that DuckDB runs as
 // written (all but the target and MERGE's source, which tarn replaces):
-// one statement, balanced parentheses, and no query of its own (SELECT,
-// FROM-first, TABLE, JOIN, PIVOT): such a subquery could read tables the
-// binder never saw (and so never authorized), such as the warehouse's.
+// one statement, balanced parentheses, and no query of its own outside the
+// subqueries it lists (s.Subqueries), which tarn binds as SELECTs: a query
+// DuckDB ran as written could read tables the binder never saw (and so
+// never authorized), such as the warehouse's.
 func checkUserParts(s *iceDML, toks []sqlscan.Token) error {
+	user := func(t sqlscan.Token) bool {
+		return t.Start >= s.TargetEnd && !(s.Kind == "MERGE" && t.Start >= s.SourceStart && t.Start < s.SourceEnd) && t.Kind != sqlscan.EOF
+	}
+	// The subqueries: "(" then SELECT, WITH, FROM, TABLE or VALUES, to the
+	// matching ")".
+	inSub := map[int]bool{}
+	for k := 0; k+1 < len(toks); k++ {
+		t := toks[k]
+		if !user(t) || t.Kind != sqlscan.Punct || t.Value != "(" {
+			continue
+		}
+		n := toks[k+1]
+		if !(n.Is("SELECT") || n.Is("WITH") || n.Is("FROM") || n.Is("TABLE") || n.Is("VALUES")) {
+			continue
+		}
+		depth := 0
+		end := -1
+		for j := k; j < len(toks); j++ {
+			if toks[j].Kind == sqlscan.Punct && toks[j].Value == "(" {
+				depth++
+			}
+			if toks[j].Kind == sqlscan.Punct && toks[j].Value == ")" {
+				if depth--; depth == 0 {
+					end = j
+					break
+				}
+			}
+		}
+		if end < 0 {
+			return fmt.Errorf("unterminated subquery at position %d", t.Start+1)
+		}
+		s.Subqueries = append(s.Subqueries, [2]int{t.Start, toks[end].End})
+		for j := k; j <= end; j++ {
+			inSub[j] = true
+		}
+		k = end
+	}
 	depth := 0
 	var prev sqlscan.Token
 	for k, t := range toks {
-		if t.Start < s.TargetEnd || (s.Kind == "MERGE" && t.Start >= s.SourceStart && t.Start < s.SourceEnd) || t.Kind == sqlscan.EOF {
+		if !user(t) || inSub[k] {
 			continue
 		}
 		switch t.Kind {
@@ -862,7 +907,7 @@ func checkUserParts(s *iceDML, toks []sqlscan.Token) error {
 			sub := t.Is("SELECT") || t.Is("TABLE") || t.Is("JOIN") || t.Is("PIVOT") || t.Is("UNPIVOT") || t.Is("VALUES") && depth > 0 ||
 				t.Is("FROM") && prev.Kind == sqlscan.Punct && prev.Value == "("
 			if sub {
-				return fmt.Errorf("%w: %s at position %d: subqueries are not supported in %s on an Iceberg table (they could read tables tarn has not authorized); bring other tables in as MERGE INTO ... USING (SELECT ...) AS s",
+				return fmt.Errorf("%w: %s at position %d: in %s on an Iceberg table, other tables are read only in parenthesized subqueries, (SELECT ...), which tarn binds and authorizes",
 					ErrUnsupported, strings.ToUpper(t.Value), t.Start+1, s.Kind)
 			}
 		}

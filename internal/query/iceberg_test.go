@@ -431,11 +431,14 @@ func TestIcebergDMLRefusesOtherTables(t *testing.T) {
 	mustRun(t, l.Query, `CREATE TABLE testdb.s (id int, v string) LOCATION 's3://lake/ice/s/' TBLPROPERTIES ('table_type'='ICEBERG')`)
 	mustRun(t, l.Query, `INSERT INTO testdb.s VALUES (1, 'a')`)
 	for _, q := range []string{
-		`UPDATE testdb.s SET v = (SELECT 'x') WHERE id = 1`,
-		`DELETE FROM testdb.s WHERE id IN (FROM testdb.s)`,
+		`UPDATE testdb.s SET v = 'x' WHERE id IN (SELECT id FROM warehouse.public.nosuch)`,
+		`DELETE FROM testdb.s WHERE id IN (SELECT * FROM read_csv('/etc/passwd'))`,
+		`DELETE FROM testdb.s WHERE id IN (SELECT 1) OR EXISTS (SELECT 1 FROM testdb.nosuch)`,
+		`DELETE FROM testdb.s WHERE id = ANY(SELECT 1) OR id IN (PIVOT testdb.s ON v USING count(*))`,
 		`DELETE FROM testdb.s WHERE id = 1; DROP TABLE testdb.s`,
 		`UPDATE testdb.s SET v = 'x' WHERE id = 1) OR (true`,
-		`MERGE INTO testdb.s t USING (SELECT 1 AS id) s ON t.id = (SELECT 1) WHEN MATCHED THEN DELETE`,
+		`MERGE INTO testdb.s t USING (SELECT 1 AS id) s ON t.id = (SELECT 1 FROM warehouse.x.y) WHEN MATCHED THEN DELETE`,
+		`MERGE INTO testdb.s t USING (SELECT 1 AS id) s ON t.id = s.id JOIN testdb.s x ON true WHEN MATCHED THEN DELETE`,
 		`MERGE INTO testdb.s t USING (SELECT 1 AS id) s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = (TABLE testdb.s)`,
 		`UPDATE testdb.s SET v = 'x' FROM testdb.s o WHERE o.id = s.id`,
 		`DELETE FROM testdb.s USING testdb.s o WHERE o.id = s.id`,
@@ -445,6 +448,25 @@ func TestIcebergDMLRefusesOtherTables(t *testing.T) {
 		}
 	}
 	wantRows(t, "unchanged", iceRows(t, l, "s"), "1|a")
+	// A subquery in parentheses is bound as a SELECT of its own, with the
+	// caller's rights.
+	mustRun(t, l.Query, `INSERT INTO testdb.s VALUES (2, 'b'), (3, 'c')`)
+	mustRun(t, l.Query, `CREATE TABLE testdb.gone WITH (table_type = 'ICEBERG') AS SELECT 2 AS id`)
+	mustRun(t, l.Query, `DELETE FROM testdb.s WHERE id IN (SELECT id FROM testdb.gone) OR id = (SELECT max(id) FROM testdb.s)`)
+	wantRows(t, "subquery delete", iceRows(t, l, "s"), "1|a")
+	denyGone := func(action string, tg query.Target) error {
+		if tg.Table == "gone" && action == "s3:GetObject" {
+			return fmt.Errorf("%w: AccessDenied", query.ErrPermission)
+		}
+		return nil
+	}
+	_, err := l.Query.Execute(ctx, query.Request{SQL: `UPDATE testdb.s SET v = 'z' WHERE EXISTS (SELECT 1 FROM testdb.gone g WHERE g.id > s.id)`, Database: "testdb", Authorize: denyGone}, &query.Collect{})
+	if !errors.Is(err, query.ErrPermission) {
+		t.Errorf("a subquery over a denied table: %v", err)
+	}
+	mustRun(t, l.Query, `UPDATE testdb.s SET v = 'z' WHERE EXISTS (SELECT 1 FROM testdb.gone g WHERE g.id > s.id)`)
+	wantRows(t, "correlated subquery", iceRows(t, l, "s"), "1|z")
+	mustRun(t, l.Query, `UPDATE testdb.s SET v = 'a'`)
 	// Functions and FROM inside them are fine.
 	mustRun(t, l.Query, `UPDATE testdb.s SET v = v || CAST(EXTRACT(year FROM DATE '2025-01-02') AS VARCHAR) || substring('xyz' FROM 2 FOR 1) WHERE id = 1`)
 	wantRows(t, "updated", iceRows(t, l, "s"), "1|a2025y")
