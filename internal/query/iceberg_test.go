@@ -549,3 +549,28 @@ func TestIcebergConvertAndRefusals(t *testing.T) {
 		t.Error("a denied CREATE made the table")
 	}
 }
+
+// TestIcebergShowCreateRoundTrip: SHOW CREATE TABLE's DDL, run again under
+// another name and location, makes a table of the same schema and spec.
+func TestIcebergShowCreateRoundTrip(t *testing.T) {
+	l := newIcebergLake(t)
+	mustRun(t, l.Query, "CREATE TABLE testdb.src (`id` bigint COMMENT 'the key', ts timestamp, s string, m map<string,int>, st struct<a:int,b:array<string>>, d decimal(12,3)) "+
+		"PARTITIONED BY (month(ts), bucket(8, id), truncate(3, s)) LOCATION 's3://lake/ice/src/' "+
+		"TBLPROPERTIES ('table_type'='ICEBERG', 'write_compression'='snappy', 'vacuum_min_snapshots_to_keep'='3')")
+	c, _ := mustRun(t, l.Query, "SHOW CREATE TABLE testdb.src")
+	ddl := fmt.Sprint(c.Rows[0][0])
+	ddl = strings.Replace(ddl, "`src`", "`copy`", 1)
+	ddl = strings.Replace(ddl, "s3://lake/ice/src", "s3://lake/ice/copy", 1)
+	mustRun(t, l.Query, ddl)
+	a, b := iceTable(t, l, "src"), iceTable(t, l, "copy")
+	if !a.Schema().Equals(b.Schema()) {
+		t.Errorf("schemas differ:\n%s\n%s", a.Schema(), b.Schema())
+	}
+	sa, sb := a.Spec(), b.Spec()
+	if !sa.CompatibleWith(&sb) {
+		t.Errorf("specs differ: %s vs %s", sa.String(), sb.String())
+	}
+	if b.Properties()["write.parquet.compression-codec"] != "snappy" || b.Properties()["vacuum_min_snapshots_to_keep"] != "3" {
+		t.Errorf("properties: %v", b.Properties())
+	}
+}
