@@ -90,7 +90,15 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		if err != nil {
 			return 0, err
 		}
-		if err := sess.TempTable(ctx, sourceTable, b.SQL); err != nil {
+		src := b.SQL
+		if len(st.SourceColumns) > 0 {
+			names := make([]string, len(st.SourceColumns))
+			for i, c := range st.SourceColumns {
+				names[i] = engine.QuoteIdent(c)
+			}
+			src = fmt.Sprintf("SELECT * FROM (%s) AS __tarn_s(%s)", src, strings.Join(names, ", "))
+		}
+		if err := sess.TempTable(ctx, sourceTable, src); err != nil {
 			return 0, engineError(err)
 		}
 	}

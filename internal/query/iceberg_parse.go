@@ -54,6 +54,7 @@ type iceDML struct {
 	SourceStart, SourceEnd int
 	SourceSelect           string
 	SourceAlias            string
+	SourceColumns          []string // AS s(a, b): the source's columns renamed
 	On                     string
 	OnStart, OnEnd         int
 	// Subqueries are the spans "(SELECT ...)" of the text DuckDB runs as
@@ -797,6 +798,30 @@ func parseIcebergDML(text string) (*iceDML, error) {
 		}
 		if a, end, ok := alias("ON"); ok {
 			s.SourceAlias, s.SourceEnd = a, end
+			// AS s(a, b, c): the source's columns renamed.
+			if i < len(toks) && toks[i].Kind == sqlscan.Punct && toks[i].Value == "(" {
+				i++
+				for {
+					if i >= len(toks) || (toks[i].Kind != sqlscan.Ident && toks[i].Kind != sqlscan.QuotedIdent) {
+						return s, errAt("expected a column name in the source's alias")
+					}
+					s.SourceColumns = append(s.SourceColumns, toks[i].Value)
+					i++
+					if i < len(toks) && toks[i].Kind == sqlscan.Punct && toks[i].Value == "," {
+						i++
+						continue
+					}
+					if i < len(toks) && toks[i].Kind == sqlscan.Punct && toks[i].Value == ")" {
+						s.SourceEnd = toks[i].End
+						i++
+						break
+					}
+					return s, errAt("expected ',' or ')' in the source's alias")
+				}
+			}
+		}
+		if strings.HasPrefix(strings.ToUpper(s.SourceSelect), "VALUES") {
+			s.SourceSelect = "SELECT * FROM (" + s.SourceSelect + ")"
 		}
 		if s.SourceAlias == "" {
 			return s, errAt("a MERGE source in parentheses needs an alias: USING (SELECT ...) AS s")

@@ -574,3 +574,25 @@ func TestIcebergShowCreateRoundTrip(t *testing.T) {
 		t.Errorf("properties: %v", b.Properties())
 	}
 }
+
+// TestIcebergEnginesScript is the statements the engines' test rig runs
+// through tarn (test/engines/test_tarn_sql.py): Athena's syntax, one
+// snapshot per statement.
+func TestIcebergEnginesScript(t *testing.T) {
+	l := newIcebergLake(t)
+	mustRun(t, l.Query, "CREATE TABLE testdb.events (id bigint, ts timestamp, v string) PARTITIONED BY (day(ts), bucket(4, id)) "+
+		"LOCATION 's3://lake/warehouse/testdb/events' TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet')")
+	mustRun(t, l.Query, "INSERT INTO testdb.events VALUES (1, TIMESTAMP '2025-01-01 10:00:00', 'a'), "+
+		"(2, TIMESTAMP '2025-01-02 10:00:00', 'b'), (3, TIMESTAMP '2025-01-02 11:00:00', 'c')")
+	mustRun(t, l.Query, "UPDATE testdb.events SET v = 'B' WHERE id = 2")
+	mustRun(t, l.Query, "DELETE FROM testdb.events WHERE id = 1")
+	mustRun(t, l.Query, "MERGE INTO testdb.events t USING (VALUES (3, TIMESTAMP '2025-01-02 11:00:00', 'C'), "+
+		"(4, TIMESTAMP '2025-01-03 10:00:00', 'd')) AS s(id, ts, v) ON t.id = s.id "+
+		"WHEN MATCHED THEN UPDATE SET v = s.v "+
+		"WHEN NOT MATCHED THEN INSERT (id, ts, v) VALUES (s.id, s.ts, s.v)")
+	wantRows(t, "read back", queryRows(t, l, "SELECT id, v FROM testdb.events"), "2|B", "3|C", "4|d")
+	wantRows(t, "iceberg-go", iceRows(t, l, "events"), "2|2025-01-02T10:00:00|B", "3|2025-01-02T11:00:00|C", "4|2025-01-03T10:00:00|d")
+	if n := snapshots(t, l, "events"); n != 4 {
+		t.Errorf("%d snapshots, want 4", n)
+	}
+}
