@@ -102,8 +102,9 @@ set +e
 .venv/bin/python -m pytest -p no:cacheprovider -rsxX -v test/engines ${ENGINES_PYTEST_ARGS:-}
 rc=$?
 set -e
-echo "make test-engines: pytest exit $rc in $(( $(date +%s) - start ))s (tarn log: last lines below)"
+echo "make test-engines: pytest exit $rc in $(( $(date +%s) - start ))s, installs, builds and starts included"
 if [ "$rc" -ne 0 ]; then
+  echo "--- the last lines of tarn serve's log:"
   tail -40 "$work/serve.log"
   # 5: pytest collected no test (a broken collection must fail the target).
   exit 1

@@ -7,8 +7,7 @@ Spark session (local[1], small driver) is one per run.
 
 Two catalogs are used:
 - `tarn`: tarn's Iceberg REST catalog (OAuth2 client credentials: the access
-  key id and secret). The tests of tarn's catalog skip, with the probe's
-  answer as the reason, while tarn does not serve it.
+  key id and secret; Spark also has it as `tarn_sigv4`, signing with SigV4).
 - `base`: a SQLite catalog file shared by PyIceberg (SqlCatalog) and Spark
   (JdbcCatalog) with its data on tarn's S3 endpoint: it tests the S3 endpoint
   with each engine's own S3 client apart from the REST catalog.
@@ -104,7 +103,7 @@ def rest_probe():
 def rest():
     served, why = rest_probe()
     if not served:
-        pytest.skip(f"tarn serves no Iceberg REST catalog yet (issue 15): {why}")
+        pytest.fail(f"tarn serves no Iceberg REST catalog: {why}")
     return REST
 
 
@@ -140,13 +139,9 @@ def tarn_sql(sql, database=None):
 
 
 def tarn_check(sql, expected, database=None):
-    """A cross check through `tarn query`. tarn's SQL does not read Iceberg
-    tables yet (issue 15): while it cannot, the check is an xfail that shows
-    tarn's error, so the lead sees it; TARN_ENGINES_STRICT=1 makes it a failure."""
+    """A cross check through `tarn query`: tarn reads what the engines wrote."""
     rows, err, rc = tarn_query(sql, database)
-    if rc != 0 and os.environ.get("TARN_ENGINES_STRICT") != "1":
-        pytest.xfail(f"tarn query cannot run {sql!r} yet: {err.splitlines()[-1] if err else rc}")
-    assert rc == 0, err
+    assert rc == 0, f"tarn query {sql!r} failed: {err}"
     assert rows == expected
     return rows
 
@@ -166,27 +161,14 @@ GAPS = {
         "on metadata that already holds an empty schema 0, so the client's add-schema becomes "
         "schema 1 while the snapshot the client wrote in that transaction says schema-id 0 "
         "(the empty one): tarn must build that commit from empty metadata"),
-    "tarn-iceberg-ddl": (
-        "Iceberg tables are not supported yet",
-        "tarn's SQL cannot create an Iceberg table yet (CREATE TABLE ... TBLPROPERTIES "
-        "('table_type'='ICEBERG'))"),
-    "tarn-iceberg-dml": (
-        "INSERT INTO works on tables tarn writes",
-        "tarn's SQL cannot write an Iceberg table yet (INSERT, UPDATE, DELETE, MERGE)"),
-    "sigv4-java": (
-        "is not a SHA-256 or a known payload type",
-        "Iceberg Java's SigV4 signer (RESTSigV4AuthSession, AWS SDK v2 Aws4Signer with "
-        "SignerChecksumParams SHA256 on header x-amz-content-sha256) sends that header as "
-        "base64(sha256(body)) and signs the canonical request with the hex SHA-256 of the body, "
-        "as AWS's non-S3 services verify it; tarn refuses the header"),
+    "merge-values-alias": (
+        "expected ON",
+        "tarn's MERGE does not parse a VALUES source with column aliases "
+        "(USING (VALUES ...) AS s(id, ts, v)), which Athena and Trino accept"),
     "vended-credentials": (
         "request is not signed",
         "tarn's REST catalog vends no S3 credentials (X-Iceberg-Access-Delegation: "
         "vended-credentials): a client given only the catalog credential writes unsigned"),
-    "namespace-location": (
-        "Cannot create a table on a non-empty location",
-        "tarn's namespaces have no 'location' property, so Trino creates the table without "
-        "stage-create and then finds tarn's first metadata file in the location it requires empty"),
 }
 
 
@@ -241,8 +223,9 @@ def spark_catalog_conf(name, extra):
 
 @pytest.fixture(scope="session")
 def spark(base_catalog):
-    """One local Spark session for the run, with two Iceberg catalogs: `tarn`
-    (tarn's REST catalog, OAuth2) and `base` (the shared SQLite catalog).
+    """One local Spark session for the run, with its Iceberg catalogs: `tarn`
+    (tarn's REST catalog, OAuth2), `tarn_sigv4` (the same, SigV4), `base`
+    (the shared SQLite catalog) and `local` (a Hadoop catalog in a folder).
     Catalogs load lazily: a missing REST catalog fails only the queries on it."""
     from pyspark.sql import SparkSession
     conf = {

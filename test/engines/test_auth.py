@@ -14,8 +14,7 @@ SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
 
 def test_spark_over_sigv4(rest, pyiceberg_catalog, spark):
     pyiceberg_catalog.create_namespace_if_not_exists("auth_ns")
-    with known_gap("sigv4-java"):
-        spark.sql("CREATE TABLE tarn_sigv4.auth_ns.signed (id bigint, v string) USING iceberg")
+    spark.sql("CREATE TABLE tarn_sigv4.auth_ns.signed (id bigint, v string) USING iceberg")
     spark.sql("INSERT INTO tarn_sigv4.auth_ns.signed VALUES (1, 'a'), (2, 'b')")
     assert rows(spark.sql("SELECT id, v FROM tarn_sigv4.auth_ns.signed ORDER BY id")) == [(1, "a"), (2, "b")]
     assert py_rows(pyiceberg_catalog.load_table("auth_ns.signed"), "id", "v") == [(1, "a"), (2, "b")]

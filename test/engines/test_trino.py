@@ -21,8 +21,7 @@ def test_create_table_in_schema_without_location(rest, trino):
     tarn to create the table at once (no stage-create) and checks that the
     table's location is empty."""
     trino("CREATE SCHEMA tarn.trino_plain")
-    with known_gap("namespace-location"):
-        trino("CREATE TABLE tarn.trino_plain.t (id bigint)")
+    trino("CREATE TABLE tarn.trino_plain.t (id bigint)")
     trino("INSERT INTO tarn.trino_plain.t VALUES 1")
     assert trino("SELECT id FROM tarn.trino_plain.t") == [(1,)]
 
