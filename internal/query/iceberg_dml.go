@@ -215,7 +215,7 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		}
 		add = wr.Files
 	}
-	if err := s.commitReplace(ctx, ex, tbl, tgt, affected, add); err != nil {
+	if err := s.commitReplace(ctx, ex, sess, tbl, tgt, affected, add); err != nil {
 		return 0, err
 	}
 	return changed, nil
@@ -225,7 +225,7 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 // paths (files of tgt) with add, dropping the delete files that applied
 // only to replaced files, asserting the snapshot tgt was read from. On
 // failure the added files are deleted.
-func (s *Service) commitReplace(ctx context.Context, ex *Execution, tbl *table.Table, tgt *engine.IcebergTarget, paths []string, add []iceberggo.DataFile) error {
+func (s *Service) commitReplace(ctx context.Context, ex *Execution, sess *engine.Session, tbl *table.Table, tgt *engine.IcebergTarget, paths []string, add []iceberggo.DataFile) error {
 	replaced := map[string]bool{}
 	var del []iceberggo.DataFile
 	for _, p := range paths {
@@ -251,7 +251,7 @@ func (s *Service) commitReplace(ctx context.Context, ex *Execution, tbl *table.T
 	}
 	var dropDeletes []iceberggo.DataFile
 	for path, d := range candidates {
-		if !stillUsed[path] {
+		if !stillUsed[path] || onlyFor(d, replaced) || s.deletesOnlyIn(ctx, sess, d, replaced) {
 			dropDeletes = append(dropDeletes, d)
 		}
 	}
@@ -401,7 +401,7 @@ func (s *Service) optimize(ctx context.Context, ex *Execution, tbl *table.Table,
 	if err != nil {
 		return 0, engineError(err)
 	}
-	if err := s.commitReplace(ctx, ex, tbl, tgt, paths, wr.Files); err != nil {
+	if err := s.commitReplace(ctx, ex, sess, tbl, tgt, paths, wr.Files); err != nil {
 		return 0, err
 	}
 	return wr.Rows, nil
@@ -438,4 +438,49 @@ func countTarget(ex *Execution, tgt *engine.IcebergTarget) {
 			ex.Stats.BytesScanned += d.FileSizeBytes()
 		}
 	}
+}
+
+// filePathFieldID is the field id of a position delete file's file_path.
+const filePathFieldID = 2147483546
+
+// onlyFor reports whether a position delete file names only data files of
+// replaced (by its referenced data file, or equal bounds of file_path):
+// planning attaches it to every older file of its partition, but it
+// deletes nothing in the others.
+func onlyFor(d iceberggo.DataFile, replaced map[string]bool) bool {
+	if d.ContentType() != iceberggo.EntryContentPosDeletes {
+		return false
+	}
+	if r := d.ReferencedDataFile(); r != nil && *r != "" {
+		return replaced[*r]
+	}
+	lo, hi := d.LowerBoundValues()[filePathFieldID], d.UpperBoundValues()[filePathFieldID]
+	return len(lo) > 0 && string(lo) == string(hi) && replaced[string(lo)]
+}
+
+// deletesOnlyIn reads the data file paths a position delete file names and
+// reports whether all are in replaced. Any doubt keeps the delete file.
+func (s *Service) deletesOnlyIn(ctx context.Context, sess *engine.Session, d iceberggo.DataFile, replaced map[string]bool) bool {
+	if d.ContentType() != iceberggo.EntryContentPosDeletes {
+		return false
+	}
+	b, k, err := iceberg.ParseLocation(d.FilePath())
+	if err != nil {
+		return false
+	}
+	p, cleanup, err := s.eng.LocalPath(ctx, b, k)
+	if err != nil {
+		return false
+	}
+	defer cleanup()
+	paths, err := queryStrings(ctx, sess, "SELECT DISTINCT file_path FROM read_parquet("+engine.QuoteString(p)+")")
+	if err != nil || len(paths) == 0 {
+		return false
+	}
+	for _, f := range paths {
+		if !replaced[f] {
+			return false
+		}
+	}
+	return true
 }

@@ -596,3 +596,44 @@ func TestIcebergEnginesScript(t *testing.T) {
 		t.Errorf("%d snapshots, want 4", n)
 	}
 }
+
+// TestIcebergRewritesOverPositionDeletes: another engine deleted rows with
+// a position delete file (merge-on-read, here iceberg-go's); tarn's UPDATE
+// reads the file's live rows only, and drops the delete file with the data
+// file it applied to.
+func TestIcebergRewritesOverPositionDeletes(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.p (id bigint, v string) LOCATION 's3://lake/ice/p/' TBLPROPERTIES ('table_type'='ICEBERG', 'write.delete.mode'='merge-on-read')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.p VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.p VALUES (4, 'd')`)
+	tbl := iceTable(t, l, "p")
+	txn := tbl.NewTransaction()
+	if err := txn.Delete(ctx, iceberggo.EqualTo(iceberggo.Reference("id"), int64(2)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deletes := func() int {
+		tasks, err := iceTable(t, l, "p").Scan().PlanFiles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, task := range tasks {
+			n += len(task.DeleteFiles)
+		}
+		return n
+	}
+	if deletes() == 0 {
+		t.Fatal("iceberg-go wrote no position delete file")
+	}
+	wantRows(t, "after the engine's delete", queryRows(t, l, "SELECT id, v FROM testdb.p"), "1|a", "3|c", "4|d")
+	mustRun(t, l.Query, `UPDATE testdb.p SET v = upper(v) WHERE id = 3`)
+	wantRows(t, "after UPDATE", iceRows(t, l, "p"), "1|a", "3|C", "4|d")
+	wantRows(t, "after UPDATE (tarn)", queryRows(t, l, "SELECT id, v FROM testdb.p"), "1|a", "3|C", "4|d")
+	if n := deletes(); n != 0 {
+		t.Errorf("%d delete files left applying to replaced files", n)
+	}
+}
