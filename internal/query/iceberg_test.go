@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -186,9 +187,38 @@ func TestIcebergDML(t *testing.T) {
 	// The same rows through tarn's own read path.
 	wantRows(t, "query service", queryRows(t, l, "SELECT id, strftime(ts, '%Y-%m-%dT%H:%M:%S'), s, cat, CAST(amount AS VARCHAR) FROM testdb.events"), want...)
 
+	// An UPDATE of a partition source column moves the row's partition.
+	mustRun(t, l.Query, `UPDATE testdb.events SET cat = 'moved', ts = TIMESTAMP '2030-06-07 08:00:00' WHERE id = 9`)
+	tbl = iceTable(t, l, "events")
+	tasks, err = tbl.Scan(table.WithRowFilter(iceberggo.EqualTo(iceberggo.Reference("id"), int64(9)))).PlanFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec = tbl.Spec()
+	found := false
+	for _, task := range tasks {
+		p := task.File.Partition()
+		for _, f := range spec.Fields() {
+			if f.Name == "cat" && p[f.FieldID] == "moved" {
+				found = true
+				day := iceberggo.DayTransform{}.Apply(iceberggo.Optional[iceberggo.Literal]{Valid: true,
+					Val: iceberggo.NewLiteral(iceberggo.Timestamp(time.Date(2030, 6, 7, 8, 0, 0, 0, time.UTC).UnixMicro()))})
+				for _, g := range spec.Fields() {
+					if g.Name == "ts_day" && p[g.FieldID] != day.Val.Any() {
+						t.Errorf("ts_day of the moved row is %v, want %v", p[g.FieldID], day.Val.Any())
+					}
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no data file has partition cat=moved")
+	}
+	mustRun(t, l.Query, `UPDATE testdb.events SET cat = 'z', ts = TIMESTAMP '2025-02-01 00:00:00' WHERE id = 9`)
+
 	// A DELETE that matches nothing commits nothing.
 	mustRun(t, l.Query, `DELETE FROM testdb.events WHERE id = 12345`)
-	if n := snapshots(t, l, "events"); n != 4 {
+	if n := snapshots(t, l, "events"); n != 6 {
 		t.Fatalf("a DELETE of nothing committed a snapshot (%d)", n)
 	}
 }
@@ -230,9 +260,19 @@ func TestIcebergEvolutionAndMaintenance(t *testing.T) {
 			t.Errorf("partition %s still has %d files", p, n)
 		}
 	}
+	// A file no snapshot names (a crashed writer's) goes with VACUUM.
+	if _, err := l.Store.Put(context.Background(), "lake", "ice/t/data/stray.parquet", strings.NewReader("junk"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	c, _ := mustRun(t, l.Query, `VACUUM testdb.t`)
 	if n := len(iceTable(t, l, "t").Metadata().Snapshots()); n != 1 {
 		t.Fatalf("VACUUM kept %d snapshots (%v)", n, c.Rows)
+	}
+	if _, err := l.Store.Head(context.Background(), "lake", "ice/t/data/stray.parquet"); err == nil {
+		t.Errorf("VACUUM left an orphan file (%v)", c.Rows)
+	}
+	if c.Rows[0][0].(int64) < 1 || c.Rows[0][1].(int64) < 1 {
+		t.Errorf("VACUUM says %v", c.Rows)
 	}
 	wantRows(t, "after VACUUM", iceRows(t, l, "t"), "0|v0", "1|v1", "10|ten", "2|v2", "20|x00", "21|x01", "22|x02", "3|v3", "4|v4", "5|v5")
 
