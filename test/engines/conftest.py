@@ -161,10 +161,6 @@ GAPS = {
         "on metadata that already holds an empty schema 0, so the client's add-schema becomes "
         "schema 1 while the snapshot the client wrote in that transaction says schema-id 0 "
         "(the empty one): tarn must build that commit from empty metadata"),
-    "merge-values-alias": (
-        "expected ON",
-        "tarn's MERGE does not parse a VALUES source with column aliases "
-        "(USING (VALUES ...) AS s(id, ts, v)), which Athena and Trino accept"),
     "vended-credentials": (
         "request is not signed",
         "tarn's REST catalog vends no S3 credentials (X-Iceberg-Access-Delegation: "

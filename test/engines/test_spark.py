@@ -78,3 +78,61 @@ def test_spark_metadata_tables(catalog, spark):
     assert sum(r[0] for r in rows(spark.sql(f"SELECT record_count FROM {t}.files"))) == 3
     assert len(rows(spark.sql(f"SELECT partition FROM {t}.partitions"))) >= 2
     assert rows(spark.sql(f"SELECT id FROM {t} VERSION AS OF {snaps[0][0]} ORDER BY id")) == [(1,), (2,)]
+
+
+def test_partition_evolution_read_by_all(rest, pyiceberg_catalog, spark, trino):
+    """Spark changes a table's partition spec between writes (files of two
+    specs in one table): every engine and tarn read all rows."""
+    t = "tarn.spark_ns.evolving_spec"
+    spark.sql("CREATE NAMESPACE IF NOT EXISTS tarn.spark_ns")
+    spark.sql(f"CREATE TABLE {t} (id bigint, ts timestamp, v string) USING iceberg PARTITIONED BY (bucket(2, id))")
+    spark.sql(f"INSERT INTO {t} VALUES (1, TIMESTAMP '2025-01-01 00:00:00', 'a'), (2, TIMESTAMP '2025-02-01 00:00:00', 'b')")
+    spark.sql(f"ALTER TABLE {t} ADD PARTITION FIELD months(ts)")
+    spark.sql(f"ALTER TABLE {t} DROP PARTITION FIELD bucket(2, id)")
+    spark.sql(f"INSERT INTO {t} VALUES (3, TIMESTAMP '2025-01-15 00:00:00', 'c'), (4, TIMESTAMP '2025-03-01 00:00:00', 'd')")
+    want = [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    tbl = pyiceberg_catalog.load_table("spark_ns.evolving_spec")
+    assert len(tbl.specs()) == 3  # the first, both fields, months only
+    assert py_rows(tbl, "id", "v") == want
+    assert trino("SELECT id, v FROM tarn.spark_ns.evolving_spec ORDER BY id") == want
+    assert trino("SELECT id FROM tarn.spark_ns.evolving_spec WHERE ts < TIMESTAMP '2025-02-01 00:00:00 UTC' "
+                 "ORDER BY id") == [(1,), (3,)]
+    tarn_check("SELECT id, v FROM spark_ns.evolving_spec ORDER BY id", [{"id": i, "v": v} for i, v in want])
+    tarn_check("SELECT id FROM spark_ns.evolving_spec WHERE ts < TIMESTAMP '2025-02-01 00:00:00' ORDER BY id",
+               [{"id": 1}, {"id": 3}])
+
+
+def test_equality_deletes_read_by_all(rest, spark, trino):
+    """An equality delete file (as Flink writes them), written with Iceberg's
+    Java API inside Spark's JVM and committed through tarn's catalog as a row
+    delta: Spark, Trino and tarn apply it. (PyIceberg 0.12 reads no equality
+    deletes.) Ids are above 2^31 so that py4j passes them as Java longs."""
+    t = "tarn.spark_ns.eq_deletes"
+    spark.sql("CREATE NAMESPACE IF NOT EXISTS tarn.spark_ns")
+    spark.sql(f"CREATE TABLE {t} (id bigint, v string) USING iceberg TBLPROPERTIES ('format-version'='2')")
+    base = 3_000_000_000
+    spark.sql(f"INSERT INTO {t} VALUES ({base + 1}, 'a'), ({base + 2}, 'b'), ({base + 3}, 'c'), ({base + 4}, 'd')")
+
+    jvm = spark._jvm
+    table = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, t)
+    schema = table.schema()
+    cols = jvm.java.util.ArrayList()
+    cols.add("id")
+    delete_schema = schema.select(cols)
+    ids = spark.sparkContext._gateway.new_array(jvm.int, 1)
+    ids[0] = schema.findField("id").fieldId()
+    factory = jvm.org.apache.iceberg.data.GenericAppenderFactory(schema, table.spec(), ids, delete_schema, None)
+    out = table.io().newOutputFile(table.location() + "/data/eq-delete-00001.parquet")
+    writer = factory.newEqDeleteWriter(jvm.org.apache.iceberg.encryption.EncryptedFiles.plainAsEncryptedOutput(out),
+                                       jvm.org.apache.iceberg.FileFormat.PARQUET, None)
+    for i in (base + 2, base + 4):
+        rec = jvm.org.apache.iceberg.data.GenericRecord.create(delete_schema)
+        rec.setField("id", i)
+        writer.write(rec)
+    writer.close()
+    table.newRowDelta().addDeletes(writer.toDeleteFile()).commit()
+
+    want = [(base + 1, "a"), (base + 3, "c")]
+    assert rows(spark.sql(f"SELECT id, v FROM {t} ORDER BY id")) == want
+    assert trino("SELECT id, v FROM tarn.spark_ns.eq_deletes ORDER BY id") == want
+    tarn_check("SELECT id, v FROM spark_ns.eq_deletes ORDER BY id", [{"id": i, "v": v} for i, v in want])

@@ -6,7 +6,7 @@ import threading
 
 import pyarrow as pa
 
-from conftest import BUCKET, known_gap, py_rows, rows, tarn_sql
+from conftest import BUCKET, py_rows, rows, tarn_sql
 
 EXPECTED = [(2, "2025-01-02 10:00:00", "B"), (3, "2025-01-02 11:00:00", "C"), (4, "2025-01-03 10:00:00", "d")]
 
@@ -79,7 +79,6 @@ def test_tarn_merge_from_values_with_aliases(rest, pyiceberg_catalog):
     tarn_sql("CREATE TABLE tarn_sql.merged (id bigint, v string) "
              f"LOCATION 's3://{BUCKET}/warehouse/tarn_sql/merged' TBLPROPERTIES ('table_type'='ICEBERG')")
     tarn_sql("INSERT INTO tarn_sql.merged VALUES (1, 'a'), (2, 'b')")
-    with known_gap("merge-values-alias"):
-        tarn_sql("MERGE INTO tarn_sql.merged t USING (VALUES (2, 'B'), (3, 'c')) AS s(id, v) ON t.id = s.id "
-                 "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT (id, v) VALUES (s.id, s.v)")
+    tarn_sql("MERGE INTO tarn_sql.merged t USING (VALUES (2, 'B'), (3, 'c')) AS s(id, v) ON t.id = s.id "
+             "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT (id, v) VALUES (s.id, s.v)")
     assert py_rows(pyiceberg_catalog.load_table("tarn_sql.merged"), "id", "v") == [(1, "a"), (2, "B"), (3, "c")]
