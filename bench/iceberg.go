@@ -48,10 +48,12 @@ func benchIceberg(ctx context.Context, l *lake.Lake, plain *sql.DB, objects stri
 	return figs
 }
 
-// addFiles commits data files already under the table's location.
+// addFiles commits data files already under the table's location (the
+// bench knows they are new: iceberg-go's duplicate check would read every
+// manifest of the table at each commit).
 func addFiles(ctx context.Context, tbl *table.Table, uris []string) *table.Table {
 	tx := tbl.NewTransaction()
-	check(tx.AddFiles(ctx, uris, nil, false))
+	check(tx.AddFiles(ctx, uris, nil, true))
 	out, err := tx.Commit(ctx)
 	check(err)
 	return out
@@ -141,7 +143,7 @@ func benchIcebergPlanning(ctx context.Context, l *lake.Lake, ic *iceberg.Catalog
 	nsnaps := len(tbl.Metadata().Snapshots())
 	fmt.Fprintf(os.Stderr, "bench: committed %d files in %d snapshots in %s\n", len(uris), nsnaps, time.Since(start).Round(time.Millisecond))
 	q := "SELECT count(*) FROM icebench.many"
-	tarnQuery(ctx, l, q)
+	cold := tarnQuery(ctx, l, q).Stats.Planning
 	var planning, total []time.Duration
 	for i := 0; i < reps; i++ {
 		total = append(total, timeIt(func() {
@@ -151,10 +153,10 @@ func benchIcebergPlanning(ctx context.Context, l *lake.Lake, ic *iceberg.Catalog
 	}
 	return figure{
 		name:  fmt.Sprintf("Iceberg planning, %d snapshots, %d data files", nsnaps, len(uris)),
-		tarn:  median(planning).Round(time.Microsecond).String() + " planning",
+		tarn:  median(planning).Round(time.Microsecond).String() + " planning (" + cold.Round(time.Millisecond).String() + " first after the last commit)",
 		base:  median(total).Round(time.Millisecond).String() + " whole query (count(*))",
 		ratio: "-", goal: "planning < 20 ms",
-		note: "planning reads the metadata file, the manifest list and every manifest of the snapshot (one per commit here), then binds the SQL over all files",
+		note: "the first query after a commit reads the metadata file, the manifest list and every manifest of the snapshot (one per commit here); later ones find the snapshot's plan cached (metadata files never change) and only bind the SQL over all files",
 	}
 }
 
