@@ -871,16 +871,24 @@ const IcebergFileColumn = "__tarn_file"
 type IcebergTarget struct {
 	// SQL selects the schema's columns and IcebergFileColumn.
 	SQL string
-	// Tasks are the snapshot's scan tasks by data file path.
+	// Tasks are the scan tasks read, by data file path: the snapshot's
+	// files that the filter given to IcebergTarget does not rule out.
 	Tasks map[string]table.FileScanTask
+	// All are all the snapshot's scan tasks (when a filter pruned some and
+	// delete files are involved, for deciding which delete files still
+	// apply to files not read), else nil: Tasks are all.
+	All map[string]table.FileScanTask
 	// Snapshot is the snapshot read (nil for a table with none).
 	Snapshot *table.Snapshot
 }
 
 // IcebergTarget plans the current snapshot of tbl (the metadata of catalog
-// table t) and returns the SQL of its rows. Files outside the table's
-// location are refused: the location is what a key's rights were checked on.
-func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table.Table) (*IcebergTarget, error) {
+// table t) and returns the SQL of its rows. A filter (nil for none) rules
+// out the files whose partition values or column bounds show no row can
+// satisfy it; it must be implied by the caller's own condition. Files
+// outside the table's location are refused: the location is what a key's
+// rights were checked on.
+func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table.Table, filter iceberggo.BooleanExpression) (*IcebergTarget, error) {
 	cols, err := icebergColumns(tbl.Schema())
 	if err != nil {
 		return nil, fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
@@ -893,9 +901,36 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		out.SQL = empty()
 		return out, nil
 	}
-	tasks, err := tbl.Scan(table.WithSnapshotID(out.Snapshot.SnapshotID)).PlanFiles(ctx)
+	plan := func(filter iceberggo.BooleanExpression) ([]table.FileScanTask, error) {
+		opts := []table.ScanOption{table.WithSnapshotID(out.Snapshot.SnapshotID)}
+		if filter != nil {
+			opts = append(opts, table.WithRowFilter(filter))
+		}
+		return tbl.Scan(opts...).PlanFiles(ctx)
+	}
+	tasks, err := plan(filter)
+	if err != nil && filter != nil {
+		filter = nil // a filter iceberg-go cannot bind: read every file
+		tasks, err = plan(nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot plan the scan of table %s: %w", t.FullName(), err)
+	}
+	if filter != nil {
+		deletes := false
+		for _, task := range tasks {
+			deletes = deletes || len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0
+		}
+		if deletes {
+			all, err := plan(nil)
+			if err != nil {
+				return nil, fmt.Errorf("cannot plan the scan of table %s: %w", t.FullName(), err)
+			}
+			out.All = map[string]table.FileScanTask{}
+			for _, task := range all {
+				out.All[task.File.FilePath()] = task
+			}
+		}
 	}
 	if len(tasks) == 0 {
 		out.SQL = empty()

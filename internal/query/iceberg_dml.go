@@ -76,11 +76,6 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 	}
 	defer sess.Release()
 	conn := sess.Conn()
-	tgt, err := sess.IcebergTarget(ctx, t, tbl)
-	if err != nil {
-		return 0, err
-	}
-	countTarget(ex, tgt)
 	alias := engine.QuoteIdent(st.Alias)
 
 	// The source of a MERGE is bound as the caller's SELECT (its tables
@@ -134,6 +129,23 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 	if st.Kind == "MERGE" {
 		on = rw(st.OnStart, st.OnEnd)
 	}
+
+	// Only files that may hold a row the statement touches are read: the
+	// condition's simple conjuncts on the target's columns (and, for
+	// MERGE, the range of the source's keys) prune the others by their
+	// partitions and column bounds.
+	var filter iceberggo.BooleanExpression
+	switch {
+	case st.Kind == "MERGE":
+		filter = s.pruneFilter(ctx, sess, tbl.Schema(), st.Alias, st.On, true, st.SourceAlias)
+	case st.Where != "":
+		filter = s.pruneFilter(ctx, sess, tbl.Schema(), st.Alias, st.Where, false, "")
+	}
+	tgt, err := sess.IcebergTarget(ctx, t, tbl, filter)
+	if err != nil {
+		return 0, err
+	}
+	countTarget(ex, tgt)
 
 	// The data files holding rows the statement can touch. For MERGE these
 	// are the files with a row matching a source row: a source row
@@ -240,7 +252,11 @@ func (s *Service) commitReplace(ctx context.Context, ex *Execution, sess *engine
 	// A delete file goes when every data file it applies to goes.
 	stillUsed := map[string]bool{}
 	candidates := map[string]iceberggo.DataFile{}
-	for p, task := range tgt.Tasks {
+	all := tgt.All
+	if all == nil {
+		all = tgt.Tasks
+	}
+	for p, task := range all {
 		for _, d := range append(append([]iceberggo.DataFile{}, task.DeleteFiles...), task.EqualityDeleteFiles...) {
 			if replaced[p] {
 				candidates[d.FilePath()] = d
@@ -338,7 +354,11 @@ func (s *Service) optimize(ctx context.Context, ex *Execution, tbl *table.Table,
 		return 0, err
 	}
 	defer sess.Release()
-	tgt, err := sess.IcebergTarget(ctx, t, tbl)
+	var filter iceberggo.BooleanExpression
+	if st.Where != "" {
+		filter = s.pruneFilter(ctx, sess, tbl.Schema(), t.Name, st.Where, false, "")
+	}
+	tgt, err := sess.IcebergTarget(ctx, t, tbl, filter)
 	if err != nil {
 		return 0, err
 	}

@@ -677,3 +677,68 @@ func TestIcebergRewritesOverPositionDeletes(t *testing.T) {
 		t.Errorf("%d delete files left applying to replaced files", n)
 	}
 }
+
+// TestIcebergPruning: UPDATE, DELETE and MERGE read only the files their
+// condition (or MERGE's source keys) can touch, and still touch every row
+// they must (constants of other types, ranges at the edges).
+func TestIcebergPruning(t *testing.T) {
+	l := newIcebergLake(t)
+	mustRun(t, l.Query, `CREATE TABLE testdb.pr (id bigint, d date, v string) PARTITIONED BY (month(d)) LOCATION 's3://lake/ice/pr/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	for i := range 4 {
+		mustRun(t, l.Query, fmt.Sprintf(`INSERT INTO testdb.pr SELECT %d * 10 + range, DATE '2025-01-15' + INTERVAL (%d) MONTH, 'v' FROM range(10)`, i, i))
+	}
+	files := func(q string) int {
+		t.Helper()
+		_, ex := mustRun(t, l.Query, q)
+		return ex.Stats.FilesScanned
+	}
+	count := func(q string) string {
+		t.Helper()
+		return strings.Join(queryRows(t, l, q), ",")
+	}
+	if n := files(`UPDATE testdb.pr SET v = 'a' WHERE d >= DATE '2025-03-01'`); n != 2 {
+		t.Errorf("UPDATE on two months read %d files", n)
+	}
+	if got := count(`SELECT count(*) FROM testdb.pr WHERE v = 'a'`); got != "20" {
+		t.Errorf("updated %s rows, want 20", got)
+	}
+	// 9.5 is no bigint: the filter must not round it (id > 9.5 is id >= 10).
+	if n := files(`UPDATE testdb.pr SET v = 'b' WHERE id > 9.5 AND id < 11`); n != 2 {
+		t.Errorf("a non-exact constant pruned (%d files read)", n)
+	}
+	if got := count(`SELECT id FROM testdb.pr WHERE v = 'b'`); got != "10" {
+		t.Errorf("updated ids %s, want 10", got)
+	}
+	if n := files(`UPDATE testdb.pr SET v = 'c' WHERE id BETWEEN 20 AND 22 OR false`); n != 4 {
+		t.Errorf("an OR pruned (%d files)", n)
+	}
+	if n := files(`DELETE FROM testdb.pr WHERE id IN (11, 13) AND d = DATE '2025-02-15'`); n != 1 {
+		t.Errorf("IN and = read %d files, want 1", n)
+	}
+	if got := count(`SELECT count(*) FROM testdb.pr`); got != "38" {
+		t.Errorf("%s rows after deleting 2", got)
+	}
+	if got := count(`SELECT count(*) FROM testdb.pr WHERE v = 'c'`); got != "3" {
+		t.Errorf("%s rows after deleting 2", got)
+	}
+	// MERGE: the source's keys span 12..15, in one file; key 99 is new.
+	if n := files(`MERGE INTO testdb.pr t USING (SELECT * FROM (VALUES (12), (15))) s(id) ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = 'm'`); n != 1 {
+		t.Errorf("MERGE of keys 12..15 read %d files, want 1", n)
+	}
+	mustRun(t, l.Query, `MERGE INTO testdb.pr t USING (SELECT * FROM (VALUES (CAST(14 AS INTEGER)), (99))) s(id) ON t.id = s.id
+		WHEN MATCHED THEN UPDATE SET v = 'n' WHEN NOT MATCHED THEN INSERT VALUES (s.id, DATE '2025-01-01', 'new')`)
+	if got := count(`SELECT id, v FROM testdb.pr WHERE v IN ('m', 'n', 'new')`); got != "12|m,14|n,15|m,99|new" {
+		t.Errorf("after MERGEs: %s", got)
+	}
+	// A file holding only id 1000: id > 999.5 must reach it (rounding
+	// 999.5 to 1000 would rule the file out).
+	mustRun(t, l.Query, `INSERT INTO testdb.pr VALUES (1000, DATE '2025-01-15', 'x')`)
+	mustRun(t, l.Query, `UPDATE testdb.pr SET v = 'y' WHERE id > 999.5`)
+	if got := count(`SELECT v FROM testdb.pr WHERE id = 1000`); got != "y" {
+		t.Errorf("id > 999.5 missed id 1000 (v %s)", got)
+	}
+	mustRun(t, l.Query, `UPDATE testdb.pr SET v = 'z' WHERE id >= CAST('1000' AS BIGINT) AND d = '2025-01-15'`)
+	if got := count(`SELECT v FROM testdb.pr WHERE id = 1000`); got != "z" {
+		t.Errorf("id 1000 has v %s, want z", got)
+	}
+}
