@@ -70,6 +70,9 @@ s3.aws-access-key=$TARN_ACCESS_KEY_ID
 s3.aws-secret-key=$TARN_SECRET_ACCESS_KEY
 s3.region=us-east-1
 CAT
+# The same catalog with SigV4 (signed with the s3.aws-* key) instead of OAuth2.
+sed -e '/^iceberg.rest-catalog.security=/d' -e '/^iceberg.rest-catalog.oauth2/d' "$work/trino/etc/catalog/tarn.properties" >"$work/trino/etc/catalog/tarn_sigv4.properties"
+printf 'iceberg.rest-catalog.sigv4-enabled=true\niceberg.rest-catalog.signing-name=execute-api\n' >>"$work/trino/etc/catalog/tarn_sigv4.properties"
 JAVA_HOME="$TRINO_JAVA_HOME" PATH="$TRINO_JAVA_HOME/bin:$PATH" \
   "$TRINO_HOME/bin/launcher" run --etc-dir "$work/trino/etc" --data-dir "$work/trino/data" >"$work/trino.log" 2>&1 &
 trino_pid=$!

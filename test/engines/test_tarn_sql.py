@@ -82,3 +82,50 @@ def test_tarn_merge_from_values_with_aliases(rest, pyiceberg_catalog):
     tarn_sql("MERGE INTO tarn_sql.merged t USING (VALUES (2, 'B'), (3, 'c')) AS s(id, v) ON t.id = s.id "
              "WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT (id, v) VALUES (s.id, s.v)")
     assert py_rows(pyiceberg_catalog.load_table("tarn_sql.merged"), "id", "v") == [(1, "a"), (2, "B"), (3, "c")]
+
+
+def test_tarn_and_spark_update_one_row_at_once(rest, pyiceberg_catalog, spark):
+    """tarn and Spark UPDATE the same row from the same base at once, a few
+    rounds: a writer either commits or fails with a conflict; the row is
+    never duplicated nor lost, and holds the value of a writer that committed."""
+    pyiceberg_catalog.create_namespace_if_not_exists("tarn_sql")
+    tarn_sql("CREATE TABLE tarn_sql.contended (id bigint, v string) "
+             f"LOCATION 's3://{BUCKET}/warehouse/tarn_sql/contended' TBLPROPERTIES ('table_type'='ICEBERG')")
+    tarn_sql("INSERT INTO tarn_sql.contended VALUES " + ", ".join(f"({i}, 'start')" for i in range(1, 11)))
+    committed = {"tarn": 0, "spark": 0}
+    for r in range(4):
+        gate = threading.Barrier(2)
+        outcome = {}
+
+        def tarn_update():
+            gate.wait()
+            try:
+                tarn_sql(f"UPDATE tarn_sql.contended SET v = 'tarn-{r}' WHERE id = 1")
+                outcome["tarn"] = None
+            except AssertionError as e:
+                outcome["tarn"] = e
+
+        th = threading.Thread(target=tarn_update)
+        th.start()
+        gate.wait()
+        try:
+            spark.sql(f"UPDATE tarn.tarn_sql.contended SET v = 'spark-{r}' WHERE id = 1")
+            outcome["spark"] = None
+        except Exception as e:  # Spark's ValidationException or CommitFailedException
+            outcome["spark"] = e
+        th.join()
+        ok = {w for w, e in outcome.items() if e is None}
+        assert ok, f"round {r}: neither writer committed: {outcome}"
+        for w, e in outcome.items():
+            if e is not None:
+                text = str(e).lower()
+                assert any(k in text for k in ("conflict", "commit", "validation", "missing", "changed", "concurrent")), \
+                    f"round {r}: {w} failed without a conflict: {e}"
+            else:
+                committed[w] += 1
+        got = tarn_sql("SELECT id, v FROM tarn_sql.contended ORDER BY id")
+        assert [g["id"] for g in got] == list(range(1, 11)), got
+        assert got[0]["v"] in {f"{w}-{r}" for w in ok}, (got[0], outcome)
+        assert all(g["v"] == "start" for g in got[1:])
+        assert rows(spark.sql("SELECT count(*) FROM tarn.tarn_sql.contended")) == [(10,)]
+    print(f"committed: {committed}")

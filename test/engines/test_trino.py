@@ -90,3 +90,14 @@ def test_trino_time_travel_to_create_snapshot(trino, trino_ns):
         pytest.skip("Trino committed no snapshot at CREATE TABLE")
     with known_gap("staged-create-schema"):
         assert trino(f"SELECT * FROM {trino_ns}.created FOR VERSION AS OF {snaps[0][0]}") == []
+
+
+def test_trino_over_sigv4(rest, trino, trino_ns):
+    """Trino's `tarn_sigv4` catalog: the same REST catalog, requests signed
+    with SigV4 by the s3.aws-* key instead of an OAuth2 token."""
+    trino(f"CREATE TABLE {trino_ns}.for_sigv4 (id bigint)")
+    trino(f"INSERT INTO {trino_ns}.for_sigv4 VALUES 1, 2")
+    assert trino("SELECT id FROM tarn_sigv4.trino_ns.for_sigv4 ORDER BY id") == [(1,), (2,)]
+    trino("INSERT INTO tarn_sigv4.trino_ns.for_sigv4 VALUES 3")
+    trino("DELETE FROM tarn_sigv4.trino_ns.for_sigv4 WHERE id = 1")
+    assert trino(f"SELECT id FROM {trino_ns}.for_sigv4 ORDER BY id") == [(2,), (3,)]
