@@ -127,6 +127,11 @@ func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite
 			return nil, fmt.Errorf("cannot write column %q: %w", f.Name, err)
 		}
 		proj[i] = fmt.Sprintf("CAST(#%d AS %s) AS %s", i+1, d, QuoteIdent(f.Name))
+		if f.Required {
+			// Iceberg's readers trust a required column: a NULL fails the write.
+			proj[i] = fmt.Sprintf("CASE WHEN #%d IS NULL THEN error(%s) ELSE CAST(#%d AS %s) END AS %s", i+1,
+				quoteString(fmt.Sprintf("column %s is required (NOT NULL) in the Iceberg schema", f.Name)), i+1, d, QuoteIdent(f.Name))
+		}
 	}
 	cast := fmt.Sprintf("SELECT %s FROM (%s)", strings.Join(proj, ", "), query)
 

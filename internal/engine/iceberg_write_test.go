@@ -276,3 +276,27 @@ func TestWriteIcebergUnpartitionedBadCast(t *testing.T) {
 		t.Errorf("lower bound of id: %v", lo)
 	}
 }
+
+func TestWriteIcebergRequired(t *testing.T) {
+	e, _, store, _ := testEngine(t)
+	ctx := context.Background()
+	if err := store.CreateBucket(ctx, "lake"); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Release()
+	sch := iceberggo.NewSchema(0, iceberggo.NestedField{ID: 1, Name: "id", Type: iceberggo.PrimitiveTypes.Int64, Required: true},
+		iceberggo.NestedField{ID: 2, Name: "v", Type: iceberggo.PrimitiveTypes.String})
+	w := engine.IcebergWrite{Location: "s3://lake/r", Schema: sch, Spec: *iceberggo.UnpartitionedSpec, RunID: "r1"}
+	if _, err := sess.WriteIceberg(ctx, `SELECT * FROM (VALUES (1, 'a'), (NULL, 'b'))`, w); err == nil || !strings.Contains(err.Error(), "required") {
+		t.Fatalf("a NULL in a required column: %v", err)
+	}
+	w.RunID = "r2"
+	res, err := sess.WriteIceberg(ctx, `SELECT * FROM (VALUES (1, NULL), (2, 'b'))`, w)
+	if err != nil || res.Rows != 2 {
+		t.Fatalf("%v %v", res, err)
+	}
+}
