@@ -63,6 +63,11 @@ func (s *Service) iceberg() (*iceberg.Catalog, error) {
 // runIceberg runs a statement if it is one of an Iceberg table; handled is
 // false for any other statement, which goes on down the routes.
 func (s *Service) runIceberg(ctx context.Context, ex *Execution, req Request, sink Sink, text string) (handled bool, err error) {
+	switch firstWord(text) {
+	case "CREATE", "INSERT", "UPDATE", "DELETE", "MERGE", "ALTER", "OPTIMIZE", "VACUUM", "DROP", "SHOW":
+	default:
+		return false, nil // a SELECT is not tokenized once more
+	}
 	stmt, ok, perr := parseIceberg(text)
 	if !ok {
 		return false, nil
