@@ -870,6 +870,10 @@ func registerIcebergFuncs(s *Session) error {
 // file a row is in (its path as the table's manifests write it).
 const IcebergFileColumn = "__tarn_file"
 
+// IcebergPosColumn is the column of IcebergTarget's rows holding a row's
+// position in its data file (what a position delete names).
+const IcebergPosColumn = "__tarn_pos"
+
 // IcebergTarget is what a copy-on-write statement reads of an Iceberg
 // table: the live rows of its current snapshot (position and equality
 // deletes applied), each with the data file it is in.
@@ -900,7 +904,7 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 	}
 	out := &IcebergTarget{Tasks: map[string]table.FileScanTask{}, Snapshot: tbl.CurrentSnapshot()}
 	empty := func() string {
-		return fmt.Sprintf("SELECT *, CAST(NULL AS VARCHAR) AS %s FROM (%s)", IcebergFileColumn, emptySQL(cols))
+		return fmt.Sprintf("SELECT *, CAST(NULL AS VARCHAR) AS %s, CAST(NULL AS BIGINT) AS %s FROM (%s)", IcebergFileColumn, IcebergPosColumn, emptySQL(cols))
 	}
 	if out.Snapshot == nil {
 		out.SQL = empty()
@@ -1034,8 +1038,8 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		if len(conds) == 0 {
 			conds = []string{"true"}
 		}
-		parts = append(parts, fmt.Sprintf("SELECT %s, %s AS %s FROM "+scanOf+" d WHERE %s",
-			proj, quoteString(f.FilePath()), IcebergFileColumn, quoteString(p), strings.Join(conds, " AND ")))
+		parts = append(parts, fmt.Sprintf("SELECT %s, %s AS %s, d.file_row_number AS %s FROM "+scanOf+" d WHERE %s",
+			proj, quoteString(f.FilePath()), IcebergFileColumn, IcebergPosColumn, quoteString(p), strings.Join(conds, " AND ")))
 	}
 	if len(plain) > 0 {
 		// One scan of the files without deletes, each row's local path
@@ -1061,8 +1065,8 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		for i, p := range plain {
 			quoted[i] = quoteString(p)
 		}
-		parts = append([]string{fmt.Sprintf("SELECT %s, f.uri AS %s FROM read_parquet([%s], schema = %s, filename = '__tarn_path') d JOIN %s f ON d.__tarn_path = f.path",
-			projection(cols, "d."), IcebergFileColumn, strings.Join(quoted, ", "), schemaMap, files)}, parts...)
+		parts = append([]string{fmt.Sprintf("SELECT %s, f.uri AS %s, d.file_row_number AS %s FROM read_parquet([%s], schema = %s, filename = '__tarn_path', file_row_number = true) d JOIN %s f ON d.__tarn_path = f.path",
+			projection(cols, "d."), IcebergFileColumn, IcebergPosColumn, strings.Join(quoted, ", "), schemaMap, files)}, parts...)
 	}
 	out.SQL = strings.Join(parts, " UNION ALL ")
 	return out, nil
@@ -1114,4 +1118,103 @@ func (s *Session) TempTable(ctx context.Context, name, query string, args ...any
 		return err
 	}
 	return nil
+}
+
+// IcebergDeleteGroup is the data files of one partition that one position
+// delete file covers.
+type IcebergDeleteGroup struct {
+	Spec      iceberggo.PartitionSpec
+	Partition map[int]any
+	Files     []string
+}
+
+// Field ids of a position delete file's columns (Iceberg's reserved ids).
+const (
+	posDeleteFilePathID = 2147483546
+	posDeletePosID      = 2147483545
+)
+
+// WriteIcebergDeletes writes position delete files (merge-on-read): query
+// yields (file_path VARCHAR, pos BIGINT), and each group's rows go to one
+// file in the group's partition, sorted by path and position as the spec
+// requires. On error nothing written remains.
+func (s *Session) WriteIcebergDeletes(ctx context.Context, query string, w IcebergWrite, groups []IcebergDeleteGroup) (*IcebergWriteResult, error) {
+	comp, err := IcebergCompression(w.Properties)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write: %w", err)
+	}
+	loc, err := storage.ParseURI(strings.TrimSuffix(w.Location, "/") + "/")
+	if err != nil {
+		return nil, fmt.Errorf("cannot write to %s: %w", w.Location, err)
+	}
+	target := loc.Dir().Join("data/")
+	stagingKey := target.Join("_staging/" + w.RunID + "/").Key
+	dir, local, err := s.stagingDir(ctx, target.Bucket, stagingKey, w.RunID)
+	if err != nil {
+		if dir, local, err = s.stagingDir(ctx, target.Bucket, stagingKey, w.RunID); err != nil {
+			return nil, err
+		}
+	}
+	defer os.RemoveAll(dir)
+	res := &IcebergWriteResult{}
+	var written []string
+	fail := func(err error) (*IcebergWriteResult, error) {
+		s.e.deleteURIs(context.WithoutCancel(ctx), written)
+		return nil, err
+	}
+	for n, g := range groups {
+		path := filepath.Join(dir, fmt.Sprintf("deletes-%05d.parquet", n))
+		var rows int64
+		copySQL := fmt.Sprintf("COPY (SELECT CAST(file_path AS VARCHAR) AS file_path, CAST(pos AS BIGINT) AS pos FROM (%s) WHERE file_path IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1, 2) TO %s (FORMAT parquet, COMPRESSION %s, FIELD_IDS {file_path: %d, pos: %d})",
+			query, quoteString(path), comp, posDeleteFilePathID, posDeletePosID)
+		if err := s.conn.QueryRowContext(ctx, copySQL, g.Files).Scan(&rows); err != nil {
+			return fail(fmt.Errorf("cannot write position deletes to %s: %w", target, err))
+		}
+		if rows == 0 {
+			continue
+		}
+		md, err := readFooter(path)
+		if err != nil {
+			return fail(err)
+		}
+		rel := fmt.Sprintf("%s-deletes-%05d.parquet", w.RunID, n)
+		if pp := g.Spec.PartitionToPath(partitionTuple(g.Spec, g.Partition), w.Schema); pp != "" {
+			rel = pp + "/" + rel
+		}
+		final := target.Join(rel)
+		info, err := s.e.importFile(ctx, final, path, local)
+		if err != nil {
+			return fail(fmt.Errorf("cannot publish %s: %w", final, err))
+		}
+		written = append(written, final.String())
+		var ref *string
+		if len(g.Files) == 1 {
+			ref = &g.Files[0]
+		}
+		var pv map[int]any
+		if len(g.Partition) > 0 {
+			pv = g.Partition
+		}
+		df, err := table.DataFileFromMetadata(table.DataFileArgs{
+			Schema: iceberggo.PositionalDeleteSchema, Spec: g.Spec, Format: iceberggo.ParquetFile, Metadata: md,
+			FilePath: final.String(), FileSize: info.Size, Content: iceberggo.EntryContentPosDeletes,
+			PartitionValues: pv, Properties: w.Properties, FormatVersion: w.FormatVersion, ReferencedDataFile: ref,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("cannot describe delete file %s: %w", final, err))
+		}
+		res.Files = append(res.Files, df)
+		res.Rows += rows
+		res.Bytes += info.Size
+	}
+	return res, nil
+}
+
+// partitionTuple orders a partition map by the spec's fields.
+func partitionTuple(spec iceberggo.PartitionSpec, p map[int]any) structLike {
+	var out structLike
+	for _, f := range spec.Fields() {
+		out = append(out, p[f.FieldID])
+	}
+	return out
 }

@@ -146,6 +146,9 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		return 0, err
 	}
 	countTarget(ex, tgt)
+	if st.Kind == "DELETE" && mergeOnRead(tbl) {
+		return s.deletePositions(ctx, ex, sess, tbl, tgt, alias, where, attempt)
+	}
 
 	// The data files holding rows the statement can touch. For MERGE these
 	// are the files with a row matching a source row: a source row
@@ -503,4 +506,81 @@ func (s *Service) deletesOnlyIn(ctx context.Context, sess *engine.Session, d ice
 		}
 	}
 	return true
+}
+
+// mergeOnRead reports whether a table's DELETEs write position delete
+// files (write.delete.mode=merge-on-read, format version 2) rather than
+// rewrite data files.
+func mergeOnRead(tbl *table.Table) bool {
+	return tbl.Metadata().Version() >= 2 && strings.EqualFold(tbl.Properties().Get(table.WriteDeleteModeKey, ""), table.WriteModeMergeOnRead)
+}
+
+// deletePositions runs a DELETE as merge-on-read: the positions of the
+// rows it deletes go to position delete files, one per partition of the
+// data files they are in, committed as one snapshot asserting the one read.
+func (s *Service) deletePositions(ctx context.Context, ex *Execution, sess *engine.Session, tbl *table.Table, tgt *engine.IcebergTarget, alias, where string, attempt int) (int64, error) {
+	if where == "" {
+		where = "true"
+	}
+	const deletesTable = "__tarn_deletes"
+	q := fmt.Sprintf("SELECT %s.%s AS file_path, %s.%s AS pos FROM (%s) AS %s WHERE %s", alias, engine.IcebergFileColumn, alias, engine.IcebergPosColumn, tgt.SQL, alias, where)
+	if err := sess.TempTable(ctx, deletesTable, q); err != nil {
+		return 0, fmt.Errorf("cannot run DELETE on %s: %w", strings.Join(tbl.Identifier(), "."), engineError(err))
+	}
+	files, err := queryStrings(ctx, sess, "SELECT DISTINCT file_path FROM "+deletesTable+" ORDER BY 1")
+	if err != nil {
+		return 0, err
+	}
+	if len(files) == 0 {
+		return 0, nil
+	}
+	groups := map[string]*engine.IcebergDeleteGroup{}
+	var order []string
+	for _, f := range files {
+		task, ok := tgt.Tasks[f]
+		if !ok {
+			return 0, fmt.Errorf("cannot delete: data file %s is not in the snapshot read", f)
+		}
+		df := task.File
+		key := fmt.Sprintf("%d/%s", df.SpecID(), partitionKey(df.Partition()))
+		g := groups[key]
+		if g == nil {
+			spec := tbl.Metadata().PartitionSpecByID(int(df.SpecID()))
+			if spec == nil {
+				return 0, fmt.Errorf("cannot delete: data file %s has partition spec %d, which the table lacks", f, df.SpecID())
+			}
+			g = &engine.IcebergDeleteGroup{Spec: *spec, Partition: df.Partition()}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.Files = append(g.Files, f)
+	}
+	list := make([]engine.IcebergDeleteGroup, 0, len(order))
+	for _, k := range order {
+		list = append(list, *groups[k])
+	}
+	wr, err := sess.WriteIcebergDeletes(ctx, "SELECT * FROM "+deletesTable, icebergWriteSpec(tbl, ex, attempt), list)
+	if err != nil {
+		return 0, engineError(err)
+	}
+	txn := tbl.NewTransaction()
+	err = txn.AssertRefSnapshotID(table.MainBranch)
+	if err == nil {
+		err = txn.NewRowDelta(snapshotProps(ex)).AddDeletes(wr.Files...).Commit(ctx)
+	}
+	if err == nil {
+		if icebergBeforeCommit != nil {
+			icebergBeforeCommit(strings.Join(tbl.Identifier(), "."))
+		}
+		err = commitOrDiscard(ctx, tbl, txn)
+	}
+	if err != nil {
+		if !errors.Is(err, errCommitUnknown) {
+			s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), wr.Files)
+		}
+		return 0, fmt.Errorf("cannot commit to Iceberg table %s: %w", strings.Join(tbl.Identifier(), "."), err)
+	}
+	ex.wrote = true
+	ex.written = append(ex.written, wr.URIs()...)
+	return wr.Rows, nil
 }

@@ -742,3 +742,52 @@ func TestIcebergPruning(t *testing.T) {
 		t.Errorf("id 1000 has v %s, want z", got)
 	}
 }
+
+// TestIcebergMergeOnReadDelete: with write.delete.mode=merge-on-read a
+// DELETE writes position delete files (no data file rewritten) that
+// iceberg-go's reader and tarn's apply; a later UPDATE rewrites over them
+// and drops them, OPTIMIZE folds them in.
+func TestIcebergMergeOnReadDelete(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.mor (id bigint, d date, v string) PARTITIONED BY (d) LOCATION 's3://lake/ice/mor/'
+		TBLPROPERTIES ('table_type'='ICEBERG', 'write.delete.mode'='merge-on-read')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.mor SELECT range, DATE '2025-01-01' + CAST(range % 3 AS INTEGER), 'v' || range FROM range(9)`)
+	dataFiles := func() (data, deletes int) {
+		tasks, err := iceTable(t, l, "mor").Scan().PlanFiles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		del := map[string]bool{}
+		for _, task := range tasks {
+			for _, d := range task.DeleteFiles {
+				del[d.FilePath()] = true
+			}
+		}
+		return len(tasks), len(del)
+	}
+	before, _ := dataFiles()
+	c, _ := mustRun(t, l.Query, `DELETE FROM testdb.mor WHERE id IN (1, 2, 4) OR v = 'v8'`)
+	if c.Rows[0][0] != int64(4) {
+		t.Errorf("DELETE says %v rows", c.Rows[0][0])
+	}
+	data, deletes := dataFiles()
+	if data != before || deletes != 2 {
+		t.Errorf("after a merge-on-read DELETE: %d data files (were %d), %d delete files (want one per partition touched: 2)", data, before, deletes)
+	}
+	want := []string{"0|2025-01-01|v0", "3|2025-01-01|v3", "5|2025-01-03|v5", "6|2025-01-01|v6", "7|2025-01-02|v7"}
+	wantRows(t, "iceberg-go", iceRows(t, l, "mor"), want...)
+	wantRows(t, "tarn", queryRows(t, l, "SELECT id, d, v FROM testdb.mor"), "0|2025-01-01 00:00:00 +0000 UTC|v0", "3|2025-01-01 00:00:00 +0000 UTC|v3",
+		"5|2025-01-03 00:00:00 +0000 UTC|v5", "6|2025-01-01 00:00:00 +0000 UTC|v6", "7|2025-01-02 00:00:00 +0000 UTC|v7")
+	mustRun(t, l.Query, `DELETE FROM testdb.mor WHERE id = 3`)
+	mustRun(t, l.Query, `UPDATE testdb.mor SET v = upper(v) WHERE d = DATE '2025-01-02'`)
+	wantRows(t, "after UPDATE", iceRows(t, l, "mor"), "0|2025-01-01|v0", "5|2025-01-03|v5", "6|2025-01-01|v6", "7|2025-01-02|V7")
+	if _, deletes := dataFiles(); deletes != 2 {
+		t.Errorf("%d delete files after the UPDATE rewrote one partition, want 2", deletes)
+	}
+	mustRun(t, l.Query, `OPTIMIZE testdb.mor REWRITE DATA USING BIN_PACK`)
+	if _, deletes := dataFiles(); deletes != 0 {
+		t.Errorf("%d delete files after OPTIMIZE", deletes)
+	}
+	wantRows(t, "after OPTIMIZE", iceRows(t, l, "mor"), "0|2025-01-01|v0", "5|2025-01-03|v5", "6|2025-01-01|v6", "7|2025-01-02|V7")
+}
