@@ -183,8 +183,15 @@ func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite
 		for i := range parts {
 			pnames = append(pnames, fmt.Sprintf("__tarn_p%d", i))
 		}
-		if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT (row_number() OVER ()) - 1 AS __tarn_pid, * FROM (SELECT DISTINCT %s FROM %s)",
+		if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT (row_number() OVER ()) - 1 AS __tarn_pid, * FROM (SELECT %s, count(*) AS __tarn_n FROM %s GROUP BY ALL)",
 			tupT, strings.Join(pnames, ", "), rowsT)); err != nil {
+			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
+		}
+		// DuckDB cannot size the files of a partitioned COPY: a partition
+		// with more rows than a file of the target size holds (estimated
+		// from a sample's text width) is cut into chunks of rows.
+		chunk, err := s.rowsPerFile(ctx, rowsT, tupT, fields, fileSize)
+		if err != nil {
 			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
 		}
 		rows, err := s.conn.QueryContext(ctx, fmt.Sprintf("SELECT __tarn_pid, %s FROM %s ORDER BY __tarn_pid", strings.Join(pnames, ", "), tupT))
@@ -218,9 +225,15 @@ func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite
 		for _, f := range fields {
 			cols = append(cols, "r."+QuoteIdent(f.Name))
 		}
-		opts = append(opts, "PARTITION_BY (__tarn_pid)")
-		copySQL := fmt.Sprintf("COPY (SELECT %s, p.__tarn_pid FROM %s r JOIN %s p ON %s) TO %s (%s)",
-			strings.Join(cols, ", "), rowsT, tupT, strings.Join(on, " AND "), quoteString(dir), strings.Join(opts, ", "))
+		sel := "p.__tarn_pid"
+		if chunk > 0 {
+			sel += fmt.Sprintf(", (row_number() OVER (PARTITION BY p.__tarn_pid) - 1) // %d AS __tarn_chunk", chunk)
+			opts = append(opts, "PARTITION_BY (__tarn_pid, __tarn_chunk)")
+		} else {
+			opts = append(opts, "PARTITION_BY (__tarn_pid)")
+		}
+		copySQL := fmt.Sprintf("COPY (SELECT %s, %s FROM %s r JOIN %s p ON %s) TO %s (%s)",
+			strings.Join(cols, ", "), sel, rowsT, tupT, strings.Join(on, " AND "), quoteString(dir), strings.Join(opts, ", "))
 		if err := s.conn.QueryRowContext(ctx, copySQL).Scan(&res.Rows); err != nil {
 			return nil, fmt.Errorf("cannot write to %s: %w", target, err)
 		}
@@ -251,7 +264,8 @@ func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite
 		name := fmt.Sprintf("%s-%05d.parquet", w.RunID, n)
 		final := target.Join(name)
 		if relDir != "." {
-			_, v, _ := strings.Cut(relDir, "=")
+			first, _, _ := strings.Cut(relDir, "/")
+			_, v, _ := strings.Cut(first, "=")
 			pid, err := strconv.Atoi(v)
 			if err != nil || pid < 0 || pid >= len(tuples) {
 				return nil, fmt.Errorf("cannot publish %s: unexpected staged folder %q", target, relDir)
@@ -311,6 +325,34 @@ func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite
 		res.Bytes += f.FileSizeBytes()
 	}
 	return res, nil
+}
+
+// rowsPerFile is how many rows of the largest partition tuple fill a file
+// of fileSize bytes, or 0 when every partition fits in one file. A row's
+// Parquet size is taken as half its text width (a sample's average):
+// compression makes files smaller than their text, how much varies.
+func (s *Session) rowsPerFile(ctx context.Context, rowsT, tupT string, fields []iceberggo.NestedField, fileSize int64) (int64, error) {
+	var most int64
+	if err := s.conn.QueryRowContext(ctx, "SELECT coalesce(max(__tarn_n), 0) FROM "+tupT).Scan(&most); err != nil {
+		return 0, err
+	}
+	if most < 10000 {
+		return 0, nil // no file of so few rows is worth cutting
+	}
+	var widths []string
+	for _, f := range fields {
+		widths = append(widths, fmt.Sprintf("coalesce(octet_length(CAST(CAST(%s AS VARCHAR) AS BLOB)), 0)", QuoteIdent(f.Name)))
+	}
+	var width float64
+	q := fmt.Sprintf("SELECT coalesce(avg(%s), 0) FROM (SELECT * FROM %s USING SAMPLE 10000 ROWS)", strings.Join(widths, " + "), rowsT)
+	if err := s.conn.QueryRowContext(ctx, q).Scan(&width); err != nil {
+		return 0, err
+	}
+	n := int64(float64(fileSize) / max(1, width/2))
+	if n >= most {
+		return 0, nil
+	}
+	return max(n, 1000), nil
 }
 
 // DeleteIcebergFiles removes files a write produced that were not committed.

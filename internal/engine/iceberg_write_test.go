@@ -300,3 +300,48 @@ func TestWriteIcebergRequired(t *testing.T) {
 		t.Fatalf("%v %v", res, err)
 	}
 }
+
+// TestWriteIcebergPartitionedFileSize: a partition larger than the target
+// file size is cut into several files, each in the partition's folder with
+// its values.
+func TestWriteIcebergPartitionedFileSize(t *testing.T) {
+	e, _, store, _ := testEngine(t)
+	ctx := context.Background()
+	if err := store.CreateBucket(ctx, "lake"); err != nil {
+		t.Fatal(err)
+	}
+	sess, err := e.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Release()
+	sch := iceberggo.NewSchema(0, iceberggo.NestedField{ID: 1, Name: "id", Type: iceberggo.PrimitiveTypes.Int64},
+		iceberggo.NestedField{ID: 2, Name: "k", Type: iceberggo.PrimitiveTypes.String})
+	spec, err := iceberggo.NewPartitionSpecOpts(iceberggo.AddPartitionFieldByName("k", "k", iceberggo.IdentityTransform{}, sch, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := engine.IcebergWrite{Location: "s3://lake/fs", Schema: sch, Spec: spec, RunID: "r1",
+		Properties: iceberggo.Properties{"write.target-file-size-bytes": "100000"}}
+	res, err := sess.WriteIceberg(ctx, `SELECT range, CASE WHEN range < 5 THEN 'small' ELSE 'big' END FROM range(200000)`, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPart := map[any]int64{}
+	files := map[any]int{}
+	var fid int
+	for _, f := range spec.Fields() {
+		fid = f.FieldID
+	}
+	for _, f := range res.Files {
+		k := f.Partition()[fid]
+		byPart[k] += f.Count()
+		files[k]++
+		if !strings.Contains(f.FilePath(), fmt.Sprintf("/k=%v/", k)) {
+			t.Errorf("file %s is not in its partition's folder", f.FilePath())
+		}
+	}
+	if byPart["small"] != 5 || byPart["big"] != 199995 || files["small"] != 1 || files["big"] < 2 {
+		t.Errorf("rows %v in files %v", byPart, files)
+	}
+}
