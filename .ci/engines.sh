@@ -63,6 +63,7 @@ iceberg.catalog.type=rest
 iceberg.rest-catalog.uri=$api/iceberg
 iceberg.rest-catalog.security=OAUTH2
 iceberg.rest-catalog.oauth2.credential=$TARN_ACCESS_KEY_ID:$TARN_SECRET_ACCESS_KEY
+iceberg.rest-catalog.oauth2.server-uri=$api/iceberg/v1/oauth/tokens
 fs.native-s3.enabled=true
 s3.endpoint=$s3
 s3.path-style-access=true

@@ -42,6 +42,8 @@ KEY = os.environ["TARN_ACCESS_KEY_ID"]
 SECRET = os.environ["TARN_SECRET_ACCESS_KEY"]
 TRINO = os.environ.get("TARN_ENGINES_TRINO", "")
 REST = API + "/iceberg"
+# Given explicitly: the clients' fallback to <uri>/v1/oauth/tokens is deprecated.
+OAUTH_URI = REST + "/v1/oauth/tokens"
 REGION = "us-east-1"
 BASE_DB = os.path.join(WORK, "base-catalog.db")
 BASE_WAREHOUSE = f"s3://{BUCKET}/baseline"
@@ -79,7 +81,7 @@ def oauth_token(client_id=KEY, client_secret=SECRET):
     """POST /v1/oauth/tokens (client credentials), as the Java and Python clients do."""
     form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": client_id,
                                    "client_secret": client_secret, "scope": "catalog"}).encode()
-    return http("POST", REST + "/v1/oauth/tokens", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    return http("POST", OAUTH_URI, form, {"Content-Type": "application/x-www-form-urlencoded"})
 
 
 _rest_probe = None
@@ -190,7 +192,8 @@ class known_gap:
 @pytest.fixture(scope="session")
 def pyiceberg_catalog(rest):
     from pyiceberg.catalog.rest import RestCatalog
-    return RestCatalog("tarn", **{"uri": rest, "credential": f"{KEY}:{SECRET}", **S3_PROPS})
+    return RestCatalog("tarn", **{"uri": rest, "credential": f"{KEY}:{SECRET}",
+                                  "oauth2-server-uri": OAUTH_URI, **S3_PROPS})
 
 
 @pytest.fixture(scope="session")
@@ -240,7 +243,8 @@ def spark(base_catalog):
     conf.update({"spark.sql.catalog.local": "org.apache.iceberg.spark.SparkCatalog",
                  "spark.sql.catalog.local.type": "hadoop",
                  "spark.sql.catalog.local.warehouse": os.path.join(WORK, "spark-local-warehouse")})
-    conf.update(spark_catalog_conf("tarn", {"type": "rest", "uri": REST, "credential": f"{KEY}:{SECRET}"}))
+    conf.update(spark_catalog_conf("tarn", {"type": "rest", "uri": REST, "credential": f"{KEY}:{SECRET}",
+                                            "oauth2-server-uri": OAUTH_URI}))
     # tarn's REST catalog again, requests signed with SigV4 (no OAuth2 token).
     conf.update(spark_catalog_conf("tarn_sigv4", {
         "type": "rest", "uri": REST, "rest.sigv4-enabled": "true", "rest.signing-region": REGION,

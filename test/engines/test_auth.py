@@ -7,7 +7,7 @@ import pytest
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import ForbiddenError
 
-from conftest import REST, S3_PROPS, known_gap, make_key, py_rows, rows
+from conftest import OAUTH_URI, S3_PROPS, known_gap, make_key, py_rows, rows
 
 SCHEMA = pa.schema([("id", pa.int64()), ("v", pa.string())])
 
@@ -28,7 +28,8 @@ def test_read_only_key(rest, pyiceberg_catalog):
     kid, secret = make_key("engines-reader", {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["glue:Get*", "s3:GetObject", "s3:ListBucket"], "Resource": "*"}]})
     props = {**S3_PROPS, "s3.access-key-id": kid, "s3.secret-access-key": secret}
-    reader = RestCatalog("reader", **{"uri": rest, "credential": f"{kid}:{secret}", **props})
+    reader = RestCatalog("reader", **{"uri": rest, "credential": f"{kid}:{secret}", "oauth2-server-uri": OAUTH_URI,
+                                      **props})
     t = reader.load_table("auth_ns.guarded")
     assert py_rows(t, "id", "v") == [(1, "a")]
     with pytest.raises(ForbiddenError):
@@ -44,7 +45,7 @@ def test_vended_credentials(rest, pyiceberg_catalog):
     credentials and writes and reads with them."""
     from conftest import KEY, SECRET
     pyiceberg_catalog.create_namespace_if_not_exists("auth_ns")
-    cat = RestCatalog("vended", **{"uri": rest, "credential": f"{KEY}:{SECRET}",
+    cat = RestCatalog("vended", **{"uri": rest, "credential": f"{KEY}:{SECRET}", "oauth2-server-uri": OAUTH_URI,
                                    "header.X-Iceberg-Access-Delegation": "vended-credentials",
                                    "py-io-impl": S3_PROPS["py-io-impl"]})
     tbl = cat.create_table("auth_ns.vended", schema=SCHEMA)
