@@ -90,6 +90,17 @@ func IcebergCompression(props iceberggo.Properties) (string, error) {
 	return "", fmt.Errorf("write.parquet.compression-codec %q is not one of zstd, snappy, gzip, lz4, brotli, uncompressed", c)
 }
 
+// IcebergTargetFileSize is the size data files are written to: the
+// table's write.target-file-size-bytes, else Iceberg's default 512 MiB.
+func IcebergTargetFileSize(props iceberggo.Properties) int64 {
+	if v := props.Get("write.target-file-size-bytes", ""); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 512 << 20
+}
+
 // WriteIceberg runs query (already bound; its columns are, by position, the
 // schema's top-level columns, cast to their types here) into new data files
 // of the table. On error nothing written remains.
@@ -104,12 +115,7 @@ func (s *Session) WriteIceberg(ctx context.Context, query string, w IcebergWrite
 	if err != nil {
 		return nil, fmt.Errorf("cannot write: %w", err)
 	}
-	fileSize := int64(DefaultFileSize)
-	if v := w.Properties.Get("write.target-file-size-bytes", ""); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-			fileSize = n
-		}
-	}
+	fileSize := IcebergTargetFileSize(w.Properties)
 	loc, err := storage.ParseURI(strings.TrimSuffix(w.Location, "/") + "/")
 	if err != nil {
 		return nil, fmt.Errorf("cannot write to %s: %w", w.Location, err)

@@ -37,11 +37,10 @@ const icebergRetries = 4
 
 // Athena's table property names and their defaults.
 const (
-	propVacuumMaxAge   = "vacuum_max_snapshot_age_seconds"
-	propVacuumMinKeep  = "vacuum_min_snapshots_to_keep"
-	defaultVacuumAge   = 432000
-	propWriteCodec     = "write.parquet.compression-codec"
-	propTargetFileSize = "write.target-file-size-bytes"
+	propVacuumMaxAge  = "vacuum_max_snapshot_age_seconds"
+	propVacuumMinKeep = "vacuum_min_snapshots_to_keep"
+	defaultVacuumAge  = 432000
+	propWriteCodec    = "write.parquet.compression-codec"
 )
 
 // WithIceberg sets the Iceberg catalog the service's Iceberg statements use

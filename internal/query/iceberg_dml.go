@@ -370,8 +370,8 @@ func (s *Service) optimize(ctx context.Context, ex *Execution, tbl *table.Table,
 		return 0, nil
 	}
 	props := tbl.Properties()
-	target := props.GetInt(propTargetFileSize, 512<<20)
-	small := int64(props.GetInt("optimize_rewrite_min_data_file_size_bytes", target*3/4))
+	target := engine.IcebergTargetFileSize(props)
+	small := int64(props.GetInt("optimize_rewrite_min_data_file_size_bytes", int(target*3/4)))
 	matching := map[string]bool{}
 	if st.Where != "" {
 		name := engine.QuoteIdent(t.Name)
