@@ -146,6 +146,9 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		return 0, err
 	}
 	countTarget(ex, tgt)
+	if err := s.checkTargetScan(ctx, req, t, tgt); err != nil {
+		return 0, err
+	}
 	if st.Kind == "DELETE" && mergeOnRead(tbl) {
 		return s.deletePositions(ctx, ex, sess, tbl, tgt, alias, where, attempt)
 	}
@@ -342,7 +345,7 @@ func (s *Service) icebergOptimize(ctx context.Context, ex *Execution, req Reques
 		if err != nil {
 			return err
 		}
-		rows, err = s.optimize(ctx, ex, tbl, t, st, attempt)
+		rows, err = s.optimize(ctx, ex, req, tbl, t, st, attempt)
 		return err
 	})
 	if err != nil {
@@ -351,7 +354,7 @@ func (s *Service) icebergOptimize(ctx context.Context, ex *Execution, req Reques
 	return emitRows(ex, sink, rows)
 }
 
-func (s *Service) optimize(ctx context.Context, ex *Execution, tbl *table.Table, t catalog.Table, st iceOptimize, attempt int) (int64, error) {
+func (s *Service) optimize(ctx context.Context, ex *Execution, req Request, tbl *table.Table, t catalog.Table, st iceOptimize, attempt int) (int64, error) {
 	sess, err := s.eng.Acquire(ctx)
 	if err != nil {
 		return 0, err
@@ -366,6 +369,9 @@ func (s *Service) optimize(ctx context.Context, ex *Execution, tbl *table.Table,
 		return 0, err
 	}
 	countTarget(ex, tgt)
+	if err := s.checkTargetScan(ctx, req, t, tgt); err != nil {
+		return 0, err
+	}
 	if len(tgt.Tasks) == 0 {
 		return 0, nil
 	}
@@ -583,4 +589,25 @@ func (s *Service) deletePositions(ctx context.Context, ex *Execution, sess *engi
 	ex.wrote = true
 	ex.written = append(ex.written, wr.URIs()...)
 	return wr.Rows, nil
+}
+
+// checkTargetScan holds what a statement reads of its target to the
+// workgroup's bytes-scanned cutoff, as the binder's scans are.
+func (s *Service) checkTargetScan(ctx context.Context, req Request, t catalog.Table, tgt *engine.IcebergTarget) error {
+	wg, err := s.Workgroup(ctx, req.Workgroup)
+	if err != nil || wg.BytesScannedCutoff <= 0 {
+		return err
+	}
+	var total int64
+	for _, task := range tgt.Tasks {
+		total += task.File.FileSizeBytes()
+		for _, d := range append(append([]iceberggo.DataFile{}, task.DeleteFiles...), task.EqualityDeleteFiles...) {
+			total += d.FileSizeBytes()
+		}
+	}
+	if total > wg.BytesScannedCutoff {
+		return fmt.Errorf("%w: it would read %d bytes of %s (%d data files), the cutoff of workgroup %q is %d bytes; narrow the condition on partition columns",
+			ErrScanLimit, total, t.FullName(), len(tgt.Tasks), wg.Name, wg.BytesScannedCutoff)
+	}
+	return nil
 }

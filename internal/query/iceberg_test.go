@@ -791,3 +791,21 @@ func TestIcebergMergeOnReadDelete(t *testing.T) {
 	}
 	wantRows(t, "after OPTIMIZE", iceRows(t, l, "mor"), "0|2025-01-01|v0", "5|2025-01-03|v5", "6|2025-01-01|v6", "7|2025-01-02|V7")
 }
+
+// TestIcebergScanCutoff: a workgroup's bytes-scanned cutoff holds for what
+// UPDATE reads of its target, and the statement then changes nothing.
+func TestIcebergScanCutoff(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.cut WITH (table_type='ICEBERG', location='s3://lake/ice/cut/') AS SELECT range AS id FROM range(1000)`)
+	if err := l.Query.CreateWorkgroup(ctx, query.Workgroup{Name: "tight", BytesScannedCutoff: 10}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Query.Execute(ctx, query.Request{SQL: `UPDATE testdb.cut SET id = id + 1`, Database: "testdb", Workgroup: "tight"}, &query.Collect{})
+	if !errors.Is(err, query.ErrScanLimit) {
+		t.Fatalf("UPDATE over the cutoff: %v", err)
+	}
+	if n := snapshots(t, l, "cut"); n != 1 {
+		t.Errorf("%d snapshots", n)
+	}
+}
