@@ -931,9 +931,9 @@ type IcebergTarget struct {
 	// Tasks are the scan tasks read, by data file path: the snapshot's
 	// files that the filter given to IcebergTarget does not rule out.
 	Tasks map[string]table.FileScanTask
-	// All are all the snapshot's scan tasks (when a filter pruned some and
-	// delete files are involved, for deciding which delete files still
-	// apply to files not read), else nil: Tasks are all.
+	// All are all the snapshot's scan tasks when a filter pruned some (for
+	// deciding which delete files still apply to files not read), else
+	// nil: Tasks are all.
 	All map[string]table.FileScanTask
 	// Snapshot is the snapshot read (nil for a table with none).
 	Snapshot *table.Snapshot
@@ -965,25 +965,28 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		}
 		return tbl.Scan(opts...).PlanFiles(ctx)
 	}
-	tasks, err := plan(filter)
-	if err != nil && filter != nil {
-		filter = nil // a filter iceberg-go cannot bind: read every file
-		tasks, err = plan(nil)
-	}
+	// A filtered plan leaves out the delete files that cannot delete a row
+	// matching the filter; but every live row of a file is rewritten, so
+	// the tasks (and their delete files) come from the full plan, and the
+	// filtered one only chooses which files are read.
+	all, err := plan(nil)
 	if err != nil {
 		return nil, fmt.Errorf("cannot plan the scan of table %s: %w", t.FullName(), err)
 	}
+	tasks := all
 	if filter != nil {
-		deletes := false
-		for _, task := range tasks {
-			deletes = deletes || len(task.DeleteFiles) > 0 || len(task.EqualityDeleteFiles) > 0
-		}
-		if deletes {
-			all, err := plan(nil)
-			if err != nil {
-				return nil, fmt.Errorf("cannot plan the scan of table %s: %w", t.FullName(), err)
+		if some, err := plan(filter); err == nil { // a filter iceberg-go cannot bind: read every file
+			keep := make(map[string]bool, len(some))
+			for _, task := range some {
+				keep[task.File.FilePath()] = true
 			}
-			out.All = map[string]table.FileScanTask{}
+			tasks = nil
+			for _, task := range all {
+				if keep[task.File.FilePath()] {
+					tasks = append(tasks, task)
+				}
+			}
+			out.All = make(map[string]table.FileScanTask, len(all))
 			for _, task := range all {
 				out.All[task.File.FilePath()] = task
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
@@ -808,4 +809,39 @@ func TestIcebergScanCutoff(t *testing.T) {
 	if n := snapshots(t, l, "cut"); n != 1 {
 		t.Errorf("%d snapshots", n)
 	}
+}
+
+// TestIcebergRewritesOverEqualityDeletes: another engine deleted rows by
+// key with an equality delete file; tarn's UPDATE and MERGE read the live
+// rows only, keep the deleted rows deleted, and keep the delete file while
+// a data file it applies to remains.
+func TestIcebergRewritesOverEqualityDeletes(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.eq (id bigint, v string) LOCATION 's3://lake/ice/eq/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.eq VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.eq VALUES (4, 'd'), (2, 'b2')`)
+	tbl := iceTable(t, l, "eq")
+	sc := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true,
+		Metadata: arrow.NewMetadata([]string{"PARQUET:field_id"}, []string{"1"})}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+	b.Field(0).(*array.Int64Builder).Append(2)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	txn := tbl.NewTransaction()
+	records := func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) }
+	if err := txn.CommitEqualityDeletes(ctx, []int{1}, records, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantRows(t, "after the engine's delete", iceRows(t, l, "eq"), "1|a", "3|c", "4|d")
+	wantRows(t, "tarn reads it", queryRows(t, l, "SELECT id, v FROM testdb.eq"), "1|a", "3|c", "4|d")
+	mustRun(t, l.Query, `UPDATE testdb.eq SET v = upper(v) WHERE id = 1`)
+	wantRows(t, "after UPDATE", iceRows(t, l, "eq"), "1|A", "3|c", "4|d")
+	mustRun(t, l.Query, `MERGE INTO testdb.eq t USING (SELECT 4 AS id, 'D' AS v UNION ALL SELECT 2, 'new') s ON t.id = s.id
+		WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v)`)
+	wantRows(t, "after MERGE", iceRows(t, l, "eq"), "1|A", "2|new", "3|c", "4|D")
+	wantRows(t, "tarn after MERGE", queryRows(t, l, "SELECT id, v FROM testdb.eq"), "1|A", "2|new", "3|c", "4|D")
 }
