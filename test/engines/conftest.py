@@ -163,6 +163,11 @@ GAPS = {
         "on metadata that already holds an empty schema 0, so the client's add-schema becomes "
         "schema 1 while the snapshot the client wrote in that transaction says schema-id 0 "
         "(the empty one): tarn must build that commit from empty metadata"),
+    "optimize-operation": (
+        None,
+        "tarn's OPTIMIZE commits its compaction as an 'overwrite' snapshot; Iceberg's "
+        "rewrites (Spark's rewrite_data_files, Trino's optimize) commit 'replace', which "
+        "incremental and streaming readers skip as changing no data"),
     "vended-credentials": (
         "request is not signed",
         "tarn's REST catalog vends no S3 credentials (X-Iceberg-Access-Delegation: "
@@ -187,6 +192,15 @@ class known_gap:
             line = next((ln for ln in text.splitlines() if self.match in ln), text)[:400]
             pytest.xfail(f"{self.why}: {line.strip()}")
         return False
+
+
+def gap_found(name, detail):
+    """A known gap seen without an exception (a wrong value): xfail at the
+    end of a test whose other checks passed (a failure when TARN_ENGINES_STRICT=1)."""
+    why = GAPS[name][1]
+    if os.environ.get("TARN_ENGINES_STRICT") == "1":
+        pytest.fail(f"{why}: {detail}")
+    pytest.xfail(f"{why}: {detail}")
 
 
 @pytest.fixture(scope="session")

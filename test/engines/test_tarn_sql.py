@@ -6,7 +6,7 @@ import threading
 
 import pyarrow as pa
 
-from conftest import BUCKET, py_rows, rows, tarn_sql
+from conftest import BUCKET, gap_found, py_rows, rows, tarn_sql
 
 EXPECTED = [(2, "2025-01-02 10:00:00", "B"), (3, "2025-01-02 11:00:00", "C"), (4, "2025-01-03 10:00:00", "d")]
 
@@ -129,3 +129,54 @@ def test_tarn_and_spark_update_one_row_at_once(rest, pyiceberg_catalog, spark):
         assert all(g["v"] == "start" for g in got[1:])
         assert rows(spark.sql("SELECT count(*) FROM tarn.tarn_sql.contended")) == [(10,)]
     print(f"committed: {committed}")
+
+
+def test_tarn_optimize_and_vacuum_read_by_all(rest, pyiceberg_catalog, spark, trino):
+    """tarn's maintenance on a table with small files and Spark's position
+    deletes: OPTIMIZE compacts them (the old snapshot still reads as it was),
+    VACUUM expires the old snapshots and deletes the files no snapshot names;
+    every engine reads the same rows throughout."""
+    import time
+
+    import boto3
+    from conftest import KEY, REGION, S3, SECRET
+
+    pyiceberg_catalog.create_namespace_if_not_exists("tarn_sql")
+    tarn_sql("CREATE TABLE tarn_sql.compacted (id bigint, v string) "
+             f"LOCATION 's3://{BUCKET}/warehouse/tarn_sql/compacted' TBLPROPERTIES ('table_type'='ICEBERG', "
+             "'vacuum_max_snapshot_age_seconds'='1', 'vacuum_min_snapshots_to_keep'='1')")
+    for i in range(4):
+        tarn_sql(f"INSERT INTO tarn_sql.compacted VALUES ({2 * i}, 'v{2 * i}'), ({2 * i + 1}, 'v{2 * i + 1}')")
+    spark.sql("ALTER TABLE tarn.tarn_sql.compacted SET TBLPROPERTIES ('write.delete.mode'='merge-on-read')")
+    spark.sql("DELETE FROM tarn.tarn_sql.compacted WHERE id IN (1, 6)")
+    want = [(i, f"v{i}") for i in range(8) if i not in (1, 6)]
+    tbl = pyiceberg_catalog.load_table("tarn_sql.compacted")
+    before = tbl.current_snapshot().snapshot_id
+    old_files = {f["file_path"] for f in tbl.inspect.files().to_pylist()}
+    assert len([f for f in old_files if "delete" not in f]) >= 4
+
+    tarn_sql("OPTIMIZE tarn_sql.compacted REWRITE DATA USING BIN_PACK")
+    tbl = pyiceberg_catalog.load_table("tarn_sql.compacted")
+    files = tbl.inspect.files().to_pylist()
+    assert [f["content"] for f in files] == [0], files  # one data file, no delete file
+    optimize_op = tbl.current_snapshot().summary.operation.value
+    assert py_rows(tbl, "id", "v") == want
+    assert rows(spark.sql("SELECT id, v FROM tarn.tarn_sql.compacted ORDER BY id")) == want
+    assert rows(spark.sql(f"SELECT id, v FROM tarn.tarn_sql.compacted VERSION AS OF {before} ORDER BY id")) == want
+    assert trino("SELECT id, v FROM tarn.tarn_sql.compacted ORDER BY id") == want
+
+    time.sleep(1.5)  # the snapshots and files to expire must be older than vacuum_max_snapshot_age_seconds
+    tarn_sql("VACUUM tarn_sql.compacted")
+    tbl = pyiceberg_catalog.load_table("tarn_sql.compacted")
+    assert [s.snapshot_id for s in tbl.snapshots()] == [tbl.current_snapshot().snapshot_id]
+    s3 = boto3.client("s3", endpoint_url=S3, aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name=REGION)
+    keys = {f"s3://{BUCKET}/{o['Key']}" for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=BUCKET, Prefix="warehouse/tarn_sql/compacted/") for o in page.get("Contents", [])}
+    assert not (old_files & keys), f"VACUUM left files no snapshot names: {sorted(old_files & keys)}"
+    assert {f["file_path"] for f in tbl.inspect.files().to_pylist()} <= keys
+    assert py_rows(tbl, "id", "v") == want
+    assert rows(spark.sql("SELECT id, v FROM tarn.tarn_sql.compacted ORDER BY id")) == want
+    assert trino("SELECT id, v FROM tarn.tarn_sql.compacted ORDER BY id") == want
+    assert tarn_sql("SELECT count(*) AS n FROM tarn_sql.compacted") == [{"n": len(want)}]
+    if optimize_op != "replace":
+        gap_found("optimize-operation", f"OPTIMIZE committed operation {optimize_op!r}")
