@@ -3,6 +3,8 @@ against tarn: a partitioned table through INSERT, MERGE, UPDATE, DELETE, time
 travel; PyIceberg and tarn read Spark's result. Each test runs on the
 baseline SQLite catalog and on tarn's REST catalog."""
 
+from datetime import datetime, timezone
+
 from conftest import known_gap, py_rows, rows, tarn_check
 
 EXPECTED = [(2, "2025-01-02 10:00:00", "B2"), (3, "2025-01-02 11:00:00", "c"),
@@ -17,7 +19,9 @@ def test_create_insert_merge_update_delete_time_travel(catalog, spark):
               "PARTITIONED BY (days(ts), bucket(4, id))")
     spark.sql(f"INSERT INTO {t} VALUES (1, TIMESTAMP '2025-01-01 10:00:00', 'a'), "
               "(2, TIMESTAMP '2025-01-02 10:00:00', 'b'), (3, TIMESTAMP '2025-01-02 11:00:00', 'c')")
-    first = catalog.py.load_table("spark_ns.events").current_snapshot().snapshot_id
+    first_snap = catalog.py.load_table("spark_ns.events").current_snapshot()
+    first = first_snap.snapshot_id
+    first_at = datetime.fromtimestamp(first_snap.timestamp_ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
     spark.sql(f"MERGE INTO {t} t USING (SELECT * FROM VALUES "
               "(2L, TIMESTAMP '2025-01-02 10:00:00', 'B'), (4L, TIMESTAMP '2025-01-03 10:00:00', 'd'), "
               "(5L, TIMESTAMP '2025-02-01 00:00:00', 'e') AS s(id, ts, v)) s ON t.id = s.id "
@@ -30,6 +34,8 @@ def test_create_insert_merge_update_delete_time_travel(catalog, spark):
     # Time travel to the first snapshot, and the history Spark sees.
     assert rows(spark.sql(f"SELECT id, v FROM {t} VERSION AS OF {first} ORDER BY id")) == \
         [(1, "a"), (2, "b"), (3, "c")]
+    assert rows(spark.sql(f"SELECT id, v FROM {t} TIMESTAMP AS OF '{first_at}' ORDER BY id")) == \
+        [(1, "a"), (2, "b"), (3, "c")]
 
     # Another engine reads exactly what Spark committed.
     tbl = catalog.py.load_table("spark_ns.events")
@@ -41,6 +47,8 @@ def test_create_insert_merge_update_delete_time_travel(catalog, spark):
         tarn_check("SELECT id, v FROM spark_ns.events ORDER BY id",
                    [{"id": i, "v": v} for i, _, v in EXPECTED])
         tarn_check(f"SELECT id, v FROM spark_ns.events FOR VERSION AS OF {first} ORDER BY id",
+                   [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 3, "v": "c"}])
+        tarn_check(f"SELECT id, v FROM spark_ns.events FOR TIMESTAMP AS OF TIMESTAMP '{first_at} UTC' ORDER BY id",
                    [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 3, "v": "c"}])
 
 
