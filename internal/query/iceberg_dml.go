@@ -30,6 +30,7 @@ var icebergBeforeCommit func(table string)
 
 // Temporary tables of a copy-on-write statement.
 const (
+	origTable   = "__tarn_orig"
 	workTable   = "__tarn_work"
 	sourceTable = "__tarn_src"
 	filesTable  = "__tarn_affected"
@@ -181,9 +182,33 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 	for _, f := range tbl.Schema().Fields() {
 		cols = append(cols, engine.QuoteIdent(f.Name))
 	}
-	work := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s IN (SELECT * FROM %s)", strings.Join(cols, ", "), tgt.SQL, engine.IcebergFileColumn, filesTable)
-	if err := sess.TempTable(ctx, workTable, work); err != nil {
-		return 0, engineError(err)
+	// Merge-on-read keeps the rows read, numbered, beside the work table:
+	// what the statement changed is then the difference of the two.
+	mor := (st.Kind == "UPDATE" && modeMergeOnRead(tbl, "write.update.mode")) || (st.Kind == "MERGE" && modeMergeOnRead(tbl, "write.merge.mode"))
+	if mor {
+		orig := fmt.Sprintf("SELECT %s, %s AS __tarn_f, %s AS __tarn_p, row_number() OVER (ORDER BY %s, %s) - 1 AS __tarn_rid FROM (%s) WHERE %s IN (SELECT * FROM %s)",
+			strings.Join(cols, ", "), engine.IcebergFileColumn, engine.IcebergPosColumn, engine.IcebergFileColumn, engine.IcebergPosColumn, tgt.SQL, engine.IcebergFileColumn, filesTable)
+		if err := sess.TempTable(ctx, origTable, orig); err != nil {
+			return 0, engineError(err)
+		}
+		if err := sess.TempTable(ctx, workTable, fmt.Sprintf("SELECT %s FROM %s ORDER BY __tarn_rid", strings.Join(cols, ", "), origTable)); err != nil {
+			return 0, engineError(err)
+		}
+		// The work table's row ids must be the rows' numbers.
+		var off int64
+		if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s w FULL JOIN %s o ON w.rowid = o.__tarn_rid WHERE w.rowid IS NULL OR o.__tarn_rid IS NULL OR %s",
+			workTable, origTable, rowsDiffer(cols))).Scan(&off); err != nil {
+			return 0, engineError(err)
+		}
+		if off != 0 {
+			mor = false // DuckDB numbered them otherwise: copy-on-write
+		}
+	}
+	if !mor {
+		work := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s IN (SELECT * FROM %s)", strings.Join(cols, ", "), tgt.SQL, engine.IcebergFileColumn, filesTable)
+		if err := sess.TempTable(ctx, workTable, work); err != nil {
+			return 0, engineError(err)
+		}
 	}
 	if st.Kind == "MERGE" && st.Matched {
 		// As the SQL standard (and Spark, Trino, Athena): a target row
@@ -218,6 +243,10 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 	}
 	if changed == 0 {
 		return 0, nil
+	}
+
+	if mor {
+		return changed, s.mergeOnReadCommit(ctx, ex, sess, tbl, tgt, cols, attempt)
 	}
 
 	// New data files for the rows now in the temporary table.
@@ -540,12 +569,29 @@ func (s *Service) deletePositions(ctx context.Context, ex *Execution, sess *engi
 	if len(files) == 0 {
 		return 0, nil
 	}
+	list, err := deleteGroups(tbl, tgt, files)
+	if err != nil {
+		return 0, err
+	}
+	wr, err := sess.WriteIcebergDeletes(ctx, "SELECT * FROM "+deletesTable, icebergWriteSpec(tbl, ex, attempt), list)
+	if err != nil {
+		return 0, engineError(err)
+	}
+	if err := s.commitRowDelta(ctx, ex, tbl, nil, wr.Files); err != nil {
+		return 0, err
+	}
+	return wr.Rows, nil
+}
+
+// deleteGroups groups data files (of tgt) by partition for position delete
+// files: one per partition spec and tuple.
+func deleteGroups(tbl *table.Table, tgt *engine.IcebergTarget, files []string) ([]engine.IcebergDeleteGroup, error) {
 	groups := map[string]*engine.IcebergDeleteGroup{}
 	var order []string
 	for _, f := range files {
 		task, ok := tgt.Tasks[f]
 		if !ok {
-			return 0, fmt.Errorf("cannot delete: data file %s is not in the snapshot read", f)
+			return nil, fmt.Errorf("cannot delete: data file %s is not in the snapshot read", f)
 		}
 		df := task.File
 		key := fmt.Sprintf("%d/%s", df.SpecID(), partitionKey(df.Partition()))
@@ -553,7 +599,7 @@ func (s *Service) deletePositions(ctx context.Context, ex *Execution, sess *engi
 		if g == nil {
 			spec := tbl.Metadata().PartitionSpecByID(int(df.SpecID()))
 			if spec == nil {
-				return 0, fmt.Errorf("cannot delete: data file %s has partition spec %d, which the table lacks", f, df.SpecID())
+				return nil, fmt.Errorf("cannot delete: data file %s has partition spec %d, which the table lacks", f, df.SpecID())
 			}
 			g = &engine.IcebergDeleteGroup{Spec: *spec, Partition: df.Partition()}
 			groups[key] = g
@@ -565,14 +611,27 @@ func (s *Service) deletePositions(ctx context.Context, ex *Execution, sess *engi
 	for _, k := range order {
 		list = append(list, *groups[k])
 	}
-	wr, err := sess.WriteIcebergDeletes(ctx, "SELECT * FROM "+deletesTable, icebergWriteSpec(tbl, ex, attempt), list)
-	if err != nil {
-		return 0, engineError(err)
-	}
+	return list, nil
+}
+
+// commitRowDelta commits new data files and position delete files as one
+// snapshot asserting the snapshot read and the spec written with; on
+// failure the files are deleted.
+func (s *Service) commitRowDelta(ctx context.Context, ex *Execution, tbl *table.Table, data, deletes []iceberggo.DataFile) error {
 	txn := tbl.NewTransaction()
-	err = txn.AssertRefSnapshotID(table.MainBranch)
+	err := txn.AssertRefSnapshotID(table.MainBranch)
 	if err == nil {
-		err = txn.NewRowDelta(snapshotProps(ex)).AddDeletes(wr.Files...).Commit(ctx)
+		err = txn.AssertDefaultShape()
+	}
+	if err == nil {
+		rd := txn.NewRowDelta(snapshotProps(ex))
+		if len(data) > 0 {
+			rd.AddRows(data...)
+		}
+		if len(deletes) > 0 {
+			rd.AddDeletes(deletes...)
+		}
+		err = rd.Commit(ctx)
 	}
 	if err == nil {
 		if icebergBeforeCommit != nil {
@@ -580,15 +639,18 @@ func (s *Service) deletePositions(ctx context.Context, ex *Execution, sess *engi
 		}
 		err = commitOrDiscard(ctx, tbl, txn)
 	}
+	all := append(append([]iceberggo.DataFile{}, data...), deletes...)
 	if err != nil {
 		if !errors.Is(err, errCommitUnknown) {
-			s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), wr.Files)
+			s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), all)
 		}
-		return 0, fmt.Errorf("cannot commit to Iceberg table %s: %w", strings.Join(tbl.Identifier(), "."), err)
+		return fmt.Errorf("cannot commit to Iceberg table %s: %w", strings.Join(tbl.Identifier(), "."), err)
 	}
 	ex.wrote = true
-	ex.written = append(ex.written, wr.URIs()...)
-	return wr.Rows, nil
+	for _, f := range data {
+		ex.written = append(ex.written, f.FilePath())
+	}
+	return nil
 }
 
 // checkTargetScan holds what a statement reads of its target to the
@@ -610,4 +672,78 @@ func (s *Service) checkTargetScan(ctx context.Context, req Request, t catalog.Ta
 			ErrScanLimit, total, t.FullName(), len(tgt.Tasks), wg.Name, wg.BytesScannedCutoff)
 	}
 	return nil
+}
+
+// modeMergeOnRead reports whether a table's property key (write.update.mode,
+// write.merge.mode) asks for merge-on-read (format version 2).
+func modeMergeOnRead(tbl *table.Table, key string) bool {
+	return tbl.Metadata().Version() >= 2 && strings.EqualFold(tbl.Properties().Get(key, ""), table.WriteModeMergeOnRead)
+}
+
+// rowsDiffer is SQL true when row w of the work table differs from row o
+// of the rows read.
+func rowsDiffer(cols []string) string {
+	var w, o []string
+	for _, c := range cols {
+		w = append(w, "w."+c)
+		o = append(o, "o."+c)
+	}
+	return fmt.Sprintf("ROW(%s) IS DISTINCT FROM ROW(%s)", strings.Join(w, ", "), strings.Join(o, ", "))
+}
+
+// mergeOnReadCommit commits what an UPDATE or MERGE changed without
+// rewriting the files it read: the rows read that are gone or differ get
+// position deletes, the rows that are new or differ go to new data files;
+// one snapshot.
+func (s *Service) mergeOnReadCommit(ctx context.Context, ex *Execution, sess *engine.Session, tbl *table.Table, tgt *engine.IcebergTarget, cols []string, attempt int) error {
+	const gone, added = "__tarn_gone", "__tarn_added"
+	if err := sess.TempTable(ctx, gone, fmt.Sprintf("SELECT o.__tarn_f AS file_path, o.__tarn_p AS pos FROM %s o LEFT JOIN %s w ON w.rowid = o.__tarn_rid WHERE w.rowid IS NULL OR %s",
+		origTable, workTable, rowsDiffer(cols))); err != nil {
+		return engineError(err)
+	}
+	var wcols []string
+	for _, c := range cols {
+		wcols = append(wcols, "w."+c)
+	}
+	if err := sess.TempTable(ctx, added, fmt.Sprintf("SELECT %s FROM %s w LEFT JOIN %s o ON w.rowid = o.__tarn_rid WHERE o.__tarn_rid IS NULL OR %s",
+		strings.Join(wcols, ", "), workTable, origTable, rowsDiffer(cols))); err != nil {
+		return engineError(err)
+	}
+	files, err := queryStrings(ctx, sess, "SELECT DISTINCT file_path FROM "+gone+" ORDER BY 1")
+	if err != nil {
+		return err
+	}
+	var data, deletes []iceberggo.DataFile
+	fail := func(err error) error {
+		s.eng.DeleteIcebergFiles(context.WithoutCancel(ctx), append(data, deletes...))
+		return err
+	}
+	var n int64
+	if err := sess.Conn().QueryRowContext(ctx, "SELECT count(*) FROM "+added).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		wr, err := sess.WriteIceberg(ctx, "SELECT * FROM "+added, icebergWriteSpec(tbl, ex, attempt))
+		if err != nil {
+			return engineError(err)
+		}
+		data = wr.Files
+	}
+	if len(files) > 0 {
+		groups, err := deleteGroups(tbl, tgt, files)
+		if err != nil {
+			return fail(err)
+		}
+		w := icebergWriteSpec(tbl, ex, attempt)
+		w.RunID += "-d"
+		wr, err := sess.WriteIcebergDeletes(ctx, "SELECT * FROM "+gone, w, groups)
+		if err != nil {
+			return fail(engineError(err))
+		}
+		deletes = wr.Files
+	}
+	if len(data) == 0 && len(deletes) == 0 {
+		return nil
+	}
+	return s.commitRowDelta(ctx, ex, tbl, data, deletes)
 }

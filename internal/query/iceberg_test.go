@@ -845,3 +845,72 @@ func TestIcebergRewritesOverEqualityDeletes(t *testing.T) {
 	wantRows(t, "after MERGE", iceRows(t, l, "eq"), "1|A", "2|new", "3|c", "4|D")
 	wantRows(t, "tarn after MERGE", queryRows(t, l, "SELECT id, v FROM testdb.eq"), "1|A", "2|new", "3|c", "4|D")
 }
+
+// TestIcebergMergeOnReadUpdateMerge: with write.update.mode and
+// write.merge.mode merge-on-read, UPDATE and MERGE rewrite no data file:
+// the rows they change get position deletes and their new versions (and
+// MERGE's inserts) new data files, in one snapshot each.
+func TestIcebergMergeOnReadUpdateMerge(t *testing.T) {
+	l := newIcebergLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, `CREATE TABLE testdb.mr (id bigint, k string, v int) PARTITIONED BY (k) LOCATION 's3://lake/ice/mr/'
+		TBLPROPERTIES ('table_type'='ICEBERG', 'write.update.mode'='merge-on-read', 'write.merge.mode'='merge-on-read', 'write.delete.mode'='merge-on-read')`)
+	mustRun(t, l.Query, `INSERT INTO testdb.mr SELECT range, CASE WHEN range < 50 THEN 'a' ELSE 'b' END, 0 FROM range(100)`)
+	files := func() map[string]bool {
+		tasks, err := iceTable(t, l, "mr").Scan().PlanFiles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, task := range tasks {
+			out[task.File.FilePath()] = true
+		}
+		return out
+	}
+	before := files()
+	c, _ := mustRun(t, l.Query, `UPDATE testdb.mr SET v = v + 1 WHERE id IN (3, 60)`)
+	if c.Rows[0][0] != int64(2) {
+		t.Errorf("UPDATE says %v", c.Rows)
+	}
+	after := files()
+	for f := range before {
+		if !after[f] {
+			t.Errorf("merge-on-read UPDATE rewrote %s", f)
+		}
+	}
+	if len(after) != len(before)+2 {
+		t.Errorf("%d data files after the UPDATE, want %d (one per partition for the new versions)", len(after), len(before)+2)
+	}
+	c, _ = mustRun(t, l.Query, `MERGE INTO testdb.mr t USING (SELECT * FROM (VALUES (3, 10), (4, -1), (200, 7))) s(id, nv) ON t.id = s.id
+		WHEN MATCHED AND s.nv < 0 THEN DELETE
+		WHEN MATCHED THEN UPDATE SET v = s.nv, k = 'c'
+		WHEN NOT MATCHED THEN INSERT VALUES (s.id, 'a', s.nv)`)
+	if c.Rows[0][0] != int64(3) {
+		t.Errorf("MERGE says %v", c.Rows)
+	}
+	// A row updated twice (its first new version updated in place too).
+	mustRun(t, l.Query, `UPDATE testdb.mr SET v = v * 100 WHERE id = 60`)
+	want := map[int]string{}
+	for i := range 100 {
+		k := "a"
+		if i >= 50 {
+			k = "b"
+		}
+		want[i] = fmt.Sprintf("%d|%s|0", i, k)
+	}
+	want[3] = "3|c|10"
+	delete(want, 4)
+	want[60] = "60|b|100"
+	want[200] = "200|a|7"
+	var wl []string
+	for _, r := range want {
+		wl = append(wl, r)
+	}
+	wantRows(t, "iceberg-go", iceRows(t, l, "mr"), wl...)
+	wantRows(t, "tarn", queryRows(t, l, "SELECT id, k, v FROM testdb.mr"), wl...)
+	if n := snapshots(t, l, "mr"); n != 4 {
+		t.Errorf("%d snapshots, want 4", n)
+	}
+	mustRun(t, l.Query, `OPTIMIZE testdb.mr REWRITE DATA USING BIN_PACK`)
+	wantRows(t, "after OPTIMIZE", iceRows(t, l, "mr"), wl...)
+}
