@@ -15,6 +15,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
@@ -345,6 +346,7 @@ func catalogCmd(g *globals) *cobra.Command {
 				}
 				return nil
 			})},
+		healthCmd(g, splitName),
 		&cobra.Command{Use: "partitions DB.TABLE", Short: "List a table's partitions", Example: "  tarn catalog partitions etl_pipeline_db.orders", Args: cobra.ExactArgs(1),
 			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
@@ -424,4 +426,42 @@ func crawlerView(c crawler.Spec, runs []crawler.Run) any {
 		break
 	}
 	return v
+}
+
+// healthCmd shows an Iceberg table's health: what OPTIMIZE and VACUUM would
+// act on. It is SQL over the table's metadata tables, so the key's rights on
+// the table apply and it works the same with or without a server.
+func healthCmd(g *globals, splitName func(string) (string, string, error)) *cobra.Command {
+	var smallMB int
+	var format string
+	cmd := &cobra.Command{Use: "health DB.TABLE", Short: "Show an Iceberg table's snapshots, data files, small files, delete files and bytes",
+		Example: "  tarn catalog health curated_db.orders\n  tarn catalog health curated_db.orders --small-file-mb 64", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, name, err := splitName(args[0])
+			if err != nil {
+				return err
+			}
+			if smallMB <= 0 {
+				return fmt.Errorf("--small-file-mb must be positive, not %d", smallMB)
+			}
+			return runStatements(cmd, g, []string{HealthSQL(db, name, int64(smallMB)<<20)}, "", "", format)
+		}}
+	cmd.Flags().IntVar(&smallMB, "small-file-mb", 32, "data files smaller than this many MiB count as small (OPTIMIZE ... BIN_PACK rewrites them)")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	return cmd
+}
+
+// HealthSQL is the query behind tarn catalog health.
+func HealthSQL(db, name string, small int64) string {
+	q := func(kind string) string {
+		return engine.QuoteIdent(db) + "." + engine.QuoteIdent(name+"$"+kind)
+	}
+	return fmt.Sprintf(`SELECT s.snapshots, f.data_files, f.small_files, f.delete_files, f.data_bytes, f.records
+FROM (SELECT count(*) AS snapshots FROM %s) s,
+(SELECT count(*) FILTER (WHERE content = 0) AS data_files,
+ count(*) FILTER (WHERE content = 0 AND file_size_in_bytes < %d) AS small_files,
+ count(*) FILTER (WHERE content <> 0) AS delete_files,
+ coalesce(sum(file_size_in_bytes) FILTER (WHERE content = 0), 0) AS data_bytes,
+ coalesce(sum(record_count) FILTER (WHERE content = 0), 0) AS records
+ FROM %s) f`, q("snapshots"), small, q("files"))
 }

@@ -43,34 +43,7 @@ func queryCmd(g *globals) *cobra.Command {
 			if len(stmts) == 0 {
 				return errors.New("no SQL statement given")
 			}
-			r, err := g.server()
-			if err != nil {
-				return err
-			}
-			if r != nil {
-				for _, st := range stmts {
-					if err := runRemoteQuery(cmd, r, query.Request{SQL: st, Database: database, Workgroup: workgroup}, format); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			l, err := lake.Open(cmd.Context(), oneShotConfig(g.data, stmts))
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			// A statement's elapsed time counts from an open engine, as in
-			// a server; waiting here still leaves the services to overlap it.
-			if err := l.Engine.Ready(cmd.Context()); err != nil {
-				return err
-			}
-			for _, st := range stmts {
-				if err := runQuery(cmd, l, query.Request{SQL: st, Database: database, Workgroup: workgroup}, format); err != nil {
-					return err
-				}
-			}
-			return nil
+			return runStatements(cmd, g, stmts, database, workgroup, format)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json (one object per line)")
@@ -79,6 +52,39 @@ func queryCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&workgroup, "workgroup", "", "workgroup whose limits apply (primary)")
 	cmd.AddCommand(historyCmd(g))
 	return cmd
+}
+
+// runStatements runs statements through a running server if there is one,
+// else in this process, printing each one's result.
+func runStatements(cmd *cobra.Command, g *globals, stmts []string, database, workgroup, format string) error {
+	r, err := g.server()
+	if err != nil {
+		return err
+	}
+	if r != nil {
+		for _, st := range stmts {
+			if err := runRemoteQuery(cmd, r, query.Request{SQL: st, Database: database, Workgroup: workgroup}, format); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	l, err := lake.Open(cmd.Context(), oneShotConfig(g.data, stmts))
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	// A statement's elapsed time counts from an open engine, as in
+	// a server; waiting here still leaves the services to overlap it.
+	if err := l.Engine.Ready(cmd.Context()); err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if err := runQuery(cmd, l, query.Request{SQL: st, Database: database, Workgroup: workgroup}, format); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func runQuery(cmd *cobra.Command, l *lake.Lake, req query.Request, format string) error {
