@@ -389,3 +389,37 @@ func (g *tableGroup) partitionColumns() []catalog.Column {
 	}
 	return cols
 }
+
+// withoutIcebergTables leaves out every file of an Iceberg table: a folder
+// with a metadata/ folder holding *.metadata.json files is one (whoever
+// wrote it: tarn, Spark, Trino, PyIceberg). Its data files are only those
+// its snapshots name, which a crawler cannot see; its catalog (the Iceberg
+// REST catalog, or ALTER TABLE ... CONVERT TO ICEBERG) keeps it.
+func withoutIcebergTables(files []storage.ObjectInfo) []storage.ObjectInfo {
+	var roots []string
+	for _, f := range files {
+		dir, base := path.Split(f.Key)
+		if strings.HasSuffix(base, ".metadata.json") || strings.HasSuffix(base, ".metadata.json.gz") {
+			if d := strings.TrimSuffix(dir, "/"); path.Base(d) == "metadata" {
+				roots = append(roots, strings.TrimSuffix(d, "metadata"))
+			}
+		}
+	}
+	if len(roots) == 0 {
+		return files
+	}
+	kept := files[:0]
+	for _, f := range files {
+		inside := false
+		for _, r := range roots {
+			if strings.HasPrefix(f.Key, r) {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			kept = append(kept, f)
+		}
+	}
+	return kept
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/runs"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -330,6 +331,7 @@ func (c *crawl) do(ctx context.Context) error {
 			files = append(files, obj)
 		}
 		sort.Slice(files, func(i, j int) bool { return files[i].Key < files[j].Key })
+		files = withoutIcebergTables(files)
 		gs, errs := groupTarget(u, files)
 		groups = append(groups, gs...)
 		c.run.FileErrors = append(c.run.FileErrors, errs...)
@@ -356,6 +358,11 @@ func (c *crawl) do(ctx context.Context) error {
 		}
 		if existing != nil && !sameLocation(existing.Location, g.location()) {
 			return fmt.Errorf("cannot name the table at %s: tables %q and %q exist with other locations", g.location(), g.name, name)
+		}
+		if existing != nil && iceberg.IsIceberg(*existing) {
+			// Its metadata, not its files, says what it holds; a crawl
+			// must not turn it back into a Hive table.
+			continue
 		}
 		taken[name] = g.location()
 		work = append(work, &tableWork{g: g, name: name, existing: existing,
