@@ -1,16 +1,22 @@
 """Fixtures of the real-engines rig (make test-engines, .ci/engines.sh).
 
 .ci/engines.sh starts one `tarn serve` (S3 endpoint and REST API, the Iceberg
-REST catalog at <api>/iceberg), one Trino server whose `tarn` catalog is that
-REST catalog, and passes their addresses in TARN_ENGINES_* variables. The
-Spark session (local[1], small driver) is one per run.
+REST catalog at <api>/iceberg), one Trino server whose catalogs `tarn`
+(OAuth2) and `tarn_sigv4` (SigV4) are that REST catalog, and passes their
+addresses in TARN_ENGINES_* variables. The Spark session (local[1], small
+driver) is one per run. A subset: ENGINES_PYTEST_ARGS="-k trino" make
+test-engines.
 
-Two catalogs are used:
+Catalogs:
 - `tarn`: tarn's Iceberg REST catalog (OAuth2 client credentials: the access
   key id and secret; Spark also has it as `tarn_sigv4`, signing with SigV4).
 - `base`: a SQLite catalog file shared by PyIceberg (SqlCatalog) and Spark
   (JdbcCatalog) with its data on tarn's S3 endpoint: it tests the S3 endpoint
   with each engine's own S3 client apart from the REST catalog.
+
+Known gaps of tarn (GAPS below) are xfails that quote the engine's error;
+TARN_ENGINES_STRICT=1 makes them failures. A step that no longer hits its
+gap passes with a warning in pytest's summary: then drop its known_gap.
 """
 
 import json
@@ -21,6 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from datetime import datetime, timezone
 
 import pytest
@@ -178,14 +185,20 @@ GAPS = {
 class known_gap:
     """with known_gap("nested-namespace"): a step that may hit that gap of tarn."""
 
-    def __init__(self, name):
+    def __init__(self, name, when=True):
+        self.name, self.when = name, when  # when=False: the step cannot hit it (another catalog)
         self.match, self.why = GAPS[name]
 
     def __enter__(self):
         return self
 
     def __exit__(self, typ, exc, tb):
-        if exc is None or os.environ.get("TARN_ENGINES_STRICT") == "1":
+        if not self.when:
+            return False
+        if exc is None:
+            warnings.warn(f"tarn's known gap {self.name!r} was not hit: drop its known_gap and GAPS entry")
+            return False
+        if os.environ.get("TARN_ENGINES_STRICT") == "1":
             return False
         text = str(exc)
         if self.match in text:
