@@ -870,56 +870,67 @@ func (c *Catalog) stage(ctx context.Context, ident table.Identifier, reqs []tabl
 // exist yet.
 func (c *Catalog) publish(ctx context.Context, commits []*stagedCommit) error {
 	return c.db.Tx(ctx, func(tx *sql.Tx) error {
-		for _, s := range commits {
-			if s.loc == "" {
-				continue
-			}
-			full := s.db + "." + s.name
-			if s.create {
-				t, err := row(catalog.Table{Database: s.db, Name: s.name}, s.meta, s.loc, "")
-				if err == nil {
-					err = c.cat.CreateTableTx(ctx, tx, t)
-				}
-				if errors.Is(err, catalog.ErrTableExists) {
-					return fmt.Errorf("%w: %w: table %q was created concurrently", table.ErrCommitFailed, icecat.ErrTableAlreadyExists, full)
-				}
-				if err != nil {
-					return tableErr(err)
-				}
-				continue
-			}
-			cur, err := c.cat.GetTableTx(ctx, tx, s.db, s.name)
-			if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchDatabase) {
-				return fmt.Errorf("%w: %w: table %q was dropped concurrently", table.ErrCommitFailed, icecat.ErrNoSuchTable, full)
-			}
-			if err != nil {
-				return err
-			}
-			if !IsIceberg(cur) || MetadataLocation(cur) != s.baseLoc {
-				return fmt.Errorf("%w: table %q was changed concurrently: its metadata is now %q, the commit started from %q",
-					table.ErrCommitFailed, full, MetadataLocation(cur), s.baseLoc)
-			}
-			nt, err := row(cur, s.meta, s.loc, s.baseLoc)
-			if err != nil {
-				return err
-			}
-			// The swap itself: a compare-and-set on the row's properties,
-			// atomic at any isolation level; then the columns mirror.
-			if err := c.cat.SwapTablePropertiesTx(ctx, tx, s.db, s.name, cur.Properties, nt.Properties); err != nil {
-				if errors.Is(err, catalog.ErrConcurrentUpdate) {
-					return fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
-				}
-				return err
-			}
-			if _, err := c.cat.UpdateTableTx(ctx, tx, nt, "iceberg commit"); err != nil {
-				if errors.Is(err, catalog.ErrConcurrentUpdate) {
-					return fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
-				}
-				return err
-			}
+		if err := c.swap(ctx, tx, commits); err != nil {
+			return err
+		}
+		if h := commitHook(ctx); h != nil && slices.ContainsFunc(commits, func(s *stagedCommit) bool { return s.loc != "" }) {
+			return h(ctx, tx)
 		}
 		return nil
 	})
+}
+
+// swap is publish's work in its transaction.
+func (c *Catalog) swap(ctx context.Context, tx *sql.Tx, commits []*stagedCommit) error {
+	for _, s := range commits {
+		if s.loc == "" {
+			continue
+		}
+		full := s.db + "." + s.name
+		if s.create {
+			t, err := row(catalog.Table{Database: s.db, Name: s.name}, s.meta, s.loc, "")
+			if err == nil {
+				err = c.cat.CreateTableTx(ctx, tx, t)
+			}
+			if errors.Is(err, catalog.ErrTableExists) {
+				return fmt.Errorf("%w: %w: table %q was created concurrently", table.ErrCommitFailed, icecat.ErrTableAlreadyExists, full)
+			}
+			if err != nil {
+				return tableErr(err)
+			}
+			continue
+		}
+		cur, err := c.cat.GetTableTx(ctx, tx, s.db, s.name)
+		if errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchDatabase) {
+			return fmt.Errorf("%w: %w: table %q was dropped concurrently", table.ErrCommitFailed, icecat.ErrNoSuchTable, full)
+		}
+		if err != nil {
+			return err
+		}
+		if !IsIceberg(cur) || MetadataLocation(cur) != s.baseLoc {
+			return fmt.Errorf("%w: table %q was changed concurrently: its metadata is now %q, the commit started from %q",
+				table.ErrCommitFailed, full, MetadataLocation(cur), s.baseLoc)
+		}
+		nt, err := row(cur, s.meta, s.loc, s.baseLoc)
+		if err != nil {
+			return err
+		}
+		// The swap itself: a compare-and-set on the row's properties,
+		// atomic at any isolation level; then the columns mirror.
+		if err := c.cat.SwapTablePropertiesTx(ctx, tx, s.db, s.name, cur.Properties, nt.Properties); err != nil {
+			if errors.Is(err, catalog.ErrConcurrentUpdate) {
+				return fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
+			}
+			return err
+		}
+		if _, err := c.cat.UpdateTableTx(ctx, tx, nt, "iceberg commit"); err != nil {
+			if errors.Is(err, catalog.ErrConcurrentUpdate) {
+				return fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // published reports whether a staged commit's metadata is the table's
