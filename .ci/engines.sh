@@ -106,6 +106,7 @@ set +e
 .venv/bin/python -m pytest -p no:cacheprovider -rsxX -v test/engines ${ENGINES_PYTEST_ARGS:-}
 rc=$?
 set -e
+grep -o "Server startup completed in [0-9.]*s" "$work/trino.log" | sed 's/^/Trino: /' || true
 echo "make test-engines: pytest exit $rc in $(( $(date +%s) - start ))s, installs, builds and starts included"
 if [ "$rc" -ne 0 ]; then
   echo "--- the last lines of tarn serve's log:"
