@@ -154,49 +154,39 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		return s.deletePositions(ctx, ex, sess, tbl, tgt, alias, where, attempt)
 	}
 
-	// The data files holding rows the statement can touch. For MERGE these
-	// are the files with a row matching a source row: a source row
-	// unmatched in them is unmatched in the whole table, so WHEN NOT
-	// MATCHED inserts exactly what it would on the whole table.
-	var detect string
-	switch {
-	case st.Kind == "MERGE":
-		detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s JOIN %s AS %s ON %s", alias, engine.IcebergFileColumn, tgt.SQL, alias,
-			sourceTable, engine.QuoteIdent(st.SourceAlias), on)
-	case st.Where != "":
-		detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s WHERE %s", alias, engine.IcebergFileColumn, tgt.SQL, alias, where)
-	default:
-		detect = fmt.Sprintf("SELECT DISTINCT %s FROM (%s)", engine.IcebergFileColumn, tgt.SQL)
-	}
-	if err := sess.TempTable(ctx, filesTable, detect); err != nil {
-		return 0, fmt.Errorf("cannot run %s on %s: %w", st.Kind, t.FullName(), engineError(err))
-	}
-	affected, err := queryStrings(ctx, sess, "SELECT * FROM "+filesTable+" WHERE "+engine.IcebergFileColumn+" IS NOT NULL")
-	if err != nil {
-		return 0, err
-	}
-	if len(affected) == 0 && st.Kind != "MERGE" {
-		return 0, nil // no row matches: no snapshot
-	}
 	cols := make([]string, 0, len(tbl.Schema().Fields()))
+	acols := make([]string, 0, len(tbl.Schema().Fields()))
 	for _, f := range tbl.Schema().Fields() {
 		cols = append(cols, engine.QuoteIdent(f.Name))
+		acols = append(acols, alias+"."+engine.QuoteIdent(f.Name))
 	}
-	// Merge-on-read keeps the rows read, numbered, beside the work table:
-	// what the statement changed is then the difference of the two.
+	// Merge-on-read reads only the rows the statement can touch (those
+	// matching its condition, or a source row), numbered, beside the work
+	// table: what the statement changed is the difference of the two.
 	mor := (st.Kind == "UPDATE" && modeMergeOnRead(tbl, "write.update.mode")) || (st.Kind == "MERGE" && modeMergeOnRead(tbl, "write.merge.mode"))
 	if mor {
-		orig := fmt.Sprintf("SELECT %s, %s AS __tarn_f, %s AS __tarn_p, row_number() OVER (ORDER BY %s, %s) - 1 AS __tarn_rid FROM (%s) WHERE %s IN (SELECT * FROM %s)",
-			strings.Join(cols, ", "), engine.IcebergFileColumn, engine.IcebergPosColumn, engine.IcebergFileColumn, engine.IcebergPosColumn, tgt.SQL, engine.IcebergFileColumn, filesTable)
+		orig := fmt.Sprintf("SELECT %s, %s.%s AS __tarn_f, %s.%s AS __tarn_p FROM (%s) AS %s", strings.Join(acols, ", "),
+			alias, engine.IcebergFileColumn, alias, engine.IcebergPosColumn, tgt.SQL, alias)
+		switch {
+		case st.Kind == "MERGE":
+			orig += fmt.Sprintf(" SEMI JOIN %s AS %s ON %s", sourceTable, engine.QuoteIdent(st.SourceAlias), on)
+		case where != "":
+			orig += " WHERE " + where
+		}
 		if err := sess.TempTable(ctx, origTable, orig); err != nil {
+			return 0, fmt.Errorf("cannot run %s on %s: %w", st.Kind, t.FullName(), engineError(err))
+		}
+		// Copied in the rows' order, the work table's row ids are those of
+		// the rows read (__tarn_rid below is the latter's rowid).
+		if err := sess.TempTable(ctx, workTable, fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), origTable)); err != nil {
 			return 0, engineError(err)
 		}
-		if err := sess.TempTable(ctx, workTable, fmt.Sprintf("SELECT %s FROM %s ORDER BY __tarn_rid", strings.Join(cols, ", "), origTable)); err != nil {
-			return 0, engineError(err)
-		}
-		// The work table's row ids must be the rows' numbers.
+		// The work table's row ids must be the rows' numbers (DuckDB keeps
+		// insertion order): checked on the count, the ends and a sample.
 		var off int64
-		if err := conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s w FULL JOIN %s o ON w.rowid = o.__tarn_rid WHERE w.rowid IS NULL OR o.__tarn_rid IS NULL OR %s",
+		if err := conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT (SELECT count(*) FROM %[1]s) - (SELECT count(*) FROM %[2]s)
+			+ (SELECT count(*) FROM %[1]s WHERE rowid < 0 OR rowid >= (SELECT count(*) FROM %[2]s))
+			+ (SELECT count(*) FROM (SELECT *, rowid AS __tarn_rid FROM %[2]s USING SAMPLE 1024 ROWS) o LEFT JOIN %[1]s w ON w.rowid = o.__tarn_rid WHERE w.rowid IS NULL OR %[3]s)`,
 			workTable, origTable, rowsDiffer(cols))).Scan(&off); err != nil {
 			return 0, engineError(err)
 		}
@@ -204,7 +194,31 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 			mor = false // DuckDB numbered them otherwise: copy-on-write
 		}
 	}
+	var affected []string
 	if !mor {
+		// The data files holding rows the statement can touch. For MERGE
+		// these are the files with a row matching a source row: a source
+		// row unmatched in them is unmatched in the whole table, so WHEN
+		// NOT MATCHED inserts exactly what it would on the whole table.
+		var detect string
+		switch {
+		case st.Kind == "MERGE":
+			detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s JOIN %s AS %s ON %s", alias, engine.IcebergFileColumn, tgt.SQL, alias,
+				sourceTable, engine.QuoteIdent(st.SourceAlias), on)
+		case st.Where != "":
+			detect = fmt.Sprintf("SELECT DISTINCT %s.%s FROM (%s) AS %s WHERE %s", alias, engine.IcebergFileColumn, tgt.SQL, alias, where)
+		default:
+			detect = fmt.Sprintf("SELECT DISTINCT %s FROM (%s)", engine.IcebergFileColumn, tgt.SQL)
+		}
+		if err := sess.TempTable(ctx, filesTable, detect); err != nil {
+			return 0, fmt.Errorf("cannot run %s on %s: %w", st.Kind, t.FullName(), engineError(err))
+		}
+		if affected, err = queryStrings(ctx, sess, "SELECT * FROM "+filesTable+" WHERE "+engine.IcebergFileColumn+" IS NOT NULL"); err != nil {
+			return 0, err
+		}
+		if len(affected) == 0 && st.Kind != "MERGE" {
+			return 0, nil // no row matches: no snapshot
+		}
 		work := fmt.Sprintf("SELECT %s FROM (%s) WHERE %s IN (SELECT * FROM %s)", strings.Join(cols, ", "), tgt.SQL, engine.IcebergFileColumn, filesTable)
 		if err := sess.TempTable(ctx, workTable, work); err != nil {
 			return 0, engineError(err)
@@ -696,17 +710,22 @@ func rowsDiffer(cols []string) string {
 // position deletes, the rows that are new or differ go to new data files;
 // one snapshot.
 func (s *Service) mergeOnReadCommit(ctx context.Context, ex *Execution, sess *engine.Session, tbl *table.Table, tgt *engine.IcebergTarget, cols []string, attempt int) error {
-	const gone, added = "__tarn_gone", "__tarn_added"
-	if err := sess.TempTable(ctx, gone, fmt.Sprintf("SELECT o.__tarn_f AS file_path, o.__tarn_p AS pos FROM %s o LEFT JOIN %s w ON w.rowid = o.__tarn_rid WHERE w.rowid IS NULL OR %s",
+	const diff, gone, added = "__tarn_diff", "__tarn_gone", "__tarn_added"
+	// One pass over both: each row read that is gone or changed, each row
+	// of the result that is new or changed.
+	if err := sess.TempTable(ctx, diff, fmt.Sprintf("SELECT o.__tarn_f AS file_path, o.__tarn_p AS pos, w.rowid AS wrid FROM (SELECT *, rowid AS __tarn_rid FROM %s) o FULL JOIN %s w ON w.rowid = o.__tarn_rid WHERE w.rowid IS NULL OR o.__tarn_rid IS NULL OR %s",
 		origTable, workTable, rowsDiffer(cols))); err != nil {
+		return engineError(err)
+	}
+	if err := sess.TempTable(ctx, gone, "SELECT file_path, pos FROM "+diff+" WHERE file_path IS NOT NULL"); err != nil {
 		return engineError(err)
 	}
 	var wcols []string
 	for _, c := range cols {
 		wcols = append(wcols, "w."+c)
 	}
-	if err := sess.TempTable(ctx, added, fmt.Sprintf("SELECT %s FROM %s w LEFT JOIN %s o ON w.rowid = o.__tarn_rid WHERE o.__tarn_rid IS NULL OR %s",
-		strings.Join(wcols, ", "), workTable, origTable, rowsDiffer(cols))); err != nil {
+	if err := sess.TempTable(ctx, added, fmt.Sprintf("SELECT %s FROM %s w SEMI JOIN (SELECT wrid FROM %s WHERE wrid IS NOT NULL) d ON w.rowid = d.wrid",
+		strings.Join(wcols, ", "), workTable, diff)); err != nil {
 		return engineError(err)
 	}
 	files, err := queryStrings(ctx, sess, "SELECT DISTINCT file_path FROM "+gone+" ORDER BY 1")
