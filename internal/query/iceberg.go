@@ -107,6 +107,13 @@ func (s *Service) runIceberg(ctx context.Context, ex *Execution, req Request, si
 	}
 	db, name = strings.ToLower(db), strings.ToLower(name)
 	t, err := s.cat.GetTable(ctx, db, name)
+	if d, ok := stmt.(iceDrop); ok && d.Purge && (errors.Is(err, catalog.ErrNoSuchTable) || errors.Is(err, catalog.ErrNoSuchDatabase)) {
+		ex.StatementType = "DDL"
+		if d.IfExists {
+			return true, nil
+		}
+		return true, fmt.Errorf("cannot drop table %s.%s: %w", db, name, err)
+	}
 	if err != nil {
 		return false, nil // not a catalog table: the warehouse's, or an error further on
 	}

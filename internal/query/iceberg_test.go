@@ -288,6 +288,10 @@ func TestIcebergEvolutionAndMaintenance(t *testing.T) {
 	if _, err := l.Catalog.GetTable(context.Background(), "testdb", "t"); err == nil {
 		t.Fatal("DROP TABLE left the table")
 	}
+	mustRun(t, l.Query, `DROP TABLE IF EXISTS testdb.t PURGE`)
+	if _, _, err := l.Query.Run(context.Background(), `DROP TABLE testdb.t PURGE`, "testdb"); err == nil {
+		t.Error("DROP TABLE ... PURGE of a missing table succeeded")
+	}
 }
 
 // TestIcebergFailuresChangeNothing: a statement that fails (bad SQL, a
