@@ -431,9 +431,15 @@ func TestIcebergConcurrentWriters(t *testing.T) {
 // and its re-run on the new state keeps the inserted row; nothing is left
 // that no snapshot names.
 func TestIcebergUpdateLosesNoConcurrentInsert(t *testing.T) {
+	for _, mode := range []string{"copy-on-write", "merge-on-read"} {
+		t.Run(mode, func(t *testing.T) { updateRacesInsert(t, mode) })
+	}
+}
+
+func updateRacesInsert(t *testing.T, mode string) {
 	l := newIcebergLake(t)
 	ctx := context.Background()
-	mustRun(t, l.Query, `CREATE TABLE testdb.r (id int, v string) PARTITIONED BY (bucket(2, id)) LOCATION 's3://lake/ice/r/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	mustRun(t, l.Query, `CREATE TABLE testdb.r (id int, v string) PARTITIONED BY (bucket(2, id)) LOCATION 's3://lake/ice/r/' TBLPROPERTIES ('table_type'='ICEBERG', 'write.update.mode'='`+mode+`')`)
 	mustRun(t, l.Query, `INSERT INTO testdb.r VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
 	calls := 0
 	query.SetIcebergBeforeCommit(func(string) {
