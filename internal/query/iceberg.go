@@ -833,6 +833,17 @@ func (s *Service) icebergAlter(ctx context.Context, req Request, ice *iceberg.Ca
 		err = txn.SetProperties(props)
 	case "UNSET TBLPROPERTIES":
 		err = txn.RemoveProperties(st.Keys)
+	case "RENAME TO":
+		toDB := strings.ToLower(firstNonEmpty(st.ToDB, t.Database))
+		to := catalog.Table{Database: toDB, Name: strings.ToLower(st.NewName), Location: t.Location}
+		if err := allow(req, t, "glue:DeleteTable"); err != nil {
+			return err
+		}
+		if err := allow(req, to, "glue:CreateTable"); err != nil {
+			return err
+		}
+		_, err := ice.RenameTable(ctx, table.Identifier{t.Database, t.Name}, table.Identifier{to.Database, to.Name})
+		return err
 	default:
 		return fmt.Errorf("%w: ALTER TABLE ... %s", ErrUnsupported, st.Op)
 	}

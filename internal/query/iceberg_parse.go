@@ -74,6 +74,7 @@ type iceAlter struct {
 	NewName  string
 	NewType  string
 	Comment  *string
+	ToDB     string // RENAME TO: the new database ("" for the same)
 	Field    string // a partition field: "bucket(8, id)", or a field name
 	FieldAs  string
 	Props    map[string]string
@@ -526,6 +527,11 @@ func parseIcebergAlter(p *parser) (any, bool, error) {
 		}
 	case p.accept("CONVERT", "TO", "ICEBERG"):
 		s.Op = "CONVERT TO ICEBERG"
+	case p.accept("RENAME", "TO"):
+		s.Op = "RENAME TO"
+		if s.ToDB, s.NewName, err = p.qualified(); err != nil {
+			return s, true, err
+		}
 	case p.accept("UNSET", "TBLPROPERTIES"):
 		s.Op = "UNSET TBLPROPERTIES"
 		props, err := p.keys()

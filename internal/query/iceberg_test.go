@@ -284,6 +284,9 @@ func TestIcebergEvolutionAndMaintenance(t *testing.T) {
 			t.Errorf("SHOW CREATE TABLE lacks %q:\n%s", w, ddl)
 		}
 	}
+	mustRun(t, l.Query, `ALTER TABLE testdb.t RENAME TO testdb.t_renamed`)
+	wantRows(t, "renamed", iceRows(t, l, "t_renamed"), "0|v0", "1|v1", "10|ten", "2|v2", "20|x00", "21|x01", "22|x02", "3|v3", "4|v4", "5|v5")
+	mustRun(t, l.Query, `ALTER TABLE testdb.t_renamed RENAME TO t`)
 	mustRun(t, l.Query, `DROP TABLE testdb.t PURGE`)
 	if _, err := l.Catalog.GetTable(context.Background(), "testdb", "t"); err == nil {
 		t.Fatal("DROP TABLE left the table")
