@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -29,6 +31,46 @@ func TestIcebergCLI(t *testing.T) {
 	if !strings.Contains(r.stdout, "snapshots,data_files,small_files,delete_files,data_bytes,records") || !strings.Contains(r.stdout, "\n2,4,4,0,") || !strings.HasSuffix(strings.TrimSpace(r.stdout), ",90") {
 		t.Fatalf("health:\n%s", r.stdout)
 	}
+	// Maintenance as a scheduled workflow: OPTIMIZE, then VACUUM.
+	ok(t, tarn(t, dir, "query", "INSERT INTO d.t SELECT i, 'y' FROM range(100, 140) t(i)"))
+	r = ok(t, tarn(t, dir, "catalog", "health", "d.t", "--format", "csv"))
+	if !strings.Contains(r.stdout, "\n3,8,8,0,") {
+		t.Fatalf("health before OPTIMIZE:\n%s", r.stdout)
+	}
+	yaml := `name: maintenance
+workflows:
+  - name: maintain_t
+    steps:
+      - name: optimize
+        sql: OPTIMIZE d.t REWRITE DATA USING BIN_PACK
+      - name: vacuum
+        sql: VACUUM d.t
+        depends_on: [optimize]
+triggers:
+  - name: nightly_maintenance
+    type: SCHEDULED
+    workflow: maintain_t
+    schedule: cron(0 3 * * ? *)
+`
+	if err := os.WriteFile(filepath.Join(dir, "tarn.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, tarn(t, dir, "apply", "-f", "tarn.yaml"))
+	r = ok(t, tarn(t, dir, "workflow", "start", "maintain_t"))
+	if !strings.Contains(r.stdout+r.stderr, "SUCCEEDED") {
+		t.Fatalf("workflow run:\n%s\n%s", r.stdout, r.stderr)
+	}
+	r = ok(t, tarn(t, dir, "catalog", "health", "d.t", "--format", "csv"))
+	// Four partitions (buckets), one file each after OPTIMIZE; VACUUM keeps
+	// the snapshots younger than its default age (5 days).
+	if !strings.Contains(r.stdout, ",4,4,0,") || !strings.HasSuffix(strings.TrimSpace(r.stdout), ",130") {
+		t.Fatalf("health after OPTIMIZE and VACUUM:\n%s", r.stdout)
+	}
+	r = ok(t, tarn(t, dir, "query", "--format", "csv", "SELECT count(*), count(DISTINCT id) FROM d.t"))
+	if !strings.Contains(r.stdout, "130,130") {
+		t.Fatalf("rows after maintenance: %s", r.stdout)
+	}
+
 	// Not an Iceberg table, a missing one, a bad name: clear errors.
 	ok(t, tarn(t, dir, "query", "CREATE EXTERNAL TABLE d.h (a int) STORED AS PARQUET LOCATION 's3://lake/h/'"))
 	for args, msg := range map[string]string{
