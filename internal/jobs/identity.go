@@ -141,6 +141,18 @@ func (s *Service) authorizeTarget(ctx context.Context, authz func(string, query.
 	if t, ok := spec.warehouseTarget(); ok {
 		return authz(warehouse.ActionWriteData, query.Target{Database: t.Schema, Table: t.Name})
 	}
+	if _, _, ok := spec.icebergTarget(); ok {
+		t, err := s.icebergTable(ctx, spec)
+		if err != nil {
+			return err
+		}
+		for _, a := range icebergActions(spec.Mode) {
+			if err := authz(a, query.Target{Database: t.Database, Table: t.Name, Location: t.Location}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	loc := query.Target{Location: spec.Target}
 	if err := authz("s3:PutObject", loc); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
+	"github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -66,6 +67,11 @@ type Service struct {
 	Backoff time.Duration
 	// Keys finds the access keys jobs run as (set by the lake before use).
 	Keys KeyStore
+	// Iceberg is the Iceberg catalog jobs with iceberg:// targets commit
+	// through (set by the lake before use; else one over the catalog).
+	Iceberg *iceberg.Catalog
+	iceOnce sync.Once
+	iceErr  error
 }
 
 // New migrates the job tables and recovers runs whose process died: they are
@@ -215,6 +221,7 @@ func (s *Service) UpdateBy(ctx context.Context, spec Spec, updater Creator) erro
 // verb ("create", "update") says what the caller does, for the errors.
 func (s *Service) check(ctx context.Context, spec Spec, verb string) error {
 	wt, toWarehouse := spec.warehouseTarget()
+	_, _, toIceberg := spec.icebergTarget()
 	authz, err := s.authorizer(ctx, spec)
 	if err != nil {
 		return err
@@ -233,6 +240,9 @@ func (s *Service) check(ctx context.Context, spec Spec, verb string) error {
 			}
 			defer sess.Release()
 			return s.checkWarehouseTarget(ctx, sess, wt, "")
+		}
+		if toIceberg {
+			return s.checkIcebergTarget(ctx, nil, spec, "")
 		}
 		return nil
 	}
@@ -253,6 +263,9 @@ func (s *Service) check(ctx context.Context, spec Spec, verb string) error {
 	}
 	if toWarehouse {
 		return s.checkWarehouseTarget(ctx, sess, wt, b.SQL)
+	}
+	if toIceberg {
+		return s.checkIcebergTarget(ctx, sess, spec, b.SQL)
 	}
 	cols, err := sess.Describe(ctx, b.SQL)
 	if err != nil {

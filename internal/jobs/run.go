@@ -42,6 +42,11 @@ type Stats struct {
 	Partitions    []string `json:"partitions,omitempty"`
 	// RejectedURI is where rejected rows were stored, if any.
 	RejectedURI string `json:"rejected_uri,omitempty"`
+	// SnapshotID is the snapshot a run committed to its Iceberg target.
+	SnapshotID int64 `json:"snapshot_id,omitempty"`
+	// RowsUpdated are the output rows of a merge that replaced a table
+	// row (the others, RowsWritten - RowsUpdated, were inserted).
+	RowsUpdated int64 `json:"rows_updated,omitempty"`
 }
 
 // Run is one attempt of a job.
@@ -342,6 +347,9 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []stri
 		}
 	}
 	run.Stats.BytesRead = b.BytesScanned()
+	if _, _, ok := spec.icebergTarget(); ok {
+		return nil, s.writeIceberg(ctx, sess, spec, b, parquetFiles, run, logf)
+	}
 	if t, ok := spec.warehouseTarget(); ok {
 		return nil, s.load(ctx, sess, spec, t, b, parquetFiles, run, logf)
 	}

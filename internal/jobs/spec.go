@@ -54,6 +54,11 @@ const (
 	ModeAppend              = "append"
 	ModeOverwrite           = "overwrite"
 	ModeOverwritePartitions = "overwrite-partitions"
+	// ModeMerge upserts into an Iceberg table on the spec's MergeKey: an
+	// output row whose key a table row has replaces that row, the others
+	// are inserted (MERGE INTO ... WHEN MATCHED THEN UPDATE SET * WHEN NOT
+	// MATCHED THEN INSERT *).
+	ModeMerge = "merge"
 )
 
 // Run states, as Glue names them.
@@ -76,16 +81,21 @@ type Spec struct {
 	SQLFile string `json:"sql_file,omitempty"`
 	// Args are the default arguments; a run may override them.
 	Args map[string]string `json:"args,omitempty"`
-	// Target is where the output goes: an s3:// prefix (files), or
+	// Target is where the output goes: an s3:// prefix (files),
 	// warehouse://schema.table, an existing warehouse table the rows are
-	// inserted into (Glue's Redshift target). Format, Compression,
-	// PartitionBy, FileSize and Table apply to s3:// targets only.
+	// inserted into (Glue's Redshift target), or iceberg://database.table,
+	// an existing Iceberg table each run commits one snapshot to (see
+	// iceberg.go). Format, Compression, PartitionBy, FileSize and Table
+	// apply to s3:// targets only.
 	Target      string   `json:"target"`
 	Format      string   `json:"format"`
 	Compression string   `json:"compression"`
 	PartitionBy []string `json:"partition_by,omitempty"`
 	Mode        string   `json:"mode"`
-	FileSize    int64    `json:"file_size"`
+	// MergeKey are the output columns that identify a row, for mode merge
+	// (Iceberg targets only).
+	MergeKey []string `json:"merge_key,omitempty"`
+	FileSize int64    `json:"file_size"`
 	// Table, "database.table", registers the output in the catalog.
 	Table             string        `json:"table,omitempty"`
 	Bookmarks         bool          `json:"bookmarks"`
@@ -120,7 +130,19 @@ func (s *Spec) Validate() error {
 		return bad("sql", "the transform SQL is empty (give --sql or --sql-file)")
 	}
 	if s.Target == "" {
-		return bad("target", "required: the s3:// prefix the output goes to, or warehouse://schema.table")
+		return bad("target", "required: the s3:// prefix the output goes to, warehouse://schema.table or iceberg://database.table")
+	}
+	if isIcebergTarget(s.Target) {
+		if err := s.validateIcebergTarget(bad); err != nil {
+			return err
+		}
+		return s.validateRun(bad)
+	}
+	if strings.EqualFold(s.Mode, ModeMerge) {
+		return bad("mode", "merge upserts rows into an Iceberg table: give target iceberg://database.table (an existing Iceberg table)")
+	}
+	if len(s.MergeKey) > 0 {
+		return bad("merge_key", "applies to mode merge on an Iceberg target (iceberg://database.table) only")
 	}
 	if isWarehouseTarget(s.Target) {
 		if err := s.validateWarehouseTarget(bad); err != nil {
