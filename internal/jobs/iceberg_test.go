@@ -254,3 +254,34 @@ func TestIcebergTargetChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestIcebergOverwriteHiddenPartitions: with hidden partitioning the
+// partitions replaced are the output rows' partition tuples under the
+// table's spec (day(ts), bucket(1, id)), not values of output columns.
+func TestIcebergOverwriteHiddenPartitions(t *testing.T) {
+	e := newEnv(t)
+	e.sql("CREATE DATABASE cur")
+	e.sql(`CREATE TABLE cur.ev (id bigint, ts timestamp, v string) PARTITIONED BY (day(ts), bucket(1, id))
+		LOCATION 's3://lake/ice/ev/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	var vals []string
+	for id := 1; id <= 3; id++ {
+		for _, d := range []string{"2025-01-01", "2025-01-02", "2025-01-03"} {
+			vals = append(vals, fmt.Sprintf("(%d, TIMESTAMP '%s 10:00:00', 'old')", id, d))
+		}
+	}
+	e.sql("INSERT INTO cur.ev VALUES " + strings.Join(vals, ", "))
+	// New rows on days 1 and 3 at another hour: those days are replaced
+	// whole, whichever ids they held; day 2 stays.
+	e.put("raw/sales/a.csv", "id,amount,region,day\n7,1,x,2025-01-01\n8,1,x,2025-01-03\n")
+	e.create(jobs.Spec{Name: "p", SQL: "SELECT id, day::TIMESTAMP + INTERVAL 5 HOUR AS ts, 'new' AS v FROM raw_db.sales",
+		Target: "iceberg://cur.ev", Mode: jobs.ModeOverwritePartitions})
+	r := e.start("p", nil)
+	if r.Stats.RowsWritten != 2 || len(r.Stats.Partitions) != 2 {
+		t.Fatalf("stats %+v", r.Stats)
+	}
+	got := e.rows(`SELECT ts::DATE, id, v FROM cur.ev ORDER BY ts, id`)
+	want := "2025-01-01 00:00:00 +0000 UTC|7|new, 2025-01-02 00:00:00 +0000 UTC|1|old, 2025-01-02 00:00:00 +0000 UTC|2|old, 2025-01-02 00:00:00 +0000 UTC|3|old, 2025-01-03 00:00:00 +0000 UTC|8|new"
+	if got != want {
+		t.Errorf("rows:\n got %s\nwant %s", got, want)
+	}
+}
