@@ -528,15 +528,20 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 		logf("%s: %d data files replaced", spec.Mode, len(del))
 	}
 	logf("committing snapshot %d of %s: %d rows in %d files (%d bytes)", snap.SnapshotID, spec.Target, rows, len(add), run.Stats.BytesWritten)
-	if afterIcebergWrite != nil {
-		afterIcebergWrite(run.ID)
-	}
+	killPoint("job-iceberg-written")
 	hooked := false
 	hctx := iceberg.WithCommitHook(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		hooked = true
-		return s.publishRun(ctx, tx, spec, b, run)
+		if err := s.publishRun(ctx, tx, spec, b, run); err != nil {
+			return err
+		}
+		killPoint("job-iceberg-commit")
+		return nil
 	})
 	_, err = txn.Commit(hctx)
+	if err == nil {
+		killPoint("job-iceberg-committed")
+	}
 	if err != nil && !errors.Is(err, table.ErrCommitFailed) {
 		// The catalog may have taken it (a cancelled context, a failed
 		// reply): look, without the run's context.
@@ -559,10 +564,6 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 	}
 	return nil
 }
-
-// afterIcebergWrite, if set (tests), runs after a run wrote its data
-// files and before it commits them.
-var afterIcebergWrite func(runID string)
 
 // publishRun records a succeeded run and its bookmark in tx (the Iceberg
 // commit's metadata transaction), or in a transaction of its own.

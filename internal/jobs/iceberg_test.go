@@ -16,7 +16,11 @@ import (
 // newIcebergEnv is newEnv with the Iceberg table cur.sales (id, amount,
 // region), partitioned by region.
 func newIcebergEnv(t *testing.T) *env {
-	e := newEnv(t)
+	return newIcebergEnvIn(t, t.TempDir())
+}
+
+func newIcebergEnvIn(t *testing.T, dir string) *env {
+	e := newEnvIn(t, dir)
 	e.sql("CREATE DATABASE cur")
 	e.sql(`CREATE TABLE cur.sales (id bigint, amount double, region string) PARTITIONED BY (region)
 		LOCATION 's3://lake/ice/sales/' TBLPROPERTIES ('table_type'='ICEBERG')`)

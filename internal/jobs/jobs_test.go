@@ -22,8 +22,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvIn(t, t.TempDir())
+}
+
+// newEnvIn is newEnv with the lake in dir.
+func newEnvIn(t *testing.T, dir string) *env {
+	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lake.DefaultConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
