@@ -625,6 +625,45 @@ func removeSnapshotFiles(ctx context.Context, tbl *table.Table, snap *table.Snap
 	}
 }
 
+// collectIcebergGarbage removes the data files a run that did not commit
+// wrote below its Iceberg target's data/ (<run>-<attempt>-<n>.parquet, and
+// its _staging/ folders). A run whose snapshot is in the table (its commit
+// reported an error but went through) keeps them. Manifests of a snapshot
+// staged but never committed are orphans VACUUM removes.
+func (s *Service) collectIcebergGarbage(ctx context.Context, spec Spec, runID string) {
+	t, err := s.icebergTable(ctx, spec)
+	if err != nil {
+		return
+	}
+	ice, err := s.icebergCatalog()
+	if err != nil {
+		return
+	}
+	tbl, err := ice.Table(ctx, t.Database, t.Name)
+	if err != nil {
+		return
+	}
+	for _, snap := range tbl.Metadata().Snapshots() {
+		if snap.Summary != nil && snap.Summary.Properties[SummaryRunID] == runID {
+			return
+		}
+	}
+	loc, err := storage.ParseURI(strings.TrimSuffix(t.Location, "/") + "/")
+	if err != nil {
+		return
+	}
+	data := loc.Join("data/")
+	for o, err := range storage.Walk(ctx, s.store, data.Bucket, data.Key) {
+		if err != nil {
+			return
+		}
+		base := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
+		if strings.HasPrefix(base, runID+"-") || strings.HasPrefix(o.Key, data.Key+"_staging/"+runID+"-") {
+			_ = s.store.Delete(ctx, o.Bucket, o.Key)
+		}
+	}
+}
+
 // partitionKey is a partition tuple as a comparable string.
 func partitionKey(p map[int]any) string {
 	ids := make([]int, 0, len(p))

@@ -122,6 +122,10 @@ func (s *Service) collectGarbage(ctx context.Context, spec Spec, runID string) {
 	if isWarehouseTarget(spec.Target) {
 		return // a failed load rolled back in the warehouse
 	}
+	if isIcebergTarget(spec.Target) {
+		s.collectIcebergGarbage(ctx, spec, runID)
+		return
+	}
 	target, err := storage.ParseURI(spec.Target)
 	if err != nil {
 		return

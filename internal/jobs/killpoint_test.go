@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // TestIcebergKillChild is the process TestIcebergJobKilled kills: it runs
@@ -79,6 +81,20 @@ func TestIcebergJobKilled(t *testing.T) {
 			}
 			if want := map[bool]string{true: jobs.StateSucceeded, false: jobs.StateFailed}[committed]; runs[0].State != want {
 				t.Errorf("the killed run is %s, want %s", runs[0].State, want)
+			}
+
+			// A run that did not commit leaves no data file behind.
+			var left []string
+			for o, err := range storage.Walk(e.ctx, l.Store, "lake", "ice/sales/data/") {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(o.Key, runs[0].ID) {
+					left = append(left, o.Key)
+				}
+			}
+			if committed != (len(left) > 0) {
+				t.Errorf("files of the killed run left: %v", left)
 			}
 
 			e.put("raw/sales/b.csv", "id,amount,region,day\n3,30,West,2025-01-03\n")
