@@ -8,3 +8,11 @@ func SetAfterWarehouseCommit(f func(runID string) error) (restore func()) {
 	afterWarehouseCommit = f
 	return func() { afterWarehouseCommit = old }
 }
+
+// SetBeforeIcebergCommit installs a hook that runs after an Iceberg job's
+// data files are written and before its commit. It returns the restore func.
+func SetBeforeIcebergCommit(f func(runID string)) (restore func()) {
+	old := beforeIcebergCommit
+	beforeIcebergCommit = f
+	return func() { beforeIcebergCommit = old }
+}

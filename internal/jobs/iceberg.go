@@ -529,6 +529,9 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 	}
 	logf("committing snapshot %d of %s: %d rows in %d files (%d bytes)", snap.SnapshotID, spec.Target, rows, len(add), run.Stats.BytesWritten)
 	killPoint("job-iceberg-written")
+	if beforeIcebergCommit != nil {
+		beforeIcebergCommit(run.ID)
+	}
 	hooked := false
 	hctx := iceberg.WithCommitHook(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		hooked = true
@@ -564,6 +567,10 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 	}
 	return nil
 }
+
+// beforeIcebergCommit, if set (tests), runs after a run wrote its data
+// files and before it commits them.
+var beforeIcebergCommit func(runID string)
 
 // publishRun records a succeeded run and its bookmark in tx (the Iceberg
 // commit's metadata transaction), or in a transaction of its own.

@@ -289,3 +289,29 @@ func TestIcebergOverwriteHiddenPartitions(t *testing.T) {
 		t.Errorf("rows:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestIcebergMergeRaces: a writer that commits between a merge's read of
+// the table and its commit makes the commit fail and run again on the new
+// state: the key it inserted is updated, not duplicated.
+func TestIcebergMergeRaces(t *testing.T) {
+	e := newIcebergEnv(t)
+	e.sql(`INSERT INTO cur.sales VALUES (1, 1, 'North')`)
+	e.put("raw/sales/a.csv", "id,amount,region,day\n1,10,North,2025-01-01\n2,20,South,2025-01-02\n")
+	e.create(jobs.Spec{Name: "up", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "iceberg://cur.sales", Mode: jobs.ModeMerge, MergeKey: []string{"id"}})
+	calls := 0
+	defer jobs.SetBeforeIcebergCommit(func(string) {
+		if calls++; calls == 1 {
+			e.sql(`INSERT INTO cur.sales VALUES (2, 2, 'South')`)
+		}
+	})()
+	r := e.start("up", nil)
+	if calls != 2 {
+		t.Errorf("%d commits, want 2 (one lost the race)", calls)
+	}
+	if got := e.rows(salesRows); got != "1|10|North, 2|20|South" {
+		t.Fatalf("after the raced merge: %s", got)
+	}
+	if r.Stats.RowsUpdated != 2 {
+		t.Errorf("stats %+v", r.Stats)
+	}
+}
