@@ -155,7 +155,34 @@ func namespaceName(ns table.Identifier) (string, error) {
 	return name, nil
 }
 
-// tableName returns the database and table an identifier names.
+// lookupNamespaceName is namespaceName for a lookup: a nested namespace
+// does not exist (iceberg-go's ErrNoSuchNamespace, without
+// ErrNestedNamespace, which only creating one reports).
+func lookupNamespaceName(ns table.Identifier) (string, error) {
+	if len(ns) > 1 {
+		return "", fmt.Errorf("%w: namespace %q has %d levels, and a namespace is one tarn database", icecat.ErrNoSuchNamespace, identString(ns), len(ns))
+	}
+	return namespaceName(ns)
+}
+
+// lookupTableName is tableName for a lookup: a table in a nested namespace
+// does not exist (iceberg-go's ErrNoSuchTable: Spark resolves t.snapshots,
+// namespace t, to a metadata table only after that answer).
+func lookupTableName(ident table.Identifier) (db, name string, err error) {
+	if len(ident) > 2 {
+		return "", "", fmt.Errorf("%w: its namespace %q has %d levels, and a namespace is one tarn database",
+			icecat.ErrNoSuchTable, identString(ident[:len(ident)-1]), len(ident)-1)
+	}
+	return tableName(ident)
+}
+
+// MaxNamespaceLevels is how many levels a namespace has at most: one (a
+// namespace is a tarn database). Front ends answer lookups of deeper ones
+// as not found and refuse to create them.
+func (c *Catalog) MaxNamespaceLevels() int { return 1 }
+
+// tableName returns the database and table an identifier names (for a
+// create: a nested namespace is ErrNestedNamespace).
 func tableName(ident table.Identifier) (db, name string, err error) {
 	if len(ident) < 2 {
 		return "", "", fmt.Errorf("%w: %w: an identifier is namespace.table", icecat.ErrNoSuchTable, icecat.ErrInvalidIdentifier)
@@ -611,7 +638,7 @@ func (c *Catalog) RegisterTable(ctx context.Context, ident table.Identifier, met
 // commit through CommitTable.
 func (c *Catalog) LoadTable(ctx context.Context, ident table.Identifier) (*table.Table, error) {
 	full := identString(ident)
-	db, name, err := tableName(ident)
+	db, name, err := lookupTableName(ident)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load table %q: %w", full, err)
 	}
@@ -633,8 +660,12 @@ func (c *Catalog) Table(ctx context.Context, db, name string) (*table.Table, err
 }
 
 // CheckTableExists reports whether an Iceberg table exists (false for a
-// table that is not an Iceberg table, or a missing database).
+// table that is not an Iceberg table, a missing database or a nested
+// namespace).
 func (c *Catalog) CheckTableExists(ctx context.Context, ident table.Identifier) (bool, error) {
+	if len(ident) > 2 {
+		return false, nil // a nested namespace: none exists
+	}
 	db, name, err := tableName(ident)
 	if err != nil {
 		return false, fmt.Errorf("cannot check table %q: %w", identString(ident), err)
@@ -653,7 +684,7 @@ func (c *Catalog) CheckTableExists(ctx context.Context, ident table.Identifier) 
 // are left out), sorted by name.
 func (c *Catalog) ListTables(ctx context.Context, ns table.Identifier) iter.Seq2[table.Identifier, error] {
 	return func(yield func(table.Identifier, error) bool) {
-		db, err := namespaceName(ns)
+		db, err := lookupNamespaceName(ns)
 		if err != nil {
 			yield(nil, fmt.Errorf("cannot list tables of namespace %q: %w", identString(ns), err))
 			return
@@ -675,7 +706,7 @@ func (c *Catalog) ListTables(ctx context.Context, ns table.Identifier) iter.Seq2
 // (PurgeTable removes them too).
 func (c *Catalog) DropTable(ctx context.Context, ident table.Identifier) error {
 	full := identString(ident)
-	db, name, err := tableName(ident)
+	db, name, err := lookupTableName(ident)
 	if err != nil {
 		return fmt.Errorf("cannot drop table %q: %w", full, err)
 	}
@@ -715,7 +746,7 @@ func (c *Catalog) PurgeTable(ctx context.Context, ident table.Identifier) error 
 // and returns it loaded under its new name. Its location does not change.
 func (c *Catalog) RenameTable(ctx context.Context, from, to table.Identifier) (*table.Table, error) {
 	full := identString(from)
-	db, name, err := tableName(from)
+	db, name, err := lookupTableName(from)
 	if err != nil {
 		return nil, fmt.Errorf("cannot rename table %q: %w", full, err)
 	}
@@ -766,7 +797,11 @@ func hasAssertCreate(reqs []table.Requirement) bool {
 // metadata, applies its updates and writes the new metadata file. A table
 // that does not exist is created if the requirements assert-create.
 func (c *Catalog) stage(ctx context.Context, ident table.Identifier, reqs []table.Requirement, updates []table.Update) (*stagedCommit, error) {
-	db, name, err := tableName(ident)
+	lookup := lookupTableName
+	if hasAssertCreate(reqs) {
+		lookup = tableName // creating a table in a nested namespace is refused
+	}
+	db, name, err := lookup(ident)
 	if err != nil {
 		return nil, err
 	}
@@ -806,11 +841,7 @@ func (c *Catalog) stage(ctx context.Context, ident table.Identifier, reqs []tabl
 	var md table.Metadata
 	version := 0
 	if s.create {
-		start, err := table.NewMetadata(ice.NewSchema(0), nil, table.UnsortedSortOrder, "", nil)
-		if err != nil {
-			return nil, err
-		}
-		if md, err = table.UpdateTableMetadata(start, updates, ""); err != nil {
+		if md, err = createMetadata(updates); err != nil {
 			return nil, err
 		}
 		if md.Location() == "" {
@@ -819,7 +850,7 @@ func (c *Catalog) stage(ctx context.Context, ident table.Identifier, reqs []tabl
 				return nil, namespaceErr(err)
 			}
 			withLoc := append(slices.Clone(updates), table.NewSetLocationUpdate(c.defaultLocation(d, name)))
-			if md, err = table.UpdateTableMetadata(start, withLoc, ""); err != nil {
+			if md, err = createMetadata(withLoc); err != nil {
 				return nil, err
 			}
 		}
@@ -862,6 +893,73 @@ func (c *Catalog) stage(ctx context.Context, ident table.Identifier, reqs []tabl
 		return nil, err
 	}
 	return s, nil
+}
+
+// createMetadata builds a new table's metadata from a create commit's
+// updates (those of a commit that asserts create), as Java's
+// CatalogHandlers does: from empty metadata of the format version the
+// updates upgrade to (else 2), so that the client's schemas, specs and sort
+// orders keep the ids it gave them, and the snapshots it wrote in the same
+// transaction name the schema they were written with. A table without a
+// uuid, partition spec or sort order gets a new uuid, the unpartitioned
+// spec, the unsorted order. Updates that do not make a table are an
+// iceberg.ErrInvalidArgument.
+func createMetadata(updates []table.Update) (table.Metadata, error) {
+	version, versioned, has := 2, false, map[string]bool{}
+	for _, u := range updates {
+		has[u.Action()] = true
+		if u.Action() != table.UpdateUpgradeFormatVersion || versioned {
+			continue
+		}
+		data, err := json.Marshal(u)
+		if err != nil {
+			return nil, fmt.Errorf("%w: update %s: %w", ice.ErrInvalidArgument, u.Action(), err)
+		}
+		var f struct {
+			FormatVersion int `json:"format-version"`
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, fmt.Errorf("%w: update %s: %w", ice.ErrInvalidArgument, u.Action(), err)
+		}
+		version, versioned = f.FormatVersion, true
+	}
+	b, err := table.NewMetadataBuilder(version)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot create a table: %w", ice.ErrInvalidArgument, err)
+	}
+	if !has[table.UpdateAssignUUID] {
+		if err := b.SetUUID(uuid.New()); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range updates {
+		if err := u.Apply(b); err != nil {
+			return nil, fmt.Errorf("%w: cannot create a table: %s: %w", ice.ErrInvalidArgument, u.Action(), err)
+		}
+	}
+	if !has[table.UpdateAddSpec] && b.CurrentSchema() != nil {
+		spec := *ice.UnpartitionedSpec
+		if err := b.AddPartitionSpec(&spec, true); err != nil {
+			return nil, fmt.Errorf("%w: cannot create a table: %w", ice.ErrInvalidArgument, err)
+		}
+		if err := b.SetDefaultSpecID(-1); err != nil {
+			return nil, fmt.Errorf("%w: cannot create a table: %w", ice.ErrInvalidArgument, err)
+		}
+	}
+	if !has[table.UpdateAddSortOrder] && b.CurrentSchema() != nil {
+		order := table.UnsortedSortOrder
+		if err := b.AddSortOrder(&order); err != nil {
+			return nil, fmt.Errorf("%w: cannot create a table: %w", ice.ErrInvalidArgument, err)
+		}
+		if err := b.SetDefaultSortOrderID(-1); err != nil {
+			return nil, fmt.Errorf("%w: cannot create a table: %w", ice.ErrInvalidArgument, err)
+		}
+	}
+	md, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot create a table: %w", ice.ErrInvalidArgument, err)
+	}
+	return md, nil
 }
 
 // publish swaps the metadata pointers of staged commits in one metadata
@@ -1054,7 +1152,7 @@ func (c *Catalog) CreateNamespace(ctx context.Context, ns table.Identifier, prop
 // DropNamespace drops an empty tarn database (catalog.ErrNamespaceNotEmpty
 // if it has tables of any kind).
 func (c *Catalog) DropNamespace(ctx context.Context, ns table.Identifier) error {
-	db, err := namespaceName(ns)
+	db, err := lookupNamespaceName(ns)
 	if err != nil {
 		return fmt.Errorf("cannot drop namespace %q: %w", identString(ns), err)
 	}
@@ -1066,10 +1164,10 @@ func (c *Catalog) DropNamespace(ctx context.Context, ns table.Identifier) error 
 
 // CheckNamespaceExists reports whether a tarn database exists.
 func (c *Catalog) CheckNamespaceExists(ctx context.Context, ns table.Identifier) (bool, error) {
-	db, err := namespaceName(ns)
-	if errors.Is(err, ErrNestedNamespace) {
-		return false, nil
+	if len(ns) > 1 {
+		return false, nil // a nested namespace: none exists
 	}
+	db, err := namespaceName(ns)
 	if err != nil {
 		return false, fmt.Errorf("cannot check namespace %q: %w", identString(ns), err)
 	}
@@ -1122,7 +1220,7 @@ func namespaceProps(d catalog.Database) ice.Properties {
 // LoadNamespaceProperties returns a database's parameters with its
 // description ("comment") and location ("location").
 func (c *Catalog) LoadNamespaceProperties(ctx context.Context, ns table.Identifier) (ice.Properties, error) {
-	db, err := namespaceName(ns)
+	db, err := lookupNamespaceName(ns)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load namespace %q: %w", identString(ns), err)
 	}
@@ -1138,7 +1236,7 @@ func (c *Catalog) LoadNamespaceProperties(ctx context.Context, ns table.Identifi
 // A key both removed and set is refused.
 func (c *Catalog) UpdateNamespaceProperties(ctx context.Context, ns table.Identifier, removals []string, updates ice.Properties) (icecat.PropertiesUpdateSummary, error) {
 	var sum icecat.PropertiesUpdateSummary
-	db, err := namespaceName(ns)
+	db, err := lookupNamespaceName(ns)
 	if err != nil {
 		return sum, fmt.Errorf("cannot update namespace %q: %w", identString(ns), err)
 	}

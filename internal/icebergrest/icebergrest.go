@@ -110,6 +110,18 @@ type TableLocator interface {
 	DefaultTableLocation(ctx context.Context, ident table.Identifier) (string, error)
 }
 
+// NamespaceLevels is implemented by catalogs whose namespaces have at most
+// MaxNamespaceLevels levels (tarn's catalog: one, a namespace is a
+// database). A deeper namespace never exists there, so looking it up, or a
+// table in it, answers the spec's 404 (NoSuchNamespaceException,
+// NoSuchTableException) before any policy is checked: there is nothing to
+// hide, and clients resolve names by that answer (Spark reads the metadata
+// table t.snapshots after a NoSuchTableException for table snapshots in
+// namespace t). Creating one, or a table in one, is a 400.
+type NamespaceLevels interface {
+	MaxNamespaceLevels() int
+}
+
 // Server serves the REST catalog. It is an http.Handler, safe for
 // concurrent use, and owns nothing that needs closing.
 type Server struct {
@@ -374,6 +386,61 @@ func pathTable(r *http.Request) (table.Identifier, error) {
 		return nil, err
 	}
 	return append(ns, name), nil
+}
+
+// tooDeep reports whether ns has more levels than the catalog keeps (see
+// NamespaceLevels).
+func (s *Server) tooDeep(ns table.Identifier) bool {
+	nl, ok := s.cat.(NamespaceLevels)
+	return ok && nl.MaxNamespaceLevels() > 0 && len(ns) > nl.MaxNamespaceLevels()
+}
+
+// noSuchDeepNamespace is the answer to a lookup of a namespace deeper than
+// the catalog keeps, or of a table in one (table: its name, else "").
+func (s *Server) noSuchDeepNamespace(ns table.Identifier, tbl string) error {
+	why := fmt.Sprintf("namespace %q has %d levels, and this catalog's namespaces have at most %d",
+		truncate(dbName(ns), 200), len(ns), s.cat.(NamespaceLevels).MaxNamespaceLevels())
+	if tbl != "" {
+		return &restError{http.StatusNotFound, "NoSuchTableException", fmt.Errorf("table %q does not exist: %s", truncate(dbName(ns)+"."+tbl, 200), why)}
+	}
+	return &restError{http.StatusNotFound, "NoSuchNamespaceException", fmt.Errorf("namespace %q does not exist: %s", truncate(dbName(ns), 200), why)}
+}
+
+// cannotCreateDeep refuses to create a namespace deeper than the catalog
+// keeps, or a table in one.
+func (s *Server) cannotCreateDeep(ns table.Identifier) error {
+	return badRequest("nested namespaces are not supported: namespace %q has %d levels, and this catalog's namespaces have at most %d",
+		truncate(dbName(ns), 200), len(ns), s.cat.(NamespaceLevels).MaxNamespaceLevels())
+}
+
+// lookupNamespace is the path's namespace for a lookup (404 if deeper
+// than the catalog keeps).
+func (s *Server) lookupNamespace(r *http.Request) (table.Identifier, error) {
+	ns, err := pathNamespace(r)
+	if err == nil && s.tooDeep(ns) {
+		return nil, s.noSuchDeepNamespace(ns, "")
+	}
+	return ns, err
+}
+
+// lookupTable is the path's table for a lookup (404 if its namespace is
+// deeper than the catalog keeps).
+func (s *Server) lookupTable(r *http.Request) (table.Identifier, error) {
+	ident, err := pathTable(r)
+	if err == nil && s.tooDeep(ident[:len(ident)-1]) {
+		return nil, s.noSuchDeepNamespace(ident[:len(ident)-1], ident[len(ident)-1])
+	}
+	return ident, err
+}
+
+// createNamespaceOf is the path's namespace to create a table in (400 if
+// deeper than the catalog keeps).
+func (s *Server) createNamespaceOf(r *http.Request) (table.Identifier, error) {
+	ns, err := pathNamespace(r)
+	if err == nil && s.tooDeep(ns) {
+		return nil, s.cannotCreateDeep(ns)
+	}
+	return ns, err
 }
 
 // dbName is a namespace's name in messages: its levels joined with ".".

@@ -118,6 +118,9 @@ func (s *Server) listNamespaces(ctx context.Context, p *auth.Principal, r *http.
 		if parent, err = parseNamespace(v); err != nil {
 			return nil, err
 		}
+		if s.tooDeep(parent) {
+			return nil, s.noSuchDeepNamespace(parent, "")
+		}
 	}
 	nss, err := s.cat.ListNamespaces(ctx, parent)
 	if err != nil {
@@ -156,6 +159,9 @@ func (s *Server) createNamespace(ctx context.Context, p *auth.Principal, r *http
 	if err != nil {
 		return nil, err
 	}
+	if s.tooDeep(ns) {
+		return nil, s.cannotCreateDeep(ns)
+	}
 	if err := p.Authorize("glue:CreateDatabase", databaseARN(ns)); err != nil {
 		return nil, err
 	}
@@ -186,7 +192,7 @@ func nonNilProps(p iceberg.Properties) iceberg.Properties {
 }
 
 func (s *Server) loadNamespace(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.lookupNamespace(r)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +238,7 @@ func (s *Server) namespaceLocation(ctx context.Context, ns table.Identifier) str
 }
 
 func (s *Server) namespaceExists(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.lookupNamespace(r)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +256,7 @@ func (s *Server) namespaceExists(ctx context.Context, p *auth.Principal, r *http
 }
 
 func (s *Server) dropNamespace(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.lookupNamespace(r)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +267,7 @@ func (s *Server) dropNamespace(ctx context.Context, p *auth.Principal, r *http.R
 }
 
 func (s *Server) updateNamespaceProperties(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.lookupNamespace(r)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +308,7 @@ func (s *Server) updateNamespaceProperties(ctx context.Context, p *auth.Principa
 }
 
 func (s *Server) listViews(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.lookupNamespace(r)
 	if err != nil {
 		return nil, err
 	}

@@ -117,7 +117,7 @@ func onlyReferencedSnapshots(data []byte) ([]byte, error) {
 }
 
 func (s *Server) listTables(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.lookupNamespace(r)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (s *Server) authorizeWrites(p *auth.Principal, location string, props icebe
 }
 
 func (s *Server) createTable(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.createNamespaceOf(r)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func (s *Server) createTable(ctx context.Context, p *auth.Principal, r *http.Req
 }
 
 func (s *Server) loadTable(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ident, err := pathTable(r)
+	ident, err := s.lookupTable(r)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +292,7 @@ func (s *Server) loadTable(ctx context.Context, p *auth.Principal, r *http.Reque
 }
 
 func (s *Server) tableExists(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ident, err := pathTable(r)
+	ident, err := s.lookupTable(r)
 	if err != nil {
 		return nil, err
 	}
@@ -334,6 +334,12 @@ func (s *Server) prepareCommit(ctx context.Context, p *auth.Principal, ident tab
 		if u == nil {
 			return nil, badRequest("an update is null")
 		}
+	}
+	if ns := ident[:len(ident)-1]; s.tooDeep(ns) {
+		if create {
+			return nil, s.cannotCreateDeep(ns)
+		}
+		return nil, s.noSuchDeepNamespace(ns, ident[len(ident)-1])
 	}
 	action := "glue:UpdateTable"
 	if create {
@@ -487,7 +493,7 @@ func (s *Server) commitTransaction(ctx context.Context, p *auth.Principal, r *ht
 }
 
 func (s *Server) dropTable(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ident, err := pathTable(r)
+	ident, err := s.lookupTable(r)
 	if err != nil {
 		return nil, err
 	}
@@ -532,6 +538,12 @@ func (s *Server) renameTable(ctx context.Context, p *auth.Principal, r *http.Req
 	if err != nil {
 		return nil, err
 	}
+	if ns := from[:len(from)-1]; s.tooDeep(ns) {
+		return nil, s.noSuchDeepNamespace(ns, from[len(from)-1])
+	}
+	if ns := to[:len(to)-1]; s.tooDeep(ns) {
+		return nil, s.cannotCreateDeep(ns)
+	}
 	// A rename removes one name and creates another.
 	if err := p.Authorize("glue:DeleteTable", tableARN(from)); err != nil {
 		return nil, err
@@ -544,7 +556,7 @@ func (s *Server) renameTable(ctx context.Context, p *auth.Principal, r *http.Req
 }
 
 func (s *Server) registerTable(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {
-	ns, err := pathNamespace(r)
+	ns, err := s.createNamespaceOf(r)
 	if err != nil {
 		return nil, err
 	}

@@ -3,11 +3,14 @@ package icebergrest_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -258,5 +261,172 @@ func TestTarnCatalogPolicies(t *testing.T) {
 		if _, err := c.LoadTable(ctx, spelled); !errors.Is(err, rest.ErrForbidden) {
 			t.Fatalf("loading denied %v: %v, want 403", spelled, err)
 		}
+	}
+}
+
+// TestTarnNestedNamespaces: tarn's namespaces have one level. Looking up a
+// deeper one, or a table in one, answers the spec's 404 (NoSuchTable for a
+// table: Spark reads the metadata table t.snapshots only after that answer
+// for table "snapshots" in namespace "ns.t"), whatever the key's policy;
+// creating one, or a table in one, is a 400.
+func TestTarnNestedNamespaces(t *testing.T) {
+	e := newTarnEnv(t)
+	ctx := context.Background()
+	admin := e.client(t, e.admin)
+	if err := admin.CreateNamespace(ctx, table.Identifier{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	orders, err := admin.CreateTable(ctx, table.Identifier{"sales", "orders"}, testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A key that may read sales' tables only: the name "snapshots" in
+	// namespace sales.orders is none of them, and still a 404.
+	p, err := auth.ParsePolicy([]byte(`{"Statement":[
+		{"Effect":"Allow","Action":["glue:GetDatabase","glue:GetTable","glue:GetTables"],
+		 "Resource":["arn:aws:glue:*:*:catalog","arn:aws:glue:*:*:database/sales","arn:aws:glue:*:*:table/sales/*"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := e.auth.CreateKey(ctx, "sales-reader", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested := table.Identifier{"sales", "orders", "snapshots"}
+	for name, k := range map[string]auth.Key{"admin": e.admin, "reader": reader} {
+		c := e.client(t, k)
+		if _, err := c.LoadTable(ctx, nested); !errors.Is(err, catalog.ErrNoSuchTable) {
+			t.Errorf("%s: load %v: %v, want NoSuchTableException", name, nested, err)
+		}
+		if ok, err := c.CheckTableExists(ctx, nested); ok || err != nil {
+			t.Errorf("%s: %v exists: %v %v, want false", name, nested, ok, err)
+		}
+		if ok, err := c.CheckNamespaceExists(ctx, table.Identifier{"sales", "orders"}); ok || err != nil {
+			t.Errorf("%s: namespace sales.orders exists: %v %v, want false", name, ok, err)
+		}
+		if _, err := c.LoadNamespaceProperties(ctx, table.Identifier{"sales", "orders"}); !errors.Is(err, catalog.ErrNoSuchNamespace) {
+			t.Errorf("%s: load namespace sales.orders: %v, want NoSuchNamespaceException", name, err)
+		}
+		// The table the client falls back to.
+		if tbl, err := c.LoadTable(ctx, table.Identifier{"sales", "orders"}); err != nil || tbl.Metadata().TableUUID() != orders.Metadata().TableUUID() {
+			t.Errorf("%s: load sales.orders: %v", name, err)
+		}
+	}
+
+	h := bearer(auth.Token(e.admin))
+	const deep = "/v1/namespaces/sales%1Forders"
+	for _, tc := range []struct {
+		method, path, body string
+		code               int
+		typ                string
+	}{
+		{"GET", deep + "/tables/snapshots", "", 404, "NoSuchTableException"},
+		{"HEAD", deep + "/tables/snapshots", "", 404, ""},
+		{"GET", deep + "/tables/snapshots?snapshots=refs", "", 404, "NoSuchTableException"},
+		{"DELETE", deep + "/tables/snapshots", "", 404, "NoSuchTableException"},
+		{"POST", deep + "/tables/snapshots", `{"requirements":[],"updates":[{"action":"set-properties","updates":{"k":"v"}}]}`, 404, "NoSuchTableException"},
+		{"POST", "/v1/tables/rename", `{"source":{"namespace":["sales","orders"],"name":"snapshots"},"destination":{"namespace":["sales"],"name":"x"}}`, 404, "NoSuchTableException"},
+		{"POST", "/v1/transactions/commit", `{"table-changes":[{"identifier":{"namespace":["sales","orders"],"name":"files"},"requirements":[],"updates":[{"action":"set-properties","updates":{"k":"v"}}]}]}`, 404, "NoSuchTableException"},
+		{"GET", deep, "", 404, "NoSuchNamespaceException"},
+		{"HEAD", deep, "", 404, ""},
+		{"DELETE", deep, "", 404, "NoSuchNamespaceException"},
+		{"POST", deep + "/properties", `{"updates":{"k":"v"}}`, 404, "NoSuchNamespaceException"},
+		{"GET", deep + "/tables", "", 404, "NoSuchNamespaceException"},
+		{"GET", deep + "/views", "", 404, "NoSuchNamespaceException"},
+		{"GET", "/v1/namespaces?parent=sales%1Forders", "", 404, "NoSuchNamespaceException"},
+		// Creates are refused.
+		{"POST", "/v1/namespaces", `{"namespace":["sales","eu"]}`, 400, "BadRequestException"},
+		{"POST", deep + "/tables", `{"name":"t","schema":{"type":"struct","fields":[{"id":1,"name":"id","type":"long","required":true}]}}`, 400, "BadRequestException"},
+		{"POST", deep + "/tables", `{"name":"t","stage-create":true,"location":"s3://lake/warehouse/x/t","schema":{"type":"struct","fields":[{"id":1,"name":"id","type":"long","required":true}]}}`, 400, "BadRequestException"},
+		{"POST", deep + "/register", `{"name":"t","metadata-location":"` + orders.MetadataLocation() + `"}`, 400, "BadRequestException"},
+		{"POST", deep + "/tables/t", `{"requirements":[{"type":"assert-create"}],"updates":[{"action":"set-location","location":"s3://lake/warehouse/x/t"}]}`, 400, "BadRequestException"},
+		{"POST", "/v1/tables/rename", `{"source":{"namespace":["sales"],"name":"orders"},"destination":{"namespace":["sales","orders"],"name":"x"}}`, 400, "BadRequestException"},
+		// Hostile: a deeper namespace with a bad level is still malformed.
+		{"GET", "/v1/namespaces/sales%1F..%1Fx/tables/t", "", 400, "BadRequestException"},
+	} {
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		code, out := call(t, tc.method, e.url+tc.path, h, body)
+		if code != tc.code {
+			t.Errorf("%s %s: %d %v, want %d", tc.method, tc.path, code, out, tc.code)
+			continue
+		}
+		if tc.typ != "" {
+			if typ := errType(t, code, out); typ != tc.typ {
+				t.Errorf("%s %s: %s %v, want %s", tc.method, tc.path, typ, out, tc.typ)
+			}
+		}
+	}
+	// Nothing was created or changed.
+	if nss, err := admin.ListNamespaces(ctx, nil); err != nil || len(nss) != 1 {
+		t.Fatalf("namespaces: %v %v", nss, err)
+	}
+	if tbl, err := admin.LoadTable(ctx, table.Identifier{"sales", "orders"}); err != nil || tbl.MetadataLocation() != orders.MetadataLocation() {
+		t.Fatalf("sales.orders changed: %v", err)
+	}
+}
+
+// TestTarnCreateTransaction: a create transaction (stage-create, then a
+// commit asserting create with the staged metadata's changes and a
+// snapshot written in the transaction, as Java's RESTSessionCatalog and
+// iceberg-go's client send it) makes a table whose only schema is the
+// client's schema 0, the one its snapshot names.
+func TestTarnCreateTransaction(t *testing.T) {
+	e := newTarnEnv(t)
+	ctx := context.Background()
+	c := e.client(t, e.admin)
+	if err := c.CreateNamespace(ctx, table.Identifier{"sales"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ident := table.Identifier{"sales", "created"}
+	loc := "s3://lake/warehouse/sales/created"
+	snapID := int64(7001)
+	schemaID := 0
+	snap := &table.Snapshot{SnapshotID: snapID, SequenceNumber: 1, TimestampMs: time.Now().UnixMilli(),
+		ManifestList: loc + "/metadata/snap-7001-1-manifest-list.avro",
+		Summary:      &table.Summary{Operation: table.OpAppend}, SchemaID: &schemaID}
+	spec := iceberg.NewPartitionSpec(iceberg.PartitionField{SourceIDs: []int{1}, FieldID: 1000, Name: "id_bucket", Transform: iceberg.BucketTransform{NumBuckets: 4}})
+	tbl, err := c.CreateTable(ctx, ident, testSchema, catalog.WithLocation(loc), catalog.WithPartitionSpec(&spec),
+		catalog.WithStagedUpdates(table.NewAddSnapshotUpdate(snap),
+			table.NewSetSnapshotRefUpdate(table.MainBranch, snapID, table.BranchRef, -1, -1, -1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := c.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, md := range map[string]table.Metadata{"committed": tbl.Metadata(), "loaded": loaded.Metadata()} {
+		if n := len(md.Schemas()); n != 1 || md.CurrentSchema().ID != 0 || len(md.CurrentSchema().Fields()) != 2 {
+			t.Fatalf("%s: schemas %v, current %d: want the client's schema 0 only", name, md.Schemas(), md.CurrentSchema().ID)
+		}
+		cur := md.CurrentSnapshot()
+		if cur == nil || cur.SnapshotID != snapID || cur.SchemaID == nil || *cur.SchemaID != md.CurrentSchema().ID {
+			t.Fatalf("%s: current snapshot %+v does not name the table's schema", name, cur)
+		}
+		if spec := md.PartitionSpec(); len(md.PartitionSpecs()) != 1 || spec.ID() != 0 || spec.NumFields() != 1 || md.LastColumnID() != 2 {
+			t.Fatalf("%s: specs %v, last-column-id %d", name, md.PartitionSpecs(), md.LastColumnID())
+		}
+	}
+	// tarn's catalog mirrors the columns.
+	if ct, err := e.cat.GetTable(ctx, "sales", "created"); err != nil || len(ct.Columns) != 2 {
+		t.Fatalf("catalog row: %+v %v", ct, err)
+	}
+	// A second create transaction for the same name loses.
+	_, err = c.CreateTable(ctx, ident, testSchema, catalog.WithLocation(loc),
+		catalog.WithStagedUpdates(table.NewSetPropertiesUpdate(iceberg.Properties{"k": "v"})))
+	if !errors.Is(err, catalog.ErrTableAlreadyExists) && !errors.Is(err, rest.ErrCommitFailed) {
+		t.Fatalf("a second create of %v: %v, want AlreadyExists or CommitFailed", ident, err)
+	}
+	// A create commit that makes no table is a 400, and creates nothing.
+	_, _, err = c.CommitTable(ctx, table.Identifier{"sales", "empty"}, []table.Requirement{table.AssertCreate()},
+		[]table.Update{table.NewSetPropertiesUpdate(iceberg.Properties{"k": "v"})})
+	if !errors.Is(err, rest.ErrBadRequest) {
+		t.Fatalf("a create commit without a schema: %v, want 400", err)
+	}
+	if ok, err := c.CheckTableExists(ctx, table.Identifier{"sales", "empty"}); ok || err != nil {
+		t.Fatalf("a refused create left a table: %v %v", ok, err)
 	}
 }
