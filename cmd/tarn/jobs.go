@@ -80,9 +80,10 @@ func jobCmd(g *globals) *cobra.Command {
 	f := create.Flags()
 	f.StringVar(&spec.SQL, "sql", "", "transform SQL reading catalog tables as database.table; ${name} takes an --arg")
 	f.StringVar(&sqlFile, "sql-file", "", "read the transform SQL from a file")
-	f.StringVar(&spec.Target, "target", "", "s3:// prefix the output is written below, or warehouse://schema.table to load a warehouse table")
+	f.StringVar(&spec.Target, "target", "", "s3:// prefix the output is written below, warehouse://schema.table to load a warehouse table, or iceberg://database.table to commit to an Iceberg table")
 	f.StringSliceVar(&spec.PartitionBy, "partition-by", nil, "output columns to partition by, e.g. year,month,day")
-	f.StringVar(&spec.Mode, "mode", "append", "append, overwrite, or overwrite-partitions (replace exactly the partitions a run writes)")
+	f.StringVar(&spec.Mode, "mode", "append", "append, overwrite, overwrite-partitions (replace exactly the partitions a run writes), or merge (iceberg:// targets: upsert on --merge-key)")
+	f.StringSliceVar(&spec.MergeKey, "merge-key", nil, "for --mode merge: the output columns that identify a row, e.g. id")
 	f.StringVar(&spec.Format, "format", "parquet", "output format of an s3:// target: parquet, csv or json")
 	f.StringVar(&spec.Compression, "compression", "", "snappy (Parquet default), zstd, gzip or none")
 	f.StringVar(&spec.Table, "table", "", "register the output as catalog table DATABASE.TABLE")
@@ -150,6 +151,8 @@ func jobCmd(g *globals) *cobra.Command {
 						spec.PartitionBy = up.PartitionBy
 					case "mode":
 						spec.Mode = up.Mode
+					case "merge-key":
+						spec.MergeKey = up.MergeKey
 					case "format":
 						spec.Format = up.Format
 					case "compression":
@@ -195,7 +198,8 @@ func jobCmd(g *globals) *cobra.Command {
 	uf.StringVar(&upSQLFile, "sql-file", "", "read the new transform SQL from a file")
 	uf.StringVar(&up.Target, "target", "", "new s3:// prefix or warehouse://schema.table")
 	uf.StringSliceVar(&up.PartitionBy, "partition-by", nil, "output columns to partition by (replaces the list)")
-	uf.StringVar(&up.Mode, "mode", "", "append, overwrite, or overwrite-partitions")
+	uf.StringVar(&up.Mode, "mode", "", "append, overwrite, overwrite-partitions, or merge")
+	uf.StringSliceVar(&up.MergeKey, "merge-key", nil, "for --mode merge: the columns that identify a row (replaces the list)")
 	uf.StringVar(&up.Format, "format", "", "parquet, csv or json")
 	uf.StringVar(&up.Compression, "compression", "", "snappy, zstd, gzip or none")
 	uf.StringVar(&up.Table, "table", "", "catalog table DATABASE.TABLE the output is registered as")
@@ -368,6 +372,13 @@ func printJobRun(w io.Writer, r jobs.Run) {
 			shown = append(append([]string{}, shown[:8]...), fmt.Sprintf("... (%d in all)", len(st.Partitions)))
 		}
 		fmt.Fprintf(w, "  partitions: %s\n", strings.Join(shown, ", "))
+	}
+	if st.SnapshotID != 0 {
+		merged := ""
+		if st.RowsUpdated > 0 {
+			merged = fmt.Sprintf(" (merge: %d rows updated, %d inserted)", st.RowsUpdated, st.RowsWritten-st.RowsUpdated)
+		}
+		fmt.Fprintf(w, "  iceberg snapshot: %d%s\n", st.SnapshotID, merged)
 	}
 	if st.RejectedURI != "" {
 		fmt.Fprintf(w, "  rejected rows: %s\n", st.RejectedURI)

@@ -241,14 +241,14 @@ type remoteJobs struct{ k *client.Jobs }
 
 func wireJobSpec(j jobs.Spec) apitypes.JobSpec {
 	return apitypes.JobSpec{Name: j.Name, Description: j.Description, SQL: j.SQL, SQLFile: j.SQLFile, Args: j.Args, Target: j.Target,
-		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, FileSize: j.FileSize, Table: j.Table,
+		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, MergeKey: j.MergeKey, FileSize: j.FileSize, Table: j.Table,
 		Bookmarks: j.Bookmarks, Timeout: j.Timeout, MaxRetries: j.MaxRetries, MaxConcurrentRuns: j.MaxConcurrentRuns, MaxRejected: j.MaxRejected,
 		RunAs: j.RunAs, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
 }
 
 func jobSpec(j apitypes.JobSpec) jobs.Spec {
 	return jobs.Spec{Name: j.Name, Description: j.Description, SQL: j.SQL, SQLFile: j.SQLFile, Args: j.Args, Target: j.Target,
-		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, FileSize: j.FileSize, Table: j.Table,
+		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, MergeKey: j.MergeKey, FileSize: j.FileSize, Table: j.Table,
 		Bookmarks: j.Bookmarks, Timeout: j.Timeout, MaxRetries: j.MaxRetries, MaxConcurrentRuns: j.MaxConcurrentRuns, MaxRejected: j.MaxRejected,
 		RunAs: j.RunAs, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
 }
@@ -259,7 +259,7 @@ func jobRun(r apitypes.JobRun) jobs.Run {
 		Error: r.Error, Log: r.Log,
 		Stats: jobs.Stats{RowsRead: st.RowsRead, RowsWritten: st.RowsWritten, RowsRejected: st.RowsRejected, RowsFiltered: st.RowsFiltered,
 			RowsDiscarded: st.RowsDiscarded, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, FilesRead: st.FilesRead,
-			FilesWritten: st.FilesWritten, Partitions: st.Partitions, RejectedURI: st.RejectedURI}}
+			FilesWritten: st.FilesWritten, Partitions: st.Partitions, RejectedURI: st.RejectedURI, SnapshotID: st.SnapshotID, RowsUpdated: st.RowsUpdated}}
 }
 
 func (r remoteJobs) Create(ctx context.Context, spec jobs.Spec) error {

@@ -145,7 +145,7 @@ func wireCrawlerRun(r crawler.Run) apitypes.CrawlerRun {
 
 func wireJobSpec(j jobs.Spec) apitypes.JobSpec {
 	return apitypes.JobSpec{Name: j.Name, Description: j.Description, SQL: j.SQL, SQLFile: j.SQLFile, Args: j.Args, Target: j.Target,
-		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, FileSize: j.FileSize, Table: j.Table,
+		Format: j.Format, Compression: j.Compression, PartitionBy: j.PartitionBy, Mode: j.Mode, MergeKey: j.MergeKey, FileSize: j.FileSize, Table: j.Table,
 		Bookmarks: j.Bookmarks, Timeout: j.Timeout, MaxRetries: j.MaxRetries, MaxConcurrentRuns: j.MaxConcurrentRuns, MaxRejected: j.MaxRejected,
 		RunAs: j.RunAs, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt}
 }
@@ -164,7 +164,7 @@ func wireJobRun(r jobs.Run) apitypes.JobRun {
 		Error: r.Error, Log: r.Log,
 		Stats: apitypes.JobStats{RowsRead: st.RowsRead, RowsWritten: st.RowsWritten, RowsRejected: st.RowsRejected, RowsFiltered: st.RowsFiltered,
 			RowsDiscarded: st.RowsDiscarded, BytesRead: st.BytesRead, BytesWritten: st.BytesWritten, FilesRead: st.FilesRead,
-			FilesWritten: st.FilesWritten, Partitions: st.Partitions, RejectedURI: st.RejectedURI}}
+			FilesWritten: st.FilesWritten, Partitions: st.Partitions, RejectedURI: st.RejectedURI, SnapshotID: st.SnapshotID, RowsUpdated: st.RowsUpdated}}
 }
 
 func wireKey(k auth.Key) apitypes.Key {

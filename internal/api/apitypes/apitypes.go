@@ -381,6 +381,7 @@ type JobSpec struct {
 	Compression       string            `json:"compression"`
 	PartitionBy       []string          `json:"partition_by,omitempty"`
 	Mode              string            `json:"mode"`
+	MergeKey          []string          `json:"merge_key,omitempty"`
 	FileSize          int64             `json:"file_size"`
 	Table             string            `json:"table,omitempty"`
 	Bookmarks         bool              `json:"bookmarks"`
@@ -406,6 +407,10 @@ type JobStats struct {
 	FilesWritten  int      `json:"files_written"`
 	Partitions    []string `json:"partitions,omitempty"`
 	RejectedURI   string   `json:"rejected_uri,omitempty"`
+	// SnapshotID is the snapshot a run committed to its Iceberg target;
+	// RowsUpdated, of a merge, the rows written that replaced a row.
+	SnapshotID  int64 `json:"snapshot_id,omitempty"`
+	RowsUpdated int64 `json:"rows_updated,omitempty"`
 }
 
 // JobRun is a job run (GET /api/v1/job-runs/{id}, and the items of
