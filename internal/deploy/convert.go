@@ -198,7 +198,7 @@ func normalize(kind string, view any) (spec, norm any, err error) {
 		return s, crawlerView(s), err
 	case Job:
 		s := jobs.Spec{Name: v.Name, Description: v.Description, SQL: v.SQL, Args: maps.Clone(v.Args), Target: v.Target,
-			Format: v.Format, Compression: v.Compression, PartitionBy: slices.Clone(v.PartitionBy), Mode: v.Mode, FileSize: int64(v.FileSize),
+			Format: v.Format, Compression: v.Compression, PartitionBy: slices.Clone(v.PartitionBy), Mode: v.Mode, MergeKey: slices.Clone(v.MergeKey), FileSize: int64(v.FileSize),
 			Table: v.Table, Bookmarks: v.Bookmarks, Timeout: time.Duration(v.Timeout), MaxRetries: v.MaxRetries,
 			MaxConcurrentRuns: v.MaxConcurrentRuns, MaxRejected: v.MaxRejected}
 		err = s.Validate()
@@ -332,7 +332,7 @@ func crawlerView(s crawler.Spec) Crawler {
 
 func jobView(s jobs.Spec) Job {
 	return Job{Name: s.Name, Description: s.Description, SQL: s.SQL, Args: nilIfEmpty(s.Args), Target: s.Target, Format: s.Format,
-		Compression: s.Compression, PartitionBy: nilIfEmptyList(s.PartitionBy), Mode: s.Mode, FileSize: Bytes(s.FileSize), Table: s.Table,
+		Compression: s.Compression, PartitionBy: nilIfEmptyList(s.PartitionBy), Mode: s.Mode, MergeKey: nilIfEmptyList(s.MergeKey), FileSize: Bytes(s.FileSize), Table: s.Table,
 		Bookmarks: s.Bookmarks, Timeout: Duration(s.Timeout), MaxRetries: s.MaxRetries, MaxConcurrentRuns: s.MaxConcurrentRuns, MaxRejected: s.MaxRejected}
 }
 

@@ -162,6 +162,7 @@ type Job struct {
 	Compression       string            `yaml:"compression,omitempty"`
 	PartitionBy       []string          `yaml:"partition_by,omitempty,flow"`
 	Mode              string            `yaml:"mode,omitempty"`
+	MergeKey          []string          `yaml:"merge_key,omitempty,flow"`
 	FileSize          Bytes             `yaml:"file_size,omitempty"`
 	Table             string            `yaml:"table,omitempty"`
 	Bookmarks         bool              `yaml:"bookmarks,omitempty"`
