@@ -159,17 +159,6 @@ def tarn_check(sql, expected, database=None):
 # that fails with such an error is an xfail naming the gap and quoting the
 # error; any other error fails. TARN_ENGINES_STRICT=1 makes them failures.
 GAPS = {
-    "nested-namespace": (
-        "nested namespaces are not supported",
-        "tarn answers 400 BadRequest to loadTable of a 2-level namespace (ns.table.snapshots); "
-        "Spark resolves its metadata tables (t.snapshots, t.files, t.partitions) only after a "
-        "404 NoSuchTableException for that name"),
-    "staged-create-schema": (
-        "has no columns",
-        "a create transaction (stage-create, then a commit with assert-create) is applied by tarn "
-        "on metadata that already holds an empty schema 0, so the client's add-schema becomes "
-        "schema 1 while the snapshot the client wrote in that transaction says schema-id 0 "
-        "(the empty one): tarn must build that commit from empty metadata"),
     "optimize-operation": (
         None,
         "tarn's OPTIMIZE commits its compaction as an 'overwrite' snapshot; Iceberg's "
@@ -183,7 +172,7 @@ GAPS = {
 
 
 class known_gap:
-    """with known_gap("nested-namespace"): a step that may hit that gap of tarn."""
+    """with known_gap("vended-credentials"): a step that may hit that gap of tarn."""
 
     def __init__(self, name, when=True):
         self.name, self.when = name, when  # when=False: the step cannot hit it (another catalog)

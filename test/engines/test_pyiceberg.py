@@ -56,6 +56,12 @@ def test_create_append_read_evolve_rename(catalog):
     tbl = cat.load_table(f"{ns}.events2")
     assert py_rows(tbl, "id") == [(1,), (2,), (3,), (4,)]
     assert (ns, "events2") in cat.list_tables(ns)
+    # A name one level deeper (Spark's t.snapshots) is no table and its
+    # namespace none: answers, not errors.
+    assert not cat.table_exists(f"{ns}.events2.snapshots")
+    assert not cat.namespace_exists(f"{ns}.events2")
+    with pytest.raises(NoSuchTableError):
+        cat.load_table(f"{ns}.events2.snapshots")
 
     if catalog.tarn:
         tarn_check(f"SELECT id, value, extra FROM {ns}.events2 ORDER BY id",
