@@ -217,18 +217,51 @@ func icebergSchema(cols []catalog.Column) (*iceberggo.Schema, error) {
 			return nil, fmt.Errorf("%w: column %q appears twice", catalog.ErrInvalidTable, c.Name)
 		}
 		seen[strings.ToLower(c.Name)] = true
-		typ, err := catalog.ParseType(c.Type)
-		if err != nil {
-			return nil, err
-		}
 		fid := next()
-		it, err := icebergType(typ, next)
+		it, err := columnType(c.Type, next)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c.Name, err)
 		}
 		fields = append(fields, iceberggo.NestedField{ID: fid, Name: c.Name, Type: it, Doc: c.Comment})
 	}
 	return iceberggo.NewSchema(0, fields...), nil
+}
+
+// columnType is the Iceberg type of a column's type as written in DDL: an
+// Athena (Hive) type, or one of Iceberg's (and Trino's) own that Hive has
+// not: timestamptz (timestamp with time zone), uuid, time.
+func columnType(text string, next func() int) (iceberggo.Type, error) {
+	// The DDL parser joins a type's words: "timestamp(6)withtimezone".
+	norm := strings.Join(strings.Fields(strings.ToLower(text)), "")
+	switch strings.ReplaceAll(norm, "(6)", "") {
+	case "timestamptz", "timestampwithtimezone":
+		return iceberggo.PrimitiveTypes.TimestampTz, nil
+	case "timestamp", "timestampwithouttimezone":
+		return iceberggo.PrimitiveTypes.Timestamp, nil
+	case "uuid":
+		return iceberggo.PrimitiveTypes.UUID, nil
+	case "time":
+		return iceberggo.PrimitiveTypes.Time, nil
+	}
+	typ, err := catalog.ParseType(text)
+	if err != nil {
+		return nil, err
+	}
+	return icebergType(typ, next)
+}
+
+// ddlType prints a top-level column's type for SHOW CREATE TABLE, so that
+// columnType reads it back as the same Iceberg type.
+func ddlType(t iceberggo.Type) string {
+	switch t.(type) {
+	case iceberggo.TimestampTzType:
+		return "timestamptz"
+	case iceberggo.UUIDType:
+		return "uuid"
+	case iceberggo.TimeType:
+		return "time"
+	}
+	return iceberg.HiveType(t).String()
 }
 
 // icebergType is the Iceberg type of an Athena (Hive) type, as Athena maps
@@ -723,12 +756,8 @@ func (s *Service) icebergAlter(ctx context.Context, req Request, ice *iceberg.Ca
 	case "ADD COLUMNS":
 		us := txn.UpdateSchema(false, false)
 		for _, c := range st.Columns {
-			typ, err := catalog.ParseType(c.Type)
-			if err != nil {
-				return err
-			}
 			id := 0
-			it, err := icebergType(typ, func() int { id++; return id })
+			it, err := columnType(c.Type, func() int { id++; return id })
 			if err != nil {
 				return fmt.Errorf("column %q: %w", c.Name, err)
 			}
@@ -756,12 +785,8 @@ func (s *Service) icebergAlter(ctx context.Context, req Request, ice *iceberg.Ca
 		}
 		us := txn.UpdateSchema(false, false)
 		if st.Op == "CHANGE COLUMN" {
-			typ, err := catalog.ParseType(st.NewType)
-			if err != nil {
-				return err
-			}
 			id := 0
-			it, err := icebergType(typ, func() int { id++; return id })
+			it, err := columnType(st.NewType, func() int { id++; return id })
 			if err != nil {
 				return err
 			}
@@ -887,7 +912,7 @@ func (s *Service) icebergShowCreate(ctx context.Context, req Request, sink Sink,
 		if i > 0 {
 			b.WriteString(",\n")
 		}
-		fmt.Fprintf(&b, "  %s %s", quoteHive(f.Name), iceberg.HiveType(f.Type))
+		fmt.Fprintf(&b, "  %s %s", quoteHive(f.Name), ddlType(f.Type))
 		if f.Doc != "" {
 			fmt.Fprintf(&b, " COMMENT '%s'", strings.ReplaceAll(f.Doc, "'", "''"))
 		}

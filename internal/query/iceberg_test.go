@@ -608,9 +608,14 @@ func TestIcebergConvertAndRefusals(t *testing.T) {
 // another name and location, makes a table of the same schema and spec.
 func TestIcebergShowCreateRoundTrip(t *testing.T) {
 	l := newIcebergLake(t)
-	mustRun(t, l.Query, "CREATE TABLE testdb.src (`id` bigint COMMENT 'the key', ts timestamp, s string, m map<string,int>, st struct<a:int,b:array<string>>, d decimal(12,3)) "+
+	mustRun(t, l.Query, "CREATE TABLE testdb.src (`id` bigint COMMENT 'the key', ts timestamp, s string, m map<string,int>, st struct<a:int,b:array<string>>, d decimal(12,3), "+
+		"tz timestamp(6) with time zone, u uuid, tm time) "+
 		"PARTITIONED BY (month(ts), bucket(8, id), truncate(3, s)) LOCATION 's3://lake/ice/src/' "+
 		"TBLPROPERTIES ('table_type'='ICEBERG', 'write_compression'='snappy', 'vacuum_min_snapshots_to_keep'='3')")
+	mustRun(t, l.Query, `INSERT INTO testdb.src VALUES (1, TIMESTAMP '2025-03-04 05:06:07', 'abcd', MAP {'k': 1}, {'a': 2, 'b': ['x']}, 1.5,
+		TIMESTAMPTZ '2025-03-04 05:06:07+00', 'f79c3e09-677c-4bbd-a479-3f349cb785e7', TIME '01:02:03')`)
+	wantRows(t, "every type", queryRows(t, l, "SELECT id, CAST(tz AS VARCHAR), CAST(u AS VARCHAR), CAST(tm AS VARCHAR), st.b[1], m['k'] FROM testdb.src"),
+		"1|2025-03-04 05:06:07+00|f79c3e09-677c-4bbd-a479-3f349cb785e7|01:02:03|x|1")
 	c, _ := mustRun(t, l.Query, "SHOW CREATE TABLE testdb.src")
 	ddl := fmt.Sprint(c.Rows[0][0])
 	ddl = strings.Replace(ddl, "`src`", "`copy`", 1)
