@@ -387,8 +387,9 @@ func (p *parser) createTable() (createTable, error) {
 			for k, v := range t.Properties {
 				if strings.EqualFold(k, "table_type") && strings.EqualFold(v, "ICEBERG") {
 					// Not a Hive table with a property: reading its folder as
-					// one would show files Iceberg has deleted or not committed.
-					return s, fmt.Errorf("Iceberg tables are not supported yet; without 'table_type'='ICEBERG' this creates a Hive table (STORED AS PARQUET) over the location's files")
+					// one would show files Iceberg has deleted or not
+					// committed. runIceberg takes these statements first.
+					return s, fmt.Errorf("an Iceberg table is not created by the Hive DDL path; write CREATE TABLE ... TBLPROPERTIES ('table_type'='ICEBERG') with columns, or CTAS WITH (table_type='ICEBERG')")
 				}
 			}
 		default:
@@ -462,7 +463,7 @@ func firstNonEmpty(vals ...string) string {
 func changesState(sqlText string) bool {
 	switch firstWord(sqlText) {
 	case "CREATE", "DROP", "ALTER", "MSCK", "INSERT", "UNLOAD", "UPDATE", "DELETE", "MERGE", "TRUNCATE", "COPY", "REFRESH",
-		"COMMENT", "GRANT", "REVOKE":
+		"COMMENT", "GRANT", "REVOKE", "OPTIMIZE", "VACUUM":
 		return true
 	}
 	return false
