@@ -380,6 +380,53 @@ func keyMatch(cols []string) string {
 	return strings.Join(out, " AND ")
 }
 
+// keyRange is the range of the output's merge keys, k >= min AND k <= max
+// for each key column of an integer or string type, for pruning the data
+// files a merge reads (by partition and column bounds): a file outside it
+// holds no matching row. nil (read every file) if no column qualifies.
+func keyRange(ctx context.Context, sess *engine.Session, sc *iceberggo.Schema, key []string) iceberggo.BooleanExpression {
+	var preds []iceberggo.BooleanExpression
+	for _, k := range key {
+		f, ok := sc.FindFieldByName(k)
+		if !ok {
+			continue
+		}
+		// As the table's type: the output's may differ ('10' < '9').
+		cast := "VARCHAR"
+		if _, ok := f.Type.(iceberggo.StringType); !ok {
+			cast = "BIGINT"
+		}
+		col := "CAST(" + engine.QuoteIdent(k) + " AS " + cast + ")"
+		q := fmt.Sprintf("SELECT min(%s), max(%s) FROM %s", col, col, jobOutTable)
+		ref := iceberggo.Reference(f.Name)
+		switch f.Type.(type) {
+		case iceberggo.Int32Type, iceberggo.Int64Type:
+			var lo, hi sql.NullInt64
+			if sess.Conn().QueryRowContext(ctx, q).Scan(&lo, &hi) != nil || !lo.Valid || !hi.Valid {
+				continue
+			}
+			if _, small := f.Type.(iceberggo.Int32Type); small {
+				preds = append(preds, iceberggo.GreaterThanEqual(ref, int32(lo.Int64)), iceberggo.LessThanEqual(ref, int32(hi.Int64)))
+			} else {
+				preds = append(preds, iceberggo.GreaterThanEqual(ref, lo.Int64), iceberggo.LessThanEqual(ref, hi.Int64))
+			}
+		case iceberggo.StringType:
+			var lo, hi sql.NullString
+			if sess.Conn().QueryRowContext(ctx, q).Scan(&lo, &hi) != nil || !lo.Valid || !hi.Valid {
+				continue
+			}
+			preds = append(preds, iceberggo.GreaterThanEqual(ref, lo.String), iceberggo.LessThanEqual(ref, hi.String))
+		}
+	}
+	switch len(preds) {
+	case 0:
+		return nil
+	case 1:
+		return preds[0]
+	}
+	return iceberggo.NewAnd(preds[0], preds[1], preds[2:]...)
+}
+
 // icebergCommit is one attempt at writing the output and committing it.
 func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec Spec, t catalog.Table, tbl *table.Table, key []string,
 	b *engine.Bound, run *Run, attempt int, logf func(string, ...any)) error {
@@ -389,10 +436,19 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 	var replace []string // data files the snapshot removes
 	var matched int64
 	if spec.Mode != ModeAppend {
+		var filter iceberggo.BooleanExpression
+		if spec.Mode == ModeMerge {
+			filter = keyRange(ctx, sess, tbl.Schema(), key)
+		}
 		var err error
-		if tgt, err = sess.IcebergTarget(ctx, t, tbl, nil); err != nil {
+		if tgt, err = sess.IcebergTarget(ctx, t, tbl, filter); err != nil {
 			return err
 		}
+		total := len(tgt.All)
+		if tgt.All == nil {
+			total = len(tgt.Tasks)
+		}
+		logf("%s reads %d of the %d data files of %s", spec.Mode, len(tgt.Tasks), total, spec.Target)
 	}
 	switch spec.Mode {
 	case ModeOverwrite:
@@ -465,7 +521,11 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 		}
 		// A delete file goes when every data file it applies to goes.
 		cands, used := map[string]iceberggo.DataFile{}, map[string]bool{}
-		for p, task := range tgt.Tasks {
+		all := tgt.All
+		if all == nil {
+			all = tgt.Tasks
+		}
+		for p, task := range all {
 			for _, d := range append(slices.Clone(task.DeleteFiles), task.EqualityDeleteFiles...) {
 				if gone[p] {
 					cands[d.FilePath()] = d

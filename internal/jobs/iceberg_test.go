@@ -315,3 +315,30 @@ func TestIcebergMergeRaces(t *testing.T) {
 		t.Errorf("stats %+v", r.Stats)
 	}
 }
+
+// TestIcebergMergePrunes: a merge reads only the data files whose key
+// bounds can hold an output key, and a key of another type than the
+// table's (text '10' for a bigint) is compared as the table's type.
+func TestIcebergMergePrunes(t *testing.T) {
+	e := newIcebergEnv(t)
+	for i := 1; i <= 4; i++ {
+		e.sql(fmt.Sprintf(`INSERT INTO cur.sales VALUES (%d, %d, 'North')`, i*10, i))
+	}
+	e.put("raw/sales/a.csv", "id,amount,region,day\n10,100,North,2025-01-01\n9,90,North,2025-01-02\n")
+	e.create(jobs.Spec{Name: "up", SQL: "SELECT CAST(id AS VARCHAR) AS id, amount, region FROM raw_db.sales", Target: "iceberg://cur.sales",
+		Mode: jobs.ModeMerge, MergeKey: []string{"id"}})
+	r := e.start("up", nil)
+	if got := e.rows(salesRows); got != "9|90|North, 10|100|North, 20|2|North, 30|3|North, 40|4|North" {
+		t.Fatalf("after merge: %s", got)
+	}
+	if r.Stats.RowsUpdated != 1 {
+		t.Errorf("stats %+v", r.Stats)
+	}
+	var pruned bool
+	for _, l := range r.Log {
+		pruned = pruned || strings.Contains(l, "merge reads 1 of the 4 data files")
+	}
+	if !pruned {
+		t.Errorf("log: %s", strings.Join(r.Log, "\n"))
+	}
+}
