@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -67,6 +68,7 @@ func main() {
 	iceFiles := flag.Int("iceberg-files", 10_000, "data files of the Iceberg planning benchmark (0 skips it)")
 	iceSnaps := flag.Int("iceberg-snapshots", 1_000, "snapshots the Iceberg planning benchmark's files are committed in")
 	iceTables := flag.Int("iceberg-tables", 10_000, "tables of the Iceberg REST loadTable benchmark (0 skips it)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
 	if *childCopy != "" {
@@ -77,6 +79,12 @@ func main() {
 		return
 	}
 	ctx := context.Background()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 
 	dir := *keep
 	if dir == "" {

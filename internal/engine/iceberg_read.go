@@ -10,7 +10,9 @@ import (
 	"time"
 
 	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/iceberg-go/table"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/iceberg"
@@ -227,6 +229,22 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 	proj := projection(cols, "")
 	var plain []string
 	var parts []string
+	mapping := tbl.NameMapping() // parsed from a property: once per scan
+	if mapping != nil {
+		// Which files lack field ids is only in their footers: read the
+		// uncached ones in parallel before binding.
+		var fs [][2]string
+		for _, task := range tasks {
+			p, err := local(task.File.FilePath())
+			if err != nil {
+				return nil, err
+			}
+			fs = append(fs, [2]string{task.File.FilePath(), p})
+		}
+		if err := s.fileSchemas(ctx, fs); err != nil {
+			return nil, fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
+		}
+	}
 	for _, task := range tasks {
 		f := task.File
 		if len(task.DeletionVectorFiles) > 0 {
@@ -249,7 +267,7 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 		// with identity partition columns from the file's partition values.
 		base := fmt.Sprintf("SELECT * FROM read_parquet([%s], schema = %s, file_row_number = true)", quoteString(p), schemaMap)
 		named := false
-		if mapping := tbl.NameMapping(); mapping != nil {
+		if mapping != nil {
 			fs, err := s.fileSchema(ctx, f.FilePath(), p)
 			if err != nil {
 				return nil, fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
@@ -539,42 +557,56 @@ type parquetFileSchema struct {
 }
 
 // fileSchema reads a data file's top-level column names and whether they
-// carry field ids (cached: Iceberg files never change).
+// carry field ids, from its Parquet footer (cached: Iceberg files never
+// change).
 func (s *Session) fileSchema(ctx context.Context, uri, path string) (parquetFileSchema, error) {
 	s.e.ice.init()
 	if fs, ok := s.e.ice.schemas.Get(uri); ok {
 		return fs, nil
 	}
-	// Top-level columns are the root's children: in a flat schema every
-	// non-root element, and parquet_schema lists nested ones too, so the
-	// names map keeps all (a mapping names top-level columns only).
-	rows, err := s.conn.QueryContext(ctx, "SELECT name, field_id FROM parquet_schema(?)", path)
+	r, err := file.OpenParquetFile(path, false)
 	if err != nil {
 		return parquetFileSchema{}, fmt.Errorf("cannot read the schema of %s: %w", uri, err)
 	}
-	defer rows.Close()
+	defer r.Close()
+	root := r.MetaData().Schema.Root()
 	fs := parquetFileSchema{names: map[string]string{}}
-	first := true
-	for rows.Next() {
-		var name string
-		var id *int64
-		if err := rows.Scan(&name, &id); err != nil {
-			return parquetFileSchema{}, err
-		}
-		if first { // the root
-			first = false
-			continue
-		}
-		if id != nil {
+	for i := 0; i < root.NumFields(); i++ {
+		f := root.Field(i)
+		if f.FieldID() >= 0 {
 			fs.hasIDs = true
 		}
-		fs.names[strings.ToLower(name)] = name
-	}
-	if err := rows.Err(); err != nil {
-		return parquetFileSchema{}, fmt.Errorf("cannot read the schema of %s: %w", uri, err)
+		fs.names[strings.ToLower(f.Name())] = f.Name()
 	}
 	s.e.ice.schemas.Add(uri, fs)
 	return fs, nil
+}
+
+// fileSchemas reads the footers of the files a scan needs that are not
+// cached yet, several at a time.
+func (s *Session) fileSchemas(ctx context.Context, files [][2]string) error {
+	s.e.ice.init()
+	var todo [][2]string
+	for _, f := range files {
+		if !s.e.ice.schemas.Contains(f[0]) {
+			todo = append(todo, f)
+		}
+	}
+	if len(todo) < 2 {
+		return nil
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, f := range todo {
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			_, err := s.fileSchema(ctx, f[0], f[1])
+			return err
+		})
+	}
+	return g.Wait()
 }
 
 // namedProjection selects a file without field ids as the read schema's
