@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"golang.org/x/sync/errgroup"
 
