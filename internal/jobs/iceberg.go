@@ -171,6 +171,21 @@ func (s *Service) icebergTable(ctx context.Context, spec Spec) (catalog.Table, e
 	return t, nil
 }
 
+// refuseIcebergTable refuses s3:// output registered as (table:) an
+// Iceberg table: its files are listed by its snapshots, not a manifest of
+// tarn's; the job must commit to it as its target.
+func (s *Service) refuseIcebergTable(ctx context.Context, spec Spec) error {
+	if spec.Table == "" {
+		return nil
+	}
+	db, name, _ := strings.Cut(spec.Table, ".")
+	t, err := s.cat.GetTable(ctx, db, name)
+	if err == nil && iceberg.IsIceberg(t) {
+		return fmt.Errorf("%w: table: %s is an Iceberg table: write it with target: %s%s (and no table:)", ErrInvalidTarget, spec.Table, IcebergScheme, spec.Table)
+	}
+	return nil
+}
+
 // checkIcebergOutput checks a job's output columns against its Iceberg
 // target's columns: each output column must be a column of the table
 // (matched by name, case-insensitively; table columns the output lacks are

@@ -246,6 +246,7 @@ func TestIcebergTargetChecks(t *testing.T) {
 	}{
 		{jobs.Spec{Name: "a", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "iceberg://cur.missing"}, jobs.ErrInvalidTarget, "cur.missing"},
 		{jobs.Spec{Name: "b", SQL: "SELECT id FROM raw_db.sales", Target: "iceberg://raw_db.hive"}, jobs.ErrInvalidTarget, "not an Iceberg table"},
+		{jobs.Spec{Name: "s3", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "s3://lake/ice/sales/", Table: "cur.sales"}, jobs.ErrInvalidTarget, "write it with target: iceberg://cur.sales"},
 		{jobs.Spec{Name: "c", SQL: "SELECT id, amount AS price FROM raw_db.sales", Target: "iceberg://cur.sales"}, jobs.ErrInvalidTarget, `no column "price"`},
 		{jobs.Spec{Name: "d", SQL: "SELECT id AS code, amount FROM raw_db.sales", Target: "iceberg://cur.sales", Mode: jobs.ModeMerge, MergeKey: []string{"id"}},
 			jobs.ErrInvalidTarget, `no column "code"`},

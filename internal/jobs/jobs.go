@@ -271,6 +271,9 @@ func (s *Service) check(ctx context.Context, spec Spec, verb string) error {
 	if toIceberg {
 		return s.checkIcebergTarget(ctx, sess, spec, b.SQL)
 	}
+	if err := s.refuseIcebergTable(ctx, spec); err != nil {
+		return err
+	}
 	cols, err := sess.Describe(ctx, b.SQL)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)

@@ -523,6 +523,9 @@ func (s *Service) checkRejected(spec Spec, run *Run) error {
 // take (see catalog.EvolveSchema) before it writes anything; the publish
 // checks again, in its transaction, against the table as it is then.
 func (s *Service) checkOutputSchema(ctx context.Context, sess *engine.Session, spec Spec, query string) error {
+	if err := s.refuseIcebergTable(ctx, spec); err != nil {
+		return err
+	}
 	if spec.Table == "" || spec.Mode == ModeOverwrite {
 		return nil
 	}
