@@ -525,7 +525,17 @@ func (c *Catalog) CreateTable(ctx context.Context, ident table.Identifier, sc *i
 	if _, err := tableLoc(location); err != nil {
 		return nil, fmt.Errorf("cannot create table %q: %w", full, err)
 	}
-	md, err := table.NewMetadata(sc, cfg.PartitionSpec, cfg.SortOrder, location, cfg.Properties)
+	props := ice.Properties{}
+	for k, v := range cfg.Properties {
+		props[k] = v
+	}
+	if _, ok := props[table.ManifestMergeEnabledKey]; !ok {
+		// Java's default (iceberg-go's is off): appends merge small
+		// manifests, so a table committed to a thousand times is not
+		// planned from a thousand manifests.
+		props[table.ManifestMergeEnabledKey] = "true"
+	}
+	md, err := table.NewMetadata(sc, cfg.PartitionSpec, cfg.SortOrder, location, props)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create table %q: %w", full, err)
 	}
