@@ -291,10 +291,17 @@ func (s *Service) writeIceberg(ctx context.Context, sess *engine.Session, spec S
 			proj[i] = engine.QuoteIdent(n) + " AS " + engine.QuoteIdent(names[i])
 		}
 	}
-	if err := sess.TempTable(ctx, jobOutTable, "SELECT "+strings.Join(proj, ", ")+" FROM ("+b.SQL+") AS __tarn_job_output"); err != nil {
+	// (Created empty, then filled: the statement that reads the sources
+	// must be the session's last for the rows-read accounting.)
+	out := "SELECT " + strings.Join(proj, ", ") + " FROM (" + b.SQL + ") AS __tarn_job_output"
+	if err := sess.TempTable(ctx, jobOutTable, out+" LIMIT 0"); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidJobSQL, err)
 	}
-	if err := sess.Conn().QueryRowContext(ctx, "SELECT count(*) FROM "+jobOutTable).Scan(&run.Stats.RowsWritten); err != nil {
+	res, err := sess.Conn().ExecContext(ctx, "INSERT INTO "+jobOutTable+" "+out)
+	if err != nil {
+		return err
+	}
+	if run.Stats.RowsWritten, err = res.RowsAffected(); err != nil {
 		return err
 	}
 	deadLetters := func(rej []engine.Rejected) (storage.URI, error) {

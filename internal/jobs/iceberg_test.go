@@ -67,7 +67,7 @@ func TestIcebergAppendWithBookmarks(t *testing.T) {
 	e.put("raw/sales/a.csv", "id,amount,region,day\n1,10,North,2025-01-01\n2,20,South,2025-01-02\n")
 	e.create(jobs.Spec{Name: "ice", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "iceberg://cur.sales", Bookmarks: true})
 	r1 := e.start("ice", nil)
-	if r1.Stats.RowsWritten != 2 || r1.Stats.FilesWritten != 2 || r1.Stats.BytesWritten == 0 || r1.Stats.SnapshotID == 0 || r1.Stats.FilesRead != 1 {
+	if r1.Stats.RowsRead != 2 || r1.Stats.RowsWritten != 2 || r1.Stats.FilesWritten != 2 || r1.Stats.BytesWritten == 0 || r1.Stats.SnapshotID == 0 || r1.Stats.FilesRead != 1 {
 		t.Fatalf("run 1: %+v", r1.Stats)
 	}
 	if got := e.rows(salesRows); got != "1|10|North, 2|20|South" {
@@ -341,5 +341,28 @@ func TestIcebergMergePrunes(t *testing.T) {
 	}
 	if !pruned {
 		t.Errorf("log: %s", strings.Join(r.Log, "\n"))
+	}
+}
+
+// TestIcebergRejectedRows: rows that do not parse go to the dead letters
+// next to their source (not below the Iceberg table), counted; max_rejected
+// fails the run before anything is committed.
+func TestIcebergRejectedRows(t *testing.T) {
+	e := newIcebergEnv(t)
+	e.put("raw/sales/a.csv", "id,amount,region,day\n1,10,North,2025-01-01\nnot-a-number,20,South,2025-01-02\n")
+	e.create(jobs.Spec{Name: "rej", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "iceberg://cur.sales"})
+	r := e.start("rej", nil)
+	if r.Stats.RowsRead != 2 || r.Stats.RowsWritten != 1 || r.Stats.RowsRejected != 1 || !strings.HasPrefix(r.Stats.RejectedURI, "s3://lake/raw/sales/_rejected/"+r.ID) {
+		t.Fatalf("stats %+v", r.Stats)
+	}
+	if got := e.rows(salesRows); got != "1|10|North" {
+		t.Fatalf("rows %s", got)
+	}
+	e.create(jobs.Spec{Name: "strict", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "iceberg://cur.sales", MaxRejected: "0"})
+	if _, err := e.l.Jobs.Start(e.ctx, "strict", jobs.StartOptions{}); !errors.Is(err, jobs.ErrTooManyRejected) {
+		t.Fatalf("max_rejected 0: %v", err)
+	}
+	if got := e.rows(salesRows); got != "1|10|North" || len(e.snapshots()) != 1 {
+		t.Fatalf("after the refused run: %s, %d snapshots", got, len(e.snapshots()))
 	}
 }
