@@ -180,7 +180,7 @@ func TestIcebergFailedRunLeavesTableUnchanged(t *testing.T) {
 	e.create(jobs.Spec{Name: "bad", SQL: "SELECT id, amount / (CASE WHEN id = 2 THEN error('boom') ELSE 1 END) AS amount, region FROM raw_db.sales",
 		Target: "iceberg://cur.sales", Mode: jobs.ModeOverwrite, Bookmarks: true})
 	run, err := e.l.Jobs.Start(e.ctx, "bad", jobs.StartOptions{})
-	if err == nil || run.State != jobs.StateFailed {
+	if err == nil || run.State != jobs.StateFailed || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("run %+v: %v", run, err)
 	}
 	if got := e.rows(salesRows); got != "1|1|North" {
