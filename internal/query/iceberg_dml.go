@@ -276,7 +276,7 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		}
 		add = wr.Files
 	}
-	if err := s.commitReplace(ctx, ex, sess, tbl, tgt, affected, add); err != nil {
+	if err := s.commitReplace(ctx, ex, sess, tbl, tgt, affected, add, false); err != nil {
 		return 0, err
 	}
 	return changed, nil
@@ -286,7 +286,11 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 // paths (files of tgt) with add, dropping the delete files that applied
 // only to replaced files, asserting the snapshot tgt was read from. On
 // failure the added files are deleted.
-func (s *Service) commitReplace(ctx context.Context, ex *Execution, sess *engine.Session, tbl *table.Table, tgt *engine.IcebergTarget, paths []string, add []iceberggo.DataFile) error {
+//
+// rewrite commits the change as a compaction (operation "replace", as
+// Spark's and Trino's do: the same rows in other files, which incremental
+// readers skip) instead of an overwrite.
+func (s *Service) commitReplace(ctx context.Context, ex *Execution, sess *engine.Session, tbl *table.Table, tgt *engine.IcebergTarget, paths []string, add []iceberggo.DataFile, rewrite bool) error {
 	replaced := map[string]bool{}
 	var del []iceberggo.DataFile
 	for _, p := range paths {
@@ -331,6 +335,18 @@ func (s *Service) commitReplace(ctx context.Context, ex *Execution, sess *engine
 		switch {
 		case len(del) == 0:
 			err = txn.AddDataFiles(ctx, add, snapshotProps(ex), table.WithoutAutoNameMapping())
+		case rewrite && len(add) > 0:
+			rw := txn.NewRewrite(snapshotProps(ex))
+			for _, d := range del {
+				rw.DeleteFile(d)
+			}
+			for _, d := range dropDeletes {
+				rw.DeleteFile(d)
+			}
+			for _, a := range add {
+				rw.AddDataFile(a)
+			}
+			err = rw.Commit(ctx)
 		default:
 			err = txn.ReplaceFiles(ctx, del, add, dropDeletes, snapshotProps(ex), table.WithoutAutoNameMapping())
 		}
@@ -473,7 +489,7 @@ func (s *Service) optimize(ctx context.Context, ex *Execution, req Request, tbl 
 	if err != nil {
 		return 0, engineError(err)
 	}
-	if err := s.commitReplace(ctx, ex, sess, tbl, tgt, paths, wr.Files); err != nil {
+	if err := s.commitReplace(ctx, ex, sess, tbl, tgt, paths, wr.Files, true); err != nil {
 		return 0, err
 	}
 	return wr.Rows, nil

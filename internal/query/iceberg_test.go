@@ -247,6 +247,11 @@ func TestIcebergEvolutionAndMaintenance(t *testing.T) {
 	if n := len(tbl.Metadata().Snapshots()); n != before+1 {
 		t.Fatalf("OPTIMIZE made %d snapshots", n-before)
 	}
+	// A compaction, as Spark and Trino commit theirs: incremental readers
+	// skip it.
+	if op := tbl.CurrentSnapshot().Summary.Operation; op != table.OpReplace {
+		t.Fatalf("OPTIMIZE committed operation %q, want replace", op)
+	}
 	tasks, err := tbl.Scan().PlanFiles(context.Background())
 	if err != nil {
 		t.Fatal(err)

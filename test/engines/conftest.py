@@ -159,11 +159,6 @@ def tarn_check(sql, expected, database=None):
 # that fails with such an error is an xfail naming the gap and quoting the
 # error; any other error fails. TARN_ENGINES_STRICT=1 makes them failures.
 GAPS = {
-    "optimize-operation": (
-        None,
-        "tarn's OPTIMIZE commits its compaction as an 'overwrite' snapshot; Iceberg's "
-        "rewrites (Spark's rewrite_data_files, Trino's optimize) commit 'replace', which "
-        "incremental and streaming readers skip as changing no data"),
     "vended-credentials": (
         "request is not signed",
         "tarn's REST catalog vends no S3 credentials (X-Iceberg-Access-Delegation: "
