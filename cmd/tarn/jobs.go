@@ -70,6 +70,8 @@ func jobCmd(g *globals) *cobra.Command {
 				}
 				if strings.HasPrefix(spec.Target, "warehouse://") {
 					fmt.Fprintf(cmd.OutOrStdout(), "job %s created: loads warehouse table %s\n", spec.Name, strings.TrimPrefix(spec.Target, "warehouse://"))
+				} else if t, ok := strings.CutPrefix(strings.ToLower(spec.Target), jobs.IcebergScheme); ok {
+					fmt.Fprintf(cmd.OutOrStdout(), "job %s created: commits to Iceberg table %s (%s)\n", spec.Name, t, firstNonEmpty(spec.Mode, jobs.ModeAppend))
 				} else {
 					fmt.Fprintf(cmd.OutOrStdout(), "job %s created: writes %s to %s\n", spec.Name, strings.ToLower(firstNonEmpty(spec.Format, "parquet")), spec.Target)
 				}
