@@ -27,6 +27,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/events"
+	"github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
@@ -44,6 +45,8 @@ type Config struct {
 	Engine   engine.Config
 	Workflow workflow.Config
 	Alarms   alarms.Config
+	// Iceberg configures the Iceberg catalog (its default warehouse).
+	Iceberg iceberg.Config
 	// OneShot opens the lake for one CLI command whose process ends after
 	// Close: Open returns while DuckDB is still opening, so the command's
 	// own metadata work runs meanwhile (an engine that cannot open fails
@@ -71,15 +74,19 @@ func DefaultConfig(home string) Config {
 		Engine:   engine.DefaultConfig(home),
 		Workflow: workflow.DefaultConfig(),
 		Alarms:   alarms.DefaultConfig(),
+		Iceberg:  iceberg.DefaultConfig(),
 	}
 }
 
 // Lake is an open lake: every service over one home folder.
 type Lake struct {
-	Home     string
-	Meta     *meta.DB
-	Store    storage.ObjectStore
-	Catalog  *catalog.Catalog
+	Home    string
+	Meta    *meta.DB
+	Store   storage.ObjectStore
+	Catalog *catalog.Catalog
+	// Iceberg is the one Iceberg catalog the query service, jobs and the
+	// Iceberg REST catalog commit through.
+	Iceberg  *iceberg.Catalog
 	Engine   *engine.Engine
 	Crawlers *crawler.Service
 	Query    *query.Service
@@ -135,6 +142,9 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	if l.Catalog, err = catalog.New(ctx, l.Meta); err != nil {
 		return nil, err
 	}
+	if l.Iceberg, err = iceberg.New(cfg.Iceberg, l.Catalog, l.Meta, l.Store); err != nil {
+		return nil, err
+	}
 	// DuckDB opens in the background while the services that only keep
 	// the engine's address set up their metadata; the warehouse is the
 	// first to wait for it.
@@ -174,7 +184,7 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		return nil, err
 	}
 	l.closers = append(l.closers, l.Warehouse.Close)
-	if l.Query, err = query.New(ctx, l.Meta, l.Engine, query.WithWarehouse(l.Warehouse)); err != nil {
+	if l.Query, err = query.New(ctx, l.Meta, l.Engine, query.WithWarehouse(l.Warehouse), query.WithIceberg(l.Iceberg)); err != nil {
 		return nil, err
 	}
 	if l.Workflows, err = workflow.New(ctx, cfg.Workflow, workflow.Deps{DB: l.Meta, Crawlers: l.Crawlers, Jobs: l.Jobs,

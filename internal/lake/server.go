@@ -19,7 +19,6 @@ import (
 	"github.com/tarn-lake/tarn/internal/api"
 	"github.com/tarn-lake/tarn/internal/awsapi"
 	"github.com/tarn-lake/tarn/internal/events"
-	"github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/icebergrest"
 	"github.com/tarn-lake/tarn/internal/pgwire"
 	"github.com/tarn-lake/tarn/internal/query"
@@ -141,11 +140,7 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 		}
 		s3URL = fmt.Sprintf("%s://%s", scheme, addr)
 	}
-	iceCat, err := iceberg.New(iceberg.DefaultConfig(), l.Catalog, l.Meta, l.Store)
-	if err != nil {
-		return err
-	}
-	iceREST, err := icebergrest.New(icebergrest.DefaultConfig(s3URL), icebergrest.Deps{Auth: a, Catalog: iceCat})
+	iceREST, err := icebergrest.New(icebergrest.DefaultConfig(s3URL), icebergrest.Deps{Auth: a, Catalog: l.Iceberg})
 	if err != nil {
 		return err
 	}
