@@ -30,8 +30,7 @@ import (
 // DuckDB on the same Parquet files, planning over many snapshots and files,
 // and the REST catalog's loadTable among many tables.
 func benchIceberg(ctx context.Context, l *lake.Lake, plain *sql.DB, objects string, rows, nfiles, snaps, ntables, reps int) []figure {
-	ic, err := iceberg.New(iceberg.DefaultConfig(), l.Catalog, l.Meta, l.Store)
-	check(err)
+	ic := l.Iceberg
 	if err := ic.CreateNamespace(ctx, table.Identifier{"icebench"}, nil); err != nil && !errors.Is(err, icecat.ErrNamespaceAlreadyExists) {
 		check(err)
 	}
