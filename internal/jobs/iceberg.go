@@ -12,8 +12,10 @@ package jobs
 //     output; files of other partitions, or written under an older spec,
 //     stay. An unpartitioned table is replaced whole, as Spark does;
 //   - merge: an upsert on merge_key, MERGE INTO target USING (job SQL) s ON
-//     key WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *,
-//     copy-on-write: the data files holding a matched key are rewritten.
+//     key WHEN MATCHED THEN UPDATE SET (the output's columns) WHEN NOT
+//     MATCHED THEN INSERT, copy-on-write: the data files holding a matched
+//     key are rewritten (only files whose bounds can hold the output's key
+//     range are read).
 //
 // The sources are bound as for any job (bookmarks skip the files processed
 // before, the job's identity is checked on every table), the output is
@@ -62,6 +64,7 @@ const icebergRetries = 5
 const (
 	jobOutTable      = "__tarn_job_out"
 	jobAffectedTable = "__tarn_job_affected"
+	jobRowsTable     = "__tarn_job_rows"
 )
 
 func isIcebergTarget(t string) bool {
@@ -282,6 +285,10 @@ func (s *Service) writeIceberg(ctx context.Context, sess *engine.Session, spec S
 	if err != nil {
 		return err
 	}
+	present := make([]bool, len(order))
+	for i, n := range order {
+		present[i] = n != ""
+	}
 	// The output, in the table's column order, read once.
 	proj := make([]string, len(order))
 	for i, n := range order {
@@ -350,7 +357,7 @@ func (s *Service) writeIceberg(ctx context.Context, sess *engine.Session, spec S
 				return fmt.Errorf("%w: the columns of %s changed while the job ran; run it again", ErrInvalidTarget, spec.Target)
 			}
 		}
-		err = s.icebergCommit(ctx, sess, spec, t, tbl, key, b, run, n, logf)
+		err = s.icebergCommit(ctx, sess, spec, t, tbl, key, present, b, run, n, logf)
 		if err == nil || !errors.Is(err, table.ErrCommitFailed) || n+1 >= icebergRetries || ctx.Err() != nil {
 			if err != nil && errors.Is(err, table.ErrCommitFailed) {
 				err = fmt.Errorf("%w (another writer committed first %d times)", err, n+1)
@@ -450,7 +457,8 @@ func keyRange(ctx context.Context, sess *engine.Session, sc *iceberggo.Schema, k
 }
 
 // icebergCommit is one attempt at writing the output and committing it.
-func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec Spec, t catalog.Table, tbl *table.Table, key []string,
+// present tells, by table column, whether the output has it.
+func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec Spec, t catalog.Table, tbl *table.Table, key []string, present []bool,
 	b *engine.Bound, run *Run, attempt int, logf func(string, ...any)) error {
 	conn := sess.Conn()
 	data := "SELECT * FROM " + jobOutTable
@@ -478,7 +486,8 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 			replace = append(replace, p)
 		}
 	case ModeMerge:
-		cols := quoteList(schemaNames(tbl.Schema()), "__t")
+		names := schemaNames(tbl.Schema())
+		cols := quoteList(names, "__t")
 		detect := fmt.Sprintf("SELECT DISTINCT __t.%s FROM (%s) AS __t JOIN %s AS __o ON %s", engine.IcebergFileColumn, tgt.SQL, jobOutTable, keyMatch(key))
 		if err := sess.TempTable(ctx, jobAffectedTable, detect); err != nil {
 			return err
@@ -487,15 +496,30 @@ func (s *Service) icebergCommit(ctx context.Context, sess *engine.Session, spec 
 		if replace, err = strings1(ctx, sess, "SELECT * FROM "+jobAffectedTable+" WHERE "+engine.IcebergFileColumn+" IS NOT NULL"); err != nil {
 			return err
 		}
-		q := fmt.Sprintf("SELECT count(*) FROM %s AS __o WHERE EXISTS (SELECT 1 FROM (%s) AS __t WHERE __t.%s IN (SELECT * FROM %s) AND %s)",
-			jobOutTable, tgt.SQL, engine.IcebergFileColumn, jobAffectedTable, keyMatch(key))
+		// The rows of the files rewritten, read once.
+		rows := fmt.Sprintf("SELECT * FROM (%s) WHERE %s IN (SELECT * FROM %s)", tgt.SQL, engine.IcebergFileColumn, jobAffectedTable)
+		if err := sess.TempTable(ctx, jobRowsTable, rows); err != nil {
+			return err
+		}
+		q := fmt.Sprintf("SELECT count(*) FROM %s AS __o WHERE EXISTS (SELECT 1 FROM %s AS __t WHERE %s)", jobOutTable, jobRowsTable, keyMatch(key))
 		if err := conn.QueryRowContext(ctx, q).Scan(&matched); err != nil {
 			return err
 		}
-		// The rows of the rewritten files that no output row replaces,
-		// then the output rows (updates and inserts alike).
-		data = fmt.Sprintf("SELECT %s FROM (%s) AS __t WHERE __t.%s IN (SELECT * FROM %s) AND NOT EXISTS (SELECT 1 FROM %s AS __o WHERE %s) UNION ALL SELECT * FROM %s",
-			cols, tgt.SQL, engine.IcebergFileColumn, jobAffectedTable, jobOutTable, keyMatch(key), jobOutTable)
+		// The rewritten files' rows no output row matches; the matched
+		// rows with the output's values (columns the output lacks keep
+		// the table's); the output rows that match none.
+		updated := make([]string, len(names))
+		for i, n := range names {
+			if present[i] {
+				updated[i] = qualified("__o", n)
+			} else {
+				updated[i] = qualified("__t", n)
+			}
+		}
+		data = fmt.Sprintf(`SELECT %[1]s FROM %[2]s AS __t WHERE NOT EXISTS (SELECT 1 FROM %[3]s AS __o WHERE %[4]s)
+			UNION ALL SELECT %[5]s FROM %[2]s AS __t JOIN %[3]s AS __o ON %[4]s
+			UNION ALL SELECT * FROM %[3]s AS __o WHERE NOT EXISTS (SELECT 1 FROM %[2]s AS __t WHERE %[4]s)`,
+			cols, jobRowsTable, jobOutTable, keyMatch(key), strings.Join(updated, ", "))
 	}
 	w := engine.IcebergWrite{Location: tbl.Location(), Schema: tbl.Schema(), Spec: tbl.Spec(), Properties: tbl.Properties(),
 		FormatVersion: tbl.Metadata().Version(), RunID: fmt.Sprintf("%s-%d", run.ID, attempt)}

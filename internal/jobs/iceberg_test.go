@@ -366,3 +366,17 @@ func TestIcebergRejectedRows(t *testing.T) {
 		t.Fatalf("after the refused run: %s, %d snapshots", got, len(e.snapshots()))
 	}
 }
+
+// TestIcebergMergeKeepsColumnsTheOutputLacks: a matched row keeps the
+// values of the columns the output does not have; an inserted row has
+// them NULL.
+func TestIcebergMergeKeepsColumnsTheOutputLacks(t *testing.T) {
+	e := newIcebergEnv(t)
+	e.sql(`INSERT INTO cur.sales VALUES (1, 1, 'North'), (2, 2, 'South')`)
+	e.put("raw/sales/a.csv", "id,amount,region,day\n2,20,West,2025-01-01\n3,30,East,2025-01-02\n")
+	e.create(jobs.Spec{Name: "amounts", SQL: "SELECT amount, id FROM raw_db.sales", Target: "iceberg://cur.sales", Mode: jobs.ModeMerge, MergeKey: []string{"id"}})
+	e.start("amounts", nil)
+	if got := e.rows(salesRows); got != "1|1|North, 2|20|South, 3|30|NULL" {
+		t.Fatalf("after merge: %s", got)
+	}
+}
