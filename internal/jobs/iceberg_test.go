@@ -252,6 +252,8 @@ func TestIcebergTargetChecks(t *testing.T) {
 			jobs.ErrInvalidTarget, `no column "code"`},
 		{jobs.Spec{Name: "e", SQL: "SELECT amount, region FROM raw_db.sales", Target: "iceberg://cur.sales", Mode: jobs.ModeMerge, MergeKey: []string{"id"}},
 			jobs.ErrInvalidSpec, `merge_key[0]: the SQL has no column "id"`},
+		{jobs.Spec{Name: "f", SQL: "SELECT id, amount FROM raw_db.sales", Target: "iceberg://cur.sales", Mode: jobs.ModeMerge, MergeKey: []string{`id" = 1 OR 1=1; DROP TABLE cur.sales; --`}},
+			jobs.ErrInvalidSpec, `merge_key[0]: the SQL has no column "id\" = 1 OR 1=1; DROP TABLE cur.sales; --"`},
 	} {
 		err := e.l.Jobs.Create(e.ctx, c.spec)
 		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.msg) {
