@@ -382,3 +382,52 @@ func TestIcebergMergeKeepsColumnsTheOutputLacks(t *testing.T) {
 		t.Fatalf("after merge: %s", got)
 	}
 }
+
+// TestIcebergJobsOverDeleteFiles: a table with position delete files (a
+// merge-on-read UPDATE) reads right after a job merges into it and after
+// one replaces the partition the deletes applied to (they go with it).
+func TestIcebergJobsOverDeleteFiles(t *testing.T) {
+	e := newEnv(t)
+	e.sql("CREATE DATABASE cur")
+	e.sql(`CREATE TABLE cur.sales (id bigint, amount double, region string) PARTITIONED BY (region)
+		LOCATION 's3://lake/ice/sales/' TBLPROPERTIES ('table_type'='ICEBERG', 'write.update.mode'='merge-on-read', 'write.delete.mode'='merge-on-read')`)
+	e.sql(`INSERT INTO cur.sales VALUES (1, 1, 'North'), (2, 2, 'North'), (3, 3, 'South')`)
+	e.sql(`UPDATE cur.sales SET amount = 22 WHERE id = 2`)
+	deletes := func() int {
+		c, err := iceberg.New(iceberg.DefaultConfig(), e.l.Catalog, e.l.Meta, e.l.Store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tbl, err := c.Table(e.ctx, "cur", "sales")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks, err := tbl.Scan().PlanFiles(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, task := range tasks {
+			n += len(task.DeleteFiles)
+		}
+		return n
+	}
+	if deletes() == 0 {
+		t.Skip("the UPDATE wrote no delete file")
+	}
+	e.put("raw/sales/a.csv", "id,amount,region,day\n1,10,North,2025-01-01\n4,40,South,2025-01-02\n")
+	e.create(jobs.Spec{Name: "up", SQL: "SELECT id, amount, region FROM raw_db.sales", Target: "iceberg://cur.sales", Mode: jobs.ModeMerge, MergeKey: []string{"id"}})
+	e.start("up", nil)
+	if got := e.rows(salesRows); got != "1|10|North, 2|22|North, 3|3|South, 4|40|South" {
+		t.Fatalf("after merge: %s", got)
+	}
+	e.put("raw/sales/b.csv", "id,amount,region,day\n9,90,North,2025-01-01\n")
+	e.create(jobs.Spec{Name: "north", SQL: "SELECT id, amount, region FROM raw_db.sales WHERE id = 9", Target: "iceberg://cur.sales", Mode: jobs.ModeOverwritePartitions})
+	e.start("north", nil)
+	if got := e.rows(salesRows); got != "3|3|South, 4|40|South, 9|90|North" {
+		t.Fatalf("after overwrite-partitions: %s", got)
+	}
+	if n := deletes(); n != 0 {
+		t.Errorf("%d delete files still apply after their partition was replaced", n)
+	}
+}
