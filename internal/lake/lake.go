@@ -171,7 +171,7 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	if l.Auth, err = auth.New(ctx, l.Meta, auth.DefaultConfig(cfg.Home)); err != nil {
 		return nil, err
 	}
-	l.Jobs.Keys = l.Auth // jobs run as the access key recorded at creation
+	l.Jobs.Keys = l.Auth       // jobs run as the access key recorded at creation
 	l.Jobs.Iceberg = l.Iceberg // jobs with iceberg:// targets commit through the lake's catalog
 	if l.Events, err = events.New(ctx, l.Meta, l.Store); err != nil {
 		return nil, err
