@@ -170,9 +170,9 @@ type Resolved struct {
 }
 
 // Resolve decides where [catalog.][schema.]name points, Redshift's way
-// first: an explicit "warehouse" catalog is the warehouse and
-// "awsdatacatalog" the lake catalog; a schema that is an external schema
-// maps to its catalog database; a name that is a warehouse relation (in the
+// first: an explicit "warehouse" catalog is the warehouse (its external
+// schemas included) and "awsdatacatalog" the lake catalog; a schema that is
+// an external schema maps to its catalog database; a name that is a warehouse relation (in the
 // given schema, else in public, else one of tarn's system tables) is that;
 // anything else is a catalog table (in the schema taken as a database, or
 // in defaultDB).
@@ -183,6 +183,13 @@ func (r *Relations) Resolve(cat, schema, name, defaultDB string) (Resolved, erro
 	case strings.EqualFold(cat, WarehouseCatalog):
 		if lsch == "" {
 			lsch = PublicSchema
+		}
+		// An external schema is a schema of the warehouse database too:
+		// Redshift's dev.spectrum.t is the external table, and clients
+		// that qualify every name with the database they connected to
+		// (dbt-postgres: "warehouse"."raw"."orders") read the lake so.
+		if db, ok := r.External[lsch]; ok {
+			return Resolved{Schema: db, Name: lname}, nil
 		}
 		return Resolved{Warehouse: true, Schema: lsch, Name: lname}, nil
 	case cat != "" && !strings.EqualFold(cat, DefaultCatalogName):

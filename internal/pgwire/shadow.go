@@ -123,37 +123,63 @@ const shimSchema = "pg_tarn"
 var shims = []struct {
 	name string
 	cols []string // "name TYPE default"
+	// query, when set, is the whole view (cat is the mirror's catalog,
+	// quoted); cols is then unused.
+	query func(cat string) string
 }{
 	{"pg_class", []string{"relforcerowsecurity BOOLEAN false", "relispartition BOOLEAN false", "relreplident VARCHAR 'd'",
 		"relpersistence VARCHAR 'p'", "reltablespace BIGINT 0", "reloftype BIGINT 0", "reltoastrelid BIGINT 0", "relam BIGINT 0",
 		"relrowsecurity BOOLEAN false", "relhastriggers BOOLEAN false", "relhasrules BOOLEAN false", "relhasindex BOOLEAN false",
-		"relchecks INTEGER 0", "relacl VARCHAR NULL", "!reloptions VARCHAR[] NULL", "relpartbound VARCHAR NULL", "relhassubclass BOOLEAN false"}},
+		"relchecks INTEGER 0", "relacl VARCHAR NULL", "!reloptions VARCHAR[] NULL", "relpartbound VARCHAR NULL", "relhassubclass BOOLEAN false"}, nil},
 	{"pg_attribute", []string{"attidentity VARCHAR ''", "attgenerated VARCHAR ''", "atthasdef BOOLEAN false", "attnotnull BOOLEAN false",
 		"attcollation BIGINT 0", "attisdropped BOOLEAN false", "attstattarget INTEGER -1", "attcompression VARCHAR ''", "attacl VARCHAR NULL",
-		"attoptions VARCHAR[] NULL", "attfdwoptions VARCHAR[] NULL", "attmissingval VARCHAR NULL"}},
-	{"pg_attrdef", []string{"oid BIGINT NULL", "adrelid BIGINT NULL", "adnum INTEGER NULL", "adbin VARCHAR NULL"}},
-	{"pg_collation", []string{"oid BIGINT NULL", "collname VARCHAR NULL", "collnamespace BIGINT NULL"}},
+		"attoptions VARCHAR[] NULL", "attfdwoptions VARCHAR[] NULL", "attmissingval VARCHAR NULL"}, nil},
+	{"pg_attrdef", []string{"oid BIGINT NULL", "adrelid BIGINT NULL", "adnum INTEGER NULL", "adbin VARCHAR NULL"}, nil},
+	{"pg_collation", []string{"oid BIGINT NULL", "collname VARCHAR NULL", "collnamespace BIGINT NULL"}, nil},
 	{"pg_policy", []string{"oid BIGINT NULL", "polname VARCHAR NULL", "polrelid BIGINT NULL", "polcmd VARCHAR NULL", "polpermissive BOOLEAN NULL",
-		"polroles BIGINT[] NULL", "polqual VARCHAR NULL", "polwithcheck VARCHAR NULL"}},
+		"polroles BIGINT[] NULL", "polqual VARCHAR NULL", "polwithcheck VARCHAR NULL"}, nil},
 	{"pg_statistic_ext", []string{"oid BIGINT NULL", "stxrelid BIGINT NULL", "stxname VARCHAR NULL", "stxnamespace BIGINT NULL",
-		"stxowner BIGINT NULL", "stxkeys INTEGER[] NULL", "stxkind VARCHAR[] NULL", "stxstattarget INTEGER NULL"}},
+		"stxowner BIGINT NULL", "stxkeys INTEGER[] NULL", "stxkind VARCHAR[] NULL", "stxstattarget INTEGER NULL"}, nil},
 	{"pg_publication", []string{"oid BIGINT NULL", "pubname VARCHAR NULL", "puballtables BOOLEAN NULL", "pubinsert BOOLEAN NULL",
-		"pubupdate BOOLEAN NULL", "pubdelete BOOLEAN NULL", "pubtruncate BOOLEAN NULL", "pubviaroot BOOLEAN NULL"}},
-	{"pg_publication_rel", []string{"oid BIGINT NULL", "prpubid BIGINT NULL", "prrelid BIGINT NULL", "prqual VARCHAR NULL", "prattrs INTEGER[] NULL"}},
-	{"pg_publication_namespace", []string{"oid BIGINT NULL", "pnpubid BIGINT NULL", "pnnspid BIGINT NULL"}},
-	{"pg_inherits", []string{"inhrelid BIGINT NULL", "inhparent BIGINT NULL", "inhseqno INTEGER NULL", "inhdetachpending BOOLEAN NULL"}},
+		"pubupdate BOOLEAN NULL", "pubdelete BOOLEAN NULL", "pubtruncate BOOLEAN NULL", "pubviaroot BOOLEAN NULL"}, nil},
+	{"pg_publication_rel", []string{"oid BIGINT NULL", "prpubid BIGINT NULL", "prrelid BIGINT NULL", "prqual VARCHAR NULL", "prattrs INTEGER[] NULL"}, nil},
+	{"pg_publication_namespace", []string{"oid BIGINT NULL", "pnpubid BIGINT NULL", "pnnspid BIGINT NULL"}, nil},
+	{"pg_inherits", []string{"inhrelid BIGINT NULL", "inhparent BIGINT NULL", "inhseqno INTEGER NULL", "inhdetachpending BOOLEAN NULL"}, nil},
 	{"pg_trigger", []string{"oid BIGINT NULL", "tgrelid BIGINT NULL", "tgname VARCHAR NULL", "tgisinternal BOOLEAN NULL",
-		"tgenabled VARCHAR NULL", "tgparentid BIGINT NULL"}},
-	{"pg_rewrite", []string{"oid BIGINT NULL", "rulename VARCHAR NULL", "ev_class BIGINT NULL", "ev_type VARCHAR NULL", "is_instead BOOLEAN NULL"}},
-	{"pg_foreign_table", []string{"ftrelid BIGINT NULL", "ftserver BIGINT NULL", "ftoptions VARCHAR[] NULL"}},
-	{"pg_roles", []string{"oid BIGINT NULL", "rolname VARCHAR NULL", "rolsuper BOOLEAN NULL", "rolcanlogin BOOLEAN NULL"}},
-	{"pg_namespace", []string{"nspacl VARCHAR NULL"}},
-	{"pg_partitioned_table", []string{"partrelid BIGINT NULL", "partstrat VARCHAR NULL", "partnatts INTEGER NULL"}},
+		"tgenabled VARCHAR NULL", "tgparentid BIGINT NULL"}, nil},
+	{"pg_rewrite", []string{"oid BIGINT NULL", "rulename VARCHAR NULL", "ev_class BIGINT NULL", "ev_type VARCHAR NULL", "is_instead BOOLEAN NULL"}, nil},
+	{"pg_foreign_table", []string{"ftrelid BIGINT NULL", "ftserver BIGINT NULL", "ftoptions VARCHAR[] NULL"}, nil},
+	{"pg_roles", []string{"oid BIGINT NULL", "rolname VARCHAR NULL", "rolsuper BOOLEAN NULL", "rolcanlogin BOOLEAN NULL"}, nil},
+	{"pg_namespace", []string{"nspacl VARCHAR NULL"}, nil},
+	{"pg_partitioned_table", []string{"partrelid BIGINT NULL", "partstrat VARCHAR NULL", "partnatts INTEGER NULL"}, nil},
+	// pg_tables lists tables only: a warehouse materialized view, a table
+	// in the mirror, is in pg_matviews (dbt-postgres's relation listing
+	// reads both and must see each relation once).
+	{"pg_tables", nil, func(cat string) string {
+		return `SELECT t.* FROM pg_catalog.pg_tables t WHERE t.schemaname <> '` + shimSchema + `' AND NOT EXISTS (SELECT 1 FROM ` + cat + `.` + shimSchema + `.` + matviewsTable + ` m
+			WHERE m.schema_name = t.schemaname AND m.name = t.tablename)`
+	}},
+	{"pg_views", nil, func(cat string) string {
+		return `SELECT v.schemaname, v.viewname, v.viewowner, coalesce(d.definition, v.definition) AS definition
+			FROM pg_catalog.pg_views v LEFT JOIN ` + cat + `.` + shimSchema + `.` + viewdefsTable + ` d ON d.schema_name = v.schemaname AND d.name = v.viewname
+			WHERE v.schemaname <> '` + shimSchema + `'`
+	}},
+	{"pg_matviews", nil, func(cat string) string {
+		return `SELECT m.schema_name AS schemaname, m.name AS matviewname, 'tarn' AS matviewowner, CAST(NULL AS VARCHAR) AS tablespace,
+			false AS hasindexes, true AS ispopulated, d.definition
+			FROM ` + cat + `.` + shimSchema + `.` + matviewsTable + ` m LEFT JOIN ` + cat + `.` + shimSchema + `.` + viewdefsTable + ` d ON d.schema_name = m.schema_name AND d.name = m.name`
+	}},
 }
 
 // createShims creates the views of shims in shimSchema.
 func (s *shadow) createShims(ctx context.Context) error {
 	for _, sh := range shims {
+		if sh.query != nil {
+			if _, err := s.conn.ExecContext(ctx, "CREATE VIEW "+s.cat+"."+shimSchema+"."+sh.name+" AS "+sh.query(s.cat)); err != nil {
+				return fmt.Errorf("cannot set up introspection database (%s): %w", sh.name, err)
+			}
+			continue
+		}
 		have := map[string]bool{}
 		exists := true
 		rows, err := s.conn.QueryContext(ctx, "DESCRIBE pg_catalog."+sh.name)

@@ -416,6 +416,7 @@ func init() {
 // rewriteIntrospection applies introspectionRewrites and points the
 // relations of shims at shimSchema.
 func rewriteIntrospection(text, cat string) string {
+	text = unqualifyCatalogSchemas(text, cat)
 	for _, r := range introspectionRewrites {
 		text = r.re.ReplaceAllString(text, r.new)
 	}
@@ -423,3 +424,22 @@ func rewriteIntrospection(text, cat string) string {
 	text = shimBare.ReplaceAllString(text, "$1\x00$2")
 	return strings.ReplaceAll(text, "\x00", cat+"."+shimSchema+".")
 }
+
+// unqualifyCatalogSchemas drops the database from db.information_schema.x
+// and db.pg_catalog.x when db is the connection's database (cat, quoted),
+// as dbt-postgres writes them ("warehouse".INFORMATION_SCHEMA.columns):
+// PostgreSQL accepts its own database's name there, DuckDB keeps both
+// schemas in its system catalog only.
+func unqualifyCatalogSchemas(text, cat string) string {
+	if !strings.Contains(strings.ToLower(text), "information_schema") && !strings.Contains(strings.ToLower(text), "pg_catalog") {
+		return text
+	}
+	db := regexp.QuoteMeta(cat)
+	if n := strings.Trim(cat, `"`); plainIdent.MatchString(n) && strings.ToLower(n) == n {
+		db = `(?:` + db + `|(?i:` + regexp.QuoteMeta(n) + `)\b)`
+	}
+	re := regexp.MustCompile(`(^|[^.\w"])` + db + `\s*\.\s*((?i:"?information_schema"?|"?pg_catalog"?)\s*\.)`)
+	return re.ReplaceAllString(text, "$1$2")
+}
+
+var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)

@@ -72,6 +72,16 @@ type passThrough struct {
 	SQL    string
 }
 
+// renameRelation is ALTER TABLE | VIEW | MATERIALIZED VIEW [IF EXISTS]
+// name RENAME TO new: the relation keeps its schema (PostgreSQL's rule;
+// ALTER TABLE also renames views, as PostgreSQL's does).
+type renameRelation struct {
+	Kind     string // TABLE, VIEW, MATERIALIZED VIEW
+	IfExists bool
+	Target   name
+	To       string
+}
+
 // noop is a Redshift statement that has nothing to do in tarn (ANALYZE,
 // VACUUM).
 type noop struct{ Verb string }
@@ -84,6 +94,7 @@ func (createView) Type() string           { return "DDL" }
 func (createMatView) Type() string        { return "DDL" }
 func (refreshMatView) Type() string       { return "DML" }
 func (dropRelation) Type() string         { return "DDL" }
+func (renameRelation) Type() string       { return "DDL" }
 func (insertStmt) Type() string           { return "DML" }
 func (s passThrough) Type() string {
 	if s.Verb == "ALTER" {
@@ -140,6 +151,9 @@ func parse(sql string) (st Statement, ok bool, err error) {
 			return nil, true, fmt.Errorf("%w: %v", ErrSyntax, err)
 		}
 		return s, true, nil
+	}
+	if s, ok, err := p.renameRelation(); ok {
+		return wrap(s, err)
 	}
 	switch {
 	case p.is("CREATE", "SCHEMA"):
@@ -256,6 +270,48 @@ func parse(sql string) (st Statement, ok bool, err error) {
 		return noop{Verb: strings.ToUpper(p.peek().val)}, true, nil
 	}
 	return nil, false, nil
+}
+
+// renameRelation parses ALTER TABLE | VIEW | MATERIALIZED VIEW [IF EXISTS]
+// name RENAME TO new; ok is false (and the parser where it was) for any
+// other statement, RENAME COLUMN included.
+func (p *parser) renameRelation() (st Statement, ok bool, err error) {
+	start := p.i
+	defer func() {
+		if !ok {
+			p.i = start
+		}
+	}()
+	if !p.accept("ALTER") {
+		return nil, false, nil
+	}
+	s := renameRelation{}
+	switch {
+	case p.accept("TABLE"):
+		s.Kind = "TABLE"
+	case p.accept("VIEW"):
+		s.Kind = "VIEW"
+	case p.accept("MATERIALIZED", "VIEW"):
+		s.Kind = "MATERIALIZED VIEW"
+	default:
+		return nil, false, nil
+	}
+	s.IfExists = p.accept("IF", "EXISTS")
+	if s.Target, err = p.qualified(); err != nil {
+		return nil, false, nil
+	}
+	if !p.accept("RENAME", "TO") {
+		return nil, false, nil
+	}
+	to, err := p.qualified()
+	if err != nil {
+		return nil, true, err
+	}
+	if to.Catalog != "" || to.Schema != "" {
+		return nil, true, p.errorf("RENAME TO takes a name without a schema (the relation stays in its schema)")
+	}
+	s.To = to.Name
+	return s, true, p.end()
 }
 
 func (p *parser) createSchema() (Statement, error) {

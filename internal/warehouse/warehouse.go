@@ -201,12 +201,23 @@ func sqlName(n name) string {
 }
 
 // seqName is the sequence behind an IDENTITY column, as nextval() takes it.
-func seqName(t name, col string) string {
+func seqName(t name, col string) string { return seqNameN(t, col, 0) }
+
+// seqNameN is seqName with PostgreSQL's suffix n (none for 0) that keeps
+// it free of a renamed table's sequence.
+func seqNameN(t name, col string, n int) string {
 	schema := t.Schema
 	if schema == "" {
 		schema = engine.PublicSchema
 	}
-	return engine.WarehouseCatalog + "." + quoteIdent(schema) + "." + quoteIdent(t.Name+"_"+col+"_seq")
+	return engine.WarehouseCatalog + "." + quoteIdent(schema) + "." + quoteIdent(seqBase(t, col, n))
+}
+
+func seqBase(t name, col string, n int) string {
+	if n == 0 {
+		return t.Name + "_" + col + "_seq"
+	}
+	return fmt.Sprintf("%s_%s_seq%d", t.Name, col, n)
 }
 
 // Owns decides whether a parsed statement is the warehouse's: a statement
@@ -265,6 +276,21 @@ func (w *Service) Owns(ctx context.Context, sess *engine.Session, st Statement, 
 			}
 		}
 		return false, nil
+	case renameRelation:
+		// A warehouse relation's rename; a lake table's is Athena's.
+		rels, err := needRels()
+		if err != nil {
+			return false, err
+		}
+		n := s.Target
+		r, err := rels.Resolve(n.Catalog, n.Schema, n.Name, defaultDB)
+		if err != nil {
+			return false, nil
+		}
+		if r.Warehouse || strings.EqualFold(n.Catalog, engine.WarehouseCatalog) || (n.Schema != "" && rels.Schemas[n.Schema] && rels.External[n.Schema] == "") {
+			return true, nil
+		}
+		return false, nil
 	case insertStmt:
 		rels, err := needRels()
 		if err != nil {
@@ -303,6 +329,8 @@ func (w *Service) Exec(ctx context.Context, sess *engine.Session, st Statement, 
 		return x.refresh(s.Target, true)
 	case dropRelation:
 		return Result{}, x.drop(s)
+	case renameRelation:
+		return Result{}, x.rename(s)
 	case insertStmt:
 		return x.insert(s)
 	case passThrough:
@@ -501,7 +529,26 @@ func (x *execution) createTable(s createTable) (Result, error) {
 	}
 	var seqs []string
 	for _, c := range s.Def.Identity {
-		seqs = append(seqs, seqName(t, c.Name))
+		seq := seqName(t, c.Name)
+		// A renamed table keeps its sequences' names (PostgreSQL's rule):
+		// a new table of its old name takes the next free one, as
+		// PostgreSQL names it (t_id_seq1, t_id_seq2, ...).
+		for n := 1; s.Select == ""; n++ {
+			var used int
+			if err := x.conn.QueryRowContext(x.ctx, `SELECT count(*) FROM duckdb_sequences() WHERE database_name = ? AND schema_name = ? AND sequence_name = ?`,
+				engine.WarehouseCatalog, t.Schema, seqBase(t, c.Name, n-1)).Scan(&used); err != nil {
+				return Result{}, err
+			}
+			if used == 0 {
+				if n > 1 {
+					free := seqNameN(t, c.Name, n-1)
+					s.Def.SQL = strings.ReplaceAll(s.Def.SQL, "nextval("+quoteString(seq)+")", "nextval("+quoteString(free)+")")
+					seq = free
+				}
+				break
+			}
+		}
+		seqs = append(seqs, seq)
 	}
 	var rows int64
 	var b *engine.Bound
@@ -692,6 +739,70 @@ func (x *execution) drop(s dropRelation) error {
 			}
 		}
 		return nil
+	})
+}
+
+// rename renames a warehouse table, view, late-binding view or
+// materialized view within its schema, with tarn's bookkeeping of it (sort
+// and dist keys, identity sequences, the materialized view's definition),
+// in one DuckDB transaction. It needs redshift:DropTable on the old name and
+// redshift:CreateTable on the new one.
+func (x *execution) rename(s renameRelation) error {
+	t, err := target(s.Target)
+	if err != nil {
+		return err
+	}
+	rels, err := x.rels()
+	if err != nil {
+		return err
+	}
+	kind := rels.Kind(t.Schema, t.Name)
+	if kind == "" {
+		if s.IfExists {
+			return nil
+		}
+		return fmt.Errorf("cannot rename %s: %w", t, ErrNoSuchObject)
+	}
+	if err := checkTarget(t); err != nil {
+		return err
+	}
+	to := name{Schema: t.Schema, Name: s.To}
+	isMV, err := x.isMatView(t)
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.Kind == "VIEW" && (kind == engine.KindTable):
+		return fmt.Errorf("%w: %s is not a view", ErrUnsupported, t)
+	case s.Kind == "MATERIALIZED VIEW" && !isMV:
+		return fmt.Errorf("%w: %s is not a materialized view", ErrUnsupported, t)
+	}
+	if err := x.env.allow(ActionDropTable, t.Schema, t.Name, ""); err != nil {
+		return err
+	}
+	if err := x.env.allow(ActionCreateTable, to.Schema, to.Name, ""); err != nil {
+		return err
+	}
+	if rels.Kind(to.Schema, to.Name) != "" {
+		return fmt.Errorf("cannot rename %s to %s: %w", t, to.Name, ErrObjectExists)
+	}
+	return x.tx(func() error {
+		switch kind {
+		case engine.KindLateView:
+			_, err := x.exec(`UPDATE warehouse.tarn.late_views SET view_name = ? WHERE schema_name = ? AND view_name = ?`, to.Name, t.Schema, t.Name)
+			return err
+		case engine.KindView:
+			_, err := x.exec("ALTER VIEW " + sqlName(t) + " RENAME TO " + quoteIdent(to.Name))
+			return wrapDuck(err)
+		}
+		if _, err := x.exec("ALTER TABLE " + sqlName(t) + " RENAME TO " + quoteIdent(to.Name)); err != nil {
+			return wrapDuck(err)
+		}
+		if _, err := x.exec(`UPDATE warehouse.tarn.tables SET table_name = ? WHERE schema_name = ? AND table_name = ?`, to.Name, t.Schema, t.Name); err != nil {
+			return err
+		}
+		_, err := x.exec(`UPDATE warehouse.tarn.materialized_views SET view_name = ? WHERE schema_name = ? AND view_name = ?`, to.Name, t.Schema, t.Name)
+		return err
 	})
 }
 
