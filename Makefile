@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   go run ./cmd/tarn quickstart   -- the main job on the embedded default
 #   make test                      -- every test
-.PHONY: test unit test-race test-heavy build vet bench test-s3-suite test-engines
+.PHONY: test unit test-race test-heavy build vet bench test-s3-suite test-engines test-dbt
 
 build:
 	go build -o tarn ./cmd/tarn
@@ -30,7 +30,7 @@ test-race:
 
 # Suites with real engines and public conformance suites, out of the unit
 # suite's time budget.
-test-heavy: test-s3-suite test-engines
+test-heavy: test-s3-suite test-engines test-dbt
 
 bench:
 	go run ./bench -out docs/benchmarks.md
@@ -49,3 +49,11 @@ test-s3-suite:
 # tarn are xfails quoting the engine's error (TARN_ENGINES_STRICT=1 fails them).
 test-engines:
 	.ci/engines.sh
+
+# The heavy dbt target (issue 16): examples/dbt built by dbt-core and
+# dbt-postgres (.ci/requirements-dbt.txt) against `tarn serve`'s PostgreSQL
+# endpoint over a fresh quickstart lake, the results checked with psql (about
+# 35 s, build included). Known gaps (docs/dbt.md) are reported as GAP lines
+# (TARN_DBT_STRICT=1 fails them).
+test-dbt:
+	.ci/dbt.sh

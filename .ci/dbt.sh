@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The heavy dbt target (make test-dbt, issue 16): the example project
+# (examples/dbt) run by real dbt-core and dbt-postgres (.ci/requirements-dbt.txt,
+# installed into .venv by .ci/run) against a real `tarn serve` over a fresh
+# quickstart lake, through the PostgreSQL endpoint; the results are then
+# checked with psql. Known gaps of tarn are reported as such and fail the
+# run only with TARN_DBT_STRICT=1 (docs/dbt.md says why they fail).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+root="$PWD"
+dbt="$root/.venv/bin/dbt"
+if [ ! -x "$dbt" ]; then
+  echo "no dbt in .venv: .ci/run installs it (.ci/requirements-dbt.txt)" >&2
+  exit 1
+fi
+
+work="$(mktemp -d)"
+stop() {
+  if [ -n "${tarn_pid:-}" ]; then
+    kill "$tarn_pid" 2>/dev/null || true
+    wait "$tarn_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap stop EXIT
+
+go build -o "$work/tarn" ./cmd/tarn
+"$work/tarn" --data "$work/data" quickstart >"$work/quickstart.log" 2>&1 || { cat "$work/quickstart.log"; exit 1; }
+
+free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pg_port=$(free_port)
+s3_port=$(free_port)
+api_port=$(free_port)
+export TARN_ACCESS_KEY_ID=TKDBTADMIN0000000001
+export TARN_SECRET_ACCESS_KEY=dbtsecretdbtsecretdbtsecretdbtsecret0000
+"$work/tarn" --data "$work/data" serve --s3-listen "127.0.0.1:$s3_port" --api-listen "127.0.0.1:$api_port" \
+  --pg-listen "127.0.0.1:$pg_port" >"$work/serve.log" 2>&1 &
+tarn_pid=$!
+until grep -q "PostgreSQL endpoint" "$work/serve.log"; do
+  if ! kill -0 "$tarn_pid" 2>/dev/null; then cat "$work/serve.log"; exit 1; fi
+  sleep 0.2
+done
+
+# The project is copied so that its target/ and logs/ stay out of the tree.
+cp -r examples/dbt "$work/project"
+rm -rf "$work/project/target" "$work/project/logs"
+cd "$work/project"
+export TARN_PG_PORT=$pg_port DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_USE_COLORS=false
+psql_q() { PGPASSWORD="$TARN_SECRET_ACCESS_KEY" psql -X -At -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$pg_port user=$TARN_ACCESS_KEY_ID dbname=warehouse" -c "$1"; }
+
+passed=0
+failed=0
+gaps=0
+step() { # name command...
+  local name=$1
+  shift
+  if "$@" >"$work/step.log" 2>&1; then
+    passed=$((passed + 1))
+    echo "PASS $name"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+    tail -40 "$work/step.log"
+    grep -n "Postgres error" -B30 logs/dbt.log 2>/dev/null | tail -60 || true
+  fi
+}
+expect() { # name want got
+  if [ -n "$3" ] && [ "$2" = "$3" ]; then
+    passed=$((passed + 1))
+    echo "PASS $1"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $1: got '$3', want '$2'"
+  fi
+}
+gap() { # name expected-error command...: a known gap of tarn
+  local name=$1 want=$2
+  shift 2
+  if "$@" >"$work/step.log" 2>&1; then
+    passed=$((passed + 1))
+    echo "PASS $name (a known gap no more: update docs/dbt.md and .ci/dbt.sh)"
+  elif grep -q "$want" "$work/step.log"; then
+    gaps=$((gaps + 1))
+    echo "GAP  $name: $want (docs/dbt.md)"
+    if [ "${TARN_DBT_STRICT:-}" = 1 ]; then failed=$((failed + 1)); fi
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name (not the known gap's error)"
+    tail -40 "$work/step.log"
+  fi
+}
+
+t0=$(date +%s)
+step "dbt debug" "$dbt" debug --profiles-dir .
+step "dbt build (first run: seed, models, snapshot, tests)" "$dbt" build --profiles-dir .
+t1=$(date +%s)
+step "dbt docs generate" "$dbt" docs generate --profiles-dir .
+expect "catalog.json lists the models, seed, snapshot and sources" "5 2" \
+  "$("$root/.venv/bin/python" -c "import json; c = json.load(open('target/catalog.json')); print(len(c['nodes']), len(c['sources']))")"
+
+# The results, read back over the PostgreSQL endpoint.
+expect "seed analytics.regions" 5 "$(psql_q 'select count(*) from analytics.regions')"
+expect "view analytics.stg_sales" 1000 "$(psql_q 'select count(*) from analytics.stg_sales')"
+expect "table analytics.sales_by_region = the lake's revenue per region" \
+  "$(psql_q "select string_agg(region || '=' || cast(round(sum_amount, 2) as varchar), ',' order by region) from (select region, sum(quantity * unit_price) as sum_amount from raw.sales group by region) s")" \
+  "$(psql_q "select string_agg(region || '=' || cast(revenue as varchar), ',' order by region) from analytics.sales_by_region where manager is not null")"
+expect "incremental analytics.daily_orders = the lake's orders per day" \
+  "$(psql_q "select count(distinct cast(order_date as date)) || '/' || count(*) from raw.orders")" \
+  "$(psql_q "select count(*) || '/' || sum(orders) from analytics.daily_orders")"
+expect "snapshot snapshots.regions_snapshot" "5" "$(psql_q 'select count(*) from snapshots.regions_snapshot where dbt_valid_to is null')"
+
+# Second runs: views and tables are replaced (rename and drop ... cascade).
+step "dbt run (second run: view and table replaced)" "$dbt" run --profiles-dir . --select stg_sales sales_by_region
+expect "table analytics.sales_by_region after its second run" 5 "$(psql_q 'select count(*) from analytics.sales_by_region')"
+# dbt-postgres builds an incremental model's new rows and a snapshot's
+# changes in temporary tables, which tarn does not have yet.
+gap "dbt run (second run: incremental delete+insert)" "temporary tables" "$dbt" run --profiles-dir . --select daily_orders
+gap "dbt snapshot (second run)" "temporary tables" "$dbt" snapshot --profiles-dir .
+t2=$(date +%s)
+
+echo "dbt on tarn: first dbt build in $((t1 - t0))s, all steps in $((t2 - t0))s; $gaps known gaps"
+echo "dbt: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
