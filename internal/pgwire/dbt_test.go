@@ -146,6 +146,10 @@ func TestDbtPostgresStatements(t *testing.T) {
 	if got := rowsOf(`select count(*) from "warehouse"."pg_catalog".pg_namespace where nspname = 'analytics'`); !slices.Equal(got, []string{"1"}) {
 		t.Fatalf(`"warehouse"."pg_catalog".pg_namespace: %v`, got)
 	}
+	// Not inside string literals.
+	if got := rowsOf(`select 'warehouse.information_schema.x', 'it''s "warehouse".pg_catalog.y' from information_schema.schemata where schema_name = 'analytics'`); !slices.Equal(got, []string{`warehouse.information_schema.x|it's "warehouse".pg_catalog.y`}) {
+		t.Fatalf("literals: %q", got)
+	}
 	if _, err := c.Exec(ctx, `select * from "other".information_schema.tables`); err == nil {
 		t.Fatal(`"other".information_schema.tables: no error`)
 	}
@@ -168,6 +172,7 @@ func TestDbtPostgresStatements(t *testing.T) {
 		`alter table "warehouse"."analytics"."t__dbt_tmp" rename to "t"`,
 		`alter table "warehouse"."analytics"."v" rename to "v__dbt_backup"`,
 		`alter materialized view "warehouse"."analytics"."mv" rename to "mv2"`,
+		`alter view analytics.lv rename to lv2`,
 		`COMMIT`,
 		`drop table if exists "warehouse"."analytics"."t__dbt_backup" cascade`,
 		`drop view if exists "warehouse"."analytics"."v__dbt_backup" cascade`,
@@ -177,7 +182,7 @@ func TestDbtPostgresStatements(t *testing.T) {
 		}
 	}
 	want = []string{
-		"warehouse|lv|analytics|view",
+		"warehouse|lv2|analytics|view",
 		"warehouse|mv2|analytics|materialized_view",
 		"warehouse|stg|analytics|view",
 		"warehouse|t|analytics|table",
@@ -187,6 +192,12 @@ func TestDbtPostgresStatements(t *testing.T) {
 	}
 	if got := rowsOf(`select count(*) from "warehouse"."analytics"."t"`); !slices.Equal(got, []string{"5"}) {
 		t.Fatalf("renamed table: %v", got)
+	}
+	if got := rowsOf(`select count(*) from analytics.lv2 where amount > 10`); !slices.Equal(got, []string{"3"}) {
+		t.Fatalf("renamed late-binding view: %v", got)
+	}
+	if _, err := c.Exec(ctx, `select * from analytics.lv`); err == nil {
+		t.Fatal("the late-binding view's old name still reads")
 	}
 	// The renamed materialized view still refreshes (its bookkeeping moved).
 	for _, q := range []string{`REFRESH MATERIALIZED VIEW analytics.mv2`, `ALTER TABLE analytics.mv2 RENAME TO mv3`} {

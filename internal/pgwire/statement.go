@@ -439,7 +439,31 @@ func unqualifyCatalogSchemas(text, cat string) string {
 		db = `(?:` + db + `|(?i:` + regexp.QuoteMeta(n) + `)\b)`
 	}
 	re := regexp.MustCompile(`(^|[^.\w"])` + db + `\s*\.\s*((?i:"?information_schema"?|"?pg_catalog"?)\s*\.)`)
-	return re.ReplaceAllString(text, "$1$2")
+	// Outside string literals only ('...' with '' inside).
+	var b strings.Builder
+	for len(text) > 0 {
+		q := strings.IndexByte(text, '\'')
+		if q < 0 {
+			b.WriteString(re.ReplaceAllString(text, "$1$2"))
+			break
+		}
+		b.WriteString(re.ReplaceAllString(text[:q], "$1$2"))
+		end := q + 1
+		for end < len(text) {
+			if text[end] == '\'' {
+				if end+1 < len(text) && text[end+1] == '\'' {
+					end += 2
+					continue
+				}
+				break
+			}
+			end++
+		}
+		end = min(end+1, len(text))
+		b.WriteString(text[q:end])
+		text = text[end:]
+	}
+	return b.String()
 }
 
 var plainIdent = regexp.MustCompile(`^[a-z_][a-z0-9_$]*$`)
