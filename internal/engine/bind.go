@@ -185,6 +185,16 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 				walkErr = fmt.Errorf("%w: %v", catalog.ErrNoSuchDatabase, err)
 				return false
 			}
+			if res.Temp {
+				// The session's temporary table: DuckDB reads it natively.
+				n["catalog_name"] = "temp"
+				n["schema_name"] = "main"
+				n["table_name"] = res.Name
+				if str(n, "alias") == "" {
+					n["alias"] = tbl
+				}
+				return true
+			}
 			if res.Warehouse {
 				if err := s.e.HasWarehouse(); err != nil {
 					walkErr = err

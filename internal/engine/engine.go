@@ -324,9 +324,12 @@ func (e *Engine) acquire(ctx context.Context, pool chan *Session) (*Session, err
 // Session is one DuckDB connection from the pool. It is not safe for
 // concurrent use; one goroutine uses it between Acquire and Release.
 type Session struct {
-	e        *Engine
-	conn     *sql.Conn
-	temps    []string // temp views and tables to drop on Release
+	e     *Engine
+	conn  *sql.Conn
+	temps []string // temp views and tables to drop on Release
+	// txTemps drop the temporary tables a client's transaction created
+	// (DropAtRelease): they live until the session is released.
+	txTemps  []string
 	cleanups []func() // fetched remote objects to remove on Release
 	held     []string // file URIs held for the bound statement (see holds)
 	home     chan *Session
@@ -346,6 +349,10 @@ func (s *Session) Release() {
 	if s.inTx {
 		_ = s.Rollback(context.Background())
 	}
+	for i := len(s.txTemps) - 1; i >= 0; i-- {
+		_, _ = s.conn.ExecContext(context.Background(), s.txTemps[i])
+	}
+	s.txTemps = s.txTemps[:0]
 	s.Reset()
 	s.home <- s
 }
@@ -412,6 +419,12 @@ func (s *Session) Rollback(ctx context.Context) error {
 	_, err := s.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	return err
 }
+
+// DropAtRelease registers a statement that drops a temporary table a
+// client's transaction created on this (pinned) session; it runs when the
+// session is released, after the transaction's COMMIT or ROLLBACK, so the
+// next holder never sees the table.
+func (s *Session) DropAtRelease(stmt string) { s.txTemps = append(s.txTemps, stmt) }
 
 // dropLater registers a statement that undoes a temporary object.
 func (s *Session) dropLater(stmt string) { s.temps = append(s.temps, stmt) }

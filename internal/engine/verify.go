@@ -89,6 +89,8 @@ func (s *Session) warehouseShape(ctx context.Context) ([]string, error) {
 		UNION ALL SELECT 'q', schema_name, sequence_name, '', 0 FROM duckdb_sequences() WHERE database_name = 'warehouse' AND schema_name <> 'tarn'
 		UNION ALL SELECT 'c', schema_name, table_name, column_name || ' ' || data_type, column_index FROM duckdb_columns()
 			WHERE database_name = 'warehouse' AND schema_name <> 'tarn'
+		UNION ALL SELECT 't', '', table_name, column_name || ' ' || data_type, column_index FROM duckdb_columns()
+			WHERE database_name = 'temp' AND NOT starts_with(table_name, '`+TempPrefix+`')
 		ORDER BY 1 DESC, 2, 3, 5`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the warehouse's shape: %w", err)
@@ -98,7 +100,11 @@ func (s *Session) warehouseShape(ctx context.Context) ([]string, error) {
 	var cols []string
 	flush := func() {
 		if table != "" {
-			ddl = append(ddl, "CREATE TABLE "+table+" ("+strings.Join(cols, ", ")+")")
+			create := "CREATE TABLE "
+			if strings.HasPrefix(table, "temp.main.") {
+				create = "CREATE TEMP TABLE "
+			}
+			ddl = append(ddl, create+table+" ("+strings.Join(cols, ", ")+")")
 		}
 		table, cols = "", nil
 	}
@@ -109,6 +115,10 @@ func (s *Session) warehouseShape(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 		qn := "warehouse." + QuoteIdent(sch) + "." + QuoteIdent(name)
+		if kind == "t" {
+			// The session's temporary tables (a client's transaction's).
+			kind, qn = "c", "temp.main."+QuoteIdent(name)
+		}
 		switch kind {
 		case "s":
 			ddl = append(ddl, "CREATE SCHEMA warehouse."+QuoteIdent(sch))
@@ -188,6 +198,23 @@ func (s *Session) VerifyWarehouseStatement(ctx context.Context, stmt string) err
 func (v *verifier) mirror(ctx context.Context, ddl []string) error {
 	v.conn.ExecContext(ctx, "USE memory")
 	v.conn.ExecContext(ctx, "DETACH DATABASE IF EXISTS warehouse")
+	// The last shape's temporary tables (another session's) go too.
+	var temps []string
+	if rows, err := v.conn.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = 'temp'`); err == nil {
+		for rows.Next() {
+			var n string
+			if rows.Scan(&n) == nil {
+				temps = append(temps, n)
+			}
+		}
+		rows.Close()
+	}
+	for _, n := range temps {
+		if _, err := v.conn.ExecContext(ctx, "DROP TABLE temp.main."+QuoteIdent(n)); err != nil {
+			v.shape = [32]byte{}
+			return fmt.Errorf("cannot mirror the warehouse for checking a statement: %w", err)
+		}
+	}
 	stmts := append(append([]string{"ATTACH ':memory:' AS warehouse"}, ddl...), "SET search_path = 'warehouse.public,memory.main'")
 	for _, st := range stmts {
 		if _, err := v.conn.ExecContext(ctx, st); err != nil {

@@ -111,7 +111,14 @@ type Relations struct {
 	// Late are the definitions (SQL, default database) of late-binding
 	// views, by "schema.name".
 	Late map[string][2]string
+	// Temp are the session's temporary tables (a client's transaction
+	// made them, CREATE TEMP TABLE), by name (lower case).
+	Temp map[string]bool
 }
+
+// TempPrefix starts the names of tarn's own temporary objects on a
+// session; users' temporary tables cannot use it.
+const TempPrefix = "__tarn"
 
 // Kind returns what schema.name is in the warehouse ("" if nothing).
 func (r *Relations) Kind(schema, name string) RelationKind {
@@ -125,7 +132,7 @@ func (r *Relations) Kind(schema, name string) RelationKind {
 // schemas as this session sees them (its transaction's snapshot). Without
 // a warehouse it returns empty maps.
 func (s *Session) WarehouseRelations(ctx context.Context) (*Relations, error) {
-	r := &Relations{Schemas: map[string]bool{}, Rels: map[string]RelationKind{}, External: map[string]string{}, Late: map[string][2]string{}}
+	r := &Relations{Schemas: map[string]bool{}, Rels: map[string]RelationKind{}, External: map[string]string{}, Late: map[string][2]string{}, Temp: map[string]bool{}}
 	if s.e.HasWarehouse() != nil {
 		return r, nil
 	}
@@ -134,7 +141,8 @@ func (s *Session) WarehouseRelations(ctx context.Context) (*Relations, error) {
 		UNION ALL SELECT schema_name, table_name, 'table', '', '' FROM duckdb_tables() WHERE database_name = 'warehouse'
 		UNION ALL SELECT schema_name, view_name, 'view', '', '' FROM duckdb_views() WHERE database_name = 'warehouse' AND NOT internal
 		UNION ALL SELECT schema_name, view_name, 'late', definition, coalesce(database_name, '') FROM warehouse.tarn.late_views
-		UNION ALL SELECT schema_name, database_name, 'external', '', '' FROM warehouse.tarn.external_schemas`)
+		UNION ALL SELECT schema_name, database_name, 'external', '', '' FROM warehouse.tarn.external_schemas
+		UNION ALL SELECT '', table_name, 'temp', '', '' FROM duckdb_tables() WHERE database_name = 'temp' AND NOT starts_with(table_name, '`+TempPrefix+`')`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list warehouse relations: %w", err)
 	}
@@ -150,6 +158,8 @@ func (s *Session) WarehouseRelations(ctx context.Context) (*Relations, error) {
 			r.Schemas[sch] = true
 		case "external":
 			r.External[sch] = strings.ToLower(name)
+		case "temp":
+			r.Temp[strings.ToLower(name)] = true
 		case "late":
 			r.Rels[sch+"."+strings.ToLower(name)] = KindLateView
 			r.Late[sch+"."+strings.ToLower(name)] = [2]string{def, db}
@@ -165,8 +175,10 @@ type Resolved struct {
 	// Warehouse is true for a warehouse relation (Schema.Name); otherwise
 	// the name is the catalog table Schema.Name (Schema is the database).
 	Warehouse bool
-	Schema    string
-	Name      string
+	// Temp is true for the session's temporary table Name (temp.main).
+	Temp   bool
+	Schema string
+	Name   string
 }
 
 // Resolve decides where [catalog.][schema.]name points, Redshift's way
@@ -199,6 +211,11 @@ func (r *Relations) Resolve(cat, schema, name, defaultDB string) (Resolved, erro
 			lsch = strings.ToLower(defaultDB)
 		}
 		return Resolved{Schema: lsch, Name: lname}, nil
+	}
+	if lsch == "" && r.Temp[lname] {
+		// A temporary table hides other relations of its name, as in
+		// PostgreSQL (pg_temp is first on the search path).
+		return Resolved{Temp: true, Name: lname}, nil
 	}
 	if lsch != "" {
 		if db, ok := r.External[lsch]; ok {
@@ -341,4 +358,34 @@ func (s *Session) ListWarehouse(ctx context.Context) (*WarehouseListing, error) 
 		return fail(err)
 	}
 	return l, nil
+}
+
+// TempTable is a temporary table of a client's transaction, as
+// introspection shows it.
+type TempTable struct {
+	Name    string
+	Columns [][2]string // name, DuckDB type
+}
+
+// TempTables lists the session's temporary tables (CREATE TEMP TABLE in a
+// client's transaction) with their columns, tarn's own left out.
+func (s *Session) TempTables(ctx context.Context) ([]TempTable, error) {
+	rows, err := s.conn.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM duckdb_columns()
+		WHERE database_name = 'temp' AND NOT starts_with(table_name, '`+TempPrefix+`') ORDER BY table_name, column_index`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list temporary tables: %w", err)
+	}
+	defer rows.Close()
+	var out []TempTable
+	for rows.Next() {
+		var t, c, typ string
+		if err := rows.Scan(&t, &c, &typ); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Name != t {
+			out = append(out, TempTable{Name: t})
+		}
+		out[len(out)-1].Columns = append(out[len(out)-1].Columns, [2]string{c, typ})
+	}
+	return out, rows.Err()
 }

@@ -796,7 +796,19 @@ func (c *conn) refreshShadow(ctx context.Context) error {
 			return sess.ListWarehouse(ctx)
 		}
 	}
-	return c.shadow.refresh(ctx, c.srv.deps.Catalog, wh, c.authorize)
+	if err := c.shadow.refresh(ctx, c.srv.deps.Catalog, wh, c.authorize); err != nil {
+		return err
+	}
+	// The transaction block's temporary tables, which dbt-postgres
+	// describes through information_schema.columns.
+	var temps []engine.TempTable
+	if c.tx != nil {
+		var err error
+		if temps, err = c.tx.TempTables(ctx); err != nil {
+			return err
+		}
+	}
+	return c.shadow.syncTemps(ctx, temps)
 }
 
 func isDDL(text string) bool {

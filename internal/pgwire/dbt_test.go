@@ -272,3 +272,132 @@ func TestDbtPostgresStatements(t *testing.T) {
 		t.Fatalf("rename without the rights: %v (%s)", err, sqlState(err))
 	}
 }
+
+// TestDbtTemporaryTables: dbt-postgres's incremental models and snapshots
+// build their rows in a temporary table inside the model's transaction,
+// describe it through information_schema, and read it from DELETE, UPDATE
+// ... FROM and INSERT ... SELECT.
+func TestDbtTemporaryTables(t *testing.T) {
+	e := newEnv(t, pgwire.DefaultConfig())
+	ctx := t.Context()
+	url := fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/warehouse?sslmode=disable", e.admin.AccessKeyID, pgURLEscape(e.admin.SecretAccessKey), e.addr.Port)
+	c, err := pgxConnect(t, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := pgxConnect(t, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(c *pgx.Conn, qs ...string) {
+		t.Helper()
+		for _, q := range qs {
+			if _, err := c.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}
+	one := func(c *pgx.Conn, q string) string {
+		t.Helper()
+		var s string
+		if err := c.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&s); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return s
+	}
+	exec(c, `CREATE SCHEMA analytics`,
+		`CREATE EXTERNAL SCHEMA raw FROM DATA CATALOG DATABASE 'shop'`,
+		`CREATE TABLE analytics.daily (day DATE, n BIGINT, amount DECIMAL(12,2))`,
+		`INSERT INTO analytics.daily SELECT day, 1, 0 FROM raw.orders`)
+
+	// Outside a block there is no session to keep one on.
+	if _, err := c.Exec(ctx, `create temporary table "tmp" as (select 1 as x)`); err == nil || sqlState(err) != "0A000" {
+		t.Fatalf("temp table outside a block: %v (%s)", err, sqlState(err))
+	}
+
+	// dbt's delete+insert, as it sends it.
+	exec(c, `BEGIN`,
+		`create temporary table "daily__dbt_tmp1"
+    as
+  (select day, count(*) as n, sum(amount) as amount from "warehouse"."raw"."orders" where day >= '2025-01-02' group by day)`)
+	rows, err := c.Query(ctx, `select column_name, data_type from "warehouse".INFORMATION_SCHEMA.columns where table_name = 'daily__dbt_tmp1' order by ordinal_position`, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var n, typ string
+		if err := rows.Scan(&n, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, n+" "+typ)
+	}
+	if err := rows.Err(); err != nil || !slices.Equal(cols, []string{"day DATE", "n BIGINT", "amount DECIMAL(38,2)"}) {
+		t.Fatalf("temp table's columns: %q %v", cols, err)
+	}
+	// Another connection sees neither the table nor its description.
+	if _, err := c2.Exec(ctx, `select * from "daily__dbt_tmp1"`); err == nil {
+		t.Fatal("another connection reads the temporary table")
+	}
+	if got := one(c2, `select count(*) from information_schema.columns where table_name = 'daily__dbt_tmp1'`); got != "0" {
+		t.Fatalf("another connection describes the temporary table: %s", got)
+	}
+	exec(c, `delete from "warehouse"."analytics"."daily" as DBT_INTERNAL_DEST
+        where (day) in (
+            select distinct day
+            from "daily__dbt_tmp1" as DBT_INTERNAL_SOURCE
+        );
+    insert into "warehouse"."analytics"."daily" ("day", "n", "amount")
+    (
+        select "day", "n", "amount"
+        from "daily__dbt_tmp1"
+    )`,
+		`update "warehouse"."analytics"."daily" set n = s.n * 10 from "daily__dbt_tmp1" as s where s.day = "warehouse"."analytics"."daily".day and s.n = 2`,
+		`COMMIT`)
+	if got := one(c, `select string_agg(cast(day as varchar) || '=' || n || '/' || amount, ',' order by day) from analytics.daily`); got != "2025-01-01=1/0.00,2025-01-02=20/27.25,2025-01-03=1/100.00,2025-01-04=1/0.00" {
+		t.Fatalf("after delete+insert: %s", got)
+	}
+	// Gone with the block, from the session and from introspection.
+	if _, err := c.Exec(ctx, `select * from "daily__dbt_tmp1"`); err == nil {
+		t.Fatal("the temporary table outlives its block")
+	}
+	if got := one(c, `select count(*) from information_schema.columns where table_name = 'daily__dbt_tmp1'`); got != "0" {
+		t.Fatalf("introspection still shows the temporary table: %s", got)
+	}
+
+	// A temporary table hides a warehouse table of its name (PostgreSQL's
+	// pg_temp first), is gone after ROLLBACK, and tarn's names are refused.
+	exec(c, `CREATE TABLE public.dup (x INTEGER)`, `INSERT INTO public.dup VALUES (1)`,
+		`BEGIN`, `CREATE TEMP TABLE dup AS SELECT 2 AS x UNION ALL SELECT 3`)
+	if got := one(c, `select count(*) from dup`); got != "2" {
+		t.Fatalf("the temporary table does not hide the warehouse's: %s", got)
+	}
+	if got := one(c, `select count(*) from public.dup`); got != "1" {
+		t.Fatalf("public.dup: %s", got)
+	}
+	for _, bad := range []string{`CREATE TEMP TABLE dup (y INTEGER)`} {
+		if _, err := c.Exec(ctx, bad); err == nil {
+			t.Fatalf("%s: no error", bad)
+		}
+	}
+	exec(c, `ROLLBACK`, `BEGIN`)
+	for _, bad := range []string{`CREATE TEMP TABLE __tarn_x AS SELECT 1 AS x`, `CREATE TEMP TABLE analytics.x AS SELECT 1 AS x`,
+		`CREATE TEMP TABLE ids (id BIGINT IDENTITY(1,1))`} {
+		if _, err := c.Exec(ctx, bad); err == nil {
+			t.Fatalf("%s: no error", bad)
+		}
+		exec(c, `ROLLBACK`, `BEGIN`)
+	}
+	exec(c, `ROLLBACK`)
+	if got := one(c, `select count(*) from dup`); got != "1" {
+		t.Fatalf("after ROLLBACK, dup is the warehouse's: %s", got)
+	}
+	// The engine's sessions carry nothing over: a new block on any session
+	// may create the same name again.
+	for i := 0; i < 3; i++ {
+		exec(c2, `BEGIN`, `CREATE TEMP TABLE dup AS SELECT 5 AS x`, `COMMIT`)
+	}
+	if got := one(c2, `select count(*) from dup`); got != "1" {
+		t.Fatalf("after the blocks, dup is the warehouse's: %s", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/warehouse"
 )
 
 // SQLSTATE codes tarn answers with (PostgreSQL's Appendix A).
@@ -90,8 +91,12 @@ func sqlState(err error) string {
 		return codeDependentObjects
 	case errors.Is(err, query.ErrNoSuchWorkgroup):
 		return codeUndefinedObject
-	case errors.Is(err, query.ErrUnsupported):
+	case errors.Is(err, query.ErrUnsupported), errors.Is(err, warehouse.ErrUnsupported):
 		return codeNotSupported
+	case errors.Is(err, warehouse.ErrObjectExists):
+		return codeDuplicateTable
+	case errors.Is(err, warehouse.ErrNoSuchObject):
+		return codeUndefinedTable
 	case errors.Is(err, query.ErrScanLimit), errors.Is(err, query.ErrPartitionFilter), errors.Is(err, query.ErrResultTooLarge):
 		return codeLimitExceeded
 	case errors.Is(err, engine.ErrClosed):

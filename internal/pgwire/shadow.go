@@ -45,6 +45,45 @@ type shadow struct {
 	dirty     bool
 	// types caches whether the mirror knows a warehouse column's type.
 	types map[string]bool
+	// temps are the temporary tables mirrored (the connection's transaction
+	// block's), and tempsKey what they were made from.
+	temps    []string
+	tempsKey string
+}
+
+// syncTemps mirrors the transaction block's temporary tables as temporary
+// tables of the mirror (empty, with their columns), so that
+// information_schema.columns and pg_class describe them.
+func (s *shadow) syncTemps(ctx context.Context, temps []engine.TempTable) error {
+	var key strings.Builder
+	for _, t := range temps {
+		fmt.Fprintf(&key, "%q", t.Name)
+		for _, c := range t.Columns {
+			fmt.Fprintf(&key, " %q %q", c[0], c[1])
+		}
+		key.WriteString(";")
+	}
+	if key.String() == s.tempsKey {
+		return nil
+	}
+	for _, n := range s.temps {
+		if _, err := s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp.main."+quoteIdent(n)); err != nil {
+			return err
+		}
+	}
+	s.temps, s.tempsKey = nil, ""
+	for _, t := range temps {
+		var cols []string
+		for _, c := range t.Columns {
+			cols = append(cols, quoteIdent(c[0])+" "+c[1])
+		}
+		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(t.Name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+			return fmt.Errorf("cannot mirror temporary table %s for introspection: %w", t.Name, err)
+		}
+		s.temps = append(s.temps, t.Name)
+	}
+	s.tempsKey = key.String()
+	return nil
 }
 
 // shadowMaxAge bounds how long a shadow is used before the catalog is read

@@ -158,6 +158,15 @@ func (t *Tx) pin(ctx context.Context) error {
 	return nil
 }
 
+// TempTables lists the temporary tables the transaction created (none
+// before its first change). Like the Tx, not safe for concurrent use.
+func (t *Tx) TempTables(ctx context.Context) ([]engine.TempTable, error) {
+	if !t.pinned() || t.done {
+		return nil, nil
+	}
+	return t.sess.TempTables(ctx)
+}
+
 // pinned reports whether the transaction holds a session.
 func (t *Tx) pinned() bool { return t != nil && t.sess != nil }
 

@@ -30,9 +30,12 @@ type dropSchema struct {
 type createTable struct {
 	Target      name
 	IfNotExists bool
-	Def         tableDef
-	Columns     []string // CTAS column names
-	Select      string   // CTAS query
+	// Temp: CREATE TEMP[ORARY] TABLE, a table of the client's transaction
+	// block, dropped when it ends.
+	Temp    bool
+	Def     tableDef
+	Columns []string // CTAS column names
+	Select  string   // CTAS query
 }
 
 type createView struct {
@@ -167,11 +170,21 @@ func parse(sql string) (st Statement, ok bool, err error) {
 		return wrap(p.dropSchema())
 	case p.is("CREATE", "TABLE"), p.is("CREATE", "LOCAL"), p.is("CREATE", "TEMP"), p.is("CREATE", "TEMPORARY"):
 		p.i++
-		if p.accept("LOCAL") || p.is("TEMP") || p.is("TEMPORARY") {
-			return nil, true, fmt.Errorf("%w: temporary tables (sessions are not kept between statements): create the table in a staging schema", ErrUnsupported)
+		p.accept("LOCAL")
+		temp := p.accept("TEMP") || p.accept("TEMPORARY")
+		if err := p.expect("TABLE"); err != nil {
+			return wrap(nil, err)
 		}
-		p.i++
-		return wrap(p.createTable())
+		st, err := p.createTable()
+		if err == nil && temp {
+			ct := st.(createTable)
+			ct.Temp = true
+			if ct.Target.Catalog != "" || ct.Target.Schema != "" {
+				err = fmt.Errorf("a temporary table's name has no schema")
+			}
+			st = ct
+		}
+		return wrap(st, err)
 	case p.is("CREATE", "VIEW"), p.is("CREATE", "OR", "REPLACE", "VIEW"):
 		p.i++
 		s := createView{OrReplace: p.accept("OR", "REPLACE")}

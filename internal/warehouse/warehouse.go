@@ -238,7 +238,7 @@ func (w *Service) Owns(ctx context.Context, sess *engine.Session, st Statement, 
 		}
 		return false, nil
 	case createTable:
-		if s.Select == "" || s.Def.DistKey != "" || len(s.Def.SortKey) > 0 || len(s.Def.Dropped) > 0 || strings.EqualFold(s.Target.Catalog, engine.WarehouseCatalog) {
+		if s.Temp || s.Select == "" || s.Def.DistKey != "" || len(s.Def.SortKey) > 0 || len(s.Def.Dropped) > 0 || strings.EqualFold(s.Target.Catalog, engine.WarehouseCatalog) {
 			return true, nil
 		}
 		if s.Target.Catalog != "" {
@@ -504,6 +504,9 @@ func checkTarget(n name) error {
 }
 
 func (x *execution) createTable(s createTable) (Result, error) {
+	if s.Temp {
+		return x.createTempTable(s)
+	}
 	t, err := target(s.Target)
 	if err != nil {
 		return Result{}, err
@@ -740,6 +743,61 @@ func (x *execution) drop(s dropRelation) error {
 		}
 		return nil
 	})
+}
+
+// createTempTable creates a temporary table of the client's transaction
+// block (dbt-postgres builds an incremental model's new rows and a
+// snapshot's changes in one): it lives on the block's pinned session,
+// unqualified names in the block find it first, and it is dropped when the
+// block ends. Outside a block there is no session to keep it on.
+func (x *execution) createTempTable(s createTable) (Result, error) {
+	if !x.sess.InTransaction() {
+		return Result{}, fmt.Errorf("%w: temporary tables outside a transaction block (sessions are not kept between statements): run BEGIN first, or create the table in a staging schema", ErrUnsupported)
+	}
+	n := s.Target.Name
+	if strings.HasPrefix(strings.ToLower(n), engine.TempPrefix) {
+		return Result{}, fmt.Errorf("%w: names starting with %s are tarn's", ErrPermission, engine.TempPrefix)
+	}
+	if len(s.Def.Identity) > 0 {
+		return Result{}, fmt.Errorf("%w: IDENTITY columns in a temporary table", ErrUnsupported)
+	}
+	rels, err := x.rels()
+	if err != nil {
+		return Result{}, err
+	}
+	if rels.Temp[strings.ToLower(n)] {
+		if s.IfNotExists {
+			return Result{}, nil
+		}
+		return Result{}, fmt.Errorf("cannot create temporary table %s: %w", n, ErrObjectExists)
+	}
+	qn := "temp.main." + quoteIdent(n)
+	var q string
+	if s.Select != "" {
+		b, err := x.env.Bind(x.ctx, s.Select, x.env.Database, engine.BindOptions{})
+		if err != nil {
+			return Result{}, err
+		}
+		sel := b.SQL
+		if len(s.Columns) > 0 {
+			sel = fmt.Sprintf("SELECT * FROM (%s) AS q(%s)", sel, identList(s.Columns))
+		}
+		q = "CREATE TEMP TABLE " + qn + " AS " + sel
+	} else {
+		q = "CREATE TEMP TABLE " + qn + " (" + s.Def.SQL + ")"
+	}
+	if _, err := x.exec(q); err != nil {
+		return Result{}, wrapDuck(err)
+	}
+	x.sess.DropAtRelease("DROP TABLE IF EXISTS " + qn)
+	if s.Select == "" {
+		return Result{}, nil
+	}
+	var rows int64
+	if err := x.conn.QueryRowContext(x.ctx, "SELECT count(*) FROM "+qn).Scan(&rows); err != nil {
+		return Result{}, err
+	}
+	return Result{Rows: rows, HasRows: true}, nil
 }
 
 // rename renames a warehouse table, view, late-binding view or
