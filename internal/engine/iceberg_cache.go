@@ -22,6 +22,17 @@ type icebergCache struct {
 	paths *lru.Cache[string, string]
 	// schemas are files' Parquet columns, for files without field ids.
 	schemas *lru.Cache[string, parquetFileSchema]
+	// scans are bound scans of a snapshot (its SQL over local paths, its
+	// files and bytes) by the columns a query reads; a scan of 10,000 files
+	// is a megabyte of SQL, so only a few are kept.
+	scans *lru.Cache[string, *cachedScan]
+}
+
+type cachedScan struct {
+	sql   string
+	files []FileRef
+	bytes int64
+	uris  []string
 }
 
 const icebergCacheSize = 256
@@ -32,6 +43,7 @@ func (c *icebergCache) init() {
 		c.plans, _ = lru.New[string, []table.FileScanTask](icebergCacheSize)
 		c.paths, _ = lru.New[string, string](1 << 18)
 		c.schemas, _ = lru.New[string, parquetFileSchema](1 << 14)
+		c.scans, _ = lru.New[string, *cachedScan](32)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -188,6 +189,26 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 		scan.SQL = emptySQL(cols)
 		return scan, nil
 	}
+	cols4key := "*"
+	if scan.Columns != nil {
+		cols4key = strings.Join(scan.Columns, ",")
+	}
+	key := fmt.Sprintf("%s#%d#%d#%s", tbl.MetadataLocation(), snap.SnapshotID, sch.ID, cols4key)
+	if c, ok := s.e.ice.scans.Get(key); ok {
+		s.e.files.add(c.uris)
+		s.held = append(s.held, c.uris...)
+		scan.SQL, scan.Files, scan.BytesScanned = c.sql, slices.Clone(c.files), c.bytes
+		return scan, nil
+	}
+	cleanups, held := len(s.cleanups), len(s.held)
+	defer func() {
+		// Cached only when every file is read in place (no fetched copy
+		// that the session's end removes).
+		if scan.SQL != "" && len(s.cleanups) == cleanups {
+			uris := slices.Compact(slices.Sorted(slices.Values(s.held[held:])))
+			s.e.ice.scans.Add(key, &cachedScan{sql: scan.SQL, files: slices.Clone(scan.Files), bytes: scan.BytesScanned, uris: uris})
+		}
+	}()
 	wanted := map[int]bool{}
 	for _, c := range scan.Columns {
 		for _, ic := range cols {
