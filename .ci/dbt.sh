@@ -97,7 +97,7 @@ step "dbt debug" "$dbt" debug --profiles-dir .
 step "dbt build (first run: seed, models, snapshot, tests)" "$dbt" build --profiles-dir .
 t1=$(date +%s)
 step "dbt docs generate" "$dbt" docs generate --profiles-dir .
-expect "catalog.json lists the models, seed, snapshot and sources" "5 2" \
+expect "catalog.json lists the models, seed, snapshot and sources" "6 2" \
   "$("$root/.venv/bin/python" -c "import json; c = json.load(open('target/catalog.json')); print(len(c['nodes']), len(c['sources']))")"
 
 # The results, read back over the PostgreSQL endpoint.
@@ -116,10 +116,13 @@ step "dbt run (second run: view and table replaced)" "$dbt" run --profiles-dir .
 expect "table analytics.sales_by_region after its second run" 5 "$(psql_q 'select count(*) from analytics.sales_by_region')"
 # Second runs of the incremental model and the snapshot: dbt-postgres
 # builds their rows in temporary tables inside the model's transaction.
-step "dbt run (second run: incremental delete+insert)" "$dbt" run --profiles-dir . --select daily_orders
+step "dbt run (second run: incremental delete+insert and merge)" "$dbt" run --profiles-dir . --select daily_orders daily_orders_merge
 expect "incremental analytics.daily_orders after its second run (no day twice)" \
   "$(psql_q "select count(distinct cast(order_date as date)) || '/' || count(*) from raw.orders")" \
   "$(psql_q "select count(distinct order_date) || '/' || sum(orders) from analytics.daily_orders")"
+expect "incremental analytics.daily_orders_merge after its second run (the last days merged, none twice)" \
+  "$(psql_q "select count(distinct cast(order_date as date)) || '/' || count(distinct cast(order_date as date)) || '/' || count(*) from raw.orders")" \
+  "$(psql_q "select count(*) || '/' || count(distinct order_date) || '/' || sum(orders) from analytics.daily_orders_merge")"
 psql_q "update analytics.regions set manager = 'Zoe' where region = 'North'" >/dev/null
 step "dbt snapshot (second run: one region's manager changed)" "$dbt" snapshot --profiles-dir .
 expect "snapshot keeps the old row and adds the new one" "6 5 Zoe" \
