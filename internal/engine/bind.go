@@ -358,7 +358,7 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 		case bt.meta != "":
 			scan, err = s.metadataScan(ctx, bt)
 		case bt.ice != nil:
-			scan, err = s.icebergScan(ctx, bt, tree)
+			scan, err = s.icebergScan(ctx, bt, tree, opts.Skip)
 		default:
 			scan, err = s.scanTable(ctx, bt, tree, opts, rejects)
 		}

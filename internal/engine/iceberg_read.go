@@ -156,7 +156,10 @@ func snapshotAt(t catalog.Table, tbl *table.Table, at *asOf) (*table.Snapshot, e
 // files of that snapshot: data files read by Parquet field id (so renamed,
 // added and dropped columns read as Iceberg says), minus the rows of its
 // position and equality delete files.
-func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*TableScan, error) {
+//
+// skip, if set, leaves out data files a writer has processed (job
+// bookmarks: an Iceberg data file never changes, so its URI is enough).
+func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node, skip func(catalog.Table, FileRef) bool) (*TableScan, error) {
 	t := bt.t
 	scan := &TableScan{Table: t, Columns: referencedColumns(tree, bt)}
 	tbl := bt.ice
@@ -185,6 +188,16 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 	if err != nil {
 		return nil, fmt.Errorf("cannot plan the scan of table %s: %w", t.FullName(), err)
 	}
+	if skip != nil {
+		kept := make([]table.FileScanTask, 0, len(tasks))
+		for _, task := range tasks {
+			f := task.File
+			if !skip(t, FileRef{URI: f.FilePath(), Size: f.FileSizeBytes(), Partition: -1}) {
+				kept = append(kept, task)
+			}
+		}
+		tasks = kept
+	}
 	if len(tasks) == 0 {
 		scan.SQL = emptySQL(cols)
 		return scan, nil
@@ -194,7 +207,10 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 		cols4key = strings.Join(scan.Columns, ",")
 	}
 	key := fmt.Sprintf("%s#%d#%d#%s", tbl.MetadataLocation(), snap.SnapshotID, sch.ID, cols4key)
-	if c, ok := s.e.ice.scans.Get(key); ok {
+	if skip != nil {
+		key = "" // what is skipped changes from run to run
+	}
+	if c, ok := s.e.ice.scans.Get(key); key != "" && ok {
 		s.e.files.add(c.uris)
 		s.held = append(s.held, c.uris...)
 		scan.SQL, scan.Files, scan.BytesScanned = c.sql, slices.Clone(c.files), c.bytes
@@ -204,7 +220,7 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node) (*
 	defer func() {
 		// Cached only when every file is read in place (no fetched copy
 		// that the session's end removes).
-		if scan.SQL != "" && len(s.cleanups) == cleanups {
+		if key != "" && scan.SQL != "" && len(s.cleanups) == cleanups {
 			uris := slices.Compact(slices.Sorted(slices.Values(s.held[held:])))
 			s.e.ice.scans.Add(key, &cachedScan{sql: scan.SQL, files: slices.Clone(scan.Files), bytes: scan.BytesScanned, uris: uris})
 		}
