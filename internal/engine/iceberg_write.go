@@ -453,63 +453,36 @@ func writeFieldID(b *strings.Builder, id int, t iceberggo.Type) {
 	}
 }
 
-// icebergDuckType is the DuckDB type a writer casts a column to.
+// icebergDuckType is the DuckDB type a writer casts a column to: the
+// reader's (DuckType), for the types tarn writes.
 func icebergDuckType(t iceberggo.Type) (string, error) {
-	switch t := t.(type) {
-	case iceberggo.BooleanType:
-		return "BOOLEAN", nil
-	case iceberggo.Int32Type:
-		return "INTEGER", nil
-	case iceberggo.Int64Type:
-		return "BIGINT", nil
-	case iceberggo.Float32Type:
-		return "FLOAT", nil
-	case iceberggo.Float64Type:
-		return "DOUBLE", nil
-	case iceberggo.DecimalType:
-		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision(), t.Scale()), nil
-	case iceberggo.DateType:
-		return "DATE", nil
-	case iceberggo.TimeType:
-		return "TIME", nil
-	case iceberggo.TimestampType:
-		return "TIMESTAMP", nil
-	case iceberggo.TimestampTzType:
-		return "TIMESTAMPTZ", nil
-	case iceberggo.StringType:
-		return "VARCHAR", nil
-	case iceberggo.UUIDType:
-		return "UUID", nil
-	case iceberggo.BinaryType:
-		return "BLOB", nil
-	case *iceberggo.StructType:
-		var fs []string
-		for _, f := range t.FieldList {
-			d, err := icebergDuckType(f.Type)
-			if err != nil {
-				return "", err
-			}
-			fs = append(fs, QuoteIdent(f.Name)+" "+d)
-		}
-		return "STRUCT(" + strings.Join(fs, ", ") + ")", nil
-	case *iceberggo.ListType:
-		d, err := icebergDuckType(t.Element)
-		if err != nil {
-			return "", err
-		}
-		return d + "[]", nil
-	case *iceberggo.MapType:
-		k, err := icebergDuckType(t.KeyType)
-		if err != nil {
-			return "", err
-		}
-		v, err := icebergDuckType(t.ValueType)
-		if err != nil {
-			return "", err
-		}
-		return "MAP(" + k + ", " + v + ")", nil
+	if err := writable(t); err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("Iceberg type %s is not written by tarn", t)
+	return DuckType(t)
+}
+
+// writable refuses the types DuckDB cannot write as Iceberg has them:
+// fixed(n) (DuckDB has no fixed-length binary) and nanosecond timestamps.
+func writable(t iceberggo.Type) error {
+	switch t := t.(type) {
+	case iceberggo.FixedType, iceberggo.TimestampNsType, iceberggo.TimestampTzNsType:
+		return fmt.Errorf("Iceberg type %s is not written by tarn", t)
+	case *iceberggo.StructType:
+		for _, f := range t.FieldList {
+			if err := writable(f.Type); err != nil {
+				return err
+			}
+		}
+	case *iceberggo.ListType:
+		return writable(t.Element)
+	case *iceberggo.MapType:
+		if err := writable(t.KeyType); err != nil {
+			return err
+		}
+		return writable(t.ValueType)
+	}
+	return nil
 }
 
 // partExpr is one partition field: the SQL of its transform's value (over
