@@ -21,10 +21,11 @@ unit:
 # The packages whose goroutines share state (engine pool and garbage
 # holds, the query gate, transactions and async runs, the scheduler, pgwire
 # connections, the object store's locks, the events ledger, the metadata
-# write lock, the run ledger, the server's run group).
+# write lock, the run ledger, the server's run group, concurrent Iceberg
+# commits and the REST catalog's handlers).
 RACE_PKGS = ./internal/engine/ ./internal/query/ ./internal/workflow/ ./internal/jobs/ ./internal/pgwire/ \
 	./internal/events/ ./internal/alarms/ ./internal/catalog/ ./internal/storage/... \
-	./internal/meta/ ./internal/runs/ ./internal/lake/
+	./internal/meta/ ./internal/runs/ ./internal/lake/ ./internal/iceberg/ ./internal/icebergrest/
 test-race:
 	go test -race -count=1 -timeout 30m $(RACE_PKGS)
 
