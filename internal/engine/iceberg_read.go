@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	pqschema "github.com/apache/arrow-go/v18/parquet/schema"
 	iceberggo "github.com/apache/iceberg-go"
@@ -618,6 +619,9 @@ type parquetFileSchema struct {
 	// every top-level column (files read in one scan must agree on it).
 	ids       map[int]string
 	signature string
+	// types are the DuckDB types of the top-level columns by field id,
+	// where the footer's physical and logical types say it plainly.
+	types map[int]string
 }
 
 // idProjection selects a file's columns by the names its footer gives their
@@ -635,6 +639,12 @@ func idProjection(cols []icol, fs parquetFileSchema) (string, bool) {
 		name, ok := fs.ids[c.id]
 		if !ok {
 			exprs = append(exprs, fmt.Sprintf("CAST(NULL AS %s) AS %s", c.duck, QuoteIdent(c.name)))
+			continue
+		}
+		if fs.types[c.id] == c.duck {
+			// No cast: a filter on the column still reaches the scan
+			// (row groups skipped by their statistics).
+			exprs = append(exprs, fmt.Sprintf("%s AS %s", QuoteIdent(name), QuoteIdent(c.name)))
 			continue
 		}
 		exprs = append(exprs, fmt.Sprintf("CAST(%s AS %s) AS %s", QuoteIdent(name), c.duck, QuoteIdent(c.name)))
@@ -656,7 +666,7 @@ func (s *Session) fileSchema(ctx context.Context, uri, path string) (parquetFile
 	}
 	defer r.Close()
 	root := r.MetaData().Schema.Root()
-	fs := parquetFileSchema{names: map[string]string{}, ids: map[int]string{}}
+	fs := parquetFileSchema{names: map[string]string{}, ids: map[int]string{}, types: map[int]string{}}
 	var sig []string
 	for i := 0; i < root.NumFields(); i++ {
 		f := root.Field(i)
@@ -668,6 +678,9 @@ func (s *Session) fileSchema(ctx context.Context, uri, path string) (parquetFile
 		phys := "group"
 		if pn, ok := f.(*pqschema.PrimitiveNode); ok {
 			phys = pn.PhysicalType().String()
+			if t := duckTypeOf(pn); t != "" && f.FieldID() >= 0 {
+				fs.types[int(f.FieldID())] = t
+			}
 		}
 		sig = append(sig, fmt.Sprintf("%d:%s:%s:%s", f.FieldID(), f.Name(), phys, f.LogicalType()))
 	}
@@ -759,4 +772,53 @@ func partitionLiteral(v any, duck string) (string, error) {
 		return "CAST(" + quoteString(fmt.Sprint(v)) + " AS " + duck + ")", nil
 	}
 	return "", fmt.Errorf("a %T partition value is not read by tarn", v)
+}
+
+// duckTypeOf is the DuckDB type a Parquet column reads as, for the plain
+// cases ("" when unsure: the reader then casts).
+func duckTypeOf(pn *pqschema.PrimitiveNode) string {
+	lt := pn.LogicalType()
+	switch pn.PhysicalType() {
+	case parquet.Types.Boolean:
+		return "BOOLEAN"
+	case parquet.Types.Int32:
+		switch l := lt.(type) {
+		case pqschema.DateLogicalType:
+			return "DATE"
+		case pqschema.IntLogicalType:
+			if l.BitWidth() == 32 && l.IsSigned() {
+				return "INTEGER"
+			}
+			return ""
+		case pqschema.NoLogicalType, nil:
+			return "INTEGER"
+		}
+	case parquet.Types.Int64:
+		switch l := lt.(type) {
+		case pqschema.IntLogicalType:
+			if l.BitWidth() == 64 && l.IsSigned() {
+				return "BIGINT"
+			}
+			return ""
+		case pqschema.TimestampLogicalType:
+			if l.TimeUnit() == pqschema.TimeUnitMicros {
+				if l.IsAdjustedToUTC() {
+					return "TIMESTAMPTZ"
+				}
+				return "TIMESTAMP"
+			}
+			return ""
+		case pqschema.NoLogicalType, nil:
+			return "BIGINT"
+		}
+	case parquet.Types.Float:
+		return "FLOAT"
+	case parquet.Types.Double:
+		return "DOUBLE"
+	case parquet.Types.ByteArray:
+		if _, ok := lt.(pqschema.StringLogicalType); ok {
+			return "VARCHAR"
+		}
+	}
+	return ""
 }
