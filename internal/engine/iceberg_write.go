@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -989,7 +990,11 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 	}
 	schemaMap := schemaParam(cols)
 	nm := tbl.NameMapping()
-	var plain, plainURIs, parts []string
+	// Which columns (by field id) a file has, and under which names, is in
+	// its footer (cached: Iceberg files never change); read the uncached
+	// ones in parallel first.
+	localPaths := make(map[string]string, len(tasks))
+	var footers [][2]string
 	for _, task := range tasks {
 		f := task.File
 		if len(task.DeletionVectorFiles) > 0 {
@@ -1006,22 +1011,62 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		if err != nil {
 			return nil, err
 		}
-		// A file without Parquet field ids (a converted Hive table's, or
-		// one written by an engine that does not write them) is read by
-		// the names the table's name mapping gives each field.
-		scanOf, proj := "read_parquet([%s], schema = "+schemaMap+", file_row_number = true)", projection(cols, "d.")
-		if nm != nil {
-			md, err := readFooter(p)
-			if err != nil {
-				return nil, fmt.Errorf("cannot read the footer of %s of table %s: %w", f.FilePath(), t.FullName(), err)
+		localPaths[f.FilePath()] = p
+		footers = append(footers, [2]string{f.FilePath(), p})
+	}
+	if err := s.fileSchemas(ctx, footers); err != nil {
+		return nil, fmt.Errorf("cannot rewrite table %s: %w", t.FullName(), err)
+	}
+	type fileGroup struct {
+		proj        string // the select list over the scan
+		opts        string // read_parquet's options after the file list
+		paths, uris []string
+	}
+	groups := map[string]*fileGroup{}
+	var order []string
+	var parts []string
+	for _, task := range tasks {
+		f := task.File
+		p := localPaths[f.FilePath()]
+		fs, err := s.fileSchema(ctx, f.FilePath(), p)
+		if err != nil {
+			return nil, fmt.Errorf("cannot rewrite table %s: %w", t.FullName(), err)
+		}
+		noDeletes := len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0
+		base := fmt.Sprintf("SELECT * FROM read_parquet([%s], schema = %s, file_row_number = true)", quoteString(p), schemaMap)
+		// As on the read path: a file whose footer gives field ids is read
+		// by its own column names (the schema parameter keeps a join's
+		// filters out of the scan, and MERGE is a join); a file without ids
+		// (a converted Hive table's) by the names the name mapping gives,
+		// with identity partition columns from its partition values.
+		group := ""
+		if byName, ok := idProjection(cols, fs); ok {
+			if noDeletes {
+				group = byName + "\x00\x00" + fs.signature
+				if _, seen := groups[group]; !seen {
+					groups[group] = &fileGroup{proj: byName}
+				}
+			} else {
+				base = fmt.Sprintf("SELECT %s, file_row_number FROM read_parquet([%s], file_row_number = true)", byName, quoteString(p))
 			}
-			if !hasFieldIDs(md) {
-				scanOf, proj = "read_parquet([%s], file_row_number = true)", mappedProjection(cols, nm, md)
+		} else if nm != nil && !fs.hasIDs {
+			exprs, err := namedProjection(cols, nm, fs.names, tbl.Metadata().PartitionSpecByID(int(f.SpecID())), f.Partition())
+			if err != nil {
+				return nil, fmt.Errorf("cannot rewrite table %s: data file %s: %w", t.FullName(), f.FilePath(), err)
+			}
+			base = fmt.Sprintf("SELECT %s, file_row_number FROM read_parquet([%s], file_row_number = true)", exprs, quoteString(p))
+		} else if noDeletes {
+			group = "\x00schema"
+			if _, seen := groups[group]; !seen {
+				groups[group] = &fileGroup{proj: projection(cols, ""), opts: ", schema = " + schemaMap}
 			}
 		}
-		if scanOf == "read_parquet([%s], schema = "+schemaMap+", file_row_number = true)" && len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0 {
-			plain = append(plain, p)
-			plainURIs = append(plainURIs, f.FilePath())
+		if group != "" {
+			if len(groups[group].paths) == 0 {
+				order = append(order, group)
+			}
+			groups[group].paths = append(groups[group].paths, p)
+			groups[group].uris = append(groups[group].uris, f.FilePath())
 			continue
 		}
 		var conds []string
@@ -1062,76 +1107,77 @@ func (s *Session) IcebergTarget(ctx context.Context, t catalog.Table, tbl *table
 		if len(conds) == 0 {
 			conds = []string{"true"}
 		}
-		parts = append(parts, fmt.Sprintf("SELECT %s, %s AS %s, d.file_row_number AS %s FROM "+scanOf+" d WHERE %s",
-			proj, quoteString(f.FilePath()), IcebergFileColumn, IcebergPosColumn, quoteString(p), strings.Join(conds, " AND ")))
+		parts = append(parts, fmt.Sprintf("SELECT %s, %s AS %s, d.file_row_number AS %s FROM (%s) d WHERE %s",
+			projection(cols, "d."), quoteString(f.FilePath()), IcebergFileColumn, IcebergPosColumn, base, strings.Join(conds, " AND ")))
 	}
-	if len(plain) > 0 {
-		// One scan of the files without deletes, each row's local path
-		// mapped back to the file's path by a join on a small table.
-		files := "__tarn_ice_files_" + sanitizeName(fmt.Sprint(len(s.temps), "_", out.Snapshot.SnapshotID))
+	for i := len(order) - 1; i >= 0; i-- {
+		g := groups[order[i]]
+		quoted := make([]string, len(g.paths))
+		for j, p := range g.paths {
+			quoted[j] = quoteString(p)
+		}
+		scan := fmt.Sprintf("(SELECT %s, __tarn_path, file_row_number FROM read_parquet([%s]%s, filename = '__tarn_path', file_row_number = true)) d",
+			g.proj, strings.Join(quoted, ", "), g.opts)
+		// Each row names its data file by URI: computed from the local path
+		// when every file's path and URI differ only in a common prefix (the
+		// object store's folder), else by a join on a small table of both.
+		if expr, ok := uriOfPath(g.paths, g.uris, "d.__tarn_path"); ok {
+			parts = append([]string{fmt.Sprintf("SELECT %s, %s AS %s, d.file_row_number AS %s FROM %s",
+				projection(cols, "d."), expr, IcebergFileColumn, IcebergPosColumn, scan)}, parts...)
+			continue
+		}
+		files := "__tarn_ice_files_" + sanitizeName(fmt.Sprint(len(s.temps), "_", i, "_", out.Snapshot.SnapshotID))
 		if _, err := s.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+files+" (path VARCHAR, uri VARCHAR)"); err != nil {
 			return nil, err
 		}
 		s.dropLater("DROP TABLE IF EXISTS temp." + files)
-		for i := 0; i < len(plain); i += 500 {
-			j := min(i+500, len(plain))
+		for j := 0; j < len(g.paths); j += 500 {
+			k := min(j+500, len(g.paths))
 			var ph []string
 			var args []any
-			for k := i; k < j; k++ {
+			for n := j; n < k; n++ {
 				ph = append(ph, "(?, ?)")
-				args = append(args, plain[k], plainURIs[k])
+				args = append(args, g.paths[n], g.uris[n])
 			}
 			if _, err := s.conn.ExecContext(ctx, "INSERT INTO "+files+" VALUES "+strings.Join(ph, ", "), args...); err != nil {
 				return nil, err
 			}
 		}
-		quoted := make([]string, len(plain))
-		for i, p := range plain {
-			quoted[i] = quoteString(p)
-		}
-		parts = append([]string{fmt.Sprintf("SELECT %s, f.uri AS %s, d.file_row_number AS %s FROM read_parquet([%s], schema = %s, filename = '__tarn_path', file_row_number = true) d JOIN %s f ON d.__tarn_path = f.path",
-			projection(cols, "d."), IcebergFileColumn, IcebergPosColumn, strings.Join(quoted, ", "), schemaMap, files)}, parts...)
+		parts = append([]string{fmt.Sprintf("SELECT %s, f.uri AS %s, d.file_row_number AS %s FROM %s JOIN %s f ON d.__tarn_path = f.path",
+			projection(cols, "d."), IcebergFileColumn, IcebergPosColumn, scan, files)}, parts...)
 	}
 	out.SQL = strings.Join(parts, " UNION ALL ")
 	return out, nil
 }
 
-// hasFieldIDs reports whether a Parquet file's columns carry field ids.
-func hasFieldIDs(md *metadata.FileMetaData) bool {
-	root := md.Schema.Root()
-	for i := 0; i < root.NumFields(); i++ {
-		if root.Field(i).FieldID() >= 0 {
-			return true
+// uriOfPath is the SQL expression turning a scan's file name column (col)
+// into the data file's URI, when each of paths differs from its URI only by
+// one prefix common to all (P+S is the path, U+S the URI): U || the rest of
+// the path after P. Cheaper per row than a join, and it keeps the scan
+// directly under the statement's own joins.
+func uriOfPath(paths, uris []string, col string) (string, bool) {
+	if len(paths) == 0 || len(paths) != len(uris) {
+		return "", false
+	}
+	split := func(p, u string) (string, string) {
+		n := 0
+		for n < len(p) && n < len(u) && p[len(p)-1-n] == u[len(u)-1-n] {
+			n++
+		}
+		// Keep the split on a character boundary: substr counts characters.
+		for n > 0 && !utf8.RuneStart(p[len(p)-n]) {
+			n--
+		}
+		return p[:len(p)-n], u[:len(u)-n]
+	}
+	pp, up := split(paths[0], uris[0])
+	for i := range paths {
+		a, b := split(paths[i], uris[i])
+		if a != pp || b != up {
+			return "", false
 		}
 	}
-	return false
-}
-
-// mappedProjection selects a file's columns by the names a name mapping
-// gives the schema's top-level fields (NULL for a field the file lacks).
-func mappedProjection(cols []icol, nm iceberggo.NameMapping, md *metadata.FileMetaData) string {
-	inFile := map[string]bool{}
-	root := md.Schema.Root()
-	for i := 0; i < root.NumFields(); i++ {
-		inFile[root.Field(i).Name()] = true
-	}
-	var ps []string
-	for _, c := range cols {
-		expr := "NULL"
-		for _, mf := range nm {
-			if mf.FieldID == nil || *mf.FieldID != c.id {
-				continue
-			}
-			for _, n := range mf.Names {
-				if inFile[n] {
-					expr = "d." + QuoteIdent(n)
-					break
-				}
-			}
-		}
-		ps = append(ps, fmt.Sprintf("CAST(%s AS %s) AS %s", expr, c.duck, QuoteIdent(c.name)))
-	}
-	return strings.Join(ps, ", ")
+	return fmt.Sprintf("(%s || substr(%s, %d))", quoteString(up), col, utf8.RuneCountInString(pp)+1), true
 }
 
 // TempTable creates a temporary table from a query (dropped when the
