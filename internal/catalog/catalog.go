@@ -98,12 +98,44 @@ CREATE TABLE catalog_garbage (
 ) WITHOUT ROWID;
 CREATE INDEX catalog_garbage_removed_at ON catalog_garbage (removed_at);
 `},
+	{Version: 5, Name: "lineage events (OpenLineage run events), their datasets and each dataset's latest write", SQL: `
+CREATE TABLE catalog_lineage_events (
+	id INTEGER PRIMARY KEY,
+	event_type TEXT NOT NULL,
+	event_time TEXT NOT NULL,
+	run_id TEXT NOT NULL,
+	job_namespace TEXT NOT NULL,
+	job_name TEXT NOT NULL,
+	producer TEXT NOT NULL DEFAULT '',
+	body TEXT NOT NULL,
+	recorded_at TEXT NOT NULL
+);
+CREATE INDEX catalog_lineage_events_job ON catalog_lineage_events (job_namespace, job_name, id);
+CREATE INDEX catalog_lineage_events_run ON catalog_lineage_events (run_id, job_namespace, job_name);
+CREATE TABLE catalog_lineage_datasets (
+	event_id INTEGER NOT NULL REFERENCES catalog_lineage_events (id) ON DELETE CASCADE,
+	role TEXT NOT NULL,
+	namespace TEXT NOT NULL,
+	name TEXT NOT NULL,
+	rows INTEGER NOT NULL DEFAULT -1,
+	PRIMARY KEY (event_id, role, namespace, name)
+) WITHOUT ROWID;
+CREATE INDEX catalog_lineage_datasets_name ON catalog_lineage_datasets (namespace, name, role, event_id);
+CREATE TABLE catalog_lineage_latest (
+	namespace TEXT NOT NULL,
+	name TEXT NOT NULL,
+	event_id INTEGER NOT NULL REFERENCES catalog_lineage_events (id) ON DELETE CASCADE,
+	PRIMARY KEY (namespace, name)
+) WITHOUT ROWID;
+CREATE INDEX catalog_lineage_latest_event ON catalog_lineage_latest (event_id);
+`},
 }
 
 // Catalog is the data catalog over the metadata database. It is safe for
 // concurrent use; it does not own the database and has nothing to close.
 type Catalog struct {
-	db *meta.DB
+	db      *meta.DB
+	lineage LineageRetention // zero: DefaultLineageRetention
 }
 
 // New applies the catalog's migrations to db and returns the catalog.
