@@ -99,10 +99,10 @@ type credentialError struct{ detail, s3 string }
 func (e *credentialError) Error() string { return e.detail }
 
 // Services whose requests tarn verifies: S3, tarn's REST API, and Glue's,
-// Athena's, CloudWatch's ("monitoring") and IAM's APIs (served on the S3
-// endpoint by awsapi, which checks that the scope's service is the one the
-// request is for).
-var knownServices = map[string]bool{"s3": true, "execute-api": true, "glue": true, "athena": true, "monitoring": true, "iam": true}
+// Athena's, CloudWatch's ("monitoring"), IAM's and STS's APIs (served on
+// the S3 endpoint by awsapi, which checks that the scope's service is the
+// one the request is for).
+var knownServices = map[string]bool{"s3": true, "execute-api": true, "glue": true, "athena": true, "monitoring": true, "iam": true, "sts": true}
 
 func parseCredential(s string) (credential, error) {
 	parts := strings.Split(s, "/")
@@ -113,7 +113,7 @@ func parseCredential(s string) (credential, error) {
 	c := credential{parts[0], parts[1], parts[2], parts[3]}
 	// Checked in S3's order.
 	if !knownServices[c.Service] {
-		return credential{}, &credentialError{fmt.Sprintf("credential %q: service %q is not one tarn serves (s3, execute-api, glue, athena, monitoring, iam)", s, c.Service),
+		return credential{}, &credentialError{fmt.Sprintf("credential %q: service %q is not one tarn serves (s3, execute-api, glue, athena, monitoring, iam, sts)", s, c.Service),
 			fmt.Sprintf(`incorrect service %q. This endpoint belongs to "s3".`, c.Service)}
 	}
 	if parts[4] != "aws4_request" {

@@ -89,6 +89,7 @@ func New(cfg Config, d Deps) *Server {
 	s.glueFlowOps()
 	s.cloudWatchOps()
 	s.iamOps()
+	s.stsOps()
 	return s
 }
 

@@ -25,7 +25,7 @@ import (
 
 // qop is one query-protocol operation.
 type qop struct {
-	service string // the credential scope's: "monitoring" or "iam"
+	service string // the credential scope's: "monitoring", "iam" or "sts"
 	fn      func(ctx context.Context, c *call, f form) (*xnode, error)
 }
 
@@ -38,6 +38,7 @@ type qservice struct {
 var qservices = map[string]qservice{
 	"monitoring": {"2010-08-01", "http://monitoring.amazonaws.com/doc/2010-08-01/"},
 	"iam":        {"2010-05-08", "https://iam.amazonaws.com/doc/2010-05-08/"},
+	"sts":        {"2011-06-15", "https://sts.amazonaws.com/doc/2011-06-15/"},
 }
 
 // form is a request's parameters, flattened as the query protocol has

@@ -24,12 +24,19 @@ import (
 // it never goes to the warehouse: CREATE SCHEMA or DATABASE with COMMENT,
 // LOCATION or DBPROPERTIES (a catalog database); CREATE [EXTERNAL] TABLE
 // with Hive's clauses (STORED AS, LOCATION, ROW FORMAT, PARTITIONED BY,
-// TBLPROPERTIES); Athena's CTAS with WITH (...) properties.
+// TBLPROPERTIES); Athena's CTAS with WITH (...) properties; and any
+// statement with a name in backticks (`analytics`), which is Hive's quoting
+// and neither Redshift's nor DuckDB's (dbt-athena quotes its DDL so).
 func athenaSyntax(text string) bool {
 	toks, err := sqlscan.Scan(text, sqlscan.Hive)
 	if err != nil {
 		if toks, err = sqlscan.Scan(text, sqlscan.DuckDB); err != nil {
 			return false
+		}
+	}
+	for _, t := range toks {
+		if t.Kind == sqlscan.QuotedIdent && t.Quote == '`' {
+			return true
 		}
 	}
 	if len(toks) < 3 || !toks[0].Is("CREATE") {

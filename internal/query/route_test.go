@@ -25,6 +25,8 @@ func TestRouteAthenaSyntax(t *testing.T) {
 		{"CREATE EXTERNAL TABLE athena_db.ext_t (a int) ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\'' LOCATION 's3://lake/athena_db/ext_t/'", "DDL"},
 		{"CREATE TABLE athena_db.ctas_t WITH (format = 'PARQUET') AS SELECT 1 AS a", "DML"},
 		{"CREATE SCHEMA staging", "DDL"},
+		// dbt-athena's create_schema: Hive's backticks make it Athena's.
+		{"create schema if not exists `athena_db4`", "DDL"},
 		{"CREATE SCHEMA s2 AUTHORIZATION bob", "DDL"},
 		{"CREATE TABLE staging.t AS SELECT 1 AS a", "DDL"},
 		{"CREATE TABLE staging.u (a, b) DISTSTYLE ALL AS SELECT 1, 2", "DDL"},
@@ -36,7 +38,7 @@ func TestRouteAthenaSyntax(t *testing.T) {
 		}
 	}
 	// Athena's forms made catalog databases and tables...
-	for _, db := range []string{"athena_db", "athena_db2", "athena_db3"} {
+	for _, db := range []string{"athena_db", "athena_db2", "athena_db3", "athena_db4"} {
 		if _, err := l.Catalog.GetDatabase(ctx, db); err != nil {
 			t.Errorf("catalog database %s: %v", db, err)
 		}
