@@ -81,6 +81,9 @@ type StartOptions struct {
 	ListArgs []string
 	// Progress receives each log line as the run goes.
 	Progress func(line string)
+	// Lineage is the run (a workflow run) this run is part of, recorded
+	// in its lineage events' parent facet; nil if none.
+	Lineage *LineageParent
 }
 
 // Start runs a job now and waits for it, retrying transient failures up to
@@ -201,7 +204,8 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	defer func() { cancel(nil); <-watchDone }()
 
 	logf("attempt %d of job %s started", attempt, spec.Name)
-	removed, err := s.execute(runCtx, spec, &run, opts.ListArgs, logf)
+	var inputs []catalog.DatasetRef
+	removed, err := s.execute(runCtx, spec, &run, opts.ListArgs, logf, &inputs)
 	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
 	}
@@ -211,6 +215,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	run.EndedAt = time.Now().UTC()
 	if err == nil {
 		run.State = StateSucceeded
+		s.recordLineage(context.WithoutCancel(ctx), spec, run, inputs, opts.Lineage)
 		// Replaced files are garbage in the catalog, deleted after a grace
 		// period (readers may still hold them); collect what is due.
 		if len(removed) > 0 {
@@ -246,6 +251,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	bg := context.WithoutCancel(ctx)
 	s.collectGarbage(bg, spec, run.ID)
 	s.saveRun(bg, &run)
+	s.recordLineage(bg, spec, run, inputs, opts.Lineage)
 	return run, fmt.Errorf("%w: job %s run %s: %w", ErrRunFailed, spec.Name, run.ID, err)
 }
 
@@ -266,7 +272,7 @@ func (s *Service) saveRunTx(ctx context.Context, q execer, run *Run) error {
 
 // execute does the work of one attempt and publishes it. It returns the
 // files the publish replaced, to delete once it is committed.
-func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []string, logf func(string, ...any)) ([]string, error) {
+func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []string, logf func(string, ...any), inputs *[]catalog.DatasetRef) ([]string, error) {
 	query, err := Substitute(spec.SQL, spec.Args, run.Args, lists...)
 	if err != nil {
 		return nil, err
@@ -320,6 +326,12 @@ func (s *Service) execute(ctx context.Context, spec Spec, run *Run, lists []stri
 	}
 	if err := s.authorizeTarget(ctx, authz, spec); err != nil {
 		return nil, fmt.Errorf("job %s runs as %s, which may not write its target: %w", spec.Name, spec.RunAs, err)
+	}
+	for _, sc := range b.Scans {
+		d := catalog.TableDataset(sc.Table.Database, sc.Table.Name)
+		if !slices.Contains(*inputs, d) {
+			*inputs = append(*inputs, d)
+		}
 	}
 	if authz != nil {
 		logf("runs as access key %s", spec.RunAs)
