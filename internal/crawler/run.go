@@ -159,6 +159,7 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 	if err := s.saveRun(context.WithoutCancel(ctx), run); err != nil {
 		return run, err
 	}
+	s.recordLineage(context.WithoutCancel(ctx), spec, run)
 	if crawlErr != nil {
 		return run, fmt.Errorf("crawler %q run %s: %w: %w", spec.Name, run.ID, ErrCrawlFailed, crawlErr)
 	}
