@@ -183,6 +183,8 @@ type Execution struct {
 	fingerprint string   // of the tables' files when the query was bound
 	wrote       bool     // the statement published data files (CTAS, INSERT)
 	written     []string // their URIs
+
+	lineageIn []catalog.DatasetRef // the tables a write's SELECT read (lineage.go)
 }
 
 // Service runs statements. It is safe for concurrent use.

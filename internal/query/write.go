@@ -281,6 +281,7 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		if err := authorizeScans(req, b); err != nil {
 			return nil, err
 		}
+		ex.noteLineageInputs(b)
 		wg, err := s.Workgroup(ctx, req.Workgroup)
 		if err != nil {
 			return nil, err
@@ -333,6 +334,7 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		for _, f := range res.Files {
 			ex.written = append(ex.written, f.URI)
 		}
+		s.recordWriteLineage(ctx, ex, catalog.TableDataset(out.Database, out.Name), res.Rows)
 		// Replaced files are garbage in the catalog, deleted after a grace
 		// period (readers may still hold them); collect what is due.
 		if len(removed) > 0 {
@@ -495,6 +497,7 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 		if err != nil {
 			return err
 		}
+		s.recordWriteLineage(ctx, ex, catalog.ObjectDataset(spec.Target.String()), res.Rows)
 		return emit(res.Rows)
 	}
 	return fmt.Errorf("%w: %T", ErrUnsupported, stmt)
