@@ -129,6 +129,11 @@ CREATE TABLE catalog_lineage_latest (
 ) WITHOUT ROWID;
 CREATE INDEX catalog_lineage_latest_event ON catalog_lineage_latest (event_id);
 `},
+	{Version: 6, Name: "who recorded a lineage event (tarn, or the access key that posted it)", SQL: `
+ALTER TABLE catalog_lineage_events ADD COLUMN source TEXT NOT NULL DEFAULT '';
+DROP INDEX catalog_lineage_events_run;
+CREATE INDEX catalog_lineage_events_run ON catalog_lineage_events (run_id, job_namespace, job_name, source);
+`},
 }
 
 // Catalog is the data catalog over the metadata database. It is safe for

@@ -353,16 +353,32 @@ func (c *Catalog) lineageRetention() LineageRetention {
 	return c.lineage
 }
 
-// RecordLineage validates and stores one OpenLineage RunEvent. Dataset
-// names are made canonical (CanonicalDataset); a repeated dataset is kept
-// once. It fails with ErrInvalidLineage for an invalid event.
+// RecordLineage validates and stores one OpenLineage RunEvent of tarn's
+// own (a job, crawler, query, workflow step or dbt model run in tarn).
+// Dataset names are made canonical (CanonicalDataset); a repeated dataset
+// is kept once. It fails with ErrInvalidLineage for an invalid event.
 func (c *Catalog) RecordLineage(ctx context.Context, ev LineageEvent) error {
-	return c.db.Tx(ctx, func(tx *sql.Tx) error { return c.RecordLineageTx(ctx, tx, ev) })
+	return c.db.Tx(ctx, func(tx *sql.Tx) error { return c.recordLineage(ctx, tx, "", ev) })
 }
 
 // RecordLineageTx is RecordLineage inside tx, so a writer can record the
 // lineage of a write in the transaction that publishes it.
 func (c *Catalog) RecordLineageTx(ctx context.Context, tx *sql.Tx, ev LineageEvent) error {
+	return c.recordLineage(ctx, tx, "", ev)
+}
+
+// RecordExternalLineage is RecordLineage for an event posted from outside
+// (an OpenLineage client) by source, say "key:AKID…". The events of one
+// run are paired into edges only with events of the same source, so a
+// poster cannot add inputs or outputs to another's runs.
+func (c *Catalog) RecordExternalLineage(ctx context.Context, source string, ev LineageEvent) error {
+	if source == "" {
+		return fmt.Errorf("cannot record lineage of job %q: no source", ev.Job.Name)
+	}
+	return c.db.Tx(ctx, func(tx *sql.Tx) error { return c.recordLineage(ctx, tx, source, ev) })
+}
+
+func (c *Catalog) recordLineage(ctx context.Context, tx *sql.Tx, source string, ev LineageEvent) error {
 	if ev.EventType == "" {
 		ev.EventType = LineageOther
 	}
@@ -382,9 +398,9 @@ func (c *Catalog) RecordLineageTx(ctx context.Context, tx *sql.Tx, ev LineageEve
 	fail := func(err error) error { return fmt.Errorf("cannot record lineage of job %q: %w", ev.Job.Name, err) }
 	at := meta.FormatTime(ev.EventTime)
 	var id int64
-	if err := tx.QueryRowContext(ctx, `INSERT INTO catalog_lineage_events (event_type, event_time, run_id, job_namespace, job_name, producer, body, recorded_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		ev.EventType, at, ev.Run.RunID, ev.Job.Namespace, ev.Job.Name, ev.Producer, string(body), meta.Now()).Scan(&id); err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO catalog_lineage_events (event_type, event_time, run_id, job_namespace, job_name, producer, body, recorded_at, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		ev.EventType, at, ev.Run.RunID, ev.Job.Namespace, ev.Job.Name, ev.Producer, string(body), meta.Now(), source).Scan(&id); err != nil {
 		return fail(err)
 	}
 	for _, part := range []struct {
@@ -477,11 +493,11 @@ func deleteLineageEvents(ctx context.Context, tx *sql.Tx, where string, args ...
 // LineageWrite is one completed write of a dataset: the job that wrote
 // it, its run, when, and the rows written (-1 when not reported).
 type LineageWrite struct {
-	JobNamespace string    `json:"jobNamespace"`
-	JobName      string    `json:"jobName"`
-	JobType      string    `json:"jobType,omitempty"`
-	RunID        string    `json:"runId"`
-	EventTime    time.Time `json:"eventTime"`
+	JobNamespace string    `json:"job_namespace"`
+	JobName      string    `json:"job_name"`
+	JobType      string    `json:"job_type,omitempty"`
+	RunID        string    `json:"run_id"`
+	EventTime    time.Time `json:"event_time"`
 	Rows         int64     `json:"rows"`
 }
 
@@ -557,10 +573,10 @@ type LineageNode struct {
 type LineageEdge struct {
 	Input        DatasetRef `json:"input"`
 	Output       DatasetRef `json:"output"`
-	JobNamespace string     `json:"jobNamespace"`
-	JobName      string     `json:"jobName"`
-	RunID        string     `json:"runId"`
-	EventTime    time.Time  `json:"eventTime"`
+	JobNamespace string     `json:"job_namespace"`
+	JobName      string     `json:"job_name"`
+	RunID        string     `json:"run_id"`
+	EventTime    time.Time  `json:"event_time"`
 	Rows         int64      `json:"rows"`
 }
 
@@ -702,14 +718,14 @@ func (c *Catalog) lineageEdges(ctx context.Context, d DatasetRef, dir string) ([
 		nearRole, farRole = "input", "output"
 	}
 	rows, err := c.db.SQL().QueryContext(ctx, `SELECT i.namespace, i.name, o.namespace, o.name, eo.job_namespace, eo.job_name, eo.run_id,
-			(SELECT MAX(c.event_time) FROM catalog_lineage_events c WHERE c.run_id = eo.run_id AND c.job_namespace = eo.job_namespace AND c.job_name = eo.job_name AND c.event_type = 'COMPLETE'),
+			(SELECT MAX(c.event_time) FROM catalog_lineage_events c WHERE c.run_id = eo.run_id AND c.job_namespace = eo.job_namespace AND c.job_name = eo.job_name AND c.source = eo.source AND c.event_type = 'COMPLETE'),
 			o.rows
 		FROM catalog_lineage_datasets `+near+`
 		JOIN catalog_lineage_events e`+near+` ON e`+near+`.id = `+near+`.event_id
-		JOIN catalog_lineage_events e`+far+` ON e`+far+`.run_id = e`+near+`.run_id AND e`+far+`.job_namespace = e`+near+`.job_namespace AND e`+far+`.job_name = e`+near+`.job_name
+		JOIN catalog_lineage_events e`+far+` ON e`+far+`.run_id = e`+near+`.run_id AND e`+far+`.job_namespace = e`+near+`.job_namespace AND e`+far+`.job_name = e`+near+`.job_name AND e`+far+`.source = e`+near+`.source
 		JOIN catalog_lineage_datasets `+far+` ON `+far+`.event_id = e`+far+`.id AND `+far+`.role = ?
 		WHERE `+near+`.role = ? AND `+near+`.namespace = ? AND `+near+`.name = ?
-		  AND EXISTS (SELECT 1 FROM catalog_lineage_events c WHERE c.run_id = eo.run_id AND c.job_namespace = eo.job_namespace AND c.job_name = eo.job_name AND c.event_type = 'COMPLETE')
+		  AND EXISTS (SELECT 1 FROM catalog_lineage_events c WHERE c.run_id = eo.run_id AND c.job_namespace = eo.job_namespace AND c.job_name = eo.job_name AND c.source = eo.source AND c.event_type = 'COMPLETE')
 		ORDER BY `+near+`.event_id DESC, `+far+`.event_id DESC
 		LIMIT ?`, farRole, nearRole, d.Namespace, d.Name, 20*maxLineageEdgesPerNode)
 	if err != nil {

@@ -232,3 +232,22 @@ func TestDatasetRefs(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// An event posted from outside with another's run id and job is not paired
+// with that run's events: it cannot add inputs to a table it did not write.
+func TestLineageSourcesDoNotMix(t *testing.T) {
+	c := newTestCatalog(t)
+	ctx := context.Background()
+	out, in, forged := TableDataset("db", "out"), TableDataset("db", "in"), TableDataset("db", "forged")
+	mustNoErr(t, c.RecordLineage(ctx, lineageEvent(LineageComplete, "job.x", "r1", t0, []DatasetRef{in}, []DatasetRef{out}, 1)))
+	mustNoErr(t, c.RecordExternalLineage(ctx, "key:EVIL", lineageEvent(LineageStart, "job.x", "r1", t0, []DatasetRef{forged}, nil, -1)))
+	mustNoErr(t, c.RecordExternalLineage(ctx, "key:EVIL", lineageEvent(LineageComplete, "job.x", "r1", t0, []DatasetRef{forged}, nil, -1)))
+	g, err := c.Lineage(ctx, out, LineageQuery{Direction: Upstream})
+	mustNoErr(t, err)
+	if len(g.Nodes) != 2 || g.Nodes[0].Dataset != in {
+		t.Fatalf("nodes = %+v", g.Nodes)
+	}
+	if err := c.RecordExternalLineage(ctx, "", lineageEvent(LineageComplete, "j", "r", t0, nil, nil, -1)); err == nil {
+		t.Fatal("an external event without a source was recorded")
+	}
+}
