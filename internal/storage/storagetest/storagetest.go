@@ -27,30 +27,84 @@ import (
 // shared backend. Subtests run in parallel, so newStore must be safe to call
 // from several goroutines.
 func Run(t *testing.T, newStore func(t *testing.T) storage.ObjectStore) {
+	RunWith(t, newStore, Capabilities{})
+}
+
+// Capabilities say what a store over another system cannot do that the
+// full contract (the zero value, which the fs store keeps) asks. A case
+// that meets a limit leaves out, or shortens, only what the limit rules
+// out.
+type Capabilities struct {
+	// MaxKeyLength, if not 0, is the longest key the store takes, when it
+	// is under storage.MaxKeyLength (a store that keeps tarn's keys under
+	// a prefix of an external store's 1024-byte keys). Longer keys must
+	// fail with storage.ErrKeyTooLong.
+	MaxKeyLength int
+	// FilesystemKeys: the store's objects are files in folders of a
+	// filesystem behind it (an S3 gateway over POSIX, as versitygw's), so
+	// a key cannot be an object while keys below it are ("a" and "a/b",
+	// "a" and "a/"), and a folder object ("a/") cannot be deleted while
+	// keys below it exist.
+	FilesystemKeys bool
+}
+
+// withoutFolderConflicts drops the keys "k" that are also folders of other
+// keys ("k/..."), for stores with FilesystemKeys.
+func withoutFolderConflicts(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		conflict := false
+		for _, o := range keys {
+			if !strings.HasSuffix(k, "/") && strings.HasPrefix(o, k+"/") {
+				conflict = true
+				break
+			}
+		}
+		if !conflict {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// fitKey shortens key to max bytes (0: no limit), keeping it a file key.
+func fitKey(key string, max int) string {
+	if max <= 0 || len(key) <= max {
+		return key
+	}
+	key = key[:max]
+	if strings.HasSuffix(key, "/") {
+		key = key[:max-1] + "x"
+	}
+	return key
+}
+
+// RunWith runs the suite for a store with the given limits.
+func RunWith(t *testing.T, newStore func(t *testing.T) storage.ObjectStore, caps Capabilities) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s storage.ObjectStore)
 	}{
 		{"Buckets", testBuckets},
 		{"MissingBucket", testMissingBucket},
-		{"PutGetHead", testPutGetHead},
+		{"PutGetHead", func(t *testing.T, s storage.ObjectStore) { testPutGetHead(t, s, caps) }},
 		{"Overwrite", testOverwrite},
 		{"LargeObject", testLargeObject},
 		{"Metadata", testMetadata},
 		{"RangeGet", testRangeGet},
 		{"ContentMD5", testContentMD5},
 		{"InvalidKeys", testInvalidKeys},
-		{"LongKeys", testLongKeys},
+		{"LongKeys", func(t *testing.T, s storage.ObjectStore) { testLongKeys(t, s, caps) }},
 		{"MissingKeys", testMissingKeys},
 		{"Copy", testCopy},
-		{"Delete", testDelete},
-		{"FolderObjects", testFolderObjects},
-		{"FileAndFolderSameName", testFileAndFolderSameName},
-		{"ListOrder", testListOrder},
+		{"Delete", func(t *testing.T, s storage.ObjectStore) { testDelete(t, s, caps) }},
+		{"FolderObjects", func(t *testing.T, s storage.ObjectStore) { testFolderObjects(t, s, caps) }},
+		{"FileAndFolderSameName", func(t *testing.T, s storage.ObjectStore) { testFileAndFolderSameName(t, s, caps) }},
+		{"ListOrder", func(t *testing.T, s storage.ObjectStore) { testListOrder(t, s, caps) }},
 		{"ListPagination", testListPagination},
-		{"ListStartAfter", testListStartAfter},
+		{"ListStartAfter", func(t *testing.T, s storage.ObjectStore) { testListStartAfter(t, s, caps) }},
 		{"ConcurrentOverwrite", testConcurrentOverwrite},
-		{"ConcurrentWriters", testConcurrentWriters},
+		{"ConcurrentWriters", func(t *testing.T, s storage.ObjectStore) { testConcurrentWriters(t, s, caps) }},
 		{"Context", testContext},
 		{"FailedBody", testFailedBody},
 		{"VersioningOverwrite", testVersioningOverwrite},
@@ -320,7 +374,7 @@ func testMissingBucket(t *testing.T, s storage.ObjectStore) {
 
 // --- objects -----------------------------------------------------------------
 
-func testPutGetHead(t *testing.T, s storage.ObjectStore) {
+func testPutGetHead(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	b := newBucket(t, s)
 	tests := []struct {
 		key, body, contentType, wantType string
@@ -333,8 +387,8 @@ func testPutGetHead(t *testing.T, s storage.ObjectStore) {
 		{"unicodé/日本語/ключ", "ü", "", ""},
 		{".hidden/.dot", "dot", "", ""},
 		{"a.b/c-d/e_f/~g", "sym", "", ""},
-		{strings.Repeat("s", 200) + "/" + strings.Repeat("t", 200) + "/" + strings.Repeat("u", 200) + "/" +
-			strings.Repeat("v", 200) + "/" + strings.Repeat("w", 220), "max length key", "", ""},
+		{fitKey(strings.Repeat("s", 200)+"/"+strings.Repeat("t", 200)+"/"+strings.Repeat("u", 200)+"/"+
+			strings.Repeat("v", 200)+"/"+strings.Repeat("w", 220), caps.MaxKeyLength), "max length key", "", ""},
 	}
 	for _, tc := range tests {
 		before := time.Now().Add(-2 * time.Second)
@@ -697,7 +751,7 @@ func testCopy(t *testing.T, s storage.ObjectStore) {
 	check(b, "dst/a.txt")
 }
 
-func testDelete(t *testing.T, s storage.ObjectStore) {
+func testDelete(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	ctx := t.Context()
 	b := newBucket(t, s)
 	for _, k := range []string{"a/b/c", "a/b/d", "a/e", "f"} {
@@ -727,8 +781,13 @@ func testDelete(t *testing.T, s storage.ObjectStore) {
 	}
 	// The names are free again, as files.
 	put(t, s, b, "a", "a is a file now")
+	if caps.FilesystemKeys {
+		del("a")
+	}
 	put(t, s, b, "a/b", "and a folder")
-	del("a")
+	if !caps.FilesystemKeys {
+		del("a")
+	}
 	del("a/b")
 
 	// A folder object survives the deletion of what is in it, and the other
@@ -740,6 +799,18 @@ func testDelete(t *testing.T, s storage.ObjectStore) {
 		t.Errorf("folder object m/ is gone after deleting m/x: %v", err)
 	}
 	put(t, s, b, "m/y", "y")
+	if caps.FilesystemKeys {
+		// A folder object cannot go while keys are below it.
+		del("m/y")
+		del("m/")
+		if _, err := s.Head(ctx, b, "m/"); !errors.Is(err, storage.ErrNoSuchKey) {
+			t.Errorf("Head(deleted folder object) = %v", err)
+		}
+		if err := s.DeleteBucket(ctx, b); err != nil {
+			t.Errorf("DeleteBucket after deleting everything: %v", err)
+		}
+		return
+	}
 	del("m/")
 	_, err = s.Head(ctx, b, "m/")
 	wantErr(t, "Head(deleted folder object)", err, storage.ErrNoSuchKey)
@@ -756,7 +827,7 @@ func testDelete(t *testing.T, s storage.ObjectStore) {
 	}
 }
 
-func testFolderObjects(t *testing.T, s storage.ObjectStore) {
+func testFolderObjects(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	ctx := t.Context()
 	b := newBucket(t, s)
 	info, err := s.Put(ctx, b, "raw/", strings.NewReader(""), storage.PutOptions{})
@@ -795,9 +866,14 @@ func testFolderObjects(t *testing.T, s storage.ObjectStore) {
 	put(t, s, b, "raw/x", "x")
 	put(t, s, b, "raw/sub/", "")
 	put(t, s, b, "raw/sub/deeper/", "")
-	put(t, s, b, "raw", "a file named like the folder")
-	list("", "", []string{"raw", "raw/", "raw/sub/", "raw/sub/deeper/", "raw/x"}, nil)
-	list("", "/", []string{"raw"}, []string{"raw/"})
+	if caps.FilesystemKeys {
+		list("", "", []string{"raw/", "raw/sub/", "raw/sub/deeper/", "raw/x"}, nil)
+		list("", "/", nil, []string{"raw/"})
+	} else {
+		put(t, s, b, "raw", "a file named like the folder")
+		list("", "", []string{"raw", "raw/", "raw/sub/", "raw/sub/deeper/", "raw/x"}, nil)
+		list("", "/", []string{"raw"}, []string{"raw/"})
+	}
 	list("raw/", "/", []string{"raw/", "raw/x"}, []string{"raw/sub/"})
 	list("raw/sub/", "/", []string{"raw/sub/"}, []string{"raw/sub/deeper/"})
 	list("raw/sub/deeper/", "/", []string{"raw/sub/deeper/"}, nil)
@@ -817,7 +893,10 @@ func testFolderObjects(t *testing.T, s storage.ObjectStore) {
 	list("other/", "", []string{"other/", "other/a/b"}, nil)
 }
 
-func testFileAndFolderSameName(t *testing.T, s storage.ObjectStore) {
+func testFileAndFolderSameName(t *testing.T, s storage.ObjectStore, caps Capabilities) {
+	if caps.FilesystemKeys {
+		t.Skip("the store keeps objects as files in folders (Capabilities.FilesystemKeys)")
+	}
 	ctx := t.Context()
 	for _, order := range [][]string{
 		{"a", "a/b"},
@@ -959,10 +1038,14 @@ func putAll(t *testing.T, s storage.ObjectStore, bucket string, keys []string) {
 	}
 }
 
-func testListOrder(t *testing.T, s storage.ObjectStore) {
+func testListOrder(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	b := newBucket(t, s)
-	putAll(t, s, b, orderKeys)
-	sorted := slices.Clone(orderKeys)
+	keys := orderKeys
+	if caps.FilesystemKeys {
+		keys = withoutFolderConflicts(keys)
+	}
+	putAll(t, s, b, keys)
+	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
 
 	objs, _ := listAll(t, s, b, storage.ListOptions{})
@@ -991,10 +1074,14 @@ func testListOrder(t *testing.T, s storage.ObjectStore) {
 	}
 }
 
-func testListStartAfter(t *testing.T, s storage.ObjectStore) {
+func testListStartAfter(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	b := newBucket(t, s)
-	putAll(t, s, b, orderKeys)
-	sorted := slices.Clone(orderKeys)
+	keys := orderKeys
+	if caps.FilesystemKeys {
+		keys = withoutFolderConflicts(keys)
+	}
+	putAll(t, s, b, keys)
+	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
 	for _, after := range []string{"", "a", "a/", "a/b", "a/b/", "a-c", "a/b/c", "a0", "a=1/", "a=1/x", "year=2025/month=01/", "year=2025/", "year", "zz", "~~", "\x01"} {
 		for _, delim := range []string{"", "/", "="} {
@@ -1183,7 +1270,7 @@ func testConcurrentOverwrite(t *testing.T, s storage.ObjectStore) {
 	}
 }
 
-func testConcurrentWriters(t *testing.T, s storage.ObjectStore) {
+func testConcurrentWriters(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	ctx := t.Context()
 	b := newBucket(t, s)
 	const workers, rounds = 6, 15
@@ -1200,6 +1287,9 @@ func testConcurrentWriters(t *testing.T, s storage.ObjectStore) {
 						return err
 					},
 					func() error {
+						if caps.FilesystemKeys {
+							return nil // "c/g<g>" is a folder here
+						}
 						_, err := s.Put(ctx, b, fmt.Sprintf("c/g%d", g), strings.NewReader(fmt.Sprint(i)), storage.PutOptions{})
 						return err
 					},
@@ -1224,7 +1314,10 @@ func testConcurrentWriters(t *testing.T, s storage.ObjectStore) {
 	}
 	var want []string
 	for g := range workers {
-		want = append(want, fmt.Sprintf("c/g%d", g), fmt.Sprintf("c/g%d/k%d", g, rounds-1))
+		if !caps.FilesystemKeys {
+			want = append(want, fmt.Sprintf("c/g%d", g))
+		}
+		want = append(want, fmt.Sprintf("c/g%d/k%d", g, rounds-1))
 	}
 	slices.Sort(want)
 	objs, _ := listAll(t, s, b, storage.ListOptions{})
@@ -1317,11 +1410,11 @@ func testFailedBody(t *testing.T, s storage.ObjectStore) {
 
 // testLongKeys: keys up to 1024 bytes with segments up to 255 bytes are
 // stored; longer ones fail with ErrKeyTooLong before anything is written.
-func testLongKeys(t *testing.T, s storage.ObjectStore) {
+func testLongKeys(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	ctx := t.Context()
 	b := newBucket(t, s)
 	seg := strings.Repeat("s", storage.MaxKeySegmentLength)
-	longest := strings.Repeat(seg[:254]+"/", 4) + "abcd" // 1024 bytes
+	longest := fitKey(strings.Repeat(seg[:254]+"/", 4)+"abcd", caps.MaxKeyLength) // 1024 bytes
 	for _, key := range []string{seg, seg + "/" + strings.Repeat("é", storage.MaxKeySegmentLength/2) + "/x", longest} {
 		put(t, s, b, key, "v")
 		if body, _ := get(t, s, b, key, nil); body != "v" {
