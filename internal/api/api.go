@@ -117,6 +117,8 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/databases/{db}/tables/{table}/partitions", s.listPartitions)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}/versions", s.tableVersions)
 	s.handle("GET /api/v1/databases/{db}/tables/{table}/skipped-files", s.skippedFiles)
+	s.handle("POST /api/v1/lineage", s.postLineage)
+	s.handle("GET /api/v1/lineage", s.getLineage)
 	s.handle("GET /api/v1/buckets", s.listBuckets)
 	s.handle("GET /api/v1/buckets/{bucket}/objects", s.listObjects)
 	s.handle("GET /api/v1/crawlers", s.listCrawlers)

@@ -67,6 +67,9 @@ var openAPI = func() []byte {
 			"/api/v1/job-runs/{id}/stop":                          map[string]any{"post": op("Stop a job run", "id")},
 			"/api/v1/keys":                                        map[string]any{"get": op("List access keys without secrets (iam:ListAccessKeys)"), "post": op("Create an access key: body {name, policy} (IAM document); the answer has the secret, once (iam:CreateAccessKey)")},
 			"/api/v1/keys/{id}":                                   map[string]any{"delete": op("Delete an access key (iam:DeleteAccessKey)", "id")},
+			"/api/v1/lineage": map[string]any{
+				"post": op("Record an OpenLineage RunEvent (body as openlineage-python and dbt-ol send it: eventType, eventTime, run {runId, facets}, job {namespace, name, facets}, inputs, outputs); tarn:PutLineage on each output, read access to each input; returns {runId, eventType}"),
+				"get":  op("The lineage graph around a catalog table: {root, direction, depth, nodes [{dataset, depth, hidden, write}], edges [{input, output, job_namespace, job_name, run_id, event_time, rows}], events}; glue:GetTable on it; datasets the key may not read are hidden", "?table", "?direction", "?depth", "?events")},
 			"/api/v1/workflows": map[string]any{"get": op("List workflows (glue:ListWorkflows)"),
 				"post": op("Create a workflow: body {name, description, max_concurrent_runs, max_parallel_steps, properties, steps: [{name, crawler | job + args | sql + database + workgroup, depends_on, condition, retries, retry_delay, backoff_rate, timeout}]}")},
 			"/api/v1/workflows/{name}":        map[string]any{"get": op("A workflow", "name"), "put": op("Replace a workflow's definition (runs keep theirs)", "name"), "delete": op("Delete a workflow no trigger starts", "name")},
