@@ -11,6 +11,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/client"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
@@ -360,7 +361,7 @@ func workflowSpec(w apitypes.Workflow) workflow.Workflow {
 	steps, _ := fromWire(w.Steps, nil, func(s apitypes.WorkflowStep) workflow.Step {
 		return workflow.Step{Name: s.Name, Crawler: s.Crawler, Job: s.Job, Args: s.Args, SQL: s.SQL, Database: s.Database,
 			Workgroup: s.Workgroup, DependsOn: s.DependsOn, Condition: s.Condition, Retries: s.Retries, RetryDelay: workflow.Duration(s.RetryDelay),
-			BackoffRate: s.BackoffRate, Timeout: workflow.Duration(s.Timeout), Trigger: s.Trigger}
+			BackoffRate: s.BackoffRate, Timeout: workflow.Duration(s.Timeout), Trigger: s.Trigger, DBT: dbtStep(s.DBT)}
 	})
 	return workflow.Workflow{Name: w.Name, Description: w.Description, MaxConcurrentRuns: w.MaxConcurrentRuns, MaxParallelSteps: w.MaxParallelSteps,
 		Properties: w.Properties, Steps: steps, Glue: w.Glue, RunAs: w.RunAs, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
@@ -368,11 +369,23 @@ func workflowSpec(w apitypes.Workflow) workflow.Workflow {
 
 func workflowRun(r apitypes.WorkflowRun) workflow.Run {
 	steps, _ := fromWire(r.Steps, nil, func(s apitypes.StepRun) workflow.StepRun {
-		return workflow.StepRun{Name: s.Name, Target: s.Target, State: s.State, Attempt: s.Attempt, NextAttemptAt: s.NextAttemptAt,
+		st := workflow.StepRun{Name: s.Name, Target: s.Target, State: s.State, Attempt: s.Attempt, NextAttemptAt: s.NextAttemptAt,
 			ChildID: s.ChildID, StartedAt: s.StartedAt, EndedAt: s.EndedAt, Error: s.Error}
+		for _, n := range s.DBT {
+			st.DBT = append(st.DBT, dbt.Node(n))
+		}
+		return st
 	})
 	return workflow.Run{ID: r.ID, Workflow: r.Workflow, Trigger: r.Trigger, State: r.State, Properties: r.Properties,
 		QueuedAt: r.QueuedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Error: r.Error, Steps: steps}
+}
+
+func dbtStep(s *apitypes.DBTStep) *dbt.Step {
+	if s == nil {
+		return nil
+	}
+	d := dbt.Step(*s)
+	return &d
 }
 
 func triggerState(t apitypes.TriggerState) workflow.TriggerState {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/alarms"
+	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/workflow"
@@ -196,6 +197,36 @@ func printWorkflowRun(w io.Writer, r workflow.Run) {
 		rows = append(rows, []string{st.Name, st.Target, st.State, strconv.Itoa(st.Attempt), took, st.ChildID, oneLine(st.Error)})
 	}
 	printTable(w, []string{"step", "runs", "state", "attempts", "took", "run/query id", "error"}, rows)
+	for _, st := range r.Steps {
+		if len(st.DBT) > 0 {
+			printDBTNodes(w, st)
+		}
+	}
+}
+
+// printDBTNodes shows a dbt step's models, seeds, snapshots and tests.
+func printDBTNodes(w io.Writer, st workflow.StepRun) {
+	fmt.Fprintf(w, "\ndbt results of step %s: %s\n", st.Name, dbt.Summary(st.DBT))
+	var rows [][]string
+	for _, n := range st.DBT {
+		if n.ResourceType == "operation" {
+			continue
+		}
+		affected := "-"
+		if n.RowsAffected >= 0 {
+			affected = strconv.FormatInt(n.RowsAffected, 10)
+		}
+		failures := ""
+		if n.ResourceType == "test" {
+			failures = strconv.FormatInt(n.Failures, 10)
+		}
+		msg := n.Message
+		if n.FailingRows != "" {
+			msg += "; failing rows: " + n.FailingRows
+		}
+		rows = append(rows, []string{n.ResourceType, n.Name, n.Status, affected, fmt.Sprintf("%.2fs", n.ExecutionTime), failures, n.Relation, oneLine(msg)})
+	}
+	printTable(w, []string{"type", "name", "status", "rows", "time", "failures", "relation", "message"}, rows)
 }
 
 // followRun shows a run's progress until it ends; without a server the run

@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/api/apitypes"
+	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/workflow"
 )
@@ -15,7 +16,7 @@ func wireWorkflow(w workflow.Workflow) apitypes.Workflow {
 		Steps: mapSlice(w.Steps, func(s workflow.Step) apitypes.WorkflowStep {
 			return apitypes.WorkflowStep{Name: s.Name, Crawler: s.Crawler, Job: s.Job, Args: s.Args, SQL: s.SQL, Database: s.Database,
 				Workgroup: s.Workgroup, DependsOn: s.DependsOn, Condition: s.Condition, Retries: s.Retries, RetryDelay: apitypes.Duration(s.RetryDelay),
-				BackoffRate: s.BackoffRate, Timeout: apitypes.Duration(s.Timeout), Trigger: s.Trigger}
+				BackoffRate: s.BackoffRate, Timeout: apitypes.Duration(s.Timeout), Trigger: s.Trigger, DBT: wireDBTStep(s.DBT)}
 		})}
 }
 
@@ -31,8 +32,17 @@ func wireWorkflowRun(r workflow.Run) apitypes.WorkflowRun {
 		QueuedAt: r.QueuedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Error: r.Error,
 		Steps: mapSlice(r.Steps, func(s workflow.StepRun) apitypes.StepRun {
 			return apitypes.StepRun{Name: s.Name, Target: s.Target, State: s.State, Attempt: s.Attempt, NextAttemptAt: s.NextAttemptAt,
-				ChildID: s.ChildID, StartedAt: s.StartedAt, EndedAt: s.EndedAt, Error: s.Error}
+				ChildID: s.ChildID, StartedAt: s.StartedAt, EndedAt: s.EndedAt, Error: s.Error,
+				DBT: mapSlice(s.DBT, func(n dbt.Node) apitypes.DBTNode { return apitypes.DBTNode(n) })}
 		})}
+}
+
+func wireDBTStep(s *dbt.Step) *apitypes.DBTStep {
+	if s == nil {
+		return nil
+	}
+	w := apitypes.DBTStep(*s)
+	return &w
 }
 
 func workflowRunAnswer(r workflow.Run, err error) (any, error) {

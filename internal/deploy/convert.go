@@ -11,6 +11,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -343,6 +344,11 @@ func toWorkflow(w Workflow) workflow.Workflow {
 		out.Steps = append(out.Steps, workflow.Step{Name: s.Name, Crawler: s.Crawler, Job: s.Job, Args: maps.Clone(s.Args), SQL: s.SQL,
 			Database: s.Database, Workgroup: s.Workgroup, DependsOn: slices.Clone(s.DependsOn), Condition: s.Condition, Retries: s.Retries,
 			RetryDelay: workflow.Duration(s.RetryDelay), BackoffRate: s.BackoffRate, Timeout: workflow.Duration(s.Timeout)})
+		if s.DBT != nil {
+			d := dbt.Step(*s.DBT)
+			d.Vars = maps.Clone(d.Vars)
+			out.Steps[len(out.Steps)-1].DBT = &d
+		}
 	}
 	return out
 }
@@ -354,6 +360,11 @@ func workflowView(w workflow.Workflow) Workflow {
 		out.Steps = append(out.Steps, Step{Name: s.Name, Crawler: s.Crawler, Job: s.Job, Args: nilIfEmpty(s.Args), SQL: s.SQL,
 			Database: s.Database, Workgroup: s.Workgroup, DependsOn: nilIfEmptyList(s.DependsOn), Condition: s.Condition, Retries: s.Retries,
 			RetryDelay: Duration(s.RetryDelay), BackoffRate: s.BackoffRate, Timeout: Duration(s.Timeout)})
+		if s.DBT != nil {
+			d := DBTStep(*s.DBT)
+			d.Vars = nilIfEmpty(d.Vars)
+			out.Steps[len(out.Steps)-1].DBT = &d
+		}
 	}
 	return out
 }

@@ -191,12 +191,28 @@ type Step struct {
 	SQL         string            `yaml:"sql,omitempty" deploy:"runtime"`
 	Database    string            `yaml:"database,omitempty"`
 	Workgroup   string            `yaml:"workgroup,omitempty"`
+	DBT         *DBTStep          `yaml:"dbt,omitempty"`
 	DependsOn   []string          `yaml:"depends_on,omitempty,flow"`
 	Condition   string            `yaml:"condition,omitempty"`
 	Retries     int               `yaml:"retries,omitempty"`
 	RetryDelay  Duration          `yaml:"retry_delay,omitempty"`
 	BackoffRate float64           `yaml:"backoff_rate,omitempty"`
 	Timeout     Duration          `yaml:"timeout,omitempty"`
+}
+
+// DBTStep runs a dbt project (docs/dbt.md); vars may use the run's
+// ${property}.
+type DBTStep struct {
+	Project     string            `yaml:"project"`
+	Command     string            `yaml:"command,omitempty"`
+	Select      string            `yaml:"select,omitempty"`
+	Exclude     string            `yaml:"exclude,omitempty"`
+	Vars        map[string]string `yaml:"vars,omitempty" deploy:"runtime"`
+	Target      string            `yaml:"target,omitempty"`
+	Schema      string            `yaml:"schema,omitempty"`
+	Threads     int               `yaml:"threads,omitempty"`
+	FullRefresh bool              `yaml:"full_refresh,omitempty"`
+	Publish     string            `yaml:"publish,omitempty"`
 }
 
 // Trigger starts a workflow, job or crawler. Enabled defaults to true.

@@ -188,8 +188,11 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	if l.Query, err = query.New(ctx, l.Meta, l.Engine, query.WithWarehouse(l.Warehouse), query.WithIceberg(l.Iceberg)); err != nil {
 		return nil, err
 	}
+	if cfg.Workflow.DBT.WorkDir == "" {
+		cfg.Workflow.DBT.WorkDir = filepath.Join(cfg.Home, "dbt") // dbt steps' target and logs folders
+	}
 	if l.Workflows, err = workflow.New(ctx, cfg.Workflow, workflow.Deps{DB: l.Meta, Crawlers: l.Crawlers, Jobs: l.Jobs,
-		Query: l.Query, Ledger: l.Events, Store: l.Store, Keys: l.Auth}); err != nil {
+		Query: l.Query, Ledger: l.Events, Store: l.Store, Keys: l.Auth, Warehouse: l.Warehouse}); err != nil {
 		return nil, err
 	}
 	if l.Alarms, err = alarms.New(ctx, cfg.Alarms, alarms.Deps{DB: l.Meta, Jobs: l.Jobs, Workflows: l.Workflows, Crawlers: l.Crawlers,

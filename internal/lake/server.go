@@ -241,6 +241,8 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	if pg != nil {
 		ep.PG = cfg.PG.Addr().String()
+		// dbt steps log in there, as their workflow's key.
+		l.Workflows.SetPGEndpoint(ep.PG, admin.AccessKeyID)
 		fmt.Fprintf(cfg.Out, "PostgreSQL endpoint on %s\n", ep.PG)
 		g.Add(func() error {
 			err := pg.Serve(cfg.PG)

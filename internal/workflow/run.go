@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
@@ -82,6 +83,9 @@ type StepRun struct {
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at"`
 	Error     string    `json:"error,omitempty"`
+	// DBT are the models, seeds, snapshots and tests of a dbt step's last
+	// attempt, in the order dbt ran them.
+	DBT []dbt.Node `json:"dbt,omitempty"`
 }
 
 func newRunID() string { return runs.NewID("wr-", "20060102T150405") }
@@ -240,7 +244,11 @@ func (s *Service) loadSteps(ctx context.Context, run *Run) error {
 		}
 		run.Steps = append(run.Steps, st)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	return s.loadDBTNodes(ctx, run)
 }
 
 func (r *Run) step(name string) (Step, bool) {
@@ -604,7 +612,7 @@ func (s *Service) runStep(ctx context.Context, cancel context.CancelCauseFunc, r
 		run.Properties = map[string]string{}
 		_ = json.Unmarshal([]byte(props), &run.Properties)
 	}
-	child, outputs, err := s.execStep(ctx, run, sp)
+	child, outputs, err := s.execStep(ctx, run, sp, attempt)
 	if err == nil {
 		if serr := s.saveOutputs(context.WithoutCancel(ctx), run.ID, sp.Name, outputs); serr != nil {
 			err = fmt.Errorf("cannot record the step's outputs: %w", serr)
@@ -697,9 +705,11 @@ func sortedKeys(m map[string]string) []string {
 // id of what it started and its outputs, which later steps read as
 // ${step.name}: a statement's first row by column, a job's and a crawl's
 // figures.
-func (s *Service) execStep(ctx context.Context, run Run, sp Step) (string, map[string]string, error) {
+func (s *Service) execStep(ctx context.Context, run Run, sp Step, attempt int) (string, map[string]string, error) {
 	out := map[string]string{}
 	switch sp.Kind() {
+	case "dbt":
+		return s.execDBT(ctx, run, sp, attempt)
 	case "crawler":
 		r, err := s.Crawlers.Start(ctx, sp.Crawler, crawler.StartOptions{})
 		out["run_id"], out["files_scanned"] = r.ID, strconv.Itoa(r.FilesScanned)

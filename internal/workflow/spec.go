@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -106,7 +107,7 @@ type Workflow struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// Step is one node of a workflow: exactly one of Crawler, Job and SQL.
+// Step is one node of a workflow: exactly one of Crawler, Job, SQL and DBT.
 type Step struct {
 	Name    string `json:"name"`
 	Crawler string `json:"crawler,omitempty"`
@@ -116,11 +117,14 @@ type Step struct {
 	Args map[string]string `json:"args,omitempty"`
 	// SQL is a statement (query, CTAS, INSERT, DDL) run with the query
 	// service; it may use ${property} too.
-	SQL       string   `json:"sql,omitempty"`
-	Database  string   `json:"database,omitempty"`
-	Workgroup string   `json:"workgroup,omitempty"`
-	DependsOn []string `json:"depends_on,omitempty"`
-	Condition string   `json:"condition,omitempty"`
+	SQL       string `json:"sql,omitempty"`
+	Database  string `json:"database,omitempty"`
+	Workgroup string `json:"workgroup,omitempty"`
+	// DBT runs a dbt project against the warehouse through the PostgreSQL
+	// endpoint, as the workflow's identity (docs/dbt.md).
+	DBT       *dbt.Step `json:"dbt,omitempty"`
+	DependsOn []string  `json:"depends_on,omitempty"`
+	Condition string    `json:"condition,omitempty"`
 	// Retries after a failed attempt, waiting RetryDelay, then
 	// RetryDelay*BackoffRate, ... (Step Functions' Retry).
 	Retries     int      `json:"retries,omitempty"`
@@ -134,13 +138,15 @@ type Step struct {
 	Trigger string `json:"trigger,omitempty"`
 }
 
-// Kind is "crawler", "job" or "sql".
+// Kind is "crawler", "job", "dbt" or "sql".
 func (s Step) Kind() string {
 	switch {
 	case s.Crawler != "":
 		return "crawler"
 	case s.Job != "":
 		return "job"
+	case s.DBT != nil:
+		return "dbt"
 	default:
 		return "sql"
 	}
@@ -153,6 +159,15 @@ func (s Step) Target() string {
 		return "crawler " + s.Crawler
 	case "job":
 		return "job " + s.Job
+	case "dbt":
+		t := "dbt " + s.DBT.Command + " " + s.DBT.Project
+		if s.DBT.Select != "" {
+			t += " --select " + s.DBT.Select
+		}
+		if s.DBT.Publish != "" {
+			t += " (publish " + s.DBT.Publish + ")"
+		}
+		return t
 	}
 	sql := strings.Join(strings.Fields(s.SQL), " ")
 	if len(sql) > 60 {
@@ -208,8 +223,16 @@ func (w *Workflow) Validate() error {
 				n++
 			}
 		}
+		if st.DBT != nil {
+			n++
+		}
 		if n != 1 {
-			return bad(field, "step %q must have exactly one of crawler, job and sql", st.Name)
+			return bad(field, "step %q must have exactly one of crawler, job and sql, or dbt", st.Name)
+		}
+		if st.DBT != nil {
+			if err := st.DBT.Validate(); err != nil {
+				return bad(field+".dbt", "%v", err)
+			}
 		}
 		if st.Kind() != "job" && len(st.Args) > 0 {
 			return bad(field+".args", "only job steps take arguments")

@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/crawler"
+	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/warehouse"
 )
 
 // Migrations are the workflow component's tables.
@@ -75,7 +77,7 @@ ALTER TABLE workflows ADD COLUMN run_as TEXT NOT NULL DEFAULT '';
 `}, {Version: 3, Name: "trigger firing times", SQL: `
 ALTER TABLE triggers ADD COLUMN fired_at TEXT NOT NULL DEFAULT '';
 UPDATE triggers SET fired_at = COALESCE((SELECT MAX(queued_at) FROM workflow_runs WHERE trigger_name = triggers.name), '');
-`}}
+`}, {Version: 4, Name: "dbt step results", SQL: dbtMigration}}
 
 // Config tunes the scheduler.
 type Config struct {
@@ -87,6 +89,8 @@ type Config struct {
 	Tick time.Duration
 	// MaxSteps bounds the steps running at once over all runs (default 8).
 	MaxSteps int
+	// DBT configures dbt steps (the dbt program, their folders).
+	DBT dbt.Config
 }
 
 // DefaultConfig returns the defaults.
@@ -102,6 +106,8 @@ type Deps struct {
 	Store    storage.ObjectStore
 	// Keys finds the access keys workflows run as (auth.Service).
 	Keys jobs.KeyStore
+	// Warehouse publishes dbt steps' models (write-audit-publish).
+	Warehouse *warehouse.Service
 }
 
 // Service stores workflows and triggers and executes runs. It is safe for
@@ -120,6 +126,9 @@ type Service struct {
 
 	// OnRunEnd, if set, is called after a run ends (alarms watch it).
 	OnRunEnd func(ctx context.Context, r Run)
+
+	dbt      *dbt.Runner
+	endpoint dbtEndpoint // guarded by mu
 }
 
 type stepKey struct{ run, step string }
@@ -142,7 +151,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := deps.DB.Migrate(ctx, "workflow", Migrations); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, Deps: deps, active: map[stepKey]*activeStep{}, schedules: map[string]*Schedule{}, nextFire: map[string]time.Time{}, wakeCh: make(chan struct{}, 1)}, nil
+	return &Service{cfg: cfg, Deps: deps, active: map[stepKey]*activeStep{}, schedules: map[string]*Schedule{}, nextFire: map[string]time.Time{}, wakeCh: make(chan struct{}, 1),
+		dbt: dbt.New(cfg.DBT, deps.Warehouse, deps.Query)}, nil
 }
 
 // Now is the scheduler's clock.

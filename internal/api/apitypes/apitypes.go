@@ -496,6 +496,7 @@ type WorkflowStep struct {
 	SQL         string            `json:"sql,omitempty"`
 	Database    string            `json:"database,omitempty"`
 	Workgroup   string            `json:"workgroup,omitempty"`
+	DBT         *DBTStep          `json:"dbt,omitempty"`
 	DependsOn   []string          `json:"depends_on,omitempty"`
 	Condition   string            `json:"condition,omitempty"`
 	Retries     int               `json:"retries,omitempty"`
@@ -530,6 +531,35 @@ type StepRun struct {
 	StartedAt     time.Time `json:"started_at"`
 	EndedAt       time.Time `json:"ended_at"`
 	Error         string    `json:"error,omitempty"`
+	DBT           []DBTNode `json:"dbt,omitempty"`
+}
+
+// DBTStep is a workflow step's dbt invocation (docs/dbt.md).
+type DBTStep struct {
+	Project     string            `json:"project"`
+	Command     string            `json:"command,omitempty"`
+	Select      string            `json:"select,omitempty"`
+	Exclude     string            `json:"exclude,omitempty"`
+	Vars        map[string]string `json:"vars,omitempty"`
+	Target      string            `json:"target,omitempty"`
+	Schema      string            `json:"schema,omitempty"`
+	Threads     int               `json:"threads,omitempty"`
+	FullRefresh bool              `json:"full_refresh,omitempty"`
+	Publish     string            `json:"publish,omitempty"`
+}
+
+// DBTNode is a model, seed, snapshot or test of a dbt step's run.
+type DBTNode struct {
+	UniqueID      string  `json:"unique_id"`
+	ResourceType  string  `json:"resource_type"`
+	Name          string  `json:"name"`
+	Status        string  `json:"status"`
+	RowsAffected  int64   `json:"rows_affected"`
+	ExecutionTime float64 `json:"execution_time"`
+	Failures      int64   `json:"failures,omitempty"`
+	Message       string  `json:"message,omitempty"`
+	Relation      string  `json:"relation,omitempty"`
+	FailingRows   string  `json:"failing_rows,omitempty"`
 }
 
 // WorkflowRun is a workflow run (GET /api/v1/workflow-runs/{id}).

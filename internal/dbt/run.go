@@ -1,0 +1,457 @@
+package dbt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/warehouse"
+)
+
+// Runner runs dbt steps. It is safe for concurrent use.
+type Runner struct {
+	cfg       Config
+	warehouse *warehouse.Service
+	query     *query.Service
+	// OnModel, if set, is called for each model, seed and snapshot that
+	// succeeded (and was published, with write-audit-publish), with the
+	// relations it read: lineage.
+	OnModel func(ctx context.Context, m ModelRun)
+}
+
+// ModelRun is a model's run, for lineage.
+type ModelRun struct {
+	Node Node
+	// Schema and Name are the relation the model wrote (its published
+	// name).
+	Schema, Name string
+	// Sources are the warehouse names "schema.name" of its dbt sources;
+	// Refs the relations of the models, seeds and snapshots it read.
+	Sources, Refs []string
+	RunID, Step   string
+}
+
+// New returns a runner over the warehouse (for write-audit-publish) and
+// the query service (failing rows of tests).
+func New(cfg Config, wh *warehouse.Service, q *query.Service) *Runner {
+	def := DefaultConfig()
+	if cfg.Executable == "" {
+		cfg.Executable = def.Executable
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = def.WorkDir
+	}
+	if cfg.FailingRows <= 0 {
+		cfg.FailingRows = def.FailingRows
+	}
+	return &Runner{cfg: cfg, warehouse: wh, query: q}
+}
+
+// Request is one attempt of a dbt step.
+type Request struct {
+	Step Step // validated
+	// Vars are the step's variables with the run's properties expanded.
+	Vars map[string]string
+	// RunID, StepName and Attempt name the attempt's folder and staging
+	// schema.
+	RunID, StepName string
+	Attempt         int
+	// Endpoint is the PostgreSQL endpoint's host:port ("" when the server
+	// has none: the step fails with ErrNoEndpoint).
+	Endpoint string
+	// AccessKeyID and Secret are the key dbt logs in with: the step's
+	// identity.
+	AccessKeyID, Secret string
+	// Authorize checks the publish's warehouse actions for the key (nil
+	// for an admin key).
+	Authorize func(action, schema, name, location string) error
+	// QueryAuthorize checks the queries that fetch a failed test's rows
+	// (nil for an admin key).
+	QueryAuthorize func(action string, t query.Target) error
+}
+
+// Result is what an attempt did.
+type Result struct {
+	Nodes     []Node
+	Published []warehouse.Published
+	// Staging is the staging schema a failed write-audit-publish run left
+	// for inspection ("" otherwise).
+	Staging string
+	// Dir is the attempt's folder (dbt's target and logs), kept when the
+	// attempt failed.
+	Dir string
+}
+
+// Run runs one attempt of a step: dbt with a profile for the request's
+// key, its results read back, and with write-audit-publish the staging,
+// the audit and the publish. A failed model or test is an error wrapping
+// ErrFailed, whose message names them (and a test's first failing rows).
+func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
+	st := req.Step
+	if req.Endpoint == "" {
+		return res, fmt.Errorf("%w: dbt steps connect to tarn's PostgreSQL endpoint, and this process has none (run them in `tarn serve --pg-listen ADDR`)", ErrNoEndpoint)
+	}
+	host, portText, err := net.SplitHostPort(req.Endpoint)
+	if err != nil {
+		return res, fmt.Errorf("%w: %q: %w", ErrNoEndpoint, req.Endpoint, err)
+	}
+	port, _ := strconv.Atoi(portText)
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	project, err := filepath.Abs(st.Project)
+	if err != nil {
+		return res, fmt.Errorf("%w: project: %w", ErrInvalidStep, err)
+	}
+	if fi, err := os.Stat(filepath.Join(project, "dbt_project.yml")); err != nil || !fi.Mode().IsRegular() {
+		return res, fmt.Errorf("%w: project: no dbt project at %s (no dbt_project.yml there)", ErrInvalidStep, project)
+	}
+	exe, err := exec.LookPath(r.cfg.Executable)
+	if err != nil {
+		return res, fmt.Errorf("%w: %q: %w (install dbt-core and dbt-postgres, or set TARN_DBT to the dbt program)", ErrCannotStart, r.cfg.Executable, err)
+	}
+	varsJSON := ""
+	if len(req.Vars) > 0 {
+		b, _ := json.Marshal(req.Vars)
+		varsJSON = string(b)
+	}
+	// The attempt's folders: target and logs kept on failure; the profile
+	// and HOME private and always removed.
+	dir := filepath.Join(r.cfg.WorkDir, safeName(req.RunID), fmt.Sprintf("%s-%d", safeName(req.StepName), req.Attempt))
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return res, fmt.Errorf("cannot create the dbt step's folder: %w", err)
+	}
+	res.Dir = dir
+	private, err := os.MkdirTemp("", "tarn-dbt-profile-")
+	if err != nil {
+		return res, fmt.Errorf("cannot create the dbt profile's folder: %w", err)
+	}
+	defer os.RemoveAll(private)
+	defer func() {
+		if err == nil {
+			_ = os.RemoveAll(dir)
+			_ = os.Remove(filepath.Dir(dir)) // the run's folder, once empty
+			res.Dir = ""
+		}
+	}()
+	schema := st.Schema
+	wap := st.Publish == PublishOnTestsPass
+	staging := ""
+	if wap {
+		if r.warehouse == nil {
+			return res, fmt.Errorf("%w: write-audit-publish needs the warehouse", ErrInvalidStep)
+		}
+		staging = StagingSchema(st.Schema, req.RunID)
+		schema = staging
+	}
+	prof := profile{Target: st.Target, Host: host, Port: port, Schema: schema, Threads: st.Threads}
+	if err := prof.write(private); err != nil {
+		return res, fmt.Errorf("cannot write the dbt profile: %w", err)
+	}
+	home := filepath.Join(private, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return res, err
+	}
+	inv := invocation{exe: exe, project: project, profiles: private, target: filepath.Join(dir, "target"), logs: filepath.Join(dir, "logs"),
+		home: home, user: req.AccessKeyID, pass: req.Secret, profTarget: st.Target}
+
+	var plan stagingPlan
+	if wap {
+		if plan, err = r.stage(ctx, req, inv, staging); err != nil {
+			return res, err
+		}
+	}
+	inv.args = st.args(varsJSON)
+	started := time.Now()
+	out, err := inv.run(ctx)
+	if err != nil {
+		return res, err
+	}
+	arts, aerr := ReadArtifacts(inv.target)
+	if aerr != nil {
+		return res, fmt.Errorf("dbt %s exited with status %d after %s and wrote no results: %s", st.Command, out.exitCode,
+			time.Since(started).Round(time.Millisecond), lastLines(out.output, 12))
+	}
+	res.Nodes = arts.Nodes
+	failed := arts.Failed()
+	if len(failed) > 0 || out.exitCode != 0 {
+		for i, n := range res.Nodes {
+			if n.Status == "fail" && n.ResourceType == "test" {
+				res.Nodes[i].FailingRows = r.failingRows(ctx, req, arts.Compiled(n.UniqueID))
+			}
+		}
+		msg := failureMessage(res.Nodes, out)
+		if wap {
+			res.Staging = staging
+			msg += fmt.Sprintf("; nothing was published (readers keep the last good data); the staging schema %s is kept for inspection until the next write-audit-publish run on %s", staging, st.Schema)
+		}
+		return res, fmt.Errorf("%w: %s", ErrFailed, msg)
+	}
+	if wap {
+		if err := ctx.Err(); err != nil {
+			return res, context.Cause(ctx)
+		}
+		var order []string
+		for _, n := range arts.Nodes {
+			if s, name, ok := arts.Relation(n.UniqueID); ok {
+				order = append(order, strings.ToLower(s+"."+name))
+			}
+		}
+		pub, err := r.warehouse.Publish(ctx, warehouse.Publish{Schemas: plan.schemas, Order: order, Authorize: req.Authorize})
+		if err != nil {
+			res.Staging = staging
+			return res, fmt.Errorf("every test passed but the publish failed (nothing was published; staging schema %s kept): %w", staging, err)
+		}
+		res.Published = pub
+		for i, n := range res.Nodes {
+			res.Nodes[i].Relation = renameRelation(n.Relation, plan.schemas)
+		}
+	}
+	r.lineage(ctx, req, arts, res.Nodes, plan.schemas)
+	return res, nil
+}
+
+// stage prepares a write-audit-publish run: the staging schemas of earlier
+// runs on the same schema are dropped, the selected nodes listed (all must
+// build under the staging schema) and the incremental models' published
+// rows copied into it.
+func (r *Runner) stage(ctx context.Context, req Request, inv invocation, staging string) (stagingPlan, error) {
+	st := req.Step
+	old, err := r.warehouse.Schemas(ctx, strings.ToLower(st.Schema)+stagingMark)
+	if err != nil {
+		return stagingPlan{}, err
+	}
+	if len(old) > 0 {
+		if err := r.warehouse.DropSchemas(ctx, old); err != nil {
+			return stagingPlan{}, fmt.Errorf("cannot drop earlier staging schemas %v: %w", old, err)
+		}
+	}
+	ls := inv
+	ls.args = []string{"ls", "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot",
+		"--output", "json", "--output-keys", "unique_id", "resource_type", "name", "schema", "alias", "config", "-q"}
+	if f := strings.Fields(st.Select); len(f) > 0 {
+		ls.args = append(append(ls.args, "--select"), f...)
+	}
+	if f := strings.Fields(st.Exclude); len(f) > 0 {
+		ls.args = append(append(ls.args, "--exclude"), f...)
+	}
+	if len(req.Vars) > 0 {
+		b, _ := json.Marshal(req.Vars)
+		ls.args = append(ls.args, "--vars", string(b))
+	}
+	out, err := ls.run(ctx)
+	if err != nil {
+		return stagingPlan{}, err
+	}
+	if out.exitCode != 0 {
+		return stagingPlan{}, fmt.Errorf("%w: dbt ls (listing what write-audit-publish stages) exited with status %d: %s", ErrInvalidStep, out.exitCode, lastLines(out.output, 12))
+	}
+	nodes, err := parseLs(out.stdout)
+	if err != nil {
+		return stagingPlan{}, err
+	}
+	plan, err := planStaging(nodes, staging, strings.ToLower(st.Schema))
+	if err != nil {
+		return plan, err
+	}
+	for sch, names := range plan.incremental {
+		if st.FullRefresh {
+			break
+		}
+		if _, err := r.warehouse.StageTables(ctx, plan.schemas[sch], sch, names, req.Authorize); err != nil {
+			return plan, err
+		}
+	}
+	return plan, nil
+}
+
+// failingRows runs a failed test's compiled SQL as the step's key and
+// formats its first rows ("" when it cannot).
+func (r *Runner) failingRows(ctx context.Context, req Request, compiled string) string {
+	if r.query == nil || strings.TrimSpace(compiled) == "" {
+		return ""
+	}
+	q := strings.TrimRight(strings.TrimSpace(compiled), ";")
+	sink := &rowsSink{max: r.cfg.FailingRows}
+	text := fmt.Sprintf("SELECT * FROM (\n%s\n) AS dbt_failing_rows LIMIT %d", q, r.cfg.FailingRows+1)
+	qreq := query.Request{SQL: text, Authorize: req.QueryAuthorize}
+	if req.QueryAuthorize != nil {
+		qreq.AccessKey = req.AccessKeyID
+	}
+	if _, err := r.query.Execute(ctx, qreq, sink); err != nil {
+		return "(cannot fetch them: " + oneLine(err.Error()) + ")"
+	}
+	return sink.String()
+}
+
+type rowsSink struct {
+	max  int
+	cols []query.Column
+	rows []string
+	more bool
+}
+
+func (s *rowsSink) Columns(cols []query.Column) error { s.cols = cols; return nil }
+
+func (s *rowsSink) Row(vals []any) error {
+	if len(s.rows) >= s.max {
+		s.more = true
+		return nil
+	}
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		name := fmt.Sprint(i)
+		if i < len(s.cols) {
+			name = s.cols[i].Name
+		}
+		parts[i] = name + "=" + formatValue(v)
+	}
+	s.rows = append(s.rows, strings.Join(parts, ", "))
+	return nil
+}
+
+func (s *rowsSink) String() string {
+	out := "(" + strings.Join(s.rows, "); (") + ")"
+	if len(s.rows) == 0 {
+		out = "(none now)"
+	}
+	if s.more {
+		out += "; ..."
+	}
+	return out
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case time.Time:
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
+			return x.Format(time.DateOnly)
+		}
+		return x.Format(time.RFC3339Nano)
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// failureMessage names the failed nodes, or says why dbt failed.
+func failureMessage(nodes []Node, out execResult) string {
+	var parts []string
+	for _, n := range nodes {
+		if !n.Failed() {
+			continue
+		}
+		p := fmt.Sprintf("%s %s %s", n.ResourceType, n.Name, statusWord(n.Status))
+		if n.Message != "" {
+			p += " (" + oneLine(n.Message) + ")"
+		}
+		if n.ResourceType == "test" && n.Relation != "" {
+			p += " on " + n.Relation
+		}
+		if n.FailingRows != "" {
+			p += "; failing rows: " + n.FailingRows
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("dbt exited with status %d: %s", out.exitCode, lastLines(out.output, 12))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func statusWord(s string) string {
+	if s == "fail" {
+		return "failed"
+	}
+	return "ended in " + s
+}
+
+// lineage reports each model that succeeded.
+func (r *Runner) lineage(ctx context.Context, req Request, arts Artifacts, nodes []Node, schemas map[string]string) {
+	if r.OnModel == nil {
+		return
+	}
+	for _, n := range nodes {
+		switch n.ResourceType {
+		case "model", "seed", "snapshot":
+		default:
+			continue
+		}
+		if n.Status != "success" {
+			continue
+		}
+		sch, name, ok := arts.Relation(n.UniqueID)
+		if !ok {
+			continue
+		}
+		if real, ok := schemas[strings.ToLower(sch)]; ok {
+			sch = real
+		}
+		sources, refs := arts.Inputs(n.UniqueID)
+		for i, ref := range refs {
+			s, t, _ := strings.Cut(ref, ".")
+			if real, ok := schemas[strings.ToLower(s)]; ok {
+				refs[i] = real + "." + t
+			}
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					slog.Error("dbt lineage hook panicked", "panic", p)
+				}
+			}()
+			r.OnModel(ctx, ModelRun{Node: n, Schema: sch, Name: name, Sources: sources, Refs: refs, RunID: req.RunID, Step: req.StepName})
+		}()
+	}
+}
+
+// renameRelation rewrites a relation name ("warehouse"."s"."t") whose
+// schema is a staging one to its published schema.
+func renameRelation(rel string, schemas map[string]string) string {
+	for st, real := range schemas {
+		rel = strings.ReplaceAll(rel, `"`+st+`"`, `"`+real+`"`)
+	}
+	return rel
+}
+
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 || strings.Trim(b.String(), ".") == "" {
+		return "_"
+	}
+	return b.String()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// IsFailure reports whether err is a dbt run whose models or tests failed
+// (as opposed to dbt that could not run).
+func IsFailure(err error) bool { return errors.Is(err, ErrFailed) }
