@@ -36,7 +36,7 @@ func mapErr(err error) error {
 			sentinel = storage.ErrPreconditionFailed
 		case "InvalidRange":
 			sentinel = storage.ErrInvalidRange
-		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "InvalidToken", "ExpiredToken", "AccountProblem":
+		case "AccessDenied", "InvalidAccessKeyId", "XAdminUserNotFound", "SignatureDoesNotMatch", "Forbidden", "InvalidToken", "ExpiredToken", "AccountProblem":
 			sentinel = ErrAccessDenied
 		case "KeyTooLongError":
 			sentinel = storage.ErrKeyTooLong

@@ -140,9 +140,11 @@ type countingTransport struct {
 
 func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	what := r.Method
-	for k := range r.URL.Query() {
-		if k == "uploads" || k == "uploadId" || k == "list-type" || k == "partNumber" {
+	q := r.URL.Query()
+	for _, k := range []string{"uploads", "partNumber", "uploadId", "list-type"} {
+		if q.Has(k) {
 			what += " " + k
+			break
 		}
 	}
 	c.g.mu.Lock()

@@ -285,9 +285,6 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.AccessKey != "" {
 		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
 	}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, awsconfig.WithHTTPClient(cfg.HTTPClient))
-	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot load AWS configuration: %w", ErrInvalidConfig, err)
@@ -300,6 +297,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = cfg.PathStyle
+		if cfg.HTTPClient != nil {
+			o.HTTPClient = cfg.HTTPClient
+		}
 		// Bodies are hashed by tarn (Content-MD5 on every put and part);
 		// the SDK's extra CRC32 trailers are not needed, and not every
 		// S3 store understands them.
@@ -309,12 +309,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	})
 	s := &Store{cfg: cfg, client: client, root: cfg.Prefix}
 	s.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
-		err = mapErr(err)
-		if errors.Is(err, storage.ErrNoSuchKey) { // HEAD's bare 404
-			err = fmt.Errorf("%w: %w", ErrNoExternalBucket, err)
-		}
-		return nil, fmt.Errorf("cannot open S3 storage s3://%s/%s at %s: %w", cfg.Bucket, cfg.Prefix, endpointName(cfg), err)
+	// A listing, not HeadBucket: its errors have a body that says what is
+	// wrong (a HEAD's 404 or 403 does not), and the store needs the right.
+	if _, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(cfg.Prefix), MaxKeys: aws.Int32(1)}); err != nil {
+		return nil, fmt.Errorf("cannot open S3 storage s3://%s/%s at %s: %w", cfg.Bucket, cfg.Prefix, endpointName(cfg), mapErr(ctxErr(ctx, err)))
 	}
 	return s, nil
 }
