@@ -1,5 +1,7 @@
-// Package meta is tarn's metadata database: SQLite (WAL) by default, written
-// so that a PostgreSQL backend fits behind the same code. Each service owns its
+// Package meta is tarn's metadata database: SQLite (WAL) by default, or
+// PostgreSQL (through pgx) behind the same code: services write SQLite's SQL
+// with ? placeholders and meta rewrites its few mechanical differences for
+// PostgreSQL (dialect.go, postgres.go). Each service owns its
 // tables and registers its migrations under its own component name; meta only
 // applies them in order, each in one transaction, and remembers what it applied.
 package meta
@@ -28,10 +30,16 @@ var ErrEmptyDatabase = errors.New("the metadata database file is empty (0 bytes)
 
 // Config selects and locates the metadata database.
 type Config struct {
-	// Driver is "sqlite" (the default).
+	// Driver is "sqlite" (the default) or "postgres".
 	Driver string
-	// Path is the SQLite database file.
+	// Path is the SQLite database file. A postgres:// URL here (with no
+	// Driver) selects PostgreSQL, as DSN does.
 	Path string
+	// DSN is PostgreSQL's connection string (a postgres:// URL or
+	// key=value pairs), for Driver "postgres".
+	DSN string
+	// MaxConns caps PostgreSQL connections (0: no cap).
+	MaxConns int
 	// BusyTimeout is how long a writer waits for the database lock.
 	BusyTimeout time.Duration
 }
@@ -57,14 +65,21 @@ type DB struct {
 
 // Open opens (creating if needed) the metadata database.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Driver == "" && isPostgresURL(cfg.Path) {
+		cfg.Driver, cfg.DSN, cfg.Path = "postgres", cfg.Path, ""
+	}
 	if cfg.Driver == "" {
 		cfg.Driver = "sqlite"
 	}
-	if cfg.Driver != "sqlite" {
-		return nil, fmt.Errorf("cannot open metadata database: driver %q is not supported (use sqlite)", cfg.Driver)
-	}
 	if cfg.BusyTimeout == 0 {
 		cfg.BusyTimeout = 10 * time.Second
+	}
+	switch cfg.Driver {
+	case "sqlite":
+	case "postgres", "postgresql", "pgx":
+		return openPostgres(ctx, cfg)
+	default:
+		return nil, fmt.Errorf("cannot open metadata database: driver %q is not supported (use sqlite or postgres)", cfg.Driver)
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create metadata folder: %w", err)
@@ -103,19 +118,23 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 	}
 	m := &DB{sql: db, driver: cfg.Driver}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
-		PRIMARY KEY (component, version))`); err != nil {
+	if _, err := db.ExecContext(ctx, schemaMigrationsDDL); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("cannot initialise metadata database %q: %w", cfg.Path, err)
 	}
 	return m, nil
 }
 
-// SQL returns the underlying handle for queries.
+const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL,
+		PRIMARY KEY (component, version))`
+
+// SQL returns the underlying handle for queries. On PostgreSQL it takes
+// the same SQL as on SQLite (? placeholders; see docs/architecture.md,
+// "Portable metadata SQL").
 func (m *DB) SQL() *sql.DB { return m.sql }
 
-// Driver names the backend ("sqlite").
+// Driver names the backend ("sqlite" or "postgres").
 func (m *DB) Driver() string { return m.driver }
 
 // Close closes the database. It is idempotent.
@@ -172,12 +191,20 @@ func (m *DB) Migrate(ctx context.Context, component string, migs []Migration) er
 			return fmt.Errorf("cannot read migration %s/%d %q: %w", component, mig.Version, mig.Name, err)
 		}
 		err = m.Tx(ctx, func(tx *sql.Tx) error {
+			// Another process (a second server) may have applied it
+			// since the list was read: the transaction holds the write
+			// lock, so this answer stands until it commits.
+			var done int
+			err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE component = ? AND version = ?`, component, mig.Version).Scan(&done)
+			if err != nil || done > 0 {
+				return err
+			}
 			for _, stmt := range stmts {
 				if _, err := tx.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("cannot apply migration %s/%d %q: %w", component, mig.Version, mig.Name, err)
 				}
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)`,
+			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?, ?, ?, ?)`,
 				component, mig.Version, mig.Name, Now())
 			return err
 		})
@@ -230,7 +257,8 @@ func ParseTime(s string) time.Time {
 	return t
 }
 
-// IsUniqueViolation reports whether err is a unique-constraint failure.
+// IsUniqueViolation reports whether err is a unique-constraint failure
+// (SQLite's, or PostgreSQL's SQLSTATE 23505).
 func IsUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	return err != nil && (strings.Contains(err.Error(), "UNIQUE constraint failed") || pgCode(err) == "23505")
 }

@@ -73,10 +73,18 @@ type lockingConnector struct {
 	drv  driver.Driver
 	dsn  string
 	lock *writeLock
+	// connect, if set, opens the inner connection instead of drv.Open(dsn).
+	connect func(context.Context) (driver.Conn, error)
 }
 
-func (c *lockingConnector) Connect(context.Context) (driver.Conn, error) {
-	dc, err := c.drv.Open(c.dsn)
+func (c *lockingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	var dc driver.Conn
+	var err error
+	if c.connect != nil {
+		dc, err = c.connect(ctx)
+	} else {
+		dc, err = c.drv.Open(c.dsn)
+	}
 	if err != nil {
 		return nil, err
 	}
