@@ -9,12 +9,12 @@ import (
 	"encoding/xml"
 	"hash"
 	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/minio/crc64nvme"
 	"github.com/zeebo/xxh3"
 
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -24,7 +24,7 @@ import (
 var checksumAlgorithms = map[string]func() hash.Hash{
 	"CRC32":     func() hash.Hash { return crc32.NewIEEE() },
 	"CRC32C":    func() hash.Hash { return crc32.New(crc32cTable) },
-	"CRC64NVME": func() hash.Hash { return crc64.New(crc64NVMETable) },
+	"CRC64NVME": func() hash.Hash { return crc64nvme.New() },
 	"SHA1":      sha1.New,
 	"SHA256":    sha256.New,
 	"SHA512":    sha512.New,
@@ -34,12 +34,85 @@ var checksumAlgorithms = map[string]func() hash.Hash{
 	"XXHASH128": func() hash.Hash { return xxh3.New128() },
 }
 
-var (
-	crc32cTable = crc32.MakeTable(crc32.Castagnoli)
-	// crc64NVMETable is CRC-64/NVME: polynomial 0xad93d23594c93659,
-	// reflected, which hash/crc64 takes bit-reversed.
-	crc64NVMETable = crc64.MakeTable(0x9a6c9329ac4bc9b5)
-)
+var crc32cTable = crc32.MakeTable(crc32.Castagnoli)
+
+// crcPolys are the reflected polynomials of the CRCs S3 can combine into a
+// checksum of a whole object (FULL_OBJECT) from its parts' checksums.
+var crcPolys = map[string]uint64{"CRC32": crc32.IEEE, "CRC32C": crc32.Castagnoli, "CRC64NVME": 0x9a6c9329ac4bc9b5}
+
+// crcCombine returns the CRC of A followed by B from crcA, crcB and B's
+// length, for a reflected CRC of width bits with polynomial poly whose
+// register starts and ends inverted (CRC-32, CRC-32C, CRC-64/NVME): zlib's
+// crc32_combine, which appends len2 zero bytes to crcA by squaring the
+// GF(2) operator of one zero bit.
+func crcCombine(poly uint64, width int, crcA, crcB uint64, len2 int64) uint64 {
+	if len2 <= 0 {
+		return crcA
+	}
+	times := func(mat []uint64, vec uint64) uint64 {
+		var sum uint64
+		for i := 0; vec != 0; i, vec = i+1, vec>>1 {
+			if vec&1 != 0 {
+				sum ^= mat[i]
+			}
+		}
+		return sum
+	}
+	square := func(dst, mat []uint64) {
+		for n := range width {
+			dst[n] = times(mat, mat[n])
+		}
+	}
+	odd, even := make([]uint64, width), make([]uint64, width)
+	odd[0] = poly // the operator of one zero bit
+	for n, row := 1, uint64(1); n < width; n, row = n+1, row<<1 {
+		odd[n] = row
+	}
+	square(even, odd) // two zero bits
+	square(odd, even) // four zero bits
+	for {
+		square(even, odd) // first pass: one zero byte
+		if len2&1 != 0 {
+			crcA = times(even, crcA)
+		}
+		if len2 >>= 1; len2 == 0 {
+			break
+		}
+		square(odd, even)
+		if len2&1 != 0 {
+			crcA = times(odd, crcA)
+		}
+		if len2 >>= 1; len2 == 0 {
+			break
+		}
+	}
+	return crcA ^ crcB
+}
+
+// combineChecksums combines the base64 checksums of consecutive byte
+// runs (crcA of the first, crcB of the next, lenB bytes long).
+func combineChecksums(alg, a, b string, lenB int64) (string, bool) {
+	poly, ok := crcPolys[alg]
+	if !ok {
+		return "", false
+	}
+	ab, err1 := base64.StdEncoding.DecodeString(a)
+	bb, err2 := base64.StdEncoding.DecodeString(b)
+	if err1 != nil || err2 != nil || len(ab) != len(bb) || len(ab) != 4 && len(ab) != 8 {
+		return "", false
+	}
+	var x, y uint64
+	for i := range ab {
+		x, y = x<<8|uint64(ab[i]), y<<8|uint64(bb[i])
+	}
+	z := crcCombine(poly, len(ab)*8, x, y, lenB)
+	out := make([]byte, len(ab))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = byte(z)
+		z >>= 8
+	}
+	return base64.StdEncoding.EncodeToString(out), true
+}
 
 // checksumHeader is the header (and trailer) that carries a checksum.
 func checksumHeader(alg string) string { return "x-amz-checksum-" + strings.ToLower(alg) }
@@ -104,6 +177,9 @@ type checksumReader struct {
 	want string
 	h    hash.Hash
 	got  string
+	// noTrailer: the checksum is computed, not sent (no trailer to
+	// compare with).
+	noTrailer bool
 }
 
 func newChecksumReader(r io.Reader, req *http.Request, alg, want string) *checksumReader {
@@ -124,7 +200,7 @@ func (c *checksumReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		c.got = base64.StdEncoding.EncodeToString(c.h.Sum(nil))
 		want := c.want
-		if want == "" && c.req.Trailer != nil {
+		if want == "" && c.req.Trailer != nil && !c.noTrailer {
 			want = c.req.Trailer.Get(checksumHeader(c.alg))
 		}
 		if want != "" && want != c.got {
@@ -146,7 +222,15 @@ func setChecksumHeaders(w http.ResponseWriter, c storage.Checksum) {
 		return
 	}
 	w.Header().Set(checksumHeader(c.Algorithm), c.Value)
-	w.Header().Set("x-amz-checksum-type", "FULL_OBJECT")
+	w.Header().Set("x-amz-checksum-type", checksumType(c))
+}
+
+// checksumType is S3's name for the type of a checksum.
+func checksumType(c storage.Checksum) string {
+	if c.Type == "" {
+		return "FULL_OBJECT"
+	}
+	return c.Type
 }
 
 // getObjectAttributes answers GetObjectAttributes: the attributes named in
@@ -208,7 +292,7 @@ func (c *call) getObjectAttributes() error {
 	}
 	if want["Checksum"] && info.Checksum.Algorithm != "" {
 		out.Checksum = &checksumXML{Values: []checksumValue{{XMLName: xml.Name{Local: "Checksum" + info.Checksum.Algorithm}, Value: info.Checksum.Value}},
-			ChecksumType: "FULL_OBJECT"}
+			ChecksumType: checksumType(info.Checksum)}
 	}
 	c.w.Header().Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	setVersionHeader(c.w, info.VersionID)

@@ -115,18 +115,14 @@ func (c *call) uploadPart() error {
 	if alg, err = c.s.partChecksum(r.Context(), c.bucket, c.q.Get("uploadId"), alg); err != nil {
 		return err
 	}
-	var body io.Reader = newExactReader(r.Body, size)
-	var cr *checksumReader
-	if alg != "" {
-		cr = newChecksumReader(body, r, alg, want)
-		body = cr
-	}
-	part, err := c.s.uploads.PutPartSize(r.Context(), c.bucket, c.key, c.q.Get("uploadId"), n, body, size, md5sum)
+	ph, body := newPartHashes(newExactReader(r.Body, size), r, alg, want)
+	part, err := c.s.uploads.PutPartOpts(r.Context(), c.bucket, c.key, c.q.Get("uploadId"), n, body, size,
+		storage.PartOptions{ContentMD5: md5sum, ChecksumsFrom: ph.checksums})
 	if err != nil {
 		return err
 	}
-	if cr != nil {
-		w.Header().Set(checksumHeader(alg), cr.got)
+	if ph.cr != nil {
+		w.Header().Set(checksumHeader(alg), ph.cr.got)
 	}
 	w.Header().Set("ETag", `"`+part.ETag+`"`)
 	w.WriteHeader(http.StatusOK)
@@ -150,8 +146,22 @@ func (c *call) completeMultipartUpload() error {
 	if len(body) > maxCompleteBody || xml.Unmarshal(body, &req) != nil || len(req.Parts) == 0 {
 		return malformed
 	}
-	if c.r.Header.Get("If-Match") != "" || c.r.Header.Get("If-None-Match") != "" {
-		return errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented: conditional CompleteMultipartUpload")
+	var co storage.CompleteOptions
+	if co.IfMatch, co.IfNoneMatch, err = writeConditions(c.r); err != nil {
+		return err
+	}
+	typ, finalAlg, finalValue, err := completeChecksumHeaders(c.r.Header)
+	if err != nil {
+		return err
+	}
+	var mpSize int64 = -1
+	if v := c.r.Header.Get("X-Amz-Mp-Object-Size"); v != "" {
+		if mpSize, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return errCode("InvalidRequest", http.StatusBadRequest, "Value for x-amz-mp-object-size header is invalid: '%s'", v)
+		}
+		if mpSize < 0 {
+			return errCode("InvalidRequest", http.StatusBadRequest, "Value for x-amz-mp-object-size header is less than zero: '%s'", v)
+		}
 	}
 	parts := make([]storage.CompletedPart, len(req.Parts))
 	for i, pt := range req.Parts {
@@ -166,8 +176,55 @@ func (c *call) completeMultipartUpload() error {
 		}
 		parts[i] = storage.CompletedPart{PartNumber: *pt.PartNumber, ETag: pt.ETag}
 	}
-	info, err := c.s.lockedWrite(ctx, c.p, c.r.Header, c.bucket, c.key, c.q.Get("uploadId"), func() (storage.ObjectInfo, error) {
-		return c.s.uploads.Complete(ctx, c.bucket, c.key, c.q.Get("uploadId"), parts)
+	uploadID := c.q.Get("uploadId")
+	ucs, err := c.s.uploadChecksums(ctx, c.bucket)
+	if err != nil {
+		return err
+	}
+	uc := ucs[uploadID]
+	stored, err := c.s.uploads.Parts(c.bucket, c.key, uploadID)
+	if err != nil && !errors.Is(err, storage.ErrNoSuchUpload) {
+		return err
+	}
+	if err == nil {
+		// (A missing upload may be one completed already: see below.)
+		if typ != "" && typ != uc.Type {
+			mode := uc.Type
+			if mode == "" {
+				mode = "null"
+			}
+			return errCode("InvalidRequest", http.StatusBadRequest, "The upload was created using the %s checksum mode. The complete request must use the same checksum mode.", mode)
+		}
+		if co.Checksum, err = finalChecksum(uc, req, stored); err != nil {
+			return err
+		}
+		if mpSize >= 0 {
+			var total int64
+			for _, p := range stored {
+				for _, pt := range parts {
+					if pt.PartNumber == p.PartNumber {
+						total += p.Size
+					}
+				}
+			}
+			if total != mpSize {
+				return errCode("InvalidRequest", http.StatusBadRequest, "The provided 'x-amz-mp-object-size' header value %d does not match what was computed: %d", mpSize, total)
+			}
+		}
+		// A final checksum given is checked against the one computed
+		// (an upload created without a checksum ignores it, as S3 does).
+		if uc.Algorithm != "" && finalAlg != "" {
+			got := finalValue
+			if uc.Type == "COMPOSITE" && !strings.Contains(got, "-") {
+				got += "-" + strconv.Itoa(len(parts))
+			}
+			if finalAlg != uc.Algorithm || got != co.Checksum.Value {
+				return errCode("BadDigest", http.StatusBadRequest, "The %s you specified did not match the calculated checksum.", finalAlg)
+			}
+		}
+	}
+	info, err := c.s.lockedWrite(ctx, c.p, c.r.Header, c.bucket, c.key, uploadID, func() (storage.ObjectInfo, error) {
+		return c.s.uploads.CompleteOpts(ctx, c.bucket, c.key, uploadID, parts, co)
 	})
 	if errors.Is(err, storage.ErrNoSuchUpload) {
 		// A retried Complete (its answer was lost) finds the upload
@@ -182,7 +239,11 @@ func (c *call) completeMultipartUpload() error {
 	}
 	_ = c.s.setUploadChecksum(context.WithoutCancel(ctx), c.bucket, c.q.Get("uploadId"), uploadChecksum{})
 	setVersionHeader(c.w, info.VersionID)
-	writeXML(c.w, http.StatusOK, completeMultipartUploadResult{Xmlns: s3NS, Location: c.s.location(c.r, c.bucket, c.key), Bucket: c.bucket, Key: c.key, ETag: `"` + info.ETag + `"`})
+	res := completeMultipartUploadResult{Xmlns: s3NS, Location: c.s.location(c.r, c.bucket, c.key), Bucket: c.bucket, Key: c.key, ETag: `"` + info.ETag + `"`}
+	if ck := info.Checksum; ck.Algorithm != "" {
+		res.Checksums, res.ChecksumType = []checksumValue{checksumElem(ck.Algorithm, ck.Value)}, checksumType(ck)
+	}
+	writeXML(c.w, http.StatusOK, res)
 	if c.s.created != nil {
 		c.s.created(ctx, info, "CompleteMultipartUpload")
 	}
@@ -243,8 +304,10 @@ func (c *call) listParts() error {
 	// S3 says "null" for an upload created without a checksum.
 	out := listPartsResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id, MaxParts: maxParts,
 		PartNumberMarker: marker, StorageClass: "STANDARD", ChecksumAlgorithm: "null", ChecksumType: "null"}
+	var uc uploadChecksum
 	if ucs, err := c.s.uploadChecksums(c.r.Context(), c.bucket); err == nil {
-		if uc, ok := ucs[id]; ok {
+		if u, ok := ucs[id]; ok {
+			uc = u
 			out.ChecksumAlgorithm, out.ChecksumType = uc.Algorithm, uc.Type
 		}
 	}
@@ -256,7 +319,11 @@ func (c *call) listParts() error {
 			out.IsTruncated = true
 			break
 		}
-		out.Parts = append(out.Parts, partXML{PartNumber: pt.PartNumber, LastModified: isoTime(pt.LastModified), ETag: `"` + pt.ETag + `"`, Size: pt.Size})
+		px := partXML{PartNumber: pt.PartNumber, LastModified: isoTime(pt.LastModified), ETag: `"` + pt.ETag + `"`, Size: pt.Size}
+		if v := partChecksumOf(pt, uc.Algorithm); uc.Algorithm != "" && v != "" {
+			px.Checksums = []checksumValue{checksumElem(uc.Algorithm, v)}
+		}
+		out.Parts = append(out.Parts, px)
 		out.NextPartNumberMarker = pt.PartNumber
 	}
 	writeXML(c.w, http.StatusOK, out)
@@ -441,13 +508,13 @@ func (c *call) uploadPartCopy(n int, src string) error {
 	}
 	defer rc.Close()
 	// A part copied into an upload with a checksum gets one computed.
-	var body io.Reader = rc
-	var cr *checksumReader
-	if ucs, err := c.s.uploadChecksums(ctx, c.bucket); err == nil && ucs[id].Algorithm != "" {
-		cr = newChecksumReader(rc, &http.Request{Header: http.Header{}}, ucs[id].Algorithm, "")
-		body = cr
+	ucs, err := c.s.uploadChecksums(ctx, c.bucket)
+	if err != nil {
+		return err
 	}
-	part, err := c.s.uploads.PutPartSize(ctx, c.bucket, c.key, id, n, body, size, nil)
+	alg := ucs[id].Algorithm
+	ph, body := newPartHashes(rc, &http.Request{Header: http.Header{}}, alg, "")
+	part, err := c.s.uploads.PutPartOpts(ctx, c.bucket, c.key, id, n, body, size, storage.PartOptions{ChecksumsFrom: ph.checksums})
 	if err != nil {
 		return err
 	}
@@ -455,19 +522,8 @@ func (c *call) uploadPartCopy(n int, src string) error {
 		c.w.Header().Set("x-amz-copy-source-version-id", srcInfo.VersionID)
 	}
 	res := copyPartResult{Xmlns: s3NS, LastModified: isoTime(part.LastModified), ETag: `"` + part.ETag + `"`}
-	if cr != nil {
-		switch cr.alg {
-		case "CRC32":
-			res.ChecksumCRC32 = cr.got
-		case "CRC32C":
-			res.ChecksumCRC32C = cr.got
-		case "CRC64NVME":
-			res.ChecksumCRC64NVME = cr.got
-		case "SHA1":
-			res.ChecksumSHA1 = cr.got
-		case "SHA256":
-			res.ChecksumSHA256 = cr.got
-		}
+	if ph.cr != nil {
+		res.Checksums = []checksumValue{checksumElem(alg, ph.cr.got)}
 	}
 	writeXML(c.w, http.StatusOK, res)
 	return nil

@@ -809,6 +809,11 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if alg != "" {
 		cr := newChecksumReader(body, r, alg, want)
 		body, opts.ChecksumFrom = cr, cr.checksum
+	} else {
+		// S3 gives every object a CRC64NVME when the client sends none.
+		cr := newChecksumReader(body, r, "CRC64NVME", "")
+		cr.noTrailer = true
+		body, opts.ChecksumFrom = cr, cr.checksum
 	}
 	info, err := s.lockedWrite(ctx, p, r.Header, bucket, key, "", func() (storage.ObjectInfo, error) {
 		return s.store.Put(ctx, bucket, key, body, opts)

@@ -127,15 +127,12 @@ type copyObjectResult struct {
 }
 
 type copyPartResult struct {
-	XMLName           xml.Name `xml:"CopyPartResult"`
-	Xmlns             string   `xml:"xmlns,attr"`
-	LastModified      string   `xml:"LastModified"`
-	ETag              string   `xml:"ETag"`
-	ChecksumCRC32     string   `xml:"ChecksumCRC32,omitempty"`
-	ChecksumCRC32C    string   `xml:"ChecksumCRC32C,omitempty"`
-	ChecksumCRC64NVME string   `xml:"ChecksumCRC64NVME,omitempty"`
-	ChecksumSHA1      string   `xml:"ChecksumSHA1,omitempty"`
-	ChecksumSHA256    string   `xml:"ChecksumSHA256,omitempty"`
+	XMLName      xml.Name `xml:"CopyPartResult"`
+	Xmlns        string   `xml:"xmlns,attr"`
+	LastModified string   `xml:"LastModified"`
+	ETag         string   `xml:"ETag"`
+	// The part's Checksum<ALGORITHM> of the upload's algorithm.
+	Checksums []checksumValue
 }
 
 type tag struct {
@@ -192,6 +189,8 @@ type completeMultipartUpload struct {
 	Parts   []struct {
 		PartNumber *int   `xml:"PartNumber"`
 		ETag       string `xml:"ETag"`
+		// The part's Checksum<ALGORITHM> elements.
+		Checksums []checksumValue `xml:",any"`
 	} `xml:"Part"`
 }
 
@@ -202,6 +201,9 @@ type completeMultipartUploadResult struct {
 	Bucket   string   `xml:"Bucket"`
 	Key      string   `xml:"Key"`
 	ETag     string   `xml:"ETag"`
+	// The object's Checksum<ALGORITHM>, if it has one, and its type.
+	Checksums    []checksumValue
+	ChecksumType string `xml:"ChecksumType,omitempty"`
 }
 
 type partXML struct {
@@ -209,6 +211,8 @@ type partXML struct {
 	LastModified string `xml:"LastModified"`
 	ETag         string `xml:"ETag"`
 	Size         int64  `xml:"Size"`
+	// The part's Checksum<ALGORITHM> of the upload's algorithm.
+	Checksums []checksumValue
 }
 
 type listPartsResult struct {

@@ -47,6 +47,21 @@ type PartInfo struct {
 	ETag         string    `json:"etag"`
 	Size         int64     `json:"size"`
 	LastModified time.Time `json:"last_modified"`
+	// Checksums are the checksums the part was stored with
+	// (PartOptions), if any.
+	Checksums []Checksum `json:"checksums,omitempty"`
+}
+
+// PartOptions are optional attributes of a part.
+type PartOptions struct {
+	// ContentMD5, when set, is checked against the received bytes
+	// (ErrBadDigest).
+	ContentMD5 []byte
+	// ChecksumsFrom, when set, is called once the body has been read to
+	// its end, before the part is committed, and its result is kept with
+	// the part (PartInfo.Checksums): the front end's readers computed and
+	// verified them.
+	ChecksumsFrom func() []Checksum
 }
 
 // UploadInfo describes one multipart upload in progress.
@@ -215,6 +230,13 @@ func (u *Uploads) PutPart(ctx context.Context, bucket, key, id string, n int, r 
 // earlier one with the same number, and returns its ETag (hex MD5). A body
 // of another size than announced fails with ErrInvalidPart.
 func (u *Uploads) PutPartSize(ctx context.Context, bucket, key, id string, n int, r io.Reader, size int64, contentMD5 []byte) (PartInfo, error) {
+	return u.PutPartOpts(ctx, bucket, key, id, n, r, size, PartOptions{ContentMD5: contentMD5})
+}
+
+// PutPartOpts is PutPartSize with options: the part's checksum is kept
+// with it, replaced and removed with it.
+func (u *Uploads) PutPartOpts(ctx context.Context, bucket, key, id string, n int, r io.Reader, size int64, po PartOptions) (PartInfo, error) {
+	contentMD5 := po.ContentMD5
 	if _, err := u.Get(bucket, key, id); err != nil {
 		return PartInfo{}, err
 	}
@@ -274,10 +296,25 @@ func (u *Uploads) PutPartSize(ctx context.Context, bucket, key, id string, n int
 		return PartInfo{}, fmt.Errorf("%w %q (completed or aborted meanwhile)", ErrNoSuchUpload, id)
 	}
 	etag := hex.EncodeToString(sum)
+	var ck []Checksum
+	if po.ChecksumsFrom != nil {
+		ck = po.ChecksumsFrom()
+	}
 	// The part's ETag (and place) is in its name so listing parts needs
 	// no reads.
 	for _, old := range u.partFiles(id, n) {
 		os.Remove(old)
+	}
+	for _, old := range u.checksumFiles(id, n) {
+		os.Remove(old)
+	}
+	if len(ck) > 0 {
+		// Written before the part's own file: a part is never listed
+		// without the checksum it was stored with.
+		data, _ := json.Marshal(ck)
+		if err := os.WriteFile(u.path(id, fmt.Sprintf("%05d.%s.checksum", n, etag)), data, 0o644); err != nil {
+			return PartInfo{}, err
+		}
 	}
 	if slot {
 		marker := u.path(id, fmt.Sprintf("%05d.%s.%d.%d.slot", n, etag, off, got))
@@ -287,7 +324,13 @@ func (u *Uploads) PutPartSize(ctx context.Context, bucket, key, id string, n int
 	} else if err := os.Rename(f.Name(), u.path(id, fmt.Sprintf("%05d.%s.part", n, etag))); err != nil {
 		return PartInfo{}, err
 	}
-	return PartInfo{PartNumber: n, ETag: etag, Size: got, LastModified: time.Now().UTC()}, nil
+	return PartInfo{PartNumber: n, ETag: etag, Size: got, LastModified: time.Now().UTC(), Checksums: ck}, nil
+}
+
+// checksumFiles returns the checksum files of part n.
+func (u *Uploads) checksumFiles(id string, n int) []string {
+	m, _ := filepath.Glob(u.path(id, fmt.Sprintf("%05d.*.checksum", n)))
+	return m
 }
 
 // claimSlot decides where part n of size bytes goes: ok is true if it
@@ -394,6 +437,12 @@ func (u *Uploads) storedParts(bucket, key, id string) ([]storedPart, error) {
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PartNumber < out[j].PartNumber })
+	for i := range out {
+		p := &out[i]
+		if data, err := os.ReadFile(u.path(id, fmt.Sprintf("%05d.%s.checksum", p.PartNumber, p.ETag))); err == nil {
+			_ = json.Unmarshal(data, &p.Checksums)
+		}
+	}
 	return out, nil
 }
 
@@ -438,6 +487,22 @@ func (u *Uploads) Abort(bucket, key, id string) error {
 // see the old object or the whole new one. Every part but the last must be
 // at least 5 MiB. The ETag is S3's: the MD5 of the parts' MD5s, "-N".
 func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []CompletedPart) (ObjectInfo, error) {
+	return u.CompleteOpts(ctx, bucket, key, id, parts, CompleteOptions{})
+}
+
+// CompleteOptions are optional attributes of a completion.
+type CompleteOptions struct {
+	// Checksum, when set, is recorded with the object (the front end
+	// computed it from the parts' checksums).
+	Checksum Checksum
+	// IfMatch and IfNoneMatch are PutOptions': checked at the commit,
+	// atomically with it.
+	IfMatch     string
+	IfNoneMatch bool
+}
+
+// CompleteOpts is Complete with options.
+func (u *Uploads) CompleteOpts(ctx context.Context, bucket, key, id string, parts []CompletedPart, co CompleteOptions) (ObjectInfo, error) {
 	info, err := u.Get(bucket, key, id)
 	if err != nil {
 		return ObjectInfo{}, err
@@ -495,6 +560,10 @@ func (u *Uploads) Complete(ctx context.Context, bucket, key, id string, parts []
 		opts.PartSizes[i] = p.Size
 	}
 	opts.ContentMD5 = nil
+	if co.Checksum.Algorithm != "" {
+		opts.Checksum = co.Checksum
+	}
+	opts.IfMatch, opts.IfNoneMatch = co.IfMatch, co.IfNoneMatch
 	var obj ObjectInfo
 	if imp, ok := u.store.(Importer); ok {
 		obj, err = imp.Import(ctx, bucket, key, whole, opts)

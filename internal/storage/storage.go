@@ -122,6 +122,10 @@ type Tagger interface {
 type Checksum struct {
 	Algorithm string `json:"algorithm,omitempty"`
 	Value     string `json:"value,omitempty"`
+	// Type is S3's checksum type: FULL_OBJECT (a checksum of the bytes;
+	// "" means that too) or COMPOSITE (a completed multipart upload's
+	// checksum of its parts' checksums, the value ending in -N).
+	Type string `json:"type,omitempty"`
 }
 
 // URI returns the object's s3:// address.

@@ -67,6 +67,7 @@ package fs
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -363,10 +364,19 @@ type sidecar struct {
 
 // derivable reports whether sc says nothing that cannot be computed again
 // from its data file: the MD5 ETag of a single put, the content type
-// guessed from the key, no metadata, no version.
+// guessed from the key, no metadata, no version, no checksum but the
+// CRC64NVME a rebuilt sidecar gets (hashInfo).
 func (sc *sidecar) derivable() bool {
-	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) && sc.Checksum == (storage.Checksum{}) && len(sc.Headers) == 0 && len(sc.Tags) == 0 && len(sc.PartSizes) == 0 &&
+	return sc.VersionID == "" && len(sc.Metadata) == 0 && sc.ContentType == guessContentType(sc.Key) &&
+		(sc.Checksum == (storage.Checksum{}) || sc.Checksum.Algorithm == "CRC64NVME" && sc.Checksum.Type == "") &&
+		len(sc.Headers) == 0 && len(sc.Tags) == 0 && len(sc.PartSizes) == 0 &&
 		len(sc.ETag) == 32 && !strings.Contains(sc.ETag, "-")
+}
+
+// defaultChecksum is the checksum of an object that came without one:
+// its CRC64NVME (sum), S3's default.
+func defaultChecksum(sum []byte) storage.Checksum {
+	return storage.Checksum{Algorithm: "CRC64NVME", Value: base64.StdEncoding.EncodeToString(sum)}
 }
 
 // fresh reports whether sc describes the data file with stamp st. A sidecar

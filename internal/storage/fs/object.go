@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/crc64nvme"
+
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/internal/hashcopy"
 )
@@ -97,16 +99,22 @@ func (s *Store) hashInfo(ctx context.Context, bucket, key, p string, f *os.File,
 	if testHookHashing != nil {
 		testHookHashing(key)
 	}
-	h := md5.New()
+	h, h64 := md5.New(), crc64nvme.New()
 	bp := bufPool.Get().(*[]byte)
-	_, err = io.CopyBuffer(h, ctxReader{ctx, io.NewSectionReader(f, 0, st.Size)}, *bp)
+	_, err = io.CopyBuffer(io.MultiWriter(h, h64), ctxReader{ctx, io.NewSectionReader(f, 0, st.Size)}, *bp)
 	bufPool.Put(bp)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	sc := &sidecar{Key: key, stamp: st, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key)}
+	// Every object has a checksum, as in S3: a file that came without
+	// one gets the CRC64NVME S3 computes by default.
+	sc := &sidecar{Key: key, stamp: st, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key),
+		Checksum: defaultChecksum(h64.Sum(nil))}
+	if old != nil && old.Key == key && old.ETag == sc.ETag && old.Checksum.Algorithm != "" {
+		sc.Checksum = old.Checksum
+	}
 	if old != nil && old.Key == key && old.ETag == sc.ETag {
-		sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers, sc.Tags, sc.PartSizes = old.ContentType, old.Metadata, old.Checksum, old.Headers, old.Tags, old.PartSizes
+		sc.ContentType, sc.Metadata, sc.Headers, sc.Tags, sc.PartSizes = old.ContentType, old.Metadata, old.Headers, old.Tags, old.PartSizes
 	}
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
