@@ -41,11 +41,17 @@ type attrs struct {
 	Headers   map[string]string `json:"headers,omitempty"`
 	Tags      map[string]string `json:"tags,omitempty"`
 	PartSizes []int64           `json:"parts,omitempty"`
+	// Size is the size of the bytes these attributes go with: a store
+	// that answers with the attributes of one version and the size of
+	// another (versitygw's POSIX backend reads a file's attributes and
+	// its size apart, while an overwrite renames a new file into place)
+	// is caught, and asked again.
+	Size *int64 `json:"size,omitempty"`
 }
 
-func attrsOf(opts storage.PutOptions, etag string) attrs {
+func attrsOf(opts storage.PutOptions, etag string, size int64) attrs {
 	a := attrs{
-		ETag: etag, Metadata: maps.Clone(opts.Metadata), Checksum: opts.Checksum,
+		ETag: etag, Size: &size, Metadata: maps.Clone(opts.Metadata), Checksum: opts.Checksum,
 		Headers: maps.Clone(opts.Headers), Tags: maps.Clone(opts.Tags), PartSizes: opts.PartSizes,
 	}
 	if opts.ChecksumFrom != nil {
@@ -55,7 +61,8 @@ func attrsOf(opts storage.PutOptions, etag string) attrs {
 }
 
 func attrsOfInfo(info storage.ObjectInfo) attrs {
-	return attrs{ETag: info.ETag, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags, PartSizes: info.PartSizes}
+	size := info.Size
+	return attrs{ETag: info.ETag, Size: &size, Metadata: info.Metadata, Checksum: info.Checksum, Headers: info.Headers, Tags: info.Tags, PartSizes: info.PartSizes}
 }
 
 // encodeAttrs returns the user metadata of an external object carrying a;
@@ -92,6 +99,28 @@ func lookup(md map[string]string, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// errTorn: the store answered with the attributes of another version
+// than the bytes' (see attrs.Size).
+var errTorn = errors.New("the store answered with the attributes of another version of the object")
+
+// tornRetries bounds the questions asked again after a torn answer.
+const tornRetries = 20
+
+// stat describes an object: its external description and tarn's.
+func (s *Store) stat(ctx context.Context, bucket, key string) (raw, storage.ObjectInfo, error) {
+	for i := 0; ; i++ {
+		r, err := s.headRaw(ctx, bucket, key)
+		if err != nil {
+			return raw{}, storage.ObjectInfo{}, err
+		}
+		info, err := s.info(ctx, bucket, key, r)
+		if errors.Is(err, errTorn) && i < tornRetries {
+			continue
+		}
+		return r, info, err
+	}
 }
 
 // raw is what the external store says about an object.
@@ -138,6 +167,9 @@ func (s *Store) info(ctx context.Context, bucket, key string, r raw) (storage.Ob
 	if err := json.Unmarshal(data, &a); err != nil {
 		return info, fmt.Errorf("the object's attributes are damaged: %w", err)
 	}
+	if a.Size != nil && *a.Size != r.size {
+		return info, errTorn
+	}
 	if a.ETag != "" {
 		info.ETag = a.ETag
 	}
@@ -170,11 +202,7 @@ func (s *Store) Head(ctx context.Context, bucket, key string) (storage.ObjectInf
 	if err := s.checkKey(bucket, key); err != nil {
 		return storage.ObjectInfo{}, opErr("find", objName(bucket, key), err)
 	}
-	r, err := s.headRaw(ctx, bucket, key)
-	if err != nil {
-		return storage.ObjectInfo{}, opErr("find", objName(bucket, key), err)
-	}
-	info, err := s.info(ctx, bucket, key, r)
+	_, info, err := s.stat(ctx, bucket, key)
 	if err != nil {
 		return storage.ObjectInfo{}, opErr("find", objName(bucket, key), err)
 	}
@@ -212,15 +240,14 @@ func (s *Store) get(ctx context.Context, bucket, key string, rng *storage.Range)
 			in.Range = aws.String("bytes=" + strconv.FormatInt(rng.Offset, 10))
 		case rng.Length == 0:
 			// An empty range: S3 has no way to ask for one.
-			r, err := s.headRaw(ctx, bucket, key)
+			r, info, err := s.stat(ctx, bucket, key)
 			if err != nil {
 				return nil, storage.ObjectInfo{}, err
 			}
 			if rng.Offset >= r.size {
 				return nil, storage.ObjectInfo{}, fmt.Errorf("%w: offset %d of %d bytes", storage.ErrInvalidRange, rng.Offset, r.size)
 			}
-			info, err := s.info(ctx, bucket, key, r)
-			return io.NopCloser(strings.NewReader("")), info, err
+			return io.NopCloser(strings.NewReader("")), info, nil
 		case rng.Length < 0 && rng.Offset == 0:
 		case rng.Length < 0:
 			in.Range = aws.String(fmt.Sprintf("bytes=%d-", rng.Offset))
@@ -228,14 +255,23 @@ func (s *Store) get(ctx context.Context, bucket, key string, rng *storage.Range)
 			in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", rng.Offset, rng.Offset+rng.Length-1))
 		}
 	}
+	for i := 0; ; i++ {
+		rc, info, err := s.getOnce(ctx, bucket, key, rng, in)
+		if errors.Is(err, errTorn) && i < tornRetries {
+			continue
+		}
+		return rc, info, err
+	}
+}
+
+func (s *Store) getOnce(ctx context.Context, bucket, key string, rng *storage.Range, in *s3.GetObjectInput) (io.ReadCloser, storage.ObjectInfo, error) {
 	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
 		err = s.missing(ctx, bucket, mapErr(ctxErr(ctx, err)))
 		if errors.Is(err, storage.ErrInvalidRange) && rng != nil && rng.Offset < 0 {
 			// A suffix range of an empty object.
-			if r, herr := s.headRaw(ctx, bucket, key); herr == nil && r.size == 0 {
-				info, err := s.info(ctx, bucket, key, r)
-				return io.NopCloser(strings.NewReader("")), info, err
+			if r, info, herr := s.stat(ctx, bucket, key); herr == nil && r.size == 0 {
+				return io.NopCloser(strings.NewReader("")), info, nil
 			}
 		}
 		return nil, storage.ObjectInfo{}, err
@@ -422,11 +458,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 	if _, err := s.headBucket(ctx, dstBucket); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	r, err := s.headRaw(ctx, srcBucket, srcKey)
-	if err != nil {
-		return storage.ObjectInfo{}, err
-	}
-	info, err := s.info(ctx, srcBucket, srcKey, r)
+	r, info, err := s.stat(ctx, srcBucket, srcKey)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
@@ -486,11 +518,7 @@ func (s *Store) SetTags(ctx context.Context, bucket, key, versionID string, tags
 	if versionID != "" && versionID != storage.NullVersionID {
 		return "", opErr("tag", objName(bucket, key), fmt.Errorf("%w %q (the store is not versioned)", storage.ErrNoSuchVersion, versionID))
 	}
-	r, err := s.headRaw(ctx, bucket, key)
-	if err != nil {
-		return "", opErr("tag", objName(bucket, key), err)
-	}
-	info, err := s.info(ctx, bucket, key, r)
+	r, info, err := s.stat(ctx, bucket, key)
 	if err != nil {
 		return "", opErr("tag", objName(bucket, key), err)
 	}

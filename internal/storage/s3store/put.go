@@ -127,11 +127,7 @@ func (s *Store) preconditions(ctx context.Context, bucket, key string, opts stor
 	if opts.IfMatch == "" {
 		return c, nil
 	}
-	r, err := s.headRaw(ctx, bucket, key)
-	if err != nil {
-		return c, err
-	}
-	info, err := s.info(ctx, bucket, key, r)
+	r, info, err := s.stat(ctx, bucket, key)
 	if err != nil {
 		return c, err
 	}
@@ -170,7 +166,7 @@ func (w *write) small(ctx context.Context, data []byte) (storage.ObjectInfo, err
 	if etag == "" {
 		etag = hex.EncodeToString(sum[:])
 	}
-	a := attrsOf(w.opts, etag)
+	a := attrsOf(w.opts, etag, int64(len(data)))
 	md, err := w.s.encodeAttrs(ctx, a)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -255,7 +251,7 @@ func (w *write) staged(ctx context.Context, first []byte, body io.Reader) (stora
 	if etag == "" {
 		etag = hex.EncodeToString(whole.Sum(nil))
 	}
-	a := attrsOf(w.opts, etag)
+	a := attrsOf(w.opts, etag, size)
 	md, err := s.encodeAttrs(ctx, a)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -281,7 +277,11 @@ func (w *write) checkMD5(h hash.Hash) error {
 // it was uploaded with, straight to its key.
 func (w *write) fileParts(ctx context.Context, f io.ReaderAt) (storage.ObjectInfo, error) {
 	s := w.s
-	a := attrsOf(w.opts, w.opts.ETag)
+	var total int64
+	for _, ps := range w.opts.PartSizes {
+		total += ps
+	}
+	a := attrsOf(w.opts, w.opts.ETag, total)
 	md, err := s.encodeAttrs(ctx, a)
 	if err != nil {
 		return storage.ObjectInfo{}, err

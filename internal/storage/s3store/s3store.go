@@ -345,8 +345,8 @@ func (s *Store) ExternalURI(bucket, key string) string {
 // idempotent.
 func (s *Store) Close() error {
 	s.closed.Do(func() {
-		if c, ok := s.cfg.HTTPClient, true; ok && c != nil {
-			c.CloseIdleConnections()
+		if s.cfg.HTTPClient != nil {
+			s.cfg.HTTPClient.CloseIdleConnections()
 		}
 	})
 	return nil
