@@ -347,6 +347,7 @@ func catalogCmd(g *globals) *cobra.Command {
 				return nil
 			})},
 		healthCmd(g, splitName),
+		lineageCmd(g, splitName),
 		&cobra.Command{Use: "partitions DB.TABLE", Short: "List a table's partitions", Example: "  tarn catalog partitions etl_pipeline_db.orders", Args: cobra.ExactArgs(1),
 			RunE: withCatalog(func(ctx context.Context, c catalogService, out io.Writer, args []string) error {
 				db, name, err := splitName(args[0])
