@@ -182,7 +182,9 @@ func (r remoteCatalog) TableLineage(ctx context.Context, db, table string, q cat
 	if err != nil {
 		return catalog.LineageGraph{}, err
 	}
-	ref := func(d apitypes.DatasetRef) catalog.DatasetRef { return catalog.DatasetRef{Namespace: d.Namespace, Name: d.Name} }
+	ref := func(d apitypes.DatasetRef) catalog.DatasetRef {
+		return catalog.DatasetRef{Namespace: d.Namespace, Name: d.Name}
+	}
 	g := catalog.LineageGraph{Root: ref(wg.Root), Direction: wg.Direction, Depth: wg.Depth, Truncated: wg.Truncated}
 	for _, n := range wg.Nodes {
 		cn := catalog.LineageNode{Dataset: ref(n.Dataset), Depth: n.Depth, Hidden: n.Hidden}
