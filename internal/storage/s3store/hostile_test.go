@@ -68,9 +68,9 @@ func TestParseURL(t *testing.T) {
 func TestWrongCredentials(t *testing.T) {
 	g := needGateway(t)
 	ext := g.newExternalBucket(t)
-	cfg := s3store.Config{Bucket: ext, Endpoint: g.endpoint, PathStyle: true, AccessKey: gwAccess, SecretKey: "not-the-secret"}
+	cfg := s3store.Config{Bucket: ext, Endpoint: g.Endpoint, PathStyle: true, AccessKey: gwAccess, SecretKey: "not-the-secret"}
 	_, err := s3store.New(t.Context(), cfg)
-	if !errors.Is(err, s3store.ErrAccessDenied) || !strings.Contains(err.Error(), "denied access") || !strings.Contains(err.Error(), g.endpoint) {
+	if !errors.Is(err, s3store.ErrAccessDenied) || !strings.Contains(err.Error(), "denied access") || !strings.Contains(err.Error(), g.Endpoint) {
 		t.Errorf("New with a wrong secret = %v, want ErrAccessDenied naming the endpoint", err)
 	}
 	if err != nil && strings.Contains(err.Error(), "not-the-secret") {
@@ -167,7 +167,7 @@ func TestLayout(t *testing.T) {
 func newStoreOn(t testing.TB, ext, prefix string) *s3store.Store {
 	t.Helper()
 	g := needGateway(t)
-	s, err := s3store.New(t.Context(), s3store.Config{Bucket: ext, Prefix: prefix, Endpoint: g.endpoint, PathStyle: true, AccessKey: gwAccess, SecretKey: gwSecret})
+	s, err := s3store.New(t.Context(), s3store.Config{Bucket: ext, Prefix: prefix, Endpoint: g.Endpoint, PathStyle: true, AccessKey: gwAccess, SecretKey: gwSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

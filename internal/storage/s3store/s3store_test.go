@@ -1,9 +1,6 @@
 package s3store_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"net/http"
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -11,37 +8,12 @@ import (
 	"github.com/tarn-lake/tarn/internal/storage/storagetest"
 )
 
-func randName() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// newStore opens a store on a new external bucket, under prefix.
-func newStore(t testing.TB, prefix string, edit ...func(*s3store.Config)) *s3store.Store {
-	t.Helper()
-	g := needGateway(t)
-	cfg := s3store.Config{
-		Bucket: g.newExternalBucket(t), Prefix: prefix, Endpoint: g.endpoint, Region: "us-east-1", PathStyle: true,
-		AccessKey: gwAccess, SecretKey: gwSecret,
-		HTTPClient: &http.Client{Transport: countingTransport{g: g, next: http.DefaultTransport}},
-	}
-	for _, e := range edit {
-		e(&cfg)
-	}
-	s, err := s3store.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
-}
-
 func TestConformance(t *testing.T) {
 	g := needGateway(t)
 	// One external bucket and prefix shared by every subtest, as the
 	// suite's buckets are named uniquely.
 	cfg := s3store.Config{
-		Bucket: g.newExternalBucket(t), Prefix: "lake/", Endpoint: g.endpoint, PathStyle: true,
+		Bucket: g.newExternalBucket(t), Prefix: "lake/", Endpoint: g.Endpoint, PathStyle: true,
 		AccessKey: gwAccess, SecretKey: gwSecret,
 	}
 	// versitygw's POSIX backend keeps objects as files in folders; keys
