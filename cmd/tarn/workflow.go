@@ -213,7 +213,7 @@ func printDBTNodes(w io.Writer, st workflow.StepRun) {
 			continue
 		}
 		affected := "-"
-		if n.RowsAffected >= 0 {
+		if n.RowsAffected >= 0 && n.ResourceType != "test" {
 			affected = strconv.FormatInt(n.RowsAffected, 10)
 		}
 		failures := ""
