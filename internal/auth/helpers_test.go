@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 // newService opens a real SQLite file in a temp folder and the auth service
@@ -27,7 +28,7 @@ func newService(t *testing.T, cfg Config) *Service {
 	if cfg.Home == "" {
 		cfg.Home = home
 	}
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(home, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(home, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

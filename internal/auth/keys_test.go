@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 func TestGeneratedCredentials(t *testing.T) {
@@ -120,7 +121,7 @@ func TestEnsureAdminFile(t *testing.T) {
 	t.Setenv(EnvAccessKeyID, "")
 	t.Setenv(EnvSecretAccessKey, "")
 	home := t.TempDir()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(home, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(home, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 func sha256Hex(b []byte) string {
@@ -393,7 +394,7 @@ func FuzzParseAuthorization(f *testing.F) {
 func TestKeyCacheBound(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(home, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(home, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

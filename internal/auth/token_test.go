@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 func TestBearerToken(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(dir, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(dir, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,17 +145,18 @@ func (l *Ledger) Record(ctx context.Context, info storage.ObjectInfo, via string
 	if ev.VersionID == "" {
 		ev.VersionID = "null"
 	}
-	res, err := l.db.SQL().ExecContext(ctx, `INSERT INTO events (bucket, key, version_id, checksum, etag, size, via, last_modified, recorded_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key, version_id, checksum) DO NOTHING`,
-		ev.Bucket, ev.Key, ev.VersionID, ev.Checksum, ev.ETag, ev.Size, ev.Via, meta.FormatTime(ev.LastModified), meta.FormatTime(ev.RecordedAt))
-	if err != nil {
-		return Event{}, false, fmt.Errorf("cannot record event for %s: %w", ev.URI(), err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	// RETURNING (not LastInsertId) gives the id on SQLite and PostgreSQL
+	// alike; a duplicate inserts nothing and returns no row.
+	err = l.db.SQL().QueryRowContext(ctx, `INSERT INTO events (bucket, key, version_id, checksum, etag, size, via, last_modified, recorded_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bucket, key, version_id, checksum) DO NOTHING RETURNING id`,
+		ev.Bucket, ev.Key, ev.VersionID, ev.Checksum, ev.ETag, ev.Size, ev.Via, meta.FormatTime(ev.LastModified), meta.FormatTime(ev.RecordedAt)).Scan(&ev.ID)
+	if errors.Is(err, sql.ErrNoRows) {
 		old, err := l.scanOne(ctx, `WHERE bucket = ? AND key = ? AND version_id = ? AND checksum = ?`, ev.Bucket, ev.Key, ev.VersionID, ev.Checksum)
 		return old, false, err
 	}
-	ev.ID, _ = res.LastInsertId()
+	if err != nil {
+		return Event{}, false, fmt.Errorf("cannot record event for %s: %w", ev.URI(), err)
+	}
 	l.wake()
 	return ev, true, nil
 }

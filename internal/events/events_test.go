@@ -9,6 +9,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
@@ -22,7 +23,7 @@ func setup(t *testing.T) (*events.Ledger, storage.ObjectStore, *meta.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	db, err := meta.Open(ctx, meta.DefaultConfig(dir+"/tarn.db"))
+	db, err := meta.Open(ctx, metatest.Config(t, dir+"/tarn.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +91,35 @@ func TestRecordingStoreAndPrefixes(t *testing.T) {
 	}
 	if _, err := l.Get(ctx, 12345); !errors.Is(err, events.ErrNoSuchEvent) {
 		t.Errorf("missing event: %v", err)
+	}
+}
+
+// Record returns the new event's id (RETURNING, on SQLite and PostgreSQL
+// alike), and a duplicate returns the first event with its id.
+func TestRecordReturnsID(t *testing.T) {
+	ctx := context.Background()
+	l, store, _ := setup(t)
+	put := func(key string) storage.ObjectInfo {
+		info, err := store.Put(ctx, "lake", key, strings.NewReader(key), storage.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	info := put("raw/x.csv")
+	ev, isNew, err := l.Record(ctx, info, events.ViaCLI)
+	if err != nil || !isNew || ev.ID <= 0 {
+		t.Fatalf("Record = %+v %v %v", ev, isNew, err)
+	}
+	again, isNew, err := l.Record(ctx, info, events.ViaCLI)
+	if err != nil || isNew || again.ID != ev.ID {
+		t.Fatalf("duplicate Record = %d %v %v, want id %d", again.ID, isNew, err, ev.ID)
+	}
+	next, _, err := l.Record(ctx, put("raw/y.csv"), events.ViaCLI)
+	if err != nil || next.ID <= ev.ID {
+		t.Fatalf("second event id %d %v, want > %d", next.ID, err, ev.ID)
+	}
+	if got, err := l.Get(ctx, next.ID); err != nil || got.Key != "raw/y.csv" {
+		t.Fatalf("Get(%d) = %+v %v", next.ID, got, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/runs"
 )
 
@@ -18,7 +19,7 @@ var table = runs.Table{Name: "test_runs", Start: "started_at", End: "ended_at", 
 func open(t *testing.T) *meta.DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(t.TempDir(), "meta.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(t.TempDir(), "meta.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
