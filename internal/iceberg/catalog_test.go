@@ -21,6 +21,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
 
@@ -36,7 +37,7 @@ type testLake struct {
 func newTestLake(tb testing.TB) *testLake {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(tb.TempDir(), "meta.db")))
+	db, err := meta.Open(ctx, metatest.Config(tb, filepath.Join(tb.TempDir(), "meta.db")))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/icebergrest"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 // env is a running REST catalog over iceberg-go's SQL catalog on a real
@@ -49,7 +50,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(dir, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(dir, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

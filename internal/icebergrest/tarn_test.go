@@ -22,6 +22,7 @@ import (
 	tarniceberg "github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/icebergrest"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
 
@@ -39,7 +40,7 @@ func newTarnEnv(t *testing.T) *tarnEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(dir, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(dir, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
