@@ -19,9 +19,10 @@ import (
 // the key policies: a request on a bucket is allowed if the key's policy
 // or a bucket policy statement naming the key (or "*": every tarn key —
 // never an anonymous caller, tarn has none) allows it, and refused if
-// either denies it; deny wins. A statement with a Condition is evaluated
-// conservatively: tarn does not evaluate conditions yet, so such an Allow
-// grants nothing and such a Deny always applies. Admin keys are held to a
+// either denies it; deny wins. A statement with a Condition applies only
+// when its condition holds for the request (policycond.go); one whose
+// condition cannot be evaluated is taken conservatively: such an Allow
+// grants nothing and such a Deny applies. Admin keys are held to a
 // bucket policy's Deny too, except for the bucket policy operations
 // themselves, so that a policy can always be removed.
 
@@ -501,6 +502,7 @@ func (s *Server) authorize(ctx context.Context, p *auth.Principal, action, bucke
 	}
 	selfManaged := action == "s3:PutBucketPolicy" || action == "s3:GetBucketPolicy" || action == "s3:DeleteBucketPolicy"
 	allowed := false
+	var cc *condContext // the request's condition keys, gathered once if needed
 	for i := range sts {
 		st := &sts[i]
 		named := false
@@ -530,10 +532,22 @@ func (s *Server) authorize(ctx context.Context, p *auth.Principal, action, bucke
 		if !actOK || !resOK {
 			continue
 		}
+		if len(st.Condition) > 0 {
+			if cc == nil {
+				cc = s.requestConditions(ctx, p, action, bucket, key)
+			}
+			holds, ok := evalCondition(st.Condition, cc)
+			if !ok {
+				holds = st.Effect == "Deny"
+			}
+			if !holds {
+				continue
+			}
+		}
 		switch {
 		case st.Effect == "Deny" && !(selfManaged && p.Key.Admin):
 			return fmt.Errorf("the policy of bucket %q denies access key %q %s on %s: %w", bucket, p.Key.AccessKeyID, action, res, auth.ErrAccessDenied)
-		case st.Effect == "Allow" && len(st.Condition) == 0:
+		case st.Effect == "Allow":
 			allowed = true
 		}
 	}

@@ -70,7 +70,7 @@ func TestBucketPolicyWithKeyPolicies(t *testing.T) {
 
 	doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"AWS":[%q,%q]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"},
-		{"Effect":"Allow","Principal":%q,"Action":"s3:PutObject","Resource":"arn:aws:s3:::shared/*","Condition":{"IpAddress":{"aws:SourceIp":"127.0.0.1/32"}}},
+		{"Effect":"Allow","Principal":%q,"Action":"s3:PutObject","Resource":"arn:aws:s3:::shared/*","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}},
 		{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::shared/pub/*"}]}`,
 		readerKey.AccessKeyID, deniedKey.AccessKeyID, readerKey.AccessKeyID)
 	if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("shared"), Policy: aws.String(doc)}); err != nil {
@@ -89,9 +89,9 @@ func TestBucketPolicyWithKeyPolicies(t *testing.T) {
 	if err := get(denied, "pub/a"); err != nil {
 		t.Errorf("denied key outside its deny: %v", err)
 	}
-	// An allow under a condition grants nothing (conditions are not evaluated).
+	// An allow under a condition that does not hold grants nothing.
 	_, err = reader.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("pub/new"), Body: strings.NewReader("x")})
-	wantCode(t, "an allow with a condition", err, "AccessDenied")
+	wantCode(t, "an allow with a condition that does not hold", err, "AccessDenied")
 	// The bucket's deny binds even the admin, who can still remove the policy.
 	_, err = admin.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("shared"), Key: aws.String("pub/a")})
 	wantCode(t, "admin delete under the bucket's deny", err, "AccessDenied")
@@ -107,5 +107,132 @@ func TestBucketPolicyWithKeyPolicies(t *testing.T) {
 	wantCode(t, "reader after the policy is gone", get(reader, "secret/b"), "AccessDenied")
 	if _, err := admin.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("shared"), Key: aws.String("pub/a")}); err != nil {
 		t.Errorf("admin delete once the policy is gone: %v", err)
+	}
+}
+
+// A bucket policy statement applies only when its Condition holds for the
+// request, with the condition keys S3 supplies for the action.
+func TestBucketPolicyConditions(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	admin := e.client(e.admin)
+	bucket := "conds"
+	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"pub/a", "secret/b"} {
+		if _, err := admin.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(k), Body: strings.NewReader(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A key whose own policy allows nothing on the bucket.
+	pol, err := auth.ParsePolicy([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := e.auth.CreateKey(ctx, "user", pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := e.client(k)
+	setPolicy := func(statements ...string) {
+		t.Helper()
+		for i, st := range statements {
+			statements[i] = strings.ReplaceAll(strings.ReplaceAll(st, "KEY", k.AccessKeyID), "BUCKET", bucket)
+		}
+		doc := `{"Version":"2012-10-17","Statement":[` + strings.Join(statements, ",") + `]}`
+		if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(doc)}); err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+	}
+	put := func(key string) error {
+		_, err := user.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("x")})
+		return err
+	}
+	get := func(key string) error {
+		out, err := user.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err == nil {
+			_, _ = io.Copy(io.Discard, out.Body)
+			out.Body.Close()
+		}
+		return err
+	}
+	list := func(prefix *string, maxKeys *int32) error {
+		_, err := user.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: prefix, MaxKeys: maxKeys})
+		return err
+	}
+	ok := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	putAllow := `{"Effect":"Allow","Principal":"KEY","Action":"s3:PutObject","Resource":"arn:aws:s3:::BUCKET/*","Condition":%s}`
+	getAllow := `{"Effect":"Allow","Principal":"KEY","Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}`
+
+	// aws:SourceIp: the connection's address (127.0.0.1 here).
+	setPolicy(fmt.Sprintf(putAllow, `{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}`))
+	ok("IpAddress that holds", put("p1"))
+	setPolicy(fmt.Sprintf(putAllow, `{"IpAddress":{"aws:SourceIp":["203.0.113.0/24","198.51.100.7"]}}`))
+	wantCode(t, "IpAddress that does not hold", put("p2"), "AccessDenied")
+	setPolicy(fmt.Sprintf(putAllow, `{"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"}}`))
+	ok("NotIpAddress that holds", put("p3"))
+	// Hostile: a deny under a condition that holds denies, over an
+	// unconditional allow; under one that does not, it does not.
+	setPolicy(getAllow, `{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/secret/*","Condition":{"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}`)
+	wantCode(t, "a deny whose condition holds", get("secret/b"), "AccessDenied")
+	ok("outside the deny's resource", get("pub/a"))
+	wantCode(t, "the admin under the deny", func() error {
+		_, err := admin.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("secret/b")})
+		return err
+	}(), "AccessDenied")
+	setPolicy(getAllow, `{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/secret/*","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}`)
+	ok("a deny whose condition does not hold", get("secret/b"))
+	// aws:SecureTransport: this server is plain HTTP.
+	setPolicy(getAllow, `{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::BUCKET","arn:aws:s3:::BUCKET/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}`)
+	wantCode(t, "deny without TLS", get("pub/a"), "AccessDenied")
+	setPolicy(getAllow, `{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::BUCKET","arn:aws:s3:::BUCKET/*"],"Condition":{"Bool":{"aws:SecureTransport":"true"}}}`)
+	ok("deny over TLS only", get("pub/a"))
+
+	// s3:prefix and s3:max-keys on listings.
+	setPolicy(`{"Effect":"Allow","Principal":"KEY","Action":"s3:ListBucket","Resource":"arn:aws:s3:::BUCKET","Condition":{"StringLike":{"s3:prefix":"pub/*"}}}`)
+	ok("a listing under the prefix", list(aws.String("pub/"), nil))
+	wantCode(t, "a listing under another prefix", list(aws.String("secret/"), nil), "AccessDenied")
+	wantCode(t, "a listing of everything", list(nil, nil), "AccessDenied")
+	setPolicy(`{"Effect":"Allow","Principal":"KEY","Action":"s3:ListBucket","Resource":"arn:aws:s3:::BUCKET","Condition":{"StringEquals":{"s3:prefix":["","pub/"]},"NumericLessThanEquals":{"s3:max-keys":"10"}}}`)
+	ok("both conditions hold", list(aws.String("pub/"), aws.Int32(5)))
+	wantCode(t, "max-keys over the bound", list(aws.String("pub/"), aws.Int32(50)), "AccessDenied")
+	wantCode(t, "max-keys defaulting to 1000", list(aws.String("pub/"), nil), "AccessDenied")
+	wantCode(t, "the prefix not listed", list(aws.String("secret/"), aws.Int32(5)), "AccessDenied")
+
+	// Dates, Null, IfExists, string operators.
+	setPolicy(fmt.Sprintf(putAllow, `{"DateGreaterThan":{"aws:CurrentTime":"2000-01-01T00:00:00Z"}}`))
+	ok("DateGreaterThan that holds", put("p4"))
+	setPolicy(fmt.Sprintf(putAllow, `{"DateLessThan":{"aws:CurrentTime":"2000-01-01T00:00:00Z"}}`))
+	wantCode(t, "DateLessThan that does not hold", put("p5"), "AccessDenied")
+	setPolicy(getAllow, `{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*","Condition":{"Null":{"aws:Referer":"true"}}}`)
+	wantCode(t, "Null on a key the request lacks", get("pub/a"), "AccessDenied")
+	setPolicy(fmt.Sprintf(putAllow, `{"StringEquals":{"s3:x-amz-acl":"public-read"}}`))
+	wantCode(t, "StringEquals on a header not sent", put("p6"), "AccessDenied")
+	setPolicy(fmt.Sprintf(putAllow, `{"StringEqualsIfExists":{"s3:x-amz-acl":"public-read"}}`))
+	ok("StringEqualsIfExists on a header not sent", put("p7"))
+	setPolicy(fmt.Sprintf(putAllow, `{"StringNotEquals":{"aws:username":"someone-else"},"StringLike":{"aws:userid":"TK*"}}`))
+	ok("StringNotEquals and StringLike that hold", put("p8"))
+	setPolicy(fmt.Sprintf(putAllow, `{"StringEqualsIgnoreCase":{"aws:username":"USER"},"StringNotLike":{"aws:userid":"TK*"}}`))
+	wantCode(t, "one of two conditions fails", put("p9"), "AccessDenied")
+	// The tags a request puts (s3:RequestObjectTag/<key>).
+	setPolicy(fmt.Sprintf(putAllow, `{"StringEquals":{"s3:RequestObjectTag/team":"data"}}`))
+	_, err = user.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("tagged"), Body: strings.NewReader("x"), Tagging: aws.String("team=data")})
+	ok("a put with the tag", err)
+	_, err = user.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("tagged2"), Body: strings.NewReader("x"), Tagging: aws.String("team=ops")})
+	wantCode(t, "a put with another tag", err, "AccessDenied")
+	// s3:ExistingObjectTag/<key>: the tags of the object read.
+	setPolicy(`{"Effect":"Allow","Principal":"KEY","Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/team":"data"}}}`)
+	ok("reading an object with the tag", get("tagged"))
+	wantCode(t, "reading an object without it", get("pub/a"), "AccessDenied")
+	for _, key := range []string{"p2", "p5", "p6", "p9", "tagged2"} {
+		if _, err := e.store.Head(ctx, bucket, key); err == nil {
+			t.Errorf("a denied put stored %s", key)
+		}
 	}
 }

@@ -267,6 +267,7 @@ func (s *Server) bucketKey(r *http.Request) (string, string) {
 
 // ServeHTTP authenticates, authorizes and dispatches one S3 request.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	r = withRequest(r) // for bucket policies' conditions
 	w := &countingWriter{ResponseWriter: rw}
 	var body *countingBody
 	if r.Body != nil {
