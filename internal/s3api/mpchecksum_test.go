@@ -235,3 +235,41 @@ func TestPutObjectDefaultChecksum(t *testing.T) {
 		t.Errorf("HeadObject answered %q %q, want %q FULL_OBJECT", aws.ToString(hd.ChecksumCRC64NVME), hd.ChecksumType, want)
 	}
 }
+
+// DeleteObject with If-Match, x-amz-if-match-size or
+// x-amz-if-match-last-modified-time deletes only the object they
+// describe; anything else is refused and the object stays.
+func TestConditionalDeleteObject(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	bucket := "conddel"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("k"), Body: strings.NewReader("12345")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del := func(in *s3.DeleteObjectInput) error {
+		in.Bucket, in.Key = &bucket, aws.String("k")
+		_, err := c.DeleteObject(ctx, in)
+		return err
+	}
+	wantCode(t, "another ETag", del(&s3.DeleteObjectInput{IfMatch: aws.String(`"0123456789abcdef0123456789abcdef"`)}), "PreconditionFailed")
+	wantCode(t, "another size", del(&s3.DeleteObjectInput{IfMatchSize: aws.Int64(4)}), "PreconditionFailed")
+	wantCode(t, "the ETag with another size", del(&s3.DeleteObjectInput{IfMatch: put.ETag, IfMatchSize: aws.Int64(6)}), "PreconditionFailed")
+	if _, err := e.store.Head(ctx, bucket, "k"); err != nil {
+		t.Fatalf("a refused delete removed the object: %v", err)
+	}
+	wantCode(t, "a missing key", func() error {
+		_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String("nope"), IfMatch: put.ETag})
+		return err
+	}(), "NoSuchKey")
+	if err := del(&s3.DeleteObjectInput{IfMatch: put.ETag, IfMatchSize: aws.Int64(5)}); err != nil {
+		t.Fatalf("the object's ETag and size: %v", err)
+	}
+	if _, err := e.store.Head(ctx, bucket, "k"); err == nil {
+		t.Fatal("a delete whose conditions held left the object")
+	}
+}

@@ -498,38 +498,37 @@ func (c *call) deleteObject() error {
 	}
 	im := strings.Trim(strings.TrimSpace(c.r.Header.Get("If-Match")), `"`)
 	ims, imt := c.r.Header.Get("X-Amz-If-Match-Size"), c.r.Header.Get("X-Amz-If-Match-Last-Modified-Time")
+	var del func() (storage.DeleteResult, error)
 	if im != "" || ims != "" || imt != "" {
-		// Checked before the delete, not atomically with it: a write
-		// between the two is not seen.
-		var info storage.ObjectInfo
-		if vid != "" {
-			v, err := c.s.versioned()
-			if err != nil {
-				return err
-			}
-			info, err = v.HeadVersion(ctx, c.bucket, c.key, vid)
-			if err != nil {
-				return err
-			}
-		} else if info, err = c.s.store.Head(ctx, c.bucket, c.key); err != nil {
-			return err
+		// Checked atomically with the delete: no write comes between.
+		cd, ok := c.s.store.(storage.ConditionalDeleter)
+		if !ok {
+			return errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented: conditional DeleteObject on this store")
 		}
-		if im != "" && im != "*" && im != info.ETag {
-			return storage.ErrPreconditionFailed
-		}
-		if ims != "" && ims != strconv.FormatInt(info.Size, 10) {
-			return storage.ErrPreconditionFailed
-		}
+		var lmt time.Time
 		if imt != "" {
-			t, err := http.ParseTime(imt)
-			if err != nil || t.Unix() != info.LastModified.Unix() {
+			if lmt, err = http.ParseTime(imt); err != nil {
 				return storage.ErrPreconditionFailed
 			}
 		}
+		cond := func(info storage.ObjectInfo, ok bool) error {
+			switch {
+			case !ok:
+				return fmt.Errorf("%w: a conditional delete of a key without an object", storage.ErrNoSuchKey)
+			case im != "" && im != "*" && im != info.ETag:
+				return fmt.Errorf("%w: the object's ETag is %s", storage.ErrPreconditionFailed, info.ETag)
+			case ims != "" && ims != strconv.FormatInt(info.Size, 10):
+				return fmt.Errorf("%w: the object has %d bytes", storage.ErrPreconditionFailed, info.Size)
+			case imt != "" && lmt.Unix() != info.LastModified.Unix():
+				return fmt.Errorf("%w: the object was last modified at %s", storage.ErrPreconditionFailed, info.LastModified.UTC().Format(http.TimeFormat))
+			}
+			return nil
+		}
+		del = func() (storage.DeleteResult, error) { return cd.DeleteIf(ctx, c.bucket, c.key, vid, cond) }
+	} else {
+		del = func() (storage.DeleteResult, error) { return c.s.deleteObject(ctx, c.bucket, c.key, vid) }
 	}
-	res, err := c.s.lockedDelete(ctx, c.p, c.r.Header, c.bucket, c.key, vid, func() (storage.DeleteResult, error) {
-		return c.s.deleteObject(ctx, c.bucket, c.key, vid)
-	})
+	res, err := c.s.lockedDelete(ctx, c.p, c.r.Header, c.bucket, c.key, vid, del)
 	if err != nil {
 		return err
 	}

@@ -282,6 +282,19 @@ type Versioned interface {
 	DeleteVersion(ctx context.Context, bucket, key, versionID string) (DeleteResult, error)
 }
 
+// ConditionalDeleter is implemented by stores that can check a condition
+// on what a delete removes atomically with the delete (S3's conditional
+// DeleteObject: If-Match, x-amz-if-match-size, …).
+type ConditionalDeleter interface {
+	// DeleteIf deletes as Versioned.DeleteVersion (or Delete, for
+	// versionID "") does, if cond, called with the object or version the
+	// delete names (ok false if there is none, or it is a delete
+	// marker), returns nil; cond's error is returned and nothing
+	// changes otherwise. No write to the key comes between the call of
+	// cond and the delete.
+	DeleteIf(ctx context.Context, bucket, key, versionID string, cond func(info ObjectInfo, ok bool) error) (DeleteResult, error)
+}
+
 // DeleteMarkerError says that a key's newest version, or the version asked
 // for, is a delete marker. It wraps ErrNoSuchKey (Get or Head of the key) or
 // ErrDeleteMarker (GetVersion or HeadVersion of the marker).

@@ -48,6 +48,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minio/crc64nvme"
+
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -316,15 +318,18 @@ func (s *Store) hashLocked(ctx context.Context, bucket, key string, lc loc, old 
 		return storage.ObjectInfo{}, err
 	}
 	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+	h, h64 := md5.New(), crc64nvme.New()
+	if _, err := io.Copy(io.MultiWriter(h, h64), ctxReader{ctx, f}); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	sc := &sidecar{Key: key, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key)}
+	sc := &sidecar{Key: key, ETag: hex.EncodeToString(h.Sum(nil)), ContentType: guessContentType(key), Checksum: defaultChecksum(h64.Sum(nil))}
 	if old != nil && old.Key == key {
 		sc.VersionID = old.VersionID
 		if old.ETag == sc.ETag {
-			sc.ContentType, sc.Metadata, sc.Checksum, sc.Headers, sc.Tags, sc.PartSizes = old.ContentType, old.Metadata, old.Checksum, old.Headers, old.Tags, old.PartSizes
+			sc.ContentType, sc.Metadata, sc.Headers, sc.Tags, sc.PartSizes = old.ContentType, old.Metadata, old.Headers, old.Tags, old.PartSizes
+			if old.Checksum.Algorithm != "" {
+				sc.Checksum = old.Checksum
+			}
 		}
 	}
 	return sc.info(bucket, key, lc.fi.Size(), lc.fi.ModTime()), nil
@@ -464,6 +469,62 @@ func (s *Store) deleteVersion(ctx context.Context, bucket, key, id string) (stor
 	l := s.lock(bucket)
 	l.Lock()
 	defer l.Unlock()
+	return s.deleteVersionLocked(ctx, bucket, key, id)
+}
+
+// DeleteIf deletes as DeleteVersion does if cond holds for the object (or
+// version) the delete names, checked under the bucket lock, so that no
+// write comes between the check and the delete. See
+// storage.ConditionalDeleter.
+func (s *Store) DeleteIf(ctx context.Context, bucket, key, versionID string, cond func(info storage.ObjectInfo, ok bool) error) (storage.DeleteResult, error) {
+	res, err := s.deleteIf(ctx, bucket, key, versionID, cond)
+	if err != nil {
+		return storage.DeleteResult{}, opErr("delete", bucket, key, err)
+	}
+	return res, nil
+}
+
+func (s *Store) deleteIf(ctx context.Context, bucket, key, id string, cond func(storage.ObjectInfo, bool) error) (storage.DeleteResult, error) {
+	if err := s.checkKey(bucket, key); err != nil {
+		return storage.DeleteResult{}, err
+	}
+	if id != "" {
+		if err := checkVersionID(id); err != nil {
+			return storage.DeleteResult{}, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return storage.DeleteResult{}, err
+	}
+	l := s.lock(bucket)
+	l.Lock()
+	defer l.Unlock()
+	if err := s.checkBucket(bucket); err != nil {
+		return storage.DeleteResult{}, err
+	}
+	_, info, ok, err := s.current(ctx, bucket, key)
+	if err != nil {
+		return storage.DeleteResult{}, err
+	}
+	if id != "" && !(ok && idOf(info) == id) {
+		idx, err := s.readIndex(bucket, key)
+		if err != nil {
+			return storage.DeleteResult{}, err
+		}
+		info, ok = storage.ObjectInfo{}, false
+		if i := idx.find(id); i >= 0 && !idx.Versions[i].DeleteMarker {
+			info, ok = idx.Versions[i].info(bucket, key), true
+		}
+	}
+	if err := cond(info, ok); err != nil {
+		return storage.DeleteResult{}, err
+	}
+	return s.deleteVersionLocked(ctx, bucket, key, id)
+}
+
+// deleteVersionLocked is deleteVersion under the bucket lock, held
+// exclusively.
+func (s *Store) deleteVersionLocked(ctx context.Context, bucket, key, id string) (storage.DeleteResult, error) {
 	state, err := s.versioningState(bucket)
 	if err != nil {
 		return storage.DeleteResult{}, err
