@@ -13,6 +13,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
@@ -23,6 +24,7 @@ type env struct {
 	ctx   context.Context
 	home  string
 	db    *meta.DB
+	meta  meta.Config // the same database on every open (SQLite or PostgreSQL)
 	store storage.ObjectStore
 	cat   *catalog.Catalog
 	eng   *engine.Engine
@@ -34,7 +36,7 @@ const bucket = "lake"
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	home := t.TempDir()
-	e := &env{t: t, ctx: t.Context(), home: home}
+	e := &env{t: t, ctx: t.Context(), home: home, meta: metatest.Config(t, filepath.Join(home, "meta.db"))}
 	e.open()
 	if err := e.store.CreateBucket(e.ctx, bucket); err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func (e *env) open() {
 	t := e.t
 	t.Helper()
 	var err error
-	if e.db, err = meta.Open(e.ctx, meta.DefaultConfig(filepath.Join(e.home, "meta.db"))); err != nil {
+	if e.db, err = meta.Open(e.ctx, e.meta); err != nil {
 		t.Fatal(err)
 	}
 	if e.cat, err = catalog.New(e.ctx, e.db); err != nil {
