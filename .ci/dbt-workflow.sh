@@ -159,6 +159,10 @@ contains "tarn workflow run shows the models" '"warehouse"."analytics"."daily_or
 contains "tarn workflow run shows the tests" "unique_daily_orders_order_date" "$work/example.log"
 contains "the summary counts them" "dbt results of step build: model success 4" "$work/example.log"
 expect "its models are in the warehouse" 5 "$(psql_q 'select count(*) from analytics.sales_by_region')"
+# Lineage: one OpenLineage event per model, its source a lake table.
+tarn catalog lineage etl_pipeline_db.orders --downstream --json >"$work/lineage.json" 2>&1 || true
+contains "lineage: the lake table's downstream has the dbt model" '"dbt.model.tarn_example.daily_orders"' "$work/lineage.json"
+contains "lineage: ... and the warehouse table it wrote" '"warehouse.analytics.daily_orders"' "$work/lineage.json"
 t1=$(date +%s)
 
 # Write-audit-publish.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -276,51 +275,6 @@ func TestRunWithProgram(t *testing.T) {
 		c.req(&q)
 		if _, err := New(c.cfg, nil, nil).Run(context.Background(), q); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v", name, err)
-		}
-	}
-}
-
-// TestCancelEndsProcessGroup: a stopped step ends dbt and what it started.
-func TestCancelEndsProcessGroup(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "started")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("no fifo: %v", err)
-	}
-	exe := filepath.Join(dir, "dbt")
-	// A child that ignores nothing and would run for long; its pid is
-	// told through the fifo once it runs.
-	script := fmt.Sprintf("#!/bin/sh\nsleep 1000 &\necho $! > %s\nwait\n", fifo)
-	if err := os.WriteFile(exe, []byte(script), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	st := Step{Project: project(t)}
-	if err := st.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := New(Config{Executable: exe, WorkDir: t.TempDir()}, nil, nil).Run(ctx, Request{Step: st, RunID: "r", StepName: "s", Endpoint: "127.0.0.1:1"})
-		done <- err
-	}()
-	b, err := os.ReadFile(fifo) // blocks until the child runs
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	if _, err := fmt.Sscan(string(b), &pid); err != nil {
-		t.Fatal(err)
-	}
-	stopped := errors.New("stopped by request")
-	cancel(stopped)
-	if err := <-done; !errors.Is(err, stopped) {
-		t.Errorf("run: %v", err)
-	}
-	// The child is gone (or a zombie waiting for init to reap it).
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		if f := strings.Fields(string(stat)); len(f) > 2 && f[2] != "Z" {
-			t.Errorf("child %d still runs: %s", pid, stat)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -23,22 +22,6 @@ type Runner struct {
 	cfg       Config
 	warehouse *warehouse.Service
 	query     *query.Service
-	// OnModel, if set, is called for each model, seed and snapshot that
-	// succeeded (and was published, with write-audit-publish), with the
-	// relations it read: lineage.
-	OnModel func(ctx context.Context, m ModelRun)
-}
-
-// ModelRun is a model's run, for lineage.
-type ModelRun struct {
-	Node Node
-	// Schema and Name are the relation the model wrote (its published
-	// name).
-	Schema, Name string
-	// Sources are the warehouse names "schema.name" of its dbt sources;
-	// Refs the relations of the models, seeds and snapshots it read.
-	Sources, Refs []string
-	RunID, Step   string
 }
 
 // New returns a runner over the warehouse (for write-audit-publish) and
@@ -63,7 +46,8 @@ type Request struct {
 	// Vars are the step's variables with the run's properties expanded.
 	Vars map[string]string
 	// RunID, StepName and Attempt name the attempt's folder and staging
-	// schema.
+	// schema; Workflow and RunID are the lineage events' parent run.
+	Workflow        string
 	RunID, StepName string
 	Attempt         int
 	// Endpoint is the PostgreSQL endpoint's host:port ("" when the server
@@ -191,6 +175,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 				res.Nodes[i].FailingRows = r.failingRows(ctx, req, arts.Compiled(n.UniqueID))
 			}
 		}
+		r.recordLineage(ctx, req, arts, res.Nodes, nil)
 		msg := failureMessage(res.Nodes, out)
 		if wap {
 			res.Staging = staging
@@ -218,7 +203,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 			res.Nodes[i].Relation = renameRelation(n.Relation, plan.schemas)
 		}
 	}
-	r.lineage(ctx, req, arts, res.Nodes, plan.schemas)
+	r.recordLineage(ctx, req, arts, res.Nodes, plan.schemas)
 	return res, nil
 }
 
@@ -377,45 +362,6 @@ func statusWord(s string) string {
 		return "failed"
 	}
 	return "ended in " + s
-}
-
-// lineage reports each model that succeeded.
-func (r *Runner) lineage(ctx context.Context, req Request, arts Artifacts, nodes []Node, schemas map[string]string) {
-	if r.OnModel == nil {
-		return
-	}
-	for _, n := range nodes {
-		switch n.ResourceType {
-		case "model", "seed", "snapshot":
-		default:
-			continue
-		}
-		if n.Status != "success" {
-			continue
-		}
-		sch, name, ok := arts.Relation(n.UniqueID)
-		if !ok {
-			continue
-		}
-		if real, ok := schemas[strings.ToLower(sch)]; ok {
-			sch = real
-		}
-		sources, refs := arts.Inputs(n.UniqueID)
-		for i, ref := range refs {
-			s, t, _ := strings.Cut(ref, ".")
-			if real, ok := schemas[strings.ToLower(s)]; ok {
-				refs[i] = real + "." + t
-			}
-		}
-		func() {
-			defer func() {
-				if p := recover(); p != nil {
-					slog.Error("dbt lineage hook panicked", "panic", p)
-				}
-			}()
-			r.OnModel(ctx, ModelRun{Node: n, Schema: sch, Name: name, Sources: sources, Refs: refs, RunID: req.RunID, Step: req.StepName})
-		}()
-	}
 }
 
 // renameRelation rewrites a relation name ("warehouse"."s"."t") whose

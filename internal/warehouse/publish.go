@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 )
 
@@ -524,3 +525,24 @@ func (w *Service) Schemas(ctx context.Context, prefix string) ([]string, error) 
 	}
 	return out, rows.Err()
 }
+
+// ExternalSchemas returns the external schemas (Redshift Spectrum's) by
+// name (lower case), each with the catalog database it maps to.
+func (w *Service) ExternalSchemas(ctx context.Context) (map[string]string, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	sess, err := w.eng.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Release()
+	rels, err := sess.WarehouseRelations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rels.External, nil
+}
+
+// Catalog returns the catalog the warehouse's external schemas map to.
+func (w *Service) Catalog() *catalog.Catalog { return w.cat }

@@ -102,7 +102,7 @@ func (s *Service) execDBT(ctx context.Context, run Run, sp Step, attempt int) (s
 	if err != nil {
 		return "", nil, err
 	}
-	req := dbt.Request{Step: st, Vars: vars, RunID: run.ID, StepName: sp.Name, Attempt: attempt, Endpoint: ep.addr,
+	req := dbt.Request{Step: st, Vars: vars, Workflow: run.Workflow, RunID: run.ID, StepName: sp.Name, Attempt: attempt, Endpoint: ep.addr,
 		AccessKeyID: key.AccessKeyID, Secret: key.SecretAccessKey}
 	key.SecretAccessKey = ""
 	if !key.Admin {
