@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"hash/crc32"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -234,6 +236,24 @@ func TestPutObjectDefaultChecksum(t *testing.T) {
 	if aws.ToString(hd.ChecksumCRC64NVME) != want || hd.ChecksumType != types.ChecksumTypeFullObject {
 		t.Errorf("HeadObject answered %q %q, want %q FULL_OBJECT", aws.ToString(hd.ChecksumCRC64NVME), hd.ChecksumType, want)
 	}
+	// A folder object too (the checksum of no bytes), and one sent with
+	// its checksum keeps it; a wrong one is refused.
+	out, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("dir/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.ChecksumCRC64NVME) != "AAAAAAAAAAA=" || out.ChecksumType != types.ChecksumTypeFullObject {
+		t.Errorf("folder object: %q %q", aws.ToString(out.ChecksumCRC64NVME), out.ChecksumType)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("dir2/"), ChecksumSHA256: aws.String("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")}); err != nil {
+		t.Fatal(err)
+	}
+	hd, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("dir2/"), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil || aws.ToString(hd.ChecksumSHA256) != "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" {
+		t.Errorf("folder object with SHA256: %v %v", hd, err)
+	}
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String("dir3/"), ChecksumCRC32: aws.String("AAAAAQ==")})
+	wantCode(t, "a folder object with a wrong checksum", err, "BadDigest")
 }
 
 // DeleteObject with If-Match, x-amz-if-match-size or
@@ -271,5 +291,39 @@ func TestConditionalDeleteObject(t *testing.T) {
 	}
 	if _, err := e.store.Head(ctx, bucket, "k"); err == nil {
 		t.Fatal("a delete whose conditions held left the object")
+	}
+}
+
+// A request whose headers pass S3's 8 KiB is refused before anything
+// else (RequestHeaderSectionTooLarge), and an empty Content-MD5 is an
+// invalid digest, not a missing one.
+func TestHeaderLimitsAndEmptyMD5(t *testing.T) {
+	e := newEnv(t)
+	if _, err := http.DefaultClient.Do(e.signed(http.MethodPut, "/lim", emptySHA256, -1, nil)); err != nil {
+		t.Fatal(err)
+	}
+	status := func(req *http.Request, body string) (int, string) {
+		t.Helper()
+		if body != "" {
+			req.Body = io.NopCloser(strings.NewReader(body))
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := status(e.signed(http.MethodPut, "/lim/big", emptySHA256, 0, http.Header{"X-Amz-Meta-Big": {strings.Repeat("d", 8<<10)}}), "")
+	if code != http.StatusBadRequest || !strings.Contains(body, "<Code>RequestHeaderSectionTooLarge</Code>") || !strings.Contains(body, "<MaxSizeAllowed>8192</MaxSizeAllowed>") {
+		t.Errorf("8 KiB header: %d %s", code, body)
+	}
+	if _, err := e.store.Head(t.Context(), "lim", "big"); err == nil {
+		t.Error("a refused put stored the object")
+	}
+	code, body = status(e.signed(http.MethodPut, "/lim/md5", emptySHA256, 0, http.Header{"Content-Md5": {""}}), "")
+	if code != http.StatusBadRequest || !strings.Contains(body, "<Code>InvalidDigest</Code>") {
+		t.Errorf("empty Content-MD5: %d %s", code, body)
 	}
 }

@@ -97,8 +97,8 @@ func (c *call) uploadPart() error {
 		return c.uploadPartCopy(n, src)
 	}
 	var md5sum []byte
-	if m := r.Header.Get("Content-MD5"); m != "" {
-		if md5sum, err = base64.StdEncoding.DecodeString(m); err != nil || len(md5sum) != 16 {
+	if _, sent := r.Header["Content-Md5"]; sent {
+		if md5sum, err = base64.StdEncoding.DecodeString(r.Header.Get("Content-MD5")); err != nil || len(md5sum) != 16 {
 			return errCode("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
 		}
 	}

@@ -265,10 +265,31 @@ func (s *Server) bucketKey(r *http.Request) (string, string) {
 	return bucket, key
 }
 
+// maxHeaderSection is S3's limit on the size of a request's headers (8 KiB).
+const maxHeaderSection = 8 << 10
+
+// headerSectionSize is the size of a request's headers as sent: each
+// "Name: value" line with its CRLF.
+func headerSectionSize(r *http.Request) int {
+	n := 0
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			n += len(name) + len(v) + 4
+		}
+	}
+	return n
+}
+
 // ServeHTTP authenticates, authorizes and dispatches one S3 request.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	r = withRequest(r) // for bucket policies' conditions
 	w := &countingWriter{ResponseWriter: rw}
+	if headerSectionSize(r) > maxHeaderSection {
+		// S3's limit on a request's headers, checked before anything else.
+		s.writeError(w, r, withFields(errCode("RequestHeaderSectionTooLarge", http.StatusBadRequest, "Your request header section exceeds the maximum allowed size."),
+			errorFields{MaxSizeAllowed: strconv.Itoa(maxHeaderSection)}))
+		return
+	}
 	var body *countingBody
 	if r.Body != nil {
 		body = &countingBody{ReadCloser: r.Body}
@@ -794,7 +815,9 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if opts.Tags, err = tagsFromHeader(r.Header); err != nil {
 		return err
 	}
-	if m := r.Header.Get("Content-MD5"); m != "" {
+	if _, sent := r.Header["Content-Md5"]; sent {
+		// Sent empty counts: S3 calls it an invalid digest.
+		m := r.Header.Get("Content-MD5")
 		sum, err := base64.StdEncoding.DecodeString(m)
 		if err != nil || len(sum) != 16 {
 			return errCode("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")

@@ -791,6 +791,9 @@ func (s *Store) putMarker(ctx context.Context, bucket, key string, r io.Reader, 
 	if sc.ContentType == "" {
 		sc.ContentType = "application/octet-stream"
 	}
+	if opts.ChecksumFrom != nil {
+		sc.Checksum = opts.ChecksumFrom() // the body was read to its end
+	}
 
 	l := s.lock(bucket)
 	l.Lock()
