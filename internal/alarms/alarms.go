@@ -372,13 +372,13 @@ func (s *Service) SetState(ctx context.Context, name, state, reason string) erro
 		state, reason, meta.FormatTime(now), name); err != nil {
 		return fmt.Errorf("cannot set the state of alarm %q: %w", name, err)
 	}
-	res, err := s.DB.SQL().ExecContext(ctx, `INSERT INTO alarm_history (alarm, at, old_state, new_state, reason, notified) VALUES (?, ?, ?, ?, ?, ?)`,
-		name, meta.FormatTime(now), st.State, state, reason, "")
+	var histID int64
+	err = s.DB.SQL().QueryRowContext(ctx, `INSERT INTO alarm_history (alarm, at, old_state, new_state, reason, notified) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		name, meta.FormatTime(now), st.State, state, reason, "").Scan(&histID)
 	if err != nil {
 		return fmt.Errorf("cannot record the state of alarm %q: %w", name, err)
 	}
 	if state == StateAlarm && st.State != StateAlarm {
-		histID, _ := res.LastInsertId()
 		slog.Warn("ALARM set by hand", "alarm", name, "reason", reason)
 		s.notify(ctx, st.Alarm, st.State, verdict{state: state, reason: reason}, now, histID)
 	}
@@ -459,12 +459,11 @@ func (s *Service) Evaluate(ctx context.Context) {
 		if !changed && !notify {
 			continue
 		}
-		res, err := s.DB.SQL().ExecContext(ctx, `INSERT INTO alarm_history (alarm, at, old_state, new_state, reason, notified) VALUES (?, ?, ?, ?, ?, ?)`,
-			st.Name, meta.FormatTime(now), st.State, v.state, v.reason, "")
-		if err != nil {
+		var histID int64
+		if err := s.DB.SQL().QueryRowContext(ctx, `INSERT INTO alarm_history (alarm, at, old_state, new_state, reason, notified) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			st.Name, meta.FormatTime(now), st.State, v.state, v.reason, "").Scan(&histID); err != nil {
 			continue
 		}
-		histID, _ := res.LastInsertId()
 		if notify {
 			slog.Warn("ALARM", "alarm", st.Name, "rule", st.Rule, "target", st.Target, "reason", v.reason)
 			s.notify(ctx, st.Alarm, st.State, v, now, histID)

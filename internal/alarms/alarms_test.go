@@ -15,6 +15,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/workflow"
@@ -30,6 +31,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.off += d; c.mu.Unlock(
 func newLake(t *testing.T, clk *clock) *lake.Lake {
 	t.Helper()
 	cfg := lake.DefaultConfig(t.TempDir())
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
 	cfg.Alarms.RetryDelay = 10 * time.Millisecond
 	cfg.Workflow.Tick = 20 * time.Millisecond
 	if clk != nil {
@@ -309,6 +311,7 @@ func TestValidate(t *testing.T) {
 func TestShutdownEndsWebhookRetries(t *testing.T) {
 	ctx := context.Background()
 	cfg := lake.DefaultConfig(t.TempDir())
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
 	cfg.Alarms.RetryDelay = time.Hour
 	l, err := lake.Open(ctx, cfg)
 	if err != nil {

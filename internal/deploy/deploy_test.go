@@ -12,15 +12,24 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
+
+// testConfig is a lake in a temp folder with its metadata on the backend
+// TARN_TEST_META names (metatest).
+func testConfig(t *testing.T) lake.Config {
+	cfg := lake.DefaultConfig(t.TempDir())
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	return cfg
+}
 
 // testLake opens a real lake (SQLite, DuckDB, local objects) in a temp dir.
 func testLake(t *testing.T) (*lake.Lake, *Deployer) {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, testConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

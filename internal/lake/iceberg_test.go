@@ -26,7 +26,7 @@ import (
 func TestIcebergRESTCatalog(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, testConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

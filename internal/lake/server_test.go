@@ -12,7 +12,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
+
+// testConfig is a lake in a temp folder with its metadata on the backend
+// TARN_TEST_META names (metatest).
+func testConfig(t *testing.T) lake.Config {
+	cfg := lake.DefaultConfig(t.TempDir())
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	return cfg
+}
 
 func listen(t *testing.T) net.Listener {
 	t.Helper()
@@ -29,7 +38,7 @@ func listen(t *testing.T) net.Listener {
 func TestServeStartsAndStops(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, testConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +102,7 @@ func TestServeStartsAndStops(t *testing.T) {
 // returned.
 func TestServeEndpointFailureStopsAll(t *testing.T) {
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, testConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
