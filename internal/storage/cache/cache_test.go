@@ -2,7 +2,10 @@ package cache_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,5 +266,106 @@ func TestPrefetch(t *testing.T) {
 	err := c.Prefetch(t.Context(), append(objs, storage.URI{Bucket: "data", Key: "t/missing.parquet"}))
 	if err == nil || !strings.Contains(err.Error(), "missing.parquet") {
 		t.Errorf("Prefetch with a missing object = %v", err)
+	}
+}
+
+// gated holds GETs until open is closed, and says when one started.
+type gated struct {
+	cache.Store
+	started chan struct{}
+	open    chan struct{}
+}
+
+func (g *gated) Get(ctx context.Context, bucket, key string, rng *storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	g.started <- struct{}{}
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil, storage.ObjectInfo{}, ctx.Err()
+	}
+	return g.Store.Get(ctx, bucket, key, rng)
+}
+
+// TestCanceledReaders: a reader that gives up while another downloads
+// leaves no reference behind; when the downloading reader gives up, the
+// one waiting downloads itself.
+func TestCanceledReaders(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "k.csv", []byte("a,b\n"))
+	g := &gated{Store: f.store, started: make(chan struct{}, 4), open: make(chan struct{})}
+	c, err := cache.New(cache.Config{Dir: f.dir, MaxBytes: 1}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A downloads; B waits, then gives up.
+	type result struct {
+		path    string
+		release func()
+		err     error
+	}
+	aDone := make(chan result, 1)
+	go func() {
+		p, r, err := c.LocalPath(t.Context(), "data", "k.csv")
+		aDone <- result{p, r, err}
+	}()
+	<-g.started
+	bctx, bcancel := context.WithCancel(t.Context())
+	bDone := make(chan error, 1)
+	go func() {
+		_, _, err := c.LocalPath(bctx, "data", "k.csv")
+		bDone <- err
+	}()
+	bcancel()
+	if err := <-bDone; !errors.Is(err, context.Canceled) {
+		t.Errorf("the reader that gave up: %v", err)
+	}
+	close(g.open)
+	a := <-aDone
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	a.release()
+	// Nobody holds the file: over the 1-byte cap it goes.
+	if st := c.Stats(); st.Files != 0 || st.Evictions != 1 {
+		t.Errorf("after both readers left: %+v (a reference was left behind?)", st)
+	}
+
+	// A gives up while downloading; B, waiting, downloads itself.
+	g2 := &gated{Store: f.store, started: make(chan struct{}, 4), open: make(chan struct{})}
+	c2, err := cache.New(cache.Config{Dir: f.dir + "2"}, g2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, acancel := context.WithCancel(t.Context())
+	go func() {
+		_, _, err := c2.LocalPath(actx, "data", "k.csv")
+		aDone <- result{err: err}
+	}()
+	<-g2.started
+	go func() {
+		p, r, err := c2.LocalPath(t.Context(), "data", "k.csv")
+		if err == nil {
+			r()
+		}
+		aDone <- result{path: p, err: err}
+	}()
+	acancel()
+	<-g2.started // B's own download
+	close(g2.open)
+	var errs, paths int
+	for range 2 {
+		r := <-aDone
+		if r.err != nil {
+			errs++
+			if !errors.Is(r.err, context.Canceled) {
+				t.Errorf("unexpected error: %v", r.err)
+			}
+		} else {
+			paths++
+		}
+	}
+	if errs != 1 || paths != 1 {
+		t.Errorf("%d readers failed and %d succeeded, want 1 and 1", errs, paths)
 	}
 }
