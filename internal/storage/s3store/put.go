@@ -104,17 +104,32 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 		return w.fileParts(ctx, f)
 	}
 	body := &ctxReader{ctx: ctx, r: r}
-	first := s.getBuf()
-	defer s.putBuf(first)
-	n, eof, err := fill(body, *first)
+	// Most bodies are small: they take a small buffer, and only longer
+	// ones a part-sized one.
+	head := s.smallBufs.Get().(*[]byte)
+	defer s.smallBufs.Put(head)
+	n, eof, err := fill(body, *head)
 	if err != nil {
 		return storage.ObjectInfo{}, ctxErr(ctx, err)
 	}
 	if eof {
-		return w.small(ctx, (*first)[:n])
+		return w.small(ctx, (*head)[:n])
+	}
+	first := s.getBuf()
+	defer s.putBuf(first)
+	copy(*first, (*head)[:n])
+	m, eof, err := fill(body, (*first)[n:])
+	if err != nil {
+		return storage.ObjectInfo{}, ctxErr(ctx, err)
+	}
+	if eof {
+		return w.small(ctx, (*first)[:n+m])
 	}
 	return w.staged(ctx, *first, body)
 }
+
+// smallBufSize is the buffer a put reads first.
+const smallBufSize = 256 << 10
 
 // preconditions checks IfMatch against tarn's ETag and turns the
 // preconditions into the external store's, pinned to the external ETag of

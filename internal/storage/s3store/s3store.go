@@ -246,9 +246,11 @@ func (c *Config) validate() error {
 type Store struct {
 	cfg    Config
 	client *s3.Client
-	root   string // cfg.Prefix
-	bufs   sync.Pool
-	closed sync.Once
+	root   string    // cfg.Prefix
+	bufs   sync.Pool // of PartSize buffers
+	// smallBufs are the buffers a put reads first (smallBufSize).
+	smallBufs sync.Pool
+	closed    sync.Once
 }
 
 var (
@@ -309,6 +311,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	})
 	s := &Store{cfg: cfg, client: client, root: cfg.Prefix}
 	s.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
+	s.smallBufs.New = func() any { b := make([]byte, smallBufSize); return &b }
 	// A listing, not HeadBucket: its errors have a body that says what is
 	// wrong (a HEAD's 404 or 403 does not), and the store needs the right.
 	if _, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(cfg.Prefix), MaxKeys: aws.Int32(1)}); err != nil {
