@@ -89,7 +89,16 @@ func rewritePostgres(query string) (string, error) {
 		switch {
 		case t.Kind == sqlscan.Punct && t.Value == "?":
 			n++
-			edits = append(edits, edit{t.Start, t.End, "$" + strconv.Itoa(n)})
+			// $n must not join the text around it into another token
+			// ($a$ quoting, a longer number).
+			p := "$" + strconv.Itoa(n)
+			if t.Start > 0 && wordByte(query[t.Start-1]) {
+				p = " " + p
+			}
+			if t.End < len(query) && wordByte(query[t.End]) {
+				p += " "
+			}
+			edits = append(edits, edit{t.Start, t.End, p})
 		case t.Is("("):
 			depth++
 		case t.Is(")"):
@@ -165,4 +174,8 @@ func columnType(toks []sqlscan.Token, i int) bool {
 	}
 	p := toks[i-2]
 	return p.Is("(") || p.Is(",") || p.Is("ADD") || p.Is("COLUMN") || p.Is("EXISTS")
+}
+
+func wordByte(c byte) bool {
+	return c == '$' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
