@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   go run ./cmd/tarn quickstart   -- the main job on the embedded default
 #   make test                      -- every test
-.PHONY: test unit test-race test-heavy build vet bench test-s3-suite test-engines test-dbt test-dbt-workflow
+.PHONY: test unit test-race test-meta-pg test-heavy build vet bench test-s3-suite test-engines test-dbt test-dbt-workflow
 
 build:
 	go build -o tarn ./cmd/tarn
@@ -13,7 +13,7 @@ vet:
 # Every test: formatting and vet, the unit suite (real DuckDB, SQLite,
 # servers on 127.0.0.1 and the real aws CLI, psql, boto3 clients), the race
 # detector on the packages with goroutines, and the heavy suites.
-test: vet unit test-race test-heavy
+test: vet unit test-race test-meta-pg test-heavy
 
 unit:
 	go test -count=1 -timeout 20m ./...
@@ -28,6 +28,15 @@ RACE_PKGS = ./internal/engine/ ./internal/query/ ./internal/workflow/ ./internal
 	./internal/meta/ ./internal/runs/ ./internal/lake/ ./internal/iceberg/ ./internal/icebergrest/
 test-race:
 	go test -race -count=1 -timeout 30m $(RACE_PKGS)
+
+# The metadata-using packages' tests again with their metadata on a real
+# PostgreSQL (internal/meta/metatest starts Debian's server, one per test
+# binary; a database per test). The aws CLI matrix of auth is left to unit:
+# it exercises SigV4, not metadata. About a minute.
+META_PG_PKGS = ./internal/meta/ ./internal/runs/ ./internal/events/ ./internal/auth/ ./internal/iceberg/ \
+	./internal/icebergrest/ ./internal/crawler/ ./internal/alarms/ ./internal/deploy/ ./internal/lake/
+test-meta-pg:
+	TARN_TEST_META=postgres go test -count=1 -timeout 15m -skip 'TestAWSCLI' $(META_PG_PKGS)
 
 # Suites with real engines and public conformance suites, out of the unit
 # suite's time budget.
