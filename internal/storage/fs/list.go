@@ -404,9 +404,7 @@ func (l *lister) emitKey(k string, e entry) {
 }
 
 func (l *lister) emitPrefix(cp string) {
-	if cp == l.lastCP || cp == l.after {
-		// A listing that starts after "a/" starts after the common
-		// prefix "a/" too, as S3's does.
+	if cp == l.lastCP {
 		return
 	}
 	if l.n == l.max {
