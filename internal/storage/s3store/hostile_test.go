@@ -25,10 +25,10 @@ func TestParseURL(t *testing.T) {
 		url  string
 		want s3store.Config
 	}{
-		{"s3://lake", s3store.Config{Bucket: "lake", PartSize: s3store.DefaultPartSize, Concurrency: s3store.DefaultConcurrency}},
+		{"s3://lake", s3store.Config{Bucket: "lake", PartSize: s3store.DefaultPartSize, Concurrency: s3store.DefaultConcurrency, MaxBufferedParts: 4 * s3store.DefaultConcurrency}},
 		{"s3://lake/tarn/prod?endpoint=http://127.0.0.1:7070&region=eu-west-1&path_style=true&part_size=16777216&concurrency=8",
-			s3store.Config{Bucket: "lake", Prefix: "tarn/prod/", Endpoint: "http://127.0.0.1:7070", Region: "eu-west-1", PathStyle: true, PartSize: 16 << 20, Concurrency: 8}},
-		{"s3://lake/p/?profile=analytics", s3store.Config{Bucket: "lake", Prefix: "p/", Profile: "analytics", PartSize: s3store.DefaultPartSize, Concurrency: s3store.DefaultConcurrency}},
+			s3store.Config{Bucket: "lake", Prefix: "tarn/prod/", Endpoint: "http://127.0.0.1:7070", Region: "eu-west-1", PathStyle: true, PartSize: 16 << 20, Concurrency: 8, MaxBufferedParts: 32}},
+		{"s3://lake/p/?profile=analytics", s3store.Config{Bucket: "lake", Prefix: "p/", Profile: "analytics", PartSize: s3store.DefaultPartSize, Concurrency: s3store.DefaultConcurrency, MaxBufferedParts: 4 * s3store.DefaultConcurrency}},
 	}
 	for _, tc := range good {
 		got, err := s3store.ParseURL(tc.url)
@@ -517,4 +517,26 @@ func TestBodySizes(t *testing.T) {
 			t.Errorf("Get(%d bytes) = %d bytes, etag %s, %v", n, len(got), ginfo.ETag, err)
 		}
 	}
+}
+
+// TestBufferBudget: long puts at once share a small budget of part
+// buffers without waiting on each other for ever.
+func TestBufferBudget(t *testing.T) {
+	s := newStore(t, "", func(c *s3store.Config) { c.PartSize = 5 << 20; c.Concurrency = 3; c.MaxBufferedParts = 1 })
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "budget"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			data := bytes.Repeat([]byte{byte(i)}, 4*(5<<20)+i)
+			info, err := s.Put(ctx, "budget", fmt.Sprint("o", i), bytes.NewReader(data), storage.PutOptions{})
+			sum := md5.Sum(data)
+			if err != nil || info.ETag != hex.EncodeToString(sum[:]) {
+				t.Errorf("put %d: %+v, %v", i, info.ETag, err)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -225,7 +225,7 @@ func (w *write) staged(ctx context.Context, first []byte, body io.Reader) (stora
 	up.sendBytes(ctx, 1, first, nil)
 	whole.Write((*second)[:n2])
 	size += int64(n2)
-	up.sendBytes(ctx, 2, (*second)[:n2], second)
+	up.sendBytes(ctx, 2, (*second)[:n2], func() { s.putBuf(second) })
 	for n := 3; !eof; n++ {
 		if n > storage.MaxParts {
 			return storage.ObjectInfo{}, fmt.Errorf("%w: the body is longer than %d parts of %d bytes", storage.ErrInvalidPart, storage.MaxParts, s.cfg.PartSize)
@@ -233,23 +233,29 @@ func (w *write) staged(ctx context.Context, first []byte, body io.Reader) (stora
 		if !up.acquire(ctx) {
 			break // a part failed or ctx ended: wait reports it
 		}
+		// Beyond its first two parts a put takes buffers from the store's
+		// budget (MaxBufferedParts), released as parts are sent.
+		if !up.acquireBuffer(ctx) {
+			up.release()
+			break
+		}
 		buf := s.getBuf()
 		var m int
 		m, eof, err = fill(body, *buf)
 		if err != nil {
 			up.release()
-			s.putBuf(buf)
+			s.releaseBuffer(buf)
 			up.wait()
 			return storage.ObjectInfo{}, ctxErr(ctx, err)
 		}
 		if m == 0 {
 			up.release()
-			s.putBuf(buf)
+			s.releaseBuffer(buf)
 			break
 		}
 		whole.Write((*buf)[:m])
 		size += int64(m)
-		up.sendAcquired(ctx, n, (*buf)[:m], buf)
+		up.sendAcquired(ctx, n, (*buf)[:m], func() { s.releaseBuffer(buf) })
 	}
 	if err := up.wait(); err != nil {
 		return storage.ObjectInfo{}, ctxErr(ctx, err)
@@ -410,6 +416,26 @@ func (u *upload) acquire(ctx context.Context) bool {
 
 func (u *upload) release() { <-u.sem }
 
+// acquireBuffer takes a part buffer from the store's budget; false if the
+// upload failed or ctx ended.
+func (u *upload) acquireBuffer(ctx context.Context) bool {
+	select {
+	case u.s.buffers <- struct{}{}:
+		return true
+	case <-u.failed:
+		return false
+	case <-ctx.Done():
+		u.fail(ctx.Err())
+		return false
+	}
+}
+
+// releaseBuffer returns a buffer taken with acquireBuffer.
+func (s *Store) releaseBuffer(b *[]byte) {
+	s.putBuf(b)
+	<-s.buffers
+}
+
 func (u *upload) fail(err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -419,23 +445,23 @@ func (u *upload) fail(err error) {
 	}
 }
 
-// sendBytes sends a part (acquiring a slot); buf, if set, goes back to
-// the pool once sent.
-func (u *upload) sendBytes(ctx context.Context, n int, data []byte, buf *[]byte) {
+// sendBytes sends a part (acquiring a slot); done, if set, is called
+// once the part's bytes are no longer needed.
+func (u *upload) sendBytes(ctx context.Context, n int, data []byte, done func()) {
 	if !u.acquire(ctx) {
-		if buf != nil {
-			u.s.putBuf(buf)
+		if done != nil {
+			done()
 		}
 		return
 	}
-	u.sendAcquired(ctx, n, data, buf)
+	u.sendAcquired(ctx, n, data, done)
 }
 
-func (u *upload) sendAcquired(ctx context.Context, n int, data []byte, buf *[]byte) {
+func (u *upload) sendAcquired(ctx context.Context, n int, data []byte, done func()) {
 	u.wg.Go(func() {
 		defer u.release()
-		if buf != nil {
-			defer u.s.putBuf(buf)
+		if done != nil {
+			defer done()
 		}
 		sum := md5.Sum(data)
 		out, err := u.s.client.UploadPart(ctx, &s3.UploadPartInput{

@@ -137,6 +137,10 @@ type Config struct {
 	// means DefaultConcurrency. Memory used by one put is at most
 	// (Concurrency+1)*PartSize.
 	Concurrency int
+	// MaxBufferedParts bounds the part buffers all puts of the store hold
+	// beyond the first two of each (which every long put has, so that
+	// puts cannot wait on each other); 0 means 4*Concurrency.
+	MaxBufferedParts int
 	// HTTPClient, if set, sends the requests (tests count them).
 	HTTPClient *http.Client `json:"-"`
 }
@@ -235,6 +239,12 @@ func (c *Config) validate() error {
 	if c.Concurrency < 1 {
 		return fmt.Errorf("%w: concurrency %d", ErrInvalidConfig, c.Concurrency)
 	}
+	if c.MaxBufferedParts == 0 {
+		c.MaxBufferedParts = 4 * c.Concurrency
+	}
+	if c.MaxBufferedParts < 1 {
+		return fmt.Errorf("%w: max buffered parts %d", ErrInvalidConfig, c.MaxBufferedParts)
+	}
 	if (c.AccessKey == "") != (c.SecretKey == "") {
 		return fmt.Errorf("%w: give both the access key and the secret key, or neither", ErrInvalidConfig)
 	}
@@ -250,7 +260,9 @@ type Store struct {
 	bufs   sync.Pool // of PartSize buffers
 	// smallBufs are the buffers a put reads first (smallBufSize).
 	smallBufs sync.Pool
-	closed    sync.Once
+	// buffers is the budget of MaxBufferedParts.
+	buffers chan struct{}
+	closed  sync.Once
 }
 
 var (
@@ -309,7 +321,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	s := &Store{cfg: cfg, client: client, root: cfg.Prefix}
+	s := &Store{cfg: cfg, client: client, root: cfg.Prefix, buffers: make(chan struct{}, cfg.MaxBufferedParts)}
 	s.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
 	s.smallBufs.New = func() any { b := make([]byte, smallBufSize); return &b }
 	// A listing, not HeadBucket: its errors have a body that says what is
