@@ -540,3 +540,60 @@ func TestBufferBudget(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestUploadsOnS3: a client's multipart upload through storage.Uploads
+// (what the S3 endpoint uses) ends up as a multipart upload of the same
+// parts in the external store, with the client's ETag there too.
+func TestUploadsOnS3(t *testing.T) {
+	g := needGateway(t)
+	s := newStore(t, "lake/")
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "uploads"); err != nil {
+		t.Fatal(err)
+	}
+	ups, err := storage.NewUploads(t.TempDir(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ups.Close()
+	id, err := ups.Create(ctx, "uploads", "out/big.parquet", storage.PutOptions{ContentType: "application/vnd.apache.parquet", Metadata: map[string]string{"job": "j1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{5 << 20, 5 << 20, 1234}
+	var all []byte
+	var done []storage.CompletedPart
+	for i, n := range sizes {
+		part := bytes.Repeat([]byte{byte('a' + i)}, n)
+		all = append(all, part...)
+		p, err := ups.PutPartSize(ctx, "uploads", "out/big.parquet", id, i+1, bytes.NewReader(part), int64(n), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done = append(done, storage.CompletedPart{PartNumber: i + 1, ETag: p.ETag})
+	}
+	partsBefore := g.count("PUT partNumber")
+	info, err := ups.Complete(ctx, "uploads", "out/big.parquet", id, done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := g.count("PUT partNumber") - partsBefore; n != 3 {
+		t.Errorf("%d parts sent to the external store, want 3", n)
+	}
+	if !strings.HasSuffix(info.ETag, "-3") {
+		t.Errorf("ETag = %s", info.ETag)
+	}
+	out, err := g.admin().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.Config().Bucket), Key: aws.String("lake/uploads/out/big.parquet")})
+	if err != nil || strings.Trim(aws.ToString(out.ETag), `"`) != info.ETag || aws.ToString(out.ContentType) != "application/vnd.apache.parquet" {
+		t.Errorf("external object: etag %s type %s, %v; want %s", aws.ToString(out.ETag), aws.ToString(out.ContentType), err, info.ETag)
+	}
+	rc, h, err := s.Get(ctx, "uploads", "out/big.parquet", &storage.Range{Offset: 5<<20 - 2, Length: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != "aabb" || h.ETag != info.ETag || h.Metadata["job"] != "j1" || fmt.Sprint(h.PartSizes) != "[5242880 5242880 1234]" {
+		t.Errorf("Get = %q, %+v", got, h)
+	}
+}
