@@ -2,6 +2,7 @@ package s3store_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -595,5 +596,51 @@ func TestUploadsOnS3(t *testing.T) {
 	rc.Close()
 	if string(got) != "aabb" || h.ETag != info.ETag || h.Metadata["job"] != "j1" || fmt.Sprint(h.PartSizes) != "[5242880 5242880 1234]" {
 		t.Errorf("Get = %q, %+v", got, h)
+	}
+}
+
+// cancelAfter cancels its context once n bytes were read.
+type cancelAfter struct {
+	n      int64
+	cancel func()
+}
+
+func (r *cancelAfter) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		r.cancel()
+	}
+	m := min(int64(len(p)), max(r.n, 1))
+	r.n -= m
+	return int(m), nil
+}
+
+// TestCanceledMultipart: a put canceled while its parts are on the way
+// fails with the context's error and leaves nothing behind.
+func TestCanceledMultipart(t *testing.T) {
+	g := needGateway(t)
+	s := newStore(t, "lake/", func(c *s3store.Config) { c.PartSize = 5 << 20; c.Concurrency = 2 })
+	if err := s.CreateBucket(t.Context(), "cancel"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	before := g.count("POST uploads")
+	_, err := s.Put(ctx, "cancel", "k", &cancelAfter{n: 16 << 20, cancel: cancel}, storage.PutOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Put canceled mid-way = %v, want context.Canceled", err)
+	}
+	if g.count("POST uploads") == before {
+		t.Errorf("the put did not get to a multipart upload")
+	}
+	if _, err := s.Head(t.Context(), "cancel", "k"); !errors.Is(err, storage.ErrNoSuchKey) {
+		t.Errorf("Head after a canceled put = %v", err)
+	}
+	ext := s.Config().Bucket
+	ups, err := g.admin().ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: aws.String(ext)})
+	if err != nil || len(ups.Uploads) != 0 {
+		t.Errorf("uploads left: %d, %v", len(ups.Uploads), err)
+	}
+	objs, err := g.admin().ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(ext), Prefix: aws.String("lake/.tarn/tmp/")})
+	if err != nil || len(objs.Contents) != 0 {
+		t.Errorf("staging objects left: %d, %v", len(objs.Contents), err)
 	}
 }
