@@ -204,6 +204,26 @@ expect "write-audit-publish: the fixed replay publishes" yes "$ok"
 expect "published incrementally over the published rows" "4/100.00" "$(psql_q 'select count(*) || $$/$$ || sum(revenue) from marts.orders_by_day')"
 expect "the failed run's staging schema is gone" 0 "$(psql_q "select count(*) from information_schema.schemata where schema_name like 'marts%tarn_wap%'")"
 
+# A key that may build in its staging schemas but not replace the
+# published table: the publish fails as a whole, nothing changes.
+cat >"$work/policy.json" <<'EOF'
+{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["glue:*Workflow*", "athena:*"], "Resource": "*"},
+  {"Effect": "Allow", "Action": "redshift:*", "Resource": ["arn:aws:glue:*:*:database/marts__tarn_wap_*", "arn:aws:glue:*:*:table/marts__tarn_wap_*/*"]},
+  {"Effect": "Allow", "Action": "redshift:ReadData", "Resource": ["arn:aws:glue:*:*:table/landing/*", "arn:aws:glue:*:*:table/marts/*"]}]}
+EOF
+tarn keys create modeler --policy "$work/policy.json" >"$work/key.log" 2>&1 || { cat "$work/key.log"; exit 1; }
+modeler=$(grep -o 'AWS_ACCESS_KEY_ID=[A-Z0-9]*' "$work/key.log" | cut -d= -f2)
+token=$(tarn keys token "$modeler" 2>/dev/null)
+curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "http://127.0.0.1:$api_port/api/v1/workflows" \
+  -d "{\"name\": \"orders_wap_modeler\", \"steps\": [{\"name\": \"models\", \"dbt\": {\"project\": \"$work/wap\", \"schema\": \"marts\", \"publish\": \"on_tests_pass\"}}]}" >"$work/create.log" 2>&1 ||
+  { echo "FAIL cannot create the modeler's workflow"; cat "$work/create.log"; failed=$((failed + 1)); }
+psql_q "insert into landing.orders values (6, '2025-03-05', 50.00, '2025-03-05 10:00')" >/dev/null
+if run_wf orders_wap_modeler "$work/modeler.log"; then ok=yes; else ok=no; fi
+expect "a key that may not replace the published table: the step fails" no "$ok"
+contains "... at the publish, naming the right" "may not redshift:CreateTable on arn:aws:glue:*:*:table/marts/orders_by_day" "$work/modeler.log"
+expect "... and nothing changed" "4/100.00" "$(psql_q 'select count(*) || $$/$$ || sum(revenue) from marts.orders_by_day')"
+
 # Clear errors.
 if run_wf missing_project "$work/missing.log"; then ok=yes; else ok=no; fi
 expect "a missing project fails the step" no "$ok"
