@@ -405,7 +405,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		}
 		covered[c.field] = true
 		v, _ := vals(c.field)
-		if c.op == "never" || c.op == "eq" && v != c.value || c.op == "starts-with" && !strings.HasPrefix(v, c.value) {
+		if c.op == "never" || c.op == "eq" && v != c.value || c.op == "starts-with" && !postStartsWith(c.field, v, c.value) {
 			return accordingToPolicy("Policy Condition failed: %s", c.raw)
 		}
 	}
@@ -562,4 +562,19 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.left -= int64(n)
 	return n, err
+}
+
+// postStartsWith applies a starts-with condition: to each of the
+// comma-separated values of a Content-Type (S3 lets a form name several),
+// to the whole value of other fields.
+func postStartsWith(field, v, prefix string) bool {
+	if field != "content-type" || !strings.Contains(v, ",") {
+		return strings.HasPrefix(v, prefix)
+	}
+	for part := range strings.SplitSeq(v, ",") {
+		if !strings.HasPrefix(strings.TrimSpace(part), prefix) {
+			return false
+		}
+	}
+	return true
 }

@@ -109,6 +109,14 @@ func TestPostObjectForm(t *testing.T) {
 			return postUpload(t, e, e.admin, "forms", "up/b.txt", []any{[]any{"starts-with", "$content-type", "text/"}},
 				map[string]string{"content-type": "image/png"}, later, []byte("x"), false)
 		}},
+		"a content type list with one type outside the prefix": {http.StatusForbidden, "AccessDenied", func() (int, string, http.Header) {
+			return postUpload(t, e, e.admin, "forms", "up/b.txt", []any{[]any{"starts-with", "$content-type", "text/"}},
+				map[string]string{"content-type": "text/plain, image/jpeg"}, later, []byte("x"), false)
+		}},
+		"a content type list within the prefix": {http.StatusNoContent, "", func() (int, string, http.Header) {
+			return postUpload(t, e, e.admin, "forms", "up/list.txt", []any{[]any{"starts-with", "$content-type", "text/"}},
+				map[string]string{"content-type": "text/plain, text/html"}, later, []byte("x"), false)
+		}},
 		"a file over the length range": {http.StatusBadRequest, "EntityTooLarge", func() (int, string, http.Header) {
 			return postUpload(t, e, e.admin, "forms", "up/b.txt", []any{[]any{"content-length-range", 0, 2}}, nil, later, []byte("xyz"), false)
 		}},
