@@ -21,8 +21,8 @@ import (
 // POST /api/v1/lineage records an event an OpenLineage client sends
 // (openlineage-python's HTTP transport, dbt-ol, Spark's listener). The key
 // needs tarn:PutLineage on each output (the table's Glue ARN, the objects'
-// S3 ARN, the catalog's ARN for datasets outside tarn) and must be able to
-// read each input; the namespace of tarn's own jobs is refused, and the
+// S3 ARN, the catalog's ARN for datasets outside tarn; on each input for an
+// event without outputs) and must be able to read each input; the namespace of tarn's own jobs is refused, and the
 // events of one run pair into edges only with the same key's events.
 //
 // GET /api/v1/lineage?table=db.t needs glue:GetTable on the table. The
@@ -131,8 +131,17 @@ func (s *Server) postLineage(ctx context.Context, p *auth.Principal, r *http.Req
 		}
 	}
 	if len(ev.Outputs) == 0 {
-		if err := p.Authorize(ActionPutLineage, auth.CatalogResource); err != nil {
-			return nil, fmt.Errorf("cannot record lineage of a run without outputs: %w", err)
+		// A START with only its inputs (dbt-ol, Airflow): the key records
+		// lineage about them, so it needs the action on them instead.
+		for _, d := range ev.Inputs {
+			if err := p.Authorize(ActionPutLineage, lineageResource(catalog.CanonicalDataset(d.Ref()))); err != nil {
+				return nil, fmt.Errorf("cannot record lineage of a run from input %s: %w", d.Ref(), err)
+			}
+		}
+		if len(ev.Inputs) == 0 {
+			if err := p.Authorize(ActionPutLineage, auth.CatalogResource); err != nil {
+				return nil, fmt.Errorf("cannot record lineage of a run without datasets: %w", err)
+			}
 		}
 	}
 	if err := s.cat.RecordExternalLineage(ctx, "key:"+p.Key.AccessKeyID, ev); err != nil {
