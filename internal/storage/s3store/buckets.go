@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -99,6 +100,7 @@ func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
 	if err != nil {
 		return opErr("create bucket", bucketName(bucket), err)
 	}
+	s.saw(bucket)
 	return nil
 }
 
@@ -118,12 +120,43 @@ func (s *Store) headBucket(ctx context.Context, bucket string) (storage.BucketIn
 	b, k := s.ext(s.markerKey(bucket))
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: k})
 	if err = mapErr(ctxErr(ctx, err)); errors.Is(err, storage.ErrNoSuchKey) {
+		s.forget(bucket)
 		return storage.BucketInfo{}, storage.ErrNoSuchBucket
 	}
 	if err != nil {
 		return storage.BucketInfo{}, err
 	}
+	s.saw(bucket)
 	return storage.BucketInfo{Name: bucket, CreatedAt: utc(out.LastModified)}, nil
+}
+
+// bucketExists checks that a bucket exists before a write, trusting what
+// was seen in the last BucketCacheTTL.
+func (s *Store) bucketExists(ctx context.Context, bucket string) error {
+	if ttl := s.cfg.BucketCacheTTL; ttl > 0 {
+		s.seenMu.Lock()
+		at, ok := s.seen[bucket]
+		s.seenMu.Unlock()
+		if ok && time.Since(at) < ttl {
+			return nil
+		}
+	}
+	_, err := s.headBucket(ctx, bucket)
+	return err
+}
+
+func (s *Store) saw(bucket string) {
+	if s.cfg.BucketCacheTTL > 0 {
+		s.seenMu.Lock()
+		s.seen[bucket] = time.Now()
+		s.seenMu.Unlock()
+	}
+}
+
+func (s *Store) forget(bucket string) {
+	s.seenMu.Lock()
+	delete(s.seen, bucket)
+	s.seenMu.Unlock()
 }
 
 // ListBuckets lists the markers, which S3 returns in name order.
@@ -170,6 +203,7 @@ func (s *Store) deleteBucket(ctx context.Context, bucket string) error {
 	if len(res.Contents) > 0 {
 		return storage.ErrBucketNotEmpty
 	}
+	s.forget(bucket)
 	if err := s.deletePrefix(ctx, s.configPrefix(bucket)); err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ func TestParseURL(t *testing.T) {
 		{"s3://lake/p/?profile=analytics", s3store.Config{Bucket: "lake", Prefix: "p/", Profile: "analytics", PartSize: s3store.DefaultPartSize, Concurrency: s3store.DefaultConcurrency, MaxBufferedParts: 4 * s3store.DefaultConcurrency}},
 	}
 	for _, tc := range good {
+		tc.want.BucketCacheTTL = s3store.DefaultBucketCacheTTL
 		got, err := s3store.ParseURL(tc.url)
 		if err != nil {
 			t.Errorf("ParseURL(%q): %v", tc.url, err)
@@ -159,16 +160,38 @@ func TestLayout(t *testing.T) {
 			t.Errorf("Get(%q) = %v, want ErrInvalidKey", key, err)
 		}
 	}
+	// A bucket another server deletes: a store that trusts nothing it
+	// saw notices at once.
+	strict := newStoreOn(t, ext, "tenants/acme/", func(c *s3store.Config) { c.BucketCacheTTL = -1 })
+	if err := s2.CreateBucket(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.Put(ctx, "gone", "k", strings.NewReader("x"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := strict.Delete(ctx, "gone", "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.DeleteBucket(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.Put(ctx, "gone", "k", strings.NewReader("x"), storage.PutOptions{}); !errors.Is(err, storage.ErrNoSuchBucket) {
+		t.Errorf("Put into a bucket another store deleted = %v", err)
+	}
 	// The reserved ".tarn" is no bucket.
 	if err := s.CreateBucket(ctx, ".tarn"); !errors.Is(err, storage.ErrInvalidBucketName) {
 		t.Errorf("CreateBucket(.tarn) = %v", err)
 	}
 }
 
-func newStoreOn(t testing.TB, ext, prefix string) *s3store.Store {
+func newStoreOn(t testing.TB, ext, prefix string, edit ...func(*s3store.Config)) *s3store.Store {
 	t.Helper()
 	g := needGateway(t)
-	s, err := s3store.New(t.Context(), s3store.Config{Bucket: ext, Prefix: prefix, Endpoint: g.Endpoint, PathStyle: true, AccessKey: gwAccess, SecretKey: gwSecret})
+	cfg := s3store.Config{Bucket: ext, Prefix: prefix, Endpoint: g.Endpoint, PathStyle: true, AccessKey: gwAccess, SecretKey: gwSecret}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	s, err := s3store.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,5 +665,39 @@ func TestCanceledMultipart(t *testing.T) {
 	objs, err := g.admin().ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(ext), Prefix: aws.String("lake/.tarn/tmp/")})
 	if err != nil || len(objs.Contents) != 0 {
 		t.Errorf("staging objects left: %d, %v", len(objs.Contents), err)
+	}
+}
+
+// TestRequestsPerWrite: a small put into a bucket seen lately is one
+// request; a read is one.
+func TestRequestsPerWrite(t *testing.T) {
+	g := needGateway(t)
+	s := newStore(t, "")
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "reqs"); err != nil {
+		t.Fatal(err)
+	}
+	total := func() int {
+		n := 0
+		for _, k := range []string{"GET", "HEAD", "PUT", "POST", "DELETE", "GET list-type"} {
+			n += g.count(k)
+		}
+		return n
+	}
+	before := total()
+	if _, err := s.Put(ctx, "reqs", "k", strings.NewReader("v"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := total() - before; n != 1 {
+		t.Errorf("a small put took %d requests, want 1", n)
+	}
+	before = total()
+	rc, _, err := s.Get(ctx, "reqs", "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if n := total() - before; n != 1 {
+		t.Errorf("a get took %d requests, want 1", n)
 	}
 }

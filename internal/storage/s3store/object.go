@@ -402,7 +402,7 @@ func (s *Store) Delete(ctx context.Context, bucket, key string) error {
 	if err := s.checkKey(bucket, key); err != nil {
 		return opErr("delete", objName(bucket, key), err)
 	}
-	if _, err := s.headBucket(ctx, bucket); err != nil {
+	if err := s.bucketExists(ctx, bucket); err != nil {
 		return opErr("delete", objName(bucket, key), err)
 	}
 	b, k := s.ext(s.objKey(bucket, key))
@@ -455,7 +455,7 @@ func (s *Store) copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey s
 	if err := s.checkKey(dstBucket, dstKey); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	if _, err := s.headBucket(ctx, dstBucket); err != nil {
+	if err := s.bucketExists(ctx, dstBucket); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	r, info, err := s.stat(ctx, srcBucket, srcKey)

@@ -89,7 +89,7 @@ func (s *Store) put(ctx context.Context, bucket, key string, r io.Reader, opts s
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	if _, err := s.headBucket(ctx, bucket); err != nil {
+	if err := s.bucketExists(ctx, bucket); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	c, err := s.preconditions(ctx, bucket, key, opts)

@@ -98,6 +98,8 @@ var (
 const (
 	DefaultPartSize    = 8 << 20
 	DefaultConcurrency = 4
+	// DefaultBucketCacheTTL: see Config.BucketCacheTTL.
+	DefaultBucketCacheTTL = 5 * time.Second
 	// MaxInlineMetadata bounds the encoded attribute document kept in the
 	// object's own metadata; larger ones go to a sidecar object.
 	MaxInlineMetadata = 1800
@@ -141,6 +143,12 @@ type Config struct {
 	// beyond the first two of each (which every long put has, so that
 	// puts cannot wait on each other); 0 means 4*Concurrency.
 	MaxBufferedParts int
+	// BucketCacheTTL is how long a put, delete or copy trusts that a
+	// bucket it saw exists without asking the store again (one HEAD
+	// fewer per write); a bucket this store deletes is forgotten at once,
+	// one another server deletes after at most this long. 0 means
+	// DefaultBucketCacheTTL; negative means always ask.
+	BucketCacheTTL time.Duration
 	// HTTPClient, if set, sends the requests (tests count them).
 	HTTPClient *http.Client `json:"-"`
 }
@@ -239,6 +247,9 @@ func (c *Config) validate() error {
 	if c.Concurrency < 1 {
 		return fmt.Errorf("%w: concurrency %d", ErrInvalidConfig, c.Concurrency)
 	}
+	if c.BucketCacheTTL == 0 {
+		c.BucketCacheTTL = DefaultBucketCacheTTL
+	}
 	if c.MaxBufferedParts == 0 {
 		c.MaxBufferedParts = 4 * c.Concurrency
 	}
@@ -262,7 +273,10 @@ type Store struct {
 	smallBufs sync.Pool
 	// buffers is the budget of MaxBufferedParts.
 	buffers chan struct{}
-	closed  sync.Once
+	// seen are the buckets known to exist, and when (BucketCacheTTL).
+	seenMu sync.Mutex
+	seen   map[string]time.Time
+	closed sync.Once
 }
 
 var (
@@ -321,7 +335,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
-	s := &Store{cfg: cfg, client: client, root: cfg.Prefix, buffers: make(chan struct{}, cfg.MaxBufferedParts)}
+	s := &Store{cfg: cfg, client: client, root: cfg.Prefix, buffers: make(chan struct{}, cfg.MaxBufferedParts), seen: map[string]time.Time{}}
 	s.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
 	s.smallBufs.New = func() any { b := make([]byte, smallBufSize); return &b }
 	// A listing, not HeadBucket: its errors have a body that says what is
