@@ -327,3 +327,49 @@ func TestHeaderLimitsAndEmptyMD5(t *testing.T) {
 		t.Errorf("empty Content-MD5: %d %s", code, body)
 	}
 }
+
+// A page of ListMultipartUploads that ends on a common prefix names, in
+// its markers, the prefix and the first upload rolled into it; resuming
+// from them lists what follows.
+func TestListUploadsDelimiterMarkers(t *testing.T) {
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	c := e.client(e.admin)
+	bucket := "upcp"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, k := range []string{"abc/something", "foo/bar/baz", "foo/quxx", "xyz/hello", "zzz/bca", "some/very/nested"} {
+		out, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[k] = aws.ToString(out.UploadId)
+	}
+	prefixes := func(out *s3.ListMultipartUploadsOutput) []string {
+		var ps []string
+		for _, p := range out.CommonPrefixes {
+			ps = append(ps, aws.ToString(p.Prefix))
+		}
+		return ps
+	}
+	out, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket, Delimiter: aws.String("/"), MaxUploads: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(prefixes(out), " "); got != "abc/ foo/" || len(out.Uploads) != 0 || !aws.ToBool(out.IsTruncated) {
+		t.Fatalf("first page: %q %v truncated %v", got, out.Uploads, aws.ToBool(out.IsTruncated))
+	}
+	if aws.ToString(out.NextKeyMarker) != "foo/" || aws.ToString(out.NextUploadIdMarker) != ids["foo/bar/baz"] {
+		t.Errorf("markers %q %q, want foo/ %q", aws.ToString(out.NextKeyMarker), aws.ToString(out.NextUploadIdMarker), ids["foo/bar/baz"])
+	}
+	out, err = c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket, Delimiter: aws.String("/"),
+		KeyMarker: out.NextKeyMarker, UploadIdMarker: out.NextUploadIdMarker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(prefixes(out), " "); got != "foo/ some/ xyz/ zzz/" || aws.ToBool(out.IsTruncated) {
+		t.Errorf("second page: %q truncated %v", got, aws.ToBool(out.IsTruncated))
+	}
+}

@@ -425,8 +425,9 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		}
 		n++
 		if isPrefix {
+			// The markers name the first upload rolled into the prefix.
 			out.CommonPrefixes = append(out.CommonPrefixes, commonPrefix{Prefix: entry})
-			out.NextKeyMarker, out.NextUploadIDMarker = entry, ""
+			out.NextKeyMarker, out.NextUploadIDMarker = entry, u.UploadID
 			continue
 		}
 		uc := ucs[u.UploadID]
