@@ -61,6 +61,11 @@ type Config struct {
 	MaxBytes int64
 	// Prefetch is how many objects Prefetch downloads at once; 0 means 4.
 	Prefetch int
+	// ChunkSize and Parallel: objects of at least two chunks are
+	// downloaded as ranges of ChunkSize bytes, Parallel at once; 0 means
+	// 8 MiB and 4 (the aws CLI's figures); Parallel 1 downloads whole.
+	ChunkSize int64
+	Parallel  int
 }
 
 // Store is what the cache reads: any storage.ObjectStore.
@@ -119,6 +124,12 @@ func New(cfg Config, store Store) (*Cache, error) {
 	}
 	if cfg.Prefetch <= 0 {
 		cfg.Prefetch = 4
+	}
+	if cfg.ChunkSize <= 0 {
+		cfg.ChunkSize = 8 << 20
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
 	}
 	c := &Cache{cfg: cfg, store: store, entries: map[string]*entry{}, lru: list.New(), flights: map[string]*flight{}}
 	if err := os.RemoveAll(c.tmpDir()); err != nil {
@@ -328,21 +339,17 @@ func (c *Cache) evictLocked() {
 
 // download writes the object to a temp file, checks it against the
 // description it was asked for (size, and the MD5 for single-part ETags),
-// and renames it into place.
+// and renames it into place. Objects of at least two chunks are fetched
+// as ranges, Parallel at once, as the aws CLI does.
 func (c *Cache) download(ctx context.Context, bucket, key string, info storage.ObjectInfo, name string) (int64, error) {
 	fail := func(err error) (int64, error) {
+		if errors.Is(err, errChanged) {
+			return 0, err
+		}
 		return 0, fmt.Errorf("cannot cache s3://%s/%s: %w", bucket, key, err)
 	}
 	if err := os.MkdirAll(c.tmpDir(), 0o755); err != nil {
 		return fail(err)
-	}
-	rc, got, err := c.store.Get(ctx, bucket, key, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	if got.ETag != info.ETag || got.Size != info.Size {
-		return 0, errChanged
 	}
 	tmp, err := os.CreateTemp(c.tmpDir(), "get-*")
 	if err != nil {
@@ -353,11 +360,18 @@ func (c *Cache) download(ctx context.Context, bucket, key string, info storage.O
 	if len(info.ETag) == 32 && !strings.Contains(info.ETag, "-") {
 		h = md5.New()
 	}
-	var w io.Writer = tmp
-	if h != nil {
-		w = io.MultiWriter(tmp, h)
+	var n int64
+	if info.Size >= 2*c.cfg.ChunkSize && c.cfg.Parallel > 1 {
+		n, err = c.fetchRanges(ctx, bucket, key, info, tmp)
+		if err == nil && h != nil {
+			// Hashed from the page cache, once every range is in.
+			if _, err = tmp.Seek(0, io.SeekStart); err == nil {
+				_, err = io.Copy(h, tmp)
+			}
+		}
+	} else {
+		n, err = c.fetchWhole(ctx, bucket, key, info, tmp, h)
 	}
-	n, err := io.Copy(w, rc)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -383,6 +397,88 @@ func (c *Cache) download(ctx context.Context, bucket, key string, info storage.O
 		return fail(err)
 	}
 	return n, nil
+}
+
+// same reports whether a read answered for the version asked for.
+func same(got, want storage.ObjectInfo) bool {
+	return got.ETag == want.ETag && got.Size == want.Size
+}
+
+func (c *Cache) fetchWhole(ctx context.Context, bucket, key string, info storage.ObjectInfo, tmp *os.File, h hash.Hash) (int64, error) {
+	rc, got, err := c.store.Get(ctx, bucket, key, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	if !same(got, info) {
+		return 0, errChanged
+	}
+	var w io.Writer = tmp
+	if h != nil {
+		w = io.MultiWriter(tmp, h)
+	}
+	return io.Copy(w, rc)
+}
+
+// fetchRanges reads the object as ranges of ChunkSize into tmp, Parallel
+// at once; every range must come from the version asked for.
+func (c *Cache) fetchRanges(ctx context.Context, bucket, key string, info storage.ObjectInfo, tmp *os.File) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		total int64
+	)
+	failed := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	sem := make(chan struct{}, c.cfg.Parallel)
+	for off := int64(0); off < info.Size; off += c.cfg.ChunkSize {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		length := min(c.cfg.ChunkSize, info.Size-off)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			rc, got, err := c.store.Get(ctx, bucket, key, &storage.Range{Offset: off, Length: length})
+			if err != nil {
+				failed(err)
+				return
+			}
+			defer rc.Close()
+			if !same(got, info) {
+				failed(errChanged)
+				return
+			}
+			n, err := io.Copy(io.NewOffsetWriter(tmp, off), io.LimitReader(rc, length))
+			if err == nil && n != length {
+				err = fmt.Errorf("%w: range at %d has %d bytes, want %d", ErrCorrupt, off, n, length)
+			}
+			if err != nil {
+				failed(err)
+				return
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return 0, first
+	}
+	return total, ctx.Err()
 }
 
 // Prefetch downloads objects (the files a query planner selected) in

@@ -369,3 +369,81 @@ func TestCanceledReaders(t *testing.T) {
 		t.Errorf("%d readers failed and %d succeeded, want 1 and 1", errs, paths)
 	}
 }
+
+// TestRangedDownload: a large object comes as parallel ranges, checked
+// against its MD5, once for all readers.
+func TestRangedDownload(t *testing.T) {
+	f := newFixture(t)
+	c, err := cache.New(cache.Config{Dir: f.dir, ChunkSize: 5 << 20, Parallel: 3}, f.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := body(23<<20+7, 9)
+	f.put(t, "big.parquet", want)
+	before := f.gets()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			p, release, err := c.LocalPath(t.Context(), "data", "big.parquet")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer release()
+			if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("ranged download gave %d bytes, %v", len(got), err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := f.gets() - before; n != 5 {
+		t.Errorf("%d GETs for 5 ranges of one object read by 4 readers, want 5", n)
+	}
+	// Below two chunks: one GET.
+	f.put(t, "small.parquet", want[:9<<20])
+	before = f.gets()
+	if got, _ := read(t, c, "small.parquet"); got != string(want[:9<<20]) {
+		t.Errorf("small object differs")
+	}
+	if n := f.gets() - before; n != 1 {
+		t.Errorf("%d GETs for an object under two chunks, want 1", n)
+	}
+}
+
+// overwriting overwrites the object before the first GET reaches the
+// store: the GET then answers for another version than the HEAD.
+type overwriting struct {
+	cache.Store
+	f    *fixture
+	t    *testing.T
+	once sync.Once
+	next []byte
+}
+
+func (o *overwriting) Get(ctx context.Context, bucket, key string, rng *storage.Range) (io.ReadCloser, storage.ObjectInfo, error) {
+	o.once.Do(func() { o.f.put(o.t, key, o.next) })
+	return o.Store.Get(ctx, bucket, key, rng)
+}
+
+// TestOverwrittenWhileRead: an object overwritten between the HEAD and the
+// GET (whole or ranged) is looked up again; the cache never keeps a file
+// mixing versions or filed under another version's name.
+func TestOverwrittenWhileRead(t *testing.T) {
+	for _, parallel := range []int{1, 3} {
+		f := newFixture(t)
+		first, second := body(11<<20, 1), body(11<<20+3, 2)
+		f.put(t, "k.bin", first)
+		o := &overwriting{Store: f.store, f: f, t: t, next: second}
+		c, err := cache.New(cache.Config{Dir: f.dir, ChunkSize: 5 << 20, Parallel: parallel}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := read(t, c, "k.bin")
+		if got != string(second) {
+			t.Errorf("parallel %d: read %d bytes, want the new version's %d", parallel, len(got), len(second))
+		}
+		if st := c.Stats(); st.Files != 1 || st.Bytes != int64(len(second)) {
+			t.Errorf("parallel %d: Stats = %+v", parallel, st)
+		}
+	}
+}
