@@ -186,7 +186,7 @@ func (s *Server) queryExecution(ctx context.Context, ex query.Execution) map[str
 	if ex.ManifestLocation != "" {
 		stats["DataManifestLocation"] = ex.ManifestLocation
 	}
-	return map[string]any{
+	out := map[string]any{
 		"QueryExecutionId":      ex.ID,
 		"Query":                 ex.SQL,
 		"StatementType":         stmt,
@@ -197,6 +197,17 @@ func (s *Server) queryExecution(ctx context.Context, ex query.Execution) map[str
 		"WorkGroup":             ex.Workgroup,
 		"EngineVersion":         map[string]string{"SelectedEngineVersion": "tarn (DuckDB)", "EffectiveEngineVersion": "tarn (DuckDB)"},
 	}
+	if sub := query.SubstatementType(ex.SQL); sub != "" {
+		out["SubstatementType"] = sub
+	}
+	return out
+}
+
+// plainText reports whether an execution's result is Athena's plain text
+// (DDL and UTILITY statements: SHOW, DESCRIBE, EXPLAIN): GetQueryResults
+// gives its rows without a header row.
+func plainText(ex query.Execution) bool {
+	return ex.StatementType == "DDL" || ex.StatementType == "UTILITY"
 }
 
 func (s *Server) getQueryExecution(ctx context.Context, c *call, body []byte) (any, error) {
@@ -273,14 +284,16 @@ func (s *Server) getQueryResults(ctx context.Context, c *call, body []byte) (any
 		return nil, athenaInvalid("Query has not yet finished. Current state: %s", ex.State)
 	}
 	// Athena's first page starts with the header row, which counts against
-	// MaxResults; later pages are data only. tarn's token is the query
-	// service's: the next data row's number and where it starts.
+	// MaxResults; later pages are data only (and plain text results have
+	// none). tarn's token is the query service's: the next data row's
+	// number and where it starts.
 	first := in.NextToken == ""
+	header := first && !plainText(ex)
 	if !first && !query.ValidResultToken(in.NextToken) {
 		return nil, athenaInvalid("NextToken %q is not one this server issued; start again without it", truncate(in.NextToken, 40))
 	}
 	want := max
-	if first {
+	if header {
 		want = max - 1
 	}
 	var pg query.ResultPage
@@ -302,7 +315,7 @@ func (s *Server) getQueryResults(ctx context.Context, c *call, body []byte) (any
 	}
 	rows := make([]row, 0, len(pg.Rows)+1)
 	cols := make([]map[string]any, len(pg.Columns))
-	if first {
+	if header {
 		hdr := row{Data: make([]datum, len(pg.Columns))}
 		for i, col := range pg.Columns {
 			n := col.Name
@@ -336,10 +349,36 @@ func (s *Server) getQueryResults(ctx context.Context, c *call, body []byte) (any
 		"UpdateCount": 0,
 		"ResultSet":   map[string]any{"Rows": rows, "ResultSetMetadata": map[string]any{"ColumnInfo": cols}},
 	}
+	if n, ok, err := s.updateCount(ctx, ex); err != nil {
+		return nil, err
+	} else if ok {
+		out["UpdateCount"] = n
+	}
 	if pg.NextToken != "" {
 		out["NextToken"] = pg.NextToken
 	}
 	return out, nil
+}
+
+// updateCount is Athena's UpdateCount of a statement that wrote rows (CTAS,
+// INSERT, MERGE, UPDATE, DELETE, UNLOAD): the count its result holds, in
+// its one row's "rows" column.
+func (s *Server) updateCount(ctx context.Context, ex query.Execution) (int64, bool, error) {
+	if !query.WritesRows(query.SubstatementType(ex.SQL)) {
+		return 0, false, nil
+	}
+	pg, err := s.d.Async.Results(ctx, ex.ID, "", 1)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(pg.Columns) == 0 || pg.Columns[0].Name != "rows" || len(pg.Rows) != 1 {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(pg.Rows[0][0], 10, 64)
+	if err != nil {
+		return 0, false, nil
+	}
+	return n, true, nil
 }
 
 func (s *Server) stopQueryExecution(ctx context.Context, c *call, body []byte) (any, error) {

@@ -1,7 +1,13 @@
 package awsapi_test
 
 import (
+	"context"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 )
 
 // Tests of what dbt-athena (docs/dbt.md#dbt-athena) sends to tarn's AWS
@@ -26,4 +32,69 @@ func TestSTSGetCallerIdentity(t *testing.T) {
 	refusedWith(t, "an unknown key", "InvalidClientTokenId", out, err)
 	out, err = e.cli(t, nothing, "sts", "assume-role", "--role-arn", "arn:aws:iam::000000000000:role/r", "--role-session-name", "dbt")
 	refusedWith(t, "an STS action tarn does not serve", "InvalidAction", out, err)
+}
+
+// TestAthenaStatementResults: what dbt-athena's cursor reads of each
+// statement it runs. Writes (Hive and Iceberg CTAS, INSERT, MERGE) are DML
+// with their SubstatementType and the rows written as UpdateCount; DDL and
+// UTILITY results are plain text, without a header row.
+func TestAthenaStatementResults(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	a := e.athena(e.admin)
+	run := func(sql string) (*athenatypes.QueryExecution, *athena.GetQueryResultsOutput) {
+		t.Helper()
+		start, err := a.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String(sql),
+			QueryExecutionContext: &athenatypes.QueryExecutionContext{Database: aws.String("dbt"), Catalog: aws.String("awsdatacatalog")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := waitQuery(t, a, aws.ToString(start.QueryExecutionId))
+		if ex.Status.State != athenatypes.QueryExecutionStateSucceeded {
+			t.Fatalf("%s: %s %s", sql, ex.Status.State, aws.ToString(ex.Status.StateChangeReason))
+		}
+		res, err := a.GetQueryResults(ctx, &athena.GetQueryResultsInput{QueryExecutionId: start.QueryExecutionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ex, res
+	}
+	cells := func(res *athena.GetQueryResultsOutput) string {
+		var rows []string
+		for _, r := range res.ResultSet.Rows {
+			var c []string
+			for _, d := range r.Data {
+				c = append(c, aws.ToString(d.VarCharValue))
+			}
+			rows = append(rows, strings.Join(c, ","))
+		}
+		return strings.Join(rows, ";")
+	}
+	for _, c := range []struct {
+		sql, stmt, sub string
+		update         int64
+		rows           string
+	}{
+		{"create schema if not exists `dbt`", "DDL", "CREATE_DATABASE", 0, ""},
+		{`-- /* {"app": "dbt"} */` + "\ncreate table \"awsdatacatalog\".\"dbt\".\"h\" with (table_type='hive', is_external=true, external_location='s3://lake/dbt/h', format='parquet') as select region, count(*) as n from etl_pipeline_db.sales group by region",
+			"DML", "CREATE_TABLE_AS_SELECT", 5, "rows;5"},
+		{"alter table `dbt`.`h` set tblproperties ('classification' = 'parquet')", "DDL", "ALTER_TABLE", 0, ""},
+		{"insert into \"dbt\".\"h\" (n, region) select 0, 'Nowhere'", "DML", "INSERT", 1, "rows;1"},
+		{"create table dbt.i with (table_type='iceberg', is_external=false, location='s3://lake/dbt/i', format='parquet') as select region, n from dbt.h", "DML", "CREATE_TABLE_AS_SELECT", 6, "rows;6"},
+		{"merge into dbt.i as t using (select 'North' as region, 99 as n) as s on t.region = s.region when matched then update set n = s.n", "DML", "MERGE", 1, "rows;1"},
+		{"select count(*) as c from dbt.i where n = 99", "DML", "SELECT", 0, "c;1"},
+		{"show tables in dbt", "DDL", "SHOW_TABLES", 0, "h;i"},
+		{"describe dbt.h", "DDL", "DESCRIBE_TABLE", 0, "region,string,;n,bigint,"},
+	} {
+		ex, res := run(c.sql)
+		if string(ex.StatementType) != c.stmt || aws.ToString(ex.SubstatementType) != c.sub {
+			t.Errorf("%s: statement type %s/%s, want %s/%s", c.sql, ex.StatementType, aws.ToString(ex.SubstatementType), c.stmt, c.sub)
+		}
+		if aws.ToInt64(res.UpdateCount) != c.update {
+			t.Errorf("%s: UpdateCount %d, want %d", c.sql, aws.ToInt64(res.UpdateCount), c.update)
+		}
+		if got := cells(res); got != c.rows {
+			t.Errorf("%s: rows %q, want %q", c.sql, got, c.rows)
+		}
+	}
 }

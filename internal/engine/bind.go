@@ -150,6 +150,9 @@ func (s *Session) BindWith(ctx context.Context, query, defaultDB string, opts Bi
 	if _, err := statementNode(tree); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
+	if containsFold(query, "TO_UTF8") {
+		rewriteTrinoHashes(tree)
+	}
 	tables := map[string]*boundTable{}
 	var rels *Relations
 	expanded := 0

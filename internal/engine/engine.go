@@ -526,6 +526,10 @@ var compatMacros = []string{
 	`CREATE MACRO array_join(a, sep) AS array_to_string(a, sep)`,
 	`CREATE MACRO from_unixtime(s) AS to_timestamp(s)`,
 	`CREATE MACRO to_unixtime(ts) AS epoch(ts)`,
+	// Trino's UTF-8 conversions to and from varbinary (md5(to_utf8(s)):
+	// rewriteTrinoHashes).
+	`CREATE MACRO to_utf8(s) AS encode(s)`,
+	`CREATE MACRO from_utf8(b) AS decode(b)`,
 	// Trino's date_add(unit, n, ts) next to DuckDB's date_add(date, interval).
 	`CREATE MACRO date_add(d, i) AS d + i, (unit, n, ts) AS ts + n * CAST('1 ' || unit AS INTERVAL)`,
 	// Redshift's names (the warehouse's dialect). DATEADD/DATEDIFF's bare

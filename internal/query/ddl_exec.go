@@ -188,6 +188,11 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 			return fmt.Errorf("%w: %d of %d partitions did not exist in %s (use DROP IF EXISTS)", catalog.ErrNoSuchPartition, len(vals)-n, len(vals), t.FullName())
 		}
 		return emit(nil, nil)
+	case setTableProperties:
+		if err := s.setTableProperties(ctx, req, st); err != nil {
+			return err
+		}
+		return emit(nil, nil)
 	case showDatabases:
 		if err := s.ensureDefaultDatabase(ctx, DefaultDatabase); err != nil {
 			return err

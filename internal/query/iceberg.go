@@ -73,6 +73,9 @@ func (s *Service) runIceberg(ctx context.Context, ex *Execution, req Request, si
 	}
 	if st, isCreate := stmt.(iceCreate); isCreate {
 		ex.StatementType = "DDL"
+		if st.Select != "" {
+			ex.StatementType = "DML" // CTAS, as Athena has it
+		}
 		if perr != nil {
 			return true, fmt.Errorf("%w: %v", ErrSyntax, perr)
 		}

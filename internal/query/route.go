@@ -39,6 +39,13 @@ func athenaSyntax(text string) bool {
 			return true
 		}
 	}
+	if len(toks) > 3 && toks[0].Is("ALTER") && toks[1].Is("TABLE") {
+		for _, t := range toks {
+			if t.Is("TBLPROPERTIES") {
+				return true // Hive's; Redshift says SET TABLE PROPERTIES
+			}
+		}
+	}
 	if len(toks) < 3 || !toks[0].Is("CREATE") {
 		return false
 	}

@@ -148,8 +148,17 @@ func parseDDL(sql string) (stmt any, ok bool, err error) {
 				return nil, true, p.errorf("expected PARTITION (key = value, ...)")
 			}
 			return s, true, p.end()
+		case p.accept("SET", "TBLPROPERTIES"):
+			s := setTableProperties{DB: db, Name: name}
+			if s.Props, err = p.kv(); err != nil {
+				return nil, true, err
+			}
+			if len(s.Props) == 0 {
+				return nil, true, p.errorf("expected at least one property")
+			}
+			return s, true, p.end()
 		default:
-			return nil, true, p.errorf("only ALTER TABLE ... ADD PARTITION and DROP PARTITION are supported")
+			return nil, true, p.errorf("only ALTER TABLE ... ADD PARTITION, DROP PARTITION and SET TBLPROPERTIES are supported")
 		}
 	case p.is("SHOW", "DATABASES"), p.is("SHOW", "SCHEMAS"):
 		p.i += 2

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,7 @@ type ctasStmt struct {
 
 type insertStmt struct {
 	DB, Name string
+	Columns  []string // INSERT INTO t (a, b): the columns the SELECT's fill, in its order
 	Select   string
 }
 
@@ -76,7 +78,20 @@ func parseWrite(text string) (any, bool, error) {
 			return nil, true, err
 		}
 		if p.is("(") && !p.isSelectAhead() {
-			return nil, true, p.errorf("a column list in INSERT INTO is not supported: select the table's columns in order")
+			p.i++
+			for {
+				c, err := p.ident()
+				if err != nil {
+					return nil, true, err
+				}
+				s.Columns = append(s.Columns, c)
+				if p.accept(")") {
+					break
+				}
+				if err := p.expect(","); err != nil {
+					return nil, true, err
+				}
+			}
 		}
 		s.Select = unparen(rest())
 		return s, true, nil
@@ -443,17 +458,42 @@ func (s *Service) runWrite(ctx context.Context, stmt any, req Request, sink Sink
 			return err
 		}
 		all := append(append([]catalog.Column{}, t.Columns...), t.PartitionKeys...)
-		if len(cols) != len(all) {
-			return fmt.Errorf("%w: INSERT INTO %s: the SELECT has %d columns, the table has %d (%s, partition keys last)", ErrSyntax, t.FullName(), len(cols), len(all), catalog.ColumnList(all))
+		// Athena inserts by position (or into the named columns, the
+		// others NULL): cast each column to the table's.
+		src := make([]int, len(all)) // the SELECT's column (from 1) for each of the table's; 0 for NULL
+		if len(st.Columns) == 0 {
+			if len(cols) != len(all) {
+				return fmt.Errorf("%w: INSERT INTO %s: the SELECT has %d columns, the table has %d (%s, partition keys last)", ErrSyntax, t.FullName(), len(cols), len(all), catalog.ColumnList(all))
+			}
+			for i := range all {
+				src[i] = i + 1
+			}
+		} else {
+			if len(cols) != len(st.Columns) {
+				return fmt.Errorf("%w: INSERT INTO %s: %d columns are named and the SELECT has %d", ErrSyntax, t.FullName(), len(st.Columns), len(cols))
+			}
+			for n, name := range st.Columns {
+				i := slices.IndexFunc(all, func(c catalog.Column) bool { return strings.EqualFold(c.Name, name) })
+				if i < 0 {
+					return fmt.Errorf("%w: INSERT INTO %s: no column %q (it has %s)", ErrSyntax, t.FullName(), name, catalog.ColumnList(all))
+				}
+				if src[i] != 0 {
+					return fmt.Errorf("%w: INSERT INTO %s: column %q is named twice", ErrSyntax, t.FullName(), name)
+				}
+				src[i] = n + 1
+			}
 		}
-		// Athena inserts by position: cast each column to the table's.
 		var proj []string
 		for i, c := range all {
 			typ, err := catalog.ParseType(c.Type)
 			if err != nil {
 				return err
 			}
-			proj = append(proj, fmt.Sprintf("CAST(#%d AS %s) AS %s", i+1, typ.DuckDB(), engine.QuoteIdent(c.Name)))
+			val := "NULL"
+			if src[i] > 0 {
+				val = fmt.Sprintf("#%d", src[i])
+			}
+			proj = append(proj, fmt.Sprintf("CAST(%s AS %s) AS %s", val, typ.DuckDB(), engine.QuoteIdent(c.Name)))
 		}
 		q := fmt.Sprintf("SELECT %s FROM (%s)", strings.Join(proj, ", "), b.SQL)
 		u, err := storage.ParseURI(t.Location)
