@@ -150,6 +150,12 @@ workflows:
       - name: build
         dbt: {project: $work/snap, schema: analytics, publish: on_tests_pass}
 EOF
+cat >>"$work/tarn.yaml" <<EOF
+alarms:
+  - name: orders_wap_failed
+    rule: workflow_failed
+    target: orders_wap
+EOF
 tarn apply -f "$work/tarn.yaml" >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
 
 t0=$(date +%s)
@@ -186,7 +192,15 @@ expect "the staging schema is kept for inspection, with the bad rows" "5" "$(psq
 run_id=$(grep -o 'run wr-[^ ]*' "$work/wap2.log" | head -1 | cut -d' ' -f2)
 tarn workflow run "$run_id" >"$work/wap2-run.log" 2>&1 || true
 contains "tarn workflow run shows the failed test" "fail" "$work/wap2-run.log"
-contains "alarms see the failed run (workflow_failed)" "FAILED" "$work/wap2-run.log"
+alarm_state() { # waits (at most 20 s) for the alarm's state to be $1
+  for _ in $(seq 100); do
+    tarn alarm get orders_wap_failed >"$work/alarm.log" 2>&1 || true
+    if grep -q "alarm orders_wap_failed: $1" "$work/alarm.log"; then echo "$1"; return; fi
+    sleep 0.2
+  done
+  head -3 "$work/alarm.log"
+}
+expect "the failed run fires the workflow_failed alarm" ALARM "$(alarm_state ALARM)"
 if [ -n "${TARN_DBT_TESTDATA:-}" ]; then
   mkdir -p "$TARN_DBT_TESTDATA"
   art=$(ls -d "$work/data/dbt/$run_id"/models-*/target | tail -1)
@@ -202,6 +216,7 @@ psql_q "delete from landing.orders where order_id in (1, 5)" >/dev/null
 if run_wf orders_wap "$work/wap3.log"; then ok=yes; else ok=no; fi
 expect "write-audit-publish: the fixed replay publishes" yes "$ok"
 expect "published incrementally over the published rows" "4/100.00" "$(psql_q 'select count(*) || $$/$$ || sum(revenue) from marts.orders_by_day')"
+expect "the alarm clears after the run that published" OK "$(alarm_state OK)"
 expect "the failed run's staging schema is gone" 0 "$(psql_q "select count(*) from information_schema.schemata where schema_name like 'marts%tarn_wap%'")"
 
 # A key that may build in its staging schemas but not replace the
