@@ -52,6 +52,7 @@ func (s *Service) icebergDML(ctx context.Context, ex *Execution, req Request, si
 	if err != nil {
 		return err
 	}
+	s.recordDMLLineage(ctx, ex, t, st.Kind, rows)
 	return emitRows(ex, sink, rows)
 }
 
@@ -86,6 +87,7 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		if err != nil {
 			return 0, err
 		}
+		ex.noteLineageInputs(b)
 		src := b.SQL
 		if len(st.SourceColumns) > 0 {
 			names := make([]string, len(st.SourceColumns))
@@ -106,6 +108,7 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		if err != nil {
 			return 0, err
 		}
+		ex.noteLineageInputs(b)
 		bound[sp[0]] = "(" + b.SQL + ")"
 	}
 	// rw is the statement's text from..to with its subqueries bound.

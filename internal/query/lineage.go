@@ -58,3 +58,14 @@ func (s *Service) recordWriteLineage(ctx context.Context, ex *Execution, out cat
 		slog.Warn("query: cannot record lineage", "execution", ex.ID, "error", err)
 	}
 }
+
+// recordDMLLineage records an UPDATE, DELETE or MERGE of an Iceberg table
+// that committed: the tables its source and subqueries read → the table.
+// The rows are those written (updated or merged); a DELETE's are not
+// rows written and are left out.
+func (s *Service) recordDMLLineage(ctx context.Context, ex *Execution, t catalog.Table, kind string, rows int64) {
+	if kind == "DELETE" {
+		rows = -1
+	}
+	s.recordWriteLineage(ctx, ex, catalog.TableDataset(t.Database, t.Name), rows)
+}

@@ -44,3 +44,26 @@ func TestWritesRecordLineage(t *testing.T) {
 		t.Fatalf("lin.a: %+v %v", up.Nodes, err)
 	}
 }
+
+// A MERGE into an Iceberg table records its source table; the target is
+// not its own input.
+func TestIcebergMergeRecordsLineage(t *testing.T) {
+	l := openLake(t)
+	ctx := context.Background()
+	mustRun(t, l.Query, "CREATE DATABASE IF NOT EXISTS lin")
+	mustRun(t, l.Query, "CREATE TABLE lin.changes WITH (external_location = 's3://lake/lin/changes/') AS SELECT 1 AS id, 'b' AS v UNION ALL SELECT 3, 'c'")
+	mustRun(t, l.Query, `CREATE TABLE lin.ice (id int, v string) LOCATION 's3://lake/ice/lin/' TBLPROPERTIES ('table_type'='ICEBERG')`)
+	mustRun(t, l.Query, "INSERT INTO lin.ice VALUES (1, 'a'), (2, 'x')")
+	_, m := mustRun(t, l.Query, `MERGE INTO lin.ice t USING lin.changes c ON t.id = c.id
+		WHEN MATCHED THEN UPDATE SET v = c.v WHEN NOT MATCHED THEN INSERT VALUES (c.id, c.v)`)
+	g, err := l.Catalog.TableLineage(ctx, "lin", "ice", catalog.LineageQuery{Direction: catalog.Upstream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 2 || g.Nodes[0].Dataset != catalog.TableDataset("lin", "changes") {
+		t.Fatalf("nodes = %+v", g.Nodes)
+	}
+	if w := g.Nodes[1].Write; w == nil || w.RunID != m.ID || w.Rows != 2 {
+		t.Fatalf("write = %+v, merge %s", w, m.ID)
+	}
+}
