@@ -84,14 +84,14 @@ func (v *verifier) open(ctx context.Context) error {
 func (s *Session) warehouseShape(ctx context.Context) ([]string, error) {
 	ddl := []string{"CREATE SCHEMA IF NOT EXISTS warehouse." + PublicSchema}
 	rows, err := s.conn.QueryContext(ctx, `
-		SELECT 's', schema_name, '', '', 0 FROM duckdb_schemas()
+		SELECT 's', schema_name, '', '', '', 0 FROM duckdb_schemas()
 			WHERE database_name = 'warehouse' AND NOT internal AND schema_name NOT IN ('tarn', 'public')
-		UNION ALL SELECT 'q', schema_name, sequence_name, '', 0 FROM duckdb_sequences() WHERE database_name = 'warehouse' AND schema_name <> 'tarn'
-		UNION ALL SELECT 'c', schema_name, table_name, column_name || ' ' || data_type, column_index FROM duckdb_columns()
+		UNION ALL SELECT 'q', schema_name, sequence_name, '', '', 0 FROM duckdb_sequences() WHERE database_name = 'warehouse' AND schema_name <> 'tarn'
+		UNION ALL SELECT 'c', schema_name, table_name, column_name, data_type, column_index FROM duckdb_columns()
 			WHERE database_name = 'warehouse' AND schema_name <> 'tarn'
-		UNION ALL SELECT 't', '', table_name, column_name || ' ' || data_type, column_index FROM duckdb_columns()
+		UNION ALL SELECT 't', '', table_name, column_name, data_type, column_index FROM duckdb_columns()
 			WHERE database_name = 'temp' AND NOT starts_with(table_name, '`+TempPrefix+`')
-		ORDER BY 1 DESC, 2, 3, 5`)
+		ORDER BY 1 DESC, 2, 3, 6`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the warehouse's shape: %w", err)
 	}
@@ -109,9 +109,10 @@ func (s *Session) warehouseShape(ctx context.Context) ([]string, error) {
 		table, cols = "", nil
 	}
 	for rows.Next() {
-		var kind, sch, name, col string
+		// Column names may hold spaces: name and type come apart.
+		var kind, sch, name, col, typ string
 		var idx int
-		if err := rows.Scan(&kind, &sch, &name, &col, &idx); err != nil {
+		if err := rows.Scan(&kind, &sch, &name, &col, &typ, &idx); err != nil {
 			return nil, err
 		}
 		qn := "warehouse." + QuoteIdent(sch) + "." + QuoteIdent(name)
@@ -129,8 +130,7 @@ func (s *Session) warehouseShape(ctx context.Context) ([]string, error) {
 				flush()
 				table = qn
 			}
-			name, typ, _ := strings.Cut(col, " ")
-			cols = append(cols, QuoteIdent(name)+" "+typ)
+			cols = append(cols, QuoteIdent(col)+" "+typ)
 		}
 	}
 	flush()

@@ -788,6 +788,13 @@ func (c *conn) refreshShadow(ctx context.Context) error {
 	var wh warehouseLister
 	if e := c.srv.deps.Engine; e != nil {
 		wh = func(ctx context.Context) (*engine.WarehouseListing, error) {
+			// A transaction block with changes sees them (its pinned
+			// session's snapshot), as PostgreSQL's catalog does.
+			if c.tx != nil {
+				if l, ok, err := c.tx.ListWarehouse(ctx); ok || err != nil {
+					return l, err
+				}
+			}
 			sess, err := e.Acquire(ctx)
 			if err != nil {
 				return nil, err

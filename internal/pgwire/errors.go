@@ -22,6 +22,7 @@ const (
 	codeUndefinedObject   = "42704" // undefined_object
 	codeInvalidSchema     = "3F000" // invalid_schema_name
 	codeDuplicateTable    = "42P07" // duplicate_table
+	codeWrongObjectType   = "42809" // wrong_object_type
 	codeDuplicateSchema   = "42P06" // duplicate_schema
 	codeDependentObjects  = "2BP01" // dependent_objects_still_exist
 	codePermission        = "42501" // insufficient_privilege
@@ -93,6 +94,8 @@ func sqlState(err error) string {
 		return codeUndefinedObject
 	case errors.Is(err, query.ErrUnsupported), errors.Is(err, warehouse.ErrUnsupported):
 		return codeNotSupported
+	case errors.Is(err, warehouse.ErrWrongObjectType):
+		return codeWrongObjectType
 	case errors.Is(err, warehouse.ErrObjectExists):
 		return codeDuplicateTable
 	case errors.Is(err, warehouse.ErrNoSuchObject):

@@ -21,7 +21,7 @@ import (
 // added.)
 var commandVerbs = map[string]bool{
 	"INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "TRUNCATE": true, "REFRESH": true,
-	"CREATE": true, "DROP": true, "ALTER": true, "ANALYZE": true, "VACUUM": true, "COPY": true,
+	"CREATE": true, "DROP": true, "ALTER": true, "ANALYZE": true, "VACUUM": true, "COPY": true, "COMMENT": true,
 }
 
 // commandVerb returns the first word of a command, "" for anything else.

@@ -31,6 +31,9 @@ func (x *execution) createMatView(s createMatView) (Result, error) {
 		return Result{}, fmt.Errorf("cannot create materialized view %s: %w: schema %q", t, ErrNoSuchObject, t.Schema)
 	}
 	if rels.Kind(t.Schema, t.Name) != "" {
+		if s.IfNotExists {
+			return Result{}, nil // PostgreSQL: a notice, nothing done
+		}
 		return Result{}, fmt.Errorf("cannot create materialized view %s: %w", t, ErrObjectExists)
 	}
 	def, err := RewriteExpressions(s.Select)

@@ -48,6 +48,7 @@ type createView struct {
 
 type createMatView struct {
 	Target      name
+	IfNotExists bool
 	AutoRefresh bool
 	SortKey     []string
 	Select      string
@@ -73,6 +74,9 @@ type passThrough struct {
 	Verb   string
 	Target name
 	SQL    string
+	// More are the further statements of an ALTER TABLE with several
+	// actions, one action each (alterActions); SQL is the first.
+	More []string
 }
 
 // renameRelation is ALTER TABLE | VIEW | MATERIALIZED VIEW [IF EXISTS]
@@ -268,11 +272,35 @@ func parse(sql string) (st Statement, ok bool, err error) {
 		if verb == "ALTER" && (p.is("ADD", "PARTITION") || p.is("ADD", "IF") || p.is("DROP", "PARTITION") || p.is("DROP", "IF")) {
 			return nil, false, nil // Athena's partition DDL
 		}
+		if verb == "ALTER" {
+			stmts, err := alterActions(p, strings.TrimSpace(sql[:p.toks[p.i-1].end]))
+			if err != nil {
+				return wrap(nil, err)
+			}
+			if stmts != nil {
+				st := passThrough{Verb: verb, Target: target}
+				for i, q := range stmts {
+					text, err := RewriteExpressions(q)
+					if err != nil {
+						return wrap(nil, err)
+					}
+					if i == 0 {
+						st.SQL = text
+					} else {
+						st.More = append(st.More, text)
+					}
+				}
+				return st, true, nil
+			}
+		}
 		text, err := RewriteExpressions(sql)
 		if err != nil {
 			return wrap(nil, err)
 		}
 		return passThrough{Verb: verb, Target: target, SQL: strings.TrimSuffix(strings.TrimSpace(text), ";")}, true, nil
+	case p.is("COMMENT", "ON"):
+		p.i += 2
+		return wrap(p.commentOn())
 	case p.is("COPY"):
 		if !redshiftCopy(p.toks) {
 			return nil, false, nil // DuckDB's COPY (... TO): refused by the query service
@@ -476,6 +504,7 @@ func (p *parser) createView(s createView) (Statement, error) {
 func (p *parser) createMatView() (Statement, error) {
 	var s createMatView
 	var err error
+	s.IfNotExists = p.accept("IF", "NOT", "EXISTS")
 	if s.Target, err = p.qualified(); err != nil {
 		return nil, err
 	}

@@ -291,6 +291,12 @@ func (w *Service) Owns(ctx context.Context, sess *engine.Session, st Statement, 
 			return true, nil
 		}
 		return false, nil
+	case commentOn:
+		rels, err := needRels()
+		if err != nil {
+			return false, err
+		}
+		return w.ownsComment(ctx, rels, s, defaultDB)
 	case insertStmt:
 		rels, err := needRels()
 		if err != nil {
@@ -331,6 +337,8 @@ func (w *Service) Exec(ctx context.Context, sess *engine.Session, st Statement, 
 		return Result{}, x.drop(s)
 	case renameRelation:
 		return Result{}, x.rename(s)
+	case commentOn:
+		return Result{}, x.comment(s)
 	case insertStmt:
 		return x.insert(s)
 	case passThrough:
@@ -922,17 +930,32 @@ func (x *execution) passThrough(s passThrough) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := x.w.checkText(x.ctx, x.conn, s.SQL); err != nil {
-		return Result{}, err
+	stmts := append([]string{s.SQL}, s.More...)
+	for _, q := range stmts {
+		if err := x.w.checkText(x.ctx, x.conn, q); err != nil {
+			return Result{}, err
+		}
+		// checkText gives clear errors for the common cases; the verifier is
+		// what keeps files out (DuckDB's own binder on a file-less instance).
+		if err := x.sess.VerifyWarehouseStatement(x.ctx, q); err != nil {
+			return Result{}, err
+		}
 	}
-	// checkText gives clear errors for the common cases; the verifier is
-	// what keeps files out (DuckDB's own binder on a file-less instance).
-	if err := x.sess.VerifyWarehouseStatement(x.ctx, s.SQL); err != nil {
+	var n int64
+	if len(stmts) == 1 {
+		if n, err = x.exec(s.SQL); err != nil {
+			return Result{}, wrapDuck(err)
+		}
+	} else if err := x.tx(func() error {
+		// An ALTER TABLE of several actions: all of them or none.
+		for _, q := range stmts {
+			if _, err := x.exec(q); err != nil {
+				return wrapDuck(err)
+			}
+		}
+		return nil
+	}); err != nil {
 		return Result{}, err
-	}
-	n, err := x.exec(s.SQL)
-	if err != nil {
-		return Result{}, wrapDuck(err)
 	}
 	if s.Verb != "ALTER" {
 		if err := x.autoRefresh(t); err != nil {
