@@ -157,6 +157,8 @@ alarms:
     target: orders_wap
 EOF
 tarn apply -f "$work/tarn.yaml" >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
+tarn plan -f "$work/tarn.yaml" >"$work/plan.log" 2>&1 || true
+contains "tarn plan after apply: the dbt steps round-trip" "No changes" "$work/plan.log"
 
 t0=$(date +%s)
 if run_wf dbt_example "$work/example.log"; then ok=yes; else ok=no; fi
