@@ -373,10 +373,21 @@ func dropPartitions(ctx context.Context, tx *sql.Tx, db, table string, values []
 		return 0, fmt.Errorf("cannot drop partitions of table %q: %w", full, err)
 	}
 	defer stmt.Close()
+	// A manifest table's files of the partition leave the table with it (as
+	// in Athena, the files stay in storage): its readers list the manifest,
+	// not the partitions.
+	files, err := tx.PrepareContext(ctx, `DELETE FROM catalog_files WHERE table_id = ? AND values_json = ?`)
+	if err != nil {
+		return 0, fmt.Errorf("cannot drop partitions of table %q: %w", full, err)
+	}
+	defer files.Close()
 	dropped := 0
 	for _, v := range values {
 		res, err := stmt.ExecContext(ctx, id, encodeValues(v))
 		if err != nil {
+			return 0, fmt.Errorf("cannot drop partition %q of table %q: %w", PartitionName(t.PartitionKeys, v), full, err)
+		}
+		if _, err := files.ExecContext(ctx, id, encodeValues(v)); err != nil {
 			return 0, fmt.Errorf("cannot drop partition %q of table %q: %w", PartitionName(t.PartitionKeys, v), full, err)
 		}
 		n, _ := res.RowsAffected()
