@@ -363,8 +363,20 @@ func (c *Catalog) RecordLineage(ctx context.Context, ev LineageEvent) error {
 
 // RecordLineageTx is RecordLineage inside tx, so a writer can record the
 // lineage of a write in the transaction that publishes it.
+// The event is recorded under a savepoint: if it fails, tx is as it was
+// and the caller may still commit its write.
 func (c *Catalog) RecordLineageTx(ctx context.Context, tx *sql.Tx, ev LineageEvent) error {
-	return c.recordLineage(ctx, tx, "", ev)
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT catalog_lineage`); err != nil {
+		return fmt.Errorf("cannot record lineage of job %q: %w", ev.Job.Name, err)
+	}
+	err := c.recordLineage(ctx, tx, "", ev)
+	if err != nil {
+		_, _ = tx.ExecContext(ctx, `ROLLBACK TO catalog_lineage`)
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE catalog_lineage`); rerr != nil && err == nil {
+		err = fmt.Errorf("cannot record lineage of job %q: %w", ev.Job.Name, rerr)
+	}
+	return err
 }
 
 // RecordExternalLineage is RecordLineage for an event posted from outside

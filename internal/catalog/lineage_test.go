@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -249,5 +250,31 @@ func TestLineageSourcesDoNotMix(t *testing.T) {
 	}
 	if err := c.RecordExternalLineage(ctx, "", lineageEvent(LineageComplete, "j", "r", t0, nil, nil, -1)); err == nil {
 		t.Fatal("an external event without a source was recorded")
+	}
+}
+
+// An event that cannot be recorded in a writer's transaction leaves the
+// transaction as it was: the write still commits.
+func TestRecordLineageTxFailureKeepsTheWrite(t *testing.T) {
+	c := newTestCatalog(t)
+	ctx := context.Background()
+	mustNoErr(t, c.CreateDatabase(ctx, Database{Name: "sales"}, false))
+	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
+		if err := c.CreateTableTx(ctx, tx, salesTable()); err != nil {
+			return err
+		}
+		bad := lineageEvent(LineageComplete, "job.x", "r", t0, nil, []DatasetRef{TableDataset("sales", "orders")}, 1)
+		bad.Run.RunID = ""
+		if err := c.RecordLineageTx(ctx, tx, bad); !errors.Is(err, ErrInvalidLineage) {
+			t.Errorf("bad event: %v", err)
+		}
+		return c.RecordLineageTx(ctx, tx, lineageEvent(LineageComplete, "job.x", "r", t0, nil, []DatasetRef{TableDataset("sales", "orders")}, 1))
+	})
+	mustNoErr(t, err)
+	if _, err := c.GetTable(ctx, salesTable().Database, salesTable().Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := c.LatestWrite(ctx, TableDataset("sales", "orders")); !ok {
+		t.Fatal("the good event was not recorded")
 	}
 }

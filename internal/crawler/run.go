@@ -155,11 +155,13 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 	case crawlErr != nil:
 		run.State, run.Error = StateFailed, s.eng.Redact(crawlErr.Error())
 	}
+	// Lineage first: once the run is saved as ended, a client that sees it
+	// may delete the crawler at once.
+	s.recordLineage(context.WithoutCancel(ctx), spec, run)
 	// The run must be recorded even when ctx was cancelled.
 	if err := s.saveRun(context.WithoutCancel(ctx), run); err != nil {
 		return run, err
 	}
-	s.recordLineage(context.WithoutCancel(ctx), spec, run)
 	if crawlErr != nil {
 		return run, fmt.Errorf("crawler %q run %s: %w: %w", spec.Name, run.ID, ErrCrawlFailed, crawlErr)
 	}

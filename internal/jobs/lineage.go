@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"strings"
@@ -29,11 +30,12 @@ func lineageOutput(spec Spec) catalog.DatasetRef {
 }
 
 // recordLineage records a finished run as an OpenLineage event: COMPLETE
-// with the rows it wrote, or FAIL. inputs are the catalog tables the run
-// read (nil if it failed before binding its SQL). Lineage is a record of
-// what happened, not part of the publish: a failure to record it is
-// logged and does not fail the run.
-func (s *Service) recordLineage(ctx context.Context, spec Spec, run Run, inputs []catalog.DatasetRef, parent *LineageParent) {
+// with the rows it wrote, in tx, the transaction that publishes the run (so
+// a run is never seen succeeded without its lineage), or FAIL, with tx nil.
+// inputs are the catalog tables the run read (nil if it failed before
+// binding its SQL). Lineage is a record of what happened, not part of the
+// publish: a failure to record it is logged and does not fail the run.
+func (s *Service) recordLineage(ctx context.Context, tx *sql.Tx, spec Spec, run Run, inputs []catalog.DatasetRef, parent *LineageParent) {
 	ev := catalog.LineageEvent{
 		EventType: catalog.LineageComplete,
 		EventTime: run.EndedAt,
@@ -70,7 +72,11 @@ func (s *Service) recordLineage(ctx context.Context, spec Spec, run Run, inputs 
 		out.OutputFacets = catalog.OutputStatistics(run.Stats.RowsWritten, run.Stats.BytesWritten)
 	}
 	ev.Outputs = []catalog.LineageDataset{out}
-	if err := s.cat.RecordLineage(ctx, ev); err != nil {
+	record := func() error { return s.cat.RecordLineage(ctx, ev) }
+	if tx != nil {
+		record = func() error { return s.cat.RecordLineageTx(ctx, tx, ev) }
+	}
+	if err := record(); err != nil {
 		slog.Warn("jobs: cannot record lineage", "job", spec.Name, "run", run.ID, "error", err)
 	}
 }

@@ -61,6 +61,10 @@ type Run struct {
 	Stats     Stats             `json:"stats"`
 	Error     string            `json:"error,omitempty"`
 	Log       []string          `json:"log,omitempty"`
+
+	// onCommit runs in the transaction that publishes a succeeded run
+	// (saveRunTx): it records the run's lineage with it (lineage.go).
+	onCommit func(tx *sql.Tx)
 }
 
 // Duration is how long the run took (so far).
@@ -205,6 +209,7 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 
 	logf("attempt %d of job %s started", attempt, spec.Name)
 	var inputs []catalog.DatasetRef
+	run.onCommit = func(tx *sql.Tx) { s.recordLineage(ctx, tx, spec, run, inputs, opts.Lineage) }
 	removed, err := s.execute(runCtx, spec, &run, opts.ListArgs, logf, &inputs)
 	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		err = cause
@@ -215,7 +220,6 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	run.EndedAt = time.Now().UTC()
 	if err == nil {
 		run.State = StateSucceeded
-		s.recordLineage(context.WithoutCancel(ctx), spec, run, inputs, opts.Lineage)
 		// Replaced files are garbage in the catalog, deleted after a grace
 		// period (readers may still hold them); collect what is due.
 		if len(removed) > 0 {
@@ -250,8 +254,8 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	// Whatever the cause, record the end and remove what was not published.
 	bg := context.WithoutCancel(ctx)
 	s.collectGarbage(bg, spec, run.ID)
+	s.recordLineage(bg, nil, spec, run, inputs, opts.Lineage)
 	s.saveRun(bg, &run)
-	s.recordLineage(bg, spec, run, inputs, opts.Lineage)
 	return run, fmt.Errorf("%w: job %s run %s: %w", ErrRunFailed, spec.Name, run.ID, err)
 }
 
@@ -264,6 +268,9 @@ type execer interface {
 }
 
 func (s *Service) saveRunTx(ctx context.Context, q execer, run *Run) error {
+	if tx, ok := q.(*sql.Tx); ok && run.State == StateSucceeded && run.onCommit != nil {
+		run.onCommit(tx)
+	}
 	stats, _ := json.Marshal(run.Stats)
 	_, err := q.ExecContext(ctx, `UPDATE job_runs SET state = ?, ended_at = ?, stats = ?, error = ?, log = ? WHERE id = ?`,
 		run.State, meta.FormatTime(run.EndedAt), string(stats), run.Error, strings.Join(run.Log, "\n"), run.ID)
