@@ -463,10 +463,12 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		return err
 	}
 	var body io.Reader = sized
-	if alg != "" {
-		cr := newChecksumReader(body, fr, alg, want)
-		body, opts.ChecksumFrom = cr, cr.checksum
+	if alg == "" {
+		alg = "CRC64NVME" // S3's default, as for PutObject
 	}
+	cr := newChecksumReader(body, fr, alg, want)
+	cr.noTrailer = true // a form has no trailer
+	body, opts.ChecksumFrom = cr, cr.checksum
 	info, err := s.lockedWrite(ctx, p, h, bucket, key, "", func() (storage.ObjectInfo, error) {
 		return s.store.Put(ctx, bucket, key, body, opts)
 	})

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/crc64nvme"
+
 	"github.com/tarn-lake/tarn/internal/auth"
 )
 
@@ -90,6 +92,12 @@ func TestPostObjectForm(t *testing.T) {
 	rc.Close()
 	if string(got) != "hello" || info.ContentType != "binary/octet-stream" {
 		t.Errorf("stored %q as %q", got, info.ContentType)
+	}
+	// S3's default checksum, as for PutObject.
+	h64 := crc64nvme.New()
+	h64.Write([]byte("hello"))
+	if want := base64.StdEncoding.EncodeToString(h64.Sum(nil)); info.Checksum.Algorithm != "CRC64NVME" || info.Checksum.Value != want {
+		t.Errorf("form upload's checksum %+v, want CRC64NVME %s", info.Checksum, want)
 	}
 	for what, c := range map[string]struct {
 		status int
