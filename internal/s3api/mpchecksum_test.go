@@ -134,6 +134,11 @@ func TestMultipartFinalChecksums(t *testing.T) {
 	if attrs.Checksum == nil || aws.ToString(attrs.Checksum.ChecksumSHA256) != want || attrs.Checksum.ChecksumType != types.ChecksumTypeComposite {
 		t.Errorf("attributes answered %+v, want %q COMPOSITE", attrs.Checksum, want)
 	}
+	list, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: aws.String("comp")})
+	if err != nil || len(list.Contents) != 1 || list.Contents[0].ChecksumType != types.ChecksumTypeComposite ||
+		len(list.Contents[0].ChecksumAlgorithm) != 1 || list.Contents[0].ChecksumAlgorithm[0] != types.ChecksumAlgorithmSha256 {
+		t.Errorf("listing: %+v, %v", list, err)
+	}
 
 	// No checksum asked for: the CRC64NVME S3 gives every object; a
 	// final checksum sent is ignored.

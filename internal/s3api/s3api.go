@@ -638,7 +638,7 @@ func objectsXML(objs []storage.ObjectInfo, enc string, withOwner bool) []objectX
 	for _, o := range objs {
 		x := objectXML{Key: encodeKey(o.Key, enc), LastModified: isoTime(o.LastModified), ETag: `"` + o.ETag + `"`, Size: o.Size, StorageClass: "STANDARD"}
 		if o.Checksum.Algorithm != "" {
-			x.ChecksumAlgorithm, x.ChecksumType = o.Checksum.Algorithm, "FULL_OBJECT"
+			x.ChecksumAlgorithm, x.ChecksumType = o.Checksum.Algorithm, checksumType(o.Checksum)
 		}
 		if withOwner {
 			x.Owner = &owner{ID: "tarn", DisplayName: "tarn"}
@@ -1319,7 +1319,7 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	res := copyObjectResult{Xmlns: s3NS, LastModified: isoTime(info.LastModified), ETag: `"` + info.ETag + `"`}
 	if c := info.Checksum; c.Algorithm != "" {
-		res.ChecksumType = "FULL_OBJECT"
+		res.ChecksumType = checksumType(c)
 		switch c.Algorithm {
 		case "CRC32":
 			res.ChecksumCRC32 = c.Value
