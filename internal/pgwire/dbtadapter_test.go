@@ -265,3 +265,57 @@ func TestDbtBlockSeesItsRelations(t *testing.T) {
 		t.Fatalf("after ROLLBACK: %q", got)
 	}
 }
+
+// TestDbtConstraints: a model's contract (constraints: not_null, check,
+// primary_key, unique, foreign_key) as dbt-postgres writes it. CHECK is
+// enforced as in PostgreSQL; primary and foreign keys and UNIQUE are
+// Redshift's informational constraints (not enforced). Violations get
+// PostgreSQL's class 23 codes.
+func TestDbtConstraints(t *testing.T) {
+	e := newEnv(t, pgwire.DefaultConfig())
+	ctx := t.Context()
+	c, rowsOf, exec := dbtAdapterConn(t, e, e.admin)
+	exec(`CREATE SCHEMA s`, `create table "warehouse"."s"."fk" (id integer not null primary key)`,
+		`create table "warehouse"."s"."m" (
+    id integer not null primary key check ((id > 0)) check (id >= 1) references "warehouse"."s"."fk" (id) unique,
+    color text,
+    date_day text,
+    check ((id > 0)),
+    constraint positive_len check (length(color) > 0),
+    primary key (id),
+    constraint strange_uniqueness_requirement unique (color, date_day),
+    foreign key (id) references "warehouse"."s"."fk" (id)
+)`,
+		`insert into s.m (id, color, date_day) values (1, 'blue', '2019-01-01'), (2, null, null)`)
+	for _, tc := range []struct{ sql, code string }{
+		{`insert into s.m (id, color) values (0, 'red')`, "23514"},
+		{`insert into s.m (id, color) values (3, '')`, "23514"},
+		{`insert into s.m (id, color) values (null, 'red')`, "23502"},
+		{`update s.m set id = -1 where id = 1`, "23514"},
+	} {
+		if _, err := c.Exec(ctx, tc.sql); sqlState(err) != tc.code {
+			t.Errorf("%s: %v (%s), want %s", tc.sql, err, sqlState(err), tc.code)
+		}
+	}
+	if got := rowsOf(`select count(*) from s.m`); !slices.Equal(got, []string{"2"}) {
+		t.Fatalf("rows after refused writes: %q", got)
+	}
+	// Hostile: a CHECK reaches no file and no other table (DuckDB allows
+	// no subquery in a CHECK), and is parsed whole.
+	for _, q := range []string{
+		`create table s.h1 (a varchar check (a <> (select content from read_text('/etc/passwd'))))`,
+		`create table s.h2 (a integer check (a in (select id from s.fk)))`,
+		`create table s.h3 (a integer, check ((select count(*) from 'secret.csv') > 0))`,
+		`create table s.h4 (a integer check a > 0)`,
+		`create table s.h5 (a integer check (a > 0) extra)`,
+		`create table s.h6 (a integer, check (a > 0) extra)`,
+		`create table s.h7 (a integer check ())`,
+	} {
+		if _, err := c.Exec(ctx, q); err == nil {
+			t.Errorf("accepted: %s", q)
+		}
+	}
+	if got := rowsOf(`select count(*) from pg_tables where schemaname = 's'`); !slices.Equal(got, []string{"2"}) {
+		t.Fatalf("tables: %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -23,6 +24,11 @@ const (
 	codeInvalidSchema     = "3F000" // invalid_schema_name
 	codeDuplicateTable    = "42P07" // duplicate_table
 	codeWrongObjectType   = "42809" // wrong_object_type
+	codeIntegrity         = "23000" // integrity_constraint_violation
+	codeNotNull           = "23502" // not_null_violation
+	codeForeignKey        = "23503" // foreign_key_violation
+	codeUnique            = "23505" // unique_violation
+	codeCheck             = "23514" // check_violation
 	codeDuplicateSchema   = "42P06" // duplicate_schema
 	codeDependentObjects  = "2BP01" // dependent_objects_still_exist
 	codePermission        = "42501" // insufficient_privilege
@@ -136,6 +142,20 @@ func sqlState(err error) string {
 		return codeCancelled
 	case is(engine.ErrTxAborted):
 		return codeInFailedTx
+	case is(engine.ErrConstraint):
+		// DuckDB reports one type for every constraint; its message
+		// tells which (PostgreSQL's class 23 codes).
+		switch msg := err.Error(); {
+		case strings.Contains(msg, "NOT NULL constraint failed"):
+			return codeNotNull
+		case strings.Contains(msg, "CHECK constraint failed"):
+			return codeCheck
+		case strings.Contains(msg, "foreign key"):
+			return codeForeignKey
+		case strings.Contains(msg, "primary key"), strings.Contains(msg, "unique constraint"):
+			return codeUnique
+		}
+		return codeIntegrity
 	case is(engine.ErrConflict):
 		// Two transactions changed the same rows: the later commit loses.
 		return codeSerialization

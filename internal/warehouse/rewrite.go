@@ -102,6 +102,34 @@ type column struct {
 var columnAttrs = map[string]bool{
 	"default": true, "identity": true, "generated": true, "encode": true, "distkey": true, "sortkey": true,
 	"not": true, "null": true, "primary": true, "unique": true, "references": true, "collate": true, "constraint": true,
+	"check": true,
+}
+
+// checkConstraint reads CHECK ( expr ) at toks[i] (i < b): DuckDB enforces
+// it as PostgreSQL does (a row whose expression is false is refused; NULL
+// passes); it cannot hold a subquery. It returns the clause for DuckDB and
+// the index after it.
+func checkConstraint(src string, toks []token, i, b int) (string, int, error) {
+	if i+1 >= b || !toks[i+1].punct("(") {
+		return "", 0, fmt.Errorf("%w: expected CHECK (expression) at position %d", ErrSyntax, toks[i].pos+1)
+	}
+	depth := 0
+	for j := i + 1; j < b; j++ {
+		switch {
+		case toks[j].punct("("):
+			depth++
+		case toks[j].punct(")"):
+			depth--
+			if depth == 0 {
+				if j == i+2 {
+					return "", 0, fmt.Errorf("%w: CHECK without an expression at position %d", ErrSyntax, toks[i].pos+1)
+				}
+				expr := apply(src[toks[i+2].pos:toks[j-1].end], shift(exprEdits(src, toks, i+2, j), -toks[i+2].pos))
+				return "CHECK (" + strings.TrimSpace(expr) + ")", j + 1, nil
+			}
+		}
+	}
+	return "", 0, fmt.Errorf("%w: unbalanced parentheses in CHECK at position %d", ErrSyntax, toks[i].pos+1)
 }
 
 // rewriteColumns rewrites the inside of CREATE TABLE's parentheses
@@ -132,7 +160,22 @@ func rewriteColumns(src string, toks []token, from, to int, seq func(col string)
 		}
 		first := toks[a]
 		switch {
-		case first.is("primary"), first.is("unique"), first.is("foreign"), first.is("constraint"), first.is("check"):
+		case first.is("check"), first.is("constraint") && a+2 < b && toks[a+2].is("check"):
+			// A table's CHECK constraint, enforced (its name is not kept).
+			at := a
+			if first.is("constraint") {
+				at = a + 2
+			}
+			clause, next, err := checkConstraint(src, toks, at, b)
+			if err != nil {
+				return def, err
+			}
+			if next != b {
+				return def, fmt.Errorf("%w: unexpected %q after CHECK (...)", ErrSyntax, src[toks[next].pos:toks[next].end])
+			}
+			parts = append(parts, clause)
+			continue
+		case first.is("primary"), first.is("unique"), first.is("foreign"), first.is("constraint"):
 			def.Dropped = append(def.Dropped, src[first.pos:toks[b-1].end])
 			continue
 		case first.is("like"):
@@ -240,6 +283,13 @@ func rewriteColumns(src string, toks []token, from, to int, seq func(col string)
 			case t.is("unique"):
 				def.Dropped = append(def.Dropped, "UNIQUE")
 				i++
+			case t.is("check"):
+				clause, next, err := checkConstraint(src, toks, i, b)
+				if err != nil {
+					return def, err
+				}
+				out += " " + clause
+				i = next
 			case t.is("constraint"):
 				i += 2 // the name; the constraint follows
 			case t.is("references"):
