@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -202,4 +203,40 @@ func (c *call) getBucketACL() error {
 		Grants: []grant{{Grantee: grantee{XSI: xsi, Type: "CanonicalUser", ID: id, DisplayName: id}, Permission: "FULL_CONTROL"}}}
 	writeXML(c.w, http.StatusOK, out)
 	return nil
+}
+
+// objectACLGrants are the headers that grant object permissions.
+var objectACLGrants = []string{"X-Amz-Grant-Full-Control", "X-Amz-Grant-Read", "X-Amz-Grant-Read-Acp", "X-Amz-Grant-Write-Acp"}
+
+// checkObjectACL applies an object write's x-amz-acl and x-amz-grant-*
+// (PutObject, CopyObject, CreateMultipartUpload, a POST form's acl): the
+// canned ACLs that give the owner alone full control (private,
+// bucket-owner-full-control) are what every tarn object has, and are
+// accepted; anything else is refused before a byte is stored —
+// AccessControlListNotSupported while the bucket's ownership is
+// BucketOwnerEnforced (the default), as in S3, and NotImplemented
+// otherwise (tarn keeps no object ACLs).
+func (s *Server) checkObjectACL(ctx context.Context, bucket, acl string, grants bool) error {
+	if !grants && (acl == "" || acl == "private" || acl == "bucket-owner-full-control") {
+		return nil
+	}
+	if bc, ok := s.store.(storage.BucketConfigs); ok {
+		c := &call{s: s, bucket: bucket, r: (&http.Request{}).WithContext(ctx)}
+		allowed, err := c.aclsAllowed(bc)
+		if err != nil {
+			return err
+		}
+		if !allowed {
+			return errCode("AccessControlListNotSupported", http.StatusBadRequest, "The bucket does not allow ACLs.")
+		}
+	}
+	return errCode("NotImplemented", http.StatusNotImplemented, "A header you provided implies functionality that is not implemented: object ACLs (tarn decides access by policies)")
+}
+
+// headerObjectACL reads an object write's ACL headers.
+func headerObjectACL(h http.Header) (acl string, grants bool) {
+	for _, g := range objectACLGrants {
+		grants = grants || h.Get(g) != ""
+	}
+	return h.Get("X-Amz-Acl"), grants
 }

@@ -44,6 +44,11 @@ func (c *call) createMultipartUpload() error {
 	if err := checkObjectHeaders(c.r.Header); err != nil {
 		return err
 	}
+	if acl, grants := headerObjectACL(c.r.Header); acl != "" || grants {
+		if err := c.s.checkObjectACL(c.r.Context(), c.bucket, acl, grants); err != nil {
+			return err
+		}
+	}
 	opts := putOptions(c.r.Header)
 	var err error
 	if opts.Tags, err = tagsFromHeader(c.r.Header); err != nil {

@@ -433,6 +433,11 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	if err := checkNoSSE(h); err != nil {
 		return err
 	}
+	if acl, ok := f.get("acl"); ok {
+		if err := s.checkObjectACL(ctx, bucket, acl, false); err != nil {
+			return err
+		}
+	}
 	for name := range h {
 		alg, ok := strings.CutPrefix(strings.ToLower(name), "x-amz-checksum-")
 		if _, known := checksumAlgorithms[strings.ToUpper(alg)]; ok && !known {

@@ -804,6 +804,14 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err := checkObjectHeaders(r.Header); err != nil {
 		return err
 	}
+	if acl, grants := headerObjectACL(r.Header); acl != "" || grants {
+		if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
+			return err
+		}
+		if err := s.checkObjectACL(ctx, bucket, acl, grants); err != nil {
+			return err
+		}
+	}
 	if storage.ValidateKey(key) != nil && hasDotSegment(key) {
 		// S3's answer to a path-traversing name.
 		return errCode("400", http.StatusBadRequest, "Bad Request")
@@ -1226,6 +1234,14 @@ func (s *Server) copyObject(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	}
 	if err := s.authorize(r.Context(), p, "s3:PutObject", bucket, key); err != nil {
 		return err
+	}
+	if acl, grants := headerObjectACL(r.Header); acl != "" || grants {
+		if _, err := s.store.HeadBucket(ctx, bucket); err != nil {
+			return err
+		}
+		if err := s.checkObjectACL(ctx, bucket, acl, grants); err != nil {
+			return err
+		}
 	}
 	// x-amz-checksum-algorithm: the copy gets a checksum of that algorithm.
 	copyAlg := strings.ToUpper(strings.TrimSpace(r.Header.Get("X-Amz-Checksum-Algorithm")))
