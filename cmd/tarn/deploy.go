@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/deploy"
-	"github.com/tarn-lake/tarn/internal/lake"
 )
 
 // deployCmds are tarn plan, tarn apply and tarn export (see docs/deploy.md).
@@ -139,7 +138,7 @@ func (g *globals) deploy(cmd *cobra.Command, fn func(ctx context.Context, d *dep
 			return fmt.Errorf("tarn %s works on a data folder (--data), not through a remote server (--server %s)", cmd.Name(), g.serverURL)
 		}
 	}
-	l, err := lake.Open(ctx, lake.DefaultConfig(g.data))
+	l, err := g.open(ctx)
 	if err != nil {
 		return err
 	}

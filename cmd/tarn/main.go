@@ -25,6 +25,7 @@ type globals struct {
 	data      string
 	serverURL string
 	s3URL     string
+	storage   storageFlags
 }
 
 func main() {
@@ -70,6 +71,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.data, "data", def, "lake home folder (env TARN_DATA)")
 	root.PersistentFlags().StringVar(&g.serverURL, "server", os.Getenv("TARN_SERVER"), "REST API of a running tarn serve to work through (env TARN_SERVER; found in the data folder when empty)")
 	root.PersistentFlags().StringVar(&g.s3URL, "s3-endpoint", os.Getenv("TARN_S3_ENDPOINT"), "S3 endpoint of that server, for mb, ls, cp, rm (env TARN_S3_ENDPOINT; found in the data folder when empty)")
+	g.storage.register(root)
 	root.AddCommand(
 		quickstartCmd(g), initCmd(g),
 		mbCmd(g), lsCmd(g), cpCmd(g), rmCmd(g),
@@ -90,5 +92,9 @@ func newRoot() *cobra.Command {
 
 // open opens the lake named by the global flags.
 func (g *globals) open(ctx context.Context) (*lake.Lake, error) {
-	return lake.Open(ctx, lake.DefaultConfig(g.data))
+	cfg, err := g.lakeConfig()
+	if err != nil {
+		return nil, err
+	}
+	return lake.Open(ctx, cfg)
 }

@@ -69,7 +69,11 @@ func runStatements(cmd *cobra.Command, g *globals, stmts []string, database, wor
 		}
 		return nil
 	}
-	l, err := lake.Open(cmd.Context(), oneShotConfig(g.data, stmts))
+	cfg, err := g.lakeConfig()
+	if err != nil {
+		return err
+	}
+	l, err := lake.Open(cmd.Context(), oneShotConfig(cfg, stmts))
 	if err != nil {
 		return err
 	}
@@ -198,8 +202,7 @@ func (d *doneSink) Columns(cols []query.Column) error {
 // opens while the history is written, and statements that name nothing
 // (SELECT 1) get neither the warehouse nor the compatibility macros, which
 // they cannot reach. Their history and limits are the same.
-func oneShotConfig(data string, stmts []string) lake.Config {
-	cfg := lake.DefaultConfig(data)
+func oneShotConfig(cfg lake.Config, stmts []string) lake.Config {
 	cfg.OneShot = true
 	for _, st := range stmts {
 		if !query.NamesNothing(st) {

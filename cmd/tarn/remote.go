@@ -228,7 +228,10 @@ func (g *globals) run(cmd *cobra.Command, fn func(ctx context.Context, s service
 		return fn(ctx, services{catalog: remoteCatalog{r.Catalog()}, crawlers: remoteCrawlers{r.Crawlers()}, jobs: remoteJobs{r.Jobs()}, queries: remoteQueries{r.Queries()}, keys: remoteKeys{r.Keys()},
 			workflows: remoteWorkflows{r.Workflows()}, events: remoteEvents{r.Events()}, alarms: remoteAlarms{r.Alarms()}})
 	}
-	cfg := lake.DefaultConfig(g.data)
+	cfg, err := g.lakeConfig()
+	if err != nil {
+		return err
+	}
 	if metadataOnly[cmd.CommandPath()] {
 		cfg.NoEngine, cfg.OneShot = true, true
 	}
@@ -258,7 +261,10 @@ func (g *globals) objects(cmd *cobra.Command, fn func(ctx context.Context, store
 		return fn(ctx, o)
 	}
 	// Objects and their events need no DuckDB.
-	cfg := lake.DefaultConfig(g.data)
+	cfg, err := g.lakeConfig()
+	if err != nil {
+		return err
+	}
 	cfg.NoEngine, cfg.OneShot = true, true
 	l, err := lake.Open(ctx, cfg)
 	if err != nil {

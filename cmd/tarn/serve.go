@@ -53,7 +53,10 @@ func serveCmd(g *globals) *cobra.Command {
 				}
 				lns[lst.name] = ln
 			}
-			cfg := lake.DefaultConfig(g.data)
+			cfg, err := g.lakeConfig()
+			if err != nil {
+				return err
+			}
 			if v := os.Getenv("TARN_CLOCK"); v != "" {
 				// A test aid: the scheduler's clock starts at this time and
 				// runs from there, so a cron trigger can be made due soon.

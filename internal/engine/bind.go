@@ -529,8 +529,11 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, opts
 	}
 	s.e.files.add(uris)
 	s.held = append(s.held, uris...)
+	if err := s.fetch(ctx, uris); err != nil { // a remote store's files, in parallel
+		return nil, fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
+	}
 	for i := range files {
-		p, cleanup, err := s.e.LocalPath(ctx, bucketOf(files[i].URI), keyOf(files[i].URI))
+		p, cleanup, err := s.fetchedPath(ctx, files[i].URI)
 		if err != nil {
 			return nil, fmt.Errorf("cannot read %s of table %s: %w", files[i].URI, t.FullName(), err)
 		}

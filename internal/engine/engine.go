@@ -65,6 +65,10 @@ type Config struct {
 	// NoCompatMacros leaves out the Athena, Spark and Redshift function
 	// names (compatMacros): for a one-shot statement that calls no function.
 	NoCompatMacros bool
+	// Cache gives local copies of the objects of a store that has no local
+	// files (storage/s3store); nil fetches each read into TempDir. See
+	// remote.go.
+	Cache ObjectCache
 }
 
 // DefaultConfig returns a configuration for a lake home folder.
@@ -237,7 +241,7 @@ func (e *Engine) open(ctx context.Context) error {
 		}
 	}
 	allowed := []string{quoteString(withSlash(cfg.TempDir))}
-	for _, d := range cfg.AllowedDirs {
+	for _, d := range append(cfg.AllowedDirs, e.cacheDirs()...) {
 		allowed = append(allowed, quoteString(withSlash(d)))
 	}
 	if err := sandbox([]string{
@@ -330,8 +334,9 @@ type Session struct {
 	// txTemps drop the temporary tables a client's transaction created
 	// (DropAtRelease): they live until the session is released.
 	txTemps  []string
-	cleanups []func() // fetched remote objects to remove on Release
-	held     []string // file URIs held for the bound statement (see holds)
+	cleanups []func()          // fetched remote objects to remove on Release
+	fetched  map[string]string // URI → cached copy held for the statement (remote.go)
+	held     []string          // file URIs held for the bound statement (see holds)
 	home     chan *Session
 	writer   bool
 	// inTx is set between Begin and Commit or Rollback: the holder keeps
@@ -370,6 +375,7 @@ func (s *Session) Reset() {
 		c()
 	}
 	s.cleanups = s.cleanups[:0]
+	clear(s.fetched)
 	if len(s.held) > 0 {
 		s.e.files.drop(s.held)
 		s.held = s.held[:0]
@@ -457,8 +463,9 @@ func (s *Session) ScanRows() (map[string]int64, error) {
 }
 
 // LocalPath returns a local file path DuckDB can read for an object. For a
-// local store it is the object's own file; otherwise the object is fetched
-// into the engine's temp folder and cleanup removes it.
+// local store it is the object's own file; otherwise the object comes
+// from the cache (Config.Cache; cleanup releases it) or is fetched into the
+// engine's temp folder (cleanup removes it).
 func (e *Engine) LocalPath(ctx context.Context, bucket, key string) (path string, cleanup func(), err error) {
 	if lp, ok := e.store.(storage.LocalPather); ok {
 		p, err := lp.LocalPath(bucket, key)
@@ -468,6 +475,9 @@ func (e *Engine) LocalPath(ctx context.Context, bucket, key string) (path string
 		if !errors.Is(err, errors.ErrUnsupported) {
 			return "", nil, err
 		}
+	}
+	if e.cfg.Cache != nil {
+		return e.cfg.Cache.LocalPath(ctx, bucket, key)
 	}
 	rc, _, err := e.store.Get(ctx, bucket, key, nil)
 	if err != nil {

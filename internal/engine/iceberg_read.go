@@ -257,7 +257,7 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node, sk
 				return p, nil
 			}
 		}
-		p, cleanup, err := s.e.LocalPath(ctx, bucket, key)
+		p, cleanup, err := s.fetchedPath(ctx, uri)
 		if err != nil {
 			return "", fmt.Errorf("cannot read %s of table %s: %w", uri, t.FullName(), err)
 		}
@@ -275,6 +275,13 @@ func (s *Session) icebergScan(ctx context.Context, bt *boundTable, tree node, sk
 		// Which columns (by field id) a file has, and under which names, is
 		// only in its footer: read the uncached ones in parallel first.
 		var fs [][2]string
+		var locs []string
+		for _, task := range tasks {
+			locs = append(locs, task.File.FilePath())
+		}
+		if err := s.fetchIceberg(ctx, t, locs); err != nil { // a remote store's files, in parallel
+			return nil, err
+		}
 		for _, task := range tasks {
 			p, err := local(task.File.FilePath())
 			if err != nil {

@@ -5,6 +5,8 @@
 // A lake home holds:
 //
 //	objects/<bucket>/<key>   the object store (plain files, readable in place)
+//	storage.json             the external S3 store, when objects live in one (storage.go)
+//	cache/                   that store's objects as DuckDB reads them (read-through cache)
 //	tarn.db                  the metadata database (SQLite, WAL; 0600: it holds key secrets)
 //	admin-key.json           the generated admin access key (0600)
 //	uploads/                 multipart uploads in progress
@@ -19,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/alarms"
@@ -32,7 +35,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
-	"github.com/tarn-lake/tarn/internal/storage/fs"
+	"github.com/tarn-lake/tarn/internal/storage/cache"
 	"github.com/tarn-lake/tarn/internal/warehouse"
 	"github.com/tarn-lake/tarn/internal/workflow"
 )
@@ -40,7 +43,10 @@ import (
 // Config locates a lake and configures its services.
 type Config struct {
 	// Home is the lake home folder.
-	Home     string
+	Home string
+	// Storage says where objects live: the home's folder by default, or an
+	// external S3 store (storage.go).
+	Storage  StorageConfig
 	Meta     meta.Config
 	Engine   engine.Config
 	Workflow workflow.Config
@@ -80,9 +86,12 @@ func DefaultConfig(home string) Config {
 
 // Lake is an open lake: every service over one home folder.
 type Lake struct {
-	Home    string
-	Meta    *meta.DB
-	Store   storage.ObjectStore
+	Home  string
+	Meta  *meta.DB
+	Store storage.ObjectStore
+	// Cache is the read-through cache of an external store's objects
+	// (nil for the local folder).
+	Cache   *cache.Cache
 	Catalog *catalog.Catalog
 	// Iceberg is the one Iceberg catalog the query service, jobs and the
 	// Iceberg REST catalog commit through.
@@ -117,12 +126,22 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 			l.Close()
 		}
 	}()
-	store, err := fs.New(fs.DefaultConfig(filepath.Join(cfg.Home, "objects")))
+	store, objCache, err := openStorage(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open object store: %w", err)
+		return nil, err
 	}
 	l.Store = store
 	l.closers = append(l.closers, store.Close)
+	if objCache != nil {
+		// DuckDB reads the external store's objects through the cache,
+		// and the sandbox allows its folder instead of <home>/objects.
+		l.Cache = objCache
+		l.closers = append(l.closers, objCache.Close)
+		cfg.Engine.Cache = objCache
+		cfg.Engine.AllowedDirs = slices.DeleteFunc(slices.Clone(cfg.Engine.AllowedDirs), func(d string) bool {
+			return d == filepath.Join(cfg.Home, "objects")
+		})
+	}
 
 	l.Meta, err = meta.Open(ctx, cfg.Meta)
 	if err != nil {

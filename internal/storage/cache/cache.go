@@ -174,6 +174,10 @@ func New(cfg Config, store Store) (*Cache, error) {
 	return c, nil
 }
 
+// ObjectsDir is the folder holding the files LocalPath returns (a
+// sandboxed reader allows this folder and nothing else of the cache).
+func (c *Cache) ObjectsDir() string { return c.objectsDir() }
+
 func (c *Cache) tmpDir() string     { return filepath.Join(c.cfg.Dir, "tmp") }
 func (c *Cache) objectsDir() string { return filepath.Join(c.cfg.Dir, "objects") }
 func (c *Cache) file(name string) string {
