@@ -602,6 +602,7 @@ func (s *Service) bindWrite(ctx context.Context, ex *Execution, req Request, ses
 	if err := authorizeScans(req, b); err != nil {
 		return nil, err
 	}
+	ex.noteLineageInputs(b)
 	wg, err := s.Workgroup(ctx, req.Workgroup)
 	if err != nil {
 		return nil, err
@@ -662,6 +663,7 @@ func (s *Service) icebergAppend(ctx context.Context, ex *Execution, sess *engine
 	}
 	ex.wrote = true
 	ex.written = append(ex.written, res.URIs()...)
+	s.recordIcebergLineage(ctx, ex, tbl.Identifier(), res.Rows)
 	return res.Rows, nil
 }
 

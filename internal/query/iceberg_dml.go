@@ -87,7 +87,6 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		if err != nil {
 			return 0, err
 		}
-		ex.noteLineageInputs(b)
 		src := b.SQL
 		if len(st.SourceColumns) > 0 {
 			names := make([]string, len(st.SourceColumns))
@@ -108,7 +107,6 @@ func (s *Service) copyOnWrite(ctx context.Context, ex *Execution, req Request, t
 		if err != nil {
 			return 0, err
 		}
-		ex.noteLineageInputs(b)
 		bound[sp[0]] = "(" + b.SQL + ")"
 	}
 	// rw is the statement's text from..to with its subqueries bound.

@@ -69,3 +69,12 @@ func (s *Service) recordDMLLineage(ctx context.Context, ex *Execution, t catalog
 	}
 	s.recordWriteLineage(ctx, ex, catalog.TableDataset(t.Database, t.Name), rows)
 }
+
+// recordIcebergLineage records an append (CTAS, INSERT INTO) to the
+// Iceberg table named by ident (database, table) that committed.
+func (s *Service) recordIcebergLineage(ctx context.Context, ex *Execution, ident []string, rows int64) {
+	if len(ident) != 2 {
+		return
+	}
+	s.recordWriteLineage(ctx, ex, catalog.TableDataset(ident[0], ident[1]), rows)
+}

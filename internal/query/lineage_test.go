@@ -45,8 +45,8 @@ func TestWritesRecordLineage(t *testing.T) {
 	}
 }
 
-// A MERGE into an Iceberg table records its source table; the target is
-// not its own input.
+// CTAS, INSERT INTO and MERGE of Iceberg tables record their source
+// tables; a MERGE's target is not its own input.
 func TestIcebergMergeRecordsLineage(t *testing.T) {
 	l := openLake(t)
 	ctx := context.Background()
@@ -54,6 +54,12 @@ func TestIcebergMergeRecordsLineage(t *testing.T) {
 	mustRun(t, l.Query, "CREATE TABLE lin.changes WITH (external_location = 's3://lake/lin/changes/') AS SELECT 1 AS id, 'b' AS v UNION ALL SELECT 3, 'c'")
 	mustRun(t, l.Query, `CREATE TABLE lin.ice (id int, v string) LOCATION 's3://lake/ice/lin/' TBLPROPERTIES ('table_type'='ICEBERG')`)
 	mustRun(t, l.Query, "INSERT INTO lin.ice VALUES (1, 'a'), (2, 'x')")
+	mustRun(t, l.Query, "CREATE TABLE lin.ice2 WITH (table_type = 'ICEBERG', location = 's3://lake/ice/lin2/') AS SELECT id, v FROM lin.changes")
+	_, ins := mustRun(t, l.Query, "INSERT INTO lin.ice2 SELECT id + 10, v FROM lin.changes")
+	g2, err := l.Catalog.TableLineage(ctx, "lin", "ice2", catalog.LineageQuery{Direction: catalog.Upstream})
+	if err != nil || len(g2.Nodes) != 2 || g2.Nodes[0].Dataset != catalog.TableDataset("lin", "changes") || g2.Nodes[1].Write == nil || g2.Nodes[1].Write.RunID != ins.ID || g2.Nodes[1].Write.Rows != 2 {
+		t.Fatalf("Iceberg CTAS and INSERT: %+v %v", g2.Nodes, err)
+	}
 	_, m := mustRun(t, l.Query, `MERGE INTO lin.ice t USING lin.changes c ON t.id = c.id
 		WHEN MATCHED THEN UPDATE SET v = c.v WHEN NOT MATCHED THEN INSERT VALUES (c.id, c.v)`)
 	g, err := l.Catalog.TableLineage(ctx, "lin", "ice", catalog.LineageQuery{Direction: catalog.Upstream})
