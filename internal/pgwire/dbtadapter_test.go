@@ -300,6 +300,10 @@ func TestDbtConstraints(t *testing.T) {
 	if got := rowsOf(`select count(*) from s.m`); !slices.Equal(got, []string{"2"}) {
 		t.Fatalf("rows after refused writes: %q", got)
 	}
+	_, err := c.Exec(ctx, `insert into s.m (id, color) values (null, 'red')`)
+	if want := `null value in column "id" of relation "m" violates not-null constraint`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("not-null message: %v, want %s", err, want)
+	}
 	// Hostile: a CHECK reaches no file and no other table (DuckDB allows
 	// no subquery in a CHECK), and is parsed whole.
 	for _, q := range []string{

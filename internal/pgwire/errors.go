@@ -3,6 +3,8 @@ package pgwire
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -163,6 +165,9 @@ func sqlState(err error) string {
 	return codeInternal
 }
 
+// duckNotNull is DuckDB's NOT NULL violation: table and column.
+var duckNotNull = regexp.MustCompile(`NOT NULL constraint failed: ([^.\s]+)\.([^.\s]+)\s*$`)
+
 // errorResponse is the ErrorResponse message for err.
 func errorResponse(err error) *pgproto3.ErrorResponse {
 	e := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: sqlState(err), Message: err.Error()}
@@ -171,6 +176,12 @@ func errorResponse(err error) *pgproto3.ErrorResponse {
 		e.Hint = pe.hint
 	}
 	switch e.Code {
+	case codeNotNull:
+		// PostgreSQL's wording, which clients match (dbt's contract
+		// tests do): DuckDB says "NOT NULL constraint failed: t.col".
+		if m := duckNotNull.FindStringSubmatch(e.Message); m != nil {
+			e.Message = fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", m[2], m[1])
+		}
 	case codeCancelled:
 		if !errors.Is(err, query.ErrQueryTimeout) {
 			// A timeout's message names the workgroup limit that stopped it.
