@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -321,5 +322,30 @@ func TestDbtConstraints(t *testing.T) {
 	}
 	if got := rowsOf(`select count(*) from pg_tables where schemaname = 's'`); !slices.Equal(got, []string{"2"}) {
 		t.Fatalf("tables: %q", got)
+	}
+}
+
+// TestTimestamptzText: a timestamptz in text format is PostgreSQL's
+// (2025-01-01 08:00:00.5+00), which psycopg2 parses; pgx reads it back.
+func TestTimestamptzText(t *testing.T) {
+	e := newEnv(t, pgwire.DefaultConfig())
+	ctx := t.Context()
+	for _, tc := range []struct{ sql, want string }{
+		{`select timestamptz '2025-01-01 10:00:00.5+02'`, "2025-01-01 08:00:00.5+00"},
+		{`select timestamptz '2025-06-30 23:59:59.123456+00'`, "2025-06-30 23:59:59.123456+00"},
+		{`select timestamptz '2025-01-01 00:00:00-05:30'`, "2025-01-01 05:30:00+00"},
+	} {
+		out, stderr, err := e.psql(t, e.admin, e.admin.SecretAccessKey, "-At", "-c", tc.sql)
+		if err != nil || strings.TrimSpace(out) != tc.want {
+			t.Errorf("%s: %q %s %v, want %q", tc.sql, out, stderr, err, tc.want)
+		}
+	}
+	c, _, _ := dbtAdapterConn(t, e, e.admin)
+	var got time.Time
+	if err := c.QueryRow(ctx, `select timestamptz '2025-01-01 10:00:00.5+02'`, pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2025, 1, 1, 8, 0, 0, 5e8, time.UTC); !got.Equal(want) {
+		t.Fatalf("pgx reads %v, want %v", got, want)
 	}
 }

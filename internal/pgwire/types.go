@@ -165,6 +165,9 @@ func encodeValue(m *pgtype.Map, v any, oid uint32, duckType string, format int16
 	if pv == nil {
 		return nil, nil
 	}
+	if t, ok := pv.(time.Time); ok && oid == pgtype.TimestamptzOID && format == 0 {
+		return []byte(formatTimestamptz(t)), nil
+	}
 	buf, err := m.Encode(oid, format, pv, []byte{})
 	if err != nil {
 		// A value that does not fit the described type (a column whose type
@@ -175,4 +178,17 @@ func encodeValue(m *pgtype.Map, v any, oid uint32, duckType string, format int16
 		return nil, fmt.Errorf("cannot encode %T as type %d: %w", v, oid, err)
 	}
 	return buf, nil
+}
+
+// formatTimestamptz is PostgreSQL's text output of a timestamptz in the
+// session's time zone (UTC, the TimeZone tarn reports) with DateStyle ISO:
+// 2025-01-01 08:00:00.5+00. (pgx's text encoding ends in Z, which
+// psycopg2 cannot read.)
+func formatTimestamptz(t time.Time) string {
+	t = t.UTC()
+	if t.Year() <= 0 {
+		// PostgreSQL writes year 0 as 1 BC, -1 as 2 BC, ...
+		return fmt.Sprintf("%04d", 1-t.Year()) + t.Format("-01-02 15:04:05.999999") + "+00 BC"
+	}
+	return t.Format("2006-01-02 15:04:05.999999") + "+00"
 }
