@@ -10,7 +10,9 @@
 #      test and the failing rows, the published table is unchanged (psql),
 #      the staging schema is kept; a fixed replay publishes, incrementally
 #      over the published rows;
-#   3. clear step errors: a missing project, a snapshot outside the staging
+#   3. examples/dbt with write-audit-publish (a late-binding view, a seed,
+#      tables, incremental models), twice;
+#   4. clear step errors: a missing project, a snapshot outside the staging
 #      schema, a key that may not publish.
 # TARN_DBT_TESTDATA=DIR also copies the artifacts of the failed run there
 # (how internal/dbt/testdata was made).
@@ -141,6 +143,10 @@ workflows:
           publish: on_tests_pass
           vars: {run_day: "\${day}"}
     properties: {day: "2025-03-01"}
+  - name: example_wap
+    steps:
+      - name: build
+        dbt: {project: $work/example, schema: analytics_wap, exclude: regions_snapshot, publish: on_tests_pass}
   - name: missing_project
     steps:
       - name: build
@@ -172,6 +178,22 @@ tarn catalog lineage etl_pipeline_db.orders --downstream --json >"$work/lineage.
 contains "lineage: the lake table's downstream has the dbt model" '"dbt.model.tarn_example.daily_orders"' "$work/lineage.json"
 contains "lineage: ... and the warehouse table it wrote" '"warehouse.analytics.daily_orders"' "$work/lineage.json"
 t1=$(date +%s)
+
+# Write-audit-publish of the whole example (less its snapshot, which has
+# a target_schema of its own): a seed, a late-binding view over a lake
+# table, tables reading them, incremental models; twice, the second run
+# incremental over the published rows.
+for n in 1 2; do
+  if run_wf example_wap "$work/example-wap$n.log"; then ok=yes; else ok=no; fi
+  expect "examples/dbt with write-audit-publish, run $n, publishes" yes "$ok"
+  if [ "$ok" = no ]; then tail -30 "$work/example-wap$n.log"; fi
+  expect "... the view over the lake table, run $n" 1000 "$(psql_q 'select count(*) from analytics_wap.stg_sales')"
+  expect "... the table joining it to the seed, run $n" "5/5" "$(psql_q 'select count(*) || $$/$$ || count(manager) from analytics_wap.sales_by_region')"
+  expect "... the incremental models, run $n" "$(psql_q 'select count(*) from analytics.daily_orders')/$(psql_q 'select count(*) from analytics.daily_orders')" \
+    "$(psql_q 'select count(*) from analytics_wap.daily_orders')/$(psql_q 'select count(distinct order_date) from analytics_wap.daily_orders_merge')"
+done
+expect "... its view names the published schema" "1/0" \
+  "$(psql_q "select count(*) || '/' || count(*) filter (where view_definition like '%tarn_wap%') from information_schema.views where table_schema = 'analytics_wap'")"
 
 # Write-audit-publish.
 psql_q "create schema landing" >/dev/null
