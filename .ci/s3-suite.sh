@@ -3,6 +3,7 @@
 # (full-flow, 687 tests) against a real `tarn serve`. It fails when fewer
 # than S3_SUITE_MIN tests pass. docs/api.md lists the tests that cannot
 # apply to tarn and why.
+# -v lists every failing test with the start of its reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -45,6 +46,10 @@ if grep -q '^panic:' "$log"; then
 fi
 echo "versitygw full-flow against tarn: PASS $pass FAIL $fail of 687 in ${secs}s (log: $log; minimum $min)"
 grep '^FAIL ' "$log" | sed 's/^FAIL \([A-Za-z]*\)_.*/\1/' | sort | uniq -c | sort -rn | head -25
+if [ "${1:-}" = "-v" ]; then
+  # Every failure, by group, with the start of its reason.
+  grep '^FAIL ' "$log" | cut -c1-160 | sort
+fi
 if [ "$pass" -lt "$min" ]; then
   echo "FAIL: $pass passed, fewer than $min"
   exit 1
