@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // Bucket policy conditions, evaluated as IAM evaluates them: every
@@ -85,16 +86,27 @@ func (s *Server) requestConditions(ctx context.Context, p *auth.Principal, actio
 			set("s3:authType", "REST-HEADER")
 		}
 	}
+	r, _ := ctx.Value(reqCtxKey{}).(*http.Request)
 	if key != "" {
 		cc.tags = func() map[string]string {
-			info, err := s.store.Head(context.WithoutCancel(ctx), bucket, key)
+			// The version the request names, if it names one.
+			vid := ""
+			if r != nil {
+				vid = r.URL.Query().Get("versionId")
+			}
+			var info storage.ObjectInfo
+			var err error
+			if v, ok := s.store.(storage.Versioned); ok && vid != "" {
+				info, err = v.HeadVersion(context.WithoutCancel(ctx), bucket, key, vid)
+			} else {
+				info, err = s.store.Head(context.WithoutCancel(ctx), bucket, key)
+			}
 			if err != nil {
 				return nil
 			}
 			return info.Tags
 		}
 	}
-	r, _ := ctx.Value(reqCtxKey{}).(*http.Request)
 	if r == nil {
 		return cc
 	}
