@@ -15,6 +15,8 @@
 //   - warehouse: the guide's Redshift load and aggregates on 10M rows vs a
 //     throwaway PostgreSQL server started by the bench (skipped with a
 //     message when no PostgreSQL binaries are found);
+//   - dbt: `dbt build` of examples/dbt by dbt-postgres against tarn serve vs
+//     dbt-duckdb on a local DuckDB file over the same raw files;
 //   - mixed load: 25 REST and 25 pgwire query clients, 10 uploaders and a
 //     looping overwrite job against tarn serve, every read checked, REST
 //     latency vs the same client alone.
@@ -68,6 +70,7 @@ func main() {
 	iceFiles := flag.Int("iceberg-files", 10_000, "data files of the Iceberg planning benchmark (0 skips it)")
 	iceSnaps := flag.Int("iceberg-snapshots", 1_000, "snapshots the Iceberg planning benchmark's files are committed in")
 	iceTables := flag.Int("iceberg-tables", 10_000, "tables of the Iceberg REST loadTable benchmark (0 skips it)")
+	dbtReps := flag.Int("dbt", 3, "dbt: runs of `dbt build` of examples/dbt, dbt-postgres against tarn serve vs dbt-duckdb on a local file (0 skips it)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	childCopy := flag.String("child-copy", "", "internal: run this COPY in plain DuckDB and exit")
 	flag.Parse()
@@ -134,6 +137,9 @@ func main() {
 	}
 	if *awsParts > 0 {
 		figs = append(figs, benchAWS(dir, *awsParts, *reps)...)
+	}
+	if *dbtReps > 0 {
+		figs = append(figs, benchDbt(dir, *dbtReps)...)
 	}
 	if *load > 0 {
 		figs = append(figs, benchLoad(dir, *load, 25, 25, 10)...)
