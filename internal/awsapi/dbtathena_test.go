@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 )
 
 // Tests of what dbt-athena (docs/dbt.md#dbt-athena) sends to tarn's AWS
@@ -96,5 +98,32 @@ func TestAthenaStatementResults(t *testing.T) {
 		if got := cells(res); got != c.rows {
 			t.Errorf("%s: rows %q, want %q", c.sql, got, c.rows)
 		}
+	}
+}
+
+// TestGlueTableShapeForDBT: dbt-athena's ha tables are swapped by copying
+// GetTable's StorageDescriptor, PartitionKeys, TableType and Parameters
+// into UpdateTable: Glue's answer has PartitionKeys even when there are
+// none ([]), and the copy is accepted back.
+func TestGlueTableShapeForDBT(t *testing.T) {
+	e := newEnv(t, true)
+	code, body := e.signed(t, e.admin, "glue", "AWSGlue.GetTable", `{"DatabaseName": "etl_pipeline_db", "Name": "sales"}`)
+	if code != 200 || !strings.Contains(body, `"PartitionKeys":[]`) {
+		t.Fatalf("GetTable of an unpartitioned table: %d %s", code, body)
+	}
+	code, body = e.signed(t, e.admin, "glue", "AWSGlue.GetTable", `{"DatabaseName": "etl_pipeline_db", "Name": "orders"}`)
+	if code != 200 || !strings.Contains(body, `"PartitionKeys":[{"Name":"year"`) {
+		t.Fatalf("GetTable of a partitioned table: %d %s", code, body)
+	}
+	g := e.glue(e.admin)
+	ctx := context.Background()
+	got, err := g.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("etl_pipeline_db"), Name: aws.String("sales")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := got.Table
+	if _, err := g.UpdateTable(ctx, &glue.UpdateTableInput{DatabaseName: aws.String("etl_pipeline_db"), TableInput: &gluetypes.TableInput{
+		Name: tb.Name, StorageDescriptor: tb.StorageDescriptor, PartitionKeys: tb.PartitionKeys, TableType: tb.TableType, Parameters: tb.Parameters}}); err != nil {
+		t.Fatalf("UpdateTable with GetTable's own shape: %v", err)
 	}
 }

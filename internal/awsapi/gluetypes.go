@@ -57,12 +57,15 @@ type tableInput struct {
 
 type glueTable struct {
 	tableInput
-	DatabaseName                  string  `json:"DatabaseName"`
-	CatalogID                     string  `json:"CatalogId"`
-	CreateTime                    float64 `json:"CreateTime"`
-	UpdateTime                    float64 `json:"UpdateTime"`
-	VersionID                     string  `json:"VersionId"`
-	IsRegisteredWithLakeFormation bool    `json:"IsRegisteredWithLakeFormation"`
+	// PartitionKeys is always there, [] for a table without (as Glue
+	// answers: dbt-athena's swap of an ha table copies it).
+	PartitionKeys                 []glueColumn `json:"PartitionKeys"`
+	DatabaseName                  string       `json:"DatabaseName"`
+	CatalogID                     string       `json:"CatalogId"`
+	CreateTime                    float64      `json:"CreateTime"`
+	UpdateTime                    float64      `json:"UpdateTime"`
+	VersionID                     string       `json:"VersionId"`
+	IsRegisteredWithLakeFormation bool         `json:"IsRegisteredWithLakeFormation"`
 }
 
 type partitionInput struct {
@@ -346,7 +349,7 @@ func fromTable(t catalog.Table) glueTable {
 	return glueTable{
 		tableInput: tableInput{Name: t.Name, Description: t.Description, Owner: x.Owner, Retention: x.Retention, StorageDescriptor: sd,
 			PartitionKeys: pk, ViewOriginalText: x.ViewOriginalText, ViewExpandedText: x.ViewExpandedText, TableType: t.TableType, Parameters: params},
-		DatabaseName: t.Database, CatalogID: catalogID, CreateTime: epoch(t.CreatedAt), UpdateTime: epoch(t.UpdatedAt),
+		PartitionKeys: pk, DatabaseName: t.Database, CatalogID: catalogID, CreateTime: epoch(t.CreatedAt), UpdateTime: epoch(t.UpdatedAt),
 		VersionID: itoa(t.Version),
 	}
 }
