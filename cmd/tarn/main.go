@@ -84,6 +84,7 @@ func newRoot() *cobra.Command {
 		keysCmd(g),
 		workgroupCmd(g),
 		workflowCmd(g), triggerCmd(g), eventsCmd(g), alarmCmd(g),
+		migrateMetaCmd(g),
 	)
 	root.AddCommand(deployCmds(g)...)
 	strictCommands(root)
