@@ -18,12 +18,12 @@ func LineageJobName(uniqueID string) string { return "dbt." + uniqueID }
 // recordLineage records one OpenLineage event per model, seed and snapshot
 // that ran: COMPLETE with its inputs (sources: the lake tables of external
 // schemas, or warehouse tables; refs: warehouse tables) and its relation as
-// output, FAIL for one that failed. published maps staging schemas to the
-// real ones (nil when nothing was published: a write-audit-publish run
-// whose tests failed records its models as FAIL, since readers never saw
-// their output). Lineage is a record, not part of the run: a failure to
-// record it is logged.
-func (r *Runner) recordLineage(ctx context.Context, req Request, arts Artifacts, nodes []Node, published map[string]string) {
+// output (by its real name with write-audit-publish), FAIL for one that
+// failed. staging maps staging schemas to the real ones; publishedOK is false when
+// a write-audit-publish run published nothing: its models are then FAIL,
+// since readers never saw their output. Lineage is a record, not part of
+// the run: a failure to record it is logged.
+func (r *Runner) recordLineage(ctx context.Context, req Request, arts Artifacts, nodes []Node, staging map[string]string, publishedOK bool) {
 	if r.warehouse == nil || r.warehouse.Catalog() == nil {
 		return
 	}
@@ -36,7 +36,7 @@ func (r *Runner) recordLineage(ctx context.Context, req Request, arts Artifacts,
 	}
 	wap := req.Step.Publish == PublishOnTestsPass
 	real := func(schema string) string {
-		if p, ok := published[strings.ToLower(schema)]; ok {
+		if p, ok := staging[strings.ToLower(schema)]; ok {
 			return p
 		}
 		return schema
@@ -76,7 +76,7 @@ func (r *Runner) recordLineage(ctx context.Context, req Request, arts Artifacts,
 				ev.Run.Facets[k] = v
 			}
 		}
-		failed := n.Status != "success" || (wap && published == nil)
+		failed := n.Status != "success" || (wap && !publishedOK)
 		if failed {
 			ev.EventType = catalog.LineageFail
 			msg := n.Message

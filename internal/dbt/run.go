@@ -175,7 +175,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 				res.Nodes[i].FailingRows = r.failingRows(ctx, req, arts.Compiled(n.UniqueID))
 			}
 		}
-		r.recordLineage(ctx, req, arts, res.Nodes, nil)
+		r.recordLineage(ctx, req, arts, res.Nodes, plan.schemas, false)
 		msg := failureMessage(res.Nodes, out)
 		if wap {
 			res.Staging = staging
@@ -203,7 +203,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 			res.Nodes[i].Relation = renameRelation(n.Relation, plan.schemas)
 		}
 	}
-	r.recordLineage(ctx, req, arts, res.Nodes, plan.schemas)
+	r.recordLineage(ctx, req, arts, res.Nodes, plan.schemas, true)
 	return res, nil
 }
 
