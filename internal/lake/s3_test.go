@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,9 +48,9 @@ func s3Config(t *testing.T, gw *gatewaytest.Gateway, endpoint string) (lake.Conf
 	return cfg, bucket
 }
 
-// serve runs the lake's S3 endpoint and REST API until the test ends and
-// returns a client of its S3 endpoint with the admin key.
-func serve(t *testing.T, l *lake.Lake) *s3.Client {
+// serve runs the lake's S3 endpoint and REST API until stop (or the end
+// of the test) and returns a client of its S3 endpoint with the admin key.
+func serve(t *testing.T, l *lake.Lake) (_ *s3.Client, stop func()) {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	s3l, api := listen(t), listen(t)
@@ -66,15 +67,19 @@ func serve(t *testing.T, l *lake.Lake) *s3.Client {
 	case err := <-done:
 		t.Fatalf("Serve ended before listening: %v", err)
 	}
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(end)
 	id, secret := adminKey(t, out.String())
 	return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep.S3), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")}), end
 }
 
 func query(t *testing.T, l *lake.Lake, sql string) string {
@@ -93,7 +98,7 @@ func query(t *testing.T, l *lake.Lake, sql string) string {
 // It returns every result, for comparing the stores.
 func pipeline(t *testing.T, l *lake.Lake) []string {
 	ctx := context.Background()
-	c := serve(t, l)
+	c, stop := serve(t, l)
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(lake.QuickstartBucket)}); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +128,7 @@ func pipeline(t *testing.T, l *lake.Lake) []string {
 	if err != nil || len(evs) != uploads {
 		t.Fatalf("%d events of %d uploads: %v", len(evs), uploads, err)
 	}
+	stop() // the rest goes through the services
 
 	if err := l.Crawlers.Create(ctx, crawler.Spec{Name: lake.QuickstartCrawler, Database: lake.QuickstartDatabase,
 		Targets: []string{"s3://" + lake.QuickstartBucket + "/raw/"}}); err != nil {
