@@ -127,3 +127,72 @@ func TestGlueTableShapeForDBT(t *testing.T) {
 		t.Fatalf("UpdateTable with GetTable's own shape: %v", err)
 	}
 }
+
+// TestGlueDeleteTableVersion: dbt-athena expires a table's old Glue
+// versions (versions_to_keep) with DeleteTableVersion; the current version
+// stays, and the key needs glue:DeleteTableVersion on the table.
+func TestGlueDeleteTableVersion(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	g := e.glue(e.admin)
+	if _, err := g.CreateDatabase(ctx, &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String("dbt")}}); err != nil {
+		t.Fatal(err)
+	}
+	in := csvTableInput("t")
+	if _, err := g.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String("dbt"), TableInput: in}); err != nil {
+		t.Fatal(err)
+	}
+	for _, loc := range []string{"s3://lake/dbt/t/v2/", "s3://lake/dbt/t/v3/"} { // dbt's ha swaps: a new location each
+		in.StorageDescriptor.Location = aws.String(loc)
+		if _, err := g.UpdateTable(ctx, &glue.UpdateTableInput{DatabaseName: aws.String("dbt"), TableInput: in}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	versions := func() string {
+		out, err := g.GetTableVersions(ctx, &glue.GetTableVersionsInput{DatabaseName: aws.String("dbt"), TableName: aws.String("t")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vs []string
+		for _, v := range out.TableVersions {
+			vs = append(vs, aws.ToString(v.VersionId))
+		}
+		return strings.Join(vs, ",")
+	}
+	if got := versions(); got != "3,2,1" {
+		t.Fatalf("versions %s", got)
+	}
+	del := func(g *glue.Client, v string) error {
+		_, err := g.DeleteTableVersion(ctx, &glue.DeleteTableVersionInput{DatabaseName: aws.String("dbt"), TableName: aws.String("t"), VersionId: aws.String(v)})
+		return err
+	}
+	reader := e.key("reader", `{"Statement": [{"Effect": "Allow", "Action": "glue:Get*", "Resource": "*"}]}`)
+	for _, c := range []struct {
+		g       *glue.Client
+		version string
+		code    string
+	}{
+		{e.glue(reader), "1", "AccessDeniedException"},
+		{g, "3", "InvalidInputException"}, // the current version
+		{g, "x", "InvalidInputException"},
+		{g, "1", ""},
+		{g, "1", "EntityNotFoundException"},
+	} {
+		if err := del(c.g, c.version); code(err) != c.code {
+			t.Errorf("DeleteTableVersion %s: %v, want %q", c.version, err, c.code)
+		}
+	}
+	if got := versions(); got != "3,2" {
+		t.Errorf("versions after deleting 1: %s", got)
+	}
+	out, err := g.BatchDeleteTableVersion(ctx, &glue.BatchDeleteTableVersionInput{DatabaseName: aws.String("dbt"), TableName: aws.String("t"), VersionIds: []string{"2", "9"}})
+	if err != nil || len(out.Errors) != 1 || aws.ToString(out.Errors[0].VersionId) != "9" || aws.ToString(out.Errors[0].ErrorDetail.ErrorCode) != "EntityNotFoundException" {
+		t.Fatalf("BatchDeleteTableVersion: %+v %v", out, err)
+	}
+	if got := versions(); got != "3" {
+		t.Errorf("versions after the batch: %s", got)
+	}
+	if got, err := g.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("dbt"), Name: aws.String("t")}); err != nil || aws.ToString(got.Table.StorageDescriptor.Location) != "s3://lake/dbt/t/v3/" {
+		t.Errorf("the table after: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,6 +98,8 @@ func (s *Server) glueCatalogOps() {
 	s.glue("DeleteTable", s.deleteTable)
 	s.glue("BatchDeleteTable", s.batchDeleteTable)
 	s.glue("GetTableVersions", s.getTableVersions)
+	s.glue("DeleteTableVersion", s.deleteTableVersion)
+	s.glue("BatchDeleteTableVersion", s.batchDeleteTableVersion)
 	s.glue("CreatePartition", s.createPartition)
 	s.glue("BatchCreatePartition", s.batchCreatePartition)
 	s.glue("GetPartition", s.getPartition)
@@ -496,6 +499,90 @@ func (s *Server) getTableVersions(ctx context.Context, c *call, body []byte) (an
 		out = append(out, tableVersion{fromTable(vt), itoa(v.Version)})
 	}
 	return map[string]any{"TableVersions": out, "NextToken": next}, nil
+}
+
+// tableVersionIDs parses Glue's VersionIds ("3").
+func tableVersionIDs(ids []string) ([]int, error) {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		n, err := strconv.Atoi(id)
+		if err != nil || n < 1 {
+			return nil, invalidInput("VersionId %q is not a table version", truncate(id, 40))
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// deleteTableVersion deletes one stored version of a table (dbt-athena
+// expires old versions so): not the current one.
+func (s *Server) deleteTableVersion(ctx context.Context, c *call, body []byte) (any, error) {
+	var in struct {
+		tableRef
+		VersionId string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	db, tn, err := in.names("TableName")
+	if err != nil {
+		return nil, err
+	}
+	vs, err := tableVersionIDs([]string{in.VersionId})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.p.Authorize("glue:DeleteTableVersion", auth.TableResource(db, tn)); err != nil {
+		return nil, err
+	}
+	missing, err := s.d.Catalog.DeleteSchemaVersions(ctx, db, tn, vs)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, &awsError{"EntityNotFoundException", http.StatusBadRequest, fmt.Errorf("table %s.%s has no version %d", db, tn, missing[0])}
+	}
+	return map[string]any{}, nil
+}
+
+// batchDeleteTableVersion deletes up to 100 versions of a table; those
+// that are not stored are reported in Errors.
+func (s *Server) batchDeleteTableVersion(ctx context.Context, c *call, body []byte) (any, error) {
+	var in struct {
+		tableRef
+		VersionIds []string
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	db, tn, err := in.names("TableName")
+	if err != nil {
+		return nil, err
+	}
+	if len(in.VersionIds) == 0 || len(in.VersionIds) > 100 {
+		return nil, invalidInput("VersionIds has %d ids; give 1 to 100", len(in.VersionIds))
+	}
+	vs, err := tableVersionIDs(in.VersionIds)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.p.Authorize("glue:BatchDeleteTableVersion", auth.TableResource(db, tn)); err != nil {
+		return nil, err
+	}
+	missing, err := s.d.Catalog.DeleteSchemaVersions(ctx, db, tn, vs)
+	if err != nil {
+		return nil, err
+	}
+	type versionError struct {
+		TableName   string      `json:"TableName"`
+		VersionID   string      `json:"VersionId"`
+		ErrorDetail errorDetail `json:"ErrorDetail"`
+	}
+	errs := []versionError{}
+	for _, v := range missing {
+		errs = append(errs, versionError{tn, itoa(v), errorDetail{ErrorCode: "EntityNotFoundException", ErrorMessage: fmt.Sprintf("table %s.%s has no version %d", db, tn, v)}})
+	}
+	return map[string]any{"Errors": errs}, nil
 }
 
 // partitionTable reads the table a partition operation names, after the

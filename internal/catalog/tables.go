@@ -528,3 +528,34 @@ func (c *Catalog) SchemaVersions(ctx context.Context, db, table string) ([]Schem
 	}
 	return out, nil
 }
+
+// DeleteSchemaVersions deletes stored versions of a table's schema (Glue's
+// DeleteTableVersion). The current version cannot be deleted
+// (ErrInvalidTable); a version that is not stored is ErrNoSuchTable's
+// kin, reported per version in missing. Nothing is deleted if any version
+// is the current one.
+func (c *Catalog) DeleteSchemaVersions(ctx context.Context, db, table string, versions []int) (missing []int, err error) {
+	full := fullName(db, table)
+	err = c.db.Tx(ctx, func(tx *sql.Tx) error {
+		id, t, err := getTable(ctx, tx, db, table)
+		if err != nil {
+			return fmt.Errorf("cannot delete schema versions of table %q: %w", full, err)
+		}
+		for _, v := range versions {
+			if v == t.Version {
+				return fmt.Errorf("cannot delete schema version %d of table %q: %w: it is the current version", v, full, ErrInvalidTable)
+			}
+		}
+		for _, v := range versions {
+			res, err := tx.ExecContext(ctx, `DELETE FROM catalog_schema_versions WHERE table_id = ? AND version = ?`, id, v)
+			if err != nil {
+				return fmt.Errorf("cannot delete schema version %d of table %q: %w", v, full, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				missing = append(missing, v)
+			}
+		}
+		return nil
+	})
+	return missing, err
+}
