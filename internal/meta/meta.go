@@ -38,7 +38,10 @@ type Config struct {
 	// DSN is PostgreSQL's connection string (a postgres:// URL or
 	// key=value pairs), for Driver "postgres".
 	DSN string
-	// MaxConns caps PostgreSQL connections (0: no cap).
+	// MaxConns caps PostgreSQL connections (0: no cap, as on SQLite). A
+	// transaction waiting for the write lock holds its connection, so a cap
+	// below the number of concurrent writers plus the reads their holder
+	// makes outside its transaction waits out the busy timeout.
 	MaxConns int
 	// BusyTimeout is how long a writer waits for the database lock.
 	BusyTimeout time.Duration
