@@ -50,7 +50,7 @@ func s3Config(t *testing.T, gw *gatewaytest.Gateway, endpoint string) (lake.Conf
 
 // serve runs the lake's S3 endpoint and REST API until stop (or the end
 // of the test) and returns a client of its S3 endpoint with the admin key.
-func serve(t *testing.T, l *lake.Lake) (_ *s3.Client, stop func()) {
+func serve(t *testing.T, l *lake.Lake) (*s3.Client, func()) {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
 	s3l, api := listen(t), listen(t)
