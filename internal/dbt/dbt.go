@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Errors of the package.
@@ -163,6 +164,9 @@ type Config struct {
 	// FailingRows is how many rows of a failed test the step's error
 	// shows (default 5).
 	FailingRows int
+	// KeepFailed is how long the folders of failed attempts are kept
+	// (default 7 days): each step removes older ones when it starts.
+	KeepFailed time.Duration
 }
 
 // DefaultConfig returns the defaults, with TARN_DBT as the executable if
@@ -172,7 +176,7 @@ func DefaultConfig() Config {
 	if exe == "" {
 		exe = "dbt"
 	}
-	return Config{Executable: exe, WorkDir: filepath.Join(os.TempDir(), "tarn-dbt"), FailingRows: 5}
+	return Config{Executable: exe, WorkDir: filepath.Join(os.TempDir(), "tarn-dbt"), FailingRows: 5, KeepFailed: 7 * 24 * time.Hour}
 }
 
 // Node is one model, seed, snapshot, test or hook of a dbt run, from

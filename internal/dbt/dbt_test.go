@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The artifacts in testdata were written by dbt-core 1.11 with
@@ -250,6 +251,20 @@ func TestRunWithProgram(t *testing.T) {
 		t.Errorf("the error holds the secret: %v", err)
 	}
 
+	// ... until it is older than KeepFailed: the next step removes it.
+	old := filepath.Dir(res.Dir)
+	long := time.Now().Add(-8 * 24 * time.Hour)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	req2 := req
+	req2.RunID = "wr-2-def"
+	if _, err := r.Run(context.Background(), req2); !errors.Is(err, ErrFailed) {
+		t.Fatalf("second run: %v", err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("an old run's folder is kept: %v", err)
+	}
 	// dbt that writes no results: its output's last lines say why.
 	exe = fakeDBT(t, dir, "", 2)
 	if err := os.WriteFile(exe, []byte("#!/bin/sh\necho 'Encountered an error: Runtime Error'\necho 'Could not find profile named tarn' >&2\nexit 2\n"), 0o700); err != nil {

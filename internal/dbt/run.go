@@ -37,6 +37,9 @@ func New(cfg Config, wh *warehouse.Service, q *query.Service) *Runner {
 	if cfg.FailingRows <= 0 {
 		cfg.FailingRows = def.FailingRows
 	}
+	if cfg.KeepFailed <= 0 {
+		cfg.KeepFailed = def.KeepFailed
+	}
 	return &Runner{cfg: cfg, warehouse: wh, query: q}
 }
 
@@ -111,6 +114,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	}
 	// The attempt's folders: target and logs kept on failure; the profile
 	// and HOME private and always removed.
+	r.prune()
 	dir := filepath.Join(r.cfg.WorkDir, safeName(req.RunID), fmt.Sprintf("%s-%d", safeName(req.StepName), req.Attempt))
 	_ = os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -205,6 +209,23 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	}
 	r.recordLineage(ctx, req, arts, res.Nodes, plan.schemas, true)
 	return res, nil
+}
+
+// prune removes the runs' folders (kept by failed attempts) older than
+// KeepFailed.
+func (r *Runner) prune() {
+	entries, err := os.ReadDir(r.cfg.WorkDir)
+	if err != nil {
+		return
+	}
+	cutoff := time.Now().Add(-r.cfg.KeepFailed)
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !e.IsDir() || info.ModTime().After(cutoff) {
+			continue
+		}
+		_ = os.RemoveAll(filepath.Join(r.cfg.WorkDir, e.Name()))
+	}
 }
 
 // stage prepares a write-audit-publish run: the staging schemas of earlier
