@@ -183,6 +183,23 @@ var (
 	ErrInvalidChecksum = errors.New("invalid checksum value")
 	// ErrEntityTooLarge: a chunk or a buffered body exceeds the configured bound.
 	ErrEntityTooLarge = errors.New("entity too large")
+	// ErrInvalidArgument: the Authorization header's scheme or
+	// x-amz-content-sha256 is not a value S3 accepts (S3's InvalidArgument,
+	// which names the argument).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrMissingDate: the request has no valid x-amz-date or Date header.
+	ErrMissingDate = errors.New("no valid x-amz-date or Date header")
+	// ErrHeadersNotSigned: x-amz-* headers are present but not signed.
+	ErrHeadersNotSigned = errors.New("headers present in the request are not signed")
+	// ErrInvalidToken: a security token was given; tarn's keys are
+	// permanent credentials and tarn issues no session tokens.
+	ErrInvalidToken = errors.New("invalid security token")
+	// ErrMissingContentLength: an aws-chunked body without a valid
+	// x-amz-decoded-content-length.
+	ErrMissingContentLength = errors.New("missing decoded content length")
+	// ErrInvalidChunkSize: a chunk other than the last two of an
+	// aws-chunked body is smaller than 8 KiB (S3's minimum).
+	ErrInvalidChunkSize = errors.New("chunk smaller than 8 KiB before the last")
 )
 
 // S3ErrorCode maps an error of this package to the S3 error code and HTTP
@@ -197,7 +214,7 @@ func S3ErrorCode(err error) (code string, httpStatus int) {
 		return "InvalidAccessKeyId", http.StatusForbidden
 	case errors.Is(err, ErrRequestTimeTooSkewed):
 		return "RequestTimeTooSkewed", http.StatusForbidden
-	case errors.Is(err, ErrAccessDenied), errors.Is(err, ErrMissingAuth),
+	case errors.Is(err, ErrAccessDenied), errors.Is(err, ErrMissingAuth), errors.Is(err, ErrMissingDate), errors.Is(err, ErrHeadersNotSigned),
 		errors.Is(err, ErrExpiredPresign), errors.Is(err, ErrPresignNotYetValid):
 		return "AccessDenied", http.StatusForbidden
 	case errors.Is(err, ErrMissingSecurityHeader):
@@ -222,6 +239,14 @@ func S3ErrorCode(err error) (code string, httpStatus int) {
 		return "InvalidRequest", http.StatusBadRequest
 	case errors.Is(err, ErrEntityTooLarge):
 		return "EntityTooLarge", http.StatusBadRequest
+	case errors.Is(err, ErrInvalidArgument):
+		return "InvalidArgument", http.StatusBadRequest
+	case errors.Is(err, ErrInvalidToken):
+		return "InvalidToken", http.StatusBadRequest
+	case errors.Is(err, ErrMissingContentLength):
+		return "MissingContentLength", http.StatusLengthRequired
+	case errors.Is(err, ErrInvalidChunkSize):
+		return "InvalidChunkSizeError", http.StatusBadRequest
 	case errors.Is(err, ErrInvalidPolicy):
 		return "MalformedPolicy", http.StatusBadRequest
 	}

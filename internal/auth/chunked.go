@@ -47,17 +47,20 @@ const (
 	trailerStringToSignPrefix = "AWS4-HMAC-SHA256-TRAILER"
 	maxChunkLine              = 4 << 10
 	maxTrailerBytes           = 16 << 10
+	// minChunkSize is S3's smallest chunk but for the last with data.
+	minChunkSize = 8 << 10
 )
 
 // installChunkedReader replaces r.Body by an aws-chunked decoder.
 func (s *Service) installChunkedReader(r *http.Request, sg signed, signingKey []byte) error {
+	const missingLength = "You must provide the Content-Length HTTP header."
 	dl := r.Header.Get("X-Amz-Decoded-Content-Length")
 	if dl == "" {
-		return fmt.Errorf("%w: x-amz-decoded-content-length (required with %s)", ErrMissingSecurityHeader, sg.payload)
+		return withMessage(fmt.Errorf("%w: x-amz-decoded-content-length (required with %s)", ErrMissingContentLength, sg.payload), missingLength)
 	}
 	decoded, err := strconv.ParseInt(dl, 10, 64)
 	if err != nil || decoded < 0 {
-		return fmt.Errorf("%w: x-amz-decoded-content-length %q is not a length", ErrMissingSecurityHeader, truncate(dl, 32))
+		return withMessage(fmt.Errorf("%w: x-amz-decoded-content-length %q is not a length", ErrMissingContentLength, truncate(dl, 32)), missingLength)
 	}
 	c := &chunkedReader{
 		signed:     sg.payload != StreamingUnsignedPayloadTrailer,
@@ -126,6 +129,8 @@ type chunkedReader struct {
 	checksum     hash.Hash
 
 	decodedLen, seen int64
+	chunks           int   // chunks read
+	lastSize         int64 // size of the previous chunk
 	buf              []byte
 	pos              int
 	done             bool
@@ -199,9 +204,14 @@ func (c *chunkedReader) nextChunk() error {
 	if size > uint64(c.maxChunk) {
 		return fmt.Errorf("%w: chunk of %d bytes is larger than %d", ErrEntityTooLarge, size, c.maxChunk)
 	}
-	if c.seen+int64(size) > c.decodedLen {
-		return withMessage(fmt.Errorf("%w: chunks hold more than x-amz-decoded-content-length %d bytes", ErrIncompleteBody, c.decodedLen), lengthMessage)
+	if size > 0 && c.chunks > 0 && c.lastSize < minChunkSize {
+		// Only the last chunk with data may be smaller than 8 KiB.
+		return withFields(fmt.Errorf("%w: chunk %d has %d bytes", ErrInvalidChunkSize, c.chunks, c.lastSize),
+			map[string]string{"Chunk": strconv.Itoa(c.chunks), "BadChunkSize": strconv.FormatInt(c.lastSize, 10)},
+			"Only the last chunk is allowed to have a size less than 8192 bytes")
 	}
+	c.chunks++
+	c.lastSize = int64(size)
 	if cap(c.buf) < int(size) {
 		c.buf = make([]byte, size)
 	}
@@ -220,6 +230,11 @@ func (c *chunkedReader) nextChunk() error {
 			}
 			return err
 		}
+	}
+	if c.seen+int64(size) > c.decodedLen {
+		// Checked once the chunk is whole: a chunk cut short is an
+		// incomplete body, one that is whole but too long a wrong length.
+		return withMessage(fmt.Errorf("%w: chunks hold more than x-amz-decoded-content-length %d bytes", ErrIncompleteBody, c.decodedLen), lengthMessage)
 	}
 	if c.signed {
 		sum := sha256.Sum256(c.buf)
@@ -280,12 +295,15 @@ func (c *chunkedReader) readTrailers() error {
 		if trailerSig != "" {
 			return fmt.Errorf("%w: trailer %q after x-amz-trailer-signature", ErrIncompleteBody, truncate(name, 64))
 		}
-		if strings.HasPrefix(name, "x-amz-checksum-") && name != c.checksumName {
+		if name != c.checksumName {
 			// Nothing would verify it, and the handler would store it.
-			return fmt.Errorf("%w: trailer %s was not announced by x-amz-trailer", ErrMalformedTrailer, truncate(name, 64))
+			return fmt.Errorf("%w: trailer %q was not announced by x-amz-trailer", ErrMalformedTrailer, truncate(name, 64))
 		}
 		values[name] = value
 		canon.WriteString(name + ":" + value + "\n")
+	}
+	if _, ok := values[c.checksumName]; c.checksum != nil && !ok {
+		return fmt.Errorf("%w: trailer %s announced by x-amz-trailer is missing", ErrMalformedTrailer, c.checksumName)
 	}
 	if c.signed {
 		if checkSignatureHex(trailerSig) != nil {

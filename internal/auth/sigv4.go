@@ -76,10 +76,12 @@ func (c credential) scope() string {
 	return c.Date + "/" + c.Region + "/" + c.Service + "/aws4_request"
 }
 
-// messageError is an error with the words S3 answers it with.
+// messageError is an error with the words S3 answers it with, and the
+// extra elements S3 adds to some errors.
 type messageError struct {
-	err error
-	msg string
+	err    error
+	msg    string
+	fields map[string]string
 }
 
 func (e *messageError) Error() string { return e.err.Error() }
@@ -88,9 +90,27 @@ func (e *messageError) Unwrap() error { return e.err }
 // S3Message is the message S3 answers the error with.
 func (e *messageError) S3Message() string { return e.msg }
 
+// S3Fields are the elements S3 adds to the error (ArgumentName,
+// ArgumentValue, HeadersNotSigned, S3ComputedContentSHA256, Chunk,
+// BadChunkSize), by element name; nil for none.
+func (e *messageError) S3Fields() map[string]string { return e.fields }
+
 func withMessage(err error, format string, args ...any) error {
 	return &messageError{err: err, msg: fmt.Sprintf(format, args...)}
 }
+
+// withFields is withMessage with S3's extra elements.
+func withFields(err error, fields map[string]string, format string, args ...any) error {
+	return &messageError{err: err, msg: fmt.Sprintf(format, args...), fields: fields}
+}
+
+// invalidArgument is S3's InvalidArgument for an argument of the request.
+func invalidArgument(detail, msg, name, value string) error {
+	return withFields(fmt.Errorf("cannot authenticate request: %w: %s", ErrInvalidArgument, detail),
+		map[string]string{"ArgumentName": name, "ArgumentValue": value}, "%s", msg)
+}
+
+const missingDateMessage = "AWS authentication requires a valid Date or x-amz-date header."
 
 // credentialError says what is wrong with a credential scope, in S3's
 // words (without the prefix that says where the credential was).
@@ -159,12 +179,17 @@ func parseAuthorization(h string) (authorization, error) {
 	if len(h) > maxAuthorizationLen {
 		return malformed(fmt.Sprintf("header is longer than %d bytes", maxAuthorizationLen), "the header is longer than %d bytes.", maxAuthorizationLen)
 	}
-	alg, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
+	alg, rest, hasSpace := strings.Cut(strings.TrimSpace(h), " ")
+	if !hasSpace {
+		return authorization{}, invalidArgument("the Authorization header has no scheme", "Authorization header is invalid -- one and only one ' ' (space) required.",
+			"Authorization", truncate(h, 256))
+	}
 	if alg != Algorithm {
 		if alg == "AWS" {
 			return authorization{}, withMessage(fmt.Errorf("%w: signature version 2 (AWS) is not supported", ErrUnsupportedAuth), unsupportedAuthMessage)
 		}
-		return authorization{}, withMessage(fmt.Errorf("%w: scheme %q", ErrUnsupportedAuth, truncate(alg, 32)), unsupportedAuthMessage)
+		return authorization{}, invalidArgument(fmt.Sprintf("scheme %q is not %s", truncate(alg, 32), Algorithm), "Unsupported Authorization Type",
+			"Authorization", truncate(alg, 64))
 	}
 	var parts []string
 	for part := range strings.SplitSeq(rest, ",") {
@@ -327,16 +352,16 @@ func (s *Service) authenticateHeader(r *http.Request, authz string) (*Principal,
 	var t time.Time
 	if v := r.Header.Get("X-Amz-Date"); v != "" {
 		if t, err = time.Parse(AmzDateFormat, v); err != nil {
-			return nil, fmt.Errorf("cannot authenticate request: %w: x-amz-date %q is not %s", ErrMissingSecurityHeader, truncate(v, 32), AmzDateFormat)
+			return nil, withMessage(fmt.Errorf("cannot authenticate request: %w: x-amz-date %q is not %s", ErrMissingDate, truncate(v, 32), AmzDateFormat), missingDateMessage)
 		}
 		sg.amzDate = v
 	} else if v := r.Header.Get("Date"); v != "" {
 		if t, err = http.ParseTime(v); err != nil {
-			return nil, fmt.Errorf("cannot authenticate request: %w: Date %q is not an HTTP date", ErrMissingSecurityHeader, truncate(v, 40))
+			return nil, withMessage(fmt.Errorf("cannot authenticate request: %w: Date %q is not an HTTP date", ErrMissingDate, truncate(v, 40)), missingDateMessage)
 		}
 		sg.amzDate = t.UTC().Format(AmzDateFormat)
 	} else {
-		return nil, fmt.Errorf("cannot authenticate request: %w: x-amz-date (or Date)", ErrMissingSecurityHeader)
+		return nil, withMessage(fmt.Errorf("cannot authenticate request: %w: x-amz-date (or Date)", ErrMissingDate), missingDateMessage)
 	}
 	if sg.amzDate[:8] != sg.cred.Date {
 		return nil, fmt.Errorf("cannot authenticate request: %w: credential date %s is not the date of x-amz-date %s", ErrAuthorizationHeaderMalformed, sg.cred.Date, sg.amzDate)
@@ -461,8 +486,21 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 			return nil, fmt.Errorf("cannot authenticate %s: %w", what, err)
 		}
 		sg.payload = h
+	case sg.cred.Service == "s3":
+		return nil, invalidArgument(fmt.Sprintf("x-amz-content-sha256 %q is not a SHA-256 or a known payload type", truncate(p, 80)),
+			"x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.",
+			"x-amz-content-sha256", truncate(p, 256))
 	default:
 		return nil, fmt.Errorf("cannot authenticate %s: %w: x-amz-content-sha256 %q is not a SHA-256 or a known payload type", what, ErrAuthorizationHeaderMalformed, truncate(p, 80))
+	}
+	if sg.cred.Service == "s3" {
+		if err := checkSignedAmzHeaders(r, sg.signedHeaders); err != nil {
+			return nil, err
+		}
+		if r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Has("X-Amz-Security-Token") {
+			return nil, withMessage(fmt.Errorf("cannot authenticate %s: %w: tarn's access keys are permanent credentials and take no session token", what, ErrInvalidToken),
+				"The provided token is malformed or otherwise invalid.")
+		}
 	}
 
 	headers := canonicalHeaders(r, sg.signedHeaders)
@@ -505,6 +543,33 @@ func (s *Service) verify(r *http.Request, sg signed) (*Principal, error) {
 	return &Principal{Key: key, Region: sg.cred.Region, Service: sg.cred.Service, Presigned: sg.presigned}, nil
 }
 
+// sha256Mismatch is ErrContentSHA256Mismatch with the body's SHA-256.
+func sha256Mismatch(computed string) error {
+	return withFields(ErrContentSHA256Mismatch, map[string]string{"S3ComputedContentSHA256": computed},
+		"The provided 'x-amz-content-sha256' header does not match what was computed.")
+}
+
+// checkSignedAmzHeaders refuses a request with an x-amz-* header that
+// its signature does not cover, as S3 does: such a header (x-amz-copy-source,
+// x-amz-tagging, x-amz-acl, ...) could have been added to a replayed
+// request.
+func checkSignedAmzHeaders(r *http.Request, signedHeaders []string) error {
+	var unsigned []string
+	for name := range r.Header {
+		n := strings.ToLower(name)
+		if strings.HasPrefix(n, "x-amz-") && !slices.Contains(signedHeaders, n) {
+			unsigned = append(unsigned, n)
+		}
+	}
+	if len(unsigned) == 0 {
+		return nil
+	}
+	slices.Sort(unsigned)
+	list := strings.Join(unsigned, ", ")
+	return withFields(fmt.Errorf("cannot authenticate request: %w: %s", ErrHeadersNotSigned, truncate(list, 256)),
+		map[string]string{"HeadersNotSigned": list}, "There were headers present in the request which were not signed")
+}
+
 // checkBodySHA256 returns the check that the body hashes to want: the body
 // is verified as it is read, and an absent body must be the empty one.
 func checkBodySHA256(r *http.Request, want []byte) func() error {
@@ -514,7 +579,7 @@ func checkBodySHA256(r *http.Request, want []byte) func() error {
 			return nil
 		}
 		if hex.EncodeToString(want) != EmptySHA256 {
-			return ErrContentSHA256Mismatch
+			return sha256Mismatch(EmptySHA256)
 		}
 		return nil
 	}
@@ -731,7 +796,7 @@ func (s *sha256Reader) Read(p []byte) (int, error) {
 	if !s.checked && (err == io.EOF || s.expect >= 0 && s.n == s.expect) {
 		s.checked = true
 		if !bytes.Equal(s.h.Sum(nil), s.want) {
-			s.err = fmt.Errorf("cannot read body: %w", ErrContentSHA256Mismatch)
+			s.err = fmt.Errorf("cannot read body: %w", sha256Mismatch(hex.EncodeToString(s.h.Sum(nil))))
 			return n, s.err
 		}
 	}

@@ -102,7 +102,7 @@ func TestAuthenticateHeader(t *testing.T) {
 		{name: "skewed ahead", key: admin, method: "GET", path: "/lake/x", at: now.Add(16 * time.Minute), code: "RequestTimeTooSkewed"},
 		{name: "skew within limit", key: admin, method: "GET", path: "/lake/x", at: now.Add(-14 * time.Minute)},
 		{name: "body does not match sha256", key: admin, method: "PUT", path: "/lake/raw/x", body: body, payload: sha256Hex([]byte("other")), code: "XAmzContentSHA256Mismatch"},
-		{name: "bad payload value", key: admin, method: "PUT", path: "/lake/raw/x", body: body, payload: "SOMETHING", code: "AuthorizationHeaderMalformed"},
+		{name: "bad payload value", key: admin, method: "PUT", path: "/lake/raw/x", body: body, payload: "SOMETHING", code: "InvalidArgument"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,7 +158,14 @@ func TestAuthenticateTampered(t *testing.T) {
 		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SignedHeaders=", "Signed=", 1))
 	}, "AuthorizationHeaderMalformed")
 	f("no content sha", func(r *http.Request) { r.Header.Del("X-Amz-Content-Sha256") }, "MissingSecurityHeader")
-	f("no date", func(r *http.Request) { r.Header.Del("X-Amz-Date") }, "MissingSecurityHeader")
+	f("no date", func(r *http.Request) { r.Header.Del("X-Amz-Date") }, "AccessDenied")
+	f("bad date", func(r *http.Request) { r.Header.Set("X-Amz-Date", "03032006") }, "AccessDenied")
+	f("unsigned x-amz header", func(r *http.Request) { r.Header.Set("X-Amz-Tagging", "a=b") }, "AccessDenied")
+	f("security token", func(r *http.Request) { r.URL.RawQuery += "&X-Amz-Security-Token=t" }, "InvalidToken")
+	f("no scheme", func(r *http.Request) { r.Header.Set("Authorization", "invalid_header") }, "InvalidArgument")
+	f("other scheme", func(r *http.Request) {
+		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256", "AWS2-HMAC-SHA1", 1))
+	}, "InvalidArgument")
 	f("scope date differs", func(r *http.Request) {
 		d := time.Now().UTC()
 		h := r.Header.Get("Authorization")
@@ -378,7 +385,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := parseAuthorization(h)
 		if err != nil {
-			if !errors.Is(err, ErrAuthorizationHeaderMalformed) && !errors.Is(err, ErrUnsupportedAuth) {
+			if !errors.Is(err, ErrAuthorizationHeaderMalformed) && !errors.Is(err, ErrUnsupportedAuth) && !errors.Is(err, ErrInvalidArgument) {
 				t.Fatalf("error %v wraps no sentinel", err)
 			}
 			return
@@ -433,9 +440,10 @@ func TestKeyCacheBound(t *testing.T) {
 }
 
 // An x-amz-decoded-content-length that is not part of an aws-chunked body
-// (here added, unsigned, to a replayed request) is removed: no handler can
-// let it choose which bytes of the body are read, and the payload hash is
-// still checked against the whole body.
+// cannot choose which bytes of the body are read: added, unsigned, to a
+// replayed request it is refused (every x-amz-* header must be signed),
+// and signed with a body that is not aws-chunked it is removed before the
+// handler runs, the payload hash still checked against the whole body.
 func TestDecodedLengthOnlyWithChunkedBody(t *testing.T) {
 	s := newService(t, Config{})
 	admin, _, err := s.EnsureAdmin(context.Background())
@@ -448,17 +456,25 @@ func TestDecodedLengthOnlyWithChunkedBody(t *testing.T) {
 	})
 	for _, c := range []struct {
 		body, decoded, code string
+		signed              bool
 	}{
-		{"hello", "3", ""},
-		{"EVIL-BODY!!tail", "11", "XAmzContentSHA256Mismatch"},
+		{"hello", "3", "AccessDenied", false},
+		{"EVIL-BODY!!tail", "11", "AccessDenied", false},
+		{"hello", "3", "", true},
+		{"EVIL-BODY!!tail", "11", "XAmzContentSHA256Mismatch", true},
 	} {
 		// Content-Length is not signed: the replay may send any body.
 		req := signS3(t, admin, "PUT", srv.URL+"/lake/k", nil, sha256Hex([]byte("hello")), "us-east-1", time.Now())
 		req.Header.Set("X-Amz-Decoded-Content-Length", c.decoded)
+		if c.signed {
+			if err := s3Signer().SignHTTP(context.Background(), creds(admin), req, sha256Hex([]byte("hello")), "s3", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
 		req.Body, req.ContentLength = io.NopCloser(strings.NewReader(c.body)), int64(len(c.body))
 		res, code := do(t, req)
 		if code != c.code || code == "" && res.Body != "hello" {
-			t.Errorf("body %q, decoded length %s: %q %+v, want %q", c.body, c.decoded, code, res, c.code)
+			t.Errorf("body %q, decoded length %s, signed %v: %q %+v, want %q", c.body, c.decoded, c.signed, code, res, c.code)
 		}
 	}
 	if len(seen) != 1 || seen[0] != "" {

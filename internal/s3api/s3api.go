@@ -210,6 +210,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		e.StringToSign, e.SignatureProvided, e.StringToSignBytes = f.StringToSign, f.SignatureGiven, f.StringToSignBytes
 		e.Condition, e.Method, e.ResourceType = f.Condition, f.Method, f.ResourceType
 	}
+	var af interface{ S3Fields() map[string]string }
+	if errors.As(err, &af) {
+		for name, v := range af.S3Fields() {
+			switch name {
+			case "ArgumentName":
+				e.ArgumentName = v
+			case "ArgumentValue":
+				e.ArgumentValue = v
+			case "S3ComputedContentSHA256":
+				e.S3ComputedContentSHA256 = v
+			case "HeadersNotSigned":
+				e.HeadersNotSigned = v
+			case "Chunk":
+				e.Chunk = v
+			case "BadChunkSize":
+				e.BadChunkSize = v
+			}
+		}
+	}
 	_ = xml.NewEncoder(w).Encode(e)
 }
 
@@ -328,6 +347,12 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && p.Service != "s3" {
 		err = errCode("AuthorizationHeaderMalformed", http.StatusBadRequest, "The authorization header is malformed; incorrect service %q. This endpoint belongs to \"s3\".", p.Service)
+	}
+	if err == nil && r.Header.Get("X-Amz-Content-Sha256") == auth.StreamingUnsignedPayloadTrailer && r.Method == http.MethodPut {
+		// S3 takes an unsigned streaming body for objects and parts only.
+		if _, key := s.bucketKey(r); key == "" {
+			err = errCode("InvalidRequest", http.StatusBadRequest, "The value of x-amz-content-sha256 header is invalid.")
+		}
 	}
 	if err != nil {
 		s.writeError(w, r, err)

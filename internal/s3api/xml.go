@@ -22,6 +22,10 @@ type errorResponse struct {
 	AWSAccessKeyID              string `xml:"AWSAccessKeyId,omitempty"`
 	Region                      string `xml:"Region,omitempty"`
 	ClientComputedContentSHA256 string `xml:"ClientComputedContentSHA256,omitempty"`
+	S3ComputedContentSHA256     string `xml:"S3ComputedContentSHA256,omitempty"`
+	HeadersNotSigned            string `xml:"HeadersNotSigned,omitempty"`
+	Chunk                       string `xml:"Chunk,omitempty"`
+	BadChunkSize                string `xml:"BadChunkSize,omitempty"`
 	ServerTime                  string `xml:"ServerTime,omitempty"`
 	XAmzExpires                 string `xml:"X-Amz-Expires,omitempty"`
 	Expires                     string `xml:"Expires,omitempty"`

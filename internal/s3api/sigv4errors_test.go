@@ -1,0 +1,208 @@
+package s3api_test
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+)
+
+// s3err is an S3 error answer with the elements S3 adds to some errors.
+type s3err struct {
+	status                                    int
+	Code, Message                             string
+	ArgumentName, ArgumentValue               string
+	HeadersNotSigned, S3ComputedContentSHA256 string
+	Chunk, BadChunkSize                       string
+}
+
+func sendErr(t *testing.T, req *http.Request, body []byte) s3err {
+	t.Helper()
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s3err{status: resp.StatusCode}
+	if resp.StatusCode >= 300 {
+		if err := xml.Unmarshal(data, &e); err != nil {
+			t.Fatalf("status %d, body %q", resp.StatusCode, data)
+		}
+	}
+	return e
+}
+
+// TestSigV4ErrorsAsS3 answers malformed or incompletely signed requests
+// with S3's codes, messages and elements (versitygw's Authentication_*,
+// PresignedAuth_* and streaming tests), and stores nothing for any of them.
+func TestSigV4ErrorsAsS3(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
+	stored := func(key string) bool { t.Helper(); _, ok := e.content("lake", key); return ok }
+	want := func(name string, got s3err, status int, code, msg string) {
+		t.Helper()
+		if got.status != status || got.Code != code || msg != "" && got.Message != msg {
+			t.Errorf("%s: %d %s %q, want %d %s %q", name, got.status, got.Code, got.Message, status, code, msg)
+		}
+	}
+
+	req := e.signed(http.MethodGet, "/lake", emptySHA256, -1, nil)
+	req.Header.Set("Authorization", "invalid_header")
+	got := sendErr(t, req, nil)
+	want("no scheme", got, 400, "InvalidArgument", "Authorization header is invalid -- one and only one ' ' (space) required.")
+	if got.ArgumentName != "Authorization" || got.ArgumentValue != "invalid_header" {
+		t.Errorf("no scheme: argument %q=%q", got.ArgumentName, got.ArgumentValue)
+	}
+	req = e.signed(http.MethodGet, "/lake", emptySHA256, -1, nil)
+	req.Header.Set("Authorization", strings.Replace(req.Header.Get("Authorization"), "AWS4-HMAC-SHA256", "AWS2-HMAC-SHA1", 1))
+	want("other scheme", sendErr(t, req, nil), 400, "InvalidArgument", "Unsupported Authorization Type")
+
+	for _, date := range []string{"", "03032006"} {
+		req = e.signed(http.MethodGet, "/lake", emptySHA256, -1, nil)
+		req.Header.Set("X-Amz-Date", date)
+		want("date "+date, sendErr(t, req, nil), 403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header.")
+	}
+
+	req = e.signed(http.MethodPut, "/lake/o", emptySHA256, -1, nil)
+	req.Header.Set("X-Amz-Content-Sha256", "invalid_sha256")
+	got = sendErr(t, req, nil)
+	want("bad payload hash", got, 400, "InvalidArgument", "")
+	if got.ArgumentName != "x-amz-content-sha256" || got.ArgumentValue != "invalid_sha256" {
+		t.Errorf("bad payload hash: argument %q=%q", got.ArgumentName, got.ArgumentValue)
+	}
+
+	wrong := strings.Repeat("a", 64)
+	got = sendErr(t, e.signed(http.MethodPut, "/lake/o?tagging", wrong, -1, nil), nil)
+	want("wrong payload hash", got, 400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	if got.S3ComputedContentSHA256 != emptySHA256 {
+		t.Errorf("wrong payload hash: S3ComputedContentSHA256 %q", got.S3ComputedContentSHA256)
+	}
+	got = sendErr(t, e.signed(http.MethodPut, "/lake/o", wrong, 5, nil), []byte("hello"))
+	if got.Code != "XAmzContentSHA256Mismatch" || got.S3ComputedContentSHA256 != sha256Hex([]byte("hello")) {
+		t.Errorf("wrong payload hash of a body: %+v", got)
+	}
+
+	// x-amz-* headers added to a signed request (a replay) refuse it
+	// before anything is done: here a PutObject made a CopyObject.
+	e.mustPut("lake", "src", []byte("source"))
+	req = e.signed(http.MethodPut, "/lake/copied", emptySHA256, -1, nil)
+	req.Header.Set("X-Amz-Tagging", "a=b")
+	req.Header.Set("X-Amz-Copy-Source", "lake/src")
+	got = sendErr(t, req, nil)
+	want("unsigned headers", got, 403, "AccessDenied", "There were headers present in the request which were not signed")
+	if got.HeadersNotSigned != "x-amz-copy-source, x-amz-tagging" {
+		t.Errorf("HeadersNotSigned %q", got.HeadersNotSigned)
+	}
+	u := e.presigned(http.MethodPut, "/lake/copied")
+	req, _ = http.NewRequest(http.MethodPut, u.String(), nil)
+	req.Header.Set("X-Amz-Copy-Source", "lake/src")
+	want("unsigned header, presigned", sendErr(t, req, nil), 403, "AccessDenied", "")
+	if stored("copied") {
+		t.Error("a request with unsigned x-amz-* headers stored an object")
+	}
+
+	req, _ = http.NewRequest(http.MethodDelete, e.presigned(http.MethodDelete, "/lake").String()+"&X-Amz-Security-Token=my_token", nil)
+	want("security token", sendErr(t, req, nil), 400, "InvalidToken", "The provided token is malformed or otherwise invalid.")
+	if _, ok := e.content("lake", "src"); !ok {
+		t.Error("the bucket is gone")
+	}
+
+	// STREAMING-UNSIGNED-PAYLOAD-TRAILER is for objects and parts only.
+	h := http.Header{"X-Amz-Decoded-Content-Length": {"5"}}
+	req = e.signed(http.MethodPut, "/lake?tagging", auth.StreamingUnsignedPayloadTrailer, 15, h)
+	want("unsigned trailer on a bucket", sendErr(t, req, []byte("5\r\nabcde\r\n0\r\n\r\n")), 400, "InvalidRequest", "The value of x-amz-content-sha256 header is invalid.")
+}
+
+// TestStreamingErrorsAsS3: chunks smaller than 8 KiB before the last,
+// trailers not announced or missing, and a missing decoded length are
+// refused as S3 refuses them, and nothing is stored.
+func TestStreamingErrorsAsS3(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
+	const old = "the committed object"
+	e.mustPut("lake", "k", []byte(old))
+	unchanged := func(name string) {
+		t.Helper()
+		if got, _ := e.content("lake", "k"); got != old {
+			t.Errorf("%s: object is %q", name, truncate(got))
+		}
+	}
+	data := bytes.Repeat([]byte("0123456789"), 3000) // 30,000 bytes
+	for _, c := range []struct {
+		name    string
+		payload string
+		size    int
+		code    string
+	}{
+		{"signed, 1000-byte chunks", auth.StreamingPayload, 1000, "InvalidChunkSizeError"},
+		{"unsigned trailer, 100-byte chunks", auth.StreamingUnsignedPayloadTrailer, 100, "InvalidChunkSizeError"},
+	} {
+		req, body := e.streaming("/lake/k", c.payload, data, chunked{size: c.size})
+		got := sendErr(t, req, body)
+		want := s3err{status: 400, Code: c.code, Message: "Only the last chunk is allowed to have a size less than 8192 bytes", Chunk: "1", BadChunkSize: strconv.Itoa(c.size)}
+		if got != want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, want)
+		}
+		unchanged(c.name)
+	}
+	// 8 KiB chunks and a short last one are S3's minimum: accepted.
+	req, body := e.streaming("/lake/k8", auth.StreamingPayload, data, chunked{size: 8192})
+	if got := sendErr(t, req, body); got.status != 200 {
+		t.Fatalf("8 KiB chunks: %+v", got)
+	}
+	if got, _ := e.content("lake", "k8"); got != string(data) {
+		t.Fatalf("8 KiB chunks stored %d bytes", len(got))
+	}
+
+	// A chunk signature broken mid-stream stores nothing.
+	req, body = e.streaming("/lake/k", auth.StreamingPayload, data, chunked{size: 8192})
+	i := bytes.Index(body, data[2*8192:2*8192+10])
+	body[i] ^= 0xff
+	if got := sendErr(t, req, body); got.status != 403 || got.Code != "SignatureDoesNotMatch" {
+		t.Errorf("bad chunk mid-stream: %+v", got)
+	}
+	unchanged("bad chunk mid-stream")
+
+	// A trailer x-amz-trailer announced but absent, or one it did not
+	// announce, is malformed.
+	h := http.Header{"X-Amz-Decoded-Content-Length": {"5"}, "X-Amz-Trailer": {"x-amz-checksum-crc64nvme"}, "Content-Encoding": {"aws-chunked"}}
+	for _, b := range []string{"5\r\nhello\r\n0\r\n\r\n", "5\r\nhello\r\n0\r\n:M3eFcAZSQlc=\r\n\r\n", "5\r\nhello\r\n0\r\ninvalid_trailer:M3eFcAZSQlc=\r\n\r\n"} {
+		req = e.signed(http.MethodPut, "/lake/k", auth.StreamingUnsignedPayloadTrailer, int64(len(b)), h)
+		if got := sendErr(t, req, []byte(b)); got.status != 400 || got.Code != "MalformedTrailerError" {
+			t.Errorf("trailer %q: %+v", b, got)
+		}
+	}
+	// A missing or non-numeric decoded length.
+	for _, dl := range []string{"", "abc"} {
+		h := http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc64nvme"}}
+		if dl != "" {
+			h.Set("X-Amz-Decoded-Content-Length", dl)
+		}
+		b := "5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\n\r\n"
+		req = e.signed(http.MethodPut, "/lake/k", auth.StreamingUnsignedPayloadTrailer, int64(len(b)), h)
+		if got := sendErr(t, req, []byte(b)); got.status != 411 || got.Code != "MissingContentLength" {
+			t.Errorf("decoded length %q: %+v", dl, got)
+		}
+	}
+	// A chunk longer than its data is an incomplete body, not a length
+	// mismatch.
+	h = http.Header{"X-Amz-Decoded-Content-Length": {"10"}, "X-Amz-Trailer": {"x-amz-checksum-crc64nvme"}}
+	b := "B\r\ndummy data\r\n0\r\n\r\n"
+	req = e.signed(http.MethodPut, "/lake/k", auth.StreamingUnsignedPayloadTrailer, int64(len(b)), h)
+	if got := sendErr(t, req, []byte(b)); got.Code != "IncompleteBody" || got.Message != "The request body terminated unexpectedly" {
+		t.Errorf("chunk longer than its data: %+v", got)
+	}
+	unchanged("malformed bodies")
+}
