@@ -10,6 +10,8 @@ import (
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/tarn-lake/tarn/internal/auth"
 )
 
 // Tests of what dbt-athena (docs/dbt.md#dbt-athena) sends to tarn's AWS
@@ -194,5 +196,35 @@ func TestGlueDeleteTableVersion(t *testing.T) {
 	}
 	if got, err := g.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("dbt"), Name: aws.String("t")}); err != nil || aws.ToString(got.Table.StorageDescriptor.Location) != "s3://lake/dbt/t/v3/" {
 		t.Errorf("the table after: %v", err)
+	}
+}
+
+// TestAthenaSetTablePropertiesPolicy: ALTER TABLE ... SET TBLPROPERTIES on
+// a Hive table is glue:UpdateTable on it: a key that may read and query but
+// not update tables is refused, and the table keeps its properties.
+func TestAthenaSetTablePropertiesPolicy(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	k := e.key("no-update", `{"Statement": [{"Effect": "Allow", "Action": ["athena:*", "glue:Get*", "s3:*"], "Resource": "*"}]}`)
+	run := func(k auth.Key, sql string) *athenatypes.QueryExecution {
+		t.Helper()
+		a := e.athena(k)
+		start, err := a.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String(sql),
+			QueryExecutionContext: &athenatypes.QueryExecutionContext{Database: aws.String("etl_pipeline_db")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waitQuery(t, a, aws.ToString(start.QueryExecutionId))
+	}
+	ex := run(k, "alter table `etl_pipeline_db`.`sales` set tblproperties ('classification' = 'parquet', 'owner' = 'mallory')")
+	if ex.Status.State != athenatypes.QueryExecutionStateFailed || !strings.Contains(aws.ToString(ex.Status.StateChangeReason), "may not glue:UpdateTable") {
+		t.Fatalf("a key without glue:UpdateTable: %s %s", ex.Status.State, aws.ToString(ex.Status.StateChangeReason))
+	}
+	if ex := run(e.admin, "alter table `etl_pipeline_db`.`sales` set tblproperties ('owner' = 'etl')"); ex.Status.State != athenatypes.QueryExecutionStateSucceeded {
+		t.Fatalf("the admin: %s %s", ex.Status.State, aws.ToString(ex.Status.StateChangeReason))
+	}
+	got, err := e.glue(e.admin).GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("etl_pipeline_db"), Name: aws.String("sales")})
+	if err != nil || got.Table.Parameters["owner"] != "etl" || got.Table.Parameters["classification"] != "csv" {
+		t.Fatalf("the table's parameters: %v %v", got, err)
 	}
 }
