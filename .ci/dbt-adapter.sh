@@ -62,8 +62,10 @@ if [ $# -gt 0 ]; then
 else
   # Two processes (most of the time is dbt's own start-up, on 2 cores).
   run a "$t/test_basic.py" "$t/test_aliases.py" "$t/test_caching.py" "$t/test_persist_docs.py" "$t/test_incremental.py" &
+  pa=$!
   run b "$t/test_constraints.py" "$t/test_utils.py" &
-  wait
+  pb=$!
+  wait "$pa" "$pb"
   groups="a b"
 fi
 secs=$(($(date +%s) - start))
