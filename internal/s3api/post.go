@@ -44,6 +44,7 @@ type errorFields struct {
 	AWSAccessKeyID, StringToSign, SignatureGiven string
 	StringToSignBytes, Condition                 string
 	Method, ResourceType                         string
+	S3ComputedContentSHA256                      string
 }
 
 func withFields(err error, f errorFields) error {

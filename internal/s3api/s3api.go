@@ -209,6 +209,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		e.StringToSign, e.SignatureProvided, e.StringToSignBytes = f.StringToSign, f.SignatureGiven, f.StringToSignBytes
 		e.Condition, e.Method, e.ResourceType = f.Condition, f.Method, f.ResourceType
+		if f.S3ComputedContentSHA256 != "" {
+			e.S3ComputedContentSHA256 = f.S3ComputedContentSHA256
+		}
 	}
 	var af interface{ S3Fields() map[string]string }
 	if errors.As(err, &af) {
@@ -338,6 +341,12 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := s.auth.Authenticate(r)
+	if errors.Is(err, auth.ErrMissingAuth) {
+		// No credentials: denied without running any operation
+		// (anonymous.go).
+		bucket, key := s.bucketKey(r)
+		err = anonymousDenied(r, bucket, key)
+	}
 	if err == nil && p.Region != s.cfg.Region {
 		// A signature is for one region: S3 refuses the others.
 		err = errCode("AuthorizationHeaderMalformed", http.StatusBadRequest, "The authorization header is malformed; the region %q is wrong; expecting %q", p.Region, s.cfg.Region)
@@ -596,14 +605,9 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		}
 		maxBuckets = n
 	}
-	after := ""
-	if tok := q.Get("continuation-token"); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil {
-			return errCode("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
-		}
-		after = string(b)
-	}
+	// The token is the last bucket name of the page before, as is (a
+	// bucket name needs no encoding).
+	after := q.Get("continuation-token")
 	bs, err := s.store.ListBuckets(r.Context())
 	if err != nil {
 		return err
@@ -615,7 +619,7 @@ func (s *Server) listBuckets(w http.ResponseWriter, r *http.Request, p *auth.Pri
 			continue
 		}
 		if len(res.Buckets) == maxBuckets {
-			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[len(res.Buckets)-1].Name))
+			res.ContinuationToken = res.Buckets[len(res.Buckets)-1].Name
 			break
 		}
 		res.Buckets = append(res.Buckets, bucketInfo{Name: b.Name, CreationDate: isoTime(b.CreatedAt), BucketRegion: s.cfg.Region})

@@ -2,12 +2,16 @@ package s3api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tarn-lake/tarn/internal/auth"
 )
@@ -23,7 +27,9 @@ type s3err struct {
 
 func sendErr(t *testing.T, req *http.Request, body []byte) s3err {
 	t.Helper()
-	req.Body = io.NopCloser(bytes.NewReader(body))
+	if body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -205,4 +211,93 @@ func TestStreamingErrorsAsS3(t *testing.T) {
 		t.Errorf("chunk longer than its data: %+v", got)
 	}
 	unchanged("malformed bodies")
+}
+
+// TestAnonymousAlwaysDenied: a request without credentials is denied —
+// whatever a bucket policy with Principal "*" allows — and changes
+// nothing, with S3's words for the operation it names and S3's checks of
+// anonymous requests first.
+func TestAnonymousAlwaysDenied(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustAWS(e.admin, "s3", "mb", "s3://lake")
+	e.mustPut("lake", "k", []byte("secret"))
+	e.mustAWS(e.admin, "s3api", "put-bucket-policy", "--bucket", "lake", "--policy",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::lake","arn:aws:s3:::lake/*"]}]}`)
+	anon := func(method, path string, body string, h http.Header) s3err {
+		t.Helper()
+		req, err := http.NewRequest(method, e.url+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		if body == "" {
+			return sendErr(t, req, nil)
+		}
+		req.ContentLength = int64(len(body))
+		return sendErr(t, req, []byte(body))
+	}
+	const denied = "Access Denied."
+	for _, c := range []struct {
+		method, path, body string
+		h                  http.Header
+		status             int
+		code, msg          string
+	}{
+		{"GET", "/", "", nil, 403, "AccessDenied", denied},
+		{"GET", "/lake/k", "", nil, 403, "AccessDenied", denied},
+		{"GET", "/lake", "", nil, 403, "AccessDenied", denied},
+		{"GET", "/nosuchbucket/k", "", nil, 403, "AccessDenied", denied},
+		{"PUT", "/lake/k", "evil", nil, 403, "AccessDenied", denied},
+		{"DELETE", "/lake/k", "", nil, 403, "AccessDenied", denied},
+		{"DELETE", "/lake?policy", "", nil, 403, "AccessDenied", denied},
+		{"PUT", "/lake2", "", nil, 403, "AccessDenied", "Anonymous users cannot invoke this API. Please authenticate."},
+		{"PUT", "/lake?acl", "", http.Header{"X-Amz-Acl": {"public-read"}}, 403, "AccessDenied", "Anonymous users cannot invoke this API. Please authenticate."},
+		{"POST", "/lake/k?uploads", "", nil, 403, "AccessDenied", "Anonymous users cannot initiate multipart uploads. Please authenticate."},
+		{"PUT", "/lake/copy", "", http.Header{"X-Amz-Copy-Source": {"lake/k"}}, 403, "AccessDenied", "Anonymous users cannot copy objects. Please authenticate."},
+		{"GET", "/lake?ownershipControls", "", nil, 403, "AccessDenied", "s3:GetBucketOwnershipControls does not support Anonymous requests!"},
+		{"PUT", "/lake?ownershipControls", "", nil, 403, "AccessDenied", "s3:PutBucketOwnershipControls does not support Anonymous requests!"},
+		{"GET", "/lake/k?response-cache-control=x", "", nil, 400, "InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests."},
+		{"PUT", "/lake/k", "", http.Header{"X-Amz-Content-Sha256": {auth.StreamingPayload}}, 400, "InvalidRequest", ""},
+		{"PUT", "/lake/k", "", http.Header{"X-Amz-Content-Sha256": {"incorrect_hash"}}, 400, "XAmzContentSHA256Mismatch", ""},
+		{"PUT", "/lake/k", "evil", http.Header{"X-Amz-Content-Sha256": {"incorrect_hash"}}, 403, "AccessDenied", denied},
+	} {
+		got := anon(c.method, c.path, c.body, c.h)
+		if got.status != c.status || got.Code != c.code || c.msg != "" && got.Message != c.msg {
+			t.Errorf("anonymous %s %s: %d %s %q, want %d %s %q", c.method, c.path, got.status, got.Code, got.Message, c.status, c.code, c.msg)
+		}
+	}
+	if got, _ := e.content("lake", "k"); got != "secret" {
+		t.Errorf("object is %q", got)
+	}
+	if _, ok := e.content("lake", "copy"); ok {
+		t.Error("an anonymous copy stored an object")
+	}
+	if out, _, _ := e.aws(e.admin, "s3", "ls"); strings.Contains(out, "lake2") {
+		t.Error("an anonymous CreateBucket created a bucket")
+	}
+}
+
+// TestListBucketsContinuationToken: the token is the last bucket name of
+// the page, as S3 and versitygw give it, and pages on from there.
+func TestListBucketsContinuationToken(t *testing.T) {
+	t.Parallel()
+	e := newGuideEnv(t)
+	c := e.client(e.admin)
+	ctx := context.Background()
+	for _, b := range []string{"bkt1", "bkt2", "bkt3"} {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := c.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(2)})
+	if err != nil || len(out.Buckets) != 2 || aws.ToString(out.ContinuationToken) != "bkt2" {
+		t.Fatalf("first page: %v %+v", err, out)
+	}
+	out, err = c.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(2), ContinuationToken: out.ContinuationToken})
+	if err != nil || len(out.Buckets) != 1 || aws.ToString(out.Buckets[0].Name) != "bkt3" || out.ContinuationToken != nil {
+		t.Fatalf("second page: %v %+v", err, out)
+	}
 }

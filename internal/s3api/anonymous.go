@@ -1,0 +1,59 @@
+package s3api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+)
+
+// Anonymous requests. tarn grants nothing to a request without
+// credentials: no bucket policy, ACL or public access block setting opens
+// a bucket to it (a policy's Principal "*" means every tarn key, and the
+// public canned ACLs are refused). Such a request is therefore denied
+// without running any operation — no handler reads its body, looks at a
+// bucket or says whether one exists — with S3's words for the operation
+// it names, after the checks S3 makes of any anonymous request (a
+// signed-streaming payload, response-* overrides, a payload hash that an
+// empty body does not have).
+
+// anonymousDenied returns the error an unsigned request is answered with.
+func anonymousDenied(r *http.Request, bucket, key string) error {
+	switch p := r.Header.Get("X-Amz-Content-Sha256"); {
+	case p == auth.StreamingPayload || p == auth.StreamingPayloadTrailer:
+		return errCode("InvalidRequest", http.StatusBadRequest,
+			"Anonymous requests don't support this x-amz-content-sha256 value. Please use UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER.")
+	case p != "" && p != auth.UnsignedPayload && p != auth.StreamingUnsignedPayloadTrailer && p != auth.EmptySHA256 &&
+		r.ContentLength == 0:
+		// Known without reading anything: the empty body's hash is
+		// not the one given.
+		return withFields(errCode("XAmzContentSHA256Mismatch", http.StatusBadRequest,
+			"The provided 'x-amz-content-sha256' header does not match what was computed."),
+			errorFields{S3ComputedContentSHA256: auth.EmptySHA256})
+	}
+	q := r.URL.Query()
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && key != "" {
+		for name := range q {
+			if strings.HasPrefix(name, "response-") {
+				return errCode("InvalidRequest", http.StatusBadRequest, "Request specific response headers cannot be used for anonymous GET requests.")
+			}
+		}
+	}
+	sub, _ := subresourceOf(q)
+	anon := "Anonymous users cannot invoke this API. Please authenticate."
+	switch {
+	case bucket == "":
+	case sub == "ownershipControls" && r.Method == http.MethodGet:
+		return errCode("AccessDenied", http.StatusForbidden, "s3:GetBucketOwnershipControls does not support Anonymous requests!")
+	case sub == "ownershipControls":
+		return errCode("AccessDenied", http.StatusForbidden, "s3:PutBucketOwnershipControls does not support Anonymous requests!")
+	case key == "" && sub == "" && r.Method == http.MethodPut, // CreateBucket
+		sub == "acl" && r.Method == http.MethodPut, sub == "select":
+		return errCode("AccessDenied", http.StatusForbidden, "%s", anon)
+	case key != "" && sub == "uploads" && r.Method == http.MethodPost:
+		return errCode("AccessDenied", http.StatusForbidden, "Anonymous users cannot initiate multipart uploads. Please authenticate.")
+	case key != "" && sub == "" && r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
+		return errCode("AccessDenied", http.StatusForbidden, "Anonymous users cannot copy objects. Please authenticate.")
+	}
+	return errCode("AccessDenied", http.StatusForbidden, "Access Denied.")
+}
