@@ -228,3 +228,62 @@ func TestAthenaSetTablePropertiesPolicy(t *testing.T) {
 		t.Fatalf("the table's parameters: %v %v", got, err)
 	}
 }
+
+// TestGlueHASwap: dbt-athena's ha table swap. The new version is a CTAS
+// table at a location of its own; UpdateTable points the target at that
+// location (copying its StorageDescriptor and Parameters) and the new
+// version's Glue table is deleted. The target then reads the new files,
+// not those tarn wrote at its old location.
+func TestGlueHASwap(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	a := e.athena(e.admin)
+	run := func(sql string) (string, string) {
+		t.Helper()
+		start, err := a.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String(sql),
+			QueryExecutionContext: &athenatypes.QueryExecutionContext{Database: aws.String("etl_pipeline_db")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := waitQuery(t, a, aws.ToString(start.QueryExecutionId))
+		if ex.Status.State != athenatypes.QueryExecutionStateSucceeded {
+			return "", aws.ToString(ex.Status.StateChangeReason)
+		}
+		res, err := a.GetQueryResults(ctx, &athena.GetQueryResultsInput{QueryExecutionId: start.QueryExecutionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(res.ResultSet.Rows); n > 1 {
+			return aws.ToString(res.ResultSet.Rows[1].Data[0].VarCharValue), ""
+		}
+		return "", ""
+	}
+	for _, sql := range []string{
+		"create table sales_by_region with (external_location='s3://lake/dbt/sales_by_region/v1/', format='parquet') as select region, 1 as version from sales group by region",
+		"create table sales_by_region__ha with (external_location='s3://lake/dbt/sales_by_region/v2/', format='parquet') as select region, 2 as version from sales group by region",
+	} {
+		if _, msg := run(sql); msg != "" {
+			t.Fatalf("%s: %s", sql, msg)
+		}
+	}
+	g := e.glue(e.admin)
+	src, err := g.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("etl_pipeline_db"), Name: aws.String("sales_by_region__ha")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.UpdateTable(ctx, &glue.UpdateTableInput{DatabaseName: aws.String("etl_pipeline_db"), TableInput: &gluetypes.TableInput{
+		Name: aws.String("sales_by_region"), StorageDescriptor: src.Table.StorageDescriptor, PartitionKeys: src.Table.PartitionKeys,
+		TableType: src.Table.TableType, Parameters: src.Table.Parameters}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.DeleteTable(ctx, &glue.DeleteTableInput{DatabaseName: aws.String("etl_pipeline_db"), Name: aws.String("sales_by_region__ha")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, msg := run("select cast(sum(version) as varchar) || '/' || cast(count(*) as varchar) from sales_by_region"); got != "10/5" {
+		t.Errorf("the swapped table reads %q %s, want the new version's 5 rows (10/5)", got, msg)
+	}
+	// It is that location's files now: tarn does not append to it.
+	if _, msg := run("insert into sales_by_region select 'Nowhere', 3"); !strings.Contains(msg, "tables tarn writes") {
+		t.Errorf("INSERT into the swapped table: %q", msg)
+	}
+}

@@ -416,3 +416,20 @@ func (c *Catalog) ForgetGarbage(ctx context.Context, uris []string) error {
 		return nil
 	})
 }
+
+// ForgetFilesTx makes a manifest table an ordinary one, in tx: its file
+// list is dropped (the files stay in storage, nothing is collected) and its
+// PropertyManifest removed, so readers list its location again. The Glue
+// API does this when a client points a table tarn wrote at another
+// location (dbt-athena's ha swap): the table is then that location's files.
+func (c *Catalog) ForgetFilesTx(ctx context.Context, tx *sql.Tx, db, table string) error {
+	full := fullName(db, table)
+	id, _, err := getTable(ctx, tx, db, table)
+	if err != nil {
+		return fmt.Errorf("cannot forget the files of %q: %w", full, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM catalog_files WHERE table_id = ?`, id); err != nil {
+		return fmt.Errorf("cannot forget the files of %q: %w", full, err)
+	}
+	return nil
+}
