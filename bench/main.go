@@ -10,6 +10,9 @@
 //     globbing the same hive folders with the same filter;
 //   - crawl: tarn crawler per file vs plain DuckDB's sniff_csv on the same files;
 //   - jobs, S3 throughput (see their files);
+//   - S3 storage (-s3-storage-rows, off by default): a lake on versitygw
+//     with a warm and a cold read-through cache vs the local folder and vs
+//     the aws CLI's download then the query (s3storage.go);
 //   - pipelines: an object's PUT to its workflow's first step, and the
 //     scheduler's tick with 1,000 triggers;
 //   - warehouse: the guide's Redshift load and aggregates on 10M rows vs a
@@ -59,6 +62,7 @@ func main() {
 	keep := flag.String("dir", "", "work folder (default: a temp folder, removed at the end)")
 	jobRows := flag.Int("job-rows", 10_000_000, "rows of the job benchmark's sales CSV (0 skips it)")
 	s3Bench := flag.Bool("s3", true, "S3 benchmark: tarn serve vs versitygw's POSIX gateway on the same disk")
+	s3StorageRows := flag.Int("s3-storage-rows", 0, "rows of the S3 storage benchmark: a lake on versitygw (warm and cold cache) vs the local folder and the aws CLI's download (0 skips it)")
 	s3List := flag.Int("s3-list-keys", 100_000, "keys of the S3 ListObjectsV2 benchmark, created by PUTs on each server (0 skips it)")
 	s3Size := flag.Int("s3-size-mib", 1024, "size of the S3 benchmark's large object in MiB (0 skips it)")
 	pipeline := flag.Int("pipeline-puts", 30, "objects of the event-to-workflow latency benchmark (0 skips it and the scheduler benchmark)")
@@ -121,6 +125,9 @@ func main() {
 	}
 	if *jobRows > 0 {
 		figs = append(figs, benchJob(dir, *jobRows, min(*reps, 3))...)
+	}
+	if *s3StorageRows > 0 {
+		figs = append(figs, benchS3Storage(ctx, dir, plain, *s3StorageRows, *reps)...)
 	}
 	if *s3Bench {
 		figs = append(figs, benchS3(dir, *s3Size, min(*reps, 3), *s3List)...)

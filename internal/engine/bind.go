@@ -529,7 +529,7 @@ func (s *Session) scanTable(ctx context.Context, bt *boundTable, tree node, opts
 	}
 	s.e.files.add(uris)
 	s.held = append(s.held, uris...)
-	if err := s.fetch(ctx, uris); err != nil { // a remote store's files, in parallel
+	if err := s.fetch(ctx, files); err != nil { // a remote store's files, in parallel
 		return nil, fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
 	}
 	for i := range files {

@@ -18,8 +18,12 @@ import (
 // after); it is safe for concurrent use. ObjectsDir is the folder those
 // files are in: the engine's sandbox allows it and nothing else of the
 // cache.
+//
+// LocalPathOf is LocalPath for an object whose ETag and size were just
+// listed: a copy of that version needs no request to the store.
 type ObjectCache interface {
 	LocalPath(ctx context.Context, bucket, key string) (path string, release func(), err error)
+	LocalPathOf(ctx context.Context, bucket, key, etag string, size int64) (path string, release func(), err error)
 	ObjectsDir() string
 }
 
@@ -49,25 +53,33 @@ func (e *Engine) cacheDirs() []string {
 // evicted meanwhile. For a local store it does nothing. The first error
 // (a store that is down, an object gone) stops the others; what was
 // fetched stays held until Reset.
-func (s *Session) fetch(ctx context.Context, uris []string) error {
-	if !s.e.remote() || len(uris) == 0 {
+//
+// Files with an ETag (listed by the scan, or recorded at publish) are
+// looked up by it, with no request to the store when the cache has them.
+func (s *Session) fetch(ctx context.Context, files []FileRef) error {
+	if !s.e.remote() || len(files) == 0 {
 		return nil
 	}
 	if s.fetched == nil {
 		s.fetched = map[string]string{}
 	}
-	var todo []storage.URI
+	type item struct {
+		u    storage.URI
+		etag string
+		size int64
+	}
+	var todo []item
 	seen := map[string]bool{}
-	for _, u := range uris {
-		if _, ok := s.fetched[u]; ok || seen[u] {
+	for _, f := range files {
+		if _, ok := s.fetched[f.URI]; ok || seen[f.URI] {
 			continue
 		}
-		seen[u] = true
-		p, err := storage.ParseURI(u)
+		seen[f.URI] = true
+		p, err := storage.ParseURI(f.URI)
 		if err != nil {
-			return fmt.Errorf("cannot read %s: %w", u, err)
+			return fmt.Errorf("cannot read %s: %w", f.URI, err)
 		}
-		todo = append(todo, p)
+		todo = append(todo, item{p, f.ETag, f.Size})
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -77,7 +89,7 @@ func (s *Session) fetch(ctx context.Context, uris []string) error {
 		wg    sync.WaitGroup
 	)
 	sem := make(chan struct{}, FetchParallel)
-	for _, u := range todo {
+	for _, it := range todo {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -87,7 +99,8 @@ func (s *Session) fetch(ctx context.Context, uris []string) error {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			p, release, err := s.e.cfg.Cache.LocalPath(ctx, u.Bucket, u.Key)
+			u := it.u
+			p, release, err := s.e.cfg.Cache.LocalPathOf(ctx, u.Bucket, u.Key, it.etag, it.size)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -124,13 +137,13 @@ func (s *Session) fetchIceberg(ctx context.Context, t catalog.Table, files []str
 	if !s.e.remote() {
 		return nil
 	}
-	var uris []string
+	var refs []FileRef
 	for _, f := range files {
 		if uri, err := icebergURI(f); err == nil && underLocation(t.Location, uri) {
-			uris = append(uris, uri)
+			refs = append(refs, FileRef{URI: uri})
 		}
 	}
-	if err := s.fetch(ctx, uris); err != nil {
+	if err := s.fetch(ctx, refs); err != nil {
 		return fmt.Errorf("cannot read table %s: %w", t.FullName(), err)
 	}
 	return nil

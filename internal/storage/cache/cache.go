@@ -226,6 +226,22 @@ func (c *Cache) LocalPath(ctx context.Context, bucket, key string) (string, func
 	}
 }
 
+// LocalPathOf is LocalPath for an object whose current ETag and size the
+// caller has just listed: a cached copy of that version is returned
+// without asking the store (no HEAD), a miss downloads it, and if the
+// object has changed since the listing (or the listing gave another ETag
+// than a HEAD does) it is looked up again as LocalPath does.
+func (c *Cache) LocalPathOf(ctx context.Context, bucket, key, etag string, size int64) (string, func(), error) {
+	if etag == "" {
+		return c.LocalPath(ctx, bucket, key)
+	}
+	p, release, err := c.localPath(ctx, bucket, key, storage.ObjectInfo{Bucket: bucket, Key: key, ETag: etag, Size: size})
+	if errors.Is(err, errChanged) {
+		return c.LocalPath(ctx, bucket, key)
+	}
+	return p, release, err
+}
+
 // errChanged: the object changed between its HEAD and its GET.
 var errChanged = errors.New("the object changed while it was read")
 
