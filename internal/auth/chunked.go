@@ -295,6 +295,10 @@ func (c *chunkedReader) readTrailers() error {
 		if trailerSig != "" {
 			return fmt.Errorf("%w: trailer %q after x-amz-trailer-signature", ErrIncompleteBody, truncate(name, 64))
 		}
+		if c.signed && len(values) > 0 {
+			// The signed trailer is the checksum and then its signature.
+			return fmt.Errorf("%w: trailer %q where x-amz-trailer-signature belongs", ErrIncompleteBody, truncate(name, 64))
+		}
 		if name != c.checksumName {
 			// Nothing would verify it, and the handler would store it.
 			return fmt.Errorf("%w: trailer %q was not announced by x-amz-trailer", ErrMalformedTrailer, truncate(name, 64))

@@ -190,6 +190,13 @@ func TestStreamingErrorsAsS3(t *testing.T) {
 			t.Errorf("trailer %q: %+v", b, got)
 		}
 	}
+	// In a signed trailer, a line where the trailer signature belongs
+	// is an incomplete body.
+	small := []byte("hello")
+	req, body = e.streaming("/lake/k", auth.StreamingPayloadTrailer, small, chunked{trailer: "x-amz-checksum-crc32:" + crc32B64(small) + "\r\nx-aminvalidrailer-signature:x"})
+	if got := sendErr(t, req, body); got.status != 400 || got.Code != "IncompleteBody" {
+		t.Errorf("line instead of the trailer signature: %+v", got)
+	}
 	// A missing or non-numeric decoded length.
 	for _, dl := range []string{"", "abc"} {
 		h := http.Header{"X-Amz-Trailer": {"x-amz-checksum-crc64nvme"}}
