@@ -96,7 +96,7 @@ func benchS3Storage(ctx context.Context, dir string, plain *sql.DB, rows, reps i
 		name: fmt.Sprintf("query on S3 storage, warm cache, %dM rows Parquet (%d files)", rows/1_000_000, nfiles),
 		tarn: r.Round(time.Millisecond).String(), base: l.Round(time.Millisecond).String() + " (embedded local folder)",
 		ratio: fmt.Sprintf("%.3f", float64(r)/float64(l)), goal: "≤ 1.10",
-		note: fmt.Sprintf("versitygw posix on loopback, same disk; each query lists the table's prefix and HEADs its files (ETag check), then reads the cached copies; cache: %d hits, %d downloads", st.Hits, st.Downloads),
+		note: fmt.Sprintf("versitygw posix on loopback, same disk; each query lists the table's prefix and finds the listed versions (ETag, size) in the cache, no request per file; cache: %d hits, %d downloads", st.Hits, st.Downloads),
 	})
 
 	// Cold: the cache emptied before each query, against the aws CLI's

@@ -30,6 +30,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/s3store"
 	"github.com/tarn-lake/tarn/internal/storage/s3store/gatewaytest"
+	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
 // TestMain starts versitygw (an external S3 store) for the tests that run
@@ -419,5 +420,52 @@ func TestS3StorageHostile(t *testing.T) {
 	}
 	if got := query(t, l, "SELECT count(*) FROM curated_db.j"); got != "[[10000]]" {
 		t.Fatalf("the job's table: %s", got)
+	}
+}
+
+// An external store sends no notifications: an object another client
+// writes straight into the external bucket is found by an event
+// trigger's poll of its prefix, and recorded once.
+func TestS3StoragePollFindsObjectsWrittenBehind(t *testing.T) {
+	gw := gatewaytest.Need(t)
+	ctx := context.Background()
+	cfg, bucket := s3Config(t, gw, gw.Endpoint)
+	// The scheduler's clock runs a minute behind until the poll is due.
+	var behind atomic.Int64
+	behind.Store(int64(time.Minute))
+	cfg.Workflow.Now = func() time.Time { return time.Now().Add(-time.Duration(behind.Load())) }
+	l, err := lake.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Store.CreateBucket(ctx, "lake"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Crawlers.Create(ctx, crawler.Spec{Name: "in", Database: "db", Targets: []string{"s3://lake/incoming/"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Workflows.CreateTrigger(ctx, workflow.Trigger{Name: "on_incoming", Type: workflow.TriggerEvent, Crawler: "in",
+		Prefix: "s3://lake/incoming/", Poll: workflow.Duration(time.Second), Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Written behind tarn's back, after the trigger's creation.
+	if _, err := gw.Admin().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("tarn/lake/incoming/a.csv"),
+		Body: strings.NewReader("id,v\n1,x\n")}); err != nil {
+		t.Fatal(err)
+	}
+	in := events.ListOptions{Prefix: storage.URI{Bucket: "lake", Key: "incoming/"}}
+	if evs, err := l.Events.List(ctx, in); err != nil || len(evs) != 0 {
+		t.Fatalf("before the poll: %v %v", evs, err)
+	}
+	l.Workflows.Tick(ctx) // the poll is not due yet
+	if evs, err := l.Events.List(ctx, in); err != nil || len(evs) != 0 {
+		t.Fatalf("before the poll was due: %v %v", evs, err)
+	}
+	behind.Store(0)
+	l.Workflows.Tick(ctx)
+	evs, err := l.Events.List(ctx, in)
+	if err != nil || len(evs) != 1 || evs[0].Key != "incoming/a.csv" || evs[0].Via != events.ViaPoll {
+		t.Fatalf("after the poll: %+v %v, want one event of incoming/a.csv via poll", evs, err)
 	}
 }
