@@ -421,6 +421,26 @@ func TestS3StorageHostile(t *testing.T) {
 	if got := query(t, l, "SELECT count(*) FROM curated_db.j"); got != "[[10000]]" {
 		t.Fatalf("the job's table: %s", got)
 	}
+
+	// An Iceberg INSERT whose uploads fail after the first (its data file;
+	// then manifests, metadata): no snapshot is committed.
+	query(t, l, "CREATE TABLE db.ice (region string, n bigint) LOCATION 's3://lake/ice/t/' TBLPROPERTIES ('table_type'='ICEBERG')")
+	query(t, l, "INSERT INTO db.ice VALUES ('a', 1)")
+	px.puts.Store(0)
+	px.failPuts.Store("/ice/t/")
+	if _, _, err := l.Query.Run(ctx, "INSERT INTO db.ice SELECT region, count(*) FROM db.sales GROUP BY region", ""); err == nil || px.puts.Load() < 2 {
+		t.Fatalf("an Iceberg INSERT whose second upload failed: %v after %d puts", err, px.puts.Load())
+	} else {
+		t.Logf("Iceberg INSERT, an upload failing: %v", err)
+	}
+	px.failPuts.Store("")
+	if got := query(t, l, "SELECT count(*), sum(n) FROM db.ice"); got != "[[1 1]]" {
+		t.Fatalf("after a failed Iceberg INSERT: %s, want the one row before it", got)
+	}
+	query(t, l, "INSERT INTO db.ice SELECT region, count(*) FROM db.sales GROUP BY region")
+	if got := query(t, l, "SELECT sum(n) FROM db.ice"); got != "[[10001]]" {
+		t.Fatalf("the Iceberg INSERT again: %s", got)
+	}
 }
 
 // An external store sends no notifications: an object another client
