@@ -392,13 +392,15 @@ func (s *Server) updateTable(ctx context.Context, c *call, body []byte) (any, er
 		// A table tarn wrote, moved to another location (dbt-athena's ha
 		// swap): it is now that location's files, listed from storage, not
 		// the files tarn wrote at the old one.
-		delete(t.Properties, catalog.PropertyManifest)
 		return nil, s.d.Meta.Tx(ctx, func(tx *sql.Tx) error {
 			if _, err := s.d.Catalog.UpdateTableTx(ctx, tx, t, "UpdateTable through the Glue API"); err != nil {
 				return err
 			}
 			return s.d.Catalog.ForgetFilesTx(ctx, tx, db, tn)
 		})
+	}
+	if cur.HasManifest() {
+		t.Properties[catalog.PropertyManifest] = "true" // still where tarn wrote it
 	}
 	_, err = s.d.Catalog.UpdateTable(ctx, t, "UpdateTable through the Glue API")
 	return nil, err

@@ -202,6 +202,12 @@ func toTable(db string, in tableInput) (catalog.Table, error) {
 		if strings.HasPrefix(k, "tarn.glue.") {
 			return catalog.Table{}, invalidInput("table %q: parameter %q: names starting with tarn.glue. are tarn's own", in.Name, k)
 		}
+		if k == catalog.PropertyManifest {
+			// Whether tarn lists a table's files is tarn's to say (a
+			// client copies GetTable's Parameters back): updateTable keeps
+			// it for a table that stays where tarn wrote it.
+			continue
+		}
 		t.Properties[k] = v
 	}
 	x := glueExtra{Owner: in.Owner, Retention: in.Retention, ViewOriginalText: in.ViewOriginalText, ViewExpandedText: in.ViewExpandedText,
