@@ -48,7 +48,7 @@ func anonymousDenied(r *http.Request, bucket, key string) error {
 	case sub == "ownershipControls":
 		return errCode("AccessDenied", http.StatusForbidden, "s3:PutBucketOwnershipControls does not support Anonymous requests!")
 	case key == "" && sub == "" && r.Method == http.MethodPut, // CreateBucket
-		sub == "acl" && r.Method == http.MethodPut, sub == "select":
+		sub == "acl" && r.Method == http.MethodPut, q.Has("select"): // SelectObjectContent: ?select&select-type=2
 		return errCode("AccessDenied", http.StatusForbidden, "%s", anon)
 	case key != "" && sub == "uploads" && r.Method == http.MethodPost:
 		return errCode("AccessDenied", http.StatusForbidden, "Anonymous users cannot initiate multipart uploads. Please authenticate.")

@@ -262,6 +262,8 @@ func TestAnonymousAlwaysDenied(t *testing.T) {
 		{"DELETE", "/lake?policy", "", nil, 403, "AccessDenied", denied},
 		{"PUT", "/lake2", "", nil, 403, "AccessDenied", "Anonymous users cannot invoke this API. Please authenticate."},
 		{"PUT", "/lake?acl", "", http.Header{"X-Amz-Acl": {"public-read"}}, 403, "AccessDenied", "Anonymous users cannot invoke this API. Please authenticate."},
+		{"POST", "/lake/k?select&select-type=2", "", nil, 403, "AccessDenied", "Anonymous users cannot invoke this API. Please authenticate."},
+		{"PUT", "/lake/k?acl", "", nil, 403, "AccessDenied", "Anonymous users cannot invoke this API. Please authenticate."},
 		{"POST", "/lake/k?uploads", "", nil, 403, "AccessDenied", "Anonymous users cannot initiate multipart uploads. Please authenticate."},
 		{"PUT", "/lake/copy", "", http.Header{"X-Amz-Copy-Source": {"lake/k"}}, 403, "AccessDenied", "Anonymous users cannot copy objects. Please authenticate."},
 		{"GET", "/lake?ownershipControls", "", nil, 403, "AccessDenied", "s3:GetBucketOwnershipControls does not support Anonymous requests!"},
