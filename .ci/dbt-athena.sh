@@ -190,6 +190,9 @@ sed -i 's/^North,Ana$/North,Zoe/' seeds/regions.csv
 step "dbt seed + snapshot (second run: one region's manager changed)" sh -c "'$dbt' seed --profiles-dir . && '$dbt' snapshot --profiles-dir ."
 expect "snapshot keeps the old row and adds the new one" "6 5 Zoe" \
   "$(q "select count(*) || ' ' || count_if(dbt_valid_to is null) || ' ' || max(case when region = 'North' and dbt_valid_to is null then manager end) from snapshots.regions_snapshot")"
+step "dbt run sales_by_region (third run, after the seed change: ha swap)" "$dbt" run --profiles-dir . --select sales_by_region
+expect "the swapped table reads its new version (North's manager is Zoe)" "Zoe 5" \
+  "$(q "select max(case when region = 'North' then manager end) || ' ' || cast(count(*) as varchar) from analytics.sales_by_region")"
 step "dbt test (after the second runs)" "$dbt" test --profiles-dir .
 t2=$(date +%s)
 
