@@ -45,9 +45,10 @@ s3_port=$(free_port)
 api_port=$(free_port)
 export TARN_ACCESS_KEY_ID=TKDBTADMIN0000000002
 export TARN_SECRET_ACCESS_KEY=dbtsecretdbtsecretdbtsecretdbtsecret0002
-# The server finds dbt through TARN_DBT; dbt steps get a clean environment
+# The server finds dbt through TARN_DBT, and the projects of non-admin keys
+# in TARN_DBT_PROJECTS; dbt steps get a clean environment
 # (not this one, which holds the admin's secret).
-TARN_DBT="$dbt" "$work/tarn" --data "$work/data" serve --s3-listen "127.0.0.1:$s3_port" --api-listen "127.0.0.1:$api_port" \
+TARN_DBT="$dbt" TARN_DBT_PROJECTS="$work" "$work/tarn" --data "$work/data" serve --s3-listen "127.0.0.1:$s3_port" --api-listen "127.0.0.1:$api_port" \
   --pg-listen "127.0.0.1:$pg_port" >"$work/serve.log" 2>&1 &
 tarn_pid=$!
 until grep -q "PostgreSQL endpoint" "$work/serve.log"; do

@@ -33,12 +33,19 @@ func TestCancelEndsProcessGroup(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := New(Config{Executable: exe, WorkDir: t.TempDir()}, nil, nil).Run(ctx, Request{Step: st, RunID: "r", StepName: "s", Endpoint: "127.0.0.1:1"})
+		_, err := New(Config{Executable: exe, WorkDir: t.TempDir()}, nil, nil).Run(ctx, Request{Step: st, RunID: "r", StepName: "s", Endpoint: "127.0.0.1:1", Admin: true})
 		done <- err
 	}()
-	b, err := os.ReadFile(fifo) // blocks until the child runs
-	if err != nil {
-		t.Fatal(err)
+	started := make(chan []byte, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo) // blocks until the child runs
+		started <- b
+	}()
+	var b []byte
+	select {
+	case b = <-started:
+	case err := <-done:
+		t.Fatalf("dbt did not start: %v", err)
 	}
 	var pid int
 	if _, err := fmt.Sscan(string(b), &pid); err != nil {

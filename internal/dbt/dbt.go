@@ -164,6 +164,12 @@ type Config struct {
 	// FailingRows is how many rows of a failed test the step's error
 	// shows (default 5).
 	FailingRows int
+	// Projects is the folder the dbt projects of steps that run as a
+	// non-admin key must be in (TARN_DBT_PROJECTS by default). Unset, only
+	// admin identities run dbt steps: a project is a folder on the server,
+	// and dbt reads what its files name (seed paths, ...), so a key must
+	// not point dbt at folders it could write (the lake's own objects).
+	Projects string
 	// KeepFailed is how long the folders of failed attempts are kept
 	// (default 7 days): each step removes older ones when it starts.
 	KeepFailed time.Duration
@@ -176,7 +182,8 @@ func DefaultConfig() Config {
 	if exe == "" {
 		exe = "dbt"
 	}
-	return Config{Executable: exe, WorkDir: filepath.Join(os.TempDir(), "tarn-dbt"), FailingRows: 5, KeepFailed: 7 * 24 * time.Hour}
+	return Config{Executable: exe, WorkDir: filepath.Join(os.TempDir(), "tarn-dbt"), FailingRows: 5, KeepFailed: 7 * 24 * time.Hour,
+		Projects: os.Getenv("TARN_DBT_PROJECTS")}
 }
 
 // Node is one model, seed, snapshot, test or hook of a dbt run, from

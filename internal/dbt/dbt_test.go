@@ -221,6 +221,25 @@ func TestRunWithProgram(t *testing.T) {
 	}
 	req := Request{Step: st, Vars: map[string]string{"day": "2025-03-01"}, RunID: "wr-1-abc", StepName: "models", Attempt: 2,
 		Endpoint: "[::]:5433", AccessKeyID: "TKSTEPKEY", Secret: "step-secret-123"}
+	// A non-admin key's project must be in the projects folder.
+	if _, err := r.Run(context.Background(), req); !errors.Is(err, ErrInvalidStep) || !strings.Contains(err.Error(), "TARN_DBT_PROJECTS") {
+		t.Fatalf("no projects folder: %v", err)
+	}
+	other := t.TempDir()
+	if _, err := New(Config{Executable: exe, WorkDir: work, Projects: other}, nil, nil).Run(context.Background(), req); err == nil || !strings.Contains(err.Error(), "is not in the dbt projects folder") {
+		t.Fatalf("outside the projects folder: %v", err)
+	}
+	// ... also through a symbolic link inside it.
+	link := filepath.Join(other, "link")
+	if err := os.Symlink(st.Project, link); err != nil {
+		t.Fatal(err)
+	}
+	q := req
+	q.Step.Project = link
+	if _, err := New(Config{Executable: exe, WorkDir: work, Projects: other}, nil, nil).Run(context.Background(), q); err == nil || !strings.Contains(err.Error(), "is not in the dbt projects folder") {
+		t.Fatalf("a link out of the projects folder: %v", err)
+	}
+	r = New(Config{Executable: exe, WorkDir: work, Projects: filepath.Dir(st.Project)}, nil, nil)
 	res, err := r.Run(context.Background(), req)
 	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "test unique_orders_by_day_order_date failed (Got 1 result, configured to fail if != 0)") {
 		t.Fatalf("run: %v", err)
@@ -270,7 +289,7 @@ func TestRunWithProgram(t *testing.T) {
 	if err := os.WriteFile(exe, []byte("#!/bin/sh\necho 'Encountered an error: Runtime Error'\necho 'Could not find profile named tarn' >&2\nexit 2\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(Config{Executable: exe, WorkDir: work}, nil, nil).Run(context.Background(), req)
+	_, err = New(Config{Executable: exe, WorkDir: work, Projects: filepath.Dir(st.Project)}, nil, nil).Run(context.Background(), req)
 	if err == nil || !strings.Contains(err.Error(), "exited with status 2") || !strings.Contains(err.Error(), "Could not find profile named tarn") {
 		t.Errorf("no results: %v", err)
 	}
@@ -287,6 +306,7 @@ func TestRunWithProgram(t *testing.T) {
 		"no warehouse":   {Config{Executable: exe}, func(r *Request) { r.Step.Publish = PublishOnTestsPass }, "needs the warehouse"},
 	} {
 		q := req
+		q.Admin = true
 		c.req(&q)
 		if _, err := New(c.cfg, nil, nil).Run(context.Background(), q); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v", name, err)

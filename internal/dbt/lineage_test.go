@@ -71,7 +71,7 @@ mkdir -p "$target" && cp %[1]s/run_results.json %[1]s/manifest.json "$target/"
 		t.Fatal(err)
 	}
 	r := dbt.New(dbt.Config{Executable: exe, WorkDir: t.TempDir()}, l.Query.Warehouse(), l.Query)
-	res, err := r.Run(ctx, dbt.Request{Step: st, Workflow: "models", RunID: "wr-1", StepName: "build", Endpoint: "127.0.0.1:1"})
+	res, err := r.Run(ctx, dbt.Request{Step: st, Workflow: "models", RunID: "wr-1", StepName: "build", Endpoint: "127.0.0.1:1", Admin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

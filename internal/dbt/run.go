@@ -37,6 +37,9 @@ func New(cfg Config, wh *warehouse.Service, q *query.Service) *Runner {
 	if cfg.FailingRows <= 0 {
 		cfg.FailingRows = def.FailingRows
 	}
+	if cfg.Projects == "" {
+		cfg.Projects = def.Projects
+	}
 	if cfg.KeepFailed <= 0 {
 		cfg.KeepFailed = def.KeepFailed
 	}
@@ -59,6 +62,9 @@ type Request struct {
 	// AccessKeyID and Secret are the key dbt logs in with: the step's
 	// identity.
 	AccessKeyID, Secret string
+	// Admin is true for an admin key: its projects may be anywhere;
+	// others' must be in Config.Projects.
+	Admin bool
 	// Authorize checks the publish's warehouse actions for the key (nil
 	// for an admin key).
 	Authorize func(action, schema, name, location string) error
@@ -102,6 +108,11 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	}
 	if fi, err := os.Stat(filepath.Join(project, "dbt_project.yml")); err != nil || !fi.Mode().IsRegular() {
 		return res, fmt.Errorf("%w: project: no dbt project at %s (no dbt_project.yml there)", ErrInvalidStep, project)
+	}
+	if !req.Admin {
+		if err := r.allowedProject(project); err != nil {
+			return res, err
+		}
 	}
 	exe, err := exec.LookPath(r.cfg.Executable)
 	if err != nil {
@@ -209,6 +220,27 @@ func (r *Runner) Run(ctx context.Context, req Request) (res Result, err error) {
 	}
 	r.recordLineage(ctx, req, arts, res.Nodes, plan.schemas, true)
 	return res, nil
+}
+
+// allowedProject checks that a non-admin key's project is inside
+// Config.Projects, symbolic links resolved.
+func (r *Runner) allowedProject(project string) error {
+	if r.cfg.Projects == "" {
+		return fmt.Errorf("%w: project: dbt steps that run as a non-admin access key need the server's dbt projects folder (TARN_DBT_PROJECTS), and it is not set", ErrInvalidStep)
+	}
+	root, err := filepath.EvalSymlinks(r.cfg.Projects)
+	if err != nil {
+		return fmt.Errorf("%w: project: the dbt projects folder %s: %w", ErrInvalidStep, r.cfg.Projects, err)
+	}
+	root, _ = filepath.Abs(root)
+	real, err := filepath.EvalSymlinks(project)
+	if err != nil {
+		return fmt.Errorf("%w: project: %w", ErrInvalidStep, err)
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%w: project: %s is not in the dbt projects folder %s (a non-admin key's projects must be)", ErrInvalidStep, project, r.cfg.Projects)
+	}
+	return nil
 }
 
 // prune removes the runs' folders (kept by failed attempts) older than

@@ -103,7 +103,7 @@ func (s *Service) execDBT(ctx context.Context, run Run, sp Step, attempt int) (s
 		return "", nil, err
 	}
 	req := dbt.Request{Step: st, Vars: vars, Workflow: run.Workflow, RunID: run.ID, StepName: sp.Name, Attempt: attempt, Endpoint: ep.addr,
-		AccessKeyID: key.AccessKeyID, Secret: key.SecretAccessKey}
+		AccessKeyID: key.AccessKeyID, Secret: key.SecretAccessKey, Admin: key.Admin}
 	key.SecretAccessKey = ""
 	if !key.Admin {
 		authz := query.Authorizer(&auth.Principal{Key: key, Service: "workflow"})
