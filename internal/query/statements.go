@@ -115,6 +115,8 @@ func parseDDL(sql string) (stmt any, ok bool, err error) {
 			return nil, true, err
 		}
 		switch {
+		case p.is("ADD", "COLUMNS"), p.is("REPLACE", "COLUMNS"):
+			return nil, true, p.errorf("ALTER TABLE ... %s COLUMNS works on Iceberg tables only; %s is a Hive table (convert it with ALTER TABLE ... CONVERT TO ICEBERG)", strings.ToUpper(p.peek().text), name)
 		case p.accept("ADD"):
 			s := addPartitions{DB: db, Name: name, IfNotExists: p.accept("IF", "NOT", "EXISTS")}
 			for p.is("PARTITION") {

@@ -2,12 +2,15 @@
 -- merged on order_date (MERGE INTO ... USING the new rows). A later run
 -- rebuilds the last day it holds (whose orders may have grown) and adds the
 -- newer ones; the filter on the raw table's partition columns (year, month,
--- day) lets the scan skip the files of older days.
+-- day) lets the scan skip the files of older days. A location of its own for
+-- each build (schema_table_unique) lets --full-refresh build the new table
+-- beside the old one before the swap.
 {{ config(
     materialized='incremental',
     unique_key='order_date',
     incremental_strategy='merge',
-    table_type='iceberg'
+    table_type='iceberg',
+    s3_data_naming='schema_table_unique'
 ) }}
 
 select
