@@ -5,7 +5,7 @@
 # (test/dbt-adapter/). Every test creates and drops its own schema. Known gaps
 # are strict xfails in test/dbt-adapter/conftest.py (docs/dbt.md says why), so
 # a failure that is not listed, or a listed one that passes, fails the run.
-# Extra arguments go to pytest (e.g. -k TestEmpty).
+# Extra arguments go to one pytest process over test/dbt-adapter (e.g. -k TestEmpty).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -57,13 +57,13 @@ run() { # name pytest-args...: one pytest process, its log in $logdir/name.log
 }
 start=$(date +%s)
 if [ $# -gt 0 ]; then
-  run args "$@"
+  run args "$t" "$@"
   groups="args"
 else
   # Two processes (most of the time is dbt's own start-up, on 2 cores).
-  run a "$t/test_basic.py" "$t/test_aliases.py" "$t/test_caching.py" "$t/test_persist_docs.py" "$t/test_incremental.py" &
+  run a "$t/test_basic.py" "$t/test_aliases.py" "$t/test_caching.py" "$t/test_incremental.py" &
   pa=$!
-  run b "$t/test_constraints.py" "$t/test_utils.py" &
+  run b "$t/test_constraints.py" "$t/test_utils.py" "$t/test_persist_docs.py" &
   pb=$!
   wait "$pa" "$pb"
   groups="a b"
