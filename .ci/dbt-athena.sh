@@ -196,6 +196,20 @@ expect "the swapped table reads its new version (North's manager is Zoe)" "Zoe 5
 step "dbt test (after the second runs)" "$dbt" test --profiles-dir .
 t2=$(date +%s)
 
+step "dbt run --full-refresh (the Iceberg incremental rebuilt beside the live table, then swapped)" "$dbt" run --profiles-dir . --select daily_orders --full-refresh
+expect "daily_orders after a full refresh" "$(q "$orders_per_day")" "$(q "select count(*) || '/' || sum(orders) from analytics.daily_orders")"
+
+# A Hive incremental model whose columns grow (on_schema_change).
+mkdir -p models/gap
+cat >models/gap/grows.sql <<'EOF'
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns') }}
+select region, count(*) as n {% if var('grow', false) %}, sum(quantity) as q{% endif %} from {{ source('raw', 'sales') }} group by region
+EOF
+step "dbt run of a Hive incremental model (first run)" "$dbt" run --profiles-dir . --select grows
+gap "on_schema_change=append_new_columns on a Hive incremental model" "works on Iceberg tables only" \
+  "$dbt" run --profiles-dir . --select grows --vars '{grow: true}'
+rm -rf models/gap
+
 # The guides' failure case: a replayed load duplicates a day; the unique
 # test on the merge key catches it.
 tarn query "INSERT INTO analytics.daily_orders SELECT * FROM analytics.daily_orders WHERE order_date = date '2025-03-31'" >/dev/null 2>&1
