@@ -71,8 +71,8 @@ test-dbt: test-dbt-workflow test-dbt-adapter test-dbt-athena
 # dbt's adapter test suite (dbt-tests-adapter: basic, incremental,
 # constraints, aliases, persist_docs, caching, utils; test/dbt-adapter/) by
 # dbt-postgres against `tarn serve`; known gaps are strict xfails, so a new
-# failure or a gap fixed fails it (docs/dbt.md; 103 pass, 10 xfail; 8.7 min
-# on a busy 2-core machine, over the 5 min budget: dbt starts ~250 times).
+# failure or a gap fixed fails it (docs/dbt.md; 103 pass, 10 xfail; about
+# 4.5 min, 9 when the machine is busy: dbt starts ~250 times).
 test-dbt-adapter:
 	.ci/dbt-adapter.sh
 
