@@ -102,7 +102,15 @@ type entry struct {
 	size int64
 	refs int
 	elem *list.Element
+	// touched is when the file's time last recorded a use (touchEvery).
+	touched time.Time
 }
+
+// touchEvery is how often a hit records its use in the file's time, for
+// the next process's LRU order: not on every hit, since readers that
+// remember facts about a file by its modification time (DuckDB's footer
+// cache in the engine) would read it again each time.
+const touchEvery = 10 * time.Minute
 
 // flight is one download in progress; waiters are the readers waiting for
 // it, whose references the downloader takes for them.
@@ -163,7 +171,7 @@ func New(cfg Config, store Store) (*Cache, error) {
 	// Oldest at the back.
 	slices.SortFunc(files, func(a, b found) int { return b.used.Compare(a.used) })
 	for _, f := range files {
-		e := &entry{name: f.name, size: f.size}
+		e := &entry{name: f.name, size: f.size, touched: f.used}
 		e.elem = c.lru.PushBack(e)
 		c.entries[f.name] = e
 		c.bytes += f.size
@@ -254,9 +262,15 @@ func (c *Cache) localPath(ctx context.Context, bucket, key string, info storage.
 				e.refs++
 				c.lru.MoveToFront(e.elem)
 				c.stats.Hits++
-				c.mu.Unlock()
 				now := time.Now()
-				_ = os.Chtimes(c.file(name), now, now) // the last use, for the next process
+				touch := now.Sub(e.touched) >= touchEvery
+				if touch {
+					e.touched = now
+				}
+				c.mu.Unlock()
+				if touch {
+					_ = os.Chtimes(c.file(name), now, now) // the last use, for the next process
+				}
 				return c.file(name), c.releaser(e), nil
 			}
 			c.dropLocked(e) // the folder was cleaned behind the cache's back
@@ -295,7 +309,7 @@ func (c *Cache) localPath(ctx context.Context, bucket, key string, info storage.
 		f.err = err
 		var e *entry
 		if err == nil {
-			e = &entry{name: name, size: n, refs: 1 + f.waiters}
+			e = &entry{name: name, size: n, refs: 1 + f.waiters, touched: time.Now()}
 			e.elem = c.lru.PushFront(e)
 			if old := c.entries[name]; old != nil {
 				c.dropLocked(old)
