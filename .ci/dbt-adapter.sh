@@ -9,37 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-root="$PWD"
-py="$root/.venv/bin/python"
+source .ci/dbt-lib.sh
 if ! "$py" -c 'import dbt.tests.adapter' 2>/dev/null; then
   echo "no dbt-tests-adapter in .venv: .ci/run installs it (.ci/requirements-dbt.txt)" >&2
   exit 1
 fi
 
-work="$(mktemp -d)"
-stop() {
-  if [ -n "${tarn_pid:-}" ]; then
-    kill "$tarn_pid" 2>/dev/null || true
-    wait "$tarn_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop EXIT
-
-go build -o "$work/tarn" ./cmd/tarn
-free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pg_port=$(free_port)
-s3_port=$(free_port)
-api_port=$(free_port)
+build_tarn
 export TARN_ACCESS_KEY_ID=TKDBTADAPTERADMIN001
 export TARN_SECRET_ACCESS_KEY=dbtadaptersecretdbtadaptersecret00000000
-"$work/tarn" --data "$work/data" serve --s3-listen "127.0.0.1:$s3_port" --api-listen "127.0.0.1:$api_port" \
-  --pg-listen "127.0.0.1:$pg_port" >"$work/serve.log" 2>&1 &
-tarn_pid=$!
-until grep -q "PostgreSQL endpoint" "$work/serve.log"; do
-  if ! kill -0 "$tarn_pid" 2>/dev/null; then cat "$work/serve.log"; exit 1; fi
-  sleep 0.2
-done
+serve_tarn
 
 export TARN_PG_HOST=127.0.0.1 TARN_PG_PORT=$pg_port DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_USE_COLORS=false
 logdir="${DBT_ADAPTER_LOGS:-$work}"

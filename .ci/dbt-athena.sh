@@ -12,39 +12,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-root="$PWD"
-dbt="$root/.venv/bin/dbt"
-py="$root/.venv/bin/python"
+source .ci/dbt-lib.sh
 if [ ! -x "$dbt" ] || ! "$py" -c 'import dbt.adapters.athena' 2>/dev/null; then
   echo "no dbt-athena in .venv: .ci/run installs it (.ci/requirements-dbt.txt)" >&2
   exit 1
 fi
 
-work="$(mktemp -d)"
-stop() {
-  if [ -n "${tarn_pid:-}" ]; then
-    kill "$tarn_pid" 2>/dev/null || true
-    wait "$tarn_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop EXIT
-
-go build -o "$work/tarn" ./cmd/tarn
-tarn() { "$work/tarn" --data "$work/data" "$@"; }
-tarn quickstart >"$work/quickstart.log" 2>&1 || { cat "$work/quickstart.log"; exit 1; }
-
-free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-s3_port=$(free_port)
-api_port=$(free_port)
+build_tarn quickstart
 export TARN_ACCESS_KEY_ID=TKDBTATHENA000000001
 export TARN_SECRET_ACCESS_KEY=dbtathenasecretdbtathenasecret0000000000
-tarn serve --s3-listen "127.0.0.1:$s3_port" --api-listen "127.0.0.1:$api_port" >"$work/serve.log" 2>&1 &
-tarn_pid=$!
-until grep -q "REST API on" "$work/serve.log"; do
-  if ! kill -0 "$tarn_pid" 2>/dev/null; then cat "$work/serve.log"; exit 1; fi
-  sleep 0.2
-done
+serve_tarn
 
 # The project is copied so that its target/ and logs/ stay out of the tree.
 cp -r examples/dbt-athena "$work/project"
@@ -62,31 +39,8 @@ glue_table() { "$py" -c "import boto3,sys; t = boto3.client('glue').get_table(Da
 # scanned MODEL: the data scanned by a model's last build, from run_results.json.
 scanned() { "$py" -c "import json,sys; r=[x for x in json.load(open('target/run_results.json'))['results'] if x['unique_id'].endswith('.'+sys.argv[1])]; print(r[0]['adapter_response'].get('data_scanned_in_bytes', ''))" "$1"; }
 
-passed=0
-failed=0
-gaps=0
-step() { # name command...
-  local name=$1
-  shift
-  if "$@" >"$work/step.log" 2>&1; then
-    passed=$((passed + 1))
-    echo "PASS $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-    tail -40 "$work/step.log"
-    grep -n "Error running SQL\|Traceback" -A12 logs/dbt.log 2>/dev/null | tail -60 || true
-  fi
-}
-expect() { # name want got
-  if [ -n "$3" ] && [ "$2" = "$3" ]; then
-    passed=$((passed + 1))
-    echo "PASS $1"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $1: got '$3', want '$2'"
-  fi
-}
+dbt_log_grep=("Error running SQL\|Traceback" -A12)
+dbt_doc=docs/dbt.md#dbt-athena
 refused() { # name expected-output command...: the command must fail, saying want
   local name=$1 want=$2
   shift 2
@@ -94,28 +48,11 @@ refused() { # name expected-output command...: the command must fail, saying wan
     failed=$((failed + 1))
     echo "FAIL $name: it succeeded"
   elif grep -q "$want" "$work/step.log" logs/dbt.log; then
-    passed=$((passed + 1))
-    echo "PASS $name"
+    pass "$name"
   else
     failed=$((failed + 1))
     echo "FAIL $name (not failing with '$want')"
     tail -30 "$work/step.log"
-  fi
-}
-gap() { # name expected-error command...: a known gap of tarn
-  local name=$1 want=$2
-  shift 2
-  if "$@" >"$work/step.log" 2>&1; then
-    passed=$((passed + 1))
-    echo "PASS $name (a known gap no more: update docs/dbt.md and .ci/dbt-athena.sh)"
-  elif grep -q "$want" "$work/step.log"; then
-    gaps=$((gaps + 1))
-    echo "GAP  $name: $want (docs/dbt.md#dbt-athena)"
-    if [ "${TARN_DBT_STRICT:-}" = 1 ]; then failed=$((failed + 1)); fi
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name (not the known gap's error)"
-    tail -40 "$work/step.log"
   fi
 }
 

@@ -19,60 +19,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-root="$PWD"
-dbt="$root/.venv/bin/dbt"
+source .ci/dbt-lib.sh
 if [ ! -x "$dbt" ]; then
   echo "no dbt in .venv: .ci/run installs it (.ci/requirements-dbt.txt)" >&2
   exit 1
 fi
 
-work="$(mktemp -d)"
-stop() {
-  if [ -n "${tarn_pid:-}" ]; then
-    kill "$tarn_pid" 2>/dev/null || true
-    wait "$tarn_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop EXIT
-
-go build -o "$work/tarn" ./cmd/tarn
-"$work/tarn" --data "$work/data" quickstart >"$work/quickstart.log" 2>&1 || { cat "$work/quickstart.log"; exit 1; }
-
-free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pg_port=$(free_port)
-s3_port=$(free_port)
-api_port=$(free_port)
+build_tarn quickstart
 export TARN_ACCESS_KEY_ID=TKDBTADMIN0000000002
 export TARN_SECRET_ACCESS_KEY=dbtsecretdbtsecretdbtsecretdbtsecret0002
 # The server finds dbt through TARN_DBT, and the projects of non-admin keys
 # in TARN_DBT_PROJECTS; dbt steps get a clean environment
 # (not this one, which holds the admin's secret).
-TARN_DBT="$dbt" TARN_DBT_PROJECTS="$work" "$work/tarn" --data "$work/data" serve --s3-listen "127.0.0.1:$s3_port" --api-listen "127.0.0.1:$api_port" \
-  --pg-listen "127.0.0.1:$pg_port" >"$work/serve.log" 2>&1 &
-tarn_pid=$!
-until grep -q "PostgreSQL endpoint" "$work/serve.log"; do
-  if ! kill -0 "$tarn_pid" 2>/dev/null; then cat "$work/serve.log"; exit 1; fi
-  sleep 0.2
-done
-tarn() { "$work/tarn" --data "$work/data" "$@"; }
-psql_q() { PGPASSWORD="$TARN_SECRET_ACCESS_KEY" psql -X -At -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$pg_port user=$TARN_ACCESS_KEY_ID dbname=warehouse" -c "$1"; }
+TARN_DBT="$dbt" TARN_DBT_PROJECTS="$work" serve_tarn
 
-passed=0
-failed=0
-expect() { # name want got
-  if [ -n "$3" ] && [ "$2" = "$3" ]; then
-    passed=$((passed + 1))
-    echo "PASS $1"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $1: got '$3', want '$2'"
-  fi
-}
 contains() { # name needle file
   if grep -qF -- "$2" "$3"; then
-    passed=$((passed + 1))
-    echo "PASS $1"
+    pass "$1"
   else
     failed=$((failed + 1))
     echo "FAIL $1: no '$2' in:"

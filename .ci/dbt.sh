@@ -9,88 +9,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-root="$PWD"
-dbt="$root/.venv/bin/dbt"
+source .ci/dbt-lib.sh
 if [ ! -x "$dbt" ]; then
   echo "no dbt in .venv: .ci/run installs it (.ci/requirements-dbt.txt)" >&2
   exit 1
 fi
 
-work="$(mktemp -d)"
-stop() {
-  if [ -n "${tarn_pid:-}" ]; then
-    kill "$tarn_pid" 2>/dev/null || true
-    wait "$tarn_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap stop EXIT
-
-go build -o "$work/tarn" ./cmd/tarn
-"$work/tarn" --data "$work/data" quickstart >"$work/quickstart.log" 2>&1 || { cat "$work/quickstart.log"; exit 1; }
-
-free_port() { .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pg_port=$(free_port)
-s3_port=$(free_port)
-api_port=$(free_port)
+build_tarn quickstart
 export TARN_ACCESS_KEY_ID=TKDBTADMIN0000000001
 export TARN_SECRET_ACCESS_KEY=dbtsecretdbtsecretdbtsecretdbtsecret0000
-"$work/tarn" --data "$work/data" serve --s3-listen "127.0.0.1:$s3_port" --api-listen "127.0.0.1:$api_port" \
-  --pg-listen "127.0.0.1:$pg_port" >"$work/serve.log" 2>&1 &
-tarn_pid=$!
-until grep -q "PostgreSQL endpoint" "$work/serve.log"; do
-  if ! kill -0 "$tarn_pid" 2>/dev/null; then cat "$work/serve.log"; exit 1; fi
-  sleep 0.2
-done
+serve_tarn
 
 # The project is copied so that its target/ and logs/ stay out of the tree.
 cp -r examples/dbt "$work/project"
 rm -rf "$work/project/target" "$work/project/logs"
 cd "$work/project"
 export TARN_PG_PORT=$pg_port DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_USE_COLORS=false
-psql_q() { PGPASSWORD="$TARN_SECRET_ACCESS_KEY" psql -X -At -v ON_ERROR_STOP=1 "host=127.0.0.1 port=$pg_port user=$TARN_ACCESS_KEY_ID dbname=warehouse" -c "$1"; }
-
-passed=0
-failed=0
-gaps=0
-step() { # name command...
-  local name=$1
-  shift
-  if "$@" >"$work/step.log" 2>&1; then
-    passed=$((passed + 1))
-    echo "PASS $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-    tail -40 "$work/step.log"
-    grep -n "Postgres error" -B30 logs/dbt.log 2>/dev/null | tail -60 || true
-  fi
-}
-expect() { # name want got
-  if [ -n "$3" ] && [ "$2" = "$3" ]; then
-    passed=$((passed + 1))
-    echo "PASS $1"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $1: got '$3', want '$2'"
-  fi
-}
-gap() { # name expected-error command...: a known gap of tarn
-  local name=$1 want=$2
-  shift 2
-  if "$@" >"$work/step.log" 2>&1; then
-    passed=$((passed + 1))
-    echo "PASS $name (a known gap no more: update docs/dbt.md and .ci/dbt.sh)"
-  elif grep -q "$want" "$work/step.log"; then
-    gaps=$((gaps + 1))
-    echo "GAP  $name: $want (docs/dbt.md)"
-    if [ "${TARN_DBT_STRICT:-}" = 1 ]; then failed=$((failed + 1)); fi
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name (not the known gap's error)"
-    tail -40 "$work/step.log"
-  fi
-}
+dbt_log_grep=("Postgres error" -B30)
 
 t0=$(date +%s)
 step "dbt debug" "$dbt" debug --profiles-dir .
