@@ -9,16 +9,13 @@ import (
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 func newTestCatalog(tb testing.TB) *Catalog {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(tb.TempDir(), "meta.db")))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
+	db := metatest.Open(tb)
 	c, err := New(ctx, db)
 	if err != nil {
 		tb.Fatal(err)
@@ -56,9 +53,9 @@ func wantErr(tb testing.TB, err, want error) {
 
 func TestNewIsIdempotent(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "meta.db")
+	cfg := metatest.Config(t, filepath.Join(t.TempDir(), "meta.db"))
 	for i := 0; i < 2; i++ {
-		db, err := meta.Open(ctx, meta.DefaultConfig(path))
+		db, err := meta.Open(ctx, cfg)
 		mustNoErr(t, err)
 		c, err := New(ctx, db)
 		mustNoErr(t, err)
