@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/jobs"
@@ -731,7 +732,10 @@ func (s *Service) execStep(ctx context.Context, run Run, sp Step, attempt int) (
 				lists = append(lists, k)
 			}
 		}
-		r, err := s.Jobs.Start(ctx, sp.Job, jobs.StartOptions{Args: args, ListArgs: lists})
+		// The job's lineage names this workflow run as its parent, as a dbt
+		// step's models do.
+		parent := &jobs.LineageParent{RunID: run.ID, Namespace: catalog.LineageNamespace, Name: "workflow." + run.Workflow}
+		r, err := s.Jobs.Start(ctx, sp.Job, jobs.StartOptions{Args: args, ListArgs: lists, Lineage: parent})
 		out["run_id"] = r.ID
 		out["rows_read"], out["rows_written"] = strconv.FormatInt(r.Stats.RowsRead, 10), strconv.FormatInt(r.Stats.RowsWritten, 10)
 		out["rows_rejected"], out["files_written"] = strconv.FormatInt(r.Stats.RowsRejected, 10), strconv.Itoa(r.Stats.FilesWritten)
