@@ -10,6 +10,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
@@ -25,7 +26,7 @@ func testEngine(t *testing.T) (*engine.Engine, *catalog.Catalog, storage.ObjectS
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(home, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(home, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/iceberg"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage/fs"
 )
 
@@ -40,7 +41,7 @@ func icebergLakeHome(t *testing.T) (*engine.Engine, *iceberg.Catalog, *catalog.C
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(home, "tarn.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(home, "tarn.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
