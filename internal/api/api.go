@@ -56,6 +56,19 @@ type Deps struct {
 	Workflows *workflow.Service
 	Events    *events.Ledger
 	Alarms    *alarms.Service
+	// Sessions, when set, authenticates requests by the web console's
+	// session cookie (internal/console).
+	Sessions SessionAuthenticator
+}
+
+// SessionAuthenticator authenticates a request by a browser session (the
+// console's cookie). ok is false when the request carries no session; then
+// the request is authenticated by its bearer token or signature. An error
+// may carry its HTTP status and code (an HTTPStatus() (int, string)
+// method). It must check a CSRF token on requests other than GET and HEAD.
+// Safe for concurrent use.
+type SessionAuthenticator interface {
+	AuthenticateSession(r *http.Request) (p *auth.Principal, ok bool, err error)
 }
 
 // Server is the REST API. It is an http.Handler, safe for concurrent use.
@@ -72,6 +85,7 @@ type Server struct {
 	workflows *workflow.Service
 	events    *events.Ledger
 	alarms    *alarms.Service
+	sessions  SessionAuthenticator
 	mux       *http.ServeMux
 	reg       *prometheus.Registry
 	bg        sync.WaitGroup // crawls and job runs started through the API
@@ -90,7 +104,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, auth: d.Auth, queries: d.Queries, async: d.Async, cat: d.Catalog, crawlers: d.Crawlers, jobs: d.Jobs, store: d.Store,
 		mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
-	s.workflows, s.events, s.alarms = d.Workflows, d.Events, d.Alarms
+	s.workflows, s.events, s.alarms, s.sessions = d.Workflows, d.Events, d.Alarms, d.Sessions
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	s.follow.init()
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tarn_api_requests_total", Help: "REST API requests by route and status."}, []string{"route", "status"})
@@ -154,7 +168,7 @@ func New(cfg Config, d Deps) *Server {
 	// bearer token (tarn keys token ACCESS_KEY_ID).
 	metrics := promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})
 	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.auth.AuthenticateAPI(r)
+		p, err := s.authenticate(r)
 		if err == nil {
 			err = p.Authorize("tarn:GetMetrics", "*")
 		}
@@ -202,6 +216,10 @@ func status(err error) (int, string) {
 	if errors.As(err, &ae) {
 		return ae.status, ae.code
 	}
+	var hs interface{ HTTPStatus() (int, string) }
+	if errors.As(err, &hs) {
+		return hs.HTTPStatus()
+	}
 	if st, code, ok := pipelineStatus(err); ok {
 		return st, code
 	}
@@ -232,6 +250,19 @@ func status(err error) (int, string) {
 	return http.StatusInternalServerError, apitypes.CodeInternalError
 }
 
+// authenticate returns a request's principal: a request with neither an
+// Authorization header nor a presigned signature is authenticated by its
+// console session cookie, when there is one; otherwise by its bearer
+// token or signature.
+func (s *Server) authenticate(r *http.Request) (*auth.Principal, error) {
+	if s.sessions != nil && r.Header.Get("Authorization") == "" && !r.URL.Query().Has("X-Amz-Signature") {
+		if p, ok, err := s.sessions.AuthenticateSession(r); ok {
+			return p, err
+		}
+	}
+	return s.auth.AuthenticateAPI(r)
+}
+
 type handler func(ctx context.Context, p *auth.Principal, r *http.Request) (any, error)
 
 // handle registers a route: it authenticates the request (SigV4), calls h
@@ -242,7 +273,7 @@ func (s *Server) handle(pattern string, h handler) {
 		start := time.Now()
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
 		var out any
-		p, err := s.auth.AuthenticateAPI(r)
+		p, err := s.authenticate(r)
 		if err == nil {
 			out, err = h(r.Context(), p, r)
 		}

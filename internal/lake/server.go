@@ -18,6 +18,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/api"
 	"github.com/tarn-lake/tarn/internal/awsapi"
+	"github.com/tarn-lake/tarn/internal/console"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/icebergrest"
 	"github.com/tarn-lake/tarn/internal/pgwire"
@@ -119,8 +120,14 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 	aws := awsapi.New(awsapi.DefaultConfig(), awsapi.Deps{Auth: a, Meta: l.Meta, Catalog: l.Catalog, Queries: l.Query, Async: async,
 		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Alarms: l.Alarms})
 	defer aws.Close()
+	// The web console shares the REST API's listener at "/"; the REST API
+	// takes its session cookie as the session's access key.
+	cons, err := console.New(ctx, console.Config{Secure: cfg.CertFile != ""}, l.Meta, a)
+	if err != nil {
+		return err
+	}
 	rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
-		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms})
+		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms, Sessions: cons})
 	rest.Registry().MustRegister(s3.Collectors()...)
 	// The Iceberg REST catalog shares the REST API's listener under
 	// /iceberg (the URI Spark, Trino and PyIceberg are given), over tarn's
@@ -217,7 +224,7 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 		ln   net.Listener
 		h    http.Handler
 		url  *string
-	}{{"S3 endpoint", cfg.S3, aws.Wrap(s3), &ep.S3}, {"REST API", cfg.API, icebergrest.Mount(IcebergPath, iceREST, rest), &ep.API}} {
+	}{{"S3 endpoint", cfg.S3, aws.Wrap(s3), &ep.S3}, {"REST API", cfg.API, cons.Mount(icebergrest.Mount(IcebergPath, iceREST, rest)), &ep.API}} {
 		if e.ln == nil {
 			continue
 		}
