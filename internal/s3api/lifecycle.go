@@ -454,7 +454,7 @@ func (s *Server) applyBucketLifecycle(ctx context.Context, bucket string, rules 
 		return nil
 	}
 	if s.uploads != nil {
-		ups, err := s.uploads.List(bucket, "")
+		ups, err := s.uploads.List(ctx, bucket, "")
 		if err != nil {
 			return err
 		}
@@ -465,7 +465,7 @@ func (s *Server) applyBucketLifecycle(ctx context.Context, bucket string, rules 
 					!rules[i].matches(ctx, s, storage.ObjectInfo{Bucket: bucket, Key: u.Key, Tags: map[string]string{}}) {
 					continue
 				}
-				if err := s.uploads.Abort(bucket, u.Key, u.UploadID); err != nil && !errors.Is(err, storage.ErrNoSuchUpload) {
+				if err := s.uploads.Abort(ctx, bucket, u.Key, u.UploadID); err != nil && !errors.Is(err, storage.ErrNoSuchUpload) {
 					return err
 				}
 				res.UploadsAborted++

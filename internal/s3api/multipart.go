@@ -187,7 +187,7 @@ func (c *call) completeMultipartUpload() error {
 		return err
 	}
 	uc := ucs[uploadID]
-	stored, err := c.s.uploads.Parts(c.bucket, c.key, uploadID)
+	stored, err := c.s.uploads.Parts(ctx, c.bucket, c.key, uploadID)
 	if err != nil && !errors.Is(err, storage.ErrNoSuchUpload) {
 		return err
 	}
@@ -269,7 +269,7 @@ func (c *call) abortMultipartUpload() error {
 		if err != nil {
 			return errCode("InvalidArgument", http.StatusBadRequest, "x-amz-if-match-initiated-time %q is not an HTTP date", v)
 		}
-		up, err := c.s.uploads.Get(c.bucket, c.key, c.q.Get("uploadId"))
+		up, err := c.s.uploads.Get(c.r.Context(), c.bucket, c.key, c.q.Get("uploadId"))
 		if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (c *call) abortMultipartUpload() error {
 			return storage.ErrPreconditionFailed
 		}
 	}
-	if err := c.s.uploads.Abort(c.bucket, c.key, c.q.Get("uploadId")); err != nil {
+	if err := c.s.uploads.Abort(c.r.Context(), c.bucket, c.key, c.q.Get("uploadId")); err != nil {
 		return err
 	}
 	_ = c.s.setUploadChecksum(context.WithoutCancel(c.r.Context()), c.bucket, c.q.Get("uploadId"), uploadChecksum{})
@@ -302,7 +302,7 @@ func (c *call) listParts() error {
 	if err != nil {
 		return err
 	}
-	parts, err := c.s.uploads.Parts(c.bucket, c.key, id)
+	parts, err := c.s.uploads.Parts(c.r.Context(), c.bucket, c.key, id)
 	if err != nil {
 		return err
 	}
@@ -391,7 +391,7 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 				errorFields{ArgumentName: "upload-id-marker", ArgumentValue: idMarker})
 		}
 	}
-	ups, err := s.uploads.List(bucket, prefix)
+	ups, err := s.uploads.List(r.Context(), bucket, prefix)
 	if err != nil {
 		return err
 	}
@@ -464,7 +464,7 @@ func (c *call) uploadPartCopy(n int, src string) error {
 		return err
 	}
 	// The upload is checked before the source is read.
-	if _, err := c.s.uploads.Get(c.bucket, c.key, id); err != nil {
+	if _, err := c.s.uploads.Get(c.r.Context(), c.bucket, c.key, id); err != nil {
 		return err
 	}
 	var v storage.Versioned

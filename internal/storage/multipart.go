@@ -50,6 +50,9 @@ type PartInfo struct {
 	// Checksums are the checksums the part was stored with
 	// (PartOptions), if any.
 	Checksums []Checksum `json:"checksums,omitempty"`
+	// StoreETag is the ETag an UploadStore's own store gave the part
+	// ("" for parts kept by Uploads in its folder).
+	StoreETag string `json:"-"`
 }
 
 // PartOptions are optional attributes of a part.
@@ -115,6 +118,9 @@ type Uploads struct {
 	// slots are the uploads' strides and slot writers in flight, by
 	// upload id; guarded by mu.
 	slots map[string]*slotState
+	// shared, when set, keeps the uploads instead of dir (NewUploads
+	// over an UploadStore): every server on the store sees them.
+	shared UploadStore
 }
 
 type slotState struct {
@@ -145,8 +151,14 @@ func (st *slotState) busy() bool {
 }
 
 // NewUploads keeps uploads in dir (created), which should be on the same
-// filesystem as a local store so completing is a rename.
+// filesystem as a local store so completing is a rename. A store that is
+// an UploadStore (an external S3 store, shared by several servers) keeps
+// the uploads itself and dir is not used: an upload created through one
+// server takes parts, is listed, completed and aborted through any other.
 func NewUploads(dir string, store ObjectStore) (*Uploads, error) {
+	if us, ok := store.(UploadStore); ok {
+		return &Uploads{store: store, shared: us}, nil
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create uploads folder: %w", err)
 	}
@@ -161,6 +173,9 @@ func NewUploads(dir string, store ObjectStore) (*Uploads, error) {
 // are files); writes still in flight fail or leave temp files that the
 // next NewUploads removes. It is idempotent.
 func (u *Uploads) Close() error {
+	if u.shared != nil {
+		return nil
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.tmp.Close()
@@ -180,6 +195,9 @@ func validUploadID(id string) bool {
 
 // Create starts an upload of bucket/key.
 func (u *Uploads) Create(ctx context.Context, bucket, key string, opts PutOptions) (string, error) {
+	if u.shared != nil {
+		return u.createShared(ctx, bucket, key, opts)
+	}
 	if _, err := u.store.HeadBucket(ctx, bucket); err != nil {
 		return "", err
 	}
@@ -201,9 +219,12 @@ func (u *Uploads) Create(ctx context.Context, bucket, key string, opts PutOption
 }
 
 // Get returns an upload, checking it belongs to bucket/key.
-func (u *Uploads) Get(bucket, key, id string) (UploadInfo, error) {
+func (u *Uploads) Get(ctx context.Context, bucket, key, id string) (UploadInfo, error) {
 	if !validUploadID(id) {
 		return UploadInfo{}, fmt.Errorf("%w %q", ErrNoSuchUpload, id)
+	}
+	if u.shared != nil {
+		return u.getShared(ctx, bucket, key, id)
 	}
 	data, err := os.ReadFile(u.path(id, "upload.json"))
 	if err != nil {
@@ -237,7 +258,8 @@ func (u *Uploads) PutPartSize(ctx context.Context, bucket, key, id string, n int
 // with it, replaced and removed with it.
 func (u *Uploads) PutPartOpts(ctx context.Context, bucket, key, id string, n int, r io.Reader, size int64, po PartOptions) (PartInfo, error) {
 	contentMD5 := po.ContentMD5
-	if _, err := u.Get(bucket, key, id); err != nil {
+	up, err := u.Get(ctx, bucket, key, id)
+	if err != nil {
 		return PartInfo{}, err
 	}
 	if n < 1 || n > MaxParts {
@@ -246,9 +268,11 @@ func (u *Uploads) PutPartOpts(ctx context.Context, bucket, key, id string, n int
 	if size > MaxPartSize {
 		return PartInfo{}, fmt.Errorf("%w: a part is at most %d bytes", ErrInvalidPart, int64(MaxPartSize))
 	}
+	if u.shared != nil {
+		return u.shared.PutUploadPart(ctx, up, n, &ctxReader{ctx: ctx, r: r}, size, po)
+	}
 	off, slot := u.claimSlot(id, n, size)
 	var f *os.File
-	var err error
 	if slot {
 		f, err = os.OpenFile(u.path(id, "data"), os.O_RDWR|os.O_CREATE, 0o644)
 	} else {
@@ -392,8 +416,15 @@ type storedPart struct {
 }
 
 // Parts lists an upload's parts in part-number order.
-func (u *Uploads) Parts(bucket, key, id string) ([]PartInfo, error) {
-	sp, err := u.storedParts(bucket, key, id)
+func (u *Uploads) Parts(ctx context.Context, bucket, key, id string) ([]PartInfo, error) {
+	if u.shared != nil {
+		up, err := u.Get(ctx, bucket, key, id)
+		if err != nil {
+			return nil, err
+		}
+		return u.shared.UploadParts(ctx, up)
+	}
+	sp, err := u.storedParts(ctx, bucket, key, id)
 	if err != nil {
 		return nil, err
 	}
@@ -404,8 +435,8 @@ func (u *Uploads) Parts(bucket, key, id string) ([]PartInfo, error) {
 	return out, nil
 }
 
-func (u *Uploads) storedParts(bucket, key, id string) ([]storedPart, error) {
-	if _, err := u.Get(bucket, key, id); err != nil {
+func (u *Uploads) storedParts(ctx context.Context, bucket, key, id string) ([]storedPart, error) {
+	if _, err := u.Get(ctx, bucket, key, id); err != nil {
 		return nil, err
 	}
 	files, _ := filepath.Glob(u.path(id, "*.part"))
@@ -447,7 +478,15 @@ func (u *Uploads) storedParts(bucket, key, id string) ([]storedPart, error) {
 }
 
 // List returns the uploads in progress in a bucket under a prefix, by key.
-func (u *Uploads) List(bucket, prefix string) ([]UploadInfo, error) {
+func (u *Uploads) List(ctx context.Context, bucket, prefix string) ([]UploadInfo, error) {
+	if u.shared != nil {
+		out, err := u.shared.ListUploads(ctx, bucket, prefix)
+		if err != nil {
+			return nil, err
+		}
+		sortUploads(out)
+		return out, nil
+	}
 	entries, err := os.ReadDir(u.dir)
 	if err != nil {
 		return nil, err
@@ -463,19 +502,31 @@ func (u *Uploads) List(bucket, prefix string) ([]UploadInfo, error) {
 			out = append(out, info)
 		}
 	}
+	sortUploads(out)
+	return out, nil
+}
+
+// sortUploads sorts uploads by key, then by initiation (S3's order).
+func sortUploads(out []UploadInfo) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Key != out[j].Key {
 			return out[i].Key < out[j].Key
 		}
-		return out[i].Initiated.Before(out[j].Initiated)
+		if !out[i].Initiated.Equal(out[j].Initiated) {
+			return out[i].Initiated.Before(out[j].Initiated)
+		}
+		return out[i].UploadID < out[j].UploadID
 	})
-	return out, nil
 }
 
 // Abort discards an upload and its parts.
-func (u *Uploads) Abort(bucket, key, id string) error {
-	if _, err := u.Get(bucket, key, id); err != nil {
+func (u *Uploads) Abort(ctx context.Context, bucket, key, id string) error {
+	up, err := u.Get(ctx, bucket, key, id)
+	if err != nil {
 		return err
+	}
+	if u.shared != nil {
+		return u.shared.AbortUpload(ctx, up)
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -503,9 +554,12 @@ type CompleteOptions struct {
 
 // CompleteOpts is Complete with options.
 func (u *Uploads) CompleteOpts(ctx context.Context, bucket, key, id string, parts []CompletedPart, co CompleteOptions) (ObjectInfo, error) {
-	info, err := u.Get(bucket, key, id)
+	info, err := u.Get(ctx, bucket, key, id)
 	if err != nil {
 		return ObjectInfo{}, err
+	}
+	if u.shared != nil {
+		return u.completeShared(ctx, info, parts, co)
 	}
 	if len(parts) == 0 {
 		return ObjectInfo{}, fmt.Errorf("%w: no parts given", ErrInvalidPart)
@@ -518,7 +572,7 @@ func (u *Uploads) CompleteOpts(ctx context.Context, bucket, key, id string, part
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	// Listed under the lock: no part commits meanwhile.
-	have, err := u.storedParts(bucket, key, id)
+	have, err := u.storedParts(ctx, bucket, key, id)
 	if err != nil {
 		return ObjectInfo{}, err
 	}

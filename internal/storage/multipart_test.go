@@ -48,7 +48,7 @@ func TestMultipartUploads(t *testing.T) {
 	if _, err := store.Head(ctx, "bkt", "big/obj.bin"); !errors.Is(err, storage.ErrNoSuchKey) {
 		t.Errorf("object visible before complete: %v", err)
 	}
-	parts, _ := up.Parts("bkt", "big/obj.bin", id)
+	parts, _ := up.Parts(ctx, "bkt", "big/obj.bin", id)
 	if len(parts) != 2 || parts[1].Size != 4 {
 		t.Errorf("parts: %+v", parts)
 	}
@@ -71,10 +71,10 @@ func TestMultipartUploads(t *testing.T) {
 	if _, err := up.Complete(ctx, "bkt", "x", id2, []storage.CompletedPart{{1, a.ETag}, {2, b.ETag}}); !errors.Is(err, storage.ErrEntityTooSmall) {
 		t.Errorf("small part: %v", err)
 	}
-	if err := up.Abort("bkt", "x", id2); err != nil {
+	if err := up.Abort(ctx, "bkt", "x", id2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := up.Parts("bkt", "x", id2); !errors.Is(err, storage.ErrNoSuchUpload) {
+	if _, err := up.Parts(ctx, "bkt", "x", id2); !errors.Is(err, storage.ErrNoSuchUpload) {
 		t.Errorf("aborted upload: %v", err)
 	}
 	if _, err := up.PutPart(ctx, "bkt", "big/obj.bin", id, 1, bytes.NewReader(p1), []byte("0123456789abcdef")); !errors.Is(err, storage.ErrBadDigest) {
@@ -99,7 +99,7 @@ func TestMultipartUploads(t *testing.T) {
 	if !bytes.Equal(body, append(p1, p2...)) || got.ETag != info.ETag || got.ContentType != "application/x-test" {
 		t.Errorf("completed object: %d bytes, %+v", len(body), got)
 	}
-	if list, _ := up.List("bkt", ""); len(list) != 0 {
+	if list, _ := up.List(ctx, "bkt", ""); len(list) != 0 {
 		t.Errorf("uploads left: %+v", list)
 	}
 	if _, err := up.Create(ctx, "nope", "k", storage.PutOptions{}); !errors.Is(err, storage.ErrNoSuchBucket) {
@@ -226,11 +226,11 @@ func TestMultipartInPlace(t *testing.T) {
 		if _, err := up.PutPartSize(ctx, "bkt", "size", id, 3, bytes.NewReader(tail), 2000, nil); !errors.Is(err, storage.ErrInvalidPart) {
 			t.Errorf("shorter body: %v", err)
 		}
-		parts, _ := up.Parts("bkt", "size", id)
+		parts, _ := up.Parts(ctx, "bkt", "size", id)
 		if len(parts) != 1 {
 			t.Errorf("parts after failed uploads: %+v", parts)
 		}
-		up.Abort("bkt", "size", id)
+		up.Abort(ctx, "bkt", "size", id)
 	})
 
 	t.Run("slot writer in flight", func(t *testing.T) {
@@ -320,7 +320,7 @@ func TestPutPartCutBody(t *testing.T) {
 			t.Errorf("part %d of size %d cut after %d bytes: %v, want %v", c.n, c.size, len(cut), err, io.ErrUnexpectedEOF)
 		}
 	}
-	parts, err := up.Parts("bkt", "k", id)
+	parts, err := up.Parts(ctx, "bkt", "k", id)
 	if err != nil || len(parts) != 1 || parts[0].PartNumber != 1 || parts[0].Size != int64(len(p1)) {
 		t.Errorf("parts after cut bodies: %v %+v, want part 1 of %d bytes only", err, parts, len(p1))
 	}

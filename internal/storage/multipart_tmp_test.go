@@ -149,7 +149,7 @@ func TestTempFilesOfKilledParts(t *testing.T) {
 	if err := <-result; err != nil {
 		t.Fatalf("the part in flight failed: %v", err)
 	}
-	parts, err := up2.Parts("bkt", "k", id)
+	parts, err := up2.Parts(ctx, "bkt", "k", id)
 	if err != nil || len(parts) != 1 || parts[0].PartNumber != 1 || parts[0].Size != int64(len("part one")) {
 		t.Errorf("parts: %v %+v, want part 1 only", err, parts)
 	}

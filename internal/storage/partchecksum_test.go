@@ -50,7 +50,7 @@ func TestPartChecksumsAndCompleteOptions(t *testing.T) {
 	put(1, strings.Repeat("x", storage.MinPartSize), a)
 	put(2, "first", a, b)
 	p2 := put(2, "second", b) // replaces part 2 and its checksums
-	parts, err := up.Parts("bkt", "k", id)
+	parts, err := up.Parts(ctx, "bkt", "k", id)
 	if err != nil {
 		t.Fatal(err)
 	}

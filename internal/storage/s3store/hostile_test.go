@@ -566,8 +566,9 @@ func TestBufferBudget(t *testing.T) {
 }
 
 // TestUploadsOnS3: a client's multipart upload through storage.Uploads
-// (what the S3 endpoint uses) ends up as a multipart upload of the same
-// parts in the external store, with the client's ETag there too.
+// (what the S3 endpoint uses) is a multipart upload of the same parts in
+// the external store, each part sent as it arrives and none again at the
+// completion, with the client's ETag there too.
 func TestUploadsOnS3(t *testing.T) {
 	g := needGateway(t)
 	s := newStore(t, "lake/")
@@ -585,6 +586,7 @@ func TestUploadsOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	sizes := []int{5 << 20, 5 << 20, 1234}
+	partsBefore := g.count("PUT partNumber")
 	var all []byte
 	var done []storage.CompletedPart
 	for i, n := range sizes {
@@ -596,13 +598,15 @@ func TestUploadsOnS3(t *testing.T) {
 		}
 		done = append(done, storage.CompletedPart{PartNumber: i + 1, ETag: p.ETag})
 	}
-	partsBefore := g.count("PUT partNumber")
+	if n := g.count("PUT partNumber") - partsBefore; n != 3 {
+		t.Errorf("%d parts sent to the external store, want 3", n)
+	}
 	info, err := ups.Complete(ctx, "uploads", "out/big.parquet", id, done)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := g.count("PUT partNumber") - partsBefore; n != 3 {
-		t.Errorf("%d parts sent to the external store, want 3", n)
+		t.Errorf("%d parts sent to the external store after the completion, want 3", n)
 	}
 	if !strings.HasSuffix(info.ETag, "-3") {
 		t.Errorf("ETag = %s", info.ETag)
