@@ -1,0 +1,485 @@
+package console_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/tarn-lake/tarn/internal/auth"
+)
+
+// The console in a real browser (make test-console, .ci/console.sh):
+// Debian's chromium driven by chromedp against a real `tarn serve` over the
+// quickstart lake. It runs when TARN_CONSOLE_E2E names a built tarn binary;
+// TARN_CONSOLE_SHOTS names a folder for the pages' screenshots
+// (docs/console to refresh the docs'). axe-core, from web/node_modules, is
+// injected by the test (the product does not serve it) and every serious or
+// critical violation fails the test.
+
+const (
+	e2eAdminID     = "TKCONSOLETEST0000001"
+	e2eAdminSecret = "consoletestsecretconsoletestsecretconsol"
+)
+
+type e2e struct {
+	t       *testing.T
+	ctx     context.Context
+	url     string
+	shots   string
+	axe     string
+	analyst auth.Key
+}
+
+func startTarn(t *testing.T, bin string) string {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	env := append(os.Environ(), "TARN_ACCESS_KEY_ID="+e2eAdminID, "TARN_SECRET_ACCESS_KEY="+e2eAdminSecret)
+	qs := exec.Command(bin, "--data", data, "quickstart")
+	qs.Env = env
+	if out, err := qs.CombinedOutput(); err != nil {
+		t.Fatalf("quickstart: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--pg-listen", "127.0.0.1:0")
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "REST API on "); ok {
+			go func() { _, _ = io.Copy(io.Discard, out) }()
+			return strings.TrimSpace(rest)
+		}
+	}
+	t.Fatalf("tarn serve announced no REST API: %s", stderr.String())
+	return ""
+}
+
+// createKey makes a key through the REST API as the admin (bearer token).
+func createKey(t *testing.T, url, name, policy string) auth.Key {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"name": name, "policy": json.RawMessage(policy)})
+	req, _ := http.NewRequest("POST", url+"/api/v1/keys", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+auth.Token(auth.Key{AccessKeyID: e2eAdminID, SecretAccessKey: e2eAdminSecret}))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var k auth.Key
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || json.Unmarshal(raw, &k) != nil || k.SecretAccessKey == "" {
+		t.Fatalf("create key %s: %d %s", name, resp.StatusCode, raw)
+	}
+	return k
+}
+
+func chromiumPath() string {
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+func TestConsoleBrowser(t *testing.T) {
+	bin := os.Getenv("TARN_CONSOLE_E2E")
+	if bin == "" {
+		t.Skip("TARN_CONSOLE_E2E names no tarn binary (make test-console runs this test)")
+	}
+	chromium := chromiumPath()
+	if chromium == "" {
+		t.Fatal("no chromium (apt-get install chromium; .ci/run does)")
+	}
+	axe, err := os.ReadFile("../../web/node_modules/axe-core/axe.min.js")
+	if err != nil {
+		t.Fatalf("axe-core: %v (npm ci in web/)", err)
+	}
+	url := startTarn(t, bin)
+	e := &e2e{t: t, url: url, shots: os.Getenv("TARN_CONSOLE_SHOTS"), axe: string(axe)}
+	if e.shots != "" {
+		if err := os.MkdirAll(e.shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The analyst reads the sales table only (and may run queries).
+	e.analyst = createKey(t, url, "analyst", `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": ["glue:GetDatabases", "glue:GetDatabase"], "Resource": "*"},
+		{"Effect": "Allow", "Action": ["glue:GetTables", "glue:GetTable", "glue:GetPartitions"], "Resource": ["arn:aws:glue:*:*:database/etl_pipeline_db", "arn:aws:glue:*:*:table/etl_pipeline_db/sales"]},
+		{"Effect": "Allow", "Action": "athena:*", "Resource": "*"},
+		{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/raw/sales/*"]},
+		{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lake/athena-results/*"}]}`)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(1360, 860), chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	e.ctx = ctx
+	if err := chromedp.Do(ctx); err != nil { // start the browser
+		t.Fatal(err)
+	}
+
+	for _, s := range []struct {
+		name string
+		f    func(*testing.T)
+	}{{"first load", e.firstLoad}, {"sign in", e.signIn}, {"catalog", e.catalog}, {"query and chart", e.query}, {"100k rows", e.bigResult},
+		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
+		// The steps share the browser and go on from where the last left
+		// the page: one stopped by a fatal error stops the rest.
+		stopped := true
+		t.Run(s.name, func(t *testing.T) { e.t = t; s.f(t); stopped = false })
+		if stopped {
+			break
+		}
+	}
+}
+
+// do runs actions with a bound on the whole step (a hung page fails, not
+// hangs, the test).
+func (e *e2e) do(actions ...chromedp.Action[chromedp.Void]) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		e.t.Fatalf("browser: %v", err)
+	}
+}
+
+func evalJS[T any](e *e2e, js string) T {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 90*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		e.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// until waits, in the page, for a JavaScript condition to hold.
+func (e *e2e) until(js string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(e.ctx, 90*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(80*time.Second))); err != nil {
+		body, _ := chromedp.Run(e.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
+		e.t.Fatalf("waiting for %s: %v\npage: %s", js, err, body)
+	}
+}
+
+func (e *e2e) text(sel string) string {
+	e.t.Helper()
+	return evalJS[string](e, fmt.Sprintf(`document.querySelector(%q)?.innerText ?? ""`, sel))
+}
+
+func (e *e2e) shot(name string) {
+	e.t.Helper()
+	if e.shots == "" {
+		return
+	}
+	b, err := chromedp.Run(e.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.shots, name+".png"), b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// checkA11y runs axe-core on the page as it is and fails on serious and
+// critical violations.
+func (e *e2e) checkA11y(page string) {
+	e.t.Helper()
+	if !evalJS[bool](e, `typeof axe !== "undefined"`) {
+		if _, err := chromedp.Run(e.ctx, chromedp.Evaluate[chromedp.Void](e.axe)); err != nil {
+			e.t.Fatalf("inject axe-core: %v", err)
+		}
+	}
+	type violation struct {
+		ID, Impact, Help string
+		Nodes            []string
+	}
+	vs := evalJS[[]violation](e, `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v => ({
+		ID: v.id, Impact: v.impact, Help: v.help, Nodes: v.nodes.slice(0, 4).map(n => n.target.join(" "))})))`)
+	for _, v := range vs {
+		if v.Impact == "serious" || v.Impact == "critical" {
+			e.t.Errorf("axe on %s: %s (%s): %s at %v", page, v.ID, v.Impact, v.Help, v.Nodes)
+		} else {
+			e.t.Logf("axe on %s: %s (%s): %s at %v", page, v.ID, v.Impact, v.Help, v.Nodes)
+		}
+	}
+}
+
+func (e *e2e) insertText(s string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: s})
+		return err
+	})
+}
+
+func (e *e2e) cookies() []*network.Cookie {
+	e.t.Helper()
+	var out []*network.Cookie
+	e.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		r, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{e.url + "/"}})
+		out = r.Cookies
+		return err
+	}))
+	return out
+}
+
+func (e *e2e) firstLoad(t *testing.T) {
+	start := time.Now()
+	e.do(chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(chromedp.ID("akid")))
+	ready := time.Since(start)
+	nav := evalJS[map[string]float64](e, `(() => { const n = performance.getEntriesByType("navigation")[0];
+		return {dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd}; })()`)
+	t.Logf("first load on localhost: sign-in form usable after %v (DOMContentLoaded %.0f ms, load %.0f ms)", ready.Round(time.Millisecond), nav["dcl"], nav["load"])
+	// Every resource the page loaded came from tarn (no CDN).
+	others := evalJS[[]string](e, `performance.getEntriesByType("resource").map(r => r.name).filter(n => !n.startsWith(location.origin))`)
+	if len(others) > 0 {
+		t.Errorf("resources from elsewhere: %v", others)
+	}
+	e.checkA11y("sign-in")
+	e.shot("signin")
+}
+
+func (e *e2e) signIn(t *testing.T) {
+	// A wrong secret: a clear error, no cookie.
+	e.do(chromedp.SendKeys(chromedp.ID("akid"), e2eAdminID), chromedp.SendKeys(chromedp.ID("secret"), "not-the-secret"),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("signin-error")))
+	if msg := e.text("#signin-error"); !strings.Contains(msg, "wrong access key id or secret access key") {
+		t.Errorf("wrong secret says %q", msg)
+	}
+	if c := e.cookies(); len(c) != 0 {
+		t.Errorf("a refused sign-in left cookies: %v", c)
+	}
+	// By keyboard only: the secret field, the right secret, Enter.
+	e.do(chromedp.Clear(chromedp.ID("secret")), chromedp.Focus(chromedp.ID("akid")), chromedp.KeyEvent(kb.Tab))
+	if id := evalJS[string](e, `document.activeElement.id`); id != "secret" {
+		t.Errorf("Tab from the key id went to %q, not the secret", id)
+	}
+	e.do(chromedp.KeyEvent(e2eAdminSecret), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("signout")))
+	cs := e.cookies()
+	if len(cs) != 1 || !cs[0].HTTPOnly || cs[0].SameSite != network.CookieSameSiteStrict {
+		t.Errorf("session cookie: %+v", cs)
+	}
+	// The page's script cannot read it.
+	if c := evalJS[string](e, `document.cookie`); c != "" {
+		t.Errorf("document.cookie = %q", c)
+	}
+}
+
+func (e *e2e) catalog(t *testing.T) {
+	e.do(chromedp.Navigate(e.url+"/#/catalog"), chromedp.WaitVisible(chromedp.CSS(`a[href="#/catalog/etl_pipeline_db/orders"]`)))
+	e.checkA11y("catalog")
+	// Browse a table.
+	e.do(chromedp.Click(chromedp.CSS(`a[href="#/catalog/etl_pipeline_db/orders"]`)), chromedp.WaitVisible(chromedp.ID("columns")))
+	cols := e.text("#columns")
+	for _, want := range []string{"order_id", "timestamp", "struct<name:string", "year"} {
+		if !strings.Contains(cols, want) {
+			t.Errorf("columns lack %q: %s", want, cols)
+		}
+	}
+	e.shot("catalog")
+	// Tabs by keyboard: ArrowRight moves to Partitions.
+	e.do(chromedp.Focus(chromedp.ID("tab-columns")), chromedp.KeyEvent(kb.ArrowRight))
+	e.until(`document.querySelector("#tab-partitions")?.getAttribute("aria-selected") === "true" && document.activeElement?.id === "tab-partitions"`)
+	e.until(`/\d+ partitions, \d+ files/.test(document.querySelector("#tabpanel")?.innerText ?? "")`)
+	e.checkA11y("partitions")
+	e.do(chromedp.Click(chromedp.ID("tab-versions")), chromedp.WaitVisible(chromedp.ID("schema-diff")))
+	e.do(chromedp.Click(chromedp.ID("tab-properties")))
+	e.until(`(document.querySelector("#tabpanel")?.innerText ?? "").includes("classification")`)
+	e.do(chromedp.Click(chromedp.ID("tab-preview")), chromedp.WaitVisible(chromedp.ID("preview")))
+	if n := evalJS[int](e, `document.querySelectorAll("#preview tbody tr").length`); n != 100 {
+		t.Errorf("preview has %d rows, want 100", n)
+	}
+	e.checkA11y("preview")
+	e.shot("catalog-preview")
+	// Search across names: a column.
+	e.do(chromedp.SendKeys(chromedp.ID("catalog-search"), "zip"))
+	e.until(`(document.querySelector(".hits")?.innerText ?? "").includes("curated_db.orders · zip_code")`)
+	// A schema drift's typed diff: version 1 of the sales table against a
+	// version made by ALTER TABLE through the API.
+	e.do(chromedp.Navigate(e.url+"/#/catalog/etl_pipeline_db/sales/versions"), chromedp.WaitVisible(chromedp.ID("schema-diff")))
+	e.shot("catalog-versions")
+}
+
+// setSQL replaces the editor's text.
+func (e *e2e) setSQL(sql string) {
+	e.t.Helper()
+	e.do(chromedp.Click(chromedp.CSS(".cm-content")), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), e.insertText(sql),
+		chromedp.KeyEvent(kb.Escape))
+	e.until(fmt.Sprintf(`document.querySelector(".cm-content").innerText.replace(/\s+/g, " ").trim() === %q`, strings.Join(strings.Fields(sql), " ")))
+}
+
+func (e *e2e) runSQL(sql, state string) {
+	e.t.Helper()
+	e.setSQL(sql)
+	e.do(chromedp.Click(chromedp.ID("run")))
+	e.until(fmt.Sprintf(`document.querySelector("#q-status .state")?.innerText === %q`, state))
+}
+
+func (e *e2e) query(t *testing.T) {
+	e.do(chromedp.Navigate(e.url+"/#/query"), chromedp.WaitVisible(chromedp.CSS(".cm-content")))
+	// Completion of a database's tables and a table's columns.
+	e.setSQL("SELECT * FROM etl_pipeline_db.")
+	e.do(chromedp.KeyEvent("o"))
+	e.until(`[...document.querySelectorAll(".cm-tooltip-autocomplete li")].some(li => li.innerText.startsWith("orders"))`)
+	e.do(chromedp.KeyEvent(kb.Escape))
+	e.setSQL("SELECT etl_pipeline_db.orders.")
+	e.do(chromedp.KeyEvent("t"))
+	e.until(`[...document.querySelectorAll(".cm-tooltip-autocomplete li")].some(li => li.innerText.startsWith("total_amount"))`)
+	e.do(chromedp.KeyEvent(kb.Escape))
+	// The highlighted keywords.
+	if n := evalJS[int](e, `document.querySelectorAll(".cm-content span[class^='ͼ']").length`); n == 0 {
+		t.Errorf("no highlighted tokens in the editor")
+	}
+	// Run by keyboard (Ctrl+Enter), the quickstart's first query.
+	e.setSQL("SELECT region, count(*) AS transactions, round(sum(quantity * unit_price), 2) AS revenue FROM etl_pipeline_db.sales GROUP BY region ORDER BY revenue DESC")
+	e.do(chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	e.until(`document.querySelector("#q-status .state")?.innerText === "SUCCEEDED" && document.querySelectorAll(".gbody .gr").length > 0`)
+	if s := e.text("#q-scanned"); s == "" || s == "0 B" {
+		t.Errorf("data scanned: %q", s)
+	}
+	if g := e.text(".grid"); !strings.Contains(g, "region") || !strings.Contains(g, "revenue") {
+		t.Errorf("grid: %q", g)
+	}
+	e.checkA11y("query results")
+	e.shot("query")
+	// Its chart: bars of the numeric columns by region.
+	e.do(chromedp.Click(chromedp.ID("tab-chart")), chromedp.WaitVisible(chromedp.ID("result-chart")))
+	label := evalJS[string](e, `document.querySelector("#result-chart").getAttribute("aria-label")`)
+	if !strings.HasPrefix(label, "Bar chart of transactions, revenue by region") {
+		t.Errorf("chart: %q", label)
+	}
+	// Drawn: the canvas has coloured pixels.
+	if !evalJS[bool](e, `(() => { const c = document.querySelector("#result-chart"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		for (let i = 0; i < d.length; i += 4) if (d[i+3] > 0 && (d[i] !== d[i+1] || d[i+1] !== d[i+2])) return true; return false; })()`) {
+		t.Errorf("the chart drew nothing")
+	}
+	e.checkA11y("chart")
+	e.shot("query-chart")
+	e.do(chromedp.SetValue(chromedp.ID("chart-kind"), "line"))
+	e.until(`document.querySelector("#result-chart").getAttribute("aria-label").startsWith("Line chart")`)
+	// Download CSV: the file's text, caught as the page hands it over.
+	csv := evalJS[string](e, `new Promise((resolve) => {
+		const orig = URL.createObjectURL;
+		URL.createObjectURL = (blob) => { URL.createObjectURL = orig; blob.text().then(resolve); return orig(blob); };
+		document.querySelector("#download").click(); })`)
+	if !strings.HasPrefix(csv, "region,transactions,revenue\r\n") || strings.Count(csv, "\r\n") < 3 {
+		t.Errorf("CSV: %q", csv)
+	}
+	// The history has it; opening it loads the SQL back.
+	e.until(`[...document.querySelectorAll(".hist code")].some(c => c.innerText.includes("GROUP BY region ORDER BY revenue"))`)
+}
+
+func (e *e2e) bigResult(t *testing.T) {
+	e.do(chromedp.Click(chromedp.ID("tab-results")))
+	start := time.Now()
+	e.runSQL("SELECT i, i * 2 AS doubled, 'row ' || i AS label FROM range(100000) t(i)", "SUCCEEDED")
+	e.until(`document.querySelector("#q-loaded")?.innerText === "100,000 rows"`)
+	t.Logf("100,000 rows run and loaded into the grid in %v", time.Since(start).Round(time.Millisecond))
+	// Virtualized: a few dozen rows in the DOM, whatever the result.
+	if n := evalJS[int](e, `document.querySelectorAll(".gbody .gr").length`); n > 100 {
+		t.Errorf("%d rows in the DOM", n)
+	}
+	// Keyboard: End goes to the last row.
+	e.do(chromedp.Focus(chromedp.CSS(".grid")), chromedp.KeyEvent(kb.End))
+	e.until(`[...document.querySelectorAll(".gbody .gr .rn")].some(c => c.innerText === "100000")`)
+	// Scrolling through all of it: frames stay short.
+	ms := evalJS[float64](e, `new Promise((resolve) => {
+		const g = document.querySelector(".grid"); g.scrollTop = 0; let worst = 0, last = performance.now(), n = 0;
+		const step = () => { const now = performance.now(); worst = Math.max(worst, now - last); last = now;
+			g.scrollTop += g.scrollHeight / 60; if (++n < 60) requestAnimationFrame(step); else resolve(worst); };
+		requestAnimationFrame(step); })`)
+	t.Logf("scrolling 100,000 rows in 60 steps: longest frame %.0f ms", ms)
+}
+
+func (e *e2e) errorPosition(t *testing.T) {
+	e.runSQL("SELECT region, regoin FROM etl_pipeline_db.sales", "FAILED")
+	if msg := e.text("#q-error"); !strings.Contains(msg, "line 1, column 16") || !strings.Contains(msg, "regoin") {
+		t.Errorf("error: %q", msg)
+	}
+	if m := e.text(".cm-sql-error"); m != "regoin" {
+		t.Errorf("marked %q, want regoin", m)
+	}
+	e.checkA11y("query error")
+	e.shot("query-error")
+}
+
+func (e *e2e) cancel(t *testing.T) {
+	e.setSQL("SELECT count(*) FROM range(1000000000000) t(i)")
+	e.do(chromedp.Click(chromedp.ID("run")))
+	e.until(`document.querySelector("#q-status")?.innerText.startsWith("Running") && !document.querySelector("#cancel").disabled`)
+	e.do(chromedp.Click(chromedp.ID("cancel")))
+	e.until(`document.querySelector("#q-status .state")?.innerText === "CANCELLED"`)
+}
+
+func (e *e2e) signOut(t *testing.T) {
+	e.do(chromedp.Click(chromedp.ID("signout")), chromedp.WaitVisible(chromedp.ID("akid")))
+	if c := e.cookies(); len(c) != 0 {
+		t.Errorf("cookies after sign-out: %v", c)
+	}
+	if st := evalJS[int](e, `fetch("/api/v1/databases").then(r => r.status)`); st != 403 {
+		t.Errorf("the API after sign-out: %d", st)
+	}
+}
+
+func (e *e2e) restricted(t *testing.T) {
+	e.do(chromedp.SendKeys(chromedp.ID("akid"), e.analyst.AccessKeyID), chromedp.SendKeys(chromedp.ID("secret"), e.analyst.SecretAccessKey),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("signout")))
+	// The tree shows what the key may list: the tables of etl_pipeline_db
+	// (glue:GetTables, as in Glue, lists a database's tables), not those
+	// of curated_db.
+	e.do(chromedp.Navigate(e.url+"/#/catalog"), chromedp.WaitVisible(chromedp.CSS(`a[href="#/catalog/etl_pipeline_db/sales"]`)))
+	if n := evalJS[int](e, `document.querySelectorAll('a[href^="#/catalog/curated_db/"]').length`); n != 0 {
+		t.Errorf("the analyst's tree lists %d tables of curated_db", n)
+	}
+	e.do(chromedp.Navigate(e.url+"/#/catalog/etl_pipeline_db/orders"), chromedp.WaitVisible(chromedp.ID("table-error")))
+	if msg := e.text("#table-error"); !strings.Contains(msg, "Access denied") || !strings.Contains(msg, "glue:GetTable") {
+		t.Errorf("orders for the analyst: %q", msg)
+	}
+	e.shot("denied")
+	// A query of it fails the same way; sales works.
+	e.do(chromedp.Navigate(e.url+"/#/query"), chromedp.WaitVisible(chromedp.CSS(".cm-content")))
+	e.runSQL("SELECT count(*) FROM etl_pipeline_db.orders", "FAILED")
+	if msg := e.text("#q-error"); !strings.Contains(msg, "access denied") {
+		t.Errorf("the analyst's query of orders: %q", msg)
+	}
+	e.runSQL("SELECT count(*) AS n FROM etl_pipeline_db.sales", "SUCCEEDED")
+	// Its history holds its own queries only.
+	e.until(`document.querySelectorAll(".hist").length === 2`)
+}

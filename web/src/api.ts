@@ -1,0 +1,220 @@
+// The console's client of tarn's REST API. Requests carry the session
+// cookie (same origin) and, when they change something, the CSRF token the
+// sign-in gave. Every answer is the REST API's own: a page shows what the
+// key's policy lets the API answer, no more.
+
+export interface Session {
+  access_key_id: string;
+  name: string;
+  admin: boolean;
+  csrf_token: string;
+  expires_at: string;
+}
+
+export class ApiError extends Error {
+  status: number;
+  code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let csrf = "";
+let onSignedOut: () => void = () => {};
+
+export function setCSRF(token: string) {
+  csrf = token;
+}
+
+// whenSignedOut is told when the server says the session is gone.
+export function whenSignedOut(fn: () => void) {
+  onSignedOut = fn;
+}
+
+export async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD" && csrf) headers["X-CSRF-Token"] = csrf;
+  const resp = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+    signal,
+  });
+  const text = await resp.text();
+  let data: any = undefined;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new ApiError(resp.status, "BadResponse", `${method} ${path}: ${resp.status} ${text.slice(0, 200)}`);
+    }
+  }
+  if (!resp.ok) {
+    const code = data?.error?.code ?? "Error";
+    const msg = data?.error?.message ?? `${resp.status} ${resp.statusText}`;
+    if (resp.status === 401 && code === "SessionRequired" && path !== SESSION) onSignedOut();
+    throw new ApiError(resp.status, code, msg);
+  }
+  return data as T;
+}
+
+export const SESSION = "/console/api/session";
+
+export const signIn = (access_key_id: string, secret_access_key: string) =>
+  request<Session>("POST", SESSION, { access_key_id, secret_access_key });
+export const getSession = () => request<Session>("GET", SESSION);
+export const signOut = () => request<unknown>("DELETE", SESSION);
+
+// Catalog (the API's catalog types are Go-cased).
+export interface Column {
+  Name: string;
+  Type: string;
+  Comment: string;
+}
+export interface Database {
+  Name: string;
+  Description: string;
+  Location: string;
+  Properties: Record<string, string>;
+  CreatedAt: string;
+}
+export interface Table {
+  Database: string;
+  Name: string;
+  Description: string;
+  Location: string;
+  Format: string;
+  FormatOptions: Record<string, string> | null;
+  Columns: Column[] | null;
+  PartitionKeys: Column[] | null;
+  TableType: string;
+  Properties: Record<string, string> | null;
+  CreatedAt: string;
+  UpdatedAt: string;
+  Version: number;
+}
+export interface Partition {
+  Values: string[];
+  Location: string;
+  FileCount: number;
+  Bytes: number;
+  AddedAt: string;
+}
+export interface SchemaChange {
+  kind: string;
+  column?: string;
+  from?: string;
+  to?: string;
+}
+export interface SchemaVersion {
+  Version: number;
+  Columns: Column[] | null;
+  PartitionKeys: Column[] | null;
+  Format: string;
+  FormatOptions: Record<string, string> | null;
+  Location: string;
+  Changes: SchemaChange[] | null;
+  Reason: string;
+  CreatedAt: string;
+}
+
+const enc = encodeURIComponent;
+export const listDatabases = () => request<Database[]>("GET", "/api/v1/databases");
+export const listTables = (db: string) => request<Table[]>("GET", `/api/v1/databases/${enc(db)}/tables`);
+export const getTable = (db: string, t: string) => request<Table>("GET", `/api/v1/databases/${enc(db)}/tables/${enc(t)}`);
+export const listPartitions = (db: string, t: string) =>
+  request<Partition[]>("GET", `/api/v1/databases/${enc(db)}/tables/${enc(t)}/partitions`);
+export const tableVersions = (db: string, t: string) =>
+  request<SchemaVersion[]>("GET", `/api/v1/databases/${enc(db)}/tables/${enc(t)}/versions`);
+
+// Queries.
+export interface QueryStats {
+  rows: number;
+  data_scanned_bytes: number;
+  files_scanned: number;
+  partitions_scanned: number;
+  partitions_total: number;
+  planning_ns: number;
+  engine_ns: number;
+  elapsed_ns: number;
+  cost_usd: number;
+}
+export interface Execution {
+  id: string;
+  sql: string;
+  database: string;
+  workgroup: string;
+  access_key?: string;
+  statement_type: string;
+  state: "QUEUED" | "RUNNING" | "SUCCEEDED" | "FAILED" | "CANCELLED";
+  error?: string;
+  submitted_at: string;
+  ended_at: string;
+  stats: QueryStats;
+  reused_from?: string;
+}
+export interface ResultColumn {
+  name: string;
+  type: string;
+  athena_type?: string;
+}
+export interface ResultPage {
+  columns: ResultColumn[];
+  rows: unknown[][];
+  next_token?: string;
+}
+export interface Workgroup {
+  name: string;
+  description?: string;
+}
+
+export const startQuery = (sql: string, database: string, workgroup: string) =>
+  request<{ id: string }>("POST", "/api/v1/queries", { sql, database, workgroup });
+export const getQuery = (id: string, wait: number, signal?: AbortSignal) =>
+  request<Execution>("GET", `/api/v1/queries/${enc(id)}${wait > 0 ? `?wait=${wait}` : ""}`, undefined, signal);
+export const cancelQuery = (id: string) => request<Execution>("DELETE", `/api/v1/queries/${enc(id)}`);
+export const queryResults = (id: string, token: string, max = 1000, signal?: AbortSignal) =>
+  request<ResultPage>(
+    "GET",
+    `/api/v1/queries/${enc(id)}/results?max_results=${max}${token ? `&next_token=${enc(token)}` : ""}`,
+    undefined,
+    signal,
+  );
+export const listQueries = (limit = 100) => request<Execution[]>("GET", `/api/v1/queries?limit=${limit}`);
+export const listWorkgroups = () => request<Workgroup[]>("GET", "/api/v1/workgroups");
+
+export const isDone = (s: Execution["state"]) => s === "SUCCEEDED" || s === "FAILED" || s === "CANCELLED";
+
+// runToEnd long-polls an execution until it has ended.
+export async function waitQuery(id: string, signal?: AbortSignal): Promise<Execution> {
+  for (;;) {
+    const ex = await getQuery(id, 20, signal);
+    if (isDone(ex.state)) return ex;
+  }
+}
+
+// Formatting helpers shared by the pages.
+export function bytes(n: number): string {
+  if (!Number.isFinite(n)) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+export function when(s: string): string {
+  if (!s || s.startsWith("0001-")) return "";
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? s : d.toLocaleString();
+}
+
+// quoteIdent quotes a name for SQL ("a""b").
+export const quoteIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
