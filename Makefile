@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   go run ./cmd/tarn quickstart   -- the main job on the embedded default
 #   make test                      -- every test
-.PHONY: test unit test-race test-meta-pg test-heavy build vet bench test-s3-suite test-engines test-dbt test-dbt-workflow test-dbt-adapter test-dbt-athena
+.PHONY: test unit test-race test-meta-pg test-heavy build vet bench test-s3-suite test-engines test-dbt test-dbt-workflow test-dbt-adapter test-dbt-athena console test-console
 
 build:
 	go build -o tarn ./cmd/tarn
@@ -40,7 +40,7 @@ test-meta-pg:
 
 # Suites with real engines and public conformance suites, out of the unit
 # suite's time budget.
-test-heavy: test-s3-suite test-engines test-dbt
+test-heavy: test-s3-suite test-engines test-dbt test-console
 
 bench:
 	go run ./bench -out docs/benchmarks.md
@@ -89,3 +89,16 @@ test-dbt-workflow:
 # about 2-5 min here).
 test-dbt-athena:
 	.ci/dbt-athena.sh
+
+# The web console (issue 18): web/'s sources built by Vite into
+# internal/console/dist, which is committed and embedded (go build needs no
+# Node). Run after changing web/, and commit the new dist.
+console:
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+# The console in Debian's chromium, driven by chromedp against `tarn serve`
+# over the quickstart lake, with axe-core's accessibility check
+# (.ci/console.sh; about 1 min, build included).
+# TARN_CONSOLE_SHOTS=docs/console refreshes the docs' screenshots.
+test-console:
+	.ci/console.sh
