@@ -46,9 +46,8 @@ type e2e struct {
 	analyst auth.Key
 }
 
-func startTarn(t *testing.T, bin string) string {
+func startTarn(t *testing.T, bin, data string) string {
 	t.Helper()
-	data := filepath.Join(t.TempDir(), "data")
 	env := append(os.Environ(), "TARN_ACCESS_KEY_ID="+e2eAdminID, "TARN_SECRET_ACCESS_KEY="+e2eAdminSecret)
 	qs := exec.Command(bin, "--data", data, "quickstart")
 	qs.Env = env
@@ -125,8 +124,29 @@ func TestConsoleBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("axe-core: %v (npm ci in web/)", err)
 	}
-	url := startTarn(t, bin)
+	data := filepath.Join(t.TempDir(), "data")
+	url := startTarn(t, bin, data)
 	e := &e2e{t: t, url: url, shots: os.Getenv("TARN_CONSOLE_SHOTS"), axe: string(axe)}
+	// Schema drift for the versions page: a CSV table crawled, then a file
+	// with a wider type and one more column, crawled again (the CLI works
+	// through the running server).
+	dir := t.TempDir()
+	cli := func(args ...string) {
+		t.Helper()
+		c := exec.Command(bin, append([]string{"--data", data}, args...)...)
+		c.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID="+e2eAdminID, "TARN_SECRET_ACCESS_KEY="+e2eAdminSecret)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("tarn %v: %v\n%s", args, err, out)
+		}
+	}
+	for i, body := range []string{"id,amount,city\n1,10,Oslo\n2,20,Bergen\n", "id,amount,city,discount\n3,30.5,Oslo,0.1\n"} {
+		f := filepath.Join(dir, fmt.Sprintf("%d.csv", i))
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cli("cp", f, fmt.Sprintf("s3://lake/raw/drift/%d.csv", i))
+		cli("crawler", "start", "raw_crawler")
+	}
 	if e.shots != "" {
 		if err := os.MkdirAll(e.shots, 0o755); err != nil {
 			t.Fatal(err)
@@ -331,9 +351,15 @@ func (e *e2e) catalog(t *testing.T) {
 	// Search across names: a column.
 	e.do(chromedp.SendKeys(chromedp.ID("catalog-search"), "zip"))
 	e.until(`(document.querySelector(".hits")?.innerText ?? "").includes("curated_db.orders · zip_code")`)
-	// A schema drift's typed diff: version 1 of the sales table against a
-	// version made by ALTER TABLE through the API.
-	e.do(chromedp.Navigate(e.url+"/#/catalog/etl_pipeline_db/sales/versions"), chromedp.WaitVisible(chromedp.ID("schema-diff")))
+	e.checkA11y("search")
+	e.do(chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)), chromedp.KeyEvent(kb.Backspace), chromedp.WaitVisible(chromedp.CSS(".tree")))
+	// The drift's typed diff, version 1 beside version 2.
+	e.do(chromedp.Navigate(e.url+"/#/catalog/etl_pipeline_db/drift/versions"), chromedp.WaitVisible(chromedp.ID("schema-diff")))
+	e.until(`document.querySelector("#schema-diff tr.changed")?.innerText.replace(/\s+/g, " ").trim() === "amount bigint double changed"`)
+	if added := e.text("#schema-diff tr.added"); !strings.Contains(added, "discount") {
+		t.Errorf("added column: %q", added)
+	}
+	e.checkA11y("versions")
 	e.shot("catalog-versions")
 }
 
@@ -385,11 +411,10 @@ func (e *e2e) query(t *testing.T) {
 	if !strings.HasPrefix(label, "Bar chart of transactions, revenue by region") {
 		t.Errorf("chart: %q", label)
 	}
-	// Drawn: the canvas has coloured pixels.
-	if !evalJS[bool](e, `(() => { const c = document.querySelector("#result-chart"); const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-		for (let i = 0; i < d.length; i += 4) if (d[i+3] > 0 && (d[i] !== d[i+1] || d[i+1] !== d[i+2])) return true; return false; })()`) {
-		t.Errorf("the chart drew nothing")
-	}
+	// Drawn: the canvas gets coloured pixels (Chart.js sizes it first).
+	e.until(`(() => { const c = document.querySelector("#result-chart"); if (!c.width || !c.height) return false;
+		const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		for (let i = 0; i < d.length; i += 4) if (d[i+3] > 0 && (d[i] !== d[i+1] || d[i+1] !== d[i+2])) return true; return false; })()`)
 	e.checkA11y("chart")
 	e.shot("query-chart")
 	e.do(chromedp.SetValue(chromedp.ID("chart-kind"), "line"))

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import {
   ApiError, bytes, Column, Database, getTable, listDatabases, listPartitions, listTables, Partition, queryResults,
-  quoteIdent, ResultPage, SchemaVersion, startQuery, Table, tableVersions, waitQuery, when,
+  quoteIdent, ResultPage, SchemaChange, SchemaVersion, startQuery, Table, tableVersions, waitQuery, when,
 } from "./api";
 import { fmtCell } from "./cells";
 
@@ -361,6 +361,14 @@ export function diffColumns(a: Column[], b: Column[]): DiffRow[] {
   return out;
 }
 
+// fmtChange says one schema change: "amount: bigint → double",
+// "discount double added".
+function fmtChange(c: SchemaChange): string {
+  const kind = c.kind.replaceAll("_", " ");
+  if (c.from && c.to) return `${kind}: ${c.column ?? ""} ${c.from} → ${c.to}`;
+  return `${kind}: ${c.column ?? ""} ${c.to ?? c.from ?? ""}`.trim();
+}
+
 function Versions({ db, name }: { db: string; name: string }) {
   const [vs, setVs] = useState<SchemaVersion[] | null>(null);
   const [err, setErr] = useState("");
@@ -385,7 +393,7 @@ function Versions({ db, name }: { db: string; name: string }) {
     <span>
       <label for={id}>{label} </label>
       <select id={id} value={v} onChange={(e) => set(Number((e.target as HTMLSelectElement).value))}>
-        {vs.map((x) => <option key={x.Version} value={x.Version}>version {x.Version} ({x.Reason || "—"})</option>)}
+        {vs.map((x) => <option key={x.Version} value={x.Version}>version {x.Version} ({when(x.CreatedAt)})</option>)}
       </select>
     </span>
   );
@@ -399,7 +407,7 @@ function Versions({ db, name }: { db: string; name: string }) {
             <tr key={v.Version}>
               <td>{v.Version}</td>
               <td>{v.Reason}</td>
-              <td>{(v.Changes ?? []).map((c) => `${c.kind} ${c.column ?? ""}${c.from || c.to ? ` (${c.from ?? ""} → ${c.to ?? ""})` : ""}`).join("; ")}</td>
+              <td>{(v.Changes ?? []).map(fmtChange).join("; ")}</td>
               <td>{when(v.CreatedAt)}</td>
             </tr>
           ))}
@@ -462,7 +470,12 @@ function Preview({ db, name }: { db: string; name: string }) {
           <thead><tr>{page.columns.map((c) => <th scope="col" key={c.name} title={c.type}>{c.name}</th>)}</tr></thead>
           <tbody>
             {page.rows.map((r, i) => (
-              <tr key={i}>{r.map((v, j) => <td key={j} class={v === null ? "null" : ""}>{fmtCell(v)}</td>)}</tr>
+              <tr key={i}>
+                {r.map((v, j) => {
+                  const s = fmtCell(v);
+                  return <td key={j} class={v === null ? "null" : ""} title={s.length > 40 ? s : undefined}>{s}</td>;
+                })}
+              </tr>
             ))}
           </tbody>
         </table>

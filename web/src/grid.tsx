@@ -23,7 +23,7 @@ export function Grid({ columns, rows, count, label }: { columns: ResultColumn[];
   const widths = useMemo(() => {
     const sample = rows.slice(0, 200);
     return columns.map((c, j) => {
-      let n = Math.max(c.name.length, 4);
+      let n = Math.max(c.name.length + (c.athena_type || c.type).length * 0.8 + 1, 4);
       for (const r of sample) n = Math.max(n, fmtCell(r[j]).length);
       return Math.min(Math.max(n * 8 + 20, 72), 420);
     });
