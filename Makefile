@@ -34,7 +34,7 @@ test-race:
 # binary; a database per test). The aws CLI matrix of auth is left to unit:
 # it exercises SigV4, not metadata. About a minute.
 META_PG_PKGS = ./internal/meta/ ./internal/runs/ ./internal/events/ ./internal/auth/ ./internal/iceberg/ \
-	./internal/icebergrest/ ./internal/crawler/ ./internal/alarms/ ./internal/deploy/ ./internal/lake/
+	./internal/icebergrest/ ./internal/crawler/ ./internal/alarms/ ./internal/deploy/ ./internal/lake/ ./internal/console/
 test-meta-pg:
 	TARN_TEST_META=postgres go test -count=1 -timeout 15m -skip 'TestAWSCLI' $(META_PG_PKGS)
 

@@ -266,8 +266,17 @@ func TestSessionHostile(t *testing.T) {
 		t.Errorf("forged cookie: %d %v", st, out)
 	}
 
+	// A request that carries a signature or token is authenticated by
+	// it, whatever cookie rides along: a forged cookie does not spoil a
+	// good token, and a good session does not rescue a bad token.
+	if st, out := forged.do("GET", "/api/v1/databases", "", map[string]string{"Authorization": "Bearer " + auth.Token(f.admin)}); st != 200 {
+		t.Errorf("a token beside a forged cookie: %d %v", st, out)
+	}
 	b := f.browser(t)
 	b.signIn(f.admin)
+	if st, out := b.do("GET", "/api/v1/databases", "", map[string]string{"Authorization": "Bearer tarn_" + f.admin.AccessKeyID + "_00"}); st != 403 || errCode(out) != "SignatureDoesNotMatch" {
+		t.Errorf("a bad token beside a good session: %d %v", st, out)
+	}
 	// Non-GET requests need the CSRF token.
 	q := `{"sql": "SELECT 1"}`
 	if st, out := b.do("POST", "/api/v1/queries", q, nil); st != 403 || errCode(out) != "InvalidCSRFToken" {
@@ -418,5 +427,40 @@ func TestConsolePage(t *testing.T) {
 	}
 	if n := f.cons.GzippedJS(); n > 1<<20 {
 		t.Errorf("the console's JavaScript is %d bytes gzipped, over 1 MB", n)
+	}
+}
+
+// TestSessionSharedAcrossServers: a session lives in the metadata
+// database, not in one server's memory: another server over the same
+// database (a second console and REST API) honours its cookie, and a sign
+// out on either ends it for both.
+func TestSessionSharedAcrossServers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cons2, err := console.New(ctx, console.DefaultConfig(), f.l.Meta, f.l.Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2 := api.New(api.DefaultConfig(), api.Deps{DB: f.l.Meta.SQL(), Auth: f.l.Auth, Queries: f.l.Query, Catalog: f.l.Catalog,
+		Crawlers: f.l.Crawlers, Jobs: f.l.Jobs, Store: f.l.Store, Sessions: cons2})
+	t.Cleanup(a2.Close)
+	srv2 := httptest.NewServer(cons2.Mount(a2))
+	t.Cleanup(srv2.Close)
+
+	b := f.browser(t)
+	b.signIn(f.admin)
+	other := &browser{t: t, url: srv2.URL, c: &http.Client{}, csrf: b.csrf}
+	jar, _ := cookiejar.New(nil)
+	other.c.Jar = jar
+	u, _ := http.NewRequest("GET", srv2.URL+"/", nil)
+	jar.SetCookies(u.URL, b.cookies())
+	if st, out := other.do("GET", "/api/v1/databases", "", nil); st != 200 {
+		t.Fatalf("the session on the second server: %d %v", st, out)
+	}
+	if st, out := other.do("DELETE", console.SessionPath, "", map[string]string{console.CSRFHeader: "-"}); st != 200 {
+		t.Fatalf("sign out on the second server: %d %v", st, out)
+	}
+	if st, out := b.do("GET", "/api/v1/databases", "", nil); st != 401 || errCode(out) != "SessionRequired" {
+		t.Errorf("the first server after a sign out on the second: %d %v", st, out)
 	}
 }
