@@ -60,6 +60,7 @@ type Console struct {
 	db    *meta.DB
 	auth  *auth.Service
 	files map[string]file // by path in dist, "index.html", "assets/x.js"
+	s3    http.Handler    // the S3 endpoint (SetS3), nil if none
 }
 
 // file is an embedded file, with its gzip form when that is smaller.
@@ -162,6 +163,7 @@ func (c *Console) Mount(next http.Handler) http.Handler {
 	mux.HandleFunc("POST "+SessionPath, c.signIn)
 	mux.HandleFunc("GET "+SessionPath, c.getSession)
 	mux.HandleFunc("DELETE "+SessionPath, c.signOut)
+	mux.HandleFunc(S3Path+"/", c.serveS3)
 	mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "no such console route: "+r.Method+" "+r.URL.Path)
 	})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
+	"github.com/tarn-lake/tarn/internal/s3api"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -75,6 +77,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	uploads, err := storage.NewUploads(filepath.Join(t.TempDir(), "uploads"), l.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.SetS3(s3api.New(s3api.DefaultConfig(), l.Store, uploads, l.Auth, nil))
 	async := l.Query.NewAsync(query.AsyncConfig{MaxConcurrent: 2, ResultLocation: storage.URI{Bucket: "lake", Key: "athena-results/"}})
 	t.Cleanup(async.Close)
 	a := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: l.Auth, Queries: l.Query, Async: async, Catalog: l.Catalog,
@@ -98,8 +105,21 @@ func (f *fixture) browser(t *testing.T) *browser {
 	return &browser{t: t, url: f.url, c: &http.Client{Jar: jar}}
 }
 
-// do sends a request; csrf "" sends none, "-" the browser's own token.
+// do sends a request; a header "-" is the browser's own CSRF token.
 func (b *browser) do(method, path, body string, hdr map[string]string) (int, map[string]any) {
+	b.t.Helper()
+	st, raw := b.raw(method, path, body, hdr)
+	var out map[string]any
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			b.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+	return st, out
+}
+
+// raw sends a request and returns the status and body.
+func (b *browser) raw(method, path, body string, hdr map[string]string) (int, []byte) {
 	b.t.Helper()
 	req, err := http.NewRequest(method, b.url+path, strings.NewReader(body))
 	if err != nil {
@@ -120,13 +140,7 @@ func (b *browser) do(method, path, body string, hdr map[string]string) (int, map
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 && raw[0] == '{' {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			b.t.Fatalf("%s %s: %v: %s", method, path, err, raw)
-		}
-	}
-	return resp.StatusCode, out
+	return resp.StatusCode, raw
 }
 
 func errCode(out map[string]any) string {
@@ -462,5 +476,73 @@ func TestSessionSharedAcrossServers(t *testing.T) {
 	}
 	if st, out := b.do("GET", "/api/v1/databases", "", nil); st != 401 || errCode(out) != "SessionRequired" {
 		t.Errorf("the first server after a sign out on the second: %d %v", st, out)
+	}
+}
+
+// TestObjectsThroughSession: the console's S3 requests are signed in the
+// server as the session's key and served by the S3 endpoint, so S3's rules
+// hold: the key's policy, bucket policies, CSRF on writes.
+func TestObjectsThroughSession(t *testing.T) {
+	f := newFixture(t)
+	anon := f.browser(t)
+	if st, out := anon.do("GET", console.S3Path+"/", "", nil); st != 401 || errCode(out) != "SessionRequired" {
+		t.Errorf("no session: %d %v", st, out)
+	}
+	b := f.browser(t)
+	b.signIn(f.admin)
+	csrf := map[string]string{console.CSRFHeader: "-", "Content-Type": "text/plain"}
+	if st, raw := b.raw("PUT", console.S3Path+"/lake/up/a.txt", "hello", map[string]string{"Content-Type": "text/plain"}); st != 403 || !strings.Contains(string(raw), "InvalidCSRFToken") {
+		t.Errorf("PUT without CSRF: %d %s", st, raw)
+	}
+	// The page's own signature headers are dropped, not passed on.
+	hdr := map[string]string{console.CSRFHeader: "-", "Authorization": "AWS4-HMAC-SHA256 Credential=nobody", "X-Amz-Meta-Evil": "1"}
+	if st, raw := b.raw("PUT", console.S3Path+"/lake/up/a.txt", "hello", hdr); st != 200 {
+		t.Fatalf("PUT: %d %s", st, raw)
+	}
+	if st, raw := b.raw("GET", console.S3Path+"/lake/up/a.txt", "", nil); st != 200 || string(raw) != "hello" {
+		t.Errorf("GET: %d %q", st, raw)
+	}
+	info, err := f.l.Store.Head(context.Background(), "lake", "up/a.txt")
+	if err != nil || info.Metadata["evil"] != "" || info.Metadata["Evil"] != "" {
+		t.Errorf("stored %v %v: the page's x-amz-meta header got through", info.Metadata, err)
+	}
+	if st, raw := b.raw("GET", console.S3Path+"/lake?list-type=2&prefix=up/&delimiter=/", "", nil); st != 200 || !strings.Contains(string(raw), "<Key>up/a.txt</Key>") {
+		t.Errorf("list: %d %s", st, raw)
+	}
+	// A bucket policy binds the session as it binds a signed request (its
+	// Deny binds admin keys too).
+	pol := `{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::lake/up/*"}]}`
+	if st, raw := b.raw("PUT", console.S3Path+"/lake?policy", pol, csrf); st != 204 && st != 200 {
+		t.Fatalf("put bucket policy: %d %s", st, raw)
+	}
+	if st, raw := b.raw("DELETE", console.S3Path+"/lake/up/a.txt", "", csrf); st != 403 || !strings.Contains(string(raw), "AccessDenied") {
+		t.Errorf("DELETE under a bucket policy's Deny: %d %s", st, raw)
+	}
+	if st, raw := b.raw("DELETE", console.S3Path+"/lake?policy", "", csrf); st != 204 {
+		t.Fatalf("delete bucket policy: %d %s", st, raw)
+	}
+	if st, raw := b.raw("DELETE", console.S3Path+"/lake/up/a.txt", "", csrf); st != 204 {
+		t.Errorf("DELETE: %d %s", st, raw)
+	}
+
+	// A key that may read open/ only.
+	rp, err := auth.ParsePolicy([]byte(`{"Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/open/*"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := f.l.Auth.CreateKey(context.Background(), "reader", rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.browser(t)
+	r.signIn(k)
+	if st, raw := r.raw("PUT", console.S3Path+"/lake/open/x.txt", "x", csrf); st != 403 || !strings.Contains(string(raw), "AccessDenied") {
+		t.Errorf("reader's PUT: %d %s", st, raw)
+	}
+	if st, raw := r.raw("GET", console.S3Path+"/lake/secret/payroll/", "", nil); st != 403 {
+		t.Errorf("reader's GET outside open/: %d %s", st, raw)
+	}
+	if st, _ := r.raw("GET", console.S3Path+"/lake?list-type=2&prefix=open/", "", nil); st != 200 {
+		t.Errorf("reader's list: %d", st)
 	}
 }

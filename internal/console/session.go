@@ -170,9 +170,10 @@ func (c *Console) SignOut(ctx context.Context, id string) error {
 	return nil
 }
 
-// session returns the live session of id with its key, read again from the
-// database (a key deleted, made inactive or given another policy since
-// sign-in counts at once).
+// session returns the live session of id with its key (with its secret,
+// for the S3 requests the console signs), read again from the database (a
+// key deleted, made inactive or given another policy since sign-in counts
+// at once).
 func (c *Console) session(ctx context.Context, id string) (auth.Key, time.Time, error) {
 	if id == "" || len(id) > 128 {
 		return auth.Key{}, time.Time{}, noSession("")
@@ -198,7 +199,6 @@ func (c *Console) session(ctx context.Context, id string) (auth.Key, time.Time, 
 	if err != nil {
 		return auth.Key{}, time.Time{}, fmt.Errorf("cannot read console session: %w", err)
 	}
-	k.SecretAccessKey = ""
 	return k, exp, nil
 }
 
@@ -267,5 +267,6 @@ func (c *Console) AuthenticateSession(r *http.Request) (p *auth.Principal, ok bo
 			return nil, true, err
 		}
 	}
+	k.SecretAccessKey = ""
 	return &auth.Principal{Key: k, Service: "console"}, true, nil
 }

@@ -121,11 +121,13 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Alarms: l.Alarms})
 	defer aws.Close()
 	// The web console shares the REST API's listener at "/"; the REST API
-	// takes its session cookie as the session's access key.
+	// takes its session cookie as the session's access key, and its S3
+	// requests go to the S3 endpoint signed as that key.
 	cons, err := console.New(ctx, console.Config{Secure: cfg.CertFile != ""}, l.Meta, a)
 	if err != nil {
 		return err
 	}
+	cons.SetS3(s3)
 	rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
 		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms, Sessions: cons})
 	rest.Registry().MustRegister(s3.Collectors()...)
