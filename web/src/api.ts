@@ -28,6 +28,8 @@ export function setCSRF(token: string) {
   csrf = token;
 }
 
+export const csrfToken = () => csrf;
+
 // whenSignedOut is told when the server says the session is gone.
 export function whenSignedOut(fn: () => void) {
   onSignedOut = fn;

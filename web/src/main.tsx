@@ -8,6 +8,7 @@ import "./styles.css";
 // The query editor (CodeMirror, the grid and Chart.js) loads when its page
 // first opens, so sign-in and the catalog come up with a small script.
 const QueryPage = lazy(() => import("./query").then((m) => ({ default: m.QueryPage })));
+const ObjectsPage = lazy(() => import("./objects").then((m) => ({ default: m.Objects })));
 
 // Routes live in the URL's hash: #/catalog/DB/TABLE, #/query.
 function useRoute(): string[] {
@@ -112,6 +113,7 @@ function App() {
         <nav aria-label="Pages">
           <a href="#/catalog" aria-current={page === "catalog" ? "page" : undefined}>Catalog</a>
           <a href="#/query" aria-current={page === "query" ? "page" : undefined}>Query editor</a>
+          <a href="#/objects" aria-current={page === "objects" ? "page" : undefined}>Objects</a>
         </nav>
         <span class="who" title={session.access_key_id}>
           {session.name}
@@ -123,6 +125,10 @@ function App() {
         {page === "query" ? (
           <Suspense fallback={<p class="loading" role="status">Loading the editor…</p>}>
             <QueryPage session={session} />
+          </Suspense>
+        ) : page === "objects" ? (
+          <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
+            <ObjectsPage route={route} />
           </Suspense>
         ) : page === "catalog" ? (
           <Catalog db={route[1]} table={route[2]} tab={route[3]} />
