@@ -36,6 +36,7 @@ func (s *Server) routePipelines() {
 	s.handle("GET /api/v1/workflows/{name}/runs", s.workflowRuns)
 	s.handle("GET /api/v1/workflow-runs", s.allWorkflowRuns)
 	s.handle("GET /api/v1/workflow-runs/{id}", s.getWorkflowRun)
+	s.mux.HandleFunc("GET /api/v1/workflow-runs/{id}/events", s.watchWorkflowRun) // watch.go
 	s.handle("POST /api/v1/workflow-runs/{id}/stop", s.stopWorkflowRun)
 	s.handle("GET /api/v1/triggers", s.listTriggers)
 	s.handle("POST /api/v1/triggers", s.createTrigger)
