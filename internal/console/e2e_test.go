@@ -100,6 +100,23 @@ func createKey(t *testing.T, url, name, policy string) auth.Key {
 	return k
 }
 
+// adminPost sends a JSON body to the REST API as the admin.
+func adminPost(t *testing.T, url, path, body string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+auth.Token(auth.Key{AccessKeyID: e2eAdminID, SecretAccessKey: e2eAdminSecret}))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		raw, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
+	}
+}
+
 func chromiumPath() string {
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p != "" {
@@ -160,6 +177,13 @@ func TestConsoleBrowser(t *testing.T) {
 		{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/raw/sales/*"]},
 		{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lake/athena-results/*"}]}`)
 
+	// A workflow that a new object under s3://lake/incoming/ starts.
+	adminPost(t, url, "/api/v1/workflows", `{"name": "on_upload", "description": "Counts the raw tables when a file lands in incoming/", "steps": [
+		{"name": "count_sales", "sql": "SELECT count(*) FROM etl_pipeline_db.sales"},
+		{"name": "count_orders", "sql": "SELECT count(*) FROM etl_pipeline_db.orders"},
+		{"name": "summary", "sql": "SELECT 1", "depends_on": ["count_sales", "count_orders"]}]}`)
+	adminPost(t, url, "/api/v1/triggers", `{"name": "on_incoming", "type": "EVENT", "workflow": "on_upload", "prefix": "s3://lake/incoming/", "enabled": true}`)
+
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.WindowSize(1360, 860), chromedp.UserDataDir(t.TempDir()))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -175,7 +199,7 @@ func TestConsoleBrowser(t *testing.T) {
 		name string
 		f    func(*testing.T)
 	}{{"first load", e.firstLoad}, {"sign in", e.signIn}, {"catalog", e.catalog}, {"query and chart", e.query}, {"100k rows", e.bigResult},
-		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
+		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"workflow", e.workflow}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
 		// The steps share the browser and go on from where the last left
 		// the page: one stopped by a fatal error stops the rest.
 		stopped := true
@@ -506,6 +530,39 @@ func (e *e2e) objects(t *testing.T) {
 	// Delete, confirmed.
 	e.do(chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`), chromedp.Click(chromedp.CSS(`button[aria-label="Delete notes.txt"]`)))
 	e.until(`!(document.querySelector("#objects")?.innerText ?? "").includes("notes.txt")`)
+}
+
+func (e *e2e) workflow(t *testing.T) {
+	e.do(chromedp.Navigate(e.url+"/#/workflows"), chromedp.WaitVisible(chromedp.CSS(`a[href="#/workflows/on_upload"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/workflows/on_upload"]`)), chromedp.WaitVisible(chromedp.ID("wf-dag")))
+	if n := evalJS[int](e, `document.querySelectorAll("#wf-dag g.node").length`); n != 3 {
+		t.Errorf("%d nodes, want 3", n)
+	}
+	e.until(`(document.querySelector(".content")?.innerText ?? "").includes("No runs yet.")`)
+	e.checkA11y("workflow")
+	// Upload a file into incoming/: its event starts the workflow, and its
+	// DAG turns green on the page (no reload: the page is the same one).
+	e.do(chromedp.Evaluate[chromedp.Void](`window.tarnSamePage = true`), chromedp.Navigate(e.url+"/#/objects/lake/incoming/"))
+	e.until(`(document.querySelector(".content")?.innerText ?? "").includes("This folder is empty.")`)
+	f := filepath.Join(t.TempDir(), "new-orders.csv")
+	if err := os.WriteFile(f, []byte("id\n1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.do(chromedp.SetUploadFiles(chromedp.ID("upload-input"), []string{f}))
+	e.until(`document.querySelectorAll(".uploads li.done").length === 1`)
+	e.do(chromedp.Navigate(e.url + "/#/workflows/on_upload"))
+	e.until(`[...document.querySelectorAll("#wf-dag g.node")].every(g => g.dataset.state === "SUCCEEDED") && document.querySelector("#wf-state .state")?.innerText === "SUCCEEDED"`)
+	if !evalJS[bool](e, `window.tarnSamePage === true`) {
+		t.Errorf("the page was reloaded")
+	}
+	if tr := e.text("#wf-runs tbody"); !strings.Contains(tr, "on_incoming") {
+		t.Errorf("the run's trigger: %q", tr)
+	}
+	// Start one by hand; it is followed live (server-sent events).
+	e.do(chromedp.Click(chromedp.ID("wf-start")))
+	e.until(`document.querySelectorAll("#wf-runs tbody tr").length === 2 && document.querySelector("#wf-state .state")?.innerText === "SUCCEEDED" && [...document.querySelectorAll("#wf-dag g.node")].every(g => g.dataset.state === "SUCCEEDED")`)
+	e.checkA11y("workflow run")
+	e.shot("workflow")
 }
 
 func (e *e2e) signOut(t *testing.T) {

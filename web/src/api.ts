@@ -220,3 +220,64 @@ export function when(s: string): string {
 
 // quoteIdent quotes a name for SQL ("a""b").
 export const quoteIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
+
+// Workflows.
+export interface WorkflowStep {
+  name: string;
+  crawler?: string;
+  job?: string;
+  sql?: string;
+  dbt?: { project: string };
+  depends_on?: string[];
+  condition?: string;
+  retries?: number;
+}
+export interface Workflow {
+  name: string;
+  description?: string;
+  steps: WorkflowStep[];
+  created_at: string;
+}
+export interface StepRun {
+  name: string;
+  target: string;
+  state: string;
+  attempt: number;
+  next_attempt_at: string;
+  child_id?: string;
+  started_at: string;
+  ended_at: string;
+  error?: string;
+}
+export interface WorkflowRun {
+  id: string;
+  workflow: string;
+  trigger?: string;
+  state: string;
+  properties?: Record<string, string>;
+  queued_at: string;
+  started_at: string;
+  ended_at: string;
+  error?: string;
+  steps: StepRun[];
+}
+export interface TriggerState {
+  name: string;
+  type: string;
+  workflow?: string;
+  job?: string;
+  crawler?: string;
+  schedule?: string;
+  prefix?: string;
+  suffix?: string;
+  enabled: boolean;
+  last_fired: string;
+  next_fire?: string;
+}
+export const listWorkflows = () => request<Workflow[]>("GET", "/api/v1/workflows");
+export const getWorkflow = (name: string) => request<Workflow>("GET", `/api/v1/workflows/${enc(name)}`);
+export const workflowRuns = (name: string, limit = 20) => request<WorkflowRun[]>("GET", `/api/v1/workflows/${enc(name)}/runs?limit=${limit}`);
+export const startWorkflow = (name: string) => request<WorkflowRun>("POST", `/api/v1/workflows/${enc(name)}/start`, { properties: {} });
+export const stopWorkflowRun = (id: string) => request<WorkflowRun>("POST", `/api/v1/workflow-runs/${enc(id)}/stop`);
+export const listTriggers = () => request<TriggerState[]>("GET", "/api/v1/triggers");
+export const watchRunURL = (id: string) => `/api/v1/workflow-runs/${enc(id)}/events`;

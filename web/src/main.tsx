@@ -8,6 +8,7 @@ import "./styles.css";
 // The query editor (CodeMirror, the grid and Chart.js) loads when its page
 // first opens, so sign-in and the catalog come up with a small script.
 const QueryPage = lazy(() => import("./query").then((m) => ({ default: m.QueryPage })));
+const WorkflowsPage = lazy(() => import("./workflows").then((m) => ({ default: m.Workflows })));
 const ObjectsPage = lazy(() => import("./objects").then((m) => ({ default: m.Objects })));
 
 // Routes live in the URL's hash: #/catalog/DB/TABLE, #/query.
@@ -114,6 +115,7 @@ function App() {
           <a href="#/catalog" aria-current={page === "catalog" ? "page" : undefined}>Catalog</a>
           <a href="#/query" aria-current={page === "query" ? "page" : undefined}>Query editor</a>
           <a href="#/objects" aria-current={page === "objects" ? "page" : undefined}>Objects</a>
+          <a href="#/workflows" aria-current={page === "workflows" ? "page" : undefined}>Workflows</a>
         </nav>
         <span class="who" title={session.access_key_id}>
           {session.name}
@@ -129,6 +131,10 @@ function App() {
         ) : page === "objects" ? (
           <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
             <ObjectsPage route={route} />
+          </Suspense>
+        ) : page === "workflows" ? (
+          <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
+            <WorkflowsPage route={route} />
           </Suspense>
         ) : page === "catalog" ? (
           <Catalog db={route[1]} table={route[2]} tab={route[3]} />
