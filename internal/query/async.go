@@ -29,6 +29,11 @@ type AsyncConfig struct {
 	// ResultLocation is where results go: <location><id>.csv and
 	// <id>.csv.metadata (Athena's default layout).
 	ResultLocation storage.URI
+	// CancelPoll is how often the runner looks in the metadata database
+	// for stop requests that other servers recorded for its queries, and
+	// how often a long-poll of a query running on another server looks at
+	// its state; 0 means DefaultCancelPoll.
+	CancelPoll time.Duration
 }
 
 // Submission is a query given to Submit.
@@ -52,6 +57,9 @@ type Async struct {
 	wgSem  map[string]chan struct{}
 	wg     sync.WaitGroup
 	closed bool
+	// stopWatch ends the watcher of stop requests (watchCancels).
+	stopWatch chan struct{}
+	watchDone chan struct{}
 }
 
 // NewAsync returns a runner of background queries over s.
@@ -59,8 +67,13 @@ func (s *Service) NewAsync(cfg AsyncConfig) *Async {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 2
 	}
-	return &Async{s: s, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), running: map[string]context.CancelFunc{},
-		done: map[string]chan struct{}{}}
+	if cfg.CancelPoll <= 0 {
+		cfg.CancelPoll = DefaultCancelPoll
+	}
+	a := &Async{s: s, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent), running: map[string]context.CancelFunc{},
+		done: map[string]chan struct{}{}, stopWatch: make(chan struct{}), watchDone: make(chan struct{})}
+	go a.watchCancels()
+	return a
 }
 
 // Submit records a query as QUEUED and runs it in the background; it returns
@@ -323,13 +336,15 @@ func (b *spillBuffer) remove() {
 
 // WaitDone waits until query id has ended (its end recorded), ctx ends or
 // max has passed, whichever comes first: a long-poll for clients that would
-// otherwise poll the execution's state. A query that is not running here
-// (finished, or unknown) returns at once.
+// otherwise poll the execution's state. A query running on another server
+// of the lake is waited for by its recorded state; a finished or unknown
+// one returns at once.
 func (a *Async) WaitDone(ctx context.Context, id string, max time.Duration) {
 	a.mu.Lock()
 	d := a.done[id]
 	a.mu.Unlock()
 	if d == nil {
+		a.waitElsewhere(ctx, id, max)
 		return
 	}
 	t := time.NewTimer(max)
@@ -341,17 +356,23 @@ func (a *Async) WaitDone(ctx context.Context, id string, max time.Duration) {
 	}
 }
 
-// Cancel stops a queued or running query (StopQueryExecution).
+// Cancel stops a queued or running query (StopQueryExecution), on this
+// server or on the one of the lake that runs it.
 func (a *Async) Cancel(ctx context.Context, id string) error {
 	ex, err := a.s.Get(ctx, id)
 	if err != nil {
 		return err
 	}
+	if ex.State != StateQueued && ex.State != StateRunning {
+		return nil // already finished: nothing to stop, as Athena answers
+	}
 	a.mu.Lock()
 	cancel := a.running[id]
 	a.mu.Unlock()
-	if cancel == nil || (ex.State != StateQueued && ex.State != StateRunning) {
-		return nil // already finished: nothing to stop, as Athena answers
+	if cancel == nil {
+		// Running on another server of the lake: it sees the request in
+		// the execution's row and stops the query.
+		return a.requestCancel(ctx, id)
 	}
 	cancel()
 	return nil
@@ -364,12 +385,17 @@ func (a *Async) Wait() { a.wg.Wait() }
 // record their end.
 func (a *Async) Close() {
 	a.mu.Lock()
+	first := !a.closed
 	a.closed = true
 	for _, c := range a.running {
 		c()
 	}
 	a.mu.Unlock()
 	a.wg.Wait()
+	if first {
+		close(a.stopWatch)
+	}
+	<-a.watchDone
 }
 
 // ResultPage is one page of a query's result.

@@ -82,7 +82,7 @@ CREATE INDEX query_executions_state ON query_executions (state);
 ALTER TABLE query_executions ADD COLUMN result_location TEXT NOT NULL DEFAULT '';
 `}, {Version: 6, Name: "data manifests", SQL: `
 ALTER TABLE query_executions ADD COLUMN manifest_location TEXT NOT NULL DEFAULT '';
-`}}
+`}, {Version: 7, Name: "stop requests from other servers", SQL: cancelMigration}}
 
 // Request is one statement to run.
 type Request struct {
