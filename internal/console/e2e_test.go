@@ -156,6 +156,17 @@ func TestConsoleBrowser(t *testing.T) {
 			t.Fatalf("tarn %v: %v\n%s", args, err, out)
 		}
 	}
+	// A returns table whose second file has a bad row, and a job that
+	// allows no rejected row: its run fails with a dead letter.
+	put := func(name, body, uri string) {
+		t.Helper()
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cli("cp", f, uri)
+	}
+	put("good.csv", "id,qty\n1,5\n2,7\n", "s3://lake/raw/returns/good.csv")
 	for i, body := range []string{"id,amount,city\n1,10,Oslo\n2,20,Bergen\n", "id,amount,city,discount\n3,30.5,Oslo,0.1\n"} {
 		f := filepath.Join(dir, fmt.Sprintf("%d.csv", i))
 		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
@@ -164,6 +175,7 @@ func TestConsoleBrowser(t *testing.T) {
 		cli("cp", f, fmt.Sprintf("s3://lake/raw/drift/%d.csv", i))
 		cli("crawler", "start", "raw_crawler")
 	}
+	put("bad.csv", "id,qty\n3,many\n4,9\n", "s3://lake/raw/returns/bad.csv")
 	if e.shots != "" {
 		if err := os.MkdirAll(e.shots, 0o755); err != nil {
 			t.Fatal(err)
@@ -182,6 +194,8 @@ func TestConsoleBrowser(t *testing.T) {
 		{"name": "count_sales", "sql": "SELECT count(*) FROM etl_pipeline_db.sales"},
 		{"name": "count_orders", "sql": "SELECT count(*) FROM etl_pipeline_db.orders"},
 		{"name": "summary", "sql": "SELECT 1", "depends_on": ["count_sales", "count_orders"]}]}`)
+	adminPost(t, url, "/api/v1/jobs", `{"name": "strict_returns", "description": "Returns to curated Parquet; no bad row allowed",
+		"sql": "SELECT id, qty FROM etl_pipeline_db.returns", "target": "s3://lake/curated/returns/", "max_rejected": "0"}`)
 	adminPost(t, url, "/api/v1/triggers", `{"name": "on_incoming", "type": "EVENT", "workflow": "on_upload", "prefix": "s3://lake/incoming/", "enabled": true}`)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -199,7 +213,7 @@ func TestConsoleBrowser(t *testing.T) {
 		name string
 		f    func(*testing.T)
 	}{{"first load", e.firstLoad}, {"sign in", e.signIn}, {"catalog", e.catalog}, {"query and chart", e.query}, {"100k rows", e.bigResult},
-		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"workflow", e.workflow}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
+		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"workflow", e.workflow}, {"jobs and crawlers", e.jobsAndCrawlers}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
 		// The steps share the browser and go on from where the last left
 		// the page: one stopped by a fatal error stops the rest.
 		stopped := true
@@ -563,6 +577,36 @@ func (e *e2e) workflow(t *testing.T) {
 	e.until(`document.querySelectorAll("#wf-runs tbody tr").length === 2 && document.querySelector("#wf-state .state")?.innerText === "SUCCEEDED" && [...document.querySelectorAll("#wf-dag g.node")].every(g => g.dataset.state === "SUCCEEDED")`)
 	e.checkA11y("workflow run")
 	e.shot("workflow")
+}
+
+func (e *e2e) jobsAndCrawlers(t *testing.T) {
+	// A failed job's dead letters.
+	e.do(chromedp.Navigate(e.url+"/#/jobs"), chromedp.WaitVisible(chromedp.CSS(`a[href="#/jobs/strict_returns"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/jobs/strict_returns"]`)), chromedp.WaitVisible(chromedp.ID("job-start")))
+	e.until(`(document.querySelector(".content")?.innerText ?? "").includes("No runs yet.")`)
+	e.do(chromedp.Click(chromedp.ID("job-start")))
+	e.until(`document.querySelector("#job-run-state")?.innerText === "FAILED" && document.querySelector("#dead-letters") !== null`)
+	if f := e.text("#job-figures"); !strings.Contains(f, "Rejected\n1") && !strings.Contains(f, "Rejected 1") && !strings.Contains(f, "Rejected\t1") {
+		t.Errorf("figures: %q", f)
+	}
+	if dl := e.text("#dead-letters"); !strings.Contains(dl, "raw/returns/bad.csv") || !strings.Contains(dl, "3,many") || !strings.Contains(dl, "qty") {
+		t.Errorf("dead letters: %q", dl)
+	}
+	if l := e.text("#job-log"); !strings.Contains(l, "rows read 4 = written 3 + rejected 1") {
+		t.Errorf("log: %q", l)
+	}
+	e.checkA11y("job run")
+	e.shot("job")
+	// A crawl, followed to its end.
+	e.do(chromedp.Navigate(e.url+"/#/crawlers"), chromedp.WaitVisible(chromedp.CSS(`a[href="#/crawlers/raw_crawler"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="#/crawlers/raw_crawler"]`)), chromedp.WaitVisible(chromedp.ID("crawler-start")))
+	e.do(chromedp.Click(chromedp.ID("crawler-start")))
+	e.until(`document.querySelector("#crawl-state")?.innerText === "SUCCEEDED" && document.querySelectorAll("#crawler-runs tbody tr").length >= 4`)
+	if tb := e.text("#crawl-tables"); !strings.Contains(tb, "returns") {
+		t.Errorf("crawl tables: %q", tb)
+	}
+	e.checkA11y("crawler")
+	e.shot("crawler")
 }
 
 func (e *e2e) signOut(t *testing.T) {

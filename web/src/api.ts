@@ -281,3 +281,86 @@ export const startWorkflow = (name: string) => request<WorkflowRun>("POST", `/ap
 export const stopWorkflowRun = (id: string) => request<WorkflowRun>("POST", `/api/v1/workflow-runs/${enc(id)}/stop`);
 export const listTriggers = () => request<TriggerState[]>("GET", "/api/v1/triggers");
 export const watchRunURL = (id: string) => `/api/v1/workflow-runs/${enc(id)}/events`;
+
+// Jobs and crawlers.
+export interface JobSpec {
+  name: string;
+  description?: string;
+  sql: string;
+  target: string;
+  format: string;
+  mode: string;
+  partition_by?: string[];
+  table?: string;
+  bookmarks: boolean;
+  max_rejected?: string;
+  run_as?: string;
+}
+export interface JobStats {
+  rows_read: number;
+  rows_written: number;
+  rows_rejected: number;
+  rows_filtered: number;
+  rows_discarded?: number;
+  bytes_read: number;
+  bytes_written: number;
+  files_read: number;
+  files_written: number;
+  partitions?: string[];
+  rejected_uri?: string;
+}
+export interface JobRun {
+  id: string;
+  job: string;
+  attempt: number;
+  state: string;
+  started_at: string;
+  ended_at: string;
+  stats: JobStats;
+  error?: string;
+  log?: string[];
+  progress?: string;
+  next_attempt?: string;
+  retrying?: boolean;
+}
+export interface CrawlerSpec {
+  Name: string;
+  Database: string;
+  Description: string;
+  Targets: string[];
+}
+export interface CrawlTableResult {
+  table: string;
+  action: string;
+  location: string;
+  changes?: SchemaChange[];
+  partitions_added: number;
+  partitions_removed: number;
+}
+export interface CrawlerRun {
+  id: string;
+  crawler: string;
+  state: string;
+  started_at: string;
+  ended_at: string;
+  files_scanned: number;
+  bytes_scanned: number;
+  partitions_added: number;
+  partitions_removed: number;
+  tables?: CrawlTableResult[];
+  file_errors?: { uri: string; error: string }[];
+  error?: string;
+  progress?: { files_done: number; files_total: number; bytes_done: number; current: string };
+}
+export const listJobs = () => request<JobSpec[]>("GET", "/api/v1/jobs");
+export const getJob = (name: string) => request<JobSpec>("GET", `/api/v1/jobs/${enc(name)}`);
+export const jobRuns = (name: string) => request<JobRun[]>("GET", `/api/v1/jobs/${enc(name)}/runs`);
+export const getJobRun = (id: string) => request<JobRun>("GET", `/api/v1/job-runs/${enc(id)}`);
+export const startJob = (name: string) => request<{ id: string }>("POST", `/api/v1/jobs/${enc(name)}/start`, { args: {} });
+export const stopJobRun = (id: string) => request<unknown>("POST", `/api/v1/job-runs/${enc(id)}/stop`);
+export const listCrawlers = () => request<CrawlerSpec[]>("GET", "/api/v1/crawlers");
+export const crawlerRuns = (name: string) => request<CrawlerRun[]>("GET", `/api/v1/crawlers/${enc(name)}/runs`);
+export const getCrawlerRun = (id: string) => request<CrawlerRun>("GET", `/api/v1/crawler-runs/${enc(id)}`);
+export const startCrawler = (name: string) => request<{ id: string }>("POST", `/api/v1/crawlers/${enc(name)}/start`, { dry_run: false });
+export const stopCrawler = (name: string) => request<unknown>("POST", `/api/v1/crawlers/${enc(name)}/stop`);
+export const runEnded = (s: string) => ["SUCCEEDED", "FAILED", "STOPPED", "CANCELLED", "TIMEOUT"].includes(s);

@@ -9,6 +9,8 @@ import "./styles.css";
 // first opens, so sign-in and the catalog come up with a small script.
 const QueryPage = lazy(() => import("./query").then((m) => ({ default: m.QueryPage })));
 const WorkflowsPage = lazy(() => import("./workflows").then((m) => ({ default: m.Workflows })));
+const JobsPage = lazy(() => import("./runs").then((m) => ({ default: m.Jobs })));
+const CrawlersPage = lazy(() => import("./runs").then((m) => ({ default: m.Crawlers })));
 const ObjectsPage = lazy(() => import("./objects").then((m) => ({ default: m.Objects })));
 
 // Routes live in the URL's hash: #/catalog/DB/TABLE, #/query.
@@ -115,6 +117,8 @@ function App() {
           <a href="#/catalog" aria-current={page === "catalog" ? "page" : undefined}>Catalog</a>
           <a href="#/query" aria-current={page === "query" ? "page" : undefined}>Query editor</a>
           <a href="#/objects" aria-current={page === "objects" ? "page" : undefined}>Objects</a>
+          <a href="#/crawlers" aria-current={page === "crawlers" ? "page" : undefined}>Crawlers</a>
+          <a href="#/jobs" aria-current={page === "jobs" ? "page" : undefined}>Jobs</a>
           <a href="#/workflows" aria-current={page === "workflows" ? "page" : undefined}>Workflows</a>
         </nav>
         <span class="who" title={session.access_key_id}>
@@ -131,6 +135,10 @@ function App() {
         ) : page === "objects" ? (
           <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
             <ObjectsPage route={route} />
+          </Suspense>
+        ) : page === "jobs" || page === "crawlers" ? (
+          <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
+            {page === "jobs" ? <JobsPage route={route} /> : <CrawlersPage route={route} />}
           </Suspense>
         ) : page === "workflows" ? (
           <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
