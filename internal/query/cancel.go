@@ -9,7 +9,7 @@ import (
 // Several servers share one lake (its metadata database and object
 // store), and a load balancer sends a client's StopQueryExecution or
 // long-poll to any of them. An execution's row is what they share: a
-// stop request is recorded in it (cancel_requested_at), the server running
+// stop request is recorded in it (its stop flag, stop_requested), the server running
 // the query looks for requests of its queries every CancelPoll and cancels
 // them, and the end is recorded as CANCELLED as for a local stop. A
 // long-poll on a server that does not run the query follows the row's
@@ -20,15 +20,13 @@ const DefaultCancelPoll = 200 * time.Millisecond
 
 // cancelMigration records stop requests in the execution's row.
 const cancelMigration = `
-ALTER TABLE query_executions ADD COLUMN cancel_requested_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE query_executions ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
 `
 
 // requestCancel records a stop request for a query that another server
 // runs (or that waits QUEUED there).
 func (a *Async) requestCancel(ctx context.Context, id string) error {
-	_, err := a.s.db.SQL().ExecContext(ctx, `UPDATE query_executions SET cancel_requested_at = ?
-		WHERE id = ? AND state IN (?, ?) AND cancel_requested_at = ''`,
-		time.Now().UTC().Format(time.RFC3339Nano), id, StateQueued, StateRunning)
+	_, err := runTable.RequestStop(ctx, a.s.db.SQL(), id, StateQueued, StateRunning)
 	return err
 }
 
@@ -63,7 +61,7 @@ func (a *Async) applyCancels(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	rows, err := a.s.db.SQL().QueryContext(ctx, `SELECT id FROM query_executions
-		WHERE state IN (?, ?) AND cancel_requested_at <> ''`, StateQueued, StateRunning)
+		WHERE state IN (?, ?) AND stop_requested <> 0`, StateQueued, StateRunning)
 	if err != nil {
 		slog.Warn("query: cannot look for stop requests", "error", err)
 		return

@@ -10,8 +10,9 @@ import (
 )
 
 // runTable is query_executions in the run ledger's terms; a query's run
-// starts when it is submitted.
-var runTable = runs.Table{Name: "query_executions", Start: "submitted_at", End: "ended_at", Owner: "owner"}
+// starts when it is submitted; a stop request through another server of
+// the lake sets its stop flag (cancel.go).
+var runTable = runs.Table{Name: "query_executions", Start: "submitted_at", End: "ended_at", Owner: "owner", Stop: "stop_requested"}
 
 // Figures are the query history's figures /metrics reports.
 type Figures struct {
