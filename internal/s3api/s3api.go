@@ -655,11 +655,54 @@ func (s *Server) list(r *http.Request, bucket string, opts storage.ListOptions, 
 		return storage.ListResult{}, nil
 	}
 	opts.MaxKeys = mk
-	res, err := s.store.List(r.Context(), bucket, opts)
-	if errors.Is(err, storage.ErrInvalidKey) && opts.ContinuationToken != "" {
-		return res, errCode("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
+	if opts.ContinuationToken != "" {
+		tok, err := decodeContinuationToken(opts.ContinuationToken)
+		if err != nil {
+			return storage.ListResult{}, err
+		}
+		opts.ContinuationToken = tok
 	}
-	return res, err
+	res, err := s.store.List(r.Context(), bucket, opts)
+	if err != nil {
+		return res, err
+	}
+	if res.NextContinuationToken != "" {
+		res.NextContinuationToken = encodeContinuationToken(res.NextContinuationToken)
+	}
+	return res, nil
+}
+
+// ListObjectsV2's continuation token is the last key or common prefix of
+// the page (storage.ListOptions), sent as it is — clients and versitygw's
+// suite read it as a key — unless XML cannot carry it (a control
+// character) or it starts with tokenMark: then it is tokenMark and the
+// key in base64url.
+const tokenMark = "tarn:b64:"
+
+func encodeContinuationToken(key string) string {
+	safe := !strings.HasPrefix(key, tokenMark)
+	for _, r := range key {
+		if !(r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return key
+	}
+	return tokenMark + base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+func decodeContinuationToken(tok string) (string, error) {
+	b64, ok := strings.CutPrefix(tok, tokenMark)
+	if !ok {
+		return tok, nil
+	}
+	key, err := base64.RawURLEncoding.DecodeString(b64)
+	if err != nil {
+		return "", errCode("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect")
+	}
+	return string(key), nil
 }
 
 func objectsXML(objs []storage.ObjectInfo, enc string, withOwner bool) []objectXML {
@@ -712,14 +755,10 @@ func (s *Server) listObjectsV1(w http.ResponseWriter, r *http.Request, bucket st
 		return err
 	}
 	enc := q.Get("encoding-type")
+	// A marker that is a common prefix (the NextMarker of a page that
+	// ended on one) resumes after every key it rolls up: the storage
+	// contract's StartAfter.
 	prefix, delim, after := q.Get("prefix"), q.Get("delimiter"), q.Get("marker")
-	if rest, ok := strings.CutPrefix(after, prefix); ok && delim != "" && strings.HasSuffix(rest, delim) && strings.Index(rest, delim) == len(rest)-len(delim) {
-		// A marker that is a common prefix (the NextMarker of a page
-		// that ended on one) resumes after every key it rolls up, so
-		// that the prefix is not listed again: 0xff sorts after any
-		// byte of a UTF-8 key.
-		after += "\xff"
-	}
 	res, err := s.list(r, bucket, storage.ListOptions{Prefix: prefix, Delimiter: delim, StartAfter: after}, mk)
 	if err != nil {
 		return err

@@ -176,16 +176,55 @@ type Range struct {
 type ListOptions struct {
 	Prefix    string
 	Delimiter string
-	// StartAfter lists keys strictly after this key.
+	// StartAfter lists keys strictly after this key. If it is a common
+	// prefix of this listing (Prefix, then anything up to and including
+	// the first Delimiter), every key under it is skipped too: the prefix
+	// is not listed again.
 	StartAfter string
-	// ContinuationToken resumes a previous truncated listing; it is opaque.
+	// ContinuationToken resumes a previous truncated listing: it is the
+	// NextContinuationToken of that page, which is the last key or common
+	// prefix it returned (or passed over), and is read as StartAfter is.
+	// With both, the listing starts after the later of the two.
 	ContinuationToken string
 	// MaxKeys bounds Objects+CommonPrefixes; 0 means 1000.
 	MaxKeys int
 }
 
+// IsCommonPrefix reports whether s is a common prefix of a listing with
+// these options: Prefix, then anything up to and including the first
+// Delimiter after it.
+func (o ListOptions) IsCommonPrefix(s string) bool {
+	if o.Delimiter == "" || !strings.HasPrefix(s, o.Prefix) {
+		return false
+	}
+	rest := s[len(o.Prefix):]
+	i := strings.Index(rest, o.Delimiter)
+	return i >= 0 && i+len(o.Delimiter) == len(rest)
+}
+
+// ResumeAfter returns where a listing starts: strictly after after, and
+// after every key under it as well if isPrefix (it is a common prefix of
+// the listing). It is the later of StartAfter and ContinuationToken.
+func (o ListOptions) ResumeAfter() (after string, isPrefix bool) {
+	a, ap := o.StartAfter, o.IsCommonPrefix(o.StartAfter)
+	t, tp := o.ContinuationToken, o.IsCommonPrefix(o.ContinuationToken)
+	switch {
+	case t == "":
+		return a, ap
+	case tp && strings.HasPrefix(a, t):
+		return t, true // a lies under the prefix t skips
+	case ap && strings.HasPrefix(t, a):
+		return a, true
+	case t > a:
+		return t, tp
+	}
+	return a, ap
+}
+
 // ListResult is one page of a listing. Objects and CommonPrefixes are each in
-// byte order of keys.
+// byte order of keys. NextContinuationToken, set when IsTruncated, is the
+// last key or common prefix the page returned or passed over (a store may
+// skip keys it cannot address), so that a client may read it as a key.
 type ListResult struct {
 	Objects               []ObjectInfo
 	CommonPrefixes        []string
@@ -448,7 +487,9 @@ func ValidateBucketName(b string) error {
 // ValidateKey refuses keys that S3 allows but that could escape a bucket on a
 // filesystem or cannot be stored as a path: empty keys, keys over 1024 bytes
 // or with a segment over 255 bytes (ErrKeyTooLong), invalid UTF-8, NUL,
-// absolute paths, empty, "." and ".." segments.
+// absolute paths, empty, "." and ".." segments. A backslash is a character
+// like any other, as in S3 (a store on a system where it separates paths
+// must keep such keys some other way or refuse them).
 func ValidateKey(key string) error {
 	switch {
 	case key == "":
@@ -461,8 +502,6 @@ func ValidateKey(key string) error {
 		return fmt.Errorf("%w %q: key contains a NUL byte", ErrInvalidKey, key)
 	case strings.HasPrefix(key, "/"):
 		return fmt.Errorf("%w %q: key must not start with \"/\"", ErrInvalidKey, key)
-	case strings.Contains(key, "\\"):
-		return fmt.Errorf("%w %q: key must not contain a backslash", ErrInvalidKey, key)
 	}
 	segs := strings.Split(strings.TrimSuffix(key, "/"), "/")
 	for _, s := range segs {

@@ -249,6 +249,10 @@ func (s *Store) checkKey(bucket, key string) error {
 	if err := storage.ValidateKey(key); err != nil {
 		return err
 	}
+	if filepath.Separator != '/' && strings.ContainsRune(key, filepath.Separator) {
+		// A backslash would separate folders here (Windows).
+		return fmt.Errorf("%w %q: key contains %q, this system's path separator", storage.ErrInvalidKey, key, filepath.Separator)
+	}
 	return s.checkBucket(bucket)
 }
 

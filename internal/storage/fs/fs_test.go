@@ -202,11 +202,12 @@ func TestHandDroppedFiles(t *testing.T) {
 	if got := readFile(t, filepath.Join(dir, "empty", "deeper")); got != "now a file" {
 		t.Errorf("put over an empty folder left %q", got)
 	}
-	// Files with names that are no valid keys are skipped.
+	// Files with names that are no valid keys are skipped; a backslash
+	// is a character of a key like any other (as in S3).
 	os.WriteFile(filepath.Join(dir, "back\\slash"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dir, "bad\xffutf8"), []byte("x"), 0o644)
 	keys := listKeys(t, s, storage.ListOptions{})
-	if !slices.Equal(keys, []string{"drop/sub/x.csv", "drop/sub/x.csv/below", "empty/deeper"}) {
+	if !slices.Equal(keys, []string{"back\\slash", "drop/sub/x.csv", "drop/sub/x.csv/below", "empty/deeper"}) {
 		t.Errorf("List = %q", keys)
 	}
 }
@@ -435,10 +436,22 @@ func TestDeleteBucketWithStrayLink(t *testing.T) {
 	}
 }
 
-func TestInvalidContinuationToken(t *testing.T) {
+// TestContinuationTokenIsAKey: a token is the last key of the page before,
+// and any string resumes a listing as StartAfter does.
+func TestContinuationTokenIsAKey(t *testing.T) {
 	s, _, _ := newBucket(t)
-	if _, err := s.List(t.Context(), "lake", storage.ListOptions{ContinuationToken: "!!"}); err == nil {
-		t.Errorf("List with a bad token succeeded")
+	for _, k := range []string{"a", "b", "c"} {
+		if _, err := s.Put(t.Context(), "lake", k, strings.NewReader(k), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.List(t.Context(), "lake", storage.ListOptions{MaxKeys: 1})
+	if err != nil || res.NextContinuationToken != "a" {
+		t.Fatalf("List(MaxKeys 1) = %+v, %v; want token \"a\"", res, err)
+	}
+	res, err = s.List(t.Context(), "lake", storage.ListOptions{ContinuationToken: "!!"})
+	if err != nil || len(res.Objects) != 3 {
+		t.Errorf("List(token \"!!\") = %+v, %v; want a, b, c", res, err)
 	}
 }
 

@@ -2,9 +2,7 @@ package fs
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	iofs "io/fs"
 	"os"
@@ -76,28 +74,6 @@ func (s *Store) listLocked(ctx context.Context, bucket string, opts storage.List
 	return res, nil
 }
 
-// Continuation tokens are the last key or common prefix returned, tagged.
-const (
-	tokKey    = 'k'
-	tokPrefix = 'p'
-)
-
-func encodeToken(last string, isPrefix bool) string {
-	tag := byte(tokKey)
-	if isPrefix {
-		tag = tokPrefix
-	}
-	return base64.RawURLEncoding.EncodeToString(append([]byte{tag}, last...))
-}
-
-func decodeToken(tok string) (last string, isPrefix bool, err error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) < 2 || (b[0] != tokKey && b[0] != tokPrefix) {
-		return "", false, fmt.Errorf("%w: invalid continuation token %q", storage.ErrInvalidKey, tok)
-	}
-	return string(b[1:]), b[0] == tokPrefix, nil
-}
-
 // listPage is List without locking or hashing; callers hold the bucket lock.
 // Objects without a fresh sidecar are returned with only a key, and their
 // indexes in pending.
@@ -108,17 +84,13 @@ func (s *Store) listPage(ctx context.Context, bucket string, opts storage.ListOp
 		bucket: bucket,
 		prefix: opts.Prefix,
 		delim:  opts.Delimiter,
-		after:  opts.StartAfter,
 		max:    opts.MaxKeys,
 	}
+	// The continuation token is the last key or prefix of the page
+	// before, read as StartAfter (storage.ListOptions).
+	l.after, l.afterIsPrefix = opts.ResumeAfter()
 	if l.max <= 0 || l.max > defaultMaxKeys {
 		l.max = defaultMaxKeys
-	}
-	if opts.ContinuationToken != "" {
-		var err error
-		if l.after, l.afterIsPrefix, err = decodeToken(opts.ContinuationToken); err != nil {
-			return storage.ListResult{}, nil, err
-		}
 	}
 	// Every key with the prefix lies in the folder the prefix ends in.
 	start := l.prefix[:strings.LastIndexByte(l.prefix, '/')+1]
@@ -166,14 +138,13 @@ type lister struct {
 	// not, folders need not be checked for them.
 	hasOverflow, hasMarkers bool
 
-	res          storage.ListResult
-	pending      []int // indexes in res.Objects of objects to hash
-	n            int
-	lastCP       string // last common prefix returned
-	last         string // last key or prefix returned
-	lastIsPrefix bool
-	done         bool
-	err          error
+	res     storage.ListResult
+	pending []int // indexes in res.Objects of objects to hash
+	n       int
+	lastCP  string // last common prefix returned
+	last    string // last key or prefix returned: the continuation token
+	done    bool
+	err     error
 }
 
 // entryKind orders a folder's entries: files and overflow objects sort by
@@ -234,7 +205,7 @@ func (l *lister) wantDir(d string) bool {
 
 // validName reports whether a file name can be a key segment.
 func validName(name string) bool {
-	return utf8.ValidString(name) && !strings.ContainsRune(name, '\\')
+	return utf8.ValidString(name) && (filepath.Separator == '/' || !strings.ContainsRune(name, filepath.Separator))
 }
 
 func (l *lister) dirPath(dirKey string) string {
@@ -400,7 +371,7 @@ func (l *lister) emitKey(k string, e entry) {
 	}
 	l.res.Objects = append(l.res.Objects, info)
 	l.n++
-	l.last, l.lastIsPrefix = k, false
+	l.last = k
 }
 
 func (l *lister) emitPrefix(cp string) {
@@ -414,12 +385,12 @@ func (l *lister) emitPrefix(cp string) {
 	l.res.CommonPrefixes = append(l.res.CommonPrefixes, cp)
 	l.n++
 	l.lastCP = cp
-	l.last, l.lastIsPrefix = cp, true
+	l.last = cp
 }
 
 func (l *lister) truncate() {
 	l.res.IsTruncated = true
-	l.res.NextContinuationToken = encodeToken(l.last, l.lastIsPrefix)
+	l.res.NextContinuationToken = l.last
 	l.done = true
 }
 

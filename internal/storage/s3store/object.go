@@ -292,8 +292,9 @@ func (s *Store) getOnce(ctx context.Context, bucket, key string, rng *storage.Ra
 	return out.Body, info, nil
 }
 
-// List lists one page with ListObjectsV2; continuation tokens are the
-// external store's.
+// List lists one page with ListObjectsV2. Continuation tokens are the
+// last key or common prefix of the page (storage.ListOptions), read as a
+// StartAfter of the external store.
 func (s *Store) List(ctx context.Context, bucket string, opts storage.ListOptions) (storage.ListResult, error) {
 	if err := storage.ValidateBucketName(bucket); err != nil {
 		return storage.ListResult{}, err
@@ -305,8 +306,8 @@ func (s *Store) List(ctx context.Context, bucket string, opts storage.ListOption
 	return res, nil
 }
 
-// Continuation tokens are the external store's ("x" + its token) or a
-// key to list after ("s" + base64url of it).
+// maxKeyChar sorts after every key but those that continue with it: a
+// StartAfter of prefix+maxKeyChar skips every key under the prefix.
 const maxKeyChar = "\U0010FFFF"
 
 func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOptions) (storage.ListResult, error) {
@@ -323,30 +324,22 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 		_, err := s.headBucket(ctx, bucket)
 		return storage.ListResult{}, err
 	}
-	startAfter, extToken := opts.StartAfter, ""
-	switch tok := opts.ContinuationToken; {
-	case tok == "":
-	case strings.HasPrefix(tok, "x"):
-		extToken = tok[1:]
-	case strings.HasPrefix(tok, "s"):
-		b, err := base64.RawURLEncoding.DecodeString(tok[1:])
-		if err != nil {
-			return storage.ListResult{}, fmt.Errorf("invalid continuation token: %w", err)
-		}
-		startAfter = string(b)
-	default:
-		return storage.ListResult{}, fmt.Errorf("invalid continuation token %q", tok)
-	}
+	after, afterIsPrefix := opts.ResumeAfter()
+	startAfter := after
 	var res storage.ListResult
-	if extToken == "" && opts.Delimiter != "" && strings.HasPrefix(startAfter, opts.Prefix) {
+	switch {
+	case afterIsPrefix:
+		// After a common prefix: past every key under it.
+		startAfter = after + maxKeyChar
+	case opts.Delimiter != "" && strings.HasPrefix(after, opts.Prefix):
 		// StartAfter inside a common prefix: the prefix is listed if keys
 		// after StartAfter roll up into it (S3 stores differ here, so the
 		// store asks), then the listing goes on past all of it.
-		rest := startAfter[len(opts.Prefix):]
+		rest := after[len(opts.Prefix):]
 		if i := strings.Index(rest, opts.Delimiter); i >= 0 {
 			cp := opts.Prefix + rest[:i+len(opts.Delimiter)]
 			out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
-				Bucket: s.externalBucket(), Prefix: aws.String(bp + cp), StartAfter: aws.String(bp + startAfter), MaxKeys: aws.Int32(1),
+				Bucket: s.externalBucket(), Prefix: aws.String(bp + cp), StartAfter: aws.String(bp + after), MaxKeys: aws.Int32(1),
 			})
 			if err != nil {
 				return storage.ListResult{}, mapErr(ctxErr(ctx, err))
@@ -356,7 +349,7 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 				res.CommonPrefixes = append(res.CommonPrefixes, cp)
 				if max--; max == 0 {
 					res.IsTruncated = true
-					res.NextContinuationToken = "s" + base64.RawURLEncoding.EncodeToString([]byte(startAfter))
+					res.NextContinuationToken = cp
 					return res, nil
 				}
 			}
@@ -364,7 +357,7 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 	}
 	in := &s3.ListObjectsV2Input{
 		Bucket: s.externalBucket(), Prefix: aws.String(bp + opts.Prefix), MaxKeys: aws.Int32(int32(max)),
-		Delimiter: nonEmpty(opts.Delimiter), ContinuationToken: nonEmpty(extToken),
+		Delimiter: nonEmpty(opts.Delimiter),
 	}
 	if startAfter != "" {
 		in.StartAfter = aws.String(bp + startAfter)
@@ -373,19 +366,26 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 	if err != nil {
 		return storage.ListResult{}, mapErr(ctxErr(ctx, err))
 	}
+	last := "" // the last key or prefix passed, returned or not
 	for _, o := range out.Contents {
 		key := strings.TrimPrefix(aws.ToString(o.Key), bp)
+		last = max2(last, key)
 		if storage.ValidateKey(key) != nil || transient(key) {
 			continue // written behind tarn's back under a name tarn cannot address
 		}
 		res.Objects = append(res.Objects, storage.ObjectInfo{Bucket: bucket, Key: key, Size: toInt64(o.Size), ETag: trimETag(o.ETag), LastModified: utc(o.LastModified)})
 	}
 	for _, p := range out.CommonPrefixes {
-		res.CommonPrefixes = append(res.CommonPrefixes, strings.TrimPrefix(aws.ToString(p.Prefix), bp))
+		cp := strings.TrimPrefix(aws.ToString(p.Prefix), bp)
+		last = max2(last, cp)
+		res.CommonPrefixes = append(res.CommonPrefixes, cp)
 	}
 	res.IsTruncated = aws.ToBool(out.IsTruncated)
 	if res.IsTruncated {
-		res.NextContinuationToken = "x" + aws.ToString(out.NextContinuationToken)
+		if last == "" {
+			return storage.ListResult{}, fmt.Errorf("the external store truncated a page of nothing")
+		}
+		res.NextContinuationToken = last
 	}
 	if len(res.Objects) == 0 && len(res.CommonPrefixes) == 0 && !res.IsTruncated {
 		if _, err := s.headBucket(ctx, bucket); err != nil {
@@ -393,6 +393,13 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 		}
 	}
 	return res, nil
+}
+
+func max2(a, b string) string {
+	if b > a {
+		return b
+	}
+	return a
 }
 
 // --- writes ------------------------------------------------------------------

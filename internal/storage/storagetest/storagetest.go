@@ -103,6 +103,8 @@ func RunWith(t *testing.T, newStore func(t *testing.T) storage.ObjectStore, caps
 		{"ListOrder", func(t *testing.T, s storage.ObjectStore) { testListOrder(t, s, caps) }},
 		{"ListPagination", testListPagination},
 		{"ListStartAfter", func(t *testing.T, s storage.ObjectStore) { testListStartAfter(t, s, caps) }},
+		{"ListContinuationToken", testListContinuationToken},
+		{"BackslashKeys", testBackslashKeys},
 		{"ConcurrentOverwrite", testConcurrentOverwrite},
 		{"ConcurrentWriters", func(t *testing.T, s storage.ObjectStore) { testConcurrentWriters(t, s, caps) }},
 		{"Context", testContext},
@@ -260,10 +262,16 @@ func listKeys(t *testing.T, s storage.ObjectStore, bucket string, opts storage.L
 
 func equal(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || slices.Equal(a, b)) }
 
-// refList is ListObjectsV2 over a sorted key set.
+// refList is ListObjectsV2 over a sorted key set. An after that is a
+// common prefix of the listing skips every key under it.
 func refList(sorted []string, prefix, delim, after string) (objs, prefixes []string) {
+	afterIsPrefix := false
+	if rest, ok := strings.CutPrefix(after, prefix); ok && delim != "" {
+		i := strings.Index(rest, delim)
+		afterIsPrefix = i >= 0 && i+len(delim) == len(rest)
+	}
 	for _, k := range sorted {
-		if !strings.HasPrefix(k, prefix) || k <= after {
+		if !strings.HasPrefix(k, prefix) || k <= after || afterIsPrefix && strings.HasPrefix(k, after) {
 			continue
 		}
 		if delim != "" {
@@ -649,7 +657,6 @@ var invalidKeys = []string{
 	"a//b",
 	"a\x00b",
 	"\xff\xfe",
-	`a\b`,
 	strings.Repeat("k", 1025),
 	strings.Repeat("abcdefgh/", 114) + "abc", // 1029 bytes
 	strings.Repeat("s", 256),
@@ -1429,5 +1436,105 @@ func testLongKeys(t *testing.T, s storage.ObjectStore, caps Capabilities) {
 	for _, key := range []string{seg + "s", "a/" + seg + "s/b", "a/" + seg + "é", longest + "e"} {
 		_, err := s.Put(ctx, b, key, strings.NewReader("x"), storage.PutOptions{})
 		wantErr(t, fmt.Sprintf("Put(%d-byte key %.40q...)", len(key), key), err, storage.ErrKeyTooLong)
+	}
+}
+
+// testListContinuationToken: a page's NextContinuationToken is the last key
+// or common prefix it returned, and a token is read as StartAfter is: any
+// string resumes a listing, a common prefix is not listed again, and with
+// both the listing starts after the later of the two.
+func testListContinuationToken(t *testing.T, s storage.ObjectStore) {
+	ctx := t.Context()
+	b := newBucket(t, s)
+	putAll(t, s, b, []string{"foo", "bar", "baz", "quxx", "asdf", "boo/bar", "boo/baz/xyzzy", "cquux/thud", "cquux/bla"})
+	page := func(opts storage.ListOptions) (keys, cps []string, token string) {
+		t.Helper()
+		res, err := s.List(ctx, b, opts)
+		if err != nil {
+			t.Fatalf("List(%+v): %v", opts, err)
+		}
+		if res.IsTruncated != (res.NextContinuationToken != "") {
+			t.Errorf("List(%+v): truncated %v with token %q", opts, res.IsTruncated, res.NextContinuationToken)
+		}
+		return keysOf(res.Objects), res.CommonPrefixes, res.NextContinuationToken
+	}
+	check := func(opts storage.ListOptions, wantKeys, wantCPs []string, wantToken string) {
+		t.Helper()
+		keys, cps, token := page(opts)
+		if !equal(keys, wantKeys) || !equal(cps, wantCPs) || token != wantToken {
+			t.Errorf("List(%+v) = %q %q token %q; want %q %q token %q", opts, keys, cps, token, wantKeys, wantCPs, wantToken)
+		}
+	}
+	all := []string{"asdf", "bar", "baz", "boo/bar", "boo/baz/xyzzy", "cquux/bla", "cquux/thud", "foo", "quxx"}
+	// The token is the last key returned.
+	check(storage.ListOptions{MaxKeys: 2}, all[:2], nil, "bar")
+	check(storage.ListOptions{MaxKeys: 2, ContinuationToken: "bar"}, all[2:4], nil, "boo/bar")
+	// Any key, stored or not, resumes after it.
+	check(storage.ListOptions{ContinuationToken: "b"}, all[1:], nil, "")
+	check(storage.ListOptions{ContinuationToken: "zzz"}, nil, nil, "")
+	// Both: after the later one, whichever it is.
+	check(storage.ListOptions{ContinuationToken: "bar", StartAfter: "cquux/thud"}, all[7:], nil, "")
+	check(storage.ListOptions{ContinuationToken: "cquux/thud", StartAfter: "bar"}, all[7:], nil, "")
+	// A page that ends on a common prefix: the token is the prefix, and
+	// the next page goes on past every key under it.
+	opts := storage.ListOptions{Delimiter: "/", MaxKeys: 4}
+	check(opts, []string{"asdf", "bar", "baz"}, []string{"boo/"}, "boo/")
+	opts.ContinuationToken = "boo/"
+	check(opts, []string{"foo", "quxx"}, []string{"cquux/"}, "")
+	// The same for StartAfter (versitygw's
+	// ListObjectsV2_non_truncated_common_prefixes, as S3 answers).
+	check(storage.ListOptions{Delimiter: "/", StartAfter: "boo/", MaxKeys: 3}, []string{"foo", "quxx"}, []string{"cquux/"}, "")
+	check(storage.ListOptions{Prefix: "c", Delimiter: "/", StartAfter: "boo/"}, nil, []string{"cquux/"}, "")
+	// A prefix token covers a StartAfter under it, and the reverse.
+	check(storage.ListOptions{Delimiter: "/", ContinuationToken: "boo/", StartAfter: "boo/baz/xyzzy"}, []string{"foo", "quxx"}, []string{"cquux/"}, "")
+	check(storage.ListOptions{Delimiter: "/", ContinuationToken: "boo/baz/xyzzy", StartAfter: "boo/"}, []string{"foo", "quxx"}, []string{"cquux/"}, "")
+	// Without a delimiter "boo/" is a key like any other.
+	check(storage.ListOptions{StartAfter: "boo/", MaxKeys: 2}, []string{"boo/bar", "boo/baz/xyzzy"}, nil, "boo/baz/xyzzy")
+	// Under a prefix, the common prefixes are the prefix's.
+	check(storage.ListOptions{Prefix: "boo/", Delimiter: "/", MaxKeys: 1}, []string{"boo/bar"}, nil, "boo/bar")
+	check(storage.ListOptions{Prefix: "boo/", Delimiter: "/", ContinuationToken: "boo/bar"}, nil, []string{"boo/baz/"}, "")
+	check(storage.ListOptions{Prefix: "boo/", Delimiter: "/", ContinuationToken: "boo/baz/"}, nil, nil, "")
+}
+
+// backslashKeys are keys with a backslash, which S3 takes as a character
+// like any other (versitygw's PutObject_special_chars and
+// PutObject_false_negative_object_names).
+var backslashKeys = []string{`my\key`, `\`, `a\..\b`, `..\u2215..\u2215etc/passwd`, `dir\/x`, `\\srv\share\f.csv`, `x\`}
+
+func testBackslashKeys(t *testing.T, s storage.ObjectStore) {
+	ctx := t.Context()
+	b := newBucket(t, s)
+	putAll(t, s, b, backslashKeys)
+	sorted := slices.Clone(backslashKeys)
+	slices.Sort(sorted)
+	for _, k := range sorted {
+		body, info := get(t, s, b, k, nil)
+		if body != k {
+			t.Errorf("Get(%q) = %q", k, body)
+		}
+		checkInfo(t, "Get", info, b, k, k)
+	}
+	if keys, _ := listKeys(t, s, b, storage.ListOptions{}); !equal(keys, sorted) {
+		t.Errorf("List = %q, want %q", keys, sorted)
+	}
+	for _, opts := range []storage.ListOptions{{Delimiter: `\`}, {Delimiter: "/"}, {Prefix: `\`}, {Prefix: "..", Delimiter: "/"}, {StartAfter: `\`, MaxKeys: 1}} {
+		wantKeys, wantCPs := refList(sorted, opts.Prefix, opts.Delimiter, opts.StartAfter)
+		if keys, cps := listKeys(t, s, b, opts); !equal(keys, wantKeys) || !equal(cps, wantCPs) {
+			t.Errorf("List(%+v) = %q %q, want %q %q", opts, keys, cps, wantKeys, wantCPs)
+		}
+	}
+	if _, err := s.Copy(ctx, b, `my\key`, b, `copy\of`); err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	if body, _ := get(t, s, b, `copy\of`, nil); body != `my\key` {
+		t.Errorf("copy = %q", body)
+	}
+	for _, k := range append(sorted, `copy\of`) {
+		if err := s.Delete(ctx, b, k); err != nil {
+			t.Errorf("Delete(%q): %v", k, err)
+		}
+	}
+	if keys, cps := listKeys(t, s, b, storage.ListOptions{}); len(keys)+len(cps) != 0 {
+		t.Errorf("List after deletes = %q %q", keys, cps)
 	}
 }
