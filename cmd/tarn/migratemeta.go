@@ -20,7 +20,8 @@ func migrateMetaCmd(g *globals) *cobra.Command {
 		Short: "Copy a lake's metadata from its SQLite file into a PostgreSQL database",
 		Long: `Copy every table of the lake's SQLite metadata (catalog, keys, jobs, runs, events, ...) into an
 empty PostgreSQL database, in one transaction. Both are first brought to this tarn's
-migrations. The lake's server must be stopped; afterwards, run it on PostgreSQL.`,
+migrations. The lake's server must be stopped; afterwards the data folder records the PostgreSQL database (meta.json, without the
+password) and every command on it uses that database.`,
 		Example: `  tarn --data /srv/lake migrate-meta --to postgres://tarn@db.internal/tarn`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,7 +45,7 @@ migrations. The lake's server must be stopped; afterwards, run it on PostgreSQL.
 				if err != nil {
 					return err
 				}
-				cfg.Meta = mc
+				cfg.Meta, cfg.MetaAsGiven = mc, true
 				l, err := lake.Open(ctx, cfg)
 				if err != nil {
 					return err
@@ -81,6 +82,13 @@ migrations. The lake's server must be stopped; afterwards, run it on PostgreSQL.
 				}
 			}
 			fmt.Fprintf(out, "copied %d rows of %d tables from %s into PostgreSQL\n", total, len(names), from)
+			// Every later command on the folder uses the new database
+			// (its tarn.db stays, as the copy's source, unused).
+			if err := lake.RecordMeta(g.data, to); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s now keeps its metadata in %s (recorded in %s; give the password with TARN_META, PGPASSWORD or ~/.pgpass)\n",
+				g.data, meta.RedactDSN(to), filepath.Join(g.data, lake.MetaFile))
 			return nil
 		},
 	}

@@ -116,7 +116,11 @@ func (g *globals) server() (*client.Client, error) {
 	case id != "" && secret != "":
 		cfg.Key = apitypes.Credentials{AccessKeyID: id, SecretAccessKey: secret}
 	case cfg.Token == "":
-		k, err := lake.AdminKey(context.Background(), g.data)
+		lcfg, err := g.lakeConfig()
+		if err != nil {
+			return nil, err
+		}
+		k, err := lake.AdminKeyOf(context.Background(), lcfg)
 		if err != nil {
 			return nil, fmt.Errorf("cannot talk to the server at %s: set TARN_TOKEN (tarn keys token ACCESS_KEY_ID) or TARN_ACCESS_KEY_ID and TARN_SECRET_ACCESS_KEY (%v)", cfg.API, err)
 		}

@@ -9,12 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta"
 )
 
 // storageFlags say where the lake's objects live (global flags: serve,
 // query, quickstart, jobs… open the same store).
 type storageFlags struct {
 	url, accessKey, secretKey, cacheMax string
+	// meta is the metadata database, a postgres:// URL (--meta).
+	meta string
 }
 
 func (f *storageFlags) register(root *cobra.Command) {
@@ -24,6 +27,7 @@ func (f *storageFlags) register(root *cobra.Command) {
 	pf.StringVar(&f.url, "storage", "", "objects in an external S3 store: s3://BUCKET/PREFIX/?endpoint=URL&region=R&path_style=true (env TARN_STORAGE; recorded in the data folder, default its own folder)")
 	pf.StringVar(&f.accessKey, "storage-access-key", "", "access key of the external store (env TARN_STORAGE_ACCESS_KEY; default the AWS chain: AWS_ACCESS_KEY_ID, AWS_PROFILE, roles)")
 	pf.StringVar(&f.secretKey, "storage-secret-key", "", "secret key of the external store (env TARN_STORAGE_SECRET_KEY, which keeps it out of process lists)")
+	pf.StringVar(&f.meta, "meta", "", "metadata in PostgreSQL: postgres://USER@HOST:5432/DB (env TARN_META, which keeps a password out of process lists; recorded in the data folder without the password, default the folder's SQLite file)")
 	pf.StringVar(&f.cacheMax, "cache-max", "", "size cap of the local read-through cache of an external store's objects, e.g. 10GiB, 500MB (env TARN_CACHE_MAX; default 10GiB)")
 }
 
@@ -46,6 +50,12 @@ func (g *globals) lakeConfig() (lake.Config, error) {
 	}
 	if (cfg.Storage.AccessKey == "") != (cfg.Storage.SecretKey == "") {
 		return cfg, fmt.Errorf("give both --storage-access-key and --storage-secret-key (or TARN_STORAGE_ACCESS_KEY and TARN_STORAGE_SECRET_KEY), or neither for the AWS chain")
+	}
+	if m := envOr(f.meta, "TARN_META"); m != "" {
+		if !isPostgres(m) {
+			return cfg, fmt.Errorf("--meta (or TARN_META) must be a postgres:// or postgresql:// URL, not %q; without it the data folder's SQLite file (or the database it records) is used", meta.RedactDSN(m))
+		}
+		cfg.Meta = meta.ConfigFor(m)
 	}
 	if s := envOr(f.cacheMax, "TARN_CACHE_MAX"); s != "" {
 		n, err := parseSize(s)

@@ -6,8 +6,9 @@
 //
 //	objects/<bucket>/<key>   the object store (plain files, readable in place)
 //	storage.json             the external S3 store, when objects live in one (storage.go)
+//	meta.json                the PostgreSQL metadata database, when metadata lives in one (metarecord.go)
 //	cache/                   that store's objects as DuckDB reads them (read-through cache)
-//	tarn.db                  the metadata database (SQLite, WAL; 0600: it holds key secrets)
+//	tarn.db                  the metadata database (SQLite, WAL; 0600: it holds key secrets), by default
 //	admin-key.json           the generated admin access key (0600)
 //	uploads/                 multipart uploads in progress
 //	duckdb/tmp/              DuckDB's spill folder and fetched objects
@@ -63,6 +64,10 @@ type Config struct {
 	// metadata (the catalog, the query history, keys, workgroups): a
 	// statement or a crawl on such a lake fails, saying so.
 	NoEngine bool
+	// MetaAsGiven opens Meta as given, neither checked against nor recorded
+	// in the home's metadata record (MetaFile): tarn migrate-meta opens the
+	// home's SQLite file and its new PostgreSQL database in turn.
+	MetaAsGiven bool
 }
 
 // DefaultHome is the lake home used when neither --data nor TARN_DATA is set.
@@ -143,9 +148,22 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 		})
 	}
 
-	l.Meta, err = meta.Open(ctx, cfg.Meta)
+	mcfg, record := cfg.Meta, false
+	if !cfg.MetaAsGiven {
+		if mcfg, record, err = resolveMeta(cfg.Home, cfg.Meta); err != nil {
+			return nil, err
+		}
+	}
+	l.Meta, err = meta.Open(ctx, mcfg)
 	if err != nil {
 		return nil, err
+	}
+	if record {
+		// Later commands on the home (without --meta) use the same database.
+		if err := RecordMeta(cfg.Home, postgresDSN(mcfg)); err != nil {
+			l.Meta.Close()
+			return nil, err
+		}
 	}
 	if cfg.OneShot {
 		// Closing the last connection checkpoints SQLite's WAL into the
@@ -251,11 +269,23 @@ func (l *Lake) Close() error {
 // from the generated key file, else from the metadata database (readable by
 // the lake's owner only), without opening the rest of the lake.
 func AdminKey(ctx context.Context, home string) (auth.Key, error) {
-	if k, err := auth.ReadAdminKeyFile(home); err == nil {
+	return AdminKeyOf(ctx, DefaultConfig(home))
+}
+
+// AdminKeyOf is AdminKey for a lake configuration (its metadata database
+// may be PostgreSQL, given or recorded in the home).
+func AdminKeyOf(ctx context.Context, cfg Config) (auth.Key, error) {
+	if k, err := auth.ReadAdminKeyFile(cfg.Home); err == nil {
 		return k, nil
 	}
-	cfg := DefaultConfig(home)
-	db, err := meta.Open(ctx, cfg.Meta)
+	mcfg := cfg.Meta
+	if !cfg.MetaAsGiven {
+		var err error
+		if mcfg, _, err = resolveMeta(cfg.Home, cfg.Meta); err != nil {
+			return auth.Key{}, err
+		}
+	}
+	db, err := meta.Open(ctx, mcfg)
 	if err != nil {
 		return auth.Key{}, err
 	}
