@@ -196,6 +196,7 @@ func TestConsoleBrowser(t *testing.T) {
 		{"name": "summary", "sql": "SELECT 1", "depends_on": ["count_sales", "count_orders"]}]}`)
 	adminPost(t, url, "/api/v1/jobs", `{"name": "strict_returns", "description": "Returns to curated Parquet; no bad row allowed",
 		"sql": "SELECT id, qty FROM etl_pipeline_db.returns", "target": "s3://lake/curated/returns/", "max_rejected": "0"}`)
+	adminPost(t, url, "/api/v1/alarms", `{"name": "returns_rejected", "description": "A run of strict_returns rejected rows", "rule": "rows_rejected", "target": "strict_returns", "threshold": 0}`)
 	adminPost(t, url, "/api/v1/triggers", `{"name": "on_incoming", "type": "EVENT", "workflow": "on_upload", "prefix": "s3://lake/incoming/", "enabled": true}`)
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -213,7 +214,7 @@ func TestConsoleBrowser(t *testing.T) {
 		name string
 		f    func(*testing.T)
 	}{{"first load", e.firstLoad}, {"sign in", e.signIn}, {"catalog", e.catalog}, {"query and chart", e.query}, {"100k rows", e.bigResult},
-		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"workflow", e.workflow}, {"jobs and crawlers", e.jobsAndCrawlers}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
+		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"workflow", e.workflow}, {"jobs and crawlers", e.jobsAndCrawlers}, {"alarms and metrics", e.monitoring}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
 		// The steps share the browser and go on from where the last left
 		// the page: one stopped by a fatal error stops the rest.
 		stopped := true
@@ -607,6 +608,26 @@ func (e *e2e) jobsAndCrawlers(t *testing.T) {
 	}
 	e.checkA11y("crawler")
 	e.shot("crawler")
+}
+
+func (e *e2e) monitoring(t *testing.T) {
+	e.do(chromedp.Navigate(e.url+"/#/monitoring"), chromedp.WaitVisible(chromedp.ID("alarms")))
+	// The failed job's rejected row sets the alarm off (the evaluator runs
+	// every 5 s; the page reads the alarms again as often).
+	e.until(`document.querySelector("#alarms tbody")?.innerText.includes("ALARM")`)
+	e.do(chromedp.Click(chromedp.CSS(`#alarms button`)), chromedp.WaitVisible(chromedp.ID("alarm-history")))
+	e.until(`document.querySelector("#alarm-history")?.innerText.includes("ALARM")`)
+	for _, id := range []string{"m-queries", "m-scanned", "m-jobs", "m-events"} {
+		e.until(fmt.Sprintf(`document.querySelector("#%s") !== null`, id))
+	}
+	if l := evalJS[string](e, `document.querySelector("#m-scanned").getAttribute("aria-label")`); !strings.Contains(l, "primary") {
+		t.Errorf("data scanned chart: %q", l)
+	}
+	if l := evalJS[string](e, `document.querySelector("#m-jobs").getAttribute("aria-label")`); !strings.Contains(l, "strict_returns") {
+		t.Errorf("job run time chart: %q", l)
+	}
+	e.checkA11y("alarms and metrics")
+	e.shot("monitoring")
 }
 
 func (e *e2e) signOut(t *testing.T) {

@@ -364,3 +364,34 @@ export const getCrawlerRun = (id: string) => request<CrawlerRun>("GET", `/api/v1
 export const startCrawler = (name: string) => request<{ id: string }>("POST", `/api/v1/crawlers/${enc(name)}/start`, { dry_run: false });
 export const stopCrawler = (name: string) => request<unknown>("POST", `/api/v1/crawlers/${enc(name)}/stop`);
 export const runEnded = (s: string) => ["SUCCEEDED", "FAILED", "STOPPED", "CANCELLED", "TIMEOUT"].includes(s);
+
+// Alarms and events.
+export interface AlarmStatus {
+  name: string;
+  description?: string;
+  rule: string;
+  target: string;
+  threshold?: number;
+  state: string;
+  reason?: string;
+  state_changed_at: string;
+  checked_at: string;
+}
+export interface AlarmTransition {
+  at: string;
+  old_state: string;
+  new_state: string;
+  reason: string;
+  notified?: string;
+}
+export interface LakeEvent {
+  id: number;
+  bucket: string;
+  key: string;
+  size: number;
+  via: string;
+  recorded_at: string;
+}
+export const listAlarms = () => request<AlarmStatus[]>("GET", "/api/v1/alarms");
+export const alarmHistory = (name: string) => request<AlarmTransition[]>("GET", `/api/v1/alarms/${enc(name)}/history`);
+export const listEvents = (limit = 1000) => request<LakeEvent[]>("GET", `/api/v1/events?limit=${limit}`);

@@ -11,6 +11,7 @@ const QueryPage = lazy(() => import("./query").then((m) => ({ default: m.QueryPa
 const WorkflowsPage = lazy(() => import("./workflows").then((m) => ({ default: m.Workflows })));
 const JobsPage = lazy(() => import("./runs").then((m) => ({ default: m.Jobs })));
 const CrawlersPage = lazy(() => import("./runs").then((m) => ({ default: m.Crawlers })));
+const MonitoringPage = lazy(() => import("./monitoring").then((m) => ({ default: m.Monitoring })));
 const ObjectsPage = lazy(() => import("./objects").then((m) => ({ default: m.Objects })));
 
 // Routes live in the URL's hash: #/catalog/DB/TABLE, #/query.
@@ -120,6 +121,7 @@ function App() {
           <a href="#/crawlers" aria-current={page === "crawlers" ? "page" : undefined}>Crawlers</a>
           <a href="#/jobs" aria-current={page === "jobs" ? "page" : undefined}>Jobs</a>
           <a href="#/workflows" aria-current={page === "workflows" ? "page" : undefined}>Workflows</a>
+          <a href="#/monitoring" aria-current={page === "monitoring" ? "page" : undefined}>Alarms and metrics</a>
         </nav>
         <span class="who" title={session.access_key_id}>
           {session.name}
@@ -139,6 +141,10 @@ function App() {
         ) : page === "jobs" || page === "crawlers" ? (
           <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
             {page === "jobs" ? <JobsPage route={route} /> : <CrawlersPage route={route} />}
+          </Suspense>
+        ) : page === "monitoring" ? (
+          <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
+            <MonitoringPage />
           </Suspense>
         ) : page === "workflows" ? (
           <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
