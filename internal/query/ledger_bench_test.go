@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 // BenchmarkExecutionFigures measures a /metrics scrape's query figures over
 // a history of 100,000 executions.
 func BenchmarkExecutionFigures(b *testing.B) {
 	ctx := context.Background()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(b.TempDir(), "meta.db")))
+	db, err := meta.Open(ctx, metatest.Config(b, filepath.Join(b.TempDir(), "meta.db")))
 	if err != nil {
 		b.Fatal(err)
 	}

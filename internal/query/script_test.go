@@ -14,6 +14,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/warehouse"
@@ -24,7 +25,7 @@ import (
 func openLake(t testing.TB) *lake.Lake {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,4 +265,14 @@ func writeParquetFixtures(t testing.TB, l *lake.Lake) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lakeConfig is a lake in home with its metadata on the backend
+// TARN_TEST_META names (metatest: SQLite in home, or a fresh PostgreSQL
+// database).
+func lakeConfig(t testing.TB, home string) lake.Config {
+	t.Helper()
+	cfg := lake.DefaultConfig(home)
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	return cfg
 }
