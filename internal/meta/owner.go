@@ -5,7 +5,50 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
+
+// OwnerOracle tells about owners it knows (the servers of a cluster, from
+// their heartbeats in the metadata database): known reports whether owner
+// is one of them, gone whether it stopped (its heartbeat expired or it
+// left). It must not do I/O: OwnerGone is called inside transactions.
+type OwnerOracle func(owner string) (gone, known bool)
+
+var oracles struct {
+	sync.RWMutex
+	next int
+	fns  map[int]OwnerOracle
+}
+
+// RegisterOwnerOracle makes OwnerGone ask fn first, until unregister is
+// called: a run owned by a server whose heartbeat expired is then gone on
+// any host (internal/cluster registers one per running server).
+func RegisterOwnerOracle(fn OwnerOracle) (unregister func()) {
+	oracles.Lock()
+	defer oracles.Unlock()
+	if oracles.fns == nil {
+		oracles.fns = map[int]OwnerOracle{}
+	}
+	id := oracles.next
+	oracles.next++
+	oracles.fns[id] = fn
+	return func() {
+		oracles.Lock()
+		delete(oracles.fns, id)
+		oracles.Unlock()
+	}
+}
+
+func askOracles(owner string) bool {
+	oracles.RLock()
+	defer oracles.RUnlock()
+	for _, fn := range oracles.fns {
+		if gone, known := fn(owner); known && gone {
+			return true
+		}
+	}
+	return false
+}
 
 // Owner identifies the process that runs something (a crawl, a job), so that
 // another process opening the same lake can tell a live run from one whose
@@ -20,8 +63,12 @@ func Owner() string {
 
 // OwnerGone reports whether the process named by owner (from Owner) is known
 // to have exited: it ran on this host and no process with that PID and start
-// time exists now. A run owned by another host is never assumed gone.
+// time exists now. A run owned by another host is never assumed gone,
+// unless a registered OwnerOracle (a cluster's heartbeats) says so.
 func OwnerGone(owner string) bool {
+	if askOracles(owner) {
+		return true
+	}
 	parts := strings.Split(owner, ":")
 	if len(parts) < 3 {
 		return true // written before owners were recorded
