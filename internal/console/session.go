@@ -228,7 +228,7 @@ func sameOrigin(origin, host string) bool {
 
 // safeMethod: methods that change nothing and need no CSRF token.
 func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+	return m == http.MethodGet || m == http.MethodHead
 }
 
 // checkCSRF checks a request that may change something: its CSRF header
