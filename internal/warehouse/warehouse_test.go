@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/warehouse"
@@ -22,7 +24,7 @@ import (
 func openLake(t testing.TB, home string) *lake.Lake {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(home))
+	l, err := lake.Open(ctx, lakeConfig(t, home))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,4 +240,23 @@ func BenchmarkCopyCSV(b *testing.B) {
 			b.Fatalf("loaded %v", got)
 		}
 	}
+}
+
+// lakeMeta remembers each home's metadata database, so that a lake opened
+// again on the same home finds it.
+var lakeMeta sync.Map // home → meta.Config
+
+// lakeConfig is a lake in home with its metadata on the backend
+// TARN_TEST_META names (metatest: SQLite in home, or a fresh PostgreSQL
+// database, the same one each time home is opened).
+func lakeConfig(t testing.TB, home string) lake.Config {
+	t.Helper()
+	cfg := lake.DefaultConfig(home)
+	if m, ok := lakeMeta.Load(home); ok {
+		cfg.Meta = m.(meta.Config)
+		return cfg
+	}
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	lakeMeta.Store(home, cfg.Meta)
+	return cfg
 }
