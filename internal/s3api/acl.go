@@ -199,6 +199,9 @@ func (c *call) getBucketACL() error {
 	}
 	const xsi = "http://www.w3.org/2001/XMLSchema-instance"
 	id := c.p.Key.AccessKeyID
+	if isAnonymous(c.p) {
+		id = "tarn" // the owner, as objects' owners are listed
+	}
 	out := accessControlPolicy{Xmlns: s3NS, Owner: owner{ID: id, DisplayName: id},
 		Grants: []grant{{Grantee: grantee{XSI: xsi, Type: "CanonicalUser", ID: id, DisplayName: id}, Permission: "FULL_CONTROL"}}}
 	writeXML(c.w, http.StatusOK, out)

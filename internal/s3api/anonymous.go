@@ -7,18 +7,29 @@ import (
 	"github.com/tarn-lake/tarn/internal/auth"
 )
 
-// Anonymous requests. tarn grants nothing to a request without
-// credentials: no bucket policy, ACL or public access block setting opens
-// a bucket to it (a policy's Principal "*" means every tarn key, and the
-// public canned ACLs are refused). Such a request is therefore denied
-// without running any operation — no handler reads its body, looks at a
-// bucket or says whether one exists — with S3's words for the operation
-// it names, after the checks S3 makes of any anonymous request (a
-// signed-streaming payload, response-* overrides, a payload hash that an
-// empty body does not have).
+// Anonymous requests. A request without credentials is granted nothing
+// unless its bucket is public — its public access block turned off by the
+// owner and a Principal "*" statement in its policy (publicaccess.go) —
+// and then only what that policy allows. Every other such request is
+// denied without running any operation — no handler reads its body, looks
+// at a bucket or says whether one exists — with S3's words for the
+// operation it names, after the checks S3 makes of any anonymous request
+// (a signed-streaming payload, response-* overrides, a payload hash that
+// an empty body does not have).
 
-// anonymousDenied returns the error an unsigned request is answered with.
+// anonymousDenied returns the error an unsigned request is answered with
+// when its bucket grants it nothing.
 func anonymousDenied(r *http.Request, bucket, key string) error {
+	if err := anonymousRefused(r, bucket, key); err != nil {
+		return err
+	}
+	return errCode("AccessDenied", http.StatusForbidden, "Access Denied.")
+}
+
+// anonymousRefused returns the error S3 answers an unsigned request with
+// whatever the bucket's policy says, nil if a public bucket's policy may
+// decide it.
+func anonymousRefused(r *http.Request, bucket, key string) error {
 	switch p := r.Header.Get("X-Amz-Content-Sha256"); {
 	case p == auth.StreamingPayload || p == auth.StreamingPayloadTrailer:
 		return errCode("InvalidRequest", http.StatusBadRequest,
@@ -42,7 +53,8 @@ func anonymousDenied(r *http.Request, bucket, key string) error {
 	sub, _ := subresourceOf(q)
 	anon := "Anonymous users cannot invoke this API. Please authenticate."
 	switch {
-	case bucket == "":
+	case bucket == "": // the service: ListBuckets
+		return errCode("AccessDenied", http.StatusForbidden, "Access Denied.")
 	case sub == "ownershipControls" && r.Method == http.MethodGet:
 		return errCode("AccessDenied", http.StatusForbidden, "s3:GetBucketOwnershipControls does not support Anonymous requests!")
 	case sub == "ownershipControls":
@@ -54,6 +66,13 @@ func anonymousDenied(r *http.Request, bucket, key string) error {
 		return errCode("AccessDenied", http.StatusForbidden, "Anonymous users cannot initiate multipart uploads. Please authenticate.")
 	case key != "" && sub == "" && r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
 		return errCode("AccessDenied", http.StatusForbidden, "Anonymous users cannot copy objects. Please authenticate.")
+	case key != "" && sub == "uploadId" && r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
+		// UploadPartCopy: the source's access is not checked for an
+		// anonymous caller, so it is refused (as versitygw does).
+		return errCode("AccessDenied", http.StatusForbidden, "Access Denied.")
+	case sub == "publicAccessBlock" || sub == "policyStatus":
+		// The public access block is the owner's alone.
+		return errCode("AccessDenied", http.StatusForbidden, "Access Denied.")
 	}
-	return errCode("AccessDenied", http.StatusForbidden, "Access Denied.")
+	return nil
 }

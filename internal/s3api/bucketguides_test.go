@@ -176,14 +176,20 @@ func TestGuidesPublicAccessBlock(t *testing.T) {
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("pab")}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String("pab")})
-	wantCode(t, "GetPublicAccessBlock before any", err, "NoSuchPublicAccessBlockConfiguration")
+	// Every bucket starts with its public access blocked, as in S3.
+	out, err := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String("pab")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := out.PublicAccessBlockConfiguration; !*p.BlockPublicAcls || !*p.IgnorePublicAcls || !*p.BlockPublicPolicy || !*p.RestrictPublicBuckets {
+		t.Errorf("GetPublicAccessBlock of a new bucket = %+v, want all true", p)
+	}
 	if _, err := c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: aws.String("pab"),
 		PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
 			BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(false)}}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String("pab")})
+	out, err = c.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: aws.String("pab")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,9 @@ import (
 
 // Bucket policies (Put/Get/DeleteBucketPolicy) are enforced together with
 // the key policies: a request on a bucket is allowed if the key's policy
-// or a bucket policy statement naming the key (or "*": every tarn key —
-// never an anonymous caller, tarn has none) allows it, and refused if
+// or a bucket policy statement naming the key (or "*": every tarn key, and
+// anonymous callers too once the bucket's public access block is off, see
+// publicaccess.go) allows it, and refused if
 // either denies it; deny wins. A statement with a Condition applies only
 // when its condition holds for the request (policycond.go); one whose
 // condition cannot be evaluated is taken conservatively: such an Allow
@@ -476,6 +477,26 @@ func (s *Server) bucketPolicyFor(ctx context.Context, bucket string) ([]bpStatem
 	return sts, nil
 }
 
+// matches reports whether a statement names action and resource res.
+func (st *bpStatement) matches(action, res string) bool {
+	actOK := false
+	for _, a := range st.actions {
+		if patternMatch(strings.ToLower(a), strings.ToLower(action)) {
+			actOK = true
+			break
+		}
+	}
+	if !actOK {
+		return false
+	}
+	for _, r := range st.resources {
+		if patternMatch(r, res) {
+			return true
+		}
+	}
+	return false
+}
+
 // keyDenies reports whether a key's own policy explicitly denies.
 func keyDenies(k auth.Key, action, resource string) bool {
 	var denies auth.Policy
@@ -491,6 +512,9 @@ func keyDenies(k auth.Key, action, resource string) bool {
 // authorize decides a request on bucket (and key) from the key's policy
 // and the bucket's policy; deny wins.
 func (s *Server) authorize(ctx context.Context, p *auth.Principal, action, bucket, key string) error {
+	if isAnonymous(p) {
+		return s.authorizeAnonymous(ctx, action, bucket, key)
+	}
 	res := auth.S3Resource(bucket, key)
 	keyErr := p.Authorize(action, res)
 	sts, err := s.bucketPolicyFor(ctx, bucket)
@@ -512,24 +536,7 @@ func (s *Server) authorize(ctx context.Context, p *auth.Principal, action, bucke
 				break
 			}
 		}
-		if !named {
-			continue
-		}
-		actOK := false
-		for _, a := range st.actions {
-			if patternMatch(strings.ToLower(a), strings.ToLower(action)) {
-				actOK = true
-				break
-			}
-		}
-		resOK := false
-		for _, r := range st.resources {
-			if patternMatch(r, res) {
-				resOK = true
-				break
-			}
-		}
-		if !actOK || !resOK {
+		if !named || !st.matches(action, res) {
 			continue
 		}
 		if len(st.Condition) > 0 {

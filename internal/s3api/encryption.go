@@ -1,11 +1,8 @@
 package s3api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
-
-	"github.com/tarn-lake/tarn/internal/storage"
 )
 
 // Server-side encryption is refused, not pretended. tarn keeps every
@@ -56,58 +53,3 @@ func (c *call) bucketEncryption() error {
 }
 
 var errMalformedXML = errCode("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
-
-// Public access block. tarn answers no anonymous request and has no
-// public ACL or policy to give, so a bucket's public access is always
-// blocked whatever the configuration says; the configuration is kept and
-// reported so that tools that set it (and check it) work.
-
-const publicAccessConfig = "publicAccessBlock"
-
-type publicAccessBlock struct {
-	XMLName               struct{} `xml:"PublicAccessBlockConfiguration"`
-	Xmlns                 string   `xml:"xmlns,attr,omitempty"`
-	BlockPublicAcls       bool     `xml:"BlockPublicAcls"`
-	IgnorePublicAcls      bool     `xml:"IgnorePublicAcls"`
-	BlockPublicPolicy     bool     `xml:"BlockPublicPolicy"`
-	RestrictPublicBuckets bool     `xml:"RestrictPublicBuckets"`
-}
-
-func (c *call) putPublicAccessBlock() error {
-	if err := c.allow("s3:PutBucketPublicAccessBlock", c.bucket, ""); err != nil {
-		return err
-	}
-	bc, err := c.s.bucketConfigs()
-	if err != nil {
-		return err
-	}
-	if _, err := c.s.store.HeadBucket(c.r.Context(), c.bucket); err != nil {
-		return err
-	}
-	var req publicAccessBlock
-	if err := c.readConfigBody(&req); err != nil {
-		return err
-	}
-	req.Xmlns = s3NS
-	return c.storeConfig(bc, publicAccessConfig, req, http.StatusOK)
-}
-
-func (c *call) getPublicAccessBlock() error {
-	if err := c.allow("s3:GetBucketPublicAccessBlock", c.bucket, ""); err != nil {
-		return err
-	}
-	var pab publicAccessBlock
-	if err := c.loadConfig(publicAccessConfig, &pab); err != nil {
-		if errors.Is(err, storage.ErrNoSuchBucketConfig) {
-			return errCode("NoSuchPublicAccessBlockConfiguration", http.StatusNotFound, "The public access block configuration was not found")
-		}
-		return err
-	}
-	pab.Xmlns = s3NS
-	writeXML(c.w, http.StatusOK, pab)
-	return nil
-}
-
-func (c *call) deletePublicAccessBlock() error {
-	return c.deleteConfig("s3:PutBucketPublicAccessBlock", publicAccessConfig)
-}

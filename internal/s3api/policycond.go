@@ -75,7 +75,7 @@ func (s *Server) requestConditions(ctx context.Context, p *auth.Principal, actio
 	now := time.Now().UTC()
 	set("aws:CurrentTime", now.Format(time.RFC3339))
 	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
-	if p != nil {
+	if p != nil && !isAnonymous(p) {
 		set("aws:userid", p.Key.AccessKeyID)
 		set("aws:username", p.Key.Name)
 		set("aws:PrincipalType", "User")

@@ -1,7 +1,9 @@
 // Package s3api serves tarn's object store over the S3 REST API, so that the
 // aws CLI, SDKs and other S3 tools work against tarn unchanged. Every request
 // is signed (AWS Signature V4, checked by internal/auth) and authorized
-// against the access key's policy; there is no anonymous access.
+// against the access key's policy and the bucket's; a request without
+// credentials is granted only what a public bucket's policy allows
+// (publicaccess.go).
 package s3api
 
 import (
@@ -342,10 +344,24 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.auth.Authenticate(r)
 	if errors.Is(err, auth.ErrMissingAuth) {
-		// No credentials: denied without running any operation
-		// (anonymous.go).
+		// No credentials: denied without running any operation unless
+		// the bucket is public (anonymous.go, publicaccess.go).
 		bucket, key := s.bucketKey(r)
-		err = anonymousDenied(r, bucket, key)
+		err = anonymousRefused(r, bucket, key)
+		if err == nil {
+			var public bool
+			if public, err = s.publicBucket(r.Context(), bucket); err == nil && !public {
+				err = anonymousDenied(r, bucket, key)
+			}
+		}
+		if err == nil {
+			if err = anonymousBody(r); err == nil {
+				if err := s.route(w, r, anonymous, bucket, key, r.URL.Query()); err != nil {
+					s.writeError(w, r, err)
+				}
+				return
+			}
+		}
 	}
 	if err == nil && p.Region != s.cfg.Region {
 		// A signature is for one region: S3 refuses the others.
