@@ -8,6 +8,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/pgwire"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -33,7 +34,7 @@ const ordersCSV = `id,customer,amount,day,paid
 func newEnv(t *testing.T, cfg pgwire.Config) *env {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,4 +96,14 @@ func newEnv(t *testing.T, cfg pgwire.Config) *env {
 		}
 	})
 	return &env{l: l, addr: ln.Addr().(*net.TCPAddr), admin: admin, analyst: analyst, nobody: nobody, srv: srv}
+}
+
+// lakeConfig is a lake in home with its metadata on the backend
+// TARN_TEST_META names (metatest: SQLite in home, or a fresh PostgreSQL
+// database).
+func lakeConfig(t testing.TB, home string) lake.Config {
+	t.Helper()
+	cfg := lake.DefaultConfig(home)
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	return cfg
 }
