@@ -388,15 +388,18 @@ func (s *Service) advance(ctx context.Context, run Run) {
 			run.Workflow, RunQueued).Scan(&first); err != nil || first != run.ID {
 			return
 		}
-		res, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_runs SET state = ?, started_at = ?, owner = ? WHERE id = ? AND state = ?`,
-			RunRunning, meta.FormatTime(now), runs.Owner(), run.ID, RunQueued)
-		if err != nil {
+		if !s.claim(ctx, `UPDATE workflow_runs SET state = ?, started_at = ?, owner = ? WHERE id = ? AND state = ?`,
+			RunRunning, meta.FormatTime(now), runs.Owner(), run.ID, RunQueued) {
 			return
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		run.State, run.StartedAt, run.owner = RunRunning, now, runs.Owner()
+	} else if run.owner == "" {
+		// Released by a server that stopped leading: taken over as is
+		// (its interrupted steps are RETRYING).
+		if !s.claim(ctx, `UPDATE workflow_runs SET owner = ? WHERE id = ? AND state = ? AND owner = ''`, runs.Owner(), run.ID, RunRunning) {
 			return
 		}
-		run.State, run.StartedAt = RunRunning, now
+		run.owner = runs.Owner()
 	}
 	if err := s.loadSteps(ctx, &run); err != nil {
 		return
@@ -500,6 +503,28 @@ func (s *Service) advance(ctx context.Context, run Run) {
 	s.endRun(ctx, run, state, reason)
 }
 
+// claim runs one update that makes this process a run's owner, fenced: it
+// reports whether the update changed the run.
+func (s *Service) claim(ctx context.Context, update string, args ...any) bool {
+	claimed := false
+	err := s.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := s.fence(ctx, tx); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, update, args...)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		claimed = n > 0
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		slog.Warn("cannot take a workflow run", "err", err)
+	}
+	return err == nil && claimed
+}
+
 // decide tells whether a waiting step is "ready", to "skip", or must
 // "wait" for its upstream steps.
 func decide(sp Step, states map[string]string) string {
@@ -596,9 +621,17 @@ func (s *Service) runStep(ctx context.Context, cancel context.CancelCauseFunc, r
 		s.wake()
 	}()
 	started := s.Now()
-	if _, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_steps SET state = ?, attempt = ?, started_at = ?, ended_at = '', error = '', next_attempt_at = '' WHERE run_id = ? AND step = ?`,
-		StepRunning, attempt, meta.FormatTime(started), run.ID, sp.Name); err != nil {
+	// Only while this process owns the run: another server may have taken
+	// it over (this one stopped leading, or was paused past its heartbeat).
+	res, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_steps SET state = ?, attempt = ?, started_at = ?, ended_at = '', error = '', next_attempt_at = '' WHERE run_id = ? AND step = ?
+		AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = ? AND owner = ?)`,
+		StepRunning, attempt, meta.FormatTime(started), run.ID, sp.Name, run.ID, runs.Owner())
+	if err != nil {
 		slog.Error("cannot record workflow step start", "run", run.ID, "step", sp.Name, "err", err)
+		return
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		slog.Warn("workflow step not started: the run is not this process's any more", "run", run.ID, "step", sp.Name)
 		return
 	}
 	if sp.Timeout > 0 {
@@ -642,9 +675,14 @@ func (s *Service) runStep(ctx context.Context, cancel context.CancelCauseFunc, r
 			state = StepFailed
 		}
 	}
-	if _, err := s.DB.SQL().ExecContext(rec, `UPDATE workflow_steps SET state = ?, child_id = ?, ended_at = ?, error = ?, next_attempt_at = ? WHERE run_id = ? AND step = ?`,
-		state, child, meta.FormatTime(now), msg, meta.FormatTime(next), run.ID, sp.Name); err != nil {
+	res, err = s.DB.SQL().ExecContext(rec, `UPDATE workflow_steps SET state = ?, child_id = ?, ended_at = ?, error = ?, next_attempt_at = ? WHERE run_id = ? AND step = ?
+		AND EXISTS (SELECT 1 FROM workflow_runs WHERE id = ? AND owner = ?)`,
+		state, child, meta.FormatTime(now), msg, meta.FormatTime(next), run.ID, sp.Name, run.ID, runs.Owner())
+	if err != nil {
 		slog.Error("cannot record workflow step", "run", run.ID, "step", sp.Name, "err", err)
+	} else if n, _ := res.RowsAffected(); n == 0 {
+		slog.Warn("workflow step outcome not recorded: another process took the run over meanwhile", "run", run.ID, "step", sp.Name, "state", state)
+		return
 	}
 	slog.Info("workflow step", "run", run.ID, "step", sp.Name, "attempt", attempt, "state", state, "error", msg)
 }

@@ -70,6 +70,9 @@ func (s *Service) Recover(ctx context.Context) error {
 		}
 		now := s.Now()
 		err = s.DB.Tx(ctx, func(tx *sql.Tx) error {
+			if err := s.fence(ctx, tx); err != nil {
+				return err
+			}
 			for _, st := range run.Steps {
 				if st.State != StepRunning {
 					continue
@@ -240,6 +243,9 @@ func (s *Service) fireSchedule(ctx context.Context, t TriggerState, now time.Tim
 		return nil
 	}
 	_, err = s.fire(ctx, t, map[string]string{"scheduled_time": due.Format(time.RFC3339)}, func(tx *sql.Tx, _ string) error {
+		if err := s.fence(ctx, tx); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE triggers SET last_fired = ? WHERE name = ? AND last_fired = ?`,
 			meta.FormatTime(due), t.Name, meta.FormatTime(t.scheduledAfter))
 		if err != nil {
@@ -336,6 +342,9 @@ func (s *Service) fireEvents(ctx context.Context, t TriggerState, now time.Time)
 		}
 		props := map[string]string{"objects": jobs.JoinList(uris), "object_count": strconv.Itoa(len(batch)), "event_ids": strings.Join(idText, ",")}
 		if _, err := s.fire(ctx, t, props, func(tx *sql.Tx, runID string) error {
+			if err := s.fence(ctx, tx); err != nil {
+				return err
+			}
 			if err := events.Deliver(ctx, tx, t.Name, runID, ids); err != nil {
 				return err
 			}
@@ -374,6 +383,26 @@ func (s *Service) poll(ctx context.Context, t TriggerState, prefix storage.URI, 
 	}
 	_, err := s.DB.SQL().ExecContext(ctx, `UPDATE triggers SET last_poll = ? WHERE name = ?`, meta.FormatTime(now), t.Name)
 	return err
+}
+
+// fence runs the Fence, if one is set, inside a scheduler's transaction.
+func (s *Service) fence(ctx context.Context, tx *sql.Tx) error {
+	if s.Fence == nil {
+		return nil
+	}
+	return s.Fence(ctx, tx)
+}
+
+// Release gives up this process's unfinished runs (after Run returned,
+// so their steps are recorded as interrupted): they keep their state and
+// steps, with no owner, and the scheduler that runs next (another
+// server's, when this one lost the leader lease) takes them over at once.
+func (s *Service) Release(ctx context.Context) error {
+	_, err := s.DB.SQL().ExecContext(ctx, `UPDATE workflow_runs SET owner = '' WHERE owner = ? AND state IN (?, ?)`, runs.Owner(), RunQueued, RunRunning)
+	if err != nil {
+		return fmt.Errorf("cannot release the workflow runs of this process: %w", err)
+	}
+	return nil
 }
 
 // Close cancels the steps still executing in this process (they are

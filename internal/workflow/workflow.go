@@ -126,6 +126,12 @@ type Service struct {
 
 	// OnRunEnd, if set, is called after a run ends (alarms watch it).
 	OnRunEnd func(ctx context.Context, r Run)
+	// Fence, if set, is called inside the transactions of the scheduler's
+	// writes that must happen once (a trigger firing, a run claimed or
+	// recovered): several servers on one lake set it to their leader
+	// lease's check (cluster.Fence), so a server that lost the lease
+	// cannot fire or take runs. Set it before Run.
+	Fence func(ctx context.Context, tx *sql.Tx) error
 
 	dbt      *dbt.Runner
 	endpoint dbtEndpoint // guarded by mu
