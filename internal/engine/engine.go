@@ -59,6 +59,9 @@ type Config struct {
 	// If another process holds the file, the engine opens without it and
 	// WarehouseError says why.
 	Warehouse string
+	// NoWarehouse, when Warehouse is "", is why (HasWarehouse returns it):
+	// another server of the lake owns the warehouse, say.
+	NoWarehouse error `json:"-"`
 	// GarbageGrace is how long files replaced by a publish stay readable
 	// before CollectGarbage deletes them (DefaultGarbageGrace).
 	GarbageGrace time.Duration

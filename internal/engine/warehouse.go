@@ -80,6 +80,9 @@ func (e *Engine) attachWarehouse(ctx context.Context, conns []*sql.Conn) error {
 // says why (ErrNoWarehouse).
 func (e *Engine) HasWarehouse() error {
 	if e.cfg.Warehouse == "" {
+		if e.cfg.NoWarehouse != nil {
+			return e.cfg.NoWarehouse
+		}
 		return fmt.Errorf("%w: the engine was configured without one", ErrNoWarehouse)
 	}
 	<-e.ready // open sets whErr

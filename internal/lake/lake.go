@@ -115,6 +115,9 @@ type Lake struct {
 
 	closers      []func() error
 	engineCloser int // the engine's index in closers
+	// wh is the warehouse's owner when servers share the metadata
+	// (warehouseowner.go); nil otherwise.
+	wh *warehouseOwnership
 }
 
 // Open opens (creating if needed) the lake at cfg.Home.
@@ -185,6 +188,9 @@ func Open(ctx context.Context, cfg Config) (_ *Lake, err error) {
 	// DuckDB opens in the background while the services that only keep
 	// the engine's address set up their metadata; the warehouse is the
 	// first to wait for it.
+	if cfg.Engine, err = l.claimWarehouse(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if cfg.NoEngine {
 		l.Engine = engine.Without(cfg.Engine, l.Store, l.Catalog, errors.New("cannot run SQL: this command opened the lake without its engine"))
 	} else {

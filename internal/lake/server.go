@@ -253,15 +253,18 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 		// dbt steps log in there, as their workflow's key.
 		l.Workflows.SetPGEndpoint(ep.PG, admin.AccessKeyID)
 		fmt.Fprintf(cfg.Out, "PostgreSQL endpoint on %s\n", ep.PG)
+		// A server that does not own the warehouse forwards connections
+		// to the one that does (warehouseowner.go).
+		front := l.pgFrontFor(pg)
 		g.Add(func() error {
-			err := pg.Serve(cfg.PG)
+			err := front.Serve(cfg.PG)
 			report("PostgreSQL endpoint", err)
 			return err
 		}, func(error) {
 			// After the HTTP drain: statements still running are
 			// cancelled and recorded CANCELLED.
 			drainHTTP()
-			report("cannot close the PostgreSQL endpoint", pg.Close())
+			report("cannot close the PostgreSQL endpoint", front.Close())
 		})
 	}
 	if cfg.Listening != nil {
@@ -305,6 +308,7 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 	background("alarms", func(ctx context.Context) error { l.Alarms.Run(ctx); return nil })
 	background("garbage collector", func(ctx context.Context) error { l.CollectGarbage(ctx, time.Minute); return nil })
 	background("lifecycle rules", func(ctx context.Context) error { s3.RunLifecycle(ctx, time.Hour); return nil })
+	background("warehouse owner", l.watchWarehouseOwner(ep))
 
 	_ = g.Run()
 	return errors.Join(errs...)

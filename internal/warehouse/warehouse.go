@@ -223,7 +223,19 @@ func seqBase(t name, col string, n int) string {
 // Owns decides whether a parsed statement is the warehouse's: a statement
 // that could also be Athena's (DROP TABLE, DROP SCHEMA, INSERT INTO,
 // CREATE TABLE AS) is when its target is a warehouse object or schema.
+//
+// On a server that does not own the warehouse (ErrElsewhere) a statement
+// whose target is not a lake table is the warehouse's too: Exec answers it
+// with the error that names the owner (owner.go).
 func (w *Service) Owns(ctx context.Context, sess *engine.Session, st Statement, defaultDB string) (bool, error) {
+	owns, err := w.owns(ctx, sess, st, defaultDB)
+	if err == nil && !owns && errors.Is(w.err, ErrElsewhere) {
+		return w.notLakeTarget(ctx, st, defaultDB), nil
+	}
+	return owns, err
+}
+
+func (w *Service) owns(ctx context.Context, sess *engine.Session, st Statement, defaultDB string) (bool, error) {
 	needRels := func() (*engine.Relations, error) { return sess.WarehouseRelations(ctx) }
 	switch s := st.(type) {
 	case dropSchema:

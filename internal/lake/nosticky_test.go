@@ -1,0 +1,253 @@
+package lake_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
+	"github.com/tarn-lake/tarn/internal/storage/s3store/gatewaytest"
+	"github.com/tarn-lake/tarn/internal/warehouse"
+)
+
+// servedLake is one server of a shared lake, on its three endpoints.
+type servedLake struct {
+	l   *lake.Lake
+	ep  lake.Endpoints
+	out string
+}
+
+// serveAll runs a lake's S3, REST and PostgreSQL endpoints until the end
+// of the test.
+func serveAll(t *testing.T, l *lake.Lake) servedLake {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	var out strings.Builder
+	ready := make(chan lake.Endpoints, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Serve(ctx, lake.ServeConfig{S3: listen(t), API: listen(t), PG: listen(t), Out: &out, Log: io.Discard,
+			Listening: func(ep lake.Endpoints) error { ready <- ep; return nil }})
+	}()
+	var ep lake.Endpoints
+	select {
+	case ep = <-ready:
+	case err := <-done:
+		t.Fatalf("Serve ended before listening: %v", err)
+	}
+	var once sync.Once
+	t.Cleanup(func() {
+		once.Do(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	})
+	return servedLake{l: l, ep: ep, out: out.String()}
+}
+
+// TestNoStickySessions: two servers on one external S3 store (versitygw)
+// and one PostgreSQL metadata database answer for each other, as behind a
+// round-robin load balancer: a multipart upload created through A takes
+// parts through B, is listed and completed through A and read through B
+// (and another is aborted through B); an Athena query started through A is
+// stopped through B and another's results are read through B; the
+// warehouse is A's, B's PostgreSQL endpoint forwards there, and a
+// warehouse statement given to B names A's endpoint.
+func TestNoStickySessions(t *testing.T) {
+	gw := gatewaytest.Need(t)
+	ctx := t.Context()
+	dsn := metatest.NewPostgresDatabase(t)
+	cfgA, _ := s3Config(t, gw, gw.Endpoint)
+	cfgA.Meta = meta.ConfigFor(dsn)
+	cfgB := testConfig(t)
+	cfgB.Storage, cfgB.Meta = cfgA.Storage, meta.ConfigFor(dsn)
+	la, err := lake.Open(ctx, cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { la.Close() })
+	lb, err := lake.Open(ctx, cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lb.Close() })
+	a, b := serveAll(t, la), serveAll(t, lb)
+	id, secret := adminKey(t, a.out)
+	creds := credentials.NewStaticCredentialsProvider(id, secret, "")
+	s3c := func(ep string) *s3.Client {
+		return s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), UsePathStyle: true, Credentials: creds})
+	}
+	sa, sb := s3c(a.ep.S3), s3c(b.ep.S3)
+
+	t.Run("MultipartUpload", func(t *testing.T) {
+		bucket := aws.String("uploads")
+		if _, err := sa.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+			t.Fatal(err)
+		}
+		key := aws.String("big/data.bin")
+		up, err := sa.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: key, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1, p2 := bytes.Repeat([]byte("1"), 5<<20), []byte("the last part")
+		var done []types.CompletedPart
+		for i, p := range [][]byte{p1, p2} {
+			out, err := sb.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: key, UploadId: up.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+				Body: bytes.NewReader(p), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+			if err != nil {
+				t.Fatalf("part %d through B: %v", i+1, err)
+			}
+			done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
+		}
+		parts, err := sa.ListParts(ctx, &s3.ListPartsInput{Bucket: bucket, Key: key, UploadId: up.UploadId})
+		if err != nil || len(parts.Parts) != 2 || aws.ToString(parts.Parts[1].ETag) != aws.ToString(done[1].ETag) ||
+			aws.ToString(parts.Parts[0].ChecksumCRC32) != aws.ToString(done[0].ChecksumCRC32) {
+			t.Fatalf("ListParts through A: %+v, %v", parts, err)
+		}
+		ups, err := sa.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket})
+		if err != nil || len(ups.Uploads) != 1 || aws.ToString(ups.Uploads[0].UploadId) != aws.ToString(up.UploadId) {
+			t.Fatalf("ListMultipartUploads through A: %+v, %v", ups, err)
+		}
+		fin, err := sa.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: key, UploadId: up.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sb.GetObject(ctx, &s3.GetObjectInput{Bucket: bucket, Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(got.Body)
+		got.Body.Close()
+		if !bytes.Equal(body, append(bytes.Clone(p1), p2...)) || aws.ToString(got.ETag) != aws.ToString(fin.ETag) || !strings.HasSuffix(aws.ToString(fin.ETag), `-2"`) {
+			t.Errorf("GetObject through B: %d bytes, ETag %s (completed %s)", len(body), aws.ToString(got.ETag), aws.ToString(fin.ETag))
+		}
+		// Another upload, aborted through B, is gone for A.
+		up2, err := sa.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String("other")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sb.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: aws.String("other"), UploadId: up2.UploadId}); err != nil {
+			t.Fatalf("abort through B: %v", err)
+		}
+		if ups, err := sa.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket}); err != nil || len(ups.Uploads) != 0 {
+			t.Errorf("uploads listed through A after the abort: %+v, %v", ups, err)
+		}
+		if _, err := sa.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: aws.String("other"), UploadId: up2.UploadId, PartNumber: aws.Int32(1),
+			Body: strings.NewReader("x")}); err == nil || !strings.Contains(err.Error(), "NoSuchUpload") {
+			t.Errorf("part of an aborted upload through A: %v", err)
+		}
+	})
+
+	t.Run("AthenaQueries", func(t *testing.T) {
+		ath := func(ep string) *athena.Client {
+			return athena.New(athena.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), Credentials: creds, RetryMaxAttempts: 1})
+		}
+		aa, ab := ath(a.ep.S3), ath(b.ep.S3)
+		state := func(c *athena.Client, id *string) athenatypes.QueryExecutionState {
+			t.Helper()
+			out, err := c.GetQueryExecution(ctx, &athena.GetQueryExecutionInput{QueryExecutionId: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out.QueryExecution.Status.State
+		}
+		waitFor := func(c *athena.Client, id *string, want ...athenatypes.QueryExecutionState) athenatypes.QueryExecutionState {
+			t.Helper()
+			for {
+				st := state(c, id)
+				for _, w := range want {
+					if st == w {
+						return st
+					}
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("query %s is %s, want %v", aws.ToString(id), st, want)
+				}
+				time.Sleep(20 * time.Millisecond) // polls the state, as clients do
+			}
+		}
+		slow, err := aa.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String("SELECT count(*) FROM range(10000000000) a, range(1000) b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(ab, slow.QueryExecutionId, athenatypes.QueryExecutionStateRunning)
+		if _, err := ab.StopQueryExecution(ctx, &athena.StopQueryExecutionInput{QueryExecutionId: slow.QueryExecutionId}); err != nil {
+			t.Fatalf("stop through B: %v", err)
+		}
+		if st := waitFor(aa, slow.QueryExecutionId, athenatypes.QueryExecutionStateCancelled, athenatypes.QueryExecutionStateSucceeded, athenatypes.QueryExecutionStateFailed); st != athenatypes.QueryExecutionStateCancelled {
+			t.Fatalf("a query stopped through B is %s", st)
+		}
+		q, err := aa.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{QueryString: aws.String("SELECT range AS n FROM range(3)")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := waitFor(ab, q.QueryExecutionId, athenatypes.QueryExecutionStateSucceeded, athenatypes.QueryExecutionStateFailed); st != athenatypes.QueryExecutionStateSucceeded {
+			t.Fatalf("query is %s", st)
+		}
+		res, err := ab.GetQueryResults(ctx, &athena.GetQueryResultsInput{QueryExecutionId: q.QueryExecutionId})
+		if err != nil || len(res.ResultSet.Rows) != 4 || aws.ToString(res.ResultSet.Rows[3].Data[0].VarCharValue) != "2" {
+			t.Fatalf("results through B: %+v, %v", res, err)
+		}
+	})
+
+	t.Run("Warehouse", func(t *testing.T) {
+		o, mine, ok, err := la.WarehouseOwner(ctx)
+		if err != nil || !ok || !mine || o.Server != warehouse.ServerID(cfgA.Home) {
+			t.Fatalf("A: owner %+v mine %v ok %v, %v", o, mine, ok, err)
+		}
+		if _, mine, _, _ := lb.WarehouseOwner(ctx); mine {
+			t.Fatal("B owns the warehouse too")
+		}
+		pgc := func(addr string) *pgx.Conn {
+			t.Helper()
+			c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/dev?sslmode=disable", id, url.QueryEscape(secret), addr))
+			if err != nil {
+				t.Fatalf("connect to %s: %v", addr, err)
+			}
+			t.Cleanup(func() { c.Close(context.Background()) })
+			return c
+		}
+		cb := pgc(b.ep.PG)
+		for _, s := range []string{"CREATE TABLE wh_orders (id INT, amount DECIMAL(10,2))", "INSERT INTO wh_orders VALUES (1, 2.50), (2, 4.00)"} {
+			if _, err := cb.Exec(ctx, s); err != nil {
+				t.Fatalf("%s through B's PostgreSQL endpoint: %v", s, err)
+			}
+		}
+		var n int
+		var sum string
+		if err := pgc(a.ep.PG).QueryRow(ctx, "SELECT count(*), sum(amount)::VARCHAR FROM wh_orders").Scan(&n, &sum); err != nil || n != 2 || sum != "6.50" {
+			t.Fatalf("the table B's endpoint created, read through A: %d %s, %v", n, sum, err)
+		}
+		// A warehouse statement reaching B through its REST or Athena
+		// API says where the warehouse is.
+		_, _, err = lb.Query.Run(ctx, "INSERT INTO wh_orders VALUES (3, 1.00)", "")
+		if !errors.Is(err, warehouse.ErrElsewhere) || !strings.Contains(err.Error(), a.ep.PG) {
+			t.Errorf("a warehouse statement on B: %v (want one naming %s)", err, a.ep.PG)
+		}
+		// A bad password is refused by the owner, through B.
+		if c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:wrong@%s/dev?sslmode=disable", id, b.ep.PG)); err == nil {
+			c.Close(ctx)
+			t.Error("a wrong password was accepted through B")
+		}
+	})
+}
