@@ -12,6 +12,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/catalog"
 	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 // TestLineage: a dbt run records one OpenLineage event per model, from
@@ -19,7 +20,7 @@ import (
 // lake's catalog: its source (a warehouse table here) → its relation.
 func TestLineage(t *testing.T) {
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,4 +94,14 @@ mkdir -p "$target" && cp %[1]s/run_results.json %[1]s/manifest.json "$target/"
 	if len(g.Edges) != 1 || g.Edges[0].Input != catalog.WarehouseDataset("landing", "orders") {
 		t.Errorf("edges: %+v", g.Edges)
 	}
+}
+
+// lakeConfig is a lake in home with its metadata on the backend
+// TARN_TEST_META names (metatest: SQLite in home, or a fresh PostgreSQL
+// database).
+func lakeConfig(t testing.TB, home string) lake.Config {
+	t.Helper()
+	cfg := lake.DefaultConfig(home)
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	return cfg
 }
