@@ -400,6 +400,14 @@ func (e *e2e) catalog(t *testing.T) {
 	}
 	e.checkA11y("versions")
 	e.shot("catalog-versions")
+	// Lineage: the curated orders table, written by the quickstart's job
+	// from the crawled raw table.
+	e.do(chromedp.Navigate(e.url+"/#/catalog/curated_db/orders/lineage"), chromedp.WaitVisible(chromedp.ID("lineage-edges")))
+	if l := e.text("#lineage-edges"); !strings.Contains(l, "etl_pipeline_db.orders") || !strings.Contains(l, "job orders_to_curated") || !strings.Contains(l, "crawler raw_crawler") {
+		t.Errorf("lineage: %q", l)
+	}
+	e.checkA11y("lineage")
+	e.shot("catalog-lineage")
 }
 
 // setSQL replaces the editor's text.
@@ -465,6 +473,12 @@ func (e *e2e) query(t *testing.T) {
 		document.querySelector("#download").click(); })`)
 	if !strings.HasPrefix(csv, "region,transactions,revenue\r\n") || strings.Count(csv, "\r\n") < 3 {
 		t.Errorf("CSV: %q", csv)
+	}
+	// A partitioned table's query: partitions scanned of the total.
+	e.do(chromedp.Click(chromedp.ID("tab-results")))
+	e.runSQL("SELECT count(*) AS orders FROM etl_pipeline_db.orders WHERE year = 2025 AND month = 2", "SUCCEEDED")
+	if st := e.text("#q-stats"); !strings.Contains(st, "Partitions") || !strings.Contains(st, "pruned") {
+		t.Errorf("stats of a pruned query: %q", st)
 	}
 	// The history has it; opening it loads the SQL back.
 	e.until(`[...document.querySelectorAll(".hist code")].some(c => c.innerText.includes("GROUP BY region ORDER BY revenue"))`)

@@ -395,3 +395,31 @@ export interface LakeEvent {
 export const listAlarms = () => request<AlarmStatus[]>("GET", "/api/v1/alarms");
 export const alarmHistory = (name: string) => request<AlarmTransition[]>("GET", `/api/v1/alarms/${enc(name)}/history`);
 export const listEvents = (limit = 1000) => request<LakeEvent[]>("GET", `/api/v1/events?limit=${limit}`);
+
+// Lineage (docs/lineage.md).
+export interface DatasetRef {
+  namespace: string;
+  name: string;
+}
+export interface LineageNode {
+  dataset: DatasetRef;
+  depth: number;
+  hidden?: boolean;
+  write?: { job_name: string; job_type?: string; run_id: string; event_time: string; rows: number };
+}
+export interface LineageEdge {
+  input: DatasetRef;
+  output: DatasetRef;
+  job_name: string;
+  run_id: string;
+  event_time: string;
+  rows: number;
+}
+export interface LineageGraph {
+  root: DatasetRef;
+  nodes: LineageNode[];
+  edges: LineageEdge[];
+  truncated?: boolean;
+}
+export const tableLineage = (db: string, t: string) =>
+  request<LineageGraph>("GET", `/api/v1/lineage?table=${enc(db + "." + t)}&events=0&depth=5`);

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import {
-  ApiError, bytes, Column, Database, getTable, listDatabases, listPartitions, listTables, Partition, queryResults,
-  quoteIdent, ResultPage, SchemaChange, SchemaVersion, startQuery, Table, tableVersions, waitQuery, when,
+  ApiError, bytes, Column, Database, getTable, LineageGraph, listDatabases, listPartitions, listTables, Partition, queryResults,
+  quoteIdent, ResultPage, SchemaChange, SchemaVersion, startQuery, Table, tableLineage, tableVersions, waitQuery, when,
 } from "./api";
 import { fmtCell } from "./cells";
 
@@ -185,6 +185,7 @@ const TABS: [string, string][] = [
   ["properties", "Properties"],
   ["versions", "Schema versions"],
   ["preview", "Data preview"],
+  ["lineage", "Lineage"],
 ];
 
 function TableView({ db, name, tab }: { db: string; name: string; tab: string }) {
@@ -237,6 +238,7 @@ function TableView({ db, name, tab }: { db: string; name: string; tab: string })
             {tab === "properties" && <Properties t={t} />}
             {tab === "versions" && <Versions db={db} name={name} />}
             {tab === "preview" && <Preview db={db} name={name} />}
+            {tab === "lineage" && <Lineage db={db} name={name} />}
           </div>
         </>
       )}
@@ -480,6 +482,92 @@ function Preview({ db, name }: { db: string; name: string }) {
           </tbody>
         </table>
       </div>
+    </>
+  );
+}
+
+const NW = 220;
+const NH = 46;
+const NGX = 160;
+const NGY = 18;
+const dsKey = (d: { namespace: string; name: string }) => `${d.namespace}|${d.name}`;
+
+// Lineage draws the datasets upstream (left) and downstream (right) of the
+// table, each edge labelled with the job, crawler or model that wrote it;
+// datasets the key may not read are hidden by the API.
+function Lineage({ db, name }: { db: string; name: string }) {
+  const [g, setG] = useState<LineageGraph | null>(null);
+  const [err, setErr] = useState("");
+  useEffect(() => {
+    tableLineage(db, name).then(setG, (e) => setErr(e.message));
+  }, [db, name]);
+  if (err) return <p class="error" role="alert">{err}</p>;
+  if (!g) return <p role="status">Loading lineage…</p>;
+  if (g.edges.length === 0) return <p>No lineage recorded for this table yet (a crawler, job, query or dbt model that writes it records it).</p>;
+  const depths = [...new Set(g.nodes.map((n) => n.depth))].sort((a, b) => a - b);
+  const pos = new Map<string, [number, number]>();
+  const rows = new Map<number, number>();
+  for (const n of g.nodes) {
+    const col = depths.indexOf(n.depth);
+    const row = rows.get(n.depth) ?? 0;
+    rows.set(n.depth, row + 1);
+    pos.set(dsKey(n.dataset), [10 + col * (NW + NGX), 10 + row * (NH + NGY)]);
+  }
+  const width = 20 + depths.length * (NW + NGX) - NGX;
+  const height = 20 + Math.max(...rows.values()) * (NH + NGY) - NGY;
+  const short = (j: string) => j.replace(/^(job|crawler|query|dbt)\./, "$1 ");
+  const rootKey = dsKey(g.root);
+  return (
+    <>
+      <figure class="dag">
+        <svg width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" id="lineage"
+          aria-label={`Lineage of ${db}.${name}: ${g.edges.map((e) => `${e.input.name} to ${e.output.name} by ${short(e.job_name)}`).join("; ")}`}>
+          <defs>
+            <marker id="larrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <path d="M 0 0 L 10 5 L 0 10 z" fill="#5b6670" />
+            </marker>
+          </defs>
+          {g.edges.map((e, i) => {
+            const a = pos.get(dsKey(e.input));
+            const b = pos.get(dsKey(e.output));
+            if (!a || !b) return null;
+            const x1 = a[0] + NW, y1 = a[1] + NH / 2, x2 = b[0], y2 = b[1] + NH / 2;
+            return (
+              <g key={i}>
+                <path d={`M ${x1} ${y1} C ${x1 + NGX / 2} ${y1}, ${x2 - NGX / 2} ${y2}, ${x2} ${y2}`} fill="none" stroke="#5b6670" stroke-width="1.5" marker-end="url(#larrow)" />
+                <text x={(x1 + x2) / 2} y={(y1 + y2) / 2 - 4} text-anchor="middle" class="edge">{short(e.job_name).slice(0, 24)}</text>
+              </g>
+            );
+          })}
+          {g.nodes.map((n) => {
+            const [x, y] = pos.get(dsKey(n.dataset))!;
+            const k = dsKey(n.dataset);
+            return (
+              <g key={k} transform={`translate(${x} ${y})`} class={`node ${k === rootKey ? "SUCCEEDED" : n.hidden ? "SKIPPED" : "none"}`}>
+                <title>{`${n.dataset.namespace} ${n.dataset.name}${n.write ? ` — written by ${n.write.job_name} ${when(n.write.event_time)}` : ""}`}</title>
+                <rect width={NW} height={NH} rx="6" />
+                <text x="10" y="19" class="name">{n.hidden ? "(hidden)" : n.dataset.name.slice(0, 28)}</text>
+                <text x="10" y="36" class="sub">{n.dataset.namespace}</text>
+              </g>
+            );
+          })}
+        </svg>
+      </figure>
+      <table class="data small" id="lineage-edges">
+        <caption class="sr">Lineage edges</caption>
+        <thead><tr><th scope="col">From</th><th scope="col">To</th><th scope="col">Written by</th><th scope="col">Rows</th><th scope="col">When</th></tr></thead>
+        <tbody>
+          {g.edges.map((e, i) => (
+            <tr key={i}>
+              <td class="mono">{e.input.name}</td>
+              <td class="mono">{e.output.name}</td>
+              <td>{short(e.job_name)}</td>
+              <td class="num">{e.rows >= 0 ? e.rows.toLocaleString() : ""}</td>
+              <td>{when(e.event_time)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </>
   );
 }
