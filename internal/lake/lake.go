@@ -28,6 +28,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/alarms"
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/catalog"
+	"github.com/tarn-lake/tarn/internal/cluster"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/engine"
 	"github.com/tarn-lake/tarn/internal/events"
@@ -115,6 +116,8 @@ type Lake struct {
 
 	closers      []func() error
 	engineCloser int // the engine's index in closers
+	// cluster is the running server's membership (cluster.go).
+	cluster *cluster.Cluster
 	// wh is the warehouse's owner when servers share the metadata
 	// (warehouseowner.go); nil otherwise.
 	wh *warehouseOwnership

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tarn-lake/tarn/internal/api"
 	"github.com/tarn-lake/tarn/internal/awsapi"
+	"github.com/tarn-lake/tarn/internal/cluster"
 	"github.com/tarn-lake/tarn/internal/console"
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/icebergrest"
@@ -46,6 +47,9 @@ type ServeConfig struct {
 	// shutdown begins before their contexts end; ShutdownTimeout bounds
 	// the whole drain.
 	RequestGrace, ShutdownTimeout time.Duration
+	// Cluster tunes this server's membership of the lake's servers and
+	// the leader lease (cluster.go); the zero value is the default.
+	Cluster cluster.Config
 }
 
 // IcebergPath is where the REST API's listener serves the Iceberg REST
@@ -304,10 +308,16 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 			return err
 		}, func(error) { cancel() })
 	}
-	background("scheduler", l.Workflows.Run)
-	background("alarms", func(ctx context.Context) error { l.Alarms.Run(ctx); return nil })
-	background("garbage collector", func(ctx context.Context) error { l.CollectGarbage(ctx, time.Minute); return nil })
-	background("lifecycle rules", func(ctx context.Context) error { s3.RunLifecycle(ctx, time.Hour); return nil })
+	// Every server answers requests; the one holding the lake's leader
+	// lease (one server on the embedded default) runs these (cluster.go).
+	background("cluster", func(ctx context.Context) error {
+		return l.runCluster(ctx, cfg.Cluster, ep, []leaderDuty{
+			{"scheduler", l.Workflows.Run},
+			{"alarms", func(ctx context.Context) error { l.Alarms.Run(ctx); return nil }},
+			{"garbage collector", func(ctx context.Context) error { l.CollectGarbage(ctx, time.Minute); return nil }},
+			{"lifecycle rules", func(ctx context.Context) error { s3.RunLifecycle(ctx, time.Hour); return nil }},
+		})
+	})
 	background("warehouse owner", l.watchWarehouseOwner(ep))
 
 	_ = g.Run()
