@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   go run ./cmd/tarn quickstart   -- the main job on the embedded default
 #   make test                      -- every test
-.PHONY: test unit test-race test-meta-pg test-heavy build vet bench test-s3-suite test-engines test-dbt test-dbt-workflow test-dbt-adapter test-dbt-athena console test-console
+.PHONY: test unit test-race test-meta-pg test-heavy test-scale-out build vet bench test-s3-suite test-engines test-dbt test-dbt-workflow test-dbt-adapter test-dbt-athena console test-console
 
 build:
 	go build -o tarn ./cmd/tarn
@@ -40,7 +40,7 @@ test-meta-pg:
 
 # Suites with real engines and public conformance suites, out of the unit
 # suite's time budget.
-test-heavy: test-s3-suite test-engines test-dbt test-console
+test-heavy: test-s3-suite test-engines test-dbt test-console test-scale-out
 
 bench:
 	go run ./bench -out docs/benchmarks.md
@@ -102,3 +102,9 @@ console:
 # TARN_CONSOLE_SHOTS=docs/console refreshes the docs' screenshots.
 test-console:
 	.ci/console.sh
+
+# The failover test (issue 17): versitygw, Debian's PostgreSQL and three
+# tarn serve processes of the built binary on one lake; the leader is
+# killed with kill -9 mid-step (docs/scale-out.md).
+test-scale-out:
+	TARN_SCALE_OUT=1 go test -count=1 -v -timeout 15m -run TestFailover ./test/scaleout/
