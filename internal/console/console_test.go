@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -438,6 +439,27 @@ func TestConsolePage(t *testing.T) {
 	}
 	if resp, err := http.Get(f.url + "/api/openapi.json"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("REST API beside the console: %v %v", resp.StatusCode, err)
+	}
+	// Assets: named by content, cached for good, gzipped when accepted,
+	// 304 for a known ETag.
+	m := regexp.MustCompile(`/assets/[^"]+\.js`).FindString(string(body))
+	if m == "" {
+		t.Fatalf("no script in the page: %s", body)
+	}
+	req, _ := http.NewRequest("GET", f.url+m, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err = http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") ||
+		!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("asset: %d %v", resp.StatusCode, resp.Header)
+	}
+	req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+	if resp, err := http.DefaultTransport.RoundTrip(req); err != nil || resp.StatusCode != 304 {
+		t.Errorf("asset with its ETag: %v %v", resp.StatusCode, err)
 	}
 	if n := f.cons.GzippedJS(); n > 1<<20 {
 		t.Errorf("the console's JavaScript is %d bytes gzipped, over 1 MB", n)
