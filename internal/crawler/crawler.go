@@ -150,6 +150,9 @@ CREATE TABLE crawler_tables (
 	PRIMARY KEY (crawler, database_name, table_name)
 );
 `},
+	{Version: 2, Name: "stop requests from other servers", SQL: `
+ALTER TABLE crawler_runs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // Spec is a crawler definition.

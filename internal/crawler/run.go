@@ -142,6 +142,14 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 		delete(s.cancels, spec.Name)
 		s.mu.Unlock()
 	}()
+	// A stop request through another server of the lake (Stop there) is
+	// the run's stop flag.
+	go runTable.WatchStop(cctx, s.db.SQL(), run.ID, StopPoll, func() {
+		cancel(ErrStopped)
+		if stopSeen != nil {
+			stopSeen()
+		}
+	})
 	c := &crawl{s: s, spec: spec, opts: opts, run: &run}
 	crawlErr := c.do(cctx)
 	if crawlErr != nil && errors.Is(context.Cause(cctx), ErrStopped) {
@@ -168,8 +176,10 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 	return run, nil
 }
 
-// Stop asks the crawl of a crawler running in this process to stop (Glue's
-// StopCrawler). The crawl ends CANCELLED (see ErrStopped).
+// Stop asks the crawl of a crawler running in this process, or in another server of the lake, to stop (Glue's
+// StopCrawler). The crawl ends CANCELLED (see ErrStopped). A crawl that
+// another server of the lake runs is asked to stop through its run's stop
+// flag, which that server watches (every StopPoll).
 func (s *Service) Stop(ctx context.Context, name string) error {
 	if _, err := s.Get(ctx, name); err != nil {
 		return err
@@ -177,12 +187,36 @@ func (s *Service) Stop(ctx context.Context, name string) error {
 	s.mu.Lock()
 	cancel := s.cancels[name]
 	s.mu.Unlock()
-	if cancel == nil {
-		return fmt.Errorf("cannot stop crawler %q: %w in this process", name, ErrNotRunning)
+	if cancel != nil {
+		cancel(ErrStopped)
+		return nil
 	}
-	cancel(ErrStopped)
+	var id string
+	err := s.db.SQL().QueryRowContext(ctx, `SELECT id FROM crawler_runs WHERE crawler = ? AND state = ? ORDER BY started_at DESC LIMIT 1`,
+		name, StateRunning).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("cannot stop crawler %q: %w", name, ErrNotRunning)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot stop crawler %q: %w", name, err)
+	}
+	ok, err := runTable.RequestStop(ctx, s.db.SQL(), id, StateRunning)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("cannot stop crawler %q: %w", name, ErrNotRunning)
+	}
 	return nil
 }
+
+// StopPoll is how often a crawl looks for a stop request made through
+// another server.
+const StopPoll = 300 * time.Millisecond
+
+// stopSeen, if set (tests), is called once a crawl has been cancelled by
+// a stop request made through another server.
+var stopSeen func()
 
 // runResult is the JSON-encoded part of a stored run.
 type runResult struct {
