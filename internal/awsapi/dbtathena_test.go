@@ -221,12 +221,22 @@ func TestAthenaSetTablePropertiesPolicy(t *testing.T) {
 	if ex.Status.State != athenatypes.QueryExecutionStateFailed || !strings.Contains(aws.ToString(ex.Status.StateChangeReason), "may not glue:UpdateTable") {
 		t.Fatalf("a key without glue:UpdateTable: %s %s", ex.Status.State, aws.ToString(ex.Status.StateChangeReason))
 	}
+	// ADD COLUMNS (dbt-athena's on_schema_change) is glue:UpdateTable too.
+	ex = run(k, "alter table `etl_pipeline_db`.`sales` add columns (`stolen` string)")
+	if ex.Status.State != athenatypes.QueryExecutionStateFailed || !strings.Contains(aws.ToString(ex.Status.StateChangeReason), "may not glue:UpdateTable") {
+		t.Fatalf("ADD COLUMNS by a key without glue:UpdateTable: %s %s", ex.Status.State, aws.ToString(ex.Status.StateChangeReason))
+	}
 	if ex := run(e.admin, "alter table `etl_pipeline_db`.`sales` set tblproperties ('owner' = 'etl')"); ex.Status.State != athenatypes.QueryExecutionStateSucceeded {
 		t.Fatalf("the admin: %s %s", ex.Status.State, aws.ToString(ex.Status.StateChangeReason))
 	}
 	got, err := e.glue(e.admin).GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("etl_pipeline_db"), Name: aws.String("sales")})
 	if err != nil || got.Table.Parameters["owner"] != "etl" || got.Table.Parameters["classification"] != "csv" {
 		t.Fatalf("the table's parameters: %v %v", got, err)
+	}
+	for _, c := range got.Table.StorageDescriptor.Columns {
+		if aws.ToString(c.Name) == "stolen" {
+			t.Fatalf("a refused ADD COLUMNS added its column")
+		}
 	}
 }
 

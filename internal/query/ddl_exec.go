@@ -193,6 +193,11 @@ func (s *Service) runDDL(ctx context.Context, stmt any, req Request, sink Sink, 
 			return err
 		}
 		return emit(nil, nil)
+	case alterHiveColumns:
+		if err := s.alterHiveColumns(ctx, req, st); err != nil {
+			return err
+		}
+		return emit(nil, nil)
 	case showDatabases:
 		if err := s.ensureDefaultDatabase(ctx, DefaultDatabase); err != nil {
 			return err

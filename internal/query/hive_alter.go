@@ -52,3 +52,55 @@ func (s *Service) setTableProperties(ctx context.Context, req Request, st setTab
 	_, err = s.cat.UpdateTable(ctx, t, "ALTER TABLE SET TBLPROPERTIES")
 	return err
 }
+
+// alterHiveColumns is Athena's ALTER TABLE t ADD COLUMNS (...) and REPLACE
+// COLUMNS (...) on a Hive table: the table's columns grow (new ones after
+// the existing ones, before the partition keys) or are replaced. Files
+// written before read the new columns as NULL. dbt-athena sends ADD
+// COLUMNS for on_schema_change on incremental models.
+type alterHiveColumns struct {
+	DB, Name string
+	Replace  bool
+	Columns  []catalog.Column
+}
+
+func (s *Service) alterHiveColumns(ctx context.Context, req Request, st alterHiveColumns) error {
+	db, err := databaseOr(st.DB, req)
+	if err != nil {
+		return err
+	}
+	t, err := s.cat.GetTable(ctx, db, strings.ToLower(st.Name))
+	if err != nil {
+		return err
+	}
+	what := "ADD COLUMNS"
+	if st.Replace {
+		what = "REPLACE COLUMNS"
+	}
+	if t.TableType == catalog.TableTypeVirtualView {
+		return fmt.Errorf("%w: %s is a view; ALTER TABLE ... %s needs a table", catalog.ErrInvalidTable, t.FullName(), what)
+	}
+	taken := map[string]bool{}
+	for _, k := range t.PartitionKeys {
+		taken[strings.ToLower(k.Name)] = true
+	}
+	cols := t.Columns
+	if st.Replace {
+		cols = nil
+	} else {
+		for _, c := range cols {
+			taken[strings.ToLower(c.Name)] = true
+		}
+	}
+	for _, c := range st.Columns {
+		c.Name = strings.ToLower(c.Name)
+		if taken[c.Name] {
+			return fmt.Errorf("%w: column %s already exists in %s (ALTER TABLE ... %s adds new columns only; a partition key cannot be a column too)", catalog.ErrInvalidTable, c.Name, t.FullName(), what)
+		}
+		taken[c.Name] = true
+		cols = append(cols, c)
+	}
+	t.Columns = cols
+	_, err = s.cat.UpdateTable(ctx, t, "ALTER TABLE "+what)
+	return err
+}

@@ -674,6 +674,8 @@ func authorizeDDL(req Request, stmt any) error {
 		action, t = "glue:BatchDeletePartition", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
 	case setTableProperties:
 		action, t = "glue:UpdateTable", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
+	case alterHiveColumns:
+		action, t = "glue:UpdateTable", Target{Database: db(st.DB), Table: strings.ToLower(st.Name)}
 	case showDatabases:
 		action = "glue:GetDatabases"
 	case showTables:

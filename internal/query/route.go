@@ -44,6 +44,9 @@ func athenaSyntax(text string) bool {
 			if t.Is("TBLPROPERTIES") {
 				return true // Hive's; Redshift says SET TABLE PROPERTIES
 			}
+			if t.Is("COLUMNS") {
+				return true // Hive's ADD/REPLACE COLUMNS; Redshift says ADD COLUMN
+			}
 		}
 	}
 	if len(toks) < 3 || !toks[0].Is("CREATE") {

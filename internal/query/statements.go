@@ -116,7 +116,20 @@ func parseDDL(sql string) (stmt any, ok bool, err error) {
 		}
 		switch {
 		case p.is("ADD", "COLUMNS"), p.is("REPLACE", "COLUMNS"):
-			return nil, true, p.errorf("ALTER TABLE ... %s COLUMNS works on Iceberg tables only; %s is a Hive table (convert it with ALTER TABLE ... CONVERT TO ICEBERG)", strings.ToUpper(p.peek().text), name)
+			s := alterHiveColumns{DB: db, Name: name, Replace: p.is("REPLACE")}
+			p.i += 2
+			if s.Columns, err = p.columns(); err != nil {
+				return nil, true, err
+			}
+			if len(s.Columns) == 0 {
+				return nil, true, p.errorf("expected at least one column")
+			}
+			// Hive's CASCADE/RESTRICT say whether partitions' own schemas
+			// change too; a tarn partition has no schema of its own.
+			if !p.accept("CASCADE") {
+				p.accept("RESTRICT")
+			}
+			return s, true, p.end()
 		case p.accept("ADD"):
 			s := addPartitions{DB: db, Name: name, IfNotExists: p.accept("IF", "NOT", "EXISTS")}
 			for p.is("PARTITION") {
@@ -160,7 +173,7 @@ func parseDDL(sql string) (stmt any, ok bool, err error) {
 			}
 			return s, true, p.end()
 		default:
-			return nil, true, p.errorf("only ALTER TABLE ... ADD PARTITION, DROP PARTITION and SET TBLPROPERTIES are supported")
+			return nil, true, p.errorf("only ALTER TABLE ... ADD PARTITION, DROP PARTITION, ADD COLUMNS, REPLACE COLUMNS and SET TBLPROPERTIES are supported on Hive tables")
 		}
 	case p.is("SHOW", "DATABASES"), p.is("SHOW", "SCHEMAS"):
 		p.i += 2
