@@ -156,6 +156,36 @@ func TestNoStickySessions(t *testing.T) {
 			Body: strings.NewReader("x")}); err == nil || !strings.Contains(err.Error(), "NoSuchUpload") {
 			t.Errorf("part of an aborted upload through A: %v", err)
 		}
+		// Uploads created at once through both servers each keep their
+		// checksum mode (no server's write of it hides another's).
+		var wg sync.WaitGroup
+		for i := range 8 {
+			c := []*s3.Client{sa, sb}[i%2]
+			wg.Go(func() {
+				_, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String(fmt.Sprintf("many/%d", i)),
+					ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumType: types.ChecksumTypeFullObject})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		many, err := sb.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bucket, Prefix: aws.String("many/")})
+		if err != nil || len(many.Uploads) != 8 {
+			t.Fatalf("uploads listed through B: %+v, %v", many, err)
+		}
+		for _, u := range many.Uploads {
+			if u.ChecksumAlgorithm != types.ChecksumAlgorithmCrc32c || u.ChecksumType != types.ChecksumTypeFullObject {
+				t.Errorf("upload %s: checksum %s %s", aws.ToString(u.Key), u.ChecksumAlgorithm, u.ChecksumType)
+			}
+		}
+		// A part sent without a checksum through A gets the FULL_OBJECT
+		// upload's computed, as the upload (created through either) says.
+		part, err := sa.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: many.Uploads[0].Key, UploadId: many.Uploads[0].UploadId,
+			PartNumber: aws.Int32(1), Body: strings.NewReader("some bytes")})
+		if err != nil || aws.ToString(part.ChecksumCRC32C) == "" {
+			t.Errorf("part of a FULL_OBJECT CRC32C upload: %+v, %v", part, err)
+		}
 	})
 
 	t.Run("AthenaQueries", func(t *testing.T) {

@@ -17,8 +17,10 @@ import (
 
 // The checksum a multipart upload is created with (x-amz-checksum-algorithm
 // and x-amz-checksum-type): checked as S3 checks it, answered back, and
-// kept with the bucket until the upload ends, so that each part is held
-// to it.
+// kept with the upload (storage.UploadInfo.Checksum, seen by every server
+// of a lake on an external store), so that each part is held to it.
+// Uploads created before that kept it in a document of the bucket, still
+// read for them and emptied as they end.
 
 const uploadChecksumsDoc = "uploadChecksums"
 
@@ -104,18 +106,37 @@ func (s *Server) setUploadChecksum(ctx context.Context, bucket, uploadID string,
 	return bc.SetBucketConfig(ctx, bucket, uploadChecksumsDoc, data)
 }
 
+// uploadChecksumOf returns the checksum upload id was created with (zero
+// for none).
+func (s *Server) uploadChecksumOf(ctx context.Context, bucket, key, id string) (uploadChecksum, error) {
+	up, err := s.uploads.Get(ctx, bucket, key, id)
+	if err != nil {
+		return uploadChecksum{}, err
+	}
+	if up.Checksum.Algorithm != "" {
+		return uploadChecksum{Algorithm: up.Checksum.Algorithm, Type: up.Checksum.Type}, nil
+	}
+	m, err := s.uploadChecksums(ctx, bucket)
+	if err != nil {
+		return uploadChecksum{}, err
+	}
+	return m[id], nil
+}
+
 // partChecksum holds a part's checksum algorithm (alg, "" for none) to
 // its upload's, and returns the algorithm the part is to be checked and
 // answered with: a FULL_OBJECT upload's parts get theirs computed when
 // they come without one; a COMPOSITE upload's must bring theirs.
-func (s *Server) partChecksum(ctx context.Context, bucket, uploadID, alg string) (string, error) {
-	m, err := s.uploadChecksums(ctx, bucket)
+func (s *Server) partChecksum(ctx context.Context, bucket, key, uploadID, alg string) (string, error) {
+	uc, err := s.uploadChecksumOf(ctx, bucket, key, uploadID)
+	if errors.Is(err, storage.ErrNoSuchUpload) {
+		return alg, nil // the part's write answers NoSuchUpload
+	}
 	if err != nil {
 		return "", err
 	}
-	uc, ok := m[uploadID]
 	switch {
-	case !ok || uc.Algorithm == alg:
+	case uc.Algorithm == "" || uc.Algorithm == alg:
 		return alg, nil
 	case alg == "" && uc.Type == "FULL_OBJECT":
 		return uc.Algorithm, nil

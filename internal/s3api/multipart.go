@@ -66,11 +66,9 @@ func (c *call) createMultipartUpload() error {
 	if err != nil {
 		return err
 	}
-	id, err := c.s.uploads.Create(c.r.Context(), c.bucket, c.key, opts)
+	// The checksum is kept with the upload, where every server sees it.
+	id, err := c.s.uploads.CreateChecked(c.r.Context(), c.bucket, c.key, opts, storage.Checksum{Algorithm: uc.Algorithm, Type: uc.Type})
 	if err != nil {
-		return err
-	}
-	if err := c.s.setUploadChecksum(c.r.Context(), c.bucket, id, uc); err != nil {
 		return err
 	}
 	if uc.Algorithm != "" {
@@ -117,7 +115,7 @@ func (c *call) uploadPart() error {
 	if err != nil {
 		return err
 	}
-	if alg, err = c.s.partChecksum(r.Context(), c.bucket, c.q.Get("uploadId"), alg); err != nil {
+	if alg, err = c.s.partChecksum(r.Context(), c.bucket, c.key, c.q.Get("uploadId"), alg); err != nil {
 		return err
 	}
 	ph, body := newPartHashes(newExactReader(r.Body, size), r, alg, want)
@@ -182,11 +180,10 @@ func (c *call) completeMultipartUpload() error {
 		parts[i] = storage.CompletedPart{PartNumber: *pt.PartNumber, ETag: pt.ETag}
 	}
 	uploadID := c.q.Get("uploadId")
-	ucs, err := c.s.uploadChecksums(ctx, c.bucket)
-	if err != nil {
+	uc, err := c.s.uploadChecksumOf(ctx, c.bucket, c.key, uploadID)
+	if err != nil && !errors.Is(err, storage.ErrNoSuchUpload) {
 		return err
 	}
-	uc := ucs[uploadID]
 	stored, err := c.s.uploads.Parts(ctx, c.bucket, c.key, uploadID)
 	if err != nil && !errors.Is(err, storage.ErrNoSuchUpload) {
 		return err
@@ -309,12 +306,9 @@ func (c *call) listParts() error {
 	// S3 says "null" for an upload created without a checksum.
 	out := listPartsResult{Xmlns: s3NS, Bucket: c.bucket, Key: c.key, UploadID: id, MaxParts: maxParts,
 		PartNumberMarker: marker, StorageClass: "STANDARD", ChecksumAlgorithm: "null", ChecksumType: "null"}
-	var uc uploadChecksum
-	if ucs, err := c.s.uploadChecksums(c.r.Context(), c.bucket); err == nil {
-		if u, ok := ucs[id]; ok {
-			uc = u
-			out.ChecksumAlgorithm, out.ChecksumType = uc.Algorithm, uc.Type
-		}
+	uc, _ := c.s.uploadChecksumOf(c.r.Context(), c.bucket, c.key, id)
+	if uc.Algorithm != "" {
+		out.ChecksumAlgorithm, out.ChecksumType = uc.Algorithm, uc.Type
 	}
 	for _, pt := range parts {
 		if pt.PartNumber <= marker {
@@ -436,6 +430,9 @@ func (s *Server) listUploads(w http.ResponseWriter, r *http.Request, p *auth.Pri
 			continue
 		}
 		uc := ucs[u.UploadID]
+		if u.Checksum.Algorithm != "" {
+			uc = uploadChecksum{Algorithm: u.Checksum.Algorithm, Type: u.Checksum.Type}
+		}
 		out.Uploads = append(out.Uploads, uploadXML{Key: u.Key, UploadID: u.UploadID, Initiated: isoTime(u.Initiated), StorageClass: "STANDARD",
 			Initiator: own, Owner: own, ChecksumAlgorithm: uc.Algorithm, ChecksumType: uc.Type})
 		out.NextKeyMarker, out.NextUploadIDMarker = u.Key, u.UploadID
@@ -514,11 +511,11 @@ func (c *call) uploadPartCopy(n int, src string) error {
 	}
 	defer rc.Close()
 	// A part copied into an upload with a checksum gets one computed.
-	ucs, err := c.s.uploadChecksums(ctx, c.bucket)
+	uc, err := c.s.uploadChecksumOf(ctx, c.bucket, c.key, id)
 	if err != nil {
 		return err
 	}
-	alg := ucs[id].Algorithm
+	alg := uc.Algorithm
 	ph, body := newPartHashes(rc, &http.Request{Header: http.Header{}}, alg, "")
 	part, err := c.s.uploads.PutPartOpts(ctx, c.bucket, c.key, id, n, body, size, storage.PartOptions{ChecksumsFrom: ph.checksums})
 	if err != nil {

@@ -74,6 +74,9 @@ type UploadInfo struct {
 	Key       string     `json:"key"`
 	Initiated time.Time  `json:"initiated"`
 	Options   PutOptions `json:"options"`
+	// Checksum is the checksum algorithm and type the upload was created
+	// with (CreateChecked; no value), which its parts are held to.
+	Checksum Checksum `json:"checksum,omitzero"`
 }
 
 // CompletedPart names a part in CompleteMultipartUpload.
@@ -195,8 +198,15 @@ func validUploadID(id string) bool {
 
 // Create starts an upload of bucket/key.
 func (u *Uploads) Create(ctx context.Context, bucket, key string, opts PutOptions) (string, error) {
+	return u.CreateChecked(ctx, bucket, key, opts, Checksum{})
+}
+
+// CreateChecked starts an upload of bucket/key whose parts are held to a
+// checksum algorithm and type (kept with the upload: UploadInfo.Checksum).
+func (u *Uploads) CreateChecked(ctx context.Context, bucket, key string, opts PutOptions, ck Checksum) (string, error) {
+	ck.Value = ""
 	if u.shared != nil {
-		return u.createShared(ctx, bucket, key, opts)
+		return u.createShared(ctx, bucket, key, opts, ck)
 	}
 	if _, err := u.store.HeadBucket(ctx, bucket); err != nil {
 		return "", err
@@ -210,7 +220,7 @@ func (u *Uploads) Create(ctx context.Context, bucket, key string, opts PutOption
 	if err := os.MkdirAll(u.path(id), 0o755); err != nil {
 		return "", err
 	}
-	info := UploadInfo{UploadID: id, Bucket: bucket, Key: key, Initiated: time.Now().UTC(), Options: opts}
+	info := UploadInfo{UploadID: id, Bucket: bucket, Key: key, Initiated: time.Now().UTC(), Options: opts, Checksum: ck}
 	data, _ := json.Marshal(info)
 	if err := os.WriteFile(u.path(id, "upload.json"), data, 0o644); err != nil {
 		return "", err

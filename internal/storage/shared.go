@@ -52,7 +52,7 @@ type UploadStore interface {
 	CompleteUpload(ctx context.Context, up UploadInfo, parts []PartInfo, opts PutOptions) (ObjectInfo, error)
 }
 
-func (u *Uploads) createShared(ctx context.Context, bucket, key string, opts PutOptions) (string, error) {
+func (u *Uploads) createShared(ctx context.Context, bucket, key string, opts PutOptions, ck Checksum) (string, error) {
 	if _, err := u.store.HeadBucket(ctx, bucket); err != nil {
 		return "", err
 	}
@@ -60,7 +60,7 @@ func (u *Uploads) createShared(ctx context.Context, bucket, key string, opts Put
 		return "", err
 	}
 	id := newUploadID()
-	info := UploadInfo{UploadID: id, Bucket: bucket, Key: key, Initiated: time.Now().UTC().Truncate(time.Millisecond), Options: opts}
+	info := UploadInfo{UploadID: id, Bucket: bucket, Key: key, Initiated: time.Now().UTC().Truncate(time.Millisecond), Options: opts, Checksum: ck}
 	if err := u.shared.CreateUpload(ctx, info); err != nil {
 		return "", err
 	}

@@ -35,7 +35,8 @@ func RunUploads(t *testing.T, open func(t *testing.T) (storage.ObjectStore, func
 	t.Run("AcrossInstances", func(t *testing.T) {
 		store, a, b, bucket := setup(t)
 		ctx := t.Context()
-		id, err := a.Create(ctx, bucket, "dir/big.bin", storage.PutOptions{ContentType: "application/x-test", Metadata: map[string]string{"who": "a"}})
+		ck := storage.Checksum{Algorithm: "CRC32", Type: "COMPOSITE"}
+		id, err := a.CreateChecked(ctx, bucket, "dir/big.bin", storage.PutOptions{ContentType: "application/x-test", Metadata: map[string]string{"who": "a"}}, ck)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,8 +62,11 @@ func RunUploads(t *testing.T, open func(t *testing.T) (storage.ObjectStore, func
 			t.Fatalf("Parts through a = %+v, %v", parts, err)
 		}
 		ups, err := b.List(ctx, bucket, "dir/")
-		if err != nil || len(ups) != 1 || ups[0].UploadID != id || ups[0].Key != "dir/big.bin" || ups[0].Options.Metadata["who"] != "a" {
+		if err != nil || len(ups) != 1 || ups[0].UploadID != id || ups[0].Key != "dir/big.bin" || ups[0].Options.Metadata["who"] != "a" || ups[0].Checksum != ck {
 			t.Fatalf("List through b = %+v, %v", ups, err)
+		}
+		if up, err := b.Get(ctx, bucket, "dir/big.bin", id); err != nil || up.Checksum != ck {
+			t.Fatalf("Get through b = %+v, %v", up, err)
 		}
 		if ups, err := b.List(ctx, bucket, "other/"); err != nil || len(ups) != 0 {
 			t.Errorf("List other/ = %+v, %v", ups, err)
