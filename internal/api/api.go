@@ -28,6 +28,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
+	"github.com/tarn-lake/tarn/internal/warehouse"
 	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
@@ -59,6 +60,8 @@ type Deps struct {
 	// Sessions, when set, authenticates requests by the web console's
 	// session cookie (internal/console).
 	Sessions SessionAuthenticator
+	// Warehouse, when set, is listed by GET /api/v1/warehouse.
+	Warehouse *warehouse.Service
 }
 
 // SessionAuthenticator authenticates a request by a browser session (the
@@ -86,6 +89,7 @@ type Server struct {
 	events    *events.Ledger
 	alarms    *alarms.Service
 	sessions  SessionAuthenticator
+	warehouse *warehouse.Service
 	mux       *http.ServeMux
 	reg       *prometheus.Registry
 	bg        sync.WaitGroup // crawls and job runs started through the API
@@ -104,7 +108,7 @@ func New(cfg Config, d Deps) *Server {
 	}
 	s := &Server{cfg: cfg, auth: d.Auth, queries: d.Queries, async: d.Async, cat: d.Catalog, crawlers: d.Crawlers, jobs: d.Jobs, store: d.Store,
 		mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
-	s.workflows, s.events, s.alarms, s.sessions = d.Workflows, d.Events, d.Alarms, d.Sessions
+	s.workflows, s.events, s.alarms, s.sessions, s.warehouse = d.Workflows, d.Events, d.Alarms, d.Sessions, d.Warehouse
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	s.follow.init()
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tarn_api_requests_total", Help: "REST API requests by route and status."}, []string{"route", "status"})
@@ -155,6 +159,9 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("GET /api/v1/job-runs/{id}", s.getJobRun)
 	s.handle("GET /api/v1/job-runs/{id}/log", s.jobRunLog)
 	s.handle("POST /api/v1/job-runs/{id}/stop", s.stopJobRun)
+	if s.warehouse != nil {
+		s.handle("GET /api/v1/warehouse", s.getWarehouse) // warehouse.go
+	}
 	s.handle("GET /api/v1/keys", s.listKeys)
 	s.handle("POST /api/v1/keys", s.createKey)
 	s.handle("DELETE /api/v1/keys/{id}", s.deleteKey)

@@ -133,7 +133,8 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	cons.SetS3(s3)
 	rest := api.New(api.DefaultConfig(), api.Deps{DB: l.Meta.SQL(), Auth: a, Queries: l.Query, Async: async, Catalog: l.Catalog,
-		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms, Sessions: cons})
+		Crawlers: l.Crawlers, Jobs: l.Jobs, Store: l.Store, Workflows: l.Workflows, Events: l.Events, Alarms: l.Alarms, Sessions: cons,
+		Warehouse: l.Warehouse})
 	rest.Registry().MustRegister(s3.Collectors()...)
 	// The Iceberg REST catalog shares the REST API's listener under
 	// /iceberg (the URI Spark, Trino and PyIceberg are given), over tarn's
