@@ -375,6 +375,100 @@ func TestFailover(t *testing.T) {
 			t.Fatalf("HEAD through %s: %v", other.name, err)
 		}
 	}
+	// A paused leader (SIGSTOP: its process lives on, as one on another
+	// host would seem) loses the lease once its heartbeat is seen
+	// unchanged for the TTL; its run is recovered by the new leader, and
+	// once resumed it cannot act: the lease's epoch fences it.
+	paused := next
+	if _, err := objects[live[0].name].Put(ctx, "lake", "in/slow/again.csv", strings.NewReader("a\n2\n"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var run2 workflow.Run
+	poll(t, "the second slow run's step running", time.Minute, func() (bool, error) {
+		rs, err := l.Workflows.Runs(ctx, "slow", 10)
+		if err != nil || len(rs) < 2 {
+			return false, err
+		}
+		if len(rs) > 2 {
+			t.Fatalf("one upload started %d runs", len(rs)-1)
+		}
+		run2 = rs[0]
+		return run2.State == workflow.RunRunning && run2.Steps[0].State == workflow.StepRunning, nil
+	})
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = paused.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	var third *server
+	for _, s := range live {
+		if s != paused {
+			third = s
+		}
+	}
+	if _, err := objects[third.name].Put(ctx, "lake", "in/fast/paused-0.csv", strings.NewReader("n\n7\n"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fastKeys = append(fastKeys, "in/fast/paused-0.csv")
+	var after *server
+	poll(t, "a leader after the pause", 30*time.Second, func() (bool, error) {
+		var err error
+		after, err = leader()
+		return after != nil && after != paused, err
+	})
+	pauseFailover := time.Since(stopped)
+	t.Logf("FAILOVER: new leader %s %.1f s after SIGSTOP of the leader (heartbeat expiry)", after.name, pauseFailover.Seconds())
+	fmt.Printf("scale-out: failover from a paused leader (lease expiry) took %.1f s\n", pauseFailover.Seconds())
+	if pauseFailover > 10*time.Second {
+		t.Errorf("the failover from a paused leader took %s, more than 10 s", pauseFailover)
+	}
+	poll(t, "the second slow run to end on the new leader", 3*time.Minute, func() (bool, error) {
+		r, err := l.Workflows.GetRun(ctx, run2.ID)
+		run2 = r
+		return err == nil && r.State != workflow.RunQueued && r.State != workflow.RunRunning, err
+	})
+	if run2.State != workflow.RunSucceeded || run2.Steps[0].Attempt != 2 {
+		t.Fatalf("the second slow run: %s, step %+v", run2.State, run2.Steps)
+	}
+	// Resumed, the old leader finds the lease gone and steps down; its
+	// step's late outcome is not recorded over the run's.
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	poll(t, "the resumed server to step down", time.Minute, func() (bool, error) {
+		return strings.Contains(paused.log.String(), "lost the leader lease"), nil
+	})
+	if lead, err := leader(); err != nil || lead != after {
+		t.Fatalf("leader after the old one resumed: %v %v", lead, err)
+	}
+	if r, err := l.Workflows.GetRun(ctx, run2.ID); err != nil || r.State != workflow.RunSucceeded || r.Steps[0].Attempt != 2 {
+		t.Fatalf("the second slow run after the old leader resumed: %+v %v", r, err)
+	}
+	if rs, err := l.Workflows.Runs(ctx, "slow", 10); err != nil || len(rs) != 2 {
+		t.Fatalf("slow runs: %d %v", len(rs), err)
+	}
+	poll(t, "one fast run per upload, the pause included", 2*time.Minute, func() (bool, error) {
+		rs, err := l.Workflows.Runs(ctx, "fast", 100)
+		if err != nil {
+			return false, err
+		}
+		if len(rs) > len(fastKeys) {
+			t.Fatalf("%d uploads started %d runs", len(fastKeys), len(rs))
+		}
+		for _, r := range rs {
+			if r.State != workflow.RunSucceeded {
+				return false, nil
+			}
+		}
+		return len(rs) == len(fastKeys), nil
+	})
+
 }
 
 func eventsUnder(bucket, prefix string) events.ListOptions {
