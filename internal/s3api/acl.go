@@ -13,9 +13,10 @@ import (
 )
 
 // Bucket ACLs: a bucket is private — its owner has full control, and
-// access is decided by key policies only. The private canned ACL is
-// accepted and reported; the public ones are refused (NotImplemented),
-// since tarn has no anonymous access to give. As in S3, ACLs other than
+// access is decided by key and bucket policies only. The private canned
+// ACL is accepted and reported; the public ones are refused
+// (NotImplemented): tarn keeps no ACLs, and a bucket is made public with
+// a policy once its public access block is off (publicaccess.go). As in S3, ACLs other than
 // private are refused first while the ownership controls are
 // BucketOwnerEnforced (the default).
 
@@ -167,7 +168,7 @@ func checkACLBody(data []byte) error {
 }
 
 var errPublicACL = errCode("NotImplemented", http.StatusNotImplemented,
-	"A header you provided implies functionality that is not implemented: tarn has no anonymous access, so buckets are private")
+	"A header you provided implies functionality that is not implemented: tarn keeps no ACLs; to make a bucket public, turn off its public access block and give Principal \"*\" a bucket policy")
 
 type grantee struct {
 	XSI         string `xml:"xmlns:xsi,attr"`

@@ -254,3 +254,30 @@ func TestPublicBucketAnonymousWrites(t *testing.T) {
 	_, err = anon.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("worm"), Key: aws.String("kept"), VersionId: put.VersionId, BypassGovernanceRetention: aws.Bool(true)})
 	wantCode(t, "anonymous delete bypassing GOVERNANCE", err, "AccessDenied")
 }
+
+// TestPublicBucketUnimplemented: an operation tarn does not implement is
+// NotImplemented only to an anonymous caller the policy would let do it;
+// the others are denied, and learn nothing.
+func TestPublicBucketUnimplemented(t *testing.T) {
+	t.Parallel()
+	e := newGuideEnv(t)
+	ctx := context.Background()
+	admin := e.client(e.admin)
+	anon := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.url), UsePathStyle: true, Credentials: aws.AnonymousCredentials{}})
+	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("half")}); err != nil {
+		t.Fatal(err)
+	}
+	doc := `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::half/open/*"}]}`
+	if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("half"), Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: aws.String("half")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := anon.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: aws.String("half"), Key: aws.String("open/a")})
+	wantCode(t, "anonymous GetObjectAcl allowed by the policy", err, "NotImplemented")
+	_, err = anon.GetObjectAcl(ctx, &s3.GetObjectAclInput{Bucket: aws.String("half"), Key: aws.String("closed/a")})
+	wantCode(t, "anonymous GetObjectAcl outside the policy", err, "AccessDenied")
+	_, err = anon.GetBucketLogging(ctx, &s3.GetBucketLoggingInput{Bucket: aws.String("half")})
+	wantCode(t, "anonymous GetBucketLogging", err, "AccessDenied")
+}

@@ -196,6 +196,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		return h(c)
 	}
 	if sub != "" {
+		if isAnonymous(p) {
+			// What tarn does not implement is NotImplemented only to
+			// an anonymous caller the bucket's policy would let do it.
+			if err := s.authorizeAnonymous(r.Context(), unimplementedAction[opKey{t, r.Method, sub}], bucket, key); err != nil {
+				return err
+			}
+		}
 		if t != onService {
 			// As S3: a missing bucket is said first. Nothing changes
 			// either way.
@@ -206,6 +213,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		return notImplemented(t, r.Method, sub)
 	}
 	return errCode("MethodNotAllowed", http.StatusMethodNotAllowed, "The specified method is not allowed against this resource.")
+}
+
+// unimplementedAction names the policy action of the operations tarn does
+// not implement that a public bucket's policy may grant; the others are
+// never granted to an anonymous caller.
+var unimplementedAction = map[opKey]string{
+	{onObject, http.MethodGet, "acl"}:      "s3:GetObjectAcl",
+	{onObject, http.MethodPut, "acl"}:      "s3:PutObjectAcl",
+	{onObject, http.MethodPost, "restore"}: "s3:RestoreObject",
 }
 
 func notImplemented(t target, method, sub string) error {
