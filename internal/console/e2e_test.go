@@ -117,6 +117,45 @@ func adminPost(t *testing.T, url, path, body string) {
 	}
 }
 
+// adminQuery runs a statement through the REST API as the admin.
+func adminQuery(t *testing.T, url, sql string) {
+	t.Helper()
+	tok := "Bearer " + auth.Token(auth.Key{AccessKeyID: e2eAdminID, SecretAccessKey: e2eAdminSecret})
+	body, _ := json.Marshal(map[string]string{"sql": sql})
+	req, _ := http.NewRequest("POST", url+"/api/v1/queries", bytes.NewReader(body))
+	req.Header.Set("Authorization", tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started struct{ ID string }
+	err = json.NewDecoder(resp.Body).Decode(&started)
+	resp.Body.Close()
+	if err != nil || started.ID == "" {
+		t.Fatalf("%s: %d %v", sql, resp.StatusCode, err)
+	}
+	for {
+		req, _ := http.NewRequest("GET", url+"/api/v1/queries/"+started.ID+"?wait=20", nil)
+		req.Header.Set("Authorization", tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ex struct{ State, Error string }
+		err = json.NewDecoder(resp.Body).Decode(&ex)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ex.State {
+		case "SUCCEEDED":
+			return
+		case "FAILED", "CANCELLED":
+			t.Fatalf("%s: %s %s", sql, ex.State, ex.Error)
+		}
+	}
+}
+
 func chromiumPath() string {
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
 		if p != "" {
@@ -199,6 +238,17 @@ func TestConsoleBrowser(t *testing.T) {
 	adminPost(t, url, "/api/v1/alarms", `{"name": "returns_rejected", "description": "A run of strict_returns rejected rows", "rule": "rows_rejected", "target": "strict_returns", "threshold": 0}`)
 	adminPost(t, url, "/api/v1/triggers", `{"name": "on_incoming", "type": "EVENT", "workflow": "on_upload", "prefix": "s3://lake/incoming/", "enabled": true}`)
 
+	// The warehouse: a table loaded from the lake, a view and a
+	// materialized view.
+	for _, q := range []string{
+		"CREATE SCHEMA reporting",
+		"CREATE TABLE reporting.sales AS SELECT region, quantity * unit_price AS amount FROM etl_pipeline_db.sales",
+		"CREATE VIEW reporting.big_sales AS SELECT * FROM reporting.sales WHERE amount > 500",
+		"CREATE MATERIALIZED VIEW reporting.revenue_by_region AS SELECT region, sum(amount) AS revenue FROM reporting.sales GROUP BY region",
+	} {
+		adminQuery(t, url, q)
+	}
+
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.WindowSize(1360, 860), chromedp.UserDataDir(t.TempDir()))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -214,7 +264,7 @@ func TestConsoleBrowser(t *testing.T) {
 		name string
 		f    func(*testing.T)
 	}{{"first load", e.firstLoad}, {"sign in", e.signIn}, {"catalog", e.catalog}, {"query and chart", e.query}, {"100k rows", e.bigResult},
-		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"workflow", e.workflow}, {"jobs and crawlers", e.jobsAndCrawlers}, {"alarms and metrics", e.monitoring}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
+		{"error position", e.errorPosition}, {"cancel", e.cancel}, {"objects", e.objects}, {"workflow", e.workflow}, {"jobs and crawlers", e.jobsAndCrawlers}, {"alarms and metrics", e.monitoring}, {"warehouse", e.warehouse}, {"sign out", e.signOut}, {"restricted key", e.restricted}} {
 		// The steps share the browser and go on from where the last left
 		// the page: one stopped by a fatal error stops the rest.
 		stopped := true
@@ -642,6 +692,23 @@ func (e *e2e) monitoring(t *testing.T) {
 	}
 	e.checkA11y("alarms and metrics")
 	e.shot("monitoring")
+}
+
+func (e *e2e) warehouse(t *testing.T) {
+	e.do(chromedp.Navigate(e.url+"/#/warehouse"), chromedp.WaitVisible(chromedp.ID("warehouse")))
+	if w := e.text("#warehouse"); !strings.Contains(w, "reporting.revenue_by_region") || !strings.Contains(w, "materialized view") || !strings.Contains(w, "reporting.big_sales") {
+		t.Errorf("warehouse: %q", w)
+	}
+	e.checkA11y("warehouse")
+	e.do(chromedp.Click(chromedp.CSS(`#warehouse a[href="#/warehouse/reporting/revenue_by_region"]`)), chromedp.WaitVisible(chromedp.ID("warehouse-facts")))
+	if f := e.text("#warehouse-facts"); !strings.Contains(f, "Last refresh") || !strings.Contains(f, "(5 rows)") {
+		t.Errorf("materialized view: %q", f)
+	}
+	if c := e.text("#warehouse-columns"); !strings.Contains(c, "revenue") {
+		t.Errorf("columns: %q", c)
+	}
+	e.checkA11y("warehouse relation")
+	e.shot("warehouse")
 }
 
 func (e *e2e) signOut(t *testing.T) {

@@ -423,3 +423,19 @@ export interface LineageGraph {
 }
 export const tableLineage = (db: string, t: string) =>
   request<LineageGraph>("GET", `/api/v1/lineage?table=${enc(db + "." + t)}&events=0&depth=5`);
+
+// The warehouse.
+export interface WarehouseRelation {
+  schema: string;
+  name: string;
+  kind: string;
+  columns: { name: string; type: string }[];
+  estimated_rows?: number;
+  definition?: string;
+  database?: string;
+  auto_refresh?: boolean;
+  base_tables?: string[];
+  refreshed_at?: string;
+  refresh_rows?: number;
+}
+export const getWarehouse = () => request<{ schemas: string[]; relations: WarehouseRelation[] }>("GET", "/api/v1/warehouse");

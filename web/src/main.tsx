@@ -12,6 +12,7 @@ const WorkflowsPage = lazy(() => import("./workflows").then((m) => ({ default: m
 const JobsPage = lazy(() => import("./runs").then((m) => ({ default: m.Jobs })));
 const CrawlersPage = lazy(() => import("./runs").then((m) => ({ default: m.Crawlers })));
 const MonitoringPage = lazy(() => import("./monitoring").then((m) => ({ default: m.Monitoring })));
+const WarehousePage = lazy(() => import("./warehouse").then((m) => ({ default: m.Warehouse })));
 const ObjectsPage = lazy(() => import("./objects").then((m) => ({ default: m.Objects })));
 
 // Routes live in the URL's hash: #/catalog/DB/TABLE, #/query.
@@ -121,6 +122,7 @@ function App() {
           <a href="#/crawlers" aria-current={page === "crawlers" ? "page" : undefined}>Crawlers</a>
           <a href="#/jobs" aria-current={page === "jobs" ? "page" : undefined}>Jobs</a>
           <a href="#/workflows" aria-current={page === "workflows" ? "page" : undefined}>Workflows</a>
+          <a href="#/warehouse" aria-current={page === "warehouse" ? "page" : undefined}>Warehouse</a>
           <a href="#/monitoring" aria-current={page === "monitoring" ? "page" : undefined}>Alarms and metrics</a>
         </nav>
         <span class="who" title={session.access_key_id}>
@@ -141,6 +143,10 @@ function App() {
         ) : page === "jobs" || page === "crawlers" ? (
           <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
             {page === "jobs" ? <JobsPage route={route} /> : <CrawlersPage route={route} />}
+          </Suspense>
+        ) : page === "warehouse" ? (
+          <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
+            <WarehousePage route={route} />
           </Suspense>
         ) : page === "monitoring" ? (
           <Suspense fallback={<p class="loading" role="status">Loading…</p>}>
