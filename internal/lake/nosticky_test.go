@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/meta/metatest"
@@ -273,6 +275,26 @@ func TestNoStickySessions(t *testing.T) {
 		_, _, err = lb.Query.Run(ctx, "INSERT INTO wh_orders VALUES (3, 1.00)", "")
 		if !errors.Is(err, warehouse.ErrElsewhere) || !strings.Contains(err.Error(), a.ep.PG) {
 			t.Errorf("a warehouse statement on B: %v (want one naming %s)", err, a.ep.PG)
+		}
+		// The REST API's warehouse listing: A's answers, B's says where.
+		tok := auth.Token(auth.Key{AccessKeyID: id, SecretAccessKey: secret})
+		get := func(base string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/warehouse", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(body)
+		}
+		if code, body := get(a.ep.API); code != http.StatusOK || !strings.Contains(body, "wh_orders") {
+			t.Errorf("GET /api/v1/warehouse through A: %d %s", code, body)
+		}
+		if code, body := get(b.ep.API); code != http.StatusMisdirectedRequest || !strings.Contains(body, a.ep.PG) || !strings.Contains(body, a.ep.API) {
+			t.Errorf("GET /api/v1/warehouse through B: %d %s (want 421 naming %s and %s)", code, body, a.ep.PG, a.ep.API)
 		}
 		// A bad password is refused by the owner, through B.
 		if c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:wrong@%s/dev?sslmode=disable", id, b.ep.PG)); err == nil {

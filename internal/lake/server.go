@@ -272,6 +272,11 @@ func (l *Lake) Serve(ctx context.Context, cfg ServeConfig) error {
 			report("cannot close the PostgreSQL endpoint", front.Close())
 		})
 	}
+	// The warehouse's owner says where it listens before anyone is told
+	// this server is up; the others learn it (warehouseowner.go).
+	if err := l.announceWarehouseOwner(ctx, ep); err != nil {
+		return err
+	}
 	if cfg.Listening != nil {
 		if err := cfg.Listening(ep); err != nil {
 			return err

@@ -66,6 +66,22 @@ func (l *Lake) WarehouseOwner(ctx context.Context) (o warehouse.Owner, mine, ok 
 	return o, l.wh.mine, true, err
 }
 
+// announceWarehouseOwner records the owner's addresses, or reads the
+// owner's on the other servers, as a server starts to serve.
+func (l *Lake) announceWarehouseOwner(ctx context.Context, ep Endpoints) error {
+	switch {
+	case l.wh == nil:
+		return nil
+	case l.wh.mine:
+		return warehouse.Advertise(ctx, l.Meta, l.wh.server, ep.PG, ep.API)
+	}
+	o, err := warehouse.CurrentOwner(ctx, l.Meta)
+	if err == nil {
+		l.wh.elsewhere.Set(o)
+	}
+	return err
+}
+
 // watchWarehouseOwner runs while the server serves: the owner records its
 // addresses and a heartbeat every warehouse.Heartbeat; the others read
 // the owner's, for their errors.
