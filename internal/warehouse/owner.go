@@ -154,7 +154,9 @@ func (e *Elsewhere) Error() string {
 // HTTPStatus is what tarn's REST API answers a warehouse call on a server
 // that does not own the warehouse: 421 Misdirected Request, with the
 // message naming the owner.
-func (e *Elsewhere) HTTPStatus() (int, string) { return http.StatusMisdirectedRequest, "WarehouseElsewhere" }
+func (e *Elsewhere) HTTPStatus() (int, string) {
+	return http.StatusMisdirectedRequest, "WarehouseElsewhere"
+}
 
 // Is makes errors.Is(err, ErrElsewhere) and engine.ErrNoWarehouse hold.
 func (e *Elsewhere) Is(target error) bool {
