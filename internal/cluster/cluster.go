@@ -127,6 +127,7 @@ type Cluster struct {
 	renewedAt time.Time       // when the last successful renewal started
 	lease     observed        // the lease as last seen
 	beats     map[string]beat // member id → its heartbeat as last seen
+	refreshed time.Time       // when beats were last read
 	joined    bool
 	// OnLead, if set, is told each time this server becomes leader, with
 	// the epoch and how long it waited since it started campaigning.
@@ -398,6 +399,7 @@ func (c *Cluster) refresh(ctx context.Context) error {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.refreshed = now
 	for _, m := range ms {
 		b := beat{owner: m.Owner, beats: m.beats, left: m.leftAt != "", seen: now}
 		if o, ok := c.beats[m.ID]; !ok || o.owner != b.owner || o.beats != b.beats || o.left != b.left {
@@ -455,6 +457,10 @@ func (c *Cluster) ownerGone(owner string) (gone, known bool) {
 		return false, true
 	}
 	now := time.Now()
+	if now.Sub(c.refreshed) > 2*c.cfg.Heartbeat {
+		// This server cannot read the heartbeats: silence is its own.
+		return false, false
+	}
 	for _, b := range c.beats {
 		if b.owner == owner {
 			return b.left || now.Sub(b.seen) >= c.cfg.TTL, true
