@@ -28,8 +28,10 @@ import (
 // them too. Nothing else is ever granted to an anonymous request: no key
 // policy names one, the other buckets stay closed, and what S3 keeps from
 // anonymous callers (creating buckets, ACLs, multipart uploads, copies,
-// the bucket policy and public access operations, bypassing GOVERNANCE
-// retention) is refused whatever the policy says. Each request reads the
+// the bucket policy and public access operations) is refused whatever the
+// policy says. Like any grant, s3:BypassGovernanceRetention (or s3:*) in a
+// Principal "*" statement lets anonymous callers that ask for it pass
+// GOVERNANCE retention, as in S3. Each request reads the
 // bucket's setting and policy as they are then, so a change takes effect
 // at once. tarn keeps no ACLs, so BlockPublicAcls and IgnorePublicAcls
 // change nothing: public canned ACLs are refused whatever they say.
@@ -175,7 +177,7 @@ var ownerOnly = map[string]bool{
 func (s *Server) authorizeAnonymous(ctx context.Context, action, bucket, key string) error {
 	res := auth.S3Resource(bucket, key)
 	denied := fmt.Errorf("an anonymous request may not %s on %s: %w", action, res, auth.ErrAccessDenied)
-	if bucket == "" || bucket == "*" || action == "s3:BypassGovernanceRetention" {
+	if bucket == "" || bucket == "*" {
 		return denied
 	}
 	pa, err := s.publicAccess(ctx, bucket)

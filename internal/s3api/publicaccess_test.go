@@ -236,13 +236,20 @@ func TestPublicBucketAnonymousWrites(t *testing.T) {
 	if _, err := e.store.Head(ctx, "drop", "in/bad"); err == nil {
 		t.Error("an anonymous body with a wrong hash was stored")
 	}
-	// GOVERNANCE retention never yields to an anonymous caller.
+	// GOVERNANCE retention yields to an anonymous caller only if the
+	// policy grants s3:BypassGovernanceRetention (here through s3:*), as
+	// in S3.
 	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("worm"), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("worm"), Policy: aws.String(strings.ReplaceAll(doc, "drop", "worm"))}); err != nil {
-		t.Fatal(err)
+	wormPolicy := func(actions string) {
+		t.Helper()
+		doc := `{"Statement":[{"Effect":"Allow","Principal":"*","Action":[` + actions + `],"Resource":"arn:aws:s3:::worm/*"}]}`
+		if _, err := admin.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("worm"), Policy: aws.String(doc)}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	wormPolicy(`"s3:GetObject","s3:DeleteObject","s3:DeleteObjectVersion"`)
 	if _, err := admin.DeletePublicAccessBlock(ctx, &s3.DeletePublicAccessBlockInput{Bucket: aws.String("worm")}); err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +258,16 @@ func TestPublicBucketAnonymousWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = anon.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("worm"), Key: aws.String("kept"), VersionId: put.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-	wantCode(t, "anonymous delete bypassing GOVERNANCE", err, "AccessDenied")
+	del := &s3.DeleteObjectInput{Bucket: aws.String("worm"), Key: aws.String("kept"), VersionId: put.VersionId, BypassGovernanceRetention: aws.Bool(true)}
+	_, err = anon.DeleteObject(ctx, del)
+	wantCode(t, "anonymous delete bypassing GOVERNANCE, not granted", err, "AccessDenied")
+	if _, err := e.store.Head(ctx, "worm", "kept"); err != nil {
+		t.Fatalf("the locked object is gone: %v", err)
+	}
+	wormPolicy(`"s3:*"`)
+	if _, err := anon.DeleteObject(ctx, del); err != nil {
+		t.Errorf("anonymous delete bypassing GOVERNANCE, granted by s3:*: %v", err)
+	}
 }
 
 // TestPublicBucketUnimplemented: an operation tarn does not implement is
