@@ -63,6 +63,7 @@ func main() {
 	jobRows := flag.Int("job-rows", 10_000_000, "rows of the job benchmark's sales CSV (0 skips it)")
 	s3Bench := flag.Bool("s3", true, "S3 benchmark: tarn serve vs versitygw's POSIX gateway on the same disk")
 	s3StorageRows := flag.Int("s3-storage-rows", 0, "rows of the S3 storage benchmark: a lake on versitygw (warm and cold cache) vs the local folder and the aws CLI's download (0 skips it)")
+	scaleOutRows := flag.Int("scale-out-rows", 0, "rows of the scale-out benchmark's job (CSV to Parquet on S3 storage vs local); it also measures metadata on PostgreSQL vs SQLite and the S3 endpoint on S3 storage vs versitygw directly (0 skips it)")
 	s3List := flag.Int("s3-list-keys", 100_000, "keys of the S3 ListObjectsV2 benchmark, created by PUTs on each server (0 skips it)")
 	s3Size := flag.Int("s3-size-mib", 1024, "size of the S3 benchmark's large object in MiB (0 skips it)")
 	pipeline := flag.Int("pipeline-puts", 30, "objects of the event-to-workflow latency benchmark (0 skips it and the scheduler benchmark)")
@@ -128,6 +129,9 @@ func main() {
 	}
 	if *s3StorageRows > 0 {
 		figs = append(figs, benchS3Storage(ctx, dir, plain, *s3StorageRows, *reps)...)
+	}
+	if *scaleOutRows > 0 {
+		figs = append(figs, benchScaleOut(ctx, dir, plain, *scaleOutRows, min(*s3Size, 256), *reps)...)
 	}
 	if *s3Bench {
 		figs = append(figs, benchS3(dir, *s3Size, min(*reps, 3), *s3List)...)

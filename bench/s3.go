@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -160,41 +159,7 @@ func s3Client(url string) *s3.Client {
 
 // startTarn builds the tarn binary and runs `tarn serve` on free loopback
 // ports with a fixed admin key, its data in the work folder.
-func (b *s3Bench) startTarn() {
-	bin := filepath.Join(b.work, "tarn")
-	build := osexec.Command("go", "build", "-o", bin, "./cmd/tarn")
-	build.Stderr = os.Stderr
-	check(build.Run())
-	cmd := osexec.Command(bin, "--data", filepath.Join(b.work, "home"), "serve",
-		"--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID="+s3KeyID, "TARN_SECRET_ACCESS_KEY="+s3Secret)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	check(err)
-	check(cmd.Start())
-	b.tarn = &s3Server{name: "tarn", srv: cmd, done: make(chan struct{})}
-	endpoint := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "S3 endpoint on "); ok {
-				endpoint <- u
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-		_ = cmd.Wait()
-		close(b.tarn.done)
-	}()
-	var url string
-	select {
-	case url = <-endpoint:
-	case <-b.tarn.done:
-		check(fmt.Errorf("tarn serve exited before printing its S3 endpoint: %v", cmd.ProcessState))
-	case <-time.After(60 * time.Second):
-		b.must(fmt.Errorf("tarn serve printed no S3 endpoint in 60 s"))
-	}
-	b.tarn.c = s3Client(url)
-}
+func (b *s3Bench) startTarn() { b.startTarnArgs("home") }
 
 // versitygwBin finds versitygw v1.8.0 as .ci/s3-suite.sh installs it
 // ($VERSITYGW or GOPATH/bin), and installs it there the same way if it is
