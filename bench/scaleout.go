@@ -145,9 +145,9 @@ func benchScaleOut(ctx context.Context, dir string, plain *sql.DB, rows, sizeMiB
 		pgLake.Close()
 		ops := tables * (partsPer + 3)
 		figs = append(figs, figure{
-			name: fmt.Sprintf("metadata operations on PostgreSQL (%d: create %d tables, add %d partitions one call each, list and get)", ops, tables, tables*partsPer),
-			tarn: fmt.Sprintf("%s (%.2f ms/op)", pd.Round(time.Millisecond), float64(pd.Microseconds())/1000/float64(ops)),
-			base: fmt.Sprintf("%s (%.2f ms/op, embedded SQLite)", sd.Round(time.Millisecond), float64(sd.Microseconds())/1000/float64(ops)),
+			name:  fmt.Sprintf("metadata operations on PostgreSQL (%d: create %d tables, add %d partitions one call each, list and get)", ops, tables, tables*partsPer),
+			tarn:  fmt.Sprintf("%s (%.2f ms/op)", pd.Round(time.Millisecond), float64(pd.Microseconds())/1000/float64(ops)),
+			base:  fmt.Sprintf("%s (%.2f ms/op, embedded SQLite)", sd.Round(time.Millisecond), float64(sd.Microseconds())/1000/float64(ops)),
 			ratio: fmt.Sprintf("%.2f", float64(pd)/float64(sd)), goal: "report",
 			note: fmt.Sprintf("PostgreSQL %s on loopback, one connection pool, each call its own transaction (a network round trip per statement); SQLite in WAL mode on the same disk", pg.version),
 		})
@@ -203,7 +203,7 @@ func benchScaleOut(ctx context.Context, dir string, plain *sql.DB, rows, sizeMiB
 				tarn:  fmt.Sprintf("%.0f MB/s", mbps(size, t)),
 				base:  fmt.Sprintf("%.0f MB/s (the same client on versitygw directly)", mbps(size, v)),
 				ratio: fmt.Sprintf("%.2f", float64(v)/float64(t)), goal: "≥ 0.8",
-				note:  "throughput ratio tarn/direct; tarn checks the key's policy and checksums, streams the body through to versitygw (parts as backend parts) and records the object; both on loopback, one disk",
+				note: "throughput ratio tarn/direct; tarn checks the key's policy and checksums, streams the body through to versitygw (parts as backend parts) and records the object; both on loopback, one disk",
 			})
 		}
 	}
