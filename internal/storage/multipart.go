@@ -77,6 +77,9 @@ type UploadInfo struct {
 	// Checksum is the checksum algorithm and type the upload was created
 	// with (CreateChecked; no value), which its parts are held to.
 	Checksum Checksum `json:"checksum,omitzero"`
+	// StoreID is an UploadStore's own id of the upload (its external
+	// upload id), as it returned it; "" for uploads kept in a folder.
+	StoreID string `json:"-"`
 }
 
 // CompletedPart names a part in CompleteMultipartUpload.

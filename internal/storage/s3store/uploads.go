@@ -137,7 +137,17 @@ func (s *Store) abortExternal(ctx context.Context, doc uploadDoc) (bool, error) 
 // Upload returns an upload's record.
 func (s *Store) Upload(ctx context.Context, bucket, id string) (storage.UploadInfo, error) {
 	doc, err := s.uploadDoc(ctx, bucket, id)
+	doc.Info.StoreID = doc.ExtID
 	return doc.Info, err
+}
+
+// docOf returns the record of an upload as Upload returned it, reading
+// it again only if it does not carry the external id.
+func (s *Store) docOf(ctx context.Context, up storage.UploadInfo) (uploadDoc, error) {
+	if up.StoreID != "" && uploadIDOK(up.UploadID) {
+		return uploadDoc{Info: up, ExtID: up.StoreID}, nil
+	}
+	return s.uploadDoc(ctx, up.Bucket, up.UploadID)
 }
 
 func (s *Store) uploadDoc(ctx context.Context, bucket, id string) (uploadDoc, error) {
@@ -172,7 +182,7 @@ func (s *Store) uploadDoc(ctx context.Context, bucket, id string) (uploadDoc, er
 
 // PutUploadPart streams part n to the external upload.
 func (s *Store) PutUploadPart(ctx context.Context, up storage.UploadInfo, n int, r io.Reader, size int64, po storage.PartOptions) (storage.PartInfo, error) {
-	doc, err := s.uploadDoc(ctx, up.Bucket, up.UploadID)
+	doc, err := s.docOf(ctx, up)
 	if err != nil {
 		return storage.PartInfo{}, err
 	}
@@ -320,7 +330,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // UploadParts lists the external upload's parts with what tarn keeps
 // about them.
 func (s *Store) UploadParts(ctx context.Context, up storage.UploadInfo) ([]storage.PartInfo, error) {
-	doc, err := s.uploadDoc(ctx, up.Bucket, up.UploadID)
+	doc, err := s.docOf(ctx, up)
 	if err != nil {
 		return nil, err
 	}
@@ -438,6 +448,7 @@ func (s *Store) ListUploads(ctx context.Context, bucket, prefix string) ([]stora
 			s.forgetUpload(ctx, doc)
 			continue
 		}
+		doc.Info.StoreID = doc.ExtID
 		out = append(out, doc.Info)
 	}
 	return out, nil
@@ -477,7 +488,7 @@ func (s *Store) AbortUpload(ctx context.Context, up storage.UploadInfo) error {
 // external upload with the object's preconditions.
 func (s *Store) CompleteUpload(ctx context.Context, up storage.UploadInfo, parts []storage.PartInfo, opts storage.PutOptions) (storage.ObjectInfo, error) {
 	bucket, key := up.Bucket, up.Key
-	doc, err := s.uploadDoc(ctx, bucket, up.UploadID)
+	doc, err := s.docOf(ctx, up)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
