@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +75,8 @@ func (l *Lake) announceWarehouseOwner(ctx context.Context, ep Endpoints) error {
 	case l.wh == nil:
 		return nil
 	case l.wh.mine:
-		return warehouse.Advertise(ctx, l.Meta, l.wh.server, ep.PG, ep.API)
+		pg, api := reachable(ep)
+		return warehouse.Advertise(ctx, l.Meta, l.wh.server, pg, api)
 	}
 	o, err := warehouse.CurrentOwner(ctx, l.Meta)
 	if err == nil {
@@ -95,7 +98,8 @@ func (l *Lake) watchWarehouseOwner(ep Endpoints) func(context.Context) error {
 		defer t.Stop()
 		for {
 			if l.wh.mine {
-				if err := warehouse.Advertise(ctx, l.Meta, l.wh.server, ep.PG, ep.API); err != nil && ctx.Err() == nil {
+				pg, api := reachable(ep)
+				if err := warehouse.Advertise(ctx, l.Meta, l.wh.server, pg, api); err != nil && ctx.Err() == nil {
 					slog.Error("warehouse owner", "err", err)
 				}
 			} else if o, err := warehouse.CurrentOwner(ctx, l.Meta); err == nil {
@@ -108,6 +112,29 @@ func (l *Lake) watchWarehouseOwner(ep Endpoints) func(context.Context) error {
 			}
 		}
 	}
+}
+
+// reachable returns the PostgreSQL and REST addresses other servers can
+// reach: a listener on every address (0.0.0.0, [::]) is advertised under
+// the host's name.
+func reachable(ep Endpoints) (pg, api string) {
+	host, _ := os.Hostname()
+	fix := func(hostport string) string {
+		h, port, err := net.SplitHostPort(hostport)
+		if ip := net.ParseIP(h); err == nil && host != "" && (h == "" || ip != nil && ip.IsUnspecified()) {
+			return net.JoinHostPort(host, port)
+		}
+		return hostport
+	}
+	pg = ep.PG
+	if pg != "" {
+		pg = fix(pg)
+	}
+	api = ep.API
+	if scheme, hostport, ok := strings.Cut(api, "://"); ok {
+		api = scheme + "://" + fix(hostport)
+	}
+	return pg, api
 }
 
 // pgFront is the PostgreSQL endpoint: tarn's, or a forwarder to the
