@@ -146,9 +146,17 @@ func (s *Service) attempt(ctx context.Context, spec Spec, attempt int, opts Star
 	for k, v := range opts.Args {
 		run.Args[k] = v
 	}
+	// On a lake shared by several servers (metadata in PostgreSQL) each
+	// line is also recorded in the run's row as it is logged, so that a
+	// client following the run through another server sees its log so far.
+	shared := s.db.Driver() == "postgres"
 	logf := func(format string, args ...any) {
 		line := s.eng.Redact(fmt.Sprintf(format, args...))
 		run.Log = append(run.Log, time.Now().UTC().Format("15:04:05.000")+" "+line)
+		if shared {
+			_, _ = s.db.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE job_runs SET log = ? WHERE id = ? AND state IN (?, ?)`,
+				strings.Join(run.Log, "\n"), run.ID, StateStarting, StateRunning)
+		}
 		if opts.Progress != nil {
 			opts.Progress(line)
 		}
