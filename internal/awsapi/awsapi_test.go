@@ -25,6 +25,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/awsapi"
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/s3api"
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -43,7 +44,7 @@ type env struct {
 func newEnv(t testing.TB, crawl bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -960,4 +961,14 @@ func TestGlueCrawlersAndJobs(t *testing.T) {
 	if _, err := g.GetJob(ctx, &glue.GetJobInput{JobName: aws.String("by-region")}); code(err) != "EntityNotFoundException" {
 		t.Errorf("deleted job: %v", err)
 	}
+}
+
+// lakeConfig is a lake in home with its metadata on the backend
+// TARN_TEST_META names (metatest: SQLite in home, or a fresh PostgreSQL
+// database).
+func lakeConfig(t testing.TB, home string) lake.Config {
+	t.Helper()
+	cfg := lake.DefaultConfig(home)
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	return cfg
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 var (
@@ -68,6 +70,7 @@ func serve(t *testing.T, data string) string {
 	t.Helper()
 	cmd := exec.Command(buildTarn(t), "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID="+procKey, "TARN_SECRET_ACCESS_KEY="+procSecret)
+	cmd.Env = append(cmd.Env, metatest.Env(t)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,19 @@ func Config(tb testing.TB, sqlitePath string) meta.Config {
 	return meta.ConfigFor(NewPostgresDatabase(tb))
 }
 
+// Env returns what a tarn process's environment needs for its lake to keep
+// its metadata on this run's backend: on PostgreSQL, TARN_META naming a
+// fresh database (dropped at the test's cleanup, so the processes must
+// have ended by then: register their cleanups after calling Env); on
+// SQLite nothing (the data folder's own file).
+func Env(tb testing.TB) []string {
+	tb.Helper()
+	if !Postgres() {
+		return nil
+	}
+	return []string{"TARN_META=" + NewPostgresDatabase(tb)}
+}
+
 // NewPostgresDatabase creates an empty PostgreSQL database on the test
 // server (starting it if needed) and returns its URL; the database is
 // dropped at the test's cleanup.
