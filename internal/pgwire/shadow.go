@@ -830,6 +830,9 @@ func (s *shadow) classify(ctx context.Context, text string) (route, error) {
 		}
 	}
 	walk(tree)
+	if regclassLiteral.MatchString(text) {
+		system = true // a relation's oid, from PostgreSQL's catalog
+	}
 	switch {
 	case system && lake != "":
 		return routeLake, newError(codeNotSupported, fmt.Sprintf("a statement cannot read both PostgreSQL's catalog (pg_catalog, information_schema) and the lake table %q", lake),

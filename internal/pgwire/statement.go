@@ -382,6 +382,21 @@ func typeSize(oid uint32) int16 {
 	return -1
 }
 
+// regclassLiteral is a string literal cast to regclass ('s.t'::regclass):
+// PostgreSQL resolves the name to the relation's oid.
+var regclassLiteral = regexp.MustCompile(`('(?:[^']|'')*')\s*::\s*(?:pg_catalog\s*\.\s*)?regclass\b`)
+
+// regclassLookup is the oid of the relation a regclass literal names
+// (lit, a quoted SQL literal as the client wrote it): schema.name or name
+// (in main/public), double quotes dropped; PostgreSQL's error when there
+// is none. lit stays a literal: it is the client's own, matched whole.
+func regclassLookup(lit string) string {
+	name := `string_split(replace(` + lit + `, '"', ''), '.')`
+	return `(SELECT CASE WHEN count(*) = 0 THEN error('relation "' || ` + lit + ` || '" does not exist') ELSE min(c.oid) END
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relname = ` + name + `[-1] AND CASE WHEN len(` + name + `) > 1 THEN n.nspname = ` + name + `[-2] ELSE n.nspname IN ('main', 'public', 'pg_catalog') END)`
+}
+
 // introspectionRewrites turn PostgreSQL-only syntax that psql and tools use
 // in their catalog queries into what DuckDB parses.
 var introspectionRewrites = []struct {
@@ -417,6 +432,9 @@ func init() {
 // relations of shims at shimSchema.
 func rewriteIntrospection(text, cat string) string {
 	text = unqualifyCatalogSchemas(text, cat)
+	text = regclassLiteral.ReplaceAllStringFunc(text, func(m string) string {
+		return regclassLookup(regclassLiteral.FindStringSubmatch(m)[1])
+	})
 	for _, r := range introspectionRewrites {
 		text = r.re.ReplaceAllString(text, r.new)
 	}
