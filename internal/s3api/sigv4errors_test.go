@@ -385,3 +385,28 @@ func TestListObjectsV2ContinuationToken(t *testing.T) {
 		t.Errorf(`GetObject(my\key) = %q`, body)
 	}
 }
+
+// TestListObjectsV1MarkerCommonPrefix: a V1 page that ends on a common
+// prefix gives it as NextMarker, and the next page does not list it again.
+func TestListObjectsV1MarkerCommonPrefix(t *testing.T) {
+	t.Parallel()
+	e := newGuideEnv(t)
+	c := e.client(e.admin)
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("lake")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"asdf", "boo/bar", "boo/baz/x", "cquux/thud"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String(k), Body: strings.NewReader(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: aws.String("lake"), Delimiter: aws.String("/"), MaxKeys: aws.Int32(2)})
+	if err != nil || len(out.Contents) != 1 || len(out.CommonPrefixes) != 1 || aws.ToString(out.NextMarker) != "boo/" {
+		t.Fatalf("first page = %+v, %v; want asdf, boo/ and NextMarker boo/", out, err)
+	}
+	out, err = c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: aws.String("lake"), Delimiter: aws.String("/"), Marker: out.NextMarker})
+	if err != nil || len(out.Contents) != 0 || len(out.CommonPrefixes) != 1 || aws.ToString(out.CommonPrefixes[0].Prefix) != "cquux/" || aws.ToBool(out.IsTruncated) {
+		t.Errorf("after marker boo/ = %+v, %v; want cquux/ only", out, err)
+	}
+}
