@@ -284,7 +284,7 @@ func (s *Server) getJobRun(ctx context.Context, p *auth.Principal, r *http.Reque
 	if err := p.Authorize("glue:GetJobRun", jobResource(run.Job)); err != nil {
 		return nil, err
 	}
-	return s.follow.jobRun(run), nil
+	return s.jobRunAnywhere(ctx, run)
 }
 
 func (s *Server) jobRunLog(ctx context.Context, p *auth.Principal, r *http.Request) (any, error) {

@@ -104,6 +104,13 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 			return run, err
 		}
 		delay := s.Backoff << (attempt - 1)
+		if s.db.Driver() == "postgres" {
+			// Another server of the lake tells a client following the
+			// failed attempt that one follows (RetryPending).
+			line := time.Now().UTC().Format("15:04:05.000") + " " + fmt.Sprintf("%s%s", RetryLine, delay)
+			_, _ = s.db.SQL().ExecContext(context.WithoutCancel(ctx), `UPDATE job_runs SET log = ? WHERE id = ?`,
+				strings.Join(append(run.Log, line), "\n"), run.ID)
+		}
 		if opts.Progress != nil {
 			opts.Progress(fmt.Sprintf("attempt %d failed (%v); retrying in %s", attempt, err, delay))
 		}
@@ -113,6 +120,27 @@ func (s *Service) Start(ctx context.Context, name string, opts StartOptions) (Ru
 			return run, err
 		}
 	}
+}
+
+// RetryLine starts the last line of a failed attempt's stored log when
+// another attempt follows after the delay written after it (on a lake
+// whose metadata is in PostgreSQL).
+const RetryLine = "another attempt follows in "
+
+// RetryPending reports whether another attempt is to follow run, a
+// failed attempt, as its stored log says (RetryLine), and the delay has
+// not passed by more than grace (the server retrying it may be gone).
+func RetryPending(run Run, now time.Time, grace time.Duration) bool {
+	if len(run.Log) == 0 || run.State == StateSucceeded || run.State == StateStarting || run.State == StateRunning {
+		return false
+	}
+	last := run.Log[len(run.Log)-1]
+	_, after, ok := strings.Cut(last, RetryLine)
+	if !ok {
+		return false
+	}
+	d, err := time.ParseDuration(after)
+	return err == nil && now.Before(run.EndedAt.Add(d+grace))
 }
 
 // retryable tells transient failures (I/O, a busy database) from those a

@@ -66,3 +66,27 @@ func TestLogSharedWhileRunning(t *testing.T) {
 		t.Errorf("stored log %q, want %q (%v)", saved.Log, run.Log, err)
 	}
 }
+
+// TestRetryPending: a failed attempt whose stored log ends with the retry
+// line awaits another attempt until its delay and the grace have passed.
+func TestRetryPending(t *testing.T) {
+	end := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	run := jobs.Run{State: jobs.StateFailed, EndedAt: end, Log: []string{"03:04:05.000 failed", "03:04:05.001 " + jobs.RetryLine + "2s"}}
+	for _, c := range []struct {
+		run  jobs.Run
+		now  time.Time
+		want bool
+	}{
+		{run, end.Add(time.Second), true},
+		{run, end.Add(2*time.Second + 59*time.Second), true},
+		{run, end.Add(2*time.Second + time.Minute), false},
+		{jobs.Run{State: jobs.StateFailed, EndedAt: end, Log: []string{"03:04:05.000 failed"}}, end, false},
+		{jobs.Run{State: jobs.StateFailed, EndedAt: end, Log: []string{"03:04:05.001 " + jobs.RetryLine + "soon"}}, end, false},
+		{jobs.Run{State: jobs.StateRunning, EndedAt: end, Log: run.Log}, end, false},
+		{jobs.Run{State: jobs.StateFailed}, end, false},
+	} {
+		if got := jobs.RetryPending(c.run, c.now, time.Minute); got != c.want {
+			t.Errorf("RetryPending(%+v, %s) = %v", c.run, c.now, got)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package lake_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/auth"
+	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/meta"
 	"github.com/tarn-lake/tarn/internal/meta/metatest"
@@ -239,6 +242,54 @@ func TestNoStickySessions(t *testing.T) {
 		res, err := ab.GetQueryResults(ctx, &athena.GetQueryResultsInput{QueryExecutionId: q.QueryExecutionId})
 		if err != nil || len(res.ResultSet.Rows) != 4 || aws.ToString(res.ResultSet.Rows[3].Data[0].VarCharValue) != "2" {
 			t.Fatalf("results through B: %+v, %v", res, err)
+		}
+	})
+
+	t.Run("JobFollowedElsewhere", func(t *testing.T) {
+		// A job run started on A, followed through B's REST API while it
+		// runs: B shows its log so far and its latest line as progress.
+		if _, err := sa.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("jobs")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sa.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("jobs"), Key: aws.String("raw/a.csv"), Body: strings.NewReader("id,amount\n1,2.5\n")}); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"CREATE DATABASE jraw", `CREATE EXTERNAL TABLE jraw.sales (id bigint, amount double)
+			ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://jobs/raw/' TBLPROPERTIES ('skip.header.line.count'='1')`} {
+			if _, _, err := la.Query.Run(ctx, q, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := la.Jobs.Create(ctx, jobs.Spec{Name: "copy", SQL: "SELECT id, amount FROM jraw.sales", Target: "s3://jobs/curated/"}); err != nil {
+			t.Fatal(err)
+		}
+		tok := auth.Token(auth.Key{AccessKeyID: id, SecretAccessKey: secret})
+		seen := false
+		run, err := la.Jobs.Start(ctx, "copy", jobs.StartOptions{Progress: func(line string) {
+			if !strings.HasPrefix(line, "source ") {
+				return
+			}
+			runs, err := la.Jobs.Runs(ctx, "copy")
+			if err != nil || len(runs) == 0 {
+				t.Errorf("runs: %v", err)
+				return
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.ep.API+"/api/v1/job-runs/"+runs[0].ID, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			var jr apitypes.JobRun
+			if err := json.NewDecoder(resp.Body).Decode(&jr); err != nil || jr.State != jobs.StateRunning || jr.Progress != line || len(jr.Log) < 2 {
+				t.Errorf("the run through B while it runs on A: %+v, %v", jr, err)
+			}
+			seen = true
+		}})
+		if err != nil || run.State != jobs.StateSucceeded || !seen {
+			t.Fatalf("run: %+v, %v (followed through B: %v)", run, err, seen)
 		}
 	})
 
