@@ -34,9 +34,10 @@ import (
 
 // servedLake is one server of a shared lake, on its three endpoints.
 type servedLake struct {
-	l   *lake.Lake
-	ep  lake.Endpoints
-	out string
+	l    *lake.Lake
+	ep   lake.Endpoints
+	out  string
+	stop func() // stops the server (also at the end of the test)
 }
 
 // serveAll runs a lake's S3, REST and PostgreSQL endpoints until the end
@@ -58,15 +59,16 @@ func serveAll(t *testing.T, l *lake.Lake) servedLake {
 		t.Fatalf("Serve ended before listening: %v", err)
 	}
 	var once sync.Once
-	t.Cleanup(func() {
+	end := func() {
 		once.Do(func() {
 			stop()
 			if err := <-done; err != nil {
 				t.Errorf("Serve: %v", err)
 			}
 		})
-	})
-	return servedLake{l: l, ep: ep, out: out.String()}
+	}
+	t.Cleanup(end)
+	return servedLake{l: l, ep: ep, out: out.String(), stop: end}
 }
 
 // TestNoStickySessions: two servers on one external S3 store (versitygw)
@@ -351,6 +353,20 @@ func TestNoStickySessions(t *testing.T) {
 		if c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:wrong@%s/dev?sslmode=disable", id, b.ep.PG)); err == nil {
 			c.Close(ctx)
 			t.Error("a wrong password was accepted through B")
+		}
+	})
+
+	t.Run("OwnerDown", func(t *testing.T) {
+		// With A stopped, B's PostgreSQL endpoint says which server owns
+		// the warehouse and that it cannot be reached (TLS asked first,
+		// as psql does by default); B still serves the S3 API.
+		a.stop()
+		_, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/dev?sslmode=prefer", id, url.QueryEscape(secret), b.ep.PG))
+		if err == nil || !strings.Contains(err.Error(), "57P03") || !strings.Contains(err.Error(), warehouse.ServerID(cfgA.Home)) || !strings.Contains(err.Error(), "cannot reach it") {
+			t.Errorf("connect through B with the owner down: %v", err)
+		}
+		if _, err := sb.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("uploads"), Key: aws.String("big/data.bin")}); err != nil {
+			t.Errorf("B's S3 API with A down: %v", err)
 		}
 	})
 }
