@@ -580,7 +580,7 @@ func (e *e2e) objects(t *testing.T) {
 	e.do(chromedp.Navigate(e.url+"/#/objects"), chromedp.WaitVisible(chromedp.CSS(`a[href="#/objects/lake/"]`)))
 	e.do(chromedp.Click(chromedp.CSS(`a[href="#/objects/lake/"]`)))
 	e.until(`(document.querySelector("#objects")?.innerText ?? "").includes("raw/")`)
-	e.do(chromedp.Navigate(e.url+"/#/objects/lake/console/uploads/"))
+	e.do(chromedp.Navigate(e.url + "/#/objects/lake/console/uploads/"))
 	e.until(`(document.querySelector(".content")?.innerText ?? "").includes("This folder is empty.")`)
 	// Two files through the file input (a drop calls the same code): a
 	// small one in one PUT, a 20 MiB one in three multipart parts.
@@ -746,7 +746,7 @@ func (e *e2e) restricted(t *testing.T) {
 	// Its history holds its own queries only.
 	e.until(`document.querySelectorAll(".hist").length === 2`)
 	// It may read raw/sales/ but not write there: S3 refuses the upload.
-	e.do(chromedp.Navigate(e.url+"/#/objects/lake/raw/sales/"))
+	e.do(chromedp.Navigate(e.url + "/#/objects/lake/raw/sales/"))
 	e.until(`(document.querySelector("#objects")?.innerText ?? "").includes(".csv")`)
 	f := filepath.Join(t.TempDir(), "x.csv")
 	if err := os.WriteFile(f, []byte("a\n1\n"), 0o644); err != nil {
