@@ -21,6 +21,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
@@ -64,7 +65,7 @@ func (c *client) do(method, path string, body any, out any) int {
 
 func TestQueryFlow(t *testing.T) {
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,4 +266,14 @@ func TestQueryFlow(t *testing.T) {
 	if !strings.Contains(string(metrics), `tarn_api_requests_total{route="POST /api/v1/queries",status="200"}`) {
 		t.Errorf("metrics lack request counts:\n%s", metrics)
 	}
+}
+
+// lakeConfig is a lake in home with its metadata on the backend
+// TARN_TEST_META names (metatest: SQLite in home, or a fresh PostgreSQL
+// database).
+func lakeConfig(t testing.TB, home string) lake.Config {
+	t.Helper()
+	cfg := lake.DefaultConfig(home)
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	return cfg
 }

@@ -21,7 +21,7 @@ import (
 // a role wider than itself; the job it may create runs as its key.
 func TestJobIdentityThroughAPI(t *testing.T) {
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 func lineageLake(t *testing.T) (*lake.Lake, string, auth.Key) {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

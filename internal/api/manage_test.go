@@ -23,7 +23,7 @@ import (
 // through the API, with the CLI's client and with raw signed requests.
 func TestManage(t *testing.T) {
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,16 +15,17 @@ import (
 	"github.com/tarn-lake/tarn/internal/crawler"
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/query"
 )
 
 // TestRunMetricsValues checks the run figures /metrics reports against runs
-// with known states, times and stats, written straight into a real SQLite
+// with known states, times and stats, written straight into a real SQLite (or PostgreSQL)
 // metadata database. The durations are powers of two so that their sums
 // print exactly.
 func TestRunMetricsValues(t *testing.T) {
 	ctx := context.Background()
-	db, err := meta.Open(ctx, meta.DefaultConfig(filepath.Join(t.TempDir(), "meta.db")))
+	db, err := meta.Open(ctx, metatest.Config(t, filepath.Join(t.TempDir(), "meta.db")))
 	if err != nil {
 		t.Fatal(err)
 	}

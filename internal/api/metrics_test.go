@@ -49,7 +49,7 @@ func (g *gatedStore) List(ctx context.Context, bucket string, opts storage.ListO
 // without making a scrape wait for a listing.
 func TestBucketMetrics(t *testing.T) {
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

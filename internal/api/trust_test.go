@@ -26,7 +26,7 @@ type trustLake struct {
 func openTrustLake(t *testing.T) *trustLake {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

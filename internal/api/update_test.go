@@ -23,7 +23,7 @@ import (
 func updateLake(t *testing.T) (l *lake.Lake, srvURL string, admin auth.Key, key func(name, statements string) auth.Key) {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
