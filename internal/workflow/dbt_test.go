@@ -12,6 +12,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/auth"
 	"github.com/tarn-lake/tarn/internal/dbt"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/workflow"
 )
 
@@ -40,6 +41,7 @@ exit 1
 		t.Fatal(err)
 	}
 	cfg := lake.DefaultConfig(t.TempDir())
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
 	cfg.Workflow.Tick = 20 * time.Millisecond
 	cfg.Workflow.DBT.Executable = exe
 	l, err := lake.Open(ctx, cfg)

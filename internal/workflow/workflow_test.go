@@ -13,6 +13,7 @@ import (
 	"github.com/tarn-lake/tarn/internal/events"
 	"github.com/tarn-lake/tarn/internal/lake"
 	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage"
 	"github.com/tarn-lake/tarn/internal/workflow"
 )
@@ -30,6 +31,7 @@ func openLake(t *testing.T, clk *clock) *lake.Lake {
 	t.Helper()
 	ctx := context.Background()
 	cfg := lake.DefaultConfig(t.TempDir())
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
 	cfg.Workflow.Tick = 20 * time.Millisecond
 	if clk != nil {
 		cfg.Workflow.Now = clk.Now
