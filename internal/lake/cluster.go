@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/tarn-lake/tarn/internal/cluster"
 )
@@ -58,6 +59,7 @@ func (l *Lake) runCluster(ctx context.Context, cfg cluster.Config, ep Endpoints,
 	l.setCluster(c)
 	// Only the lease's holder fires triggers and takes runs.
 	l.Workflows.Fence = c.Fence
+	duties = append(duties, leaderDuty{"orphaned runs", l.recoverOrphans})
 	return c.Run(ctx, func(lctx context.Context) error {
 		var (
 			wg   sync.WaitGroup
@@ -92,6 +94,27 @@ func (l *Lake) runCluster(ctx context.Context, cfg cluster.Config, ep Endpoints,
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// recoverOrphans ends, every few seconds, the job runs, crawls and query
+// executions of processes known to be gone (a server whose heartbeat
+// expired included), as a restart would; workflow runs are the
+// scheduler's (it takes them over).
+func (l *Lake) recoverOrphans(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for _, fn := range []func(context.Context) error{l.Jobs.RecoverOrphans, l.Crawlers.RecoverOrphans, l.Query.RecoverOrphans} {
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				slog.Warn("cannot recover the runs of a process that is gone", "err", err)
+			}
+		}
+	}
 }
 
 var clusterMu sync.Mutex

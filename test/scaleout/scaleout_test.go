@@ -265,6 +265,17 @@ func TestFailover(t *testing.T) {
 	})
 
 	// kill -9 the leader mid-step.
+	var deadOwner string
+	if ms, err := view.Members(ctx); err == nil {
+		for _, m := range ms {
+			if m.API == lead.api {
+				deadOwner = m.Owner
+			}
+		}
+	}
+	if deadOwner == "" {
+		t.Fatal("the leader is not among the members")
+	}
 	killed := time.Now()
 	if err := lead.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -324,6 +335,13 @@ func TestFailover(t *testing.T) {
 	if rs, err := l.Workflows.Runs(ctx, "slow", 10); err != nil || len(rs) != 1 {
 		t.Fatalf("slow runs: %d %v", len(rs), err)
 	}
+	// The dead leader's query execution (the step's statement) is ended
+	// by the new leader, as a restart would.
+	poll(t, "the dead leader's queries to be recovered", time.Minute, func() (bool, error) {
+		var n int
+		err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM query_executions WHERE state IN ('QUEUED', 'RUNNING') AND owner = ?`, deadOwner).Scan(&n)
+		return err == nil && n == 0, err
+	})
 	// Read through the REST API of each survivor.
 	for _, s := range live {
 		r, err := clients[s.name].Workflows().GetRun(ctx, run.ID)
