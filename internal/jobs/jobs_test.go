@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/jobs"
 	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"github.com/tarn-lake/tarn/internal/storage"
 )
 
@@ -29,7 +33,7 @@ func newEnv(t *testing.T) *env {
 func newEnvIn(t *testing.T, dir string) *env {
 	t.Helper()
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(dir))
+	l, err := lake.Open(ctx, lakeConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,4 +360,37 @@ func TestRetries(t *testing.T) {
 	if len(runs) != 1 || runs[0].State != jobs.StateFailed || !strings.Contains(runs[0].Error, "Conversion Error") {
 		t.Errorf("a permanent error was retried or misreported: %+v", runs)
 	}
+}
+
+// lakeMeta remembers each home's metadata database, so that a lake opened
+// again on the same home (or by a child process, told by
+// TARN_TEST_LAKE_META) finds it.
+var lakeMeta sync.Map // home → meta.Config
+
+// lakeConfig is a lake in home with its metadata on the backend
+// TARN_TEST_META names (metatest: SQLite in home, or a fresh PostgreSQL
+// database, the same one each time home is opened).
+func lakeConfig(t testing.TB, home string) lake.Config {
+	t.Helper()
+	cfg := lake.DefaultConfig(home)
+	if m, ok := lakeMeta.Load(home); ok {
+		cfg.Meta = m.(meta.Config)
+		return cfg
+	}
+	if dsn := os.Getenv("TARN_TEST_LAKE_META"); dsn != "" {
+		cfg.Meta = meta.ConfigFor(dsn)
+		return cfg
+	}
+	cfg.Meta = metatest.Config(t, cfg.Meta.Path)
+	lakeMeta.Store(home, cfg.Meta)
+	return cfg
+}
+
+// childMetaEnv is the environment a child process needs to open home's
+// lake on the same metadata database.
+func childMetaEnv(home string) []string {
+	if m, ok := lakeMeta.Load(home); ok && m.(meta.Config).DSN != "" {
+		return []string{"TARN_TEST_LAKE_META=" + m.(meta.Config).DSN}
+	}
+	return nil
 }

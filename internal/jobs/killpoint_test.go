@@ -21,7 +21,7 @@ func TestIcebergKillChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestIcebergJobKilled")
 	}
-	l, err := lake.Open(context.Background(), lake.DefaultConfig(dir))
+	l, err := lake.Open(context.Background(), lakeConfig(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,13 +47,14 @@ func TestIcebergJobKilled(t *testing.T) {
 
 			cmd := exec.Command(os.Args[0], "-test.run=^TestIcebergKillChild$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "TARN_TEST_LAKE="+dir, "TARN_TEST_KILL_AT="+point)
+			cmd.Env = append(cmd.Env, childMetaEnv(dir)...)
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("the run was not killed at %s: %v\n%s", point, err, out)
 			}
 
-			l, err := lake.Open(e.ctx, lake.DefaultConfig(dir))
+			l, err := lake.Open(e.ctx, lakeConfig(t, dir))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -264,7 +264,7 @@ func TestWarehouseTargetValidation(t *testing.T) {
 // not load the same file again.
 func TestWarehouseCrashBetweenCommits(t *testing.T) {
 	home := t.TempDir()
-	l, err := lake.Open(t.Context(), lake.DefaultConfig(home))
+	l, err := lake.Open(t.Context(), lakeConfig(t, home))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func TestWarehouseCrashBetweenCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l, err = lake.Open(e.ctx, lake.DefaultConfig(home))
+	l, err = lake.Open(e.ctx, lakeConfig(t, home))
 	if err != nil {
 		t.Fatal(err)
 	}
