@@ -36,7 +36,7 @@ test-race:
 META_PG_PKGS = ./internal/meta/ ./internal/runs/ ./internal/events/ ./internal/auth/ ./internal/iceberg/ \
 	./internal/icebergrest/ ./internal/crawler/ ./internal/alarms/ ./internal/deploy/ ./internal/lake/ ./internal/console/ \
 	./internal/catalog/ ./internal/engine/ ./internal/warehouse/ ./internal/pgwire/ ./internal/client/ \
-	./internal/dbt/ ./internal/api/ ./internal/query/ ./internal/workflow/ ./internal/s3api/
+	./internal/dbt/ ./internal/api/ ./internal/query/ ./internal/workflow/ ./internal/s3api/ ./internal/jobs/
 # awsapi passes on PostgreSQL too but takes about 3 minutes (aws CLI runs):
 # its own target, out of test-meta-pg's time budget.
 META_PG_SLOW_PKGS = ./internal/awsapi/
