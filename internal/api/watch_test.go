@@ -21,7 +21,7 @@ import (
 // glue:GetWorkflowRun on the workflow.
 func TestWatchWorkflowRun(t *testing.T) {
 	ctx := context.Background()
-	l, err := lake.Open(ctx, lake.DefaultConfig(t.TempDir()))
+	l, err := lake.Open(ctx, lakeConfig(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
