@@ -148,6 +148,34 @@ func TestNoStickySessions(t *testing.T) {
 		if !bytes.Equal(body, append(bytes.Clone(p1), p2...)) || aws.ToString(got.ETag) != aws.ToString(fin.ETag) || !strings.HasSuffix(aws.ToString(fin.ETag), `-2"`) {
 			t.Errorf("GetObject through B: %d bytes, ETag %s (completed %s)", len(body), aws.ToString(got.ETag), aws.ToString(fin.ETag))
 		}
+		// A part copied through B (inside the external store) from that
+		// object into an upload created through A.
+		up3, err := sa.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String("copied")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := sb.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: bucket, Key: aws.String("copied"), UploadId: up3.UploadId, PartNumber: aws.Int32(1),
+			CopySource: aws.String("uploads/big/data.bin"), CopySourceRange: aws.String(fmt.Sprintf("bytes=0-%d", len(p1)-1))})
+		if err != nil {
+			t.Fatalf("UploadPartCopy through B: %v", err)
+		}
+		tail, err := sa.UploadPart(ctx, &s3.UploadPartInput{Bucket: bucket, Key: aws.String("copied"), UploadId: up3.UploadId, PartNumber: aws.Int32(2), Body: strings.NewReader("!")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sb.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bucket, Key: aws.String("copied"), UploadId: up3.UploadId,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: cp.CopyPartResult.ETag}, {PartNumber: aws.Int32(2), ETag: tail.ETag}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := sa.GetObject(ctx, &s3.GetObjectInput{Bucket: bucket, Key: aws.String("copied")}); err != nil {
+			t.Error(err)
+		} else {
+			body, _ := io.ReadAll(got.Body)
+			got.Body.Close()
+			if !bytes.Equal(body, append(bytes.Clone(p1), '!')) {
+				t.Errorf("object of a copied part: %d bytes", len(body))
+			}
+		}
 		// Another upload, aborted through B, is gone for A.
 		up2, err := sa.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bucket, Key: aws.String("other")})
 		if err != nil {

@@ -52,6 +52,53 @@ type UploadStore interface {
 	CompleteUpload(ctx context.Context, up UploadInfo, parts []PartInfo, opts PutOptions) (ObjectInfo, error)
 }
 
+// UploadPartCopier is an UploadStore that copies a part from one of its
+// objects inside the external store (S3's UploadPartCopy): the bytes
+// never pass through tarn.
+type UploadPartCopier interface {
+	// CopyUploadPart makes part n of up the bytes rng (nil: all) of
+	// srcBucket/srcKey, if that object's ETag is still srcETag (""
+	// skips the check: ErrPreconditionFailed otherwise).
+	CopyUploadPart(ctx context.Context, up UploadInfo, n int, srcBucket, srcKey string, rng *Range, srcETag string) (PartInfo, error)
+}
+
+// CopiesParts reports whether CopyPart copies inside the store, without
+// the bytes passing through tarn.
+func (u *Uploads) CopiesParts() bool {
+	_, ok := u.shared.(UploadPartCopier)
+	return ok
+}
+
+// CopyPart makes part n of an upload the bytes rng (nil: all) of another
+// object of the store whose ETag is srcETag, inside the store where it
+// can (CopiesParts), else by reading them through tarn. The part keeps no
+// checksum: an upload with a checksum mode copies through PutPartOpts.
+func (u *Uploads) CopyPart(ctx context.Context, bucket, key, id string, n int, srcBucket, srcKey string, rng *Range, srcETag string) (PartInfo, error) {
+	up, err := u.Get(ctx, bucket, key, id)
+	if err != nil {
+		return PartInfo{}, err
+	}
+	if n < 1 || n > MaxParts {
+		return PartInfo{}, fmt.Errorf("%w: part number %d is not between 1 and %d", ErrInvalidPart, n, MaxParts)
+	}
+	if c, ok := u.shared.(UploadPartCopier); ok {
+		return c.CopyUploadPart(ctx, up, n, srcBucket, srcKey, rng, srcETag)
+	}
+	rc, info, err := u.store.Get(ctx, srcBucket, srcKey, rng)
+	if err != nil {
+		return PartInfo{}, err
+	}
+	defer rc.Close()
+	if srcETag != "" && info.ETag != srcETag {
+		return PartInfo{}, fmt.Errorf("%w: the source's ETag is %s, not %s", ErrPreconditionFailed, info.ETag, srcETag)
+	}
+	size := info.Size
+	if rng != nil && rng.Length >= 0 {
+		size = rng.Length
+	}
+	return u.PutPartSize(ctx, bucket, key, id, n, rc, size, nil)
+}
+
 func (u *Uploads) createShared(ctx context.Context, bucket, key string, opts PutOptions, ck Checksum) (string, error) {
 	if _, err := u.store.HeadBucket(ctx, bucket); err != nil {
 		return "", err

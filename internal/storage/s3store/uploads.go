@@ -327,6 +327,78 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return m, nil
 }
 
+var _ storage.UploadPartCopier = (*Store)(nil)
+
+// CopyUploadPart copies part n from another object inside the external
+// store (UploadPartCopy), pinned to the source's external ETag.
+func (s *Store) CopyUploadPart(ctx context.Context, up storage.UploadInfo, n int, srcBucket, srcKey string, rng *storage.Range, srcETag string) (storage.PartInfo, error) {
+	doc, err := s.docOf(ctx, up)
+	if err != nil {
+		return storage.PartInfo{}, err
+	}
+	if err := s.checkKey(srcBucket, srcKey); err != nil {
+		return storage.PartInfo{}, err
+	}
+	r, info, err := s.stat(ctx, srcBucket, srcKey)
+	if err != nil {
+		return storage.PartInfo{}, err
+	}
+	if srcETag != "" && info.ETag != srcETag {
+		return storage.PartInfo{}, fmt.Errorf("%w: the source's ETag is %s, not %s", storage.ErrPreconditionFailed, info.ETag, srcETag)
+	}
+	first, size := int64(0), r.size
+	if rng != nil {
+		if rng.Offset < 0 || rng.Offset > r.size || rng.Length >= 0 && rng.Offset+rng.Length > r.size {
+			return storage.PartInfo{}, fmt.Errorf("%w: bytes %d+%d of %d", storage.ErrInvalidRange, rng.Offset, rng.Length, r.size)
+		}
+		first = rng.Offset
+		size = r.size - first
+		if rng.Length >= 0 {
+			size = rng.Length
+		}
+	}
+	if size == 0 {
+		// S3 cannot copy an empty range.
+		return s.PutUploadPart(ctx, up, n, bytes.NewReader(nil), 0, storage.PartOptions{})
+	}
+	b, k := s.ext(s.objKey(up.Bucket, up.Key))
+	out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		Bucket: b, Key: k, UploadId: aws.String(doc.ExtID), PartNumber: aws.Int32(int32(n)),
+		CopySource: s.copySource(s.objKey(srcBucket, srcKey)), CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", first, first+size-1)),
+		CopySourceIfMatch: quoted(r.extETag),
+	})
+	if err != nil {
+		return storage.PartInfo{}, fmt.Errorf("cannot copy part %d of upload %q: %w", n, up.UploadID, mapErr(ctxErr(ctx, err)))
+	}
+	var extETag string
+	if out.CopyPartResult != nil {
+		extETag = trimETag(out.CopyPartResult.ETag)
+	}
+	etag := extETag
+	if sum, err := hex.DecodeString(extETag); err != nil || len(sum) != md5.Size {
+		// Not an MD5 (an encrypted store): the part's MD5 is read, and
+		// kept beside it.
+		rc, _, err := s.get(ctx, srcBucket, srcKey, &storage.Range{Offset: first, Length: size})
+		if err != nil {
+			return storage.PartInfo{}, err
+		}
+		h := md5.New()
+		_, err = io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			return storage.PartInfo{}, ctxErr(ctx, err)
+		}
+		etag = hex.EncodeToString(h.Sum(nil))
+		data, _ := json.Marshal(partDoc{ETag: etag})
+		pb, pk := s.ext(s.partsPrefix(up.UploadID) + partDocName(n, extETag))
+		if _, err := s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: pb, Key: pk, Body: bytes.NewReader(data),
+			ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json")}); err != nil {
+			return storage.PartInfo{}, fmt.Errorf("cannot store part %d of upload %q: %w", n, up.UploadID, mapErr(ctxErr(ctx, err)))
+		}
+	}
+	return storage.PartInfo{PartNumber: n, ETag: etag, Size: size, LastModified: time.Now().UTC(), StoreETag: extETag}, nil
+}
+
 // UploadParts lists the external upload's parts with what tarn keeps
 // about them.
 func (s *Store) UploadParts(ctx context.Context, up storage.UploadInfo) ([]storage.PartInfo, error) {

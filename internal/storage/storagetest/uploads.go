@@ -223,6 +223,55 @@ func RunUploads(t *testing.T, open func(t *testing.T) (storage.ObjectStore, func
 		}
 	})
 
+	t.Run("CopyPart", func(t *testing.T) {
+		store, a, b, bucket := setup(t)
+		ctx := t.Context()
+		src := append(part('s', storage.MinPartSize), []byte("0123456789")...)
+		srcInfo, err := store.Put(ctx, bucket, "src/big", bytes.NewReader(src), storage.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Put(ctx, bucket, "src/small", strings.NewReader("tail"), storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		id, err := a.Create(ctx, bucket, "dst", storage.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1, err := b.CopyPart(ctx, bucket, "dst", id, 1, bucket, "src/big", &storage.Range{Offset: 0, Length: storage.MinPartSize}, srcInfo.ETag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p1.ETag != md5hex(src[:storage.MinPartSize]) || p1.Size != storage.MinPartSize {
+			t.Errorf("copied part 1: %+v", p1)
+		}
+		p2, err := a.CopyPart(ctx, bucket, "dst", id, 2, bucket, "src/small", nil, "")
+		if err != nil || p2.ETag != md5hex([]byte("tail")) || p2.Size != 4 {
+			t.Fatalf("copied part 2: %+v, %v", p2, err)
+		}
+		if _, err := a.CopyPart(ctx, bucket, "dst", id, 3, bucket, "src/small", nil, md5hex([]byte("other"))); !errors.Is(err, storage.ErrPreconditionFailed) {
+			t.Errorf("copy from a source that changed: %v", err)
+		}
+		if _, err := a.CopyPart(ctx, bucket, "dst", id, 3, bucket, "src/none", nil, ""); !errors.Is(err, storage.ErrNoSuchKey) {
+			t.Errorf("copy from a missing source: %v", err)
+		}
+		if _, err := a.CopyPart(ctx, bucket, "dst", strings.Repeat("0", 32), 3, bucket, "src/small", nil, ""); !errors.Is(err, storage.ErrNoSuchUpload) {
+			t.Errorf("copy into a missing upload: %v", err)
+		}
+		if _, err := b.Complete(ctx, bucket, "dst", id, []storage.CompletedPart{{PartNumber: 1, ETag: p1.ETag}, {PartNumber: 2, ETag: p2.ETag}}); err != nil {
+			t.Fatal(err)
+		}
+		rc, _, err := store.Get(ctx, bucket, "dst", &storage.Range{Offset: storage.MinPartSize - 2, Length: 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if string(got) != "sstail" {
+			t.Errorf("completed from copied parts: %q", got)
+		}
+	})
+
 	t.Run("ManyUploadsListed", func(t *testing.T) {
 		_, a, b, bucket := setup(t)
 		ctx := t.Context()
