@@ -45,3 +45,47 @@ func TestRegclassLiteral(t *testing.T) {
 		t.Errorf("rc.t after the hostile names: %q", got)
 	}
 }
+
+// A system catalog's regclass is PostgreSQL's fixed oid, and names in
+// string literals stay data: dbt-postgres lists view dependencies with
+// pg_depend.classid = 'pg_rewrite'::regclass, in a query whose comments
+// hold quotes ("don't").
+func TestRegclassSystemCatalogs(t *testing.T) {
+	e := newEnv(t, pgwire.DefaultConfig())
+	_, rowsOf, exec := dbtAdapterConn(t, e, e.admin)
+	exec(`CREATE SCHEMA dep`, `CREATE TABLE dep.t (id INTEGER)`, `CREATE VIEW dep.v AS SELECT id FROM dep.t`)
+	for q, want := range map[string]string{
+		`SELECT 'pg_rewrite'::regclass::oid FROM pg_namespace LIMIT 1`:           "2618",
+		`SELECT 'pg_catalog.pg_class'::regclass::oid FROM pg_namespace LIMIT 1`:  "1259",
+		`SELECT '"pg_namespace"'::pg_catalog.regclass FROM pg_namespace LIMIT 1`: "2615",
+		`SELECT 'pg_class' AS name FROM pg_class LIMIT 1`:                        "pg_class",
+	} {
+		if got := rowsOf(q); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s = %q, want %s", q, got, want)
+		}
+	}
+	relations := `select distinct
+        dependent_namespace.nspname as dependent_schema,
+        dependent_class.relname as dependent_name,
+        referenced_namespace.nspname as referenced_schema,
+        referenced_class.relname as referenced_name
+    -- ... we can find the tables they query from in pg_class, but we don't need
+    -- to exclude _dependent_ system tables
+    from pg_class as dependent_class
+    join pg_namespace as dependent_namespace on dependent_namespace.oid = dependent_class.relnamespace
+    join pg_depend as dependent_depend on dependent_depend.refobjid = dependent_class.oid
+        and dependent_depend.classid = 'pg_rewrite'::regclass
+        and dependent_depend.refclassid = 'pg_class'::regclass
+        and dependent_depend.deptype = 'i'
+    join pg_depend as joining_depend on joining_depend.objid = dependent_depend.objid
+        and joining_depend.classid = 'pg_rewrite'::regclass
+        and joining_depend.refclassid = 'pg_class'::regclass
+        and joining_depend.refobjid != dependent_depend.refobjid
+    join pg_class as referenced_class on referenced_class.oid = joining_depend.refobjid
+    join pg_namespace as referenced_namespace on referenced_namespace.oid = referenced_class.relnamespace
+        and referenced_namespace.nspname != 'information_schema'
+        and referenced_namespace.nspname not like 'pg\_%'
+    order by
+        dependent_schema, dependent_name, referenced_schema, referenced_name`
+	rowsOf(relations)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -391,10 +392,26 @@ var regclassLiteral = regexp.MustCompile(`('(?:[^']|'')*')\s*::\s*(?:pg_catalog\
 // (in main/public), double quotes dropped; PostgreSQL's error when there
 // is none. lit stays a literal: it is the client's own, matched whole.
 func regclassLookup(lit string) string {
+	bare := strings.ReplaceAll(strings.ToLower(lit[1:len(lit)-1]), `"`, "")
+	if oid, ok := systemCatalogOIDs[strings.TrimPrefix(bare, "pg_catalog.")]; ok {
+		return strconv.Itoa(oid)
+	}
 	name := `string_split(replace(` + lit + `, '"', ''), '.')`
 	return `(SELECT CASE WHEN count(*) = 0 THEN error('relation "' || ` + lit + ` || '" does not exist') ELSE min(c.oid) END
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.relname = ` + name + `[-1] AND CASE WHEN len(` + name + `) > 1 THEN n.nspname = ` + name + `[-2] ELSE n.nspname IN ('main', 'public', 'pg_catalog') END)`
+}
+
+// systemCatalogOIDs are PostgreSQL's fixed oids of its system catalogs:
+// 'pg_rewrite'::regclass is 2618 on every server, and dbt-postgres's
+// relation listing compares pg_depend.classid with it. DuckDB's pg_class
+// does not list its own catalog views, so they cannot be looked up there.
+var systemCatalogOIDs = map[string]int{
+	"pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259, "pg_authid": 1260,
+	"pg_database": 1262, "pg_am": 2601, "pg_attrdef": 2604, "pg_constraint": 2606, "pg_depend": 2608,
+	"pg_description": 2609, "pg_index": 2610, "pg_inherits": 2611, "pg_namespace": 2615,
+	"pg_rewrite": 2618, "pg_statistic": 2619, "pg_trigger": 2620, "pg_sequence": 2224,
+	"pg_extension": 3079, "pg_policy": 3256, "pg_collation": 3456,
 }
 
 // introspectionRewrites turn PostgreSQL-only syntax that psql and tools use
@@ -438,6 +455,31 @@ func rewriteIntrospection(text, cat string) string {
 	for _, r := range introspectionRewrites {
 		text = r.re.ReplaceAllString(text, r.new)
 	}
+	// Names inside string literals are data ('pg_rewrite'::regclass,
+	// relname = 'pg_class'), not relations to point at the shims; the
+	// scanner knows where literals and quoted names are (a quote in a
+	// comment, as dbt's "-- don't", pairs with nothing).
+	toks, err := sqlscan.Scan(text, sqlscan.DuckDB)
+	if err != nil {
+		// Unterminated: DuckDB says so when it runs.
+		return pointAtShims(text, cat)
+	}
+	var b strings.Builder
+	last := 0
+	for _, t := range toks {
+		if t.Kind != sqlscan.String && t.Kind != sqlscan.QuotedIdent {
+			continue
+		}
+		b.WriteString(pointAtShims(text[last:t.Start], cat))
+		b.WriteString(text[t.Start:t.End])
+		last = t.End
+	}
+	b.WriteString(pointAtShims(text[last:], cat))
+	return b.String()
+}
+
+// pointAtShims names the relations of shims in shimSchema of cat.
+func pointAtShims(text, cat string) string {
 	text = shimQualified.ReplaceAllString(text, "\x00$1")
 	text = shimBare.ReplaceAllString(text, "$1\x00$2")
 	return strings.ReplaceAll(text, "\x00", cat+"."+shimSchema+".")
