@@ -121,6 +121,7 @@ func New(cfg Config, d Deps) *Server {
 	s.handle("POST /api/v1/queries", s.startQuery)
 	s.handle("GET /api/v1/queries/{id}", s.getQuery)
 	s.handle("GET /api/v1/queries/{id}/results", s.queryResults)
+	s.mux.HandleFunc("GET /api/v1/queries/{id}/download", s.downloadResult) // download.go
 	s.handle("DELETE /api/v1/queries/{id}", s.cancelQuery)
 	s.handle("GET /api/v1/queries", s.listQueries)
 	s.handle("GET /api/v1/queries/summary", s.querySummary)

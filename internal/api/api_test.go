@@ -35,6 +35,18 @@ type client struct {
 // do sends a SigV4-signed request (service execute-api) and decodes JSON.
 func (c *client) do(method, path string, body any, out any) int {
 	c.t.Helper()
+	code, _, data := c.fetch(method, path, body)
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: %d %s: %v", method, path, code, data, err)
+		}
+	}
+	return code
+}
+
+// fetch sends a signed request and returns the whole answer.
+func (c *client) fetch(method, path string, body any) (int, http.Header, []byte) {
+	c.t.Helper()
 	var payload []byte
 	if body != nil {
 		payload, _ = json.Marshal(body)
@@ -54,13 +66,11 @@ func (c *client) do(method, path string, body any, out any) int {
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			c.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
-		}
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("%s %s: %d: reading the answer: %v", method, path, resp.StatusCode, err)
 	}
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header, data
 }
 
 func TestQueryFlow(t *testing.T) {

@@ -41,6 +41,7 @@ var openAPI = func() []byte {
 			"/api/v1/queries/summary":                             map[string]any{"get": op("Data scanned and cost per access key and workgroup")},
 			"/api/v1/queries/{id}":                                map[string]any{"get": op("A query execution: state (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED), reason, statistics; with ?wait=SECONDS (at most 20) answered once the query has ended or the wait is over", "id"), "delete": op("Cancel a query", "id")},
 			"/api/v1/queries/{id}/results":                        map[string]any{"get": op("A page of a succeeded query's results", "id", "?next_token", "?max_results")},
+			"/api/v1/queries/{id}/download":                       map[string]any{"get": op("A succeeded query's whole result as a file: format=csv (the stored CSV) or parquet (with the result's column types); Content-Disposition: attachment", "id", "?format")},
 			"/api/v1/workgroups":                                  map[string]any{"get": op("List workgroups"), "post": op("Create a workgroup: body {name, description, result_location, bytes_scanned_cutoff, require_partition_filter, max_concurrent, query_timeout_seconds, max_result_rows}")},
 			"/api/v1/workgroups/{name}":                           map[string]any{"get": op("A workgroup", "name"), "put": op("Change a workgroup in place: body as for create (athena:UpdateWorkGroup)", "name"), "delete": op("Delete a workgroup", "name")},
 			"/api/v1/databases":                                   map[string]any{"get": op("List databases")},

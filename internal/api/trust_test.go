@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"net/http/httptest"
 	"strings"
@@ -191,9 +192,29 @@ func TestQueryExecutionsPerKey(t *testing.T) {
 	if code := a.do("GET", "/api/v1/queries", nil, &list); code != 200 || len(list) != 1 || list[0].ID != id {
 		t.Errorf("alice's listing: %d %+v", code, list)
 	}
+	// Downloads: the whole result as CSV or Parquet, hers only.
+	code, h, csv := a.fetch("GET", "/api/v1/queries/"+id+"/download", nil)
+	if code != 200 || h.Get("Content-Disposition") != `attachment; filename="`+id+`.csv"` || !strings.HasPrefix(string(csv), "\"s\",") || !strings.Contains(string(csv), "\"secret\",") {
+		t.Errorf("alice's CSV download: %d %v %q", code, h, csv)
+	}
+	code, h, pq := a.fetch("GET", "/api/v1/queries/"+id+"/download?format=parquet", nil)
+	if code != 200 || h.Get("Content-Type") != "application/vnd.apache.parquet" || !bytes.HasPrefix(pq, []byte("PAR1")) || !bytes.HasSuffix(pq, []byte("PAR1")) {
+		t.Errorf("alice's Parquet download: %d %v %d bytes", code, h, len(pq))
+	}
+	if code := a.do("GET", "/api/v1/queries/"+id+"/download?format=xlsx", nil, &e); code != 400 || !strings.Contains(e["error"]["message"], "want csv or parquet") {
+		t.Errorf("unknown format: %d %v", code, e)
+	}
+	for _, f := range []string{"csv", "parquet"} {
+		if code := b.do("GET", "/api/v1/queries/"+id+"/download?format="+f, nil, &e); code != 403 || e["error"]["code"] != "AccessDenied" {
+			t.Errorf("bob downloading alice's result as %s: %d %v", f, code, e)
+		}
+	}
 	// Allowed by policy on the workgroup: the auditor and the admin.
 	if code := auditor.do("GET", "/api/v1/queries/"+id+"/results", nil, &page); code != 200 || len(page.Values) != 1 {
 		t.Errorf("auditor reading alice's results: %d %+v", code, page)
+	}
+	if code, _, pq := auditor.fetch("GET", "/api/v1/queries/"+id+"/download?format=parquet", nil); code != 200 || !bytes.HasPrefix(pq, []byte("PAR1")) {
+		t.Errorf("auditor downloading alice's result: %d", code)
 	}
 	if code := auditor.do("DELETE", "/api/v1/queries/"+id, nil, &e); code != 403 {
 		t.Errorf("auditor cancelling without athena:StopQueryExecution: %d", code)

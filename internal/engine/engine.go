@@ -289,6 +289,10 @@ func (e *Engine) Close() error {
 // Store returns the object store the engine reads.
 func (e *Engine) Store() storage.ObjectStore { return e.store }
 
+// TempDir is the folder DuckDB spills to; the engine's sessions may read
+// and write files in it.
+func (e *Engine) TempDir() string { return e.cfg.TempDir }
+
 // Catalog returns the catalog the engine binds.
 func (e *Engine) Catalog() *catalog.Catalog { return e.cat }
 

@@ -413,20 +413,6 @@ type ResultPage struct {
 // Results pages through a finished query's stored result: max rows from the
 // position a token names (the first page when empty).
 func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultPage, error) {
-	ex, err := a.s.Get(ctx, id)
-	if err != nil {
-		return ResultPage{}, err
-	}
-	if ex.State != StateSucceeded {
-		return ResultPage{}, fmt.Errorf("%w: query %s is %s", ErrNotFinished, id, ex.State)
-	}
-	if ex.ReusedFrom != "" {
-		// The result is the reused execution's, where it was stored.
-		if ex, err = a.s.Get(ctx, ex.ReusedFrom); err != nil {
-			return ResultPage{}, err
-		}
-		id = ex.ID
-	}
 	if max <= 0 || max > 1000 {
 		max = 1000
 	}
@@ -434,22 +420,11 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 	if err != nil {
 		return ResultPage{}, err
 	}
-	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
+	loc, id, cols, err := a.storedResult(ctx, id)
 	if err != nil {
 		return ResultPage{}, err
 	}
-	loc := a.resultLocation(wg, ex)
-	var page ResultPage
-	m := loc.Join(id + ".csv.metadata")
-	if rc, _, err := a.s.store.Get(ctx, m.Bucket, m.Key, nil); err == nil {
-		var md struct{ Columns []Column }
-		_ = json.NewDecoder(rc).Decode(&md)
-		rc.Close()
-		page.Columns = md.Columns
-		for i := range page.Columns {
-			page.Columns[i].AthenaType = AthenaTypeName(page.Columns[i].Type)
-		}
-	}
+	page := ResultPage{Columns: cols}
 	u := loc.Join(id + ".csv")
 	// A token that carries the next row's byte offset reads from there: a
 	// large result is paged in one pass over its CSV, not re-read from
@@ -512,6 +487,41 @@ func (a *Async) Results(ctx context.Context, id, token string, max int) (ResultP
 		page.Values = append(page.Values, vals)
 	}
 	return page, nil
+}
+
+// storedResult is where a succeeded query's result is stored (the folder
+// of <id>.csv; id is the reused execution's when it reused one) and its
+// columns (nil when the metadata file is missing).
+func (a *Async) storedResult(ctx context.Context, id string) (loc storage.URI, resultID string, cols []Column, err error) {
+	ex, err := a.s.Get(ctx, id)
+	if err != nil {
+		return loc, "", nil, err
+	}
+	if ex.State != StateSucceeded {
+		return loc, "", nil, fmt.Errorf("%w: query %s is %s", ErrNotFinished, id, ex.State)
+	}
+	if ex.ReusedFrom != "" {
+		// The result is the reused execution's, where it was stored.
+		if ex, err = a.s.Get(ctx, ex.ReusedFrom); err != nil {
+			return loc, "", nil, err
+		}
+	}
+	wg, err := a.s.Workgroup(ctx, ex.Workgroup)
+	if err != nil {
+		return loc, "", nil, err
+	}
+	loc = a.resultLocation(wg, ex)
+	m := loc.Join(ex.ID + ".csv.metadata")
+	if rc, _, err := a.s.store.Get(ctx, m.Bucket, m.Key, nil); err == nil {
+		var md struct{ Columns []Column }
+		_ = json.NewDecoder(rc).Decode(&md)
+		rc.Close()
+		cols = md.Columns
+		for i := range cols {
+			cols[i].AthenaType = AthenaTypeName(cols[i].Type)
+		}
+	}
+	return loc, ex.ID, cols, nil
 }
 
 // parseResultToken reads a results page token: "<row>" (the next data

@@ -26,6 +26,10 @@ func FormatValue(v any, typ string) string {
 	case string:
 		return x
 	case []byte:
+		if typ == "UUID" && len(x) == 16 {
+			// duckdb-go scans a UUID into any as its 16 bytes.
+			return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
+		}
 		return fmt.Sprintf("\\x%x", x)
 	case time.Time:
 		switch {
