@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/tarn-lake/tarn/internal/auth"
 )
@@ -524,6 +528,22 @@ func (e *e2e) query(t *testing.T) {
 	if !strings.HasPrefix(csv, "region,transactions,revenue\r\n") || strings.Count(csv, "\r\n") < 3 {
 		t.Errorf("CSV: %q", csv)
 	}
+	// Download Parquet: the whole result from the server, with its types,
+	// fetched by the page with its session.
+	b64 := evalJS[string](e, `fetch(document.querySelector("#download-parquet").href).then(async (r) => {
+		if (!r.ok) return "HTTP " + r.status + ": " + await r.text();
+		const b = new Uint8Array(await r.arrayBuffer()); let s = ""; for (const x of b) s += String.fromCharCode(x); return btoa(s); })`)
+	pq, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatalf("Parquet download: %q", b64)
+	}
+	file := filepath.Join(t.TempDir(), "result.parquet")
+	if err := os.WriteFile(file, pq, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := parquetSummary(t, file); got != "region VARCHAR, transactions BIGINT, revenue DOUBLE; "+strconv.Itoa(strings.Count(csv, "\r\n")-1)+" rows" {
+		t.Errorf("Parquet download: %s", got)
+	}
 	// A partitioned table's query: partitions scanned of the total.
 	e.do(chromedp.Click(chromedp.ID("tab-results")))
 	e.runSQL("SELECT count(*) AS orders FROM etl_pipeline_db.orders WHERE year = 2025 AND month = 2", "SUCCEEDED")
@@ -755,4 +775,24 @@ func (e *e2e) restricted(t *testing.T) {
 	e.do(chromedp.SetUploadFiles(chromedp.ID("upload-input"), []string{f}))
 	e.until(`document.querySelector(".uploads li.failed")?.innerText.includes("AccessDenied")`)
 	e.shot("objects-denied")
+}
+
+// parquetSummary is a Parquet file's columns with their types and its row
+// count, as DuckDB reads them.
+func parquetSummary(t *testing.T, file string) string {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var cols string
+	var n int
+	if err := db.QueryRow(`SELECT string_agg(column_name || ' ' || column_type, ', ') FROM (DESCRIBE SELECT * FROM read_parquet(?))`, file).Scan(&cols); err != nil {
+		return err.Error()
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM read_parquet(?)`, file).Scan(&n); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s; %d rows", cols, n)
 }

@@ -252,6 +252,9 @@ export function QueryPage({ session }: { session: Session }) {
                 {!result.complete && (result.count >= ROW_CAP ? ` of ${total.toLocaleString()} (the first ${ROW_CAP.toLocaleString()} are loaded)` : " (loading…)")}
               </span>
               <button type="button" id="download" onClick={download} disabled={result.count === 0 && result.columns.length === 0}>Download CSV</button>
+              <a class="button" id="download-parquet" href={`/api/v1/queries/${encodeURIComponent(result.id)}/download?format=parquet`} download={`${result.id}.parquet`}>
+                Download Parquet
+              </a>
             </div>
             <div role="tabpanel" id="result-panel" aria-labelledby={`tab-${tab}`}>
               {tab === "results" ? (
