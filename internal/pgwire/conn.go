@@ -709,7 +709,9 @@ func (c *conn) runLake(ctx context.Context, text string, sink query.Sink) (query
 		run = c.tx.Execute
 	}
 	ex, err := run(ctx, c.request(text), sink)
-	if ex.StatementType == "DDL" {
+	// A CTAS is Athena's DML but creates a table: the mirror is read again
+	// after anything that may have changed the catalog.
+	if ex.StatementType == "DDL" || isDDL(text) {
 		c.shadow.dirty = true
 	}
 	return ex, err

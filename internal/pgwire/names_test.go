@@ -2,6 +2,7 @@ package pgwire_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,5 +41,21 @@ func TestPgxColumnNames(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "customer,_col1,total" {
 		t.Fatalf("columns %s, want customer,_col1,total", got)
+	}
+}
+
+// A lake CTAS (Athena's statement type DML) creates a catalog table: the
+// connection's catalog mirror shows it to the next introspection query,
+// not only after the mirror's age runs out.
+func TestLakeCTASShowsAtOnce(t *testing.T) {
+	e := newEnv(t, pgwire.DefaultConfig())
+	_, rowsOf, exec := dbtAdapterConn(t, e, e.admin)
+	q := `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'shop' AND table_name = 'orders_copy'`
+	if got := rowsOf(q); !slices.Equal(got, []string{"0"}) {
+		t.Fatalf("before: %q", got)
+	}
+	exec(`CREATE TABLE shop.orders_copy WITH (format = 'PARQUET', external_location = 's3://lake/curated/orders_copy/') AS SELECT * FROM shop.orders`)
+	if got := rowsOf(q); !slices.Equal(got, []string{"1"}) {
+		t.Errorf("after the CTAS: %q", got)
 	}
 }
