@@ -49,6 +49,11 @@ func mapErr(err error) error {
 			sentinel = storage.ErrEntityTooSmall
 		case "ExistingObjectIsDirectory", "ObjectParentIsFile", "ErrDirectoryNotEmpty", "DirectoryObjectContainsData":
 			sentinel = ErrKeyConflict
+		case "XMinioInvalidResourceName", "XMinioInvalidObjectName":
+			// MinIO reads a backslash as a slash and refuses "." and ".."
+			// segments that S3 and tarn take as names.
+			sentinel = storage.ErrInvalidKey
+			err = fmt.Errorf("the external store refuses this name (MinIO reads \\ as / and refuses \".\" and \"..\" segments): %w", err)
 		}
 	}
 	if sentinel == nil {
@@ -196,7 +201,7 @@ func (s *Store) deleteBucket(ctx context.Context, bucket string) error {
 	if _, err := s.headBucket(ctx, bucket); err != nil {
 		return err
 	}
-	res, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: s.externalBucket(), Prefix: aws.String(s.bucketPrefix(bucket)), MaxKeys: aws.Int32(1)})
+	res, err := listV2(ctx, s.client, &s3.ListObjectsV2Input{Bucket: s.externalBucket(), Prefix: aws.String(s.bucketPrefix(bucket)), MaxKeys: aws.Int32(1)})
 	if err != nil {
 		return mapErr(ctxErr(ctx, err))
 	}

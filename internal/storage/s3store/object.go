@@ -12,7 +12,9 @@ import (
 	"io"
 	"maps"
 	"mime"
+	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -306,6 +308,26 @@ func (s *Store) List(ctx context.Context, bucket string, opts storage.ListOption
 	return res, nil
 }
 
+// prefixOfKeys reports whether a key tarn takes can start with prefix: not
+// when it starts with "/" or a whole segment of it is empty, "." or ".."
+// (an external store may refuse such a prefix rather than list nothing).
+func prefixOfKeys(prefix string) bool {
+	if strings.HasPrefix(prefix, "/") {
+		return false
+	}
+	segs := strings.Split(prefix, "/")
+	for _, seg := range segs[:len(segs)-1] { // the last is not whole
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// externalPage is the max-keys of every listing request to the external
+// store (S3's largest page).
+const externalPage = 1000
+
 // maxKeyChar sorts after every key but those that continue with it: a
 // StartAfter of prefix+maxKeyChar skips every key under the prefix.
 const maxKeyChar = "\U0010FFFF"
@@ -319,7 +341,7 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 		max = 1000
 	}
 	bp := s.bucketPrefix(bucket)
-	if !utf8.ValidString(opts.Prefix) || strings.ContainsRune(opts.Prefix, 0) || len(bp+opts.Prefix) > storage.MaxKeyLength {
+	if !utf8.ValidString(opts.Prefix) || strings.ContainsRune(opts.Prefix, 0) || len(bp+opts.Prefix) > storage.MaxKeyLength || !prefixOfKeys(opts.Prefix) {
 		// No key has such a prefix.
 		_, err := s.headBucket(ctx, bucket)
 		return storage.ListResult{}, err
@@ -338,7 +360,7 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 		rest := after[len(opts.Prefix):]
 		if i := strings.Index(rest, opts.Delimiter); i >= 0 {
 			cp := opts.Prefix + rest[:i+len(opts.Delimiter)]
-			out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+			out, err := listV2(ctx, s.client, &s3.ListObjectsV2Input{
 				Bucket: s.externalBucket(), Prefix: aws.String(bp + cp), StartAfter: aws.String(bp + after), MaxKeys: aws.Int32(1),
 			})
 			if err != nil {
@@ -355,32 +377,57 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 			}
 		}
 	}
+	// Always a whole page from the external store, cut here: MinIO
+	// answers a small max-keys resumed inside a folder with keys from past
+	// it and IsTruncated false (keys lost), and a whole page costs the
+	// same round trip.
 	in := &s3.ListObjectsV2Input{
-		Bucket: s.externalBucket(), Prefix: aws.String(bp + opts.Prefix), MaxKeys: aws.Int32(int32(max)),
+		Bucket: s.externalBucket(), Prefix: aws.String(bp + opts.Prefix), MaxKeys: aws.Int32(externalPage),
 		Delimiter: nonEmpty(opts.Delimiter),
 	}
 	if startAfter != "" {
 		in.StartAfter = aws.String(bp + startAfter)
 	}
-	out, err := s.client.ListObjectsV2(ctx, in)
+	out, err := listV2(ctx, s.client, in)
 	if err != nil {
 		return storage.ListResult{}, mapErr(ctxErr(ctx, err))
 	}
-	last := "" // the last key or prefix passed, returned or not
+	// The page's keys and common prefixes in byte order; a key tarn cannot
+	// address is passed over, not returned.
+	type entry struct {
+		name   string
+		obj    *storage.ObjectInfo
+		prefix bool
+	}
+	entries := make([]entry, 0, len(out.Contents)+len(out.CommonPrefixes))
 	for _, o := range out.Contents {
 		key := strings.TrimPrefix(aws.ToString(o.Key), bp)
-		last = max2(last, key)
-		if storage.ValidateKey(key) != nil || transient(key) {
-			continue // written behind tarn's back under a name tarn cannot address
+		e := entry{name: key}
+		if storage.ValidateKey(key) == nil && !transient(key) {
+			e.obj = &storage.ObjectInfo{Bucket: bucket, Key: key, Size: toInt64(o.Size), ETag: trimETag(o.ETag), LastModified: utc(o.LastModified)}
 		}
-		res.Objects = append(res.Objects, storage.ObjectInfo{Bucket: bucket, Key: key, Size: toInt64(o.Size), ETag: trimETag(o.ETag), LastModified: utc(o.LastModified)})
+		entries = append(entries, e)
 	}
 	for _, p := range out.CommonPrefixes {
-		cp := strings.TrimPrefix(aws.ToString(p.Prefix), bp)
-		last = max2(last, cp)
-		res.CommonPrefixes = append(res.CommonPrefixes, cp)
+		entries = append(entries, entry{name: strings.TrimPrefix(aws.ToString(p.Prefix), bp), prefix: true})
 	}
-	res.IsTruncated = aws.ToBool(out.IsTruncated)
+	slices.SortStableFunc(entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	last := "" // the last key or prefix passed, returned or not
+	i := 0
+	for ; i < len(entries) && max > 0; i++ {
+		e := entries[i]
+		last = max2(last, e.name)
+		switch {
+		case e.prefix:
+			res.CommonPrefixes = append(res.CommonPrefixes, e.name)
+		case e.obj != nil:
+			res.Objects = append(res.Objects, *e.obj)
+		default:
+			continue // written behind tarn's back under a name tarn cannot address
+		}
+		max--
+	}
+	res.IsTruncated = i < len(entries) || aws.ToBool(out.IsTruncated)
 	if res.IsTruncated {
 		if last == "" {
 			return storage.ListResult{}, fmt.Errorf("the external store truncated a page of nothing")
@@ -393,6 +440,44 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 		}
 	}
 	return res, nil
+}
+
+// listV2 is ListObjectsV2 with keys url-encoded on the wire
+// (encoding-type=url, as S3's own clients ask): a key with a control
+// character is not valid XML 1.0 otherwise, and MinIO sends it raw. The
+// keys and prefixes of the answer are decoded here.
+func listV2(ctx context.Context, client *s3.Client, in *s3.ListObjectsV2Input) (*s3.ListObjectsV2Output, error) {
+	in.EncodingType = types.EncodingTypeUrl
+	out, err := client.ListObjectsV2(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if out.EncodingType != types.EncodingTypeUrl {
+		return out, nil // a store that ignores the parameter sends keys as they are
+	}
+	dec := func(p *string) error {
+		if p == nil {
+			return nil
+		}
+		// S3 writes a space as '+' and a '+' as %2B.
+		v, err := url.QueryUnescape(*p)
+		if err != nil {
+			return fmt.Errorf("the external store sent a key that is not url-encoded: %q", *p)
+		}
+		*p = v
+		return nil
+	}
+	for i := range out.Contents {
+		if err := dec(out.Contents[i].Key); err != nil {
+			return nil, err
+		}
+	}
+	for i := range out.CommonPrefixes {
+		if err := dec(out.CommonPrefixes[i].Prefix); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func max2(a, b string) string {

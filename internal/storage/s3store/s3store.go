@@ -340,7 +340,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	s.smallBufs.New = func() any { b := make([]byte, smallBufSize); return &b }
 	// A listing, not HeadBucket: its errors have a body that says what is
 	// wrong (a HEAD's 404 or 403 does not), and the store needs the right.
-	if _, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(cfg.Prefix), MaxKeys: aws.Int32(1)}); err != nil {
+	if _, err := listV2(ctx, client, &s3.ListObjectsV2Input{Bucket: aws.String(cfg.Bucket), Prefix: aws.String(cfg.Prefix), MaxKeys: aws.Int32(1)}); err != nil {
 		return nil, fmt.Errorf("cannot open S3 storage s3://%s/%s at %s: %w", cfg.Bucket, cfg.Prefix, endpointName(cfg), mapErr(ctxErr(ctx, err)))
 	}
 	return s, nil

@@ -35,8 +35,9 @@ const (
 	Secret = "tarntestsecret0123456789"
 )
 
-// Gateway is a running versitygw.
+// Gateway is a running versitygw (or MinIO, StartMinIO).
 type Gateway struct {
+	Name     string // "versitygw" or "MinIO"
 	Endpoint string
 	Dir      string
 	mu       sync.Mutex
@@ -75,16 +76,87 @@ func Need(t testing.TB) *Gateway {
 }
 
 func binary() (string, error) {
-	if p, err := exec.LookPath("versitygw"); err == nil {
+	return find("versitygw", "github.com/versity/versitygw/cmd/versitygw@v1.8.0")
+}
+
+// find looks for a Go-installed program on PATH and in GOPATH/bin.
+func find(name, module string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "versitygw")
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("versitygw is not installed; install it with\n\tgo install github.com/versity/versitygw/cmd/versitygw@v1.8.0\n(.ci/run does this before make test)")
+	return "", fmt.Errorf("%s is not installed; install it with\n\tgo install %s\n(.ci/run does this before make test)", name, module)
+}
+
+// MinIOModule is the MinIO server tested against: MinIO tags releases
+// by date, not semver, so the Go module proxy serves it by pseudo-version.
+const MinIOModule = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+
+// StartMinIO starts a MinIO server (one drive in a temp folder) on a free
+// port of 127.0.0.1 for one test, with the same root credentials as the
+// gateway's, and waits until it answers its readiness check. It is
+// stopped when the test ends.
+func StartMinIO(t testing.TB) *Gateway {
+	t.Helper()
+	bin, err := find("minio", MinIOModule)
+	if err != nil {
+		t.Fatalf("the MinIO tests need the MinIO server: %v", err)
+	}
+	dir := t.TempDir()
+	addrs := make([]string, 2)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = l.Addr().String()
+		l.Close()
+	}
+	logf, err := os.Create(filepath.Join(dir, "minio.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(bin, "server", data, "--address", addrs[0], "--console-address", addrs[1], "--quiet")
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+Access, "MINIO_ROOT_PASSWORD="+Secret,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "HOME="+dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot start MinIO: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		logf.Close()
+	})
+	endpoint := "http://" + addrs[0]
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Listening is not ready: MinIO answers 503 until its drive is set up.
+		if resp, err := http.Get(endpoint + "/minio/health/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logf.Name())
+			t.Fatalf("MinIO exited before it was ready (%v):\n%s", err, log)
+		case <-tick.C:
+		case <-t.Context().Done():
+			t.Fatal("the test ended while MinIO started")
+		}
+	}
+	return &Gateway{Name: "MinIO", Endpoint: endpoint, Dir: data, requests: map[string]int{}}
 }
 
 // start starts versitygw on a free port of 127.0.0.1 and polls the port
@@ -137,7 +209,7 @@ func start(dir string) (*Gateway, func(), error) {
 		case <-tick.C:
 		}
 	}
-	return &Gateway{Endpoint: "http://" + addr, Dir: data, requests: map[string]int{}}, stop, nil
+	return &Gateway{Name: "versitygw", Endpoint: "http://" + addr, Dir: data, requests: map[string]int{}}, stop, nil
 }
 
 // Count returns how many requests of a kind the stores of NewStore sent:
@@ -190,7 +262,7 @@ func (g *Gateway) NewExternalBucket(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("ext-%d-%s", os.Getpid(), randName())
 	if _, err := g.Admin().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
-		t.Fatalf("CreateBucket(%s) on versitygw: %v", name, err)
+		t.Fatalf("CreateBucket(%s) on %s: %v", name, g.Name, err)
 	}
 	return name
 }
