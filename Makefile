@@ -32,11 +32,12 @@ test-race:
 # The metadata-using packages' tests again with their metadata on a real
 # PostgreSQL (internal/meta/metatest starts Debian's server, one per test
 # binary; a database per test). The aws CLI matrix of auth is left to unit:
-# it exercises SigV4, not metadata. About a minute.
+# it exercises SigV4, not metadata. cmd/tarn's tests run the binary on a
+# data folder of their own database each (metaEnv). About four minutes.
 META_PG_PKGS = ./internal/meta/ ./internal/runs/ ./internal/events/ ./internal/auth/ ./internal/iceberg/ \
 	./internal/icebergrest/ ./internal/crawler/ ./internal/alarms/ ./internal/deploy/ ./internal/lake/ ./internal/console/ \
 	./internal/catalog/ ./internal/engine/ ./internal/warehouse/ ./internal/pgwire/ ./internal/client/ \
-	./internal/dbt/ ./internal/api/ ./internal/query/ ./internal/workflow/ ./internal/s3api/ ./internal/jobs/
+	./internal/dbt/ ./internal/api/ ./internal/query/ ./internal/workflow/ ./internal/s3api/ ./internal/jobs/ ./cmd/tarn/
 # awsapi passes on PostgreSQL too but takes about 3 minutes (aws CLI runs):
 # its own target, out of test-meta-pg's time budget.
 META_PG_SLOW_PKGS = ./internal/awsapi/

@@ -81,6 +81,7 @@ func TestOneServerPerDataFolder(t *testing.T) {
 		t.Fatalf("status with a server: %q", status.stdout)
 	}
 	second := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
+	withMeta(t, second)
 	out, err := second.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "another tarn serve uses this data folder") || !strings.Contains(string(out), api) {
 		t.Fatalf("second serve: %v\n%s", err, out)

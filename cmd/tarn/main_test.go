@@ -20,9 +20,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tarn-lake/tarn/internal/lake"
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 var tarnBin string
@@ -51,12 +55,66 @@ type result struct {
 	code           int
 }
 
+// metaDBs are the PostgreSQL databases of the tests' data folders
+// (TARN_TEST_META=postgres), by the folder's absolute path.
+var metaDBs sync.Map
+
+// metaEnv is the environment that puts the data folder a tarn command in
+// dir with args (and env) opens on its own PostgreSQL database when the
+// tests run on PostgreSQL (TARN_TEST_META=postgres, make test-meta-pg):
+// TARN_META naming a new database for a new folder (dropped when the test
+// ends), the same one for a folder seen before; nothing on SQLite. The
+// folder records its database when first opened, as a user's does.
+func metaEnv(t *testing.T, dir string, env []string, args ...string) []string {
+	t.Helper()
+	if !metatest.Postgres() {
+		return nil
+	}
+	data := lake.DefaultHome
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "TARN_DATA="); ok && v != "" {
+			data = v
+		}
+	}
+	for i, a := range args {
+		if a == "--data" && i+1 < len(args) {
+			data = args[i+1]
+		} else if v, ok := strings.CutPrefix(a, "--data="); ok {
+			data = v
+		}
+	}
+	if !filepath.IsAbs(data) {
+		if dir == "" {
+			dir, _ = os.Getwd()
+		}
+		data = filepath.Join(dir, data)
+	}
+	data = filepath.Clean(data)
+	if dsn, ok := metaDBs.Load(data); ok {
+		return []string{"TARN_META=" + dsn.(string)}
+	}
+	dsn := metatest.NewPostgresDatabase(t)
+	metaDBs.Store(data, dsn)
+	t.Cleanup(func() { metaDBs.Delete(data) })
+	return []string{"TARN_META=" + dsn}
+}
+
+// withMeta adds metaEnv to a command of the binary, after its Dir and
+// Env are set.
+func withMeta(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, metaEnv(t, cmd.Dir, cmd.Env, cmd.Args[1:]...)...)
+}
+
 // tarn runs the binary with args in dir and returns its output and exit code.
 func tarn(t *testing.T, dir string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(tarnBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TARN_DATA=")
+	cmd.Env = append(append(os.Environ(), "TARN_DATA="), metaEnv(t, dir, nil, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -284,6 +342,7 @@ func TestJobKilledMidWrite(t *testing.T) {
 	run("cp", big, "s3://lake/raw/sales/big.csv")
 	cmd := exec.Command(tarnBin, "--data", data, "job", "start", "curate")
 	cmd.Dir = dir
+	withMeta(t, cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +414,7 @@ func TestServeS3(t *testing.T) {
 	data := filepath.Join(dir, "lake")
 	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID=TKSERVETEST000000001", "TARN_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1")
+	withMeta(t, cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -478,8 +538,14 @@ func TestKeysCLI(t *testing.T) {
 	if list := ok(t, tarn(t, dir, "--data", data, "keys", "list")).stdout; strings.Contains(list, id) {
 		t.Errorf("deleted key still listed: %s", list)
 	}
-	if st, err := os.Stat(filepath.Join(data, "tarn.db")); err != nil || st.Mode().Perm() != 0o600 {
-		t.Errorf("tarn.db mode: %v %v", st.Mode(), err)
+	// The keys' hashes are in the metadata: its file is the owner's only
+	// (on PostgreSQL the server guards them).
+	if !metatest.Postgres() {
+		if st, err := os.Stat(filepath.Join(data, "tarn.db")); err != nil {
+			t.Errorf("tarn.db: %v", err)
+		} else if st.Mode().Perm() != 0o600 {
+			t.Errorf("tarn.db mode: %v", st.Mode())
+		}
 	}
 }
 
@@ -516,6 +582,7 @@ func startServe(t *testing.T, dir, data string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID=TKSERVETEST000000001", "TARN_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1")
+	withMeta(t, cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -611,6 +678,7 @@ func TestServeTLS(t *testing.T) {
 
 	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile)
 	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID=TKSERVETEST000000001", "TARN_SECRET_ACCESS_KEY=servetestsecretservetestsecretservetest1")
+	withMeta(t, cmd)
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -676,6 +744,7 @@ func TestCrawlerKilledMidPublish(t *testing.T) {
 	cmd := exec.Command(tarnBin, "--data", data, "crawler", "start", "events")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TARN_DATA=", "TARN_TEST_KILL_AT=crawler-publish")
+	withMeta(t, cmd)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {

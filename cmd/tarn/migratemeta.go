@@ -45,7 +45,9 @@ password) and every command on it uses that database.`,
 				if err != nil {
 					return err
 				}
-				cfg.Meta, cfg.MetaAsGiven = mc, true
+				// Without the warehouse: a lake opened with it on
+				// PostgreSQL claims it, a row the copy would find.
+				cfg.Meta, cfg.MetaAsGiven, cfg.Engine.Warehouse = mc, true, ""
 				l, err := lake.Open(ctx, cfg)
 				if err != nil {
 					return err

@@ -34,6 +34,7 @@ func startPipeServer(t *testing.T, data string, env ...string) *pipeServer {
 	t.Helper()
 	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0")
 	cmd.Env = append(append(os.Environ(), "TARN_ACCESS_KEY_ID="+pipeKeyID, "TARN_SECRET_ACCESS_KEY="+pipeSecret), env...)
+	withMeta(t, cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

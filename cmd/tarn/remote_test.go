@@ -21,7 +21,7 @@ func tarnEnv(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(tarnBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(append(os.Environ(), "TARN_DATA=", "TARN_TOKEN=", "TARN_SERVER=", "TARN_S3_ENDPOINT="), env...)
+	cmd.Env = append(append(append(os.Environ(), "TARN_DATA=", "TARN_TOKEN=", "TARN_SERVER=", "TARN_S3_ENDPOINT="), env...), metaEnv(t, dir, env, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

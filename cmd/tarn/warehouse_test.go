@@ -29,6 +29,7 @@ func TestWarehouseViaPsql(t *testing.T) {
 
 	cmd := exec.Command(tarnBin, "--data", data, "serve", "--s3-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0", "--pg-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "TARN_ACCESS_KEY_ID="+pipeKeyID, "TARN_SECRET_ACCESS_KEY="+pipeSecret)
+	withMeta(t, cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -40,6 +40,12 @@ type warehouseOwnership struct {
 // another server owns it.
 func (l *Lake) claimWarehouse(ctx context.Context, cfg Config) (engine.Config, error) {
 	ec := cfg.Engine
+	// Every lake has the owner's table, claimed or not, so that every
+	// metadata database of this tarn has the same migrations (tarn
+	// migrate-meta copies only between equals).
+	if err := l.Meta.Migrate(ctx, "warehouse-owner", warehouse.OwnerMigrations); err != nil {
+		return ec, err
+	}
 	if cfg.NoEngine || ec.Warehouse == "" || l.Meta.Driver() != "postgres" {
 		return ec, nil
 	}
