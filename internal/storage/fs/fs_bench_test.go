@@ -3,6 +3,7 @@ package fs_test
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tarn-lake/tarn/internal/storage"
@@ -100,4 +101,23 @@ func BenchmarkList(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkPut4KiBParallel: 16 writers into one folder, as the S3
+// benchmark's clients are; their folder syncs are shared.
+func BenchmarkPut4KiBParallel(b *testing.B) {
+	s := benchStore(b, false)
+	body := bytes.Repeat([]byte("x"), 4<<10)
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism(16)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := fmt.Sprintf("small/obj-%d", n.Add(1))
+			if _, err := s.Put(b.Context(), "lake", key, bytes.NewReader(body), storage.PutOptions{}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
