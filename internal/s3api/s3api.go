@@ -18,8 +18,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tarn-lake/tarn/internal/auth"
@@ -1253,9 +1255,31 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, bucket, key, 
 	w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 	w.WriteHeader(status)
 	if rc != nil {
-		_, _ = io.Copy(w, rc)
+		copyBody(w, rc)
 	}
 	return nil
+}
+
+// bodyBufs are the buffers copyBody streams bodies through.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// copyBody sends an object's body. A local file (which hands itself to
+// the connection's sendfile) goes as io.Copy sends it; another stream (an
+// external store's response) goes through a 1 MiB buffer rather than
+// net/http's 32 KiB one: 32 times fewer read and write calls on the
+// path that proxies every byte.
+func copyBody(w http.ResponseWriter, rc io.Reader) {
+	if _, ok := rc.(io.WriterTo); ok {
+		_, _ = io.Copy(w, rc)
+		return
+	}
+	if _, ok := rc.(*os.File); ok {
+		_, _ = io.Copy(w, rc)
+		return
+	}
+	buf := bodyBufs.Get().(*[]byte)
+	defer bodyBufs.Put(buf)
+	_, _ = io.CopyBuffer(struct{ io.Writer }{w}, rc, *buf)
 }
 
 // rangeBounds returns the first and last byte rng selects of an object of
