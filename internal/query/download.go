@@ -30,10 +30,12 @@ func (a *Async) ResultParquet(ctx context.Context, id string, w io.Writer) error
 	csvCols := make([]string, len(cols))
 	used := map[string]bool{}
 	for i, c := range cols {
-		if !safeTypeName(c.Type) {
-			// The metadata is an object anyone who may write the result
-			// location could replace: its types reach SQL only when they
-			// are type names.
+		// The metadata is an object anyone who may write the result
+		// location could replace: its types reach SQL only as type names
+		// rebuilt from their tokens (no comment or other text between
+		// them survives).
+		typ, ok := typeSQL(c.Type)
+		if !ok {
 			return fmt.Errorf("%w: column %q of the result of %s has type %q, which is not a type tarn writes; download it as CSV", ErrSyntax, c.Name, id, c.Type)
 		}
 		src := fmt.Sprintf("c%d", i)
@@ -48,9 +50,9 @@ func (a *Async) ResultParquet(ctx context.Context, id string, w io.Writer) error
 			e = "unhex(substr(" + src + ", 3))"
 		case isNestedType(t):
 			// Stored as JSON.
-			e = "CAST(CAST(" + src + " AS JSON) AS " + c.Type + ")"
+			e = "CAST(CAST(" + src + " AS JSON) AS " + typ + ")"
 		default:
-			e = "CAST(" + src + " AS " + c.Type + ")"
+			e = "CAST(" + src + " AS " + typ + ")"
 		}
 		// Parquet columns need distinct names; DuckDB's own rule (a, a_1).
 		name := c.Name
@@ -117,34 +119,49 @@ func (a *Async) ResultCSV(ctx context.Context, id string, w io.Writer) error {
 // UNION(a INTEGER), ENUM('a', 'b').
 var typeConstructors = map[string]bool{"DECIMAL": true, "NUMERIC": true, "VARCHAR": true, "STRUCT": true, "MAP": true, "UNION": true, "ENUM": true}
 
-// safeTypeName reports whether t is a DuckDB type name and nothing else:
-// words, quoted field names, numbers, balanced parentheses and brackets
-// and commas; an argument list only after a type constructor; strings only
-// inside ENUM(...). Anything that could end the CAST it is put in, call a
-// function or name a relation (., ;, operators, SELECT) is refused.
-func safeTypeName(t string) bool {
+// typeSQL returns the DuckDB type t as SQL rebuilt from its tokens, and
+// whether t is a type name and nothing else: words, quoted field names,
+// numbers, balanced parentheses and brackets and commas; an argument list
+// only after a type constructor; strings only inside ENUM(...). Anything
+// that could end the CAST it is put in, call a function or name a relation
+// (., ;, operators, SELECT) is refused, and the text between the tokens
+// (comments, line breaks) is dropped: quoted names and strings are quoted
+// again from their values.
+func typeSQL(t string) (string, bool) {
 	toks, err := sqlscan.Scan(t, sqlscan.DuckDB)
 	if err != nil || len(toks) < 2 {
-		return false
+		return "", false
 	}
+	var out []string
 	var stack []string // the constructor of each open parenthesis, "[" for brackets
 	prev := sqlscan.Token{}
 	for _, tok := range toks[:len(toks)-1] {
 		switch tok.Kind {
 		case sqlscan.Ident:
-			if strings.EqualFold(tok.Value, "SELECT") || strings.EqualFold(tok.Value, "FROM") {
-				return false
+			if strings.EqualFold(tok.Value, "SELECT") || strings.EqualFold(tok.Value, "FROM") || !isWord(tok.Value) {
+				return "", false
 			}
-		case sqlscan.QuotedIdent, sqlscan.Number:
+			out = append(out, tok.Value)
+		case sqlscan.QuotedIdent:
+			if tok.Quote != '"' {
+				return "", false
+			}
+			out = append(out, engine.QuoteIdent(tok.Value))
+		case sqlscan.Number:
+			if strings.Trim(tok.Value, "0123456789") != "" {
+				return "", false
+			}
+			out = append(out, tok.Value)
 		case sqlscan.String:
 			if len(stack) == 0 || stack[len(stack)-1] != "ENUM" || tok.Quote != '\'' {
-				return false
+				return "", false
 			}
+			out = append(out, engine.QuoteString(tok.Value))
 		case sqlscan.Punct:
 			switch tok.Value {
 			case "(":
 				if prev.Kind != sqlscan.Ident || !typeConstructors[strings.ToUpper(prev.Value)] {
-					return false
+					return "", false
 				}
 				stack = append(stack, strings.ToUpper(prev.Value))
 			case "[":
@@ -155,20 +172,38 @@ func safeTypeName(t string) bool {
 					want = "["
 				}
 				if len(stack) == 0 || (stack[len(stack)-1] == "[") != (want == "[") {
-					return false
+					return "", false
 				}
 				stack = stack[:len(stack)-1]
 			case ",":
 				if len(stack) == 0 {
-					return false
+					return "", false
 				}
 			default:
-				return false
+				return "", false
 			}
+			out = append(out, tok.Value)
 		default:
-			return false
+			return "", false
 		}
 		prev = tok
 	}
-	return len(stack) == 0
+	if len(stack) != 0 {
+		return "", false
+	}
+	return strings.Join(out, " "), true
+}
+
+// isWord reports whether s is letters, digits and underscores, starting
+// with a letter or underscore.
+func isWord(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

@@ -113,6 +113,9 @@ func TestResultParquet(t *testing.T) {
 		`INTEGER[1:2]`,
 		`MAP(VARCHAR, read_text('/etc/passwd'))`,
 		`STRUCT(a INTEGER) AS v FROM x`,
+		`INTEGER /* x */ ) AS y, (1`,
+		"ENUM('a' || 'b')",
+		`STRUCT("a" INTEGER, 1 + 1)`,
 	} {
 		b, _ := json.Marshal(hostile)
 		md := `{"Columns": [{"name": "i", "type": ` + string(b) + `}]}`
@@ -124,6 +127,35 @@ func TestResultParquet(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "not a type tarn writes") || out.Len() != 0 {
 			t.Errorf("type %q: %v (%d bytes)", hostile, err, out.Len())
 		}
+	}
+	// A comment in a type hides the rest of the statement's line; a line
+	// break in the next column's name would end it and let the name's
+	// text run as SQL. The type is rebuilt from its tokens: the comment
+	// is gone, and the name stays a name.
+	two, err := a.Submit(query.Request{SQL: "SELECT 1 AS x, 2 AS y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, l.Query, two, query.StateSucceeded)
+	comment := `{"Columns": [{"name": "x\n) AS a, (SELECT string_agg(database_name, ',') FROM duckdb_databases()) AS leak, (1 --", "type": "INTEGER --"},
+		{"name": "y", "type": "INTEGER\n"}]}`
+	if _, err := l.Store.Put(ctx, "lake", "athena-results/"+two+".csv.metadata", strings.NewReader(comment), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := a.ResultParquet(ctx, two, &out); err != nil {
+		t.Fatalf("download with a comment in a type: %v", err)
+	}
+	hostileFile := filepath.Join(t.TempDir(), "hostile.parquet")
+	if err := os.WriteFile(hostileFile, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cols string
+	if err := db.QueryRow(`SELECT string_agg(column_name, '|') FROM (DESCRIBE SELECT * FROM read_parquet(?))`, hostileFile).Scan(&cols); err != nil {
+		t.Fatal(err)
+	}
+	if cols != "x\n) AS a, (SELECT string_agg(database_name, ',') FROM duckdb_databases()) AS leak, (1 --|y" {
+		t.Errorf("a comment in a type let a column name run as SQL: columns %q", cols)
 	}
 	if _, err := os.Stat("/tmp/pwned.csv"); err == nil {
 		t.Error("a hostile type ran a statement")
