@@ -361,7 +361,7 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 		if i := strings.Index(rest, opts.Delimiter); i >= 0 {
 			cp := opts.Prefix + rest[:i+len(opts.Delimiter)]
 			out, err := listV2(ctx, s.client, &s3.ListObjectsV2Input{
-				Bucket: s.externalBucket(), Prefix: aws.String(bp + cp), StartAfter: aws.String(bp + after), MaxKeys: aws.Int32(1),
+				Bucket: s.externalBucket(), Prefix: aws.String(bp + cp), StartAfter: aws.String(bp + after), MaxKeys: aws.Int32(externalPage),
 			})
 			if err != nil {
 				return storage.ListResult{}, mapErr(ctxErr(ctx, err))
@@ -452,7 +452,7 @@ func listV2(ctx context.Context, client *s3.Client, in *s3.ListObjectsV2Input) (
 	if err != nil {
 		return nil, err
 	}
-	if out.EncodingType != types.EncodingTypeUrl {
+	if !strings.EqualFold(string(out.EncodingType), string(types.EncodingTypeUrl)) {
 		return out, nil // a store that ignores the parameter sends keys as they are
 	}
 	dec := func(p *string) error {
