@@ -95,11 +95,22 @@ func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
 		return err
 	}
 	b, k := s.ext(s.markerKey(bucket))
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: b, Key: k, Body: strings.NewReader(""), ContentLength: aws.Int64(0),
-		IfNoneMatch: aws.String("*"),
-	})
-	if err = mapErr(ctxErr(ctx, err)); errors.Is(err, storage.ErrPreconditionFailed) {
+	var err error
+	for range 3 {
+		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: b, Key: k, Body: strings.NewReader(""), ContentLength: aws.Int64(0),
+			IfNoneMatch: aws.String("*"),
+		})
+		// A marker is never a folder: versitygw's POSIX backend answers
+		// ExistingObjectIsDirectory for any failure to link the file into
+		// place, as when the markers' folder, left empty by a bucket's
+		// deletion, is removed while it makes it again. Nothing was
+		// stored, so the put is made again.
+		if err = mapErr(ctxErr(ctx, err)); !errors.Is(err, ErrKeyConflict) {
+			break
+		}
+	}
+	if errors.Is(err, storage.ErrPreconditionFailed) {
 		return opErr("create bucket", bucketName(bucket), storage.ErrBucketExists)
 	}
 	if err != nil {
