@@ -484,6 +484,15 @@ func ValidateBucketName(b string) error {
 	return nil
 }
 
+// PrefixOfKeys reports whether a valid key can start with prefix: the
+// folder it ends in (up to its last "/") must be a valid key itself, so a
+// prefix starting with "/" or with an empty, "." or ".." segment matches
+// nothing (a store's listing of it is empty, whatever its backend says).
+func PrefixOfKeys(prefix string) bool {
+	folder := prefix[:strings.LastIndexByte(prefix, '/')+1]
+	return folder == "" || ValidateKey(folder) == nil
+}
+
 // ValidateKey refuses keys that S3 allows but that could escape a bucket on a
 // filesystem or cannot be stored as a path: empty keys, keys over 1024 bytes
 // or with a segment over 255 bytes (ErrKeyTooLong), invalid UTF-8, NUL,

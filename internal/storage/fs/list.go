@@ -93,10 +93,10 @@ func (s *Store) listPage(ctx context.Context, bucket string, opts storage.ListOp
 		l.max = defaultMaxKeys
 	}
 	// Every key with the prefix lies in the folder the prefix ends in.
-	start := l.prefix[:strings.LastIndexByte(l.prefix, '/')+1]
-	if start != "" && storage.ValidateKey(start) != nil {
+	if !storage.PrefixOfKeys(l.prefix) {
 		return storage.ListResult{}, nil, nil // no stored key can have this prefix
 	}
+	start := l.prefix[:strings.LastIndexByte(l.prefix, '/')+1]
 	switch err := s.checkDirs(bucket, start); {
 	case errors.Is(err, errMissing), errors.Is(err, errSymlink):
 		return storage.ListResult{}, nil, nil

@@ -308,22 +308,6 @@ func (s *Store) List(ctx context.Context, bucket string, opts storage.ListOption
 	return res, nil
 }
 
-// prefixOfKeys reports whether a key tarn takes can start with prefix: not
-// when it starts with "/" or a whole segment of it is empty, "." or ".."
-// (an external store may refuse such a prefix rather than list nothing).
-func prefixOfKeys(prefix string) bool {
-	if strings.HasPrefix(prefix, "/") {
-		return false
-	}
-	segs := strings.Split(prefix, "/")
-	for _, seg := range segs[:len(segs)-1] { // the last is not whole
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
-}
-
 // externalPage is the max-keys of every listing request to the external
 // store (S3's largest page).
 const externalPage = 1000
@@ -341,7 +325,7 @@ func (s *Store) list(ctx context.Context, bucket string, opts storage.ListOption
 		max = 1000
 	}
 	bp := s.bucketPrefix(bucket)
-	if !utf8.ValidString(opts.Prefix) || strings.ContainsRune(opts.Prefix, 0) || len(bp+opts.Prefix) > storage.MaxKeyLength || !prefixOfKeys(opts.Prefix) {
+	if !utf8.ValidString(opts.Prefix) || strings.ContainsRune(opts.Prefix, 0) || len(bp+opts.Prefix) > storage.MaxKeyLength || !storage.PrefixOfKeys(opts.Prefix) {
 		// No key has such a prefix.
 		_, err := s.headBucket(ctx, bucket)
 		return storage.ListResult{}, err
