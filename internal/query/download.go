@@ -167,11 +167,8 @@ func typeSQL(t string) (string, bool) {
 			case "[":
 				stack = append(stack, "[")
 			case ")", "]":
-				want := "("
-				if tok.Value == "]" {
-					want = "["
-				}
-				if len(stack) == 0 || (stack[len(stack)-1] == "[") != (want == "[") {
+				// A "]" closes a "[", a ")" a constructor's "(".
+				if len(stack) == 0 || (stack[len(stack)-1] == "[") != (tok.Value == "]") {
 					return "", false
 				}
 				stack = stack[:len(stack)-1]

@@ -28,7 +28,7 @@ func FormatValue(v any, typ string) string {
 	case []byte:
 		if typ == "UUID" && len(x) == 16 {
 			// duckdb-go scans a UUID into any as its 16 bytes.
-			return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
+			return uuidText(x)
 		}
 		return fmt.Sprintf("\\x%x", x)
 	case time.Time:
@@ -53,12 +53,17 @@ func FormatValue(v any, typ string) string {
 	case duckdb.Interval:
 		return fmt.Sprintf("%d months %d days %d us", x.Months, x.Days, x.Micros)
 	case duckdb.UUID:
-		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
+		return uuidText(x[:])
 	case map[string]any, []any, duckdb.Map, duckdb.OrderedMap, *duckdb.OrderedMap:
 		return MarshalTyped(EncodeValue(x, typ), typ)
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// uuidText is a UUID's 16 bytes as 8-4-4-4-12 hex.
+func uuidText(b []byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func decimalString(d duckdb.Decimal) string {
