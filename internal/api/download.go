@@ -19,11 +19,7 @@ import (
 func (s *Server) downloadResult(w http.ResponseWriter, r *http.Request) {
 	const route = "GET /api/v1/queries/{id}/download"
 	fail := func(err error) {
-		code, c := status(err)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(apitypes.ErrorBody{Error: apitypes.ErrorDetail{Code: c, Message: s.redact(err.Error())}})
-		s.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		s.requests.WithLabelValues(route, strconv.Itoa(s.writeError(w, err))).Inc()
 	}
 	p, err := s.authenticate(r)
 	if err != nil {
@@ -73,6 +69,17 @@ func (s *Server) downloadResult(w http.ResponseWriter, r *http.Request) {
 		}
 		s.requests.WithLabelValues(route, "200").Inc()
 	}
+}
+
+// writeError answers err as the JSON error every route answers, for the
+// handlers that write their own responses (streams and files), and
+// returns the status.
+func (s *Server) writeError(w http.ResponseWriter, err error) int {
+	code, c := status(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(apitypes.ErrorBody{Error: apitypes.ErrorDetail{Code: c, Message: s.redact(err.Error())}})
+	return code
 }
 
 // lazyWriter sends the response's headers at its first write, so that an

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tarn-lake/tarn/internal/api/apitypes"
 	"github.com/tarn-lake/tarn/internal/runs"
 )
 
@@ -29,12 +28,7 @@ const (
 )
 
 func (s *Server) watchWorkflowRun(w http.ResponseWriter, r *http.Request) {
-	fail := func(err error) {
-		code, c := status(err)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(apitypes.ErrorBody{Error: apitypes.ErrorDetail{Code: c, Message: s.redact(err.Error())}})
-	}
+	fail := func(err error) { s.writeError(w, err) }
 	p, err := s.authenticate(r)
 	if err != nil {
 		fail(err)
