@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/tarn-lake/tarn/internal/meta/metatest"
 	"io"
 	"net/http"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tarn-lake/tarn/internal/meta/metatest"
 )
 
 // TestServeTermCancelsRunaway: SIGTERM while a runaway query runs ends the
